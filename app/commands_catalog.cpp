@@ -1,0 +1,223 @@
+#include <fmt/format.h>
+#include <fmt/ostream.h>
+
+#include "commands.hpp"
+#include "flopcast/core/errors.hpp"
+#include "flopcast/core/text.hpp"
+#include "flopcast/hardware/export_control.hpp"
+#include "flopcast/models/accounting.hpp"
+#include "format.hpp"
+
+namespace flopcast::cli {
+
+namespace {
+
+nlohmann::json quantity(const Quantity& q) {
+  nlohmann::json j = {{"value", q.value}};
+  if (q.low) j["low"] = *q.low;
+  if (q.high) j["high"] = *q.high;
+  if (!q.source.empty()) j["source"] = q.source;
+  if (q.is_estimate()) j["estimate"] = q.estimate;
+  return j;
+}
+
+nlohmann::json chip_json(const Chip& chip) {
+  const auto exports = classify_export(chip);
+  nlohmann::json peaks = nlohmann::json::object();
+  nlohmann::json peak_detail = nlohmann::json::object();
+  for (auto type : kAllDataTypes) {
+    if (!chip.peak(type)) continue;
+    peaks[std::string(to_string(type))] = chip.peak(type)->value;
+    peak_detail[std::string(to_string(type))] = quantity(*chip.peak(type));
+  }
+  nlohmann::json j = {
+      {"id", chip.id},
+      {"name", chip.name},
+      {"vendor", chip.vendor},
+      {"family", chip.family},
+      {"launch_year", chip.launch_year.value},
+      {"peak_flop_per_s", peaks},
+      {"peak_flop_per_s_detail", peak_detail},
+      {"hbm_bytes", chip.hbm_capacity.value},
+      {"hbm_bytes_per_s", chip.hbm_bandwidth.value},
+      {"scaleup_bytes_per_s_per_direction", chip.scaleup_bandwidth_per_direction.value},
+      {"scaleup_domain_chips", chip.scaleup_domain.value},
+      {"nic_bytes_per_s", chip.nic_bandwidth.value},
+      {"tdp_w", chip.tdp.value},
+      {"die_area_mm2", chip.die_area.value},
+      {"default_node", chip.default_node},
+      {"tpp", exports.tpp},
+      {"tpp_low", exports.tpp_low},
+      {"tpp_high", exports.tpp_high},
+      {"tpp_data_type", std::string(to_string(exports.tpp_data_type))},
+      {"performance_density", exports.performance_density},
+      {"export_control",
+       {{"rule_2022_10", {{"status", std::string(to_string(exports.rule_2022))}, {"reason", exports.reason_2022}}},
+        {"rule_2023_10", {{"status", std::string(to_string(exports.rule_2023))}, {"reason", exports.reason_2023}}}}},
+  };
+  j["price_usd"] = chip.price ? nlohmann::json(chip.price->value) : nlohmann::json(nullptr);
+  j["rental_usd_per_hour"] = chip.rental_price ? nlohmann::json(chip.rental_price->value) : nlohmann::json(nullptr);
+  return j;
+}
+
+nlohmann::json model_json(const ModelArch& m) {
+  const auto p = count_params(m);
+  nlohmann::json j = {{"id", m.id},
+                      {"name", m.name},
+                      {"params_total", p.total},
+                      {"params_active", p.active},
+                      {"params_active_without_input_embedding", p.active_without_input_embedding},
+                      {"params_mtp", p.mtp_total},
+                      {"layers", m.layers},
+                      {"hidden", m.hidden},
+                      {"attention", std::string(to_string(m.attention))},
+                      {"moe", m.is_moe()},
+                      {"hypothetical", m.hypothetical},
+                      {"source", m.source}};
+  if (m.published_params_total) j["published_params_total"] = quantity(*m.published_params_total);
+  if (m.published_params_active) j["published_params_active"] = quantity(*m.published_params_active);
+  if (m.published_training_tokens) j["published_training_tokens"] = quantity(*m.published_training_tokens);
+  return j;
+}
+
+std::string range_text(const Quantity& q, double scale, int decimals) {
+  if (q.low || q.high) {
+    return fmt::format("{:.{}f} ({:.{}f}-{:.{}f})", q.value / scale, decimals, q.low_or_value() / scale, decimals,
+                       q.high_or_value() / scale, decimals);
+  }
+  return fmt::format("{:.{}f}{}", q.value / scale, decimals, q.is_estimate() ? " ~" : "");
+}
+
+void print_quantity(std::ostream& out, const std::string& label, const Quantity& q, const std::string& shown) {
+  fmt::print(out, "  {:<34} {}\n", label, shown);
+  if (!q.source.empty()) fmt::print(out, "  {:<34}   source: {}\n", "", q.source);
+  if (q.is_estimate()) fmt::print(out, "  {:<34}   estimate: {}\n", "", q.estimate);
+}
+
+}  // namespace
+
+int catalog_chips(bool json, const Catalogs& catalogs, std::ostream& out) {
+  if (json) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& chip : catalogs.hardware.chips) list.push_back(chip_json(chip));
+    out << list.dump(2) << '\n';
+    return 0;
+  }
+  fmt::print(out, "{:<14} {:<16} {:>12} {:>9} {:>6} {:>7} {:>7} {:>6} {:>6} {:<22} {}\n", "id", "bf16 TFLOP/s",
+             "fp8 TFLOP/s", "HBM GiB", "TB/s", "GB/s/dir", "TDP W", "TPP", "PD", "Oct 2022", "Oct 2023");
+  for (const auto& chip : catalogs.hardware.chips) {
+    const auto e = classify_export(chip);
+    const auto& fp8 = chip.peak(DataType::fp8);
+    fmt::print(out, "{:<14} {:<16} {:>12} {:>9.0f} {:>6.2f} {:>7.0f} {:>7.0f} {:>6.0f} {:>6.2f} {:<22} {}\n", chip.id,
+               range_text(*chip.peak(DataType::bf16), 1e12, 0), fp8 ? range_text(*fp8, 1e12, 0) : "-",
+               chip.hbm_capacity.value / kBytesPerGiB, chip.hbm_bandwidth.value / 1e12,
+               chip.scaleup_bandwidth_per_direction.value / 1e9, chip.tdp.value, e.tpp, e.performance_density,
+               to_string(e.rule_2022), to_string(e.rule_2023));
+  }
+  fmt::print(out, "\n~ marks an estimate; (low-high) a disputed figure. TPP = dense TOP/s x bit length (3A090); PD = TPP / "
+                  "die mm^2. `flopcast catalog show ID` lists every source.\n");
+  return 0;
+}
+
+int catalog_models(bool json, const Catalogs& catalogs, std::ostream& out) {
+  if (json) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& model : catalogs.models.models) list.push_back(model_json(model));
+    out << list.dump(2) << '\n';
+    return 0;
+  }
+  fmt::print(out, "{:<22} {:>9} {:>9} {:>7} {:>7} {:>6} {:<10} {}\n", "id", "total", "active", "layers", "hidden",
+             "moe", "attention", "name");
+  for (const auto& m : catalogs.models.models) {
+    const auto p = count_params(m);
+    fmt::print(out, "{:<22} {:>9} {:>9} {:>7} {:>7} {:>6} {:<10} {}{}\n", m.id, count(p.total), count(p.active),
+               m.layers, m.hidden, m.is_moe() ? fmt::format("{}/{}", m.moe->top_k, m.moe->experts) : "-",
+               to_string(m.attention), m.name, m.hypothetical ? "  [hypothetical]" : "");
+  }
+  return 0;
+}
+
+int catalog_show(const std::string& id, bool json, const Catalogs& catalogs, std::ostream& out) {
+  if (const auto* chip = catalogs.hardware.find_chip(id)) {
+    if (json) {
+      out << chip_json(*chip).dump(2) << '\n';
+      return 0;
+    }
+    const auto e = classify_export(*chip);
+    fmt::print(out, "{} ({}, {}, family {})\n", chip->name, chip->id, chip->vendor, chip->family);
+    for (auto type : kAllDataTypes) {
+      if (chip->peak(type)) {
+        print_quantity(out, fmt::format("peak dense {}", to_string(type)), *chip->peak(type),
+                       range_text(*chip->peak(type), 1e12, 1) + (type == DataType::int8 ? " TOP/s" : " TFLOP/s"));
+      }
+    }
+    print_quantity(out, "HBM capacity", chip->hbm_capacity, bytes(chip->hbm_capacity.value));
+    print_quantity(out, "HBM bandwidth", chip->hbm_bandwidth, byte_rate(chip->hbm_bandwidth.value));
+    print_quantity(out, "scale-up bandwidth per direction", chip->scaleup_bandwidth_per_direction,
+                   byte_rate(chip->scaleup_bandwidth_per_direction.value));
+    print_quantity(out, "scale-up domain", chip->scaleup_domain, fmt::format("{:.0f} chips", chip->scaleup_domain.value));
+    print_quantity(out, "NIC bandwidth per chip", chip->nic_bandwidth, byte_rate(chip->nic_bandwidth.value));
+    print_quantity(out, "TDP", chip->tdp, fmt::format("{:.0f} W", chip->tdp.value));
+    print_quantity(out, "die area", chip->die_area, fmt::format("{:.0f} mm^2", chip->die_area.value));
+    if (chip->price) print_quantity(out, "price", *chip->price, usd(chip->price->value));
+    if (chip->rental_price) {
+      print_quantity(out, "rental price", *chip->rental_price, fmt::format("${:.2f} per chip-hour", chip->rental_price->value));
+    }
+    print_quantity(out, "launch year", chip->launch_year, fmt::format("{:.0f}", chip->launch_year.value));
+    fmt::print(out, "  {:<34} {:.0f} ({} x {} bits; range {:.0f}-{:.0f})\n", "TPP", e.tpp, to_string(e.tpp_data_type),
+               bit_length(e.tpp_data_type), e.tpp_low, e.tpp_high);
+    fmt::print(out, "  {:<34} {:.2f}\n", "performance density (TPP/mm^2)", e.performance_density);
+    fmt::print(out, "  {:<34} {}: {}\n", "US rule of October 2022", to_string(e.rule_2022), e.reason_2022);
+    fmt::print(out, "  {:<34} {}: {}\n", "US rule of October 2023", to_string(e.rule_2023), e.reason_2023);
+    return 0;
+  }
+  if (const auto* model = catalogs.models.find(id)) {
+    if (json) {
+      out << model_json(*model).dump(2) << '\n';
+      return 0;
+    }
+    const auto p = count_params(*model);
+    fmt::print(out, "{} ({}){}\n", model->name, model->id, model->hypothetical ? "  [hypothetical]" : "");
+    fmt::print(out, "  source: {}\n", model->source);
+    fmt::print(out, "  {} layers, hidden {}, FFN {}, {} heads ({} KV), head dim {}, vocab {}, {}, {}\n", model->layers,
+               model->hidden, model->ffn, model->heads, model->kv_heads, model->head_dim, model->vocab,
+               to_string(model->attention), to_string(model->ffn_act));
+    if (model->moe) {
+      fmt::print(out, "  MoE: {} routed experts (top-{}), {} shared, expert FFN {}, {} leading dense layers\n",
+                 model->moe->experts, model->moe->top_k, model->moe->shared_experts, model->moe->expert_ffn,
+                 model->moe->dense_layers);
+    }
+    fmt::print(out, "  parameters: {} total, {} active ({} without the input embedding), {} in MTP modules\n",
+               count(p.total), count(p.active), count(p.active_without_input_embedding), count(p.mtp_total));
+    if (model->published_params_total) print_quantity(out, "published total", *model->published_params_total, count(model->published_params_total->value));
+    if (model->published_params_active) print_quantity(out, "published active", *model->published_params_active, count(model->published_params_active->value));
+    if (!model->notes.empty()) fmt::print(out, "  notes: {}\n", model->notes);
+    return 0;
+  }
+  if (const auto* node = catalogs.hardware.find_node(id)) {
+    fmt::print(out, "{} ({}): {:.0f} x {}, {} fabric{}\n", node->name, node->id, node->chips.value, node->chip,
+               to_string(node->fabric), node->in_network_reduction ? ", in-network reduction" : "");
+    print_quantity(out, "scale-up bandwidth per direction", node->scaleup_bandwidth_per_direction,
+                   byte_rate(node->scaleup_bandwidth_per_direction.value));
+    print_quantity(out, "scale-up latency", node->scaleup_latency, seconds(node->scaleup_latency.value));
+    print_quantity(out, "NICs", node->nics, fmt::format("{:.0f} x {}", node->nics.value, byte_rate(node->nic_bandwidth.value)));
+    print_quantity(out, "host power", node->host_power, fmt::format("{:.0f} W", node->host_power.value));
+    print_quantity(out, "host capex", node->host_capex, usd(node->host_capex.value));
+    return 0;
+  }
+  if (const auto* fabric = catalogs.hardware.find_fabric(id)) {
+    fmt::print(out, "{} ({})\n", fabric->name, fabric->id);
+    print_quantity(out, "port bandwidth", fabric->port_bandwidth, byte_rate(fabric->port_bandwidth.value));
+    print_quantity(out, "switch radix", fabric->switch_radix, fmt::format("{:.0f} ports", fabric->switch_radix.value));
+    print_quantity(out, "switch latency", fabric->switch_latency, seconds(fabric->switch_latency.value));
+    print_quantity(out, "NIC latency", fabric->nic_latency, seconds(fabric->nic_latency.value));
+    return 0;
+  }
+  std::vector<std::string> ids = catalogs.hardware.chip_ids();
+  for (auto& list : {catalogs.models.ids(), catalogs.hardware.node_ids(), catalogs.hardware.fabric_ids()}) {
+    ids.insert(ids.end(), list.begin(), list.end());
+  }
+  throw InputError("catalog", "", fmt::format("no chip, model, node or fabric \"{}\"{}", id, did_you_mean(id, ids)));
+}
+
+}  // namespace flopcast::cli

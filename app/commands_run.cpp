@@ -1,0 +1,183 @@
+#include <algorithm>
+#include <cmath>
+#include <functional>
+
+#include <fmt/format.h>
+#include <fmt/ostream.h>
+
+#include "commands.hpp"
+#include "flopcast/core/errors.hpp"
+#include "format.hpp"
+
+namespace flopcast::cli {
+
+namespace {
+
+std::string plan_text(const TrainingJob& job) {
+  const auto& p = job.plan;
+  std::string text = fmt::format("tp {}, pp {}, dp {}", p.tp, p.pp, p.dp);
+  if (p.ep > 1) text += fmt::format(", ep {}", p.ep);
+  if (p.cp > 1) text += fmt::format(", cp {}", p.cp);
+  if (p.vpp > 1) text += fmt::format(", vpp {}", p.vpp);
+  if (p.sp) text += ", sp";
+  text += fmt::format(", {} schedule, zero {}, recompute {}, micro-batch {}, {}", to_string(p.schedule), p.zero,
+                      to_string(p.recompute), p.micro_batch, to_string(job.training.precision));
+  return text;
+}
+
+std::string model_text(const Scenario& s, const TrainingEstimate& e) {
+  const auto& m = s.job.model;
+  std::string kind = m.is_moe() ? fmt::format("MoE {} experts, top-{}", m.moe->experts, m.moe->top_k) : "dense";
+  return fmt::format("{} ({}): {} params, {} active, {}, {}", m.name, s.model_ref, count(e.params.total),
+                     count(e.params.active), kind, to_string(m.attention));
+}
+
+void print_summary(const Scenario& s, const TrainingEstimate& e, std::ostream& out) {
+  const auto& c = s.job.cluster;
+  const auto& b = e.breakdown;
+  const auto& m = e.memory;
+  const auto& ec = e.energy_cost;
+  fmt::print(out, "{}  ({})\n", s.name, s.file);
+  fmt::print(out, "  model        {}\n", model_text(s, e));
+  fmt::print(out, "  cluster      {} x {} in {} x {}; {} {} ({} switches, bisection {:.0f} % of injection)\n", c.chips,
+             c.chip.id, c.nodes, c.node.id, c.fabric.id, to_string(c.topology), e.topology.switches,
+             e.topology.bisection_ratio * 100.0);
+  fmt::print(out, "  plan         {}\n", plan_text(s.job));
+  fmt::print(out, "  step time    {}  ({} micro-batches, {} tokens per step)\n", seconds(e.step_time_s), e.micro_batches,
+             count(e.tokens_per_step));
+  fmt::print(out, "  throughput   {} tokens/s, {} tokens/s per chip\n", count(e.tokens_per_s),
+             count(e.tokens_per_s_per_chip));
+  fmt::print(out, "  utilization  MFU {}, HFU {}, {} per chip of model FLOPs (bf16 peak {})\n", percent(e.mfu),
+             percent(e.hfu), flop_rate(e.model_flop_per_s_per_chip), flop_rate(c.chip.peak_flop_per_s(DataType::bf16)));
+  fmt::print(out, "  memory       {} of {} usable per chip (stage {}): {}, {} {}\n", bytes(m.total_bytes),
+             bytes(m.usable_bytes), m.stage, m.fits ? "fits" : "DOES NOT FIT", bytes(std::fabs(m.margin_bytes)),
+             m.fits ? "spare" : "short");
+  fmt::print(out, "               weights {}, gradients {}, optimizer {}, activations {} ({:.1f} micro-batches), "
+                  "reserved {}\n",
+             bytes(m.weights_bytes), bytes(m.gradients_bytes), bytes(m.optimizer_bytes), bytes(m.activations_bytes),
+             m.in_flight, bytes(m.reserved_bytes));
+  fmt::print(out, "  step split   compute {} (GEMM {}, attention {}, memory-bound {})\n", seconds(b.compute_s()),
+             seconds(b.gemm_s), seconds(b.attention_s), seconds(b.memory_bound_s));
+  fmt::print(out, "               exposed communication {} (TP {}, CP {}, EP {}, PP {}, DP {})\n",
+             seconds(b.communication_s()), seconds(b.tp_s), seconds(b.cp_s), seconds(b.ep_s), seconds(b.pp_s),
+             seconds(b.dp_s));
+  fmt::print(out, "               pipeline bubble {}, optimizer {}, overheads {}\n", seconds(b.bubble_s),
+             seconds(b.optimizer_s), seconds(b.overhead_s));
+  fmt::print(out, "  training     {} tokens in {}, {} chip-hours\n", count(s.job.training.tokens), days(e.train_days),
+             count(e.chip_hours));
+  fmt::print(out, "  energy       {} at {} facility power (PUE {:.2f})\n", energy_kwh(ec.energy_kwh),
+             fmt::format("{:.2f} MW", ec.facility_power_w / 1e6), s.job.costs.pue);
+  if (s.job.costs.mode == CostMode::rental) {
+    fmt::print(out, "  cost         {} rental at ${:.2f} per chip-hour (electricity {} included); {} per M tokens\n",
+               usd(ec.cost_usd), s.job.costs.usd_per_chip_hour, usd(ec.electricity_usd), usd(ec.usd_per_mtok));
+  } else {
+    fmt::print(out, "  cost         {} ownership (capex {} over {:g} years, electricity {}); {} per M tokens\n",
+               usd(ec.cost_usd), usd(ec.capex_usd), s.job.costs.depreciation_years, usd(ec.electricity_usd),
+               usd(ec.usd_per_mtok));
+  }
+  for (const auto& note : e.notes) fmt::print(out, "  note         {}\n", note);
+  for (const auto& used : s.defaults_used) fmt::print(out, "  default      {}\n", used);
+}
+
+void print_comparison(const std::vector<Scenario>& scenarios, const std::vector<TrainingEstimate>& estimates,
+                      std::ostream& out) {
+  fmt::print(out, "Comparison of {} scenarios (tier 1, analytical)\n", scenarios.size());
+  for (std::size_t i = 0; i < scenarios.size(); ++i) {
+    fmt::print(out, "  [{}] {}  ({})\n", i + 1, scenarios[i].name, scenarios[i].file);
+  }
+  struct Row {
+    std::string label;
+    std::function<std::string(const Scenario&, const TrainingEstimate&)> cell;
+  };
+  const std::vector<Row> rows{
+      {"model", [](const Scenario& s, const TrainingEstimate&) { return s.model_ref; }},
+      {"chip", [](const Scenario& s, const TrainingEstimate&) { return s.job.cluster.chip.id; }},
+      {"chips", [](const Scenario& s, const TrainingEstimate&) { return fmt::format("{}", s.job.cluster.chips); }},
+      {"tp/pp/dp/ep",
+       [](const Scenario& s, const TrainingEstimate&) {
+         const auto& p = s.job.plan;
+         return fmt::format("{}/{}/{}/{}", p.tp, p.pp, p.dp, p.ep);
+       }},
+      {"precision", [](const Scenario& s, const TrainingEstimate&) { return std::string(to_string(s.job.training.precision)); }},
+      {"step time", [](const Scenario&, const TrainingEstimate& e) { return seconds(e.step_time_s); }},
+      {"tokens/s per chip", [](const Scenario&, const TrainingEstimate& e) { return count(e.tokens_per_s_per_chip); }},
+      {"MFU (bf16 peak)", [](const Scenario&, const TrainingEstimate& e) { return percent(e.mfu); }},
+      {"model TFLOP/s per chip",
+       [](const Scenario&, const TrainingEstimate& e) { return fmt::format("{:.0f}", e.model_flop_per_s_per_chip / 1e12); }},
+      {"memory per chip", [](const Scenario&, const TrainingEstimate& e) { return bytes(e.memory.total_bytes); }},
+      {"fits memory", [](const Scenario&, const TrainingEstimate& e) { return std::string(e.memory.fits ? "yes" : "NO"); }},
+      {"tokens", [](const Scenario& s, const TrainingEstimate&) { return count(s.job.training.tokens); }},
+      {"train time", [](const Scenario&, const TrainingEstimate& e) { return days(e.train_days); }},
+      {"chip-hours", [](const Scenario&, const TrainingEstimate& e) { return count(e.chip_hours); }},
+      {"energy", [](const Scenario&, const TrainingEstimate& e) { return energy_kwh(e.energy_cost.energy_kwh); }},
+      {"cost", [](const Scenario&, const TrainingEstimate& e) { return usd(e.energy_cost.cost_usd); }},
+      {"$ per M tokens", [](const Scenario&, const TrainingEstimate& e) { return usd(e.energy_cost.usd_per_mtok); }},
+  };
+  std::size_t label_width = 0;
+  for (const auto& row : rows) label_width = std::max(label_width, row.label.size());
+  std::vector<std::vector<std::string>> cells(rows.size());
+  std::vector<std::size_t> widths(scenarios.size(), 0);
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    for (std::size_t i = 0; i < scenarios.size(); ++i) {
+      cells[r].push_back(rows[r].cell(scenarios[i], estimates[i]));
+      widths[i] = std::max({widths[i], cells[r][i].size(), fmt::format("[{}]", i + 1).size()});
+    }
+  }
+  fmt::print(out, "\n  {:<{}}", "", label_width);
+  for (std::size_t i = 0; i < scenarios.size(); ++i) fmt::print(out, "  {:>{}}", fmt::format("[{}]", i + 1), widths[i]);
+  fmt::print(out, "\n");
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    fmt::print(out, "  {:<{}}", rows[r].label, label_width);
+    for (std::size_t i = 0; i < scenarios.size(); ++i) fmt::print(out, "  {:>{}}", cells[r][i], widths[i]);
+    fmt::print(out, "\n");
+  }
+  bool any_note = false;
+  for (std::size_t i = 0; i < scenarios.size(); ++i) {
+    for (const auto& note : estimates[i].notes) {
+      if (!any_note) fmt::print(out, "\n");
+      any_note = true;
+      fmt::print(out, "  note [{}] {}\n", i + 1, note);
+    }
+  }
+}
+
+}  // namespace
+
+int run_scenarios(const std::vector<std::string>& files, bool json, const Catalogs& catalogs, std::ostream& out) {
+  // Load every file first and report all problems together.
+  std::vector<Scenario> scenarios;
+  std::vector<Problem> problems;
+  for (const auto& file : files) {
+    try {
+      scenarios.push_back(load_scenario(file, catalogs));
+    } catch (const InputError& error) {
+      problems.insert(problems.end(), error.problems().begin(), error.problems().end());
+    }
+  }
+  throw_if_any(problems);
+  std::vector<TrainingEstimate> estimates;
+  for (const auto& scenario : scenarios) {
+    try {
+      estimates.push_back(run_scenario(scenario, catalogs));
+    } catch (const ModelError& error) {
+      throw InputError(scenario.file, "", error.what());
+    }
+  }
+  if (json) {
+    nlohmann::json results = nlohmann::json::array();
+    for (std::size_t i = 0; i < scenarios.size(); ++i) results.push_back(result_to_json(scenarios[i], estimates[i], catalogs));
+    out << (results.size() == 1 ? results[0] : results).dump(2) << '\n';
+    return 0;
+  }
+  for (std::size_t i = 0; i < scenarios.size(); ++i) {
+    if (i > 0) out << '\n';
+    print_summary(scenarios[i], estimates[i], out);
+  }
+  if (scenarios.size() > 1) {
+    out << '\n';
+    print_comparison(scenarios, estimates, out);
+  }
+  return 0;
+}
+
+}  // namespace flopcast::cli

@@ -1,0 +1,95 @@
+// flopcast: predicts the time, utilisation, memory, energy and cost of training LLMs on NVIDIA and Ascend clusters.
+
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "commands.hpp"
+#include "flopcast/core/errors.hpp"
+#include "flopcast/models/hf_import.hpp"
+
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitInternal = 1;
+constexpr int kExitBadInput = 2;
+
+int report_input_error(const flopcast::InputError& error) {
+  for (const auto& problem : error.problems()) std::cerr << "flopcast: error: " << to_string(problem) << '\n';
+  return kExitBadInput;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"flopcast " FLOPCAST_VERSION
+               ": predicts training time, utilisation, memory fit, energy and cost of LLMs on NVIDIA and Huawei "
+               "Ascend clusters.\n\n"
+               "Examples:\n"
+               "  flopcast run scenarios/shipped/deepseek-v3-h800.json\n"
+               "  flopcast run scenarios/shipped/*.json            # side-by-side comparison\n"
+               "  flopcast run --json scenarios/shipped/llama3-405b-h100.json\n"
+               "  flopcast catalog chips\n"
+               "  flopcast catalog show ascend-910b\n"
+               "  flopcast import-hf path/to/config.json > model.json\n",
+               "flopcast"};
+  app.set_version_flag("--version", "flopcast " FLOPCAST_VERSION);
+  app.require_subcommand(1);
+
+  std::vector<std::string> files;
+  bool json = false;
+  auto* run = app.add_subcommand("run", "Estimate one scenario, or compare several side by side");
+  run->add_option("scenarios", files, "Scenario JSON files (see scenarios/SCHEMA.md)")->required()->check(CLI::ExistingPath);
+  run->add_flag("--json", json, "Print JSON (one object per scenario; an array for several)");
+  run->footer("Example: flopcast run scenarios/shipped/deepseek-v3-h800.json scenarios/shipped/deepseek-v3-h20.json");
+
+  auto* catalog = app.add_subcommand("catalog", "List or show chips, models, nodes and fabrics, with sources");
+  catalog->require_subcommand(1);
+  auto* chips = catalog->add_subcommand("chips", "Chips with peak FLOP/s, memory, links, TPP and export status");
+  chips->add_flag("--json", json, "Print JSON");
+  auto* models = catalog->add_subcommand("models", "Models with parameter counts");
+  models->add_flag("--json", json, "Print JSON");
+  std::string show_id;
+  auto* show = catalog->add_subcommand("show", "Every figure of one chip, model, node or fabric, with its source");
+  show->add_option("id", show_id, "A chip, model, node or fabric id")->required();
+  show->add_flag("--json", json, "Print JSON (chips and models)");
+
+  std::string hf_file;
+  std::string hf_name;
+  auto* import_hf = app.add_subcommand("import-hf", "Convert a Hugging Face config.json into a scenario's model object");
+  import_hf->add_option("config", hf_file, "config.json of a Llama, Qwen2/3, Qwen3-MoE, Mixtral or DeepSeek-V2/V3 model")
+      ->required();
+  import_hf->add_option("--name", hf_name, "Display name (default: the file's name)");
+  import_hf->footer("Example: flopcast import-hf config.json > model.json, then \"model\": {...} in a scenario");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    const int code = app.exit(error);
+    return code == 0 ? kExitOk : kExitBadInput;
+  }
+
+  try {
+    if (*import_hf) {
+      auto model = flopcast::import_hf_config_file(hf_file);
+      if (!hf_name.empty()) model.name = hf_name;
+      std::cout << flopcast::model_to_json(model).dump(2) << '\n';
+      return kExitOk;
+    }
+    const auto catalogs = flopcast::load_catalogs();
+    if (*run) return flopcast::cli::run_scenarios(files, json, catalogs, std::cout);
+    if (*chips) return flopcast::cli::catalog_chips(json, catalogs, std::cout);
+    if (*models) return flopcast::cli::catalog_models(json, catalogs, std::cout);
+    if (*show) return flopcast::cli::catalog_show(show_id, json, catalogs, std::cout);
+  } catch (const flopcast::InputError& error) {
+    return report_input_error(error);
+  } catch (const flopcast::ModelError& error) {
+    std::cerr << "flopcast: error: " << error.what() << '\n';
+    return kExitBadInput;
+  } catch (const std::exception& error) {
+    std::cerr << "flopcast: internal error: " << error.what() << '\n';
+    return kExitInternal;
+  }
+  return kExitOk;
+}

@@ -1,0 +1,23 @@
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace flopcast {
+
+// Reads a whole text file. Throws InputError naming the file: missing, a directory, unreadable.
+std::string read_text_file(const std::filesystem::path& path);
+
+// Reads and parses a JSON file. Throws InputError with the line and column of a syntax error.
+nlohmann::json read_json_file(const std::filesystem::path& path);
+
+// Parses JSON text that came from `file_label` (for messages).
+nlohmann::json parse_json_text(const std::string& text, const std::string& file_label);
+
+// Writes `content` to a temporary file beside `path`, then renames it over `path`: a failure never leaves a
+// half-written file in place of a good one. Throws IoError.
+void write_file_atomic(const std::filesystem::path& path, const std::string& content);
+
+}  // namespace flopcast

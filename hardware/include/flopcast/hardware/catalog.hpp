@@ -1,0 +1,105 @@
+#pragma once
+// The hardware catalog: chips, scale-up domains (nodes) and scale-out fabrics, loaded from hardware/data/*.json.
+// Every number is a Quantity (value in the internal unit of its dimension, with its source or its estimate).
+
+#include <array>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "flopcast/core/units.hpp"
+
+namespace flopcast {
+
+enum class DataType { fp64, fp32, tf32, bf16, fp8, int8, fp4 };
+inline constexpr std::array kAllDataTypes{DataType::fp64, DataType::fp32, DataType::tf32, DataType::bf16,
+                                          DataType::fp8,  DataType::int8, DataType::fp4};
+
+std::string_view to_string(DataType type);
+std::optional<DataType> parse_data_type(std::string_view name);
+// Bit length used for export-control TPP (15 CFR 774, 3A090 technical note): the operand width.
+int bit_length(DataType type);
+// Bytes per element when a tensor is stored in this type.
+double bytes_per_element(DataType type);
+
+struct Chip {
+  std::string id;
+  std::string name;
+  std::string vendor;
+  std::string family;  // ampere | hopper | blackwell | ascend-910 | ascend-950: selects efficiency defaults
+  std::string default_node;
+  Quantity launch_year;
+  std::array<std::optional<Quantity>, kAllDataTypes.size()> peak_dense;  // flop/s by DataType, dense
+  Quantity hbm_capacity;                     // bytes
+  Quantity hbm_bandwidth;                    // bytes/s
+  Quantity scaleup_bandwidth_per_direction;  // bytes/s, per chip, one direction
+  Quantity scaleup_domain;                   // chips
+  Quantity nic_bandwidth;                    // bytes/s per chip
+  Quantity tdp;                              // W
+  Quantity die_area;                         // mm^2
+  std::optional<Quantity> price;             // USD
+  std::optional<Quantity> rental_price;      // USD per chip-hour
+
+  const std::optional<Quantity>& peak(DataType type) const { return peak_dense[static_cast<std::size_t>(type)]; }
+  double peak_flop_per_s(DataType type) const { return peak(type) ? peak(type)->value : 0.0; }
+};
+
+enum class NodeFabric { switched, mesh, supernode };
+std::string_view to_string(NodeFabric fabric);
+
+// A scale-up domain: the chips that talk over the scale-up fabric (NVLink, HCCS, Unified Bus).
+struct Node {
+  std::string id;
+  std::string name;
+  std::string chip;
+  Quantity chips;  // chips per node
+  NodeFabric fabric = NodeFabric::switched;
+  bool in_network_reduction = false;         // NVLink SHARP or equivalent
+  Quantity scaleup_bandwidth_per_direction;  // bytes/s per chip
+  Quantity scaleup_latency;                  // s, one collective step
+  Quantity nics;                             // per node
+  Quantity nic_bandwidth;                    // bytes/s per NIC
+  Quantity host_power;                       // W per node beyond the accelerators
+  Quantity host_capex;                       // USD per node beyond the accelerators
+
+  int chip_count() const { return static_cast<int>(chips.value); }
+  int nic_count() const { return static_cast<int>(nics.value); }
+};
+
+// A scale-out fabric: InfiniBand or RoCE at a given port speed.
+struct Fabric {
+  std::string id;
+  std::string name;
+  Quantity port_bandwidth;  // bytes/s
+  Quantity switch_radix;    // ports
+  Quantity switch_latency;  // s
+  Quantity nic_latency;     // s
+  Quantity switch_capex_per_port;  // USD
+  Quantity switch_power_per_port;  // W
+};
+
+class Catalog {
+ public:
+  std::string version;
+  std::vector<Chip> chips;
+  std::vector<Node> nodes;
+  std::vector<Fabric> fabrics;
+
+  const Chip* find_chip(std::string_view id) const;
+  const Node* find_node(std::string_view id) const;
+  const Fabric* find_fabric(std::string_view id) const;
+  std::vector<std::string> chip_ids() const;
+  std::vector<std::string> node_ids() const;
+  std::vector<std::string> fabric_ids() const;
+};
+
+// The folder holding hardware/ and models/ data: $FLOPCAST_DATA_DIR if set, else the source tree's root.
+std::filesystem::path data_root();
+
+// Loads hardware/data/{chips,nodes,networks}.json under `root`. Throws InputError listing every problem, including
+// cross-references (a node naming an unknown chip, a chip whose default node does not exist).
+Catalog load_catalog(const std::filesystem::path& root = data_root());
+
+}  // namespace flopcast

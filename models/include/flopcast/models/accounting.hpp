@@ -1,0 +1,50 @@
+#pragma once
+// Parameter, FLOP and KV-cache accounting for one model. Each function is a formula with a test against a
+// published figure or a hand computation.
+
+#include "flopcast/models/architecture.hpp"
+
+namespace flopcast {
+
+struct ParamCounts {
+  double embedding = 0;            // vocab x hidden (input)
+  double output_head = 0;          // vocab x hidden, 0 when tied to the embedding
+  double attention_per_layer = 0;  // projections (+ latent norms for MLA)
+  double norms_per_layer = 0;      // two RMS/LayerNorms
+  double dense_ffn_per_layer = 0;  // the FFN of a dense layer
+  double expert = 0;               // one expert (routed or shared)
+  double router_per_layer = 0;
+  double final_norm = 0;
+  double dense_layer = 0;       // attention + norms + dense FFN
+  double moe_layer_total = 0;   // attention + norms + router + all experts
+  double moe_layer_active = 0;  // attention + norms + router + top_k + shared experts
+  double mtp_module = 0;        // one multi-token-prediction module (a layer + its projection and norms)
+  double total = 0;             // the main model, without MTP modules (as models are quoted)
+  double active = 0;            // parameters a token passes through, embedding and head included
+  double active_without_input_embedding = 0;  // the above less the embedding lookup (not a matrix multiply)
+  double mtp_total = 0;
+};
+
+ParamCounts count_params(const ModelArch& model);
+
+// Forward FLOPs per token of one layer's attention core (QK^T and AV) with a context of `context_tokens`,
+// counting the causal half of the score matrix that FlashAttention computes: 2 * 2 * s * heads * (d_qk + d_v) / 2.
+double attention_core_forward_flop_per_token(const ModelArch& model, double context_tokens);
+
+struct FlopsPerToken {
+  double matmul_forward = 0;     // 2 x parameters in matrix multiplies per token (the embedding lookup is not one)
+  double attention_forward = 0;  // attention core, all layers, causal
+  double model = 0;              // training: 3 x forward (forward + backward), MTP modules included
+  double hardware_extra_full_recompute = 0;  // a second forward pass
+  double hardware_extra_selective = 0;       // re-running the attention core forward
+};
+
+FlopsPerToken training_flops_per_token(const ModelArch& model, const ParamCounts& params, double seq_len);
+
+// KV-cache bytes per token for serving: MHA/GQA store K and V per KV head; MLA stores the compressed latent
+// and the shared rope key.
+double kv_cache_bytes_per_token(const ModelArch& model, double bytes_per_element);
+// The same model's cache if it used plain multi-head attention with its query heads (the MLA comparison).
+double kv_cache_bytes_per_token_mha_equivalent(const ModelArch& model, double bytes_per_element);
+
+}  // namespace flopcast

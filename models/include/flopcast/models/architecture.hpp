@@ -1,0 +1,87 @@
+#pragma once
+// Transformer architectures: dense (MHA, GQA), MoE (routed + shared experts, leading dense layers), MLA, MTP.
+// Sizes are element counts; no units beyond that.
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "flopcast/core/json_reader.hpp"
+#include "flopcast/core/units.hpp"
+
+namespace flopcast {
+
+enum class Attention { mha, gqa, mla };
+enum class FfnActivation { swiglu, gelu };
+std::string_view to_string(Attention attention);
+std::string_view to_string(FfnActivation activation);
+
+// Multi-head latent attention (DeepSeek-V2/V3): queries and keys/values pass through low-rank latents.
+struct MlaDims {
+  int q_lora_rank = 0;  // 0: queries are projected directly from the hidden state
+  int kv_lora_rank = 0;
+  int qk_rope_head_dim = 0;
+  int qk_nope_head_dim = 0;
+  int v_head_dim = 0;
+};
+
+struct MoeDims {
+  int experts = 0;         // routed experts per MoE layer
+  int top_k = 0;           // routed experts per token
+  int shared_experts = 0;  // always-active experts, each of expert_ffn size
+  int expert_ffn = 0;      // intermediate size of one expert
+  int dense_layers = 0;    // leading layers with a dense FFN instead of experts
+  double imbalance = 1.0;  // busiest expert-parallel rank's load / the mean load (>= 1)
+  int node_limit = 0;      // node-limited routing: a token's experts span at most this many nodes (0: no limit)
+};
+
+struct ModelArch {
+  std::string id;
+  std::string name;
+  std::string source;
+  std::string notes;
+  bool hypothetical = false;
+  int layers = 0;
+  int hidden = 0;
+  int ffn = 0;  // dense-layer FFN intermediate size
+  int heads = 0;
+  int kv_heads = 0;
+  int head_dim = 0;
+  long vocab = 0;
+  FfnActivation ffn_act = FfnActivation::swiglu;
+  Attention attention = Attention::mha;
+  std::optional<MlaDims> mla;
+  std::optional<MoeDims> moe;
+  int mtp_modules = 0;
+  bool tied_embeddings = false;
+  bool qkv_bias = false;
+  std::optional<Quantity> published_params_total;
+  std::optional<Quantity> published_params_active;
+  std::optional<Quantity> published_training_tokens;
+  // How the publisher counted active parameters: some (DeepSeek, Pangu) leave out the input embedding.
+  bool published_active_excludes_input_embedding = false;
+
+  bool is_moe() const { return moe.has_value(); }
+  int moe_layer_count() const { return moe ? layers - moe->dense_layers : 0; }
+  int dense_layer_count() const { return layers - moe_layer_count(); }
+  // Per-head query/key and value widths (MLA: nope + rope, and v_head_dim).
+  int qk_head_dim() const { return mla ? mla->qk_nope_head_dim + mla->qk_rope_head_dim : head_dim; }
+  int v_head_dim() const { return mla ? mla->v_head_dim : head_dim; }
+};
+
+// Reads a model object (catalog file or a scenario's inline model) and validates it. `catalog_entry` allows
+// "id", "source", "published", "hypothetical" and "notes".
+ModelArch read_model(JsonReader& reader, bool catalog_entry);
+
+class ModelCatalog {
+ public:
+  std::vector<ModelArch> models;
+  const ModelArch* find(std::string_view id) const;
+  std::vector<std::string> ids() const;
+};
+
+// Loads every models/data/models/*.json under `root` (sorted by file name). Throws InputError.
+ModelCatalog load_model_catalog(const std::filesystem::path& root);
+
+}  // namespace flopcast

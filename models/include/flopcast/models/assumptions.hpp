@@ -1,0 +1,50 @@
+#pragma once
+// Efficiency, overhead, power and cost defaults with physical meaning, loaded from models/data/assumptions.json
+// where each carries its source or its reasoning. Calibration (a later step) refits these against published runs.
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "flopcast/core/units.hpp"
+
+namespace flopcast {
+
+// Kernel efficiency of one chip family, as fractions of the dense peak (or of the HBM bandwidth).
+struct KernelEfficiency {
+  double gemm_bf16 = 0.8;         // large bf16 GEMMs
+  double gemm_fp8 = 0.7;          // large fp8 GEMMs
+  double gemm_half_dim = 64;      // a GEMM dimension of this size reaches half the large-GEMM efficiency
+  double attention_forward = 0.7;
+  double attention_backward = 0.55;
+  double memory_bound = 0.85;     // achieved / peak HBM bandwidth for elementwise and normalisation kernels
+};
+
+struct Assumptions {
+  std::map<std::string, KernelEfficiency> kernels;  // by chip family
+  double bus_efficiency_switch = 0.8;      // collective bus bandwidth / link bandwidth, switched scale-up
+  double bus_efficiency_mesh = 0.7;        // full-mesh scale-up (HCCS)
+  double bus_efficiency_supernode = 0.75;  // rack-scale switched domains (NVL72, CloudMatrix)
+  double bus_efficiency_scaleout = 0.85;   // InfiniBand / RoCE NIC
+  double all_to_all_efficiency_scaleup = 0.7;
+  double all_to_all_efficiency_scaleout = 0.8;
+  double tp_overlap_hidden_fraction = 0.7;  // share of TP communication hidden when overlap is on
+  double per_step_overhead_s = 0.1;
+  double per_layer_overhead_s = 50e-6;      // per layer per micro-batch, forward + backward (launch gaps, syncs)
+  double memory_reserved_bytes = 3.0 * kBytesPerGiB;
+  double memory_usable_fraction = 0.95;
+  double chip_power_fraction_of_tdp = 0.8;
+  double pue = 1.3;
+  double electricity_usd_per_kwh = 0.08;
+  double depreciation_years = 5;
+
+  // Every value as read, with its provenance, for the results' assumptions list.
+  std::vector<std::pair<std::string, Quantity>> provenance;
+
+  const KernelEfficiency& kernel(const std::string& family) const;
+};
+
+Assumptions load_assumptions(const std::filesystem::path& root);
+
+}  // namespace flopcast

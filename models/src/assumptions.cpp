@@ -1,0 +1,98 @@
+#include "flopcast/models/assumptions.hpp"
+
+#include "flopcast/core/files.hpp"
+#include "flopcast/core/json_reader.hpp"
+
+namespace flopcast {
+namespace fs = std::filesystem;
+
+const KernelEfficiency& Assumptions::kernel(const std::string& family) const {
+  const auto it = kernels.find(family);
+  if (it != kernels.end()) return it->second;
+  static const KernelEfficiency kDefault;
+  return kDefault;
+}
+
+namespace {
+
+class Reader {
+ public:
+  Reader(Assumptions& out, std::vector<Problem>& problems) : out_(out), problems_(problems) {}
+
+  // Reads `key` of `section` into `target`, recording it for the assumptions list as "prefix.key".
+  void read(JsonReader& section, const std::string& prefix, std::string_view key, Dimension dimension, double& target,
+            NumberBounds bounds = {.min = 0, .min_exclusive = true}) {
+    if (auto quantity = section.quantity(key, Need::required, dimension, bounds)) {
+      target = quantity->value;
+      out_.provenance.emplace_back(prefix + "." + std::string(key), *quantity);
+    }
+  }
+
+ private:
+  Assumptions& out_;
+  std::vector<Problem>& problems_;
+};
+
+}  // namespace
+
+Assumptions load_assumptions(const fs::path& root) {
+  const fs::path file = root / "models" / "data" / "assumptions.json";
+  const auto json = read_json_file(file);
+  std::vector<Problem> problems;
+  Assumptions a;
+  Reader read(a, problems);
+  JsonReader top(json, file.string(), "", problems);
+  constexpr NumberBounds kFraction{.min = 0, .max = 1, .min_exclusive = true};
+  if (auto kernels = top.object("kernels", Need::required)) {
+    for (const auto& family : kernels->keys()) {
+      auto section = kernels->object(family, Need::required);
+      if (!section) continue;
+      KernelEfficiency k;
+      const std::string prefix = "kernels." + family;
+      read.read(*section, prefix, "gemm_bf16", Dimension::fraction, k.gemm_bf16, kFraction);
+      read.read(*section, prefix, "gemm_fp8", Dimension::fraction, k.gemm_fp8, kFraction);
+      read.read(*section, prefix, "gemm_half_dim", Dimension::count, k.gemm_half_dim);
+      read.read(*section, prefix, "attention_forward", Dimension::fraction, k.attention_forward, kFraction);
+      read.read(*section, prefix, "attention_backward", Dimension::fraction, k.attention_backward, kFraction);
+      read.read(*section, prefix, "memory_bound", Dimension::fraction, k.memory_bound, kFraction);
+      section->finish();
+      a.kernels[family] = k;
+    }
+  }
+  if (auto c = top.object("collectives", Need::required)) {
+    read.read(*c, "collectives", "bus_efficiency_switch", Dimension::fraction, a.bus_efficiency_switch, kFraction);
+    read.read(*c, "collectives", "bus_efficiency_mesh", Dimension::fraction, a.bus_efficiency_mesh, kFraction);
+    read.read(*c, "collectives", "bus_efficiency_supernode", Dimension::fraction, a.bus_efficiency_supernode, kFraction);
+    read.read(*c, "collectives", "bus_efficiency_scaleout", Dimension::fraction, a.bus_efficiency_scaleout, kFraction);
+    read.read(*c, "collectives", "all_to_all_efficiency_scaleup", Dimension::fraction, a.all_to_all_efficiency_scaleup,
+              kFraction);
+    read.read(*c, "collectives", "all_to_all_efficiency_scaleout", Dimension::fraction,
+              a.all_to_all_efficiency_scaleout, kFraction);
+    read.read(*c, "collectives", "tp_overlap_hidden_fraction", Dimension::fraction, a.tp_overlap_hidden_fraction,
+              kFraction);
+    c->finish();
+  }
+  if (auto o = top.object("overheads", Need::required)) {
+    read.read(*o, "overheads", "per_step", Dimension::time, a.per_step_overhead_s, {.min = 0});
+    read.read(*o, "overheads", "per_layer", Dimension::time, a.per_layer_overhead_s, {.min = 0});
+    o->finish();
+  }
+  if (auto m = top.object("memory", Need::required)) {
+    read.read(*m, "memory", "reserved", Dimension::bytes, a.memory_reserved_bytes, {.min = 0});
+    read.read(*m, "memory", "usable_fraction", Dimension::fraction, a.memory_usable_fraction, kFraction);
+    m->finish();
+  }
+  if (auto p = top.object("power_and_cost", Need::required)) {
+    read.read(*p, "power_and_cost", "chip_power_fraction_of_tdp", Dimension::fraction, a.chip_power_fraction_of_tdp,
+              kFraction);
+    read.read(*p, "power_and_cost", "pue", Dimension::fraction, a.pue, {.min = 1.0, .max = 5.0});
+    read.read(*p, "power_and_cost", "electricity", Dimension::energy_price, a.electricity_usd_per_kwh);
+    read.read(*p, "power_and_cost", "depreciation", Dimension::count, a.depreciation_years);
+    p->finish();
+  }
+  top.finish();
+  throw_if_any(problems);
+  return a;
+}
+
+}  // namespace flopcast

@@ -1,0 +1,35 @@
+#include "flopcast/models/energy_cost.hpp"
+
+namespace flopcast {
+
+double network_ports(const TrainingJob& job, const TopologySummary& topology) {
+  if (job.cluster.nodes <= 1) return 0.0;
+  // Every cable has a switch port at one end at least; switch-to-switch cables have two. Counting the switches'
+  // ports in use plus one per NIC is the same as two ends per cable.
+  return 2.0 * static_cast<double>(topology.cables);
+}
+
+EnergyCost energy_and_cost(const TrainingJob& job, const TopologySummary& topology, double train_s, double tokens,
+                           const Assumptions& a) {
+  EnergyCost out;
+  const auto& c = job.cluster;
+  const auto& costs = job.costs;
+  const double ports = network_ports(job, topology);
+  const double it_power_w = c.chips * c.chip.tdp.value * a.chip_power_fraction_of_tdp +
+                            c.nodes * c.node.host_power.value + ports * c.fabric.switch_power_per_port.value;
+  out.facility_power_w = it_power_w * costs.pue;
+  out.energy_kwh = out.facility_power_w * train_s / kJoulesPerKWh;
+  out.electricity_usd = out.energy_kwh * costs.electricity_usd_per_kwh;
+  const double hours = train_s / kSecondsPerHour;
+  if (costs.mode == CostMode::rental) {
+    out.cost_usd = c.chips * hours * costs.usd_per_chip_hour;
+  } else {
+    const double network = costs.network_capex_usd.value_or(ports * c.fabric.switch_capex_per_port.value);
+    out.capex_usd = c.chips * costs.chip_capex_usd + c.nodes * costs.node_capex_usd + network;
+    out.cost_usd = out.capex_usd / (costs.depreciation_years * kHoursPerYear) * hours + out.electricity_usd;
+  }
+  out.usd_per_mtok = tokens > 0 ? out.cost_usd / (tokens / 1e6) : 0.0;
+  return out;
+}
+
+}  // namespace flopcast

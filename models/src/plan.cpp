@@ -1,0 +1,26 @@
+#include "flopcast/models/plan.hpp"
+
+namespace flopcast {
+
+std::string_view to_string(Recompute recompute) {
+  switch (recompute) {
+    case Recompute::none: return "none";
+    case Recompute::selective: return "selective";
+    case Recompute::full: return "full";
+  }
+  return "?";
+}
+
+std::string_view to_string(Schedule schedule) {
+  switch (schedule) {
+    case Schedule::gpipe: return "gpipe";
+    case Schedule::one_f_one_b: return "1f1b";
+    case Schedule::interleaved: return "interleaved";
+    case Schedule::dualpipe: return "dualpipe";
+  }
+  return "?";
+}
+
+std::string_view to_string(Precision precision) { return precision == Precision::fp8 ? "fp8" : "bf16"; }
+
+}  // namespace flopcast

@@ -1,0 +1,49 @@
+#pragma once
+// The scenario file: the user-facing description of a training job. Parsed once into an immutable, validated
+// Scenario; the estimator never sees JSON. Every problem in a file is collected before failing, each naming the
+// file, the JSON path and what was expected. SCHEMA.md beside this folder lists every key.
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "flopcast/hardware/catalog.hpp"
+#include "flopcast/models/architecture.hpp"
+#include "flopcast/models/assumptions.hpp"
+#include "flopcast/models/estimator.hpp"
+#include "flopcast/models/plan.hpp"
+
+namespace flopcast {
+
+struct Catalogs {
+  Catalog hardware;
+  ModelCatalog models;
+  Assumptions assumptions;
+};
+
+// Loads everything under data_root() (or `root`).
+Catalogs load_catalogs(const std::filesystem::path& root = data_root());
+
+struct Scenario {
+  std::string file;
+  std::string name;
+  std::string model_ref;  // the catalog id, "inline", or the HF config path
+  TrainingJob job;
+  std::vector<std::string> defaults_used;  // "cluster.node = hgx-h800 (the chip's default node)", ...
+  nlohmann::json resolved;                 // the scenario with every default filled in
+};
+
+Scenario load_scenario(const std::filesystem::path& file, const Catalogs& catalogs);
+// `file_label` names the source in messages; relative paths (hf_config) resolve against `base_dir`.
+Scenario parse_scenario(const nlohmann::json& json, const std::string& file_label,
+                        const std::filesystem::path& base_dir, const Catalogs& catalogs);
+
+// The one call behind every view (CLI, sweeps, reports, GUI): tier 1 today.
+TrainingEstimate run_scenario(const Scenario& scenario, const Catalogs& catalogs);
+
+// One JSON object with the results, the resolved scenario and the assumptions used.
+nlohmann::json result_to_json(const Scenario& scenario, const TrainingEstimate& estimate, const Catalogs& catalogs);
+
+}  // namespace flopcast

@@ -1,0 +1,127 @@
+#include <fmt/format.h>
+
+#include "flopcast/hardware/export_control.hpp"
+#include "flopcast/scenarios/scenario.hpp"
+
+namespace flopcast {
+
+namespace {
+
+nlohmann::json quantity_json(const std::string& name, const Quantity& q) {
+  nlohmann::json j = {{"name", name}, {"value", q.value}, {"unit_in_file", q.unit}};
+  if (q.low) j["low"] = *q.low;
+  if (q.high) j["high"] = *q.high;
+  if (!q.source.empty()) j["source"] = q.source;
+  if (q.is_estimate()) j["estimate"] = q.estimate;
+  return j;
+}
+
+// The catalog figures this estimate rests on, with their provenance (values in SI: flop/s, bytes, bytes/s, s, W).
+nlohmann::json assumptions_json(const Scenario& scenario, const Catalogs& catalogs) {
+  nlohmann::json list = nlohmann::json::array();
+  const auto& chip = scenario.job.cluster.chip;
+  const auto& node = scenario.job.cluster.node;
+  const auto& fabric = scenario.job.cluster.fabric;
+  for (auto type : {DataType::bf16, gemm_data_type(scenario.job)}) {
+    if (chip.peak(type)) list.push_back(quantity_json(fmt::format("chip.peak_dense.{}_flop_per_s", to_string(type)), *chip.peak(type)));
+    if (type == gemm_data_type(scenario.job)) break;
+  }
+  list.push_back(quantity_json("chip.hbm_capacity_bytes", chip.hbm_capacity));
+  list.push_back(quantity_json("chip.hbm_bandwidth_bytes_per_s", chip.hbm_bandwidth));
+  list.push_back(quantity_json("chip.tdp_w", chip.tdp));
+  list.push_back(quantity_json("node.scaleup_bandwidth_per_direction_bytes_per_s", node.scaleup_bandwidth_per_direction));
+  list.push_back(quantity_json("node.scaleup_latency_s", node.scaleup_latency));
+  list.push_back(quantity_json("node.nic_bandwidth_bytes_per_s", node.nic_bandwidth));
+  list.push_back(quantity_json("node.host_power_w", node.host_power));
+  list.push_back(quantity_json("fabric.port_bandwidth_bytes_per_s", fabric.port_bandwidth));
+  list.push_back(quantity_json("fabric.switch_latency_s", fabric.switch_latency));
+  if (scenario.job.costs.mode == CostMode::rental && chip.rental_price) {
+    list.push_back(quantity_json("chip.rental_price_usd_per_hour", *chip.rental_price));
+  }
+  if (scenario.job.costs.mode == CostMode::ownership && chip.price) list.push_back(quantity_json("chip.price_usd", *chip.price));
+  for (const auto& [name, q] : catalogs.assumptions.provenance) {
+    const bool kernel = name.rfind("kernels.", 0) == 0;
+    if (kernel && name.rfind("kernels." + chip.family + ".", 0) != 0) continue;  // other families' kernels
+    list.push_back(quantity_json(name, q));
+  }
+  return list;
+}
+
+}  // namespace
+
+nlohmann::json result_to_json(const Scenario& scenario, const TrainingEstimate& e, const Catalogs& catalogs) {
+  const auto& b = e.breakdown;
+  const auto& m = e.memory;
+  const auto& ec = e.energy_cost;
+  const auto exports = classify_export(scenario.job.cluster.chip);
+  nlohmann::json j;
+  j["name"] = scenario.name;
+  j["file"] = scenario.file;
+  j["tier"] = "analytical";
+  j["step_time_s"] = e.step_time_s;
+  j["tokens_per_step"] = e.tokens_per_step;
+  j["micro_batches"] = e.micro_batches;
+  j["tokens_per_s"] = e.tokens_per_s;
+  j["tokens_per_s_per_chip"] = e.tokens_per_s_per_chip;
+  j["mfu"] = e.mfu;
+  j["hfu"] = e.hfu;
+  j["mfu_reference"] = "dense bf16 peak of the chip";
+  j["model_tflops_per_chip"] = e.model_flop_per_s_per_chip / 1e12;
+  j["model_flops_per_token"] = e.flops.model;
+  j["hardware_flops_per_token"] = e.hardware_flops_per_token;
+  j["params_total"] = e.params.total;
+  j["params_active"] = e.params.active;
+  j["memory_per_chip_bytes"] = m.total_bytes;
+  j["fits_memory"] = m.fits;
+  j["memory"] = {{"stage", m.stage},
+                 {"weights_bytes", m.weights_bytes},
+                 {"gradients_bytes", m.gradients_bytes},
+                 {"optimizer_bytes", m.optimizer_bytes},
+                 {"activations_bytes", m.activations_bytes},
+                 {"reserved_bytes", m.reserved_bytes},
+                 {"total_bytes", m.total_bytes},
+                 {"capacity_bytes", m.capacity_bytes},
+                 {"usable_bytes", m.usable_bytes},
+                 {"margin_bytes", m.margin_bytes},
+                 {"micro_batches_in_flight", m.in_flight}};
+  j["train_days"] = e.train_days;
+  j["steps"] = e.steps;
+  j["chip_hours"] = e.chip_hours;
+  j["energy_kwh"] = ec.energy_kwh;
+  j["facility_power_w"] = ec.facility_power_w;
+  j["electricity_usd"] = ec.electricity_usd;
+  j["cost_usd"] = ec.cost_usd;
+  j["cost_mode"] = scenario.job.costs.mode == CostMode::rental ? "rental" : "ownership";
+  if (scenario.job.costs.mode == CostMode::ownership) j["capex_usd"] = ec.capex_usd;
+  j["usd_per_mtok"] = ec.usd_per_mtok;
+  j["breakdown"] = {{"compute_s", b.compute_s()},
+                    {"compute",
+                     {{"gemm_s", b.gemm_s}, {"attention_s", b.attention_s}, {"memory_bound_s", b.memory_bound_s}}},
+                    {"exposed_communication_s", b.communication_s()},
+                    {"exposed_communication",
+                     {{"tp_s", b.tp_s}, {"cp_s", b.cp_s}, {"ep_s", b.ep_s}, {"pp_s", b.pp_s}, {"dp_s", b.dp_s}}},
+                    {"bubble_s", b.bubble_s},
+                    {"other_s", b.other_s()},
+                    {"other", {{"optimizer_s", b.optimizer_s}, {"overhead_s", b.overhead_s}}}};
+  j["topology"] = {{"kind", std::string(to_string(scenario.job.cluster.topology))},
+                   {"nodes", scenario.job.cluster.nodes},
+                   {"tiers", e.topology.tiers},
+                   {"planes", e.topology.planes},
+                   {"switches", e.topology.switches},
+                   {"cables", e.topology.cables},
+                   {"max_switch_hops", e.topology.max_switch_hops},
+                   {"bisection_bytes_per_s", e.topology.bisection_bytes_per_s},
+                   {"bisection_ratio", e.topology.bisection_ratio}};
+  j["export_control"] = {{"tpp", exports.tpp},
+                         {"performance_density", exports.performance_density},
+                         {"rule_2022_10", std::string(to_string(exports.rule_2022))},
+                         {"rule_2023_10", std::string(to_string(exports.rule_2023))}};
+  j["notes"] = e.notes;
+  j["defaults_used"] = scenario.defaults_used;
+  j["resolved_scenario"] = scenario.resolved;
+  j["assumptions"] = assumptions_json(scenario, catalogs);
+  j["catalog_version"] = catalogs.hardware.version;
+  return j;
+}
+
+}  // namespace flopcast

@@ -1,0 +1,456 @@
+#include "flopcast/scenarios/scenario.hpp"
+
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "flopcast/core/files.hpp"
+#include "flopcast/core/json_reader.hpp"
+#include "flopcast/core/text.hpp"
+#include "flopcast/hardware/topology.hpp"
+#include "flopcast/models/hf_import.hpp"
+
+namespace flopcast {
+namespace fs = std::filesystem;
+
+Catalogs load_catalogs(const fs::path& root) {
+  return Catalogs{load_catalog(root), load_model_catalog(root), load_assumptions(root)};
+}
+
+namespace {
+
+constexpr IntegerBounds kAtLeastOne{.min = 1, .max = 1 << 30};
+
+// The default scale-out fabric for a chip: InfiniBand for NVIDIA, RoCE for Ascend, at the NIC's port speed.
+const Fabric* default_fabric(const Catalog& catalog, const Chip& chip, double nic_bytes_per_s) {
+  const std::string prefix = chip.vendor == "Huawei" ? "roce-" : "ib-";
+  const Fabric* best = nullptr;
+  for (const auto& fabric : catalog.fabrics) {
+    if (fabric.id.rfind(prefix, 0) != 0) continue;
+    if (best == nullptr || std::fabs(fabric.port_bandwidth.value - nic_bytes_per_s) <
+                               std::fabs(best->port_bandwidth.value - nic_bytes_per_s)) {
+      best = &fabric;
+    }
+  }
+  return best;
+}
+
+class ScenarioParser {
+ public:
+  ScenarioParser(const nlohmann::json& json, std::string file, fs::path base_dir, const Catalogs& catalogs)
+      : json_(json), file_(std::move(file)), base_dir_(std::move(base_dir)), catalogs_(catalogs) {}
+
+  Scenario parse() {
+    JsonReader root(json_, file_, "", problems_);
+    throw_if_any(problems_);
+    scenario_.file = file_;
+    scenario_.name = root.string("name", Need::optional).value_or(fs::path(file_).stem().string());
+    root.string("description", Need::optional);
+    read_model(root);
+    read_cluster(root);
+    read_parallelism(root);
+    read_training(root);
+    read_costs(root);
+    root.finish();
+    throw_if_any(problems_);
+    check_plan(root);
+    throw_if_any(problems_);
+    scenario_.job.name = scenario_.name;
+    scenario_.resolved = resolved_json();
+    return std::move(scenario_);
+  }
+
+ private:
+  TrainingJob& job() { return scenario_.job; }
+
+  void read_model(JsonReader& root) {
+    const auto* raw = root.raw("model", Need::required);
+    if (raw == nullptr) return;
+    if (raw->is_string()) {
+      const auto id = raw->get<std::string>();
+      if (const auto* model = catalogs_.models.find(id)) {
+        job().model = *model;
+        scenario_.model_ref = id;
+      } else {
+        const auto ids = catalogs_.models.ids();
+        root.problem("model", fmt::format("unknown model \"{}\"{}; known: {}", id, did_you_mean(id, ids),
+                                          join(ids, ", ")));
+      }
+      return;
+    }
+    auto reader = root.object("model", Need::required);
+    if (!reader) return;
+    if (reader->has("hf_config")) {
+      auto path = reader->string("hf_config", Need::required);
+      reader->finish();
+      if (!path) return;
+      const fs::path full = fs::path(*path).is_absolute() ? fs::path(*path) : base_dir_ / *path;
+      try {
+        job().model = import_hf_config_file(full);
+        scenario_.model_ref = *path;
+      } catch (const InputError& error) {
+        problems_.insert(problems_.end(), error.problems().begin(), error.problems().end());
+      }
+      return;
+    }
+    job().model = flopcast::read_model(*reader, false);
+    scenario_.model_ref = "inline";
+  }
+
+  void read_cluster(JsonReader& root) {
+    auto cluster = root.object("cluster", Need::required);
+    if (!cluster) return;
+    auto& c = job().cluster;
+    const auto chip_id = cluster->string("chip", Need::required);
+    const Chip* chip = nullptr;
+    if (chip_id) {
+      chip = catalogs_.hardware.find_chip(*chip_id);
+      if (chip == nullptr) {
+        const auto ids = catalogs_.hardware.chip_ids();
+        cluster->problem("chip", fmt::format("unknown chip \"{}\"{}; known: {}", *chip_id, did_you_mean(*chip_id, ids),
+                                             join(ids, ", ")));
+      }
+    }
+    c.chips = static_cast<int>(cluster->integer("chips", Need::required, kAtLeastOne).value_or(1));
+    const auto node_id = cluster->string("node", Need::optional);
+    const Node* node = nullptr;
+    if (node_id) {
+      node = catalogs_.hardware.find_node(*node_id);
+      if (node == nullptr) {
+        const auto ids = catalogs_.hardware.node_ids();
+        cluster->problem("node", fmt::format("unknown node \"{}\"{}", *node_id, did_you_mean(*node_id, ids)));
+      } else if (chip != nullptr && node->chip != chip->id) {
+        cluster->problem("node", fmt::format("node \"{}\" holds {} chips, not {}", node->id, node->chip, chip->id));
+      }
+    } else if (chip != nullptr) {
+      node = catalogs_.hardware.find_node(chip->default_node);
+      scenario_.defaults_used.push_back(fmt::format("cluster.node = {} (default for {})", chip->default_node, chip->id));
+    }
+    auto network = cluster->object("network", Need::optional);
+    std::optional<std::string> fabric_id;
+    std::optional<std::string> topology_name;
+    std::optional<std::int64_t> nics;
+    std::optional<double> oversubscription;
+    if (network) {
+      fabric_id = network->string("fabric", Need::optional);
+      topology_name = network->choice("topology", Need::optional, topology_names());
+      nics = network->integer("nics_per_node", Need::optional, {.min = 1, .max = 4096});
+      oversubscription = network->number("oversubscription", Need::optional, {.min = 1.0, .max = 64.0});
+      network->finish();
+    }
+    cluster->finish();
+    if (chip == nullptr || node == nullptr) return;
+    c.chip = *chip;
+    c.node = *node;
+    c.nodes = (c.chips + node->chip_count() - 1) / node->chip_count();
+    if (c.chips % node->chip_count() != 0) {
+      scenario_.defaults_used.push_back(fmt::format("cluster.chips {} is not a multiple of the {}-chip node: {} nodes, "
+                                                    "the last partly filled",
+                                                    c.chips, node->chip_count(), c.nodes));
+    }
+    c.nics_per_node = static_cast<int>(nics.value_or(node->nic_count()));
+    if (!nics) scenario_.defaults_used.push_back(fmt::format("cluster.network.nics_per_node = {} (from {})",
+                                                             c.nics_per_node, node->id));
+    const Fabric* fabric = nullptr;
+    if (fabric_id) {
+      fabric = catalogs_.hardware.find_fabric(*fabric_id);
+      if (fabric == nullptr) {
+        const auto ids = catalogs_.hardware.fabric_ids();
+        problems_.push_back({file_, "/cluster/network/fabric",
+                             fmt::format("unknown fabric \"{}\"{}; known: {}", *fabric_id, did_you_mean(*fabric_id, ids),
+                                         join(ids, ", "))});
+        return;
+      }
+    } else {
+      fabric = default_fabric(catalogs_.hardware, *chip, node->nic_bandwidth.value);
+      if (fabric == nullptr) {
+        problems_.push_back({file_, "/cluster/network/fabric", "is required: no default fabric for this chip"});
+        return;
+      }
+      scenario_.defaults_used.push_back(fmt::format("cluster.network.fabric = {} (the {} fabric matching the NIC speed)",
+                                                    fabric->id, chip->vendor == "Huawei" ? "RoCE" : "InfiniBand"));
+    }
+    c.fabric = *fabric;
+    c.oversubscription = oversubscription.value_or(1.0);
+    const int radix = static_cast<int>(fabric->switch_radix.value);
+    if (topology_name) {
+      c.topology = *parse_topology(*topology_name);
+    } else {
+      const long nics_total = static_cast<long>(c.nodes) * c.nics_per_node;
+      c.topology = nics_total <= max_endpoints(TopologyKind::fat_tree_2, radix, c.oversubscription)
+                       ? TopologyKind::fat_tree_2
+                       : TopologyKind::fat_tree_3;
+      scenario_.defaults_used.push_back(fmt::format("cluster.network.topology = {} (smallest rail-optimized fat-tree "
+                                                    "of {}-port switches that connects {} NICs)",
+                                                    to_string(c.topology), radix, nics_total));
+    }
+    const long endpoints = c.topology == TopologyKind::multi_plane_2 ? c.nodes : static_cast<long>(c.nodes) * c.nics_per_node;
+    if (c.nodes > 1 && endpoints > max_endpoints(c.topology, radix, c.oversubscription)) {
+      problems_.push_back({file_, "/cluster/network/topology",
+                           fmt::format("{} of {}-port switches connects at most {} {}, this cluster needs {}",
+                                       to_string(c.topology), radix, max_endpoints(c.topology, radix, c.oversubscription),
+                                       c.topology == TopologyKind::multi_plane_2 ? "nodes per plane" : "NICs",
+                                       endpoints)});
+    }
+  }
+
+  void read_parallelism(JsonReader& root) {
+    auto p = root.object("parallelism", Need::required);
+    if (!p) return;
+    auto& plan = job().plan;
+    plan.tp = static_cast<int>(p->integer("tp", Need::optional, kAtLeastOne).value_or(1));
+    plan.pp = static_cast<int>(p->integer("pp", Need::optional, kAtLeastOne).value_or(1));
+    dp_given_ = p->integer("dp", Need::optional, kAtLeastOne);
+    plan.ep = static_cast<int>(p->integer("ep", Need::optional, kAtLeastOne).value_or(1));
+    plan.cp = static_cast<int>(p->integer("cp", Need::optional, kAtLeastOne).value_or(1));
+    plan.vpp = static_cast<int>(p->integer("vpp", Need::optional, kAtLeastOne).value_or(1));
+    plan.sp = p->boolean("sp", Need::optional).value_or(false);
+    plan.zero = static_cast<int>(p->integer("zero", Need::optional, {.min = 0, .max = 3}).value_or(1));
+    plan.micro_batch = static_cast<int>(p->integer("micro_batch", Need::optional, kAtLeastOne).value_or(1));
+    static const std::vector<std::string> kRecompute{"none", "selective", "full"};
+    const auto recompute = p->choice("recompute", Need::optional, kRecompute).value_or("none");
+    plan.recompute = recompute == "full" ? Recompute::full : recompute == "selective" ? Recompute::selective : Recompute::none;
+    static const std::vector<std::string> kSchedules{"gpipe", "1f1b", "interleaved", "dualpipe"};
+    const auto schedule = p->choice("schedule", Need::optional, kSchedules);
+    plan.schedule = !schedule                  ? (plan.vpp > 1 ? Schedule::interleaved : Schedule::one_f_one_b)
+                    : *schedule == "gpipe"     ? Schedule::gpipe
+                    : *schedule == "interleaved" ? Schedule::interleaved
+                    : *schedule == "dualpipe"  ? Schedule::dualpipe
+                                               : Schedule::one_f_one_b;
+    plan.tp_comm_overlap = p->boolean("tp_comm_overlap", Need::optional).value_or(false);
+    plan.dp_overlap = p->boolean("dp_overlap", Need::optional).value_or(true);
+    p->finish();
+  }
+
+  void read_training(JsonReader& root) {
+    auto t = root.object("training", Need::required);
+    if (!t) return;
+    auto& training = job().training;
+    training.seq_len = static_cast<int>(t->integer("seq_len", Need::required, {.min = 1, .max = 1 << 24}).value_or(1));
+    training.global_batch = t->integer("global_batch", Need::required, {.min = 1, .max = 1L << 40}).value_or(1);
+    static const std::vector<std::string> kPrecisions{"bf16", "fp8"};
+    training.precision = t->choice("precision", Need::optional, kPrecisions).value_or("bf16") == "fp8" ? Precision::fp8
+                                                                                                       : Precision::bf16;
+    tokens_given_ = t->number("tokens", Need::optional, {.min = 0, .max = 1e18, .min_exclusive = true});
+    training.dropout = t->boolean("dropout", Need::optional).value_or(false);
+    training.flash_attention = t->boolean("flash_attention", Need::optional).value_or(true);
+    t->finish();
+  }
+
+  void read_costs(JsonReader& root) {
+    auto c = root.object("costs", Need::optional);
+    auto& costs = job().costs;
+    const auto& a = catalogs_.assumptions;
+    std::optional<double> rental;
+    std::optional<JsonReader> ownership;
+    std::optional<double> pue;
+    std::optional<double> electricity;
+    if (c) {
+      rental = c->number("usd_per_chip_hour", Need::optional, {.min = 0, .max = 1e4});
+      electricity = c->number("electricity_usd_per_kwh", Need::optional, {.min = 0, .max = 10});
+      pue = c->number("pue", Need::optional, {.min = 1.0, .max = 5.0});
+      ownership = c->object("ownership", Need::optional);
+      if (rental && ownership) c->problem("ownership", "give either usd_per_chip_hour (rental) or ownership, not both");
+    }
+    costs.pue = pue.value_or(a.pue);
+    costs.electricity_usd_per_kwh = electricity.value_or(a.electricity_usd_per_kwh);
+    if (!pue) scenario_.defaults_used.push_back(fmt::format("costs.pue = {:g} (assumptions.json)", costs.pue));
+    if (!electricity) {
+      scenario_.defaults_used.push_back(
+          fmt::format("costs.electricity_usd_per_kwh = {:g} (assumptions.json)", costs.electricity_usd_per_kwh));
+    }
+    const auto& chip = job().cluster.chip;
+    if (ownership) {
+      costs.mode = CostMode::ownership;
+      auto chip_capex = ownership->number("chip_capex_usd", Need::optional, {.min = 0, .max = 1e8});
+      auto node_capex = ownership->number("node_capex_usd", Need::optional, {.min = 0, .max = 1e9});
+      costs.network_capex_usd = ownership->number("network_capex_usd", Need::optional, {.min = 0, .max = 1e12});
+      auto years = ownership->number("depreciation_years", Need::optional, {.min = 0, .max = 50, .min_exclusive = true});
+      ownership->finish();
+      if (chip_capex) {
+        costs.chip_capex_usd = *chip_capex;
+      } else if (chip.price) {
+        costs.chip_capex_usd = chip.price->value;
+        scenario_.defaults_used.push_back(fmt::format("costs.ownership.chip_capex_usd = {:g} (catalog price of {})",
+                                                      costs.chip_capex_usd, chip.id));
+      } else if (!chip.id.empty()) {
+        ownership->problem("chip_capex_usd", fmt::format("is required: the catalog has no price for {}", chip.id));
+      }
+      costs.node_capex_usd = node_capex.value_or(job().cluster.node.host_capex.value);
+      costs.depreciation_years = years.value_or(a.depreciation_years);
+    } else {
+      costs.mode = CostMode::rental;
+      if (rental) {
+        costs.usd_per_chip_hour = *rental;
+      } else if (chip.rental_price) {
+        costs.usd_per_chip_hour = chip.rental_price->value;
+        scenario_.defaults_used.push_back(fmt::format("costs.usd_per_chip_hour = {:g} (catalog rental price of {})",
+                                                      costs.usd_per_chip_hour, chip.id));
+      } else if (!chip.id.empty()) {
+        problems_.push_back({file_, "/costs/usd_per_chip_hour",
+                             fmt::format("is required: the catalog has no rental price for {} (or give costs.ownership)",
+                                         chip.id)});
+      }
+    }
+    if (c) c->finish();
+  }
+
+  // Cross-field checks once every field is read: products, divisibility, precision support.
+  void check_plan(JsonReader& root) {
+    (void)root;
+    auto& plan = job().plan;
+    const auto& model = job().model;
+    const auto& cluster = job().cluster;
+    const auto& training = job().training;
+    const auto problem = [&](std::string path, std::string message) {
+      problems_.push_back({file_, std::move(path), std::move(message)});
+    };
+    const long model_parallel = static_cast<long>(plan.tp) * plan.pp * plan.cp;
+    if (dp_given_) {
+      plan.dp = static_cast<int>(*dp_given_);
+      const long product = model_parallel * plan.dp;
+      if (product != cluster.chips) {
+        problem("/parallelism", fmt::format("tp x pp x cp x dp = {} x {} x {} x {} = {}, but /cluster/chips is {}", plan.tp,
+                                            plan.pp, plan.cp, plan.dp, product, cluster.chips));
+      }
+    } else if (cluster.chips % model_parallel != 0) {
+      problem("/parallelism", fmt::format("cannot derive dp: /cluster/chips {} is not divisible by tp x pp x cp = {}",
+                                          cluster.chips, model_parallel));
+    } else {
+      plan.dp = static_cast<int>(cluster.chips / model_parallel);
+      scenario_.defaults_used.push_back(fmt::format("parallelism.dp = {} (chips / (tp x pp x cp))", plan.dp));
+    }
+    if (model.heads % plan.tp != 0) {
+      problem("/parallelism/tp", fmt::format("tp {} must divide the model's {} attention heads", plan.tp, model.heads));
+    }
+    if (model.layers < plan.pp) {
+      problem("/parallelism/pp", fmt::format("pp {} exceeds the model's {} layers", plan.pp, model.layers));
+    }
+    if (plan.ep > 1 && !model.moe) problem("/parallelism/ep", fmt::format("ep {} needs a MoE model", plan.ep));
+    if (model.moe) {
+      if (model.moe->experts % plan.ep != 0) {
+        problem("/parallelism/ep", fmt::format("ep {} must divide the {} experts", plan.ep, model.moe->experts));
+      }
+      const long expert_pool = static_cast<long>(plan.tp) * plan.cp * plan.dp;
+      if (expert_pool % plan.ep != 0) {
+        problem("/parallelism/ep", fmt::format("ep {} must divide tp x cp x dp = {}", plan.ep, expert_pool));
+      }
+      if (plan.tp > 1 && !plan.sp) {
+        problem("/parallelism/sp", "must be true when a MoE model uses tp > 1 (tokens are split before dispatch)");
+      }
+    }
+    if (plan.schedule == Schedule::interleaved) {
+      if (plan.vpp < 2) problem("/parallelism/vpp", "the interleaved schedule needs vpp >= 2");
+      if (model.layers % (plan.pp * plan.vpp) != 0) {
+        problem("/parallelism/vpp", fmt::format("pp x vpp = {} must divide the model's {} layers", plan.pp * plan.vpp,
+                                                model.layers));
+      }
+    } else if (plan.vpp > 1) {
+      problem("/parallelism/vpp", fmt::format("vpp {} needs the interleaved schedule, got \"{}\"", plan.vpp,
+                                              to_string(plan.schedule)));
+    }
+    if (plan.schedule == Schedule::dualpipe && plan.pp % 2 != 0) {
+      problem("/parallelism/pp", fmt::format("DualPipe needs an even number of stages, got {}", plan.pp));
+    }
+    const long per_step = static_cast<long>(plan.dp) * plan.micro_batch;
+    if (plan.dp > 0 && training.global_batch % per_step != 0) {
+      problem("/training/global_batch", fmt::format("{} is not a multiple of dp x micro_batch = {} x {} = {}",
+                                                    training.global_batch, plan.dp, plan.micro_batch, per_step));
+    }
+    if (training.seq_len % plan.cp != 0) {
+      problem("/training/seq_len", fmt::format("{} is not divisible by cp {}", training.seq_len, plan.cp));
+    }
+    if (training.precision == Precision::fp8 && !cluster.chip.peak(DataType::fp8)) {
+      problem("/training/precision", fmt::format("{} has no fp8 units; use \"bf16\"", cluster.chip.id));
+    }
+    if (tokens_given_) {
+      job().training.tokens = *tokens_given_;
+    } else if (model.published_training_tokens) {
+      job().training.tokens = model.published_training_tokens->value;
+      scenario_.defaults_used.push_back(fmt::format("training.tokens = {:g} (published for {})",
+                                                    job().training.tokens, model.id));
+    } else {
+      problem("/training/tokens", fmt::format("is required: {} has no published training token count", model.name));
+    }
+  }
+
+  nlohmann::json resolved_json() const {
+    const auto& j = scenario_.job;
+    nlohmann::json out;
+    out["name"] = scenario_.name;
+    if (scenario_.model_ref == "inline" || catalogs_.models.find(scenario_.model_ref) == nullptr) {
+      out["model"] = model_to_json(j.model);
+    } else {
+      out["model"] = scenario_.model_ref;
+    }
+    out["cluster"] = {{"chip", j.cluster.chip.id},
+                      {"chips", j.cluster.chips},
+                      {"node", j.cluster.node.id},
+                      {"network",
+                       {{"fabric", j.cluster.fabric.id},
+                        {"topology", std::string(to_string(j.cluster.topology))},
+                        {"nics_per_node", j.cluster.nics_per_node},
+                        {"oversubscription", j.cluster.oversubscription}}}};
+    const auto& p = j.plan;
+    out["parallelism"] = {{"tp", p.tp},
+                          {"pp", p.pp},
+                          {"dp", p.dp},
+                          {"ep", p.ep},
+                          {"cp", p.cp},
+                          {"vpp", p.vpp},
+                          {"sp", p.sp},
+                          {"zero", p.zero},
+                          {"micro_batch", p.micro_batch},
+                          {"recompute", std::string(to_string(p.recompute))},
+                          {"schedule", std::string(to_string(p.schedule))},
+                          {"tp_comm_overlap", p.tp_comm_overlap},
+                          {"dp_overlap", p.dp_overlap}};
+    const auto& t = j.training;
+    out["training"] = {{"seq_len", t.seq_len},
+                       {"global_batch", t.global_batch},
+                       {"precision", std::string(to_string(t.precision))},
+                       {"tokens", t.tokens},
+                       {"dropout", t.dropout},
+                       {"flash_attention", t.flash_attention}};
+    const auto& c = j.costs;
+    if (c.mode == CostMode::rental) {
+      out["costs"] = {{"usd_per_chip_hour", c.usd_per_chip_hour},
+                      {"electricity_usd_per_kwh", c.electricity_usd_per_kwh},
+                      {"pue", c.pue}};
+    } else {
+      nlohmann::json ownership = {{"chip_capex_usd", c.chip_capex_usd},
+                                  {"node_capex_usd", c.node_capex_usd},
+                                  {"depreciation_years", c.depreciation_years}};
+      if (c.network_capex_usd) ownership["network_capex_usd"] = *c.network_capex_usd;
+      out["costs"] = {{"ownership", ownership}, {"electricity_usd_per_kwh", c.electricity_usd_per_kwh}, {"pue", c.pue}};
+    }
+    return out;
+  }
+
+  const nlohmann::json& json_;
+  std::string file_;
+  fs::path base_dir_;
+  const Catalogs& catalogs_;
+  std::vector<Problem> problems_;
+  Scenario scenario_;
+  std::optional<std::int64_t> dp_given_;
+  std::optional<double> tokens_given_;
+};
+
+}  // namespace
+
+Scenario parse_scenario(const nlohmann::json& json, const std::string& file_label, const fs::path& base_dir,
+                        const Catalogs& catalogs) {
+  return ScenarioParser(json, file_label, base_dir, catalogs).parse();
+}
+
+Scenario load_scenario(const fs::path& file, const Catalogs& catalogs) {
+  const auto json = read_json_file(file);
+  return parse_scenario(json, file.string(), file.parent_path(), catalogs);
+}
+
+TrainingEstimate run_scenario(const Scenario& scenario, const Catalogs& catalogs) {
+  return estimate_training(scenario.job, catalogs.assumptions);
+}
+
+}  // namespace flopcast
