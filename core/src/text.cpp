@@ -26,6 +26,14 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
 }
 
 std::optional<std::string> closest_match(std::string_view word, std::span<const std::string> candidates) {
+  // A candidate that starts with the word ("h800" for "h800-sxm") is the likeliest meaning; the shortest wins.
+  std::optional<std::string> prefixed;
+  for (const auto& candidate : candidates) {
+    const bool starts = word.size() >= 2 && candidate.size() > word.size() &&
+                        edit_distance(candidate.substr(0, word.size()), word) == 0;
+    if (starts && (!prefixed || candidate.size() < prefixed->size())) prefixed = candidate;
+  }
+  if (prefixed) return prefixed;
   const std::size_t limit = std::max<std::size_t>(2, word.size() / 3);
   std::optional<std::string> best;
   std::size_t best_distance = limit + 1;

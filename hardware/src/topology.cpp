@@ -18,10 +18,14 @@ namespace {
 using Traits = boost::adjacency_list_traits<boost::vecS, boost::vecS, boost::directedS>;
 using Graph = boost::adjacency_list<
     boost::vecS, boost::vecS, boost::directedS, boost::no_property,
-    boost::property<boost::edge_capacity_t, double,
-                    boost::property<boost::edge_residual_capacity_t, double,
+    boost::property<boost::edge_capacity_t, long,
+                    boost::property<boost::edge_residual_capacity_t, long,
                                     boost::property<boost::edge_reverse_t, Traits::edge_descriptor>>>>;
 using Vertex = Traits::vertex_descriptor;
+
+// Capacities are integers (push-relabel's flow check is exact): megabytes per second.
+constexpr double kCapacityUnitBytesPerS = 1e6;
+long to_capacity(double bytes_per_s) { return std::lround(bytes_per_s / kCapacityUnitBytesPerS); }
 
 // The leaf's ports split into down (to NICs) and up (to the next tier) by the oversubscription ratio.
 struct LeafPorts {
@@ -50,18 +54,26 @@ class GraphBuilder {
 
   Graph build(std::size_t extra_vertices) const {
     Graph graph(next_vertex_ + extra_vertices);
-    for (const auto& [ends, count] : cables_) add_arc_pair(graph, ends.first, ends.second, count * port_bytes_per_s_);
+    for (const auto& [ends, count] : cables_) {
+      add_arc_pair(graph, ends.first, ends.second, to_capacity(count * port_bytes_per_s_));
+    }
     return graph;
   }
 
-  // Two directed arcs u->v and v->u, each with the other as reverse: an undirected cable of the given capacity.
-  static void add_arc_pair(Graph& graph, Vertex u, Vertex v, double capacity) {
+  // An undirected cable of the given capacity: an arc each way, each with the zero-capacity reverse arc that
+  // push-relabel's residual graph needs.
+  static void add_arc_pair(Graph& graph, Vertex u, Vertex v, long capacity) {
+    add_arc(graph, u, v, capacity);
+    add_arc(graph, v, u, capacity);
+  }
+
+  static void add_arc(Graph& graph, Vertex from, Vertex to, long capacity) {
     auto capacity_map = boost::get(boost::edge_capacity, graph);
     auto reverse_map = boost::get(boost::edge_reverse, graph);
-    const auto forward = boost::add_edge(u, v, graph).first;
-    const auto backward = boost::add_edge(v, u, graph).first;
+    const auto forward = boost::add_edge(from, to, graph).first;
+    const auto backward = boost::add_edge(to, from, graph).first;
     capacity_map[forward] = capacity;
-    capacity_map[backward] = capacity;
+    capacity_map[backward] = 0;
     reverse_map[forward] = backward;
     reverse_map[backward] = forward;
   }
@@ -143,15 +155,15 @@ int worst_switch_hops(const Graph& graph, int nodes) {
   return std::max(0, worst - 1);  // a path node -> s1 -> ... -> sk -> node has k switches and k+1 edges
 }
 
-double bisection(Graph& graph, int nodes, Vertex source, Vertex sink, double big) {
+double bisection(Graph& graph, int nodes, Vertex source, Vertex sink, long big) {
   for (int node = 0; node < nodes; ++node) {
     if (node < nodes / 2) {
-      GraphBuilder::add_arc_pair(graph, source, static_cast<Vertex>(node), big);
+      GraphBuilder::add_arc(graph, source, static_cast<Vertex>(node), big);
     } else {
-      GraphBuilder::add_arc_pair(graph, static_cast<Vertex>(node), sink, big);
+      GraphBuilder::add_arc(graph, static_cast<Vertex>(node), sink, big);
     }
   }
-  return boost::push_relabel_max_flow(graph, source, sink);
+  return static_cast<double>(boost::push_relabel_max_flow(graph, source, sink)) * kCapacityUnitBytesPerS;
 }
 
 }  // namespace
@@ -237,7 +249,7 @@ TopologySummary build_topology(const TopologySpec& spec) {
   Graph graph = builder.build(2);
   summary.max_switch_hops = worst_switch_hops(graph, spec.nodes);
   if (spec.nodes >= 2) {
-    summary.bisection_bytes_per_s = bisection(graph, spec.nodes, source, sink, summary.injection_bytes_per_s);
+    summary.bisection_bytes_per_s = bisection(graph, spec.nodes, source, sink, to_capacity(summary.injection_bytes_per_s));
     // An odd node count puts one more node in the second half: compare with the smaller half's injection.
     const double half_injection = static_cast<double>(spec.nodes / 2) * spec.nics_per_node * spec.nic_bytes_per_s;
     summary.bisection_ratio = std::min(1.0, summary.bisection_bytes_per_s / half_injection);

@@ -341,8 +341,8 @@ class ScenarioParser {
     }
     if (plan.schedule == Schedule::interleaved) {
       if (plan.vpp < 2) problem("/parallelism/vpp", "the interleaved schedule needs vpp >= 2");
-      if (model.layers % (plan.pp * plan.vpp) != 0) {
-        problem("/parallelism/vpp", fmt::format("pp x vpp = {} must divide the model's {} layers", plan.pp * plan.vpp,
+      if (model.layers < plan.pp * plan.vpp) {
+        problem("/parallelism/vpp", fmt::format("pp x vpp = {} exceeds the model's {} layers", plan.pp * plan.vpp,
                                                 model.layers));
       }
     } else if (plan.vpp > 1) {

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# flopcast quick start on Debian 12. Safe to run again: it installs only what is missing and rebuilds incrementally.
+#   ./flopcast.sh         install missing packages, build (release), run the shipped scenarios side by side
+#   ./flopcast.sh test    install missing packages, build (warnings as errors), run the whole test suite
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PACKAGES=(cmake ninja-build g++ pkg-config libboost-graph-dev libeigen3-dev nlohmann-json3-dev catch2 libfmt-dev
+          libcli11-dev)
+
+install_missing() {
+  local missing=()
+  for package in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+  done
+  if ((${#missing[@]} == 0)); then return; fi
+  echo "flopcast.sh: installing ${missing[*]}"
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+build() {
+  cmake --preset "$1" >/dev/null
+  cmake --build --preset "$1"
+}
+
+case "${1:-run}" in
+  run)
+    install_missing
+    build release
+    echo
+    ./build/release/app/flopcast run scenarios/shipped/*.json
+    ;;
+  test)
+    install_missing
+    build ci
+    ctest --preset ci -j "$(nproc)"
+    ;;
+  *)
+    echo "usage: ./flopcast.sh [run|test]" >&2
+    exit 2
+    ;;
+esac

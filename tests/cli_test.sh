@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# CLI behaviour as a user sees it: exit codes, required and forbidden output. Usage: cli_test.sh FLOPCAST SOURCE_ROOT
+set -u
+flopcast="$1"
+root="$2"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+passed=0
+failed=0
+
+# expect NAME CODE PATTERN [FORBIDDEN] -- COMMAND...
+expect() {
+  local name="$1" code="$2" pattern="$3" forbidden="$4"
+  shift 5
+  local output status
+  output="$("$@" 2>&1)"
+  status=$?
+  if [ "$status" -ne "$code" ]; then
+    echo "FAIL $name: exit $status, expected $code"; echo "$output" | head -20; failed=$((failed + 1)); return
+  fi
+  if ! grep -qE -- "$pattern" <<<"$output"; then
+    echo "FAIL $name: output lacks /$pattern/"; echo "$output" | head -20; failed=$((failed + 1)); return
+  fi
+  if [ -n "$forbidden" ] && grep -qE -- "$forbidden" <<<"$output"; then
+    echo "FAIL $name: output has forbidden /$forbidden/"; failed=$((failed + 1)); return
+  fi
+  passed=$((passed + 1))
+}
+
+cd "$root" || exit 1
+shipped="scenarios/shipped/deepseek-v3-h800.json"
+
+expect help 0 "Examples:" "" -- "$flopcast" --help
+expect run-summary 0 "step time +[0-9.]+ s" "nan|inf" -- "$flopcast" run "$shipped"
+expect run-units 0 "MFU [0-9.]+ %.*TFLOP/s" "" -- "$flopcast" run "$shipped"
+expect run-memory 0 "GiB of [0-9.]+ GiB usable" "" -- "$flopcast" run "$shipped"
+expect run-cost 0 "per M tokens" "" -- "$flopcast" run "$shipped"
+expect run-compare 0 "Comparison of 2 scenarios" "" -- "$flopcast" run "$shipped" scenarios/shipped/deepseek-v3-h20.json
+for key in step_time_s tokens_per_s tokens_per_s_per_chip mfu hfu model_tflops_per_chip memory_per_chip_bytes \
+           fits_memory train_days chip_hours energy_kwh cost_usd usd_per_mtok breakdown resolved_scenario assumptions; do
+  expect "json-$key" 0 "\"$key\":" "" -- "$flopcast" run --json "$shipped"
+done
+expect json-array 0 "^\[" "" -- "$flopcast" run --json "$shipped" scenarios/shipped/deepseek-v3-h20.json
+expect missing-file 2 "does not exist|no such file" "" -- "$flopcast" run "$work/nothing.json"
+printf '{"model": "deepseek-v3", "cluster": {"chip": "h100-sxn", "chips": 8}, "parallelism": {}, "training": {"seq_len": 4096, "global_batch": 8}}' >"$work/bad.json"
+expect bad-chip 2 "bad.json: /cluster/chip: unknown chip \"h100-sxn\" \(did you mean \"h100-sxm\"\?\)" "" -- "$flopcast" run "$work/bad.json"
+printf '{"model": ' >"$work/broken.json"
+expect bad-json 2 "broken.json: invalid JSON at line 1" "" -- "$flopcast" run "$work/broken.json"
+: >"$work/empty.json"
+expect empty-file 2 "empty.json: is empty" "" -- "$flopcast" run "$work/empty.json"
+expect directory 2 "is a directory" "" -- "$flopcast" run "$work"
+expect no-command 2 "subcommand" "" -- "$flopcast"
+expect catalog-chips 0 "ascend-910b +320 \(280-400\)" "" -- "$flopcast" catalog chips
+for key in '"id"' '"peak_flop_per_s"' '"hbm_bytes"' '"hbm_bytes_per_s"' '"tdp_w"' '"tpp"' '"performance_density"' '"export_control"'; do
+  expect "chips-json-$key" 0 "$key:" "" -- "$flopcast" catalog chips --json
+done
+for key in '"params_total"' '"params_active"' '"layers"' '"moe"'; do
+  expect "models-json-$key" 0 "$key:" "" -- "$flopcast" catalog models --json
+done
+expect show-chip 0 "source: " "" -- "$flopcast" catalog show h800-sxm
+expect show-model 0 "parameters: 671 B total" "" -- "$flopcast" catalog show deepseek-v3
+expect show-unknown 2 "did you mean \"h800-sxm\"" "" -- "$flopcast" catalog show h800-sx
+expect import-hf 0 "\"kv_lora_rank\": 512" "" -- "$flopcast" import-hf tests/data/hf/deepseek-v3.json
+
+echo "cli: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,31 @@
+#pragma once
+// Shared by the test files: the catalogs, loaded once, and a scenario from inline JSON.
+
+#include <catch2/catch.hpp>
+
+#include "flopcast/scenarios/scenario.hpp"
+
+namespace flopcast::test {
+
+inline const Catalogs& catalogs() {
+  static const Catalogs loaded = load_catalogs(FLOPCAST_SOURCE_ROOT);
+  return loaded;
+}
+
+inline Scenario scenario_from(const nlohmann::json& json) {
+  return parse_scenario(json, "test.json", FLOPCAST_SOURCE_ROOT, catalogs());
+}
+
+// The exact messages of an InputError, one per problem, as "path: message".
+inline std::vector<std::string> messages_of(const std::function<void()>& action) {
+  try {
+    action();
+  } catch (const InputError& error) {
+    std::vector<std::string> messages;
+    for (const auto& problem : error.problems()) messages.push_back(problem.path + ": " + problem.message);
+    return messages;
+  }
+  return {"<no error>"};
+}
+
+}  // namespace flopcast::test

@@ -1,0 +1,107 @@
+#include "helpers.hpp"
+
+#include "flopcast/models/estimator.hpp"
+
+using namespace flopcast;
+using Catch::Matchers::WithinAbs;
+using Catch::Matchers::WithinRel;
+
+namespace {
+Scenario llama70b(const std::string& plan_json) {
+  auto json = nlohmann::json::parse(R"({
+    "model": "llama3-70b",
+    "cluster": {"chip": "h100-sxm", "chips": 64},
+    "training": {"seq_len": 8192, "global_batch": 128, "precision": "bf16", "tokens": 1e12}})");
+  json["parallelism"] = nlohmann::json::parse(plan_json);
+  return test::scenario_from(json);
+}
+const Assumptions& assumptions() { return test::catalogs().assumptions; }
+}  // namespace
+
+TEST_CASE("GEMM efficiency saturates with size", "[models][estimator]") {
+  // f(x) = x / (x + 64): a 64-wide dimension reaches half; 8192^3 reaches 0.8 x (8192/8256)^3 = 0.7815.
+  CHECK_THAT(gemm_efficiency(64, 1e12, 1e12, 0.8, 64), WithinRel(0.4, 1e-6));
+  CHECK_THAT(gemm_efficiency(8192, 8192, 8192, 0.8, 64), WithinRel(0.8 * std::pow(8192.0 / 8256.0, 3), 1e-9));
+}
+
+TEST_CASE("the breakdown adds up to the step time", "[models][estimator]") {
+  const auto s = llama70b(R"({"tp": 4, "pp": 4, "cp": 1, "vpp": 5, "sp": true})");
+  const auto e = estimate_training(s.job, assumptions());
+  CHECK_THAT(e.breakdown.total_s(), WithinRel(e.step_time_s, 1e-12));
+  CHECK(e.step_time_s > 0);
+  CHECK_THAT(e.tokens_per_s, WithinRel(128.0 * 8192.0 / e.step_time_s, 1e-12));
+  // MFU = model FLOPs per token x tokens/s per chip / bf16 peak.
+  CHECK_THAT(e.mfu, WithinRel(e.flops.model * e.tokens_per_s_per_chip / 989.4e12, 1e-6));
+}
+
+TEST_CASE("the 1F1B bubble is (pp - 1) stage times and interleaving divides it by vpp", "[models][estimator]") {
+  const auto one = estimate_training(llama70b(R"({"tp": 4, "pp": 4, "sp": true, "schedule": "1f1b"})").job, assumptions());
+  // M = 128 / (dp 4 x 1) = 32 micro-batches; the pipeline's steady part is M x stage time, the bubble 3 stage times.
+  const double steady = one.breakdown.compute_s() + one.breakdown.tp_s + one.breakdown.cp_s + one.breakdown.ep_s +
+                        one.breakdown.overhead_s - assumptions().per_step_overhead_s;
+  CHECK_THAT(one.breakdown.bubble_s, WithinRel(steady * 3.0 / 32.0, 1e-9));
+  const auto inter =
+      estimate_training(llama70b(R"({"tp": 4, "pp": 4, "vpp": 5, "sp": true, "schedule": "interleaved"})").job, assumptions());
+  CHECK_THAT(inter.breakdown.bubble_s, WithinRel(one.breakdown.bubble_s / 5.0, 1e-9));
+  const auto flat = estimate_training(llama70b(R"({"tp": 8, "pp": 1, "sp": true})").job, assumptions());
+  CHECK(flat.breakdown.bubble_s == 0.0);
+}
+
+TEST_CASE("more bandwidth is never slower", "[models][estimator][invariant]") {
+  auto s = llama70b(R"({"tp": 4, "pp": 2, "sp": true})");
+  const auto base = estimate_training(s.job, assumptions());
+  for (double factor : {1.5, 2.0, 4.0}) {
+    auto faster = s;
+    faster.job.cluster.node.scaleup_bandwidth_per_direction.value *= factor;
+    faster.job.cluster.node.nic_bandwidth.value *= factor;
+    faster.job.cluster.fabric.port_bandwidth.value *= factor;
+    faster.job.cluster.chip.hbm_bandwidth.value *= factor;
+    CHECK(estimate_training(faster.job, assumptions()).step_time_s <= base.step_time_s);
+  }
+}
+
+TEST_CASE("cost scales linearly with the price and energy does not", "[models][estimator][invariant]") {
+  auto s = llama70b(R"({"tp": 8, "pp": 1, "sp": true})");
+  s.job.costs.usd_per_chip_hour = 2.0;
+  const auto a = estimate_training(s.job, assumptions());
+  s.job.costs.usd_per_chip_hour = 3.0;
+  const auto b = estimate_training(s.job, assumptions());
+  CHECK_THAT(b.energy_cost.cost_usd, WithinRel(1.5 * a.energy_cost.cost_usd, 1e-12));
+  CHECK(b.energy_cost.energy_kwh == a.energy_cost.energy_kwh);
+  // Rental: cost = chip-hours x price.
+  CHECK_THAT(b.energy_cost.cost_usd, WithinRel(b.chip_hours * 3.0, 1e-9));
+  CHECK_THAT(b.energy_cost.usd_per_mtok, WithinRel(b.energy_cost.cost_usd / 1e6, 1e-9));  // 1e12 tokens
+}
+
+TEST_CASE("fp8 is faster than bf16 on Hopper and full recompute is slower and lighter", "[models][estimator]") {
+  auto s = llama70b(R"({"tp": 8, "pp": 1, "sp": true})");
+  const auto bf16 = estimate_training(s.job, assumptions());
+  s.job.training.precision = Precision::fp8;
+  const auto fp8 = estimate_training(s.job, assumptions());
+  CHECK(fp8.step_time_s < bf16.step_time_s);
+  s.job.plan.recompute = Recompute::full;
+  const auto full = estimate_training(s.job, assumptions());
+  CHECK(full.step_time_s > fp8.step_time_s);
+  CHECK(full.memory.activations_bytes < fp8.memory.activations_bytes);
+  CHECK(full.hfu > full.mfu);
+}
+
+TEST_CASE("energy and ownership cost and worked by hand", "[models][estimator]") {
+  // One node of 8 H100, no scale-out network. Facility power = PUE x (8 x 700 W x 0.8 + host power).
+  auto s = test::scenario_from(nlohmann::json::parse(R"({
+    "model": "llama3-8b", "cluster": {"chip": "h100-sxm", "chips": 8},
+    "parallelism": {"tp": 1, "pp": 1},
+    "training": {"seq_len": 8192, "global_batch": 128, "tokens": 1e10},
+    "costs": {"pue": 1.25, "electricity_usd_per_kwh": 0.1,
+              "ownership": {"chip_capex_usd": 30000, "node_capex_usd": 40000, "depreciation_years": 4}}})"));
+  const auto e = estimate_training(s.job, assumptions());
+  const double host_w = s.job.cluster.node.host_power.value;
+  const double power_w = 1.25 * (8 * 700 * assumptions().chip_power_fraction_of_tdp + host_w);
+  CHECK_THAT(e.energy_cost.facility_power_w, WithinRel(power_w, 1e-9));
+  const double hours = e.train_s / 3600.0;
+  const double kwh = power_w * hours / 1000.0;
+  CHECK_THAT(e.energy_cost.energy_kwh, WithinRel(kwh, 1e-9));
+  // Capex 8 x 30,000 + 40,000 = 280,000 over 4 x 8766 h, plus electricity.
+  CHECK(e.energy_cost.capex_usd == 280000.0);
+  CHECK_THAT(e.energy_cost.cost_usd, WithinRel(280000.0 / (4 * 8766.0) * hours + 0.1 * kwh, 1e-9));
+}

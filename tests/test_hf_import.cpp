@@ -1,0 +1,43 @@
+#include "helpers.hpp"
+
+#include "flopcast/models/accounting.hpp"
+#include "flopcast/models/hf_import.hpp"
+
+using namespace flopcast;
+
+TEST_CASE("Hugging Face configs import to the catalog's architectures", "[models][hf]") {
+  for (const char* id : {"llama3-8b", "qwen3-32b", "qwen3-235b-a22b", "mixtral-8x7b", "deepseek-v3", "deepseek-v2"}) {
+    INFO(id);
+    const auto imported = import_hf_config_file(std::string(FLOPCAST_TEST_DATA) + "/hf/" + id + ".json");
+    const auto& catalog = *test::catalogs().models.find(id);
+    const auto a = count_params(imported);
+    const auto b = count_params(catalog);
+    CHECK(a.total == b.total);
+    CHECK(a.active == b.active);
+    CHECK(imported.attention == catalog.attention);
+    CHECK(imported.mtp_modules == catalog.mtp_modules);
+  }
+}
+
+TEST_CASE("DeepSeek-V3's config gives MLA and 256 experts and node-limited routing and one MTP module", "[models][hf]") {
+  const auto m = import_hf_config_file(std::string(FLOPCAST_TEST_DATA) + "/hf/deepseek-v3.json");
+  REQUIRE(m.mla);
+  REQUIRE(m.moe);
+  CHECK(m.mla->kv_lora_rank == 512);
+  CHECK(m.moe->experts == 256);
+  CHECK(m.moe->top_k == 8);
+  CHECK(m.moe->dense_layers == 3);
+  CHECK(m.moe->node_limit == 4);
+  CHECK(m.mtp_modules == 1);
+}
+
+TEST_CASE("unsupported or broken HF configs are clear errors", "[models][hf]") {
+  CHECK_THROWS_WITH(import_hf_config(nlohmann::json::parse(R"({"model_type": "gpt2"})"), "c.json"),
+                    Catch::Matchers::StartsWith("c.json: /model_type: expected one of llama"));
+  const auto messages = test::messages_of([] {
+    import_hf_config(nlohmann::json::parse(R"({"model_type": "llama", "hidden_size": "4096"})"), "c.json");
+  });
+  CHECK(messages.size() == 5);
+  CHECK(messages[0] == "/num_hidden_layers: is required but missing");
+  CHECK(messages[1] == "/hidden_size: expected an integer from 1 to 16777216, got the string \"4096\"");
+}

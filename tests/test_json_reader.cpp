@@ -1,0 +1,96 @@
+#include <catch2/catch.hpp>
+
+#include "flopcast/core/files.hpp"
+#include "flopcast/core/json_reader.hpp"
+#include "flopcast/core/text.hpp"
+#include "flopcast/core/units.hpp"
+
+using namespace flopcast;
+using Catch::Matchers::WithinRel;
+
+TEST_CASE("units convert to the internal unit and decimal and binary prefixes apart", "[core][units]") {
+  CHECK(find_unit("GB")->to_internal == 1e9);
+  CHECK(find_unit("GiB")->to_internal == 1073741824.0);  // 2^30, never 1e9
+  CHECK(find_unit("TFLOP/s")->to_internal == 1e12);
+  CHECK_THAT(find_unit("Gb/s")->to_internal, WithinRel(1.25e8, 1e-12));  // 400 Gb/s = 50 GB/s
+  CHECK(find_unit("Gb/s")->dimension == Dimension::byte_rate);
+  CHECK_FALSE(find_unit("GBps").has_value());
+}
+
+TEST_CASE("the reader collects every problem with its JSON path", "[core][json]") {
+  const auto json = nlohmann::json::parse(R"({"chips": 0, "name": 5, "tpp": "x", "extra": 1, "chip": "h100"})");
+  std::vector<Problem> problems;
+  JsonReader reader(json, "f.json", "", problems);
+  reader.integer("chips", Need::required, {.min = 1});
+  reader.string("name", Need::required);
+  reader.number("tpp", Need::required);
+  reader.string("missing", Need::required);
+  reader.string("chips_per_node", Need::optional);
+  reader.string("chip", Need::required);
+  reader.finish();
+  REQUIRE(problems.size() == 5);
+  CHECK(to_string(problems[0]) == "f.json: /chips: expected an integer >= 1, got 0");
+  CHECK(to_string(problems[1]) == "f.json: /name: expected a string, got 5");
+  CHECK(to_string(problems[2]) == "f.json: /tpp: expected a number, got the string \"x\"");
+  CHECK(to_string(problems[3]) == "f.json: /missing: is required but missing");
+  CHECK(to_string(problems[4]) == "f.json: /extra: unknown key");
+}
+
+TEST_CASE("unknown keys suggest the closest known one", "[core][json]") {
+  const auto json = nlohmann::json::parse(R"({"chps": 8})");
+  std::vector<Problem> problems;
+  JsonReader reader(json, "f.json", "/cluster", problems);
+  reader.integer("chips", Need::optional);
+  reader.finish();
+  REQUIRE(problems.size() == 1);
+  CHECK(to_string(problems[0]) == "f.json: /cluster/chps: unknown key (did you mean \"chips\"?)");
+}
+
+TEST_CASE("quantities need a unit of the right dimension and a source or an estimate", "[core][json]") {
+  const auto json = nlohmann::json::parse(
+      R"({"ok": {"value": 80, "unit": "GiB", "source": "datasheet"},
+          "wrong_unit": {"value": 80, "unit": "TB/s", "source": "x"},
+          "unsourced": {"value": 1, "unit": "GB"},
+          "range": {"value": 320, "low": 280, "high": 400, "unit": "TFLOP/s", "estimate": "disputed"}})");
+  std::vector<Problem> problems;
+  JsonReader reader(json, "c.json", "", problems);
+  const auto ok = reader.quantity("ok", Need::required, Dimension::bytes);
+  reader.quantity("wrong_unit", Need::required, Dimension::bytes);
+  reader.quantity("unsourced", Need::required, Dimension::bytes);
+  const auto range = reader.quantity("range", Need::required, Dimension::flop_rate);
+  REQUIRE(ok);
+  CHECK(ok->value == 80.0 * 1073741824.0);
+  REQUIRE(range);
+  CHECK(range->low_or_value() == 280e12);
+  CHECK(range->is_estimate());
+  REQUIRE(problems.size() == 2);
+  CHECK(problems[0].path == "/wrong_unit/unit");
+  CHECK(problems[0].message.find("expected a memory size unit") == 0);
+  CHECK(to_string(problems[1]) ==
+        "c.json: /unsourced: needs a \"source\" (where the number comes from) or an \"estimate\" (the reasoning)");
+}
+
+TEST_CASE("files: missing and directory and empty and invalid JSON give clear messages", "[core][files]") {
+  CHECK_THROWS_WITH(read_json_file("/nonexistent/x.json"), "/nonexistent/x.json: no such file");
+  CHECK_THROWS_WITH(read_json_file("/tmp"), "/tmp: is a directory, expected a file");
+  CHECK_THROWS_WITH(parse_json_text("  \n", "e.json"), "e.json: is empty, expected a JSON object");
+  CHECK_THROWS_WITH(parse_json_text("{\n  \"a\": 1,\n}", "b.json"),
+                    Catch::Matchers::StartsWith("b.json: invalid JSON at line 3, column 1"));
+}
+
+TEST_CASE("edit distance and suggestions", "[core][text]") {
+  CHECK(edit_distance("h100-sxm", "h100-sxm") == 0);
+  CHECK(edit_distance("h10-sxm", "h100-sxm") == 1);
+  const std::vector<std::string> ids{"h100-sxm", "h800-sxm", "ascend-910b"};
+  CHECK(did_you_mean("ascend910b", ids) == " (did you mean \"ascend-910b\"?)");
+  CHECK(did_you_mean("tpu-v5", ids).empty());
+}
+
+TEST_CASE("atomic writes replace the file whole", "[core][files]") {
+  const auto path = std::filesystem::temp_directory_path() / "flopcast_atomic_test.txt";
+  write_file_atomic(path, "first");
+  write_file_atomic(path, "second");
+  CHECK(read_text_file(path) == "second");
+  std::filesystem::remove(path);
+  CHECK_THROWS_AS(write_file_atomic("/nonexistent-dir/x.txt", "x"), IoError);
+}

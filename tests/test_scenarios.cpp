@@ -1,0 +1,163 @@
+#include "helpers.hpp"
+
+#include <cmath>
+
+using namespace flopcast;
+
+namespace {
+nlohmann::json base() {
+  return nlohmann::json::parse(R"({
+    "name": "t",
+    "model": "deepseek-v3",
+    "cluster": {"chip": "h800-sxm", "chips": 2048, "node": "hgx-h800",
+                "network": {"fabric": "ib-ndr400", "topology": "multi-plane-2", "nics_per_node": 8}},
+    "parallelism": {"tp": 1, "pp": 16, "dp": 128, "ep": 64, "cp": 1, "vpp": 1, "sp": false, "zero": 1,
+                    "micro_batch": 1, "recompute": "none", "schedule": "dualpipe"},
+    "training": {"seq_len": 4096, "global_batch": 15360, "precision": "fp8", "tokens": 14.8e12},
+    "costs": {"usd_per_chip_hour": 2.0, "electricity_usd_per_kwh": 0.08, "pue": 1.3}})");
+}
+std::vector<std::string> problems_of(const nlohmann::json& json) {
+  return test::messages_of([&] { test::scenario_from(json); });
+}
+}  // namespace
+
+TEST_CASE("the issue's example scenario parses as written", "[scenarios]") {
+  const auto s = test::scenario_from(base());
+  CHECK(s.job.plan.dp == 128);
+  CHECK(s.job.plan.schedule == Schedule::dualpipe);
+  CHECK(s.job.cluster.nodes == 256);
+  CHECK(s.job.training.precision == Precision::fp8);
+  CHECK(s.resolved["parallelism"]["ep"] == 64);
+}
+
+TEST_CASE("dp and node and network and prices default and say so", "[scenarios]") {
+  auto json = base();
+  json["parallelism"].erase("dp");
+  json["cluster"].erase("node");
+  json["cluster"].erase("network");
+  json.erase("costs");
+  const auto s = test::scenario_from(json);
+  CHECK(s.job.plan.dp == 128);  // 2048 / (1 x 16 x 1)
+  CHECK(s.job.cluster.node.id == "hgx-h800");
+  CHECK(s.job.cluster.fabric.id == "ib-ndr400");  // InfiniBand at the NIC's 400 Gb/s
+  CHECK(s.job.cluster.topology == TopologyKind::fat_tree_2);  // 2048 NICs fit two tiers of 64-port switches
+  const auto& used = s.defaults_used;
+  const auto mentions = [&](const std::string& text) {
+    return std::any_of(used.begin(), used.end(), [&](const std::string& u) { return u.find(text) == 0; });
+  };
+  CHECK(mentions("parallelism.dp = 128"));
+  CHECK(mentions("cluster.node = hgx-h800"));
+  CHECK(mentions("costs.usd_per_chip_hour"));
+}
+
+TEST_CASE("validation names the file and the JSON path and what was expected", "[scenarios][validation]") {
+  SECTION("unknown chip with a suggestion") {
+    auto json = base();
+    json["cluster"]["chip"] = "h800";
+    json["cluster"].erase("node");
+    const auto p = problems_of(json);
+    REQUIRE(p.size() == 1);
+    CHECK(p[0].find("/cluster/chip: unknown chip \"h800\" (did you mean \"h800-sxm\"?)") == 0);
+  }
+  SECTION("inconsistent parallel products") {
+    auto json = base();
+    json["parallelism"]["dp"] = 64;
+    const auto p = problems_of(json);
+    REQUIRE(p.size() == 1);
+    CHECK(p[0] == "/parallelism: tp x pp x cp x dp = 1 x 16 x 1 x 64 = 1024, but /cluster/chips is 2048");
+  }
+  SECTION("every problem at once, including unknown keys with suggestions") {
+    auto json = base();
+    json["parallelism"]["tensor_parallel"] = 2;
+    json["training"]["seq_len"] = 0;
+    json["cluster"]["chips"] = -4;
+    json["costs"]["pue"] = 0.5;
+    const auto p = problems_of(json);
+    REQUIRE(p.size() == 4);
+    CHECK(p[0] == "/cluster/chips: expected an integer from 1 to 1073741824, got -4");
+    CHECK(p[1] == "/parallelism/tensor_parallel: unknown key");
+    CHECK(p[2] == "/training/seq_len: expected an integer from 1 to 16777216, got 0");
+    CHECK(p[3] == "/costs/pue: expected a number >= 1 and <= 5, got 0.5");
+  }
+  SECTION("a misspelt key gets a suggestion") {
+    auto json = base();
+    json["parallelism"]["micro_bach"] = json["parallelism"]["micro_batch"];
+    json["parallelism"].erase("micro_batch");
+    const auto p = problems_of(json);
+    REQUIRE(p.size() == 1);
+    CHECK(p[0] == "/parallelism/micro_bach: unknown key (did you mean \"micro_batch\"?)");
+  }
+  SECTION("fp8 on a chip without fp8 units") {
+    auto json = base();
+    json["cluster"] = {{"chip", "ascend-910b"}, {"chips", 2048}};
+    const auto p = problems_of(json);
+    REQUIRE(p.size() == 1);
+    CHECK(p[0] == "/training/precision: ascend-910b has no fp8 units; use \"bf16\"");
+  }
+  SECTION("expert parallelism that does not divide") {
+    auto json = base();
+    json["parallelism"]["ep"] = 48;
+    const auto p = problems_of(json);
+    REQUIRE(p.size() == 2);
+    CHECK(p[0] == "/parallelism/ep: ep 48 must divide the 256 experts");
+    CHECK(p[1] == "/parallelism/ep: ep 48 must divide tp x cp x dp = 128");
+  }
+  SECTION("global batch not a multiple of dp x micro-batch") {
+    auto json = base();
+    json["training"]["global_batch"] = 1000;
+    const auto p = problems_of(json);
+    REQUIRE(p.size() == 1);
+    CHECK(p[0] == "/training/global_batch: 1000 is not a multiple of dp x micro_batch = 128 x 1 = 128");
+  }
+  SECTION("a model id that does not exist") {
+    auto json = base();
+    json["model"] = "deepseek_v3";
+    const auto p = problems_of(json);
+    REQUIRE(!p.empty());
+    CHECK(p[0].find("/model: unknown model \"deepseek_v3\" (did you mean \"deepseek-v3\"?)") == 0);
+  }
+  SECTION("an inline model with a wrong type") {
+    auto json = base();
+    json["model"] = {{"name", "m"}, {"layers", "61"}, {"hidden", 1024}, {"ffn", 4096}, {"heads", 16}, {"vocab", 32000}};
+    json["parallelism"] = {{"tp", 1}, {"pp", 1}};
+    const auto p = problems_of(json);
+    REQUIRE(!p.empty());
+    CHECK(p[0] == "/model/layers: expected an integer from 1 to 16777216, got the string \"61\"");
+  }
+}
+
+TEST_CASE("a scenario can take its model from a Hugging Face config", "[scenarios]") {
+  auto json = base();
+  json["model"] = {{"hf_config", "tests/data/hf/deepseek-v3.json"}};
+  const auto s = test::scenario_from(json);
+  CHECK(s.job.model.moe->experts == 256);
+  CHECK(s.resolved["model"]["attention"] == "mla");
+}
+
+TEST_CASE("every shipped scenario loads and runs", "[scenarios][shipped]") {
+  const auto dir = std::filesystem::path(FLOPCAST_SOURCE_ROOT) / "scenarios" / "shipped";
+  int count = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().extension() != ".json") continue;
+    INFO(entry.path().string());
+    const auto s = load_scenario(entry.path(), test::catalogs());
+    const auto e = run_scenario(s, test::catalogs());
+    CHECK(std::isfinite(e.step_time_s));
+    CHECK(e.step_time_s > 0);
+    CHECK(e.mfu > 0.0);
+    CHECK(e.mfu < 1.0);
+    CHECK(e.energy_cost.cost_usd > 0);
+    const auto j = result_to_json(s, e, test::catalogs());
+    for (const char* key : {"step_time_s", "tokens_per_s", "tokens_per_s_per_chip", "mfu", "hfu",
+                            "model_tflops_per_chip", "memory_per_chip_bytes", "fits_memory", "train_days",
+                            "chip_hours", "energy_kwh", "cost_usd", "usd_per_mtok", "breakdown", "resolved_scenario",
+                            "assumptions"}) {
+      CHECK(j.contains(key));
+    }
+    // The resolved scenario parses back to the same job.
+    const auto again = parse_scenario(j["resolved_scenario"], "resolved.json", FLOPCAST_SOURCE_ROOT, test::catalogs());
+    CHECK(run_scenario(again, test::catalogs()).step_time_s == e.step_time_s);
+    ++count;
+  }
+  CHECK(count >= 8);
+}
