@@ -77,7 +77,9 @@ TEST_CASE("the gray band of 2023 (3A090.b)", "[hardware][export]") {
   // A made-up chip at TPP 3000 (187.5 TFLOP/s bf16 x 16) on 600 mm^2: PD 5.0, inside 2400 <= TPP < 4800 and
   // 1.6 <= PD < 5.92.
   Chip chip;
-  chip.peak_dense[static_cast<std::size_t>(DataType::bf16)] = Quantity{.value = 187.5e12};
+  Quantity peak;
+  peak.value = 187.5e12;
+  chip.peak_dense[static_cast<std::size_t>(DataType::bf16)] = peak;
   chip.die_area.value = 600;
   const auto e = classify_export(chip);
   CHECK_THAT(e.tpp, WithinRel(3000.0, 1e-9));

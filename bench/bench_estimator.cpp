@@ -1,0 +1,59 @@
+// Times tier 1 (the analytical estimator) on scenarios: the full call, and the topology graph it builds inside.
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "flopcast/scenarios/scenario.hpp"
+
+namespace {
+
+template <class F>
+double seconds_per_call(F&& call, int min_calls, double min_seconds) {
+  using Clock = std::chrono::steady_clock;
+  int calls = 0;
+  const auto start = Clock::now();
+  double elapsed = 0;
+  while (calls < min_calls || elapsed < min_seconds) {
+    call();
+    ++calls;
+    elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  }
+  return elapsed / calls;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace flopcast;
+  std::vector<std::filesystem::path> files;
+  for (int i = 1; i < argc; ++i) files.emplace_back(argv[i]);
+  if (files.empty()) {
+    for (const auto& entry : std::filesystem::directory_iterator(data_root() / "scenarios" / "shipped")) {
+      if (entry.path().extension() == ".json") files.push_back(entry.path());
+    }
+    std::sort(files.begin(), files.end());
+  }
+  const auto catalogs = load_catalogs();
+  fmt::print("{:<34} {:>7} {:>14} {:>14}\n", "scenario", "chips", "estimate", "topology only");
+  for (const auto& file : files) {
+    const auto scenario = load_scenario(file, catalogs);
+    const auto& c = scenario.job.cluster;
+    const double total = seconds_per_call([&] { (void)run_scenario(scenario, catalogs); }, 5, 0.5);
+    const double topology = seconds_per_call(
+        [&] {
+          (void)build_topology({.kind = c.topology,
+                                .nodes = c.nodes,
+                                .nics_per_node = c.nics_per_node,
+                                .nic_bytes_per_s = c.fabric.port_bandwidth.value,
+                                .switch_radix = static_cast<int>(c.fabric.switch_radix.value),
+                                .oversubscription = c.oversubscription});
+        },
+        5, 0.5);
+    fmt::print("{:<34} {:>7} {:>11.1f} us {:>11.1f} us\n", file.stem().string(), c.chips, total * 1e6, topology * 1e6);
+  }
+  return 0;
+}
