@@ -3,6 +3,7 @@
 
 #include "commands.hpp"
 #include "flopcast/core/errors.hpp"
+#include "flopcast/core/json_reader.hpp"
 #include "flopcast/core/text.hpp"
 #include "flopcast/hardware/export_control.hpp"
 #include "flopcast/models/accounting.hpp"
@@ -12,15 +13,6 @@ namespace flopcast::cli {
 
 namespace {
 
-nlohmann::json quantity(const Quantity& q) {
-  nlohmann::json j = {{"value", q.value}};
-  if (q.low) j["low"] = *q.low;
-  if (q.high) j["high"] = *q.high;
-  if (!q.source.empty()) j["source"] = q.source;
-  if (q.is_estimate()) j["estimate"] = q.estimate;
-  return j;
-}
-
 nlohmann::json chip_json(const Chip& chip) {
   const auto exports = classify_export(chip);
   nlohmann::json peaks = nlohmann::json::object();
@@ -28,7 +20,7 @@ nlohmann::json chip_json(const Chip& chip) {
   for (auto type : kAllDataTypes) {
     if (!chip.peak(type)) continue;
     peaks[std::string(to_string(type))] = chip.peak(type)->value;
-    peak_detail[std::string(to_string(type))] = quantity(*chip.peak(type));
+    peak_detail[std::string(to_string(type))] = quantity_to_json(*chip.peak(type));
   }
   nlohmann::json j = {
       {"id", chip.id},
@@ -74,9 +66,9 @@ nlohmann::json model_json(const ModelArch& m) {
                       {"moe", m.is_moe()},
                       {"hypothetical", m.hypothetical},
                       {"source", m.source}};
-  if (m.published_params_total) j["published_params_total"] = quantity(*m.published_params_total);
-  if (m.published_params_active) j["published_params_active"] = quantity(*m.published_params_active);
-  if (m.published_training_tokens) j["published_training_tokens"] = quantity(*m.published_training_tokens);
+  if (m.published_params_total) j["published_params_total"] = quantity_to_json(*m.published_params_total);
+  if (m.published_params_active) j["published_params_active"] = quantity_to_json(*m.published_params_active);
+  if (m.published_training_tokens) j["published_training_tokens"] = quantity_to_json(*m.published_training_tokens);
   return j;
 }
 

@@ -248,6 +248,15 @@ void JsonReader::finish() {
   }
 }
 
+nlohmann::json quantity_to_json(const Quantity& quantity) {
+  nlohmann::json j = {{"value", quantity.value}, {"unit_in_file", quantity.unit}};
+  if (quantity.low) j["low"] = *quantity.low;
+  if (quantity.high) j["high"] = *quantity.high;
+  if (!quantity.source.empty()) j["source"] = quantity.source;
+  if (quantity.is_estimate()) j["estimate"] = quantity.estimate;
+  return j;
+}
+
 void throw_if_any(std::vector<Problem>& problems) {
   if (!problems.empty()) throw InputError(std::move(problems));
 }

@@ -1,5 +1,7 @@
 #include <fmt/format.h>
 
+#include "flopcast/core/json_reader.hpp"
+
 #include "flopcast/hardware/export_control.hpp"
 #include "flopcast/scenarios/scenario.hpp"
 
@@ -8,11 +10,8 @@ namespace flopcast {
 namespace {
 
 nlohmann::json quantity_json(const std::string& name, const Quantity& q) {
-  nlohmann::json j = {{"name", name}, {"value", q.value}, {"unit_in_file", q.unit}};
-  if (q.low) j["low"] = *q.low;
-  if (q.high) j["high"] = *q.high;
-  if (!q.source.empty()) j["source"] = q.source;
-  if (q.is_estimate()) j["estimate"] = q.estimate;
+  auto j = quantity_to_json(q);
+  j["name"] = name;
   return j;
 }
 

@@ -88,6 +88,9 @@ class JsonReader {
   bool is_object_ = false;
 };
 
+// A quantity as JSON: value (internal unit), low/high when given, and its source or estimate.
+nlohmann::json quantity_to_json(const Quantity& quantity);
+
 // Throws InputError if `problems` is not empty.
 void throw_if_any(std::vector<Problem>& problems);
 
