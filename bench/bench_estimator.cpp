@@ -43,16 +43,7 @@ int main(int argc, char** argv) {
     const auto scenario = load_scenario(file, catalogs);
     const auto& c = scenario.job.cluster;
     const double total = seconds_per_call([&] { (void)run_scenario(scenario, catalogs); }, 5, 0.5);
-    const double topology = seconds_per_call(
-        [&] {
-          (void)build_topology({.kind = c.topology,
-                                .nodes = c.nodes,
-                                .nics_per_node = c.nics_per_node,
-                                .nic_bytes_per_s = c.fabric.port_bandwidth.value,
-                                .switch_radix = static_cast<int>(c.fabric.switch_radix.value),
-                                .oversubscription = c.oversubscription});
-        },
-        5, 0.5);
+    const double topology = seconds_per_call([&] { (void)build_topology(topology_spec(c)); }, 5, 0.5);
     fmt::print("{:<34} {:>7} {:>11.1f} us {:>11.1f} us\n", file.stem().string(), c.chips, total * 1e6, topology * 1e6);
   }
   return 0;

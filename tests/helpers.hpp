@@ -28,4 +28,10 @@ inline std::vector<std::string> messages_of(const std::function<void()>& action)
   return {"<no error>"};
 }
 
+inline std::string join_lines(const std::vector<std::string>& lines) {
+  std::string text;
+  for (const auto& line : lines) text += line + "\n";
+  return text;
+}
+
 }  // namespace flopcast::test

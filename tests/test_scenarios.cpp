@@ -19,6 +19,13 @@ nlohmann::json base() {
 std::vector<std::string> problems_of(const nlohmann::json& json) {
   return test::messages_of([&] { test::scenario_from(json); });
 }
+// The one problem the scenario has ("path: message"); fails the test if there are more or none.
+std::string only_problem(const nlohmann::json& json) {
+  const auto problems = problems_of(json);
+  INFO(test::join_lines(problems));
+  REQUIRE(problems.size() == 1);
+  return problems.front();
+}
 }  // namespace
 
 TEST_CASE("the issue's example scenario parses as written", "[scenarios]") {
@@ -55,16 +62,12 @@ TEST_CASE("validation names the file and the JSON path and what was expected", "
     auto json = base();
     json["cluster"]["chip"] = "h800";
     json["cluster"].erase("node");
-    const auto p = problems_of(json);
-    REQUIRE(p.size() == 1);
-    CHECK(p[0].find("/cluster/chip: unknown chip \"h800\" (did you mean \"h800-sxm\"?)") == 0);
+    CHECK(only_problem(json).find("/cluster/chip: unknown chip \"h800\" (did you mean \"h800-sxm\"?)") == 0);
   }
   SECTION("inconsistent parallel products") {
     auto json = base();
     json["parallelism"]["dp"] = 64;
-    const auto p = problems_of(json);
-    REQUIRE(p.size() == 1);
-    CHECK(p[0] == "/parallelism: tp x pp x cp x dp = 1 x 16 x 1 x 64 = 1024, but /cluster/chips is 2048");
+    CHECK(only_problem(json) == "/parallelism: tp x pp x cp x dp = 1 x 16 x 1 x 64 = 1024, but /cluster/chips is 2048");
   }
   SECTION("every problem at once, including unknown keys with suggestions") {
     auto json = base();
@@ -83,16 +86,12 @@ TEST_CASE("validation names the file and the JSON path and what was expected", "
     auto json = base();
     json["parallelism"]["micro_bach"] = json["parallelism"]["micro_batch"];
     json["parallelism"].erase("micro_batch");
-    const auto p = problems_of(json);
-    REQUIRE(p.size() == 1);
-    CHECK(p[0] == "/parallelism/micro_bach: unknown key (did you mean \"micro_batch\"?)");
+    CHECK(only_problem(json) == "/parallelism/micro_bach: unknown key (did you mean \"micro_batch\"?)");
   }
   SECTION("fp8 on a chip without fp8 units") {
     auto json = base();
     json["cluster"] = {{"chip", "ascend-910b"}, {"chips", 2048}};
-    const auto p = problems_of(json);
-    REQUIRE(p.size() == 1);
-    CHECK(p[0] == "/training/precision: ascend-910b has no fp8 units; use \"bf16\"");
+    CHECK(only_problem(json) == "/training/precision: ascend-910b has no fp8 units; use \"bf16\"");
   }
   SECTION("expert parallelism that does not divide") {
     auto json = base();
@@ -105,9 +104,7 @@ TEST_CASE("validation names the file and the JSON path and what was expected", "
   SECTION("global batch not a multiple of dp x micro-batch") {
     auto json = base();
     json["training"]["global_batch"] = 1000;
-    const auto p = problems_of(json);
-    REQUIRE(p.size() == 1);
-    CHECK(p[0] == "/training/global_batch: 1000 is not a multiple of dp x micro_batch = 128 x 1 = 128");
+    CHECK(only_problem(json) == "/training/global_batch: 1000 is not a multiple of dp x micro_batch = 128 x 1 = 128");
   }
   SECTION("a model id that does not exist") {
     auto json = base();

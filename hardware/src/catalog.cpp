@@ -135,6 +135,7 @@ Node read_node(JsonReader& reader) {
   node.scaleup_latency = need(reader, "scaleup_latency", Dimension::time);
   node.nics = need(reader, "nics", Dimension::count);
   node.nic_bandwidth = need(reader, "nic_bandwidth", Dimension::byte_rate);
+  node.default_fabric = reader.string("default_fabric", Need::required).value_or("");
   node.host_power = need(reader, "host_power", Dimension::power, kNonNegative);
   node.host_capex = need(reader, "host_capex", Dimension::money, kNonNegative);
   reader.finish();
@@ -219,6 +220,11 @@ Catalog load_catalog(const fs::path& root) {
     if (!node.chip.empty() && catalog.find_chip(node.chip) == nullptr) {
       problems.push_back({(dir / "nodes.json").string(), fmt::format("/nodes/{}/chip", i),
                           fmt::format("unknown chip \"{}\"{}", node.chip, did_you_mean(node.chip, chip_ids))});
+    }
+    if (!node.default_fabric.empty() && catalog.find_fabric(node.default_fabric) == nullptr) {
+      problems.push_back({(dir / "nodes.json").string(), fmt::format("/nodes/{}/default_fabric", i),
+                          fmt::format("unknown fabric \"{}\"{}", node.default_fabric,
+                                      did_you_mean(node.default_fabric, catalog.fabric_ids()))});
     }
   }
   throw_if_any(problems);

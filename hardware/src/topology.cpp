@@ -199,6 +199,18 @@ long max_endpoints(TopologyKind kind, int radix, double oversubscription) {
   return 0;
 }
 
+std::optional<std::string> topology_capacity_problem(const TopologySpec& spec) {
+  const long limit = max_endpoints(spec.kind, spec.switch_radix, spec.oversubscription);
+  const bool per_plane = spec.kind == TopologyKind::multi_plane_2;
+  const long endpoints = per_plane ? spec.nodes : static_cast<long>(spec.nodes) * spec.nics_per_node;
+  if (endpoints <= limit) return std::nullopt;
+  return fmt::format("{} with {}-port switches at oversubscription {:g} connects at most {} {}; this cluster needs {} "
+                     "(use {})",
+                     to_string(spec.kind), spec.switch_radix, spec.oversubscription, limit,
+                     per_plane ? "nodes per plane" : "NICs", endpoints,
+                     spec.kind == TopologyKind::fat_tree_3 ? "a larger switch radix" : "fat-tree-3");
+}
+
 TopologySummary build_topology(const TopologySpec& spec) {
   if (spec.nodes < 1 || spec.nics_per_node < 1 || spec.switch_radix < 4 || !(spec.oversubscription >= 1.0) ||
       !(spec.nic_bytes_per_s > 0)) {
@@ -206,18 +218,8 @@ TopologySummary build_topology(const TopologySpec& spec) {
                                  "(got {}, {}, {}, {})",
                                  spec.nodes, spec.nics_per_node, spec.switch_radix, spec.oversubscription));
   }
+  if (auto problem = topology_capacity_problem(spec)) throw ModelError(*problem);
   const auto ports = leaf_ports(spec.switch_radix, spec.oversubscription);
-  const long limit = max_endpoints(spec.kind, spec.switch_radix, spec.oversubscription);
-  const long endpoints = spec.kind == TopologyKind::multi_plane_2 ? spec.nodes
-                                                                  : static_cast<long>(spec.nodes) * spec.nics_per_node;
-  if (endpoints > limit) {
-    throw ModelError(fmt::format(
-        "{} with {}-port switches at oversubscription {:g} connects at most {} {}; this cluster needs {} "
-        "(use {})",
-        to_string(spec.kind), spec.switch_radix, spec.oversubscription, limit,
-        spec.kind == TopologyKind::multi_plane_2 ? "nodes per plane" : "NICs", endpoints,
-        spec.kind == TopologyKind::fat_tree_3 ? "a larger switch radix" : "fat-tree-3"));
-  }
 
   GraphBuilder builder(spec.nic_bytes_per_s);
   for (int node = 0; node < spec.nodes; ++node) builder.add_vertex();

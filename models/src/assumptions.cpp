@@ -17,7 +17,7 @@ namespace {
 
 class Reader {
  public:
-  Reader(Assumptions& out, std::vector<Problem>& problems) : out_(out), problems_(problems) {}
+  explicit Reader(Assumptions& out) : out_(out) {}
 
   // Reads `key` of `section` into `target`, recording it for the assumptions list as "prefix.key".
   void read(JsonReader& section, const std::string& prefix, std::string_view key, Dimension dimension, double& target,
@@ -30,7 +30,6 @@ class Reader {
 
  private:
   Assumptions& out_;
-  std::vector<Problem>& problems_;
 };
 
 }  // namespace
@@ -40,7 +39,7 @@ Assumptions load_assumptions(const fs::path& root) {
   const auto json = read_json_file(file);
   std::vector<Problem> problems;
   Assumptions a;
-  Reader read(a, problems);
+  Reader read(a);
   JsonReader top(json, file.string(), "", problems);
   constexpr NumberBounds kFraction{.min = 0, .max = 1, .min_exclusive = true};
   if (auto kernels = top.object("kernels", Need::required)) {

@@ -4,8 +4,8 @@ namespace flopcast {
 
 double network_ports(const TrainingJob& job, const TopologySummary& topology) {
   if (job.cluster.nodes <= 1) return 0.0;
-  // Every cable has a switch port at one end at least; switch-to-switch cables have two. Counting the switches'
-  // ports in use plus one per NIC is the same as two ends per cable.
+  // Every cable (NIC to leaf, or switch to switch) ends in two ports: a NIC port or a switch port at each end.
+  // Each port draws and costs the fabric's per-port figure (which includes its optical transceiver).
   return 2.0 * static_cast<double>(topology.cables);
 }
 

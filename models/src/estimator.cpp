@@ -34,7 +34,7 @@ constexpr double kOptimizerBytesPerParam = 30.0;
 class Machine {
  public:
   Machine(const TrainingJob& job, const TopologySummary& topology, const Assumptions& a)
-      : job_(job), kernel_(a.kernel(job.cluster.chip.family)) {
+      : kernel_(a.kernel(job.cluster.chip.family)) {
     const auto& chip = job.cluster.chip;
     const auto& node = job.cluster.node;
     gemm_type_ = gemm_data_type(job);
@@ -81,7 +81,6 @@ class Machine {
   double peak_bf16() const { return peak_bf16_; }
 
  private:
-  const TrainingJob& job_;
   const KernelEfficiency& kernel_;
   DataType gemm_type_ = DataType::bf16;
   double peak_gemm_ = 0;
@@ -266,8 +265,16 @@ void add(StageTimes& stage, const Pass& pass, bool forward) {
   (forward ? stage.forward_s : stage.backward_s) += pass.compute_s();
 }
 
+// Per-layer times, the same on every stage: computed once per estimate.
+struct LayerKinds {
+  LayerTimes dense;
+  LayerTimes moe;  // for MoE models; MTP modules use it too
+  Pass head;
+  Pass mtp_projection;
+};
+
 // One micro-batch through one stage: forward and backward, with exposed communication.
-StageTimes stage_times(const TrainingJob& job, const StageLayout& layout, const LayerModel& layers,
+StageTimes stage_times(const TrainingJob& job, const StageLayout& layout, const LayerKinds& layers,
                        const Assumptions& a) {
   const auto& plan = job.plan;
   StageTimes s;
@@ -303,22 +310,17 @@ StageTimes stage_times(const TrainingJob& job, const StageLayout& layout, const 
       s.backward_s += ep * 2.0 / 3.0;
     }
   };
-  account(layers.layer(false), layout.dense_layers);
-  if (layout.moe_layers > 0 || layout.mtp_modules > 0) {
-    const auto moe = layers.layer(true);
-    account(moe, layout.moe_layers);
-  }
-  if (layout.mtp_modules > 0) {
-    account(layers.layer(job.model.is_moe()), layout.mtp_modules);
-  }
+  account(layers.dense, layout.dense_layers);
+  account(layers.moe, layout.moe_layers);
+  account(job.model.is_moe() ? layers.moe : layers.dense, layout.mtp_modules);
   if (layout.head) {
-    const Pass head = layers.head_forward();
+    const Pass& head = layers.head;
     const int heads = 1 + layout.mtp_modules;
     for (int i = 0; i < heads; ++i) {
       add(s, head, true);
       add(s, Pass{2.0 * head.gemm_s, 0, head.memory_s}, false);
     }
-    const Pass projection{layers.mtp_projection_forward_s(), 0, 0};
+    const Pass& projection = layers.mtp_projection;
     for (int i = 0; i < layout.mtp_modules; ++i) {
       add(s, projection, true);
       add(s, Pass{2.0 * projection.gemm_s, 0, 0}, false);
@@ -369,20 +371,19 @@ TrainingEstimate estimate_training(const TrainingJob& job, const Assumptions& a)
   r.micro_batches = job.training.global_batch / per_step_sequences;
   r.tokens_per_step = static_cast<double>(job.training.global_batch) * job.training.seq_len;
 
-  r.topology = build_topology({.kind = job.cluster.topology,
-                               .nodes = job.cluster.nodes,
-                               .nics_per_node = job.cluster.nics_per_node,
-                               .nic_bytes_per_s = job.cluster.fabric.port_bandwidth.value,
-                               .switch_radix = static_cast<int>(job.cluster.fabric.switch_radix.value),
-                               .oversubscription = job.cluster.oversubscription});
+  r.topology = build_topology(topology_spec(job.cluster));
   const Machine machine(job, r.topology, a);
   const LayerModel layers(job, machine);
+  const LayerKinds kinds{.dense = layers.layer(false),
+                         .moe = model.is_moe() ? layers.layer(true) : LayerTimes{},
+                         .head = layers.head_forward(),
+                         .mtp_projection = Pass{layers.mtp_projection_forward_s(), 0, 0}};
 
   // The slowest stage sets the pipeline's pace.
   const auto layouts = stage_layouts(model, plan.pp);
   StageTimes slowest;
   for (std::size_t i = 0; i < layouts.size(); ++i) {
-    const auto times = stage_times(job, layouts[i], layers, a);
+    const auto times = stage_times(job, layouts[i], kinds, a);
     if (i == 0 || times.total_s() > slowest.total_s()) {
       slowest = times;
     }

@@ -21,6 +21,15 @@ std::string_view to_string(Schedule schedule) {
   return "?";
 }
 
+TopologySpec topology_spec(const ClusterSetup& cluster) {
+  return {.kind = cluster.topology,
+          .nodes = cluster.nodes,
+          .nics_per_node = cluster.nics_per_node,
+          .nic_bytes_per_s = cluster.fabric.port_bandwidth.value,
+          .switch_radix = static_cast<int>(cluster.fabric.switch_radix.value),
+          .oversubscription = cluster.oversubscription};
+}
+
 std::string_view to_string(Precision precision) { return precision == Precision::fp8 ? "fp8" : "bf16"; }
 
 }  // namespace flopcast

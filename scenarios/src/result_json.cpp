@@ -21,9 +21,13 @@ nlohmann::json assumptions_json(const Scenario& scenario, const Catalogs& catalo
   const auto& chip = scenario.job.cluster.chip;
   const auto& node = scenario.job.cluster.node;
   const auto& fabric = scenario.job.cluster.fabric;
-  for (auto type : {DataType::bf16, gemm_data_type(scenario.job)}) {
-    if (chip.peak(type)) list.push_back(quantity_json(fmt::format("chip.peak_dense.{}_flop_per_s", to_string(type)), *chip.peak(type)));
-    if (type == gemm_data_type(scenario.job)) break;
+  // The bf16 peak (attention, MFU) and, when different, the peak the GEMMs run at.
+  std::vector<DataType> peaks{DataType::bf16};
+  if (gemm_data_type(scenario.job) != DataType::bf16) peaks.push_back(gemm_data_type(scenario.job));
+  for (auto type : peaks) {
+    if (chip.peak(type)) {
+      list.push_back(quantity_json(fmt::format("chip.peak_dense.{}_flop_per_s", to_string(type)), *chip.peak(type)));
+    }
   }
   list.push_back(quantity_json("chip.hbm_capacity_bytes", chip.hbm_capacity));
   list.push_back(quantity_json("chip.hbm_bandwidth_bytes_per_s", chip.hbm_bandwidth));

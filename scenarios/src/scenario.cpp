@@ -1,7 +1,5 @@
 #include "flopcast/scenarios/scenario.hpp"
 
-#include <cmath>
-
 #include <fmt/format.h>
 
 #include "flopcast/core/files.hpp"
@@ -21,20 +19,6 @@ namespace {
 
 constexpr IntegerBounds kAtLeastOne{.min = 1, .max = 1 << 30};
 
-// The default scale-out fabric for a chip: InfiniBand for NVIDIA, RoCE for Ascend, at the NIC's port speed.
-const Fabric* default_fabric(const Catalog& catalog, const Chip& chip, double nic_bytes_per_s) {
-  const std::string prefix = chip.vendor == "Huawei" ? "roce-" : "ib-";
-  const Fabric* best = nullptr;
-  for (const auto& fabric : catalog.fabrics) {
-    if (fabric.id.rfind(prefix, 0) != 0) continue;
-    if (best == nullptr || std::fabs(fabric.port_bandwidth.value - nic_bytes_per_s) <
-                               std::fabs(best->port_bandwidth.value - nic_bytes_per_s)) {
-      best = &fabric;
-    }
-  }
-  return best;
-}
-
 class ScenarioParser {
  public:
   ScenarioParser(const nlohmann::json& json, std::string file, fs::path base_dir, const Catalogs& catalogs)
@@ -53,7 +37,7 @@ class ScenarioParser {
     read_costs(root);
     root.finish();
     throw_if_any(problems_);
-    check_plan(root);
+    check_plan();
     throw_if_any(problems_);
     scenario_.job.name = scenario_.name;
     scenario_.resolved = resolved_json();
@@ -162,13 +146,9 @@ class ScenarioParser {
         return;
       }
     } else {
-      fabric = default_fabric(catalogs_.hardware, *chip, node->nic_bandwidth.value);
-      if (fabric == nullptr) {
-        problems_.push_back({file_, "/cluster/network/fabric", "is required: no default fabric for this chip"});
-        return;
-      }
-      scenario_.defaults_used.push_back(fmt::format("cluster.network.fabric = {} (the {} fabric matching the NIC speed)",
-                                                    fabric->id, chip->vendor == "Huawei" ? "RoCE" : "InfiniBand"));
+      fabric = catalogs_.hardware.find_fabric(node->default_fabric);
+      scenario_.defaults_used.push_back(
+          fmt::format("cluster.network.fabric = {} (default for {})", node->default_fabric, node->id));
     }
     c.fabric = *fabric;
     c.oversubscription = oversubscription.value_or(1.0);
@@ -184,13 +164,10 @@ class ScenarioParser {
                                                     "of {}-port switches that connects {} NICs)",
                                                     to_string(c.topology), radix, nics_total));
     }
-    const long endpoints = c.topology == TopologyKind::multi_plane_2 ? c.nodes : static_cast<long>(c.nodes) * c.nics_per_node;
-    if (c.nodes > 1 && endpoints > max_endpoints(c.topology, radix, c.oversubscription)) {
-      problems_.push_back({file_, "/cluster/network/topology",
-                           fmt::format("{} of {}-port switches connects at most {} {}, this cluster needs {}",
-                                       to_string(c.topology), radix, max_endpoints(c.topology, radix, c.oversubscription),
-                                       c.topology == TopologyKind::multi_plane_2 ? "nodes per plane" : "NICs",
-                                       endpoints)});
+    if (c.nodes > 1) {
+      if (auto problem = topology_capacity_problem(topology_spec(c))) {
+        problems_.push_back({file_, "/cluster/network/topology", *problem});
+      }
     }
   }
 
@@ -296,8 +273,7 @@ class ScenarioParser {
   }
 
   // Cross-field checks once every field is read: products, divisibility, precision support.
-  void check_plan(JsonReader& root) {
-    (void)root;
+  void check_plan() {
     auto& plan = job().plan;
     const auto& model = job().model;
     const auto& cluster = job().cluster;

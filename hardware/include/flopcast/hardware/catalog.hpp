@@ -61,6 +61,7 @@ struct Node {
   Quantity scaleup_latency;                  // s, one collective step
   Quantity nics;                             // per node
   Quantity nic_bandwidth;                    // bytes/s per NIC
+  std::string default_fabric;                // the scale-out fabric such nodes ship with
   Quantity host_power;                       // W per node beyond the accelerators
   Quantity host_capex;                       // USD per node beyond the accelerators
 

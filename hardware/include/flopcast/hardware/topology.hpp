@@ -48,6 +48,9 @@ struct TopologySummary {
 // Largest number of NICs (fat-tree-2, fat-tree-3) or nodes (multi-plane-2) the kind can connect.
 long max_endpoints(TopologyKind kind, int switch_radix, double oversubscription);
 
+// Why the cluster does not fit the topology (e.g. too many NICs for two tiers), or nothing when it fits.
+std::optional<std::string> topology_capacity_problem(const TopologySpec& spec);
+
 // Builds the graph and measures it. Throws ModelError when the cluster does not fit the topology.
 TopologySummary build_topology(const TopologySpec& spec);
 

@@ -55,6 +55,9 @@ struct ClusterSetup {
   int nics_per_node = 8;
 };
 
+// The scale-out topology of a cluster: its nodes, NIC rails, fabric port speed, switch radix and oversubscription.
+TopologySpec topology_spec(const ClusterSetup& cluster);
+
 enum class CostMode { rental, ownership };
 
 struct CostSetup {
