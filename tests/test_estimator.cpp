@@ -34,15 +34,20 @@ TEST_CASE("the breakdown adds up to the step time", "[models][estimator]") {
   CHECK_THAT(e.mfu, WithinRel(e.flops.model * e.tokens_per_s_per_chip / 989.4e12, 1e-6));
 }
 
-TEST_CASE("the 1F1B bubble is (pp - 1) stage times and interleaving divides it by vpp", "[models][estimator]") {
+TEST_CASE("the 1F1B bubble is the other stages' times and interleaving divides it by vpp", "[models][estimator]") {
   const auto one = estimate_training(llama70b(R"({"tp": 4, "pp": 4, "sp": true, "schedule": "1f1b"})").job, assumptions());
-  // M = 128 / (dp 4 x 1) = 32 micro-batches; the pipeline's steady part is M x stage time, the bubble 3 stage times.
+  // M = 128 / (dp 4 x 1) = 32 micro-batches; the steady part is M x the slowest stage's time T (the last: 20 layers
+  // and the head). Fill and drain pass once through each of the 3 others (20 layers, no head): a bit under 3 T.
   const double steady = one.breakdown.compute_s() + one.breakdown.tp_s + one.breakdown.cp_s + one.breakdown.ep_s +
                         one.breakdown.overhead_s - assumptions().per_step_overhead_s;
-  CHECK_THAT(one.breakdown.bubble_s, WithinRel(steady * 3.0 / 32.0, 1e-9));
+  const double slowest = steady / 32.0;
+  CHECK(one.breakdown.bubble_s < 3.0 * slowest);
+  CHECK(one.breakdown.bubble_s > 0.9 * 3.0 * slowest);
   const auto inter =
       estimate_training(llama70b(R"({"tp": 4, "pp": 4, "vpp": 5, "sp": true, "schedule": "interleaved"})").job, assumptions());
-  CHECK_THAT(inter.breakdown.bubble_s, WithinRel(one.breakdown.bubble_s / 5.0, 1e-9));
+  // 20 virtual stages of 4 layers: the same work per device, the bubble divided by 5 (the head moves with the
+  // last chunk, so not exactly).
+  CHECK_THAT(inter.breakdown.bubble_s, WithinRel(one.breakdown.bubble_s / 5.0, 0.05));
   const auto flat = estimate_training(llama70b(R"({"tp": 8, "pp": 1, "sp": true})").job, assumptions());
   CHECK(flat.breakdown.bubble_s == 0.0);
 }

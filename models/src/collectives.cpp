@@ -4,26 +4,92 @@
 
 namespace flopcast {
 
-double all_reduce_s(double bytes, int ranks, const LinkClass& link) {
-  if (ranks <= 1 || bytes <= 0) return 0.0;
-  const double rate = link.bytes_per_s * link.efficiency;
-  if (link.in_network_reduction) return bytes / rate + 2.0 * link.latency_s;
+double CommStep::time_s() const {
+  double longest = 0;
+  for (const auto& transfer : transfers) longest = std::max(longest, transfer.time_s());
+  return longest;
+}
+
+double Collective::time_s() const {
+  double total = 0;
+  for (const auto& step : steps) total += step.time_s();
+  return total;
+}
+
+double Collective::bytes(Path path) const {
+  double total = 0;
+  for (const auto& step : steps) {
+    for (const auto& transfer : step.transfers) {
+      if (transfer.path == path) total += transfer.bytes;
+    }
+  }
+  return total;
+}
+
+Collective& Collective::then(const Collective& next) {
+  steps.insert(steps.end(), next.steps.begin(), next.steps.end());
+  return *this;
+}
+
+Collective Collective::repeated(int times) const {
+  Collective out;
+  for (int i = 0; i < times; ++i) out.then(*this);
+  return out;
+}
+
+Collective Collective::scaled(double fraction) const {
+  Collective out = *this;
+  for (auto& step : out.steps) {
+    for (auto& transfer : step.transfers) transfer.bytes *= fraction;
+  }
+  return out;
+}
+
+namespace {
+
+// One step: `bytes` of payload over `link` (bus efficiency folded into the bytes), after `latency_steps` latencies.
+Collective single(double bytes, double latency_steps, const LinkClass& link) {
+  Transfer transfer{link.path, bytes / link.efficiency, link.bytes_per_s, latency_steps * link.latency_s};
+  return Collective{{CommStep{{transfer}}}};
+}
+
+}  // namespace
+
+Collective all_reduce(double bytes, int ranks, const LinkClass& link) {
+  if (ranks <= 1 || bytes <= 0) return {};
+  if (link.in_network_reduction) return single(bytes, 2.0, link);
   const double n = ranks;
-  return 2.0 * (n - 1.0) / n * bytes / rate + 2.0 * (n - 1.0) * link.latency_s;
+  return single(2.0 * (n - 1.0) / n * bytes, 2.0 * (n - 1.0), link);
 }
 
-double all_gather_s(double bytes, int ranks, const LinkClass& link) {
-  if (ranks <= 1 || bytes <= 0) return 0.0;
+Collective all_gather(double bytes, int ranks, const LinkClass& link) {
+  if (ranks <= 1 || bytes <= 0) return {};
   const double n = ranks;
-  return (n - 1.0) / n * bytes / (link.bytes_per_s * link.efficiency) + (n - 1.0) * link.latency_s;
+  return single((n - 1.0) / n * bytes, n - 1.0, link);
 }
 
-double reduce_scatter_s(double bytes, int ranks, const LinkClass& link) { return all_gather_s(bytes, ranks, link); }
+Collective reduce_scatter(double bytes, int ranks, const LinkClass& link) { return all_gather(bytes, ranks, link); }
 
-double point_to_point_s(double bytes, const LinkClass& link) {
-  if (bytes <= 0) return 0.0;
-  return bytes / (link.bytes_per_s * link.efficiency) + link.latency_s;
+Collective point_to_point(double bytes, const LinkClass& link) {
+  if (bytes <= 0) return {};
+  return single(bytes, 1.0, link);
 }
+
+Collective concurrent(const Collective& a, const Collective& b) {
+  CommStep step;
+  for (const auto* part : {&a, &b}) {
+    for (const auto& s : part->steps) step.transfers.insert(step.transfers.end(), s.transfers.begin(), s.transfers.end());
+  }
+  if (step.transfers.empty()) return {};
+  return Collective{{step}};
+}
+
+double all_reduce_s(double bytes, int ranks, const LinkClass& link) { return all_reduce(bytes, ranks, link).time_s(); }
+double all_gather_s(double bytes, int ranks, const LinkClass& link) { return all_gather(bytes, ranks, link).time_s(); }
+double reduce_scatter_s(double bytes, int ranks, const LinkClass& link) {
+  return reduce_scatter(bytes, ranks, link).time_s();
+}
+double point_to_point_s(double bytes, const LinkClass& link) { return point_to_point(bytes, link).time_s(); }
 
 GroupShape group_shape(int ranks, int stride, int node_chips) {
   GroupShape shape;
@@ -36,22 +102,32 @@ GroupShape group_shape(int ranks, int stride, int node_chips) {
   return shape;
 }
 
-double group_all_reduce_s(double bytes, int ranks, int stride, int node_chips, const LinkClass& inside,
-                          const LinkClass& outside) {
+Collective group_all_reduce(double bytes, int ranks, int stride, int node_chips, const LinkClass& inside,
+                            const LinkClass& outside) {
   const auto shape = group_shape(ranks, stride, node_chips);
-  if (shape.outside == 1) return all_reduce_s(bytes, shape.inside, inside);
-  if (shape.inside == 1) return all_reduce_s(bytes, shape.outside, outside);
-  return reduce_scatter_s(bytes, shape.inside, inside) + all_reduce_s(bytes / shape.inside, shape.outside, outside) +
-         all_gather_s(bytes, shape.inside, inside);
+  if (shape.outside == 1) return all_reduce(bytes, shape.inside, inside);
+  if (shape.inside == 1) return all_reduce(bytes, shape.outside, outside);
+  return reduce_scatter(bytes, shape.inside, inside)
+      .then(all_reduce(bytes / shape.inside, shape.outside, outside))
+      .then(all_gather(bytes, shape.inside, inside));
 }
 
+Collective group_all_gather(double bytes, int ranks, int stride, int node_chips, const LinkClass& inside,
+                            const LinkClass& outside) {
+  const auto shape = group_shape(ranks, stride, node_chips);
+  if (shape.outside == 1) return all_gather(bytes, shape.inside, inside);
+  if (shape.inside == 1) return all_gather(bytes, shape.outside, outside);
+  // Across nodes on the node's share, then inside the node on the whole buffer.
+  return all_gather(bytes / shape.inside, shape.outside, outside).then(all_gather(bytes, shape.inside, inside));
+}
+
+double group_all_reduce_s(double bytes, int ranks, int stride, int node_chips, const LinkClass& inside,
+                          const LinkClass& outside) {
+  return group_all_reduce(bytes, ranks, stride, node_chips, inside, outside).time_s();
+}
 double group_all_gather_s(double bytes, int ranks, int stride, int node_chips, const LinkClass& inside,
                           const LinkClass& outside) {
-  const auto shape = group_shape(ranks, stride, node_chips);
-  if (shape.outside == 1) return all_gather_s(bytes, shape.inside, inside);
-  if (shape.inside == 1) return all_gather_s(bytes, shape.outside, outside);
-  // Across nodes on the node's share, then inside the node on the whole buffer.
-  return all_gather_s(bytes / shape.inside, shape.outside, outside) + all_gather_s(bytes, shape.inside, inside);
+  return group_all_gather(bytes, ranks, stride, node_chips, inside, outside).time_s();
 }
 
 }  // namespace flopcast

@@ -13,6 +13,7 @@
 #include "flopcast/models/assumptions.hpp"
 #include "flopcast/models/memory.hpp"
 #include "flopcast/models/plan.hpp"
+#include "flopcast/models/step_work.hpp"
 
 namespace flopcast {
 
@@ -68,12 +69,18 @@ struct TrainingEstimate {
   std::vector<std::string> notes;  // things the user should know about this estimate
 };
 
-TrainingEstimate estimate_training(const TrainingJob& job, const Assumptions& assumptions);
+struct EstimateOptions {
+  // Off: every communication is exposed (no overlap with compute, synchronous pipeline sends): the setting in which
+  // the discrete-event tier, with contention also off, must agree with this one.
+  bool overlap = true;
+};
 
-// Efficiency of one GEMM of m x k by k x n: peak_fraction x f(m) f(n) f(k), f(x) = x / (x + half_dim).
-double gemm_efficiency(double m, double n, double k, double peak_fraction, double half_dim);
+TrainingEstimate estimate_training(const TrainingJob& job, const Assumptions& assumptions,
+                                   const EstimateOptions& options = {});
 
-// The precision GEMMs run in on this chip for this setup: fp8 when asked for (validation ensures the chip has it).
-DataType gemm_data_type(const TrainingJob& job);
+// The parts of an estimate every tier shares: checks the plan, counts parameters and FLOPs, builds the topology.
+TrainingEstimate prepare_estimate(const TrainingJob& job);
+// From r.step_time_s (and r.breakdown): throughput, MFU, memory, run length, energy, cost and notes.
+void complete_estimate(TrainingEstimate& r, const TrainingJob& job, const Assumptions& assumptions);
 
 }  // namespace flopcast

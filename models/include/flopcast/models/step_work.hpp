@@ -1,0 +1,86 @@
+#pragma once
+// The work of one training step, as both fidelity tiers see it: per-layer compute times (GEMMs at a shape-dependent
+// efficiency, attention at FlashAttention efficiency, memory-bound kernels at HBM bandwidth) and the collectives each
+// layer, pipeline hop and data-parallel synchronisation needs. The analytical tier adds these up with closed-form
+// overlap and bubble rules; the discrete-event tiers (sim/) replay them op by op through a schedule and a network.
+
+#include <vector>
+
+#include "flopcast/hardware/topology.hpp"
+#include "flopcast/models/assumptions.hpp"
+#include "flopcast/models/collectives.hpp"
+#include "flopcast/models/memory.hpp"
+#include "flopcast/models/plan.hpp"
+
+namespace flopcast {
+
+// Compute time of one block for one micro-batch on one chip, in seconds.
+struct Pass {
+  double gemm_s = 0;
+  double attention_s = 0;
+  double memory_s = 0;
+  double compute_s() const { return gemm_s + attention_s + memory_s; }
+  Pass& operator+=(const Pass& other);
+  Pass scaled(double factor) const;
+};
+Pass operator+(Pass a, const Pass& b);
+
+// One transformer layer for one micro-batch on one chip. The forward runs attention block, TP collective, EP
+// dispatch, FFN block, EP combine, TP collective; the backward runs the mirror image.
+struct LayerWork {
+  Pass attention_forward;
+  Pass ffn_forward;
+  Pass attention_backward;
+  Pass ffn_backward;
+  Collective tp;           // one tensor-parallel collective (a pass has two)
+  Collective cp;           // one ring-attention exchange of K and V (a forward has cp - 1, a backward 2 (cp - 1))
+  int cp_exchanges = 0;    // cp - 1
+  Collective ep_dispatch;  // expert-parallel all-to-all before the experts
+  Collective ep_combine;   // and after them
+  Pass forward() const { return attention_forward + ffn_forward; }
+  Pass backward() const { return attention_backward + ffn_backward; }
+};
+
+// What one device does for the data-parallel part of a step.
+struct DeviceSync {
+  Collective gradients;   // reduce-scatter (all-reduce without a sharded optimizer) of this device's gradients
+  Collective parameters;  // all-gather of the updated parameters (sharded optimizer)
+  double optimizer_s = 0;
+};
+
+struct StepWork {
+  int pp = 1;
+  int vpp = 1;
+  long micro_batches = 1;
+  int node_chips = 1;
+  LinkClass scaleup;
+  LinkClass scaleout;
+  LayerWork dense;
+  LayerWork moe;          // MoE models; MTP modules use it too
+  Pass head;              // output head and loss, per head
+  Pass mtp_projection;    // an MTP module's 2h -> h projection
+  Collective pp_hop;      // one activation (or its gradient) to the neighbouring stage
+  // Virtual stages in model order: pp x vpp for interleaved, pp otherwise (DualPipe runs two model copies, each
+  // over all pp stages, in opposite directions). Virtual stage v lives on device v % pp (DualPipe: v and pp-1-v).
+  std::vector<StageLayout> chunks;
+  std::vector<DeviceSync> sync;  // per device
+  double per_layer_overhead_s = 0;
+  double per_step_overhead_s = 0;
+  double peak_bf16_flop_per_s = 0;
+
+  const LayerWork& layer(bool moe_layer) const { return moe_layer ? moe : dense; }
+};
+
+StepWork build_step_work(const TrainingJob& job, const TopologySummary& topology, const Assumptions& assumptions);
+
+// Efficiency of one GEMM of m x k by k x n: peak_fraction x f(m) f(n) f(k), f(x) = x / (x + half_dim).
+double gemm_efficiency(double m, double n, double k, double peak_fraction, double half_dim);
+
+// The precision GEMMs run in on this chip for this setup: fp8 when asked for (validation ensures the chip has it).
+DataType gemm_data_type(const TrainingJob& job);
+
+// FlashAttention's backward recomputes the scores and computes dQ, dK, dV: 2.5x the forward matmul FLOPs
+// (Dao 2023, FlashAttention-2, section 3.2: 5 matmuls in the backward against 2 in the forward).
+inline constexpr double kAttentionBackwardFlopRatio = 2.5;
+
+}  // namespace flopcast

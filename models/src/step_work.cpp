@@ -1,0 +1,293 @@
+#include "flopcast/models/step_work.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "flopcast/models/accounting.hpp"
+
+namespace flopcast {
+
+Pass& Pass::operator+=(const Pass& other) {
+  gemm_s += other.gemm_s;
+  attention_s += other.attention_s;
+  memory_s += other.memory_s;
+  return *this;
+}
+
+Pass Pass::scaled(double factor) const { return {gemm_s * factor, attention_s * factor, memory_s * factor}; }
+
+Pass operator+(Pass a, const Pass& b) { return a += b; }
+
+double gemm_efficiency(double m, double n, double k, double peak_fraction, double half_dim) {
+  const auto fill = [half_dim](double x) { return x / (x + half_dim); };
+  return peak_fraction * fill(m) * fill(n) * fill(k);
+}
+
+DataType gemm_data_type(const TrainingJob& job) {
+  return job.training.precision == Precision::fp8 ? DataType::fp8 : DataType::bf16;
+}
+
+namespace {
+
+constexpr double kBf16Bytes = 2.0;
+constexpr double kFp32Bytes = 4.0;
+// fp32 master weight read+write (8 B), Adam moments read+write (16 B), fp32 gradient read (4 B), bf16 weight write (2 B).
+constexpr double kOptimizerBytesPerParam = 30.0;
+
+// Kernel and link rates for one job.
+class Machine {
+ public:
+  Machine(const TrainingJob& job, const TopologySummary& topology, const Assumptions& a)
+      : kernel_(a.kernel(job.cluster.chip.family)) {
+    const auto& chip = job.cluster.chip;
+    const auto& node = job.cluster.node;
+    gemm_type_ = gemm_data_type(job);
+    peak_gemm_ = chip.peak_flop_per_s(gemm_type_);
+    peak_bf16_ = chip.peak_flop_per_s(DataType::bf16);
+    gemm_fraction_ = gemm_type_ == DataType::fp8 ? kernel_.gemm_fp8 : kernel_.gemm_bf16;
+    hbm_rate_ = chip.hbm_bandwidth.value * kernel_.memory_bound;
+    node_chips_ = node.chip_count();
+    const double bus = node.fabric == NodeFabric::mesh        ? a.bus_efficiency_mesh
+                       : node.fabric == NodeFabric::supernode ? a.bus_efficiency_supernode
+                                                              : a.bus_efficiency_switch;
+    scaleup_ = {node.scaleup_bandwidth_per_direction.value, node.scaleup_latency.value, bus, node.in_network_reduction,
+                Path::scaleup};
+    const double nic_rate = std::min(node.nic_bandwidth.value, job.cluster.fabric.port_bandwidth.value);
+    const double nic_per_chip = job.cluster.nics_per_node * nic_rate / node_chips_;
+    const double latency = 2.0 * job.cluster.fabric.nic_latency.value +
+                           topology.max_switch_hops * job.cluster.fabric.switch_latency.value;
+    scaleout_ = {nic_per_chip * topology.bisection_ratio, latency, a.bus_efficiency_scaleout, false, Path::scaleout};
+    a2a_up_ = {scaleup_.bytes_per_s, scaleup_.latency_s, a.all_to_all_efficiency_scaleup, false, Path::scaleup};
+    a2a_out_ = {scaleout_.bytes_per_s, scaleout_.latency_s, a.all_to_all_efficiency_scaleout, false, Path::scaleout};
+  }
+
+  // One GEMM (m x k) x (k x n) in the job's GEMM precision, or bf16.
+  double gemm_s(double m, double n, double k, bool force_bf16 = false) const {
+    if (m <= 0 || n <= 0 || k <= 0) return 0.0;
+    const double peak = force_bf16 ? peak_bf16_ : peak_gemm_;
+    const double fraction = force_bf16 ? kernel_.gemm_bf16 : gemm_fraction_;
+    return 2.0 * m * n * k / (peak * gemm_efficiency(m, n, k, fraction, kernel_.gemm_half_dim));
+  }
+  double attention_forward_s(double flop) const { return flop / (peak_bf16_ * kernel_.attention_forward); }
+  double attention_backward_s(double flop) const { return flop / (peak_bf16_ * kernel_.attention_backward); }
+  double memory_s(double bytes) const { return bytes / hbm_rate_; }
+
+  // The link a group with this stride uses for point-to-point (neighbours).
+  const LinkClass& neighbour_link(int stride) const { return stride < node_chips_ ? scaleup_ : scaleout_; }
+  Collective group_all_reduce(double bytes, int ranks, int stride) const {
+    return flopcast::group_all_reduce(bytes, ranks, stride, node_chips_, scaleup_, scaleout_);
+  }
+  Collective group_all_gather(double bytes, int ranks, int stride) const {
+    return flopcast::group_all_gather(bytes, ranks, stride, node_chips_, scaleup_, scaleout_);
+  }
+  const LinkClass& scaleup() const { return scaleup_; }
+  const LinkClass& scaleout() const { return scaleout_; }
+  const LinkClass& a2a_up() const { return a2a_up_; }
+  const LinkClass& a2a_out() const { return a2a_out_; }
+  int node_chips() const { return node_chips_; }
+  double peak_bf16() const { return peak_bf16_; }
+
+ private:
+  const KernelEfficiency& kernel_;
+  DataType gemm_type_ = DataType::bf16;
+  double peak_gemm_ = 0;
+  double peak_bf16_ = 0;
+  double gemm_fraction_ = 0;
+  double hbm_rate_ = 0;
+  int node_chips_ = 1;
+  LinkClass scaleup_;
+  LinkClass scaleout_;
+  LinkClass a2a_up_;
+  LinkClass a2a_out_;
+};
+
+class LayerModel {
+ public:
+  LayerModel(const TrainingJob& job, const Machine& machine) : job_(job), m_(job.model), plan_(job.plan), hw_(machine) {
+    tokens_ = static_cast<double>(job.training.seq_len) / plan_.cp * plan_.micro_batch;
+  }
+
+  double tokens() const { return tokens_; }
+
+  LayerWork layer(bool moe_layer) const {
+    LayerWork out;
+    const double t = plan_.tp;
+    const double h = m_.hidden;
+    const double T = tokens_;
+    const double replicated = plan_.sp ? t : 1.0;
+    auto& a = out.attention_forward;
+    auto& f = out.ffn_forward;
+    // Attention projections.
+    if (m_.mla) {
+      const auto& mla = *m_.mla;
+      const double qk = mla.qk_nope_head_dim + mla.qk_rope_head_dim;
+      if (mla.q_lora_rank > 0) {
+        a.gemm_s += hw_.gemm_s(T, mla.q_lora_rank, h) + hw_.gemm_s(T, m_.heads * qk / t, mla.q_lora_rank);
+      } else {
+        a.gemm_s += hw_.gemm_s(T, m_.heads * qk / t, h);
+      }
+      a.gemm_s += hw_.gemm_s(T, mla.kv_lora_rank + mla.qk_rope_head_dim, h) +
+                  hw_.gemm_s(T, m_.heads * (mla.qk_nope_head_dim + mla.v_head_dim) / t, mla.kv_lora_rank);
+    } else {
+      a.gemm_s += hw_.gemm_s(T, (m_.heads + 2.0 * m_.kv_heads) * m_.head_dim / t, h);
+    }
+    a.gemm_s += hw_.gemm_s(T, h, m_.heads * m_.v_head_dim() / t);
+    // Attention core: causal QK^T and AV over the whole sequence for this chip's queries.
+    const double attention_flop = attention_core_forward_flop_per_token(m_, job_.training.seq_len) * T / t;
+    a.attention_s = hw_.attention_forward_s(attention_flop);
+
+    // Memory-bound kernels: two norms (read + write h), two residual adds (read 2h, write h), rotary on q and k;
+    // half of the norms and adds belong to each block.
+    const double kv_heads = m_.mla ? m_.heads : m_.kv_heads;
+    const double rope_dim = m_.mla ? m_.mla->qk_rope_head_dim : m_.head_dim;
+    const double norm_and_add = kBf16Bytes * T * h / replicated * (2.0 + 3.0);
+    double attention_bytes = norm_and_add + 2.0 * kBf16Bytes * T * (m_.heads + kv_heads) * rope_dim / t;
+    double ffn_bytes = norm_and_add;
+    const bool fp8 = job_.training.precision == Precision::fp8;
+    // fp8 casts of GEMM inputs: read 2 bytes, write 1 byte per element.
+    const double cast = fp8 ? 3.0 : 0.0;
+    attention_bytes += cast * T * (h + m_.heads * m_.v_head_dim() / t);
+
+    const double act_tensors = m_.ffn_act == FfnActivation::swiglu ? 3.0 : 2.0;  // activation kernel: in + out
+    const double up_width = m_.ffn_act == FfnActivation::swiglu ? 2.0 : 1.0;     // gate + up, or up
+    if (moe_layer && m_.moe) {
+      const auto& e = *m_.moe;
+      const double local_tokens = T / t;  // SP splits tokens across TP ranks before the router
+      f.gemm_s += hw_.gemm_s(local_tokens, e.experts, h, /*force_bf16=*/true);  // router
+      const double experts_here = static_cast<double>(e.experts) / plan_.ep;
+      const double tokens_per_expert = local_tokens * e.top_k * plan_.ep / e.experts * e.imbalance;
+      f.gemm_s += experts_here * (hw_.gemm_s(tokens_per_expert, up_width * e.expert_ffn, h) +
+                                  hw_.gemm_s(tokens_per_expert, h, e.expert_ffn));
+      if (e.shared_experts > 0) {
+        const double shared = static_cast<double>(e.shared_experts) * e.expert_ffn;
+        f.gemm_s += hw_.gemm_s(T, up_width * shared / t, h) + hw_.gemm_s(T, h, shared / t);
+        ffn_bytes += act_tensors * kBf16Bytes * T * shared / t + cast * T * (h + shared / t);
+      }
+      const double copies = local_tokens * e.top_k * e.imbalance;
+      ffn_bytes += 4.0 * kBf16Bytes * copies * h;                       // permute and unpermute, read + write
+      ffn_bytes += act_tensors * kBf16Bytes * copies * e.expert_ffn;    // expert activation
+      ffn_bytes += cast * copies * (h + e.expert_ffn);
+      out.ep_dispatch = all_to_all(local_tokens, fp8 ? 1.0 : kBf16Bytes);
+      out.ep_combine = all_to_all(local_tokens, kBf16Bytes);
+    } else {
+      f.gemm_s += hw_.gemm_s(T, up_width * m_.ffn / t, h) + hw_.gemm_s(T, h, m_.ffn / t);
+      ffn_bytes += act_tensors * kBf16Bytes * T * m_.ffn / t + cast * T * (h + m_.ffn / t);
+    }
+    a.memory_s = hw_.memory_s(attention_bytes);
+    f.memory_s = hw_.memory_s(ffn_bytes);
+
+    // Backward: twice the forward GEMM work (input and weight gradients), FlashAttention's backward, and about
+    // twice the memory-bound traffic.
+    out.attention_backward = {2.0 * a.gemm_s, hw_.attention_backward_s(kAttentionBackwardFlopRatio * attention_flop),
+                              2.0 * a.memory_s};
+    out.ffn_backward = {2.0 * f.gemm_s, 0.0, 2.0 * f.memory_s};
+
+    // Tensor parallel: one collective after each block on the full activation (all-gather + reduce-scatter with
+    // SP, else all-reduce).
+    if (plan_.tp > 1) {
+      const double activation = kBf16Bytes * T * h;
+      out.tp = plan_.sp ? hw_.group_all_gather(activation, plan_.tp, 1).repeated(2)
+                        : hw_.group_all_reduce(activation, plan_.tp, 1);
+    }
+    // Context parallel (ring attention): cp - 1 exchanges of this chip's K and V shards.
+    if (plan_.cp > 1) {
+      const double kv_bytes = kBf16Bytes * T * kv_heads * (m_.qk_head_dim() + m_.v_head_dim()) / t;
+      out.cp = point_to_point(kv_bytes, hw_.neighbour_link(plan_.tp * plan_.cp));
+      out.cp_exchanges = plan_.cp - 1;
+    }
+    return out;
+  }
+
+  // The output head and loss (last stage), in bf16: FP8 recipes keep the head in higher precision.
+  Pass head_forward() const {
+    Pass p;
+    const double vocab_share = static_cast<double>(m_.vocab) / plan_.tp;
+    p.gemm_s = hw_.gemm_s(tokens_, vocab_share, m_.hidden, /*force_bf16=*/true);
+    p.memory_s = hw_.memory_s(3.0 * kFp32Bytes * tokens_ * vocab_share);  // logits: write, softmax read + write
+    return p;
+  }
+
+  // An MTP module's projection (2h -> h), beyond its layer and its head.
+  Pass mtp_projection_forward() const { return {hw_.gemm_s(tokens_, m_.hidden, 2.0 * m_.hidden), 0, 0}; }
+
+ private:
+  // Dispatch or combine of this chip's routed token copies, `element_bytes` per hidden element: the NIC part and
+  // the scale-up part at the same time.
+  Collective all_to_all(double local_tokens, double element_bytes) const {
+    const auto& e = *m_.moe;
+    if (plan_.ep <= 1) return {};
+    const double local_members = std::min(plan_.ep, hw_.node_chips());
+    const double nodes_spanned = std::ceil(plan_.ep / local_members);
+    const double remote_fraction = 1.0 - local_members / plan_.ep;
+    double remote_copies = e.top_k * remote_fraction;
+    double local_copies = e.top_k * local_members / plan_.ep;
+    if (e.node_limit > 0 && nodes_spanned > 1) {
+      // Node-limited routing (DeepSeek-V3 section 3.2.2): one copy per target node over the NIC, then forwarded
+      // over the scale-up fabric to the experts inside it.
+      remote_copies = std::min(remote_copies, e.node_limit * (1.0 - 1.0 / nodes_spanned));
+      local_copies = e.top_k;
+    }
+    const double token_bytes = element_bytes * m_.hidden * local_tokens * e.imbalance;
+    const Collective inter = remote_copies > 0 ? point_to_point(remote_copies * token_bytes, hw_.a2a_out()) : Collective{};
+    return concurrent(inter, point_to_point(local_copies * token_bytes, hw_.a2a_up()));
+  }
+
+  const TrainingJob& job_;
+  const ModelArch& m_;
+  const ParallelPlan& plan_;
+  const Machine& hw_;
+  double tokens_ = 0;
+};
+
+}  // namespace
+
+StepWork build_step_work(const TrainingJob& job, const TopologySummary& topology, const Assumptions& a) {
+  const auto& plan = job.plan;
+  const auto& model = job.model;
+  const Machine machine(job, topology, a);
+  const LayerModel layers(job, machine);
+  StepWork w;
+  w.pp = plan.pp;
+  w.vpp = plan.schedule == Schedule::interleaved ? plan.vpp : 1;
+  w.micro_batches = job.training.global_batch / (static_cast<long>(plan.dp) * plan.micro_batch);
+  w.node_chips = machine.node_chips();
+  w.scaleup = machine.scaleup();
+  w.scaleout = machine.scaleout();
+  w.dense = layers.layer(false);
+  if (model.is_moe()) w.moe = layers.layer(true);
+  w.head = layers.head_forward();
+  w.mtp_projection = layers.mtp_projection_forward();
+  w.chunks = stage_layouts(model, plan.pp * w.vpp);
+  w.per_layer_overhead_s = a.per_layer_overhead_s;
+  w.per_step_overhead_s = a.per_step_overhead_s;
+  w.peak_bf16_flop_per_s = machine.peak_bf16();
+  if (plan.pp > 1) {
+    const double activation = kBf16Bytes * layers.tokens() * model.hidden / (plan.sp ? plan.tp : 1);
+    w.pp_hop = point_to_point(activation, machine.neighbour_link(plan.tp * plan.cp * plan.dp));
+  }
+
+  // Data parallel: gradients reduce-scattered (all-reduced without a sharded optimizer), parameters all-gathered.
+  const auto params = count_params(model);
+  const int dense_ranks = plan.dp * plan.cp;
+  const int expert_ranks = std::max(1, plan.tp * plan.cp * plan.dp / plan.ep);
+  for (const auto& layout : stage_layouts(model, plan.pp)) {
+    const auto held = stage_params(model, params, layout, plan);
+    DeviceSync sync;
+    if (plan.zero == 0) {
+      sync.gradients = machine.group_all_reduce(kFp32Bytes * held.dense, dense_ranks, plan.tp);
+      sync.gradients.then(machine.group_all_reduce(kFp32Bytes * held.expert, expert_ranks, plan.ep));
+    } else {
+      sync.gradients = machine.group_all_gather(kFp32Bytes * held.dense, dense_ranks, plan.tp);
+      sync.gradients.then(machine.group_all_gather(kFp32Bytes * held.expert, expert_ranks, plan.ep));
+      sync.parameters = machine.group_all_gather(kBf16Bytes * held.dense, dense_ranks, plan.tp);
+      sync.parameters.then(machine.group_all_gather(kBf16Bytes * held.expert, expert_ranks, plan.ep));
+    }
+    const double shard = plan.zero >= 1 ? held.dense / dense_ranks + held.expert / expert_ranks : held.total();
+    const double copies = plan.schedule == Schedule::dualpipe ? 2.0 : 1.0;
+    sync.optimizer_s = machine.memory_s(copies * kOptimizerBytesPerParam * shard);
+    w.sync.push_back(std::move(sync));
+  }
+  return w;
+}
+
+}  // namespace flopcast
