@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 PACKAGES=(cmake ninja-build g++ pkg-config libboost-graph-dev libeigen3-dev nlohmann-json3-dev catch2 libfmt-dev
-          libcli11-dev)
+          libcli11-dev libsimgrid-dev)
 
 install_missing() {
   local missing=()

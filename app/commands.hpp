@@ -9,7 +9,15 @@
 namespace flopcast::cli {
 
 // Each returns the process exit code; input problems are thrown as InputError/ModelError for main to report.
-int run_scenarios(const std::vector<std::string>& files, bool json, const Catalogs& catalogs, std::ostream& out);
+struct RunOptions {
+  Tier tier = Tier::replica;
+  std::string trace_file;  // empty: no trace
+  bool no_overlap = false;
+  bool quiet = false;
+};
+
+int run_scenarios(const std::vector<std::string>& files, bool json, const RunOptions& options,
+                  const Catalogs& catalogs, std::ostream& out);
 int catalog_chips(bool json, const Catalogs& catalogs, std::ostream& out);
 int catalog_models(bool json, const Catalogs& catalogs, std::ostream& out);
 int catalog_show(const std::string& id, bool json, const Catalogs& catalogs, std::ostream& out);

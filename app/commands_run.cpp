@@ -2,6 +2,8 @@
 #include <cmath>
 #include <functional>
 
+#include <unistd.h>
+
 #include <fmt/format.h>
 #include <fmt/ostream.h>
 
@@ -79,9 +81,46 @@ void print_summary(const Scenario& s, const TrainingEstimate& e, std::ostream& o
   for (const auto& used : s.defaults_used) fmt::print(out, "  default      {}\n", used);
 }
 
+std::string tier_text(Tier tier) {
+  switch (tier) {
+    case Tier::analytical: return "tier 1, analytical";
+    case Tier::replica: return "tier 2, discrete-event, one chip per pipeline stage";
+    case Tier::full: return "tier 3, discrete-event, every chip";
+  }
+  return "";
+}
+
+// Per-device shares of the step and the busiest links, for the discrete-event tiers.
+void print_simulation(const SimResult& r, std::ostream& out) {
+  if (r.tier == Tier::analytical) return;
+  const double step = r.estimate.step_time_s;
+  const auto pct = [step](double s) { return fmt::format("{:.1f}", step > 0 ? 100.0 * s / step : 0.0); };
+  fmt::print(out, "  simulated    {}: {} activities in {:.2f} s wall\n", tier_text(r.tier), r.simulated_activities,
+             r.wall_s);
+  fmt::print(out, "  devices      share of the step, % (exposed = the compute stream waits; streams = busy, hidden or not)\n");
+  fmt::print(out, "  {:<24} {:>7} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} | streams {:>5} {:>5} {:>5} {:>5} {:>5}\n",
+             "  device", "compute", "TP", "CP", "EP", "PP", "DP", "bubble", "optim", "idle", "TP", "CP", "EP", "PP",
+             "DP");
+  const std::size_t shown = std::min<std::size_t>(r.devices.size(), 16);
+  for (std::size_t i = 0; i < shown; ++i) {
+    const auto& d = r.devices[i];
+    fmt::print(out, "    {:<22} {:>7} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} |         {:>5} {:>5} {:>5} {:>5} {:>5}\n",
+               d.name, pct(d.compute_s), pct(d.exposed_tp_s), pct(d.exposed_cp_s), pct(d.exposed_ep_s),
+               pct(d.exposed_pp_s), pct(d.exposed_dp_s), pct(d.bubble_s), pct(d.optimizer_s), pct(d.idle_s),
+               pct(d.busy_tp_s), pct(d.busy_cp_s), pct(d.busy_ep_s), pct(d.busy_pp_s), pct(d.busy_dp_s));
+  }
+  if (r.devices.size() > shown) fmt::print(out, "    ... {} more devices (--json lists all)\n", r.devices.size() - shown);
+  fmt::print(out, "  links        busiest during the step\n");
+  for (const auto& l : r.busiest_links) {
+    if (l.bytes <= 0) break;
+    fmt::print(out, "    {:<28} {:>5.1f} % of {}  ({} carried)\n", l.name, 100.0 * l.utilisation,
+               fmt::format("{:.0f} GB/s", l.bytes_per_s / 1e9), bytes(l.bytes));
+  }
+}
+
 void print_comparison(const std::vector<Scenario>& scenarios, const std::vector<TrainingEstimate>& estimates,
-                      std::ostream& out) {
-  fmt::print(out, "Comparison of {} scenarios (tier 1, analytical)\n", scenarios.size());
+                      Tier tier, std::ostream& out) {
+  fmt::print(out, "Comparison of {} scenarios ({})\n", scenarios.size(), tier_text(tier));
   for (std::size_t i = 0; i < scenarios.size(); ++i) {
     fmt::print(out, "  [{}] {}  ({})\n", i + 1, scenarios[i].name, scenarios[i].file);
   }
@@ -143,7 +182,11 @@ void print_comparison(const std::vector<Scenario>& scenarios, const std::vector<
 
 }  // namespace
 
-int run_scenarios(const std::vector<std::string>& files, bool json, const Catalogs& catalogs, std::ostream& out) {
+int run_scenarios(const std::vector<std::string>& files, bool json, const RunOptions& options,
+                  const Catalogs& catalogs, std::ostream& out) {
+  if (!options.trace_file.empty() && (files.size() != 1 || options.tier == Tier::analytical)) {
+    throw ModelError("--trace needs exactly one scenario and tier replica or full");
+  }
   // Load every file first and report all problems together.
   std::vector<Scenario> scenarios;
   std::vector<Problem> problems;
@@ -155,27 +198,40 @@ int run_scenarios(const std::vector<std::string>& files, bool json, const Catalo
     }
   }
   throw_if_any(problems);
+  SimOptions sim;
+  sim.tier = options.tier;
+  sim.overlap = !options.no_overlap;
+  sim.record_trace = !options.trace_file.empty();
+  const bool progress = !options.quiet && ::isatty(STDERR_FILENO) && options.tier != Tier::analytical;
+  std::vector<SimResult> results;
   std::vector<TrainingEstimate> estimates;
   for (const auto& scenario : scenarios) {
+    if (progress) fmt::print(stderr, "simulating {} ({}) ...\n", scenario.name, to_string(options.tier));
     try {
-      estimates.push_back(run_scenario(scenario, catalogs));
+      results.push_back(simulate_scenario(scenario, catalogs, sim));
     } catch (const ModelError& error) {
       throw InputError(scenario.file, "", error.what());
     }
+    estimates.push_back(results.back().estimate);
+  }
+  if (!options.trace_file.empty()) {
+    write_chrome_trace(results.front(), options.trace_file);
+    if (!options.quiet) fmt::print(stderr, "trace of one step written to {}\n", options.trace_file);
   }
   if (json) {
-    nlohmann::json results = nlohmann::json::array();
-    for (std::size_t i = 0; i < scenarios.size(); ++i) results.push_back(result_to_json(scenarios[i], estimates[i], catalogs));
-    out << (results.size() == 1 ? results[0] : results).dump(2) << '\n';
+    nlohmann::json out_json = nlohmann::json::array();
+    for (std::size_t i = 0; i < scenarios.size(); ++i) out_json.push_back(result_to_json(scenarios[i], results[i], catalogs));
+    out << (out_json.size() == 1 ? out_json[0] : out_json).dump(2) << '\n';
     return 0;
   }
   for (std::size_t i = 0; i < scenarios.size(); ++i) {
     if (i > 0) out << '\n';
     print_summary(scenarios[i], estimates[i], out);
+    print_simulation(results[i], out);
   }
   if (scenarios.size() > 1) {
     out << '\n';
-    print_comparison(scenarios, estimates, out);
+    print_comparison(scenarios, estimates, options.tier, out);
   }
   return 0;
 }

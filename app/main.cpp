@@ -42,7 +42,22 @@ int main(int argc, char** argv) {
   auto* run = app.add_subcommand("run", "Estimate one scenario, or compare several side by side");
   run->add_option("scenarios", files, "Scenario JSON files (see scenarios/SCHEMA.md)")->required()->check(CLI::ExistingPath);
   run->add_flag("--json", json, "Print JSON (one object per scenario; an array for several)");
-  run->footer("Example: flopcast run scenarios/shipped/deepseek-v3-h800.json scenarios/shipped/deepseek-v3-h20.json");
+  flopcast::cli::RunOptions run_options;
+  std::string tier_name = "replica";
+  run->add_option("--tier", tier_name,
+                  "analytical (tier 1, closed form), replica (tier 2, one simulated chip per pipeline stage) or full "
+                  "(tier 3, every chip simulated; up to 1024 chips)")
+      ->check(CLI::IsMember({"analytical", "replica", "full"}))
+      ->capture_default_str();
+  run->add_option("--trace", run_options.trace_file,
+                  "Write a Chrome/Perfetto trace of one simulated step (open in ui.perfetto.dev or chrome://tracing); "
+                  "one scenario, tier replica or full");
+  run->add_flag("--no-overlap", run_options.no_overlap,
+                "Expose every communication (no overlap with compute; synchronous pipeline sends)");
+  run->add_flag("--quiet", run_options.quiet, "No progress messages on standard error");
+  run->footer("Examples:\n"
+              "  flopcast run scenarios/shipped/deepseek-v3-h800.json scenarios/shipped/deepseek-v3-h20.json\n"
+              "  flopcast run --tier full --trace step.json my-64-chip-scenario.json");
 
   auto* catalog = app.add_subcommand("catalog", "List or show chips, models, nodes and fabrics, with sources");
   catalog->require_subcommand(1);
@@ -78,7 +93,8 @@ int main(int argc, char** argv) {
       return kExitOk;
     }
     const auto catalogs = flopcast::load_catalogs();
-    if (*run) return flopcast::cli::run_scenarios(files, json, catalogs, std::cout);
+    run_options.tier = flopcast::parse_tier(tier_name).value_or(flopcast::Tier::replica);
+    if (*run) return flopcast::cli::run_scenarios(files, json, run_options, catalogs, std::cout);
     if (*chips) return flopcast::cli::catalog_chips(json, catalogs, std::cout);
     if (*models) return flopcast::cli::catalog_models(json, catalogs, std::cout);
     if (*show) return flopcast::cli::catalog_show(show_id, json, catalogs, std::cout);

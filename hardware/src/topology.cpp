@@ -168,6 +168,10 @@ double bisection(Graph& graph, int nodes, Vertex source, Vertex sink, long big) 
 
 }  // namespace
 
+int leaf_down_ports(int switch_radix, double oversubscription) {
+  return leaf_ports(switch_radix, oversubscription).down;
+}
+
 std::string_view to_string(TopologyKind kind) {
   switch (kind) {
     case TopologyKind::fat_tree_2: return "fat-tree-2";

@@ -7,6 +7,7 @@
 
 #include "flopcast/core/errors.hpp"
 #include "flopcast/models/collectives.hpp"
+#include "flopcast/models/schedule.hpp"
 #include "flopcast/models/step_work.hpp"
 #include "flopcast/models/energy_cost.hpp"
 
@@ -25,6 +26,7 @@ struct StageTimes {
   double overhead_s = 0;
   double forward_s = 0;   // everything on the forward pass
   double backward_s = 0;  // everything on the backward pass (recompute included)
+  double weight_s = 0;    // the weight-gradient GEMMs (half the backward GEMMs), which zero-bubble schedules defer
   double total_s() const { return forward_s + backward_s; }
 };
 
@@ -45,6 +47,7 @@ void add(StageTimes& total, const StageTimes& part, double weight) {
   total.overhead_s += weight * part.overhead_s;
   total.forward_s += weight * part.forward_s;
   total.backward_s += weight * part.backward_s;
+  total.weight_s += weight * part.weight_s;
 }
 
 // One micro-batch through one virtual stage: forward and backward, with exposed communication.
@@ -62,6 +65,7 @@ StageTimes chunk_times(const TrainingJob& job, const StageLayout& layout, const 
     for (int i = 0; i < count; ++i) {
       add(s, forward, true);
       add(s, backward, false);
+      s.weight_s += 0.5 * backward.gemm_s;
       if (plan.recompute == Recompute::full) {
         add(s, forward, false);
       } else if (plan.recompute == Recompute::selective && !job.training.flash_attention) {
@@ -126,22 +130,20 @@ StageTimes device_times(const TrainingJob& job, int d, const StepWork& w, const 
   return total;
 }
 
-// Fill and drain of the pipeline. 1F1B and GPipe: every micro-batch but the last is paced by the slowest device;
-// the first and last pass through the others once: sum of device times - slowest ((pp - 1) T when all are equal).
-// Interleaving divides that by vpp. DualPipe: DeepSeek-V3 report, table 2: (PP/2 - 1)(F&B + B - 3W); with F&B ~ F + B
-// (the overlapped pair) and the weight-gradient half W ~ B/2: (PP/2 - 1)(F + B/2).
-double bubble_s(const ParallelPlan& plan, const std::vector<StageTimes>& devices, const StageTimes& slowest) {
+// Fill and drain of the pipeline: the schedule's critical path with each pass at its time, less the busiest device's
+// work. For equal stages this is the schedules' textbook bubble: (pp - 1)(F + B) for GPipe and 1F1B, divided by vpp
+// when interleaved, and about (pp/2 - 1)(F&B + B - 3W) for DualPipe (DeepSeek-V3 report, table 2).
+double bubble_s(const TrainingJob& job, const StepWork& w, const Assumptions& a, bool overlap, long micro_batches,
+                const StageTimes& slowest) {
+  const auto& plan = job.plan;
   if (plan.pp <= 1) return 0.0;
-  double sum = 0;
-  for (const auto& device : devices) sum += device.total_s();
-  switch (plan.schedule) {
-    case Schedule::gpipe:
-    case Schedule::one_f_one_b: return sum - slowest.total_s();
-    case Schedule::interleaved: return (sum - slowest.total_s()) / plan.vpp;
-    case Schedule::dualpipe:
-      return std::max(0.0, plan.pp / 2.0 - 1.0) * (slowest.forward_s + 0.5 * slowest.backward_s);
+  const auto schedule = make_schedule(plan.schedule, plan.pp, plan.vpp, micro_batches);
+  std::vector<PassTimes> times;
+  for (const auto& stage : schedule.stages) {
+    const auto t = chunk_times(job, w.chunks[stage.layout], w, a, overlap);
+    times.push_back({t.forward_s, t.backward_s, t.weight_s});
   }
-  return 0.0;
+  return std::max(0.0, pipeline_makespan_s(schedule, times) - static_cast<double>(micro_batches) * slowest.total_s());
 }
 
 }  // namespace
@@ -189,14 +191,14 @@ TrainingEstimate estimate_training(const TrainingJob& job, const Assumptions& a,
   b.tp_s = M * slowest.tp_s;
   b.cp_s = M * slowest.cp_s;
   b.ep_s = M * slowest.ep_s;
-  b.bubble_s = bubble_s(plan, devices, slowest);
+  b.bubble_s = bubble_s(job, w, a, overlap, r.micro_batches, slowest);
 
   // Pipeline point-to-point: synchronous between 1F1B steps; overlapped in steady state by the interleaved and
   // DualPipe schedules, leaving the fill and drain chains.
   if (plan.pp > 1) {
     const double hop = w.pp_hop.time_s();
     const bool overlapped = overlap && (plan.schedule == Schedule::interleaved || plan.schedule == Schedule::dualpipe);
-    b.pp_s = overlapped ? 2.0 * (plan.pp - 1.0) * w.vpp * hop : 2.0 * (M + plan.pp - 1.0) * hop;
+    b.pp_s = overlapped ? 2.0 * (plan.pp - 1.0) * w.vpp * hop : 2.0 * (M * w.vpp + plan.pp - 1.0) * hop;
   }
 
   // Data parallel: gradients behind the last backward, parameters ahead of the first forward.

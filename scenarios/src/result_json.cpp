@@ -127,4 +127,42 @@ nlohmann::json result_to_json(const Scenario& scenario, const TrainingEstimate& 
   return j;
 }
 
+nlohmann::json result_to_json(const Scenario& scenario, const SimResult& r, const Catalogs& catalogs) {
+  nlohmann::json j = result_to_json(scenario, r.estimate, catalogs);
+  j["tier"] = std::string(to_string(r.tier));
+  if (r.tier == Tier::analytical) return j;
+  const double step = r.estimate.step_time_s;
+  nlohmann::json devices = nlohmann::json::array();
+  for (const auto& d : r.devices) {
+    const auto share = [step](double s) { return step > 0 ? s / step : 0.0; };
+    devices.push_back({{"device", d.name},
+                       {"busy_fraction",
+                        {{"compute", share(d.compute_s)},
+                         {"exposed_tp", share(d.exposed_tp_s)},
+                         {"exposed_cp", share(d.exposed_cp_s)},
+                         {"exposed_ep", share(d.exposed_ep_s)},
+                         {"exposed_pp", share(d.exposed_pp_s)},
+                         {"exposed_dp", share(d.exposed_dp_s)},
+                         {"bubble", share(d.bubble_s)},
+                         {"optimizer", share(d.optimizer_s)},
+                         {"idle", share(d.idle_s)}}},
+                       {"stream_busy_fraction",
+                        {{"tp", share(d.busy_tp_s)},
+                         {"cp", share(d.busy_cp_s)},
+                         {"ep", share(d.busy_ep_s)},
+                         {"pp", share(d.busy_pp_s)},
+                         {"dp", share(d.busy_dp_s)}}}});
+  }
+  nlohmann::json links = nlohmann::json::array();
+  for (const auto& l : r.busiest_links) {
+    links.push_back({{"link", l.name}, {"bytes_per_s", l.bytes_per_s}, {"bytes", l.bytes}, {"utilisation", l.utilisation}});
+  }
+  j["simulation"] = {{"devices", std::move(devices)},
+                     {"busiest_links", std::move(links)},
+                     {"engine_settings", r.engine_settings},
+                     {"simulated_activities", r.simulated_activities},
+                     {"wall_s", r.wall_s}};
+  return j;
+}
+
 }  // namespace flopcast

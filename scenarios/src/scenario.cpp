@@ -429,4 +429,8 @@ TrainingEstimate run_scenario(const Scenario& scenario, const Catalogs& catalogs
   return estimate_training(scenario.job, catalogs.assumptions);
 }
 
+SimResult simulate_scenario(const Scenario& scenario, const Catalogs& catalogs, const SimOptions& options) {
+  return simulate_training(scenario.job, catalogs.assumptions, options);
+}
+
 }  // namespace flopcast

@@ -45,6 +45,9 @@ struct TopologySummary {
   double bisection_ratio = 1.0;       // bisection / (injection / 2): 1 is full bisection
 };
 
+// Leaf ports facing NICs at this oversubscription (the rest face the next tier).
+int leaf_down_ports(int switch_radix, double oversubscription);
+
 // Largest number of NICs (fat-tree-2, fat-tree-3) or nodes (multi-plane-2) the kind can connect.
 long max_endpoints(TopologyKind kind, int switch_radix, double oversubscription);
 

@@ -13,6 +13,7 @@
 #include "flopcast/models/architecture.hpp"
 #include "flopcast/models/assumptions.hpp"
 #include "flopcast/models/estimator.hpp"
+#include "flopcast/sim/simulate.hpp"
 #include "flopcast/models/plan.hpp"
 
 namespace flopcast {
@@ -40,10 +41,16 @@ Scenario load_scenario(const std::filesystem::path& file, const Catalogs& catalo
 Scenario parse_scenario(const nlohmann::json& json, const std::string& file_label,
                         const std::filesystem::path& base_dir, const Catalogs& catalogs);
 
-// The one call behind every view (CLI, sweeps, reports, GUI): tier 1 today.
+// Tier 1 alone: the analytical estimate.
 TrainingEstimate run_scenario(const Scenario& scenario, const Catalogs& catalogs);
+
+// The one call behind every view (CLI, sweeps, reports, GUI): the scenario at the tier `options` asks for
+// (replica, tier 2, by default).
+SimResult simulate_scenario(const Scenario& scenario, const Catalogs& catalogs, const SimOptions& options = {});
 
 // One JSON object with the results, the resolved scenario and the assumptions used.
 nlohmann::json result_to_json(const Scenario& scenario, const TrainingEstimate& estimate, const Catalogs& catalogs);
+// The same with the simulation's tier, per-device activity, busiest links and engine settings.
+nlohmann::json result_to_json(const Scenario& scenario, const SimResult& result, const Catalogs& catalogs);
 
 }  // namespace flopcast

@@ -1,0 +1,101 @@
+#pragma once
+// Tiers 2 and 3: one training step simulated event by event on SimGrid.
+//
+// Tier 2 (replica): one device per pipeline stage, its TP / CP / EP / DP peers folded in by symmetry: a device's
+// collectives run as flows on its own scale-up and scale-out links, which the streams of that device share.
+// Tier 3 (full): every chip a host, every collective step a flow from each member to its ring neighbour through the
+// node's scale-up fabric or the NIC rails and leaf / spine switches, so a slow chip or link holds up its groups.
+//
+// Each device runs a compute stream (an actor walking the pipeline schedule, layer by layer) and communication
+// streams for TP, CP, EP, PP and DP (actors serving queues of collectives). SimGrid runs in a child process per
+// simulation (its engine can be created once per process); the parent gets the result back.
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "flopcast/models/estimator.hpp"
+
+namespace flopcast {
+
+enum class Tier { analytical, replica, full };
+std::string_view to_string(Tier tier);
+std::optional<Tier> parse_tier(std::string_view name);
+
+// A chip that runs slower than the rest: its compute takes `compute_factor` times as long, its links carry data at
+// 1 / `link_factor` of their rate. Tier 2 applies it to a whole stage's representative; tier 3 to one chip.
+struct Straggler {
+  int device = 0;  // tier 2: pipeline stage; tier 3: chip rank (tp fastest, then cp, dp, pp)
+  double compute_factor = 1.0;
+  double link_factor = 1.0;
+};
+
+// A pipeline stage on another chip type than the cluster's (a mixed fleet): its compute times come from that chip.
+struct StageChip {
+  int stage = 0;
+  Chip chip;
+};
+
+struct SimOptions {
+  Tier tier = Tier::replica;
+  bool overlap = true;     // off: every collective blocks the compute stream, pipeline sends are synchronous
+  bool contention = true;  // off: each communication kind gets links of its own
+  std::vector<Straggler> stragglers;
+  std::vector<StageChip> stage_chips;
+  bool record_trace = false;
+  int max_full_chips = 1024;  // tier 3 refuses larger clusters
+};
+
+// Where one device's step went, in seconds; `compute_s` + the exposed waits + `bubble_s` + `idle_s` = the step.
+struct DeviceActivity {
+  std::string name;
+  double compute_s = 0;      // kernels (and per-layer overheads) on the compute stream
+  double exposed_tp_s = 0;   // compute stream blocked on each communication kind
+  double exposed_cp_s = 0;
+  double exposed_ep_s = 0;
+  double exposed_pp_s = 0;
+  double exposed_dp_s = 0;
+  double bubble_s = 0;       // waiting for a pipeline neighbour's activations or gradients
+  double optimizer_s = 0;
+  double idle_s = 0;         // finished early, waiting for the step to end
+  double busy_tp_s = 0;      // time each communication stream was busy, hidden or not
+  double busy_cp_s = 0;
+  double busy_ep_s = 0;
+  double busy_pp_s = 0;
+  double busy_dp_s = 0;
+};
+
+struct LinkLoad {
+  std::string name;
+  double bytes_per_s = 0;
+  double bytes = 0;        // carried during the step
+  double utilisation = 0;  // bytes / (bytes_per_s x step time)
+};
+
+struct TraceEvent {
+  int device = 0;
+  std::string stream;  // compute, tp, cp, ep, pp, dp
+  std::string name;
+  double start_s = 0;
+  double end_s = 0;
+};
+
+struct SimResult {
+  Tier tier = Tier::replica;
+  TrainingEstimate estimate;
+  std::vector<DeviceActivity> devices;
+  std::vector<LinkLoad> busiest_links;  // at most 10, busiest first
+  std::vector<TraceEvent> trace;
+  std::vector<std::string> engine_settings;  // every SimGrid flag set, for the results' assumptions
+  long simulated_activities = 0;
+  double wall_s = 0;
+};
+
+// Tier 1 wrapped as a SimResult (no devices, links or trace), so callers can treat the tiers alike.
+SimResult simulate_training(const TrainingJob& job, const Assumptions& assumptions, const SimOptions& options);
+
+// Writes a Chrome / Perfetto trace (JSON object format, microseconds, one track per stream per device) atomically.
+void write_chrome_trace(const SimResult& result, const std::string& path);
+
+}  // namespace flopcast

@@ -1,0 +1,99 @@
+#include "engine.hpp"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <exception>
+
+#include <fmt/format.h>
+#include <simgrid/s4u/Engine.hpp>
+
+#include "flopcast/core/errors.hpp"
+
+namespace flopcast::sim_detail {
+
+const std::vector<std::string>& engine_settings() {
+  // CM02: the max-min flow model without LV08's latency (x13.01) and bandwidth (x0.97) corrections, which flopcast's
+  // calibrated bus efficiencies already cover; no TCP window bound (gamma 0), no cross-traffic of acknowledgements.
+  // Latencies are applied per collective step by the streams, so links have none. Small stacks: tier 3 runs a
+  // few actors per chip.
+  static const std::vector<std::string> settings = {
+      "network/model:CM02",          "network/latency-factor:1",   "network/bandwidth-factor:1",
+      "network/weight-S:0",          "network/crosstraffic:0",     "network/TCP-gamma:0",
+      "network/optim:Lazy",          "cpu/optim:Lazy",             "host/model:default",
+      "surf/precision:1e-9",         "maxmin/precision:1e-5", "contexts/stack-size:256",
+      "contexts/guard-size:0"};
+  return settings;
+}
+
+namespace {
+
+void write_all(int fd, const std::string& data) {
+  std::size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    done += static_cast<std::size_t>(n);
+  }
+}
+
+std::string read_all(int fd) {
+  std::string data;
+  char buffer[1 << 16];
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    data.append(buffer, static_cast<std::size_t>(n));
+  }
+  return data;
+}
+
+}  // namespace
+
+std::string run_in_engine(const std::function<std::string()>& body) {
+  int fds[2];
+  if (::pipe(fds) != 0) throw ModelError(fmt::format("cannot start the simulation engine: {}", std::strerror(errno)));
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    throw ModelError(fmt::format("cannot start the simulation engine: {}", std::strerror(errno)));
+  }
+  if (pid == 0) {
+    ::close(fds[0]);
+    std::string reply;
+    try {
+      std::vector<std::string> args = {"flopcast", "--log=root.thresh:critical", "--log=xbt_cfg.thresh:critical"};
+      for (const auto& setting : engine_settings()) args.push_back("--cfg=" + setting);
+      std::vector<char*> argv;
+      for (auto& arg : args) argv.push_back(arg.data());
+      argv.push_back(nullptr);
+      int argc = static_cast<int>(args.size());
+      simgrid::s4u::Engine engine(&argc, argv.data());
+      reply = "ok" + body();
+    } catch (const std::exception& error) {
+      reply = std::string("er") + error.what();
+    }
+    write_all(fds[1], reply);
+    ::close(fds[1]);
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  const std::string reply = read_all(fds[0]);
+  ::close(fds[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFSIGNALED(status)) {
+    throw ModelError(fmt::format("the simulation engine died (signal {})", WTERMSIG(status)));
+  }
+  if (reply.size() < 2) throw ModelError("the simulation engine stopped without a result");
+  if (reply.compare(0, 2, "er") == 0) throw ModelError(reply.substr(2));
+  return reply.substr(2);
+}
+
+}  // namespace flopcast::sim_detail

@@ -1,0 +1,120 @@
+#include "flopcast/sim/simulate.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "engine.hpp"
+#include "flopcast/core/errors.hpp"
+#include "flopcast/core/files.hpp"
+#include "step_sim.hpp"
+
+namespace flopcast {
+
+std::string_view to_string(Tier tier) {
+  switch (tier) {
+    case Tier::analytical: return "analytical";
+    case Tier::replica: return "replica";
+    case Tier::full: return "full";
+  }
+  return "?";
+}
+
+std::optional<Tier> parse_tier(std::string_view name) {
+  for (Tier tier : {Tier::analytical, Tier::replica, Tier::full}) {
+    if (name == to_string(tier)) return tier;
+  }
+  return std::nullopt;
+}
+
+SimResult simulate_training(const TrainingJob& job, const Assumptions& assumptions, const SimOptions& options) {
+  const auto started = std::chrono::steady_clock::now();
+  SimResult result;
+  result.tier = options.tier;
+  if (options.tier == Tier::analytical) {
+    result.estimate = estimate_training(job, assumptions, EstimateOptions{options.overlap});
+    result.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    return result;
+  }
+  const auto& plan = job.plan;
+  if (options.tier == Tier::full && job.cluster.chips > options.max_full_chips) {
+    throw ModelError(fmt::format("tier full simulates every chip; {} chips is more than its limit of {} (use tier "
+                                 "replica)",
+                                 job.cluster.chips, options.max_full_chips));
+  }
+  TrainingEstimate estimate = prepare_estimate(job);
+  std::vector<StepWork> works;
+  const StepWork base = build_step_work(job, estimate.topology, assumptions);
+  for (int stage = 0; stage < plan.pp; ++stage) {
+    const StageChip* other = nullptr;
+    for (const auto& sc : options.stage_chips) {
+      if (sc.stage == stage) other = &sc;
+    }
+    if (other == nullptr) {
+      works.push_back(base);
+      continue;
+    }
+    TrainingJob variant = job;
+    variant.cluster.chip = other->chip;
+    works.push_back(build_step_work(variant, estimate.topology, assumptions));
+  }
+  const auto schedule = make_schedule(plan.schedule, plan.pp, plan.vpp, estimate.micro_batches);
+  const sim_detail::StepInput input{job, estimate.topology, std::move(works), schedule, options};
+  const auto output = sim_detail::decode(
+      sim_detail::run_in_engine([&input] { return sim_detail::encode(sim_detail::simulate_step(input)); }));
+
+  estimate.breakdown = output.breakdown;
+  estimate.step_time_s = output.step_s;
+  complete_estimate(estimate, job, assumptions);
+  result.estimate = std::move(estimate);
+  result.devices = output.devices;
+  result.busiest_links = output.busiest_links;
+  result.trace = output.trace;
+  result.simulated_activities = output.activities;
+  result.engine_settings = sim_detail::engine_settings();
+  result.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return result;
+}
+
+void write_chrome_trace(const SimResult& result, const std::string& path) {
+  using nlohmann::json;
+  json events = json::array();
+  // One process per simulated device, one thread per stream, named so the viewers show them.
+  const std::vector<std::string> streams = {"compute", "tp", "cp", "ep", "pp", "dp"};
+  std::vector<int> devices;
+  for (const auto& e : result.trace) {
+    if (std::find(devices.begin(), devices.end(), e.device) == devices.end()) devices.push_back(e.device);
+  }
+  for (int device : devices) {
+    const std::string name = device < static_cast<int>(result.devices.size()) ? result.devices[device].name
+                                                                                : fmt::format("device {}", device);
+    events.push_back({{"ph", "M"}, {"name", "process_name"}, {"pid", device}, {"tid", 0}, {"args", {{"name", name}}}});
+    events.push_back({{"ph", "M"}, {"name", "process_sort_index"}, {"pid", device}, {"tid", 0},
+                      {"args", {{"sort_index", device}}}});
+    for (std::size_t s = 0; s < streams.size(); ++s) {
+      events.push_back({{"ph", "M"}, {"name", "thread_name"}, {"pid", device}, {"tid", s},
+                        {"args", {{"name", streams[s]}}}});
+    }
+  }
+  for (const auto& e : result.trace) {
+    const auto tid = std::find(streams.begin(), streams.end(), e.stream) - streams.begin();
+    events.push_back({{"ph", "X"},
+                      {"name", e.name},
+                      {"cat", e.stream},
+                      {"pid", e.device},
+                      {"tid", tid},
+                      {"ts", e.start_s * 1e6},
+                      {"dur", (e.end_s - e.start_s) * 1e6}});
+  }
+  json trace = {{"traceEvents", std::move(events)},
+                {"displayTimeUnit", "ms"},
+                {"otherData",
+                 {{"generator", "flopcast"},
+                  {"tier", std::string(to_string(result.tier))},
+                  {"step_time_s", result.estimate.step_time_s}}}};
+  write_file_atomic(path, trace.dump());
+}
+
+}  // namespace flopcast
