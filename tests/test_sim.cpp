@@ -3,8 +3,10 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "flopcast/core/files.hpp"
+#include "flopcast/core/errors.hpp"
 #include "flopcast/models/schedule.hpp"
 #include "helpers.hpp"
 
@@ -35,6 +37,147 @@ TEST_CASE("with overlap and contention off tier 2 equals tier 1 within 1% on eve
                                   << " s");
     CHECK_THAT(two.estimate.step_time_s, WithinRel(one.step_time_s, 0.01));
   }
+}
+
+// A 64-chip Llama-3-70B job on 8 HGX H100 nodes; `plan` overrides the parallelism.
+Scenario llama70b_64(const std::string& plan_json = R"({"tp": 8, "pp": 2, "sp": true})") {
+  auto json = nlohmann::json::parse(R"({
+    "model": "llama3-70b",
+    "cluster": {"chip": "h100-sxm", "chips": 64},
+    "training": {"seq_len": 4096, "global_batch": 64, "precision": "bf16", "tokens": 1e12}})");
+  json["parallelism"] = nlohmann::json::parse(plan_json);
+  return test::scenario_from(json);
+}
+
+TEST_CASE("on a symmetric 64-chip setup tier 3 equals tier 2 within 1%", "[sim][tiers]") {
+  for (const char* plan : {R"({"tp": 8, "pp": 2, "sp": true})", R"({"tp": 4, "pp": 4, "sp": true, "schedule": "interleaved", "vpp": 2})",
+                           R"({"tp": 8, "pp": 1, "zero": 1})"}) {
+    const auto s = llama70b_64(plan);
+    SimOptions replica;
+    SimOptions full;
+    full.tier = Tier::full;
+    const auto two = simulate_scenario(s, catalogs(), replica);
+    const auto three = simulate_scenario(s, catalogs(), full);
+    INFO(plan << ": tier 2 " << two.estimate.step_time_s << " s, tier 3 " << three.estimate.step_time_s << " s");
+    CHECK_THAT(three.estimate.step_time_s, WithinRel(two.estimate.step_time_s, 0.01));
+    CHECK(three.devices.size() == 64);
+  }
+}
+
+TEST_CASE("more bandwidth is never slower in the simulation", "[sim][invariant]") {
+  const auto s = llama70b_64(R"({"tp": 4, "pp": 2, "sp": true})");
+  const double base = simulate_scenario(s, catalogs()).estimate.step_time_s;
+  for (double factor : {1.5, 4.0}) {
+    auto faster = s;
+    faster.job.cluster.node.scaleup_bandwidth_per_direction.value *= factor;
+    faster.job.cluster.node.nic_bandwidth.value *= factor;
+    faster.job.cluster.fabric.port_bandwidth.value *= factor;
+    CHECK(simulate_scenario(faster, catalogs()).estimate.step_time_s <= base * (1 + 1e-9));
+  }
+}
+
+TEST_CASE("a straggler factor of 1 changes nothing and a straggler slows the synchronous step", "[sim][invariant]") {
+  const auto s = llama70b_64(R"({"tp": 8, "pp": 1, "zero": 1})");
+  SimOptions full;
+  full.tier = Tier::full;
+  const double base = simulate_scenario(s, catalogs(), full).estimate.step_time_s;
+  full.stragglers = {{5, 1.0, 1.0}};
+  CHECK(simulate_scenario(s, catalogs(), full).estimate.step_time_s == base);
+  // Chip 5 computes 1.2x slower: every TP and DP collective waits for it, so the whole step takes about as long as
+  // that chip's own work: its compute (a 1.2 share of it) plus the communication that does not shrink.
+  full.stragglers = {{5, 1.2, 1.0}};
+  const auto slow = simulate_scenario(s, catalogs(), full);
+  const double compute = slow.devices[0].compute_s;  // a normal chip's kernel time
+  CHECK_THAT(slow.estimate.step_time_s, WithinRel(base + 0.2 * compute, 0.02));
+  // In tier 2 a slow stage representative has the same effect.
+  SimOptions replica;
+  replica.stragglers = {{0, 1.2, 1.0}};
+  CHECK_THAT(simulate_scenario(s, catalogs(), replica).estimate.step_time_s, WithinRel(slow.estimate.step_time_s, 0.02));
+}
+
+TEST_CASE("a mixed fleet runs each pipeline stage at its own chip's speed", "[sim][tiers]") {
+  const auto s = llama70b_64(R"({"tp": 8, "pp": 2, "sp": true})");
+  const auto& h100 = s.job.cluster.chip;
+  const auto h800 = *catalogs().hardware.find_chip("h800-sxm");
+  const auto b200 = *catalogs().hardware.find_chip("b200");
+  SimOptions mixed;
+  mixed.stage_chips = {{1, h800}};
+  // H800 has the H100's compute: the same step (the scale-up links are the node's, not the chip's).
+  CHECK_THAT(simulate_scenario(s, catalogs(), mixed).estimate.step_time_s,
+             WithinRel(simulate_scenario(s, catalogs()).estimate.step_time_s, 1e-6));
+  // A B200 stage is faster, but the pipeline waits for the H100 stage: faster than all-H100, slower than half.
+  mixed.stage_chips = {{1, b200}};
+  const double with_b200 = simulate_scenario(s, catalogs(), mixed).estimate.step_time_s;
+  const double all_h100 = simulate_scenario(s, catalogs()).estimate.step_time_s;
+  CHECK(with_b200 < all_h100);
+  CHECK(with_b200 > 0.5 * all_h100);
+  CHECK(h100.id == "h100-sxm");
+}
+
+TEST_CASE("1F1B and interleaved bubbles follow the schedules' formulas", "[sim][schedule]") {
+  // Equal stages, F = 1 s, B = 2 s, no transfers: 1F1B takes (M + pp - 1)(F + B); with pp = 4 and M = 8: 33 s.
+  const auto one = make_schedule(Schedule::one_f_one_b, 4, 1, 8);
+  CHECK_THAT(pipeline_makespan_s(one, std::vector<PassTimes>(4, {1.0, 2.0, 1.0})), WithinRel(33.0, 1e-12));
+  // GPipe has the same bubble: (8 + 3) x 3 = 33 s.
+  const auto gpipe = make_schedule(Schedule::gpipe, 4, 1, 8);
+  CHECK_THAT(pipeline_makespan_s(gpipe, std::vector<PassTimes>(4, {1.0, 2.0, 1.0})), WithinRel(33.0, 1e-12));
+  // Interleaved, vpp = 2: each chunk half the work (F 0.5, B 1); bubble (pp - 1)(F + B)/vpp = 4.5 s on 24 s of work.
+  const auto inter = make_schedule(Schedule::interleaved, 4, 2, 8);
+  CHECK_THAT(pipeline_makespan_s(inter, std::vector<PassTimes>(8, {0.5, 1.0, 0.5})), WithinRel(28.5, 1e-12));
+  // Every device runs each of its virtual stages' forwards and backwards once per micro-batch.
+  for (const auto& ops : inter.ops) CHECK(ops.size() == 2u * 8u * 2u);
+}
+
+TEST_CASE("DualPipe's bubble is about (pp/2 - 1)(F&B + B - 3W)", "[sim][schedule]") {
+  // pp = 8, M = 20 (the report's figure 5), F = 1, B = 2, W = 1 per micro-batch and stage; each device does
+  // M/2 micro-batches through each of its two stages: 20 x 3 = 60 s of work. With F&B = F + B (no overlap
+  // credited), the bubble is (8/2 - 1)(3 + 2 - 3) = 6 s; the order's critical path comes within one pass of it.
+  const auto dual = make_schedule(Schedule::dualpipe, 8, 1, 20);
+  const double makespan = pipeline_makespan_s(dual, std::vector<PassTimes>(16, {1.0, 2.0, 1.0}));
+  CHECK(makespan >= 60.0 + 6.0 - 1.0);
+  CHECK(makespan <= 60.0 + 6.0 + 1.0);
+  // Both model copies get half the micro-batches on every stage.
+  for (const auto& stage : dual.stages) CHECK(stage.micro_batches == 10);
+  CHECK_THROWS_AS(make_schedule(Schedule::dualpipe, 7, 1, 20), ModelError);
+}
+
+TEST_CASE("the trace file is valid JSON with a track per stream per device", "[sim][trace]") {
+  const auto s = llama70b_64(R"({"tp": 8, "pp": 2, "sp": true})");
+  SimOptions options;
+  options.record_trace = true;
+  const auto result = simulate_scenario(s, catalogs(), options);
+  const auto path = std::filesystem::temp_directory_path() / "flopcast-test-trace.json";
+  write_chrome_trace(result, path.string());
+  const auto trace = read_json_file(path);
+  std::filesystem::remove(path);
+  std::set<std::pair<int, std::string>> tracks;
+  int complete = 0;
+  for (const auto& e : trace.at("traceEvents")) {
+    if (e.at("ph") == "M" && e.at("name") == "thread_name") tracks.insert({e.at("pid").get<int>(), e.at("args").at("name").get<std::string>()});
+    if (e.at("ph") == "X") {
+      ++complete;
+      CHECK(e.at("dur").get<double>() >= 0);
+    }
+  }
+  for (int device : {0, 1}) {
+    for (const char* stream : {"compute", "tp", "pp", "dp"}) CHECK(tracks.count({device, stream}) == 1);
+  }
+  CHECK(complete > 100);
+}
+
+TEST_CASE("the simulation reports busy fractions that add up and the busiest links", "[sim]") {
+  const auto s = llama70b_64(R"({"tp": 8, "pp": 2, "sp": true})");
+  const auto r = simulate_scenario(s, catalogs());
+  REQUIRE(r.devices.size() == 2);
+  for (const auto& d : r.devices) {
+    const double sum = d.compute_s + d.exposed_tp_s + d.exposed_cp_s + d.exposed_ep_s + d.exposed_pp_s +
+                       d.exposed_dp_s + d.bubble_s + d.optimizer_s + d.idle_s;
+    CHECK_THAT(sum, WithinRel(r.estimate.step_time_s, 1e-6));
+  }
+  REQUIRE(!r.busiest_links.empty());
+  CHECK(r.busiest_links.front().utilisation > 0);
+  CHECK(r.busiest_links.front().utilisation <= 1.0 + 1e-9);
+  CHECK_THAT(r.estimate.breakdown.total_s(), WithinRel(r.estimate.step_time_s, 1e-6));
 }
 
 }  // namespace
