@@ -103,6 +103,9 @@ int main(int argc, char** argv) {
   } catch (const flopcast::ModelError& error) {
     std::cerr << "flopcast: error: " << error.what() << '\n';
     return kExitBadInput;
+  } catch (const flopcast::IoError& error) {
+    std::cerr << "flopcast: error: " << error.what() << '\n';
+    return kExitBadInput;
   } catch (const std::exception& error) {
     std::cerr << "flopcast: internal error: " << error.what() << '\n';
     return kExitInternal;

@@ -62,5 +62,21 @@ expect show-model 0 "parameters: 671 B total" "" -- "$flopcast" catalog show dee
 expect show-unknown 2 "did you mean \"h800-sxm\"" "" -- "$flopcast" catalog show h800-sx
 expect import-hf 0 "\"kv_lora_rank\": 512" "" -- "$flopcast" import-hf tests/data/hf/deepseek-v3.json
 
+# Tiers: replica is the default; each tier names itself; the trace is a file that parses.
+expect tier-default 0 "tier 2, discrete-event" "" -- "$flopcast" run "$shipped"
+expect tier-devices 0 "stage 15 +[0-9.]+ " "" -- "$flopcast" run "$shipped"
+expect tier-links 0 "busiest during the step" "" -- "$flopcast" run "$shipped"
+expect tier-analytical 0 "step time" "discrete-event" -- "$flopcast" run --tier analytical "$shipped"
+expect tier-json 0 '"tier": "replica"' "" -- "$flopcast" run --json "$shipped"
+expect tier-json-devices 0 '"busy_fraction"' "" -- "$flopcast" run --json "$shipped"
+expect tier-json-engine 0 '"network/model:CM02"' "" -- "$flopcast" run --json "$shipped"
+expect tier-unknown 2 "--tier" "" -- "$flopcast" run --tier fastest "$shipped"
+expect tier-full-too-big 2 "more than its limit of 1024" "" -- "$flopcast" run --tier full "$shipped"
+expect trace-two-scenarios 2 "exactly one scenario" "" -- "$flopcast" run --trace "$work/t.json" "$shipped" "$shipped"
+expect trace-analytical 2 "tier replica or full" "" -- "$flopcast" run --tier analytical --trace "$work/t.json" "$shipped"
+expect trace-written 0 "trace of one step written" "" -- "$flopcast" run --trace "$work/trace.json" "$shipped"
+expect trace-parses 0 "traceEvents" "" -- python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(list(d))" "$work/trace.json"
+expect trace-unwritable 2 "error: .*cannot write" "internal" -- "$flopcast" run --trace /nonexistent-dir/t.json "$shipped"
+
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -27,7 +27,19 @@ double Collective::bytes(Path path) const {
 }
 
 Collective& Collective::then(const Collective& next) {
-  steps.insert(steps.end(), next.steps.begin(), next.steps.end());
+  for (const auto& step : next.steps) {
+    // Back-to-back single transfers on the same path are one longer transfer: same time, fewer simulated events.
+    if (!steps.empty() && steps.back().transfers.size() == 1 && step.transfers.size() == 1) {
+      auto& last = steps.back().transfers.front();
+      const auto& t = step.transfers.front();
+      if (last.path == t.path && last.bytes_per_s == t.bytes_per_s) {
+        last.bytes += t.bytes;
+        last.latency_s += t.latency_s;
+        continue;
+      }
+    }
+    steps.push_back(step);
+  }
   return *this;
 }
 

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <exception>
 
@@ -55,6 +56,8 @@ std::string read_all(int fd) {
 }  // namespace
 
 std::string run_in_engine(const std::function<std::string()>& body) {
+  // The child must not write out what the parent has buffered.
+  std::fflush(nullptr);
   int fds[2];
   if (::pipe(fds) != 0) throw ModelError(fmt::format("cannot start the simulation engine: {}", std::strerror(errno)));
   const pid_t pid = ::fork();
