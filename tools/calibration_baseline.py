@@ -185,9 +185,9 @@ def pick_metric(run, chip):
     return None
 
 
-def run_flopcast(binary, scenario_path):
+def run_flopcast(binary, scenario_path, tier):
     """The parsed JSON result, or raise Skip with flopcast's error message."""
-    proc = subprocess.run([binary, "run", "--json", scenario_path], cwd=REPO_ROOT, capture_output=True, text=True)
+    proc = subprocess.run([binary, "run", "--json", "--quiet", "--tier", tier, scenario_path], cwd=REPO_ROOT, capture_output=True, text=True)
     if proc.returncode != 0:
         message = " ".join((proc.stderr.strip() or proc.stdout.strip() or f"exit code {proc.returncode}").split())
         message = message.replace(scenario_path, os.path.basename(scenario_path))  # hide the temporary folder
@@ -218,6 +218,8 @@ def main():
     parser.add_argument("--runs", default=DEFAULT_RUNS, help=f"published runs (default {DEFAULT_RUNS})")
     parser.add_argument("--flopcast", default=DEFAULT_BINARY, help="flopcast binary (default build/dev/app/flopcast)")
     parser.add_argument("--write-scenarios", metavar="DIR", help="also save the generated scenario files in DIR")
+    parser.add_argument("--tier", default="replica", choices=["analytical", "replica", "full"],
+                        help="fidelity tier (default replica, as flopcast run)")
     args = parser.parse_args()
 
     with open(args.runs) as f:
@@ -248,7 +250,7 @@ def main():
                 skipped.append((run_id, "no published metric to compare"))
                 continue
             try:
-                result = run_flopcast(args.flopcast, path)
+                result = run_flopcast(args.flopcast, path, args.tier)
             except Skip as reason:
                 skipped.append((run_id, str(reason)))
                 continue
@@ -274,7 +276,7 @@ def main():
 
     errors = [abs(r["error"]) for r in rows]
     print()
-    print("Summary (uncalibrated analytical tier):")
+    print(f"Summary (uncalibrated, tier {args.tier}):")
     print(f"- compared: {len(rows)} of {len(runs)} training runs ({len(skipped)} skipped)")
     if errors:
         worst = max(rows, key=lambda r: abs(r["error"]))
