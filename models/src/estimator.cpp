@@ -117,30 +117,30 @@ StageTimes chunk_times(const TrainingJob& job, const StageLayout& layout, const 
   return s;
 }
 
-// One micro-batch's worth of work on device d: its virtual stages (DualPipe: half a micro-batch through each of
-// its two stages).
-StageTimes device_times(const TrainingJob& job, int d, const StepWork& w, const Assumptions& a, bool overlap) {
+// One micro-batch's worth of work on device d from its virtual stages' times (DualPipe: half a micro-batch through
+// each of its two stages).
+StageTimes device_times(const TrainingJob& job, int d, const StepWork& w, const std::vector<StageTimes>& chunks) {
   StageTimes total;
   if (job.plan.schedule == Schedule::dualpipe && w.pp > 1) {
-    add(total, chunk_times(job, w.chunks[d], w, a, overlap), 0.5);
-    add(total, chunk_times(job, w.chunks[w.pp - 1 - d], w, a, overlap), 0.5);
+    add(total, chunks[d], 0.5);
+    add(total, chunks[w.pp - 1 - d], 0.5);
     return total;
   }
-  for (std::size_t v = d; v < w.chunks.size(); v += w.pp) add(total, chunk_times(job, w.chunks[v], w, a, overlap), 1.0);
+  for (std::size_t v = d; v < chunks.size(); v += w.pp) add(total, chunks[v], 1.0);
   return total;
 }
 
 // Fill and drain of the pipeline: the schedule's critical path with each pass at its time, less the busiest device's
 // work. For equal stages this is the schedules' textbook bubble: (pp - 1)(F + B) for GPipe and 1F1B, divided by vpp
 // when interleaved, and about (pp/2 - 1)(F&B + B - 3W) for DualPipe (DeepSeek-V3 report, table 2).
-double bubble_s(const TrainingJob& job, const StepWork& w, const Assumptions& a, bool overlap, long micro_batches,
+double bubble_s(const TrainingJob& job, const std::vector<StageTimes>& chunks, long micro_batches,
                 const StageTimes& slowest) {
   const auto& plan = job.plan;
   if (plan.pp <= 1) return 0.0;
   const auto schedule = make_schedule(plan.schedule, plan.pp, plan.vpp, micro_batches);
   std::vector<PassTimes> times;
   for (const auto& stage : schedule.stages) {
-    const auto t = chunk_times(job, w.chunks[stage.layout], w, a, overlap);
+    const auto& t = chunks[stage.layout];
     times.push_back({t.forward_s, t.backward_s, t.weight_s});
   }
   return std::max(0.0, pipeline_makespan_s(schedule, times) - static_cast<double>(micro_batches) * slowest.total_s());
@@ -178,8 +178,10 @@ TrainingEstimate estimate_training(const TrainingJob& job, const Assumptions& a,
   const bool overlap = options.overlap;
 
   // The slowest device sets the pipeline's pace.
+  std::vector<StageTimes> chunks;
+  for (const auto& layout : w.chunks) chunks.push_back(chunk_times(job, layout, w, a, overlap));
   std::vector<StageTimes> devices;
-  for (int d = 0; d < plan.pp; ++d) devices.push_back(device_times(job, d, w, a, overlap));
+  for (int d = 0; d < plan.pp; ++d) devices.push_back(device_times(job, d, w, chunks));
   const StageTimes slowest =
       *std::max_element(devices.begin(), devices.end(),
                         [](const StageTimes& x, const StageTimes& y) { return x.total_s() < y.total_s(); });
@@ -191,7 +193,7 @@ TrainingEstimate estimate_training(const TrainingJob& job, const Assumptions& a,
   b.tp_s = M * slowest.tp_s;
   b.cp_s = M * slowest.cp_s;
   b.ep_s = M * slowest.ep_s;
-  b.bubble_s = bubble_s(job, w, a, overlap, r.micro_batches, slowest);
+  b.bubble_s = bubble_s(job, chunks, r.micro_batches, slowest);
 
   // Pipeline point-to-point: synchronous between 1F1B steps; overlapped in steady state by the interleaved and
   // DualPipe schedules, leaving the fill and drain chains.

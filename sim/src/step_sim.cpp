@@ -5,7 +5,6 @@
 #include <cmath>
 #include <deque>
 #include <map>
-#include <memory>
 #include <set>
 
 #include <fmt/format.h>
@@ -114,19 +113,15 @@ class StepSimulation {
     zone_->add_route(from->get_netpoint(), to->get_netpoint(), nullptr, nullptr, route, false);
   }
 
-  double straggler_compute(int index) const {
-    double factor = 1.0;
+  // The combined slow-down of a device (stragglers listed twice multiply).
+  Straggler straggler(int index) const {
+    Straggler total{index, 1.0, 1.0};
     for (const auto& s : in_.options.stragglers) {
-      if (s.device == index) factor *= s.compute_factor;
+      if (s.device != index) continue;
+      total.compute_factor *= s.compute_factor;
+      total.link_factor *= s.link_factor;
     }
-    return factor;
-  }
-  double straggler_link(int index) const {
-    double factor = 1.0;
-    for (const auto& s : in_.options.stragglers) {
-      if (s.device == index) factor *= s.link_factor;
-    }
-    return factor;
+    return total;
   }
 
   void build_platform() {
@@ -141,7 +136,7 @@ class StepSimulation {
       d.stage = g / per_stage_;
       d.slot = g % per_stage_;
       d.work = &in_.works[d.stage];
-      d.compute_factor = straggler_compute(g);
+      d.compute_factor = straggler(g).compute_factor;
       d.traced = d.slot == 0;
       d.host = zone_->create_host(full_ ? fmt::format("chip{}", g) : fmt::format("stage{}", g), kSpeed / d.compute_factor);
       d.activity.name = full_ ? fmt::format("chip {} (stage {})", g, d.stage) : fmt::format("stage {}", g);
@@ -170,7 +165,7 @@ class StepSimulation {
   void build_replica() {
     const bool shared = in_.options.contention;
     for (auto& d : devices_) {
-      const double slow = straggler_link(d.index);
+      const double slow = straggler(d.index).link_factor;
       std::array<std::array<int, kKinds>, kPaths> link_of{};
       for (int p = 0; p < kPaths; ++p) {
         const auto& lc = p == 0 ? d.work->scaleup : d.work->scaleout;
@@ -250,7 +245,7 @@ class StepSimulation {
     };
     std::vector<Ports> ports;
     for (auto& d : devices_) {
-      const double slow = straggler_link(d.index);
+      const double slow = straggler(d.index).link_factor;
       const double scaleup = d.work->scaleup.bytes_per_s / slow;
       const int node = d.index / node_chips;
       const int nic = (d.index % node_chips) * nics / node_chips;
@@ -465,10 +460,11 @@ class StepSimulation {
       return;
     }
     const auto& t = hop.steps.front().transfers.front();
-    auto done = sg4::Semaphore::create(0);
+    // Synchronous sends (overlap off) wait for their own completion.
+    const auto done = overlap() ? nullptr : sg4::Semaphore::create(0);
     ensure_stream(d, kPp);
-    d.streams[kPp].post({nullptr, 1.0, &d.pipeline.at(target), t.bytes, t.latency_s, notify,
-                         overlap() ? nullptr : done, direction == 0 ? "activations" : "gradients", false});
+    d.streams[kPp].post({nullptr, 1.0, &d.pipeline.at(target), t.bytes, t.latency_s, notify, done,
+                         direction == 0 ? "activations" : "gradients", false});
     if (!overlap()) wait(d, kPp, lane, done);
   }
 
@@ -501,10 +497,11 @@ class StepSimulation {
       compute(d, attention, what);
       return;
     }
-    const Collective ring = l.cp.repeated(l.cp_exchanges * exchanges_factor);
+    // The pass's whole ring, built once per layer kind and direction (the stream keeps a pointer to it).
+    auto& ring = cp_rings_[{&l, exchanges_factor}];
+    if (ring.empty()) ring = l.cp.repeated(l.cp_exchanges * exchanges_factor);
     if (overlap()) {
-      auto& owned = cp_collectives_.emplace_back(std::make_unique<Collective>(ring));
-      auto done = post(d, kCp, *owned, 1.0, "ring attention");
+      auto done = post(d, kCp, ring, 1.0, "ring attention");
       compute(d, attention, what);
       wait(d, kCp, lane, done);
     } else {
@@ -591,7 +588,7 @@ class StepSimulation {
         compute(d, Pass{2.0 * d.work->mtp_projection.gemm_s, 0, 0}, "mtp backward");
       }
     }
-    const auto& sync = in_.works[d.stage].sync[d.stage];
+    const auto& sync = d.work->sync[d.stage];
     for_each_layer(d, layout, true, [&](int, const LayerWork& l) {
       backward_layer(d, lane, state, l, split);
       // The layer's gradients are final after its last backward: reduce them behind the rest of the backward.
@@ -608,7 +605,7 @@ class StepSimulation {
   // ZeRO-3: the stage's weights gathered before each pass (prefetched during the previous one when overlapping).
   void zero3_gather(Device& d, int lane, const StageLayout& layout) {
     if (plan_.zero < 3) return;
-    const auto& sync = in_.works[d.stage].sync[d.stage];
+    const auto& sync = d.work->sync[d.stage];
     if (sync.parameters.empty()) return;
     const double share = static_cast<double>(layout.layers() + layout.mtp_modules) / std::max(1, d.layers);
     auto& prefetched = zero3_next_[d.index];
@@ -647,7 +644,7 @@ class StepSimulation {
 
   void start_device(Device& d) {
     sg4::Actor::create(d.host->get_name(), d.host, [this, &d] {
-      const auto& sync = in_.works[d.stage].sync[d.stage];
+      const auto& sync = d.work->sync[d.stage];
       const auto& ops = sched_.ops[d.stage];
       // Parameters gathered at the start of the step (sharded optimizer): layer by layer in order of first use,
       // each forward waiting only for its own layer.
@@ -760,7 +757,7 @@ class StepSimulation {
   std::set<std::pair<sg4::Host*, sg4::Host*>> routed_;
   std::map<int, std::vector<sg4::SemaphorePtr>> gradient_buckets_;
   std::map<int, sg4::SemaphorePtr> zero3_next_;
-  std::deque<std::unique_ptr<Collective>> cp_collectives_;
+  std::map<std::pair<const LayerWork*, int>, Collective> cp_rings_;
   std::vector<TraceEvent> trace_;
   long activities_ = 0;
 };
