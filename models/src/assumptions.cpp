@@ -67,6 +67,7 @@ Assumptions load_assumptions(const fs::path& root) {
               kFraction);
     read.read(*c, "collectives", "all_to_all_efficiency_scaleout", Dimension::fraction,
               a.all_to_all_efficiency_scaleout, kFraction);
+    read.read(*c, "collectives", "tree_bandwidth_fraction", Dimension::fraction, a.tree_bandwidth_fraction, kFraction);
     read.read(*c, "collectives", "tp_overlap_hidden_fraction", Dimension::fraction, a.tp_overlap_hidden_fraction,
               kFraction);
     c->finish();

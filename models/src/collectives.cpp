@@ -1,6 +1,7 @@
 #include "flopcast/models/collectives.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 namespace flopcast {
 
@@ -67,11 +68,26 @@ Collective single(double bytes, double latency_steps, const LinkClass& link) {
 
 }  // namespace
 
+Collective ring_all_reduce(double bytes, int ranks, const LinkClass& link) {
+  if (ranks <= 1 || bytes <= 0) return {};
+  const double n = ranks;
+  return single(2.0 * (n - 1.0) / n * bytes, 2.0 * (n - 1.0), link);
+}
+
+Collective tree_all_reduce(double bytes, int ranks, const LinkClass& link) {
+  if (ranks <= 1 || bytes <= 0 || link.tree_fraction <= 0) return {};
+  LinkClass tree = link;
+  tree.efficiency = link.efficiency * link.tree_fraction;
+  return single(2.0 * bytes, 2.0 * std::ceil(std::log2(static_cast<double>(ranks))), tree);
+}
+
 Collective all_reduce(double bytes, int ranks, const LinkClass& link) {
   if (ranks <= 1 || bytes <= 0) return {};
   if (link.in_network_reduction) return single(bytes, 2.0, link);
-  const double n = ranks;
-  return single(2.0 * (n - 1.0) / n * bytes, 2.0 * (n - 1.0), link);
+  Collective ring = ring_all_reduce(bytes, ranks, link);
+  if (link.tree_fraction <= 0) return ring;
+  Collective tree = tree_all_reduce(bytes, ranks, link);
+  return tree.time_s() < ring.time_s() ? tree : ring;
 }
 
 Collective all_gather(double bytes, int ranks, const LinkClass& link) {

@@ -56,7 +56,8 @@ class Machine {
     const double nic_per_chip = job.cluster.nics_per_node * nic_rate / node_chips_;
     const double latency = 2.0 * job.cluster.fabric.nic_latency.value +
                            topology.max_switch_hops * job.cluster.fabric.switch_latency.value;
-    scaleout_ = {nic_per_chip * topology.bisection_ratio, latency, a.bus_efficiency_scaleout, false, Path::scaleout};
+    scaleout_ = {nic_per_chip * topology.bisection_ratio, latency, a.bus_efficiency_scaleout, false, Path::scaleout,
+                 a.tree_bandwidth_fraction};
     a2a_up_ = {scaleup_.bytes_per_s, scaleup_.latency_s, a.all_to_all_efficiency_scaleup, false, Path::scaleup};
     a2a_out_ = {scaleout_.bytes_per_s, scaleout_.latency_s, a.all_to_all_efficiency_scaleout, false, Path::scaleout};
   }

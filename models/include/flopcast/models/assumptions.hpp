@@ -29,6 +29,7 @@ struct Assumptions {
   double bus_efficiency_scaleout = 0.85;   // InfiniBand / RoCE NIC
   double all_to_all_efficiency_scaleup = 0.7;
   double all_to_all_efficiency_scaleout = 0.8;
+  double tree_bandwidth_fraction = 0.92;   // double binary tree bus bandwidth / ring bus bandwidth, across nodes
   double tp_overlap_hidden_fraction = 0.7;  // share of TP communication hidden when overlap is on
   double per_step_overhead_s = 0.1;
   double per_layer_overhead_s = 50e-6;      // per layer per micro-batch, forward + backward (launch gaps, syncs)

@@ -6,6 +6,10 @@
 // Ring all-reduce of B bytes over n ranks: 2 (n-1)/n * B / (bw * eff) + 2 (n-1) * latency.
 // Ring all-gather / reduce-scatter (B = the full, gathered buffer): (n-1)/n * B / (bw * eff) + (n-1) * latency.
 // In-network reduction (NVLink SHARP): each rank sends and receives its buffer once: B / (bw * eff) + 2 latency.
+// Double binary tree all-reduce (NCCL, across nodes): 2 B / (bw * eff * tree_fraction) + 2 ceil(log2 n) * latency;
+// each rank is interior in one tree and a leaf in the other, each tree carries half the data. Where a link class
+// offers trees, all_reduce takes whichever of ring and tree is faster for the size, as NCCL's tuner does: trees win
+// on small buffers over many nodes, where the ring's 2 (n-1) latencies dominate.
 //
 // A collective is kept as the transfers one chip makes, step after step, so that the analytical tier can add their
 // times and the discrete-event tiers can turn each into a flow on the chip's links (where concurrent traffic slows it
@@ -24,6 +28,7 @@ struct LinkClass {
   double efficiency = 1;   // achieved bus bandwidth / bytes_per_s
   bool in_network_reduction = false;
   Path path = Path::scaleup;
+  double tree_fraction = 0;  // tree bus bandwidth / ring bus bandwidth; 0: no tree algorithm on this link class
 };
 
 // One chip's transfer on one path: `bytes` at the raw `bytes_per_s`, after `latency_s`.
@@ -53,7 +58,9 @@ struct Collective {
   Collective scaled(double fraction) const;
 };
 
-Collective all_reduce(double bytes, int ranks, const LinkClass& link);
+Collective all_reduce(double bytes, int ranks, const LinkClass& link);  // the faster of ring and tree
+Collective ring_all_reduce(double bytes, int ranks, const LinkClass& link);
+Collective tree_all_reduce(double bytes, int ranks, const LinkClass& link);
 Collective all_gather(double bytes, int ranks, const LinkClass& link);
 Collective reduce_scatter(double bytes, int ranks, const LinkClass& link);
 Collective point_to_point(double bytes, const LinkClass& link);
