@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <fmt/ostream.h>
 
 #include "commands.hpp"
@@ -41,16 +42,37 @@ void print_summary(const Scenario& s, const TrainingEstimate& e, std::ostream& o
   const auto& ec = e.energy_cost;
   fmt::print(out, "{}  ({})\n", s.name, s.file);
   fmt::print(out, "  model        {}\n", model_text(s, e));
-  fmt::print(out, "  cluster      {} x {} in {} x {}; {} {} ({} switches, bisection {:.0f} % of injection)\n", c.chips,
-             c.chip.id, c.nodes, c.node.id, c.fabric.id, to_string(c.topology), e.topology.switches,
-             e.topology.bisection_ratio * 100.0);
+  if (c.stage_chips.empty()) {
+    fmt::print(out, "  cluster      {} x {} in {} x {}; {} {} ({} switches, bisection {:.0f} % of injection)\n", c.chips,
+               c.chip.id, c.nodes, c.node.id, c.fabric.id, to_string(c.topology), e.topology.switches,
+               e.topology.bisection_ratio * 100.0);
+  } else {
+    // A mixed fleet: each stage group's chips and nodes.
+    fmt::print(out, "  cluster      {} chips in {} nodes; {} {} ({} switches, bisection {:.0f} % of injection)\n",
+               c.chips, c.nodes, c.fabric.id, to_string(c.topology), e.topology.switches,
+               e.topology.bisection_ratio * 100.0);
+    const int pp = s.job.plan.pp;
+    std::vector<int> own;
+    for (int stage = 0; stage < pp; ++stage) {
+      if (c.stage_group(stage) == nullptr) own.push_back(stage);
+    }
+    const auto line = [&](const std::vector<int>& stages, const Chip& chip, const Node& node) {
+      if (stages.empty()) return;
+      const long chips = c.chips / pp * static_cast<long>(stages.size());
+      fmt::print(out, "               stages {}: {} x {} in {} x {}\n", fmt::join(stages, ", "), chips, chip.id,
+                 chips / node.chip_count(), node.id);
+    };
+    line(own, c.chip, c.node);
+    for (const auto& group : c.stage_chips) line(group.stages, group.chip, group.node);
+  }
   fmt::print(out, "  plan         {}\n", plan_text(s.job));
   fmt::print(out, "  step time    {}  ({} micro-batches, {} tokens per step)\n", seconds(e.step_time_s), e.micro_batches,
              count(e.tokens_per_step));
   fmt::print(out, "  throughput   {} tokens/s, {} tokens/s per chip\n", count(e.tokens_per_s),
              count(e.tokens_per_s_per_chip));
   fmt::print(out, "  utilization  MFU {}, HFU {}, {} per chip of model FLOPs (bf16 peak {})\n", percent(e.mfu),
-             percent(e.hfu), flop_rate(e.model_flop_per_s_per_chip), flop_rate(c.chip.peak_flop_per_s(DataType::bf16)));
+             percent(e.hfu), flop_rate(e.model_flop_per_s_per_chip),
+             flop_rate(e.mfu > 0 ? e.model_flop_per_s_per_chip / e.mfu : c.chip.peak_flop_per_s(DataType::bf16)));
   fmt::print(out, "  memory       {} of {} usable per chip (stage {}): {}, {} {}\n", bytes(m.total_bytes),
              bytes(m.usable_bytes), m.stage, m.fits ? "fits" : "DOES NOT FIT", bytes(std::fabs(m.margin_bytes)),
              m.fits ? "spare" : "short");
@@ -70,8 +92,11 @@ void print_summary(const Scenario& s, const TrainingEstimate& e, std::ostream& o
   fmt::print(out, "  energy       {} at {} facility power (PUE {:.2f})\n", energy_kwh(ec.energy_kwh),
              fmt::format("{:.2f} MW", ec.facility_power_w / 1e6), s.job.costs.pue);
   if (s.job.costs.mode == CostMode::rental) {
-    fmt::print(out, "  cost         {} rental at ${:.2f} per chip-hour (electricity {} included); {} per M tokens\n",
-               usd(ec.cost_usd), s.job.costs.usd_per_chip_hour, usd(ec.electricity_usd), usd(ec.usd_per_mtok));
+    // A mixed fleet's stages rent at their own prices: the mean is what a chip-hour costs.
+    const double rate = e.chip_hours > 0 ? ec.cost_usd / e.chip_hours : s.job.costs.usd_per_chip_hour;
+    fmt::print(out, "  cost         {} rental at ${:.2f} per chip-hour{} (electricity {} included); {} per M tokens\n",
+               usd(ec.cost_usd), rate, c.stage_chips.empty() ? "" : " on average", usd(ec.electricity_usd),
+               usd(ec.usd_per_mtok));
   } else {
     fmt::print(out, "  cost         {} ownership (capex {} over {:g} years, electricity {}); {} per M tokens\n",
                usd(ec.cost_usd), usd(ec.capex_usd), s.job.costs.depreciation_years, usd(ec.electricity_usd),
@@ -130,7 +155,12 @@ void print_comparison(const std::vector<Scenario>& scenarios, const std::vector<
   };
   const std::vector<Row> rows{
       {"model", [](const Scenario& s, const TrainingEstimate&) { return s.model_ref; }},
-      {"chip", [](const Scenario& s, const TrainingEstimate&) { return s.job.cluster.chip.id; }},
+      {"chip",
+       [](const Scenario& s, const TrainingEstimate&) {
+         std::string ids = s.job.cluster.chip.id;
+         for (const auto& group : s.job.cluster.stage_chips) ids += "+" + group.chip.id;
+         return ids;
+       }},
       {"chips", [](const Scenario& s, const TrainingEstimate&) { return fmt::format("{}", s.job.cluster.chips); }},
       {"tp/pp/dp/ep",
        [](const Scenario& s, const TrainingEstimate&) {

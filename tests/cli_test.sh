@@ -76,6 +76,14 @@ expect trace-two-scenarios 2 "exactly one scenario" "" -- "$flopcast" run --trac
 expect trace-analytical 2 "tier replica or full" "" -- "$flopcast" run --tier analytical --trace "$work/t.json" "$shipped"
 expect trace-written 0 "trace of one step written" "" -- "$flopcast" run --trace "$work/trace.json" "$shipped"
 expect trace-parses 0 "traceEvents" "" -- python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(list(d))" "$work/trace.json"
+# A mixed fleet: each stage group on its own line, priced at its own chips' rates, and in the JSON.
+mixed="scenarios/shipped/llama3-70b-h800-h20-mixed.json"
+expect mixed-groups 0 "stages 2, 3: 256 x h20 in 32 x hgx-h20" "" -- "$flopcast" run "$mixed"
+expect mixed-cost 0 "per chip-hour on average" "" -- "$flopcast" run --tier analytical "$mixed"
+expect mixed-json 0 '"stage_chips"' "" -- "$flopcast" run --json --tier analytical "$mixed"
+expect mixed-compare 0 "h800-sxm\+h20" "" -- "$flopcast" run --tier analytical "$mixed" "$shipped"
+echo '{"model": "llama3-70b", "cluster": {"chip": "h800-sxm", "chips": 64, "stage_chips": [{"stages": [4], "chip": "h20"}]}, "parallelism": {"tp": 8, "pp": 2}, "training": {"seq_len": 4096, "global_batch": 64, "tokens": 1e9}}' >"$work/mixed-bad.json"
+expect mixed-bad-stage 2 "/cluster/stage_chips/0/stages: stage 4 does not exist" "" -- "$flopcast" run "$work/mixed-bad.json"
 expect trace-unwritable 2 "error: .*cannot write" "internal" -- "$flopcast" run --trace /nonexistent-dir/t.json "$shipped"
 
 echo "cli: $passed passed, $failed failed"

@@ -95,23 +95,96 @@ TEST_CASE("a straggler factor of 1 changes nothing and a straggler slows the syn
   CHECK_THAT(simulate_scenario(s, catalogs(), replica).estimate.step_time_s, WithinRel(slow.estimate.step_time_s, 0.02));
 }
 
+Scenario mixed_fleet(const nlohmann::json& group) {
+  auto json = nlohmann::json::parse(R"({
+    "model": "llama3-70b",
+    "cluster": {"chip": "h100-sxm", "chips": 64},
+    "parallelism": {"tp": 8, "pp": 2, "sp": true},
+    "training": {"seq_len": 4096, "global_batch": 64, "precision": "bf16", "tokens": 1e12}})");
+  json["cluster"]["stage_chips"] = nlohmann::json::array({group});
+  return test::scenario_from(json);
+}
+
 TEST_CASE("a mixed fleet runs each pipeline stage at its own chip's speed", "[sim][tiers]") {
-  const auto s = llama70b_64(R"({"tp": 8, "pp": 2, "sp": true})");
-  const auto& h100 = s.job.cluster.chip;
-  const auto h800 = *catalogs().hardware.find_chip("h800-sxm");
-  const auto b200 = *catalogs().hardware.find_chip("b200");
-  SimOptions mixed;
-  mixed.stage_chips = {{1, h800}};
-  // H800 has the H100's compute: the same step (the scale-up links are the node's, not the chip's).
-  CHECK_THAT(simulate_scenario(s, catalogs(), mixed).estimate.step_time_s,
-             WithinRel(simulate_scenario(s, catalogs()).estimate.step_time_s, 1e-6));
+  const auto all_h100 = llama70b_64();
+  const auto mixed = mixed_fleet({{"stages", {1}}, {"chip", "b200"}});
+  REQUIRE(mixed.job.cluster.stage_group(1) != nullptr);
+  CHECK(mixed.job.cluster.for_stage(1).node.id == "hgx-b200");  // the chip's default node
+  CHECK(mixed.job.cluster.for_stage(0).chip.id == "h100-sxm");
   // A B200 stage is faster, but the pipeline waits for the H100 stage: faster than all-H100, slower than half.
-  mixed.stage_chips = {{1, b200}};
-  const double with_b200 = simulate_scenario(s, catalogs(), mixed).estimate.step_time_s;
-  const double all_h100 = simulate_scenario(s, catalogs()).estimate.step_time_s;
-  CHECK(with_b200 < all_h100);
-  CHECK(with_b200 > 0.5 * all_h100);
-  CHECK(h100.id == "h100-sxm");
+  for (Tier tier : {Tier::analytical, Tier::replica, Tier::full}) {
+    SimOptions options;
+    options.tier = tier;
+    const double with_b200 = simulate_scenario(mixed, catalogs(), options).estimate.step_time_s;
+    const double h100 = simulate_scenario(all_h100, catalogs(), options).estimate.step_time_s;
+    INFO(to_string(tier) << ": mixed " << with_b200 << " s, all H100 " << h100 << " s");
+    CHECK(with_b200 < h100);
+    CHECK(with_b200 > 0.5 * h100);
+  }
+  // With overlap and contention off, tier 2 follows tier 1 on the mixed fleet too.
+  SimOptions plain;
+  plain.overlap = false;
+  plain.contention = false;
+  CHECK_THAT(simulate_scenario(mixed, catalogs(), plain).estimate.step_time_s,
+             WithinRel(estimate_training(mixed.job, catalogs().assumptions, EstimateOptions{false}).step_time_s, 0.01));
+}
+
+TEST_CASE("a mixed fleet is priced and powered stage by stage", "[sim][cost]") {
+  const auto h100 = llama70b_64();
+  const auto mixed = mixed_fleet({{"stages", {1}}, {"chip", "b200"}, {"usd_per_chip_hour", 6.0}});
+  const auto one = run_scenario(h100, catalogs());
+  const auto two = run_scenario(mixed, catalogs());
+  // Rental: 32 H100 at the scenario's price and 32 B200 at $6, per hour of training.
+  const double h100_rate = h100.job.costs.usd_per_chip_hour;
+  const double hours = two.train_s / 3600.0;
+  CHECK_THAT(two.energy_cost.cost_usd, WithinRel((32 * h100_rate + 32 * 6.0) * hours, 1e-9));
+  CHECK_THAT(one.energy_cost.cost_usd, WithinRel(64 * h100_rate * one.train_s / 3600.0, 1e-9));
+  // Power: the B200 stage draws its own TDP (1000 W against 700 W), so more watts than all-H100.
+  CHECK(two.energy_cost.facility_power_w > one.energy_cost.facility_power_w);
+  // MFU against the fleet's mean bf16 peak: (989 + 2250) / 2 TFLOP/s for H100 + B200 (dense).
+  const double mean_peak = (h100.job.cluster.chip.peak_flop_per_s(DataType::bf16) +
+                            mixed.job.cluster.for_stage(1).chip.peak_flop_per_s(DataType::bf16)) / 2.0;
+  CHECK_THAT(two.mfu, WithinRel(two.model_flop_per_s_per_chip / mean_peak, 1e-12));
+}
+
+TEST_CASE("a mixed fleet's memory check uses each stage's own chip", "[sim][memory]") {
+  // Llama-3-70B, tp 8 pp 2, no recompute: too big for 80 GB H100s; moving the fuller stage 0 to 141 GB H200s
+  // leaves stage 1 (on H100) as the one reported.
+  const auto h100 = llama70b_64();
+  const auto mixed = mixed_fleet({{"stages", {0}}, {"chip", "h200-sxm"}});
+  const auto one = run_scenario(h100, catalogs());
+  const auto two = run_scenario(mixed, catalogs());
+  CHECK(one.memory.stage == 0);
+  CHECK(two.memory.stage == 1);
+  CHECK(two.memory.capacity_bytes == h100.job.cluster.chip.hbm_capacity.value);
+  CHECK(two.memory.margin_bytes > one.memory.margin_bytes);
+}
+
+TEST_CASE("mixed fleet errors name the JSON path", "[sim][scenario]") {
+  const auto errors = [](const nlohmann::json& group) {
+    return test::join_lines(test::messages_of([&] { mixed_fleet(group); }));
+  };
+  CHECK(errors({{"stages", {2}}, {"chip", "b200"}}) ==
+        "/cluster/stage_chips/0/stages: stage 2 does not exist: the pipeline has stages 0 to 1\n");
+  CHECK(errors({{"stages", nlohmann::json::array()}, {"chip", "b200"}}) ==
+        "/cluster/stage_chips/0/stages: expected a non-empty array of pipeline stage numbers, got an array\n");
+  CHECK(errors({{"stages", {1}}, {"chip", "b300"}}).find("/cluster/stage_chips/0/chip: unknown chip \"b300\"") == 0);
+  CHECK(errors({{"stages", {1}}, {"chip", "b200"}, {"node", "hgx-h100"}}) ==
+        "/cluster/stage_chips/0/node: node \"hgx-h100\" holds h100-sxm chips, not b200\n");
+  CHECK(errors({{"stages", {1}}, {"chip", "gb200"}}).find("every stage's nodes must hold the "
+                                                                                 "same number") != std::string::npos);
+  CHECK(errors({{"stages", {1}}, {"chip", "b200"}, {"chip_capex_usd", 1}}) ==
+        "/cluster/stage_chips/0/chip_capex_usd: applies to ownership costs; this scenario rents (give "
+        "usd_per_chip_hour)\n");
+  CHECK(errors({{"stages", {1}}, {"chip", "b200"}, {"colour", "red"}}).find("/cluster/stage_chips/0/colour") == 0);
+  auto twice = nlohmann::json::parse(R"({
+    "model": "llama3-70b",
+    "cluster": {"chip": "h100-sxm", "chips": 64, "stage_chips": [{"stages": [1], "chip": "b200"},
+                                                               {"stages": [1], "chip": "h200-sxm"}]},
+    "parallelism": {"tp": 8, "pp": 2, "sp": true},
+    "training": {"seq_len": 4096, "global_batch": 64, "tokens": 1e12}})");
+  CHECK(test::join_lines(test::messages_of([&] { test::scenario_from(twice); })) ==
+        "/cluster/stage_chips/1/stages: stage 1 is already given to /cluster/stage_chips/0\n");
 }
 
 TEST_CASE("1F1B and interleaved bubbles follow the schedules' formulas", "[sim][schedule]") {

@@ -119,28 +119,30 @@ StageTimes chunk_times(const TrainingJob& job, const StageLayout& layout, const 
 
 // One micro-batch's worth of work on device d from its virtual stages' times (DualPipe: half a micro-batch through
 // each of its two stages).
-StageTimes device_times(const TrainingJob& job, int d, const StepWork& w, const std::vector<StageTimes>& chunks) {
+StageTimes device_times(const TrainingJob& job, int d, const std::vector<StageTimes>& chunks) {
+  const int pp = job.plan.pp;
   StageTimes total;
-  if (job.plan.schedule == Schedule::dualpipe && w.pp > 1) {
+  if (job.plan.schedule == Schedule::dualpipe && pp > 1) {
     add(total, chunks[d], 0.5);
-    add(total, chunks[w.pp - 1 - d], 0.5);
+    add(total, chunks[pp - 1 - d], 0.5);
     return total;
   }
-  for (std::size_t v = d; v < chunks.size(); v += w.pp) add(total, chunks[v], 1.0);
+  for (std::size_t v = d; v < chunks.size(); v += pp) add(total, chunks[v], 1.0);
   return total;
 }
 
 // Fill and drain of the pipeline: the schedule's critical path with each pass at its time, less the busiest device's
 // work. For equal stages this is the schedules' textbook bubble: (pp - 1)(F + B) for GPipe and 1F1B, divided by vpp
 // when interleaved, and about (pp/2 - 1)(F&B + B - 3W) for DualPipe (DeepSeek-V3 report, table 2).
-double bubble_s(const TrainingJob& job, const std::vector<StageTimes>& chunks, long micro_batches,
+// `chunks[w][v]`: virtual stage v's times with work w (one work, or one per device for a mixed fleet).
+double bubble_s(const TrainingJob& job, const std::vector<std::vector<StageTimes>>& chunks, long micro_batches,
                 const StageTimes& slowest) {
   const auto& plan = job.plan;
   if (plan.pp <= 1) return 0.0;
   const auto schedule = make_schedule(plan.schedule, plan.pp, plan.vpp, micro_batches);
   std::vector<PassTimes> times;
   for (const auto& stage : schedule.stages) {
-    const auto& t = chunks[stage.layout];
+    const auto& t = chunks[chunks.size() == 1 ? 0 : stage.device][stage.layout];
     times.push_back({t.forward_s, t.backward_s, t.weight_s});
   }
   return std::max(0.0, pipeline_makespan_s(schedule, times) - static_cast<double>(micro_batches) * slowest.total_s());
@@ -174,14 +176,17 @@ TrainingEstimate prepare_estimate(const TrainingJob& job) {
 TrainingEstimate estimate_training(const TrainingJob& job, const Assumptions& a, const EstimateOptions& options) {
   const auto& plan = job.plan;
   TrainingEstimate r = prepare_estimate(job);
-  const StepWork w = build_step_work(job, r.topology, a);
+  const auto works = build_stage_works(job, r.topology, a);
   const bool overlap = options.overlap;
 
   // The slowest device sets the pipeline's pace.
-  std::vector<StageTimes> chunks;
-  for (const auto& layout : w.chunks) chunks.push_back(chunk_times(job, layout, w, a, overlap));
+  std::vector<std::vector<StageTimes>> chunks;  // per work, per virtual stage
+  for (const auto& w : works) {
+    auto& out = chunks.emplace_back();
+    for (const auto& layout : w.chunks) out.push_back(chunk_times(job, layout, w, a, overlap));
+  }
   std::vector<StageTimes> devices;
-  for (int d = 0; d < plan.pp; ++d) devices.push_back(device_times(job, d, w, chunks));
+  for (int d = 0; d < plan.pp; ++d) devices.push_back(device_times(job, d, chunks[works.size() == 1 ? 0 : d]));
   const StageTimes slowest =
       *std::max_element(devices.begin(), devices.end(),
                         [](const StageTimes& x, const StageTimes& y) { return x.total_s() < y.total_s(); });
@@ -198,16 +203,19 @@ TrainingEstimate estimate_training(const TrainingJob& job, const Assumptions& a,
   // Pipeline point-to-point: synchronous between 1F1B steps; overlapped in steady state by the interleaved and
   // DualPipe schedules, leaving the fill and drain chains.
   if (plan.pp > 1) {
-    const double hop = w.pp_hop.time_s();
+    double hop = 0;
+    for (const auto& w : works) hop = std::max(hop, w.pp_hop.time_s());
+    const double vpp = works.front().vpp;
     const bool overlapped = overlap && (plan.schedule == Schedule::interleaved || plan.schedule == Schedule::dualpipe);
-    b.pp_s = overlapped ? 2.0 * (plan.pp - 1.0) * w.vpp * hop : 2.0 * (M * w.vpp + plan.pp - 1.0) * hop;
+    b.pp_s = overlapped ? 2.0 * (plan.pp - 1.0) * vpp * hop : 2.0 * (M * vpp + plan.pp - 1.0) * hop;
   }
 
   // Data parallel: gradients behind the last backward, parameters ahead of the first forward.
   const bool dp_overlap = overlap && plan.dp_overlap;
   double worst_dp = 0;
   double worst_optimizer = 0;
-  for (const auto& sync : w.sync) {
+  for (int d = 0; d < plan.pp; ++d) {
+    const auto& sync = work_of(works, d).sync[d];
     const double gradients = sync.gradients.time_s();
     const double parameters = sync.parameters.time_s();
     double exposed = dp_overlap ? std::max(0.0, gradients - slowest.backward_s) +
@@ -231,7 +239,11 @@ TrainingEstimate estimate_training(const TrainingJob& job, const Assumptions& a,
 
 void complete_estimate(TrainingEstimate& r, const TrainingJob& job, const Assumptions& a) {
   const auto& plan = job.plan;
-  const double peak_bf16 = job.cluster.chip.peak_flop_per_s(DataType::bf16);
+  // MFU against the fleet's mean bf16 peak (every stage holds the same number of chips).
+  double peak_bf16 = 0;
+  for (int stage = 0; stage < plan.pp; ++stage) {
+    peak_bf16 += job.cluster.for_stage(stage).chip.peak_flop_per_s(DataType::bf16) / plan.pp;
+  }
   const double chips = job.cluster.chips;
   r.tokens_per_s = r.tokens_per_step / r.step_time_s;
   r.tokens_per_s_per_chip = r.tokens_per_s / chips;

@@ -164,12 +164,12 @@ MemoryReport training_memory(const TrainingJob& job, const ParamCounts& params, 
     }
     r.reserved_bytes = assumptions.memory_reserved_bytes;
     r.total_bytes = r.weights_bytes + r.gradients_bytes + r.optimizer_bytes + r.activations_bytes + r.reserved_bytes;
-    r.capacity_bytes = job.cluster.chip.hbm_capacity.value;
+    r.capacity_bytes = job.cluster.for_stage(static_cast<int>(stage_idx)).chip.hbm_capacity.value;
     r.usable_bytes = r.capacity_bytes * assumptions.memory_usable_fraction;
     r.margin_bytes = r.usable_bytes - r.total_bytes;
     r.in_flight = stage_in_flight_at_least_one;
     r.fits = r.margin_bytes >= 0;
-    if (stage_idx == 0 || r.total_bytes > best.total_bytes) best = r;
+    if (stage_idx == 0 || r.margin_bytes < best.margin_bytes) best = r;
   }
   return best;
 }

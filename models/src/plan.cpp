@@ -21,6 +21,26 @@ std::string_view to_string(Schedule schedule) {
   return "?";
 }
 
+const StageChips* ClusterSetup::stage_group(int stage) const {
+  for (const auto& group : stage_chips) {
+    for (int s : group.stages) {
+      if (s == stage) return &group;
+    }
+  }
+  return nullptr;
+}
+
+ClusterSetup ClusterSetup::for_stage(int stage) const {
+  ClusterSetup out = *this;
+  out.stage_chips.clear();
+  if (const auto* group = stage_group(stage)) {
+    out.chip = group->chip;
+    out.node = group->node;
+    out.nics_per_node = group->node.nic_count();
+  }
+  return out;
+}
+
 TopologySpec topology_spec(const ClusterSetup& cluster) {
   return {.kind = cluster.topology,
           .nodes = cluster.nodes,

@@ -291,4 +291,15 @@ StepWork build_step_work(const TrainingJob& job, const TopologySummary& topology
   return w;
 }
 
+std::vector<StepWork> build_stage_works(const TrainingJob& job, const TopologySummary& topology, const Assumptions& a) {
+  if (job.cluster.stage_chips.empty()) return {build_step_work(job, topology, a)};
+  std::vector<StepWork> works;
+  for (int stage = 0; stage < job.plan.pp; ++stage) {
+    TrainingJob variant = job;
+    variant.cluster = job.cluster.for_stage(stage);
+    works.push_back(build_step_work(variant, topology, a));
+  }
+  return works;
+}
+
 }  // namespace flopcast

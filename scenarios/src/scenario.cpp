@@ -1,5 +1,8 @@
 #include "flopcast/scenarios/scenario.hpp"
 
+#include <algorithm>
+#include <cctype>
+
 #include <fmt/format.h>
 
 #include "flopcast/core/files.hpp"
@@ -122,6 +125,7 @@ class ScenarioParser {
       oversubscription = network->number("oversubscription", Need::optional, {.min = 1.0, .max = 64.0});
       network->finish();
     }
+    read_stage_chips(*cluster, node);
     cluster->finish();
     if (chip == nullptr || node == nullptr) return;
     c.chip = *chip;
@@ -168,6 +172,61 @@ class ScenarioParser {
       if (auto problem = topology_capacity_problem(topology_spec(c))) {
         problems_.push_back({file_, "/cluster/network/topology", *problem});
       }
+    }
+  }
+
+  // A mixed fleet: {"stages": [2, 3], "chip": "h20", "node": "hgx-h20"}; the node defaults to the chip's.
+  void read_stage_chips(JsonReader& cluster, const Node* cluster_node) {
+    auto groups = cluster.objects("stage_chips", Need::optional);
+    if (!groups) return;
+    for (auto& g : *groups) {
+      StageChips group;
+      const auto chip_id = g.string("chip", Need::required);
+      const auto node_id = g.string("node", Need::optional);
+      stage_prices_.push_back({g.number("usd_per_chip_hour", Need::optional, {.min = 0, .max = 1e4}),
+                               g.number("chip_capex_usd", Need::optional, {.min = 0, .max = 1e8}), g.path()});
+      if (const auto* raw = g.raw("stages", Need::required)) {
+        const bool ok = raw->is_array() && !raw->empty() &&
+                        std::all_of(raw->begin(), raw->end(), [](const auto& v) { return v.is_number_integer(); });
+        if (ok) {
+          for (const auto& v : *raw) group.stages.push_back(v.template get<int>());
+        } else {
+          g.problem("stages", fmt::format("expected a non-empty array of pipeline stage numbers, got {}",
+                                          describe_json(*raw)));
+        }
+      }
+      g.finish();
+      if (!chip_id) continue;
+      const Chip* chip = catalogs_.hardware.find_chip(*chip_id);
+      if (chip == nullptr) {
+        const auto ids = catalogs_.hardware.chip_ids();
+        g.problem("chip", fmt::format("unknown chip \"{}\"{}; known: {}", *chip_id, did_you_mean(*chip_id, ids),
+                                      join(ids, ", ")));
+        continue;
+      }
+      const Node* node = catalogs_.hardware.find_node(node_id.value_or(chip->default_node));
+      if (node == nullptr) {
+        const auto ids = catalogs_.hardware.node_ids();
+        g.problem("node", fmt::format("unknown node \"{}\"{}", *node_id, did_you_mean(*node_id, ids)));
+        continue;
+      }
+      if (node->chip != chip->id) {
+        g.problem("node", fmt::format("node \"{}\" holds {} chips, not {}", node->id, node->chip, chip->id));
+        continue;
+      }
+      if (!node_id) {
+        scenario_.defaults_used.push_back(fmt::format("{}.node = {} (default for {})", dotted(g.path()),
+                                                      chip->default_node, chip->id));
+      }
+      if (cluster_node != nullptr && node->chip_count() != cluster_node->chip_count()) {
+        g.problem("node", fmt::format("node \"{}\" holds {} chips, the cluster's \"{}\" {}: every stage's nodes must "
+                                      "hold the same number",
+                                      node->id, node->chip_count(), cluster_node->id, cluster_node->chip_count()));
+        continue;
+      }
+      group.chip = *chip;
+      group.node = *node;
+      job().cluster.stage_chips.push_back(std::move(group));
     }
   }
 
@@ -270,6 +329,51 @@ class ScenarioParser {
       }
     }
     if (c) c->finish();
+    read_stage_prices();
+  }
+
+  // Each stage group's price: given with the group, or the catalog's for its chip.
+  void read_stage_prices() {
+    auto& groups = job().cluster.stage_chips;
+    for (std::size_t i = 0; i < groups.size() && i < stage_prices_.size(); ++i) {
+      auto& group = groups[i];
+      const auto& given = stage_prices_[i];
+      const bool rental = job().costs.mode == CostMode::rental;
+      const auto& price = rental ? given.usd_per_chip_hour : given.chip_capex_usd;
+      const auto& other = rental ? given.chip_capex_usd : given.usd_per_chip_hour;
+      const char* key = rental ? "usd_per_chip_hour" : "chip_capex_usd";
+      if (other) {
+        problems_.push_back({file_, given.path + "/" + (rental ? "chip_capex_usd" : "usd_per_chip_hour"),
+                             rental ? "applies to ownership costs; this scenario rents (give usd_per_chip_hour)"
+                                    : "applies to rental costs; this scenario owns its chips (give chip_capex_usd)"});
+      }
+      const auto& catalog = rental ? group.chip.rental_price : group.chip.price;
+      if (price) {
+        (rental ? group.usd_per_chip_hour : group.chip_capex_usd) = *price;
+      } else if (catalog) {
+        (rental ? group.usd_per_chip_hour : group.chip_capex_usd) = catalog->value;
+        scenario_.defaults_used.push_back(fmt::format("{}.{} = {:g} (catalog {} of {})", dotted(given.path), key,
+                                                      catalog->value, rental ? "rental price" : "price", group.chip.id));
+      } else {
+        problems_.push_back({file_, given.path + "/" + key,
+                             fmt::format("is required: the catalog has no {} for {}",
+                                         rental ? "rental price" : "price", group.chip.id)});
+      }
+    }
+  }
+
+  // "/cluster/stage_chips/0" -> "cluster.stage_chips[0]" for the defaults list.
+  static std::string dotted(const std::string& pointer) {
+    std::string out;
+    std::size_t start = 1;
+    while (start <= pointer.size()) {
+      const auto end = std::min(pointer.find('/', start), pointer.size());
+      const std::string part = pointer.substr(start, end - start);
+      const bool index = !part.empty() && std::all_of(part.begin(), part.end(), ::isdigit);
+      out += index ? "[" + part + "]" : (out.empty() ? "" : ".") + part;
+      start = end + 1;
+    }
+    return out;
   }
 
   // Cross-field checks once every field is read: products, divisibility, precision support.
@@ -339,6 +443,31 @@ class ScenarioParser {
     if (training.precision == Precision::fp8 && !cluster.chip.peak(DataType::fp8)) {
       problem("/training/precision", fmt::format("{} has no fp8 units; use \"bf16\"", cluster.chip.id));
     }
+    std::vector<int> taken(static_cast<std::size_t>(std::max(plan.pp, 1)), -1);
+    for (std::size_t g = 0; g < cluster.stage_chips.size(); ++g) {
+      const auto& group = cluster.stage_chips[g];
+      const std::string path = fmt::format("/cluster/stage_chips/{}", g);
+      for (int stage : group.stages) {
+        if (stage < 0 || stage >= plan.pp) {
+          problem(path + "/stages", fmt::format("stage {} does not exist: the pipeline has stages 0 to {}", stage,
+                                                plan.pp - 1));
+        } else if (taken[stage] >= 0) {
+          problem(path + "/stages", fmt::format("stage {} is already given to /cluster/stage_chips/{}", stage,
+                                                taken[stage]));
+        } else {
+          taken[stage] = static_cast<int>(g);
+        }
+      }
+      if (training.precision == Precision::fp8 && !group.chip.peak(DataType::fp8)) {
+        problem(path + "/chip", fmt::format("{} has no fp8 units; use \"bf16\" training", group.chip.id));
+      }
+    }
+    const long stage_chips = cluster.chips / std::max(plan.pp, 1);
+    if (!cluster.stage_chips.empty() && stage_chips % cluster.node.chip_count() != 0) {
+      problem("/cluster/stage_chips", fmt::format("a mixed fleet puts each stage on nodes of its own: a stage's {} "
+                                                  "chips must fill whole {}-chip nodes",
+                                                  stage_chips, cluster.node.chip_count()));
+    }
     if (tokens_given_) {
       job().training.tokens = *tokens_given_;
     } else if (model.published_training_tokens) {
@@ -367,6 +496,15 @@ class ScenarioParser {
                         {"topology", std::string(to_string(j.cluster.topology))},
                         {"nics_per_node", j.cluster.nics_per_node},
                         {"oversubscription", j.cluster.oversubscription}}}};
+    for (const auto& group : j.cluster.stage_chips) {
+      nlohmann::json g = {{"stages", group.stages}, {"chip", group.chip.id}, {"node", group.node.id}};
+      if (j.costs.mode == CostMode::rental) {
+        g["usd_per_chip_hour"] = group.usd_per_chip_hour;
+      } else {
+        g["chip_capex_usd"] = group.chip_capex_usd;
+      }
+      out["cluster"]["stage_chips"].push_back(g);
+    }
     const auto& p = j.plan;
     out["parallelism"] = {{"tp", p.tp},
                           {"pp", p.pp},
@@ -411,6 +549,12 @@ class ScenarioParser {
   Scenario scenario_;
   std::optional<std::int64_t> dp_given_;
   std::optional<double> tokens_given_;
+  struct StagePrices {
+    std::optional<double> usd_per_chip_hour;
+    std::optional<double> chip_capex_usd;
+    std::string path;
+  };
+  std::vector<StagePrices> stage_prices_;  // as given, per /cluster/stage_chips element
 };
 
 }  // namespace

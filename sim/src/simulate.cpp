@@ -45,21 +45,7 @@ SimResult simulate_training(const TrainingJob& job, const Assumptions& assumptio
                                  job.cluster.chips, options.max_full_chips));
   }
   TrainingEstimate estimate = prepare_estimate(job);
-  std::vector<StepWork> works;
-  const StepWork base = build_step_work(job, estimate.topology, assumptions);
-  for (int stage = 0; stage < plan.pp; ++stage) {
-    const StageChip* other = nullptr;
-    for (const auto& sc : options.stage_chips) {
-      if (sc.stage == stage) other = &sc;
-    }
-    if (other == nullptr) {
-      works.push_back(base);
-      continue;
-    }
-    TrainingJob variant = job;
-    variant.cluster.chip = other->chip;
-    works.push_back(build_step_work(variant, estimate.topology, assumptions));
-  }
+  std::vector<StepWork> works = build_stage_works(job, estimate.topology, assumptions);
   const auto schedule = make_schedule(plan.schedule, plan.pp, plan.vpp, estimate.micro_batches);
   const sim_detail::StepInput input{job, estimate.topology, std::move(works), schedule, options};
   const auto output = sim_detail::decode(

@@ -135,7 +135,7 @@ class StepSimulation {
       d.index = g;
       d.stage = g / per_stage_;
       d.slot = g % per_stage_;
-      d.work = &in_.works[d.stage];
+      d.work = &work_of(in_.works, d.stage);
       d.compute_factor = straggler(g).compute_factor;
       d.traced = d.slot == 0;
       d.host = zone_->create_host(full_ ? fmt::format("chip{}", g) : fmt::format("stage{}", g), kSpeed / d.compute_factor);
@@ -228,7 +228,12 @@ class StepSimulation {
     const int nodes = (static_cast<int>(devices_.size()) + node_chips - 1) / node_chips;
     const int nics = std::max(1, job.cluster.nics_per_node);
     const double port = std::min(job.cluster.node.nic_bandwidth.value, job.cluster.fabric.port_bandwidth.value);
-    const double nic_per_chip = nics * port / node_chips;
+    // A mixed fleet's stages sit on their own chips' nodes, with those nodes' NICs (on the cluster's rails).
+    std::vector<double> nic_per_chip;
+    for (int stage = 0; stage < plan_.pp; ++stage) {
+      const auto setup = job.cluster.for_stage(stage);
+      nic_per_chip.push_back(setup.nics_per_node * std::min(setup.node.nic_bandwidth.value, port) / node_chips);
+    }
     const int radix = static_cast<int>(job.cluster.fabric.switch_radix.value);
     const int down = leaf_down_ports(radix, job.cluster.oversubscription);
     const int up = radix - down;
@@ -251,8 +256,8 @@ class StepSimulation {
       const int nic = (d.index % node_chips) * nics / node_chips;
       ports.push_back({add_link(fmt::format("chip{}.nvlink.out", d.index), scaleup),
                        add_link(fmt::format("chip{}.nvlink.in", d.index), scaleup),
-                       add_link(fmt::format("chip{}.nic.out", d.index), nic_per_chip / slow),
-                       add_link(fmt::format("chip{}.nic.in", d.index), nic_per_chip / slow), node,
+                       add_link(fmt::format("chip{}.nic.out", d.index), nic_per_chip[d.stage] / slow),
+                       add_link(fmt::format("chip{}.nic.in", d.index), nic_per_chip[d.stage] / slow), node,
                        (nic * nodes + node) / down});
     }
     const auto route = [&](int g, int h) {
@@ -703,9 +708,15 @@ class StepSimulation {
     }
     StepOutput out;
     for (const auto& d : devices_) out.step_s = std::max(out.step_s, d.finish_s);
+    // The breakdown is the busiest device's (as tier 1 reports the slowest stage): what it waited for is bubble.
+    const auto busy_s = [](const Device& d) {
+      const auto& a = d.activity;
+      return a.compute_s + a.exposed_tp_s + a.exposed_cp_s + a.exposed_ep_s + a.exposed_pp_s + a.exposed_dp_s +
+             a.optimizer_s;
+    };
     const Device* critical = &devices_.front();
     for (const auto& d : devices_) {
-      if (d.finish_s > critical->finish_s) critical = &d;
+      if (busy_s(d) > busy_s(*critical)) critical = &d;
     }
     for (auto& d : devices_) {
       auto& a = d.activity;

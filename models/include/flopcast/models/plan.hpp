@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "flopcast/hardware/catalog.hpp"
 #include "flopcast/hardware/topology.hpp"
@@ -44,6 +45,16 @@ struct TrainingSetup {
   bool flash_attention = true;  // no attention score matrix is stored
 };
 
+// Pipeline stages that run on another chip type than the cluster's (a mixed fleet), in that chip's nodes. Their
+// nodes hold as many chips as the cluster's and share its scale-out fabric.
+struct StageChips {
+  std::vector<int> stages;
+  Chip chip;
+  Node node;
+  double usd_per_chip_hour = 0;  // rental
+  double chip_capex_usd = 0;     // ownership
+};
+
 struct ClusterSetup {
   int chips = 1;
   int nodes = 1;
@@ -53,6 +64,12 @@ struct ClusterSetup {
   TopologyKind topology = TopologyKind::fat_tree_2;
   double oversubscription = 1.0;
   int nics_per_node = 8;
+  std::vector<StageChips> stage_chips;  // empty: one chip type
+
+  // The stage group that runs pipeline stage `stage`, or null where the stage runs on `chip`.
+  const StageChips* stage_group(int stage) const;
+  // This cluster as pipeline stage `stage` sees it: its chip and node (and the node's NIC count) swapped in.
+  ClusterSetup for_stage(int stage) const;
 };
 
 // The scale-out topology of a cluster: its nodes, NIC rails, fabric port speed, switch radix and oversubscription.

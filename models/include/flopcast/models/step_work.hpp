@@ -73,6 +73,14 @@ struct StepWork {
 
 StepWork build_step_work(const TrainingJob& job, const TopologySummary& topology, const Assumptions& assumptions);
 
+// The work of each pipeline device: one StepWork for a single chip type, one per stage for a mixed fleet (each
+// stage's chip and node swapped in). `work_of(works, d)` picks device d's.
+std::vector<StepWork> build_stage_works(const TrainingJob& job, const TopologySummary& topology,
+                                        const Assumptions& assumptions);
+inline const StepWork& work_of(const std::vector<StepWork>& works, int device) {
+  return works[works.size() == 1 ? 0 : static_cast<std::size_t>(device)];
+}
+
 // Efficiency of one GEMM of m x k by k x n: peak_fraction x f(m) f(n) f(k), f(x) = x / (x + half_dim).
 double gemm_efficiency(double m, double n, double k, double peak_fraction, double half_dim);
 

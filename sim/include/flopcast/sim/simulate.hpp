@@ -31,18 +31,11 @@ struct Straggler {
   double link_factor = 1.0;
 };
 
-// A pipeline stage on another chip type than the cluster's (a mixed fleet): its compute times come from that chip.
-struct StageChip {
-  int stage = 0;
-  Chip chip;
-};
-
 struct SimOptions {
   Tier tier = Tier::replica;
   bool overlap = true;     // off: every collective blocks the compute stream, pipeline sends are synchronous
   bool contention = true;  // off: each communication kind gets links of its own
   std::vector<Straggler> stragglers;
-  std::vector<StageChip> stage_chips;
   bool record_trace = false;
   int max_full_chips = 1024;  // tier 3 refuses larger clusters
 };
