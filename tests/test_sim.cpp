@@ -64,6 +64,38 @@ TEST_CASE("on a symmetric 64-chip setup tier 3 equals tier 2 within 1%", "[sim][
   }
 }
 
+TEST_CASE("tier 3 routes through pods of a three-tier fabric and across planes", "[sim][tiers]") {
+  // 64 H100 in 8 nodes, pure data parallel (the gradients cross the fabric), on 8-port switches so that the fabric
+  // has several leaves and pods.
+  auto s = llama70b_64(R"({"tp": 8, "pp": 1, "zero": 1})");
+  s.job.cluster.fabric.switch_radix.value = 8;
+  const auto used = [](const SimResult& result, const std::string& prefix) {
+    for (const auto& link : result.busiest_links) {
+      if (link.name.rfind(prefix, 0) == 0 && link.bytes > 0) return true;
+    }
+    return false;
+  };
+  SimOptions full;
+  full.tier = Tier::full;
+  full.busiest_links = 1 << 20;  // every link
+  // Non-blocking (4 ports down, 4 up): 64 NICs on 16 leaves; rings stay on their rail, so inside a pod here. Tier 3
+  // matches tier 2, which sees the fabric through its bisection.
+  for (TopologyKind kind : {TopologyKind::fat_tree_3, TopologyKind::multi_plane_2}) {
+    s.job.cluster.topology = kind;
+    const auto three = simulate_scenario(s, catalogs(), full);
+    const auto two = simulate_scenario(s, catalogs());
+    INFO(to_string(kind) << ": tier 2 " << two.estimate.step_time_s << " s, tier 3 " << three.estimate.step_time_s);
+    CHECK_THAT(three.estimate.step_time_s, WithinRel(two.estimate.step_time_s, 0.01));
+    CHECK(used(three, "leaf"));
+    CHECK_FALSE(used(three, "pod"));
+  }
+  // 5 ports down, 3 up: a pod (4 leaves) holds 20 NICs, so rail 2 (NICs 16-23 in rail-major order) spans pods 0 and 1
+  // and its ring crosses the core.
+  s.job.cluster.topology = TopologyKind::fat_tree_3;
+  s.job.cluster.oversubscription = 5.0 / 3.0;
+  CHECK(used(simulate_scenario(s, catalogs(), full), "pod"));
+}
+
 TEST_CASE("more bandwidth is never slower in the simulation", "[sim][invariant]") {
   const auto s = llama70b_64(R"({"tp": 4, "pp": 2, "sp": true})");
   const double base = simulate_scenario(s, catalogs()).estimate.step_time_s;

@@ -221,7 +221,8 @@ class StepSimulation {
   }
 
   // Tier 3: every chip with its scale-up port and NIC (each way), leaves of the rail-optimized fabric with their
-  // uplinks to the spine layer.
+  // uplinks to the spine layer; in a three-tier fabric, pods of leaves with their uplinks to the core; in a
+  // multi-plane fabric, leaves of one rail each, so traffic between rails crosses the node's scale-up first (PXN).
   void build_full() {
     const auto& job = in_.job;
     const int node_chips = std::max(1, in_.works[0].node_chips);
@@ -237,16 +238,27 @@ class StepSimulation {
     const int radix = static_cast<int>(job.cluster.fabric.switch_radix.value);
     const int down = leaf_down_ports(radix, job.cluster.oversubscription);
     const int up = radix - down;
-    const int leaves = (nodes * nics + down - 1) / down;
-    std::vector<int> leaf_up, leaf_down;
-    if (leaves > 1) {
-      for (int l = 0; l < leaves; ++l) {
-        leaf_up.push_back(add_link(fmt::format("leaf{}.up", l), up * port));
-        leaf_down.push_back(add_link(fmt::format("leaf{}.down", l), up * port));
-      }
+    const bool planes = job.cluster.topology == TopologyKind::multi_plane_2;
+    const int leaves_per_plane = (nodes + down - 1) / down;
+    const int leaves = planes ? leaves_per_plane * nics : (nodes * nics + down - 1) / down;
+    const auto leaf_of = [&](int nic, int node) {
+      return planes ? nic * leaves_per_plane + node / down : (nic * nodes + node) / down;
+    };
+    // Three tiers: radix / 2 leaves per pod, under aggregation switches whose core uplinks match the leaves' uplinks.
+    const int leaves_per_pod = job.cluster.topology == TopologyKind::fat_tree_3 ? std::max(1, radix / 2) : leaves;
+    const int pods = (leaves + leaves_per_pod - 1) / leaves_per_pod;
+    std::vector<int> leaf_up, leaf_down, pod_up, pod_down;
+    for (int l = 0; l < leaves; ++l) {
+      leaf_up.push_back(add_link(fmt::format("leaf{}.up", l), up * port));
+      leaf_down.push_back(add_link(fmt::format("leaf{}.down", l), up * port));
+    }
+    for (int p = 0; pods > 1 && p < pods; ++p) {
+      const int members = std::min(leaves, (p + 1) * leaves_per_pod) - p * leaves_per_pod;
+      pod_up.push_back(add_link(fmt::format("pod{}.up", p), members * up * port));
+      pod_down.push_back(add_link(fmt::format("pod{}.down", p), members * up * port));
     }
     struct Ports {
-      int up_out, up_in, nic_out, nic_in, node, leaf;
+      int up_out, up_in, nic_out, nic_in, node, nic, leaf;
     };
     std::vector<Ports> ports;
     for (auto& d : devices_) {
@@ -257,8 +269,8 @@ class StepSimulation {
       ports.push_back({add_link(fmt::format("chip{}.nvlink.out", d.index), scaleup),
                        add_link(fmt::format("chip{}.nvlink.in", d.index), scaleup),
                        add_link(fmt::format("chip{}.nic.out", d.index), nic_per_chip[d.stage] / slow),
-                       add_link(fmt::format("chip{}.nic.in", d.index), nic_per_chip[d.stage] / slow), node,
-                       (nic * nodes + node) / down});
+                       add_link(fmt::format("chip{}.nic.in", d.index), nic_per_chip[d.stage] / slow), node, nic,
+                       leaf_of(nic, node)});
     }
     const auto route = [&](int g, int h) {
       const auto& a = ports[g];
@@ -266,10 +278,23 @@ class StepSimulation {
       Route r{devices_[h].host, {}};
       if (a.node == b.node) {
         r.links = {a.up_out, b.up_in};
-      } else if (a.leaf == b.leaf || leaves == 1) {
-        r.links = {a.nic_out, b.nic_in};
       } else {
-        r.links = {a.nic_out, leaf_up[a.leaf], leaf_down[b.leaf], b.nic_in};
+        // Between planes: over the scale-up fabric to the node's chip on the destination's rail, then its NIC.
+        const Ports* from = &a;
+        if (planes && a.nic != b.nic) {
+          const int mate = a.node * node_chips + (b.nic * node_chips + nics - 1) / nics;
+          from = &ports[std::min<std::size_t>(mate, ports.size() - 1)];
+          r.links = {a.up_out, from->up_in};
+        }
+        r.links.push_back(from->nic_out);
+        if (from->leaf != b.leaf) {
+          const int pa = from->leaf / leaves_per_pod;
+          const int pb = b.leaf / leaves_per_pod;
+          r.links.push_back(leaf_up[from->leaf]);
+          if (pa != pb) r.links.insert(r.links.end(), {pod_up[pa], pod_down[pb]});
+          r.links.push_back(leaf_down[b.leaf]);
+        }
+        r.links.push_back(b.nic_in);
       }
       add_route(devices_[g].host, devices_[h].host, r.links);
       return r;
@@ -749,7 +774,7 @@ class StepSimulation {
     for (auto& load : loads_) load.utilisation = out.step_s > 0 ? load.bytes / (load.bytes_per_s * out.step_s) : 0;
     std::vector<LinkLoad> loads = loads_;
     std::sort(loads.begin(), loads.end(), [](const LinkLoad& x, const LinkLoad& y) { return x.utilisation > y.utilisation; });
-    loads.resize(std::min<std::size_t>(loads.size(), 10));
+    loads.resize(std::min<std::size_t>(loads.size(), std::max(0, in_.options.busiest_links)));
     out.busiest_links = std::move(loads);
     out.trace = std::move(trace_);
     out.activities = activities_;

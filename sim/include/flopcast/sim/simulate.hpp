@@ -38,6 +38,7 @@ struct SimOptions {
   std::vector<Straggler> stragglers;
   bool record_trace = false;
   int max_full_chips = 1024;  // tier 3 refuses larger clusters
+  int busiest_links = 10;     // links reported, busiest first
 };
 
 // Where one device's step went, in seconds; `compute_s` + the exposed waits + `bubble_s` + `idle_s` = the step.
@@ -78,7 +79,7 @@ struct SimResult {
   Tier tier = Tier::replica;
   TrainingEstimate estimate;
   std::vector<DeviceActivity> devices;
-  std::vector<LinkLoad> busiest_links;  // at most 10, busiest first
+  std::vector<LinkLoad> busiest_links;  // SimOptions::busiest_links at most, busiest first
   std::vector<TraceEvent> trace;
   std::vector<std::string> engine_settings;  // every SimGrid flag set, for the results' assumptions
   long simulated_activities = 0;
