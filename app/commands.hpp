@@ -18,6 +18,13 @@ struct RunOptions {
 
 int run_scenarios(const std::vector<std::string>& files, bool json, const RunOptions& options,
                   const Catalogs& catalogs, std::ostream& out);
+struct ValidateOptions {
+  std::string dir;      // empty: scenarios/validation
+  std::string out_dir;  // where validation.csv and validation.md go; empty: not written
+  bool quiet = false;
+};
+int validate_runs(const ValidateOptions& options, const Catalogs& catalogs, std::ostream& out);
+
 int catalog_chips(bool json, const Catalogs& catalogs, std::ostream& out);
 int catalog_models(bool json, const Catalogs& catalogs, std::ostream& out);
 int catalog_show(const std::string& id, bool json, const Catalogs& catalogs, std::ostream& out);

@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
                "  flopcast run scenarios/shipped/deepseek-v3-h800.json\n"
                "  flopcast run scenarios/shipped/*.json            # side-by-side comparison\n"
                "  flopcast run --json scenarios/shipped/llama3-405b-h100.json\n"
+               "  flopcast validate                                 # accuracy on published runs\n"
                "  flopcast catalog chips\n"
                "  flopcast catalog show ascend-910b\n"
                "  flopcast import-hf path/to/config.json > model.json\n",
@@ -58,6 +59,18 @@ int main(int argc, char** argv) {
   run->footer("Examples:\n"
               "  flopcast run scenarios/shipped/deepseek-v3-h800.json scenarios/shipped/deepseek-v3-h20.json\n"
               "  flopcast run --tier full --trace step.json my-64-chip-scenario.json");
+
+  flopcast::cli::ValidateOptions validate_options;
+  validate_options.out_dir = ".";
+  auto* validate = app.add_subcommand("validate",
+                                      "Predict every published run in a folder (tiers 1 and 2) and print the errors");
+  validate->add_option("dir", validate_options.dir,
+                       "Folder of scenarios with a \"published\" block (default: the shipped scenarios/validation)")
+      ->check(CLI::ExistingDirectory);
+  validate->add_option("--out", validate_options.out_dir, "Folder for validation.csv and validation.md")
+      ->capture_default_str();
+  validate->add_flag("--quiet", validate_options.quiet, "No progress on standard error");
+  validate->footer("Example:\n  flopcast validate --out results/");
 
   auto* catalog = app.add_subcommand("catalog", "List or show chips, models, nodes and fabrics, with sources");
   catalog->require_subcommand(1);
@@ -95,6 +108,7 @@ int main(int argc, char** argv) {
     const auto catalogs = flopcast::load_catalogs();
     run_options.tier = flopcast::parse_tier(tier_name).value_or(flopcast::Tier::replica);
     if (*run) return flopcast::cli::run_scenarios(files, json, run_options, catalogs, std::cout);
+    if (*validate) return flopcast::cli::validate_runs(validate_options, catalogs, std::cout);
     if (*chips) return flopcast::cli::catalog_chips(json, catalogs, std::cout);
     if (*models) return flopcast::cli::catalog_models(json, catalogs, std::cout);
     if (*show) return flopcast::cli::catalog_show(show_id, json, catalogs, std::cout);

@@ -84,6 +84,15 @@ expect mixed-json 0 '"stage_chips"' "" -- "$flopcast" run --json --tier analytic
 expect mixed-compare 0 "h800-sxm\+h20" "" -- "$flopcast" run --tier analytical "$mixed" "$shipped"
 echo '{"model": "llama3-70b", "cluster": {"chip": "h800-sxm", "chips": 64, "stage_chips": [{"stages": [4], "chip": "h20"}]}, "parallelism": {"tp": 8, "pp": 2}, "training": {"seq_len": 4096, "global_batch": 64, "tokens": 1e9}}' >"$work/mixed-bad.json"
 expect mixed-bad-stage 2 "/cluster/stage_chips/0/stages: stage 4 does not exist" "" -- "$flopcast" run "$work/mixed-bad.json"
+# Validation: a folder of scenarios with a "published" block; the table, the summary and the two files.
+mkdir -p "$work/val" "$work/val-out"
+cp scenarios/validation/korthikanti2022-22B-seqsel.json scenarios/validation/mbridge2511-h100-llama3-8B-8gpu.json "$work/val/"
+expect validate-table 0 "korthikanti2022-22B-seqsel +step time +1.10 s" "nan|inf" -- "$flopcast" validate --quiet --out "$work/val-out" "$work/val"
+expect validate-summary 0 "all +2 +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+" "" -- "$flopcast" validate --quiet --out "$work/val-out" "$work/val"
+expect validate-csv 0 "^run,chip,family,moe,metric,published" "" -- cat "$work/val-out/validation.csv"
+expect validate-md 0 "\| group \| runs \|" "" -- cat "$work/val-out/validation.md"
+expect validate-no-dir 2 "Directory does not exist" "" -- "$flopcast" validate "$work/no-such-folder"
+expect validate-empty 2 "no scenario with a \"published\" block" "" -- "$flopcast" validate --quiet "$work/val-out"
 expect trace-unwritable 2 "error: .*cannot write" "internal" -- "$flopcast" run --trace /nonexistent-dir/t.json "$shipped"
 
 echo "cli: $passed passed, $failed failed"

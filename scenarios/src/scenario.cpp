@@ -38,6 +38,7 @@ class ScenarioParser {
     read_parallelism(root);
     read_training(root);
     read_costs(root);
+    read_published(root);
     root.finish();
     throw_if_any(problems_);
     check_plan();
@@ -173,6 +174,33 @@ class ScenarioParser {
         problems_.push_back({file_, "/cluster/network/topology", *problem});
       }
     }
+  }
+
+  void read_published(JsonReader& root) {
+    auto p = root.object("published", Need::optional);
+    if (!p) return;
+    Published out;
+    out.run = p->string("run", Need::required).value_or("");
+    const auto metric = p->choice("metric", Need::required, published_metric_names());
+    out.value = p->number("value", Need::required, {.min = 0, .max = 1e12, .min_exclusive = true}).value_or(1);
+    out.source = p->string("source", Need::required).value_or("");
+    if (const auto* assumed = p->raw("assumed", Need::optional)) {
+      const bool ok = assumed->is_array() &&
+                      std::all_of(assumed->begin(), assumed->end(), [](const auto& v) { return v.is_string(); });
+      if (ok) {
+        for (const auto& v : *assumed) out.assumed.push_back(v.template get<std::string>());
+      } else {
+        p->problem("assumed", fmt::format("expected an array of strings, got {}", describe_json(*assumed)));
+      }
+    }
+    p->finish();
+    if (!metric) return;
+    for (auto m : {PublishedMetric::step_time_s, PublishedMetric::tokens_per_s_per_chip,
+                   PublishedMetric::model_tflops_per_chip, PublishedMetric::hardware_tflops_per_chip,
+                   PublishedMetric::mfu, PublishedMetric::hfu}) {
+      if (to_string(m) == *metric) out.metric = m;
+    }
+    scenario_.published = std::move(out);
   }
 
   // A mixed fleet: {"stages": [2, 3], "chip": "h20", "node": "hgx-h20"}; the node defaults to the chip's.
@@ -538,6 +566,11 @@ class ScenarioParser {
       if (c.network_capex_usd) ownership["network_capex_usd"] = *c.network_capex_usd;
       out["costs"] = {{"ownership", ownership}, {"electricity_usd_per_kwh", c.electricity_usd_per_kwh}, {"pue", c.pue}};
     }
+    if (const auto& p = scenario_.published) {
+      out["published"] = {{"run", p->run}, {"metric", std::string(to_string(p->metric))}, {"value", p->value},
+                          {"source", p->source}};
+      if (!p->assumed.empty()) out["published"]["assumed"] = p->assumed;
+    }
     return out;
   }
 
@@ -558,6 +591,36 @@ class ScenarioParser {
 };
 
 }  // namespace
+
+std::string_view to_string(PublishedMetric metric) {
+  switch (metric) {
+    case PublishedMetric::step_time_s: return "step_time_s";
+    case PublishedMetric::tokens_per_s_per_chip: return "tokens_per_s_per_chip";
+    case PublishedMetric::model_tflops_per_chip: return "model_tflops_per_chip";
+    case PublishedMetric::hardware_tflops_per_chip: return "hardware_tflops_per_chip";
+    case PublishedMetric::mfu: return "mfu";
+    case PublishedMetric::hfu: return "hfu";
+  }
+  return "?";
+}
+
+const std::vector<std::string>& published_metric_names() {
+  static const std::vector<std::string> kNames{"step_time_s", "tokens_per_s_per_chip", "model_tflops_per_chip",
+                                               "hardware_tflops_per_chip", "mfu", "hfu"};
+  return kNames;
+}
+
+double predicted_metric(PublishedMetric metric, const TrainingEstimate& e) {
+  switch (metric) {
+    case PublishedMetric::step_time_s: return e.step_time_s;
+    case PublishedMetric::tokens_per_s_per_chip: return e.tokens_per_s_per_chip;
+    case PublishedMetric::model_tflops_per_chip: return e.model_flop_per_s_per_chip / 1e12;
+    case PublishedMetric::hardware_tflops_per_chip: return e.hardware_flops_per_token * e.tokens_per_s_per_chip / 1e12;
+    case PublishedMetric::mfu: return e.mfu;
+    case PublishedMetric::hfu: return e.hfu;
+  }
+  return 0;
+}
 
 Scenario parse_scenario(const nlohmann::json& json, const std::string& file_label, const fs::path& base_dir,
                         const Catalogs& catalogs) {

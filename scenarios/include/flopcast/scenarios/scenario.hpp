@@ -4,6 +4,7 @@
 // file, the JSON path and what was expected. SCHEMA.md beside this folder lists every key.
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,29 @@ struct Catalogs {
 // Loads everything under data_root() (or `root`).
 Catalogs load_catalogs(const std::filesystem::path& root = data_root());
 
+// A published measurement a scenario reproduces (scenarios/validation/): what `flopcast validate` compares with.
+enum class PublishedMetric {
+  step_time_s,
+  tokens_per_s_per_chip,
+  model_tflops_per_chip,
+  hardware_tflops_per_chip,  // counts recompute FLOPs
+  mfu,
+  hfu
+};
+std::string_view to_string(PublishedMetric metric);
+const std::vector<std::string>& published_metric_names();
+
+struct Published {
+  std::string run;  // the run's id in calibration_runs.json
+  PublishedMetric metric = PublishedMetric::step_time_s;
+  double value = 0;
+  std::string source;
+  std::vector<std::string> assumed;  // what the publication left out and the scenario assumes
+};
+
+// The prediction of `metric` from an estimate (the same units as the published value).
+double predicted_metric(PublishedMetric metric, const TrainingEstimate& estimate);
+
 struct Scenario {
   std::string file;
   std::string name;
@@ -34,6 +58,7 @@ struct Scenario {
   TrainingJob job;
   std::vector<std::string> defaults_used;  // "cluster.node = hgx-h800 (the chip's default node)", ...
   nlohmann::json resolved;                 // the scenario with every default filled in
+  std::optional<Published> published;
 };
 
 Scenario load_scenario(const std::filesystem::path& file, const Catalogs& catalogs);

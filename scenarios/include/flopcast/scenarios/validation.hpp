@@ -1,0 +1,62 @@
+#pragma once
+// Validation against published runs: every scenario under scenarios/validation/ carries the measurement it
+// reproduces ("published"); this runs each at the tiers asked for and summarises the errors.
+
+#include <array>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "flopcast/scenarios/scenario.hpp"
+
+namespace flopcast {
+
+// The tiers a validation compares: analytical (tier 1) and replica (tier 2).
+inline constexpr std::array<Tier, 2> kValidationTiers{Tier::analytical, Tier::replica};
+
+struct ValidationRow {
+  std::string run;
+  std::string file;
+  std::string chip;
+  std::string family;  // the chip family (ampere, hopper, ...)
+  bool moe = false;
+  PublishedMetric metric = PublishedMetric::step_time_s;
+  double published = 0;
+  std::array<double, 2> predicted{};  // per kValidationTiers
+  std::array<double, 2> error_pct{};  // (predicted - published) / published x 100
+  bool fits_memory = true;
+  std::vector<std::string> assumed;
+};
+
+// Median and max |error| of a group of rows at one tier.
+struct ErrorSummary {
+  std::string group;  // "all", "ampere", "hopper", "dense", "MoE"
+  int runs = 0;
+  std::array<double, 2> median_abs_pct{};
+  std::array<double, 2> max_abs_pct{};
+  std::array<std::string, 2> worst_run;
+};
+
+struct ValidationReport {
+  std::vector<ValidationRow> rows;
+  std::vector<ErrorSummary> summaries;
+};
+
+// The scenarios of `dir` that carry a "published" block, sorted by file name; InputError on a bad file.
+std::vector<Scenario> load_validation_scenarios(const std::filesystem::path& dir, const Catalogs& catalogs);
+
+// One row: the scenario at both tiers, with `assumptions` (the catalogs' by default, or a calibration's trial).
+ValidationRow validate_scenario(const Scenario& scenario, const Assumptions& assumptions);
+
+// Every scenario, `progress(i, n, run)` before each; then the summaries.
+ValidationReport validate(const std::vector<Scenario>& scenarios, const Assumptions& assumptions,
+                          const std::function<void(int, int, const std::string&)>& progress = {});
+std::vector<ErrorSummary> summarise(const std::vector<ValidationRow>& rows);
+
+std::string validation_csv(const ValidationReport& report);
+std::string validation_markdown(const ValidationReport& report);
+
+double median(std::vector<double> values);
+
+}  // namespace flopcast

@@ -1,0 +1,160 @@
+#include "flopcast/scenarios/validation.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "flopcast/core/errors.hpp"
+
+namespace flopcast {
+namespace fs = std::filesystem;
+
+std::vector<Scenario> load_validation_scenarios(const fs::path& dir, const Catalogs& catalogs) {
+  if (!fs::is_directory(dir)) throw IoError(fmt::format("{}: not a folder of validation scenarios", dir.string()));
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (entry.path().extension() == ".json") files.push_back(entry.path());
+  }
+  std::sort(files.begin(), files.end());
+  std::vector<Scenario> out;
+  for (const auto& file : files) {
+    auto scenario = load_scenario(file, catalogs);
+    if (scenario.published) out.push_back(std::move(scenario));
+  }
+  if (out.empty()) {
+    throw IoError(fmt::format("{}: no scenario with a \"published\" block (see scenarios/SCHEMA.md)", dir.string()));
+  }
+  return out;
+}
+
+ValidationRow validate_scenario(const Scenario& scenario, const Assumptions& assumptions) {
+  const auto& published = *scenario.published;
+  ValidationRow row;
+  row.run = published.run;
+  row.file = scenario.file;
+  row.chip = scenario.job.cluster.chip.id;
+  row.family = scenario.job.cluster.chip.family;
+  row.moe = scenario.job.model.is_moe();
+  row.metric = published.metric;
+  row.published = published.value;
+  row.assumed = published.assumed;
+  for (std::size_t t = 0; t < kValidationTiers.size(); ++t) {
+    SimOptions options;
+    options.tier = kValidationTiers[t];
+    const auto result = simulate_training(scenario.job, assumptions, options);
+    row.predicted[t] = predicted_metric(published.metric, result.estimate);
+    row.error_pct[t] = (row.predicted[t] - row.published) / row.published * 100.0;
+    row.fits_memory = result.estimate.memory.fits;
+  }
+  return row;
+}
+
+double median(std::vector<double> values) {
+  if (values.empty()) return 0.0;
+  std::sort(values.begin(), values.end());
+  const std::size_t n = values.size();
+  return n % 2 == 1 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
+}
+
+std::vector<ErrorSummary> summarise(const std::vector<ValidationRow>& rows) {
+  std::vector<std::pair<std::string, std::function<bool(const ValidationRow&)>>> groups = {
+      {"all", [](const ValidationRow&) { return true; }}};
+  std::vector<std::string> families;
+  for (const auto& row : rows) {
+    if (std::find(families.begin(), families.end(), row.family) == families.end()) families.push_back(row.family);
+  }
+  for (const auto& family : families) {
+    groups.emplace_back(family, [family](const ValidationRow& r) { return r.family == family; });
+  }
+  groups.emplace_back("dense", [](const ValidationRow& r) { return !r.moe; });
+  groups.emplace_back("MoE", [](const ValidationRow& r) { return r.moe; });
+  std::vector<ErrorSummary> out;
+  for (const auto& [name, member] : groups) {
+    ErrorSummary s;
+    s.group = name;
+    for (std::size_t t = 0; t < kValidationTiers.size(); ++t) {
+      std::vector<double> errors;
+      for (const auto& row : rows) {
+        if (!member(row)) continue;
+        const double e = std::fabs(row.error_pct[t]);
+        errors.push_back(e);
+        if (e >= s.max_abs_pct[t]) {
+          s.max_abs_pct[t] = e;
+          s.worst_run[t] = row.run;
+        }
+      }
+      s.runs = static_cast<int>(errors.size());
+      s.median_abs_pct[t] = median(errors);
+    }
+    if (s.runs > 0) out.push_back(s);
+  }
+  return out;
+}
+
+ValidationReport validate(const std::vector<Scenario>& scenarios, const Assumptions& assumptions,
+                          const std::function<void(int, int, const std::string&)>& progress) {
+  ValidationReport report;
+  const int n = static_cast<int>(scenarios.size());
+  for (int i = 0; i < n; ++i) {
+    if (progress) progress(i, n, scenarios[i].published->run);
+    report.rows.push_back(validate_scenario(scenarios[i], assumptions));
+  }
+  report.summaries = summarise(report.rows);
+  return report;
+}
+
+namespace {
+
+std::string value_text(double v) {
+  if (std::fabs(v) < 1) return fmt::format("{:.3f}", v);
+  if (std::fabs(v) < 100) return fmt::format("{:.2f}", v);
+  return fmt::format("{:.0f}", v);
+}
+
+// RFC 4180: quote a field that holds a comma, quote or line break.
+std::string csv_field(const std::string& text) {
+  if (text.find_first_of(",\"\n") == std::string::npos) return text;
+  std::string out = "\"";
+  for (char c : text) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+}  // namespace
+
+std::string validation_csv(const ValidationReport& report) {
+  std::string out =
+      "run,chip,family,moe,metric,published,tier1_predicted,tier1_error_pct,tier2_predicted,tier2_error_pct,"
+      "fits_memory,assumed\n";
+  for (const auto& r : report.rows) {
+    std::string assumed;
+    for (const auto& a : r.assumed) assumed += (assumed.empty() ? "" : "; ") + a;
+    out += fmt::format("{},{},{},{},{},{:.6g},{:.6g},{:.2f},{:.6g},{:.2f},{},{}\n", csv_field(r.run), r.chip, r.family,
+                       r.moe ? "yes" : "no", to_string(r.metric), r.published, r.predicted[0], r.error_pct[0],
+                       r.predicted[1], r.error_pct[1], r.fits_memory ? "yes" : "no", csv_field(assumed));
+  }
+  return out;
+}
+
+std::string validation_markdown(const ValidationReport& report) {
+  std::string out =
+      "| run | chip | metric | published | tier 1 | error % | tier 2 | error % | fits memory |\n"
+      "|---|---|---|---:|---:|---:|---:|---:|---|\n";
+  for (const auto& r : report.rows) {
+    out += fmt::format("| {}{} | {} | {} | {} | {} | {:+.1f} | {} | {:+.1f} | {} |\n", r.run,
+                       r.assumed.empty() ? "" : " *", r.chip, to_string(r.metric), value_text(r.published),
+                       value_text(r.predicted[0]), r.error_pct[0], value_text(r.predicted[1]), r.error_pct[1],
+                       r.fits_memory ? "yes" : "NO");
+  }
+  out += "\n| group | runs | tier 1 median \\|error\\| | tier 1 max | tier 2 median \\|error\\| | tier 2 max |\n"
+         "|---|---:|---:|---:|---:|---:|\n";
+  for (const auto& s : report.summaries) {
+    out += fmt::format("| {} | {} | {:.1f} % | {:.1f} % ({}) | {:.1f} % | {:.1f} % ({}) |\n", s.group, s.runs,
+                       s.median_abs_pct[0], s.max_abs_pct[0], s.worst_run[0], s.median_abs_pct[1], s.max_abs_pct[1],
+                       s.worst_run[1]);
+  }
+  out += "\n* the publication left something out that the scenario assumes (its \"published.assumed\" list).\n";
+  return out;
+}
+
+}  // namespace flopcast

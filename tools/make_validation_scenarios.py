@@ -1,0 +1,290 @@
+#!/usr/bin/env python3
+"""Turns every training run in calibration_runs.json into a scenario under scenarios/validation/.
+
+Each scenario is built by fixed rules from the run's published description (no tuning to the published numbers)
+and carries the published measurement it is checked against, with its source, in a "published" block:
+
+  step_time_s            -> step_time_s
+  tokens_per_s_per_chip  -> tokens_per_s_per_chip
+  tflops_per_chip        -> model_tflops_per_chip (megatron2021 and bloom runs: hardware_tflops_per_chip, because
+                            their published TFLOP/s count the recompute forward pass)
+  mfu                    -> mfu
+  hfu                    -> hfu
+
+Where the publication leaves out something a scenario needs, the rule used is written into the scenario's
+"published.assumed" list:
+  - no plan: the plan of the same source's run of the same model with a published plan;
+  - no global batch: the same source's run of the same model, scaled by the data-parallel width;
+  - a global batch that is not a multiple of dp x micro_batch: the nearest multiple.
+
+`flopcast validate` runs the files and compares. Usage:
+  python3 tools/make_validation_scenarios.py [--runs FILE] [--out DIR]
+
+Standard library only.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_RUNS = "/work/shared/data/calibration_runs.json"
+DEFAULT_OUT = os.path.join(REPO_ROOT, "scenarios", "validation")
+
+PRE_FLASH_ATTENTION = ("megatron2021", "korthikanti2022", "bloom", "opt")  # also trained with dropout
+TE_COMM_OVERLAP = ("mcore", "nemo", "mbridge")
+HARDWARE_TFLOPS = ("megatron2021", "bloom")  # published TFLOP/s include the recompute forward pass
+DEFAULT_VOCAB = 51200
+
+
+class Skip(Exception):
+    """The run cannot be turned into a scenario; the message is the reason."""
+
+
+def or_default(value, default):
+    return default if value is None else value
+
+
+def chip_id(chip_text):
+    if "A100" in chip_text:
+        return "a100-sxm-80gb"
+    if "H100" in chip_text:
+        return "h100-sxm"
+    raise Skip(f"no catalog chip for \"{chip_text}\"")
+
+
+def is_moe(run):
+    return bool(run["model"].get("moe"))
+
+
+def build_model(run):
+    m = run["model"]
+    attention_text = (m.get("attention_type") or "").upper()
+    name_text = (m.get("name") or "").lower()
+    heads = m["attention_heads"]
+    kv_heads = or_default(m.get("kv_heads"), heads)
+    gqa_family = any(word in name_text for word in ("llama", "qwen", "nemotron"))
+    gqa = "GQA" in attention_text or gqa_family or kv_heads != heads
+    model = {
+        "name": m.get("name") or run["id"],
+        "layers": m["layers"],
+        "hidden": m["hidden_size"],
+        "heads": heads,
+        "kv_heads": kv_heads,
+        "vocab": or_default(m.get("vocab_size"), DEFAULT_VOCAB),
+    }
+    if gqa:
+        # Llama / Qwen / GQA runs: gated SwiGLU MLP. Nemotron-4 uses a non-gated squared-ReLU MLP, which has
+        # the FLOP and parameter count of a GELU MLP.
+        squared_relu = "nemotron" in name_text or "SQUARED-RELU" in attention_text
+        model["ffn_act"] = "gelu" if squared_relu else "swiglu"
+        model["attention"] = "gqa"
+    else:
+        model["ffn_act"] = "gelu"
+        model["attention"] = "mha"
+    moe = m.get("moe")
+    if moe:
+        model["ffn"] = moe["expert_ffn_size"]
+        model["moe"] = {
+            "experts": moe["routed_experts"],
+            "top_k": moe["top_k"],
+            "shared_experts": or_default(moe.get("shared_experts"), 0),
+            "expert_ffn": moe["expert_ffn_size"],
+            "dense_layers": or_default(moe.get("dense_layers"), 0),
+        }
+    else:
+        model["ffn"] = or_default(m.get("ffn_size"), 4 * m["hidden_size"])
+    return model
+
+
+def recompute_mode(text):
+    text = (text or "").lower()
+    if "full" in text:
+        return "full"
+    if "selective" in text:
+        return "selective"
+    return "none"
+
+
+def build_parallelism(run):
+    p = run["parallelism"]
+    if p.get("tp") is None and p.get("pp") is None:
+        raise Skip("plan not published")
+    tp = or_default(p.get("tp"), 1)
+    plan = {
+        "tp": tp,
+        "pp": or_default(p.get("pp"), 1),
+    }
+    if p.get("dp") is not None:
+        plan["dp"] = p["dp"]
+    plan["ep"] = or_default(p.get("ep"), 1)
+    plan["cp"] = or_default(p.get("cp"), 1)
+    vpp = or_default(p.get("virtual_pipeline_stages"), 1)
+    if vpp > 1:
+        plan["vpp"] = vpp
+        plan["schedule"] = "interleaved"
+    else:
+        plan["vpp"] = 1
+        plan["schedule"] = "1f1b"
+    # flopcast requires sequence parallelism when a MoE model uses tp > 1.
+    plan["sp"] = bool(p.get("sequence_parallel")) or (tp > 1 and is_moe(run))
+    # FSDP shards weights, gradients and optimizer states: ZeRO-3.
+    plan["zero"] = or_default(p.get("zero_stage"), 3 if p.get("fsdp") else 1)
+    plan["micro_batch"] = or_default(p.get("micro_batch_size"), 1)
+    plan["recompute"] = recompute_mode(p.get("activation_recompute"))
+    plan["tp_comm_overlap"] = run["id"].startswith(TE_COMM_OVERLAP)
+    return plan
+
+
+def build_training(run):
+    p = run["parallelism"]
+    pre_2023 = run["id"].startswith(PRE_FLASH_ATTENTION)
+    training = {"seq_len": run["model"]["sequence_length"]}
+    if p.get("global_batch_size_sequences") is not None:
+        training["global_batch"] = p["global_batch_size_sequences"]
+    # else: left out, so flopcast itself reports the missing field and the run is listed as skipped.
+    training["precision"] = "fp8" if "FP8" in (p.get("precision") or "") else "bf16"
+    training["tokens"] = 1e9
+    training["flash_attention"] = not pre_2023
+    training["dropout"] = pre_2023
+    return training
+
+
+def build_scenario(run):
+    hw = run["hardware"]
+    return {
+        "name": run["id"],
+        "model": build_model(run),
+        "cluster": {"chip": chip_id(hw["chip"]), "chips": hw["num_chips"]},
+        "parallelism": build_parallelism(run),
+        "training": build_training(run),
+    }
+
+
+def pick_metric(run):
+    """(metric, published value) or None."""
+    measured = run["measured"]
+    if measured.get("step_time_s") is not None:
+        return "step_time_s", measured["step_time_s"]
+    if measured.get("tokens_per_s_per_chip") is not None:
+        return "tokens_per_s_per_chip", measured["tokens_per_s_per_chip"]
+    if measured.get("tflops_per_chip") is not None:
+        if run["id"].startswith(HARDWARE_TFLOPS):
+            return "hardware_tflops_per_chip", measured["tflops_per_chip"]
+        return "model_tflops_per_chip", measured["tflops_per_chip"]
+    if measured.get("mfu") is not None:
+        return "mfu", measured["mfu"]
+    if measured.get("hfu") is not None:
+        return "hfu", measured["hfu"]
+    return None
+
+
+def same_model_runs(run, runs):
+    """Other runs from the same source of the same model (by total parameters), nearest first in chip count."""
+    others = [r for r in runs if r is not run and r["source"].get("title") == run["source"].get("title")
+              and r["model"].get("params_total_b") == run["model"].get("params_total_b")]
+    return sorted(others, key=lambda r: abs(r["hardware"]["num_chips"] - run["hardware"]["num_chips"]))
+
+
+def fill_gaps(run, runs, assumed):
+    """A copy of the run with a missing plan or batch taken from a sibling run, each step noted in `assumed`."""
+    run = json.loads(json.dumps(run))
+    p = run["parallelism"]
+    siblings = same_model_runs(run, runs)
+    if p.get("tp") is None and p.get("pp") is None:
+        donor = next((r for r in siblings if r["parallelism"].get("tp") is not None), None)
+        if donor is None:
+            raise Skip("plan not published, and no run of the same model in the same source has one")
+        for key in ("tp", "pp", "ep", "cp", "sequence_parallel", "virtual_pipeline_stages", "zero_stage",
+                    "activation_recompute", "micro_batch_size", "precision"):
+            if p.get(key) is None:
+                p[key] = donor["parallelism"].get(key)
+        p["dp"] = None
+        assumed.append(f"plan not published: taken from {donor['id']} (tp {p['tp']}, pp {p['pp']}); "
+                       f"dp = chips / (tp x pp)")
+    for key in ("tp", "pp"):
+        if p.get(key) is None:
+            p[key] = 1
+            assumed.append(f"{key} not published: 1")
+    if p.get("global_batch_size_sequences") is None:
+        donor = next((r for r in siblings if r["parallelism"].get("global_batch_size_sequences") is not None), None)
+        if donor is None:
+            raise Skip("global batch not published, and no run of the same model in the same source has one")
+        dp_of = lambda r: r["parallelism"].get("dp") or r["hardware"]["num_chips"] // (
+            (r["parallelism"].get("tp") or 1) * (r["parallelism"].get("pp") or 1))
+        batch = donor["parallelism"]["global_batch_size_sequences"] * dp_of(run) // dp_of(donor)
+        p["global_batch_size_sequences"] = batch
+        assumed.append(f"global batch not published: {donor['id']}'s {donor['parallelism']['global_batch_size_sequences']} "
+                       f"sequences x dp {dp_of(run)} / {dp_of(donor)} = {batch}")
+    return run
+
+
+def round_batch(scenario, assumed):
+    """The global batch rounded to a multiple of dp x micro_batch, noted in `assumed`."""
+    plan = scenario["parallelism"]
+    chips = scenario["cluster"]["chips"]
+    dp = plan.get("dp") or chips // (plan["tp"] * plan["pp"] * plan["cp"])
+    unit = dp * plan["micro_batch"]
+    batch = scenario["training"].get("global_batch")
+    if batch is None or unit <= 0 or batch % unit == 0:
+        return
+    rounded = max(unit, round(batch / unit) * unit)
+    scenario["training"]["global_batch"] = rounded
+    assumed.append(f"global batch {batch} is not a multiple of dp x micro_batch = {unit}: {rounded} used")
+
+
+def source_text(run):
+    src = run.get("source", {})
+    parts = [src.get("title"), src.get("location"), src.get("url")]
+    if src.get("arxiv"):
+        parts.insert(1, f"arXiv:{src['arxiv']}")
+    return "; ".join(p for p in parts if p)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", default=DEFAULT_RUNS, help=f"published runs (default {DEFAULT_RUNS})")
+    parser.add_argument("--out", default=DEFAULT_OUT, help="folder for the scenarios (default scenarios/validation)")
+    args = parser.parse_args()
+
+    with open(args.runs) as f:
+        runs = [r for r in json.load(f) if r.get("kind") == "training"]
+    os.makedirs(args.out, exist_ok=True)
+    written, skipped = 0, []
+    for run in runs:
+        assumed = []
+        try:
+            filled = fill_gaps(run, runs, assumed)
+            scenario = build_scenario(filled)
+        except Skip as reason:
+            skipped.append((run["id"], str(reason)))
+            continue
+        metric = pick_metric(run)
+        if metric is None:
+            skipped.append((run["id"], "no published metric to compare"))
+            continue
+        round_batch(scenario, assumed)
+        description = (f"Validation run {run['id']}, built by tools/make_validation_scenarios.py from "
+                       f"shared/data/calibration_runs.json. {run.get('notes', '')}").strip()
+        scenario = {"name": scenario["name"], "description": description,
+                    **{k: v for k, v in scenario.items() if k != "name"}}
+        scenario["published"] = {
+            "run": run["id"],
+            "metric": metric[0],
+            "value": metric[1],
+            "source": source_text(run),
+        }
+        if assumed:
+            scenario["published"]["assumed"] = assumed
+        with open(os.path.join(args.out, f"{run['id']}.json"), "w") as f:
+            f.write(json.dumps(scenario, indent=2) + "\n")
+        written += 1
+    print(f"{written} scenarios written to {args.out}")
+    for run_id, reason in skipped:
+        print(f"skipped {run_id}: {reason}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
