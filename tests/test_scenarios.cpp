@@ -1,8 +1,10 @@
 #include "helpers.hpp"
+#include "flopcast/scenarios/validation.hpp"
 
 #include <cmath>
 
 using namespace flopcast;
+using Catch::Matchers::WithinRel;
 
 namespace {
 nlohmann::json base() {
@@ -157,4 +159,80 @@ TEST_CASE("every shipped scenario loads and runs", "[scenarios][shipped]") {
     ++count;
   }
   CHECK(count >= 8);
+}
+
+TEST_CASE("validation scenarios carry their published measurement", "[scenarios][validation]") {
+  const auto scenarios =
+      load_validation_scenarios(std::filesystem::path(FLOPCAST_SOURCE_ROOT) / "scenarios" / "validation", test::catalogs());
+  // Every training run of shared/data/calibration_runs.json that has a metric: 42 of its 44 entries (2 are serving).
+  CHECK(scenarios.size() == 42);
+  for (const auto& s : scenarios) {
+    INFO(s.file);
+    REQUIRE(s.published);
+    CHECK(!s.published->source.empty());
+    CHECK(s.published->value > 0);
+  }
+}
+
+TEST_CASE("published metrics are read from the estimate in their own units", "[scenarios][validation]") {
+  TrainingEstimate e;
+  e.step_time_s = 2.0;
+  e.tokens_per_s_per_chip = 1000.0;
+  e.model_flop_per_s_per_chip = 400e12;
+  e.hardware_flops_per_token = 5e11;  // 5e11 FLOP/token x 1000 token/s = 500 TFLOP/s of hardware FLOPs
+  e.mfu = 0.4;
+  e.hfu = 0.5;
+  CHECK(predicted_metric(PublishedMetric::step_time_s, e) == 2.0);
+  CHECK(predicted_metric(PublishedMetric::tokens_per_s_per_chip, e) == 1000.0);
+  CHECK_THAT(predicted_metric(PublishedMetric::model_tflops_per_chip, e), WithinRel(400.0, 1e-12));
+  CHECK_THAT(predicted_metric(PublishedMetric::hardware_tflops_per_chip, e), WithinRel(500.0, 1e-12));
+  CHECK(predicted_metric(PublishedMetric::mfu, e) == 0.4);
+  CHECK(predicted_metric(PublishedMetric::hfu, e) == 0.5);
+}
+
+TEST_CASE("validation summaries take medians and maxima of absolute errors per group", "[scenarios][validation]") {
+  const auto row = [](std::string run, std::string family, bool moe, double e1, double e2) {
+    ValidationRow r;
+    r.run = std::move(run);
+    r.family = std::move(family);
+    r.moe = moe;
+    r.error_pct = {e1, e2};
+    return r;
+  };
+  const std::vector<ValidationRow> rows = {row("a", "ampere", false, -10, 4), row("b", "ampere", false, 2, -6),
+                                           row("c", "hopper", true, 30, 1), row("d", "hopper", false, -4, -2)};
+  const auto summaries = summarise(rows);
+  REQUIRE(summaries.size() == 5);  // all, ampere, hopper, dense, MoE
+  const auto& all = summaries[0];
+  CHECK(all.group == "all");
+  CHECK(all.runs == 4);
+  // Tier 1 |errors| 10, 2, 30, 4: median (4 + 10) / 2 = 7, max 30 (c). Tier 2: 4, 6, 1, 2: median 3, max 6 (b).
+  CHECK(all.median_abs_pct[0] == 7.0);
+  CHECK(all.max_abs_pct[0] == 30.0);
+  CHECK(all.worst_run[0] == "c");
+  CHECK(all.median_abs_pct[1] == 3.0);
+  CHECK(all.worst_run[1] == "b");
+  CHECK(summaries[1].group == "ampere");
+  CHECK(summaries[1].median_abs_pct[0] == 6.0);  // (10 + 2) / 2
+  CHECK(summaries[4].group == "MoE");
+  CHECK(summaries[4].runs == 1);
+  // CSV fields with commas or quotes are quoted (RFC 4180).
+  ValidationReport report{{row("x,y", "ampere", false, 1, 1)}, {}};
+  report.rows[0].assumed = {"tp \"guessed\""};
+  const auto csv = validation_csv(report);
+  CHECK(csv.find("\"x,y\",") != std::string::npos);
+  CHECK(csv.find("\"tp \"\"guessed\"\"\"") != std::string::npos);
+}
+
+TEST_CASE("a bad published block names its path", "[scenarios][validation]") {
+  auto json = nlohmann::json::parse(R"({
+    "model": "llama3-8b",
+    "cluster": {"chip": "h100-sxm", "chips": 8},
+    "parallelism": {"tp": 1},
+    "training": {"seq_len": 4096, "global_batch": 64, "tokens": 1e9},
+    "published": {"run": "x", "metric": "speed", "value": -1, "source": "s", "extra": 1}})");
+  const auto messages = test::join_lines(test::messages_of([&] { test::scenario_from(json); }));
+  CHECK(messages.find("/published/metric") != std::string::npos);
+  CHECK(messages.find("/published/value") != std::string::npos);
+  CHECK(messages.find("/published/extra") != std::string::npos);
 }
