@@ -25,6 +25,14 @@ struct ValidateOptions {
 };
 int validate_runs(const ValidateOptions& options, const Catalogs& catalogs, std::ostream& out);
 
+struct CalibrateOptions {
+  std::string dir;       // empty: scenarios/validation
+  std::string out_file;  // empty: models/data/calibration.json
+  bool dry_run = false;
+  bool quiet = false;
+};
+int calibrate_runs(const CalibrateOptions& options, const Catalogs& catalogs, std::ostream& out);
+
 int catalog_chips(bool json, const Catalogs& catalogs, std::ostream& out);
 int catalog_models(bool json, const Catalogs& catalogs, std::ostream& out);
 int catalog_show(const std::string& id, bool json, const Catalogs& catalogs, std::ostream& out);

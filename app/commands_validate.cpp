@@ -1,5 +1,6 @@
 // flopcast validate: the published runs of scenarios/validation/, predicted at tiers 1 and 2, with the errors.
 
+#include <algorithm>
 #include <cmath>
 #include <unistd.h>
 
@@ -8,7 +9,9 @@
 
 #include "commands.hpp"
 #include "flopcast/core/files.hpp"
+#include "flopcast/scenarios/calibration.hpp"
 #include "flopcast/scenarios/validation.hpp"
+#include "format.hpp"
 
 namespace flopcast::cli {
 
@@ -74,6 +77,47 @@ int validate_runs(const ValidateOptions& options, const Catalogs& catalogs, std:
     write_file_atomic(folder / "validation.md", validation_markdown(report));
     fmt::print(out, "\n  written: {}, {}\n", (folder / "validation.csv").string(), (folder / "validation.md").string());
   }
+  return 0;
+}
+
+}  // namespace flopcast::cli
+
+namespace flopcast::cli {
+
+int calibrate_runs(const CalibrateOptions& options, const Catalogs& catalogs, std::ostream& out) {
+  const auto dir = options.dir.empty() ? default_validation_dir() : std::filesystem::path(options.dir);
+  const auto scenarios = load_validation_scenarios(dir, catalogs);
+  const auto prior = load_assumptions(data_root(), /*calibrated=*/false);
+  const bool progress = !options.quiet && ::isatty(STDERR_FILENO);
+  const auto result = calibrate(scenarios, prior, [&](int iteration, double rms_log) {
+    if (progress) fmt::print(stderr, "\riteration {:>2}: rms log error {:.4f}", iteration, rms_log);
+  });
+  if (progress) fmt::print(stderr, "\r{:60}\r", "");
+
+  fmt::print(out, "Calibration on {} published runs ({}), tier 1, {} iterations\n\n", result.runs.size(),
+             dir.string(), result.iterations);
+  fmt::print(out, "  {:<40} {:>12} {:>12} {:>25}\n", "parameter", "prior", "fitted", "bounds");
+  for (const auto& p : result.parameters) {
+    const auto text = [&](double v) {
+      return p.unit == "s" ? seconds(v) : p.unit == "fraction" ? fmt::format("{:.3f}", v) : fmt::format("{:.1f}", v);
+    };
+    fmt::print(out, "  {:<40} {:>12} {:>12} {:>25}{}\n", p.name, text(p.prior), text(p.value),
+               fmt::format("[{}, {}]", text(p.low), text(p.high)), p.at_bound() ? "  at a bound" : "");
+  }
+  std::vector<double> before, after;
+  for (double e : result.error_before_pct) before.push_back(std::fabs(e));
+  for (double e : result.error_after_pct) after.push_back(std::fabs(e));
+  fmt::print(out, "\n  tier-1 |error| on these runs: median {:.1f} % -> {:.1f} %, max {:.1f} % -> {:.1f} %\n",
+             median(before), median(after), *std::max_element(before.begin(), before.end()),
+             *std::max_element(after.begin(), after.end()));
+  if (options.dry_run) {
+    fmt::print(out, "  (dry run: nothing written)\n");
+    return 0;
+  }
+  const auto file = options.out_file.empty() ? data_root() / "models" / "data" / "calibration.json"
+                                             : std::filesystem::path(options.out_file);
+  write_file_atomic(file, calibration_to_json(result).dump(2) + "\n");
+  fmt::print(out, "  written: {} (flopcast run and validate use it from now on)\n", file.string());
   return 0;
 }
 

@@ -72,6 +72,19 @@ int main(int argc, char** argv) {
   validate->add_flag("--quiet", validate_options.quiet, "No progress on standard error");
   validate->footer("Example:\n  flopcast validate --out results/");
 
+  flopcast::cli::CalibrateOptions calibrate_options;
+  auto* calibrate = app.add_subcommand(
+      "calibrate", "Refit kernel efficiencies, bus efficiency and overheads to the published runs (tier 1)");
+  calibrate->add_option("dir", calibrate_options.dir,
+                        "Folder of scenarios with a \"published\" block (default: scenarios/validation)")
+      ->check(CLI::ExistingDirectory);
+  calibrate->add_option("--out", calibrate_options.out_file,
+                        "Where the fitted values go (default: models/data/calibration.json)");
+  calibrate->add_flag("--dry-run", calibrate_options.dry_run, "Fit and print, write nothing");
+  calibrate->add_flag("--quiet", calibrate_options.quiet, "No progress on standard error");
+  calibrate->footer("Starts from models/data/assumptions.json (the prior), so a refit reproduces the shipped file.\n"
+                    "Example:\n  flopcast calibrate --dry-run");
+
   auto* catalog = app.add_subcommand("catalog", "List or show chips, models, nodes and fabrics, with sources");
   catalog->require_subcommand(1);
   auto* chips = catalog->add_subcommand("chips", "Chips with peak FLOP/s, memory, links, TPP and export status");
@@ -108,6 +121,7 @@ int main(int argc, char** argv) {
     const auto catalogs = flopcast::load_catalogs();
     run_options.tier = flopcast::parse_tier(tier_name).value_or(flopcast::Tier::replica);
     if (*run) return flopcast::cli::run_scenarios(files, json, run_options, catalogs, std::cout);
+    if (*calibrate) return flopcast::cli::calibrate_runs(calibrate_options, catalogs, std::cout);
     if (*validate) return flopcast::cli::validate_runs(validate_options, catalogs, std::cout);
     if (*chips) return flopcast::cli::catalog_chips(json, catalogs, std::cout);
     if (*models) return flopcast::cli::catalog_models(json, catalogs, std::cout);

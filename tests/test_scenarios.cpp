@@ -1,5 +1,7 @@
 #include "helpers.hpp"
+#include "flopcast/scenarios/calibration.hpp"
 #include "flopcast/scenarios/validation.hpp"
+#include "flopcast/core/files.hpp"
 
 #include <cmath>
 
@@ -235,4 +237,52 @@ TEST_CASE("a bad published block names its path", "[scenarios][validation]") {
   CHECK(messages.find("/published/metric") != std::string::npos);
   CHECK(messages.find("/published/value") != std::string::npos);
   CHECK(messages.find("/published/extra") != std::string::npos);
+}
+
+TEST_CASE("calibration recovers a known efficiency from synthetic published values", "[scenarios][calibration]") {
+  // The nine Megatron-Core H100 runs (1.7B to 462B) with "published" throughputs replaced by the model's own
+  // predictions at a GEMM bf16 efficiency of 0.60 instead of the prior 0.75: the fit must move the efficiency
+  // there (the prior's pull keeps it a little short) and leave the errors near zero.
+  const auto all = load_validation_scenarios(std::filesystem::path(FLOPCAST_SOURCE_ROOT) / "scenarios" / "validation",
+                                             test::catalogs());
+  const auto prior = load_assumptions(FLOPCAST_SOURCE_ROOT, false);
+  Assumptions truth = prior;
+  *truth.field("kernels.hopper.gemm_bf16") = 0.60;
+  std::vector<Scenario> runs;
+  for (const auto& s : all) {
+    if (s.job.cluster.chip.family != "hopper" || s.published->metric != PublishedMetric::model_tflops_per_chip) continue;
+    Scenario synthetic = s;
+    synthetic.published->value =
+        predicted_metric(synthetic.published->metric, estimate_training(synthetic.job, truth));
+    runs.push_back(synthetic);
+  }
+  REQUIRE(runs.size() == 9);
+  const auto result = calibrate(runs, prior);
+  double fitted = 0;
+  for (const auto& p : result.parameters) {
+    if (p.name == "kernels.hopper.gemm_bf16") fitted = p.value;
+    CHECK(p.name.find("ampere") == std::string::npos);  // no Ampere runs, no Ampere parameters
+  }
+  CHECK_THAT(fitted, Catch::Matchers::WithinAbs(0.60, 0.03));
+  for (double e : result.error_after_pct) CHECK(std::fabs(e) < 1.5);
+  CHECK(result.rms_log_after < result.rms_log_before);
+}
+
+TEST_CASE("the shipped calibration is applied over the prior with its provenance", "[scenarios][calibration]") {
+  const auto prior = load_assumptions(FLOPCAST_SOURCE_ROOT, false);
+  auto fitted = load_assumptions(FLOPCAST_SOURCE_ROOT);
+  const auto json = read_json_file(std::filesystem::path(FLOPCAST_SOURCE_ROOT) / "models/data/calibration.json");
+  for (const auto& [name, entry] : json["parameters"].items()) {
+    INFO(name);
+    REQUIRE(fitted.field(name) != nullptr);
+    CHECK(*fitted.field(name) == entry["value"].get<double>());
+    CHECK(entry["prior"].get<double>() == *Assumptions(prior).field(name));
+    CHECK(entry["value"].get<double>() >= entry["low"].get<double>());
+    CHECK(entry["value"].get<double>() <= entry["high"].get<double>());
+  }
+  bool noted = false;
+  for (const auto& [name, quantity] : fitted.provenance) {
+    if (name == "overheads.per_step") noted = quantity.source.rfind("calibrated: flopcast calibrate", 0) == 0;
+  }
+  CHECK(noted);
 }

@@ -3,6 +3,8 @@
 #include "flopcast/core/files.hpp"
 #include "flopcast/core/json_reader.hpp"
 
+#include <fmt/format.h>
+
 namespace flopcast {
 namespace fs = std::filesystem;
 
@@ -13,7 +15,85 @@ const KernelEfficiency& Assumptions::kernel(const std::string& family) const {
   return kDefault;
 }
 
+double* Assumptions::field(std::string_view name) {
+  const auto dot = name.find('.');
+  if (dot == std::string_view::npos) return nullptr;
+  const auto section = name.substr(0, dot);
+  const auto rest = name.substr(dot + 1);
+  if (section == "kernels") {
+    const auto second = rest.find('.');
+    if (second == std::string_view::npos) return nullptr;
+    const auto it = kernels.find(std::string(rest.substr(0, second)));
+    if (it == kernels.end()) return nullptr;
+    auto& k = it->second;
+    const auto key = rest.substr(second + 1);
+    if (key == "gemm_bf16") return &k.gemm_bf16;
+    if (key == "gemm_fp8") return &k.gemm_fp8;
+    if (key == "gemm_half_dim") return &k.gemm_half_dim;
+    if (key == "attention_forward") return &k.attention_forward;
+    if (key == "attention_backward") return &k.attention_backward;
+    if (key == "memory_bound") return &k.memory_bound;
+    return nullptr;
+  }
+  if (section == "collectives") {
+    if (rest == "bus_efficiency_switch") return &bus_efficiency_switch;
+    if (rest == "bus_efficiency_mesh") return &bus_efficiency_mesh;
+    if (rest == "bus_efficiency_supernode") return &bus_efficiency_supernode;
+    if (rest == "bus_efficiency_scaleout") return &bus_efficiency_scaleout;
+    if (rest == "all_to_all_efficiency_scaleup") return &all_to_all_efficiency_scaleup;
+    if (rest == "all_to_all_efficiency_scaleout") return &all_to_all_efficiency_scaleout;
+    if (rest == "tree_bandwidth_fraction") return &tree_bandwidth_fraction;
+    if (rest == "tp_overlap_hidden_fraction") return &tp_overlap_hidden_fraction;
+    return nullptr;
+  }
+  if (section == "overheads") {
+    if (rest == "per_step") return &per_step_overhead_s;
+    if (rest == "per_layer") return &per_layer_overhead_s;
+  }
+  return nullptr;
+}
+
 namespace {
+
+// Fitted values over the prior: {"parameters": {name: {"value", "unit", "prior", "low", "high"}}, "provenance": {...}}.
+void apply_calibration(Assumptions& a, const fs::path& file) {
+  const auto json = read_json_file(file);
+  std::vector<Problem> problems;
+  JsonReader top(json, file.string(), "", problems);
+  top.allow("provenance");
+  std::string provenance = "calibrated (models/data/calibration.json)";
+  if (const auto* p = top.raw("provenance", Need::optional); p != nullptr && p->is_object() && p->contains("summary")) {
+    provenance = "calibrated: " + (*p)["summary"].get<std::string>();
+  }
+  if (auto params = top.object("parameters", Need::required)) {
+    for (const auto& name : params->keys()) {
+      auto entry = params->object(name, Need::required);
+      if (!entry) continue;
+      const auto value = entry->number("value", Need::required);
+      entry->allow("unit");
+      entry->allow("prior");
+      entry->allow("low");
+      entry->allow("high");
+      entry->finish();
+      double* target = a.field(name);
+      if (target == nullptr) {
+        params->problem(name, "is not an assumption a calibration can set");
+        continue;
+      }
+      if (!value) continue;
+      *target = *value;
+      for (auto& [key, quantity] : a.provenance) {
+        if (key != name) continue;
+        quantity.note = fmt::format("prior {:.6g} (SI units)", quantity.value);
+        quantity.value = *value;
+        quantity.source = provenance;
+        quantity.estimate.clear();
+      }
+    }
+  }
+  top.finish();
+  throw_if_any(problems);
+}
 
 class Reader {
  public:
@@ -34,7 +114,7 @@ class Reader {
 
 }  // namespace
 
-Assumptions load_assumptions(const fs::path& root) {
+Assumptions load_assumptions(const fs::path& root, bool calibrated) {
   const fs::path file = root / "models" / "data" / "assumptions.json";
   const auto json = read_json_file(file);
   std::vector<Problem> problems;
@@ -92,6 +172,8 @@ Assumptions load_assumptions(const fs::path& root) {
   }
   top.finish();
   throw_if_any(problems);
+  const fs::path fitted = root / "models" / "data" / "calibration.json";
+  if (calibrated && fs::exists(fitted)) apply_calibration(a, fitted);
   return a;
 }
 

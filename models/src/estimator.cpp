@@ -150,7 +150,7 @@ double bubble_s(const TrainingJob& job, const std::vector<std::vector<StageTimes
 
 }  // namespace
 
-TrainingEstimate prepare_estimate(const TrainingJob& job) {
+TrainingEstimate prepare_estimate(const TrainingJob& job, const TopologySummary* topology) {
   const auto& plan = job.plan;
   if (plan.tp < 1 || plan.pp < 1 || plan.dp < 1 || plan.cp < 1 || plan.ep < 1 || plan.vpp < 1 || plan.micro_batch < 1) {
     throw ModelError("parallel sizes must be >= 1");
@@ -169,13 +169,13 @@ TrainingEstimate prepare_estimate(const TrainingJob& job) {
                                                     : 0.0);
   r.micro_batches = job.training.global_batch / per_step_sequences;
   r.tokens_per_step = static_cast<double>(job.training.global_batch) * job.training.seq_len;
-  r.topology = build_topology(topology_spec(job.cluster));
+  r.topology = topology != nullptr ? *topology : build_topology(topology_spec(job.cluster));
   return r;
 }
 
 TrainingEstimate estimate_training(const TrainingJob& job, const Assumptions& a, const EstimateOptions& options) {
   const auto& plan = job.plan;
-  TrainingEstimate r = prepare_estimate(job);
+  TrainingEstimate r = prepare_estimate(job, options.topology);
   const auto works = build_stage_works(job, r.topology, a);
   const bool overlap = options.overlap;
 

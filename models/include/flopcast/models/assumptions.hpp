@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "flopcast/core/units.hpp"
@@ -44,8 +45,14 @@ struct Assumptions {
   std::vector<std::pair<std::string, Quantity>> provenance;
 
   const KernelEfficiency& kernel(const std::string& family) const;
+
+  // The value a calibration can fit, by its name in the assumptions list ("kernels.hopper.gemm_bf16",
+  // "collectives.bus_efficiency_scaleout", "overheads.per_step" in seconds); null for an unknown name.
+  double* field(std::string_view name);
 };
 
-Assumptions load_assumptions(const std::filesystem::path& root);
+// models/data/assumptions.json, then the fitted values of models/data/calibration.json over it (where present) unless
+// `calibrated` is false (the prior a calibration starts from).
+Assumptions load_assumptions(const std::filesystem::path& root, bool calibrated = true);
 
 }  // namespace flopcast

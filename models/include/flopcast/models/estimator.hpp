@@ -73,13 +73,16 @@ struct EstimateOptions {
   // Off: every communication is exposed (no overlap with compute, synchronous pipeline sends): the setting in which
   // the discrete-event tier, with contention also off, must agree with this one.
   bool overlap = true;
+  // The cluster's topology, when the caller has it already (a calibration re-estimating the same jobs); built
+  // otherwise. It must be build_topology(topology_spec(job.cluster)).
+  const TopologySummary* topology = nullptr;
 };
 
 TrainingEstimate estimate_training(const TrainingJob& job, const Assumptions& assumptions,
                                    const EstimateOptions& options = {});
 
 // The parts of an estimate every tier shares: checks the plan, counts parameters and FLOPs, builds the topology.
-TrainingEstimate prepare_estimate(const TrainingJob& job);
+TrainingEstimate prepare_estimate(const TrainingJob& job, const TopologySummary* topology = nullptr);
 // From r.step_time_s (and r.breakdown): throughput, MFU, memory, run length, energy, cost and notes.
 void complete_estimate(TrainingEstimate& r, const TrainingJob& job, const Assumptions& assumptions);
 
