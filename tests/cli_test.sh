@@ -93,6 +93,9 @@ expect validate-csv 0 "^run,chip,family,moe,metric,published" "" -- cat "$work/v
 expect validate-md 0 "\| group \| runs \|" "" -- cat "$work/val-out/validation.md"
 expect validate-no-dir 2 "Directory does not exist" "" -- "$flopcast" validate "$work/no-such-folder"
 expect validate-empty 2 "no scenario with a \"published\" block" "" -- "$flopcast" validate --quiet "$work/val-out"
+expect calibrate-dry 0 "tier-1 \|error\| on these runs: median" "written:" -- "$flopcast" calibrate --dry-run --quiet "$work/val"
+expect calibrate-write 0 "written: $work/cal.json" "" -- "$flopcast" calibrate --quiet --out "$work/cal.json" "$work/val"
+expect calibrate-json 0 '"parameters"' "" -- cat "$work/cal.json"
 expect trace-unwritable 2 "error: .*cannot write" "internal" -- "$flopcast" run --trace /nonexistent-dir/t.json "$shipped"
 
 echo "cli: $passed passed, $failed failed"
