@@ -242,7 +242,8 @@ void complete_estimate(TrainingEstimate& r, const TrainingJob& job, const Assump
   // MFU against the fleet's mean bf16 peak (every stage holds the same number of chips).
   double peak_bf16 = 0;
   for (int stage = 0; stage < plan.pp; ++stage) {
-    peak_bf16 += job.cluster.for_stage(stage).chip.peak_flop_per_s(DataType::bf16) / plan.pp;
+    const auto* group = job.cluster.stage_group(stage);
+    peak_bf16 += (group ? group->chip : job.cluster.chip).peak_flop_per_s(DataType::bf16) / plan.pp;
   }
   const double chips = job.cluster.chips;
   r.tokens_per_s = r.tokens_per_step / r.step_time_s;

@@ -164,7 +164,8 @@ MemoryReport training_memory(const TrainingJob& job, const ParamCounts& params, 
     }
     r.reserved_bytes = assumptions.memory_reserved_bytes;
     r.total_bytes = r.weights_bytes + r.gradients_bytes + r.optimizer_bytes + r.activations_bytes + r.reserved_bytes;
-    r.capacity_bytes = job.cluster.for_stage(static_cast<int>(stage_idx)).chip.hbm_capacity.value;
+    const auto* group = job.cluster.stage_group(static_cast<int>(stage_idx));
+    r.capacity_bytes = (group ? group->chip : job.cluster.chip).hbm_capacity.value;
     r.usable_bytes = r.capacity_bytes * assumptions.memory_usable_fraction;
     r.margin_bytes = r.usable_bytes - r.total_bytes;
     r.in_flight = stage_in_flight_at_least_one;

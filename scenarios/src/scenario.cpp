@@ -211,8 +211,8 @@ class ScenarioParser {
       StageChips group;
       const auto chip_id = g.string("chip", Need::required);
       const auto node_id = g.string("node", Need::optional);
-      stage_prices_.push_back({g.number("usd_per_chip_hour", Need::optional, {.min = 0, .max = 1e4}),
-                               g.number("chip_capex_usd", Need::optional, {.min = 0, .max = 1e8}), g.path()});
+      const StagePrices prices{g.number("usd_per_chip_hour", Need::optional, {.min = 0, .max = 1e4}),
+                               g.number("chip_capex_usd", Need::optional, {.min = 0, .max = 1e8}), g.path()};
       if (const auto* raw = g.raw("stages", Need::required)) {
         const bool ok = raw->is_array() && !raw->empty() &&
                         std::all_of(raw->begin(), raw->end(), [](const auto& v) { return v.is_number_integer(); });
@@ -255,6 +255,7 @@ class ScenarioParser {
       group.chip = *chip;
       group.node = *node;
       job().cluster.stage_chips.push_back(std::move(group));
+      stage_prices_.push_back(prices);  // kept in step with the accepted groups
     }
   }
 
