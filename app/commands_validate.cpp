@@ -58,10 +58,10 @@ int validate_runs(const ValidateOptions& options, const Catalogs& catalogs, std:
   fmt::print(out, "  {:<42} {:<17} {:>15} {:>15} {:>8} {:>15} {:>8}\n", "run", "metric", "published", "tier 1",
              "error", "tier 2", "error");
   for (const auto& r : report.rows) {
-    fmt::print(out, "  {:<42} {:<17} {:>15} {:>15} {:>+7.1f}% {:>15} {:>+7.1f}%{}{}\n",
+    fmt::print(out, "  {:<42} {:<17} {:>15} {:>15} {:>+7.1f}% {:>15} {:>+7.1f}%{}\n",
                r.run + (r.assumed.empty() ? "" : " *"), metric_label(r.metric), value_text(r.metric, r.published),
                value_text(r.metric, r.predicted[0]), r.error_pct[0], value_text(r.metric, r.predicted[1]),
-               r.error_pct[1], r.fits_memory ? "" : "  (predicted not to fit memory)", "");
+               r.error_pct[1], r.fits_memory ? "" : "  (predicted not to fit memory)");
   }
   fmt::print(out, "\n  |error|, %            runs   tier 1 median    max   tier 2 median    max\n");
   for (const auto& s : report.summaries) {
@@ -79,10 +79,6 @@ int validate_runs(const ValidateOptions& options, const Catalogs& catalogs, std:
   }
   return 0;
 }
-
-}  // namespace flopcast::cli
-
-namespace flopcast::cli {
 
 int calibrate_runs(const CalibrateOptions& options, const Catalogs& catalogs, std::ostream& out) {
   const auto dir = options.dir.empty() ? default_validation_dir() : std::filesystem::path(options.dir);
@@ -104,12 +100,10 @@ int calibrate_runs(const CalibrateOptions& options, const Catalogs& catalogs, st
     fmt::print(out, "  {:<40} {:>12} {:>12} {:>25}{}\n", p.name, text(p.prior), text(p.value),
                fmt::format("[{}, {}]", text(p.low), text(p.high)), p.at_bound() ? "  at a bound" : "");
   }
-  std::vector<double> before, after;
-  for (double e : result.error_before_pct) before.push_back(std::fabs(e));
-  for (double e : result.error_after_pct) after.push_back(std::fabs(e));
+  const auto before = result.before();
+  const auto after = result.after();
   fmt::print(out, "\n  tier-1 |error| on these runs: median {:.1f} % -> {:.1f} %, max {:.1f} % -> {:.1f} %\n",
-             median(before), median(after), *std::max_element(before.begin(), before.end()),
-             *std::max_element(after.begin(), after.end()));
+             before.median_abs_pct, after.median_abs_pct, before.max_abs_pct, after.max_abs_pct);
   if (options.dry_run) {
     fmt::print(out, "  (dry run: nothing written)\n");
     return 0;

@@ -276,7 +276,7 @@ TEST_CASE("the shipped calibration is applied over the prior with its provenance
     INFO(name);
     REQUIRE(fitted.field(name) != nullptr);
     CHECK(*fitted.field(name) == entry["value"].get<double>());
-    CHECK(entry["prior"].get<double>() == *Assumptions(prior).field(name));
+    CHECK(entry["prior"].get<double>() == *prior.field(name));
     CHECK(entry["value"].get<double>() >= entry["low"].get<double>());
     CHECK(entry["value"].get<double>() <= entry["high"].get<double>());
   }

@@ -145,6 +145,7 @@ def build_training(run):
         training["global_batch"] = p["global_batch_size_sequences"]
     # else: left out, so flopcast itself reports the missing field and the run is listed as skipped.
     training["precision"] = "fp8" if "FP8" in (p.get("precision") or "") else "bf16"
+    # Required by the schema; it only scales run length and cost, which validation does not compare.
     training["tokens"] = 1e9
     training["flash_attention"] = not pre_2023
     training["dropout"] = pre_2023

@@ -142,7 +142,7 @@ double bubble_s(const TrainingJob& job, const std::vector<std::vector<StageTimes
   const auto schedule = make_schedule(plan.schedule, plan.pp, plan.vpp, micro_batches);
   std::vector<PassTimes> times;
   for (const auto& stage : schedule.stages) {
-    const auto& t = chunks[chunks.size() == 1 ? 0 : stage.device][stage.layout];
+    const auto& t = of_device(chunks, stage.device)[stage.layout];
     times.push_back({t.forward_s, t.backward_s, t.weight_s});
   }
   return std::max(0.0, pipeline_makespan_s(schedule, times) - static_cast<double>(micro_batches) * slowest.total_s());
@@ -186,7 +186,7 @@ TrainingEstimate estimate_training(const TrainingJob& job, const Assumptions& a,
     for (const auto& layout : w.chunks) out.push_back(chunk_times(job, layout, w, a, overlap));
   }
   std::vector<StageTimes> devices;
-  for (int d = 0; d < plan.pp; ++d) devices.push_back(device_times(job, d, chunks[works.size() == 1 ? 0 : d]));
+  for (int d = 0; d < plan.pp; ++d) devices.push_back(device_times(job, d, of_device(chunks, d)));
   const StageTimes slowest =
       *std::max_element(devices.begin(), devices.end(),
                         [](const StageTimes& x, const StageTimes& y) { return x.total_s() < y.total_s(); });
@@ -215,7 +215,7 @@ TrainingEstimate estimate_training(const TrainingJob& job, const Assumptions& a,
   double worst_dp = 0;
   double worst_optimizer = 0;
   for (int d = 0; d < plan.pp; ++d) {
-    const auto& sync = work_of(works, d).sync[d];
+    const auto& sync = of_device(works, d).sync[d];
     const double gradients = sync.gradients.time_s();
     const double parameters = sync.parameters.time_s();
     double exposed = dp_overlap ? std::max(0.0, gradients - slowest.backward_s) +

@@ -16,7 +16,7 @@ bool FittedParameter::at_bound() const {
   return value <= low + 1e-3 * span || value >= high - 1e-3 * span;
 }
 
-std::vector<FittedParameter> calibration_parameters(const std::vector<Scenario>& scenarios, Assumptions& prior) {
+std::vector<FittedParameter> calibration_parameters(const std::vector<Scenario>& scenarios, const Assumptions& prior) {
   std::set<std::string> families;
   std::set<std::string> fp8_families;
   for (const auto& s : scenarios) {
@@ -45,13 +45,6 @@ std::vector<FittedParameter> calibration_parameters(const std::vector<Scenario>&
   add("overheads.per_step", "s", 0.0, 2.0);
   add("overheads.per_layer", "s", 0.0, 1e-3);
   return out;
-}
-
-Assumptions apply(const CalibrationResult& result, Assumptions prior) {
-  for (const auto& p : result.parameters) {
-    if (double* field = prior.field(p.name)) *field = p.value;
-  }
-  return prior;
 }
 
 namespace {
@@ -96,8 +89,7 @@ double rms(const Eigen::VectorXd& r, std::size_t runs) {
 CalibrationResult calibrate(const std::vector<Scenario>& scenarios, const Assumptions& prior,
                             const std::function<void(int, double)>& progress) {
   CalibrationResult result;
-  Assumptions working = prior;
-  result.parameters = calibration_parameters(scenarios, working);
+  result.parameters = calibration_parameters(scenarios, prior);
   const auto& params = result.parameters;
   const auto n = static_cast<Eigen::Index>(params.size());
   if (n == 0 || scenarios.empty()) throw ModelError("nothing to calibrate: no published runs");
@@ -174,26 +166,23 @@ nlohmann::json calibration_to_json(const CalibrationResult& result) {
     params[p.name] = {{"value", p.value}, {"unit", p.unit}, {"prior", p.prior}, {"low", p.low}, {"high", p.high}};
   }
   json residuals = json::object();
-  std::vector<double> before, after;
   for (std::size_t i = 0; i < result.runs.size(); ++i) {
     residuals[result.runs[i]] = {{"error_pct_before", std::round(result.error_before_pct[i] * 100.0) / 100.0},
                                  {"error_pct_after", std::round(result.error_after_pct[i] * 100.0) / 100.0}};
-    before.push_back(std::fabs(result.error_before_pct[i]));
-    after.push_back(std::fabs(result.error_after_pct[i]));
   }
-  const double median_after = median(after);
-  const double max_after = after.empty() ? 0.0 : *std::max_element(after.begin(), after.end());
+  const auto before = result.before();
+  const auto after = result.after();
   json provenance = {
       {"summary", fmt::format("flopcast calibrate, tier 1, {} published runs of shared/data/calibration_runs.json "
                               "(scenarios/validation); median |error| {:.1f} % -> {:.1f} %",
-                              result.runs.size(), median(before), median_after)},
+                              result.runs.size(), before.median_abs_pct, after.median_abs_pct)},
       {"method", "bounded Levenberg-Marquardt on log(predicted / published), parameters scaled to their bounds"},
       {"iterations", result.iterations},
       {"rms_log_error_before", result.rms_log_before},
       {"rms_log_error_after", result.rms_log_after},
-      {"median_abs_error_pct_before", median(before)},
-      {"median_abs_error_pct_after", median_after},
-      {"max_abs_error_pct_after", max_after},
+      {"median_abs_error_pct_before", before.median_abs_pct},
+      {"median_abs_error_pct_after", after.median_abs_pct},
+      {"max_abs_error_pct_after", after.max_abs_pct},
       {"residuals", residuals}};
   return {{"parameters", params}, {"provenance", provenance}};
 }

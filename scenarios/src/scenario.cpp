@@ -363,30 +363,31 @@ class ScenarioParser {
 
   // Each stage group's price: given with the group, or the catalog's for its chip.
   void read_stage_prices() {
+    const bool rental = job().costs.mode == CostMode::rental;
+    const std::string key = rental ? "usd_per_chip_hour" : "chip_capex_usd";
+    const std::string wrong_key = rental ? "chip_capex_usd" : "usd_per_chip_hour";
+    const char* what = rental ? "rental price" : "price";
     auto& groups = job().cluster.stage_chips;
-    for (std::size_t i = 0; i < groups.size() && i < stage_prices_.size(); ++i) {
+    for (std::size_t i = 0; i < groups.size(); ++i) {
       auto& group = groups[i];
       const auto& given = stage_prices_[i];
-      const bool rental = job().costs.mode == CostMode::rental;
       const auto& price = rental ? given.usd_per_chip_hour : given.chip_capex_usd;
-      const auto& other = rental ? given.chip_capex_usd : given.usd_per_chip_hour;
-      const char* key = rental ? "usd_per_chip_hour" : "chip_capex_usd";
-      if (other) {
-        problems_.push_back({file_, given.path + "/" + (rental ? "chip_capex_usd" : "usd_per_chip_hour"),
+      if (rental ? given.chip_capex_usd : given.usd_per_chip_hour) {
+        problems_.push_back({file_, given.path + "/" + wrong_key,
                              rental ? "applies to ownership costs; this scenario rents (give usd_per_chip_hour)"
                                     : "applies to rental costs; this scenario owns its chips (give chip_capex_usd)"});
       }
+      double& target = rental ? group.usd_per_chip_hour : group.chip_capex_usd;
       const auto& catalog = rental ? group.chip.rental_price : group.chip.price;
       if (price) {
-        (rental ? group.usd_per_chip_hour : group.chip_capex_usd) = *price;
+        target = *price;
       } else if (catalog) {
-        (rental ? group.usd_per_chip_hour : group.chip_capex_usd) = catalog->value;
+        target = catalog->value;
         scenario_.defaults_used.push_back(fmt::format("{}.{} = {:g} (catalog {} of {})", dotted(given.path), key,
-                                                      catalog->value, rental ? "rental price" : "price", group.chip.id));
+                                                      catalog->value, what, group.chip.id));
       } else {
         problems_.push_back({file_, given.path + "/" + key,
-                             fmt::format("is required: the catalog has no {} for {}",
-                                         rental ? "rental price" : "price", group.chip.id)});
+                             fmt::format("is required: the catalog has no {} for {}", what, group.chip.id)});
       }
     }
   }

@@ -45,7 +45,7 @@ ValidationRow validate_scenario(const Scenario& scenario, const Assumptions& ass
     const auto result = simulate_training(scenario.job, assumptions, options);
     row.predicted[t] = predicted_metric(published.metric, result.estimate);
     row.error_pct[t] = (row.predicted[t] - row.published) / row.published * 100.0;
-    row.fits_memory = result.estimate.memory.fits;
+    if (t == 0) row.fits_memory = result.estimate.memory.fits;  // the same memory model in every tier
   }
   return row;
 }
@@ -55,6 +55,15 @@ double median(std::vector<double> values) {
   std::sort(values.begin(), values.end());
   const std::size_t n = values.size();
   return n % 2 == 1 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
+}
+
+ErrorStats error_stats(const std::vector<double>& errors_pct) {
+  std::vector<double> magnitudes;
+  for (double e : errors_pct) magnitudes.push_back(std::fabs(e));
+  ErrorStats out;
+  out.median_abs_pct = median(magnitudes);
+  if (!magnitudes.empty()) out.max_abs_pct = *std::max_element(magnitudes.begin(), magnitudes.end());
+  return out;
 }
 
 std::vector<ErrorSummary> summarise(const std::vector<ValidationRow>& rows) {

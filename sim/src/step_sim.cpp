@@ -135,7 +135,7 @@ class StepSimulation {
       d.index = g;
       d.stage = g / per_stage_;
       d.slot = g % per_stage_;
-      d.work = &work_of(in_.works, d.stage);
+      d.work = &of_device(in_.works, d.stage);
       d.compute_factor = straggler(g).compute_factor;
       d.traced = d.slot == 0;
       d.host = zone_->create_host(full_ ? fmt::format("chip{}", g) : fmt::format("stage{}", g), kSpeed / d.compute_factor);

@@ -49,6 +49,7 @@ struct Assumptions {
   // The value a calibration can fit, by its name in the assumptions list ("kernels.hopper.gemm_bf16",
   // "collectives.bus_efficiency_scaleout", "overheads.per_step" in seconds); null for an unknown name.
   double* field(std::string_view name);
+  const double* field(std::string_view name) const { return const_cast<Assumptions*>(this)->field(name); }
 };
 
 // models/data/assumptions.json, then the fitted values of models/data/calibration.json over it (where present) unless

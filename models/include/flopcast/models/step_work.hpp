@@ -74,11 +74,14 @@ struct StepWork {
 StepWork build_step_work(const TrainingJob& job, const TopologySummary& topology, const Assumptions& assumptions);
 
 // The work of each pipeline device: one StepWork for a single chip type, one per stage for a mixed fleet (each
-// stage's chip and node swapped in). `work_of(works, d)` picks device d's.
+// stage's chip and node swapped in). `of_device(works, d)` picks device d's.
 std::vector<StepWork> build_stage_works(const TrainingJob& job, const TopologySummary& topology,
                                         const Assumptions& assumptions);
-inline const StepWork& work_of(const std::vector<StepWork>& works, int device) {
-  return works[works.size() == 1 ? 0 : static_cast<std::size_t>(device)];
+
+// Device d's entry of something kept once for a single chip type or once per device for a mixed fleet.
+template <typename T>
+const T& of_device(const std::vector<T>& per_device_or_one, int device) {
+  return per_device_or_one[per_device_or_one.size() == 1 ? 0 : static_cast<std::size_t>(device)];
 }
 
 // Efficiency of one GEMM of m x k by k x n: peak_fraction x f(m) f(n) f(k), f(x) = x / (x + half_dim).

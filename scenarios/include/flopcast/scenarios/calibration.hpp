@@ -35,17 +35,16 @@ struct CalibrationResult {
   double rms_log_before = 0;
   double rms_log_after = 0;
   int iterations = 0;
+  ErrorStats before() const { return error_stats(error_before_pct); }
+  ErrorStats after() const { return error_stats(error_after_pct); }
 };
 
 // The parameters worth fitting for these scenarios (families present in them), with their bounds and priors.
-std::vector<FittedParameter> calibration_parameters(const std::vector<Scenario>& scenarios, Assumptions& prior);
+std::vector<FittedParameter> calibration_parameters(const std::vector<Scenario>& scenarios, const Assumptions& prior);
 
 // Fits `prior` to the scenarios' published values; `progress(iteration, rms)` after each iteration.
 CalibrationResult calibrate(const std::vector<Scenario>& scenarios, const Assumptions& prior,
                             const std::function<void(int, double)>& progress = {});
-
-// The fitted assumptions: `prior` with the result's values set.
-Assumptions apply(const CalibrationResult& result, Assumptions prior);
 
 // models/data/calibration.json: the fitted values with their bounds and priors, the runs, the residuals.
 nlohmann::json calibration_to_json(const CalibrationResult& result);

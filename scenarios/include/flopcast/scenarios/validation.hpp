@@ -59,4 +59,11 @@ std::string validation_markdown(const ValidationReport& report);
 
 double median(std::vector<double> values);
 
+// Median and max of the absolute values of signed errors in percent.
+struct ErrorStats {
+  double median_abs_pct = 0;
+  double max_abs_pct = 0;
+};
+ErrorStats error_stats(const std::vector<double>& errors_pct);
+
 }  // namespace flopcast
