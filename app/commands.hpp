@@ -21,6 +21,7 @@ int run_scenarios(const std::vector<std::string>& files, bool json, const RunOpt
 struct ValidateOptions {
   std::string dir;      // empty: scenarios/validation
   std::string out_dir;  // where validation.csv and validation.md go; empty: not written
+  bool cross_validate = false;  // also leave-one-out and leave-one-family-out errors
   bool quiet = false;
 };
 int validate_runs(const ValidateOptions& options, const Catalogs& catalogs, std::ostream& out);

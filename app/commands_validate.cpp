@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <thread>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -41,6 +42,51 @@ std::string metric_label(PublishedMetric metric) {
   return "?";
 }
 
+void print_summaries(const std::vector<ErrorSummary>& summaries, std::ostream& out) {
+  fmt::print(out, "\n  |error|, %            runs   tier 1 median    max   tier 2 median    max\n");
+  for (const auto& s : summaries) {
+    fmt::print(out, "  {:<20} {:>6} {:>15.1f} {:>6.1f} {:>15.1f} {:>6.1f}\n", s.group, s.runs, s.median_abs_pct[0],
+               s.max_abs_pct[0], s.median_abs_pct[1], s.max_abs_pct[1]);
+  }
+}
+
+// Refits without each run (and without each chip family) from the prior and predicts what was left out.
+void print_cross_validation(const std::vector<Scenario>& scenarios, const ValidationReport& report,
+                            const ValidateOptions& options, std::ostream& out) {
+  const auto prior = load_assumptions(data_root(), /*calibrated=*/false);
+  const bool progress = !options.quiet && ::isatty(STDERR_FILENO);
+  const int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const auto cv = cross_validate(scenarios, prior, threads, [&](int done, int folds) {
+    if (progress) fmt::print(stderr, "\rcross-validation: {}/{} calibrations", done, folds);
+  });
+  if (progress) fmt::print(stderr, "\r{:60}\r", "");
+  fmt::print(out, "\nCross-validation: each run predicted by a calibration fitted without it (leave one out) and "
+                  "without its chip family (leave one family out)\n\n");
+  fmt::print(out, "  {:<42} {:<8} {:>10} {:>10} {:>10} {:>10}\n", "run", "family", "LOO t1", "LOO t2", "LOFO t1",
+             "LOFO t2");
+  const auto cell = [](const std::vector<double>& errors, std::size_t i) {
+    return i < errors.size() ? fmt::format("{:+.1f}%", errors[i]) : std::string("-");
+  };
+  for (std::size_t i = 0; i < report.rows.size(); ++i) {
+    fmt::print(out, "  {:<42} {:<8} {:>10} {:>10} {:>10} {:>10}\n", report.rows[i].run, report.rows[i].family,
+               cell(cv.loo_error_pct[0], i), cell(cv.loo_error_pct[1], i), cell(cv.lofo_error_pct[0], i),
+               cell(cv.lofo_error_pct[1], i));
+  }
+  fmt::print(out, "\n  leave one out");
+  print_summaries(cross_validation_summaries(report.rows, cv, false), out);
+  if (!cv.lofo_error_pct[0].empty()) {
+    fmt::print(out, "\n  leave one family out (the family's kernels at their prior)");
+    print_summaries(cross_validation_summaries(report.rows, cv, true), out);
+  }
+  if (!options.out_dir.empty()) {
+    const std::filesystem::path folder(options.out_dir);
+    write_file_atomic(folder / "cross_validation.csv", cross_validation_csv(report.rows, cv));
+    write_file_atomic(folder / "cross_validation.md", cross_validation_markdown(report.rows, cv));
+    fmt::print(out, "\n  written: {}, {}\n", (folder / "cross_validation.csv").string(),
+               (folder / "cross_validation.md").string());
+  }
+}
+
 }  // namespace
 
 std::filesystem::path default_validation_dir() { return data_root() / "scenarios" / "validation"; }
@@ -63,20 +109,18 @@ int validate_runs(const ValidateOptions& options, const Catalogs& catalogs, std:
                value_text(r.metric, r.predicted[0]), r.error_pct[0], value_text(r.metric, r.predicted[1]),
                r.error_pct[1], r.fits_memory ? "" : "  (predicted not to fit memory)");
   }
-  fmt::print(out, "\n  |error|, %            runs   tier 1 median    max   tier 2 median    max\n");
-  for (const auto& s : report.summaries) {
-    fmt::print(out, "  {:<20} {:>6} {:>15.1f} {:>6.1f} {:>15.1f} {:>6.1f}\n", s.group, s.runs, s.median_abs_pct[0],
-               s.max_abs_pct[0], s.median_abs_pct[1], s.max_abs_pct[1]);
-  }
+  print_summaries(report.summaries, out);
   fmt::print(out, "\n  * the publication left something out that the scenario assumes (its published.assumed list)\n");
   fmt::print(out, "  error = (predicted - published) / published; tier 1 analytical, tier 2 discrete-event\n");
 
   if (!options.out_dir.empty()) {
     const std::filesystem::path folder(options.out_dir);
+    create_output_folder(folder);
     write_file_atomic(folder / "validation.csv", validation_csv(report));
     write_file_atomic(folder / "validation.md", validation_markdown(report));
     fmt::print(out, "\n  written: {}, {}\n", (folder / "validation.csv").string(), (folder / "validation.md").string());
   }
+  if (options.cross_validate) print_cross_validation(scenarios, report, options, out);
   return 0;
 }
 

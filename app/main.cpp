@@ -69,8 +69,11 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingDirectory);
   validate->add_option("--out", validate_options.out_dir, "Folder for validation.csv and validation.md")
       ->capture_default_str();
+  validate->add_flag("--cv", validate_options.cross_validate,
+                     "Also cross-validate: each run predicted by a calibration that did not see it (leave one out) "
+                     "or saw none of its chip family (leave one family out); writes cross_validation.csv/.md");
   validate->add_flag("--quiet", validate_options.quiet, "No progress on standard error");
-  validate->footer("Example:\n  flopcast validate --out results/");
+  validate->footer("Examples:\n  flopcast validate --out results/\n  flopcast validate --cv   # about a minute per core");
 
   flopcast::cli::CalibrateOptions calibrate_options;
   auto* calibrate = app.add_subcommand(

@@ -76,4 +76,10 @@ void write_file_atomic(const fs::path& path, const std::string& content) {
   }
 }
 
+void create_output_folder(const fs::path& folder) {
+  std::error_code error;
+  fs::create_directories(folder, error);
+  if (error) throw IoError(fmt::format("{}: cannot create the output folder: {}", folder.string(), error.message()));
+}
+
 }  // namespace flopcast

@@ -1,8 +1,11 @@
 #include "flopcast/scenarios/calibration.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <mutex>
 #include <set>
+#include <thread>
 
 #include <Eigen/Dense>
 #include <fmt/format.h>
@@ -84,15 +87,14 @@ double rms(const Eigen::VectorXd& r, std::size_t runs) {
   return runs > 0 ? std::sqrt(head.squaredNorm() / static_cast<double>(runs)) : 0.0;
 }
 
-}  // namespace
-
-CalibrationResult calibrate(const std::vector<Scenario>& scenarios, const Assumptions& prior,
-                            const std::function<void(int, double)>& progress) {
+// The fit itself, on scenarios whose topologies are built already.
+CalibrationResult fit(const std::vector<Scenario>& scenarios, const std::vector<TopologySummary>& topologies,
+                      const Assumptions& prior, const std::function<void(int, double)>& progress) {
   CalibrationResult result;
   result.parameters = calibration_parameters(scenarios, prior);
   const auto& params = result.parameters;
   const auto n = static_cast<Eigen::Index>(params.size());
-  if (n == 0 || scenarios.empty()) throw ModelError("nothing to calibrate: no published runs");
+  if (n == 0) throw ModelError("nothing to calibrate: no parameter applies to these runs");
   for (const auto& s : scenarios) result.runs.push_back(s.published->run);
 
   // Work in [0, 1] per parameter so that one damping suits fractions, element counts and seconds alike.
@@ -105,8 +107,6 @@ CalibrationResult calibrate(const std::vector<Scenario>& scenarios, const Assump
   const auto to_x = [&](const Eigen::VectorXd& unit) { return Eigen::VectorXd(lo + span.cwiseProduct(unit)); };
   const auto clamp01 = [](Eigen::VectorXd v) { return Eigen::VectorXd(v.cwiseMax(0.0).cwiseMin(1.0)); };
 
-  std::vector<TopologySummary> topologies;
-  for (const auto& s : scenarios) topologies.push_back(build_topology(topology_spec(s.job.cluster)));
   const auto eval = [&](const Eigen::VectorXd& unit) {
     return residuals(scenarios, topologies, prior, params, to_x(unit));
   };
@@ -157,6 +157,159 @@ CalibrationResult calibrate(const std::vector<Scenario>& scenarios, const Assump
   for (std::size_t i = 0; i < runs; ++i) result.error_after_pct.push_back((std::exp(r[i]) - 1.0) * 100.0);
   result.rms_log_after = rms(r, runs);
   return result;
+}
+
+std::vector<TopologySummary> topologies_of(const std::vector<Scenario>& scenarios) {
+  std::vector<TopologySummary> out;
+  out.reserve(scenarios.size());
+  for (const auto& s : scenarios) out.push_back(build_topology(topology_spec(s.job.cluster)));
+  return out;
+}
+
+// Calls `task(i)` for i in [0, n) on up to `threads` threads; the first exception is rethrown.
+void parallel_for(int n, int threads, const std::function<void(int)>& task) {
+  std::atomic<int> next{0};
+  std::exception_ptr error;
+  std::mutex error_mutex;
+  const auto worker = [&] {
+    for (int i = next++; i < n; i = next++) {
+      try {
+        task(i);
+      } catch (...) {
+        const std::lock_guard lock(error_mutex);
+        if (!error) error = std::current_exception();
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < std::min(threads, n); ++t) pool.emplace_back(worker);
+  worker();
+  for (auto& thread : pool) thread.join();
+  if (error) std::rethrow_exception(error);
+}
+
+}  // namespace
+
+CalibrationResult calibrate(const std::vector<Scenario>& scenarios, const Assumptions& prior,
+                            const std::function<void(int, double)>& progress) {
+  if (scenarios.empty()) throw ModelError("nothing to calibrate: no published runs");
+  return fit(scenarios, topologies_of(scenarios), prior, progress);
+}
+
+Assumptions fitted_assumptions(const CalibrationResult& result, const Assumptions& prior) {
+  Assumptions a = prior;
+  for (const auto& p : result.parameters) *a.field(p.name) = p.value;
+  return a;
+}
+
+double CrossValidation::rms_log(const std::vector<double>& errors_pct) {
+  double sum = 0;
+  for (double e : errors_pct) sum += std::pow(std::log1p(e / 100.0), 2);
+  return errors_pct.empty() ? 0.0 : std::sqrt(sum / static_cast<double>(errors_pct.size()));
+}
+
+CrossValidation cross_validate(const std::vector<Scenario>& scenarios, const Assumptions& prior, int threads,
+                               const std::function<void(int, int)>& progress) {
+  if (scenarios.size() < 2) throw ModelError("cross-validation needs at least two published runs");
+  const auto topologies = topologies_of(scenarios);
+  CrossValidation cv;
+  const int n = static_cast<int>(scenarios.size());
+  for (const auto& s : scenarios) {
+    cv.runs.push_back(s.published->run);
+    cv.families.push_back(s.job.cluster.chip.family);
+  }
+  std::vector<std::string> families = cv.families;
+  std::sort(families.begin(), families.end());
+  families.erase(std::unique(families.begin(), families.end()), families.end());
+  // A fold fits every run but the held-out ones and predicts those with the fitted values: one fold per run, then
+  // one per chip family (whose own kernel parameters then keep their prior: a family with no calibration data).
+  std::vector<std::vector<int>> folds;
+  for (int i = 0; i < n; ++i) folds.push_back({i});
+  if (families.size() > 1) {
+    for (const auto& family : families) {
+      folds.emplace_back();
+      for (int i = 0; i < n; ++i) {
+        if (cv.families[static_cast<std::size_t>(i)] == family) folds.back().push_back(i);
+      }
+    }
+  }
+  // The fits (tier 1) run on threads; the held-out runs are then predicted at both tiers on this thread, as the
+  // discrete-event tiers run their simulations in child processes.
+  const int fold_count = static_cast<int>(folds.size());
+  std::vector<Assumptions> fitted(folds.size());
+  std::atomic<int> done{0};
+  std::mutex progress_mutex;
+  parallel_for(fold_count, std::max(1, threads), [&](int f) {
+    const auto& held_out = folds[static_cast<std::size_t>(f)];
+    std::vector<Scenario> train;
+    std::vector<TopologySummary> train_topologies;
+    for (int i = 0; i < n; ++i) {
+      if (std::find(held_out.begin(), held_out.end(), i) != held_out.end()) continue;
+      train.push_back(scenarios[static_cast<std::size_t>(i)]);
+      train_topologies.push_back(topologies[static_cast<std::size_t>(i)]);
+    }
+    fitted[static_cast<std::size_t>(f)] = fitted_assumptions(fit(train, train_topologies, prior, {}), prior);
+    const int finished = ++done;
+    if (progress) {
+      const std::lock_guard lock(progress_mutex);
+      progress(finished, fold_count);
+    }
+  });
+  for (std::size_t t = 0; t < kValidationTiers.size(); ++t) {
+    cv.loo_error_pct[t].assign(scenarios.size(), 0.0);
+    cv.lofo_error_pct[t].assign(families.size() > 1 ? scenarios.size() : 0, 0.0);
+  }
+  for (int f = 0; f < fold_count; ++f) {
+    auto& errors = f < n ? cv.loo_error_pct : cv.lofo_error_pct;
+    for (int i : folds[static_cast<std::size_t>(f)]) {
+      const auto row = validate_scenario(scenarios[static_cast<std::size_t>(i)], fitted[static_cast<std::size_t>(f)]);
+      for (std::size_t t = 0; t < kValidationTiers.size(); ++t) errors[t][static_cast<std::size_t>(i)] = row.error_pct[t];
+    }
+  }
+  return cv;
+}
+
+std::vector<ErrorSummary> cross_validation_summaries(const std::vector<ValidationRow>& rows, const CrossValidation& cv,
+                                                     bool family_out) {
+  const auto& errors = family_out ? cv.lofo_error_pct : cv.loo_error_pct;
+  if (errors[0].size() != rows.size()) return {};
+  std::vector<ValidationRow> copy = rows;
+  for (std::size_t i = 0; i < copy.size(); ++i) {
+    for (std::size_t t = 0; t < kValidationTiers.size(); ++t) {
+      copy[i].error_pct[t] = errors[t][i];
+      copy[i].predicted[t] = copy[i].published * (1.0 + errors[t][i] / 100.0);
+    }
+  }
+  return summarise(copy);
+}
+
+std::string cross_validation_csv(const std::vector<ValidationRow>& rows, const CrossValidation& cv) {
+  std::string out = "run,family,moe,in_sample_error_pct_tier1,in_sample_error_pct_tier2,loo_error_pct_tier1,"
+                    "loo_error_pct_tier2,lofo_error_pct_tier1,lofo_error_pct_tier2\n";
+  const auto cell = [](const std::vector<double>& v, std::size_t i) {
+    return i < v.size() ? fmt::format("{:.2f}", v[i]) : std::string();
+  };
+  for (std::size_t i = 0; i < rows.size() && i < cv.runs.size(); ++i) {
+    const auto& r = rows[i];
+    out += fmt::format("{},{},{},{:.2f},{:.2f},{},{},{},{}\n", csv_field(r.run), r.family, r.moe ? "yes" : "no",
+                       r.error_pct[0], r.error_pct[1], cell(cv.loo_error_pct[0], i), cell(cv.loo_error_pct[1], i),
+                       cell(cv.lofo_error_pct[0], i), cell(cv.lofo_error_pct[1], i));
+  }
+  return out;
+}
+
+std::string cross_validation_markdown(const std::vector<ValidationRow>& rows, const CrossValidation& cv) {
+  std::string out;
+  const auto table = [&](const std::string& title, const std::vector<ErrorSummary>& summaries) {
+    if (!summaries.empty()) out += fmt::format("\n### {}\n\n{}", title, summaries_markdown(summaries));
+  };
+  out += "## Cross-validation\n\nEach run predicted by a calibration fitted without it (leave one out), and by one "
+         "fitted without any run of its chip family (leave one family out: that family's kernel efficiencies keep "
+         "their prior).\n";
+  table("In sample (the shipped calibration)", summarise(rows));
+  table("Leave one out", cross_validation_summaries(rows, cv, false));
+  table("Leave one family out", cross_validation_summaries(rows, cv, true));
+  return out;
 }
 
 nlohmann::json calibration_to_json(const CalibrationResult& result) {

@@ -121,7 +121,8 @@ std::string value_text(double v) {
   return fmt::format("{:.0f}", v);
 }
 
-// RFC 4180: quote a field that holds a comma, quote or line break.
+}  // namespace
+
 std::string csv_field(const std::string& text) {
   if (text.find_first_of(",\"\n") == std::string::npos) return text;
   std::string out = "\"";
@@ -129,7 +130,16 @@ std::string csv_field(const std::string& text) {
   return out + "\"";
 }
 
-}  // namespace
+std::string summaries_markdown(const std::vector<ErrorSummary>& summaries) {
+  std::string out = "| group | runs | tier 1 median \\|error\\| | tier 1 max | tier 2 median \\|error\\| | tier 2 max |\n"
+                    "|---|---:|---:|---:|---:|---:|\n";
+  for (const auto& s : summaries) {
+    out += fmt::format("| {} | {} | {:.1f} % | {:.1f} % ({}) | {:.1f} % | {:.1f} % ({}) |\n", s.group, s.runs,
+                       s.median_abs_pct[0], s.max_abs_pct[0], s.worst_run[0], s.median_abs_pct[1], s.max_abs_pct[1],
+                       s.worst_run[1]);
+  }
+  return out;
+}
 
 std::string validation_csv(const ValidationReport& report) {
   std::string out =
@@ -155,13 +165,8 @@ std::string validation_markdown(const ValidationReport& report) {
                        value_text(r.predicted[0]), r.error_pct[0], value_text(r.predicted[1]), r.error_pct[1],
                        r.fits_memory ? "yes" : "NO");
   }
-  out += "\n| group | runs | tier 1 median \\|error\\| | tier 1 max | tier 2 median \\|error\\| | tier 2 max |\n"
-         "|---|---:|---:|---:|---:|---:|\n";
-  for (const auto& s : report.summaries) {
-    out += fmt::format("| {} | {} | {:.1f} % | {:.1f} % ({}) | {:.1f} % | {:.1f} % ({}) |\n", s.group, s.runs,
-                       s.median_abs_pct[0], s.max_abs_pct[0], s.worst_run[0], s.median_abs_pct[1], s.max_abs_pct[1],
-                       s.worst_run[1]);
-  }
+  out += '\n';
+  out += summaries_markdown(report.summaries);
   out += "\n* the publication left something out that the scenario assumes (its \"published.assumed\" list).\n";
   return out;
 }

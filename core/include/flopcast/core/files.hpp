@@ -20,4 +20,7 @@ nlohmann::json parse_json_text(const std::string& text, const std::string& file_
 // half-written file in place of a good one. Throws IoError.
 void write_file_atomic(const std::filesystem::path& path, const std::string& content);
 
+// Creates `folder` and its parents when missing (an output folder named on the command line). Throws IoError.
+void create_output_folder(const std::filesystem::path& folder);
+
 }  // namespace flopcast

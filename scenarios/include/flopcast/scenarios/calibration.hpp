@@ -46,6 +46,33 @@ std::vector<FittedParameter> calibration_parameters(const std::vector<Scenario>&
 CalibrationResult calibrate(const std::vector<Scenario>& scenarios, const Assumptions& prior,
                             const std::function<void(int, double)>& progress = {});
 
+// `prior` with the fitted values of `result`.
+Assumptions fitted_assumptions(const CalibrationResult& result, const Assumptions& prior);
+
+// Honest generalisation: each run predicted, at both validation tiers, by a calibration that never saw it (leave one
+// out), and by one that saw no run of its chip family (leave one family out: the family's kernels keep their prior,
+// as for a chip with no calibration data). Errors in percent per run, in the order of the scenarios.
+struct CrossValidation {
+  std::vector<std::string> runs;
+  std::vector<std::string> families;
+  std::array<std::vector<double>, 2> loo_error_pct;   // per kValidationTiers
+  std::array<std::vector<double>, 2> lofo_error_pct;  // empty when the runs cover a single family
+  // The root mean square of log(predicted / published): the spread a prediction interval draws on.
+  static double rms_log(const std::vector<double>& errors_pct);
+};
+
+// One calibration per fold (tier 1), `threads` folds at a time; `progress(folds done, folds)` after each.
+CrossValidation cross_validate(const std::vector<Scenario>& scenarios, const Assumptions& prior, int threads,
+                               const std::function<void(int, int)>& progress = {});
+
+// The cross-validated errors as a table (CSV) and as summaries like validate's (Markdown), beside `rows`, the
+// in-sample validation of the same scenarios in the same order.
+std::string cross_validation_csv(const std::vector<ValidationRow>& rows, const CrossValidation& cv);
+std::string cross_validation_markdown(const std::vector<ValidationRow>& rows, const CrossValidation& cv);
+// Summaries of the leave-one-out (`family_out` false) or leave-one-family-out errors.
+std::vector<ErrorSummary> cross_validation_summaries(const std::vector<ValidationRow>& rows, const CrossValidation& cv,
+                                                     bool family_out);
+
 // models/data/calibration.json: the fitted values with their bounds and priors, the runs, the residuals.
 nlohmann::json calibration_to_json(const CalibrationResult& result);
 

@@ -56,6 +56,10 @@ std::vector<ErrorSummary> summarise(const std::vector<ValidationRow>& rows);
 
 std::string validation_csv(const ValidationReport& report);
 std::string validation_markdown(const ValidationReport& report);
+// The summaries as a Markdown table: median and max |error| per group at both tiers.
+std::string summaries_markdown(const std::vector<ErrorSummary>& summaries);
+// RFC 4180: a field quoted when it holds a comma, quote or line break.
+std::string csv_field(const std::string& text);
 
 double median(std::vector<double> values);
 
