@@ -152,9 +152,22 @@ int calibrate_runs(const CalibrateOptions& options, const Catalogs& catalogs, st
     fmt::print(out, "  (dry run: nothing written)\n");
     return 0;
   }
+  // The prediction spread comes from cross-validation: each fold a refit without some runs.
+  const int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const auto cv = cross_validate(scenarios, prior, threads, [&](int done, int folds) {
+    if (progress) fmt::print(stderr, "\rcross-validation for the prediction spread: {}/{} calibrations", done, folds);
+  });
+  if (progress) fmt::print(stderr, "\r{:70}\r", "");
+  const auto spread = [&](std::size_t t, bool family_out) {
+    const auto& errors = family_out ? cv.lofo_error_pct[t] : cv.loo_error_pct[t];
+    return errors.empty() ? std::string("the prior's") : fmt::format("{:.3f}", CrossValidation::rms_log(errors));
+  };
+  fmt::print(out, "  prediction spread (rms log error, cross-validated): tier 1 {} calibrated, {} other families; "
+                  "tiers 2-3 {} calibrated, {} other families\n",
+             spread(0, false), spread(0, true), spread(1, false), spread(1, true));
   const auto file = options.out_file.empty() ? data_root() / "models" / "data" / "calibration.json"
                                              : std::filesystem::path(options.out_file);
-  write_file_atomic(file, calibration_to_json(result).dump(2) + "\n");
+  write_file_atomic(file, calibration_to_json(result, &cv, &prior).dump(2) + "\n");
   fmt::print(out, "  written: {} (flopcast run and validate use it from now on)\n", file.string());
   return 0;
 }

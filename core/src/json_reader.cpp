@@ -155,6 +155,17 @@ std::optional<std::string> JsonReader::string(std::string_view key, Need need) {
   return value->get<std::string>();
 }
 
+std::optional<std::vector<std::string>> JsonReader::strings(std::string_view key, Need need) {
+  const auto* value = find(key, need);
+  if (value == nullptr) return std::nullopt;
+  const bool ok = value->is_array() && std::all_of(value->begin(), value->end(), [](const auto& v) { return v.is_string(); });
+  if (!ok) {
+    problem(key, fmt::format("expected an array of strings, got {}", describe_json(*value)));
+    return std::nullopt;
+  }
+  return value->get<std::vector<std::string>>();
+}
+
 std::optional<std::string> JsonReader::choice(std::string_view key, Need need, std::span<const std::string> options) {
   auto text = string(key, need);
   if (!text) return std::nullopt;

@@ -61,6 +61,25 @@ void apply_calibration(Assumptions& a, const fs::path& file) {
   std::vector<Problem> problems;
   JsonReader top(json, file.string(), "", problems);
   top.allow("provenance");
+  if (auto u = top.object("uncertainty", Need::optional)) {
+    // {"calibrated_families": [...], "analytical"|"discrete_event": {"calibrated_log_sigma", "uncalibrated_log_sigma"}}
+    constexpr NumberBounds kSigma{.min = 0, .max = 2, .min_exclusive = true};
+    a.calibrated_families = u->strings("calibrated_families", Need::required).value_or(std::vector<std::string>{});
+    const std::array<const char*, 2> tiers{"analytical", "discrete_event"};
+    for (std::size_t t = 0; t < tiers.size(); ++t) {
+      if (auto tier = u->object(tiers[t], Need::required)) {
+        auto& spread = a.prediction_spread[t];
+        spread.calibrated_log_sigma =
+            tier->number("calibrated_log_sigma", Need::required, kSigma).value_or(spread.calibrated_log_sigma);
+        spread.uncalibrated_log_sigma =
+            tier->number("uncalibrated_log_sigma", Need::required, kSigma).value_or(spread.uncalibrated_log_sigma);
+        tier->finish();
+      }
+    }
+    u->allow("method");
+    u->finish();
+    a.prediction_spread_source = "cross-validated (models/data/calibration.json, uncertainty)";
+  }
   std::string provenance = "calibrated (models/data/calibration.json)";
   if (const auto* p = top.raw("provenance", Need::optional); p != nullptr && p->is_object() && p->contains("summary")) {
     provenance = "calibrated: " + (*p)["summary"].get<std::string>();
@@ -169,6 +188,15 @@ Assumptions load_assumptions(const fs::path& root, bool calibrated) {
     read.read(*p, "power_and_cost", "electricity", Dimension::energy_price, a.electricity_usd_per_kwh);
     read.read(*p, "power_and_cost", "depreciation", Dimension::count, a.depreciation_years);
     p->finish();
+  }
+  if (auto u = top.object("uncertainty", Need::required)) {
+    constexpr NumberBounds kSigma{.min = 0, .max = 2, .min_exclusive = true};
+    auto& spread = a.prediction_spread[0];
+    read.read(*u, "uncertainty", "calibrated_log_sigma", Dimension::fraction, spread.calibrated_log_sigma, kSigma);
+    read.read(*u, "uncertainty", "uncalibrated_log_sigma", Dimension::fraction, spread.uncalibrated_log_sigma, kSigma);
+    a.prediction_spread[1] = spread;
+    a.prediction_spread_source = "prior (models/data/assumptions.json, uncertainty)";
+    u->finish();
   }
   top.finish();
   throw_if_any(problems);

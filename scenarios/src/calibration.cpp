@@ -312,7 +312,8 @@ std::string cross_validation_markdown(const std::vector<ValidationRow>& rows, co
   return out;
 }
 
-nlohmann::json calibration_to_json(const CalibrationResult& result) {
+nlohmann::json calibration_to_json(const CalibrationResult& result, const CrossValidation* cv,
+                                   const Assumptions* prior) {
   using nlohmann::json;
   json params = json::object();
   for (const auto& p : result.parameters) {
@@ -337,7 +338,25 @@ nlohmann::json calibration_to_json(const CalibrationResult& result) {
       {"median_abs_error_pct_after", after.median_abs_pct},
       {"max_abs_error_pct_after", after.max_abs_pct},
       {"residuals", residuals}};
-  return {{"parameters", params}, {"provenance", provenance}};
+  json out = {{"parameters", params}, {"provenance", provenance}};
+  if (cv != nullptr) {
+    std::vector<std::string> families = cv->families;
+    std::sort(families.begin(), families.end());
+    families.erase(std::unique(families.begin(), families.end()), families.end());
+    json uncertainty = {{"calibrated_families", families},
+                        {"method", "rms of log(predicted / published) over the runs: leave one out for the families "
+                                   "calibrated, leave one chip family out for the others (flopcast validate --cv)"}};
+    const std::array<const char*, 2> tiers{"analytical", "discrete_event"};
+    for (std::size_t t = 0; t < tiers.size(); ++t) {
+      const double uncalibrated = !cv->lofo_error_pct[t].empty() ? CrossValidation::rms_log(cv->lofo_error_pct[t])
+                                  : prior != nullptr           ? prior->prediction_spread[t].uncalibrated_log_sigma
+                                                               : PredictionSpread{}.uncalibrated_log_sigma;
+      uncertainty[tiers[t]] = {{"calibrated_log_sigma", CrossValidation::rms_log(cv->loo_error_pct[t])},
+                               {"uncalibrated_log_sigma", uncalibrated}};
+    }
+    out["uncertainty"] = uncertainty;
+  }
+  return out;
 }
 
 }  // namespace flopcast

@@ -184,15 +184,7 @@ class ScenarioParser {
     const auto metric = p->choice("metric", Need::required, published_metric_names());
     out.value = p->number("value", Need::required, {.min = 0, .max = 1e12, .min_exclusive = true}).value_or(1);
     out.source = p->string("source", Need::required).value_or("");
-    if (const auto* assumed = p->raw("assumed", Need::optional)) {
-      const bool ok = assumed->is_array() &&
-                      std::all_of(assumed->begin(), assumed->end(), [](const auto& v) { return v.is_string(); });
-      if (ok) {
-        for (const auto& v : *assumed) out.assumed.push_back(v.template get<std::string>());
-      } else {
-        p->problem("assumed", fmt::format("expected an array of strings, got {}", describe_json(*assumed)));
-      }
-    }
+    out.assumed = p->strings("assumed", Need::optional).value_or(std::vector<std::string>{});
     p->finish();
     if (!metric) return;
     for (auto m : {PublishedMetric::step_time_s, PublishedMetric::tokens_per_s_per_chip,

@@ -53,6 +53,7 @@ class JsonReader {
   std::optional<std::string> string(std::string_view key, Need need);
   std::optional<std::string> choice(std::string_view key, Need need, std::span<const std::string> options);
   std::optional<bool> boolean(std::string_view key, Need need);
+  std::optional<std::vector<std::string>> strings(std::string_view key, Need need);
   std::optional<JsonReader> object(std::string_view key, Need need);
   // An array of objects: one reader per element (paths key/0, key/1, ...).
   std::optional<std::vector<JsonReader>> objects(std::string_view key, Need need);

@@ -1,7 +1,9 @@
 #pragma once
 // Efficiency, overhead, power and cost defaults with physical meaning, loaded from models/data/assumptions.json
-// where each carries its source or its reasoning. Calibration (a later step) refits these against published runs.
+// where each carries its source or its reasoning; `flopcast calibrate` refits some of them against published runs
+// (models/data/calibration.json).
 
+#include <array>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -22,6 +24,14 @@ struct KernelEfficiency {
   double memory_bound = 0.85;     // achieved / peak HBM bandwidth for elementwise and normalisation kernels
 };
 
+// How far a prediction may be off: log(predicted / measured) ~ Normal(0, sigma). The spread for chip families with
+// calibration runs and for the others; the prior is in assumptions.json, and `flopcast calibrate` replaces it with
+// the cross-validated spread of each tier (leave one out, and leave one chip family out).
+struct PredictionSpread {
+  double calibrated_log_sigma = 0.19;
+  double uncalibrated_log_sigma = 0.3;
+};
+
 struct Assumptions {
   std::map<std::string, KernelEfficiency> kernels;  // by chip family
   double bus_efficiency_switch = 0.8;      // collective bus bandwidth / link bandwidth, switched scale-up
@@ -40,6 +50,11 @@ struct Assumptions {
   double pue = 1.3;
   double electricity_usd_per_kwh = 0.08;
   double depreciation_years = 5;
+
+  // Per tier: [0] analytical, [1] discrete-event (tiers 2 and 3).
+  std::array<PredictionSpread, 2> prediction_spread{};
+  std::vector<std::string> calibrated_families;  // chip families the calibration saw; empty before any calibration
+  std::string prediction_spread_source;          // where the spread comes from
 
   // Every value as read, with its provenance, for the results' assumptions list.
   std::vector<std::pair<std::string, Quantity>> provenance;

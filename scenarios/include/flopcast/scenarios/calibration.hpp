@@ -73,7 +73,10 @@ std::string cross_validation_markdown(const std::vector<ValidationRow>& rows, co
 std::vector<ErrorSummary> cross_validation_summaries(const std::vector<ValidationRow>& rows, const CrossValidation& cv,
                                                      bool family_out);
 
-// models/data/calibration.json: the fitted values with their bounds and priors, the runs, the residuals.
-nlohmann::json calibration_to_json(const CalibrationResult& result);
+// models/data/calibration.json: the fitted values with their bounds and priors, the runs, the residuals; with `cv`,
+// the prediction spread per tier (rms log error, leave one out for the families calibrated, leave one family out for
+// the others; the prior's where the runs cover a single family).
+nlohmann::json calibration_to_json(const CalibrationResult& result, const CrossValidation* cv = nullptr,
+                                   const Assumptions* prior = nullptr);
 
 }  // namespace flopcast
