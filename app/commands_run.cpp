@@ -10,6 +10,7 @@
 
 #include "commands.hpp"
 #include "flopcast/core/errors.hpp"
+#include "flopcast/scenarios/uncertainty.hpp"
 #include "format.hpp"
 
 namespace flopcast::cli {
@@ -35,7 +36,28 @@ std::string model_text(const Scenario& s, const TrainingEstimate& e) {
                      count(e.params.active), kind, to_string(m.attention));
 }
 
-void print_summary(const Scenario& s, const TrainingEstimate& e, std::ostream& out) {
+std::string range(const Interval& i, const std::function<std::string(double)>& text) {
+  return fmt::format("{} to {}", text(i.p10), text(i.p90));
+}
+
+// The p10-p90 ranges and where they come from.
+void print_intervals(const PredictionIntervals& p, std::ostream& out) {
+  fmt::print(out, "  p10-p90      step time {}, training {}, cost {}, {} per M tokens\n", range(p.step_time_s, seconds),
+             range(p.train_days, days), range(p.cost_usd, usd), range(p.usd_per_mtok, usd));
+  fmt::print(out, "               model spread {:.1f} % rms ({}{})\n", 100.0 * p.model_log_sigma,
+             p.calibrated ? "chip family calibrated" : "chip family without calibration runs",
+             p.spread_source.find("cross-validated") == 0 ? ", cross-validated" : ", prior");
+  const std::size_t shown = std::min<std::size_t>(p.inputs.size(), 4);
+  for (std::size_t k = 0; k < shown; ++k) {
+    const auto& i = p.inputs[k];
+    fmt::print(out, "               {} {:g} ({:g} to {:g} {}): step time x{:.2f} to x{:.2f}, cost x{:.2f} to x{:.2f}\n",
+               i.name, i.value, i.low, i.high, i.unit, i.step_ratio_low, i.step_ratio_high, i.cost_ratio_low,
+               i.cost_ratio_high);
+  }
+  if (p.inputs.size() > shown) fmt::print(out, "               ... {} more catalog ranges (--json lists all)\n", p.inputs.size() - shown);
+}
+
+void print_summary(const Scenario& s, const TrainingEstimate& e, const PredictionIntervals& p, std::ostream& out) {
   const auto& c = s.job.cluster;
   const auto& b = e.breakdown;
   const auto& m = e.memory;
@@ -102,6 +124,7 @@ void print_summary(const Scenario& s, const TrainingEstimate& e, std::ostream& o
                usd(ec.cost_usd), usd(ec.capex_usd), s.job.costs.depreciation_years, usd(ec.electricity_usd),
                usd(ec.usd_per_mtok));
   }
+  print_intervals(p, out);
   for (const auto& note : e.notes) fmt::print(out, "  note         {}\n", note);
   for (const auto& used : s.defaults_used) fmt::print(out, "  default      {}\n", used);
 }
@@ -144,7 +167,7 @@ void print_simulation(const SimResult& r, std::ostream& out) {
 }
 
 void print_comparison(const std::vector<Scenario>& scenarios, const std::vector<TrainingEstimate>& estimates,
-                      Tier tier, std::ostream& out) {
+                      const std::vector<PredictionIntervals>& intervals, Tier tier, std::ostream& out) {
   fmt::print(out, "Comparison of {} scenarios ({})\n", scenarios.size(), tier_text(tier));
   for (std::size_t i = 0; i < scenarios.size(); ++i) {
     fmt::print(out, "  [{}] {}  ({})\n", i + 1, scenarios[i].name, scenarios[i].file);
@@ -152,6 +175,10 @@ void print_comparison(const std::vector<Scenario>& scenarios, const std::vector<
   struct Row {
     std::string label;
     std::function<std::string(const Scenario&, const TrainingEstimate&)> cell;
+  };
+  // The interval of the scenario whose estimate is `e` (rows see the scenario and the estimate only).
+  const auto interval_of = [&](const TrainingEstimate& e) -> const PredictionIntervals& {
+    return intervals[static_cast<std::size_t>(&e - estimates.data())];
   };
   const std::vector<Row> rows{
       {"model", [](const Scenario& s, const TrainingEstimate&) { return s.model_ref; }},
@@ -177,9 +204,11 @@ void print_comparison(const std::vector<Scenario>& scenarios, const std::vector<
       {"fits memory", [](const Scenario&, const TrainingEstimate& e) { return std::string(e.memory.fits ? "yes" : "NO"); }},
       {"tokens", [](const Scenario& s, const TrainingEstimate&) { return count(s.job.training.tokens); }},
       {"train time", [](const Scenario&, const TrainingEstimate& e) { return days(e.train_days); }},
+      {"  p10-p90", [&](const Scenario&, const TrainingEstimate& e) { return range(interval_of(e).train_days, days); }},
       {"chip-hours", [](const Scenario&, const TrainingEstimate& e) { return count(e.chip_hours); }},
       {"energy", [](const Scenario&, const TrainingEstimate& e) { return energy_kwh(e.energy_cost.energy_kwh); }},
       {"cost", [](const Scenario&, const TrainingEstimate& e) { return usd(e.energy_cost.cost_usd); }},
+      {"  p10-p90 ", [&](const Scenario&, const TrainingEstimate& e) { return range(interval_of(e).cost_usd, usd); }},
       {"$ per M tokens", [](const Scenario&, const TrainingEstimate& e) { return usd(e.energy_cost.usd_per_mtok); }},
   };
   std::size_t label_width = 0;
@@ -254,14 +283,18 @@ int run_scenarios(const std::vector<std::string>& files, bool json, const RunOpt
     out << (out_json.size() == 1 ? out_json[0] : out_json).dump(2) << '\n';
     return 0;
   }
+  std::vector<PredictionIntervals> intervals;
+  for (std::size_t i = 0; i < scenarios.size(); ++i) {
+    intervals.push_back(prediction_intervals(scenarios[i], estimates[i], results[i].tier, catalogs));
+  }
   for (std::size_t i = 0; i < scenarios.size(); ++i) {
     if (i > 0) out << '\n';
-    print_summary(scenarios[i], estimates[i], out);
+    print_summary(scenarios[i], estimates[i], intervals[i], out);
     print_simulation(results[i], out);
   }
   if (scenarios.size() > 1) {
     out << '\n';
-    print_comparison(scenarios, estimates, options.tier, out);
+    print_comparison(scenarios, estimates, intervals, options.tier, out);
   }
   return 0;
 }

@@ -36,10 +36,17 @@ expect run-units 0 "MFU [0-9.]+ %.*TFLOP/s" "" -- "$flopcast" run "$shipped"
 expect run-memory 0 "GiB of [0-9.]+ GiB usable" "" -- "$flopcast" run "$shipped"
 expect run-cost 0 "per M tokens" "" -- "$flopcast" run "$shipped"
 expect run-compare 0 "Comparison of 2 scenarios" "" -- "$flopcast" run "$shipped" scenarios/shipped/deepseek-v3-h20.json
+"$flopcast" run --json "$shipped" >"$work/run.json"
 for key in step_time_s tokens_per_s tokens_per_s_per_chip mfu hfu model_tflops_per_chip memory_per_chip_bytes \
-           fits_memory train_days chip_hours energy_kwh cost_usd usd_per_mtok breakdown resolved_scenario assumptions; do
-  expect "json-$key" 0 "\"$key\":" "" -- "$flopcast" run --json "$shipped"
+           fits_memory train_days chip_hours energy_kwh cost_usd usd_per_mtok breakdown resolved_scenario assumptions \
+           step_time_s_p10 step_time_s_p90 train_days_p10 train_days_p90 cost_usd_p10 cost_usd_p90 usd_per_mtok_p10 \
+           usd_per_mtok_p90 uncertainty; do
+  expect "json-$key" 0 "\"$key\":" "" -- cat "$work/run.json"
 done
+# The interval brackets the central value.
+expect json-interval 0 "^ok" "" -- python3 -c "import json; d = json.load(open('$work/run.json')); print('ok' if all(d[k + '_p10'] < d[k] < d[k + '_p90'] for k in ('step_time_s', 'train_days', 'cost_usd', 'usd_per_mtok')) else 'bad')"
+expect run-interval 0 "p10-p90 +step time [0-9.]+ s to [0-9.]+ s" "" -- "$flopcast" run --tier analytical "$shipped"
+expect run-interval-inputs 0 "ascend-910b peak_dense.bf16 320 \(280 to 400 TFLOP/s\)" "" -- "$flopcast" run --tier analytical scenarios/shipped/deepseek-v3-ascend-910b.json
 expect json-array 0 "^\[" "" -- "$flopcast" run --json "$shipped" scenarios/shipped/deepseek-v3-h20.json
 expect missing-file 2 "does not exist|no such file" "" -- "$flopcast" run "$work/nothing.json"
 printf '{"model": "deepseek-v3", "cluster": {"chip": "h100-sxn", "chips": 8}, "parallelism": {}, "training": {"seq_len": 4096, "global_batch": 8}}' >"$work/bad.json"
@@ -96,6 +103,10 @@ expect validate-empty 2 "no scenario with a \"published\" block" "" -- "$flopcas
 expect calibrate-dry 0 "tier-1 \|error\| on these runs: median" "written:" -- "$flopcast" calibrate --dry-run --quiet "$work/val"
 expect calibrate-write 0 "written: $work/cal.json" "" -- "$flopcast" calibrate --quiet --out "$work/cal.json" "$work/val"
 expect calibrate-json 0 '"parameters"' "" -- cat "$work/cal.json"
+expect calibrate-spread 0 '"uncertainty"' "" -- cat "$work/cal.json"
+expect validate-cv 0 "leave one family out" "nan|inf" -- "$flopcast" validate --cv --quiet --out "$work/cv-out/new" "$work/val"
+expect validate-cv-csv 0 "^run,family,moe,in_sample_error_pct_tier1" "" -- cat "$work/cv-out/new/cross_validation.csv"
+expect validate-cv-md 0 "### Leave one out" "" -- cat "$work/cv-out/new/cross_validation.md"
 expect trace-unwritable 2 "error: .*cannot write" "internal" -- "$flopcast" run --trace /nonexistent-dir/t.json "$shipped"
 
 echo "cli: $passed passed, $failed failed"

@@ -4,6 +4,7 @@
 
 #include "flopcast/hardware/export_control.hpp"
 #include "flopcast/scenarios/scenario.hpp"
+#include "flopcast/scenarios/uncertainty.hpp"
 
 namespace flopcast {
 
@@ -50,9 +51,39 @@ nlohmann::json assumptions_json(const Scenario& scenario, const Catalogs& catalo
   return list;
 }
 
-}  // namespace
+// The p10-p90 bounds beside each central value, and how they were obtained.
+void add_intervals(nlohmann::json& j, const Scenario& scenario, const TrainingEstimate& e, Tier tier,
+                   const Catalogs& catalogs) {
+  const auto intervals = prediction_intervals(scenario, e, tier, catalogs);
+  const auto bounds = [&j](const std::string& key, const Interval& interval) {
+    j[key + "_p10"] = interval.p10;
+    j[key + "_p90"] = interval.p90;
+  };
+  bounds("step_time_s", intervals.step_time_s);
+  bounds("train_days", intervals.train_days);
+  bounds("cost_usd", intervals.cost_usd);
+  bounds("usd_per_mtok", intervals.usd_per_mtok);
+  nlohmann::json inputs = nlohmann::json::array();
+  for (const auto& i : intervals.inputs) {
+    inputs.push_back({{"name", i.name},
+                      {"unit", i.unit},
+                      {"low", i.low},
+                      {"value", i.value},
+                      {"high", i.high},
+                      {"step_time_ratio_at_low", i.step_ratio_low},
+                      {"step_time_ratio_at_high", i.step_ratio_high},
+                      {"cost_ratio_at_low", i.cost_ratio_low},
+                      {"cost_ratio_at_high", i.cost_ratio_high}});
+  }
+  j["uncertainty"] = {{"interval", "p10-p90"},
+                      {"model_log_sigma", intervals.model_log_sigma},
+                      {"calibrated_families_only", intervals.calibrated},
+                      {"model_spread_source", intervals.spread_source},
+                      {"monte_carlo_samples", intervals.samples},
+                      {"inputs", std::move(inputs)}};
+}
 
-nlohmann::json result_to_json(const Scenario& scenario, const TrainingEstimate& e, const Catalogs& catalogs) {
+nlohmann::json estimate_json(const Scenario& scenario, const TrainingEstimate& e, Tier tier, const Catalogs& catalogs) {
   const auto& b = e.breakdown;
   const auto& m = e.memory;
   const auto& ec = e.energy_cost;
@@ -60,7 +91,7 @@ nlohmann::json result_to_json(const Scenario& scenario, const TrainingEstimate& 
   nlohmann::json j;
   j["name"] = scenario.name;
   j["file"] = scenario.file;
-  j["tier"] = "analytical";
+  j["tier"] = std::string(to_string(tier));
   j["step_time_s"] = e.step_time_s;
   j["tokens_per_step"] = e.tokens_per_step;
   j["micro_batches"] = e.micro_batches;
@@ -97,6 +128,7 @@ nlohmann::json result_to_json(const Scenario& scenario, const TrainingEstimate& 
   j["cost_mode"] = scenario.job.costs.mode == CostMode::rental ? "rental" : "ownership";
   if (scenario.job.costs.mode == CostMode::ownership) j["capex_usd"] = ec.capex_usd;
   j["usd_per_mtok"] = ec.usd_per_mtok;
+  add_intervals(j, scenario, e, tier, catalogs);
   j["breakdown"] = {{"compute_s", b.compute_s()},
                     {"compute",
                      {{"gemm_s", b.gemm_s}, {"attention_s", b.attention_s}, {"memory_bound_s", b.memory_bound_s}}},
@@ -127,9 +159,14 @@ nlohmann::json result_to_json(const Scenario& scenario, const TrainingEstimate& 
   return j;
 }
 
+}  // namespace
+
+nlohmann::json result_to_json(const Scenario& scenario, const TrainingEstimate& e, const Catalogs& catalogs) {
+  return estimate_json(scenario, e, Tier::analytical, catalogs);
+}
+
 nlohmann::json result_to_json(const Scenario& scenario, const SimResult& r, const Catalogs& catalogs) {
-  nlohmann::json j = result_to_json(scenario, r.estimate, catalogs);
-  j["tier"] = std::string(to_string(r.tier));
+  nlohmann::json j = estimate_json(scenario, r.estimate, r.tier, catalogs);
   if (r.tier == Tier::analytical) return j;
   const double step = r.estimate.step_time_s;
   nlohmann::json devices = nlohmann::json::array();

@@ -328,12 +328,14 @@ class ScenarioParser {
         costs.chip_capex_usd = *chip_capex;
       } else if (chip.price) {
         costs.chip_capex_usd = chip.price->value;
+        scenario_.catalog_prices.chip = true;
         scenario_.defaults_used.push_back(fmt::format("costs.ownership.chip_capex_usd = {:g} (catalog price of {})",
                                                       costs.chip_capex_usd, chip.id));
       } else if (!chip.id.empty()) {
         ownership->problem("chip_capex_usd", fmt::format("is required: the catalog has no price for {}", chip.id));
       }
       costs.node_capex_usd = node_capex.value_or(job().cluster.node.host_capex.value);
+      scenario_.catalog_prices.node = !node_capex.has_value();
       costs.depreciation_years = years.value_or(a.depreciation_years);
     } else {
       costs.mode = CostMode::rental;
@@ -341,6 +343,7 @@ class ScenarioParser {
         costs.usd_per_chip_hour = *rental;
       } else if (chip.rental_price) {
         costs.usd_per_chip_hour = chip.rental_price->value;
+        scenario_.catalog_prices.chip = true;
         scenario_.defaults_used.push_back(fmt::format("costs.usd_per_chip_hour = {:g} (catalog rental price of {})",
                                                       costs.usd_per_chip_hour, chip.id));
       } else if (!chip.id.empty()) {
@@ -360,6 +363,7 @@ class ScenarioParser {
     const std::string wrong_key = rental ? "chip_capex_usd" : "usd_per_chip_hour";
     const char* what = rental ? "rental price" : "price";
     auto& groups = job().cluster.stage_chips;
+    scenario_.catalog_prices.stage_groups.assign(groups.size(), false);
     for (std::size_t i = 0; i < groups.size(); ++i) {
       auto& group = groups[i];
       const auto& given = stage_prices_[i];
@@ -375,6 +379,7 @@ class ScenarioParser {
         target = *price;
       } else if (catalog) {
         target = catalog->value;
+        scenario_.catalog_prices.stage_groups[i] = true;
         scenario_.defaults_used.push_back(fmt::format("{}.{} = {:g} (catalog {} of {})", dotted(given.path), key,
                                                       catalog->value, what, group.chip.id));
       } else {

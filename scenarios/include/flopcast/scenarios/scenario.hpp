@@ -59,6 +59,12 @@ struct Scenario {
   std::vector<std::string> defaults_used;  // "cluster.node = hgx-h800 (the chip's default node)", ...
   nlohmann::json resolved;                 // the scenario with every default filled in
   std::optional<Published> published;
+  // Prices taken from the catalog rather than given: they carry the catalog's range into the prediction intervals.
+  struct CatalogPrices {
+    bool chip = false;                // costs.usd_per_chip_hour or costs.ownership.chip_capex_usd
+    bool node = false;                // costs.ownership.node_capex_usd
+    std::vector<bool> stage_groups;   // per cluster.stage_chips entry
+  } catalog_prices;
 };
 
 Scenario load_scenario(const std::filesystem::path& file, const Catalogs& catalogs);

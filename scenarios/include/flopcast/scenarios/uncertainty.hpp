@@ -1,0 +1,56 @@
+#pragma once
+// Prediction intervals: p10 and p90 of step time, training days, cost and $ per million tokens.
+//
+// Two kinds of uncertainty, combined by Monte Carlo over a first-order (log-linear) model:
+//   - the model's own error: log(predicted / measured) ~ Normal(0, sigma), with sigma the cross-validated spread of
+//     the tier (Assumptions::prediction_spread): the calibrated spread when every chip family used had calibration
+//     runs, the wider leave-one-family-out spread otherwise;
+//   - the catalog inputs given as a range (low, value, high): disputed peak FLOP/s, estimated bandwidths, latencies,
+//     power, prices taken from the catalog. Each is drawn from a triangular distribution on its range; its effect is
+//     the tier-1 step time and cost with the input at its low and at its high end, interpolated in log space.
+// The model error scales time, and cost with it (rental and depreciation are paid per hour, electricity per hour of
+// power); inputs act through their own estimates. Inputs are independent. The seed is fixed: the same scenario gives
+// the same interval.
+
+#include <string>
+#include <vector>
+
+#include "flopcast/scenarios/scenario.hpp"
+
+namespace flopcast {
+
+struct Interval {
+  double p10 = 0;
+  double p90 = 0;
+};
+
+// One catalog input with a range, and what its ends do to the tier-1 prediction (ratios to the central one).
+struct UncertainInput {
+  std::string name;  // "ascend-910b peak_dense.bf16"
+  std::string unit;  // the catalog's unit; low, value and high are in it
+  double low = 0;
+  double value = 0;
+  double high = 0;
+  double step_ratio_low = 1;
+  double step_ratio_high = 1;
+  double cost_ratio_low = 1;
+  double cost_ratio_high = 1;
+};
+
+struct PredictionIntervals {
+  double model_log_sigma = 0;
+  bool calibrated = false;  // every chip family used had calibration runs
+  std::string spread_source;
+  int samples = 0;
+  std::vector<UncertainInput> inputs;  // those that move step time or cost by 0.5 % or more, the largest first
+  Interval step_time_s;
+  Interval train_days;
+  Interval cost_usd;
+  Interval usd_per_mtok;
+};
+
+// Intervals around `central`, the prediction of `scenario` at `tier` (with the catalogs' assumptions).
+PredictionIntervals prediction_intervals(const Scenario& scenario, const TrainingEstimate& central, Tier tier,
+                                         const Catalogs& catalogs);
+
+}  // namespace flopcast
