@@ -34,6 +34,14 @@ struct CalibrateOptions {
 };
 int calibrate_runs(const CalibrateOptions& options, const Catalogs& catalogs, std::ostream& out);
 
+struct ClaimsOptions {
+  std::string dir;  // empty: scenarios/claims
+  Tier tier = Tier::replica;
+  bool json = false;
+  bool quiet = false;
+};
+int check_claims(const ClaimsOptions& options, const Catalogs& catalogs, std::ostream& out);
+
 int catalog_chips(bool json, const Catalogs& catalogs, std::ostream& out);
 int catalog_models(bool json, const Catalogs& catalogs, std::ostream& out);
 int catalog_show(const std::string& id, bool json, const Catalogs& catalogs, std::ostream& out);

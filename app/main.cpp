@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
                "  flopcast run scenarios/shipped/*.json            # side-by-side comparison\n"
                "  flopcast run --json scenarios/shipped/llama3-405b-h100.json\n"
                "  flopcast validate                                 # accuracy on published runs\n"
+               "  flopcast claims                                   # public claims, with verdicts\n"
                "  flopcast catalog chips\n"
                "  flopcast catalog show ascend-910b\n"
                "  flopcast import-hf path/to/config.json > model.json\n",
@@ -88,6 +89,19 @@ int main(int argc, char** argv) {
   calibrate->footer("Starts from models/data/assumptions.json (the prior), so a refit reproduces the shipped file.\n"
                     "Example:\n  flopcast calibrate --dry-run");
 
+  flopcast::cli::ClaimsOptions claims_options;
+  std::string claims_tier = "replica";
+  auto* claims = app.add_subcommand("claims", "Check claims from public debate against the model, with a verdict");
+  claims->add_option("dir", claims_options.dir, "Folder of claim files (default: the shipped scenarios/claims)")
+      ->check(CLI::ExistingDirectory);
+  claims->add_option("--tier", claims_tier, "analytical, replica or full, as for run")
+      ->check(CLI::IsMember({"analytical", "replica", "full"}))
+      ->capture_default_str();
+  claims->add_flag("--json", claims_options.json, "Print JSON");
+  claims->add_flag("--quiet", claims_options.quiet, "No progress on standard error");
+  claims->footer("Each verdict is computed from the prediction and its p10-p90 range (see scenarios/SCHEMA.md).\n"
+                 "Example:\n  flopcast claims --tier analytical");
+
   auto* catalog = app.add_subcommand("catalog", "List or show chips, models, nodes and fabrics, with sources");
   catalog->require_subcommand(1);
   auto* chips = catalog->add_subcommand("chips", "Chips with peak FLOP/s, memory, links, TPP and export status");
@@ -124,6 +138,10 @@ int main(int argc, char** argv) {
     const auto catalogs = flopcast::load_catalogs();
     run_options.tier = flopcast::parse_tier(tier_name).value_or(flopcast::Tier::replica);
     if (*run) return flopcast::cli::run_scenarios(files, json, run_options, catalogs, std::cout);
+    if (*claims) {
+      claims_options.tier = flopcast::parse_tier(claims_tier).value_or(flopcast::Tier::replica);
+      return flopcast::cli::check_claims(claims_options, catalogs, std::cout);
+    }
     if (*calibrate) return flopcast::cli::calibrate_runs(calibrate_options, catalogs, std::cout);
     if (*validate) return flopcast::cli::validate_runs(validate_options, catalogs, std::cout);
     if (*chips) return flopcast::cli::catalog_chips(json, catalogs, std::cout);

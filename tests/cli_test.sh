@@ -107,6 +107,12 @@ expect calibrate-spread 0 '"uncertainty"' "" -- cat "$work/cal.json"
 expect validate-cv 0 "leave one family out" "nan|inf" -- "$flopcast" validate --cv --quiet --out "$work/cv-out/new" "$work/val"
 expect validate-cv-csv 0 "^run,family,moe,in_sample_error_pct_tier1" "" -- cat "$work/cv-out/new/cross_validation.csv"
 expect validate-cv-md 0 "### Leave one out" "" -- cat "$work/cv-out/new/cross_validation.md"
+# Claims: the shipped ones with computed verdicts.
+expect claims 0 "verdict +(consistent|holds|plausible|above the predicted range|below the predicted range|does not hold)" "nan|inf" -- "$flopcast" claims --quiet --tier analytical
+expect claims-units 0 "predicted [0-9.]+ M chip-hours \(p10-p90" "" -- "$flopcast" claims --quiet --tier analytical
+expect claims-json 0 '"what_would_have_to_be_true"' "" -- "$flopcast" claims --quiet --json --tier analytical
+expect claims-no-dir 2 "Directory does not exist" "" -- "$flopcast" claims "$work/no-such-folder"
+expect claims-empty 2 "no claim file" "" -- "$flopcast" claims "$work/val"
 expect trace-unwritable 2 "error: .*cannot write" "internal" -- "$flopcast" run --trace /nonexistent-dir/t.json "$shipped"
 
 echo "cli: $passed passed, $failed failed"

@@ -220,22 +220,28 @@ PredictionIntervals prediction_intervals(const Scenario& scenario, const Trainin
   constexpr int kSamples = 4000;
   std::mt19937_64 rng(20261123);
   const auto uniform = [&rng] { return static_cast<double>(rng() >> 11) * 0x1.0p-53; };
-  std::vector<double> log_step(kSamples), log_cost(kSamples);
+  std::vector<double> log_step(kSamples), log_cost(kSamples), log_rate(kSamples);
   for (int s = 0; s < kSamples; ++s) {
     // Box-Muller, written out so the draw is the same on every standard library.
     const double z = std::sqrt(-2.0 * std::log(1.0 - uniform())) * std::cos(2.0 * std::numbers::pi * uniform());
     double step = z * out.model_log_sigma;
     double cost = step;
+    double rate = 0;  // cost per hour: the model error scales hours, not the hourly rate
     for (const auto& i : out.inputs) {
       const double x = triangular(i.low, i.value, i.high, uniform());
-      step += log_effect(x, i.low, i.value, i.high, i.step_ratio_low, i.step_ratio_high);
-      cost += log_effect(x, i.low, i.value, i.high, i.cost_ratio_low, i.cost_ratio_high);
+      const double step_effect = log_effect(x, i.low, i.value, i.high, i.step_ratio_low, i.step_ratio_high);
+      const double cost_effect = log_effect(x, i.low, i.value, i.high, i.cost_ratio_low, i.cost_ratio_high);
+      step += step_effect;
+      cost += cost_effect;
+      rate += cost_effect - step_effect;
     }
     log_step[static_cast<std::size_t>(s)] = step;
     log_cost[static_cast<std::size_t>(s)] = cost;
+    log_rate[static_cast<std::size_t>(s)] = rate;
   }
   std::sort(log_step.begin(), log_step.end());
   std::sort(log_cost.begin(), log_cost.end());
+  std::sort(log_rate.begin(), log_rate.end());
   const double step_lo = std::exp(quantile(log_step, 0.1)), step_hi = std::exp(quantile(log_step, 0.9));
   const double cost_lo = std::exp(quantile(log_cost, 0.1)), cost_hi = std::exp(quantile(log_cost, 0.9));
   out.samples = kSamples;
@@ -243,6 +249,9 @@ PredictionIntervals prediction_intervals(const Scenario& scenario, const Trainin
   out.train_days = {central.train_days * step_lo, central.train_days * step_hi};
   out.cost_usd = {central.energy_cost.cost_usd * cost_lo, central.energy_cost.cost_usd * cost_hi};
   out.usd_per_mtok = {central.energy_cost.usd_per_mtok * cost_lo, central.energy_cost.usd_per_mtok * cost_hi};
+  const double hours = central.train_s / kSecondsPerHour;
+  const double usd_per_hour = hours > 0 ? central.energy_cost.cost_usd / hours : 0.0;
+  out.usd_per_hour = {usd_per_hour * std::exp(quantile(log_rate, 0.1)), usd_per_hour * std::exp(quantile(log_rate, 0.9))};
 
   // Report the inputs in their catalog units.
   for (auto& i : out.inputs) {

@@ -47,6 +47,7 @@ struct PredictionIntervals {
   Interval train_days;
   Interval cost_usd;
   Interval usd_per_mtok;
+  Interval usd_per_hour;  // what the cluster costs per hour of running: catalog ranges only, no model error
 };
 
 // Intervals around `central`, the prediction of `scenario` at `tier` (with the catalogs' assumptions).

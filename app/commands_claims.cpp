@@ -1,0 +1,93 @@
+// flopcast claims: claims from public debate with the verdict the model gives them.
+
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <fmt/ostream.h>
+
+#include "commands.hpp"
+#include "flopcast/scenarios/claims.hpp"
+#include "format.hpp"
+
+namespace flopcast::cli {
+
+namespace {
+
+std::string value_text(ClaimMetric metric, bool ratio, double v) {
+  if (ratio) return fmt::format("{:.2f}x", v);
+  switch (metric) {
+    case ClaimMetric::step_time_s: return seconds(v);
+    case ClaimMetric::train_days: return days(v);
+    case ClaimMetric::chip_hours: return count(v) + " chip-hours";
+    case ClaimMetric::cost_usd: return usd(v);
+    case ClaimMetric::usd_per_mtok: return usd(v) + " per M tokens";
+    case ClaimMetric::yearly_cost_usd: return usd(v) + " per year";
+    case ClaimMetric::mfu: return percent(v);
+    case ClaimMetric::tokens_per_s_per_chip: return count(v) + " tokens/s per chip";
+  }
+  return fmt::format("{:g}", v);
+}
+
+std::string relation_text(ClaimRelation relation) {
+  switch (relation) {
+    case ClaimRelation::about: return "about";
+    case ClaimRelation::at_most: return "at most";
+    case ClaimRelation::at_least: return "at least";
+  }
+  return "";
+}
+
+}  // namespace
+
+std::filesystem::path default_claims_dir() { return data_root() / "scenarios" / "claims"; }
+
+int check_claims(const ClaimsOptions& options, const Catalogs& catalogs, std::ostream& out) {
+  const auto dir = options.dir.empty() ? default_claims_dir() : std::filesystem::path(options.dir);
+  const auto claims = load_claims(dir, catalogs);
+  const bool progress = !options.quiet && ::isatty(STDERR_FILENO);
+  std::vector<ClaimResult> results;
+  for (std::size_t i = 0; i < claims.size(); ++i) {
+    if (progress) fmt::print(stderr, "\r[{}/{}] {:<60.60}", i + 1, claims.size(), claims[i].claim);
+    results.push_back(evaluate_claim(claims[i], catalogs, options.tier));
+  }
+  if (progress) fmt::print(stderr, "\r{:72}\r", "");
+  if (options.json) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& r : results) list.push_back(claim_result_to_json(r));
+    out << list.dump(2) << '\n';
+    return 0;
+  }
+  fmt::print(out, "Claims from public debate, checked against flopcast ({}; ranges are p10-p90)\n",
+             options.tier == Tier::analytical ? "tier 1" : options.tier == Tier::replica ? "tier 2" : "tier 3");
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    const auto& r = results[i];
+    fmt::print(out, "\n[{}] \"{}\"\n    source   {}\n    verdict  {}\n", i + 1, r.claim.claim, r.claim.source,
+               to_string(r.verdict));
+    for (std::size_t k = 0; k < r.checks.size(); ++k) {
+      const auto& c = r.checks[k];
+      const bool ratio = r.claim.checks[k].combine == CheckCombine::ratio;
+      fmt::print(out, "    - {} ({})\n      predicted {} (p10-p90 {} to {})", c.label, to_string(c.metric),
+                 value_text(c.metric, ratio, c.predicted), value_text(c.metric, ratio, c.p10),
+                 value_text(c.metric, ratio, c.p90));
+      if (c.claimed) {
+        fmt::print(out, "; claimed {} {}: {}\n", relation_text(c.relation), value_text(c.metric, ratio, *c.claimed),
+                   to_string(c.verdict));
+      } else {
+        fmt::print(out, "\n");
+      }
+      if (c.at_full_kernel_efficiency > 0) {
+        if (c.kernel_factor) {
+          fmt::print(out, "      would need every kernel efficiency of the chip family x{:.2f} (GEMM at {} of peak)\n",
+                     *c.kernel_factor, percent(c.gemm_efficiency_needed.value_or(0)));
+        } else {
+          fmt::print(out, "      out of reach by kernels alone: with every kernel at 100 % of peak, tier 1 gives {}\n",
+                     value_text(c.metric, ratio, c.at_full_kernel_efficiency));
+        }
+      }
+    }
+    if (!r.claim.note.empty()) fmt::print(out, "    note     {}\n", r.claim.note);
+  }
+  return 0;
+}
+
+}  // namespace flopcast::cli

@@ -1,0 +1,331 @@
+#include "flopcast/scenarios/claims.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "flopcast/core/errors.hpp"
+#include "flopcast/core/files.hpp"
+#include "flopcast/core/json_reader.hpp"
+#include "flopcast/scenarios/uncertainty.hpp"
+
+namespace flopcast {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::array kMetrics{ClaimMetric::step_time_s,  ClaimMetric::train_days,      ClaimMetric::chip_hours,
+                              ClaimMetric::cost_usd,     ClaimMetric::usd_per_mtok,    ClaimMetric::yearly_cost_usd,
+                              ClaimMetric::mfu,          ClaimMetric::tokens_per_s_per_chip};
+
+// z of the normal distribution's 90th percentile: a p10-p90 interval spans 2 x 1.2816 sigma.
+constexpr double kZ90 = 1.2815515655446004;
+
+struct Predicted {
+  double value = 0;
+  double p10 = 0;
+  double p90 = 0;
+};
+
+// A metric of one estimate with its interval. Throughput and MFU go as 1 / step time; chip-hours as step time.
+Predicted metric_of(ClaimMetric metric, const TrainingEstimate& e, const PredictionIntervals& p) {
+  const double step_lo = p.step_time_s.p10 / e.step_time_s;
+  const double step_hi = p.step_time_s.p90 / e.step_time_s;
+  const auto with_step = [&](double v) { return Predicted{v, v * step_lo, v * step_hi}; };
+  const auto inverse_step = [&](double v) { return Predicted{v, v / step_hi, v / step_lo}; };
+  switch (metric) {
+    case ClaimMetric::step_time_s: return {e.step_time_s, p.step_time_s.p10, p.step_time_s.p90};
+    case ClaimMetric::train_days: return {e.train_days, p.train_days.p10, p.train_days.p90};
+    case ClaimMetric::chip_hours: return with_step(e.chip_hours);
+    case ClaimMetric::cost_usd: return {e.energy_cost.cost_usd, p.cost_usd.p10, p.cost_usd.p90};
+    case ClaimMetric::usd_per_mtok: return {e.energy_cost.usd_per_mtok, p.usd_per_mtok.p10, p.usd_per_mtok.p90};
+    case ClaimMetric::yearly_cost_usd: {
+      const double hours = e.train_s / kSecondsPerHour;
+      const double per_hour = hours > 0 ? e.energy_cost.cost_usd / hours : 0.0;
+      return {per_hour * kHoursPerYear, p.usd_per_hour.p10 * kHoursPerYear, p.usd_per_hour.p90 * kHoursPerYear};
+    }
+    case ClaimMetric::mfu: return inverse_step(e.mfu);
+    case ClaimMetric::tokens_per_s_per_chip: return inverse_step(e.tokens_per_s_per_chip);
+  }
+  return {};
+}
+
+// The metric in tier 1 for a job (the kernel-efficiency solve).
+double tier1_metric(ClaimMetric metric, const TrainingJob& job, const Assumptions& a) {
+  const auto e = estimate_training(job, a);
+  PredictionIntervals point;
+  point.step_time_s = {e.step_time_s, e.step_time_s};
+  return metric_of(metric, e, point).value;
+}
+
+// Every kernel efficiency of `family` times k, each capped at 1.
+Assumptions scaled_kernels(const Assumptions& a, const std::string& family, double k) {
+  Assumptions out = a;
+  auto kernel = a.kernel(family);
+  for (double* f : {&kernel.gemm_bf16, &kernel.gemm_fp8, &kernel.attention_forward, &kernel.attention_backward,
+                    &kernel.memory_bound}) {
+    *f = std::min(1.0, *f * k);
+  }
+  out.kernels[family] = kernel;
+  return out;
+}
+
+// Solves for the kernel factor that makes the tier-1 metric equal `target` (bisection on log k: the metric moves
+// monotonically with the kernels), and the ceiling with every kernel at 100 %.
+void solve_kernels(CheckResult& r, const Scenario& s, const Assumptions& a, double target) {
+  const auto& family = s.job.cluster.chip.family;
+  const auto& kernel = a.kernel(family);
+  const double k_max = 1.0 / std::min({kernel.gemm_bf16, kernel.gemm_fp8, kernel.attention_forward,
+                                       kernel.attention_backward, kernel.memory_bound});
+  const auto at = [&](double k) { return tier1_metric(r.metric, s.job, scaled_kernels(a, family, k)); };
+  r.at_full_kernel_efficiency = at(k_max);
+  const bool increasing = r.at_full_kernel_efficiency > at(1.0);  // MFU and throughput rise; times and costs fall
+  const auto reached = [&](double k) { return increasing ? at(k) >= target : at(k) <= target; };
+  constexpr double k_min = 0.05;
+  if (!reached(k_max) || reached(k_min)) return;  // out of reach, or reached whatever the kernels do
+  double lo = std::log(k_min), hi = std::log(k_max);
+  for (int i = 0; i < 50; ++i) {
+    const double mid = 0.5 * (lo + hi);
+    (reached(std::exp(mid)) ? hi : lo) = mid;
+  }
+  r.kernel_factor = std::exp(hi);
+  r.gemm_efficiency_needed =
+      std::min(1.0, (s.job.training.precision == Precision::fp8 ? kernel.gemm_fp8 : kernel.gemm_bf16) * *r.kernel_factor);
+}
+
+Verdict verdict_of(const CheckResult& r) {
+  if (!r.claimed) return Verdict::none;
+  const double c = *r.claimed;
+  switch (r.relation) {
+    case ClaimRelation::about: return c > r.p90 ? Verdict::above_range : c < r.p10 ? Verdict::below_range : Verdict::consistent;
+    case ClaimRelation::at_most: return r.p90 <= c ? Verdict::holds : r.p10 <= c ? Verdict::plausible : Verdict::fails;
+    case ClaimRelation::at_least: return r.p10 >= c ? Verdict::holds : r.p90 >= c ? Verdict::plausible : Verdict::fails;
+  }
+  return Verdict::none;
+}
+
+// How well a verdict supports a claim, for the claim's overall verdict (the weakest of its checks).
+int support(Verdict v) {
+  switch (v) {
+    case Verdict::none: return 4;
+    case Verdict::holds: return 3;
+    case Verdict::consistent: return 2;
+    case Verdict::plausible: return 1;
+    case Verdict::above_range:
+    case Verdict::below_range:
+    case Verdict::fails: return 0;
+  }
+  return 0;
+}
+
+}  // namespace
+
+std::string_view to_string(ClaimMetric metric) {
+  switch (metric) {
+    case ClaimMetric::step_time_s: return "step_time_s";
+    case ClaimMetric::train_days: return "train_days";
+    case ClaimMetric::chip_hours: return "chip_hours";
+    case ClaimMetric::cost_usd: return "cost_usd";
+    case ClaimMetric::usd_per_mtok: return "usd_per_mtok";
+    case ClaimMetric::yearly_cost_usd: return "yearly_cost_usd";
+    case ClaimMetric::mfu: return "mfu";
+    case ClaimMetric::tokens_per_s_per_chip: return "tokens_per_s_per_chip";
+  }
+  return "?";
+}
+
+std::string_view to_string(Verdict verdict) {
+  switch (verdict) {
+    case Verdict::none: return "no claimed value";
+    case Verdict::consistent: return "consistent";
+    case Verdict::holds: return "holds";
+    case Verdict::plausible: return "plausible";
+    case Verdict::above_range: return "above the predicted range";
+    case Verdict::below_range: return "below the predicted range";
+    case Verdict::fails: return "does not hold";
+  }
+  return "?";
+}
+
+Claim load_claim(const fs::path& file, const Catalogs& catalogs) {
+  const auto json = read_json_file(file);
+  std::vector<Problem> problems;
+  JsonReader top(json, file.string(), "", problems);
+  Claim claim;
+  claim.file = file.string();
+  claim.claim = top.string("claim", Need::required).value_or("");
+  claim.source = top.string("source", Need::required).value_or("");
+  claim.note = top.string("note", Need::optional).value_or("");
+  std::vector<std::string> metric_names;
+  for (auto m : kMetrics) metric_names.emplace_back(to_string(m));
+  const std::vector<std::string> relations{"about", "at_most", "at_least"};
+  if (auto checks = top.objects("checks", Need::required)) {
+    if (checks->empty()) top.problem("checks", "expected at least one check");
+    for (auto& c : *checks) {
+      ClaimCheck check;
+      check.label = c.string("label", Need::required).value_or("");
+      if (const auto m = c.choice("metric", Need::required, metric_names)) {
+        check.metric = kMetrics[static_cast<std::size_t>(
+            std::find(metric_names.begin(), metric_names.end(), *m) - metric_names.begin())];
+      }
+      check.claimed = c.number("claimed", Need::optional, {.min = 0, .min_exclusive = true});
+      if (const auto r = c.choice("relation", Need::optional, relations)) {
+        check.relation = *r == "at_most" ? ClaimRelation::at_most
+                         : *r == "at_least" ? ClaimRelation::at_least
+                                            : ClaimRelation::about;
+      }
+      check.solve_kernel_efficiency = c.boolean("solve_kernel_efficiency", Need::optional).value_or(false);
+      // Exactly one of scenario, sum_of, ratio_of.
+      std::vector<std::string> paths;
+      int given = 0;
+      if (auto one = c.string("scenario", Need::optional)) {
+        paths = {*one};
+        ++given;
+      }
+      if (auto sum = c.strings("sum_of", Need::optional)) {
+        paths = *sum;
+        check.combine = CheckCombine::sum;
+        ++given;
+        if (sum->empty()) c.problem("sum_of", "expected at least one scenario file");
+      }
+      if (auto ratio = c.strings("ratio_of", Need::optional)) {
+        paths = *ratio;
+        check.combine = CheckCombine::ratio;
+        ++given;
+        if (ratio->size() != 2) c.problem("ratio_of", "expected two scenario files: numerator and denominator");
+      }
+      if (given != 1) c.problem_here("expected exactly one of \"scenario\", \"sum_of\" or \"ratio_of\"");
+      if (check.solve_kernel_efficiency && (check.combine != CheckCombine::single || !check.claimed)) {
+        c.problem("solve_kernel_efficiency", "needs a single \"scenario\" and a \"claimed\" value");
+      }
+      c.finish();
+      for (const auto& path : paths) {
+        try {
+          check.scenarios.push_back(load_scenario(file.parent_path() / path, catalogs));
+        } catch (const InputError& error) {
+          problems.insert(problems.end(), error.problems().begin(), error.problems().end());
+        }
+      }
+      claim.checks.push_back(std::move(check));
+    }
+  }
+  top.finish();
+  throw_if_any(problems);
+  return claim;
+}
+
+std::vector<Claim> load_claims(const fs::path& dir, const Catalogs& catalogs) {
+  if (!fs::is_directory(dir)) throw IoError(fmt::format("{}: not a folder of claim files", dir.string()));
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (entry.path().extension() == ".json") files.push_back(entry.path());
+  }
+  std::sort(files.begin(), files.end());
+  std::vector<Claim> out;
+  std::vector<Problem> problems;
+  for (const auto& file : files) {
+    // A claim file holds "claims"; scenario files beside it (which the claims name) are skipped.
+    const auto json = read_json_file(file);
+    if (!json.is_object() || !json.contains("claim")) continue;
+    try {
+      out.push_back(load_claim(file, catalogs));
+    } catch (const InputError& error) {
+      problems.insert(problems.end(), error.problems().begin(), error.problems().end());
+    }
+  }
+  throw_if_any(problems);
+  if (out.empty()) throw IoError(fmt::format("{}: no claim file (a JSON object with \"claim\")", dir.string()));
+  return out;
+}
+
+ClaimResult evaluate_claim(const Claim& claim, const Catalogs& catalogs, Tier tier) {
+  ClaimResult out;
+  out.claim = claim;
+  SimOptions options;
+  options.tier = tier;
+  for (const auto& check : claim.checks) {
+    CheckResult r;
+    r.label = check.label;
+    r.metric = check.metric;
+    r.claimed = check.claimed;
+    r.relation = check.relation;
+    std::vector<Predicted> parts;
+    for (const auto& s : check.scenarios) {
+      const auto result = simulate_scenario(s, catalogs, options);
+      const auto intervals = prediction_intervals(s, result.estimate, result.tier, catalogs);
+      parts.push_back(metric_of(check.metric, result.estimate, intervals));
+      r.scenario_names.push_back(s.name);
+    }
+    switch (check.combine) {
+      case CheckCombine::single: {
+        r.predicted = parts[0].value;
+        r.p10 = parts[0].p10;
+        r.p90 = parts[0].p90;
+        break;
+      }
+      case CheckCombine::sum: {
+        // The parts' errors are taken as fully correlated (one model, one set of prices): bounds add.
+        for (const auto& p : parts) {
+          r.predicted += p.value;
+          r.p10 += p.p10;
+          r.p90 += p.p90;
+        }
+        break;
+      }
+      case CheckCombine::ratio: {
+        // Log-normal parts taken as independent: sigma^2 adds (conservative where both share the model's error).
+        const auto sigma = [](const Predicted& p) { return std::log(p.p90 / p.p10) / (2.0 * kZ90); };
+        const double s = std::hypot(sigma(parts[0]), sigma(parts[1]));
+        r.predicted = parts[0].value / parts[1].value;
+        r.p10 = r.predicted * std::exp(-kZ90 * s);
+        r.p90 = r.predicted * std::exp(kZ90 * s);
+        break;
+      }
+    }
+    r.verdict = verdict_of(r);
+    if (check.solve_kernel_efficiency) solve_kernels(r, check.scenarios[0], catalogs.assumptions, *check.claimed);
+    out.checks.push_back(std::move(r));
+  }
+  int weakest = support(Verdict::none);
+  for (const auto& r : out.checks) {
+    if (support(r.verdict) < weakest) {
+      weakest = support(r.verdict);
+      out.verdict = r.verdict;
+    }
+  }
+  return out;
+}
+
+nlohmann::json claim_result_to_json(const ClaimResult& result) {
+  nlohmann::json checks = nlohmann::json::array();
+  for (const auto& r : result.checks) {
+    nlohmann::json c = {{"label", r.label},
+                        {"metric", std::string(to_string(r.metric))},
+                        {"predicted", r.predicted},
+                        {"p10", r.p10},
+                        {"p90", r.p90},
+                        {"scenarios", r.scenario_names},
+                        {"verdict", std::string(to_string(r.verdict))}};
+    if (r.claimed) {
+      c["claimed"] = *r.claimed;
+      c["relation"] = r.relation == ClaimRelation::about ? "about" : r.relation == ClaimRelation::at_most ? "at_most" : "at_least";
+    }
+    if (r.at_full_kernel_efficiency > 0) {
+      c["what_would_have_to_be_true"] = {{"kernel_efficiency_factor", r.kernel_factor ? nlohmann::json(*r.kernel_factor) : nlohmann::json()},
+                                         {"gemm_efficiency_needed", r.gemm_efficiency_needed ? nlohmann::json(*r.gemm_efficiency_needed) : nlohmann::json()},
+                                         {"tier1_with_every_kernel_at_peak", r.at_full_kernel_efficiency}};
+    }
+    checks.push_back(std::move(c));
+  }
+  return {{"file", result.claim.file},
+          {"claim", result.claim.claim},
+          {"source", result.claim.source},
+          {"note", result.claim.note},
+          {"verdict", std::string(to_string(result.verdict))},
+          {"checks", std::move(checks)}};
+}
+
+}  // namespace flopcast
