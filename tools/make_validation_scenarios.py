@@ -235,6 +235,18 @@ def round_batch(scenario, assumed):
     assumed.append(f"global batch {batch} is not a multiple of dp x micro_batch = {unit}: {rounded} used")
 
 
+def infer_sequence_parallel(scenario, run, assumed):
+    """Megatron's --tp-comm-overlap (TE userbuffers) works only with --sequence-parallel: where a run overlaps
+    tensor-parallel communication with tp > 1 and does not state sequence parallelism, it had it on."""
+    plan = scenario["parallelism"]
+    if plan["sp"] or plan["tp"] <= 1 or not plan["tp_comm_overlap"]:
+        return
+    if run["parallelism"].get("sequence_parallel") is not None:
+        return
+    plan["sp"] = True
+    assumed.append("sequence parallelism not published: on, as tensor-parallel communication overlap requires it")
+
+
 def source_text(run):
     src = run.get("source", {})
     parts = [src.get("title"), src.get("location"), src.get("url")]
@@ -265,6 +277,7 @@ def main():
         if metric is None:
             skipped.append((run["id"], "no published metric to compare"))
             continue
+        infer_sequence_parallel(scenario, filled, assumed)
         round_batch(scenario, assumed)
         description = (f"Validation run {run['id']}, built by tools/make_validation_scenarios.py from "
                        f"shared/data/calibration_runs.json. {run.get('notes', '')}").strip()

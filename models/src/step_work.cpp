@@ -260,6 +260,7 @@ StepWork build_step_work(const TrainingJob& job, const TopologySummary& topology
   w.mtp_projection = layers.mtp_projection_forward();
   w.chunks = stage_layouts(model, plan.pp * w.vpp);
   w.per_layer_overhead_s = a.per_layer_overhead_s;
+  w.tp_overlap_hidden_fraction = a.tp_overlap_hidden_fraction;
   w.per_step_overhead_s = a.per_step_overhead_s;
   w.peak_bf16_flop_per_s = machine.peak_bf16();
   if (plan.pp > 1) {

@@ -514,8 +514,12 @@ class StepSimulation {
   void tp_collective(Device& d, int lane, LaneState& state, const LayerWork& l) {
     if (l.tp.empty()) return;
     if (overlap() && plan_.tp_comm_overlap) {
+      // Userbuffers overlap hides part of each collective behind the GEMMs around it (as tier 1 assumes); the
+      // rest, the chunks no GEMM runs beside, blocks.
       if (state.tp_pending) wait(d, kTp, lane, state.tp_pending);
-      state.tp_pending = post(d, kTp, l.tp, 1.0, "tp");
+      const double hidden = d.work->tp_overlap_hidden_fraction;
+      blocking(d, kTp, lane, l.tp, 1.0 - hidden);
+      state.tp_pending = post(d, kTp, l.tp, hidden, "tp");
     } else {
       blocking(d, kTp, lane, l.tp);
     }

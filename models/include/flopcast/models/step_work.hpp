@@ -64,6 +64,7 @@ struct StepWork {
   // over all pp stages, in opposite directions). Virtual stage v lives on device v % pp (DualPipe: v and pp-1-v).
   std::vector<StageLayout> chunks;
   std::vector<DeviceSync> sync;  // per device
+  double tp_overlap_hidden_fraction = 0;  // of each TP collective, with tp_comm_overlap on
   double per_layer_overhead_s = 0;
   double per_step_overhead_s = 0;
   double peak_bf16_flop_per_s = 0;
