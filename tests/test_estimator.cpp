@@ -24,6 +24,20 @@ TEST_CASE("GEMM efficiency saturates with size", "[models][estimator]") {
   CHECK_THAT(gemm_efficiency(8192, 8192, 8192, 0.8, 64), WithinRel(0.8 * std::pow(8192.0 / 8256.0, 3), 1e-9));
 }
 
+TEST_CASE("attention efficiency grows with sequence length and head size", "[models][estimator]") {
+  KernelEfficiency k;
+  k.attention_half_seq = 256;
+  k.attention_half_head_dim = 32;
+  // At the reference shape (16K tokens, head size 128) the factor is 1.
+  CHECK_THAT(attention_shape(16384, 128, k), WithinRel(1.0, 1e-12));
+  // 4K tokens: (4096 / 4352) / (16384 / 16640) = 0.941176 / 0.984615 = 0.955882.
+  CHECK_THAT(attention_shape(4096, 128, k), WithinRel(0.955882, 1e-5));
+  // 2K tokens, head size 64: (2048 / 2304) / 0.984615 x (64 / 96) / (128 / 160) = 0.902778 x 0.833333 = 0.752315.
+  CHECK_THAT(attention_shape(2048, 64, k), WithinRel(0.752315, 1e-5));
+  // MLA's 192-wide query/key heads run faster than the reference: (192 / 224) / 0.8 = 1.071429.
+  CHECK_THAT(attention_shape(16384, 192, k), WithinRel(1.071429, 1e-5));
+}
+
 TEST_CASE("the breakdown adds up to the step time", "[models][estimator]") {
   const auto s = llama70b(R"({"tp": 4, "pp": 4, "cp": 1, "vpp": 5, "sp": true})");
   const auto e = estimate_training(s.job, assumptions());

@@ -32,6 +32,8 @@ double* Assumptions::field(std::string_view name) {
     if (key == "gemm_half_dim") return &k.gemm_half_dim;
     if (key == "attention_forward") return &k.attention_forward;
     if (key == "attention_backward") return &k.attention_backward;
+    if (key == "attention_half_seq") return &k.attention_half_seq;
+    if (key == "attention_half_head_dim") return &k.attention_half_head_dim;
     if (key == "memory_bound") return &k.memory_bound;
     return nullptr;
   }
@@ -152,6 +154,8 @@ Assumptions load_assumptions(const fs::path& root, bool calibrated) {
       read.read(*section, prefix, "gemm_half_dim", Dimension::count, k.gemm_half_dim);
       read.read(*section, prefix, "attention_forward", Dimension::fraction, k.attention_forward, kFraction);
       read.read(*section, prefix, "attention_backward", Dimension::fraction, k.attention_backward, kFraction);
+      read.read(*section, prefix, "attention_half_seq", Dimension::count, k.attention_half_seq);
+      read.read(*section, prefix, "attention_half_head_dim", Dimension::count, k.attention_half_head_dim);
       read.read(*section, prefix, "memory_bound", Dimension::fraction, k.memory_bound, kFraction);
       section->finish();
       a.kernels[family] = k;

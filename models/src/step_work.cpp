@@ -23,6 +23,14 @@ double gemm_efficiency(double m, double n, double k, double peak_fraction, doubl
   return peak_fraction * fill(m) * fill(n) * fill(k);
 }
 
+double attention_shape(double seq_len, double head_dim, const KernelEfficiency& k) {
+  const auto fill = [](double x, double half) { return x / (x + half); };
+  constexpr double kReferenceSeq = 16384;
+  constexpr double kReferenceHeadDim = 128;
+  return fill(seq_len, k.attention_half_seq) / fill(kReferenceSeq, k.attention_half_seq) *
+         fill(head_dim, k.attention_half_head_dim) / fill(kReferenceHeadDim, k.attention_half_head_dim);
+}
+
 DataType gemm_data_type(const TrainingJob& job) {
   return job.training.precision == Precision::fp8 ? DataType::fp8 : DataType::bf16;
 }
@@ -46,6 +54,7 @@ class Machine {
     peak_bf16_ = chip.peak_flop_per_s(DataType::bf16);
     gemm_fraction_ = gemm_type_ == DataType::fp8 ? kernel_.gemm_fp8 : kernel_.gemm_bf16;
     hbm_rate_ = chip.hbm_bandwidth.value * kernel_.memory_bound;
+    attention_shape_ = attention_shape(job.training.seq_len, job.model.qk_head_dim(), kernel_);
     node_chips_ = node.chip_count();
     const double bus = node.fabric == NodeFabric::mesh        ? a.bus_efficiency_mesh
                        : node.fabric == NodeFabric::supernode ? a.bus_efficiency_supernode
@@ -69,8 +78,12 @@ class Machine {
     const double fraction = force_bf16 ? kernel_.gemm_bf16 : gemm_fraction_;
     return 2.0 * m * n * k / (peak * gemm_efficiency(m, n, k, fraction, kernel_.gemm_half_dim));
   }
-  double attention_forward_s(double flop) const { return flop / (peak_bf16_ * kernel_.attention_forward); }
-  double attention_backward_s(double flop) const { return flop / (peak_bf16_ * kernel_.attention_backward); }
+  double attention_forward_s(double flop) const {
+    return flop / (peak_bf16_ * std::min(1.0, kernel_.attention_forward * attention_shape_));
+  }
+  double attention_backward_s(double flop) const {
+    return flop / (peak_bf16_ * std::min(1.0, kernel_.attention_backward * attention_shape_));
+  }
   double memory_s(double bytes) const { return bytes / hbm_rate_; }
 
   // The link a group with this stride uses for point-to-point (neighbours).
@@ -95,6 +108,7 @@ class Machine {
   double peak_bf16_ = 0;
   double gemm_fraction_ = 0;
   double hbm_rate_ = 0;
+  double attention_shape_ = 1;
   int node_chips_ = 1;
   LinkClass scaleup_;
   LinkClass scaleout_;

@@ -40,7 +40,11 @@ std::vector<FittedParameter> calibration_parameters(const std::vector<Scenario>&
     add(k + "gemm_half_dim", "elements", 8, 512);
     // Attention backward kernels: 30-80 % of peak (FlashAttention-2/3 report 50-75 % at their best shapes).
     add(k + "attention_backward", "fraction", 0.3, 0.8);
+    // Elementwise and normalisation kernels: 50-95 % of the HBM bandwidth.
+    add(k + "memory_bound", "fraction", 0.5, 0.95);
   }
+  // NCCL bus bandwidth over NVLink switches: 60-95 % of the link rate.
+  add("collectives.bus_efficiency_switch", "fraction", 0.6, 0.95);
   // NCCL bus bandwidth over InfiniBand: 60-98 % of the NIC rate.
   add("collectives.bus_efficiency_scaleout", "fraction", 0.6, 0.98);
   // Fixed costs: up to 2 s per step (optimizer bookkeeping, data loading, logging); up to 1 ms per layer and

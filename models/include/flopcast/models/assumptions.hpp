@@ -21,6 +21,10 @@ struct KernelEfficiency {
   double gemm_half_dim = 64;      // a GEMM dimension of this size reaches half the large-GEMM efficiency
   double attention_forward = 0.7;
   double attention_backward = 0.55;
+  // Attention efficiency against sequence length s and head size d: x (s / (s + half_seq)) (d / (d + half_head_dim)),
+  // relative to 16K tokens and head size 128, where attention_forward and attention_backward are stated.
+  double attention_half_seq = 256;
+  double attention_half_head_dim = 32;
   double memory_bound = 0.85;     // achieved / peak HBM bandwidth for elementwise and normalisation kernels
 };
 

@@ -88,6 +88,11 @@ const T& of_device(const std::vector<T>& per_device_or_one, int device) {
 // Efficiency of one GEMM of m x k by k x n: peak_fraction x f(m) f(n) f(k), f(x) = x / (x + half_dim).
 double gemm_efficiency(double m, double n, double k, double peak_fraction, double half_dim);
 
+// FlashAttention's efficiency at sequence length `seq_len` and head size `head_dim`, relative to the reference shape
+// (16K tokens, head size 128) at which the kernel efficiencies are stated: the product of s / (s + half_seq) and
+// d / (d + half_head_dim), each over its value at the reference.
+double attention_shape(double seq_len, double head_dim, const KernelEfficiency& k);
+
 // The precision GEMMs run in on this chip for this setup: fp8 when asked for (validation ensures the chip has it).
 DataType gemm_data_type(const TrainingJob& job);
 

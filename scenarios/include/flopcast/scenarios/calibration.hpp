@@ -4,8 +4,8 @@
 // log(predicted / published), so a 10 % miss weighs the same for step times and for throughputs.
 //
 // Fitted: large-GEMM efficiency (bf16 per chip family in the data, fp8 for families with fp8 runs), the GEMM size at
-// half efficiency, the attention backward efficiency, the scale-out bus efficiency, and the fixed overheads per step
-// and per layer. Each has bounds a measurement could reach; families with no runs keep their prior.
+// half efficiency, the attention backward and memory-bound kernel efficiencies, the NVLink-switch and scale-out bus
+// efficiencies, and the fixed overheads per step and per layer. Each has bounds a measurement could reach; families with no runs keep their prior.
 
 #include <functional>
 #include <string>
