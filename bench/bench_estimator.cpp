@@ -1,4 +1,5 @@
-// Times tier 1 (the analytical estimator) on scenarios: the full call, and the topology graph it builds inside.
+// Times tier 1 (the analytical estimator) on scenarios: the full call, the topology graph it builds inside, the call
+// with the topology given, and the p10-p90 interval that every result carries.
 
 #include <algorithm>
 #include <chrono>
@@ -8,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "flopcast/scenarios/scenario.hpp"
+#include "flopcast/scenarios/uncertainty.hpp"
 
 namespace {
 
@@ -38,8 +40,8 @@ int main(int argc, char** argv) {
     std::sort(files.begin(), files.end());
   }
   const auto catalogs = load_catalogs();
-  fmt::print("{:<34} {:>7} {:>14} {:>14} {:>18}\n", "scenario", "chips", "estimate", "topology only",
-             "given topology");
+  fmt::print("{:<34} {:>7} {:>14} {:>14} {:>18} {:>14}\n", "scenario", "chips", "estimate", "topology only",
+             "given topology", "p10-p90");
   for (const auto& file : files) {
     const auto scenario = load_scenario(file, catalogs);
     const auto& c = scenario.job.cluster;
@@ -51,8 +53,12 @@ int main(int argc, char** argv) {
     options.topology = &built;
     const double given = seconds_per_call(
         [&] { (void)estimate_training(scenario.job, catalogs.assumptions, options); }, 5, 0.5);
-    fmt::print("{:<34} {:>7} {:>11.1f} us {:>11.1f} us {:>15.1f} us\n", file.stem().string(), c.chips, total * 1e6,
-               topology * 1e6, given * 1e6);
+    // The prediction interval of every result: tier 1 at each end of each ranged input, then the Monte Carlo draw.
+    const auto estimate = run_scenario(scenario, catalogs);
+    const double intervals = seconds_per_call(
+        [&] { (void)prediction_intervals(scenario, estimate, Tier::analytical, catalogs); }, 3, 0.5);
+    fmt::print("{:<34} {:>7} {:>11.1f} us {:>11.1f} us {:>15.1f} us {:>11.1f} ms\n", file.stem().string(), c.chips,
+               total * 1e6, topology * 1e6, given * 1e6, intervals * 1e3);
   }
   return 0;
 }
