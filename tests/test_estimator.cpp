@@ -38,6 +38,34 @@ TEST_CASE("attention efficiency grows with sequence length and head size", "[mod
   CHECK_THAT(attention_shape(16384, 192, k), WithinRel(1.071429, 1e-5));
 }
 
+TEST_CASE("unfused attention runs batched GEMMs over the full score matrix and softmax through HBM", "[models][estimator]") {
+  // Llama-3-70B layer, TP 4, 8K tokens, micro-batch 1, without FlashAttention and with dropout: 64 / 4 = 16 heads
+  // per chip, each QK^T (8192 x 8192 x 128) and AV (8192 x 128 x 8192) at the GEMM efficiency of its shape, and
+  // 16 x 8192^2 scores x (2 + 2 softmax + 2 + 2 + 1 dropout) = 9 bytes each through HBM at the memory-bound rate.
+  auto s = llama70b(R"({"tp": 4, "pp": 4, "cp": 1, "vpp": 5, "sp": true})");
+  s.job.training.flash_attention = false;
+  s.job.training.dropout = true;
+  const auto topology = build_topology(topology_spec(s.job.cluster));
+  const auto& a = assumptions();
+  const auto w = build_step_work(s.job, topology, a);
+  const auto& k = a.kernel(s.job.cluster.chip.family);
+  const double peak = s.job.cluster.chip.peak_flop_per_s(DataType::bf16);
+  const double bmm = 2.0 * 8192.0 * 8192.0 * 128.0 / (peak * gemm_efficiency(8192, 8192, 128, k.gemm_bf16, k.gemm_half_dim));
+  const double softmax = 16.0 * 8192.0 * 8192.0 * 9.0 / (s.job.cluster.chip.hbm_bandwidth.value * k.memory_bound);
+  const auto& core = w.dense.core_attention;
+  CHECK_THAT(core.gemm_s, WithinRel(16.0 * 2.0 * bmm, 1e-9));
+  CHECK(core.attention_s == 0.0);
+  CHECK_THAT(core.memory_s, WithinRel(softmax, 1e-9));
+  // The forward pass contains it; the backward has no fused attention kernel either.
+  CHECK(w.dense.attention_forward.gemm_s > core.gemm_s);
+  CHECK(w.dense.attention_backward.attention_s == 0.0);
+  // With FlashAttention the core is one fused kernel instead.
+  s.job.training.flash_attention = true;
+  const auto fused = build_step_work(s.job, topology, a).dense.core_attention;
+  CHECK(fused.gemm_s == 0.0);
+  CHECK(fused.attention_s > 0.0);
+}
+
 TEST_CASE("the breakdown adds up to the step time", "[models][estimator]") {
   const auto s = llama70b(R"({"tp": 4, "pp": 4, "cp": 1, "vpp": 5, "sp": true})");
   const auto e = estimate_training(s.job, assumptions());

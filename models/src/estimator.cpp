@@ -69,7 +69,7 @@ StageTimes chunk_times(const TrainingJob& job, const StageLayout& layout, const 
       if (plan.recompute == Recompute::full) {
         add(s, forward, false);
       } else if (plan.recompute == Recompute::selective && !job.training.flash_attention) {
-        add(s, Pass{0, forward.attention_s, 0}, false);
+        add(s, l.core_attention, false);
       }
       const double recompute_comm = plan.recompute == Recompute::full ? 1.0 : 0.0;
       const double tp = tp_exposed * tp_forward_s;

@@ -147,9 +147,26 @@ class LayerModel {
       a.gemm_s += hw_.gemm_s(T, (m_.heads + 2.0 * m_.kv_heads) * m_.head_dim / t, h);
     }
     a.gemm_s += hw_.gemm_s(T, h, m_.heads * m_.v_head_dim() / t);
-    // Attention core: causal QK^T and AV over the whole sequence for this chip's queries.
-    const double attention_flop = attention_core_forward_flop_per_token(m_, job_.training.seq_len) * T / t;
-    a.attention_s = hw_.attention_forward_s(attention_flop);
+    // Attention core: causal QK^T and AV over the whole sequence for this chip's queries, in one fused
+    // FlashAttention kernel; or, before FlashAttention, batched GEMMs per head over the full (masked) score matrix
+    // with the scores written, softmaxed, dropped out and read back through HBM.
+    const bool fused = job_.training.flash_attention;
+    const double attention_flop =
+        fused ? attention_core_forward_flop_per_token(m_, job_.training.seq_len) * T / t : 0.0;
+    Pass& core = out.core_attention;
+    if (fused) {
+      core.attention_s = hw_.attention_forward_s(attention_flop);
+    } else {
+      const double queries = T / plan_.micro_batch;  // per sequence (a CP shard of it)
+      const double keys = job_.training.seq_len;
+      const double batches = m_.heads / t * plan_.micro_batch;
+      core.gemm_s = batches * (hw_.gemm_s(queries, keys, m_.qk_head_dim()) + hw_.gemm_s(queries, m_.v_head_dim(), keys));
+      // Scaled masked softmax: read the scores, write the probabilities; dropout: read them, write the result and
+      // a one-byte mask.
+      const double per_score = 2.0 * kBf16Bytes + (job_.training.dropout ? 2.0 * kBf16Bytes + 1.0 : 0.0);
+      core.memory_s = hw_.memory_s(batches * queries * keys * per_score);
+    }
+    a += core;
 
     // Memory-bound kernels: two norms (read + write h), two residual adds (read 2h, write h), rotary on q and k;
     // half of the norms and adds belong to each block.
@@ -188,7 +205,7 @@ class LayerModel {
       f.gemm_s += hw_.gemm_s(T, up_width * m_.ffn / t, h) + hw_.gemm_s(T, h, m_.ffn / t);
       ffn_bytes += act_tensors * kBf16Bytes * T * m_.ffn / t + cast * T * (h + m_.ffn / t);
     }
-    a.memory_s = hw_.memory_s(attention_bytes);
+    a.memory_s += hw_.memory_s(attention_bytes);
     f.memory_s = hw_.memory_s(ffn_bytes);
 
     // Backward: twice the forward GEMM work (input and weight gradients), FlashAttention's backward, and about

@@ -560,7 +560,7 @@ class StepSimulation {
     Pass ffn = l.ffn_backward;
     Pass attention = l.attention_backward;
     if (plan_.recompute == Recompute::selective && !in_.job.training.flash_attention) {
-      attention.attention_s += l.attention_forward.attention_s;
+      compute(d, l.core_attention, "recompute");
     }
     if (split) {  // the weight-gradient GEMMs (half the backward GEMMs) wait in the queue
       d.weight_queue.push_back(0.5 * (ffn.gemm_s + attention.gemm_s));
