@@ -76,6 +76,24 @@ TEST_CASE("the breakdown adds up to the step time", "[models][estimator]") {
   CHECK_THAT(e.mfu, WithinRel(e.flops.model * e.tokens_per_s_per_chip / 989.4e12, 1e-6));
 }
 
+TEST_CASE("data-parallel traffic beyond the compute it overlaps is exposed", "[models][estimator]") {
+  // ZeRO-3 over 64 H100 with one micro-batch: gradients, parameters and the two per-micro-batch weight gathers
+  // share one stream, so the step lasts at least as long as their sum, whatever each hides on its own.
+  auto s = llama70b(R"({"tp": 1, "pp": 1, "dp": 64, "zero": 3, "recompute": "full"})");
+  s.job.training.global_batch = 64;
+  s.job.training.seq_len = 1024;  // little compute per step against 70B of weights to move
+  const auto e = estimate_training(s.job, assumptions());
+  const auto topology = build_topology(topology_spec(s.job.cluster));
+  const auto w = build_step_work(s.job, topology, assumptions());
+  const double gradients = w.sync[0].gradients.time_s();
+  const double parameters = w.sync[0].parameters.time_s();
+  const double traffic = gradients + parameters + 2.0 * parameters;  // M = 1
+  REQUIRE(e.micro_batches == 1);
+  REQUIRE(traffic > e.breakdown.compute_s());
+  CHECK(e.step_time_s >= traffic - 1e-9);
+  CHECK(e.breakdown.dp_s > 0.0);
+}
+
 TEST_CASE("the 1F1B bubble is the other stages' times and interleaving divides it by vpp", "[models][estimator]") {
   const auto one = estimate_training(llama70b(R"({"tp": 4, "pp": 4, "sp": true, "schedule": "1f1b"})").job, assumptions());
   // M = 128 / (dp 4 x 1) = 32 micro-batches; the steady part is M x the slowest stage's time T (the last: 20 layers

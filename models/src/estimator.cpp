@@ -226,6 +226,11 @@ TrainingEstimate estimate_training(const TrainingJob& job, const Assumptions& a,
       const double gather = 2.0 * parameters;
       exposed += M * (dp_overlap ? std::max(0.0, gather - slowest.total_s()) : gather);
     }
+    if (dp_overlap) {
+      // One data-parallel stream carries all of it: it hides no more than the step's compute beside it.
+      const double traffic = gradients + parameters + (plan.zero >= 3 ? M * 2.0 * parameters : 0.0);
+      exposed = std::max(exposed, traffic - M * slowest.total_s());
+    }
     worst_dp = std::max(worst_dp, exposed);
     worst_optimizer = std::max(worst_optimizer, sync.optimizer_s);
   }
