@@ -42,6 +42,16 @@ struct ClaimsOptions {
 };
 int check_claims(const ClaimsOptions& options, const Catalogs& catalogs, std::ostream& out);
 
+struct SweepOptions {
+  std::string file;
+  std::string out;  // prefix of OUT.csv and OUT.jsonl; empty: the sweep file's name in the current folder
+  int jobs = 0;     // worker processes; 0: one per core
+  bool resume = false;
+  bool force = false;
+  bool quiet = false;
+};
+int run_sweep(const SweepOptions& options, const Catalogs& catalogs, std::ostream& out);
+
 int catalog_chips(bool json, const Catalogs& catalogs, std::ostream& out);
 int catalog_models(bool json, const Catalogs& catalogs, std::ostream& out);
 int catalog_show(const std::string& id, bool json, const Catalogs& catalogs, std::ostream& out);

@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
                "  flopcast run --json scenarios/shipped/llama3-405b-h100.json\n"
                "  flopcast validate                                 # accuracy on published runs\n"
                "  flopcast claims                                   # public claims, with verdicts\n"
+               "  flopcast sweep scenarios/sweeps/chips-and-prices.json   # a grid of scenarios on all cores\n"
                "  flopcast catalog chips\n"
                "  flopcast catalog show ascend-910b\n"
                "  flopcast import-hf path/to/config.json > model.json\n",
@@ -102,6 +103,21 @@ int main(int argc, char** argv) {
   claims->footer("Each verdict is computed from the prediction and its p10-p90 range (see scenarios/SCHEMA.md).\n"
                  "Example:\n  flopcast claims --tier analytical");
 
+  flopcast::cli::SweepOptions sweep_options;
+  auto* sweep = app.add_subcommand("sweep", "Run every point of a sweep (a base scenario and axes) on all cores");
+  sweep->add_option("sweep", sweep_options.file, "Sweep JSON file (see scenarios/SCHEMA.md, \"Sweep files\")")
+      ->required()
+      ->check(CLI::ExistingFile);
+  sweep->add_option("--out", sweep_options.out, "Output prefix: writes PREFIX.csv and PREFIX.jsonl (default: the sweep "
+                                                "file's name, in the current folder)");
+  sweep->add_option("--jobs", sweep_options.jobs, "Worker processes (default: one per core)")->check(CLI::Range(1, 1024));
+  sweep->add_flag("--resume", sweep_options.resume, "Continue a stopped sweep: keep the rows written, run the rest");
+  sweep->add_flag("--force", sweep_options.force, "Start over even if the outputs exist");
+  sweep->add_flag("--quiet", sweep_options.quiet, "No progress on standard error");
+  sweep->footer("Rows stream to CSV and JSON Lines in point order as they finish; points that do not fit together or "
+                "in memory are rows with a reason.\nExample:\n  flopcast sweep scenarios/sweeps/chips-and-prices.json "
+                "--out results/chips");
+
   auto* catalog = app.add_subcommand("catalog", "List or show chips, models, nodes and fabrics, with sources");
   catalog->require_subcommand(1);
   auto* chips = catalog->add_subcommand("chips", "Chips with peak FLOP/s, memory, links, TPP and export status");
@@ -142,6 +158,7 @@ int main(int argc, char** argv) {
       claims_options.tier = flopcast::parse_tier(claims_tier).value_or(flopcast::Tier::replica);
       return flopcast::cli::check_claims(claims_options, catalogs, std::cout);
     }
+    if (*sweep) return flopcast::cli::run_sweep(sweep_options, catalogs, std::cout);
     if (*calibrate) return flopcast::cli::calibrate_runs(calibrate_options, catalogs, std::cout);
     if (*validate) return flopcast::cli::validate_runs(validate_options, catalogs, std::cout);
     if (*chips) return flopcast::cli::catalog_chips(json, catalogs, std::cout);

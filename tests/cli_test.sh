@@ -113,6 +113,21 @@ expect claims-units 0 "predicted [0-9.]+ M chip-hours \(p10-p90" "" -- "$flopcas
 expect claims-json 0 '"what_would_have_to_be_true"' "" -- "$flopcast" claims --quiet --json --tier analytical
 expect claims-no-dir 2 "Directory does not exist" "" -- "$flopcast" claims "$work/no-such-folder"
 expect claims-empty 2 "no claim file" "" -- "$flopcast" claims "$work/val"
+# Sweeps: rows stream in point order; the same output on one or two workers; a stopped sweep resumes to the same files.
+sweep="scenarios/sweeps/chips-and-prices.json"
+expect sweep 0 "56 points: 56 ok, 0 infeasible" "" -- "$flopcast" sweep --quiet --jobs 2 --out "$work/sw/two" "$sweep"
+expect sweep-csv 0 "^index,/cluster/chip,/costs/usd_per_chip_hour,status,reason,step_time_s" "" -- head -1 "$work/sw/two.csv"
+expect sweep-rows 0 "^57 " "" -- wc -l "$work/sw/two.csv"
+expect sweep-one-worker 0 "56 points" "" -- "$flopcast" sweep --quiet --jobs 1 --out "$work/sw/one" "$sweep"
+expect sweep-deterministic 0 "" "" -- cmp "$work/sw/one.jsonl" "$work/sw/two.jsonl"
+expect sweep-no-overwrite 2 "exists; --resume continues that sweep, --force starts it over" "" -- "$flopcast" sweep --quiet --out "$work/sw/one" "$sweep"
+head -c 2500 "$work/sw/one.jsonl" >"$work/sw/cut.jsonl"
+expect sweep-resume 0 "resuming after [0-9]+" "" -- "$flopcast" sweep --resume --out "$work/sw/cut" "$sweep"
+expect sweep-resumed-jsonl 0 "" "" -- cmp "$work/sw/cut.jsonl" "$work/sw/one.jsonl"
+expect sweep-resumed-csv 0 "" "" -- cmp "$work/sw/cut.csv" "$work/sw/one.csv"
+printf '{"base": "%s/scenarios/shipped/deepseek-v3-h800.json", "axes": [{"path": "/cluster/chip", "values": ["h100-sxn"]}, {"path": "/nope/x", "values": [1]}]}' "$(pwd)" >"$work/sw-bad.json"
+expect sweep-bad-value 2 "sw-bad.json: /axes/0/values/0: \"h100-sxn\" at /cluster/chip: unknown chip" "" -- "$flopcast" sweep "$work/sw-bad.json"
+expect sweep-bad-path 2 "sw-bad.json: /axes/1/path: \"/nope/x\" is not a field" "" -- "$flopcast" sweep "$work/sw-bad.json"
 expect trace-unwritable 2 "error: .*cannot write" "internal" -- "$flopcast" run --trace /nonexistent-dir/t.json "$shipped"
 
 echo "cli: $passed passed, $failed failed"

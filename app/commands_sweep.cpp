@@ -1,0 +1,253 @@
+// flopcast sweep: every point of a sweep file on worker processes, streamed in order to CSV and JSON Lines.
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <thread>
+
+#include <fmt/format.h>
+#include <fmt/ostream.h>
+
+#include "commands.hpp"
+#include "flopcast/core/errors.hpp"
+#include "flopcast/core/files.hpp"
+#include "flopcast/scenarios/sweep.hpp"
+
+namespace flopcast::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+// The first line of the JSON Lines file: which sweep wrote it, so that --resume continues only the same one.
+nlohmann::json header_of(const Sweep& sweep) {
+  return {{"flopcast_sweep", sweep.file}, {"fingerprint", sweep.fingerprint()}, {"points", sweep.size()},
+          {"tier", std::string(to_string(sweep.tier))}};
+}
+
+// The rows already written for this sweep: a prefix 0..k-1 (a half-written last line is dropped).
+std::vector<nlohmann::json> rows_to_resume(const Sweep& sweep, const fs::path& jsonl) {
+  std::ifstream in(jsonl);
+  std::string line;
+  if (!std::getline(in, line)) return {};
+  nlohmann::json header;
+  try {
+    header = nlohmann::json::parse(line);
+  } catch (const nlohmann::json::exception&) {
+    throw IoError(fmt::format("{}: not a flopcast sweep output (its first line is not JSON)", jsonl.string()));
+  }
+  if (!header.is_object() || header.value("fingerprint", "") != sweep.fingerprint()) {
+    throw IoError(fmt::format("{}: written by a different sweep (or the sweep file changed); remove it or choose "
+                              "another --out",
+                              jsonl.string()));
+  }
+  std::vector<nlohmann::json> rows;
+  while (std::getline(in, line)) {
+    try {
+      auto row = nlohmann::json::parse(line);
+      if (!row.is_object() || row.value("index", std::size_t{0}) != rows.size() || !row.contains("status")) break;
+      rows.push_back(std::move(row));
+    } catch (const nlohmann::json::exception&) {
+      break;  // the line being written when the sweep stopped
+    }
+  }
+  return rows;
+}
+
+void write_all(int fd, const std::string& data) {
+  std::size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    done += static_cast<std::size_t>(n);
+  }
+}
+
+// A worker process: evaluates points start + worker, start + worker + workers, ... and writes one JSON line each.
+struct Worker {
+  pid_t pid = -1;
+  int fd = -1;
+  std::string buffer;
+
+  // The next line from the worker; empty when it ended without one.
+  std::string next_line() {
+    for (;;) {
+      const auto end = buffer.find('\n');
+      if (end != std::string::npos) {
+        std::string line = buffer.substr(0, end);
+        buffer.erase(0, end + 1);
+        return line;
+      }
+      char chunk[1 << 16];
+      const ssize_t n = ::read(fd, chunk, sizeof chunk);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return {};
+      buffer.append(chunk, static_cast<std::size_t>(n));
+    }
+  }
+};
+
+std::string evaluate_line(const Sweep& sweep, std::size_t index, const Catalogs& catalogs) {
+  try {
+    return evaluate_sweep_point(sweep, index, catalogs).dump();
+  } catch (const std::exception& error) {
+    return nlohmann::json{{"index", index}, {"error", error.what()}}.dump();
+  }
+}
+
+std::vector<Worker> start_workers(const Sweep& sweep, const Catalogs& catalogs, std::size_t start, int count) {
+  std::fflush(nullptr);
+  std::vector<Worker> workers;
+  for (int w = 0; w < count; ++w) {
+    int fds[2];
+    if (::pipe(fds) != 0) throw IoError(fmt::format("cannot start sweep workers: {}", std::strerror(errno)));
+    const pid_t pid = ::fork();
+    if (pid < 0) throw IoError(fmt::format("cannot start sweep workers: {}", std::strerror(errno)));
+    if (pid == 0) {
+      ::close(fds[0]);
+      for (const auto& other : workers) ::close(other.fd);
+      for (std::size_t i = start + static_cast<std::size_t>(w); i < sweep.size(); i += static_cast<std::size_t>(count)) {
+        write_all(fds[1], evaluate_line(sweep, i, catalogs) + "\n");
+      }
+      ::close(fds[1]);
+      std::fflush(nullptr);
+      ::_exit(0);
+    }
+    ::close(fds[1]);
+    workers.push_back({pid, fds[0], {}});
+  }
+  return workers;
+}
+
+void stop_workers(std::vector<Worker>& workers) {
+  for (auto& w : workers) {
+    if (w.fd >= 0) ::close(w.fd);
+    ::kill(w.pid, SIGTERM);
+    int status = 0;
+    while (::waitpid(w.pid, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+  workers.clear();
+}
+
+std::string duration_text(double s) {
+  if (s < 60) return fmt::format("{:.0f} s", s);
+  if (s < 3600) return fmt::format("{:.0f} min {:02.0f} s", std::floor(s / 60), std::fmod(s, 60));
+  return fmt::format("{:.0f} h {:02.0f} min", std::floor(s / 3600), std::floor(std::fmod(s, 3600) / 60));
+}
+
+// Progress on standard error: a bar on a terminal, a line every 10 % otherwise.
+class Progress {
+ public:
+  Progress(std::size_t total, std::size_t done, bool quiet)
+      : total_(total), first_(done), quiet_(quiet), tty_(::isatty(STDERR_FILENO) != 0), start_(Clock::now()) {}
+
+  void update(std::size_t done) {
+    if (quiet_ || total_ == 0) return;
+    const double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
+    const double rate = done > first_ ? static_cast<double>(done - first_) / elapsed : 0.0;
+    const std::string eta = rate > 0 ? duration_text(static_cast<double>(total_ - done) / rate) : "?";
+    const double fraction = static_cast<double>(done) / static_cast<double>(total_);
+    if (tty_) {
+      const int filled = static_cast<int>(fraction * 30);
+      fmt::print(stderr, "\r[{:=<{}}{:<{}}] {}/{} points, {} elapsed, ETA {}   ", "", filled, "", 30 - filled, done,
+                 total_, duration_text(elapsed), eta);
+      if (done == total_) fmt::print(stderr, "\n");
+    } else if (static_cast<int>(fraction * 10) > last_decile_ || done == total_) {
+      last_decile_ = static_cast<int>(fraction * 10);
+      fmt::print(stderr, "sweep: {}/{} points ({:.0f} %), {} elapsed, ETA {}\n", done, total_, 100 * fraction,
+                 duration_text(elapsed), eta);
+    }
+  }
+
+ private:
+  std::size_t total_;
+  std::size_t first_;
+  bool quiet_;
+  bool tty_;
+  Clock::time_point start_;
+  int last_decile_ = -1;
+};
+
+}  // namespace
+
+int run_sweep(const SweepOptions& options, const Catalogs& catalogs, std::ostream& out) {
+  const auto sweep = load_sweep(options.file, catalogs);
+  const fs::path prefix = options.out.empty() ? fs::path(options.file).stem() : fs::path(options.out);
+  const fs::path csv = prefix.string() + ".csv";
+  const fs::path jsonl = prefix.string() + ".jsonl";
+  if (prefix.has_parent_path()) create_output_folder(prefix.parent_path());
+
+  // Resume, or start afresh: never over a good output unless asked.
+  std::vector<nlohmann::json> kept;
+  if (fs::exists(jsonl) || fs::exists(csv)) {
+    if (options.resume && fs::exists(jsonl)) {
+      kept = rows_to_resume(sweep, jsonl);
+    } else if (!options.force && !options.resume) {
+      throw IoError(fmt::format("{}: exists; --resume continues that sweep, --force starts it over", jsonl.string()));
+    }
+  }
+  // Both files restart from the rows kept (the CSV is rebuilt from the JSON Lines, the record of what finished).
+  std::string jsonl_text = header_of(sweep).dump() + "\n";
+  std::string csv_text = sweep_csv_header(sweep);
+  for (const auto& row : kept) {
+    jsonl_text += row.dump() + "\n";
+    csv_text += sweep_csv_row(sweep, row);
+  }
+  write_file_atomic(jsonl, jsonl_text);
+  write_file_atomic(csv, csv_text);
+  std::ofstream jsonl_out(jsonl, std::ios::app);
+  std::ofstream csv_out(csv, std::ios::app);
+  if (!jsonl_out || !csv_out) throw IoError(fmt::format("{}: cannot append", jsonl.string()));
+
+  const std::size_t total = sweep.size();
+  const std::size_t start = kept.size();
+  const int jobs = std::max(1, std::min<int>(options.jobs > 0 ? options.jobs : static_cast<int>(std::thread::hardware_concurrency()),
+                                             static_cast<int>(std::max<std::size_t>(1, total - start))));
+  if (!options.quiet) {
+    fmt::print(stderr, "sweep {}: {} points ({}, {}){} on {} worker{}\n", options.file, total,
+               sweep.zip ? "zip" : "grid", to_string(sweep.tier),
+               start > 0 ? fmt::format(", resuming after {}", start) : "", jobs, jobs == 1 ? "" : "s");
+  }
+  Progress progress(total, start, options.quiet);
+  std::size_t ok = 0, infeasible = 0;
+  for (const auto& row : kept) (row.value("status", "") == "ok" ? ok : infeasible) += 1;
+  const auto t0 = Clock::now();
+  std::vector<Worker> workers = start < total ? start_workers(sweep, catalogs, start, jobs) : std::vector<Worker>{};
+  try {
+    for (std::size_t i = start; i < total; ++i) {
+      auto& worker = workers[(i - start) % static_cast<std::size_t>(jobs)];
+      const auto line = worker.next_line();
+      if (line.empty()) throw IoError(fmt::format("sweep worker for point {} stopped without a result", i));
+      const auto row = nlohmann::json::parse(line);
+      if (row.contains("error")) {
+        throw ModelError(fmt::format("point {}: {}", i, row["error"].get<std::string>()));
+      }
+      jsonl_out << line << '\n' << std::flush;
+      csv_out << sweep_csv_row(sweep, row) << std::flush;
+      (row.value("status", "") == "ok" ? ok : infeasible) += 1;
+      progress.update(i + 1);
+    }
+  } catch (...) {
+    stop_workers(workers);
+    throw;
+  }
+  stop_workers(workers);
+  if (!jsonl_out || !csv_out) throw IoError(fmt::format("{}: write failed (disk full?)", jsonl.string()));
+  const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
+  fmt::print(out, "{} points: {} ok, {} infeasible (a reason in each row); {} evaluated in {:.2f} s wall on {} worker{} "
+                  "({:.0f} points/s)\n",
+             total, ok, infeasible, total - start, wall, jobs, jobs == 1 ? "" : "s",
+             wall > 0 ? static_cast<double>(total - start) / wall : 0.0);
+  fmt::print(out, "written: {}, {}\n", csv.string(), jsonl.string());
+  return 0;
+}
+
+}  // namespace flopcast::cli
