@@ -52,6 +52,14 @@ struct SweepOptions {
 };
 int run_sweep(const SweepOptions& options, const Catalogs& catalogs, std::ostream& out);
 
+struct PlanOptions {
+  std::string file;
+  int top_k = 5;
+  Tier tier = Tier::replica;
+  bool json = false;
+};
+int plan_scenario(const PlanOptions& options, const Catalogs& catalogs, std::ostream& out);
+
 int catalog_chips(bool json, const Catalogs& catalogs, std::ostream& out);
 int catalog_models(bool json, const Catalogs& catalogs, std::ostream& out);
 int catalog_show(const std::string& id, bool json, const Catalogs& catalogs, std::ostream& out);

@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
                "  flopcast run --json scenarios/shipped/llama3-405b-h100.json\n"
                "  flopcast validate                                 # accuracy on published runs\n"
                "  flopcast claims                                   # public claims, with verdicts\n"
+               "  flopcast plan scenarios/shipped/llama3-405b-h100.json   # the best parallel plans\n"
                "  flopcast sweep scenarios/sweeps/chips-and-prices.json   # a grid of scenarios on all cores\n"
                "  flopcast catalog chips\n"
                "  flopcast catalog show ascend-910b\n"
@@ -118,6 +119,21 @@ int main(int argc, char** argv) {
                 "in memory are rows with a reason.\nExample:\n  flopcast sweep scenarios/sweeps/chips-and-prices.json "
                 "--out results/chips");
 
+  flopcast::cli::PlanOptions plan_options;
+  std::string plan_tier = "replica";
+  auto* plan = app.add_subcommand("plan", "Search the parallel plans for a scenario's model, cluster and batch");
+  plan->add_option("scenario", plan_options.file, "Scenario JSON file (its parallelism is compared, not kept)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  plan->add_option("--top", plan_options.top_k, "How many of the best tier-1 plans to re-rank")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
+  plan->add_option("--tier", plan_tier, "Tier of the re-ranking: analytical (none), replica or full")
+      ->check(CLI::IsMember({"analytical", "replica", "full"}))
+      ->capture_default_str();
+  plan->add_flag("--json", plan_options.json, "Print JSON");
+  plan->footer("Example:\n  flopcast plan scenarios/shipped/deepseek-v3-h800.json --top 5");
+
   auto* catalog = app.add_subcommand("catalog", "List or show chips, models, nodes and fabrics, with sources");
   catalog->require_subcommand(1);
   auto* chips = catalog->add_subcommand("chips", "Chips with peak FLOP/s, memory, links, TPP and export status");
@@ -157,6 +173,10 @@ int main(int argc, char** argv) {
     if (*claims) {
       claims_options.tier = flopcast::parse_tier(claims_tier).value_or(flopcast::Tier::replica);
       return flopcast::cli::check_claims(claims_options, catalogs, std::cout);
+    }
+    if (*plan) {
+      plan_options.tier = flopcast::parse_tier(plan_tier).value_or(flopcast::Tier::replica);
+      return flopcast::cli::plan_scenario(plan_options, catalogs, std::cout);
     }
     if (*sweep) return flopcast::cli::run_sweep(sweep_options, catalogs, std::cout);
     if (*calibrate) return flopcast::cli::calibrate_runs(calibrate_options, catalogs, std::cout);

@@ -128,6 +128,12 @@ expect sweep-resumed-csv 0 "" "" -- cmp "$work/sw/cut.csv" "$work/sw/one.csv"
 printf '{"base": "%s/scenarios/shipped/deepseek-v3-h800.json", "axes": [{"path": "/cluster/chip", "values": ["h100-sxn"]}, {"path": "/nope/x", "values": [1]}]}' "$(pwd)" >"$work/sw-bad.json"
 expect sweep-bad-value 2 "sw-bad.json: /axes/0/values/0: \"h100-sxn\" at /cluster/chip: unknown chip" "" -- "$flopcast" sweep "$work/sw-bad.json"
 expect sweep-bad-path 2 "sw-bad.json: /axes/1/path: \"/nope/x\" is not a field" "" -- "$flopcast" sweep "$work/sw-bad.json"
+# The plan search: the space accounted for, ranked plans with units, the file's plan compared; JSON; mixed fleets refused.
+expect plan 0 "space +[0-9]+ plans: [0-9]+ out of memory, [0-9]+ not runnable, [0-9]+ estimated \(tier 1\) in [0-9.]+ s \([0-9]+ plans/s\)" "nan|inf" -- "$flopcast" plan --tier analytical --top 3 scenarios/claims/scenarios/llama3-70b-h100-1024.json
+expect plan-rows 0 "^ +1 +[0-9.]+ s +[0-9.]+ s .* %.*GiB +tp [0-9]+" "" -- "$flopcast" plan --tier analytical --top 3 scenarios/claims/scenarios/llama3-70b-h100-1024.json
+expect plan-file 0 "^ +file " "" -- "$flopcast" plan --tier analytical scenarios/claims/scenarios/llama3-70b-h100-1024.json
+expect plan-json 0 '"tier1_step_time_s"' "" -- "$flopcast" plan --json --tier analytical --top 2 scenarios/claims/scenarios/llama3-70b-h100-1024.json
+expect plan-mixed 2 "/cluster/stage_chips: the plan search does not cover mixed fleets yet" "" -- "$flopcast" plan "$mixed"
 expect trace-unwritable 2 "error: .*cannot write" "internal" -- "$flopcast" run --trace /nonexistent-dir/t.json "$shipped"
 
 echo "cli: $passed passed, $failed failed"

@@ -1,0 +1,48 @@
+#pragma once
+// The plan search: for a scenario's model, cluster and batch, every parallel plan (TP, PP, VPP and schedule, CP,
+// DP, EP, SP, ZeRO stage, micro-batch, recompute) that divides the cluster and the model, pruned by memory, ranked
+// by tier 1, and the best K re-ranked at a discrete-event tier.
+//
+// The space: tp a power of two up to the node's chips that divides the heads (and the KV heads); cp 1, 2, 4 or 8
+// dividing the sequence; pp a power of two or a divisor of the layers, up to the layers; dp what is left; ep (MoE)
+// a power of two dividing the experts and tp x cp x dp; 1F1B, interleaved (vpp 2, 4, 8 within the layers) and
+// DualPipe (even pp, MoE); ZeRO 1, and 3 without pipelining; micro-batches of 1, 2 or 4 sequences; no, selective
+// (only without FlashAttention, where it differs from none) or full recompute; SP whenever tp > 1. The scenario's own plan settings for overlap are kept.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "flopcast/scenarios/scenario.hpp"
+
+namespace flopcast {
+
+struct PlanSearchOptions {
+  int top_k = 5;                       // re-ranked at `rerank_tier`
+  Tier rerank_tier = Tier::replica;    // analytical: tier 1 alone
+};
+
+struct PlanCandidate {
+  ParallelPlan plan;
+  TrainingEstimate estimate;  // at the candidate's tier
+  Tier tier = Tier::analytical;
+  double tier1_step_time_s = 0;
+};
+
+struct PlanSearchResult {
+  long enumerated = 0;     // plans generated
+  long invalid = 0;        // rejected by a schedule or divisibility rule
+  long out_of_memory = 0;  // pruned by the memory model
+  long evaluated = 0;      // tier-1 estimates
+  double tier1_wall_s = 0;
+  double rerank_wall_s = 0;
+  std::optional<PlanCandidate> given;  // the scenario's own plan, at the re-rank tier (if it is valid)
+  std::vector<PlanCandidate> best;     // fastest first, at the re-rank tier
+};
+
+PlanSearchResult search_plans(const Scenario& scenario, const Catalogs& catalogs, const PlanSearchOptions& options);
+
+// A plan in one line: "tp 8 + sp, pp 4 (interleaved, vpp 2), dp 16, ep 8, zero 1, micro-batch 1, recompute selective".
+std::string plan_summary(const ParallelPlan& plan);
+
+}  // namespace flopcast

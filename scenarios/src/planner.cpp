@@ -1,0 +1,176 @@
+#include "flopcast/scenarios/planner.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#include <fmt/format.h>
+
+#include "flopcast/core/errors.hpp"
+#include "flopcast/models/memory.hpp"
+
+namespace flopcast {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+std::vector<int> powers_of_two_up_to(int limit) {
+  std::vector<int> out;
+  for (int v = 1; v <= limit; v *= 2) out.push_back(v);
+  return out;
+}
+
+// Pipeline depths: powers of two and divisors of the layers, up to the layers.
+std::vector<int> pipeline_depths(int layers) {
+  std::vector<int> out = powers_of_two_up_to(layers);
+  for (int d = 1; d <= layers; ++d) {
+    if (layers % d == 0) out.push_back(d);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+// Calls `visit` with every plan of the space that divides the cluster, the model and the batch.
+template <class Visit>
+void enumerate_plans(const TrainingJob& job, const ParallelPlan& settings, Visit&& visit) {
+  const auto& m = job.model;
+  const long chips = job.cluster.chips;
+  const int node = std::max(1, job.cluster.node.chip_count());
+  const bool moe = m.is_moe();
+  for (int tp : powers_of_two_up_to(node)) {
+    if (m.heads % tp != 0 || (m.kv_heads > 0 && !m.mla && m.kv_heads % tp != 0 && tp % m.kv_heads != 0)) continue;
+    for (int cp : {1, 2, 4, 8}) {
+      if (job.training.seq_len % cp != 0) continue;
+      for (int pp : pipeline_depths(m.layers)) {
+        const long model_parallel = static_cast<long>(tp) * cp * pp;
+        if (chips % model_parallel != 0) continue;
+        const int dp = static_cast<int>(chips / model_parallel);
+        std::vector<int> eps{1};
+        if (moe) {
+          eps.clear();
+          for (int ep : powers_of_two_up_to(m.moe->experts)) {
+            if (m.moe->experts % ep == 0 && (static_cast<long>(tp) * cp * dp) % ep == 0) eps.push_back(ep);
+          }
+        }
+        // Schedules: (schedule, vpp).
+        std::vector<std::pair<Schedule, int>> schedules{{Schedule::one_f_one_b, 1}};
+        if (pp > 1) {
+          for (int vpp : {2, 4, 8}) {
+            if (pp * vpp <= m.layers) schedules.emplace_back(Schedule::interleaved, vpp);
+          }
+          if (pp % 2 == 0 && moe) schedules.emplace_back(Schedule::dualpipe, 1);
+        }
+        for (int ep : eps) {
+          for (const auto& [schedule, vpp] : schedules) {
+            for (int zero : {1, 3}) {
+              if (zero == 3 && pp > 1) continue;
+              for (int micro_batch : {1, 2, 4}) {
+                if (job.training.global_batch % (static_cast<long>(dp) * micro_batch) != 0) continue;
+                for (auto recompute : {Recompute::none, Recompute::selective, Recompute::full}) {
+                  // With FlashAttention no score matrix is stored, so selective recompute is the same plan as none.
+                  if (recompute == Recompute::selective && job.training.flash_attention) continue;
+                  ParallelPlan p = settings;
+                  p.tp = tp;
+                  p.pp = pp;
+                  p.dp = dp;
+                  p.cp = cp;
+                  p.ep = ep;
+                  p.vpp = vpp;
+                  p.schedule = schedule;
+                  p.sp = tp > 1;
+                  p.zero = zero;
+                  p.micro_batch = micro_batch;
+                  p.recompute = recompute;
+                  visit(p);
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+std::string plan_summary(const ParallelPlan& p) {
+  std::string pipeline = fmt::format("pp {}", p.pp);
+  if (p.pp > 1) {
+    pipeline += p.schedule == Schedule::interleaved ? fmt::format(" (interleaved, vpp {})", p.vpp)
+                                                    : fmt::format(" ({})", to_string(p.schedule));
+  }
+  std::string text = fmt::format("tp {}{}, {}, dp {}", p.tp, p.sp ? " + sp" : "", pipeline, p.dp);
+  if (p.ep > 1) text += fmt::format(", ep {}", p.ep);
+  if (p.cp > 1) text += fmt::format(", cp {}", p.cp);
+  return text + fmt::format(", zero {}, micro-batch {}, recompute {}", p.zero, p.micro_batch, to_string(p.recompute));
+}
+
+PlanSearchResult search_plans(const Scenario& scenario, const Catalogs& catalogs, const PlanSearchOptions& options) {
+  const auto& a = catalogs.assumptions;
+  PlanSearchResult out;
+  const auto topology = build_topology(topology_spec(scenario.job.cluster));
+  EstimateOptions estimate_options;
+  estimate_options.topology = &topology;
+  const auto params = count_params(scenario.job.model);
+
+  // Tier 1 over the space; memory first, as it costs a fraction of an estimate.
+  const auto t0 = Clock::now();
+  std::vector<PlanCandidate> ranked;
+  TrainingJob job = scenario.job;
+  enumerate_plans(scenario.job, scenario.job.plan, [&](const ParallelPlan& plan) {
+    ++out.enumerated;
+    job.plan = plan;
+    if (!training_memory(job, params, a).fits) {
+      ++out.out_of_memory;
+      return;
+    }
+    try {
+      auto estimate = estimate_training(job, a, estimate_options);
+      ++out.evaluated;
+      ranked.push_back({plan, std::move(estimate), Tier::analytical, 0});
+      ranked.back().tier1_step_time_s = ranked.back().estimate.step_time_s;
+    } catch (const ModelError&) {
+      ++out.invalid;  // a schedule the batch cannot fill (too few micro-batches), and the like
+    }
+  });
+  out.tier1_wall_s = seconds_since(t0);
+  const auto faster = [](const PlanCandidate& x, const PlanCandidate& y) {
+    return x.estimate.step_time_s < y.estimate.step_time_s;
+  };
+  const auto keep = std::min<std::size_t>(ranked.size(), static_cast<std::size_t>(std::max(1, options.top_k)));
+  std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(keep), ranked.end(), faster);
+  ranked.resize(keep);
+
+  // The best K (and the scenario's own plan) at the re-rank tier.
+  const auto t1 = Clock::now();
+  const auto at_tier = [&](PlanCandidate& c) {
+    if (options.rerank_tier == Tier::analytical) return;
+    Scenario s = scenario;
+    s.job.plan = c.plan;
+    SimOptions sim;
+    sim.tier = options.rerank_tier;
+    c.estimate = simulate_scenario(s, catalogs, sim).estimate;
+    c.tier = options.rerank_tier;
+  };
+  for (auto& c : ranked) at_tier(c);
+  std::stable_sort(ranked.begin(), ranked.end(), faster);
+  try {
+    PlanCandidate given{scenario.job.plan, estimate_training(scenario.job, a, estimate_options), Tier::analytical, 0};
+    given.tier1_step_time_s = given.estimate.step_time_s;
+    at_tier(given);
+    out.given = std::move(given);
+  } catch (const ModelError&) {
+    // the scenario's own plan does not run (left out of the comparison)
+  }
+  out.rerank_wall_s = seconds_since(t1);
+  out.best = std::move(ranked);
+  return out;
+}
+
+}  // namespace flopcast
