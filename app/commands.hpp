@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -57,6 +58,11 @@ struct PlanOptions {
   int top_k = 5;
   Tier tier = Tier::replica;
   bool json = false;
+  std::vector<std::string> chips;        // chip types to compare (default: the scenario's)
+  std::optional<double> deadline_days;   // fewest chips of each type to finish in time
+  std::optional<double> tokens;          // overrides the scenario's training tokens
+  std::optional<double> budget_usd;      // most tokens for this money
+  int max_chips = 65536;
 };
 int plan_scenario(const PlanOptions& options, const Catalogs& catalogs, std::ostream& out);
 

@@ -1,10 +1,14 @@
 // flopcast plan: the best parallel plans for a scenario's model, cluster and batch.
 
+#include <chrono>
+
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <fmt/ostream.h>
 
 #include "commands.hpp"
 #include "flopcast/core/errors.hpp"
+#include "flopcast/core/text.hpp"
 #include "flopcast/scenarios/planner.hpp"
 #include "format.hpp"
 
@@ -33,6 +37,95 @@ nlohmann::json candidate_json(const PlanCandidate& c) {
           {"cost_usd", e.energy_cost.cost_usd}};
 }
 
+// The chips to compare: those named (each checked, with a suggestion), or the scenario's.
+std::vector<const Chip*> chips_of(const PlanOptions& options, const Scenario& scenario, const Catalogs& catalogs) {
+  std::vector<const Chip*> out;
+  for (const auto& id : options.chips) {
+    const Chip* chip = catalogs.hardware.find_chip(id);
+    if (chip == nullptr) {
+      throw InputError("--chips", "", fmt::format("unknown chip \"{}\"{}; known: {}", id,
+                                                   did_you_mean(id, catalogs.hardware.chip_ids()),
+                                                   fmt::join(catalogs.hardware.chip_ids(), ", ")));
+    }
+    out.push_back(chip);
+  }
+  if (out.empty()) out.push_back(&scenario.job.cluster.chip);
+  return out;
+}
+
+void print_sized(const std::vector<SizedPlan>& rows, const std::string& missing, std::ostream& out) {
+  fmt::print(out, "\n  {:<14} {:>7} {:>12} {:>10} {:>14} {:>7}  {}\n", "chip", "chips", "train time", "cost",
+             "tokens/s/chip", "MFU", "plan");
+  for (const auto& r : rows) {
+    if (!r.best) {
+      fmt::print(out, "  {:<14} {:>7}  {}\n", r.chip, "-", missing);
+      continue;
+    }
+    const auto& e = r.best->estimate;
+    fmt::print(out, "  {:<14} {:>7} {:>12} {:>10} {:>14} {:>7}  {}\n", r.chip, r.chips, days(e.train_days),
+               usd(e.energy_cost.cost_usd), count(e.tokens_per_s_per_chip), percent(e.mfu), plan_summary(r.best->plan));
+  }
+}
+
+// The inverse questions: fewest chips for a deadline, most tokens for a budget, the cost-time Pareto front.
+int inverse_questions(const PlanOptions& options, Scenario scenario, const Catalogs& catalogs, std::ostream& out) {
+  if (options.tokens) scenario.job.training.tokens = *options.tokens;
+  const auto chips = chips_of(options, scenario, catalogs);
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto wall = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+  const auto& job = scenario.job;
+  const std::string prices = job.costs.mode == CostMode::rental ? "catalog rental prices" : "catalog prices";
+  if (options.deadline_days) {
+    fmt::print(out, "Fewest chips to train {} on {} tokens within {:g} days (tier 1, best plan per size; {})\n",
+               job.model.name, count(job.training.tokens), *options.deadline_days, prices);
+    std::vector<SizedPlan> rows;
+    for (const Chip* chip : chips) {
+      auto found = fewest_chips(scenario, *chip, *options.deadline_days, options.max_chips, catalogs);
+      rows.push_back(found ? std::move(*found) : SizedPlan{chip->id, 0, std::nullopt});
+    }
+    print_sized(rows,
+                fmt::format("not within {:g} days on up to {} chips (more chips cannot raise dp past the global batch "
+                            "of {} sequences)",
+                            *options.deadline_days, options.max_chips, job.training.global_batch),
+                out);
+    fmt::print(out, "\n  searched up to {} chips per type in {:.1f} s\n", options.max_chips, wall());
+    return 0;
+  }
+  if (options.budget_usd) {
+    fmt::print(out, "Most tokens {} buys for {} on {} chips of each type (tier 1, best plan; {})\n", job.model.name,
+               usd(*options.budget_usd), job.cluster.chips, prices);
+    fmt::print(out, "\n  {:<14} {:>14} {:>12} {:>14}  {}\n", "chip", "tokens", "train time", "$ per M tokens", "plan");
+    for (const Chip* chip : chips) {
+      PlanSearchOptions search;
+      search.top_k = 1;
+      search.rerank_tier = Tier::analytical;
+      search.compare_given = false;
+      const auto result = search_plans(with_cluster(scenario, *chip, job.cluster.chips, catalogs), catalogs, search);
+      if (result.best.empty()) {
+        fmt::print(out, "  {:<14} no plan fits\n", chip->id);
+        continue;
+      }
+      const auto& e = result.best.front().estimate;
+      // Cost is linear in tokens at a fixed plan: tokens = budget / ($ per token).
+      const double tokens = *options.budget_usd / e.energy_cost.usd_per_mtok * 1e6;
+      fmt::print(out, "  {:<14} {:>14} {:>12} {:>14}  {}\n", chip->id, count(tokens),
+                 days(tokens / e.tokens_per_s / 86400.0), usd(e.energy_cost.usd_per_mtok),
+                 plan_summary(result.best.front().plan));
+    }
+    fmt::print(out, "\n  in {:.1f} s\n", wall());
+    return 0;
+  }
+  const int lo = std::max(1, job.cluster.chips / 8);
+  const int hi = std::min(options.max_chips, job.cluster.chips * 8);
+  fmt::print(out, "Cost against time for {} on {} tokens: {} to {} chips per type (tier 1, best plan per size; {})\n",
+             job.model.name, count(job.training.tokens), lo, hi, prices);
+  const auto front = pareto_front(scenario, chips, lo, hi, catalogs);
+  fmt::print(out, "  the Pareto front: no other point is both faster and cheaper\n");
+  print_sized(front, "no plan fits", out);
+  fmt::print(out, "\n  in {:.1f} s\n", wall());
+  return 0;
+}
+
 }  // namespace
 
 int plan_scenario(const PlanOptions& options, const Catalogs& catalogs, std::ostream& out) {
@@ -40,6 +133,9 @@ int plan_scenario(const PlanOptions& options, const Catalogs& catalogs, std::ost
   if (!scenario.job.cluster.stage_chips.empty()) {
     throw InputError(scenario.file, "/cluster/stage_chips",
                      "the plan search does not cover mixed fleets yet (their stage groups are tied to one pp)");
+  }
+  if (options.deadline_days || options.budget_usd || !options.chips.empty()) {
+    return inverse_questions(options, scenario, catalogs, out);
   }
   PlanSearchOptions search;
   search.top_k = options.top_k;

@@ -132,7 +132,24 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"analytical", "replica", "full"}))
       ->capture_default_str();
   plan->add_flag("--json", plan_options.json, "Print JSON");
-  plan->footer("Example:\n  flopcast plan scenarios/shipped/deepseek-v3-h800.json --top 5");
+  plan->add_option("--chips", plan_options.chips,
+                   "Chip types to compare (comma-separated); alone: a Pareto front of cost against days over "
+                   "cluster sizes from 1/8 to 8 times the scenario's")
+      ->delimiter(',');
+  plan->add_option("--deadline-days", plan_options.deadline_days, "Fewest chips of each type to finish within D days")
+      ->check(CLI::PositiveNumber);
+  plan->add_option("--tokens", plan_options.tokens, "Tokens to train (default: the scenario's)")
+      ->check(CLI::PositiveNumber);
+  plan->add_option("--budget-usd", plan_options.budget_usd,
+                   "Most tokens this money buys on the scenario's cluster size, per chip type")
+      ->check(CLI::PositiveNumber);
+  plan->add_option("--max-chips", plan_options.max_chips, "Largest cluster the deadline and Pareto searches try")
+      ->check(CLI::Range(1, 1 << 22))
+      ->capture_default_str();
+  plan->footer("Examples:\n  flopcast plan scenarios/shipped/deepseek-v3-h800.json --top 5\n"
+               "  flopcast plan scenarios/claims/scenarios/llama3-70b-h100-1024.json --deadline-days 30 --tokens 15e12 "
+               "--chips h100-sxm,h800-sxm,h20,ascend-910b\n"
+               "  flopcast plan scenarios/claims/scenarios/llama3-70b-h100-1024.json --chips h100-sxm,h20,ascend-910b");
 
   auto* catalog = app.add_subcommand("catalog", "List or show chips, models, nodes and fabrics, with sources");
   catalog->require_subcommand(1);

@@ -133,6 +133,11 @@ expect plan 0 "space +[0-9]+ plans: [0-9]+ out of memory, [0-9]+ not runnable, [
 expect plan-rows 0 "^ +1 +[0-9.]+ s +[0-9.]+ s .* %.*GiB +tp [0-9]+" "" -- "$flopcast" plan --tier analytical --top 3 scenarios/claims/scenarios/llama3-70b-h100-1024.json
 expect plan-file 0 "^ +file " "" -- "$flopcast" plan --tier analytical scenarios/claims/scenarios/llama3-70b-h100-1024.json
 expect plan-json 0 '"tier1_step_time_s"' "" -- "$flopcast" plan --json --tier analytical --top 2 scenarios/claims/scenarios/llama3-70b-h100-1024.json
+small="scenarios/claims/scenarios/llama3-70b-h100-1024.json"
+expect plan-deadline 0 "^  h100-sxm +[0-9]+ +[0-9.]+ days +\\$" "" -- "$flopcast" plan "$small" --deadline-days 60 --tokens 2e12 --chips h100-sxm --max-chips 4096
+expect plan-budget 0 "^  h20 +[0-9.]+ [TMB] +[0-9.]+ days" "" -- "$flopcast" plan "$small" --budget-usd 1e6 --chips h100-sxm,h20
+expect plan-pareto 0 "the Pareto front" "" -- "$flopcast" plan "$small" --chips h100-sxm,h20 --max-chips 2048
+expect plan-unknown-chip 2 "--chips: unknown chip \"h100-sxn\" \(did you mean \"h100-sxm\"\?\)" "" -- "$flopcast" plan "$small" --chips h100-sxn
 expect plan-mixed 2 "/cluster/stage_chips: the plan search does not cover mixed fleets yet" "" -- "$flopcast" plan "$mixed"
 expect trace-unwritable 2 "error: .*cannot write" "internal" -- "$flopcast" run --trace /nonexistent-dir/t.json "$shipped"
 

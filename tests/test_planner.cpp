@@ -75,3 +75,53 @@ TEST_CASE("plan summaries name every dimension that is not trivial", "[planner]"
 }
 
 }  // namespace flopcast
+
+namespace flopcast {
+
+TEST_CASE("a cluster of another chip takes its default node and catalog price", "[planner]") {
+  const auto scenario = test::scenario_from(kJob);
+  const auto& catalog = test::catalogs().hardware;
+  const Chip& h20 = *catalog.find_chip("h20");
+  const auto s = with_cluster(scenario, h20, 128, test::catalogs());
+  CHECK(s.job.cluster.chip.id == "h20");
+  CHECK(s.job.cluster.node.id == h20.default_node);
+  CHECK(s.job.cluster.nodes == 128 / s.job.cluster.node.chip_count());
+  CHECK(s.job.costs.usd_per_chip_hour == h20.rental_price->value);
+  CHECK_THROWS_AS(with_cluster(scenario, h20, 100, test::catalogs()), ModelError);  // not whole 8-chip nodes
+}
+
+TEST_CASE("the fewest chips meet the deadline and one node fewer does not", "[planner]") {
+  auto scenario = test::scenario_from(kJob);
+  scenario.job.training.tokens = 2e11;
+  const Chip& h100 = *test::catalogs().hardware.find_chip("h100-sxm");
+  const double deadline_days = 10;
+  const auto found = fewest_chips(scenario, h100, deadline_days, 1024, test::catalogs());
+  REQUIRE(found.has_value());
+  REQUIRE(found->best.has_value());
+  CHECK(found->best->estimate.train_days <= deadline_days);
+  if (found->chips > 8) {
+    PlanSearchOptions options;
+    options.top_k = 1;
+    options.rerank_tier = Tier::analytical;
+    options.compare_given = false;
+    const auto smaller = search_plans(with_cluster(scenario, h100, found->chips - 8, test::catalogs()),
+                                      test::catalogs(), options);
+    CHECK((smaller.best.empty() || smaller.best.front().estimate.train_days > deadline_days));
+  }
+  // An impossible deadline finds nothing.
+  CHECK_FALSE(fewest_chips(scenario, h100, 1e-3, 64, test::catalogs()).has_value());
+}
+
+TEST_CASE("the Pareto front gets cheaper as it gets slower", "[planner]") {
+  const auto scenario = test::scenario_from(kJob);
+  const auto& catalog = test::catalogs().hardware;
+  const auto front = pareto_front(scenario, {catalog.find_chip("h100-sxm"), catalog.find_chip("h20")}, 16, 256,
+                                  test::catalogs());
+  REQUIRE_FALSE(front.empty());
+  for (std::size_t i = 1; i < front.size(); ++i) {
+    CHECK(front[i].best->estimate.train_days >= front[i - 1].best->estimate.train_days);
+    CHECK(front[i].best->estimate.energy_cost.cost_usd < front[i - 1].best->estimate.energy_cost.cost_usd);
+  }
+}
+
+}  // namespace flopcast

@@ -160,17 +160,128 @@ PlanSearchResult search_plans(const Scenario& scenario, const Catalogs& catalogs
   };
   for (auto& c : ranked) at_tier(c);
   std::stable_sort(ranked.begin(), ranked.end(), faster);
-  try {
-    PlanCandidate given{scenario.job.plan, estimate_training(scenario.job, a, estimate_options), Tier::analytical, 0};
-    given.tier1_step_time_s = given.estimate.step_time_s;
-    at_tier(given);
-    out.given = std::move(given);
-  } catch (const ModelError&) {
-    // the scenario's own plan does not run (left out of the comparison)
+  if (options.compare_given) {
+    try {
+      PlanCandidate given{scenario.job.plan, estimate_training(scenario.job, a, estimate_options), Tier::analytical, 0};
+      given.tier1_step_time_s = given.estimate.step_time_s;
+      at_tier(given);
+      out.given = std::move(given);
+    } catch (const ModelError&) {
+      // the scenario's own plan does not run (left out of the comparison)
+    }
   }
   out.rerank_wall_s = seconds_since(t1);
   out.best = std::move(ranked);
   return out;
+}
+
+Scenario with_cluster(const Scenario& scenario, const Chip& chip, int chips, const Catalogs& catalogs) {
+  Scenario out = scenario;
+  auto& job = out.job;
+  const Node* node = catalogs.hardware.find_node(chip.default_node);
+  if (node == nullptr) throw ModelError(fmt::format("{} has no default node in the catalog", chip.id));
+  if (chips <= 0 || chips % node->chip_count() != 0) {
+    throw ModelError(fmt::format("{} chips do not fill whole {} nodes of {}", chips, node->id, node->chip_count()));
+  }
+  job.cluster.chip = chip;
+  job.cluster.node = *node;
+  job.cluster.chips = chips;
+  job.cluster.nodes = chips / node->chip_count();
+  job.cluster.nics_per_node = node->nic_count();
+  job.cluster.stage_chips.clear();
+  // A two-tier fat tree that cannot hold the larger cluster grows a third tier, as a builder would.
+  if (job.cluster.topology == TopologyKind::fat_tree_2) {
+    try {
+      (void)build_topology(topology_spec(job.cluster));
+    } catch (const ModelError&) {
+      job.cluster.topology = TopologyKind::fat_tree_3;
+    }
+  }
+  if (job.training.precision == Precision::fp8 && !chip.peak(DataType::fp8)) job.training.precision = Precision::bf16;
+  const bool rental = job.costs.mode == CostMode::rental;
+  const auto& price = rental ? chip.rental_price : chip.price;
+  if (!price) throw ModelError(fmt::format("the catalog has no {} for {}", rental ? "rental price" : "price", chip.id));
+  (rental ? job.costs.usd_per_chip_hour : job.costs.chip_capex_usd) = price->value;
+  if (!rental) job.costs.node_capex_usd = node->host_capex.value;
+  out.catalog_prices = {true, !rental, {}};
+  out.name = fmt::format("{} on {} x {}", job.model.name, chips, chip.id);
+  return out;
+}
+
+namespace {
+
+SizedPlan best_at(const Scenario& scenario, const Chip& chip, int chips, const Catalogs& catalogs) {
+  SizedPlan out{chip.id, chips, std::nullopt};
+  PlanSearchOptions options;
+  options.top_k = 1;
+  options.rerank_tier = Tier::analytical;
+  options.compare_given = false;
+  try {
+    auto result = search_plans(with_cluster(scenario, chip, chips, catalogs), catalogs, options);
+    if (!result.best.empty()) out.best = std::move(result.best.front());
+  } catch (const ModelError&) {
+    // a cluster the fabric cannot build: no plan at this size
+  }
+  return out;
+}
+
+}  // namespace
+
+std::optional<SizedPlan> fewest_chips(const Scenario& scenario, const Chip& chip, double days, int max_chips,
+                                      const Catalogs& catalogs) {
+  const Node* node = catalogs.hardware.find_node(chip.default_node);
+  if (node == nullptr) return std::nullopt;
+  const int unit = node->chip_count();
+  const auto meets = [&](const SizedPlan& p) { return p.best && p.best->estimate.train_days <= days; };
+  int missed = 0;  // nodes
+  std::optional<SizedPlan> met;
+  for (int nodes = 1; static_cast<long>(nodes) * unit <= max_chips; nodes *= 2) {
+    auto p = best_at(scenario, chip, nodes * unit, catalogs);
+    if (meets(p)) {
+      met = std::move(p);
+      break;
+    }
+    missed = nodes;
+  }
+  if (!met) return std::nullopt;
+  int hi = met->chips / unit;
+  int lo = missed;
+  while (hi - lo > 1) {
+    const int mid = lo + (hi - lo) / 2;
+    auto p = best_at(scenario, chip, mid * unit, catalogs);
+    if (meets(p)) {
+      hi = mid;
+      met = std::move(p);
+    } else {
+      lo = mid;
+    }
+  }
+  return met;
+}
+
+std::vector<SizedPlan> pareto_front(const Scenario& scenario, const std::vector<const Chip*>& chips, int min_chips,
+                                    int max_chips, const Catalogs& catalogs) {
+  std::vector<SizedPlan> points;
+  for (const Chip* chip : chips) {
+    const Node* node = catalogs.hardware.find_node(chip->default_node);
+    if (node == nullptr) continue;
+    const int unit = node->chip_count();
+    for (int n = std::max(unit, (min_chips + unit - 1) / unit * unit); n <= max_chips; n *= 2) {
+      auto p = best_at(scenario, *chip, n, catalogs);
+      if (p.best) points.push_back(std::move(p));
+    }
+  }
+  // Fastest first; keep each point cheaper than every faster one.
+  std::sort(points.begin(), points.end(), [](const SizedPlan& a, const SizedPlan& b) {
+    return a.best->estimate.train_days < b.best->estimate.train_days;
+  });
+  std::vector<SizedPlan> front;
+  for (auto& p : points) {
+    if (front.empty() || p.best->estimate.energy_cost.cost_usd < front.back().best->estimate.energy_cost.cost_usd) {
+      front.push_back(std::move(p));
+    }
+  }
+  return front;
 }
 
 }  // namespace flopcast

@@ -20,6 +20,7 @@ namespace flopcast {
 struct PlanSearchOptions {
   int top_k = 5;                       // re-ranked at `rerank_tier`
   Tier rerank_tier = Tier::replica;    // analytical: tier 1 alone
+  bool compare_given = true;           // also run the scenario's own plan
 };
 
 struct PlanCandidate {
@@ -41,6 +42,29 @@ struct PlanSearchResult {
 };
 
 PlanSearchResult search_plans(const Scenario& scenario, const Catalogs& catalogs, const PlanSearchOptions& options);
+
+// The scenario's job on `chips` chips of `chip` in its default nodes, priced at its catalog rental price (or capex);
+// the parallel plan is left to a search. ModelError when the chip has no price for the scenario's cost mode or the
+// chips do not fill whole nodes.
+Scenario with_cluster(const Scenario& scenario, const Chip& chip, int chips, const Catalogs& catalogs);
+
+// One chip type at one cluster size, with its best plan in tier 1 (none when no plan fits).
+struct SizedPlan {
+  std::string chip;
+  int chips = 0;
+  std::optional<PlanCandidate> best;
+};
+
+// The fewest chips of `chip` (whole nodes: doubling, then bisecting between the last size that missed and the first
+// that met it) whose best tier-1 plan trains the scenario's tokens within `days`; none when `max_chips` cannot.
+// Assumes more chips are never slower, which a fixed global batch can break near its dp limit.
+std::optional<SizedPlan> fewest_chips(const Scenario& scenario, const Chip& chip, double days, int max_chips,
+                                      const Catalogs& catalogs);
+
+// Cost against time across chip types: each type at whole-node sizes doubling from `min_chips` to `max_chips`,
+// best plan in tier 1; the points no other point beats in both cost and days, fastest first.
+std::vector<SizedPlan> pareto_front(const Scenario& scenario, const std::vector<const Chip*>& chips, int min_chips,
+                                    int max_chips, const Catalogs& catalogs);
 
 // A plan in one line: "tp 8 + sp, pp 4 (interleaved, vpp 2), dp 16, ep 8, zero 1, micro-batch 1, recompute selective".
 std::string plan_summary(const ParallelPlan& plan);
