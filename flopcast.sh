@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 PACKAGES=(cmake ninja-build g++ pkg-config libboost-graph-dev libeigen3-dev nlohmann-json3-dev catch2 libfmt-dev
-          libcli11-dev libsimgrid-dev)
+          libcli11-dev libsimgrid-dev libopenmpi-dev openmpi-bin)
 
 install_missing() {
   local missing=()

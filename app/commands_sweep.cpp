@@ -8,12 +8,14 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include <fmt/format.h>
 #include <fmt/ostream.h>
 
 #include "commands.hpp"
+#include "distributed.hpp"
 #include "flopcast/core/errors.hpp"
 #include "flopcast/core/files.hpp"
 #include "flopcast/scenarios/sweep.hpp"
@@ -176,39 +178,122 @@ class Progress {
   int last_decile_ = -1;
 };
 
+// The two output files, restarted from the rows a resumed sweep keeps, then appended to row by row.
+struct Outputs {
+  fs::path csv;
+  fs::path jsonl;
+  std::ofstream csv_out;
+  std::ofstream jsonl_out;
+  std::size_t start = 0;  // the first point still to run
+  std::size_t ok = 0;
+  std::size_t infeasible = 0;
+
+  Outputs(const Sweep& sweep, const SweepOptions& options) {
+    const fs::path prefix = options.out.empty() ? fs::path(options.file).stem() : fs::path(options.out);
+    csv = prefix.string() + ".csv";
+    jsonl = prefix.string() + ".jsonl";
+    if (prefix.has_parent_path()) create_output_folder(prefix.parent_path());
+    // Resume, or start afresh: never over a good output unless asked.
+    std::vector<nlohmann::json> kept;
+    if (fs::exists(jsonl) || fs::exists(csv)) {
+      if (options.resume && fs::exists(jsonl)) {
+        kept = rows_to_resume(sweep, jsonl);
+      } else if (!options.force && !options.resume) {
+        throw IoError(fmt::format("{}: exists; --resume continues that sweep, --force starts it over", jsonl.string()));
+      }
+    }
+    // Both files restart from the rows kept (the CSV is rebuilt from the JSON Lines, the record of what finished).
+    std::string jsonl_text = header_of(sweep).dump() + "\n";
+    std::string csv_text = sweep_csv_header(sweep);
+    for (const auto& row : kept) {
+      jsonl_text += row.dump() + "\n";
+      csv_text += sweep_csv_row(sweep, row);
+      count(row);
+    }
+    write_file_atomic(jsonl, jsonl_text);
+    write_file_atomic(csv, csv_text);
+    jsonl_out.open(jsonl, std::ios::app);
+    csv_out.open(csv, std::ios::app);
+    if (!jsonl_out || !csv_out) throw IoError(fmt::format("{}: cannot append", jsonl.string()));
+    start = kept.size();
+  }
+
+  void count(const nlohmann::json& row) { (row.value("status", "") == "ok" ? ok : infeasible) += 1; }
+
+  // One finished point, flushed at once; a row with "error" stops the sweep.
+  void write(const Sweep& sweep, std::size_t index, const std::string& line) {
+    if (line.empty()) throw IoError(fmt::format("sweep worker for point {} stopped without a result", index));
+    const auto row = nlohmann::json::parse(line);
+    if (row.contains("error")) throw ModelError(fmt::format("point {}: {}", index, row["error"].get<std::string>()));
+    jsonl_out << line << '\n' << std::flush;
+    csv_out << sweep_csv_row(sweep, row) << std::flush;
+    if (!jsonl_out || !csv_out) throw IoError(fmt::format("{}: write failed (disk full?)", jsonl.string()));
+    count(row);
+  }
+
+  void summary(std::size_t total, std::size_t evaluated, double wall, const std::string& workers, std::ostream& out) const {
+    fmt::print(out, "{} points: {} ok, {} infeasible (a reason in each row); {} evaluated in {:.2f} s wall on {} "
+                    "({:.0f} points/s)\n",
+               total, ok, infeasible, evaluated, wall, workers, wall > 0 ? static_cast<double>(evaluated) / wall : 0.0);
+    fmt::print(out, "written: {}, {}\n", csv.string(), jsonl.string());
+  }
+};
+
+// Under mpirun: rank r runs points start + r, start + r + ranks, ...; rank 0 runs its share and writes every row in
+// order as it arrives.
+int run_distributed(const Sweep& sweep, const SweepOptions& options, const Catalogs& catalogs, std::ostream& out) {
+  std::optional<Outputs> outputs;
+  std::int64_t start = -1;
+  if (rank() == 0) {
+    try {
+      outputs.emplace(sweep, options);
+      start = static_cast<std::int64_t>(outputs->start);
+    } catch (...) {
+      broadcast(-1);
+      throw;
+    }
+  }
+  start = broadcast(start);
+  if (start < 0) return 2;  // rank 0 reports why
+  const std::size_t total = sweep.size();
+  const auto first = static_cast<std::size_t>(start);
+  const auto n = static_cast<std::size_t>(ranks());
+  if (rank() != 0) {
+    for (std::size_t i = first + static_cast<std::size_t>(rank()); i < total; i += n) {
+      send_to_root(evaluate_line(sweep, i, catalogs));
+    }
+    return 0;
+  }
+  if (!options.quiet) {
+    fmt::print(stderr, "sweep {}: {} points ({}, {}){} on {} MPI ranks\n", options.file, total,
+               sweep.zip ? "zip" : "grid", to_string(sweep.tier),
+               first > 0 ? fmt::format(", resuming after {}", first) : "", n);
+  }
+  Progress progress(total, first, options.quiet);
+  const auto t0 = Clock::now();
+  try {
+    for (std::size_t i = first; i < total; ++i) {
+      const int source = static_cast<int>((i - first) % n);
+      outputs->write(sweep, i, source == 0 ? evaluate_line(sweep, i, catalogs) : receive_from(source));
+      progress.update(i + 1);
+    }
+  } catch (const std::exception& error) {
+    fmt::print(stderr, "flopcast: error: {}\n", error.what());
+    abort_all(2);  // the other ranks may still be sending
+  }
+  outputs->summary(total, total - first, std::chrono::duration<double>(Clock::now() - t0).count(),
+                   fmt::format("{} MPI ranks", n), out);
+  return 0;
+}
+
 }  // namespace
 
 int run_sweep(const SweepOptions& options, const Catalogs& catalogs, std::ostream& out) {
   const auto sweep = load_sweep(options.file, catalogs);
-  const fs::path prefix = options.out.empty() ? fs::path(options.file).stem() : fs::path(options.out);
-  const fs::path csv = prefix.string() + ".csv";
-  const fs::path jsonl = prefix.string() + ".jsonl";
-  if (prefix.has_parent_path()) create_output_folder(prefix.parent_path());
-
-  // Resume, or start afresh: never over a good output unless asked.
-  std::vector<nlohmann::json> kept;
-  if (fs::exists(jsonl) || fs::exists(csv)) {
-    if (options.resume && fs::exists(jsonl)) {
-      kept = rows_to_resume(sweep, jsonl);
-    } else if (!options.force && !options.resume) {
-      throw IoError(fmt::format("{}: exists; --resume continues that sweep, --force starts it over", jsonl.string()));
-    }
-  }
-  // Both files restart from the rows kept (the CSV is rebuilt from the JSON Lines, the record of what finished).
-  std::string jsonl_text = header_of(sweep).dump() + "\n";
-  std::string csv_text = sweep_csv_header(sweep);
-  for (const auto& row : kept) {
-    jsonl_text += row.dump() + "\n";
-    csv_text += sweep_csv_row(sweep, row);
-  }
-  write_file_atomic(jsonl, jsonl_text);
-  write_file_atomic(csv, csv_text);
-  std::ofstream jsonl_out(jsonl, std::ios::app);
-  std::ofstream csv_out(csv, std::ios::app);
-  if (!jsonl_out || !csv_out) throw IoError(fmt::format("{}: cannot append", jsonl.string()));
-
+  if (ranks() > 1) return run_distributed(sweep, options, catalogs, out);
+  Outputs outputs(sweep, options);
   const std::size_t total = sweep.size();
-  const std::size_t start = kept.size();
+  const std::size_t start = outputs.start;
   const int jobs = std::max(1, std::min<int>(options.jobs > 0 ? options.jobs : static_cast<int>(std::thread::hardware_concurrency()),
                                              static_cast<int>(std::max<std::size_t>(1, total - start))));
   if (!options.quiet) {
@@ -217,22 +302,11 @@ int run_sweep(const SweepOptions& options, const Catalogs& catalogs, std::ostrea
                start > 0 ? fmt::format(", resuming after {}", start) : "", jobs, jobs == 1 ? "" : "s");
   }
   Progress progress(total, start, options.quiet);
-  std::size_t ok = 0, infeasible = 0;
-  for (const auto& row : kept) (row.value("status", "") == "ok" ? ok : infeasible) += 1;
   const auto t0 = Clock::now();
   std::vector<Worker> workers = start < total ? start_workers(sweep, catalogs, start, jobs) : std::vector<Worker>{};
   try {
     for (std::size_t i = start; i < total; ++i) {
-      auto& worker = workers[(i - start) % static_cast<std::size_t>(jobs)];
-      const auto line = worker.next_line();
-      if (line.empty()) throw IoError(fmt::format("sweep worker for point {} stopped without a result", i));
-      const auto row = nlohmann::json::parse(line);
-      if (row.contains("error")) {
-        throw ModelError(fmt::format("point {}: {}", i, row["error"].get<std::string>()));
-      }
-      jsonl_out << line << '\n' << std::flush;
-      csv_out << sweep_csv_row(sweep, row) << std::flush;
-      (row.value("status", "") == "ok" ? ok : infeasible) += 1;
+      outputs.write(sweep, i, workers[(i - start) % static_cast<std::size_t>(jobs)].next_line());
       progress.update(i + 1);
     }
   } catch (...) {
@@ -240,13 +314,8 @@ int run_sweep(const SweepOptions& options, const Catalogs& catalogs, std::ostrea
     throw;
   }
   stop_workers(workers);
-  if (!jsonl_out || !csv_out) throw IoError(fmt::format("{}: write failed (disk full?)", jsonl.string()));
-  const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
-  fmt::print(out, "{} points: {} ok, {} infeasible (a reason in each row); {} evaluated in {:.2f} s wall on {} worker{} "
-                  "({:.0f} points/s)\n",
-             total, ok, infeasible, total - start, wall, jobs, jobs == 1 ? "" : "s",
-             wall > 0 ? static_cast<double>(total - start) / wall : 0.0);
-  fmt::print(out, "written: {}, {}\n", csv.string(), jsonl.string());
+  outputs.summary(total, total - start, std::chrono::duration<double>(Clock::now() - t0).count(),
+                  fmt::format("{} worker{}", jobs, jobs == 1 ? "" : "s"), out);
   return 0;
 }
 

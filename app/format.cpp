@@ -45,7 +45,7 @@ std::string count(double n) {
 std::string usd(double dollars) {
   if (std::fabs(dollars) < 1.0) return fmt::format("${:.4f}", dollars);
   if (std::fabs(dollars) < 1e4) return fmt::format("${:.2f}", dollars);
-  return "$" + count(dollars);
+  return fmt::format("${}", count(dollars));
 }
 
 std::string percent(double fraction) { return fmt::format("{:.1f} %", fraction * 100.0); }

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "commands.hpp"
+#include "distributed.hpp"
 #include "flopcast/core/errors.hpp"
 #include "flopcast/models/hf_import.hpp"
 
@@ -16,13 +17,18 @@ constexpr int kExitInternal = 1;
 constexpr int kExitBadInput = 2;
 
 int report_input_error(const flopcast::InputError& error) {
+  // Under mpirun every rank meets the same input; rank 0 speaks for all.
+  if (flopcast::cli::rank() != 0) return kExitBadInput;
   for (const auto& problem : error.problems()) std::cerr << "flopcast: error: " << to_string(problem) << '\n';
   return kExitBadInput;
 }
 
-}  // namespace
+int report_error(const char* kind, const std::exception& error, int code) {
+  if (flopcast::cli::rank() == 0) std::cerr << "flopcast: " << kind << ": " << error.what() << '\n';
+  return code;
+}
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   CLI::App app{"flopcast " FLOPCAST_VERSION
                ": predicts training time, utilisation, memory fit, energy and cost of LLMs on NVIDIA and Huawei "
                "Ascend clusters.\n\n"
@@ -173,10 +179,13 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
+    if (flopcast::cli::rank() != 0) return error.get_exit_code() == 0 ? kExitOk : kExitBadInput;
     const int code = app.exit(error);
     return code == 0 ? kExitOk : kExitBadInput;
   }
 
+  // Under mpirun only sweeps share their work; any other command runs once, on rank 0.
+  if (flopcast::cli::ranks() > 1 && !*sweep && flopcast::cli::rank() != 0) return kExitOk;
   try {
     if (*import_hf) {
       auto model = flopcast::import_hf_config_file(hf_file);
@@ -204,14 +213,18 @@ int main(int argc, char** argv) {
   } catch (const flopcast::InputError& error) {
     return report_input_error(error);
   } catch (const flopcast::ModelError& error) {
-    std::cerr << "flopcast: error: " << error.what() << '\n';
-    return kExitBadInput;
+    return report_error("error", error, kExitBadInput);
   } catch (const flopcast::IoError& error) {
-    std::cerr << "flopcast: error: " << error.what() << '\n';
-    return kExitBadInput;
+    return report_error("error", error, kExitBadInput);
   } catch (const std::exception& error) {
-    std::cerr << "flopcast: internal error: " << error.what() << '\n';
-    return kExitInternal;
+    return report_error("internal error", error, kExitInternal);
   }
   return kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const flopcast::cli::Ranks ranks(argc, argv);
+  return run(argc, argv);
 }

@@ -128,6 +128,16 @@ expect sweep-resumed-csv 0 "" "" -- cmp "$work/sw/cut.csv" "$work/sw/one.csv"
 printf '{"base": "%s/scenarios/shipped/deepseek-v3-h800.json", "axes": [{"path": "/cluster/chip", "values": ["h100-sxn"]}, {"path": "/nope/x", "values": [1]}]}' "$(pwd)" >"$work/sw-bad.json"
 expect sweep-bad-value 2 "sw-bad.json: /axes/0/values/0: \"h100-sxn\" at /cluster/chip: unknown chip" "" -- "$flopcast" sweep "$work/sw-bad.json"
 expect sweep-bad-path 2 "sw-bad.json: /axes/1/path: \"/nope/x\" is not a field" "" -- "$flopcast" sweep "$work/sw-bad.json"
+# Across ranks: mpirun splits the points and rank 0 writes the same files as one process does.
+if command -v mpirun >/dev/null; then
+  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl=self,vader OMPI_MCA_btl_vader_single_copy_mechanism=none
+  expect sweep-mpi 0 "56 points: 56 ok, 0 infeasible.* on 2 MPI ranks" "" -- mpirun -np 2 --oversubscribe "$flopcast" sweep --quiet --out "$work/sw/mpi" "$sweep"
+  expect sweep-mpi-same 0 "" "" -- cmp "$work/sw/mpi.jsonl" "$work/sw/one.jsonl"
+  expect sweep-mpi-same-csv 0 "" "" -- cmp "$work/sw/mpi.csv" "$work/sw/one.csv"
+  expect sweep-mpi-error 2 "exists; --resume continues that sweep" "" -- mpirun -np 2 --oversubscribe "$flopcast" sweep --quiet --out "$work/sw/mpi" "$sweep"
+else
+  echo "SKIP sweep-mpi: mpirun not installed (./flopcast.sh installs openmpi-bin)"
+fi
 # The plan search: the space accounted for, ranked plans with units, the file's plan compared; JSON; mixed fleets refused.
 expect plan 0 "space +[0-9]+ plans: [0-9]+ out of memory, [0-9]+ not runnable, [0-9]+ estimated \(tier 1\) in [0-9.]+ s \([0-9]+ plans/s\)" "nan|inf" -- "$flopcast" plan --tier analytical --top 3 scenarios/claims/scenarios/llama3-70b-h100-1024.json
 expect plan-rows 0 "^ +1 +[0-9.]+ s +[0-9.]+ s .* %.*GiB +tp [0-9]+" "" -- "$flopcast" plan --tier analytical --top 3 scenarios/claims/scenarios/llama3-70b-h100-1024.json
