@@ -4,6 +4,9 @@
 #include <filesystem>
 #include <fstream>
 
+#include <fmt/format.h>
+#include <unistd.h>
+
 #include "flopcast/scenarios/claims.hpp"
 #include "helpers.hpp"
 
@@ -15,7 +18,9 @@ namespace fs = std::filesystem;
 
 // A claim file in a fresh folder, naming the shipped H800 DeepSeek-V3 scenario; returns its path.
 fs::path write_claim(const nlohmann::json& checks, const std::string& name = "claim.json") {
-  const auto dir = fs::temp_directory_path() / "flopcast-claims-test";
+  // One folder per process: ctest runs test cases in parallel processes.
+  static int calls = 0;
+  const auto dir = fs::temp_directory_path() / fmt::format("flopcast-claims-test-{}-{}", ::getpid(), ++calls);
   fs::create_directories(dir);
   const auto file = dir / name;
   std::ofstream(file) << nlohmann::json{{"claim", "a test claim"}, {"source", "the test"}, {"checks", checks}}.dump();

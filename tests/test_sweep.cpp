@@ -3,6 +3,9 @@
 #include <filesystem>
 #include <fstream>
 
+#include <fmt/format.h>
+#include <unistd.h>
+
 #include "flopcast/scenarios/sweep.hpp"
 #include "helpers.hpp"
 
@@ -20,9 +23,11 @@ const nlohmann::json kBase = {
     {"costs", {{"usd_per_chip_hour", 2.0}}}};
 
 Sweep sweep_of(nlohmann::json axes, const std::string& mode = "grid") {
-  const auto dir = fs::temp_directory_path() / "flopcast-sweep-test";
+  // One file per call and process: ctest runs test cases in parallel processes.
+  static int calls = 0;
+  const auto dir = fs::temp_directory_path() / fmt::format("flopcast-sweep-test-{}", ::getpid());
   fs::create_directories(dir);
-  const auto file = dir / "sweep.json";
+  const auto file = dir / fmt::format("sweep-{}.json", ++calls);
   std::ofstream(file) << nlohmann::json{{"base", kBase}, {"mode", mode}, {"axes", std::move(axes)}}.dump();
   return load_sweep(file, test::catalogs());
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -272,13 +273,16 @@ std::vector<SizedPlan> pareto_front(const Scenario& scenario, const std::vector<
     }
   }
   // Fastest first; keep each point cheaper than every faster one.
-  std::sort(points.begin(), points.end(), [](const SizedPlan& a, const SizedPlan& b) {
-    return a.best->estimate.train_days < b.best->estimate.train_days;
-  });
+  std::vector<std::pair<double, std::size_t>> by_days;  // (days, index into points)
+  for (std::size_t i = 0; i < points.size(); ++i) by_days.emplace_back(points[i].best->estimate.train_days, i);
+  std::sort(by_days.begin(), by_days.end());
   std::vector<SizedPlan> front;
-  for (auto& p : points) {
-    if (front.empty() || p.best->estimate.energy_cost.cost_usd < front.back().best->estimate.energy_cost.cost_usd) {
-      front.push_back(std::move(p));
+  double cheapest = std::numeric_limits<double>::infinity();
+  for (const auto& [days, i] : by_days) {
+    const double cost = points[i].best->estimate.energy_cost.cost_usd;
+    if (cost < cheapest) {
+      cheapest = cost;
+      front.push_back(std::move(points[i]));
     }
   }
   return front;
