@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -117,6 +119,18 @@ StageTimes chunk_times(const TrainingJob& job, const StageLayout& layout, const 
   return s;
 }
 
+// The op order depends on the schedule, pp, vpp and the micro-batches alone, and a plan search or a calibration asks
+// for the same few again and again: the last ones built on this thread are kept.
+const PipelineSchedule& cached_schedule(Schedule kind, int pp, int vpp, long micro_batches) {
+  using Key = std::tuple<Schedule, int, int, long>;
+  thread_local std::map<Key, PipelineSchedule> cache;
+  const Key key{kind, pp, vpp, micro_batches};
+  if (const auto it = cache.find(key); it != cache.end()) return it->second;
+  constexpr std::size_t kMaxSchedules = 64;
+  if (cache.size() >= kMaxSchedules) cache.clear();
+  return cache.emplace(key, make_schedule(kind, pp, vpp, micro_batches)).first->second;
+}
+
 // One micro-batch's worth of work on device d from its virtual stages' times (DualPipe: half a micro-batch through
 // each of its two stages).
 StageTimes device_times(const TrainingJob& job, int d, const std::vector<StageTimes>& chunks) {
@@ -139,7 +153,7 @@ double bubble_s(const TrainingJob& job, const std::vector<std::vector<StageTimes
                 const StageTimes& slowest) {
   const auto& plan = job.plan;
   if (plan.pp <= 1) return 0.0;
-  const auto schedule = make_schedule(plan.schedule, plan.pp, plan.vpp, micro_batches);
+  const auto& schedule = cached_schedule(plan.schedule, plan.pp, plan.vpp, micro_batches);
   std::vector<PassTimes> times;
   for (const auto& stage : schedule.stages) {
     const auto& t = of_device(chunks, stage.device)[stage.layout];

@@ -185,6 +185,10 @@ double pipeline_makespan_s(const PipelineSchedule& schedule, const std::vector<P
   // Completion time of each micro-batch's forward and backward through each virtual stage, in order.
   std::vector<std::vector<double>> forward_end(stages.size());
   std::vector<std::vector<double>> backward_end(stages.size());
+  for (std::size_t v = 0; v < stages.size(); ++v) {
+    forward_end[v].reserve(static_cast<std::size_t>(stages[v].micro_batches));
+    backward_end[v].reserve(static_cast<std::size_t>(stages[v].micro_batches));
+  }
   std::vector<std::size_t> next(devices, 0);
   std::vector<double> free(devices, 0.0);
   std::vector<std::deque<double>> weights(devices);
