@@ -7,6 +7,7 @@
 #include <fmt/ostream.h>
 
 #include "commands.hpp"
+#include "distributed.hpp"
 #include "flopcast/core/errors.hpp"
 #include "flopcast/core/text.hpp"
 #include "flopcast/scenarios/planner.hpp"
@@ -21,6 +22,67 @@ nlohmann::json plan_json(const ParallelPlan& p) {
           {"cp", p.cp},   {"vpp", p.vpp},   {"sp", p.sp},     {"zero", p.zero},
           {"micro_batch", p.micro_batch},   {"recompute", std::string(to_string(p.recompute))},
           {"schedule", std::string(to_string(p.schedule))}};
+}
+
+ParallelPlan plan_from_json(const nlohmann::json& j, ParallelPlan p) {
+  p.tp = j.at("tp");
+  p.pp = j.at("pp");
+  p.dp = j.at("dp");
+  p.ep = j.at("ep");
+  p.cp = j.at("cp");
+  p.vpp = j.at("vpp");
+  p.sp = j.at("sp");
+  p.zero = j.at("zero");
+  p.micro_batch = j.at("micro_batch");
+  const auto recompute = j.at("recompute").get<std::string>();
+  p.recompute = recompute == "full" ? Recompute::full : recompute == "selective" ? Recompute::selective : Recompute::none;
+  const auto schedule = j.at("schedule").get<std::string>();
+  for (auto kind : {Schedule::gpipe, Schedule::one_f_one_b, Schedule::interleaved, Schedule::dualpipe}) {
+    if (to_string(kind) == schedule) p.schedule = kind;
+  }
+  return p;
+}
+
+// Under mpirun: each rank estimates its share of the space; rank 0 gathers every rank's best K, keeps the best K of
+// all, and re-ranks them. The other ranks return after sending.
+bool gather_search(const Scenario& scenario, const Catalogs& catalogs, const PlanOptions& options,
+                   PlanSearchResult& result) {
+  PlanSearchOptions search;
+  search.top_k = options.top_k;
+  search.rerank_tier = Tier::analytical;
+  search.compare_given = rank() == 0;
+  search.shard = rank();
+  search.shards = ranks();
+  result = search_plans(scenario, catalogs, search);
+  if (rank() != 0) {
+    nlohmann::json share = {{"out_of_memory", result.out_of_memory},
+                            {"invalid", result.invalid},
+                            {"evaluated", result.evaluated},
+                            {"tier1_wall_s", result.tier1_wall_s},
+                            {"plans", nlohmann::json::array()}};
+    for (const auto& c : result.best) share["plans"].push_back(plan_json(c.plan));
+    send_to_root(share.dump());
+    return false;
+  }
+  for (int source = 1; source < ranks(); ++source) {
+    const auto share = nlohmann::json::parse(receive_from(source));
+    result.out_of_memory += share.at("out_of_memory").get<long>();
+    result.invalid += share.at("invalid").get<long>();
+    result.evaluated += share.at("evaluated").get<long>();
+    result.tier1_wall_s = std::max(result.tier1_wall_s, share.at("tier1_wall_s").get<double>());
+    for (const auto& p : share.at("plans")) result.best.push_back(estimate_plan(scenario, plan_from_json(p, scenario.job.plan), catalogs));
+  }
+  std::sort(result.best.begin(), result.best.end(), ranks_before);
+  if (result.best.size() > static_cast<std::size_t>(options.top_k)) result.best.resize(static_cast<std::size_t>(options.top_k));
+  const auto t0 = std::chrono::steady_clock::now();
+  rerank(scenario, catalogs, result.best, options.tier);
+  if (result.given) {
+    std::vector<PlanCandidate> one{*result.given};
+    rerank(scenario, catalogs, one, options.tier);
+    result.given = one.front();
+  }
+  result.rerank_wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return true;
 }
 
 nlohmann::json candidate_json(const PlanCandidate& c) {
@@ -135,12 +197,18 @@ int plan_scenario(const PlanOptions& options, const Catalogs& catalogs, std::ost
                      "the plan search does not cover mixed fleets yet (their stage groups are tied to one pp)");
   }
   if (options.deadline_days || options.budget_usd || !options.chips.empty()) {
+    if (rank() != 0) return 0;  // the inverse questions run on rank 0 alone
     return inverse_questions(options, scenario, catalogs, out);
   }
-  PlanSearchOptions search;
-  search.top_k = options.top_k;
-  search.rerank_tier = options.tier;
-  const auto result = search_plans(scenario, catalogs, search);
+  PlanSearchResult result;
+  if (ranks() > 1) {
+    if (!gather_search(scenario, catalogs, options, result)) return 0;
+  } else {
+    PlanSearchOptions search;
+    search.top_k = options.top_k;
+    search.rerank_tier = options.tier;
+    result = search_plans(scenario, catalogs, search);
+  }
   if (options.json) {
     nlohmann::json j = {{"name", scenario.name},
                         {"file", scenario.file},

@@ -184,8 +184,8 @@ int run(int argc, char** argv) {
     return code == 0 ? kExitOk : kExitBadInput;
   }
 
-  // Under mpirun only sweeps share their work; any other command runs once, on rank 0.
-  if (flopcast::cli::ranks() > 1 && !*sweep && flopcast::cli::rank() != 0) return kExitOk;
+  // Under mpirun sweeps and plan searches share their work; any other command runs once, on rank 0.
+  if (flopcast::cli::ranks() > 1 && !*sweep && !*plan && flopcast::cli::rank() != 0) return kExitOk;
   try {
     if (*import_hf) {
       auto model = flopcast::import_hf_config_file(hf_file);

@@ -135,6 +135,10 @@ if command -v mpirun >/dev/null; then
   expect sweep-mpi-same 0 "" "" -- cmp "$work/sw/mpi.jsonl" "$work/sw/one.jsonl"
   expect sweep-mpi-same-csv 0 "" "" -- cmp "$work/sw/mpi.csv" "$work/sw/one.csv"
   expect sweep-mpi-error 2 "exists; --resume continues that sweep" "" -- mpirun -np 2 --oversubscribe "$flopcast" sweep --quiet --out "$work/sw/mpi" "$sweep"
+  # The plan search split across ranks finds the same plans, with the same counts, as one process.
+  "$flopcast" plan --json --tier analytical scenarios/claims/scenarios/llama3-70b-h100-1024.json >"$work/plan1.json"
+  mpirun -np 2 --oversubscribe "$flopcast" plan --json --tier analytical scenarios/claims/scenarios/llama3-70b-h100-1024.json >"$work/plan2.json"
+  expect plan-mpi-same 0 "^same$" "" -- python3 -c "import json; a, b = (json.load(open(f)) for f in ('$work/plan1.json', '$work/plan2.json')); key = lambda d: ([d[k] for k in ('enumerated', 'out_of_memory', 'invalid', 'evaluated')], [(c['parallelism'], round(c['step_time_s'], 9)) for c in d['best']]); print('same' if key(a) == key(b) else 'different')"
 else
   echo "SKIP sweep-mpi: mpirun not installed (./flopcast.sh installs openmpi-bin)"
 fi

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <limits>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -124,8 +125,9 @@ PlanSearchResult search_plans(const Scenario& scenario, const Catalogs& catalogs
   const auto t0 = Clock::now();
   std::vector<PlanCandidate> ranked;
   TrainingJob job = scenario.job;
+  const long shards = std::max(1, options.shards);
   enumerate_plans(scenario.job, scenario.job.plan, [&](const ParallelPlan& plan) {
-    ++out.enumerated;
+    if (out.enumerated++ % shards != options.shard) return;
     job.plan = plan;
     if (!training_memory(job, params, a).fits) {
       ++out.out_of_memory;
@@ -141,32 +143,21 @@ PlanSearchResult search_plans(const Scenario& scenario, const Catalogs& catalogs
     }
   });
   out.tier1_wall_s = seconds_since(t0);
-  const auto faster = [](const PlanCandidate& x, const PlanCandidate& y) {
-    return x.estimate.step_time_s < y.estimate.step_time_s;
-  };
+  const auto faster = ranks_before;
   const auto keep = std::min<std::size_t>(ranked.size(), static_cast<std::size_t>(std::max(1, options.top_k)));
   std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(keep), ranked.end(), faster);
   ranked.resize(keep);
 
   // The best K (and the scenario's own plan) at the re-rank tier.
   const auto t1 = Clock::now();
-  const auto at_tier = [&](PlanCandidate& c) {
-    if (options.rerank_tier == Tier::analytical) return;
-    Scenario s = scenario;
-    s.job.plan = c.plan;
-    SimOptions sim;
-    sim.tier = options.rerank_tier;
-    c.estimate = simulate_scenario(s, catalogs, sim).estimate;
-    c.tier = options.rerank_tier;
-  };
-  for (auto& c : ranked) at_tier(c);
-  std::stable_sort(ranked.begin(), ranked.end(), faster);
+  rerank(scenario, catalogs, ranked, options.rerank_tier);
   if (options.compare_given) {
     try {
       PlanCandidate given{scenario.job.plan, estimate_training(scenario.job, a, estimate_options), Tier::analytical, 0};
       given.tier1_step_time_s = given.estimate.step_time_s;
-      at_tier(given);
-      out.given = std::move(given);
+      std::vector<PlanCandidate> one{std::move(given)};
+      rerank(scenario, catalogs, one, options.rerank_tier);
+      out.given = std::move(one.front());
     } catch (const ModelError&) {
       // the scenario's own plan does not run (left out of the comparison)
     }
@@ -174,6 +165,37 @@ PlanSearchResult search_plans(const Scenario& scenario, const Catalogs& catalogs
   out.rerank_wall_s = seconds_since(t1);
   out.best = std::move(ranked);
   return out;
+}
+
+void rerank(const Scenario& scenario, const Catalogs& catalogs, std::vector<PlanCandidate>& candidates, Tier tier) {
+  if (tier != Tier::analytical) {
+    for (auto& c : candidates) {
+      Scenario s = scenario;
+      s.job.plan = c.plan;
+      SimOptions sim;
+      sim.tier = tier;
+      c.estimate = simulate_scenario(s, catalogs, sim).estimate;
+      c.tier = tier;
+    }
+  }
+  std::sort(candidates.begin(), candidates.end(), ranks_before);
+}
+
+bool ranks_before(const PlanCandidate& a, const PlanCandidate& b) {
+  if (a.estimate.step_time_s != b.estimate.step_time_s) return a.estimate.step_time_s < b.estimate.step_time_s;
+  const auto key = [](const ParallelPlan& p) {
+    return std::make_tuple(p.tp, p.pp, p.vpp, static_cast<int>(p.schedule), p.dp, p.ep, p.cp, p.zero, p.micro_batch,
+                           static_cast<int>(p.recompute));
+  };
+  return key(a.plan) < key(b.plan);
+}
+
+PlanCandidate estimate_plan(const Scenario& scenario, const ParallelPlan& plan, const Catalogs& catalogs) {
+  TrainingJob job = scenario.job;
+  job.plan = plan;
+  PlanCandidate c{plan, estimate_training(job, catalogs.assumptions), Tier::analytical, 0};
+  c.tier1_step_time_s = c.estimate.step_time_s;
+  return c;
 }
 
 Scenario with_cluster(const Scenario& scenario, const Chip& chip, int chips, const Catalogs& catalogs) {

@@ -21,6 +21,8 @@ struct PlanSearchOptions {
   int top_k = 5;                       // re-ranked at `rerank_tier`
   Tier rerank_tier = Tier::replica;    // analytical: tier 1 alone
   bool compare_given = true;           // also run the scenario's own plan
+  int shard = 0;                       // estimate only the plans whose enumeration index is shard mod shards
+  int shards = 1;                      // (the others are counted, not estimated): a search split across processes
 };
 
 struct PlanCandidate {
@@ -42,6 +44,16 @@ struct PlanSearchResult {
 };
 
 PlanSearchResult search_plans(const Scenario& scenario, const Catalogs& catalogs, const PlanSearchOptions& options);
+
+// The ranking: faster first; equal times by the plan's dimensions, so that the order never depends on how the
+// search was split.
+bool ranks_before(const PlanCandidate& a, const PlanCandidate& b);
+
+// `candidates` at `tier` (each simulated), fastest first.
+void rerank(const Scenario& scenario, const Catalogs& catalogs, std::vector<PlanCandidate>& candidates, Tier tier);
+
+// Tier 1 of the scenario's job with `plan` (ModelError if the plan cannot run).
+PlanCandidate estimate_plan(const Scenario& scenario, const ParallelPlan& plan, const Catalogs& catalogs);
 
 // The scenario's job on `chips` chips of `chip` in its default nodes, priced at its catalog rental price (or capex);
 // the parallel plan is left to a search. ModelError when the chip has no price for the scenario's cost mode or the
