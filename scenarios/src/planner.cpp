@@ -143,9 +143,8 @@ PlanSearchResult search_plans(const Scenario& scenario, const Catalogs& catalogs
     }
   });
   out.tier1_wall_s = seconds_since(t0);
-  const auto faster = ranks_before;
   const auto keep = std::min<std::size_t>(ranked.size(), static_cast<std::size_t>(std::max(1, options.top_k)));
-  std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(keep), ranked.end(), faster);
+  std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(keep), ranked.end(), ranks_before);
   ranked.resize(keep);
 
   // The best K (and the scenario's own plan) at the re-rank tier.
