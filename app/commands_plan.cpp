@@ -17,32 +17,6 @@ namespace flopcast::cli {
 
 namespace {
 
-nlohmann::json plan_json(const ParallelPlan& p) {
-  return {{"tp", p.tp},   {"pp", p.pp},     {"dp", p.dp},     {"ep", p.ep},
-          {"cp", p.cp},   {"vpp", p.vpp},   {"sp", p.sp},     {"zero", p.zero},
-          {"micro_batch", p.micro_batch},   {"recompute", std::string(to_string(p.recompute))},
-          {"schedule", std::string(to_string(p.schedule))}};
-}
-
-ParallelPlan plan_from_json(const nlohmann::json& j, ParallelPlan p) {
-  p.tp = j.at("tp");
-  p.pp = j.at("pp");
-  p.dp = j.at("dp");
-  p.ep = j.at("ep");
-  p.cp = j.at("cp");
-  p.vpp = j.at("vpp");
-  p.sp = j.at("sp");
-  p.zero = j.at("zero");
-  p.micro_batch = j.at("micro_batch");
-  const auto recompute = j.at("recompute").get<std::string>();
-  p.recompute = recompute == "full" ? Recompute::full : recompute == "selective" ? Recompute::selective : Recompute::none;
-  const auto schedule = j.at("schedule").get<std::string>();
-  for (auto kind : {Schedule::gpipe, Schedule::one_f_one_b, Schedule::interleaved, Schedule::dualpipe}) {
-    if (to_string(kind) == schedule) p.schedule = kind;
-  }
-  return p;
-}
-
 // Under mpirun: each rank estimates its share of the space; rank 0 gathers every rank's best K, keeps the best K of
 // all, and re-ranks them. The other ranks return after sending.
 bool gather_search(const Scenario& scenario, const Catalogs& catalogs, const PlanOptions& options,
@@ -60,7 +34,7 @@ bool gather_search(const Scenario& scenario, const Catalogs& catalogs, const Pla
                             {"evaluated", result.evaluated},
                             {"tier1_wall_s", result.tier1_wall_s},
                             {"plans", nlohmann::json::array()}};
-    for (const auto& c : result.best) share["plans"].push_back(plan_json(c.plan));
+    for (const auto& c : result.best) share["plans"].push_back(plan_to_json(c.plan));
     send_to_root(share.dump());
     return false;
   }
@@ -70,7 +44,14 @@ bool gather_search(const Scenario& scenario, const Catalogs& catalogs, const Pla
     result.invalid += share.at("invalid").get<long>();
     result.evaluated += share.at("evaluated").get<long>();
     result.tier1_wall_s = std::max(result.tier1_wall_s, share.at("tier1_wall_s").get<double>());
-    for (const auto& p : share.at("plans")) result.best.push_back(estimate_plan(scenario, plan_from_json(p, scenario.job.plan), catalogs));
+    for (const auto& p : share.at("plans")) {
+      // Read back through the scenario parser, the one reader of plans.
+      auto json = scenario.resolved;
+      json["parallelism"] = p;
+      const auto received = parse_scenario(json, fmt::format("plan from rank {}", source),
+                                           std::filesystem::path(scenario.file).parent_path(), catalogs);
+      result.best.push_back(estimate_plan(scenario, received.job.plan, catalogs));
+    }
   }
   std::sort(result.best.begin(), result.best.end(), ranks_before);
   if (result.best.size() > static_cast<std::size_t>(options.top_k)) result.best.resize(static_cast<std::size_t>(options.top_k));
@@ -87,7 +68,7 @@ bool gather_search(const Scenario& scenario, const Catalogs& catalogs, const Pla
 
 nlohmann::json candidate_json(const PlanCandidate& c) {
   const auto& e = c.estimate;
-  return {{"parallelism", plan_json(c.plan)},
+  return {{"parallelism", plan_to_json(c.plan)},
           {"tier", std::string(to_string(c.tier))},
           {"step_time_s", e.step_time_s},
           {"tier1_step_time_s", c.tier1_step_time_s},
@@ -158,21 +139,16 @@ int inverse_questions(const PlanOptions& options, Scenario scenario, const Catal
                usd(*options.budget_usd), job.cluster.chips, prices);
     fmt::print(out, "\n  {:<14} {:>14} {:>12} {:>14}  {}\n", "chip", "tokens", "train time", "$ per M tokens", "plan");
     for (const Chip* chip : chips) {
-      PlanSearchOptions search;
-      search.top_k = 1;
-      search.rerank_tier = Tier::analytical;
-      search.compare_given = false;
-      const auto result = search_plans(with_cluster(scenario, *chip, job.cluster.chips, catalogs), catalogs, search);
-      if (result.best.empty()) {
+      const auto sized = best_plan_at(scenario, *chip, job.cluster.chips, catalogs);
+      if (!sized.best) {
         fmt::print(out, "  {:<14} no plan fits\n", chip->id);
         continue;
       }
-      const auto& e = result.best.front().estimate;
+      const auto& e = sized.best->estimate;
       // Cost is linear in tokens at a fixed plan: tokens = budget / ($ per token).
       const double tokens = *options.budget_usd / e.energy_cost.usd_per_mtok * 1e6;
       fmt::print(out, "  {:<14} {:>14} {:>12} {:>14}  {}\n", chip->id, count(tokens),
-                 days(tokens / e.tokens_per_s / 86400.0), usd(e.energy_cost.usd_per_mtok),
-                 plan_summary(result.best.front().plan));
+                 days(tokens / e.tokens_per_s / 86400.0), usd(e.energy_cost.usd_per_mtok), plan_summary(sized.best->plan));
     }
     fmt::print(out, "\n  in {:.1f} s\n", wall());
     return 0;

@@ -62,16 +62,6 @@ std::vector<nlohmann::json> rows_to_resume(const Sweep& sweep, const fs::path& j
   return rows;
 }
 
-void write_all(int fd, const std::string& data) {
-  std::size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    done += static_cast<std::size_t>(n);
-  }
-}
-
 // A worker process: evaluates points start + worker, start + worker + workers, ... and writes one JSON line each.
 struct Worker {
   pid_t pid = -1;
@@ -116,7 +106,7 @@ std::vector<Worker> start_workers(const Sweep& sweep, const Catalogs& catalogs, 
       ::close(fds[0]);
       for (const auto& other : workers) ::close(other.fd);
       for (std::size_t i = start + static_cast<std::size_t>(w); i < sweep.size(); i += static_cast<std::size_t>(count)) {
-        write_all(fds[1], evaluate_line(sweep, i, catalogs) + "\n");
+        write_all_to_fd(fds[1], evaluate_line(sweep, i, catalogs) + "\n");
       }
       ::close(fds[1]);
       std::fflush(nullptr);

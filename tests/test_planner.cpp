@@ -34,10 +34,7 @@ TEST_CASE("the plan search returns runnable plans that fit, fastest first", "[pl
     if (i > 0) CHECK(result.best[i - 1].estimate.step_time_s <= c.estimate.step_time_s);
     // The plan passes the scenario checks as a file would.
     auto json = kJob;
-    json["parallelism"] = {{"tp", c.plan.tp}, {"pp", c.plan.pp}, {"dp", c.plan.dp}, {"cp", c.plan.cp},
-                           {"vpp", c.plan.vpp}, {"sp", c.plan.sp}, {"zero", c.plan.zero},
-                           {"micro_batch", c.plan.micro_batch}, {"recompute", std::string(to_string(c.plan.recompute))},
-                           {"schedule", std::string(to_string(c.plan.schedule))}};
+    json["parallelism"] = plan_to_json(c.plan);
     CHECK_NOTHROW(test::scenario_from(json));
   }
   // The file's plan (tp 2, pp 2, full recompute) is in the space: the best is at least as fast.
@@ -100,13 +97,8 @@ TEST_CASE("the fewest chips meet the deadline and one node fewer does not", "[pl
   REQUIRE(found->best.has_value());
   CHECK(found->best->estimate.train_days <= deadline_days);
   if (found->chips > 8) {
-    PlanSearchOptions options;
-    options.top_k = 1;
-    options.rerank_tier = Tier::analytical;
-    options.compare_given = false;
-    const auto smaller = search_plans(with_cluster(scenario, h100, found->chips - 8, test::catalogs()),
-                                      test::catalogs(), options);
-    CHECK((smaller.best.empty() || smaller.best.front().estimate.train_days > deadline_days));
+    const auto smaller = best_plan_at(scenario, h100, found->chips - 8, test::catalogs());
+    CHECK((!smaller.best || smaller.best->estimate.train_days > deadline_days));
   }
   // An impossible deadline finds nothing.
   CHECK_FALSE(fewest_chips(scenario, h100, 1e-3, 64, test::catalogs()).has_value());

@@ -1,5 +1,8 @@
 #include "flopcast/core/files.hpp"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -80,6 +83,26 @@ void create_output_folder(const fs::path& folder) {
   std::error_code error;
   fs::create_directories(folder, error);
   if (error) throw IoError(fmt::format("{}: cannot create the output folder: {}", folder.string(), error.message()));
+}
+
+std::vector<fs::path> json_files_in(const fs::path& dir, const std::string& what) {
+  if (!fs::is_directory(dir)) throw IoError(fmt::format("{}: not a folder of {}", dir.string(), what));
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (entry.path().extension() == ".json") files.push_back(entry.path());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+void write_all_to_fd(int fd, const std::string& data) {
+  std::size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    done += static_cast<std::size_t>(n);
+  }
 }
 
 }  // namespace flopcast

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -30,35 +31,43 @@ struct Predicted {
   double p90 = 0;
 };
 
-// A metric of one estimate with its interval. Throughput and MFU go as 1 / step time; chip-hours as step time.
-Predicted metric_of(ClaimMetric metric, const TrainingEstimate& e, const PredictionIntervals& p) {
-  const double step_lo = p.step_time_s.p10 / e.step_time_s;
-  const double step_hi = p.step_time_s.p90 / e.step_time_s;
-  const auto with_step = [&](double v) { return Predicted{v, v * step_lo, v * step_hi}; };
-  const auto inverse_step = [&](double v) { return Predicted{v, v / step_hi, v / step_lo}; };
+// A metric's central value in an estimate; the yearly cost is the cost per hour of running times a year.
+double value_of(ClaimMetric metric, const TrainingEstimate& e) {
   switch (metric) {
-    case ClaimMetric::step_time_s: return {e.step_time_s, p.step_time_s.p10, p.step_time_s.p90};
-    case ClaimMetric::train_days: return {e.train_days, p.train_days.p10, p.train_days.p90};
-    case ClaimMetric::chip_hours: return with_step(e.chip_hours);
-    case ClaimMetric::cost_usd: return {e.energy_cost.cost_usd, p.cost_usd.p10, p.cost_usd.p90};
-    case ClaimMetric::usd_per_mtok: return {e.energy_cost.usd_per_mtok, p.usd_per_mtok.p10, p.usd_per_mtok.p90};
+    case ClaimMetric::step_time_s: return e.step_time_s;
+    case ClaimMetric::train_days: return e.train_days;
+    case ClaimMetric::chip_hours: return e.chip_hours;
+    case ClaimMetric::cost_usd: return e.energy_cost.cost_usd;
+    case ClaimMetric::usd_per_mtok: return e.energy_cost.usd_per_mtok;
     case ClaimMetric::yearly_cost_usd: {
       const double hours = e.train_s / kSecondsPerHour;
-      const double per_hour = hours > 0 ? e.energy_cost.cost_usd / hours : 0.0;
-      return {per_hour * kHoursPerYear, p.usd_per_hour.p10 * kHoursPerYear, p.usd_per_hour.p90 * kHoursPerYear};
+      return hours > 0 ? e.energy_cost.cost_usd / hours * kHoursPerYear : 0.0;
     }
-    case ClaimMetric::mfu: return inverse_step(e.mfu);
-    case ClaimMetric::tokens_per_s_per_chip: return inverse_step(e.tokens_per_s_per_chip);
+    case ClaimMetric::mfu: return e.mfu;
+    case ClaimMetric::tokens_per_s_per_chip: return e.tokens_per_s_per_chip;
+  }
+  return 0.0;
+}
+
+// A metric of one estimate with its p10-p90 interval.
+Predicted metric_of(ClaimMetric metric, const TrainingEstimate& e, const PredictionIntervals& p) {
+  const auto with = [&](const Interval& i) { return Predicted{value_of(metric, e), i.p10, i.p90}; };
+  switch (metric) {
+    case ClaimMetric::step_time_s: return with(p.step_time_s);
+    case ClaimMetric::train_days: return with(p.train_days);
+    case ClaimMetric::chip_hours: return with(p.chip_hours);
+    case ClaimMetric::cost_usd: return with(p.cost_usd);
+    case ClaimMetric::usd_per_mtok: return with(p.usd_per_mtok);
+    case ClaimMetric::yearly_cost_usd: return with({p.usd_per_hour.p10 * kHoursPerYear, p.usd_per_hour.p90 * kHoursPerYear});
+    case ClaimMetric::mfu: return with(p.mfu);
+    case ClaimMetric::tokens_per_s_per_chip: return with(p.tokens_per_s_per_chip);
   }
   return {};
 }
 
 // The metric in tier 1 for a job (the kernel-efficiency solve).
 double tier1_metric(ClaimMetric metric, const TrainingJob& job, const Assumptions& a) {
-  const auto e = estimate_training(job, a);
-  PredictionIntervals point;
-  point.step_time_s = {e.step_time_s, e.step_time_s};
-  return metric_of(metric, e, point).value;
+  return value_of(metric, estimate_training(job, a));
 }
 
 // Every kernel efficiency of `family` times k, each capped at 1.
@@ -218,12 +227,7 @@ Claim load_claim(const fs::path& file, const Catalogs& catalogs) {
 }
 
 std::vector<Claim> load_claims(const fs::path& dir, const Catalogs& catalogs) {
-  if (!fs::is_directory(dir)) throw IoError(fmt::format("{}: not a folder of claim files", dir.string()));
-  std::vector<fs::path> files;
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    if (entry.path().extension() == ".json") files.push_back(entry.path());
-  }
-  std::sort(files.begin(), files.end());
+  const auto files = json_files_in(dir, "claim files");
   std::vector<Claim> out;
   std::vector<Problem> problems;
   for (const auto& file : files) {
@@ -246,6 +250,7 @@ ClaimResult evaluate_claim(const Claim& claim, const Catalogs& catalogs, Tier ti
   out.claim = claim;
   SimOptions options;
   options.tier = tier;
+  std::map<std::string, std::pair<TrainingEstimate, PredictionIntervals>> simulated;  // by scenario file
   for (const auto& check : claim.checks) {
     CheckResult r;
     r.label = check.label;
@@ -254,9 +259,14 @@ ClaimResult evaluate_claim(const Claim& claim, const Catalogs& catalogs, Tier ti
     r.relation = check.relation;
     std::vector<Predicted> parts;
     for (const auto& s : check.scenarios) {
-      const auto result = simulate_scenario(s, catalogs, options);
-      const auto intervals = prediction_intervals(s, result.estimate, result.tier, catalogs);
-      parts.push_back(metric_of(check.metric, result.estimate, intervals));
+      // Checks of one claim often name the same scenario: each file is simulated once.
+      auto it = simulated.find(s.file);
+      if (it == simulated.end()) {
+        auto result = simulate_scenario(s, catalogs, options);
+        auto intervals = prediction_intervals(s, result.estimate, result.tier, catalogs);
+        it = simulated.emplace(s.file, std::make_pair(std::move(result.estimate), std::move(intervals))).first;
+      }
+      parts.push_back(metric_of(check.metric, it->second.first, it->second.second));
       r.scenario_names.push_back(s.name);
     }
     switch (check.combine) {

@@ -230,9 +230,7 @@ Scenario with_cluster(const Scenario& scenario, const Chip& chip, int chips, con
   return out;
 }
 
-namespace {
-
-SizedPlan best_at(const Scenario& scenario, const Chip& chip, int chips, const Catalogs& catalogs) {
+SizedPlan best_plan_at(const Scenario& scenario, const Chip& chip, int chips, const Catalogs& catalogs) {
   SizedPlan out{chip.id, chips, std::nullopt};
   PlanSearchOptions options;
   options.top_k = 1;
@@ -247,8 +245,6 @@ SizedPlan best_at(const Scenario& scenario, const Chip& chip, int chips, const C
   return out;
 }
 
-}  // namespace
-
 std::optional<SizedPlan> fewest_chips(const Scenario& scenario, const Chip& chip, double days, int max_chips,
                                       const Catalogs& catalogs) {
   const Node* node = catalogs.hardware.find_node(chip.default_node);
@@ -258,7 +254,7 @@ std::optional<SizedPlan> fewest_chips(const Scenario& scenario, const Chip& chip
   int missed = 0;  // nodes
   std::optional<SizedPlan> met;
   for (int nodes = 1; static_cast<long>(nodes) * unit <= max_chips; nodes *= 2) {
-    auto p = best_at(scenario, chip, nodes * unit, catalogs);
+    auto p = best_plan_at(scenario, chip, nodes * unit, catalogs);
     if (meets(p)) {
       met = std::move(p);
       break;
@@ -270,7 +266,7 @@ std::optional<SizedPlan> fewest_chips(const Scenario& scenario, const Chip& chip
   int lo = missed;
   while (hi - lo > 1) {
     const int mid = lo + (hi - lo) / 2;
-    auto p = best_at(scenario, chip, mid * unit, catalogs);
+    auto p = best_plan_at(scenario, chip, mid * unit, catalogs);
     if (meets(p)) {
       hi = mid;
       met = std::move(p);
@@ -289,7 +285,7 @@ std::vector<SizedPlan> pareto_front(const Scenario& scenario, const std::vector<
     if (node == nullptr) continue;
     const int unit = node->chip_count();
     for (int n = std::max(unit, (min_chips + unit - 1) / unit * unit); n <= max_chips; n *= 2) {
-      auto p = best_at(scenario, *chip, n, catalogs);
+      auto p = best_plan_at(scenario, *chip, n, catalogs);
       if (p.best) points.push_back(std::move(p));
     }
   }

@@ -63,13 +63,8 @@ void add_intervals(nlohmann::json& j, const Scenario& scenario, const TrainingEs
   bounds("train_days", intervals.train_days);
   bounds("cost_usd", intervals.cost_usd);
   bounds("usd_per_mtok", intervals.usd_per_mtok);
-  // Throughput and MFU go as 1 / step time (MFU keeps the catalog peak as its reference).
-  const auto inverse_step = [&](const std::string& key, double value) {
-    if (intervals.step_time_s.p10 <= 0) return;
-    bounds(key, {value * e.step_time_s / intervals.step_time_s.p90, value * e.step_time_s / intervals.step_time_s.p10});
-  };
-  inverse_step("tokens_per_s_per_chip", e.tokens_per_s_per_chip);
-  inverse_step("mfu", e.mfu);
+  bounds("tokens_per_s_per_chip", intervals.tokens_per_s_per_chip);
+  bounds("mfu", intervals.mfu);
   nlohmann::json inputs = nlohmann::json::array();
   for (const auto& i : intervals.inputs) {
     inputs.push_back({{"name", i.name},

@@ -532,20 +532,7 @@ class ScenarioParser {
       }
       out["cluster"]["stage_chips"].push_back(g);
     }
-    const auto& p = j.plan;
-    out["parallelism"] = {{"tp", p.tp},
-                          {"pp", p.pp},
-                          {"dp", p.dp},
-                          {"ep", p.ep},
-                          {"cp", p.cp},
-                          {"vpp", p.vpp},
-                          {"sp", p.sp},
-                          {"zero", p.zero},
-                          {"micro_batch", p.micro_batch},
-                          {"recompute", std::string(to_string(p.recompute))},
-                          {"schedule", std::string(to_string(p.schedule))},
-                          {"tp_comm_overlap", p.tp_comm_overlap},
-                          {"dp_overlap", p.dp_overlap}};
+    out["parallelism"] = plan_to_json(j.plan);
     const auto& t = j.training;
     out["training"] = {{"seq_len", t.seq_len},
                        {"global_batch", t.global_batch},
@@ -619,6 +606,22 @@ double predicted_metric(PublishedMetric metric, const TrainingEstimate& e) {
     case PublishedMetric::hfu: return e.hfu;
   }
   return 0;
+}
+
+nlohmann::json plan_to_json(const ParallelPlan& p) {
+  return {{"tp", p.tp},
+          {"pp", p.pp},
+          {"dp", p.dp},
+          {"ep", p.ep},
+          {"cp", p.cp},
+          {"vpp", p.vpp},
+          {"sp", p.sp},
+          {"zero", p.zero},
+          {"micro_batch", p.micro_batch},
+          {"recompute", std::string(to_string(p.recompute))},
+          {"schedule", std::string(to_string(p.schedule))},
+          {"tp_comm_overlap", p.tp_comm_overlap},
+          {"dp_overlap", p.dp_overlap}};
 }
 
 Scenario parse_scenario(const nlohmann::json& json, const std::string& file_label, const fs::path& base_dir,

@@ -179,7 +179,8 @@ PredictionIntervals prediction_intervals(const Scenario& scenario, const Trainin
                                   out.calibrated ? "calibrated" : "uncalibrated");
 
   // Each ranged input at its two ends, in tier 1, against tier 1 at the central values.
-  const auto topology = build_topology(topology_spec(job.cluster));
+  // Every tier's estimate carries the cluster's topology: it is not built again.
+  const auto& topology = central.topology;
   EstimateOptions options;
   options.topology = &topology;
   const auto base = estimate_training(job, a, options);
@@ -217,6 +218,8 @@ PredictionIntervals prediction_intervals(const Scenario& scenario, const Trainin
                    [&](const auto& x, const auto& y) { return swing(x) > swing(y); });
 
   // Monte Carlo in log space: the model error plus each input's effect.
+  // 4,000 draws put a sample p10 or p90 within about 1 % of the distribution's (the binomial spread of the
+  // quantile's rank, sqrt(0.1 x 0.9 / 4000) = 0.5 % of the draws, over a density near the tails).
   constexpr int kSamples = 4000;
   std::mt19937_64 rng(20261123);
   const auto uniform = [&rng] { return static_cast<double>(rng() >> 11) * 0x1.0p-53; };
@@ -252,6 +255,10 @@ PredictionIntervals prediction_intervals(const Scenario& scenario, const Trainin
   const double hours = central.train_s / kSecondsPerHour;
   const double usd_per_hour = hours > 0 ? central.energy_cost.cost_usd / hours : 0.0;
   out.usd_per_hour = {usd_per_hour * std::exp(quantile(log_rate, 0.1)), usd_per_hour * std::exp(quantile(log_rate, 0.9))};
+  // Chip-hours go with the step time; throughput and MFU (against the catalog peak) inversely.
+  out.chip_hours = {central.chip_hours * step_lo, central.chip_hours * step_hi};
+  out.tokens_per_s_per_chip = {central.tokens_per_s_per_chip / step_hi, central.tokens_per_s_per_chip / step_lo};
+  out.mfu = {central.mfu / step_hi, central.mfu / step_lo};
 
   // Report the inputs in their catalog units.
   for (auto& i : out.inputs) {

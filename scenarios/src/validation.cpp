@@ -6,17 +6,13 @@
 #include <fmt/format.h>
 
 #include "flopcast/core/errors.hpp"
+#include "flopcast/core/files.hpp"
 
 namespace flopcast {
 namespace fs = std::filesystem;
 
 std::vector<Scenario> load_validation_scenarios(const fs::path& dir, const Catalogs& catalogs) {
-  if (!fs::is_directory(dir)) throw IoError(fmt::format("{}: not a folder of validation scenarios", dir.string()));
-  std::vector<fs::path> files;
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    if (entry.path().extension() == ".json") files.push_back(entry.path());
-  }
-  std::sort(files.begin(), files.end());
+  const auto files = json_files_in(dir, "validation scenarios");
   std::vector<Scenario> out;
   for (const auto& file : files) {
     auto scenario = load_scenario(file, catalogs);

@@ -12,6 +12,7 @@
 #include <simgrid/s4u/Engine.hpp>
 
 #include "flopcast/core/errors.hpp"
+#include "flopcast/core/files.hpp"
 
 namespace flopcast::sim_detail {
 
@@ -30,16 +31,6 @@ const std::vector<std::string>& engine_settings() {
 }
 
 namespace {
-
-void write_all(int fd, const std::string& data) {
-  std::size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    done += static_cast<std::size_t>(n);
-  }
-}
 
 std::string read_all(int fd) {
   std::string data;
@@ -81,7 +72,7 @@ std::string run_in_engine(const std::function<std::string()>& body) {
     } catch (const std::exception& error) {
       reply = std::string("er") + error.what();
     }
-    write_all(fds[1], reply);
+    write_all_to_fd(fds[1], reply);
     ::close(fds[1]);
     ::_exit(0);
   }

@@ -67,6 +67,10 @@ struct SizedPlan {
   std::optional<PlanCandidate> best;
 };
 
+// The best tier-1 plan of the scenario's job on `chips` chips of `chip` (none when no plan fits or the fabric cannot
+// be built).
+SizedPlan best_plan_at(const Scenario& scenario, const Chip& chip, int chips, const Catalogs& catalogs);
+
 // The fewest chips of `chip` (whole nodes: doubling, then bisecting between the last size that missed and the first
 // that met it) whose best tier-1 plan trains the scenario's tokens within `days`; none when `max_chips` cannot.
 // Assumes more chips are never slower, which a fixed global batch can break near its dp limit.

@@ -72,6 +72,9 @@ Scenario load_scenario(const std::filesystem::path& file, const Catalogs& catalo
 Scenario parse_scenario(const nlohmann::json& json, const std::string& file_label,
                         const std::filesystem::path& base_dir, const Catalogs& catalogs);
 
+// A plan as the scenario's "parallelism" object, every key given.
+nlohmann::json plan_to_json(const ParallelPlan& plan);
+
 // Tier 1 alone: the analytical estimate.
 TrainingEstimate run_scenario(const Scenario& scenario, const Catalogs& catalogs);
 

@@ -48,6 +48,9 @@ struct PredictionIntervals {
   Interval cost_usd;
   Interval usd_per_mtok;
   Interval usd_per_hour;  // what the cluster costs per hour of running: catalog ranges only, no model error
+  Interval chip_hours;
+  Interval tokens_per_s_per_chip;
+  Interval mfu;           // against the catalog's bf16 peak, as the central value
 };
 
 // Intervals around `central`, the prediction of `scenario` at `tier` (with the catalogs' assumptions).
