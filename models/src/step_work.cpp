@@ -46,29 +46,14 @@ constexpr double kOptimizerBytesPerParam = 30.0;
 class Machine {
  public:
   Machine(const TrainingJob& job, const TopologySummary& topology, const Assumptions& a)
-      : kernel_(a.kernel(job.cluster.chip.family)) {
+      : kernel_(a.kernel(job.cluster.chip.family)), links_(cluster_links(job.cluster, topology, a)) {
     const auto& chip = job.cluster.chip;
-    const auto& node = job.cluster.node;
     gemm_type_ = gemm_data_type(job);
     peak_gemm_ = chip.peak_flop_per_s(gemm_type_);
     peak_bf16_ = chip.peak_flop_per_s(DataType::bf16);
     gemm_fraction_ = gemm_type_ == DataType::fp8 ? kernel_.gemm_fp8 : kernel_.gemm_bf16;
     hbm_rate_ = chip.hbm_bandwidth.value * kernel_.memory_bound;
     attention_shape_ = attention_shape(job.training.seq_len, job.model.qk_head_dim(), kernel_);
-    node_chips_ = node.chip_count();
-    const double bus = node.fabric == NodeFabric::mesh        ? a.bus_efficiency_mesh
-                       : node.fabric == NodeFabric::supernode ? a.bus_efficiency_supernode
-                                                              : a.bus_efficiency_switch;
-    scaleup_ = {node.scaleup_bandwidth_per_direction.value, node.scaleup_latency.value, bus, node.in_network_reduction,
-                Path::scaleup};
-    const double nic_rate = std::min(node.nic_bandwidth.value, job.cluster.fabric.port_bandwidth.value);
-    const double nic_per_chip = job.cluster.nics_per_node * nic_rate / node_chips_;
-    const double latency = 2.0 * job.cluster.fabric.nic_latency.value +
-                           topology.max_switch_hops * job.cluster.fabric.switch_latency.value;
-    scaleout_ = {nic_per_chip * topology.bisection_ratio, latency, a.bus_efficiency_scaleout, false, Path::scaleout,
-                 a.tree_bandwidth_fraction};
-    a2a_up_ = {scaleup_.bytes_per_s, scaleup_.latency_s, a.all_to_all_efficiency_scaleup, false, Path::scaleup};
-    a2a_out_ = {scaleout_.bytes_per_s, scaleout_.latency_s, a.all_to_all_efficiency_scaleout, false, Path::scaleout};
   }
 
   // One GEMM (m x k) x (k x n) in the job's GEMM precision, or bf16.
@@ -87,18 +72,17 @@ class Machine {
   double memory_s(double bytes) const { return bytes / hbm_rate_; }
 
   // The link a group with this stride uses for point-to-point (neighbours).
-  const LinkClass& neighbour_link(int stride) const { return stride < node_chips_ ? scaleup_ : scaleout_; }
+  const LinkClass& neighbour_link(int stride) const { return links_.neighbour(stride); }
   Collective group_all_reduce(double bytes, int ranks, int stride) const {
-    return flopcast::group_all_reduce(bytes, ranks, stride, node_chips_, scaleup_, scaleout_);
+    return flopcast::group_all_reduce(bytes, ranks, stride, links_.node_chips, links_.scaleup, links_.scaleout);
   }
   Collective group_all_gather(double bytes, int ranks, int stride) const {
-    return flopcast::group_all_gather(bytes, ranks, stride, node_chips_, scaleup_, scaleout_);
+    return flopcast::group_all_gather(bytes, ranks, stride, links_.node_chips, links_.scaleup, links_.scaleout);
   }
-  const LinkClass& scaleup() const { return scaleup_; }
-  const LinkClass& scaleout() const { return scaleout_; }
-  const LinkClass& a2a_up() const { return a2a_up_; }
-  const LinkClass& a2a_out() const { return a2a_out_; }
-  int node_chips() const { return node_chips_; }
+  const ClusterLinks& links() const { return links_; }
+  const LinkClass& scaleup() const { return links_.scaleup; }
+  const LinkClass& scaleout() const { return links_.scaleout; }
+  int node_chips() const { return links_.node_chips; }
   double peak_bf16() const { return peak_bf16_; }
 
  private:
@@ -109,11 +93,7 @@ class Machine {
   double gemm_fraction_ = 0;
   double hbm_rate_ = 0;
   double attention_shape_ = 1;
-  int node_chips_ = 1;
-  LinkClass scaleup_;
-  LinkClass scaleout_;
-  LinkClass a2a_up_;
-  LinkClass a2a_out_;
+  ClusterLinks links_;
 };
 
 class LayerModel {
@@ -243,25 +223,8 @@ class LayerModel {
   Pass mtp_projection_forward() const { return {hw_.gemm_s(tokens_, m_.hidden, 2.0 * m_.hidden), 0, 0}; }
 
  private:
-  // Dispatch or combine of this chip's routed token copies, `element_bytes` per hidden element: the NIC part and
-  // the scale-up part at the same time.
   Collective all_to_all(double local_tokens, double element_bytes) const {
-    const auto& e = *m_.moe;
-    if (plan_.ep <= 1) return {};
-    const double local_members = std::min(plan_.ep, hw_.node_chips());
-    const double nodes_spanned = std::ceil(plan_.ep / local_members);
-    const double remote_fraction = 1.0 - local_members / plan_.ep;
-    double remote_copies = e.top_k * remote_fraction;
-    double local_copies = e.top_k * local_members / plan_.ep;
-    if (e.node_limit > 0 && nodes_spanned > 1) {
-      // Node-limited routing (DeepSeek-V3 section 3.2.2): one copy per target node over the NIC, then forwarded
-      // over the scale-up fabric to the experts inside it.
-      remote_copies = std::min(remote_copies, e.node_limit * (1.0 - 1.0 / nodes_spanned));
-      local_copies = e.top_k;
-    }
-    const double token_bytes = element_bytes * m_.hidden * local_tokens * e.imbalance;
-    const Collective inter = remote_copies > 0 ? point_to_point(remote_copies * token_bytes, hw_.a2a_out()) : Collective{};
-    return concurrent(inter, point_to_point(local_copies * token_bytes, hw_.a2a_up()));
+    return expert_all_to_all(*m_.moe, plan_.ep, m_.hidden, local_tokens, element_bytes, hw_.links());
   }
 
   const TrainingJob& job_;
@@ -272,6 +235,45 @@ class LayerModel {
 };
 
 }  // namespace
+
+ClusterLinks cluster_links(const ClusterSetup& cluster, const TopologySummary& topology, const Assumptions& a) {
+  const auto& node = cluster.node;
+  ClusterLinks l;
+  l.node_chips = node.chip_count();
+  const double bus = node.fabric == NodeFabric::mesh        ? a.bus_efficiency_mesh
+                     : node.fabric == NodeFabric::supernode ? a.bus_efficiency_supernode
+                                                            : a.bus_efficiency_switch;
+  l.scaleup = {node.scaleup_bandwidth_per_direction.value, node.scaleup_latency.value, bus, node.in_network_reduction,
+               Path::scaleup};
+  const double nic_rate = std::min(node.nic_bandwidth.value, cluster.fabric.port_bandwidth.value);
+  const double nic_per_chip = cluster.nics_per_node * nic_rate / l.node_chips;
+  const double latency =
+      2.0 * cluster.fabric.nic_latency.value + topology.max_switch_hops * cluster.fabric.switch_latency.value;
+  l.scaleout = {nic_per_chip * topology.bisection_ratio, latency, a.bus_efficiency_scaleout, false, Path::scaleout,
+                a.tree_bandwidth_fraction};
+  l.a2a_up = {l.scaleup.bytes_per_s, l.scaleup.latency_s, a.all_to_all_efficiency_scaleup, false, Path::scaleup};
+  l.a2a_out = {l.scaleout.bytes_per_s, l.scaleout.latency_s, a.all_to_all_efficiency_scaleout, false, Path::scaleout};
+  return l;
+}
+
+Collective expert_all_to_all(const MoeDims& e, int ep, double hidden, double local_tokens, double element_bytes,
+                             const ClusterLinks& links) {
+  if (ep <= 1) return {};
+  const double local_members = std::min(ep, links.node_chips);
+  const double nodes_spanned = std::ceil(ep / local_members);
+  const double remote_fraction = 1.0 - local_members / ep;
+  double remote_copies = e.top_k * remote_fraction;
+  double local_copies = e.top_k * local_members / ep;
+  if (e.node_limit > 0 && nodes_spanned > 1) {
+    // Node-limited routing (DeepSeek-V3 section 3.2.2): one copy per target node over the NIC, then forwarded
+    // over the scale-up fabric to the experts inside it.
+    remote_copies = std::min(remote_copies, e.node_limit * (1.0 - 1.0 / nodes_spanned));
+    local_copies = e.top_k;
+  }
+  const double token_bytes = element_bytes * hidden * local_tokens * e.imbalance;
+  const Collective inter = remote_copies > 0 ? point_to_point(remote_copies * token_bytes, links.a2a_out) : Collective{};
+  return concurrent(inter, point_to_point(local_copies * token_bytes, links.a2a_up));
+}
 
 StepWork build_step_work(const TrainingJob& job, const TopologySummary& topology, const Assumptions& a) {
   const auto& plan = job.plan;

@@ -73,6 +73,24 @@ struct StepWork {
   const LayerWork& layer(bool moe_layer) const { return moe_layer ? moe : dense; }
 };
 
+// The link classes of a cluster as one chip sees them: the scale-up fabric, its share of the NICs (after the
+// fabric's bisection), and all-to-all traffic on each.
+struct ClusterLinks {
+  LinkClass scaleup;
+  LinkClass scaleout;
+  LinkClass a2a_up;
+  LinkClass a2a_out;
+  int node_chips = 1;
+  // The link a group with this stride uses for point-to-point (neighbours).
+  const LinkClass& neighbour(int stride) const { return stride < node_chips ? scaleup : scaleout; }
+};
+ClusterLinks cluster_links(const ClusterSetup& cluster, const TopologySummary& topology, const Assumptions& assumptions);
+
+// Expert-parallel dispatch or combine of one chip's `local_tokens` routed token copies over `ep` ranks,
+// `element_bytes` per hidden element: the NIC part and the scale-up part at the same time.
+Collective expert_all_to_all(const MoeDims& moe, int ep, double hidden, double local_tokens, double element_bytes,
+                             const ClusterLinks& links);
+
 StepWork build_step_work(const TrainingJob& job, const TopologySummary& topology, const Assumptions& assumptions);
 
 // The work of each pipeline device: one StepWork for a single chip type, one per stage for a mixed fleet (each
