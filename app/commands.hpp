@@ -66,6 +66,15 @@ struct PlanOptions {
 };
 int plan_scenario(const PlanOptions& options, const Catalogs& catalogs, std::ostream& out);
 
+struct ServeOptions {
+  std::vector<std::string> files;
+  Tier tier = Tier::replica;  // analytical: tier 1; replica or full: the request-level simulation
+  bool json = false;
+  bool search = false;             // the best plan and batch per chip type instead
+  std::vector<std::string> chips;  // chip types the search compares (default: the scenario's)
+};
+int serve_scenarios(const ServeOptions& options, const Catalogs& catalogs, std::ostream& out);
+
 int catalog_chips(bool json, const Catalogs& catalogs, std::ostream& out);
 int catalog_models(bool json, const Catalogs& catalogs, std::ostream& out);
 int catalog_show(const std::string& id, bool json, const Catalogs& catalogs, std::ostream& out);

@@ -40,6 +40,7 @@ int run(int argc, char** argv) {
                "  flopcast claims                                   # public claims, with verdicts\n"
                "  flopcast plan scenarios/shipped/llama3-405b-h100.json   # the best parallel plans\n"
                "  flopcast sweep scenarios/sweeps/chips-and-prices.json   # a grid of scenarios on all cores\n"
+               "  flopcast serve scenarios/serving/*.json                 # serving: tokens/s, latency, $ per M tokens\n"
                "  flopcast catalog chips\n"
                "  flopcast catalog show ascend-910b\n"
                "  flopcast import-hf path/to/config.json > model.json\n",
@@ -157,6 +158,26 @@ int run(int argc, char** argv) {
                "--chips h100-sxm,h800-sxm,h20,ascend-910b\n"
                "  flopcast plan scenarios/claims/scenarios/llama3-70b-h100-1024.json --chips h100-sxm,h20,ascend-910b");
 
+  flopcast::cli::ServeOptions serve_options;
+  std::string serve_tier = "replica";
+  auto* serve = app.add_subcommand("serve", "Simulate a serving deployment request by request: throughput, TTFT, "
+                                            "TPOT, goodput, KV cache, energy and $ per million tokens");
+  serve->add_option("scenarios", serve_options.files, "Scenario JSON files with a \"serving\" section")
+      ->required()
+      ->check(CLI::ExistingFile);
+  serve->add_option("--tier", serve_tier, "analytical (steady state, tier 1) or replica (request-level simulation)")
+      ->check(CLI::IsMember({"analytical", "replica"}))
+      ->capture_default_str();
+  serve->add_flag("--json", serve_options.json, "Print JSON");
+  serve->add_flag("--search", serve_options.search,
+                  "The best plan and batch size per chip type for the scenario's SLO (tier 1; first file only)");
+  serve->add_option("--chips", serve_options.chips, "Chip types the search compares (comma-separated)")->delimiter(',');
+  serve->footer("Several files print side by side, then a comparison table.\nExamples:\n"
+                "  flopcast serve scenarios/serving/deepseek-v3-h800.json\n"
+                "  flopcast serve scenarios/serving/*.json\n"
+                "  flopcast serve scenarios/serving/deepseek-v3-h800.json --search --chips "
+                "h800-sxm,h20,h100-sxm,h200-sxm,ascend-910c");
+
   auto* catalog = app.add_subcommand("catalog", "List or show chips, models, nodes and fabrics, with sources");
   catalog->require_subcommand(1);
   auto* chips = catalog->add_subcommand("chips", "Chips with peak FLOP/s, memory, links, TPP and export status");
@@ -203,6 +224,10 @@ int run(int argc, char** argv) {
     if (*plan) {
       plan_options.tier = flopcast::parse_tier(plan_tier).value_or(flopcast::Tier::replica);
       return flopcast::cli::plan_scenario(plan_options, catalogs, std::cout);
+    }
+    if (*serve) {
+      serve_options.tier = flopcast::parse_tier(serve_tier).value_or(flopcast::Tier::replica);
+      return flopcast::cli::serve_scenarios(serve_options, catalogs, std::cout);
     }
     if (*sweep) return flopcast::cli::run_sweep(sweep_options, catalogs, std::cout);
     if (*calibrate) return flopcast::cli::calibrate_runs(calibrate_options, catalogs, std::cout);

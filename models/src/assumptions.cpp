@@ -193,6 +193,12 @@ Assumptions load_assumptions(const fs::path& root, bool calibrated) {
     read.read(*p, "power_and_cost", "depreciation", Dimension::count, a.depreciation_years);
     p->finish();
   }
+  if (auto s = top.object("serving", Need::required)) {
+    read.read(*s, "serving", "per_step_overhead", Dimension::time, a.serving_per_step_overhead_s, {.min = 0});
+    read.read(*s, "serving", "per_layer_overhead", Dimension::time, a.serving_per_layer_overhead_s, {.min = 0});
+    read.read(*s, "serving", "kv_block_tokens", Dimension::count, a.kv_block_tokens, {.min = 1, .max = 4096});
+    s->finish();
+  }
   if (auto u = top.object("uncertainty", Need::required)) {
     constexpr NumberBounds kSigma{.min = 0, .max = 2, .min_exclusive = true};
     auto& spread = a.prediction_spread[0];

@@ -35,13 +35,26 @@ class ScenarioParser {
     root.string("description", Need::optional);
     read_model(root);
     read_cluster(root);
-    read_parallelism(root);
-    read_training(root);
+    const bool serving = root.has("serving");
+    if (serving) {
+      // A deployment: the serving section takes the place of the training job's plan and setup.
+      for (const char* key : {"parallelism", "training", "published"}) {
+        if (root.has(key)) root.problem(key, "belongs to training scenarios; a serving scenario gives /serving instead");
+        root.allow(key);
+      }
+      throw_if_any(problems_);
+      if (auto section = root.object("serving", Need::required)) {
+        scenario_.serving = read_serving_section(*section, job().model, job().cluster, base_dir_);
+      }
+    } else {
+      read_parallelism(root);
+      read_training(root);
+    }
     read_costs(root);
-    read_published(root);
+    if (!serving) read_published(root);
     root.finish();
     throw_if_any(problems_);
-    check_plan();
+    if (!serving) check_plan();
     throw_if_any(problems_);
     scenario_.job.name = scenario_.name;
     scenario_.resolved = resolved_json();
@@ -532,14 +545,18 @@ class ScenarioParser {
       }
       out["cluster"]["stage_chips"].push_back(g);
     }
-    out["parallelism"] = plan_to_json(j.plan);
-    const auto& t = j.training;
-    out["training"] = {{"seq_len", t.seq_len},
-                       {"global_batch", t.global_batch},
-                       {"precision", std::string(to_string(t.precision))},
-                       {"tokens", t.tokens},
-                       {"dropout", t.dropout},
-                       {"flash_attention", t.flash_attention}};
+    if (scenario_.serving) {
+      out["serving"] = serving_section_to_json(*scenario_.serving);
+    } else {
+      out["parallelism"] = plan_to_json(j.plan);
+      const auto& t = j.training;
+      out["training"] = {{"seq_len", t.seq_len},
+                         {"global_batch", t.global_batch},
+                         {"precision", std::string(to_string(t.precision))},
+                         {"tokens", t.tokens},
+                         {"dropout", t.dropout},
+                         {"flash_attention", t.flash_attention}};
+    }
     const auto& c = j.costs;
     if (c.mode == CostMode::rental) {
       out["costs"] = {{"usd_per_chip_hour", c.usd_per_chip_hour},
@@ -634,11 +651,28 @@ Scenario load_scenario(const fs::path& file, const Catalogs& catalogs) {
   return parse_scenario(json, file.string(), file.parent_path(), catalogs);
 }
 
+namespace {
+void require_training(const Scenario& scenario) {
+  if (scenario.serving) {
+    throw InputError(scenario.file, "/serving", "describes a deployment to serve: use flopcast serve");
+  }
+}
+}  // namespace
+
 TrainingEstimate run_scenario(const Scenario& scenario, const Catalogs& catalogs) {
+  require_training(scenario);
   return estimate_training(scenario.job, catalogs.assumptions);
 }
 
+ServingJob serving_job(const Scenario& scenario) {
+  if (!scenario.serving) {
+    throw InputError({{scenario.file, "/serving", "is required to serve: this is a training scenario (use flopcast run)"}});
+  }
+  return ServingJob{scenario.name, scenario.job.model, scenario.job.cluster, scenario.job.costs, scenario.serving->setup};
+}
+
 SimResult simulate_scenario(const Scenario& scenario, const Catalogs& catalogs, const SimOptions& options) {
+  require_training(scenario);
   return simulate_training(scenario.job, catalogs.assumptions, options);
 }
 

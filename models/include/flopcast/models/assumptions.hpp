@@ -54,6 +54,11 @@ struct Assumptions {
   double pue = 1.3;
   double electricity_usd_per_kwh = 0.08;
   double depreciation_years = 5;
+  // Serving engines (forward only, CUDA graphs): scheduling, sampling and detokenisation per step; launch gaps per
+  // layer per micro-batch; KV cache page size.
+  double serving_per_step_overhead_s = 2e-3;
+  double serving_per_layer_overhead_s = 10e-6;
+  double kv_block_tokens = 16;
 
   // Per tier: [0] analytical, [1] discrete-event (tiers 2 and 3).
   std::array<PredictionSpread, 2> prediction_spread{};

@@ -16,6 +16,7 @@
 #include "flopcast/models/estimator.hpp"
 #include "flopcast/sim/simulate.hpp"
 #include "flopcast/models/plan.hpp"
+#include "flopcast/scenarios/serving_scenario.hpp"
 
 namespace flopcast {
 
@@ -59,6 +60,9 @@ struct Scenario {
   std::vector<std::string> defaults_used;  // "cluster.node = hgx-h800 (the chip's default node)", ...
   nlohmann::json resolved;                 // the scenario with every default filled in
   std::optional<Published> published;
+  // A deployment to serve (`flopcast serve`) rather than a job to train: job.model, job.cluster and job.costs
+  // apply, job.plan and job.training do not.
+  std::optional<ServingSection> serving;
   // Prices taken from the catalog rather than given: they carry the catalog's range into the prediction intervals.
   struct CatalogPrices {
     bool chip = false;                // costs.usd_per_chip_hour or costs.ownership.chip_capex_usd
@@ -74,6 +78,9 @@ Scenario parse_scenario(const nlohmann::json& json, const std::string& file_labe
 
 // A plan as the scenario's "parallelism" object, every key given.
 nlohmann::json plan_to_json(const ParallelPlan& plan);
+
+// The deployment of a scenario with a serving section; an InputError naming the file otherwise.
+ServingJob serving_job(const Scenario& scenario);
 
 // Tier 1 alone: the analytical estimate.
 TrainingEstimate run_scenario(const Scenario& scenario, const Catalogs& catalogs);

@@ -1,0 +1,204 @@
+// flopcast serve: a serving deployment, request by request (or at tier 1), its throughput, latency, goodput,
+// KV cache, energy and $ per million tokens; several side by side; or the best plan per chip type.
+
+#include <cmath>
+
+#include <fmt/format.h>
+#include <fmt/ostream.h>
+
+#include "commands.hpp"
+#include "flopcast/scenarios/serving_search.hpp"
+#include "flopcast/sim/serve_sim.hpp"
+#include "format.hpp"
+
+namespace flopcast::cli {
+namespace {
+
+std::string plan_text(const ServingPlan& p) {
+  std::string text = fmt::format("tp {}", p.tp);
+  if (p.dp_attention > 1) text += fmt::format(", dp_attention {}", p.dp_attention);
+  if (p.ep > 1) text += fmt::format(", ep {}", p.ep);
+  if (p.pp > 1) text += fmt::format(", pp {}", p.pp);
+  return text;
+}
+
+std::string latency_text(const LatencyStats& l) {
+  return fmt::format("p50 {}, p90 {}, p99 {}", seconds(l.p50_s), seconds(l.p90_s), seconds(l.p99_s));
+}
+
+std::string rate_text(double per_s, double per_chip, double per_node) {
+  return fmt::format("{} tokens/s ({} per chip, {} per node)", count(per_s), count(per_chip), count(per_node));
+}
+
+std::string workload_text(const Workload& w) {
+  std::string lengths = w.lengths == LengthDistribution::fixed ? "fixed" : "exponential";
+  switch (w.arrival) {
+    case ArrivalKind::poisson:
+      return fmt::format("Poisson {:g} requests/s, {} requests of {:g} input and {:g} output tokens ({}), seed {}",
+                         w.rate_per_s, w.requests, w.input_tokens, w.output_tokens, lengths, w.seed);
+    case ArrivalKind::concurrency:
+      return fmt::format("{} concurrent clients, {} requests of {:g} input and {:g} output tokens ({}), seed {}",
+                         w.concurrency, w.requests, w.input_tokens, w.output_tokens, lengths, w.seed);
+    case ArrivalKind::trace: return fmt::format("trace of {} requests", w.trace.size());
+  }
+  return "";
+}
+
+void print_pool(const ServingPoolResult& p, const ServingJob& job, std::ostream& out) {
+  const auto& m = p.memory;
+  const std::string role = p.role == PoolRole::both ? "pool" : fmt::format("{} pool", to_string(p.role));
+  fmt::print(out, "  {:<12} {} instances of {} chips ({}); batch up to {} sequences and {} tokens per step per rank\n",
+             role, p.instances, p.plan.chips(), plan_text(p.plan), p.batching.max_running, p.batching.max_batch_tokens);
+  fmt::print(out, "  {:<12} weights {}, workspace {}, reserved {}, KV cache {} = {} tokens per attention rank ({} per "
+                  "token per chip)\n",
+             "memory/chip", bytes(m.weights_bytes), bytes(m.workspace_bytes), bytes(m.reserved_bytes), bytes(m.kv_bytes),
+             count(static_cast<double>(m.kv_capacity_tokens)), bytes(m.kv_bytes_per_token));
+  fmt::print(out, "  {:<12} busy {}, prefill {} of busy time; KV occupancy mean {}, max {}; mean batch {:.1f} "
+                  "sequences per rank; {} steps\n",
+             "", percent(p.busy_fraction), percent(p.prefill_share), percent(p.kv_occupancy_mean),
+             percent(p.kv_occupancy_max), p.mean_batch_seqs, p.steps);
+  (void)job;
+}
+
+void print_result(const Scenario& s, const ServingJob& job, const ServingResult& r, std::ostream& out) {
+  const auto& c = job.cluster;
+  const auto& setup = job.serving;
+  const auto& m = job.model;
+  fmt::print(out, "{}  ({})\n", s.name, s.file);
+  fmt::print(out, "  model        {} ({}), {}, {}; {} weights, {} KV cache\n", m.name, s.model_ref,
+             m.is_moe() ? fmt::format("MoE {} experts, top-{}", m.moe->experts, m.moe->top_k) : "dense",
+             to_string(m.attention), to_string(setup.weight_type), to_string(setup.kv_type));
+  fmt::print(out, "  cluster      {} x {} in {} x {}; {}\n", c.chips, c.chip.id, c.nodes, c.node.id,
+             setup.disaggregated() ? "prefill and decode disaggregated" : "prefill and decode in the same instances");
+  for (const auto& pool : r.pools) print_pool(pool, job, out);
+  fmt::print(out, "  workload     {}\n", workload_text(setup.workload));
+  if (setup.mtp.draft_tokens > 0 || setup.prefix_cache_hit_rate > 0 || setup.two_batch_overlap) {
+    fmt::print(out, "  options      MTP {} draft tokens at {} acceptance ({:.2f} tokens per step); prefix cache hits {}; "
+                    "two-batch overlap {}\n",
+               setup.mtp.draft_tokens, percent(setup.mtp.acceptance_rate), setup.mtp.expected_tokens_per_step(),
+               percent(setup.prefix_cache_hit_rate), setup.two_batch_overlap ? "on" : "off");
+  }
+  fmt::print(out, "  input        {}\n", rate_text(r.input_tokens_per_s, r.input_tokens_per_s_per_chip,
+                                                  r.input_tokens_per_s_per_node));
+  fmt::print(out, "  output       {}\n", rate_text(r.output_tokens_per_s, r.output_tokens_per_s_per_chip,
+                                                  r.output_tokens_per_s_per_node));
+  fmt::print(out, "  TTFT         {} (mean {})\n", latency_text(r.ttft), seconds(r.ttft.mean_s));
+  fmt::print(out, "  TPOT         {} (mean {})\n", latency_text(r.tpot), seconds(r.tpot.mean_s));
+  fmt::print(out, "  end to end   {}\n", latency_text(r.e2e));
+  fmt::print(out, "  goodput      {} of requests within the SLO (TTFT <= {}, TPOT <= {}): {:.3g} requests/s, {} output "
+                  "tokens/s\n",
+             percent(r.goodput_fraction), seconds(setup.slo.ttft_s), seconds(setup.slo.tpot_s),
+             r.goodput_requests_per_s, count(r.goodput_output_tokens_per_s));
+  fmt::print(out, "  utilisation  MFU {} (model FLOP/s per chip over dense bf16 peak); {} requests in the system on "
+                  "average at {:.3g} requests/s\n",
+             percent(r.mfu), fmt::format("{:.1f}", r.mean_requests_in_system), r.arrival_rate_per_s);
+  fmt::print(out, "  energy       {} facility power; {} per M tokens\n",
+             fmt::format("{:.1f} kW", r.facility_power_w / 1e3), energy_kwh(r.kwh_per_mtok));
+  fmt::print(out, "  cost         {} per hour ({}); {} per M input tokens, {} per M output tokens ({} per M tokens "
+                  "overall)\n",
+             usd(r.usd_per_hour), job.costs.mode == CostMode::rental ? "rental" : "ownership", usd(r.usd_per_m_input),
+             usd(r.usd_per_m_output), usd(r.usd_per_m_tokens));
+  if (s.serving->published) {
+    const auto& p = *s.serving->published;
+    const double predicted = serving_metric(r, p.metric);
+    fmt::print(out, "  published    {} {}{:g} ({}); predicted {:.4g}: {:+.1f} %{}\n", p.run, p.lower_bound ? "> " : "",
+               p.value, p.metric, predicted, 100.0 * (predicted / p.value - 1.0),
+               p.lower_bound ? (predicted >= p.value ? ", consistent with the bound" : ", below the bound") : "");
+  }
+  fmt::print(out, "  simulated    {} requests, {} engine steps, {} wall ({})\n", r.requests, r.simulated_steps,
+             seconds(r.wall_s), r.tier);
+  for (const auto& note : r.notes) fmt::print(out, "  note         {}\n", note);
+}
+
+void print_comparison(const std::vector<std::pair<const Scenario*, ServingResult>>& rows, std::ostream& out) {
+  fmt::print(out, "\n{:<34} {:>6} {:>14} {:>14} {:>10} {:>10} {:>8} {:>11} {:>11} {:>10}\n", "scenario", "chips",
+             "in tok/s/chip", "out tok/s/chip", "TTFT p90", "TPOT p90", "goodput", "$/M input", "$/M output",
+             "kWh/M tok");
+  for (const auto& [s, r] : rows) {
+    fmt::print(out, "{:<34} {:>6} {:>14} {:>14} {:>10} {:>10} {:>8} {:>11} {:>11} {:>10.3f}\n", s->name.substr(0, 34),
+               s->job.cluster.chips, count(r.input_tokens_per_s_per_chip), count(r.output_tokens_per_s_per_chip),
+               seconds(r.ttft.p90_s), seconds(r.tpot.p90_s), percent(r.goodput_fraction), usd(r.usd_per_m_input),
+               usd(r.usd_per_m_output), r.kwh_per_mtok);
+  }
+}
+
+int search(const ServeOptions& options, const Catalogs& catalogs, std::ostream& out) {
+  const auto scenario = load_scenario(options.files.front(), catalogs);
+  const auto result = search_serving(scenario, options.chips, catalogs);
+  if (options.json) {
+    nlohmann::json rows = nlohmann::json::array();
+    for (const auto& b : result.best) {
+      rows.push_back({{"chip", b.chip},
+                      {"plan", {{"tp", b.plan.tp}, {"pp", b.plan.pp}, {"dp_attention", b.plan.dp_attention}, {"ep", b.plan.ep}}},
+                      {"max_running", b.max_running},
+                      {"meets_slo", b.meets_slo},
+                      {"estimate", serving_result_to_json(b.estimate)}});
+    }
+    out << nlohmann::json{{"scenario", scenario.name}, {"evaluated", result.evaluated}, {"wall_s", result.wall_s},
+                          {"best", rows}}
+               .dump(2)
+        << '\n';
+    return 0;
+  }
+  const auto& slo = scenario.serving->setup.slo;
+  fmt::print(out, "{}: the best serving plan per chip type at tier 1, prefill and decode together, SLO TTFT <= {} and "
+                  "TPOT <= {}\n\n",
+             scenario.name, seconds(slo.ttft_s), seconds(slo.tpot_s));
+  fmt::print(out, "{:<14} {:>6} {:<32} {:>7} {:>14} {:>10} {:>10} {:>11} {:>11}\n", "chip", "chips", "plan", "batch",
+             "out tok/s/chip", "TTFT", "TPOT", "$/M input", "$/M output");
+  for (const auto& b : result.best) {
+    if (b.max_running == 0) {
+      fmt::print(out, "{:<14} {}\n", b.chip, b.estimate.notes.empty() ? "no plan" : b.estimate.notes.front());
+      continue;
+    }
+    const auto& e = b.estimate;
+    fmt::print(out, "{:<14} {:>6} {:<32} {:>7} {:>14} {:>10} {:>10} {:>11} {:>11}{}\n", b.chip, b.plan.chips(),
+               plan_text(b.plan), b.max_running, count(e.output_tokens_per_s_per_chip), seconds(e.ttft.p50_s),
+               seconds(e.tpot.p50_s), usd(e.usd_per_m_input), usd(e.usd_per_m_output),
+               b.meets_slo ? "" : "  (misses the SLO)");
+  }
+  fmt::print(out, "\n{} plans and batch sizes estimated in {} ({:.0f} per second)\n", result.evaluated,
+             seconds(result.wall_s), result.evaluated / std::max(result.wall_s, 1e-9));
+  return 0;
+}
+
+}  // namespace
+
+int serve_scenarios(const ServeOptions& options, const Catalogs& catalogs, std::ostream& out) {
+  if (options.search) return search(options, catalogs, out);
+  std::vector<Scenario> scenarios;
+  for (const auto& file : options.files) scenarios.push_back(load_scenario(file, catalogs));
+  std::vector<std::pair<const Scenario*, ServingResult>> rows;
+  nlohmann::json json = nlohmann::json::array();
+  for (const auto& scenario : scenarios) {
+    const ServingJob job = serving_job(scenario);
+    ServingResult result;
+    if (options.tier == Tier::analytical) {
+      result = estimate_serving(job, build_topology(topology_spec(job.cluster)), catalogs.assumptions);
+    } else {
+      result = simulate_serving(job, catalogs.assumptions);
+    }
+    if (options.json) {
+      nlohmann::json entry{{"scenario", scenario.resolved}, {"file", scenario.file}, {"result", serving_result_to_json(result)}};
+      if (const auto& p = scenario.serving->published) {
+        const double predicted = serving_metric(result, p->metric);
+        entry["published"] = {{"run", p->run}, {"metric", p->metric}, {"value", p->value},
+                              {"lower_bound", p->lower_bound}, {"predicted", predicted},
+                              {"error_percent", 100.0 * (predicted / p->value - 1.0)}};
+      }
+      json.push_back(entry);
+    } else {
+      if (!rows.empty()) out << '\n';
+      print_result(scenario, job, result, out);
+    }
+    rows.emplace_back(&scenario, std::move(result));
+  }
+  if (options.json) {
+    out << (json.size() == 1 ? json.front() : json).dump(2) << '\n';
+  } else if (rows.size() > 1) {
+    print_comparison(rows, out);
+  }
+  return 0;
+}
+
+}  // namespace flopcast::cli

@@ -1,0 +1,266 @@
+#pragma once
+// Serving: the deployment (pools of model instances, their parallel plans and batching limits), the workload, and
+// the cost of one engine step from the same kernel model as training. A step runs one continuous batch: decode
+// tokens of running sequences and prefill chunks of new ones. GEMMs take the longer of their FLOPs at the large-
+// GEMM efficiency and their weight and activation bytes over HBM (so small-batch decode is bound by reading the
+// weights); decode attention reads each sequence's KV cache; MoE layers read only the experts the batch touches.
+// The request-level simulation (sim/serve_sim) and the plan search use this.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "flopcast/hardware/topology.hpp"
+#include "flopcast/models/accounting.hpp"
+#include "flopcast/models/memory.hpp"
+#include "flopcast/models/assumptions.hpp"
+#include "flopcast/models/plan.hpp"
+#include "flopcast/models/step_work.hpp"
+
+namespace flopcast {
+
+// How one model instance spreads over chips: tp x dp_attention x pp chips. Attention runs tensor-parallel over
+// tp inside each of dp_attention data-parallel attention ranks (each with its own requests and KV cache); MoE
+// layers run expert-parallel over all tp x dp_attention chips of a stage (ep = tp x dp_attention) or tensor-
+// parallel with every expert split tp ways (ep = 1); dense FFNs are tensor-parallel over tp.
+struct ServingPlan {
+  int tp = 1;
+  int pp = 1;
+  int dp_attention = 1;
+  int ep = 1;
+  int chips() const { return tp * pp * dp_attention; }
+};
+
+// Continuous batching limits of one instance.
+struct Batching {
+  long max_batch_tokens = 8192;     // tokens per step, decode and prefill together, per attention rank
+  int max_running = 256;            // sequences per attention rank
+  long prefill_chunk_tokens = 8192; // longest prefill chunk of one sequence in one step
+};
+
+enum class PoolRole { both, prefill, decode };
+std::string_view to_string(PoolRole role);
+
+struct ServingPool {
+  PoolRole role = PoolRole::both;
+  int chips = 1;
+  ServingPlan plan;
+  Batching batching;
+  int instances() const { return chips / plan.chips(); }
+};
+
+enum class ArrivalKind { poisson, concurrency, trace };
+enum class LengthDistribution { fixed, exponential };
+
+struct TraceRequest {
+  double arrival_s = 0;
+  long input_tokens = 1;
+  long output_tokens = 1;
+};
+
+struct Workload {
+  ArrivalKind arrival = ArrivalKind::poisson;
+  double rate_per_s = 1;    // poisson
+  int concurrency = 1;      // closed loop: this many clients, each sends its next request when the last finishes
+  long requests = 1000;     // poisson and concurrency
+  double input_tokens = 1000;   // mean
+  double output_tokens = 200;   // mean
+  LengthDistribution lengths = LengthDistribution::fixed;
+  std::vector<TraceRequest> trace;
+  std::uint64_t seed = 1;
+};
+
+struct Slo {
+  double ttft_s = 2.0;
+  double tpot_s = 0.1;
+};
+
+// Multi-token prediction used for speculative decoding: each decode step verifies `draft_tokens` drafted tokens
+// per sequence; each is accepted with `acceptance_rate` if all before it were.
+struct Mtp {
+  int draft_tokens = 0;
+  double acceptance_rate = 0;
+  // Tokens a sequence gains per step on average: 1 + a + a^2 + ... + a^d.
+  double expected_tokens_per_step() const;
+};
+
+struct ServingSetup {
+  DataType weight_type = DataType::bf16;  // weights and GEMMs: bf16, fp8 or int8
+  DataType kv_type = DataType::bf16;      // KV cache elements
+  std::vector<ServingPool> pools;         // one (role both), or a prefill pool and a decode pool
+  Workload workload;
+  Slo slo;
+  Mtp mtp;
+  double prefix_cache_hit_rate = 0;  // share of input tokens found in the prefix cache (no prefill compute)
+  bool two_batch_overlap = false;    // each step split in two micro-batches so communication hides behind compute
+  bool disaggregated() const { return pools.size() == 2; }
+};
+
+struct ServingJob {
+  std::string name;
+  ModelArch model;
+  ClusterSetup cluster;
+  CostSetup costs;
+  ServingSetup serving;
+};
+
+// The work of one engine step of one instance. Per-rank quantities are the busiest attention-DP rank's.
+struct BatchShape {
+  double decode_seqs = 0;      // sequences decoding (each verifies 1 + draft tokens)
+  double decode_context = 0;   // sum of their context lengths (KV entries read)
+  double prefill_tokens = 0;   // new prefill tokens
+  double prefill_seqs = 0;     // sequences those tokens belong to
+  double prefill_pairs = 0;    // causal attention pairs: sum over chunks of chunk x (earlier context + chunk / 2)
+  double instance_tokens = 0;  // tokens of all attention-DP ranks of the instance (what the experts see); 0: ranks x this rank's
+};
+
+struct StepCost {
+  double time_s = 0;
+  double prefill_share = 0;  // share of the step's time spent on prefill (cost attribution)
+};
+
+// Memory of one chip of an instance: weights, workspace, and what is left for the KV cache.
+struct ServingMemory {
+  double weights_bytes = 0;
+  double workspace_bytes = 0;
+  double reserved_bytes = 0;
+  double usable_bytes = 0;
+  double kv_bytes = 0;               // usable - weights - workspace - reserved
+  double kv_bytes_per_token = 0;     // on this chip, for one token of one sequence (its layers, its KV heads)
+  long kv_capacity_tokens = 0;       // per attention-DP rank
+  bool fits() const { return kv_capacity_tokens > 0; }
+};
+
+// The step-time model of one pool's instances.
+class ServingModel {
+ public:
+  ServingModel(const ServingJob& job, const ServingPool& pool, const TopologySummary& topology,
+               const Assumptions& assumptions);
+
+  StepCost step(const BatchShape& shape) const;
+  // Useful FLOPs of a batch (2 x active parameters per token, and the attention core), for utilisation. `shape`
+  // covers the whole instance here, every rank's tokens added up.
+  double model_flop(const BatchShape& shape) const;
+  const ServingMemory& memory() const { return memory_; }
+  const ServingPool& pool() const { return pool_; }
+  // Decode tokens one sequence verifies per step (1 + MTP drafts).
+  double tokens_per_decode_step() const { return 1.0 + mtp_.draft_tokens; }
+  // Bytes of one token's KV cache for the whole model (what disaggregation sends from prefill to decode).
+  double kv_transfer_bytes_per_token() const { return kv_model_bytes_per_token_; }
+
+ private:
+  struct LayerTime {
+    double compute_s = 0;
+    double communication_s = 0;
+  };
+  double step_s(const BatchShape& shape) const;
+  double stages_s(const BatchShape& micro_batch) const;
+  LayerTime layer(const BatchShape& s, bool moe_layer) const;
+  double layer_s(const BatchShape& s, bool moe_layer) const;
+  double head_s(double rows) const;
+  double mtp_s(double seqs) const;
+  double gemm_s(double m, double n, double k, double weight_bytes_per_element) const;
+  double memory_s(double bytes) const { return bytes / hbm_rate_; }
+  Collective tp_all_reduce(double tokens) const;
+
+  const ModelArch& model_;
+  ServingPool pool_;
+  Mtp mtp_;
+  bool two_batch_overlap_ = false;
+  KernelEfficiency kernel_;
+  ClusterLinks links_;
+  double peak_gemm_ = 0;
+  double peak_bf16_ = 0;
+  double gemm_fraction_ = 0;
+  double hbm_rate_ = 0;
+  double weight_bytes_ = 2;  // per parameter
+  double kv_element_bytes_ = 2;
+  double per_step_overhead_s_ = 0;
+  double per_layer_overhead_s_ = 0;
+  double active_params_ = 0;
+  double kv_model_bytes_per_token_ = 0;
+  std::vector<StageLayout> stages_;
+  ServingMemory memory_;
+};
+
+struct LatencyStats {
+  double mean_s = 0;
+  double p50_s = 0;
+  double p90_s = 0;
+  double p99_s = 0;
+};
+// Mean and percentiles (nearest rank) of `values`, which it sorts.
+LatencyStats latency_stats(std::vector<double>& values);
+
+struct ServingPoolResult {
+  PoolRole role = PoolRole::both;
+  int chips = 0;
+  int instances = 0;
+  ServingPlan plan;
+  Batching batching;
+  ServingMemory memory;
+  double busy_fraction = 0;          // of the run, instances stepping
+  double prefill_share = 0;          // of the busy time, spent on prefill
+  double kv_occupancy_mean = 0;      // time-weighted, of the KV capacity
+  double kv_occupancy_max = 0;
+  double mean_batch_seqs = 0;        // sequences per step per attention rank
+  long steps = 0;
+};
+
+struct ServingResult {
+  std::string tier;  // "analytical" or "discrete-event"
+  long requests = 0;
+  long preemptions = 0;
+  double duration_s = 0;  // from the start to the last completion
+  double input_tokens = 0;
+  double output_tokens = 0;
+  double input_tokens_per_s = 0;
+  double output_tokens_per_s = 0;
+  double input_tokens_per_s_per_chip = 0;
+  double output_tokens_per_s_per_chip = 0;
+  double input_tokens_per_s_per_node = 0;
+  double output_tokens_per_s_per_node = 0;
+  LatencyStats ttft;
+  LatencyStats tpot;
+  LatencyStats e2e;
+  double goodput_requests_per_s = 0;  // requests within both SLOs
+  double goodput_fraction = 0;
+  double goodput_output_tokens_per_s = 0;
+  double arrival_rate_per_s = 0;          // requests completed / duration
+  double mean_requests_in_system = 0;     // time-weighted (Little's law: = arrival rate x mean e2e)
+  double mfu = 0;                         // model FLOP/s per chip / dense bf16 peak
+  double facility_power_w = 0;
+  double energy_kwh = 0;
+  double kwh_per_mtok = 0;     // input and output tokens together
+  double cost_usd = 0;
+  double usd_per_hour = 0;
+  double usd_per_m_input = 0;  // the prefill share of the cost over the input tokens
+  double usd_per_m_output = 0; // the decode share over the output tokens
+  double usd_per_m_tokens = 0; // all of it over all tokens
+  std::vector<ServingPoolResult> pools;
+  long simulated_steps = 0;
+  double wall_s = 0;
+  std::vector<std::string> notes;
+};
+
+// Throughput per chip and node, goodput, power, energy and cost from the counts a tier filled in (requests,
+// tokens, duration, pools' busy and prefill shares).
+void complete_serving(ServingResult& result, const ServingJob& job, const TopologySummary& topology,
+                      const Assumptions& assumptions);
+
+// Tier 1: steady-state throughput and latency from the step-time model (decode batch from Little's law, prefill
+// interference, the KV cache's limit on the batch). Microseconds; what the plan search uses.
+ServingResult estimate_serving(const ServingJob& job, const TopologySummary& topology, const Assumptions& assumptions);
+
+// KV cache bytes per token on one chip: the stage's share of the layers, the chip's share of the KV heads (MHA and
+// GQA split KV heads over tp, up to one head per chip; MLA's latent is the same on every TP rank).
+double kv_bytes_per_token_per_chip(const ModelArch& model, const ServingPlan& plan, double element_bytes);
+
+// Distinct experts a batch of `tokens` touches among `experts`, each token picking `top_k`:
+// E (1 - (1 - k / E)^tokens).
+double experts_touched(double experts, double top_k, double tokens);
+
+// Problems with a plan for this model and pool (empty when it is valid): divisibility, ep, dp_attention.
+std::vector<std::string> serving_plan_problems(const ModelArch& model, const ServingPool& pool, int node_chips);
+
+}  // namespace flopcast

@@ -1,0 +1,339 @@
+#include "flopcast/models/serving.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+namespace flopcast {
+
+std::string_view to_string(PoolRole role) {
+  switch (role) {
+    case PoolRole::both: return "both";
+    case PoolRole::prefill: return "prefill";
+    case PoolRole::decode: return "decode";
+  }
+  return "?";
+}
+
+double Mtp::expected_tokens_per_step() const {
+  double tokens = 1.0;
+  double chain = 1.0;
+  for (int i = 0; i < draft_tokens; ++i) {
+    chain *= acceptance_rate;
+    tokens += chain;
+  }
+  return tokens;
+}
+
+double kv_bytes_per_token_per_chip(const ModelArch& m, const ServingPlan& plan, double element_bytes) {
+  const double layers = std::ceil(static_cast<double>(m.layers) / plan.pp);
+  if (m.mla) return layers * (m.mla->kv_lora_rank + m.mla->qk_rope_head_dim) * element_bytes;
+  const double heads_here = std::ceil(static_cast<double>(m.kv_heads) / plan.tp);
+  return layers * 2.0 * heads_here * m.head_dim * element_bytes;
+}
+
+double experts_touched(double experts, double top_k, double tokens) {
+  if (experts <= 0 || tokens <= 0) return 0.0;
+  return experts * (1.0 - std::pow(1.0 - top_k / experts, tokens));
+}
+
+std::vector<std::string> serving_plan_problems(const ModelArch& m, const ServingPool& pool, int node_chips) {
+  std::vector<std::string> out;
+  const auto& p = pool.plan;
+  if (pool.chips % p.chips() != 0) {
+    out.push_back(fmt::format("an instance takes tp x pp x dp_attention = {} x {} x {} = {} chips, which does not "
+                              "divide the pool's {} chips",
+                              p.tp, p.pp, p.dp_attention, p.chips(), pool.chips));
+  }
+  if (m.heads % p.tp != 0) out.push_back(fmt::format("tp {} does not divide the {} attention heads", p.tp, m.heads));
+  if (p.tp > node_chips) {
+    out.push_back(fmt::format("tp {} spans more than one {}-chip node; serving keeps tensor parallelism inside a node",
+                              p.tp, node_chips));
+  }
+  if (p.pp > m.layers) out.push_back(fmt::format("pp {} is more than the {} layers", p.pp, m.layers));
+  if (p.ep > 1) {
+    if (!m.moe) {
+      out.push_back(fmt::format("ep {} needs a mixture-of-experts model; {} is dense", p.ep, m.name));
+    } else if (p.ep != p.tp * p.dp_attention) {
+      out.push_back(fmt::format("ep must be 1 or tp x dp_attention = {} (experts spread over every chip of a stage)",
+                                p.tp * p.dp_attention));
+    } else if (m.moe->experts % p.ep != 0) {
+      out.push_back(fmt::format("ep {} does not divide the {} routed experts", p.ep, m.moe->experts));
+    }
+  }
+  return out;
+}
+
+namespace {
+
+constexpr double kActivationBytes = 2.0;  // bf16 activations
+constexpr double kLogitBytes = 4.0;       // fp32 logits
+
+double fill(double x, double half) { return x / (x + half); }
+
+BatchShape scaled(const BatchShape& s, double f) {
+  return {s.decode_seqs * f,    s.decode_context * f, s.prefill_tokens * f,
+          s.prefill_seqs * f,   s.prefill_pairs * f,  s.instance_tokens * f};
+}
+
+}  // namespace
+
+ServingModel::ServingModel(const ServingJob& job, const ServingPool& pool, const TopologySummary& topology,
+                           const Assumptions& a)
+    : model_(job.model),
+      pool_(pool),
+      mtp_(job.serving.mtp),
+      two_batch_overlap_(job.serving.two_batch_overlap),
+      kernel_(a.kernel(job.cluster.chip.family)),
+      links_(cluster_links(job.cluster, topology, a)) {
+  const auto& chip = job.cluster.chip;
+  const DataType type = job.serving.weight_type;
+  peak_gemm_ = chip.peak_flop_per_s(type);
+  peak_bf16_ = chip.peak_flop_per_s(DataType::bf16);
+  // int8 GEMMs share the 8-bit path's efficiency with fp8.
+  gemm_fraction_ = type == DataType::bf16 ? kernel_.gemm_bf16 : kernel_.gemm_fp8;
+  hbm_rate_ = chip.hbm_bandwidth.value * kernel_.memory_bound;
+  weight_bytes_ = bytes_per_element(type);
+  kv_element_bytes_ = bytes_per_element(job.serving.kv_type);
+  per_step_overhead_s_ = a.serving_per_step_overhead_s;
+  per_layer_overhead_s_ = a.serving_per_layer_overhead_s;
+  const auto params = count_params(model_);
+  active_params_ = params.active_without_input_embedding;
+  kv_model_bytes_per_token_ = kv_cache_bytes_per_token(model_, kv_element_bytes_);
+
+  // Weights of the fullest stage: non-expert weights split tp ways; routed experts over the ep ranks, or split tp
+  // ways when ep is 1. MTP modules are loaded only when they draft.
+  const auto& plan = pool.plan;
+  stages_ = stage_layouts(model_, plan.pp);
+  if (mtp_.draft_tokens == 0) stages_.back().mtp_modules = 0;
+  ParallelPlan split;
+  split.tp = plan.tp;
+  double weights = 0;
+  for (const auto& stage : stages_) {
+    const auto held = stage_params(model_, params, stage, split);
+    weights = std::max(weights, held.dense + held.expert / (plan.ep > 1 ? plan.ep : plan.tp));
+  }
+  auto& mem = memory_;
+  mem.weights_bytes = weights * weight_bytes_;
+  // Workspace: a step's activations (input, attention output, norms: about 4 h per token, and the widest FFN
+  // intermediate twice) and the logits of every running sequence.
+  const double ffn_width = model_.moe ? std::max(static_cast<double>(model_.ffn) / plan.tp,
+                                                 2.0 * model_.moe->expert_ffn * model_.moe->top_k)
+                                      : 2.0 * model_.ffn / plan.tp;
+  mem.workspace_bytes = static_cast<double>(pool.batching.max_batch_tokens) * kActivationBytes *
+                            (4.0 * model_.hidden + 2.0 * ffn_width) +
+                        static_cast<double>(pool.batching.max_running) * static_cast<double>(model_.vocab) /
+                            plan.tp * kLogitBytes;
+  mem.reserved_bytes = a.memory_reserved_bytes;
+  mem.usable_bytes = chip.hbm_capacity.value * a.memory_usable_fraction;
+  mem.kv_bytes = mem.usable_bytes - mem.weights_bytes - mem.workspace_bytes - mem.reserved_bytes;
+  mem.kv_bytes_per_token = kv_bytes_per_token_per_chip(model_, plan, kv_element_bytes_);
+  mem.kv_capacity_tokens = mem.kv_bytes > 0 ? static_cast<long>(mem.kv_bytes / mem.kv_bytes_per_token) : 0;
+}
+
+// A GEMM of m rows against an n x k weight: the longer of its FLOPs at the large-GEMM efficiency (narrow n or k
+// fill fewer tensor-core tiles) and its bytes over HBM (the weight once, activations in and out).
+double ServingModel::gemm_s(double m, double n, double k, double weight_bytes_per_element) const {
+  if (m <= 0 || n <= 0 || k <= 0) return 0.0;
+  const bool bf16 = weight_bytes_per_element >= 2.0;
+  const double peak = bf16 ? peak_bf16_ : peak_gemm_;
+  const double fraction = (bf16 ? kernel_.gemm_bf16 : gemm_fraction_) * fill(n, kernel_.gemm_half_dim) *
+                          fill(k, kernel_.gemm_half_dim);
+  const double compute = 2.0 * m * n * k / (peak * fraction);
+  const double bytes = n * k * weight_bytes_per_element + kActivationBytes * m * (n + k);
+  return std::max(compute, memory_s(bytes));
+}
+
+Collective ServingModel::tp_all_reduce(double tokens) const {
+  if (pool_.plan.tp <= 1 || tokens <= 0) return {};
+  return group_all_reduce(kActivationBytes * tokens * model_.hidden, pool_.plan.tp, 1, links_.node_chips,
+                          links_.scaleup, links_.scaleout);
+}
+
+ServingModel::LayerTime ServingModel::layer(const BatchShape& s, bool moe_layer) const {
+  const auto& m = model_;
+  const auto& plan = pool_.plan;
+  const double t = plan.tp;
+  const double h = m.hidden;
+  const double w = weight_bytes_;
+  const double tokens = s.decode_seqs * tokens_per_decode_step() + s.prefill_tokens;
+  LayerTime out;
+  if (tokens <= 0) return out;
+  double& c = out.compute_s;
+
+  // Attention projections.
+  if (m.mla) {
+    const auto& mla = *m.mla;
+    const double qk = mla.qk_nope_head_dim + mla.qk_rope_head_dim;
+    c += mla.q_lora_rank > 0 ? gemm_s(tokens, mla.q_lora_rank, h, w) + gemm_s(tokens, m.heads * qk / t, mla.q_lora_rank, w)
+                             : gemm_s(tokens, m.heads * qk / t, h, w);
+    // Decode absorbs the latent up-projection into the query and output (same weights, same FLOPs per token).
+    c += gemm_s(tokens, mla.kv_lora_rank + mla.qk_rope_head_dim, h, w) +
+         gemm_s(tokens, m.heads * (mla.qk_nope_head_dim + mla.v_head_dim) / t, mla.kv_lora_rank, w);
+  } else {
+    c += gemm_s(tokens, (m.heads + 2.0 * m.kv_heads) * m.head_dim / t, h, w);
+  }
+  c += gemm_s(tokens, h, m.heads * m.v_head_dim() / t, w);
+
+  // Attention core. Decode: every sequence reads its whole KV cache once per step; MLA attends over the latent
+  // (kv_lora + rope wide for scores, kv_lora for values). Prefill: causal FlashAttention over the chunk's pairs.
+  const double heads = m.heads / t;
+  if (s.decode_seqs > 0) {
+    const double queries = tokens_per_decode_step();
+    double flop_per_entry = 0;
+    double bytes_per_entry = 0;
+    if (m.mla) {
+      flop_per_entry = 2.0 * heads * (2.0 * m.mla->kv_lora_rank + m.mla->qk_rope_head_dim);
+      bytes_per_entry = (m.mla->kv_lora_rank + m.mla->qk_rope_head_dim) * kv_element_bytes_;
+    } else {
+      flop_per_entry = 2.0 * heads * (m.qk_head_dim() + m.v_head_dim());
+      bytes_per_entry = 2.0 * std::ceil(m.kv_heads / t) * m.head_dim * kv_element_bytes_;
+    }
+    const double flop = flop_per_entry * queries * s.decode_context;
+    c += std::max(flop / (peak_bf16_ * kernel_.attention_forward), memory_s(bytes_per_entry * s.decode_context));
+  }
+  if (s.prefill_tokens > 0) {
+    const double flop = 2.0 * heads * (m.qk_head_dim() + m.v_head_dim()) * s.prefill_pairs;
+    const double context = 2.0 * s.prefill_pairs / s.prefill_tokens;
+    const double efficiency = std::min(1.0, kernel_.attention_forward * attention_shape(context, m.qk_head_dim(), kernel_));
+    c += flop / (peak_bf16_ * efficiency);
+  }
+  // Two norms and two residual adds (about 10 bytes per hidden element), rotary on q and k.
+  c += memory_s(tokens * h * 5.0 * kActivationBytes);
+
+  const double act_tensors = m.ffn_act == FfnActivation::swiglu ? 3.0 : 2.0;
+  const double up = m.ffn_act == FfnActivation::swiglu ? 2.0 : 1.0;
+  Collective comm = tp_all_reduce(tokens);
+  if (moe_layer && m.moe) {
+    const auto& e = *m.moe;
+    c += gemm_s(tokens, e.experts, h, 2.0);  // router, bf16
+    if (e.shared_experts > 0) {
+      const double shared = static_cast<double>(e.shared_experts) * e.expert_ffn / t;
+      c += gemm_s(tokens, up * shared, h, w) + gemm_s(tokens, h, shared, w) +
+           memory_s(act_tensors * kActivationBytes * tokens * shared);
+    }
+    const double expert_weights = (up + 1.0) * h * e.expert_ffn;
+    if (plan.ep > 1) {
+      // The routed copies of every rank's tokens spread over the ep chips; a chip reads the weights of the experts
+      // it holds that some token chose.
+      const double instance_tokens = s.instance_tokens > 0 ? s.instance_tokens : tokens * plan.dp_attention;
+      const double copies_here = instance_tokens * e.top_k / plan.ep * e.imbalance;
+      const double touched_here = experts_touched(e.experts, e.top_k, instance_tokens) / plan.ep;
+      const double flop = 2.0 * copies_here * expert_weights;
+      const double fraction = gemm_fraction_ * fill(h, kernel_.gemm_half_dim) * fill(e.expert_ffn, kernel_.gemm_half_dim);
+      const double bytes = touched_here * expert_weights * w +
+                           kActivationBytes * copies_here * (2.0 * h + act_tensors * e.expert_ffn);
+      c += std::max(flop / (peak_gemm_ * fraction), memory_s(bytes));
+      // Dispatch (8-bit with 8-bit weights) and combine; each TP rank sends its share of the attention rank's tokens.
+      const double dispatch_bytes = w < 2.0 ? 1.0 : kActivationBytes;
+      comm.then(expert_all_to_all(e, plan.ep, h, tokens / t, dispatch_bytes, links_));
+      comm.then(expert_all_to_all(e, plan.ep, h, tokens / t, kActivationBytes, links_));
+    } else {
+      const double touched = experts_touched(e.experts, e.top_k, tokens);
+      const double flop = 2.0 * tokens * e.top_k * expert_weights / t;
+      const double fraction = gemm_fraction_ * fill(h, kernel_.gemm_half_dim) * fill(e.expert_ffn / t, kernel_.gemm_half_dim);
+      const double bytes = touched * expert_weights / t * w +
+                           kActivationBytes * tokens * e.top_k * (2.0 * h + act_tensors * e.expert_ffn / t);
+      c += std::max(flop / (peak_gemm_ * fraction), memory_s(bytes));
+      comm.then(tp_all_reduce(tokens));
+    }
+  } else {
+    const double ffn = m.ffn / t;
+    c += gemm_s(tokens, up * ffn, h, w) + gemm_s(tokens, h, ffn, w) + memory_s(act_tensors * kActivationBytes * tokens * ffn);
+    comm.then(tp_all_reduce(tokens));
+  }
+  c += per_layer_overhead_s_;
+  out.communication_s = comm.time_s();
+  return out;
+}
+
+double ServingModel::layer_s(const BatchShape& s, bool moe_layer) const {
+  if (!two_batch_overlap_) {
+    const auto l = layer(s, moe_layer);
+    return l.compute_s + l.communication_s;
+  }
+  // Two micro-batches in turn: one computes while the other communicates (DeepSeek's and SGLang's two-batch
+  // overlap); each reads the weights again.
+  const auto half = layer(scaled(s, 0.5), moe_layer);
+  return 2.0 * std::max(half.compute_s, half.communication_s);
+}
+
+// The output head over the rows that need logits (in bf16), and the logits' softmax.
+double ServingModel::head_s(double rows) const {
+  if (rows <= 0) return 0.0;
+  const double vocab = static_cast<double>(model_.vocab) / pool_.plan.tp;
+  return gemm_s(rows, vocab, model_.hidden, 2.0) + memory_s(3.0 * kLogitBytes * rows * vocab);
+}
+
+// Drafting with the MTP modules: each draft token runs one module (a layer, its 2h -> h projection and the
+// shared head) over one token per sequence.
+double ServingModel::mtp_s(double seqs) const {
+  if (mtp_.draft_tokens == 0 || seqs <= 0) return 0.0;
+  BatchShape draft;
+  draft.prefill_tokens = seqs;  // one new token per sequence, attending to its context like a decode token
+  draft.prefill_seqs = seqs;
+  draft.prefill_pairs = seqs;
+  const double one = layer_s(draft, model_.is_moe()) + gemm_s(seqs, model_.hidden, 2.0 * model_.hidden, weight_bytes_) +
+                     head_s(seqs);
+  return mtp_.draft_tokens * one;
+}
+
+double ServingModel::stages_s(const BatchShape& mb) const {
+  const double dense = layer_s(mb, false);
+  const double moe = model_.is_moe() ? layer_s(mb, true) : 0.0;
+  const double rows = mb.decode_seqs * tokens_per_decode_step() + mb.prefill_seqs;
+  double slowest = 0;
+  for (const auto& stage : stages_) {
+    double time = stage.dense_layers * dense + stage.moe_layers * moe;
+    if (stage.head) time += head_s(rows) + mtp_s(mb.decode_seqs);
+    slowest = std::max(slowest, time);
+  }
+  return slowest;
+}
+
+// With pp stages the batch runs as pp micro-batches in flight: a sequence advances one step per round of pp
+// micro-batches through the slowest stage, plus the hops between stages.
+double ServingModel::step_s(const BatchShape& shape) const {
+  const int pp = pool_.plan.pp;
+  if (pp == 1) return stages_s(shape) + per_step_overhead_s_;
+  const BatchShape mb = scaled(shape, 1.0 / pp);
+  const double tokens = mb.decode_seqs * tokens_per_decode_step() + mb.prefill_tokens;
+  const double hop = point_to_point_s(kActivationBytes * tokens * model_.hidden,
+                                      links_.neighbour(pool_.plan.tp * pool_.plan.dp_attention));
+  return pp * stages_s(mb) + (pp - 1) * hop + per_step_overhead_s_;
+}
+
+StepCost ServingModel::step(const BatchShape& shape) const {
+  StepCost out;
+  out.time_s = step_s(shape);
+  const bool decode = shape.decode_seqs > 0;
+  const bool prefill = shape.prefill_tokens > 0;
+  if (prefill && !decode) {
+    out.prefill_share = 1.0;
+  } else if (prefill && decode) {
+    // Split by what each part alone would take: prefill is compute-bound, decode bound by reading weights and KV.
+    const double tokens = shape.decode_seqs * tokens_per_decode_step() + shape.prefill_tokens;
+    const double prefill_fraction = shape.prefill_tokens / tokens;
+    BatchShape p = shape;
+    p.decode_seqs = 0;
+    p.decode_context = 0;
+    p.instance_tokens = shape.instance_tokens * prefill_fraction;
+    BatchShape d = shape;
+    d.prefill_tokens = d.prefill_seqs = d.prefill_pairs = 0;
+    d.instance_tokens = shape.instance_tokens * (1.0 - prefill_fraction);
+    const double tp = step_s(p);
+    const double td = step_s(d);
+    out.prefill_share = tp / (tp + td);
+  }
+  return out;
+}
+
+double ServingModel::model_flop(const BatchShape& s) const {
+  const auto& m = model_;
+  const double tokens = s.decode_seqs * tokens_per_decode_step() + s.prefill_tokens;
+  const double per_entry = 2.0 * m.heads * (m.qk_head_dim() + m.v_head_dim()) * m.layers;
+  return 2.0 * active_params_ * tokens + per_entry * (s.prefill_pairs + tokens_per_decode_step() * s.decode_context);
+}
+
+}  // namespace flopcast

@@ -1,0 +1,258 @@
+#include "flopcast/scenarios/serving_scenario.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "flopcast/core/text.hpp"
+
+namespace flopcast {
+namespace fs = std::filesystem;
+
+const std::vector<std::string>& serving_published_metrics() {
+  static const std::vector<std::string> kMetrics{"input_tokens_per_s_per_node", "output_tokens_per_s_per_node",
+                                                 "input_tokens_per_s_per_chip", "output_tokens_per_s_per_chip",
+                                                 "usd_per_m_output"};
+  return kMetrics;
+}
+
+double serving_metric(const ServingResult& r, const std::string& metric) {
+  if (metric == "input_tokens_per_s_per_node") return r.input_tokens_per_s_per_node;
+  if (metric == "output_tokens_per_s_per_node") return r.output_tokens_per_s_per_node;
+  if (metric == "input_tokens_per_s_per_chip") return r.input_tokens_per_s_per_chip;
+  if (metric == "output_tokens_per_s_per_chip") return r.output_tokens_per_s_per_chip;
+  if (metric == "usd_per_m_output") return r.usd_per_m_output;
+  return 0.0;
+}
+
+namespace {
+
+constexpr IntegerBounds kCount{.min = 1, .max = 1 << 30};
+
+ServingPlan read_plan(JsonReader& parent, bool& given) {
+  ServingPlan plan;
+  auto p = parent.object("plan", Need::required);
+  given = p.has_value();
+  if (!p) return plan;
+  plan.tp = static_cast<int>(p->integer("tp", Need::optional, kCount).value_or(1));
+  plan.pp = static_cast<int>(p->integer("pp", Need::optional, kCount).value_or(1));
+  plan.dp_attention = static_cast<int>(p->integer("dp_attention", Need::optional, kCount).value_or(1));
+  plan.ep = static_cast<int>(p->integer("ep", Need::optional, kCount).value_or(1));
+  p->finish();
+  return plan;
+}
+
+Batching read_batching(JsonReader& parent) {
+  Batching b;
+  auto r = parent.object("batching", Need::optional);
+  if (!r) return b;
+  b.max_batch_tokens = r->integer("max_batch_tokens", Need::optional, {.min = 1, .max = 1 << 24}).value_or(b.max_batch_tokens);
+  b.max_running = static_cast<int>(r->integer("max_running", Need::optional, {.min = 1, .max = 1 << 20}).value_or(b.max_running));
+  b.prefill_chunk_tokens =
+      r->integer("prefill_chunk_tokens", Need::optional, {.min = 1, .max = 1 << 24}).value_or(b.max_batch_tokens);
+  r->finish();
+  return b;
+}
+
+void check_pool(JsonReader& at, const std::string& key, const ServingPool& pool, const ModelArch& model,
+                const ClusterSetup& cluster) {
+  for (const auto& message : serving_plan_problems(model, pool, cluster.node.chip_count())) at.problem(key, message);
+}
+
+// arrival_s,input_tokens,output_tokens per line after a header; arrivals in order.
+std::vector<TraceRequest> read_trace(JsonReader& w, const std::string& path, const fs::path& base_dir) {
+  const fs::path full = fs::path(path).is_absolute() ? fs::path(path) : base_dir / path;
+  std::ifstream in(full);
+  std::vector<TraceRequest> out;
+  if (!in) {
+    w.problem("trace", fmt::format("cannot read the trace file {}", full.string()));
+    return out;
+  }
+  std::string line;
+  long number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (number == 1 || line.empty() || line[0] == '#') continue;
+    std::replace(line.begin(), line.end(), ',', ' ');
+    std::istringstream fields(line);
+    TraceRequest t;
+    std::string rest;
+    if (!(fields >> t.arrival_s >> t.input_tokens >> t.output_tokens) || (fields >> rest) || t.arrival_s < 0 ||
+        t.input_tokens < 1 || t.output_tokens < 1 || (!out.empty() && t.arrival_s < out.back().arrival_s)) {
+      w.problem("trace", fmt::format("{} line {}: expected \"arrival_s,input_tokens,output_tokens\" with arrival_s >= 0 "
+                                     "and not before the line above, and token counts >= 1",
+                                     full.string(), number));
+      return {};
+    }
+    out.push_back(t);
+  }
+  if (out.empty()) w.problem("trace", fmt::format("{} holds no requests", full.string()));
+  return out;
+}
+
+Workload read_workload(JsonReader& s, const fs::path& base_dir) {
+  Workload out;
+  auto w = s.object("workload", Need::required);
+  if (!w) return out;
+  static const std::vector<std::string> kArrivals{"poisson", "concurrency", "trace"};
+  const auto arrival = w->choice("arrival", Need::optional, kArrivals).value_or("poisson");
+  out.arrival = arrival == "trace" ? ArrivalKind::trace : arrival == "concurrency" ? ArrivalKind::concurrency
+                                                                                   : ArrivalKind::poisson;
+  const Need poisson = out.arrival == ArrivalKind::poisson ? Need::required : Need::optional;
+  const Need closed = out.arrival == ArrivalKind::concurrency ? Need::required : Need::optional;
+  const Need generated = out.arrival == ArrivalKind::trace ? Need::optional : Need::required;
+  out.rate_per_s = w->number("rate_per_s", poisson, {.min = 0, .max = 1e9, .min_exclusive = true}).value_or(1.0);
+  out.concurrency = static_cast<int>(w->integer("concurrency", closed, {.min = 1, .max = 1 << 24}).value_or(1));
+  out.requests = w->integer("requests", Need::optional, {.min = 1, .max = 100'000'000}).value_or(1000);
+  out.input_tokens = w->number("input_tokens", generated, {.min = 1, .max = 1e7}).value_or(1000);
+  out.output_tokens = w->number("output_tokens", generated, {.min = 1, .max = 1e7}).value_or(200);
+  static const std::vector<std::string> kLengths{"fixed", "exponential"};
+  out.lengths = w->choice("lengths", Need::optional, kLengths).value_or("fixed") == "exponential"
+                    ? LengthDistribution::exponential
+                    : LengthDistribution::fixed;
+  out.seed = static_cast<std::uint64_t>(w->integer("seed", Need::optional, {.min = 0}).value_or(1));
+  const auto trace = w->string("trace", out.arrival == ArrivalKind::trace ? Need::required : Need::optional);
+  if (trace && out.arrival != ArrivalKind::trace) w->problem("trace", "is read only with \"arrival\": \"trace\"");
+  if (trace && out.arrival == ArrivalKind::trace) {
+    out.trace = read_trace(*w, *trace, base_dir);
+    out.requests = static_cast<long>(out.trace.size());
+  }
+  w->finish();
+  return out;
+}
+
+}  // namespace
+
+ServingSection read_serving_section(JsonReader& s, const ModelArch& model, const ClusterSetup& cluster,
+                                    const fs::path& base_dir) {
+  ServingSection out;
+  auto& setup = out.setup;
+  static const std::vector<std::string> kWeights{"bf16", "fp8", "int8"};
+  const auto weights = s.choice("weights", Need::optional, kWeights).value_or("bf16");
+  setup.weight_type = *parse_data_type(weights);
+  if (!cluster.chip.id.empty() && !cluster.chip.peak(setup.weight_type)) {
+    s.problem("weights", fmt::format("{} has no {} units; use one of its precisions", cluster.chip.id, weights));
+  }
+  static const std::vector<std::string> kKv{"bf16", "fp8"};
+  setup.kv_type = s.choice("kv_cache", Need::optional, kKv).value_or("bf16") == "fp8" ? DataType::fp8 : DataType::bf16;
+
+  if (s.has("disaggregation")) {
+    if (s.has("plan")) s.problem("plan", "give either a plan (one pool) or disaggregation (prefill and decode pools)");
+    if (s.has("batching")) s.problem("batching", "goes inside each pool of disaggregation");
+    s.allow("plan");
+    s.allow("batching");
+    if (auto d = s.object("disaggregation", Need::required)) {
+      int chips = 0;
+      for (const auto& [key, role] : {std::pair{"prefill", PoolRole::prefill}, std::pair{"decode", PoolRole::decode}}) {
+        auto p = d->object(key, Need::required);
+        if (!p) continue;
+        ServingPool pool;
+        pool.role = role;
+        pool.chips = static_cast<int>(p->integer("chips", Need::required, kCount).value_or(1));
+        bool given = false;
+        pool.plan = read_plan(*p, given);
+        pool.batching = read_batching(*p);
+        p->finish();
+        if (given) check_pool(*d, key, pool, model, cluster);
+        chips += pool.chips;
+        setup.pools.push_back(pool);
+      }
+      if (setup.pools.size() == 2 && chips != cluster.chips) {
+        d->problem_here(fmt::format("the pools hold {} + {} = {} chips, but /cluster/chips is {}",
+                                    setup.pools[0].chips, setup.pools[1].chips, chips, cluster.chips));
+      }
+      d->finish();
+    }
+  } else {
+    ServingPool pool;
+    pool.chips = cluster.chips;
+    bool given = false;
+    pool.plan = read_plan(s, given);
+    pool.batching = read_batching(s);
+    if (given) check_pool(s, "plan", pool, model, cluster);
+    setup.pools.push_back(pool);
+  }
+
+  setup.workload = read_workload(s, base_dir);
+  if (auto slo = s.object("slo", Need::optional)) {
+    setup.slo.ttft_s = slo->number("ttft_s", Need::optional, {.min = 0, .max = 1e6, .min_exclusive = true}).value_or(setup.slo.ttft_s);
+    setup.slo.tpot_s = slo->number("tpot_s", Need::optional, {.min = 0, .max = 1e6, .min_exclusive = true}).value_or(setup.slo.tpot_s);
+    slo->finish();
+  }
+  if (auto mtp = s.object("mtp", Need::optional)) {
+    setup.mtp.draft_tokens = static_cast<int>(mtp->integer("draft_tokens", Need::required, {.min = 0, .max = 8}).value_or(0));
+    setup.mtp.acceptance_rate = mtp->number("acceptance_rate", Need::required, {.min = 0, .max = 1}).value_or(0);
+    if (setup.mtp.draft_tokens > 0 && model.mtp_modules == 0) {
+      mtp->problem("draft_tokens", fmt::format("{} has no multi-token-prediction modules to draft with", model.name));
+    }
+    mtp->finish();
+  }
+  setup.prefix_cache_hit_rate = s.number("prefix_cache_hit_rate", Need::optional, {.min = 0, .max = 0.99}).value_or(0);
+  setup.two_batch_overlap = s.boolean("two_batch_overlap", Need::optional).value_or(false);
+
+  if (auto p = s.object("published", Need::optional)) {
+    ServingPublished pub;
+    pub.run = p->string("run", Need::required).value_or("");
+    pub.metric = p->choice("metric", Need::required, serving_published_metrics()).value_or("");
+    pub.value = p->number("value", Need::required, {.min = 0, .min_exclusive = true}).value_or(1);
+    pub.lower_bound = p->boolean("lower_bound", Need::optional).value_or(false);
+    pub.source = p->string("source", Need::required).value_or("");
+    pub.assumed = p->strings("assumed", Need::optional).value_or(std::vector<std::string>{});
+    p->finish();
+    out.published = pub;
+  }
+  s.finish();
+  return out;
+}
+
+nlohmann::json serving_section_to_json(const ServingSection& section) {
+  const auto& s = section.setup;
+  const auto plan = [](const ServingPlan& p) {
+    return nlohmann::json{{"tp", p.tp}, {"pp", p.pp}, {"dp_attention", p.dp_attention}, {"ep", p.ep}};
+  };
+  const auto batching = [](const Batching& b) {
+    return nlohmann::json{{"max_batch_tokens", b.max_batch_tokens}, {"max_running", b.max_running},
+                          {"prefill_chunk_tokens", b.prefill_chunk_tokens}};
+  };
+  nlohmann::json out;
+  out["weights"] = std::string(to_string(s.weight_type));
+  out["kv_cache"] = std::string(to_string(s.kv_type));
+  if (s.disaggregated()) {
+    for (const auto& pool : s.pools) {
+      out["disaggregation"][std::string(to_string(pool.role))] = {
+          {"chips", pool.chips}, {"plan", plan(pool.plan)}, {"batching", batching(pool.batching)}};
+    }
+  } else {
+    out["plan"] = plan(s.pools[0].plan);
+    out["batching"] = batching(s.pools[0].batching);
+  }
+  const auto& w = s.workload;
+  nlohmann::json workload;
+  switch (w.arrival) {
+    case ArrivalKind::poisson: workload = {{"arrival", "poisson"}, {"rate_per_s", w.rate_per_s}}; break;
+    case ArrivalKind::concurrency: workload = {{"arrival", "concurrency"}, {"concurrency", w.concurrency}}; break;
+    case ArrivalKind::trace: workload = {{"arrival", "trace"}, {"trace_requests", w.trace.size()}}; break;
+  }
+  if (w.arrival != ArrivalKind::trace) {
+    workload["requests"] = w.requests;
+    workload["input_tokens"] = w.input_tokens;
+    workload["output_tokens"] = w.output_tokens;
+    workload["lengths"] = w.lengths == LengthDistribution::fixed ? "fixed" : "exponential";
+  }
+  workload["seed"] = w.seed;
+  out["workload"] = workload;
+  out["slo"] = {{"ttft_s", s.slo.ttft_s}, {"tpot_s", s.slo.tpot_s}};
+  out["mtp"] = {{"draft_tokens", s.mtp.draft_tokens}, {"acceptance_rate", s.mtp.acceptance_rate}};
+  out["prefix_cache_hit_rate"] = s.prefix_cache_hit_rate;
+  out["two_batch_overlap"] = s.two_batch_overlap;
+  if (const auto& p = section.published) {
+    out["published"] = {{"run", p->run}, {"metric", p->metric}, {"value", p->value}, {"lower_bound", p->lower_bound},
+                        {"source", p->source}};
+    if (!p->assumed.empty()) out["published"]["assumed"] = p->assumed;
+  }
+  return out;
+}
+
+}  // namespace flopcast
