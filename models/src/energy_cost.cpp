@@ -22,10 +22,11 @@ EnergyCost energy_and_cost(const TrainingJob& job, const TopologySummary& topolo
   double chip_power_w = 0, host_power_w = 0, rental_usd_per_hour = 0, chip_capex_usd = 0, node_capex_usd = 0;
   for (int stage = 0; stage < pp; ++stage) {
     const double chips = static_cast<double>(c.chips) / pp;
-    const double nodes = static_cast<double>(c.nodes) / pp;
     const auto* group = c.stage_group(stage);
     const auto& chip = group ? group->chip : c.chip;
     const auto& node = group ? group->node : c.node;
+    // A partly used node (a slice of a rack-scale supernode) draws and costs its share of the host.
+    const double nodes = chips / node.chip_count();
     chip_power_w += chips * chip.tdp.value * a.chip_power_fraction_of_tdp;
     host_power_w += nodes * node.host_power.value;
     rental_usd_per_hour += chips * (group ? group->usd_per_chip_hour : costs.usd_per_chip_hour);

@@ -1,0 +1,242 @@
+// Serving: KV-cache sizes, the step-time model, the request-level simulation's invariants, the serving section.
+
+#include <cmath>
+
+#include "flopcast/sim/serve_sim.hpp"
+#include "helpers.hpp"
+
+namespace flopcast {
+namespace {
+
+using Catch::Matchers::WithinRel;
+
+const ModelArch& model(const std::string& id) { return *test::catalogs().models.find(id); }
+
+// A small dense deployment: Llama-3-8B in bf16 on 2 H100, one chip per instance.
+nlohmann::json small_deployment(double rate_per_s, long requests = 400) {
+  return {{"name", "small"},
+          {"model", "llama3-8b"},
+          {"cluster", {{"chip", "h100-sxm"}, {"chips", 2}}},
+          {"serving",
+           {{"plan", {{"tp", 1}}},
+            {"batching", {{"max_batch_tokens", 4096}, {"max_running", 64}}},
+            {"workload",
+             {{"arrival", "poisson"},
+              {"rate_per_s", rate_per_s},
+              {"requests", requests},
+              {"input_tokens", 1000},
+              {"output_tokens", 200},
+              {"seed", 7}}}}}};
+}
+
+ServingJob job_of(const nlohmann::json& json) { return serving_job(test::scenario_from(json)); }
+
+ServingResult simulate(const nlohmann::json& json) { return simulate_serving(job_of(json), test::catalogs().assumptions); }
+
+TEST_CASE("KV cache bytes per token for MHA, GQA and MLA, worked by hand", "[serving][kv]") {
+  // DeepSeek-V3, MLA: 61 layers x (kv_lora_rank 512 + rope 64) x 2 bytes = 70,272 bytes.
+  CHECK_THAT(kv_cache_bytes_per_token(model("deepseek-v3"), 2.0), WithinRel(70'272.0, 1e-12));
+  // The same model with plain MHA over its 128 query heads: 61 x 128 x (192 + 128) x 2 = 4,997,120 bytes;
+  // MLA keeps 70,272 / 4,997,120 = 1.4 %: a cut of 98.6 %, more than 90 %.
+  const double mha = kv_cache_bytes_per_token_mha_equivalent(model("deepseek-v3"), 2.0);
+  CHECK_THAT(mha, WithinRel(4'997'120.0, 1e-12));
+  CHECK(1.0 - 70'272.0 / mha > 0.90);
+  // Llama-3-70B, GQA with 8 KV heads: 80 x 2 x 8 x 128 x 2 = 327,680 bytes (320 KiB); fp8 halves it.
+  CHECK_THAT(kv_cache_bytes_per_token(model("llama3-70b"), 2.0), WithinRel(327'680.0, 1e-12));
+  CHECK_THAT(kv_cache_bytes_per_token(model("llama3-70b"), 1.0), WithinRel(163'840.0, 1e-12));
+  // GPT-3 175B, MHA: 96 x 2 x 96 x 128 x 2 = 4,718,592 bytes (4.5 MiB).
+  CHECK_THAT(kv_cache_bytes_per_token(model("gpt3-175b"), 2.0), WithinRel(4'718'592.0, 1e-12));
+}
+
+TEST_CASE("KV bytes per token per chip split KV heads over tp and layers over pp", "[serving][kv]") {
+  // Llama-3-70B at tp 8: one KV head per chip, 80 x 2 x 1 x 128 x 2 = 40,960 bytes; tp 16 cannot split 8 heads
+  // further, so each head is held twice: still 40,960.
+  CHECK_THAT(kv_bytes_per_token_per_chip(model("llama3-70b"), {.tp = 8}, 2.0), WithinRel(40'960.0, 1e-12));
+  CHECK_THAT(kv_bytes_per_token_per_chip(model("llama3-70b"), {.tp = 16}, 2.0), WithinRel(40'960.0, 1e-12));
+  // DeepSeek-V3: MLA's latent is the same on every TP rank; pp 2 holds ceil(61 / 2) = 31 layers: 31 x 576 x 2.
+  CHECK_THAT(kv_bytes_per_token_per_chip(model("deepseek-v3"), {.tp = 8}, 2.0), WithinRel(70'272.0, 1e-12));
+  CHECK_THAT(kv_bytes_per_token_per_chip(model("deepseek-v3"), {.tp = 1, .pp = 2}, 2.0), WithinRel(35'712.0, 1e-12));
+}
+
+TEST_CASE("experts touched, MTP tokens per step and latency percentiles", "[serving][formula]") {
+  // One token picks top_k experts: 256 (1 - (1 - 8/256)^1) = 8. None: 0. Many: all 256.
+  CHECK_THAT(experts_touched(256, 8, 1), WithinRel(8.0, 1e-12));
+  CHECK(experts_touched(256, 8, 0) == 0.0);
+  CHECK_THAT(experts_touched(256, 8, 10'000), WithinRel(256.0, 1e-9));
+  // 1 + a + a^2 + ...: one draft at 0.85 gives 1.85; two at 0.8 give 1 + 0.8 + 0.64 = 2.44.
+  CHECK_THAT((Mtp{1, 0.85}.expected_tokens_per_step()), WithinRel(1.85, 1e-12));
+  CHECK_THAT((Mtp{2, 0.8}.expected_tokens_per_step()), WithinRel(2.44, 1e-12));
+  // Nearest rank over 1..100: p50 = 50, p90 = 90, p99 = 99, mean 50.5.
+  std::vector<double> values;
+  for (int i = 100; i >= 1; --i) values.push_back(i);
+  const auto stats = latency_stats(values);
+  CHECK(stats.p50_s == 50.0);
+  CHECK(stats.p90_s == 90.0);
+  CHECK(stats.p99_s == 99.0);
+  CHECK_THAT(stats.mean_s, WithinRel(50.5, 1e-12));
+}
+
+TEST_CASE("a one-sequence decode step is bound by reading the weights", "[serving][step]") {
+  const ServingJob job = job_of(small_deployment(1.0));
+  const auto& a = test::catalogs().assumptions;
+  const auto topology = build_topology(topology_spec(job.cluster));
+  const ServingModel m(job, job.serving.pools[0], topology, a);
+  // Llama-3-8B: about 7.5e9 parameters in matrix multiplies (8.03e9 less the 0.53e9 input embedding) x 2 bytes,
+  // over H100's 3.35e12 bytes/s x the memory-bound efficiency, plus the fixed step and per-layer overheads.
+  const auto params = count_params(job.model);
+  const double hbm = job.cluster.chip.hbm_bandwidth.value * a.kernel("hopper").memory_bound;
+  const double expected = 2.0 * params.active_without_input_embedding / hbm + a.serving_per_step_overhead_s +
+                          job.model.layers * a.serving_per_layer_overhead_s;
+  const double step = m.step({.decode_seqs = 1, .decode_context = 1000}).time_s;
+  // KV reads (1000 x 128 KiB), activations and norms add a few percent.
+  CHECK(step >= expected);
+  CHECK(step <= 1.06 * expected);
+  // A batch of 64 reads the same weights once: far less than 64 times the time.
+  CHECK(m.step({.decode_seqs = 64, .decode_context = 64'000}).time_s < 2.0 * step);
+  // Prefill of 4,096 tokens is compute-bound: at least its FLOPs at peak.
+  const double flop = 2.0 * params.active_without_input_embedding * 4096;
+  CHECK(m.step({.prefill_tokens = 4096, .prefill_seqs = 1, .prefill_pairs = 4096.0 * 2048}).time_s >
+        flop / job.cluster.chip.peak_flop_per_s(DataType::bf16));
+}
+
+TEST_CASE("Little's law holds on the simulated queue", "[serving][sim]") {
+  const auto r = simulate(small_deployment(3.0));
+  REQUIRE(r.requests == 400);
+  // Over a run that starts and ends empty, the time-average number in the system is the arrival rate times the
+  // mean time in the system exactly: both are the sum of the requests' times in the system over the duration.
+  CHECK_THAT(r.mean_requests_in_system, WithinRel(r.arrival_rate_per_s * r.e2e.mean_s, 1e-6));
+  CHECK(r.mean_requests_in_system > 1.0);
+}
+
+TEST_CASE("throughput saturates and TTFT rises as the arrival rate grows", "[serving][sim]") {
+  double last_output = 0, last_ttft = 0;
+  std::vector<double> outputs;
+  for (const double rate : {1.0, 4.0, 16.0, 64.0, 256.0}) {
+    const auto r = simulate(small_deployment(rate));
+    INFO("rate " << rate << ": " << r.output_tokens_per_s << " tokens/s, TTFT p50 " << r.ttft.p50_s);
+    CHECK(r.output_tokens_per_s >= 0.98 * last_output);
+    CHECK(r.ttft.p50_s >= 0.98 * last_ttft);
+    last_output = r.output_tokens_per_s;
+    last_ttft = r.ttft.p50_s;
+    outputs.push_back(r.output_tokens_per_s);
+  }
+  // Below capacity the deployment serves what arrives: 1 request/s of 200 output tokens.
+  CHECK_THAT(outputs[0], WithinRel(200.0, 0.25));
+  // At the top it is saturated: four times the load adds less than 10 %.
+  CHECK(outputs[4] < 1.10 * outputs[3]);
+  CHECK(outputs[4] < 0.5 * 256.0 * 200.0);
+}
+
+TEST_CASE("a larger KV cache never lowers throughput", "[serving][sim]") {
+  // A saturating load on a chip whose cache holds few sequences, then the same with more HBM.
+  auto json = small_deployment(200.0, 300);
+  json["serving"]["batching"]["max_running"] = 256;
+  ServingJob job = job_of(json);
+  double last = 0;
+  for (const double gib : {24.0, 32.0, 48.0, 80.0}) {
+    job.cluster.chip.hbm_capacity.value = gib * kBytesPerGiB;
+    const auto r = simulate_serving(job, test::catalogs().assumptions);
+    INFO(gib << " GiB: " << r.output_tokens_per_s << " tokens/s, " << r.preemptions << " preemptions");
+    CHECK(r.output_tokens_per_s >= 0.99 * last);
+    last = r.output_tokens_per_s;
+  }
+}
+
+TEST_CASE("a full KV cache preempts and recomputes, and every request still finishes", "[serving][sim]") {
+  auto json = small_deployment(100.0, 200);
+  json["serving"]["batching"]["max_running"] = 256;
+  ServingJob job = job_of(json);
+  job.cluster.chip.hbm_capacity.value = 22.0 * kBytesPerGiB;  // about 2 GiB of cache: ~16 sequences of 1,200 tokens
+  const auto r = simulate_serving(job, test::catalogs().assumptions);
+  CHECK(r.requests == 200);
+  CHECK(r.preemptions > 0);
+  CHECK(r.pools[0].kv_occupancy_max <= 1.0);
+}
+
+TEST_CASE("the same seed gives the same result; another seed another", "[serving][sim]") {
+  auto strip = [](nlohmann::json j) {
+    j.erase("wall_s");
+    return j.dump();
+  };
+  const auto a = serving_result_to_json(simulate(small_deployment(8.0, 200)));
+  const auto b = serving_result_to_json(simulate(small_deployment(8.0, 200)));
+  CHECK(strip(a) == strip(b));
+  auto other = small_deployment(8.0, 200);
+  other["serving"]["workload"]["seed"] = 8;
+  CHECK(strip(serving_result_to_json(simulate(other))) != strip(a));
+}
+
+TEST_CASE("tier 1 and the simulation agree on a steady dense deployment", "[serving][tiers]") {
+  auto json = small_deployment(2.0, 600);
+  const ServingJob job = job_of(json);
+  const auto topology = build_topology(topology_spec(job.cluster));
+  const auto estimate = estimate_serving(job, topology, test::catalogs().assumptions);
+  const auto simulated = simulate_serving(job, test::catalogs().assumptions);
+  // Below capacity both serve the offered load; the decode step at the batch Little's law gives is the TPOT.
+  CHECK_THAT(simulated.output_tokens_per_s, WithinRel(estimate.output_tokens_per_s, 0.1));
+  CHECK_THAT(simulated.tpot.mean_s, WithinRel(estimate.tpot.mean_s, 0.15));
+  // Saturated by a closed loop of 64 clients per chip: the throughputs agree within 15 %.
+  json["serving"]["workload"] = {{"arrival", "concurrency"}, {"concurrency", 128}, {"requests", 1000},
+                                 {"input_tokens", 1000}, {"output_tokens", 200}};
+  const ServingJob closed = job_of(json);
+  const auto e2 = estimate_serving(closed, topology, test::catalogs().assumptions);
+  const auto s2 = simulate_serving(closed, test::catalogs().assumptions);
+  CHECK_THAT(s2.output_tokens_per_s, WithinRel(e2.output_tokens_per_s, 0.15));
+}
+
+TEST_CASE("disaggregated pools send every KV cache to the decode pool", "[serving][sim]") {
+  auto json = small_deployment(4.0, 200);
+  json["cluster"]["chips"] = 3;
+  json["serving"].erase("plan");
+  json["serving"].erase("batching");
+  json["serving"]["disaggregation"] = {{"prefill", {{"chips", 1}, {"plan", {{"tp", 1}}}}},
+                                       {"decode", {{"chips", 2}, {"plan", {{"tp", 1}}}}}};
+  const auto r = simulate(json);
+  CHECK(r.requests == 200);
+  REQUIRE(r.pools.size() == 2);
+  CHECK(r.pools[0].prefill_share == 1.0);
+  CHECK(r.pools[1].prefill_share == 0.0);
+  // Every input token's cost is the prefill pool's, every output token's the decode pool's.
+  CHECK(r.usd_per_m_input > 0);
+  CHECK(r.usd_per_m_output > 0);
+}
+
+TEST_CASE("serving sections with mistakes name the file, the path and what was expected", "[serving][input]") {
+  auto json = small_deployment(1.0);
+  json["serving"]["plan"] = {{"tp", 3}, {"ep", 2}};
+  json["serving"]["batching"]["max_runing"] = 3;
+  json["serving"]["workload"].erase("rate_per_s");
+  const auto messages = test::join_lines(test::messages_of([&] { test::scenario_from(json); }));
+  CHECK_THAT(messages, Catch::Contains("/serving/batching/max_runing: unknown key"));
+  CHECK_THAT(messages, Catch::Contains("/serving/workload/rate_per_s: is required"));
+  CHECK_THAT(messages, Catch::Contains("/serving/plan: an instance takes tp x pp x dp_attention = 3 x 1 x 1 = 3 chips"));
+  CHECK_THAT(messages, Catch::Contains("/serving/plan: ep 2 needs a mixture-of-experts model"));
+
+  auto both = small_deployment(1.0);
+  both["parallelism"] = {{"tp", 1}};
+  CHECK_THAT(test::join_lines(test::messages_of([&] { test::scenario_from(both); })),
+             Catch::Contains("/parallelism: belongs to training scenarios"));
+
+  auto pools = small_deployment(1.0);
+  pools["serving"].erase("plan");
+  pools["serving"].erase("batching");
+  pools["serving"]["disaggregation"] = {{"prefill", {{"chips", 1}, {"plan", {{"tp", 1}}}}},
+                                        {"decode", {{"chips", 3}, {"plan", {{"tp", 1}}}}}};
+  CHECK_THAT(test::join_lines(test::messages_of([&] { test::scenario_from(pools); })),
+             Catch::Contains("/serving/disaggregation: the pools hold 1 + 3 = 4 chips, but /cluster/chips is 2"));
+}
+
+TEST_CASE("a model too large for its instance is refused with the memory that does not fit", "[serving][input]") {
+  auto json = small_deployment(1.0);
+  json["model"] = "llama3-405b";
+  try {
+    simulate(json);
+    FAIL("no error");
+  } catch (const ModelError& error) {
+    CHECK_THAT(error.what(), Catch::Contains("does not fit"));
+    CHECK_THAT(error.what(), Catch::Contains("GiB of weights"));
+  }
+}
+
+}  // namespace
+}  // namespace flopcast
