@@ -155,5 +155,28 @@ expect plan-unknown-chip 2 "--chips: unknown chip \"h100-sxn\" \(did you mean \"
 expect plan-mixed 2 "/cluster/stage_chips: the plan search does not cover mixed fleets yet" "" -- "$flopcast" plan "$mixed"
 expect trace-unwritable 2 "error: .*cannot write" "internal" -- "$flopcast" run --trace /nonexistent-dir/t.json "$shipped"
 
+# Serving.
+served="scenarios/serving/deepseek-v3-h800.json"
+expect serve-summary 0 "TPOT +p50 [0-9.]+ ms" "nan|inf" -- "$flopcast" serve "$served"
+expect serve-cost 0 'per M input tokens, \$[0-9.]+ per M output tokens' "" -- "$flopcast" serve "$served"
+expect serve-throughput 0 "output +[0-9.]+ k? ?tokens/s \\([0-9.]+ k? ?per chip" "" -- "$flopcast" serve "$served"
+expect serve-compare 0 '\$/M output' "" -- "$flopcast" serve "$served" scenarios/serving/llama3-405b-h100.json
+expect serve-analytical 0 "\\(analytical\\)" "" -- "$flopcast" serve --tier analytical "$served"
+expect serve-search 0 "plans and batch sizes estimated" "" -- "$flopcast" serve --search "$served" --chips h800-sxm,h20
+expect serve-validation 0 "published +sglang-deepseek-96xH100-pd-ep" "" -- "$flopcast" serve scenarios/serving/validation/sglang-deepseek-prefill-32xh100.json
+"$flopcast" serve --json "$served" >"$work/serve.json"
+expect serve-json 0 "^ok" "" -- python3 -c "import json; r = json.load(open('$work/serve.json'))['result']; print('ok' if r['requests'] > 0 and r['ttft']['p99_s'] >= r['ttft']['p50_s'] > 0 and r['usd_per_m_output'] > 0 and r['kwh_per_mtok'] > 0 else 'bad')"
+expect serve-training-file 2 "describes a deployment to serve|is required to serve" "" -- "$flopcast" serve "$shipped"
+expect run-serving-file 2 "/serving: describes a deployment to serve: use flopcast serve" "" -- "$flopcast" run "$served"
+printf '{"model": "llama3-8b", "cluster": {"chip": "h100-sxm", "chips": 1}, "serving": {"plan": {"tp": 1}, "workload": {"arrival": "poisson", "rate_per_s": 1, "input_tokens": 10, "output_tokens": 10, "burst": 2}}}' >"$work/bad-serve.json"
+expect serve-unknown-key 2 "/serving/workload/burst: unknown key" "" -- "$flopcast" serve "$work/bad-serve.json"
+printf '{"model": "llama3-405b", "cluster": {"chip": "h100-sxm", "chips": 1}, "serving": {"plan": {"tp": 1}, "workload": {"arrival": "poisson", "rate_per_s": 1, "input_tokens": 10, "output_tokens": 10}}}' >"$work/big-serve.json"
+expect serve-does-not-fit 2 "does not fit: per chip [0-9.]+ GiB of weights" "" -- "$flopcast" serve "$work/big-serve.json"
+printf 'arrival_s,input_tokens,output_tokens\n0,100,20\n0.5,200,10\n1.0,50,5\n' >"$work/trace.csv"
+printf '{"model": "llama3-8b", "cluster": {"chip": "h100-sxm", "chips": 1}, "serving": {"plan": {"tp": 1}, "workload": {"arrival": "trace", "trace": "trace.csv"}}}' >"$work/trace-serve.json"
+expect serve-trace 0 "3 requests, [0-9]+ engine steps" "" -- "$flopcast" serve "$work/trace-serve.json"
+printf 'arrival_s,input_tokens,output_tokens\n1.0,100,20\n0.5,200,10\n' >"$work/trace.csv"
+expect serve-bad-trace 2 "trace.csv line 3: expected" "" -- "$flopcast" serve "$work/trace-serve.json"
+
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -58,8 +58,8 @@ std::vector<std::string> serving_plan_problems(const ModelArch& m, const Serving
     } else if (p.ep != p.tp * p.dp_attention) {
       out.push_back(fmt::format("ep must be 1 or tp x dp_attention = {} (experts spread over every chip of a stage)",
                                 p.tp * p.dp_attention));
-    } else if (m.moe->experts % p.ep != 0) {
-      out.push_back(fmt::format("ep {} does not divide the {} routed experts", p.ep, m.moe->experts));
+    } else if (p.ep > m.moe->experts) {
+      out.push_back(fmt::format("ep {} is more than the {} routed experts", p.ep, m.moe->experts));
     }
   }
   return out;
@@ -112,7 +112,12 @@ ServingModel::ServingModel(const ServingJob& job, const ServingPool& pool, const
   double weights = 0;
   for (const auto& stage : stages_) {
     const auto held = stage_params(model_, params, stage, split);
-    weights = std::max(weights, held.dense + held.expert / (plan.ep > 1 ? plan.ep : plan.tp));
+    // An ep that does not divide the experts leaves some chips one expert more (or a redundant copy, as
+    // DeepSeek's EPLB places them).
+    const double expert_share = plan.ep > 1 && model_.moe
+                                    ? std::ceil(static_cast<double>(model_.moe->experts) / plan.ep) / model_.moe->experts
+                                    : 1.0 / plan.tp;
+    weights = std::max(weights, held.dense + held.expert * expert_share);
   }
   auto& mem = memory_;
   mem.weights_bytes = weights * weight_bytes_;
