@@ -74,6 +74,16 @@ struct ServeOptions {
   std::vector<std::string> chips;  // chip types the search compares (default: the scenario's)
 };
 int serve_scenarios(const ServeOptions& options, const Catalogs& catalogs, std::ostream& out);
+struct ReportCommandOptions {
+  std::vector<std::string> files;  // scenarios and sweeps
+  std::string out_dir;
+  std::string claims_dir;  // empty: no claims
+  Tier tier = Tier::replica;
+  double price_swing = 0.25;
+  std::string title;
+  bool quiet = false;
+};
+int write_report(const ReportCommandOptions& options, const Catalogs& catalogs, std::ostream& out);
 
 int catalog_chips(bool json, const Catalogs& catalogs, std::ostream& out);
 int catalog_models(bool json, const Catalogs& catalogs, std::ostream& out);

@@ -41,6 +41,7 @@ int run(int argc, char** argv) {
                "  flopcast plan scenarios/shipped/llama3-405b-h100.json   # the best parallel plans\n"
                "  flopcast sweep scenarios/sweeps/chips-and-prices.json   # a grid of scenarios on all cores\n"
                "  flopcast serve scenarios/serving/*.json                 # serving: tokens/s, latency, $ per M tokens\n"
+               "  flopcast report scenarios/shipped/*.json -o results/report   # HTML, PDF, Markdown, CSV\n"
                "  flopcast catalog chips\n"
                "  flopcast catalog show ascend-910b\n"
                "  flopcast import-hf path/to/config.json > model.json\n",
@@ -177,6 +178,31 @@ int run(int argc, char** argv) {
                 "  flopcast serve scenarios/serving/*.json\n"
                 "  flopcast serve scenarios/serving/deepseek-v3-h800.json --search --chips "
                 "h800-sxm,h20,h100-sxm,h200-sxm,ascend-910c");
+  flopcast::cli::ReportCommandOptions report_options;
+  std::string report_tier = "replica";
+  auto* report = app.add_subcommand(
+      "report", "Write a cost comparison report (HTML, PDF, Markdown, CSV, with charts) of scenarios and sweeps");
+  report->add_option("inputs", report_options.files, "Scenario or sweep JSON files")
+      ->required()
+      ->check(CLI::ExistingFile);
+  report->add_option("-o,--out", report_options.out_dir,
+                     "Folder for report.html, report.pdf, report.md, report.csv and charts/*.svg")
+      ->required();
+  report->add_option("--tier", report_tier, "Tier of the scenarios: analytical, replica or full (sweeps: analytical)")
+      ->check(CLI::IsMember({"analytical", "replica", "full"}))
+      ->capture_default_str();
+  report->add_option("--claims", report_options.claims_dir, "Also check the claim files of this folder")
+      ->check(CLI::ExistingDirectory);
+  report->add_option("--price-swing", report_options.price_swing,
+                     "Sensitivity: a price the scenario gives itself moves by this fraction either way")
+      ->check(CLI::Range(0.0, 0.99))
+      ->capture_default_str();
+  report->add_option("--title", report_options.title, "The report's title");
+  report->add_flag("--quiet", report_options.quiet, "No progress on standard error");
+  report->footer("The HTML needs no network (charts are inline SVG). Files are replaced only once all are ready.\n"
+                 "Examples:\n  flopcast report scenarios/shipped/deepseek-v3-*.json -o results/export-control\n"
+                 "  flopcast report scenarios/sweeps/chips-and-prices.json -o results/chips\n"
+                 "  flopcast report --claims scenarios/claims -o results/claims");
 
   auto* catalog = app.add_subcommand("catalog", "List or show chips, models, nodes and fabrics, with sources");
   catalog->require_subcommand(1);
@@ -228,6 +254,9 @@ int run(int argc, char** argv) {
     if (*serve) {
       serve_options.tier = flopcast::parse_tier(serve_tier).value_or(flopcast::Tier::replica);
       return flopcast::cli::serve_scenarios(serve_options, catalogs, std::cout);
+    if (*report) {
+      report_options.tier = flopcast::parse_tier(report_tier).value_or(flopcast::Tier::replica);
+      return flopcast::cli::write_report(report_options, catalogs, std::cout);
     }
     if (*sweep) return flopcast::cli::run_sweep(sweep_options, catalogs, std::cout);
     if (*calibrate) return flopcast::cli::calibrate_runs(calibrate_options, catalogs, std::cout);

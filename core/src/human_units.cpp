@@ -1,10 +1,10 @@
-#include "format.hpp"
+#include "flopcast/core/human_units.hpp"
 
 #include <cmath>
 
 #include <fmt/format.h>
 
-namespace flopcast::cli {
+namespace flopcast::human {
 
 namespace {
 // Picks the largest prefix whose value is >= 1 and formats with three significant digits.
@@ -65,4 +65,4 @@ std::string energy_kwh(double kwh) {
   return scaled(kwh, kPrefixes, 4, 1000.0, "Wh");
 }
 
-}  // namespace flopcast::cli
+}  // namespace flopcast::human

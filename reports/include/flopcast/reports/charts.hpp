@@ -1,0 +1,47 @@
+#pragma once
+// Charts with Qt Charts, one code path for the reports and the desktop app: a ChartSpec (document.hpp) becomes a
+// QChart; the reports export it as SVG (QSvgGenerator) and lay the whole Document out as a PDF (QPdfWriter). Fonts
+// are sized in pixels, so a chart looks the same on screen, in SVG and in PDF.
+// A QApplication must exist (QT_QPA_PLATFORM=offscreen without a display).
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "flopcast/reports/document.hpp"
+
+class QApplication;
+class QChart;
+
+namespace flopcast::report {
+
+inline constexpr int kChartWidthPx = 900;
+
+// Qt for rendering without a display, for as long as it lives: a QApplication on the offscreen platform (unless
+// QT_QPA_PLATFORM says otherwise), or none when the process has one already. Qt's warnings about the missing display
+// are dropped; others go to standard error.
+class OffscreenQt {
+ public:
+  OffscreenQt();
+  ~OffscreenQt();
+  OffscreenQt(const OffscreenQt&) = delete;
+  OffscreenQt& operator=(const OffscreenQt&) = delete;
+
+ private:
+  std::unique_ptr<QApplication> app_;
+};
+
+// The chart's pixel height: the spec's, or one that gives each category room.
+int chart_height_px(const ChartSpec& spec);
+
+// A new chart (the caller owns it; a QChartView may take it).
+std::unique_ptr<QChart> make_chart(const ChartSpec& spec);
+
+// The chart as SVG text, kChartWidthPx wide.
+std::string chart_svg(const ChartSpec& spec);
+
+// The document as a PDF (A4, charts as vector graphics), written to a temporary file and renamed over `path`.
+void write_pdf(const Document& document, const std::filesystem::path& path);
+
+}  // namespace flopcast::report

@@ -1,0 +1,466 @@
+// ChartSpec -> QChart, and the renderings the reports need: SVG text and the whole document as PDF.
+
+#include "flopcast/reports/charts.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <QAbstractTextDocumentLayout>
+#include <QApplication>
+#include <QBuffer>
+#include <QGraphicsScene>
+#include <QPainter>
+#include <QPdfWriter>
+#include <QSvgGenerator>
+#include <QTextCursor>
+#include <QTextDocument>
+#include <QTextObjectInterface>
+#include <QtCharts/QAreaSeries>
+#include <QtCharts/QBarCategoryAxis>
+#include <QtCharts/QBarSet>
+#include <QtCharts/QCategoryAxis>
+#include <QtCharts/QChart>
+#include <QtCharts/QHorizontalBarSeries>
+#include <QtCharts/QHorizontalStackedBarSeries>
+#include <QtCharts/QLegendMarker>
+#include <QtCharts/QLineSeries>
+#include <QtCharts/QLogValueAxis>
+#include <QtCharts/QScatterSeries>
+#include <QtCharts/QValueAxis>
+
+#include "flopcast/core/errors.hpp"
+#include "flopcast/reports/writers.hpp"
+
+namespace flopcast::report {
+
+namespace {
+
+// Colours that stay apart in print and for the common colour-vision deficiencies (Okabe and Ito, 2008, "Color
+// Universal Design"), then two greys.
+const QColor kPalette[] = {QColor(0, 114, 178),  QColor(230, 159, 0),  QColor(0, 158, 115), QColor(213, 94, 0),
+                           QColor(86, 180, 233), QColor(204, 121, 167), QColor(240, 228, 66), QColor(0, 0, 0),
+                           QColor(120, 120, 120), QColor(180, 180, 180)};
+QColor colour(std::size_t index) { return kPalette[index % std::size(kPalette)]; }
+
+QFont font_px(int pixels, bool bold = false) {
+  QFont font("DejaVu Sans");
+  font.setPixelSize(pixels);
+  font.setBold(bold);
+  return font;
+}
+
+QString q(const std::string& text) { return QString::fromStdString(text); }
+
+void style_axis(QAbstractAxis* axis, const std::string& title) {
+  axis->setLabelsFont(font_px(12));
+  axis->setTitleFont(font_px(13, true));
+  if (!title.empty()) axis->setTitleText(q(title));
+}
+
+QValueAxis* value_axis(const std::string& title, double min, double max) {
+  auto* axis = new QValueAxis;
+  style_axis(axis, title);
+  if (!(max > min)) max = min + 1;
+  axis->setRange(min, max);
+  axis->applyNiceNumbers();
+  axis->setLabelFormat("%g");
+  return axis;
+}
+
+QLogValueAxis* log_axis(const std::string& title, double min, double max) {
+  auto* axis = new QLogValueAxis;
+  style_axis(axis, title);
+  axis->setBase(10);
+  axis->setLabelFormat("%g");
+  axis->setMinorTickCount(8);
+  axis->setRange(std::pow(10, std::floor(std::log10(min))), std::pow(10, std::ceil(std::log10(max))));
+  return axis;
+}
+
+// Horizontal bars, categories top to bottom in the spec's order (Qt puts the first category at the bottom).
+void add_bars(QChart& chart, const ChartSpec& spec) {
+  QAbstractBarSeries* series = nullptr;
+  if (spec.kind == ChartKind::stacked_bars) {
+    series = new QHorizontalStackedBarSeries;
+  } else {
+    series = new QHorizontalBarSeries;
+  }
+  double min = 0;
+  double max = 0;
+  for (std::size_t s = 0; s < spec.series.size(); ++s) {
+    auto* set = new QBarSet(q(spec.series[s].name));
+    set->setColor(colour(s));
+    set->setBorderColor(colour(s));
+    const auto& y = spec.series[s].y;
+    for (std::size_t k = y.size(); k-- > 0;) *set << y[k];
+    series->append(set);
+  }
+  // The value range: stacked bars add up their positive and their negative parts.
+  for (std::size_t k = 0; k < spec.categories.size(); ++k) {
+    double positive = 0;
+    double negative = 0;
+    for (const auto& s : spec.series) {
+      const double v = k < s.y.size() ? s.y[k] : 0.0;
+      if (spec.kind == ChartKind::stacked_bars) {
+        (v > 0 ? positive : negative) += v;
+      } else {
+        positive = std::max(positive, v);
+        negative = std::min(negative, v);
+      }
+    }
+    max = std::max(max, positive);
+    min = std::min(min, negative);
+  }
+  series->setBarWidth(spec.kind == ChartKind::stacked_bars ? 0.6 : 0.75);
+  chart.addSeries(series);
+  auto* categories = new QBarCategoryAxis;
+  style_axis(categories, spec.y_title);
+  QStringList labels;
+  for (std::size_t k = spec.categories.size(); k-- > 0;) labels << q(spec.categories[k]);
+  categories->append(labels);
+  chart.addAxis(categories, Qt::AlignLeft);
+  series->attachAxis(categories);
+  const double pad = 0.05 * (max - min);
+  auto* values = value_axis(spec.x_title, min < 0 ? min - pad : 0.0, max + pad);
+  chart.addAxis(values, Qt::AlignBottom);
+  series->attachAxis(values);
+}
+
+// A dot at the central value and a bar from p10 to p90 for each category, top to bottom.
+void add_intervals(QChart& chart, const ChartSpec& spec) {
+  const auto& data = spec.series.front();
+  const std::size_t n = spec.categories.size();
+  double max = 0;
+  for (double v : data.high) max = std::max(max, v);
+  for (double v : data.y) max = std::max(max, v);
+  auto* values = value_axis(spec.x_title, 0.0, max * 1.05);
+  auto* rows = new QCategoryAxis;
+  style_axis(rows, spec.y_title);
+  rows->setRange(-0.5, static_cast<double>(n) - 0.5);
+  rows->setStartValue(-0.5);
+  for (std::size_t k = n; k-- > 0;) rows->append(q(spec.categories[k]), static_cast<double>(n - 1 - k) + 0.5);
+  rows->setLabelsPosition(QCategoryAxis::AxisLabelsPositionCenter);
+  rows->setGridLineVisible(false);
+  chart.addAxis(values, Qt::AlignBottom);
+  chart.addAxis(rows, Qt::AlignLeft);
+  QPen range_pen(colour(4));
+  range_pen.setWidth(7);
+  range_pen.setCapStyle(Qt::FlatCap);
+  auto* dots = new QScatterSeries;
+  dots->setName("central prediction");
+  dots->setColor(colour(0));
+  dots->setBorderColor(colour(0));
+  dots->setMarkerSize(11);
+  for (std::size_t k = 0; k < n; ++k) {
+    const double y = static_cast<double>(n - 1 - k);
+    auto* range = new QLineSeries;
+    range->setName("p10 to p90");
+    range->setPen(range_pen);
+    range->append(data.low[k], y);
+    range->append(data.high[k], y);
+    chart.addSeries(range);
+    range->attachAxis(values);
+    range->attachAxis(rows);
+    if (k > 0) chart.legend()->markers(range).front()->setVisible(false);
+    dots->append(data.y[k], y);
+  }
+  chart.addSeries(dots);
+  dots->attachAxis(values);
+  dots->attachAxis(rows);
+}
+
+// Lines over x, each with its p10-p90 band when it has one.
+void add_lines(QChart& chart, const ChartSpec& spec) {
+  double x_min = std::numeric_limits<double>::max();
+  double x_max = std::numeric_limits<double>::lowest();
+  double y_min = std::numeric_limits<double>::max();
+  double y_max = std::numeric_limits<double>::lowest();
+  for (const auto& s : spec.series) {
+    for (std::size_t k = 0; k < s.x.size(); ++k) {
+      x_min = std::min(x_min, s.x[k]);
+      x_max = std::max(x_max, s.x[k]);
+      y_min = std::min({y_min, s.y[k], k < s.low.size() ? s.low[k] : s.y[k]});
+      y_max = std::max({y_max, s.y[k], k < s.high.size() ? s.high[k] : s.y[k]});
+    }
+  }
+  if (x_min > x_max) return;
+  QAbstractAxis* x_axis = spec.log_x ? static_cast<QAbstractAxis*>(log_axis(spec.x_title, x_min, x_max))
+                                     : value_axis(spec.x_title, x_min, x_max);
+  QAbstractAxis* y_axis = spec.log_y ? static_cast<QAbstractAxis*>(log_axis(spec.y_title, y_min, y_max))
+                                     : value_axis(spec.y_title, std::min(0.0, y_min), y_max * 1.05);
+  chart.addAxis(x_axis, Qt::AlignBottom);
+  chart.addAxis(y_axis, Qt::AlignLeft);
+  for (std::size_t s = 0; s < spec.series.size(); ++s) {
+    const auto& data = spec.series[s];
+    if (data.low.size() == data.x.size() && data.high.size() == data.x.size() && !data.x.empty()) {
+      auto* lower = new QLineSeries;
+      auto* upper = new QLineSeries;
+      for (std::size_t k = 0; k < data.x.size(); ++k) {
+        lower->append(data.x[k], data.low[k]);
+        upper->append(data.x[k], data.high[k]);
+      }
+      auto* band = new QAreaSeries(upper, lower);
+      QColor fill = colour(s);
+      fill.setAlpha(45);
+      band->setBrush(fill);
+      band->setPen(Qt::NoPen);
+      chart.addSeries(band);
+      band->attachAxis(x_axis);
+      band->attachAxis(y_axis);
+      chart.legend()->markers(band).front()->setVisible(false);
+    }
+    auto* line = new QLineSeries;
+    line->setName(q(data.name));
+    QPen pen(colour(s));
+    pen.setWidth(2);
+    line->setPen(pen);
+    line->setPointsVisible(true);
+    for (std::size_t k = 0; k < data.x.size(); ++k) line->append(data.x[k], data.y[k]);
+    chart.addSeries(line);
+    line->attachAxis(x_axis);
+    line->attachAxis(y_axis);
+  }
+}
+
+// A chart laid out in its own scene at its pixel size, for rendering.
+class ChartScene {
+ public:
+  explicit ChartScene(const ChartSpec& spec)
+      : chart_(make_chart(spec).release()), width_(kChartWidthPx), height_(chart_height_px(spec)) {
+    scene_.addItem(chart_);  // the scene owns the chart from here
+    scene_.setSceneRect(0, 0, width_, height_);
+    chart_->setGeometry(0, 0, width_, height_);
+    QCoreApplication::processEvents();  // lets the chart lay out its axes and legend
+  }
+  void render(QPainter& painter, const QRectF& target) {
+    scene_.render(&painter, target, QRectF(0, 0, width_, height_));
+  }
+  int width() const { return width_; }
+  int height() const { return height_; }
+
+ private:
+  QGraphicsScene scene_;
+  QChart* chart_;
+  int width_;
+  int height_;
+};
+
+int qt_argc = 1;
+char qt_program_name[] = "flopcast";
+char* qt_argv[] = {qt_program_name, nullptr};
+
+void qt_message(QtMsgType type, const QMessageLogContext&, const QString& message) {
+  if (type == QtDebugMsg || type == QtInfoMsg) return;
+  // The offscreen platform has no display and no runtime folder: nothing a report needs.
+  if (message.contains("XDG_RUNTIME_DIR") || message.contains("propagateSizeHints")) return;
+  fmt::print(stderr, "flopcast: Qt: {}\n", message.toStdString());
+}
+
+}  // namespace
+
+OffscreenQt::OffscreenQt() {
+  if (QCoreApplication::instance() != nullptr) return;
+  if (!qEnvironmentVariableIsSet("QT_QPA_PLATFORM")) qputenv("QT_QPA_PLATFORM", "offscreen");
+  qInstallMessageHandler(qt_message);
+  app_ = std::make_unique<QApplication>(qt_argc, qt_argv);
+}
+
+OffscreenQt::~OffscreenQt() = default;
+
+int chart_height_px(const ChartSpec& spec) {
+  if (spec.height_px > 0) return spec.height_px;
+  const int n = static_cast<int>(spec.categories.size());
+  switch (spec.kind) {
+    case ChartKind::stacked_bars: return 160 + 34 * n;
+    case ChartKind::intervals: return 130 + 30 * n;
+    case ChartKind::bars:
+    case ChartKind::tornado: return 150 + n * (12 + 14 * static_cast<int>(spec.series.size()));
+    case ChartKind::lines: return 460;
+  }
+  return 400;
+}
+
+std::unique_ptr<QChart> make_chart(const ChartSpec& spec) {
+  auto chart = std::make_unique<QChart>();
+  chart->setTheme(QChart::ChartThemeLight);
+  chart->setAnimationOptions(QChart::NoAnimation);
+  chart->setBackgroundRoundness(0);
+  chart->setTitle(q(spec.title));
+  chart->setTitleFont(font_px(16, true));
+  chart->legend()->setFont(font_px(12));
+  chart->legend()->setAlignment(Qt::AlignBottom);
+  chart->setMargins(QMargins(6, 6, 12, 6));
+  if (spec.series.empty()) return chart;
+  switch (spec.kind) {
+    case ChartKind::bars:
+    case ChartKind::stacked_bars:
+    case ChartKind::tornado: add_bars(*chart, spec); break;
+    case ChartKind::intervals: add_intervals(*chart, spec); break;
+    case ChartKind::lines: add_lines(*chart, spec); break;
+  }
+  return chart;
+}
+
+std::string chart_svg(const ChartSpec& spec) {
+  ChartScene scene(spec);
+  QBuffer buffer;
+  buffer.open(QIODevice::WriteOnly);
+  QSvgGenerator generator;
+  generator.setOutputDevice(&buffer);
+  generator.setSize(QSize(scene.width(), scene.height()));
+  generator.setViewBox(QRect(0, 0, scene.width(), scene.height()));
+  generator.setTitle(q(spec.title));
+  generator.setDescription(q(spec.caption));
+  {
+    QPainter painter(&generator);
+    painter.setRenderHint(QPainter::Antialiasing);
+    scene.render(painter, QRectF(0, 0, scene.width(), scene.height()));
+  }
+  return buffer.data().toStdString();
+}
+
+namespace {
+
+constexpr int kChartObjectType = QTextFormat::UserObject + 1;
+constexpr int kChartIndexProperty = QTextFormat::UserProperty + 1;
+
+// Draws a chart where the PDF's text flow holds its placeholder, as vector graphics, the text width wide.
+class ChartTextObject : public QObject, public QTextObjectInterface {
+  Q_OBJECT
+  Q_INTERFACES(QTextObjectInterface)
+
+ public:
+  explicit ChartTextObject(std::vector<std::unique_ptr<ChartScene>>& scenes) : scenes_(scenes) {}
+
+  QSizeF intrinsicSize(QTextDocument* document, int, const QTextFormat& format) override {
+    const auto& scene = *scenes_.at(static_cast<std::size_t>(format.property(kChartIndexProperty).toInt()));
+    const double width = document->textWidth() > 0 ? document->textWidth() - 4 : scene.width();
+    return {width, width * scene.height() / scene.width()};
+  }
+  void drawObject(QPainter* painter, const QRectF& rect, QTextDocument*, int, const QTextFormat& format) override {
+    auto& scene = *scenes_.at(static_cast<std::size_t>(format.property(kChartIndexProperty).toInt()));
+    painter->save();
+    painter->setRenderHint(QPainter::Antialiasing);
+    scene.render(*painter, rect);
+    painter->restore();
+  }
+
+ private:
+  std::vector<std::unique_ptr<ChartScene>>& scenes_;
+};
+
+// JSON on few lines for print: compact, with a space after each comma and colon so that lines can wrap.
+std::string spaced_json(const nlohmann::json& j) {
+  if (j.is_object()) {
+    std::string out = "{";
+    bool first = true;
+    for (const auto& [key, value] : j.items()) {
+      out += (first ? "" : ", ") + nlohmann::json(key).dump() + ": " + spaced_json(value);
+      first = false;
+    }
+    return out + "}";
+  }
+  if (j.is_array()) {
+    std::string out = "[";
+    for (std::size_t k = 0; k < j.size(); ++k) out += (k == 0 ? "" : ", ") + spaced_json(j[k]);
+    return out + "]";
+  }
+  return j.dump();
+}
+
+// The Qt rich-text subset of the document's HTML for one block (charts aside).
+std::string rich_text(const Block& block) {
+  if (const auto* p = std::get_if<Paragraph>(&block)) return "<p>" + html_escape(p->text) + "</p>";
+  if (const auto* t = std::get_if<Table>(&block)) {
+    std::string out = "<p><b>" + html_escape(t->caption) + "</b></p>";
+    out += "<table border=\"1\" cellspacing=\"0\" cellpadding=\"3\" width=\"100%\" style=\"border-color: #999\"><tr>";
+    for (const auto& h : t->header) out += "<th bgcolor=\"#eeeeee\" align=\"left\">" + html_escape(h) + "</th>";
+    out += "</tr>";
+    for (const auto& row : t->rows) {
+      out += "<tr>";
+      for (const auto& cell : row) {
+        out += std::string(cell.value ? "<td align=\"right\">" : "<td>") + html_escape(cell.text) + "</td>";
+      }
+      out += "</tr>";
+    }
+    return out + "</table>";
+  }
+  if (const auto* code = std::get_if<Code>(&block)) {
+    std::string text = code->text;
+    try {
+      text = spaced_json(nlohmann::json::parse(code->text));
+    } catch (const nlohmann::json::exception&) {
+      // Not JSON: as it is.
+    }
+    return "<p><b>" + html_escape(code->title) + "</b></p><p style=\"font-family: 'DejaVu Sans Mono'; font-size: 7pt\">" +
+           html_escape(text) + "</p>";
+  }
+  return "";
+}
+
+}  // namespace
+
+void write_pdf(const Document& document, const std::filesystem::path& path) {
+  std::vector<std::unique_ptr<ChartScene>> scenes;
+  for (const auto* chart : document.charts()) scenes.push_back(std::make_unique<ChartScene>(*chart));
+
+  QTextDocument text;
+  QFont base("DejaVu Sans");
+  base.setPointSizeF(9);
+  text.setDefaultFont(base);
+  text.setDocumentMargin(0);
+  ChartTextObject charts(scenes);
+  text.documentLayout()->registerHandler(kChartObjectType, &charts);
+  QTextCursor cursor(&text);
+  cursor.insertHtml(q("<h1>" + html_escape(document.title) + "</h1><p>" + html_escape(document.subtitle) + "</p>"));
+  int chart_index = 0;
+  for (const auto& section : document.sections) {
+    cursor.insertBlock();
+    cursor.insertHtml(q("<h2>" + html_escape(section.title) + "</h2>"));
+    for (const auto& block : section.blocks) {
+      cursor.insertBlock();
+      if (const auto* chart = std::get_if<ChartSpec>(&block)) {
+        QTextCharFormat format;
+        format.setObjectType(kChartObjectType);
+        format.setProperty(kChartIndexProperty, chart_index++);
+        cursor.insertText(QString(QChar::ObjectReplacementCharacter), format);
+        cursor.setCharFormat(QTextCharFormat());
+        if (!chart->caption.empty()) {
+          cursor.insertBlock();
+          cursor.insertHtml(q("<p><i>" + html_escape(chart->caption) + "</i></p>"));
+        }
+      } else {
+        cursor.insertHtml(q(rich_text(block)));
+      }
+    }
+  }
+
+  const std::filesystem::path temporary = path.parent_path() / ("." + path.filename().string() + ".tmp");
+  {
+    QPdfWriter pdf(q(temporary.string()));
+    pdf.setPageSize(QPageSize(QPageSize::A4));
+    pdf.setPageMargins(QMarginsF(14, 14, 14, 14), QPageLayout::Millimeter);
+    pdf.setTitle(q(document.title));
+    pdf.setCreator("flopcast");
+    pdf.setResolution(300);
+    text.print(&pdf);
+  }
+  std::error_code error;
+  if (!std::filesystem::exists(temporary, error) || std::filesystem::file_size(temporary, error) == 0) {
+    std::filesystem::remove(temporary, error);
+    throw IoError(fmt::format("{}: could not write the PDF", path.string()));
+  }
+  std::filesystem::rename(temporary, path, error);
+  if (error) {
+    std::filesystem::remove(temporary, error);
+    throw IoError(fmt::format("{}: cannot replace: {}", path.string(), error.message()));
+  }
+}
+
+}  // namespace flopcast::report
+
+#include "charts.moc"
