@@ -12,6 +12,7 @@
 #include <QAbstractTextDocumentLayout>
 #include <QApplication>
 #include <QBuffer>
+#include <QFontMetrics>
 #include <QGraphicsScene>
 #include <QPainter>
 #include <QPdfWriter>
@@ -75,8 +76,9 @@ QLogValueAxis* log_axis(const std::string& title, double min, double max) {
   auto* axis = new QLogValueAxis;
   style_axis(axis, title);
   axis->setBase(10);
-  axis->setLabelFormat("%g");
+  axis->setLabelFormat("%.0f");
   axis->setMinorTickCount(8);
+  axis->setMinorGridLineColor(QColor(235, 235, 235));
   axis->setRange(std::pow(10, std::floor(std::log10(min))), std::pow(10, std::ceil(std::log10(max))));
   return axis;
 }
@@ -93,8 +95,9 @@ void add_bars(QChart& chart, const ChartSpec& spec) {
   double max = 0;
   for (std::size_t s = 0; s < spec.series.size(); ++s) {
     auto* set = new QBarSet(q(spec.series[s].name));
-    set->setColor(colour(s));
-    set->setBorderColor(colour(s));
+    const QColor c = spec.series[s].colour.empty() ? colour(s) : QColor(q(spec.series[s].colour));
+    set->setColor(c);
+    set->setBorderColor(c);
     const auto& y = spec.series[s].y;
     for (std::size_t k = y.size(); k-- > 0;) *set << y[k];
     series->append(set);
@@ -214,7 +217,8 @@ void add_lines(QChart& chart, const ChartSpec& spec) {
       chart.legend()->markers(band).front()->setVisible(false);
     }
     auto* line = new QLineSeries;
-    line->setName(q(data.name));
+    // Names beside the plot are cut to a third of the chart's width, with an ellipsis.
+    line->setName(QFontMetrics(font_px(12)).elidedText(q(data.name), Qt::ElideRight, kChartWidthPx / 3 - 50));
     QPen pen(colour(s));
     pen.setWidth(2);
     line->setPen(pen);
@@ -224,6 +228,13 @@ void add_lines(QChart& chart, const ChartSpec& spec) {
     line->attachAxis(x_axis);
     line->attachAxis(y_axis);
   }
+  // Series names are long: one per line beside the plot.
+  chart.legend()->setAlignment(Qt::AlignRight);
+  int widest = 0;
+  for (auto* marker : chart.legend()->markers()) {
+    widest = std::max(widest, QFontMetrics(font_px(12)).horizontalAdvance(marker->label()));
+  }
+  chart.legend()->setMinimumWidth(std::min(kChartWidthPx / 3, widest + 60));
 }
 
 // A chart laid out in its own scene at its pixel size, for rendering.
@@ -293,7 +304,7 @@ std::unique_ptr<QChart> make_chart(const ChartSpec& spec) {
   chart->setTitleFont(font_px(16, true));
   chart->legend()->setFont(font_px(12));
   chart->legend()->setAlignment(Qt::AlignBottom);
-  chart->setMargins(QMargins(6, 6, 12, 6));
+  chart->setMargins(QMargins(6, 6, 24, 6));
   if (spec.series.empty()) return chart;
   switch (spec.kind) {
     case ChartKind::bars:

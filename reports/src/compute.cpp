@@ -101,8 +101,8 @@ std::vector<Sensitivity> sensitivities(const Scenario& scenario, const TrainingE
     const auto low = tier1_of(with_own_prices_scaled(scenario, 1 - price_swing), catalogs.assumptions, tier1);
     const auto high = tier1_of(with_own_prices_scaled(scenario, 1 + price_swing), catalogs.assumptions, tier1);
     const bool rental = scenario.job.costs.mode == CostMode::rental;
-    out.push_back(ratios(fmt::format("{} given by the scenario (-{:g} % to +{:g} %)",
-                                     rental ? "price per chip-hour" : "chip price", 100 * price_swing, 100 * price_swing),
+    out.push_back(ratios(fmt::format("{} (-{:g} % to +{:g} %)", rental ? "price per chip-hour" : "chip price",
+                                     100 * price_swing, 100 * price_swing),
                          tier1, low, high));
   }
   if (intervals.model_log_sigma > 0) {
@@ -111,7 +111,7 @@ std::vector<Sensitivity> sensitivities(const Scenario& scenario, const TrainingE
     const double factor = std::exp(intervals.model_log_sigma);
     const auto low = tier1_of(scenario.job, kernels_scaled(catalogs.assumptions, scenario.job, 1 / factor), tier1);
     const auto high = tier1_of(scenario.job, kernels_scaled(catalogs.assumptions, scenario.job, factor), tier1);
-    out.push_back(ratios(fmt::format("kernel efficiency (x{:.2f} to x{:.2f}, the model's spread)", 1 / factor, factor),
+    out.push_back(ratios(fmt::format("kernel efficiency (x{:.2f} to x{:.2f})", 1 / factor, factor),
                          tier1, low, high));
   }
   std::stable_sort(out.begin(), out.end(), [](const Sensitivity& a, const Sensitivity& b) { return a.swing() > b.swing(); });

@@ -48,14 +48,41 @@ Cell number_cell(std::string text, double value, std::string unit) {
   return Cell{.text = std::move(text), .value = value, .unit = std::move(unit)};
 }
 
-// "54.2 days (48.0 to 61.3 days)": the central value and its p10-p90, in `unit` after `scale` (SI value x scale).
+// "158.1-226.4 days", "$10.4-17.3 M": two values written by the same function, the unit and prefix they share
+// written once.
+std::string range_text(const std::string& low, const std::string& high) {
+  const auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
+  const auto first_digit = [&](const std::string& t) {
+    return static_cast<std::size_t>(std::find_if(t.begin(), t.end(), is_digit) - t.begin());
+  };
+  const auto after_last_digit = [&](const std::string& t) {
+    return static_cast<std::size_t>(t.rend() - std::find_if(t.rbegin(), t.rend(), is_digit));
+  };
+  const std::string low_prefix = low.substr(0, first_digit(low));
+  const std::string high_prefix = high.substr(0, first_digit(high));
+  const std::string low_suffix = low.substr(after_last_digit(low));
+  const std::string high_suffix = high.substr(after_last_digit(high));
+  if (low_prefix != high_prefix || low_suffix != high_suffix || low_prefix.find('-') != std::string::npos) {
+    return low + " to " + high;
+  }
+  return low.substr(0, after_last_digit(low)) + "-" + high.substr(high_prefix.size());
+}
+
+// "54.2 days (48.0-61.3 days)": the central value and its p10-p90, in `unit` after `scale` (SI value x scale).
 Cell interval_cell(double central, const Interval& interval, const std::function<std::string(double)>& text,
                    double scale, std::string unit) {
-  return Cell{.text = fmt::format("{} ({} to {})", text(central), text(interval.p10), text(interval.p90)),
+  return Cell{.text = fmt::format("{} ({})", text(central), range_text(text(interval.p10), text(interval.p90))),
               .value = central * scale,
               .unit = std::move(unit),
               .p10 = interval.p10 * scale,
               .p90 = interval.p90 * scale};
+}
+
+// "2048 x h800-sxm", for tables.
+std::string chips_short(const TrainingJob& job) {
+  std::string text = fmt::format("{} x {}", job.cluster.chips, job.cluster.chip.id);
+  for (const auto& group : job.cluster.stage_chips) text += " + " + group.chip.id;
+  return text;
 }
 
 std::string chips_text(const TrainingJob& job) {
@@ -67,7 +94,7 @@ std::string chips_text(const TrainingJob& job) {
 
 // A label short enough for a chart axis.
 std::string short_label(const std::string& name) {
-  constexpr std::size_t kMax = 52;
+  constexpr std::size_t kMax = 44;
   if (name.size() <= kMax) return name;
   return name.substr(0, kMax - 3) + "...";
 }
@@ -125,9 +152,12 @@ std::string scenario_paragraph(const ReportData& data, std::size_t index) {
                                bytes(m.total_bytes), bytes(m.usable_bytes), bytes(-m.margin_bytes));
   if (!r.sensitivities.empty()) {
     const auto& top = r.sensitivities.front();
-    text += fmt::format(" The uncertain input that moves the result most is {}: cost {} to {}, time {} to {}.",
-                        top.input, signed_percent(top.cost_ratio_low), signed_percent(top.cost_ratio_high),
-                        signed_percent(top.days_ratio_low), signed_percent(top.days_ratio_high));
+    const bool time_moves = std::fabs(top.days_ratio_low - 1) >= 5e-4 || std::fabs(top.days_ratio_high - 1) >= 5e-4;
+    text += fmt::format(" The uncertain input that moves the result most is {}: cost {} to {}{}.", top.input,
+                        signed_percent(top.cost_ratio_low), signed_percent(top.cost_ratio_high),
+                        time_moves ? fmt::format(", time {} to {}", signed_percent(top.days_ratio_low),
+                                                 signed_percent(top.days_ratio_high))
+                                   : std::string(", time unchanged"));
   }
   if (data.scenarios.size() > 1) {
     // Against the cheapest and the fastest of the report.
@@ -174,7 +204,7 @@ Section summary_section(const ReportData& data) {
     const auto& e = r.result.estimate;
     const auto& p = r.intervals;
     table.rows.push_back(
-        {text_cell(r.scenario.name), number_cell(chips_text(r.scenario.job), r.scenario.job.cluster.chips, "chips"),
+        {text_cell(r.scenario.name), number_cell(chips_short(r.scenario.job), r.scenario.job.cluster.chips, "chips"),
          interval_cell(e.train_days, p.train_days, [](double v) { return days(v); }, 1.0, "days"),
          interval_cell(e.energy_cost.cost_usd, p.cost_usd, [](double v) { return usd(v); }, 1.0, "USD"),
          interval_cell(e.energy_cost.usd_per_mtok, p.usd_per_mtok, [](double v) { return usd(v); }, 1.0,
@@ -200,7 +230,7 @@ ChartSpec interval_chart(const ReportData& data, std::string id, std::string tit
                   .x_title = std::move(x_title), .y_title = "", .x_unit = "", .y_unit = std::move(unit),
                   .categories = {}, .series = {}, .log_x = false, .log_y = false, .caption = std::move(caption),
                   .height_px = 0};
-  ChartSeries series{.name = "central (p10-p90)", .x = {}, .y = {}, .low = {}, .high = {}};
+  ChartSeries series{.name = "central (p10-p90)", .x = {}, .y = {}, .low = {}, .high = {}, .colour = {}};
   for (const auto& r : data.scenarios) {
     chart.categories.push_back(short_label(r.scenario.name));
     series.y.push_back(central(r) * scale);
@@ -238,7 +268,7 @@ Section charts_section(const ReportData& data) {
                              "optimizer step with fixed overheads.",
                   .height_px = 0};
   for (const auto& part : step_parts(StepBreakdown{})) {
-    steps.series.push_back(ChartSeries{.name = part.name, .x = {}, .y = {}, .low = {}, .high = {}});
+    steps.series.push_back(ChartSeries{.name = part.name, .x = {}, .y = {}, .low = {}, .high = {}, .colour = {}});
   }
   for (const auto& r : data.scenarios) {
     steps.categories.push_back(short_label(r.scenario.name));
@@ -254,17 +284,18 @@ Section charts_section(const ReportData& data) {
   ChartSpec memory{.id = "memory", .title = "Memory per chip (fullest pipeline stage)", .kind = ChartKind::stacked_bars,
                    .x_title = "memory per chip (GiB)", .y_title = "", .x_unit = "", .y_unit = "GiB", .categories = {},
                    .series = {}, .log_x = false, .log_y = false,
-                   .caption = "Usable memory (HBM less the share the runtime keeps) is given with each label.",
+                   .caption = "A bar that ends with \"free\" fits: its end is the usable memory (HBM less the "
+                              "share the runtime cannot use). A bar without it does not fit.",
                    .height_px = 0};
-  for (const char* name : {"weights", "gradients", "optimizer states", "activations", "reserved"}) {
-    memory.series.push_back(ChartSeries{.name = name, .x = {}, .y = {}, .low = {}, .high = {}});
+  for (const char* name : {"weights", "gradients", "optimizer states", "activations", "reserved", "free"}) {
+    memory.series.push_back(ChartSeries{.name = name, .x = {}, .y = {}, .low = {}, .high = {}, .colour = {}});
   }
+  memory.series.back().colour = "#dddddd";  // free memory: no colour of its own
   for (const auto& r : data.scenarios) {
     const auto& m = r.result.estimate.memory;
-    memory.categories.push_back(fmt::format("{} (usable {:.0f} GiB)", short_label(r.scenario.name),
-                                            m.usable_bytes / kBytesPerGiB));
-    const double parts[] = {m.weights_bytes, m.gradients_bytes, m.optimizer_bytes, m.activations_bytes,
-                            m.reserved_bytes};
+    memory.categories.push_back(short_label(r.scenario.name));
+    const double parts[] = {m.weights_bytes,     m.gradients_bytes, m.optimizer_bytes,
+                            m.activations_bytes, m.reserved_bytes,  std::max(0.0, m.margin_bytes)};
     for (std::size_t k = 0; k < std::size(parts); ++k) memory.series[k].y.push_back(parts[k] / kBytesPerGiB);
   }
   section.blocks.push_back(std::move(memory));
@@ -277,7 +308,7 @@ Section charts_section(const ReportData& data) {
                                 "global batch grows with it); `flopcast plan --deadline-days` searches the plans.",
                      .height_px = 460};
   for (const auto& r : data.scenarios) {
-    ChartSeries series{.name = short_label(r.scenario.name), .x = {}, .y = {}, .low = {}, .high = {}};
+    ChartSeries series{.name = short_label(r.scenario.name), .x = {}, .y = {}, .low = {}, .high = {}, .colour = {}};
     for (double d : data.deadlines_days) {
       series.x.push_back(d);
       series.y.push_back(chips_for_deadline(r, d));
@@ -305,8 +336,8 @@ Section sensitivity_section(const ReportData& data) {
                     .kind = ChartKind::tornado, .x_title = "change in cost (%)", .y_title = "", .x_unit = "",
                     .y_unit = "%", .categories = {}, .series = {}, .log_x = false, .log_y = false, .caption = "",
                     .height_px = 0};
-    ChartSeries low{.name = "input at its low end", .x = {}, .y = {}, .low = {}, .high = {}};
-    ChartSeries high{.name = "input at its high end", .x = {}, .y = {}, .low = {}, .high = {}};
+    ChartSeries low{.name = "input at its low end", .x = {}, .y = {}, .low = {}, .high = {}, .colour = {}};
+    ChartSeries high{.name = "input at its high end", .x = {}, .y = {}, .low = {}, .high = {}, .colour = {}};
     Table table{.caption = fmt::format("Sensitivity: {}", r.scenario.name),
                 .header = {"input", "time, low end", "time, high end", "cost, low end", "cost, high end"},
                 .rows = {}};
@@ -332,12 +363,32 @@ bool all_numbers(const SweepAxis& axis) {
 
 std::string value_text(const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
 
+// The last key of a JSON pointer: "/costs/usd_per_chip_hour" -> "usd_per_chip_hour".
+std::string axis_name(const std::string& path) { return path.substr(path.rfind('/') + 1); }
+
+// The unit of a swept value, for the axis title (scenarios/SCHEMA.md); none for keys without one.
+std::string axis_unit(const std::string& path) {
+  static const std::map<std::string, std::string> kUnits{
+      {"usd_per_chip_hour", "USD per chip-hour"}, {"electricity_usd_per_kwh", "USD per kWh"},
+      {"chip_capex_usd", "USD"},                  {"node_capex_usd", "USD"},
+      {"depreciation_years", "years"},            {"chips", "chips"},
+      {"tokens", "tokens"},                       {"seq_len", "tokens"},
+      {"global_batch", "sequences"},              {"micro_batch", "sequences"}};
+  const auto it = kUnits.find(axis_name(path));
+  return it == kUnits.end() ? std::string() : it->second;
+}
+
+// The values of a point's axes other than `skip_axis`: the value alone for one axis, "key = value, ..." for more.
 std::string point_label(const Sweep& sweep, const nlohmann::json& point, std::size_t skip_axis) {
-  std::string label;
+  std::vector<std::size_t> shown;
   for (std::size_t a = 0; a < sweep.axes.size(); ++a) {
-    if (a == skip_axis) continue;
+    if (a != skip_axis) shown.push_back(a);
+  }
+  if (shown.size() == 1) return value_text(point.at(sweep.axes[shown.front()].path));
+  std::string label;
+  for (std::size_t a : shown) {
     if (!label.empty()) label += ", ";
-    label += fmt::format("{} = {}", sweep.axes[a].path, value_text(point.at(sweep.axes[a].path)));
+    label += fmt::format("{} = {}", axis_name(sweep.axes[a].path), value_text(point.at(sweep.axes[a].path)));
   }
   return label;
 }
@@ -375,15 +426,16 @@ void add_sweep(Section& section, const SweepResult& s, std::size_t sweep_number)
                     .caption = "Lines are central predictions, shaded bands their p10-p90 range.", .height_px = 460};
     if (x_axis < sweep.axes.size()) {
       const auto& path = sweep.axes[x_axis].path;
-      chart.title = fmt::format("Sweep {}: {} against {}", sweep_number, metric.title, path);
-      chart.x_title = path;
-      chart.x_unit = path;
+      const auto unit = axis_unit(path);
+      chart.title = fmt::format("Sweep {}: {} against {}", sweep_number, metric.title, axis_name(path));
+      chart.x_title = unit.empty() ? path : fmt::format("{} ({})", path, unit);
+      chart.x_unit = unit;
       std::map<std::string, std::size_t> series_of;
       for (const auto& row : s.rows) {
         if (!ok(row)) continue;
         const auto label = point_label(sweep, row.at("point"), x_axis);
         auto [it, added] = series_of.try_emplace(label, chart.series.size());
-        if (added) chart.series.push_back(ChartSeries{.name = label.empty() ? metric.title : label, .x = {}, .y = {}, .low = {}, .high = {}});
+        if (added) chart.series.push_back(ChartSeries{.name = label.empty() ? metric.title : label, .x = {}, .y = {}, .low = {}, .high = {}, .colour = {}});
         auto& series = chart.series[it->second];
         series.x.push_back(row.at("point").at(path).get<double>());
         series.y.push_back(row.at(metric.key).get<double>() * metric.scale);
@@ -395,7 +447,7 @@ void add_sweep(Section& section, const SweepResult& s, std::size_t sweep_number)
       chart.title = fmt::format("Sweep {}: {}", sweep_number, metric.title);
       chart.x_title = metric.title;
       chart.caption = "The dot is the central prediction, the bar its p10-p90 range.";
-      ChartSeries series{.name = "central (p10-p90)", .x = {}, .y = {}, .low = {}, .high = {}};
+      ChartSeries series{.name = "central (p10-p90)", .x = {}, .y = {}, .low = {}, .high = {}, .colour = {}};
       for (const auto& row : s.rows) {
         if (!ok(row)) continue;
         chart.categories.push_back(short_label(point_label(sweep, row.at("point"), sweep.axes.size())));
@@ -415,7 +467,10 @@ void add_sweep(Section& section, const SweepResult& s, std::size_t sweep_number)
                                         row.at("index").get<double>(), "index")};
     for (const auto& axis : sweep.axes) {
       const auto& v = row.at("point").at(axis.path);
-      cells.push_back(v.is_number() ? number_cell(value_text(v), v.get<double>(), axis.path) : text_cell(value_text(v)));
+      const auto unit = axis_unit(axis.path);
+      cells.push_back(v.is_number() ? number_cell(unit.empty() ? value_text(v) : value_text(v) + " " + unit,
+                                                  v.get<double>(), unit.empty() ? axis.path : unit)
+                                    : text_cell(value_text(v)));
     }
     if (row.contains("train_days")) {
       const auto get = [&row](const std::string& key) { return row.at(key).get<double>(); };

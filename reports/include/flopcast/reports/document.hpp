@@ -37,6 +37,7 @@ struct ChartSeries {
   std::vector<double> y;
   std::vector<double> low;
   std::vector<double> high;
+  std::string colour;  // "#rrggbb"; empty: the chart's palette
 };
 
 enum class ChartKind { bars, stacked_bars, intervals, lines, tornado };
