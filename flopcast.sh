@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # flopcast quick start on Debian 12. Safe to run again: it installs only what is missing and rebuilds incrementally.
-#   ./flopcast.sh         install missing packages, build (release), run the shipped scenarios side by side
+#   ./flopcast.sh         install missing packages, build (release), run the shipped scenarios side by side, and
+#                         write the export-control comparison and claims reports under results/
 #   ./flopcast.sh test    install missing packages, build (warnings as errors), run the whole test suite
 set -euo pipefail
 cd "$(dirname "$0")"
 
 PACKAGES=(cmake ninja-build g++ pkg-config libboost-graph-dev libeigen3-dev nlohmann-json3-dev catch2 libfmt-dev
-          libcli11-dev libsimgrid-dev libopenmpi-dev openmpi-bin)
+          libcli11-dev libsimgrid-dev libopenmpi-dev openmpi-bin
+          qt6-base-dev qt6-charts-dev qt6-svg-dev libqt6opengl6-dev fonts-dejavu-core
+          chromium poppler-utils)  # Qt: report charts (qt6-charts-dev needs libqt6opengl6-dev); the last two: report tests
 
 install_missing() {
   local missing=()
@@ -32,6 +35,13 @@ case "${1:-run}" in
     build release
     echo
     ./build/release/app/flopcast run scenarios/shipped/*.json
+    echo
+    ./build/release/app/flopcast report scenarios/shipped/*.json -o results/export-control \
+      --title "Export-control comparison: the shipped scenarios"
+    ./build/release/app/flopcast report --claims scenarios/claims -o results/claims \
+      --title "Claims from public debate, checked"
+    echo
+    echo "Open results/export-control/report.html (or .pdf, .md, .csv) and results/claims/report.html."
     ;;
   test)
     install_missing

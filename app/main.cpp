@@ -182,8 +182,7 @@ int run(int argc, char** argv) {
   std::string report_tier = "replica";
   auto* report = app.add_subcommand(
       "report", "Write a cost comparison report (HTML, PDF, Markdown, CSV, with charts) of scenarios and sweeps");
-  report->add_option("inputs", report_options.files, "Scenario or sweep JSON files")
-      ->required()
+  report->add_option("inputs", report_options.files, "Scenario or sweep JSON files (or none, with --claims)")
       ->check(CLI::ExistingFile);
   report->add_option("-o,--out", report_options.out_dir,
                      "Folder for report.html, report.pdf, report.md, report.csv and charts/*.svg")
@@ -255,6 +254,10 @@ int run(int argc, char** argv) {
       serve_options.tier = flopcast::parse_tier(serve_tier).value_or(flopcast::Tier::replica);
       return flopcast::cli::serve_scenarios(serve_options, catalogs, std::cout);
     if (*report) {
+      if (report_options.files.empty() && report_options.claims_dir.empty()) {
+        std::cerr << "flopcast: error: report: give scenario or sweep files, or --claims DIR\n";
+        return kExitBadInput;
+      }
       report_options.tier = flopcast::parse_tier(report_tier).value_or(flopcast::Tier::replica);
       return flopcast::cli::write_report(report_options, catalogs, std::cout);
     }

@@ -388,13 +388,14 @@ std::string rich_text(const Block& block) {
   if (const auto* p = std::get_if<Paragraph>(&block)) return "<p>" + html_escape(p->text) + "</p>";
   if (const auto* t = std::get_if<Table>(&block)) {
     std::string out = "<p><b>" + html_escape(t->caption) + "</b></p>";
-    out += "<table border=\"1\" cellspacing=\"0\" cellpadding=\"3\" width=\"100%\" style=\"border-color: #999\"><tr>";
+    out += "<table border=\"1\" cellspacing=\"0\" cellpadding=\"2\" width=\"100%\" "
+           "style=\"border-color: #999; font-size: 7.5pt\"><tr>";
     for (const auto& h : t->header) out += "<th bgcolor=\"#eeeeee\" align=\"left\">" + html_escape(h) + "</th>";
     out += "</tr>";
     for (const auto& row : t->rows) {
       out += "<tr>";
       for (const auto& cell : row) {
-        out += std::string(cell.value ? "<td align=\"right\">" : "<td>") + html_escape(cell.text) + "</td>";
+        out += std::string(cell.value ? "<td align=\"right\">" : "<td>") + html_cell_text(cell) + "</td>";
       }
       out += "</tr>";
     }
@@ -426,28 +427,29 @@ void write_pdf(const Document& document, const std::filesystem::path& path) {
   text.setDocumentMargin(0);
   ChartTextObject charts(scenes);
   text.documentLayout()->registerHandler(kChartObjectType, &charts);
-  QTextCursor cursor(&text);
-  cursor.insertHtml(q("<h1>" + html_escape(document.title) + "</h1><p>" + html_escape(document.subtitle) + "</p>"));
-  int chart_index = 0;
+  // The whole text as one rich-text document (Qt keeps the spacing of paragraphs and headings), each chart a
+  // placeholder paragraph that then becomes the chart object.
+  std::string html = "<h1>" + html_escape(document.title) + "</h1><p>" + html_escape(document.subtitle) + "</p>";
+  int chart_count = 0;
   for (const auto& section : document.sections) {
-    cursor.insertBlock();
-    cursor.insertHtml(q("<h2>" + html_escape(section.title) + "</h2>"));
+    html += "<h2>" + html_escape(section.title) + "</h2>";
     for (const auto& block : section.blocks) {
-      cursor.insertBlock();
       if (const auto* chart = std::get_if<ChartSpec>(&block)) {
-        QTextCharFormat format;
-        format.setObjectType(kChartObjectType);
-        format.setProperty(kChartIndexProperty, chart_index++);
-        cursor.insertText(QString(QChar::ObjectReplacementCharacter), format);
-        cursor.setCharFormat(QTextCharFormat());
-        if (!chart->caption.empty()) {
-          cursor.insertBlock();
-          cursor.insertHtml(q("<p><i>" + html_escape(chart->caption) + "</i></p>"));
-        }
+        html += fmt::format("<p align=\"center\">@@chart-{}@@</p>", chart_count++);
+        if (!chart->caption.empty()) html += "<p><i>" + html_escape(chart->caption) + "</i></p>";
       } else {
-        cursor.insertHtml(q(rich_text(block)));
+        html += rich_text(block);
       }
     }
+  }
+  text.setHtml(q(html));
+  for (int index = 0; index < chart_count; ++index) {
+    QTextCursor cursor = text.find(q(fmt::format("@@chart-{}@@", index)));
+    if (cursor.isNull()) continue;
+    QTextCharFormat format;
+    format.setObjectType(kChartObjectType);
+    format.setProperty(kChartIndexProperty, index);
+    cursor.insertText(QString(QChar::ObjectReplacementCharacter), format);
   }
 
   const std::filesystem::path temporary = path.parent_path() / ("." + path.filename().string() + ".tmp");

@@ -528,7 +528,7 @@ Section claims_section(const ReportData& data) {
       "the claimed value lies inside it; holds, plausible or does not hold for at-most and at-least claims.",
       tier_text(data.tier))});
   Table table{.caption = "Claims and verdicts",
-              .header = {"claim", "check", "predicted (p10 to p90)", "claimed", "verdict"},
+              .header = {"claim", "check", "predicted (p10-p90)", "claimed", "verdict"},
               .rows = {}};
   for (const auto& r : data.claims) {
     for (std::size_t k = 0; k < r.checks.size(); ++k) {
@@ -536,7 +536,7 @@ Section claims_section(const ReportData& data) {
       const bool ratio = r.claim.checks[k].combine == CheckCombine::ratio;
       const double scale = !ratio && c.metric == ClaimMetric::mfu ? 100.0 : 1.0;
       const auto text = [&](double v) { return claim_value_text(c.metric, ratio, v); };
-      Cell predicted{.text = fmt::format("{} ({} to {})", text(c.predicted), text(c.p10), text(c.p90)),
+      Cell predicted{.text = fmt::format("{} ({})", text(c.predicted), range_text(text(c.p10), text(c.p90))),
                      .value = c.predicted * scale, .unit = claim_unit(c.metric, ratio), .p10 = c.p10 * scale,
                      .p90 = c.p90 * scale};
       Cell claimed = c.claimed ? number_cell(text(*c.claimed), *c.claimed * scale, claim_unit(c.metric, ratio))
@@ -672,8 +672,11 @@ Section versions_section(const ReportData& data) {
 Document build_document(const ReportData& data) {
   Document document;
   document.title = data.title;
-  document.subtitle = fmt::format("{} scenarios at {}; {} sweeps at tier 1; {} claims", data.scenarios.size(),
-                                  tier_text(data.tier), data.sweeps.size(), data.claims.size());
+  std::vector<std::string> parts;
+  if (!data.scenarios.empty()) parts.push_back(fmt::format("{} scenarios at {}", data.scenarios.size(), tier_text(data.tier)));
+  if (!data.sweeps.empty()) parts.push_back(fmt::format("{} sweeps at tier 1", data.sweeps.size()));
+  if (!data.claims.empty()) parts.push_back(fmt::format("{} claims at {}", data.claims.size(), tier_text(data.tier)));
+  for (const auto& part : parts) document.subtitle += (document.subtitle.empty() ? "" : "; ") + part;
   if (!data.scenarios.empty()) {
     document.sections.push_back(summary_section(data));
     document.sections.push_back(words_section(data));

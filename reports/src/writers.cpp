@@ -119,6 +119,13 @@ std::string html_escape(const std::string& text) {
   return out;
 }
 
+std::string html_cell_text(const Cell& cell) {
+  std::string text = html_escape(cell.text);
+  const auto bracket = text.find(" (");
+  if (cell.value && bracket != std::string::npos) text.replace(bracket, 2, "<br>(");
+  return text;
+}
+
 std::string to_html(const Document& document, const std::vector<std::string>& svgs) {
   std::string out = fmt::format(R"(<!DOCTYPE html>
 <html lang="en">
@@ -167,7 +174,7 @@ nav ol {{ columns: 2; }}
         for (const auto& row : t->rows) {
           out += "<tr>";
           for (const auto& cell : row) {
-            out += fmt::format("<td{}>{}</td>", cell.value ? " class=\"n\"" : "", html_escape(cell.text));
+            out += fmt::format("<td{}>{}</td>", cell.value ? " class=\"n\"" : "", html_cell_text(cell));
           }
           out += "</tr>\n";
         }

@@ -23,4 +23,7 @@ std::string to_html(const Document& document, const std::vector<std::string>& sv
 // Text escaped for HTML.
 std::string html_escape(const std::string& text);
 
+// A table cell as HTML: escaped; a number with its range in brackets on two lines, so that columns stay narrow.
+std::string html_cell_text(const Cell& cell);
+
 }  // namespace flopcast::report
