@@ -9,6 +9,8 @@
 #include "flopcast/core/errors.hpp"
 #include "flopcast/core/files.hpp"
 #include "flopcast/models/estimator.hpp"
+#include "flopcast/models/serving.hpp"
+#include "flopcast/sim/serve_sim.hpp"
 #include "flopcast/reports/report.hpp"
 
 namespace flopcast::report {
@@ -161,6 +163,22 @@ ReportData compute_report(const std::vector<std::string>& files, const std::stri
   SimOptions sim;
   sim.tier = options.tier;
   for (auto& scenario : scenarios) {
+    if (scenario.serving) {
+      // A deployment: served at tier 1 (steady state) or request by request (the discrete-event tiers).
+      say(options, fmt::format("serving {} ({})", scenario.name, to_string(options.tier)));
+      const ServingJob job = serving_job(scenario);
+      ServingReport serving;
+      try {
+        serving.result = options.tier == Tier::analytical
+                             ? estimate_serving(job, build_topology(topology_spec(job.cluster)), catalogs.assumptions)
+                             : simulate_serving(job, catalogs.assumptions);
+      } catch (const ModelError& error) {
+        throw InputError(scenario.file, "", error.what());
+      }
+      serving.scenario = std::move(scenario);
+      data.serving.push_back(std::move(serving));
+      continue;
+    }
     say(options, fmt::format("simulating {} ({})", scenario.name, to_string(options.tier)));
     ScenarioResult r;
     try {
@@ -198,6 +216,7 @@ ReportData compute_report(const std::vector<std::string>& files, const std::stri
     for (const auto& group : job.cluster.stage_chips) use(group.chip);
   };
   for (const auto& r : data.scenarios) use_job(r.scenario.job);
+  for (const auto& r : data.serving) use_job(r.scenario.job);
   for (const auto& s : data.sweeps) {
     for (std::size_t index = 0; index < s.sweep.size(); ++index) {
       const auto point = s.sweep.point_json(index);

@@ -257,7 +257,7 @@ Section charts_section(const ReportData& data) {
       data, "usd-per-mtok", "Training cost per million tokens", "USD per million tokens trained",
       "USD per million tokens", 1.0, [](const ScenarioResult& r) { return r.result.estimate.energy_cost.usd_per_mtok; },
       [](const ScenarioResult& r) { return r.intervals.usd_per_mtok; },
-      band + " Serving cost per million tokens is not in this report yet: flopcast has no serving results."));
+      band + " Serving (scenarios with a serving section) has its own section."));
 
   // Step-time breakdown, stacked, in seconds.
   ChartSpec steps{.id = "step-breakdown", .title = "Where a training step goes", .kind = ChartKind::stacked_bars,
@@ -667,6 +667,46 @@ Section versions_section(const ReportData& data) {
   return section;
 }
 
+Section serving_section(const ReportData& data) {
+  Section section{.title = "Serving", .blocks = {}};
+  section.blocks.push_back(Paragraph{fmt::format(
+      "{} deployments served ({}): throughput, latency and what a million tokens costs. The prefill share of the cost "
+      "is charged to input tokens, the decode share to output tokens. No p10-p90 range yet: serving has no "
+      "calibrated spread.",
+      data.serving.size(), data.tier == Tier::analytical ? "tier 1, steady state" : "request-level simulation")});
+  Table table{.caption = "Deployments side by side",
+              .header = {"scenario", "chips", "output tokens/s per chip", "TTFT p90", "TPOT p90", "goodput",
+                         "$ per million input tokens", "$ per million output tokens", "$ per million tokens"},
+              .rows = {}};
+  ChartSpec chart{.id = "serving-usd-per-mtok", .title = "Serving cost per million tokens", .kind = ChartKind::bars,
+                  .x_title = "USD per million tokens", .y_title = "", .x_unit = "", .y_unit = "USD per million tokens",
+                  .categories = {}, .series = {}, .log_x = false, .log_y = false,
+                  .caption = "Input tokens carry the prefill share of the cost, output tokens the decode share.",
+                  .height_px = 0};
+  ChartSeries input{.name = "input tokens", .x = {}, .y = {}, .low = {}, .high = {}, .colour = {}};
+  ChartSeries output{.name = "output tokens", .x = {}, .y = {}, .low = {}, .high = {}, .colour = {}};
+  ChartSeries all{.name = "all tokens", .x = {}, .y = {}, .low = {}, .high = {}, .colour = {}};
+  for (const auto& r : data.serving) {
+    const auto& x = r.result;
+    table.rows.push_back(
+        {text_cell(r.scenario.name), number_cell(chips_short(r.scenario.job), r.scenario.job.cluster.chips, "chips"),
+         number_cell(count(x.output_tokens_per_s_per_chip), x.output_tokens_per_s_per_chip, "tokens/s per chip"),
+         number_cell(seconds(x.ttft.p90_s), x.ttft.p90_s, "s"), number_cell(seconds(x.tpot.p90_s), x.tpot.p90_s, "s"),
+         number_cell(percent(x.goodput_fraction), 100 * x.goodput_fraction, "% of requests within both SLOs"),
+         number_cell(usd(x.usd_per_m_input), x.usd_per_m_input, "USD per million tokens"),
+         number_cell(usd(x.usd_per_m_output), x.usd_per_m_output, "USD per million tokens"),
+         number_cell(usd(x.usd_per_m_tokens), x.usd_per_m_tokens, "USD per million tokens")});
+    chart.categories.push_back(short_label(r.scenario.name));
+    input.y.push_back(x.usd_per_m_input);
+    output.y.push_back(x.usd_per_m_output);
+    all.y.push_back(x.usd_per_m_tokens);
+  }
+  chart.series = {std::move(input), std::move(output), std::move(all)};
+  section.blocks.push_back(std::move(table));
+  section.blocks.push_back(std::move(chart));
+  return section;
+}
+
 }  // namespace
 
 Document build_document(const ReportData& data) {
@@ -675,6 +715,7 @@ Document build_document(const ReportData& data) {
   std::vector<std::string> parts;
   if (!data.scenarios.empty()) parts.push_back(fmt::format("{} scenarios at {}", data.scenarios.size(), tier_text(data.tier)));
   if (!data.sweeps.empty()) parts.push_back(fmt::format("{} sweeps at tier 1", data.sweeps.size()));
+  if (!data.serving.empty()) parts.push_back(fmt::format("{} serving deployments", data.serving.size()));
   if (!data.claims.empty()) parts.push_back(fmt::format("{} claims at {}", data.claims.size(), tier_text(data.tier)));
   for (const auto& part : parts) document.subtitle += (document.subtitle.empty() ? "" : "; ") + part;
   if (!data.scenarios.empty()) {
@@ -688,8 +729,7 @@ Document build_document(const ReportData& data) {
     for (std::size_t k = 0; k < data.sweeps.size(); ++k) add_sweep(sweeps, data.sweeps[k], k + 1);
     document.sections.push_back(std::move(sweeps));
   }
-  // Serving: when flopcast gains serving results, their $ per million tokens (input and output) and latency charts
-  // go here, beside training's.
+  if (!data.serving.empty()) document.sections.push_back(serving_section(data));
   if (!data.claims.empty()) document.sections.push_back(claims_section(data));
   if (!data.chips_used.empty()) document.sections.push_back(export_section(data));
   document.sections.push_back(assumptions_section(data));

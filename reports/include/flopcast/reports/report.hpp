@@ -50,6 +50,12 @@ struct ScenarioResult {
   nlohmann::json assumptions;              // result_to_json's "assumptions": the catalog figures used, with sources
 };
 
+// A scenario with a serving section: the deployment served (`flopcast serve`'s result).
+struct ServingReport {
+  Scenario scenario;
+  ServingResult result;
+};
+
 struct SweepResult {
   Sweep sweep;
   std::vector<nlohmann::json> rows;  // evaluate_sweep_point, in point order
@@ -57,6 +63,7 @@ struct SweepResult {
 
 struct ReportData {
   std::vector<ScenarioResult> scenarios;
+  std::vector<ServingReport> serving;  // scenarios with a serving section, at tier 1 or the request-level simulation
   std::vector<SweepResult> sweeps;
   std::vector<ClaimResult> claims;
   Tier tier = Tier::replica;
