@@ -370,14 +370,14 @@ std::string spaced_json(const nlohmann::json& j) {
     std::string out = "{";
     bool first = true;
     for (const auto& [key, value] : j.items()) {
-      out += (first ? "" : ", ") + nlohmann::json(key).dump() + ": " + spaced_json(value);
+      out += fmt::format("{}{}: {}", first ? "" : ", ", nlohmann::json(key).dump(), spaced_json(value));
       first = false;
     }
     return out + "}";
   }
   if (j.is_array()) {
     std::string out = "[";
-    for (std::size_t k = 0; k < j.size(); ++k) out += (k == 0 ? "" : ", ") + spaced_json(j[k]);
+    for (std::size_t k = 0; k < j.size(); ++k) out += fmt::format("{}{}", k == 0 ? "" : ", ", spaced_json(j[k]));
     return out + "]";
   }
   return j.dump();
@@ -385,12 +385,12 @@ std::string spaced_json(const nlohmann::json& j) {
 
 // The Qt rich-text subset of the document's HTML for one block (charts aside).
 std::string rich_text(const Block& block) {
-  if (const auto* p = std::get_if<Paragraph>(&block)) return "<p>" + html_escape(p->text) + "</p>";
+  if (const auto* p = std::get_if<Paragraph>(&block)) return fmt::format("<p>{}</p>", html_escape(p->text));
   if (const auto* t = std::get_if<Table>(&block)) {
-    std::string out = "<p><b>" + html_escape(t->caption) + "</b></p>";
+    std::string out = fmt::format("<p><b>{}</b></p>", html_escape(t->caption));
     out += "<table border=\"1\" cellspacing=\"0\" cellpadding=\"2\" width=\"100%\" "
            "style=\"border-color: #999; font-size: 7.5pt\"><tr>";
-    for (const auto& h : t->header) out += "<th bgcolor=\"#eeeeee\" align=\"left\">" + html_escape(h) + "</th>";
+    for (const auto& h : t->header) out += fmt::format("<th bgcolor=\"#eeeeee\" align=\"left\">{}</th>", html_escape(h));
     out += "</tr>";
     for (const auto& row : t->rows) {
       out += "<tr>";
@@ -408,8 +408,8 @@ std::string rich_text(const Block& block) {
     } catch (const nlohmann::json::exception&) {
       // Not JSON: as it is.
     }
-    return "<p><b>" + html_escape(code->title) + "</b></p><p style=\"font-family: 'DejaVu Sans Mono'; font-size: 7pt\">" +
-           html_escape(text) + "</p>";
+    return fmt::format("<p><b>{}</b></p><p style=\"font-family: 'DejaVu Sans Mono'; font-size: 7pt\">{}</p>",
+                       html_escape(code->title), html_escape(text));
   }
   return "";
 }
@@ -429,14 +429,14 @@ void write_pdf(const Document& document, const std::filesystem::path& path) {
   text.documentLayout()->registerHandler(kChartObjectType, &charts);
   // The whole text as one rich-text document (Qt keeps the spacing of paragraphs and headings), each chart a
   // placeholder paragraph that then becomes the chart object.
-  std::string html = "<h1>" + html_escape(document.title) + "</h1><p>" + html_escape(document.subtitle) + "</p>";
+  std::string html = fmt::format("<h1>{}</h1><p>{}</p>", html_escape(document.title), html_escape(document.subtitle));
   int chart_count = 0;
   for (const auto& section : document.sections) {
-    html += "<h2>" + html_escape(section.title) + "</h2>";
+    html += fmt::format("<h2>{}</h2>", html_escape(section.title));
     for (const auto& block : section.blocks) {
       if (const auto* chart = std::get_if<ChartSpec>(&block)) {
         html += fmt::format("<p align=\"center\">@@chart-{}@@</p>", chart_count++);
-        if (!chart->caption.empty()) html += "<p><i>" + html_escape(chart->caption) + "</i></p>";
+        if (!chart->caption.empty()) html += fmt::format("<p><i>{}</i></p>", html_escape(chart->caption));
       } else {
         html += rich_text(block);
       }
@@ -452,7 +452,7 @@ void write_pdf(const Document& document, const std::filesystem::path& path) {
     cursor.insertText(QString(QChar::ObjectReplacementCharacter), format);
   }
 
-  const std::filesystem::path temporary = path.parent_path() / ("." + path.filename().string() + ".tmp");
+  const std::filesystem::path temporary = path.parent_path() / fmt::format(".{}.tmp", path.filename().string());
   {
     QPdfWriter pdf(q(temporary.string()));
     pdf.setPageSize(QPageSize(QPageSize::A4));

@@ -549,7 +549,7 @@ Section claims_section(const ReportData& data) {
   for (const auto& r : data.claims) {
     section.blocks.push_back(Paragraph{fmt::format("\"{}\": overall {}. Source: {}.{}", r.claim.claim,
                                                    to_string(r.verdict), r.claim.source,
-                                                   r.claim.note.empty() ? "" : " " + r.claim.note)});
+                                                   r.claim.note.empty() ? std::string() : fmt::format(" {}", r.claim.note))});
   }
   return section;
 }
@@ -617,7 +617,9 @@ Section assumptions_section(const ReportData& data) {
     std::string unit;
     const auto text = figure_text(q, value, unit);
     std::string source = q.value("source", std::string());
-    if (q.contains("estimate")) source += (source.empty() ? "estimate: " : "; estimate: ") + q.at("estimate").get<std::string>();
+    if (q.contains("estimate")) {
+      source += fmt::format("{}estimate: {}", source.empty() ? "" : "; ", q.at("estimate").get<std::string>());
+    }
     table.rows.push_back({text_cell(name), number_cell(text, value, unit.empty() ? "as stated" : unit), text_cell(source)});
   };
   for (const auto& r : data.scenarios) {
@@ -717,7 +719,7 @@ Document build_document(const ReportData& data) {
   if (!data.sweeps.empty()) parts.push_back(fmt::format("{} sweeps at tier 1", data.sweeps.size()));
   if (!data.serving.empty()) parts.push_back(fmt::format("{} serving deployments", data.serving.size()));
   if (!data.claims.empty()) parts.push_back(fmt::format("{} claims at {}", data.claims.size(), tier_text(data.tier)));
-  for (const auto& part : parts) document.subtitle += (document.subtitle.empty() ? "" : "; ") + part;
+  for (const auto& part : parts) document.subtitle += fmt::format("{}{}", document.subtitle.empty() ? "" : "; ", part);
   if (!data.scenarios.empty()) {
     document.sections.push_back(summary_section(data));
     document.sections.push_back(words_section(data));
