@@ -42,10 +42,18 @@ std::string_view tier_text(Tier tier) {
   return "";
 }
 
-Cell text_cell(std::string text) { return Cell{.text = std::move(text)}; }
+Cell text_cell(std::string text) {
+  Cell cell;
+  cell.text = std::move(text);
+  return cell;
+}
 
 Cell number_cell(std::string text, double value, std::string unit) {
-  return Cell{.text = std::move(text), .value = value, .unit = std::move(unit)};
+  Cell cell;
+  cell.text = std::move(text);
+  cell.value = value;
+  cell.unit = std::move(unit);
+  return cell;
 }
 
 // "158.1-226.4 days", "$10.4-17.3 M": two values written by the same function, the unit and prefix they share
