@@ -253,6 +253,7 @@ int run(int argc, char** argv) {
     if (*serve) {
       serve_options.tier = flopcast::parse_tier(serve_tier).value_or(flopcast::Tier::replica);
       return flopcast::cli::serve_scenarios(serve_options, catalogs, std::cout);
+    }
     if (*report) {
       if (report_options.files.empty() && report_options.claims_dir.empty()) {
         std::cerr << "flopcast: error: report: give scenario or sweep files, or --claims DIR\n";
