@@ -36,7 +36,7 @@ case "${1:-run}" in
     echo
     ./build/release/app/flopcast run scenarios/shipped/*.json
     echo
-    ./build/release/app/flopcast report scenarios/shipped/*.json -o results/export-control \
+    ./build/release/app/flopcast report scenarios/shipped/*.json scenarios/serving/*.json -o results/export-control \
       --title "Export-control comparison: the shipped scenarios"
     ./build/release/app/flopcast report --claims scenarios/claims -o results/claims \
       --title "Claims from public debate, checked"

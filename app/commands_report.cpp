@@ -45,8 +45,8 @@ int write_report(const ReportCommandOptions& options, const Catalogs& catalogs, 
   report::write_pdf(document, dir / "report.pdf");
   write_file_atomic(dir / "report.html", html);
   const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  fmt::print(out, "Report of {} scenarios, {} sweeps and {} claims ({} charts) in {:.1f} s:\n", data.scenarios.size(),
-             data.sweeps.size(), data.claims.size(), charts.size(), wall_s);
+  fmt::print(out, "Report of {} training scenarios, {} serving scenarios, {} sweeps and {} claims ({} charts) in {:.1f} s:\n",
+             data.scenarios.size(), data.serving.size(), data.sweeps.size(), data.claims.size(), charts.size(), wall_s);
   for (const char* name : {"report.html", "report.pdf", "report.md", "report.csv"}) {
     fmt::print(out, "  {}\n", (dir / name).string());
   }

@@ -8,6 +8,7 @@
 """
 import csv
 import io
+import os
 import re
 import struct
 import sys
@@ -104,6 +105,10 @@ def golden(golden_dir, report_dir):
             print(f"  wrote {golden_dir}/{stem}.unapproved.{ext}; approve with tests/approve_report.sh")
         else:
             print(f"ok {name}")
+            try:  # a baseline left unapproved by an earlier run is stale now
+                os.remove(f"{golden_dir}/{stem}.unapproved.{ext}")
+            except FileNotFoundError:
+                pass
     return 1 if failed else 0
 
 

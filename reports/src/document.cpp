@@ -634,6 +634,7 @@ Section assumptions_section(const ReportData& data) {
     const auto& cluster = r.scenario.job.cluster;
     for (const auto& q : r.assumptions) {
       auto name = q.at("name").get<std::string>();
+      if (name.rfind("serving.", 0) == 0) continue;  // a training run uses none of serving's assumptions
       // Catalog figures are named by the part they belong to.
       if (name.rfind("chip.", 0) == 0) name = cluster.chip.id + name.substr(4);
       if (name.rfind("node.", 0) == 0) name = cluster.node.id + name.substr(4);
