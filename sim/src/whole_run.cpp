@@ -264,6 +264,7 @@ std::vector<IntervalPoint> search_intervals(const WholeRunSetup& setup, double c
 
 WholeRunResult simulate_whole_run(const WholeRunSetup& setup) {
   WholeRunResult r;
+  r.setup = setup;
   r.failures_per_s = rates_of(setup.failures).total_per_s;
   r.mtbf_s = r.failures_per_s > 0 ? 1.0 / r.failures_per_s : kInfinity;
   // Without failures no checkpoint is needed: every interval is infinite.

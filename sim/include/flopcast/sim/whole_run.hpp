@@ -60,6 +60,7 @@ struct WholeRunSetup {
   std::optional<double> checkpoint_interval_s;  // computing time between checkpoints; none: the best found
   int draws = 1000;
   std::uint64_t seed = 1;
+  double checkpoint_bytes = 0;       // for the record: what one write or load moves
 };
 
 // One run, in seconds of wall time: computing (work x slowdown), redone work, checkpoint writes, restarts and
@@ -102,6 +103,7 @@ struct WholeRunResult {
   RunStatistics runs;                   // at the interval used
   double goodput = 1;                   // work_s / mean wall time: the share of wall time that trains the model
   double lost_chip_hours = 0;           // chips x (mean wall time - work_s) / 3600
+  WholeRunSetup setup;                  // what was simulated
 };
 
 // The search over checkpoint intervals (a log-spaced grid from a quarter to four times Young/Daly, refined by a
