@@ -72,7 +72,7 @@ void print_whole_run(const WholeRunResult& r, std::ostream& out) {
   fmt::print(out, "               time lost per run: recomputed {}, checkpoint writes {}, restarts and loads {}, "
                   "repair waits {}, stragglers {}\n",
              seconds(m.recomputed_s), seconds(m.checkpoint_s), seconds(m.restart_s), seconds(m.repair_wait_s),
-             seconds(m.computing_s - s.work_s));
+             seconds(s.work_s * (s.straggler_slowdown - 1.0)));
   fmt::print(out, "  checkpoints  {} each, written in {} and loaded in {}; restart {}, {} hot spare nodes, repair {}\n",
              bytes(s.checkpoint_bytes), seconds(s.checkpoint_write_s), seconds(s.checkpoint_load_s),
              seconds(s.restart_s), s.hot_spare_nodes, seconds(s.repair_s));
