@@ -57,7 +57,36 @@ void print_intervals(const PredictionIntervals& p, std::ostream& out) {
   if (p.inputs.size() > shown) fmt::print(out, "               ... {} more catalog ranges (--json lists all)\n", p.inputs.size() - shown);
 }
 
-void print_summary(const Scenario& s, const TrainingEstimate& e, const PredictionIntervals& p, std::ostream& out) {
+std::string interval_text(double interval_s) { return std::isfinite(interval_s) ? seconds(interval_s) : "none"; }
+
+// Failures, checkpoints, restarts and stragglers over the whole run (scenarios with "failures" enabled).
+void print_whole_run(const WholeRunResult& r, std::ostream& out) {
+  const auto& s = r.setup;
+  const auto& m = r.runs.mean;
+  fmt::print(out, "  whole run    {} / {} / {} wall-clock (p10 / p50 / p90 of {} runs, seed {}); failure-free {}\n",
+             days(r.runs.p10_wall_s / kSecondsPerDay), days(r.runs.p50_wall_s / kSecondsPerDay),
+             days(r.runs.p90_wall_s / kSecondsPerDay), s.draws, s.seed, days(s.work_s / kSecondsPerDay));
+  fmt::print(out, "               goodput {}, {} chip-hours lost, {:.0f} failures on average (job MTBF {})\n",
+             percent(r.goodput), count(r.lost_chip_hours), m.failures,
+             std::isfinite(r.mtbf_s) ? seconds(r.mtbf_s) : std::string("none"));
+  fmt::print(out, "               time lost per run: recomputed {}, checkpoint writes {}, restarts and loads {}, "
+                  "repair waits {}, stragglers {}\n",
+             seconds(m.recomputed_s), seconds(m.checkpoint_s), seconds(m.restart_s), seconds(m.repair_wait_s),
+             seconds(s.work_s * (s.straggler_slowdown - 1.0)));
+  fmt::print(out, "  checkpoints  {} each, written in {} and loaded in {}; restart {}, {} hot spare nodes, repair {}\n",
+             bytes(s.checkpoint_bytes), seconds(s.checkpoint_write_s), seconds(s.checkpoint_load_s),
+             seconds(s.restart_s), s.hot_spare_nodes, seconds(s.repair_s));
+  fmt::print(out, "               every {} ({}); best interval simulated {}, Young/Daly sqrt(2 x write x MTBF) {}\n",
+             interval_text(r.interval_used_s), s.checkpoint_interval_s ? "as given" : "the best found",
+             interval_text(r.best_interval_s), interval_text(r.young_daly_interval_s));
+  if (s.straggler_slowdown > 1.0) {
+    fmt::print(out, "  stragglers   every step x{:.4f}: the slowest of {:.0f} chips sets the pace\n", s.straggler_slowdown,
+               s.chips);
+  }
+}
+
+void print_summary(const Scenario& s, const TrainingEstimate& e, const PredictionIntervals& p,
+                   const std::optional<WholeRunResult>& whole_run, std::ostream& out) {
   const auto& c = s.job.cluster;
   const auto& b = e.breakdown;
   const auto& m = e.memory;
@@ -109,8 +138,9 @@ void print_summary(const Scenario& s, const TrainingEstimate& e, const Predictio
              seconds(b.dp_s));
   fmt::print(out, "               pipeline bubble {}, optimizer {}, overheads {}\n", seconds(b.bubble_s),
              seconds(b.optimizer_s), seconds(b.overhead_s));
-  fmt::print(out, "  training     {} tokens in {}, {} chip-hours\n", count(s.job.training.tokens), days(e.train_days),
-             count(e.chip_hours));
+  fmt::print(out, "  training     {} tokens in {}{}, {} chip-hours\n", count(s.job.training.tokens), days(e.train_days),
+             whole_run ? " (median with failures)" : "", count(e.chip_hours));
+  if (whole_run) print_whole_run(*whole_run, out);
   fmt::print(out, "  energy       {} at {} facility power (PUE {:.2f})\n", energy_kwh(ec.energy_kwh),
              fmt::format("{:.2f} MW", ec.facility_power_w / 1e6), s.job.costs.pue);
   if (s.job.costs.mode == CostMode::rental) {
@@ -289,7 +319,7 @@ int run_scenarios(const std::vector<std::string>& files, bool json, const RunOpt
   }
   for (std::size_t i = 0; i < scenarios.size(); ++i) {
     if (i > 0) out << '\n';
-    print_summary(scenarios[i], estimates[i], intervals[i], out);
+    print_summary(scenarios[i], estimates[i], intervals[i], results[i].whole_run, out);
     print_simulation(results[i], out);
   }
   if (scenarios.size() > 1) {

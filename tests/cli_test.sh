@@ -153,6 +153,18 @@ expect plan-budget 0 "^  h20 +[0-9.]+ [TMB] +[0-9.]+ days" "" -- "$flopcast" pla
 expect plan-pareto 0 "the Pareto front" "" -- "$flopcast" plan "$small" --chips h100-sxm,h20 --max-chips 2048
 expect plan-unknown-chip 2 "--chips: unknown chip \"h100-sxn\" \(did you mean \"h100-sxm\"\?\)" "" -- "$flopcast" plan "$small" --chips h100-sxn
 expect plan-mixed 2 "/cluster/stage_chips: the plan search does not cover mixed fleets yet" "" -- "$flopcast" plan "$mixed"
+# The whole run: failures, checkpoints, spares and stragglers, printed with units and in the JSON.
+failures="scenarios/shipped/llama3-405b-h100-failures.json"
+expect whole-run 0 "whole run +[0-9.]+ days / [0-9.]+ days / [0-9.]+ days wall-clock \(p10 / p50 / p90" "nan|inf" -- "$flopcast" run --tier analytical "$failures"
+expect whole-run-goodput 0 "goodput [0-9.]+ %, [0-9.]+ [kMB]? ?chip-hours lost" "" -- "$flopcast" run --tier analytical "$failures"
+expect whole-run-interval 0 "best interval simulated [0-9.]+ (s|min|h), Young/Daly sqrt\(2 x write x MTBF\) [0-9.]+ (s|min|h)" "" -- "$flopcast" run --tier analytical "$failures"
+expect whole-run-stragglers 0 "stragglers +every step x1\.[0-9]+" "" -- "$flopcast" run --tier analytical "$failures"
+expect whole-run-days 0 "training .* days \(median with failures\)" "" -- "$flopcast" run --tier analytical "$failures"
+expect whole-run-absent 0 "step time" "whole run" -- "$flopcast" run --tier analytical scenarios/shipped/llama3-405b-h100.json
+"$flopcast" run --json --tier analytical "$failures" >"$work/whole.json"
+expect whole-run-json 0 "^ok" "" -- python3 -c "import json; w = json.load(open('$work/whole.json'))['whole_run']; print('ok' if w['wall_days_p10'] <= w['wall_days_p50'] <= w['wall_days_p90'] and 0 < w['goodput'] < 1 and w['best_interval_s'] > 0 and w['young_daly_interval_s'] > 0 and w['lost_chip_hours'] > 0 else 'bad')"
+python3 -c "import json; d = json.load(open('$failures')); d['failures']['restart_sec'] = 60; json.dump(d, open('$work/failures-bad.json', 'w'))"
+expect whole-run-bad-key 2 "failures-bad.json: /failures/restart_sec: unknown key \(did you mean \"restart_s\"\?\)" "" -- "$flopcast" run --tier analytical "$work/failures-bad.json"
 expect trace-unwritable 2 "error: .*cannot write" "internal" -- "$flopcast" run --trace /nonexistent-dir/t.json "$shipped"
 
 # Serving.

@@ -31,6 +31,7 @@ TEST_CASE("with overlap and contention off tier 2 equals tier 1 within 1% on eve
     SimOptions replica;
     replica.overlap = false;
     replica.contention = false;
+    replica.whole_run = false;  // step times only
     const auto two = simulate_scenario(scenario, catalogs(), replica);
     const auto one = estimate_training(scenario.job, catalogs().assumptions, EstimateOptions{false});
     INFO(file.filename().string() << ": tier 1 " << one.step_time_s << " s, tier 2 " << two.estimate.step_time_s

@@ -54,6 +54,10 @@ constexpr std::array kUnits{
     UnitRow{"year", Dimension::count, 1.0},
     UnitRow{"params", Dimension::count, 1.0},
     UnitRow{"tokens", Dimension::count, 1.0},
+    UnitRow{"count", Dimension::count, 1.0},
+    UnitRow{"B/param", Dimension::count, 1.0},             // checkpoint bytes per parameter
+    UnitRow{"failures/chip-hour", Dimension::count, 1.0},  // failure rates stay per hour; names carry the unit
+    UnitRow{"failures/node-hour", Dimension::count, 1.0},
     UnitRow{"fraction", Dimension::fraction, 1.0},
 };
 

@@ -173,6 +173,7 @@ void rerank(const Scenario& scenario, const Catalogs& catalogs, std::vector<Plan
       s.job.plan = c.plan;
       SimOptions sim;
       sim.tier = tier;
+      sim.whole_run = false;  // plans are ranked by step time; a failure model would add the same run to each
       c.estimate = simulate_scenario(s, catalogs, sim).estimate;
       c.tier = tier;
     }

@@ -5,6 +5,7 @@
 #include "flopcast/hardware/export_control.hpp"
 #include "flopcast/scenarios/scenario.hpp"
 #include "flopcast/scenarios/uncertainty.hpp"
+#include "flopcast/scenarios/whole_run.hpp"
 
 namespace flopcast {
 
@@ -47,6 +48,9 @@ nlohmann::json assumptions_json(const Scenario& scenario, const Catalogs& catalo
     const bool kernel = name.rfind("kernels.", 0) == 0;
     if (kernel && name.rfind("kernels." + chip.family + ".", 0) != 0) continue;  // other families' kernels
     list.push_back(quantity_json(name, q));
+  }
+  if (scenario.failures) {
+    for (const auto& [name, q] : catalogs.failures.provenance) list.push_back(quantity_json(name, q));
   }
   return list;
 }
@@ -169,6 +173,7 @@ nlohmann::json result_to_json(const Scenario& scenario, const TrainingEstimate& 
 
 nlohmann::json result_to_json(const Scenario& scenario, const SimResult& r, const Catalogs& catalogs) {
   nlohmann::json j = estimate_json(scenario, r.estimate, r.tier, catalogs);
+  if (r.whole_run) j["whole_run"] = whole_run_to_json(*r.whole_run);
   if (r.tier == Tier::analytical) return j;
   const double step = r.estimate.step_time_s;
   nlohmann::json devices = nlohmann::json::array();

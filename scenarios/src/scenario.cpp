@@ -10,12 +10,13 @@
 #include "flopcast/core/text.hpp"
 #include "flopcast/hardware/topology.hpp"
 #include "flopcast/models/hf_import.hpp"
+#include "flopcast/scenarios/whole_run.hpp"
 
 namespace flopcast {
 namespace fs = std::filesystem;
 
 Catalogs load_catalogs(const fs::path& root) {
-  return Catalogs{load_catalog(root), load_model_catalog(root), load_assumptions(root)};
+  return Catalogs{load_catalog(root), load_model_catalog(root), load_assumptions(root), load_failure_data(root)};
 }
 
 namespace {
@@ -38,7 +39,7 @@ class ScenarioParser {
     const bool serving = root.has("serving");
     if (serving) {
       // A deployment: the serving section takes the place of the training job's plan and setup.
-      for (const char* key : {"parallelism", "training", "published"}) {
+      for (const char* key : {"parallelism", "training", "published", "failures"}) {
         if (root.has(key)) root.problem(key, "belongs to training scenarios; a serving scenario gives /serving instead");
         root.allow(key);
       }
@@ -51,7 +52,10 @@ class ScenarioParser {
       read_training(root);
     }
     read_costs(root);
-    if (!serving) read_published(root);
+    if (!serving) {
+      read_published(root);
+      scenario_.failures = read_failure_settings(root, catalogs_.failures, job().cluster.nodes, scenario_.defaults_used);
+    }
     root.finish();
     throw_if_any(problems_);
     if (!serving) check_plan();
@@ -574,6 +578,7 @@ class ScenarioParser {
                           {"source", p->source}};
       if (!p->assumed.empty()) out["published"]["assumed"] = p->assumed;
     }
+    if (scenario_.failures) out["failures"] = failure_settings_to_json(*scenario_.failures);
     return out;
   }
 
@@ -673,7 +678,12 @@ ServingJob serving_job(const Scenario& scenario) {
 
 SimResult simulate_scenario(const Scenario& scenario, const Catalogs& catalogs, const SimOptions& options) {
   require_training(scenario);
-  return simulate_training(scenario.job, catalogs.assumptions, options);
+  auto result = simulate_training(scenario.job, catalogs.assumptions, options);
+  if (scenario.failures && options.whole_run) {
+    result.whole_run = simulate_whole_run(whole_run_setup(scenario, result.estimate, catalogs));
+    apply_whole_run(result.estimate, scenario, *result.whole_run, catalogs);
+  }
+  return result;
 }
 
 }  // namespace flopcast

@@ -17,6 +17,8 @@
 #include "flopcast/sim/simulate.hpp"
 #include "flopcast/models/plan.hpp"
 #include "flopcast/scenarios/serving_scenario.hpp"
+#include "flopcast/models/failures.hpp"
+#include "flopcast/scenarios/failure_settings.hpp"
 
 namespace flopcast {
 
@@ -24,6 +26,7 @@ struct Catalogs {
   Catalog hardware;
   ModelCatalog models;
   Assumptions assumptions;
+  FailureData failures;  // component failure rates and whole-run defaults (models/data/failures.json)
 };
 
 // Loads everything under data_root() (or `root`).
@@ -63,6 +66,7 @@ struct Scenario {
   // A deployment to serve (`flopcast serve`) rather than a job to train: job.model, job.cluster and job.costs
   // apply, job.plan and job.training do not.
   std::optional<ServingSection> serving;
+  std::optional<FailureSettings> failures;  // the whole run is simulated when set ("failures" section, enabled)
   // Prices taken from the catalog rather than given: they carry the catalog's range into the prediction intervals.
   struct CatalogPrices {
     bool chip = false;                // costs.usd_per_chip_hour or costs.ownership.chip_capex_usd
@@ -86,7 +90,8 @@ ServingJob serving_job(const Scenario& scenario);
 TrainingEstimate run_scenario(const Scenario& scenario, const Catalogs& catalogs);
 
 // The one call behind every view (CLI, sweeps, reports, GUI): the scenario at the tier `options` asks for
-// (replica, tier 2, by default).
+// (replica, tier 2, by default). With failures enabled (and options.whole_run), the whole run is simulated too and
+// the estimate's days, chip-hours, energy and cost are the whole run's (scenarios/whole_run.hpp).
 SimResult simulate_scenario(const Scenario& scenario, const Catalogs& catalogs, const SimOptions& options = {});
 
 // One JSON object with the results, the resolved scenario and the assumptions used.

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "flopcast/models/estimator.hpp"
+#include "flopcast/sim/whole_run.hpp"
 
 namespace flopcast {
 
@@ -39,6 +40,7 @@ struct SimOptions {
   bool record_trace = false;
   int max_full_chips = 1024;  // tier 3 refuses larger clusters
   int busiest_links = 10;     // links reported, busiest first
+  bool whole_run = true;      // scenarios with failures enabled: also simulate the whole run (the planner skips it)
 };
 
 // Where one device's step went, in seconds; `compute_s` + the exposed waits + `bubble_s` + `idle_s` = the step.
@@ -84,6 +86,7 @@ struct SimResult {
   std::vector<std::string> engine_settings;  // every SimGrid flag set, for the results' assumptions
   long simulated_activities = 0;
   double wall_s = 0;
+  std::optional<WholeRunResult> whole_run;  // failures, checkpoints and restarts over the run, when simulated
 };
 
 // Tier 1 wrapped as a SimResult (no devices, links or trace), so callers can treat the tiers alike.
