@@ -13,21 +13,6 @@ namespace flopcast::cli {
 
 namespace {
 
-std::string value_text(ClaimMetric metric, bool ratio, double v) {
-  if (ratio) return fmt::format("{:.2f}x", v);
-  switch (metric) {
-    case ClaimMetric::step_time_s: return seconds(v);
-    case ClaimMetric::train_days: return days(v);
-    case ClaimMetric::chip_hours: return count(v) + " chip-hours";
-    case ClaimMetric::cost_usd: return usd(v);
-    case ClaimMetric::usd_per_mtok: return usd(v) + " per M tokens";
-    case ClaimMetric::yearly_cost_usd: return usd(v) + " per year";
-    case ClaimMetric::mfu: return percent(v);
-    case ClaimMetric::tokens_per_s_per_chip: return count(v) + " tokens/s per chip";
-  }
-  return fmt::format("{:g}", v);
-}
-
 std::string relation_text(ClaimRelation relation) {
   switch (relation) {
     case ClaimRelation::about: return "about";
@@ -67,10 +52,10 @@ int check_claims(const ClaimsOptions& options, const Catalogs& catalogs, std::os
       const auto& c = r.checks[k];
       const bool ratio = r.claim.checks[k].combine == CheckCombine::ratio;
       fmt::print(out, "    - {} ({})\n      predicted {} (p10-p90 {} to {})", c.label, to_string(c.metric),
-                 value_text(c.metric, ratio, c.predicted), value_text(c.metric, ratio, c.p10),
-                 value_text(c.metric, ratio, c.p90));
+                 claim_value_text(c.metric, ratio, c.predicted), claim_value_text(c.metric, ratio, c.p10),
+                 claim_value_text(c.metric, ratio, c.p90));
       if (c.claimed) {
-        fmt::print(out, "; claimed {} {}: {}\n", relation_text(c.relation), value_text(c.metric, ratio, *c.claimed),
+        fmt::print(out, "; claimed {} {}: {}\n", relation_text(c.relation), claim_value_text(c.metric, ratio, *c.claimed),
                    to_string(c.verdict));
       } else {
         fmt::print(out, "\n");
@@ -81,7 +66,7 @@ int check_claims(const ClaimsOptions& options, const Catalogs& catalogs, std::os
                      *c.kernel_factor, percent(c.gemm_efficiency_needed.value_or(0)));
         } else {
           fmt::print(out, "      out of reach by kernels alone: with every kernel at 100 % of peak, tier 1 gives {}\n",
-                     value_text(c.metric, ratio, c.at_full_kernel_efficiency));
+                     claim_value_text(c.metric, ratio, c.at_full_kernel_efficiency));
         }
       }
     }

@@ -44,7 +44,7 @@ std::string workload_text(const Workload& w) {
   return "";
 }
 
-void print_pool(const ServingPoolResult& p, const ServingJob& job, std::ostream& out) {
+void print_pool(const ServingPoolResult& p, std::ostream& out) {
   const auto& m = p.memory;
   const std::string role = p.role == PoolRole::both ? "pool" : fmt::format("{} pool", to_string(p.role));
   fmt::print(out, "  {:<12} {} instances of {} chips ({}); batch up to {} sequences and {} tokens per step per rank\n",
@@ -57,7 +57,6 @@ void print_pool(const ServingPoolResult& p, const ServingJob& job, std::ostream&
                   "sequences per rank; {} steps\n",
              "", percent(p.busy_fraction), percent(p.prefill_share), percent(p.kv_occupancy_mean),
              percent(p.kv_occupancy_max), p.mean_batch_seqs, p.steps);
-  (void)job;
 }
 
 void print_result(const Scenario& s, const ServingJob& job, const ServingResult& r, std::ostream& out) {
@@ -70,7 +69,7 @@ void print_result(const Scenario& s, const ServingJob& job, const ServingResult&
              to_string(m.attention), to_string(setup.weight_type), to_string(setup.kv_type));
   fmt::print(out, "  cluster      {} x {} in {} x {}; {}\n", c.chips, c.chip.id, c.nodes, c.node.id,
              setup.disaggregated() ? "prefill and decode disaggregated" : "prefill and decode in the same instances");
-  for (const auto& pool : r.pools) print_pool(pool, job, out);
+  for (const auto& pool : r.pools) print_pool(pool, out);
   fmt::print(out, "  workload     {}\n", workload_text(setup.workload));
   if (setup.mtp.draft_tokens > 0 || setup.prefix_cache_hit_rate > 0 || setup.two_batch_overlap) {
     fmt::print(out, "  options      MTP {} draft tokens at {} acceptance ({:.2f} tokens per step); prefix cache hits {}; "

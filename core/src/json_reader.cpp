@@ -259,6 +259,14 @@ void JsonReader::finish() {
   }
 }
 
+void read_recorded(JsonReader& section, std::string_view prefix, std::string_view key, Dimension dimension,
+                   double& target, NumberBounds bounds, Provenance& provenance) {
+  if (auto quantity = section.quantity(key, Need::required, dimension, bounds)) {
+    target = quantity->value;
+    provenance.emplace_back(fmt::format("{}.{}", prefix, key), *quantity);
+  }
+}
+
 nlohmann::json quantity_to_json(const Quantity& quantity) {
   nlohmann::json j = {{"value", quantity.value}, {"unit_in_file", quantity.unit}};
   if (quantity.low) j["low"] = *quantity.low;

@@ -123,10 +123,7 @@ class Reader {
   // Reads `key` of `section` into `target`, recording it for the assumptions list as "prefix.key".
   void read(JsonReader& section, const std::string& prefix, std::string_view key, Dimension dimension, double& target,
             NumberBounds bounds = {.min = 0, .min_exclusive = true}) {
-    if (auto quantity = section.quantity(key, Need::required, dimension, bounds)) {
-      target = quantity->value;
-      out_.provenance.emplace_back(prefix + "." + std::string(key), *quantity);
-    }
+    read_recorded(section, prefix, key, dimension, target, bounds, out_.provenance);
   }
 
  private:

@@ -20,10 +20,7 @@ class FailureReader {
   // Reads `key` of `section` into `target`, recording it as "failures.<prefix>.<key>".
   void read(JsonReader& section, const std::string& prefix, std::string_view key, Dimension dimension,
             double& target, NumberBounds bounds = kPositive) {
-    if (auto quantity = section.quantity(key, Need::required, dimension, bounds)) {
-      target = quantity->value;
-      out_.provenance.emplace_back(fmt::format("failures.{}.{}", prefix, key), *quantity);
-    }
+    read_recorded(section, fmt::format("failures.{}", prefix), key, dimension, target, bounds, out_.provenance);
   }
 
   // {"label", "replaces_node", "failures_per_chip_hour" | "failures_per_node_hour": quantity}

@@ -111,6 +111,18 @@ class Steady {
     return chunks * model_.step(s).time_s;
   }
 
+  // Useful FLOPs of one mean request: its prefill (less the prefix-cache hits) and its decode steps.
+  double request_flop() const {
+    const double fresh = w_.input_tokens * (1.0 - hit_);
+    const double steps = w_.output_tokens / accepted_;
+    return model_.model_flop({.decode_seqs = steps,
+                              .decode_context = steps * (w_.input_tokens + 0.5 * w_.output_tokens),
+                              .prefill_tokens = fresh,
+                              .prefill_seqs = 1,
+                              .prefill_pairs = fresh * (w_.input_tokens * hit_ + 0.5 * fresh),
+                              .instance_tokens = 0});
+  }
+
   // A colocated rank at arrival rate `rate` (requests/s): the decode batch that rate sustains, from Little's law
   // with the time prefill takes out of every second.
   RankLoad colocated(double rate) const {
@@ -238,7 +250,7 @@ ServingResult estimate_serving(const ServingJob& job, const TopologySummary& top
   const double accepted = s.mtp.expected_tokens_per_step();
   double rate = offered_rate(w);
 
-  double served_rate = 0, ttft = 0, tpot = 0, transfer = 0;
+  double served_rate = 0, ttft = 0, tpot = 0, transfer = 0, flop_per_request = 0;
   if (!s.disaggregated()) {
     const ServingModel model(mean_job, s.pools[0], topology, a);
     const Steady steady(mean_job, model);
@@ -255,19 +267,14 @@ ServingResult estimate_serving(const ServingJob& job, const TopologySummary& top
     }
     served_rate = load.requests_per_s * steady.ranks();
     const double prefill_busy = load.requests_per_s * load.prefill_s;
+    // Decode advances only in the time prefill leaves; past 95 % prefill the rank is saturated, and the cap keeps
+    // the TPOT finite there.
     tpot = load.step_s / (1.0 - std::min(prefill_busy, 0.95)) / accepted;
     ttft = first_token_s(load.prefill_s, load.step_s, rate, load.capacity_per_s * steady.ranks(), requests);
     const double busy = load.requests_per_s * (load.prefill_s + output / accepted * load.step_s / std::max(load.batch, 1.0));
     r.pools.push_back(pool_result(model, load, busy, busy > 0 ? prefill_busy / busy : 0.0));
     r.pools.back().kv_occupancy_mean = kv_occupancy(model, load.batch, input + 0.5 * output);
-    const double flop_per_request =
-        model.model_flop({.decode_seqs = output / accepted,
-                          .decode_context = output / accepted * (input + 0.5 * output),
-                          .prefill_tokens = input * (1.0 - s.prefix_cache_hit_rate),
-                          .prefill_seqs = 1,
-                          .prefill_pairs = input * (1.0 - s.prefix_cache_hit_rate) * (input * (1.0 + s.prefix_cache_hit_rate) / 2.0),
-                          .instance_tokens = 0});
-    r.mfu = served_rate * flop_per_request / (job.cluster.chips * job.cluster.chip.peak_flop_per_s(DataType::bf16));
+    flop_per_request = steady.request_flop();
   } else {
     const ServingModel prefill(mean_job, s.pools[0], topology, a);
     const ServingModel decode(mean_job, s.pools[1], topology, a);
@@ -292,12 +299,9 @@ ServingResult estimate_serving(const ServingJob& job, const TopologySummary& top
     r.pools.push_back(pool_result(prefill, pl, prefill_busy, 1.0));
     r.pools.push_back(pool_result(decode, dl, decode_busy, 0.0));
     r.pools.back().kv_occupancy_mean = kv_occupancy(decode, dl.batch, input + 0.5 * output);
-    const double flop_per_request =
-        decode.model_flop({.decode_seqs = output / accepted, .decode_context = output / accepted * (input + 0.5 * output),
-                           .prefill_tokens = input, .prefill_seqs = 1, .prefill_pairs = input * input / 2.0,
-                           .instance_tokens = 0});
-    r.mfu = served_rate * flop_per_request / (job.cluster.chips * job.cluster.chip.peak_flop_per_s(DataType::bf16));
+    flop_per_request = sd.request_flop();
   }
+  r.mfu = served_rate * flop_per_request / (job.cluster.chips * job.cluster.chip.peak_flop_per_s(DataType::bf16));
   r.requests = static_cast<long>(requests);
   r.input_tokens = input * requests;
   r.output_tokens = output * requests;

@@ -514,21 +514,6 @@ std::string claim_unit(ClaimMetric metric, bool ratio) {
   return "";
 }
 
-std::string claim_value_text(ClaimMetric metric, bool ratio, double v) {
-  if (ratio) return fmt::format("{:.2f}x", v);
-  switch (metric) {
-    case ClaimMetric::step_time_s: return seconds(v);
-    case ClaimMetric::train_days: return days(v);
-    case ClaimMetric::chip_hours: return count(v) + " chip-hours";
-    case ClaimMetric::cost_usd: return usd(v);
-    case ClaimMetric::usd_per_mtok: return usd(v) + " per M tokens";
-    case ClaimMetric::yearly_cost_usd: return usd(v) + " per year";
-    case ClaimMetric::mfu: return percent(v);
-    case ClaimMetric::tokens_per_s_per_chip: return count(v) + " tokens/s per chip";
-  }
-  return fmt::format("{:g}", v);
-}
-
 Section claims_section(const ReportData& data) {
   Section section{.title = "Claims from public debate", .blocks = {}};
   section.blocks.push_back(Paragraph{fmt::format(

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "flopcast/core/errors.hpp"
+#include "flopcast/core/human_units.hpp"
 #include "flopcast/core/files.hpp"
 #include "flopcast/core/json_reader.hpp"
 #include "flopcast/scenarios/uncertainty.hpp"
@@ -144,6 +145,22 @@ std::string_view to_string(ClaimMetric metric) {
     case ClaimMetric::tokens_per_s_per_chip: return "tokens_per_s_per_chip";
   }
   return "?";
+}
+
+std::string claim_value_text(ClaimMetric metric, bool ratio, double v) {
+  using namespace human;
+  if (ratio) return fmt::format("{:.2f}x", v);
+  switch (metric) {
+    case ClaimMetric::step_time_s: return seconds(v);
+    case ClaimMetric::train_days: return days(v);
+    case ClaimMetric::chip_hours: return count(v) + " chip-hours";
+    case ClaimMetric::cost_usd: return usd(v);
+    case ClaimMetric::usd_per_mtok: return usd(v) + " per M tokens";
+    case ClaimMetric::yearly_cost_usd: return usd(v) + " per year";
+    case ClaimMetric::mfu: return percent(v);
+    case ClaimMetric::tokens_per_s_per_chip: return count(v) + " tokens/s per chip";
+  }
+  return fmt::format("{:g}", v);
 }
 
 std::string_view to_string(Verdict verdict) {

@@ -43,6 +43,7 @@ class ScenarioParser {
         if (root.has(key)) root.problem(key, "belongs to training scenarios; a serving scenario gives /serving instead");
         root.allow(key);
       }
+      // The serving section is checked against the model and the cluster: their problems come first.
       throw_if_any(problems_);
       if (auto section = root.object("serving", Need::required)) {
         scenario_.serving = read_serving_section(*section, job().model, job().cluster, base_dir_);

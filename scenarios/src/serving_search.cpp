@@ -1,6 +1,7 @@
 #include "flopcast/scenarios/serving_search.hpp"
 
 #include <chrono>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -10,7 +11,7 @@
 namespace flopcast {
 namespace {
 
-// The scenario's deployment moved to another chip type, as one instance of `plan`.
+// The scenario's deployment on another chip type: that chip's default node and fabric, and its catalog prices.
 ServingJob on_chip(const ServingJob& base, const Chip& chip, const Catalogs& catalogs, bool same_chip) {
   ServingJob job = base;
   if (!same_chip) {
@@ -21,11 +22,12 @@ ServingJob on_chip(const ServingJob& base, const Chip& chip, const Catalogs& cat
     job.costs.usd_per_chip_hour = chip.rental_price ? chip.rental_price->value : 0.0;
     job.costs.chip_capex_usd = chip.price ? chip.price->value : 0.0;
     job.costs.node_capex_usd = job.cluster.node.host_capex.value;
-    // The chip's 8-bit path when it has one and the scenario asked for one; else bf16.
+    // The scenario's precision where the chip has it; else the chip's 8-bit path for an 8-bit scenario; else bf16.
     if (!chip.peak(job.serving.weight_type)) {
-      job.serving.weight_type = chip.peak(DataType::fp8) ? DataType::fp8 : chip.peak(DataType::int8) ? DataType::int8
-                                                                                                      : DataType::bf16;
-      if (base.serving.weight_type == DataType::bf16) job.serving.weight_type = DataType::bf16;
+      const bool eight_bit = base.serving.weight_type != DataType::bf16;
+      job.serving.weight_type = eight_bit && chip.peak(DataType::fp8)    ? DataType::fp8
+                                : eight_bit && chip.peak(DataType::int8) ? DataType::int8
+                                                                         : DataType::bf16;
     }
   }
   return job;
@@ -53,6 +55,7 @@ ServingSearch search_serving(const Scenario& scenario, const std::vector<std::st
     }
     ServingJob job = on_chip(base, *chip, catalogs, id == base.cluster.chip.id);
     const int node_chips = job.cluster.node.chip_count();
+    std::map<int, TopologySummary> topologies;  // by instance size: plans of equal size share their fabric
     ServingChoice best;
     bool found = false;
     for (int tp = 1; tp <= node_chips; tp *= 2) {
@@ -69,21 +72,23 @@ ServingSearch search_serving(const Scenario& scenario, const std::vector<std::st
             ServingJob one = job;
             one.cluster.chips = pool.chips;
             one.cluster.nodes = (pool.chips + node_chips - 1) / node_chips;
-            const auto topology = build_topology(topology_spec(one.cluster));
+            auto cached = topologies.find(pool.chips);
+            if (cached == topologies.end()) {
+              cached = topologies.emplace(pool.chips, build_topology(topology_spec(one.cluster))).first;
+            }
+            const TopologySummary& topology = cached->second;
             for (int batch = 1; batch <= 1024; batch *= 2) {
               pool.batching.max_running = batch;
               one.serving.pools = {pool};
               one.serving.workload.arrival = ArrivalKind::concurrency;
               one.serving.workload.concurrency = batch * dpa;
               ++out.evaluated;
-              const ServingModel check(one, pool, topology, catalogs.assumptions);
-              if (!check.memory().fits()) break;
               ServingChoice choice;
               choice.chip = id;
               choice.plan = pool.plan;
               choice.max_running = batch;
               choice.estimate = estimate_serving(one, topology, catalogs.assumptions);
-              if (choice.estimate.duration_s <= 0) break;
+              if (choice.estimate.duration_s <= 0) break;  // nothing served: the KV cache holds no request
               choice.meets_slo = choice.estimate.ttft.p50_s <= job.serving.slo.ttft_s &&
                                  choice.estimate.tpot.p50_s <= job.serving.slo.tpot_s;
               if (!found || better(choice, best)) {

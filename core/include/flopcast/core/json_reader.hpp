@@ -15,6 +15,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -88,6 +89,13 @@ class JsonReader {
   std::vector<std::string> known_;
   bool is_object_ = false;
 };
+
+// Values read from a data file with where each came from, named "section.key", for a result's assumptions list.
+using Provenance = std::vector<std::pair<std::string, Quantity>>;
+
+// Reads the required quantity `key` of `section` into `target` and records it in `provenance` as "prefix.key".
+void read_recorded(JsonReader& section, std::string_view prefix, std::string_view key, Dimension dimension,
+                   double& target, NumberBounds bounds, Provenance& provenance);
 
 // A quantity as JSON: value (internal unit), low/high when given, and its source or estimate.
 nlohmann::json quantity_to_json(const Quantity& quantity);

@@ -76,6 +76,8 @@ struct ClaimResult {
 };
 
 std::string_view to_string(ClaimMetric metric);
+// A value of `metric` as a person reads it, with its unit ("$5.58 M", "38.4 %"); a ratio check's value as "0.75x".
+std::string claim_value_text(ClaimMetric metric, bool ratio, double value);
 
 // Reads a claim file and the scenarios it names (paths relative to the file). InputError on any problem.
 Claim load_claim(const std::filesystem::path& file, const Catalogs& catalogs);
