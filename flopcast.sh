@@ -2,14 +2,19 @@
 # flopcast quick start on Debian 12. Safe to run again: it installs only what is missing and rebuilds incrementally.
 #   ./flopcast.sh         install missing packages, build (release), run the shipped scenarios side by side, and
 #                         write the export-control comparison and claims reports under results/
-#   ./flopcast.sh test    install missing packages, build (warnings as errors), run the whole test suite
+#   ./flopcast.sh test    install missing packages, build with clang, ASan + UBSan and warnings as errors, run the
+#                         whole test suite under the sanitizers, fuzz targets included (about a minute each)
 set -euo pipefail
 cd "$(dirname "$0")"
 
 PACKAGES=(cmake ninja-build g++ pkg-config libboost-graph-dev libeigen3-dev nlohmann-json3-dev catch2 libfmt-dev
           libcli11-dev libsimgrid-dev libopenmpi-dev openmpi-bin
           qt6-base-dev qt6-charts-dev qt6-svg-dev libqt6opengl6-dev fonts-dejavu-core
-          chromium poppler-utils)  # Qt: report charts (qt6-charts-dev needs libqt6opengl6-dev); the last two: report tests
+          chromium poppler-utils xvfb xauth
+          clang-14 libclang-rt-14-dev llvm-14)
+# Qt: report charts and the desktop app (qt6-charts-dev needs libqt6opengl6-dev; qt6-base-dev has Qt Test and
+# Concurrent); chromium and poppler-utils: report tests; xvfb and xauth: the desktop app's screenshot test (xvfb-run);
+# clang, its runtime and llvm-symbolizer: the test build (ASan + UBSan, libFuzzer, readable stack traces)
 
 install_missing() {
   local missing=()

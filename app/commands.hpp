@@ -78,12 +78,23 @@ struct ReportCommandOptions {
   std::vector<std::string> files;  // scenarios and sweeps
   std::string out_dir;
   std::string claims_dir;  // empty: no claims
+  std::string fleet_file;  // a fleet file: its report instead of the scenarios'
   Tier tier = Tier::replica;
   double price_swing = 0.25;
   std::string title;
   bool quiet = false;
 };
 int write_report(const ReportCommandOptions& options, const Catalogs& catalogs, std::ostream& out);
+
+struct FleetCommandOptions {
+  std::string file;
+  bool json = false;
+  std::string out_file;    // also write the JSON result here (atomically)
+  std::string match_file;  // a reference fleet: size `match_pool` to deliver its model FLOP
+  std::string match_pool;
+  int max_chips = 4'000'000;
+};
+int run_fleet(const FleetCommandOptions& options, const Catalogs& catalogs, std::ostream& out);
 
 int catalog_chips(bool json, const Catalogs& catalogs, std::ostream& out);
 int catalog_models(bool json, const Catalogs& catalogs, std::ostream& out);

@@ -10,6 +10,7 @@
 #include "commands.hpp"
 #include "flopcast/core/files.hpp"
 #include "flopcast/reports/charts.hpp"
+#include "flopcast/reports/fleet_report.hpp"
 #include "flopcast/reports/report.hpp"
 #include "flopcast/reports/writers.hpp"
 
@@ -26,29 +27,31 @@ int write_report(const ReportCommandOptions& options, const Catalogs& catalogs, 
   }
   // Everything is computed and rendered before the first file is written: a report that fails leaves the last
   // good one in place.
-  const auto data = report::compute_report(options.files, options.claims_dir, catalogs, report_options);
-  const auto document = report::build_document(data);
+  report::ReportData data;
+  report::Document document;
+  std::optional<FleetResult> fleet;
+  if (!options.fleet_file.empty()) {
+    const auto spec = load_fleet(options.fleet_file, catalogs);
+    fleet = simulate_fleet(spec, catalogs);
+    document = report::build_fleet_document(*fleet, spec.question, spec.description);
+    if (!options.title.empty()) document.title = options.title;
+  } else {
+    data = report::compute_report(options.files, options.claims_dir, catalogs, report_options);
+    document = report::build_document(data);
+  }
   const report::OffscreenQt qt;
-  std::vector<std::string> svgs;
-  for (const auto* chart : document.charts()) svgs.push_back(report::chart_svg(*chart));
-  const std::string chart_dir = "charts";
-  const auto markdown = report::to_markdown(document, chart_dir);
-  const auto csv = report::to_csv(document);
-  const auto html = report::to_html(document, svgs);
-
-  const std::filesystem::path dir(options.out_dir);
-  create_output_folder(dir / chart_dir);
+  report::write_report_folder(document, options.out_dir);
   const auto charts = document.charts();
-  for (std::size_t k = 0; k < charts.size(); ++k) write_file_atomic(dir / chart_dir / (charts[k]->id + ".svg"), svgs[k]);
-  write_file_atomic(dir / "report.md", markdown);
-  write_file_atomic(dir / "report.csv", csv);
-  report::write_pdf(document, dir / "report.pdf");
-  write_file_atomic(dir / "report.html", html);
   const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  fmt::print(out, "Report of {} training scenarios, {} serving scenarios, {} sweeps and {} claims ({} charts) in {:.1f} s:\n",
+  if (fleet) {
+    fmt::print(out, "Report of fleet {} ({} jobs, {} charts) in {:.1f} s:\n", fleet->name, fleet->jobs.size(),
+               charts.size(), wall_s);
+  } else {
+    fmt::print(out, "Report of {} training scenarios, {} serving scenarios, {} sweeps and {} claims ({} charts) in {:.1f} s:\n",
              data.scenarios.size(), data.serving.size(), data.sweeps.size(), data.claims.size(), charts.size(), wall_s);
+  }
   for (const char* name : {"report.html", "report.pdf", "report.md", "report.csv"}) {
-    fmt::print(out, "  {}\n", (dir / name).string());
+    fmt::print(out, "  {}\n", (std::filesystem::path(options.out_dir) / name).string());
   }
   return 0;
 }

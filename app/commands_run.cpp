@@ -302,6 +302,14 @@ int run_scenarios(const std::vector<std::string>& files, bool json, const RunOpt
       throw InputError(scenario.file, "", error.what());
     }
     estimates.push_back(results.back().estimate);
+    // Still estimated (the times say what the plan would do with enough memory), but a person must not miss it.
+    const auto& m = estimates.back().memory;
+    if (!m.fits) {
+      fmt::print(stderr,
+                 "flopcast: warning: {}: the plan does not fit in memory: stage {} needs {} per chip, {} usable; "
+                 "the times below assume it did (`flopcast plan {}` searches plans that fit)\n",
+                 scenario.file, m.stage, bytes(m.total_bytes), bytes(m.usable_bytes), scenario.file);
+    }
   }
   if (!options.trace_file.empty()) {
     write_chrome_trace(results.front(), options.trace_file);
@@ -315,7 +323,7 @@ int run_scenarios(const std::vector<std::string>& files, bool json, const RunOpt
   }
   std::vector<PredictionIntervals> intervals;
   for (std::size_t i = 0; i < scenarios.size(); ++i) {
-    intervals.push_back(prediction_intervals(scenarios[i], estimates[i], results[i].tier, catalogs));
+    intervals.push_back(prediction_intervals(scenarios[i], estimates[i], results[i].tier, catalogs, whole_run_of(results[i])));
   }
   for (std::size_t i = 0; i < scenarios.size(); ++i) {
     if (i > 0) out << '\n';

@@ -172,8 +172,8 @@ class Progress {
 struct Outputs {
   fs::path csv;
   fs::path jsonl;
-  std::ofstream csv_out;
-  std::ofstream jsonl_out;
+  std::optional<AppendFile> csv_out;
+  std::optional<AppendFile> jsonl_out;
   std::size_t start = 0;  // the first point still to run
   std::size_t ok = 0;
   std::size_t infeasible = 0;
@@ -202,9 +202,8 @@ struct Outputs {
     }
     write_file_atomic(jsonl, jsonl_text);
     write_file_atomic(csv, csv_text);
-    jsonl_out.open(jsonl, std::ios::app);
-    csv_out.open(csv, std::ios::app);
-    if (!jsonl_out || !csv_out) throw IoError(fmt::format("{}: cannot append", jsonl.string()));
+    jsonl_out.emplace(jsonl);
+    csv_out.emplace(csv);
     start = kept.size();
   }
 
@@ -215,9 +214,9 @@ struct Outputs {
     if (line.empty()) throw IoError(fmt::format("sweep worker for point {} stopped without a result", index));
     const auto row = nlohmann::json::parse(line);
     if (row.contains("error")) throw ModelError(fmt::format("point {}: {}", index, row["error"].get<std::string>()));
-    jsonl_out << line << '\n' << std::flush;
-    csv_out << sweep_csv_row(sweep, row) << std::flush;
-    if (!jsonl_out || !csv_out) throw IoError(fmt::format("{}: write failed (disk full?)", jsonl.string()));
+    // The JSON Lines first: it is the record a resumed sweep trusts, and the CSV is rebuilt from it.
+    jsonl_out->append(line + '\n');
+    csv_out->append(sweep_csv_row(sweep, row));
     count(row);
   }
 

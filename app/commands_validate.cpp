@@ -80,8 +80,10 @@ void print_cross_validation(const std::vector<Scenario>& scenarios, const Valida
   }
   if (!options.out_dir.empty()) {
     const std::filesystem::path folder(options.out_dir);
-    write_file_atomic(folder / "cross_validation.csv", cross_validation_csv(report.rows, cv));
-    write_file_atomic(folder / "cross_validation.md", cross_validation_markdown(report.rows, cv));
+    StagedFiles files;
+    files.add(folder / "cross_validation.csv", cross_validation_csv(report.rows, cv));
+    files.add(folder / "cross_validation.md", cross_validation_markdown(report.rows, cv));
+    files.commit();
     fmt::print(out, "\n  written: {}, {}\n", (folder / "cross_validation.csv").string(),
                (folder / "cross_validation.md").string());
   }
@@ -116,8 +118,10 @@ int validate_runs(const ValidateOptions& options, const Catalogs& catalogs, std:
   if (!options.out_dir.empty()) {
     const std::filesystem::path folder(options.out_dir);
     create_output_folder(folder);
-    write_file_atomic(folder / "validation.csv", validation_csv(report));
-    write_file_atomic(folder / "validation.md", validation_markdown(report));
+    StagedFiles files;
+    files.add(folder / "validation.csv", validation_csv(report));
+    files.add(folder / "validation.md", validation_markdown(report));
+    files.commit();
     fmt::print(out, "\n  written: {}, {}\n", (folder / "validation.csv").string(), (folder / "validation.md").string());
   }
   if (options.cross_validate) print_cross_validation(scenarios, report, options, out);

@@ -1,5 +1,6 @@
 // flopcast: predicts the time, utilisation, memory, energy and cost of training LLMs on NVIDIA and Ascend clusters.
 
+#include <csignal>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -42,6 +43,7 @@ int run(int argc, char** argv) {
                "  flopcast sweep scenarios/sweeps/chips-and-prices.json   # a grid of scenarios on all cores\n"
                "  flopcast serve scenarios/serving/*.json                 # serving: tokens/s, latency, $ per M tokens\n"
                "  flopcast report scenarios/shipped/*.json -o results/report   # HTML, PDF, Markdown, CSV\n"
+               "  flopcast fleet scenarios/fleet/hopper-50k.json               # a fleet over a year\n"
                "  flopcast catalog chips\n"
                "  flopcast catalog show ascend-910b\n"
                "  flopcast import-hf path/to/config.json > model.json\n",
@@ -52,7 +54,7 @@ int run(int argc, char** argv) {
   std::vector<std::string> files;
   bool json = false;
   auto* run = app.add_subcommand("run", "Estimate one scenario, or compare several side by side");
-  run->add_option("scenarios", files, "Scenario JSON files (see scenarios/SCHEMA.md)")->required()->check(CLI::ExistingPath);
+  run->add_option("scenarios", files, "Scenario JSON files (see scenarios/SCHEMA.md)")->required();
   run->add_flag("--json", json, "Print JSON (one object per scenario; an array for several)");
   flopcast::cli::RunOptions run_options;
   std::string tier_name = "replica";
@@ -76,8 +78,7 @@ int run(int argc, char** argv) {
   auto* validate = app.add_subcommand("validate",
                                       "Predict every published run in a folder (tiers 1 and 2) and print the errors");
   validate->add_option("dir", validate_options.dir,
-                       "Folder of scenarios with a \"published\" block (default: the shipped scenarios/validation)")
-      ->check(CLI::ExistingDirectory);
+                       "Folder of scenarios with a \"published\" block (default: the shipped scenarios/validation)");
   validate->add_option("--out", validate_options.out_dir, "Folder for validation.csv and validation.md")
       ->capture_default_str();
   validate->add_flag("--cv", validate_options.cross_validate,
@@ -90,8 +91,7 @@ int run(int argc, char** argv) {
   auto* calibrate = app.add_subcommand(
       "calibrate", "Refit kernel efficiencies, bus efficiency and overheads to the published runs (tier 1)");
   calibrate->add_option("dir", calibrate_options.dir,
-                        "Folder of scenarios with a \"published\" block (default: scenarios/validation)")
-      ->check(CLI::ExistingDirectory);
+                        "Folder of scenarios with a \"published\" block (default: scenarios/validation)");
   calibrate->add_option("--out", calibrate_options.out_file,
                         "Where the fitted values go (default: models/data/calibration.json)");
   calibrate->add_flag("--dry-run", calibrate_options.dry_run, "Fit and print, write nothing");
@@ -102,8 +102,7 @@ int run(int argc, char** argv) {
   flopcast::cli::ClaimsOptions claims_options;
   std::string claims_tier = "replica";
   auto* claims = app.add_subcommand("claims", "Check claims from public debate against the model, with a verdict");
-  claims->add_option("dir", claims_options.dir, "Folder of claim files (default: the shipped scenarios/claims)")
-      ->check(CLI::ExistingDirectory);
+  claims->add_option("dir", claims_options.dir, "Folder of claim files (default: the shipped scenarios/claims)");
   claims->add_option("--tier", claims_tier, "analytical, replica or full, as for run")
       ->check(CLI::IsMember({"analytical", "replica", "full"}))
       ->capture_default_str();
@@ -115,8 +114,7 @@ int run(int argc, char** argv) {
   flopcast::cli::SweepOptions sweep_options;
   auto* sweep = app.add_subcommand("sweep", "Run every point of a sweep (a base scenario and axes) on all cores");
   sweep->add_option("sweep", sweep_options.file, "Sweep JSON file (see scenarios/SCHEMA.md, \"Sweep files\")")
-      ->required()
-      ->check(CLI::ExistingFile);
+      ->required();
   sweep->add_option("--out", sweep_options.out, "Output prefix: writes PREFIX.csv and PREFIX.jsonl (default: the sweep "
                                                 "file's name, in the current folder)");
   sweep->add_option("--jobs", sweep_options.jobs, "Worker processes (default: one per core)")->check(CLI::Range(1, 1024));
@@ -131,8 +129,7 @@ int run(int argc, char** argv) {
   std::string plan_tier = "replica";
   auto* plan = app.add_subcommand("plan", "Search the parallel plans for a scenario's model, cluster and batch");
   plan->add_option("scenario", plan_options.file, "Scenario JSON file (its parallelism is compared, not kept)")
-      ->required()
-      ->check(CLI::ExistingFile);
+      ->required();
   plan->add_option("--top", plan_options.top_k, "How many of the best tier-1 plans to re-rank")
       ->check(CLI::Range(1, 100))
       ->capture_default_str();
@@ -164,8 +161,7 @@ int run(int argc, char** argv) {
   auto* serve = app.add_subcommand("serve", "Simulate a serving deployment request by request: throughput, TTFT, "
                                             "TPOT, goodput, KV cache, energy and $ per million tokens");
   serve->add_option("scenarios", serve_options.files, "Scenario JSON files with a \"serving\" section")
-      ->required()
-      ->check(CLI::ExistingFile);
+      ->required();
   serve->add_option("--tier", serve_tier, "analytical (steady state, tier 1) or replica (request-level simulation)")
       ->check(CLI::IsMember({"analytical", "replica"}))
       ->capture_default_str();
@@ -182,16 +178,16 @@ int run(int argc, char** argv) {
   std::string report_tier = "replica";
   auto* report = app.add_subcommand(
       "report", "Write a cost comparison report (HTML, PDF, Markdown, CSV, with charts) of scenarios and sweeps");
-  report->add_option("inputs", report_options.files, "Scenario or sweep JSON files (or none, with --claims)")
-      ->check(CLI::ExistingFile);
+  report->add_option("inputs", report_options.files, "Scenario or sweep JSON files (or none, with --claims)");
   report->add_option("-o,--out", report_options.out_dir,
                      "Folder for report.html, report.pdf, report.md, report.csv and charts/*.svg")
       ->required();
   report->add_option("--tier", report_tier, "Tier of the scenarios: analytical, replica or full (sweeps: analytical)")
       ->check(CLI::IsMember({"analytical", "replica", "full"}))
       ->capture_default_str();
-  report->add_option("--claims", report_options.claims_dir, "Also check the claim files of this folder")
-      ->check(CLI::ExistingDirectory);
+  report->add_option("--claims", report_options.claims_dir, "Also check the claim files of this folder");
+  report->add_option("--fleet", report_options.fleet_file, "A fleet file: the fleet's report (tables, busy chips and "
+                                                            "power over time) instead of scenarios");
   report->add_option("--price-swing", report_options.price_swing,
                      "Sensitivity: a price the scenario gives itself moves by this fraction either way")
       ->check(CLI::Range(0.0, 0.99))
@@ -202,6 +198,21 @@ int run(int argc, char** argv) {
                  "Examples:\n  flopcast report scenarios/shipped/deepseek-v3-*.json -o results/export-control\n"
                  "  flopcast report scenarios/sweeps/chips-and-prices.json -o results/chips\n"
                  "  flopcast report --claims scenarios/claims -o results/claims");
+
+  flopcast::cli::FleetCommandOptions fleet_options;
+  auto* fleet = app.add_subcommand("fleet", "Simulate a fleet of chip pools at power-limited sites running a portfolio "
+                                            "of training runs and serving demand over a horizon");
+  fleet->add_option("fleet", fleet_options.file, "Fleet JSON file (see scenarios/SCHEMA.md, \"Fleet files\")")
+      ->required();
+  fleet->add_flag("--json", fleet_options.json, "Print JSON");
+  fleet->add_option("--out", fleet_options.out_file, "Also write the JSON result to this file (atomically)");
+  fleet->add_option("--match", fleet_options.match_file,
+                    "A reference fleet: find the fewest chips of --pool that deliver its model FLOP in the horizon");
+  fleet->add_option("--pool", fleet_options.match_pool, "The pool --match sizes");
+  fleet->add_option("--max-chips", fleet_options.max_chips, "Largest pool --match tries")->capture_default_str();
+  fleet->footer("Examples:\n  flopcast fleet scenarios/fleet/hopper-50k.json\n"
+                "  flopcast fleet scenarios/fleet/ascend-910c-match.json --match scenarios/fleet/hopper-50k.json "
+                "--pool cloudmatrix");
 
   auto* catalog = app.add_subcommand("catalog", "List or show chips, models, nodes and fabrics, with sources");
   catalog->require_subcommand(1);
@@ -255,13 +266,14 @@ int run(int argc, char** argv) {
       return flopcast::cli::serve_scenarios(serve_options, catalogs, std::cout);
     }
     if (*report) {
-      if (report_options.files.empty() && report_options.claims_dir.empty()) {
+      if (report_options.files.empty() && report_options.claims_dir.empty() && report_options.fleet_file.empty()) {
         std::cerr << "flopcast: error: report: give scenario or sweep files, or --claims DIR\n";
         return kExitBadInput;
       }
       report_options.tier = flopcast::parse_tier(report_tier).value_or(flopcast::Tier::replica);
       return flopcast::cli::write_report(report_options, catalogs, std::cout);
     }
+    if (*fleet) return flopcast::cli::run_fleet(fleet_options, catalogs, std::cout);
     if (*sweep) return flopcast::cli::run_sweep(sweep_options, catalogs, std::cout);
     if (*calibrate) return flopcast::cli::calibrate_runs(calibrate_options, catalogs, std::cout);
     if (*validate) return flopcast::cli::validate_runs(validate_options, catalogs, std::cout);
@@ -283,6 +295,8 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Past a file-size limit (ulimit -f) a write should fail with EFBIG and be reported, not kill the process.
+  std::signal(SIGXFSZ, SIG_IGN);
   const flopcast::cli::Ranks ranks(argc, argv);
   return run(argc, argv);
 }

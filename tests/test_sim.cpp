@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <thread>
 
 #include "flopcast/core/files.hpp"
 #include "flopcast/core/errors.hpp"
@@ -245,6 +246,28 @@ TEST_CASE("DualPipe's bubble is about (pp/2 - 1)(F&B + B - 3W)", "[sim][schedule
   // Both model copies get half the micro-batches on every stage.
   for (const auto& stage : dual.stages) CHECK(stage.micro_batches == 10);
   CHECK_THROWS_AS(make_schedule(Schedule::dualpipe, 7, 1, 20), ModelError);
+}
+
+TEST_CASE("a simulation stops when its cancel token is set, and runs to the end when it is not", "[sim][cancel]") {
+  const auto s = llama70b_64();
+  SimOptions options;
+  std::atomic<bool> cancel{true};
+  options.cancel = &cancel;
+  // Set before the call: the engine process is killed at the first poll.
+  CHECK_THROWS_AS(simulate_scenario(s, catalogs(), options), Cancelled);
+  // Set from another thread while the engine runs (the GUI's Cancel button).
+  cancel = false;
+  std::thread stopper([&cancel] { cancel = true; });
+  try {
+    simulate_scenario(s, catalogs(), options);  // may finish before the flag is seen: both outcomes are fine
+  } catch (const Cancelled&) {
+  }
+  stopper.join();
+  // A token that stays clear changes nothing.
+  cancel = false;
+  SimOptions plain;
+  CHECK(simulate_scenario(s, catalogs(), options).estimate.step_time_s ==
+        simulate_scenario(s, catalogs(), plain).estimate.step_time_s);
 }
 
 TEST_CASE("the trace file is valid JSON with a track per stream per device", "[sim][trace]") {

@@ -1,82 +1,241 @@
 #include "flopcast/core/files.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
+#include <string_view>
 
 #include <fmt/format.h>
 
 #include "flopcast/core/errors.hpp"
+#include "flopcast/core/human_units.hpp"
 
 namespace flopcast {
 namespace fs = std::filesystem;
 
-std::string read_text_file(const fs::path& path) {
+namespace {
+
+struct LineColumn {
+  std::size_t line = 1;
+  std::size_t column = 1;
+};
+
+LineColumn line_column(std::string_view text, std::size_t offset) {
+  LineColumn at;
+  for (std::size_t i = 0; i < std::min(offset, text.size()); ++i) {
+    if (text[i] == '\n') {
+      ++at.line;
+      at.column = 1;
+    } else {
+      ++at.column;
+    }
+  }
+  return at;
+}
+
+// The offset of the first byte that is NUL or not part of well-formed UTF-8 (RFC 3629: no overlong forms, no
+// surrogates, nothing past U+10FFFF), or npos when the text is clean.
+std::size_t first_non_text_byte(std::string_view text) {
+  const auto byte = [&](std::size_t i) { return i < text.size() ? static_cast<unsigned char>(text[i]) : 0u; };
+  const auto continuation = [&](std::size_t i) { return (byte(i) & 0xC0u) == 0x80u; };
+  for (std::size_t i = 0; i < text.size();) {
+    const unsigned lead = byte(i);
+    std::size_t length = 0;
+    unsigned low = 0x80;  // the range of the second byte, narrower after some leads
+    unsigned high = 0xBF;
+    if (lead == 0) return i;
+    if (lead < 0x80) {
+      length = 1;
+    } else if (lead >= 0xC2 && lead <= 0xDF) {
+      length = 2;
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+      length = 3;
+      if (lead == 0xE0) low = 0xA0;   // overlong
+      if (lead == 0xED) high = 0x9F;  // surrogates
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+      length = 4;
+      if (lead == 0xF0) low = 0x90;   // overlong
+      if (lead == 0xF4) high = 0x8F;  // past U+10FFFF
+    } else {
+      return i;
+    }
+    if (length > 1 && (byte(i + 1) < low || byte(i + 1) > high)) return i;
+    for (std::size_t k = 2; k < length; ++k) {
+      if (!continuation(i + k)) return i;
+    }
+    i += length;
+  }
+  return std::string_view::npos;
+}
+
+std::string too_large(std::size_t limit) {
+  return fmt::format("is larger than {}, the most a JSON input may be (a scenario is a few kB); is it the right file?",
+                     human::bytes(static_cast<double>(limit)));
+}
+
+// Writes everything, retrying short writes and interrupts; false with errno set on failure.
+bool write_fully(int fd, std::string_view data) {
+  std::size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return false;
+    if (n == 0) {
+      errno = EIO;
+      return false;
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+// A new output gets the permissions a newly created file would (0666 less the umask); a replaced one keeps its own.
+mode_t output_mode(const fs::path& path) {
+  struct stat existing {};
+  if (::stat(path.c_str(), &existing) == 0) return existing.st_mode & 07777;
+  const mode_t mask = ::umask(0);
+  ::umask(mask);
+  return 0666 & ~mask;
+}
+
+}  // namespace
+
+std::string read_text_file(const fs::path& path, std::size_t max_bytes) {
   const std::string label = path.string();
   std::error_code error;
-  if (!fs::exists(path, error)) throw InputError(label, "", "no such file");
-  if (fs::is_directory(path, error)) throw InputError(label, "", "is a directory, expected a file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(label, "", fmt::format("cannot be read: {}", std::strerror(errno)));
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  if (in.bad()) throw InputError(label, "", "read failed");
-  return buffer.str();
+  const auto status = fs::status(path, error);
+  if (!fs::exists(status)) throw InputError(label, "", "no such file");
+  if (fs::is_directory(status)) throw InputError(label, "", "is a directory, expected a file");
+  if (fs::is_regular_file(status) && fs::file_size(path, error) > max_bytes && !error) {
+    throw InputError(label, "", too_large(max_bytes));
+  }
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw InputError(label, "", fmt::format("cannot be read: {}", std::strerror(errno)));
+  std::string text;
+  char buffer[1 << 16];
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int failure = errno;
+      ::close(fd);
+      throw InputError(label, "", fmt::format("read failed: {}", std::strerror(failure)));
+    }
+    if (n == 0) break;
+    text.append(buffer, static_cast<std::size_t>(n));
+    if (text.size() > max_bytes) {
+      ::close(fd);
+      throw InputError(label, "", too_large(max_bytes));
+    }
+  }
+  ::close(fd);
+  return text;
 }
 
 nlohmann::json parse_json_text(const std::string& text, const std::string& file_label) {
+  if (const auto bad = first_non_text_byte(text); bad != std::string::npos) {
+    const auto at = line_column(text, bad);
+    throw InputError(file_label, "",
+                     fmt::format("is not UTF-8 text: byte 0x{:02X} at line {}, column {} ({}); save it as UTF-8 JSON",
+                                 static_cast<unsigned char>(text[bad]), at.line, at.column,
+                                 text[bad] == '\0' ? "a NUL byte: a binary file?" : "not valid UTF-8"));
+  }
   if (text.find_first_not_of(" \t\r\n") == std::string::npos) {
     throw InputError(file_label, "", "is empty, expected a JSON object");
   }
   try {
     return nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& error) {
-    // Turn the byte offset into a line and column a person can find.
-    const std::size_t offset = std::min<std::size_t>(error.byte == 0 ? 0 : error.byte - 1, text.size());
-    std::size_t line = 1;
-    std::size_t column = 1;
-    for (std::size_t i = 0; i < offset; ++i) {
-      if (text[i] == '\n') {
-        ++line;
-        column = 1;
-      } else {
-        ++column;
-      }
-    }
+    const auto at = line_column(text, error.byte == 0 ? 0 : error.byte - 1);
     std::string reason = error.what();
     // nlohmann's text is "[json.exception.parse_error.101] parse error at line 1, column 2: syntax error ...".
     if (const auto colon = reason.find(": "); colon != std::string::npos) reason = reason.substr(colon + 2);
-    throw InputError(file_label, "", fmt::format("invalid JSON at line {}, column {}: {}", line, column, reason));
+    const std::size_t at_byte = error.byte == 0 ? 0 : error.byte - 1;
+    const std::string_view rest = std::string_view(text).substr(std::min(at_byte, text.size()));
+    if (reason.find("invalid literal") != std::string::npos &&
+        (rest.starts_with("NaN") || rest.starts_with("Infinity") || rest.starts_with("-Infinity"))) {
+      reason += " (JSON has no NaN or Infinity: give a finite number)";
+    }
+    throw InputError(file_label, "", fmt::format("invalid JSON at line {}, column {}: {}", at.line, at.column, reason));
+  } catch (const nlohmann::json::out_of_range& error) {
+    // "[json.exception.out_of_range.406] number overflow parsing '1e999'": the only range error of parsing.
+    const std::string reason = error.what();
+    const auto open = reason.find('\'');
+    const auto close = reason.rfind('\'');
+    const std::string number = open != std::string::npos && close > open ? reason.substr(open + 1, close - open - 1) : "";
+    const auto at = line_column(text, number.empty() ? 0 : text.find(number));
+    throw InputError(file_label, "", fmt::format("invalid JSON at line {}, column {}: the number {} is beyond the range "
+                                                 "of a double (every number must be finite)",
+                                                 at.line, at.column, number));
   }
 }
 
-nlohmann::json read_json_file(const fs::path& path) { return parse_json_text(read_text_file(path), path.string()); }
+nlohmann::json read_json_file(const fs::path& path) {
+  return parse_json_text(read_text_file(path, kMaxJsonInputBytes), path.string());
+}
+
+StagedFiles::~StagedFiles() {
+  for (const auto& file : staged_) ::unlink(file.temporary.c_str());
+}
+
+void StagedFiles::add(const fs::path& path, const std::string& content) {
+  const fs::path directory = path.has_parent_path() ? path.parent_path() : fs::path(".");
+  std::string temporary = (directory / fmt::format(".{}.XXXXXX", path.filename().string())).string();
+  const int fd = ::mkstemp(temporary.data());
+  if (fd < 0) throw IoError(fmt::format("{}: cannot write: {}", path.string(), std::strerror(errno)));
+  staged_.push_back({path, temporary});  // from here on the destructor removes it unless committed
+  int failure = 0;
+  if (::fchmod(fd, output_mode(path)) != 0 || !write_fully(fd, content) || ::fsync(fd) != 0) failure = errno;
+  if (::close(fd) != 0 && failure == 0) failure = errno;
+  if (failure != 0) {
+    throw IoError(fmt::format("{}: write failed: {}; the previous file, if any, is unchanged", path.string(),
+                              std::strerror(failure)));
+  }
+}
+
+void StagedFiles::commit() {
+  std::vector<fs::path> directories;
+  for (std::size_t k = 0; k < staged_.size(); ++k) {
+    const auto& file = staged_[k];
+    if (::rename(file.temporary.c_str(), file.path.c_str()) != 0) {
+      const int failure = errno;
+      staged_.erase(staged_.begin(), staged_.begin() + static_cast<std::ptrdiff_t>(k));  // those are in place
+      throw IoError(fmt::format("{}: cannot replace: {}", file.path.string(), std::strerror(failure)));
+    }
+    const fs::path directory = file.path.has_parent_path() ? file.path.parent_path() : fs::path(".");
+    if (std::find(directories.begin(), directories.end(), directory) == directories.end()) directories.push_back(directory);
+  }
+  staged_.clear();
+  // The renames themselves survive a power cut once their folders are synced (best effort: not every file system
+  // lets a folder be opened for this).
+  for (const auto& directory : directories) {
+    const int fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) continue;
+    ::fsync(fd);
+    ::close(fd);
+  }
+}
+
+AppendFile::AppendFile(const fs::path& path) : path_(path), fd_(::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC)) {
+  if (fd_ < 0) throw IoError(fmt::format("{}: cannot append: {}", path_.string(), std::strerror(errno)));
+}
+
+AppendFile::~AppendFile() { ::close(fd_); }
+
+void AppendFile::append(std::string_view text) {
+  if (!write_fully(fd_, text)) {
+    throw IoError(fmt::format("{}: write failed: {}", path_.string(), std::strerror(errno)));
+  }
+}
 
 void write_file_atomic(const fs::path& path, const std::string& content) {
-  const fs::path directory = path.has_parent_path() ? path.parent_path() : fs::path(".");
-  const fs::path temporary = directory / fmt::format(".{}.tmp", path.filename().string());
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    if (!out) throw IoError(fmt::format("{}: cannot write: {}", path.string(), std::strerror(errno)));
-    out << content;
-    out.flush();
-    if (!out) {
-      std::error_code ignored;
-      fs::remove(temporary, ignored);
-      throw IoError(fmt::format("{}: write failed (disk full?)", path.string()));
-    }
-  }
-  std::error_code error;
-  fs::rename(temporary, path, error);
-  if (error) {
-    std::error_code ignored;
-    fs::remove(temporary, ignored);
-    throw IoError(fmt::format("{}: cannot replace: {}", path.string(), error.message()));
-  }
+  StagedFiles file;
+  file.add(path, content);
+  file.commit();
 }
 
 void create_output_folder(const fs::path& folder) {
@@ -86,7 +245,9 @@ void create_output_folder(const fs::path& folder) {
 }
 
 std::vector<fs::path> json_files_in(const fs::path& dir, const std::string& what) {
-  if (!fs::is_directory(dir)) throw IoError(fmt::format("{}: not a folder of {}", dir.string(), what));
+  std::error_code error;
+  if (!fs::exists(dir, error)) throw InputError(dir.string(), "", fmt::format("no such folder (expected a folder of {})", what));
+  if (!fs::is_directory(dir, error)) throw InputError(dir.string(), "", fmt::format("is a file, expected a folder of {}", what));
   std::vector<fs::path> files;
   for (const auto& entry : fs::directory_iterator(dir)) {
     if (entry.path().extension() == ".json") files.push_back(entry.path());
@@ -95,14 +256,6 @@ std::vector<fs::path> json_files_in(const fs::path& dir, const std::string& what
   return files;
 }
 
-void write_all_to_fd(int fd, const std::string& data) {
-  std::size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    done += static_cast<std::size_t>(n);
-  }
-}
+void write_all_to_fd(int fd, const std::string& data) { (void)write_fully(fd, data); }
 
 }  // namespace flopcast

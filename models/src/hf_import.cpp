@@ -1,6 +1,7 @@
 #include "flopcast/models/hf_import.hpp"
 
 #include <algorithm>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -24,10 +25,7 @@ int get_int(JsonReader& reader, std::string_view key, Need need, IntegerBounds b
   return static_cast<int>(reader.integer(key, need, bounds).value_or(fallback));
 }
 
-std::string family_of(JsonReader& reader) {
-  if (auto type = reader.string("model_type", Need::optional)) return *type;
-  return "";
-}
+std::optional<std::string> family_of(JsonReader& reader) { return reader.string("model_type", Need::optional); }
 
 }  // namespace
 
@@ -36,13 +34,17 @@ ModelArch import_hf_config(const nlohmann::json& config, const std::string& file
   JsonReader r(config, file, "", problems);
   throw_if_any(problems);
   ModelArch m;
-  const std::string family = family_of(r);
+  const auto given = family_of(r);
+  const std::string family = given.value_or("");
   static const std::vector<std::string> kKnown{"llama", "qwen2", "qwen3", "qwen3_moe", "mixtral", "deepseek_v2",
                                                "deepseek_v3", "mistral"};
   if (std::find(kKnown.begin(), kKnown.end(), family) == kKnown.end()) {
-    r.problem("model_type", fmt::format("expected one of llama, mistral, qwen2, qwen3, qwen3_moe, mixtral, deepseek_v2, "
-                                        "deepseek_v3, got \"{}\"",
-                                        family));
+    const std::string known = "llama, mistral, qwen2, qwen3, qwen3_moe, mixtral, deepseek_v2, deepseek_v3";
+    if (!given) {
+      if (problems.empty()) r.problem("model_type", fmt::format("is missing: expected one of {} (is this a Hugging Face config.json?)", known));
+    } else {
+      r.problem("model_type", fmt::format("expected one of {}, got \"{}\"", known, family));
+    }
     throw_if_any(problems);
   }
   m.id = "hf";

@@ -34,6 +34,7 @@
 #include <QtCharts/QValueAxis>
 
 #include "flopcast/core/errors.hpp"
+#include "flopcast/core/files.hpp"
 #include "flopcast/reports/writers.hpp"
 
 namespace flopcast::report {
@@ -176,6 +177,43 @@ void add_intervals(QChart& chart, const ChartSpec& spec) {
   dots->attachAxis(rows);
 }
 
+// A bar from low to high on row x for each point, rows top to bottom, one colour and legend entry per series.
+void add_timeline(QChart& chart, const ChartSpec& spec) {
+  const std::size_t n = spec.categories.size();
+  double max = 0;
+  for (const auto& s : spec.series) {
+    for (double v : s.high) max = std::max(max, v);
+  }
+  auto* values = value_axis(spec.x_title, 0.0, max * 1.02 + 1e-9);
+  auto* rows = new QCategoryAxis;
+  style_axis(rows, spec.y_title);
+  rows->setRange(-0.5, static_cast<double>(n) - 0.5);
+  rows->setStartValue(-0.5);
+  for (std::size_t k = n; k-- > 0;) rows->append(q(spec.categories[k]), static_cast<double>(n - 1 - k) + 0.5);
+  rows->setLabelsPosition(QCategoryAxis::AxisLabelsPositionCenter);
+  rows->setGridLineVisible(false);
+  chart.addAxis(values, Qt::AlignBottom);
+  chart.addAxis(rows, Qt::AlignLeft);
+  for (std::size_t s = 0; s < spec.series.size(); ++s) {
+    const auto& data = spec.series[s];
+    QPen pen(data.colour.empty() ? colour(s) : QColor(q(data.colour)));
+    pen.setWidth(8);
+    pen.setCapStyle(Qt::FlatCap);
+    for (std::size_t k = 0; k < data.x.size() && k < data.low.size() && k < data.high.size(); ++k) {
+      const double y = static_cast<double>(n) - 1.0 - data.x[k];
+      auto* bar = new QLineSeries;
+      bar->setName(q(data.name));
+      bar->setPen(pen);
+      bar->append(data.low[k], y);
+      bar->append(data.high[k], y);
+      chart.addSeries(bar);
+      bar->attachAxis(values);
+      bar->attachAxis(rows);
+      if (k > 0) chart.legend()->markers(bar).front()->setVisible(false);
+    }
+  }
+}
+
 // Lines over x, each with its p10-p90 band when it has one.
 void add_lines(QChart& chart, const ChartSpec& spec) {
   double x_min = std::numeric_limits<double>::max();
@@ -207,6 +245,8 @@ void add_lines(QChart& chart, const ChartSpec& spec) {
         upper->append(data.x[k], data.high[k]);
       }
       auto* band = new QAreaSeries(upper, lower);
+      upper->setParent(band);  // an area series does not own its boundary lines (LeakSanitizer found them)
+      lower->setParent(band);
       QColor fill = colour(s);
       fill.setAlpha(45);
       band->setBrush(fill);
@@ -288,6 +328,7 @@ int chart_height_px(const ChartSpec& spec) {
   switch (spec.kind) {
     case ChartKind::stacked_bars: return 160 + 34 * n;
     case ChartKind::intervals: return 130 + 30 * n;
+    case ChartKind::timeline: return 130 + 28 * n;
     case ChartKind::bars:
     case ChartKind::tornado: return 150 + n * (12 + 14 * static_cast<int>(spec.series.size()));
     case ChartKind::lines: return 460;
@@ -312,6 +353,7 @@ std::unique_ptr<QChart> make_chart(const ChartSpec& spec) {
     case ChartKind::tornado: add_bars(*chart, spec); break;
     case ChartKind::intervals: add_intervals(*chart, spec); break;
     case ChartKind::lines: add_lines(*chart, spec); break;
+    case ChartKind::timeline: add_timeline(*chart, spec); break;
   }
   return chart;
 }
@@ -416,7 +458,7 @@ std::string rich_text(const Block& block) {
 
 }  // namespace
 
-void write_pdf(const Document& document, const std::filesystem::path& path) {
+std::string pdf_bytes(const Document& document) {
   std::vector<std::unique_ptr<ChartScene>> scenes;
   for (const auto* chart : document.charts()) scenes.push_back(std::make_unique<ChartScene>(*chart));
 
@@ -452,9 +494,10 @@ void write_pdf(const Document& document, const std::filesystem::path& path) {
     cursor.insertText(QString(QChar::ObjectReplacementCharacter), format);
   }
 
-  const std::filesystem::path temporary = path.parent_path() / fmt::format(".{}.tmp", path.filename().string());
+  QBuffer buffer;
+  buffer.open(QIODevice::WriteOnly);
   {
-    QPdfWriter pdf(q(temporary.string()));
+    QPdfWriter pdf(&buffer);
     pdf.setPageSize(QPageSize(QPageSize::A4));
     pdf.setPageMargins(QMarginsF(14, 14, 14, 14), QPageLayout::Millimeter);
     pdf.setTitle(q(document.title));
@@ -462,16 +505,28 @@ void write_pdf(const Document& document, const std::filesystem::path& path) {
     pdf.setResolution(300);
     text.print(&pdf);
   }
-  std::error_code error;
-  if (!std::filesystem::exists(temporary, error) || std::filesystem::file_size(temporary, error) == 0) {
-    std::filesystem::remove(temporary, error);
-    throw IoError(fmt::format("{}: could not write the PDF", path.string()));
-  }
-  std::filesystem::rename(temporary, path, error);
-  if (error) {
-    std::filesystem::remove(temporary, error);
-    throw IoError(fmt::format("{}: cannot replace: {}", path.string(), error.message()));
-  }
+  if (buffer.data().isEmpty()) throw IoError("the PDF could not be rendered");
+  return {buffer.data().constData(), static_cast<std::size_t>(buffer.data().size())};
+}
+
+void write_report_folder(const Document& document, const std::filesystem::path& dir) {
+  std::vector<std::string> svgs;
+  for (const auto* chart : document.charts()) svgs.push_back(chart_svg(*chart));
+  const std::string chart_dir = "charts";
+  const auto markdown = to_markdown(document, chart_dir);
+  const auto csv = to_csv(document);
+  const auto html = to_html(document, svgs);
+  const auto pdf = pdf_bytes(document);
+
+  create_output_folder(dir / chart_dir);
+  const auto charts = document.charts();
+  StagedFiles files;
+  for (std::size_t k = 0; k < charts.size(); ++k) files.add(dir / chart_dir / (charts[k]->id + ".svg"), svgs[k]);
+  files.add(dir / "report.md", markdown);
+  files.add(dir / "report.csv", csv);
+  files.add(dir / "report.pdf", pdf);
+  files.add(dir / "report.html", html);
+  files.commit();
 }
 
 }  // namespace flopcast::report

@@ -127,6 +127,30 @@ double chips_for_deadline(const ScenarioResult& result, double deadline_days) {
   return std::ceil(chips / per_node) * per_node;
 }
 
+ScenarioResult scenario_result(Scenario scenario, SimResult result, const Catalogs& catalogs, double price_swing) {
+  ScenarioResult r;
+  r.tier1 = result.tier == Tier::analytical ? result.estimate : run_scenario(scenario, catalogs);
+  r.intervals = prediction_intervals(scenario, result.estimate, result.tier, catalogs, whole_run_of(result));
+  r.sensitivities = sensitivities(scenario, r.tier1, r.intervals, price_swing, catalogs);
+  r.assumptions = result_to_json(scenario, r.tier1, catalogs).at("assumptions");
+  r.result = std::move(result);
+  r.scenario = std::move(scenario);
+  return r;
+}
+
+std::vector<Chip> chips_used(const std::vector<ScenarioResult>& scenarios) {
+  std::vector<Chip> chips;
+  const auto use = [&chips](const Chip& chip) {
+    const bool seen = std::any_of(chips.begin(), chips.end(), [&chip](const Chip& c) { return c.id == chip.id; });
+    if (!seen) chips.push_back(chip);
+  };
+  for (const auto& r : scenarios) {
+    use(r.scenario.job.cluster.chip);
+    for (const auto& group : r.scenario.job.cluster.stage_chips) use(group.chip);
+  }
+  return chips;
+}
+
 ReportData compute_report(const std::vector<std::string>& files, const std::string& claims_dir,
                           const Catalogs& catalogs, const ReportOptions& options) {
   ReportData data;
@@ -180,18 +204,13 @@ ReportData compute_report(const std::vector<std::string>& files, const std::stri
       continue;
     }
     say(options, fmt::format("simulating {} ({})", scenario.name, to_string(options.tier)));
-    ScenarioResult r;
+    const std::string file = scenario.file;  // the scenario moves into its result
     try {
-      r.result = simulate_scenario(scenario, catalogs, sim);
-      r.tier1 = options.tier == Tier::analytical ? r.result.estimate : run_scenario(scenario, catalogs);
+      auto result = simulate_scenario(scenario, catalogs, sim);
+      data.scenarios.push_back(scenario_result(std::move(scenario), std::move(result), catalogs, options.price_swing));
     } catch (const ModelError& error) {
-      throw InputError(scenario.file, "", error.what());
+      throw InputError(file, "", error.what());
     }
-    r.intervals = prediction_intervals(scenario, r.result.estimate, r.result.tier, catalogs);
-    r.sensitivities = sensitivities(scenario, r.tier1, r.intervals, options.price_swing, catalogs);
-    r.assumptions = result_to_json(scenario, r.tier1, catalogs).at("assumptions");
-    r.scenario = std::move(scenario);
-    data.scenarios.push_back(std::move(r));
   }
   for (auto& sweep : sweeps) {
     // Sweeps run at tier 1 whatever their file says: a report shows many points, and tier 1 takes microseconds.

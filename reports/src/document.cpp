@@ -663,6 +663,73 @@ Section versions_section(const ReportData& data) {
   return section;
 }
 
+// Scenarios with a failures section: the whole run, simulated (sim/whole_run), beside the failure-free figure.
+Section whole_run_section(const ReportData& data) {
+  Section section{.title = "The whole run: failures, checkpoints and restarts", .blocks = {}};
+  section.blocks.push_back(Paragraph{
+      "A step time is not a training time: for the scenarios with a failures section, component failures (rates "
+      "from the Llama 3 report's interruption table), checkpoint writes and loads, restarts, repairs, hot spares and "
+      "stragglers are simulated over the whole run, many times with a fixed seed. Their days, chip-hours and cost "
+      "above are the median run's, and their p10-p90 ranges hold the runs' spread as well as the model's."});
+  Table table{.caption = "Whole runs (days of wall-clock time; intervals in hours of computing between checkpoints)",
+              .header = {"scenario", "failure-free", "p10 / p50 / p90 run", "goodput", "chip-hours lost",
+                         "failures per run", "job MTBF", "checkpoint every", "best simulated", "Young/Daly"},
+              .rows = {}};
+  const auto hours_cell = [](double s) {
+    return std::isfinite(s) ? number_cell(fmt::format("{:.2f} h", s / kSecondsPerHour), s / kSecondsPerHour, "h") : text_cell("none");
+  };
+  for (const auto& r : data.scenarios) {
+    if (!r.result.whole_run) continue;
+    const auto& w = *r.result.whole_run;
+    const auto& runs = w.runs;
+    table.rows.push_back(
+        {text_cell(r.scenario.name),
+         number_cell(days(w.setup.work_s / kSecondsPerDay), w.setup.work_s / kSecondsPerDay, "days"),
+         Cell{.text = fmt::format("{:.1f} / {:.1f} / {:.1f} days", runs.p10_wall_s / kSecondsPerDay,
+                                  runs.p50_wall_s / kSecondsPerDay, runs.p90_wall_s / kSecondsPerDay),
+              .value = runs.p50_wall_s / kSecondsPerDay,
+              .unit = "days",
+              .p10 = runs.p10_wall_s / kSecondsPerDay,
+              .p90 = runs.p90_wall_s / kSecondsPerDay},
+         number_cell(percent(w.goodput), 100.0 * w.goodput, "%"),
+         number_cell(count(w.lost_chip_hours), w.lost_chip_hours, "chip-hours"),
+         number_cell(fmt::format("{:.0f}", runs.mean.failures), runs.mean.failures, "failures"),
+         hours_cell(w.mtbf_s), hours_cell(w.interval_used_s), hours_cell(w.best_interval_s),
+         hours_cell(w.young_daly_interval_s)});
+    if (w.search.size() < 2) continue;
+    // The search: time lost by the mean run (over the failure-free days) against the checkpoint interval, with
+    // Young/Daly's first-order optimum marked.
+    constexpr double kSecondsPerMinute = 60.0;
+    ChartSeries simulated{.name = "simulated mean run", .x = {}, .y = {}, .low = {}, .high = {}, .colour = {}};
+    double high = 0;
+    for (const auto& p : w.search) {
+      const double lost_days = (p.mean_wall_s - w.setup.work_s) / kSecondsPerDay;
+      simulated.x.push_back(p.interval_s / kSecondsPerMinute);
+      simulated.y.push_back(lost_days);
+      high = std::max(high, lost_days);
+    }
+    ChartSpec chart{.id = fmt::format("whole-run-interval-{}", table.rows.size()),
+                    .title = fmt::format("Checkpoint interval: {}", short_label(r.scenario.name)),
+                    .kind = ChartKind::lines, .x_title = "computing between checkpoints (minutes)",
+                    .y_title = "time lost to failures and checkpoints (days)", .x_unit = "minutes", .y_unit = "days",
+                    .categories = {}, .series = {std::move(simulated)}, .log_x = false, .log_y = false,
+                    .caption = fmt::format("Each point is the mean of {} simulated runs that meet the same failures, "
+                                           "less the failure-free {}; the vertical line is Young/Daly's "
+                                           "sqrt(2 x write x MTBF).",
+                                           w.setup.draws, days(w.setup.work_s / kSecondsPerDay)),
+                    .height_px = 0};
+    if (std::isfinite(w.young_daly_interval_s)) {
+      chart.series.push_back(ChartSeries{.name = "Young/Daly",
+                                         .x = {w.young_daly_interval_s / kSecondsPerMinute,
+                                               w.young_daly_interval_s / kSecondsPerMinute},
+                                         .y = {0.0, high}, .low = {}, .high = {}, .colour = {}});
+    }
+    section.blocks.push_back(std::move(chart));
+  }
+  section.blocks.insert(section.blocks.begin() + 1, std::move(table));
+  return section;
+}
+
 Section serving_section(const ReportData& data) {
   Section section{.title = "Serving", .blocks = {}};
   section.blocks.push_back(Paragraph{fmt::format(
@@ -719,6 +786,9 @@ Document build_document(const ReportData& data) {
     document.sections.push_back(words_section(data));
     document.sections.push_back(charts_section(data));
     document.sections.push_back(sensitivity_section(data));
+    const bool any_whole_run = std::any_of(data.scenarios.begin(), data.scenarios.end(),
+                                           [](const ScenarioResult& r) { return r.result.whole_run.has_value(); });
+    if (any_whole_run) document.sections.push_back(whole_run_section(data));
   }
   if (!data.sweeps.empty()) {
     Section sweeps{.title = "Sweeps", .blocks = {}};

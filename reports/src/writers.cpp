@@ -39,6 +39,10 @@ void csv_line(std::string& out, const std::string& section, const std::string& i
 // The place of point k of a series: its category or its x value.
 std::string point_name(const ChartSpec& chart, const ChartSeries& series, std::size_t k) {
   if (chart.kind == ChartKind::lines) return fmt::format("{} = {:g}", chart.x_title, series.x[k]);
+  if (chart.kind == ChartKind::timeline && k < series.x.size()) {
+    const auto row = static_cast<std::size_t>(series.x[k]);
+    return row < chart.categories.size() ? chart.categories[row] : fmt::format("{}", row);
+  }
   return k < chart.categories.size() ? chart.categories[k] : fmt::format("{}", k);
 }
 
@@ -93,6 +97,11 @@ std::string to_csv(const Document& document) {
         for (const auto& series : chart->series) {
           for (std::size_t k = 0; k < series.y.size(); ++k) {
             const auto where = point_name(*chart, series, k);
+            if (chart->kind == ChartKind::timeline) {  // a bar from low to high, in x units
+              if (k < series.low.size()) csv_line(out, section.title, chart->title, series.name, where + " start", series.low[k], chart->x_unit);
+              if (k < series.high.size()) csv_line(out, section.title, chart->title, series.name, where + " finish", series.high[k], chart->x_unit);
+              continue;
+            }
             csv_line(out, section.title, chart->title, series.name, where, series.y[k], chart->y_unit);
             if (k < series.low.size()) csv_line(out, section.title, chart->title, series.name, where + " p10", series.low[k], chart->y_unit);
             if (k < series.high.size()) csv_line(out, section.title, chart->title, series.name, where + " p90", series.high[k], chart->y_unit);

@@ -280,7 +280,7 @@ ClaimResult evaluate_claim(const Claim& claim, const Catalogs& catalogs, Tier ti
       auto it = simulated.find(s.file);
       if (it == simulated.end()) {
         auto result = simulate_scenario(s, catalogs, options);
-        auto intervals = prediction_intervals(s, result.estimate, result.tier, catalogs);
+        auto intervals = prediction_intervals(s, result.estimate, result.tier, catalogs, whole_run_of(result));
         it = simulated.emplace(s.file, std::make_pair(std::move(result.estimate), std::move(intervals))).first;
       }
       parts.push_back(metric_of(check.metric, it->second.first, it->second.second));

@@ -57,8 +57,8 @@ nlohmann::json assumptions_json(const Scenario& scenario, const Catalogs& catalo
 
 // The p10-p90 bounds beside each central value, and how they were obtained.
 void add_intervals(nlohmann::json& j, const Scenario& scenario, const TrainingEstimate& e, Tier tier,
-                   const Catalogs& catalogs) {
-  const auto intervals = prediction_intervals(scenario, e, tier, catalogs);
+                   const Catalogs& catalogs, const WholeRunResult* whole_run) {
+  const auto intervals = prediction_intervals(scenario, e, tier, catalogs, whole_run);
   const auto bounds = [&j](const std::string& key, const Interval& interval) {
     j[key + "_p10"] = interval.p10;
     j[key + "_p90"] = interval.p90;
@@ -89,7 +89,8 @@ void add_intervals(nlohmann::json& j, const Scenario& scenario, const TrainingEs
                       {"inputs", std::move(inputs)}};
 }
 
-nlohmann::json estimate_json(const Scenario& scenario, const TrainingEstimate& e, Tier tier, const Catalogs& catalogs) {
+nlohmann::json estimate_json(const Scenario& scenario, const TrainingEstimate& e, Tier tier, const Catalogs& catalogs,
+                             const WholeRunResult* whole_run = nullptr) {
   const auto& b = e.breakdown;
   const auto& m = e.memory;
   const auto& ec = e.energy_cost;
@@ -134,7 +135,7 @@ nlohmann::json estimate_json(const Scenario& scenario, const TrainingEstimate& e
   j["cost_mode"] = scenario.job.costs.mode == CostMode::rental ? "rental" : "ownership";
   if (scenario.job.costs.mode == CostMode::ownership) j["capex_usd"] = ec.capex_usd;
   j["usd_per_mtok"] = ec.usd_per_mtok;
-  add_intervals(j, scenario, e, tier, catalogs);
+  add_intervals(j, scenario, e, tier, catalogs, whole_run);
   j["breakdown"] = {{"compute_s", b.compute_s()},
                     {"compute",
                      {{"gemm_s", b.gemm_s}, {"attention_s", b.attention_s}, {"memory_bound_s", b.memory_bound_s}}},
@@ -172,7 +173,7 @@ nlohmann::json result_to_json(const Scenario& scenario, const TrainingEstimate& 
 }
 
 nlohmann::json result_to_json(const Scenario& scenario, const SimResult& r, const Catalogs& catalogs) {
-  nlohmann::json j = estimate_json(scenario, r.estimate, r.tier, catalogs);
+  nlohmann::json j = estimate_json(scenario, r.estimate, r.tier, catalogs, whole_run_of(r));
   if (r.whole_run) j["whole_run"] = whole_run_to_json(*r.whole_run);
   if (r.tier == Tier::analytical) return j;
   const double step = r.estimate.step_time_s;
@@ -204,8 +205,7 @@ nlohmann::json result_to_json(const Scenario& scenario, const SimResult& r, cons
   j["simulation"] = {{"devices", std::move(devices)},
                      {"busiest_links", std::move(links)},
                      {"engine_settings", r.engine_settings},
-                     {"simulated_activities", r.simulated_activities},
-                     {"wall_s", r.wall_s}};
+                     {"simulated_activities", r.simulated_activities}};  // no wall time: same input, same bytes
   return j;
 }
 

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <functional>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -112,8 +113,13 @@ bool set_at(nlohmann::json& j, const nlohmann::json::json_pointer& path, const n
 std::size_t Sweep::size() const {
   if (axes.empty()) return 1;
   if (zip) return axes.front().values.size();
+  // Saturates rather than wraps, so an absurd grid is refused by the size check instead of looking small.
   std::size_t n = 1;
-  for (const auto& axis : axes) n *= axis.values.size();
+  for (const auto& axis : axes) {
+    if (axis.values.empty()) return 0;
+    if (n > std::numeric_limits<std::size_t>::max() / axis.values.size()) return std::numeric_limits<std::size_t>::max();
+    n *= axis.values.size();
+  }
   return n;
 }
 
@@ -142,15 +148,19 @@ std::string Sweep::fingerprint() const {
 }
 
 Sweep load_sweep(const fs::path& file, const Catalogs& catalogs) {
-  const auto json = read_json_file(file);
+  return parse_sweep(read_json_file(file), file.string(), file.parent_path(), catalogs);
+}
+
+Sweep parse_sweep(const nlohmann::json& json, const std::string& file_label, const fs::path& base_dir,
+                  const Catalogs& catalogs) {
   std::vector<Problem> problems;
-  JsonReader top(json, file.string(), "", problems);
+  JsonReader top(json, file_label, "", problems);
   Sweep sweep;
-  sweep.file = file.string();
-  sweep.base_dir = file.parent_path();
+  sweep.file = file_label;
+  sweep.base_dir = base_dir;
   if (const auto* base = top.raw("base", Need::required)) {
     if (base->is_string()) {
-      const fs::path base_file = file.parent_path() / base->get<std::string>();
+      const fs::path base_file = base_dir / base->get<std::string>();
       try {
         sweep.base = read_json_file(base_file);
         sweep.base_dir = base_file.parent_path();
@@ -270,7 +280,7 @@ nlohmann::json evaluate_sweep_point(const Sweep& sweep, std::size_t index, const
     return infeasible(error.what());
   }
   const auto& e = result.estimate;
-  const auto intervals = prediction_intervals(scenario, e, result.tier, catalogs);
+  const auto intervals = prediction_intervals(scenario, e, result.tier, catalogs, whole_run_of(result));
   row["status"] = e.memory.fits ? "ok" : "infeasible";
   row["reason"] = e.memory.fits ? ""
                                 : fmt::format("does not fit in memory: {:.1f} GiB per chip of {:.1f} GiB usable",

@@ -1,5 +1,7 @@
 #include "flopcast/scenarios/uncertainty.hpp"
 
+#include "flopcast/sim/whole_run.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <functional>
@@ -162,7 +164,7 @@ double quantile(std::vector<double>& sorted, double p) {
 }  // namespace
 
 PredictionIntervals prediction_intervals(const Scenario& scenario, const TrainingEstimate& central, Tier tier,
-                                         const Catalogs& catalogs) {
+                                         const Catalogs& catalogs, const WholeRunResult* whole_run) {
   const auto& a = catalogs.assumptions;
   const auto& job = scenario.job;
   PredictionIntervals out;
@@ -223,7 +225,14 @@ PredictionIntervals prediction_intervals(const Scenario& scenario, const Trainin
   constexpr int kSamples = 4000;
   std::mt19937_64 rng(20261123);
   const auto uniform = [&rng] { return static_cast<double>(rng() >> 11) * 0x1.0p-53; };
-  std::vector<double> log_step(kSamples), log_cost(kSamples), log_rate(kSamples);
+  // The whole run's spread as a two-piece normal in log space through its p10, p50 and p90 (z90 = 1.2816, the
+  // standard normal's 90th percentile).
+  constexpr double kZ90 = 1.2815515655446004;
+  if (whole_run != nullptr && whole_run->runs.p10_wall_s > 0) {
+    out.run_log_sigma_low = std::log(whole_run->runs.p50_wall_s / whole_run->runs.p10_wall_s) / kZ90;
+    out.run_log_sigma_high = std::log(whole_run->runs.p90_wall_s / whole_run->runs.p50_wall_s) / kZ90;
+  }
+  std::vector<double> log_step(kSamples), log_cost(kSamples), log_rate(kSamples), log_run(kSamples);
   for (int s = 0; s < kSamples; ++s) {
     // Box-Muller, written out so the draw is the same on every standard library.
     const double z = std::sqrt(-2.0 * std::log(1.0 - uniform())) * std::cos(2.0 * std::numbers::pi * uniform());
@@ -238,25 +247,33 @@ PredictionIntervals prediction_intervals(const Scenario& scenario, const Trainin
       cost += cost_effect;
       rate += cost_effect - step_effect;
     }
+    double run = 0;  // drawn only with a whole run, so that the draws without one stay as they were
+    if (whole_run != nullptr) {
+      const double z_run = std::sqrt(-2.0 * std::log(1.0 - uniform())) * std::cos(2.0 * std::numbers::pi * uniform());
+      run = z_run * (z_run < 0 ? out.run_log_sigma_low : out.run_log_sigma_high);
+    }
     log_step[static_cast<std::size_t>(s)] = step;
-    log_cost[static_cast<std::size_t>(s)] = cost;
+    log_run[static_cast<std::size_t>(s)] = step + run;  // days and chip-hours: the step's error and the run's luck
+    log_cost[static_cast<std::size_t>(s)] = cost + run;
     log_rate[static_cast<std::size_t>(s)] = rate;
   }
   std::sort(log_step.begin(), log_step.end());
   std::sort(log_cost.begin(), log_cost.end());
   std::sort(log_rate.begin(), log_rate.end());
+  std::sort(log_run.begin(), log_run.end());
   const double step_lo = std::exp(quantile(log_step, 0.1)), step_hi = std::exp(quantile(log_step, 0.9));
+  const double days_lo = std::exp(quantile(log_run, 0.1)), days_hi = std::exp(quantile(log_run, 0.9));
   const double cost_lo = std::exp(quantile(log_cost, 0.1)), cost_hi = std::exp(quantile(log_cost, 0.9));
   out.samples = kSamples;
   out.step_time_s = {central.step_time_s * step_lo, central.step_time_s * step_hi};
-  out.train_days = {central.train_days * step_lo, central.train_days * step_hi};
+  out.train_days = {central.train_days * days_lo, central.train_days * days_hi};
   out.cost_usd = {central.energy_cost.cost_usd * cost_lo, central.energy_cost.cost_usd * cost_hi};
   out.usd_per_mtok = {central.energy_cost.usd_per_mtok * cost_lo, central.energy_cost.usd_per_mtok * cost_hi};
   const double hours = central.train_s / kSecondsPerHour;
   const double usd_per_hour = hours > 0 ? central.energy_cost.cost_usd / hours : 0.0;
   out.usd_per_hour = {usd_per_hour * std::exp(quantile(log_rate, 0.1)), usd_per_hour * std::exp(quantile(log_rate, 0.9))};
-  // Chip-hours go with the step time; throughput and MFU (against the catalog peak) inversely.
-  out.chip_hours = {central.chip_hours * step_lo, central.chip_hours * step_hi};
+  // Chip-hours go with the days; throughput and MFU (against the catalog peak) inversely with the step time.
+  out.chip_hours = {central.chip_hours * days_lo, central.chip_hours * days_hi};
   out.tokens_per_s_per_chip = {central.tokens_per_s_per_chip / step_hi, central.tokens_per_s_per_chip / step_lo};
   out.mfu = {central.mfu / step_hi, central.mfu / step_lo};
 

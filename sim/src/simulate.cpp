@@ -49,7 +49,8 @@ SimResult simulate_training(const TrainingJob& job, const Assumptions& assumptio
   const auto schedule = make_schedule(plan.schedule, plan.pp, plan.vpp, estimate.micro_batches);
   const sim_detail::StepInput input{job, estimate.topology, std::move(works), schedule, options};
   const auto output = sim_detail::decode(
-      sim_detail::run_in_engine([&input] { return sim_detail::encode(sim_detail::simulate_step(input)); }));
+      sim_detail::run_in_engine([&input] { return sim_detail::encode(sim_detail::simulate_step(input)); },
+                                options.cancel));
 
   estimate.breakdown = output.breakdown;
   estimate.step_time_s = output.step_s;

@@ -35,6 +35,12 @@ class ModelError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Work stopped because the caller asked (a cancel token was set): not an error of the input or the model.
+class Cancelled : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 // A file that cannot be written.
 class IoError : public std::runtime_error {
  public:

@@ -41,7 +41,13 @@ std::unique_ptr<QChart> make_chart(const ChartSpec& spec);
 // The chart as SVG text, kChartWidthPx wide.
 std::string chart_svg(const ChartSpec& spec);
 
-// The document as a PDF (A4, charts as vector graphics), written to a temporary file and renamed over `path`.
-void write_pdf(const Document& document, const std::filesystem::path& path);
+// The document as a PDF (A4, charts as vector graphics): the file's bytes, for the caller to write.
+std::string pdf_bytes(const Document& document);
+
+// The report in `dir`: report.html, report.pdf, report.md, report.csv and charts/*.svg. Everything is rendered
+// first, then every file is written in full beside its place before any is renamed into it, so a failure (a full
+// disk, a read-only folder) throws IoError and leaves the previous report whole. Needs a QApplication
+// (OffscreenQt).
+void write_report_folder(const Document& document, const std::filesystem::path& dir);
 
 }  // namespace flopcast::report

@@ -30,7 +30,9 @@ struct Table {
 //   bars, stacked_bars: y[i] is the value for category i;
 //   intervals: y[i] central, low[i] and high[i] the p10 and p90 for category i;
 //   lines: points (x[i], y[i]), with a band low[i]..high[i] when both are given;
-//   tornado: low[i] and high[i] are the changes (in y units) at the low and high end of input i (categories).
+//   tornado: low[i] and high[i] are the changes (in y units) at the low and high end of input i (categories);
+//   timeline: a bar from low[i] to high[i] (x units) on row x[i], an index into the categories (top to bottom); each
+//   series is a group with its own colour and legend entry (a Gantt chart: jobs as rows, one series per pool).
 struct ChartSeries {
   std::string name;
   std::vector<double> x;
@@ -40,7 +42,7 @@ struct ChartSeries {
   std::string colour;  // "#rrggbb"; empty: the chart's palette
 };
 
-enum class ChartKind { bars, stacked_bars, intervals, lines, tornado };
+enum class ChartKind { bars, stacked_bars, intervals, lines, tornado, timeline };
 
 struct ChartSpec {
   std::string id;  // file-name safe, unique in a report

@@ -82,6 +82,14 @@ bool is_sweep_file(const std::filesystem::path& file);
 ReportData compute_report(const std::vector<std::string>& files, const std::string& claims_dir,
                           const Catalogs& catalogs, const ReportOptions& options);
 
+// One training scenario as a report shows it, from its result at some tier (simulate_scenario): the tier-1
+// estimate, the p10-p90 intervals, the sensitivities and the assumptions used. The desktop app calls it too.
+// ModelError when tier 1 cannot evaluate the scenario.
+ScenarioResult scenario_result(Scenario scenario, SimResult result, const Catalogs& catalogs, double price_swing);
+
+// The chips of `scenarios` (each stage group's too), in order of first use: the export-control section's rows.
+std::vector<Chip> chips_used(const std::vector<ScenarioResult>& scenarios);
+
 // Tier-1 sensitivities of one scenario: each catalog range, the price (its catalog range or +-price_swing), the
 // chip family's kernel efficiencies scaled by the model's own spread, exp(+-sigma).
 std::vector<Sensitivity> sensitivities(const Scenario& scenario, const TrainingEstimate& tier1,

@@ -45,6 +45,9 @@ struct Sweep {
 
 // Reads and checks a sweep file. InputError listing every problem.
 Sweep load_sweep(const std::filesystem::path& file, const Catalogs& catalogs);
+// The same from parsed JSON: `file_label` names it in messages; a base given as a file name resolves in `base_dir`.
+Sweep parse_sweep(const nlohmann::json& json, const std::string& file_label, const std::filesystem::path& base_dir,
+                  const Catalogs& catalogs);
 
 // One point: {"index", "point": {path: value}, "status": "ok" | "infeasible", "reason", and the results in SI
 // units with their p10-p90 bounds}. Never throws for a point that does not fit together: that is its reason.

@@ -19,6 +19,8 @@
 
 namespace flopcast {
 
+struct WholeRunResult;  // flopcast/sim/whole_run.hpp
+
 struct Interval {
   double p10 = 0;
   double p90 = 0;
@@ -51,10 +53,16 @@ struct PredictionIntervals {
   Interval chip_hours;
   Interval tokens_per_s_per_chip;
   Interval mfu;           // against the catalog's bf16 peak, as the central value
+  // With a whole-run simulation: the spread of its Monte Carlo wall time, in log space below and above its median
+  // (ln(p50 / p10) / z90 and ln(p90 / p50) / z90). It widens days, chip-hours and cost, not the step.
+  double run_log_sigma_low = 0;
+  double run_log_sigma_high = 0;
 };
 
-// Intervals around `central`, the prediction of `scenario` at `tier` (with the catalogs' assumptions).
+// Intervals around `central`, the prediction of `scenario` at `tier` (with the catalogs' assumptions). With
+// `whole_run` (failures simulated; `central` then holds its median days), days and cost also carry the run's own
+// spread, independent of the model's error.
 PredictionIntervals prediction_intervals(const Scenario& scenario, const TrainingEstimate& central, Tier tier,
-                                         const Catalogs& catalogs);
+                                         const Catalogs& catalogs, const WholeRunResult* whole_run = nullptr);
 
 }  // namespace flopcast

@@ -10,6 +10,7 @@
 // streams for TP, CP, EP, PP and DP (actors serving queues of collectives). SimGrid runs in a child process per
 // simulation (its engine can be created once per process); the parent gets the result back.
 
+#include <atomic>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -41,6 +42,9 @@ struct SimOptions {
   int max_full_chips = 1024;  // tier 3 refuses larger clusters
   int busiest_links = 10;     // links reported, busiest first
   bool whole_run = true;      // scenarios with failures enabled: also simulate the whole run (the planner skips it)
+  // Set from another thread to stop a discrete-event simulation: its engine process is killed and Cancelled
+  // (core/errors.hpp) is thrown. Null: it cannot be cancelled. The caller keeps the flag alive during the call.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 // Where one device's step went, in seconds; `compute_s` + the exposed waits + `bubble_s` + `idle_s` = the step.
@@ -88,6 +92,11 @@ struct SimResult {
   double wall_s = 0;
   std::optional<WholeRunResult> whole_run;  // failures, checkpoints and restarts over the run, when simulated
 };
+
+// The whole run of `result`, or null when none was simulated (for prediction_intervals).
+inline const WholeRunResult* whole_run_of(const SimResult& result) {
+  return result.whole_run ? &*result.whole_run : nullptr;
+}
 
 // Tier 1 wrapped as a SimResult (no devices, links or trace), so callers can treat the tiers alike.
 SimResult simulate_training(const TrainingJob& job, const Assumptions& assumptions, const SimOptions& options);

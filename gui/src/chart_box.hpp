@@ -1,0 +1,31 @@
+#pragma once
+// A chart of the reports' kind (report::ChartSpec) drawn by the same code path (report::make_chart), with
+// "Save as PNG..." in its context menu.
+
+#include <QWidget>
+
+#include "flopcast/reports/document.hpp"
+
+class QChartView;
+
+namespace flopcast::gui {
+
+class ChartBox : public QWidget {
+  Q_OBJECT
+ public:
+  explicit ChartBox(QWidget* parent = nullptr);
+
+  void set_spec(const report::ChartSpec& spec);
+  void clear(const QString& message);
+  const report::ChartSpec& spec() const { return spec_; }
+  bool has_chart() const { return has_chart_; }
+  // The chart as a PNG file, written atomically. Throws IoError.
+  void save_png(const QString& path);
+
+ private:
+  QChartView* view_ = nullptr;
+  report::ChartSpec spec_;
+  bool has_chart_ = false;
+};
+
+}  // namespace flopcast::gui

@@ -1,0 +1,269 @@
+// The desktop app under QtTest: a shipped scenario loaded, its chip changed, the result model checked; every item
+// model under QAbstractItemModelTester; validation messages at their field; duplicate and change; atomic save;
+// tier 2 on a worker with cancel; a sweep; and (under Xvfb) a screenshot of a comparison.
+
+#include <QAbstractItemModelTester>
+#include <QApplication>
+#include <QDir>
+#include <QElapsedTimer>
+#include <QLineEdit>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include "chart_box.hpp"
+#include "flopcast/core/files.hpp"
+#include "gantt_view.hpp"
+#include "main_window.hpp"
+#include "models.hpp"
+#include "schema_form.hpp"
+
+using flopcast::gui::ComparisonModel;
+using flopcast::gui::MainWindow;
+
+namespace {
+
+QString shipped(const char* name) {
+  return QString(FLOPCAST_SOURCE_ROOT "/scenarios/shipped/") + name;
+}
+
+QString cell(const ComparisonModel& model, const std::string& key, int column, int role = Qt::DisplayRole) {
+  const int row = model.row_of(key);
+  if (row < 0) return "(no row " + QString::fromStdString(key) + ")";
+  return model.data(model.index(row, column), role).toString();
+}
+
+double value(const ComparisonModel& model, const std::string& key, int column) {
+  return model.data(model.index(model.row_of(key), column), flopcast::gui::kValueRole).toDouble();
+}
+
+constexpr int kWaitMs = 60000;
+
+}  // namespace
+
+class GuiTest : public QObject {
+  Q_OBJECT
+
+ private:
+  flopcast::Catalogs catalogs_;
+
+ private slots:
+  void initTestCase() { catalogs_ = flopcast::load_catalogs(); }
+
+  void form_is_generated_from_the_schema() {
+    flopcast::gui::SchemaForm form(flopcast::gui::load_scenario_schema(), catalogs_);
+    for (const char* pointer : {"/name", "/model", "/cluster/chip", "/cluster/chips", "/cluster/network/fabric",
+                                "/parallelism/tp", "/training/seq_len", "/training/tokens", "/costs/usd_per_chip_hour",
+                                "/failures/checkpoint_interval_s", "/failures/stragglers/slow_fraction"}) {
+      QVERIFY2(form.field_widget(pointer) != nullptr, pointer);
+    }
+    // Units and help text from the schema's annotations.
+    QVERIFY(form.field_widget("/training/seq_len")->toolTip().contains("unit: tokens"));
+    QVERIFY(form.field_widget("/cluster/chips")->toolTip().contains("allowed: >= 1"));
+    QVERIFY(form.field_widget("/costs/usd_per_chip_hour")->toolTip().contains("USD per chip-hour"));
+    // Published measurements are for validation scenarios, not what-ifs.
+    QVERIFY(form.field_widget("/published/value") == nullptr);
+  }
+
+  void load_a_shipped_scenario_and_change_the_chip() {
+    MainWindow window(catalogs_);
+    QVERIFY(window.open_file(shipped("deepseek-v3-h800.json")));
+    QTRY_VERIFY_WITH_TIMEOUT(window.idle(), kWaitMs);
+    const auto& results = *window.results_model();
+    QCOMPARE(results.columnCount(), 1);
+    QCOMPARE(cell(results, "chip", 0), QString("h800-sxm"));
+    QCOMPARE(cell(results, "tier", 0), QString("1, analytical"));
+    const double h800_step_s = value(results, "step_time_s", 0);
+    QVERIFY(h800_step_s > 0);
+    QVERIFY(cell(results, "step_time_s", 0).contains(" s"));
+    QVERIFY(cell(results, "cost_usd", 0).contains("$"));
+    QVERIFY(cell(results, "mfu", 0).contains("%"));
+    qInfo("what-if tier 1 (DeepSeek-V3 on 2048 H800): %.1f ms in the library, %.0f ms from request to result",
+          window.last_tier1_ms(), window.last_round_trip_ms());
+
+    // The chip picker, as a user would: the node follows the chip, tier 1 re-runs, the model shows H20.
+    window.form()->set_value("/cluster/chip", "h20");
+    QTRY_VERIFY_WITH_TIMEOUT(window.idle(), kWaitMs);
+    QCOMPARE(QString::fromStdString(window.document(0).at("cluster").at("node").get<std::string>()),
+             QString("hgx-h20"));
+    QCOMPARE(cell(results, "chip", 0), QString("h20"));
+    const double h20_step_s = value(results, "step_time_s", 0);
+    // The H20 has about 15 % of the H800's dense FLOP/s: the same plan is much slower.
+    QVERIFY2(h20_step_s > 2 * h800_step_s, qPrintable(QString("%1 s vs %2 s").arg(h20_step_s).arg(h800_step_s)));
+    qInfo("what-if tier 1 after the chip change: %.1f ms in the library, %.0f ms from the edit to the result",
+          window.last_tier1_ms(), window.last_round_trip_ms());
+  }
+
+  void a_validation_error_shows_at_its_field() {
+    MainWindow window(catalogs_);
+    QVERIFY(window.open_file(shipped("llama3-405b-h100.json")));
+    QTRY_VERIFY_WITH_TIMEOUT(window.idle(), kWaitMs);
+    window.form()->set_value("/cluster/chips", 0);
+    QTRY_VERIFY_WITH_TIMEOUT(window.idle(), kWaitMs);
+    QVERIFY2(window.form()->field_error("/cluster/chips").contains("expected an integer from 1"),
+             qPrintable(window.form()->field_error("/cluster/chips")));
+    // Text where a number belongs reaches the parser and comes back at the field.
+    window.form()->set_value("/cluster/chips", 16384);
+    window.form()->set_value("/training/seq_len", "lots");
+    QTRY_VERIFY_WITH_TIMEOUT(window.idle(), kWaitMs);
+    QVERIFY(window.form()->field_error("/cluster/chips").isEmpty());
+    QVERIFY2(!window.form()->field_error("/training/seq_len").isEmpty(), "no message at /training/seq_len");
+    // An unknown chip id: the parser's message, with its suggestion, at the chip picker.
+    window.form()->set_value("/training/seq_len", 8192);
+    window.form()->set_value("/cluster/chip", "h100-sxn");
+    QTRY_VERIFY_WITH_TIMEOUT(window.idle(), kWaitMs);
+    QVERIFY2(window.form()->field_error("/cluster/chip").contains("h100-sxm"),
+             qPrintable(window.form()->field_error("/cluster/chip")));
+    // A serving deployment opens, and says why it shows no training results.
+    QVERIFY(window.open_file(QString(FLOPCAST_SOURCE_ROOT "/scenarios/serving/deepseek-v3-h800.json")));
+    QTRY_VERIFY_WITH_TIMEOUT(window.idle(), kWaitMs);
+    QCOMPARE(window.results_model()->columnCount(), 0);
+  }
+
+  void every_model_passes_the_model_tester() {
+    MainWindow window(catalogs_);
+    QAbstractItemModelTester results(window.results_model(), QAbstractItemModelTester::FailureReportingMode::QtTest);
+    QAbstractItemModelTester comparison(window.comparison_model(),
+                                        QAbstractItemModelTester::FailureReportingMode::QtTest);
+    QAbstractItemModelTester diff(window.diff_model(), QAbstractItemModelTester::FailureReportingMode::QtTest);
+    QAbstractItemModelTester exports(window.export_model(), QAbstractItemModelTester::FailureReportingMode::QtTest);
+    QVERIFY(window.open_file(shipped("deepseek-v3-h800.json")));
+    QVERIFY(window.open_file(shipped("deepseek-v3-ascend-910b.json")));
+    QVERIFY(window.open_file(shipped("llama3-405b-h100-failures.json")));
+    QTRY_VERIFY_WITH_TIMEOUT(window.idle(), kWaitMs);
+    QCOMPARE(window.comparison_model()->columnCount(), 3);
+    QVERIFY(window.diff_model()->rowCount() > 0);
+    // Every catalog chip in the export-control panel.
+    QCOMPARE(window.export_model()->rowCount(), static_cast<int>(catalogs_.hardware.chips.size()));
+    window.select(0);
+    window.duplicate_current("h20");
+    QTRY_VERIFY_WITH_TIMEOUT(window.idle(), kWaitMs);
+    QCOMPARE(window.comparison_model()->columnCount(), 4);
+  }
+
+  void comparison_shows_the_whole_run_and_the_inputs_that_differ() {
+    MainWindow window(catalogs_);
+    QVERIFY(window.open_file(shipped("llama3-405b-h100.json")));
+    QVERIFY(window.open_file(shipped("llama3-405b-h100-failures.json")));
+    QTRY_VERIFY_WITH_TIMEOUT(window.idle(), kWaitMs);
+    const auto& compare = *window.comparison_model();
+    QCOMPARE(compare.columnCount(), 2);
+    // The failures scenario's whole run: days p10 / p50 / p90, goodput, best checkpoint interval.
+    QVERIFY(compare.row_of("whole_run_days") >= 0);
+    QVERIFY(cell(compare, "whole_run_days", 1).count("days") == 3);
+    QVERIFY(cell(compare, "goodput", 1).contains("%"));
+    QVERIFY(cell(compare, "best_interval_s", 1).contains("min") || cell(compare, "best_interval_s", 1).contains(" s"));
+    QVERIFY(cell(compare, "whole_run_days", 0).contains("no failures"));
+    const auto fields = window.diff_model()->fields();
+    QVERIFY(std::find(fields.begin(), fields.end(), "/failures/enabled") != fields.end());
+    QVERIFY(std::find(fields.begin(), fields.end(), "/cluster/chip") == fields.end());
+    QVERIFY(std::find(fields.begin(), fields.end(), "/name") != fields.end());
+  }
+
+  void duplicate_and_change_then_save_atomically() {
+    MainWindow window(catalogs_);
+    QVERIFY(window.open_file(shipped("deepseek-v3-h800.json")));
+    QTRY_VERIFY_WITH_TIMEOUT(window.idle(), kWaitMs);
+    const int copy = window.duplicate_current("h20");
+    QCOMPARE(copy, 1);
+    QTRY_VERIFY_WITH_TIMEOUT(window.idle(), kWaitMs);
+    QCOMPARE(window.current(), 1);
+    QCOMPARE(QString::fromStdString(window.document(1).at("cluster").at("chip").get<std::string>()), QString("h20"));
+    QVERIFY(QString::fromStdString(window.document(1).at("name").get<std::string>()).endsWith("on h20"));
+    QCOMPARE(cell(*window.comparison_model(), "chip", 1), QString("h20"));
+    QTemporaryDir dir;
+    const QString path = dir.filePath("h20.json");
+    QVERIFY(window.save_current(path));
+    QCOMPARE(flopcast::read_json_file(path.toStdString()), window.document(1));
+    // Only the file itself: the temporary file was renamed into place.
+    QCOMPARE(QDir(dir.path()).entryList(QDir::Files), QStringList{"h20.json"});
+    QVERIFY(!window.save_current(dir.filePath("missing-folder/x.json")));
+    // A file that is not JSON is refused with its line, never a crash.
+    flopcast::write_file_atomic(dir.filePath("broken.json").toStdString(), "{\"name\": ");
+    QVERIFY(!window.open_file(dir.filePath("broken.json")));
+    QVERIFY(window.last_message().contains("broken.json"));
+  }
+
+  void simulate_on_a_worker_and_cancel() {
+    MainWindow window(catalogs_);
+    QVERIFY(window.open_file(shipped("deepseek-v3-h800.json")));
+    QTRY_VERIFY_WITH_TIMEOUT(window.idle(), kWaitMs);
+    // Cancelled at once: the engine process is killed and the tier-1 result stays.
+    window.simulate_current();
+    QVERIFY(!window.idle());
+    window.cancel_simulation();
+    QElapsedTimer clock;
+    clock.start();
+    QTRY_VERIFY_WITH_TIMEOUT(window.idle(), kWaitMs);
+    qInfo("simulation cancelled after %lld ms", static_cast<long long>(clock.elapsed()));
+    QCOMPARE(cell(*window.results_model(), "tier", 0), QString("1, analytical"));
+    QCOMPARE(window.gantt()->row_count(), 0);
+    // Run to the end: tier 2 with its trace on the timeline.
+    window.simulate_current();
+    QTRY_VERIFY_WITH_TIMEOUT(window.idle(), kWaitMs);
+    QCOMPARE(cell(*window.results_model(), "tier", 0), QString("2, discrete-event (replica)"));
+    QVERIFY(window.gantt()->row_count() >= 16);  // 16 pipeline stages, a compute stream each at least
+    // An edit makes the simulation stale: back to tier 1.
+    window.form()->set_value("/training/tokens", 1e13);
+    QTRY_VERIFY_WITH_TIMEOUT(window.idle(), kWaitMs);
+    QCOMPARE(cell(*window.results_model(), "tier", 0), QString("1, analytical"));
+  }
+
+  void sweep_plots_a_field() {
+    MainWindow window(catalogs_);
+    QVERIFY(window.open_file(shipped("deepseek-v3-h800.json")));
+    QTRY_VERIFY_WITH_TIMEOUT(window.idle(), kWaitMs);
+    window.run_sweep("/training/tokens", 5e12, 20e12, 4);
+    QTRY_VERIFY_WITH_TIMEOUT(window.sweep_done(), kWaitMs);
+    int sweep_charts = 0;
+    for (auto* chart : window.charts()) {
+      if (chart->has_chart() && chart->spec().id.rfind("sweep-", 0) == 0) {
+        ++sweep_charts;
+        QCOMPARE(chart->spec().series.front().x.size(), std::size_t{4});
+      }
+    }
+    QCOMPARE(sweep_charts, 2);
+  }
+
+  // Run alone under Xvfb (ctest gui_screenshot): the window as a user sees it, with three scenarios compared.
+  void screenshot_compare() {
+    if (QGuiApplication::platformName() != "xcb") QSKIP("needs an X server: ctest runs it under xvfb-run");
+    MainWindow window(catalogs_);
+    QVERIFY(window.open_file(shipped("deepseek-v3-h800.json")));
+    QVERIFY(window.open_file(shipped("deepseek-v3-h20.json")));
+    QVERIFY(window.open_file(shipped("llama3-405b-h100-failures.json")));
+    window.show_view("Compare");
+    window.resize(1800, 1150);
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    QTRY_VERIFY_WITH_TIMEOUT(window.idle(), kWaitMs);
+    QTest::qWait(300);
+    QDir().mkpath(FLOPCAST_SCREENSHOT_DIR);
+    const QString compare = QString(FLOPCAST_SCREENSHOT_DIR) + "/main-window-compare.png";
+    QVERIFY(window.grab().save(compare));
+    window.select(0);
+    window.show_view("Results");
+    QTest::qWait(200);
+    QVERIFY(window.grab().save(QString(FLOPCAST_SCREENSHOT_DIR) + "/main-window-results.png"));
+    // The first scenario simulated at tier 2: its step on the timeline.
+    window.simulate_current();
+    QTRY_VERIFY_WITH_TIMEOUT(window.idle(), kWaitMs);
+    window.show_view("Timeline");
+    QTest::qWait(200);
+    QVERIFY(window.gantt()->row_count() > 0);
+    QVERIFY(window.grab().save(QString(FLOPCAST_SCREENSHOT_DIR) + "/main-window-timeline.png"));
+    // A sweep of the token count, and the export-control panel.
+    window.select(1);
+    window.run_sweep("/training/tokens", 5e12, 20e12, 7);
+    window.show_view("Sweep");
+    QTRY_VERIFY_WITH_TIMEOUT(window.sweep_done(), kWaitMs);
+    QTest::qWait(200);
+    QVERIFY(window.grab().save(QString(FLOPCAST_SCREENSHOT_DIR) + "/main-window-sweep.png"));
+    window.show_view("Export control");
+    QTest::qWait(100);
+    QVERIFY(window.grab().save(QString(FLOPCAST_SCREENSHOT_DIR) + "/main-window-export-control.png"));
+    qInfo("screenshots written to %s", FLOPCAST_SCREENSHOT_DIR);
+  }
+};
+
+QTEST_MAIN(GuiTest)
+#include "test_gui.moc"

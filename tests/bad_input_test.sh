@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Bad input tried as a new user would: each case checks the exact message on standard error, that nothing reaches
+# standard output, and the exit code (2: the input's fault). Usage: bad_input_test.sh FLOPCAST SOURCE_ROOT
+set -u
+flopcast="$1"
+root="$(cd "$2" && pwd)"
+work="$(mktemp -d)"
+trap 'chmod -R u+w "$work"; rm -rf "$work"' EXIT
+passed=0
+failed=0
+
+# exact NAME CODE EXPECTED_STDERR -- COMMAND... (run in the work folder, so messages hold relative names)
+exact() {
+  local name="$1" code="$2" expected="$3"
+  shift 4
+  local out err status
+  out="$(cd "$work" && "$@" 2>"$work/.stderr")"
+  status=$?
+  err="$(cat "$work/.stderr")"
+  if [ "$status" -ne "$code" ] || [ "$err" != "$expected" ] || { [ "$code" -ne 0 ] && [ -n "$out" ]; }; then
+    echo "FAIL $name: exit $status (expected $code)"
+    echo "  expected: $expected"
+    echo "  got:      $err"
+    [ -n "$out" ] && [ "$code" -ne 0 ] && echo "  and standard output: $(head -c 300 <<<"$out")"
+    failed=$((failed + 1))
+    return
+  fi
+  passed=$((passed + 1))
+}
+
+# A valid scenario, then variants of it with one thing wrong.
+base="$root/scenarios/shipped/llama3-405b-h100.json"
+variant() {  # variant FILE PYTHON_STATEMENT_ON_d
+  python3 - "$base" "$work/$1" "$2" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+exec(sys.argv[3])
+json.dump(d, open(sys.argv[2], "w"), indent=1)
+PY
+}
+text_variant() {  # text_variant FILE OLD NEW: a replacement in the text, for what JSON itself cannot hold
+  python3 - "$base" "$work/$1" "$2" "$3" <<'PY'
+import sys
+text = open(sys.argv[1]).read()
+assert sys.argv[3] in text
+open(sys.argv[2], "w").write(text.replace(sys.argv[3], sys.argv[4], 1))
+PY
+}
+
+exact missing-file 2 "flopcast: error: nothing.json: no such file" -- "$flopcast" run nothing.json
+mkdir "$work/folder"
+exact directory 2 "flopcast: error: folder: is a directory, expected a file" -- "$flopcast" run folder
+: >"$work/empty.json"
+exact empty-file 2 "flopcast: error: empty.json: is empty, expected a JSON object" -- "$flopcast" run empty.json
+printf '{"model": "llama3-8b",\n "cluster": {"chip": "h100-sxm" "chips": 8}}\n' >"$work/syntax.json"
+exact invalid-json 2 "flopcast: error: syntax.json: invalid JSON at line 2, column 39: syntax error while parsing object - unexpected string literal; expected '}'" -- "$flopcast" run syntax.json
+variant wrong-type.json 'd["cluster"]["chips"] = "16k"'
+exact wrong-type 2 'flopcast: error: wrong-type.json: /cluster/chips: expected an integer from 1 to 1073741824, got the string "16k"' -- "$flopcast" run wrong-type.json
+variant wrong-type-object.json 'd["parallelism"] = [8, 16, 128]'
+exact wrong-type-object 2 'flopcast: error: wrong-type-object.json: /parallelism: expected an object, got an array' -- "$flopcast" run wrong-type-object.json
+variant negative.json 'd["cluster"]["chips"] = -16384'
+exact negative-count 2 "flopcast: error: negative.json: /cluster/chips: expected an integer from 1 to 1073741824, got -16384" -- "$flopcast" run negative.json
+variant zero.json 'd["parallelism"]["tp"] = 0'
+exact zero-count 2 "flopcast: error: zero.json: /parallelism/tp: expected an integer from 1 to 1073741824, got 0" -- "$flopcast" run zero.json
+variant zero-tokens.json 'd["training"]["tokens"] = 0'
+exact zero-tokens 2 "flopcast: error: zero-tokens.json: /training/tokens: expected a number > 0 and <= 1e+18, got 0" -- "$flopcast" run zero-tokens.json
+text_variant nan.json '"seq_len": 8192' '"seq_len": NaN'
+exact nan 2 "flopcast: error: nan.json: invalid JSON at line 28, column 16: syntax error while parsing value - invalid literal; last read: '\"seq_len\": N' (JSON has no NaN or Infinity: give a finite number)" -- "$flopcast" run nan.json
+text_variant infinity.json '"tokens": 15600000000000.0' '"tokens": 1e999'
+exact infinity 2 "flopcast: error: infinity.json: invalid JSON at line 31, column 15: the number 1e999 is beyond the range of a double (every number must be finite)" -- "$flopcast" run infinity.json
+variant huge-count.json 'd["cluster"]["chips"] = 1e30'
+exact huge-count 2 "flopcast: error: huge-count.json: /cluster/chips: expected an integer from 1 to 1073741824, got 1e+30" -- "$flopcast" run huge-count.json
+variant huge-tokens.json 'd["training"]["tokens"] = 1e300'
+exact huge-tokens 2 "flopcast: error: huge-tokens.json: /training/tokens: expected a number > 0 and <= 1e+18, got 1e+300" -- "$flopcast" run huge-tokens.json
+variant unknown-chip.json 'd["cluster"]["chip"] = "h100"'
+exact unknown-chip 2 'flopcast: error: unknown-chip.json: /cluster/chip: unknown chip "h100" (did you mean "h100-sxm"?); known: a100-sxm-80gb, a800-sxm-80gb, h100-sxm, h100-pcie, h800-sxm, h20, h200-sxm, b200, gb200, ascend-910b, ascend-910c, ascend-950pr' -- "$flopcast" run unknown-chip.json
+variant unknown-model.json 'd["model"] = "llama-3-405b"'
+exact unknown-model 2 'flopcast: error: unknown-model.json: /model: unknown model "llama-3-405b" (did you mean "llama3-405b"?); known: deepseek-v2, deepseek-v3, gpt3-175b, kimi-k2, llama3-405b, llama3-70b, llama3-8b, mixtral-8x22b, mixtral-8x7b, pangu-ultra-135b, pangu-ultra-moe-718b, qwen3-235b-a22b, qwen3-32b, rumored-1.2t-moe' -- "$flopcast" run unknown-model.json
+variant unknown-key.json 'd["training"]["seq_length"] = 8192'
+exact unknown-key 2 'flopcast: error: unknown-key.json: /training/seq_length: unknown key (did you mean "seq_len"?)' -- "$flopcast" run unknown-key.json
+variant product.json 'd["parallelism"]["dp"] = 64'
+exact parallel-product 2 "flopcast: error: product.json: /parallelism: tp x pp x cp x dp = 8 x 16 x 1 x 64 = 8192, but /cluster/chips is 16384" -- "$flopcast" run product.json
+variant indivisible.json 'd["parallelism"]["micro_batch"] = 3'
+exact indivisible 2 "flopcast: error: indivisible.json: /training/global_batch: 2048 is not a multiple of dp x micro_batch = 128 x 3 = 384" -- "$flopcast" run indivisible.json
+# A plan that does not fit is still estimated (what it would do with the memory), with a warning no one can miss.
+variant no-fit.json 'd["cluster"]["chips"] = 64; d["parallelism"].update(tp=8, pp=8, dp=1, vpp=1, schedule="1f1b"); d["training"]["global_batch"] = 64'
+exact no-fit 0 "flopcast: warning: no-fit.json: the plan does not fit in memory: stage 0 needs 178 GiB per chip, 76.0 GiB usable; the times below assume it did (\`flopcast plan no-fit.json\` searches plans that fit)" -- "$flopcast" run --tier analytical no-fit.json
+exact no-fit-json 0 "flopcast: warning: no-fit.json: the plan does not fit in memory: stage 0 needs 178 GiB per chip, 76.0 GiB usable; the times below assume it did (\`flopcast plan no-fit.json\` searches plans that fit)" -- "$flopcast" run --tier analytical --json no-fit.json
+variant ten-mb.json 'd["description"] = "x" * 10_000_000'
+exact ten-mb 2 "flopcast: error: ten-mb.json: is larger than 4.00 MiB, the most a JSON input may be (a scenario is a few kB); is it the right file?" -- "$flopcast" run ten-mb.json
+exact dev-zero 2 "flopcast: error: /dev/zero: is larger than 4.00 MiB, the most a JSON input may be (a scenario is a few kB); is it the right file?" -- "$flopcast" run /dev/zero
+printf '{"name": "Caf\xe9", "model": "llama3-8b"}' >"$work/latin1.json"
+exact not-utf8 2 "flopcast: error: latin1.json: is not UTF-8 text: byte 0xE9 at line 1, column 14 (not valid UTF-8); save it as UTF-8 JSON" -- "$flopcast" run latin1.json
+head -c 64 /bin/sh >"$work/binary.json"
+exact binary 2 "flopcast: error: binary.json: is not UTF-8 text: byte 0x00 at line 1, column 8 (a NUL byte: a binary file?); save it as UTF-8 JSON" -- "$flopcast" run binary.json
+variant several-a.json 'd["cluster"]["chips"] = 0; d["parallelism"]["tp"] = "eight"'
+exact every-problem 2 "flopcast: error: several-a.json: /cluster/chips: expected an integer from 1 to 1073741824, got 0
+flopcast: error: several-a.json: /parallelism/tp: expected an integer from 1 to 1073741824, got the string \"eight\"" -- "$flopcast" run several-a.json
+
+# The other commands read the same way.
+exact sweep-missing 2 "flopcast: error: nothing.json: no such file" -- "$flopcast" sweep nothing.json
+printf '{"base": "%s", "axes": [{"path": "/cluster/chips", "values": []}]}' "$base" >"$work/sweep-empty.json"
+exact sweep-empty-axis 2 "flopcast: error: sweep-empty.json: /axes/0/values: expected at least one value" -- "$flopcast" sweep sweep-empty.json
+printf '{"base": "%s", "axes": [{"path": "/cluster/gpus", "values": [8]}, {"path": "/training/seq_len", "values": ["8k"]}]}' "$base" >"$work/sweep-bad.json"
+exact sweep-bad-axes 2 'flopcast: error: sweep-bad.json: /axes/0/values/0: 8 at /cluster/gpus: unknown key
+flopcast: error: sweep-bad.json: /axes/1/values/0: "8k" at /training/seq_len: expected an integer from 1 to 16777216, got the string "8k"' -- "$flopcast" sweep sweep-bad.json
+printf '{"base": "%s", "axes": [{"path": "/fleet/size", "values": [8]}]}' "$base" >"$work/sweep-path.json"
+exact sweep-no-path 2 'flopcast: error: sweep-path.json: /axes/0/path: "/fleet/size" is not a field of the base scenario (nor a key of an object in it)' -- "$flopcast" sweep sweep-path.json
+exact serve-training-file 2 "flopcast: error: $base: /serving: is required to serve: this is a training scenario (use flopcast run)" -- "$flopcast" serve "$base"
+exact plan-missing 2 "flopcast: error: nothing.json: no such file" -- "$flopcast" plan nothing.json
+exact import-hf-not-utf8 2 "flopcast: error: latin1.json: is not UTF-8 text: byte 0xE9 at line 1, column 14 (not valid UTF-8); save it as UTF-8 JSON" -- "$flopcast" import-hf latin1.json
+printf '{"architectures": ["LlamaForCausalLM"], "hidden_size": 4096}' >"$work/config.json"
+exact import-hf-incomplete 2 "flopcast: error: config.json: /model_type: is missing: expected one of llama, mistral, qwen2, qwen3, qwen3_moe, mixtral, deepseek_v2, deepseek_v3 (is this a Hugging Face config.json?)" -- "$flopcast" import-hf config.json
+exact claims-not-folder 2 "flopcast: error: nothing: no such folder (expected a folder of claim files)" -- "$flopcast" claims nothing
+exact report-no-input 2 "flopcast: error: report: give scenario or sweep files, or --claims DIR" -- "$flopcast" report -o out
+
+echo "bad input: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
