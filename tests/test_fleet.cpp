@@ -54,7 +54,7 @@ TEST_CASE("fleet: one job on one pool equals flopcast run", "[scenarios][fleet]"
   for (const std::string file : {"llama8b-h100.json", "llama8b-h100-failures.json"}) {
     INFO(file);
     auto json = one_pool(72);  // 64 chips and, with failures, one hot spare node (0.5 % of 8 nodes, rounded up)
-    json["training"] = {{{"name", "one"}, {"scenario", file}, {"plan", "scenario"}}};
+    json["training"] = nlohmann::json::array({{{"name", "one"}, {"scenario", file}, {"plan", "scenario"}}});
     const auto result = simulate_fleet(fleet_from(json), test::catalogs());
     const auto scenario = load_scenario(kDataDir + "/" + file, test::catalogs());
     SimOptions tier1;
@@ -72,7 +72,7 @@ TEST_CASE("fleet: one job on one pool equals flopcast run", "[scenarios][fleet]"
   }
   SECTION("with the planner's plan: the best tier-1 plan at that size") {
     auto json = one_pool(64);
-    json["training"] = {training("one", 0, 0, 64)};
+    json["training"] = nlohmann::json::array({training("one", 0, 0, 64)});
     const auto result = simulate_fleet(fleet_from(json), test::catalogs());
     const auto scenario = load_scenario(kDataDir + "/llama8b-h100.json", test::catalogs());
     const auto best = best_plan_at(scenario, *test::catalogs().hardware.find_chip("h100-sxm"), 64, test::catalogs());
@@ -86,7 +86,7 @@ TEST_CASE("fleet: power never exceeds a site's capacity", "[scenarios][fleet]") 
   // Size one 64-chip job, then give the site room for two and a half of them: of four jobs arriving together on a
   // 512-chip pool (chips for eight), two run at a time.
   auto json = one_pool(512);
-  json["training"] = {training("a", 0, 0, 64)};
+  json["training"] = nlohmann::json::array({training("a", 0, 0, 64)});
   const double one_mw = simulate_fleet(fleet_from(json), test::catalogs()).jobs.front().power_mw;
   json = one_pool(512, 2.5 * one_mw);
   json["training"] = {training("a", 0, 0, 64), training("b", 0, 0, 64), training("c", 0, 0, 64),
@@ -98,7 +98,7 @@ TEST_CASE("fleet: power never exceeds a site's capacity", "[scenarios][fleet]") 
   CHECK(result.jobs[2].start_days == result.jobs[0].finish_days);  // c waited for power, not for chips
   SECTION("a job that alone draws more than its site is unscheduled, with the reason") {
     auto small = one_pool(512, 0.5 * one_mw);
-    small["training"] = {training("big", 0, 0, 64)};
+    small["training"] = nlohmann::json::array({training("big", 0, 0, 64)});
     const auto r = simulate_fleet(fleet_from(small), test::catalogs());
     CHECK(r.jobs.front().status == FleetJobStatus::unscheduled);
     CHECK_THAT(r.jobs.front().reason, Catch::Matchers::StartsWith("h100: draws"));
@@ -161,7 +161,7 @@ TEST_CASE("fleet: priority first, then arrival; first fit lets a smaller job sta
 TEST_CASE("fleet: utilisation, FLOP/s-years and serving sizes by hand", "[scenarios][fleet]") {
   auto json = one_pool(128);
   json["horizon_days"] = 400;
-  json["training"] = {training("one", 10, 0, 64)};
+  json["training"] = nlohmann::json::array({training("one", 10, 0, 64)});
   const auto r = simulate_fleet(fleet_from(json), test::catalogs());
   const auto& job = r.jobs.front();
   const double d = job.finish_days - job.start_days;
@@ -174,7 +174,8 @@ TEST_CASE("fleet: utilisation, FLOP/s-years and serving sizes by hand", "[scenar
 
   SECTION("serving: instances = ceil(demand / one instance's output tokens/s), in whole nodes") {
     auto s = one_pool(128);
-    s["serving"] = {{{"name", "chat"}, {"scenario", "llama8b-serve-h100.json"}, {"tokens_per_day", 1e9}}};
+    s["serving"] = nlohmann::json::array(
+        {{{"name", "chat"}, {"scenario", "llama8b-serve-h100.json"}, {"tokens_per_day", 1e9}}});
     const auto spec = fleet_from(s);
     std::map<std::string, JobSizing> cache;
     const auto sizing = size_job(spec, spec.jobs.front(), spec.pools.front(), test::catalogs(), cache);
@@ -234,8 +235,9 @@ TEST_CASE("fleet file: errors name the file, the path and what was expected", "[
   json["start_date"] = "2025-13-01";
   json["sites"][0]["pue"] = 0.5;
   json["pools"][0]["chip"] = "h100";
-  json["training"] = {{{"name", "x"}, {"scenario", "llama8b-serve-h100.json"}, {"pools", {"h10"}}, {"priority", 1.5}}};
-  json["serving"] = {{{"name", "y"}, {"scenario", "llama8b-h100.json"}}};
+  json["training"] = nlohmann::json::array(
+      {{{"name", "x"}, {"scenario", "llama8b-serve-h100.json"}, {"pools", {"h10"}}, {"priority", 1.5}}});
+  json["serving"] = nlohmann::json::array({{{"name", "y"}, {"scenario", "llama8b-h100.json"}}});
   const auto messages = test::messages_of([&] { fleet_from(json); });
   CHECK(test::join_lines(messages) ==
         "/start_date: expected a date \"YYYY-MM-DD\", got \"2025-13-01\"\n"
@@ -262,12 +264,13 @@ TEST_CASE("fleet file: errors name the file, the path and what was expected", "[
           "/pools/0/network/fabric: unknown fabric \"ib-ndr40\" (did you mean \"ib-ndr400\"?)\n"
           "/pools/0/network/topology: expected one of fat-tree-2 | fat-tree-3 | multi-plane-2, got \"torus\"\n");
   }
-  SECTION("a job never spans two chip types: mixed-fleet scenarios are refused") {
+  SECTION("a mixed-fleet scenario runs with its own plan: the planner searches one chip type") {
     auto mixed = one_pool(64);
-    mixed["training"] = {{{"name", "m"}, {"scenario", "../../../scenarios/shipped/llama3-70b-h800-h20-mixed.json"}}};
-    CHECK(
-        test::join_lines(test::messages_of([&] { fleet_from(mixed); })) ==
-        "/training/0/scenario: is a mixed fleet (cluster.stage_chips): a fleet job runs on one pool, one chip type\n");
+    mixed["training"] = nlohmann::json::array(
+        {{{"name", "m"}, {"scenario", "../../../scenarios/shipped/llama3-70b-h800-h20-mixed.json"}}});
+    CHECK(test::join_lines(test::messages_of([&] { fleet_from(mixed); })) ==
+          "/training/0/plan: a mixed-fleet scenario (cluster.stage_chips) runs with \"plan\": \"scenario\": the "
+          "planner searches one chip type\n");
   }
   SECTION("the file is named in every problem") {
     try {
@@ -287,7 +290,8 @@ TEST_CASE("fleet: a deadline sizes the run to the fewest chips that meet it", "[
   // Llama-3-8B on 1e11 tokens takes 1.7 days on 64 H100 (the test scenario); a 1-day deadline needs more chips:
   // the planner's fewest_chips on the pool (up to its 512 chips), and the run then meets it.
   auto json = one_pool(512);
-  json["training"] = {{{"name", "rush"}, {"scenario", "llama8b-h100.json"}, {"deadline_days", 1.0}}};
+  json["training"] = nlohmann::json::array(
+      {{{"name", "rush"}, {"scenario", "llama8b-h100.json"}, {"deadline_days", 1.0}}});
   const auto spec = fleet_from(json);
   const auto r = simulate_fleet(spec, test::catalogs());
   const auto fewest = fewest_chips(spec.jobs.front().scenario, *test::catalogs().hardware.find_chip("h100-sxm"), 1.0,
@@ -327,6 +331,63 @@ TEST_CASE("fleet: --match finds the fewest whole nodes that deliver the referenc
   fewer.pools.front().chips = match.chips - 8;
   fewer.sites.front().power_capacity_w = 1e12;
   CHECK(simulate_fleet(fewer, test::catalogs()).flop < reference.flop);
+}
+
+}  // namespace flopcast
+
+namespace flopcast {
+
+TEST_CASE("fleet: a job spans two chip types only when its scenario is a mixed fleet", "[scenarios][fleet]") {
+  // Llama-3-70B on 256 H800 + 256 H20 (pipeline stages 2 and 3 on H20): site "dc" has both pools, site "far" only
+  // H800s. The job takes 256 chips from each pool at "dc" at once.
+  const nlohmann::json sites = {{{"id", "dc"}, {"power_mw", 100}, {"pue", 1.3}},
+                                {{"id", "far"}, {"power_mw", 100}, {"pue", 1.3}}};
+  const auto pool = [](const char* id, const char* site, const char* chip, int chips, double usd) {
+    return nlohmann::json{{"id", id}, {"site", site}, {"chip", chip}, {"chips", chips}, {"usd_per_chip_hour", usd}};
+  };
+  const std::string mixed_file = "../../../scenarios/shipped/llama3-70b-h800-h20-mixed.json";
+  nlohmann::json json = {{"sites", sites},
+                         {"pools",
+                          {pool("h800-far", "far", "h800-sxm", 512, 2.0), pool("h800", "dc", "h800-sxm", 256, 2.0),
+                           pool("h20", "dc", "h20", 256, 1.0)}}};
+  json["training"] = nlohmann::json::array(
+      {{{"name", "mixed"}, {"scenario", mixed_file}, {"plan", "scenario"}, {"tokens", 2e11}}});
+  const auto result = simulate_fleet(fleet_from(json), test::catalogs());
+  const auto& job = result.jobs.front();
+  REQUIRE(job.status == FleetJobStatus::finished);
+  CHECK(job.pool == "h800+h20");
+  CHECK(job.chip == "h800-sxm+h20");
+  CHECK(job.chips == 512);
+  // The same as `flopcast run` of the scenario at the site's PUE.
+  auto scenario = load_scenario(kDataDir + "/" + mixed_file, test::catalogs());
+  scenario.job.costs.pue = 1.3;
+  scenario.job.training.tokens = 2e11;
+  SimOptions tier1;
+  tier1.tier = Tier::analytical;
+  const auto run = simulate_scenario(scenario, test::catalogs(), tier1).estimate;
+  CHECK_THAT(job.finish_days, WithinRel(run.train_days, 1e-12));
+  CHECK_THAT(job.power_mw, WithinRel(run.energy_cost.facility_power_w / 1e6, 1e-12));
+  // Its chip-hours at each pool's price: 256 x $2 + 256 x $1 = $768 per hour.
+  CHECK_THAT(job.cost_usd, WithinRel(768.0 * job.finish_days * 24.0, 1e-12));
+  // Both pools at "dc" were busy for the same time, half the FLOP each (equal chip counts); "far" never.
+  CHECK(result.pools[0].utilisation == 0);
+  CHECK(result.pools[1].utilisation > 0);
+  CHECK_THAT(result.pools[1].utilisation, WithinRel(result.pools[2].utilisation, 1e-12));
+  CHECK_THAT(result.pools[1].flop, WithinRel(job.flop / 2, 1e-12));
+  SECTION("no site holds every chip type it needs: unscheduled, with the reasons") {
+    json["pools"] = {pool("h800-far", "far", "h800-sxm", 512, 2.0), pool("h20", "dc", "h20", 256, 1.0)};
+    const auto r = simulate_fleet(fleet_from(json), test::catalogs());
+    CHECK(r.jobs.front().status == FleetJobStatus::unscheduled);
+    CHECK(r.jobs.front().reason ==
+          "site far: no pool of h20 among the job's pools; site dc: no pool of h800-sxm among the job's pools");
+  }
+  SECTION("a one-chip-type job never spans two pools, even of the same chip") {
+    json["pools"] = {pool("a", "dc", "h100-sxm", 32, 2.0), pool("b", "dc", "h100-sxm", 32, 2.0)};
+    json["training"] = nlohmann::json::array({training("one", 0, 0, 64)});
+    const auto r = simulate_fleet(fleet_from(json), test::catalogs());
+    CHECK(r.jobs.front().status == FleetJobStatus::unscheduled);
+    CHECK_THAT(r.jobs.front().reason, Catch::Matchers::StartsWith("a: needs 64 chips; pool \"a\" has 32"));
+  }
 }
 
 }  // namespace flopcast

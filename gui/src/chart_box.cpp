@@ -40,13 +40,13 @@ ChartBox::ChartBox(QWidget* parent) : QWidget(parent) {
   clear("no results yet");
 }
 
-void ChartBox::set_spec(const report::ChartSpec& spec) {
+void ChartBox::set_spec(const report::ChartSpec& spec, bool full_height) {
   spec_ = spec;
   auto chart = report::make_chart(spec);
   QChart* old = view_->chart();
   view_->setChart(chart.release());
   delete old;
-  view_->setMinimumHeight(std::min(report::chart_height_px(spec), 420));
+  view_->setMinimumHeight(full_height ? report::chart_height_px(spec) : std::min(report::chart_height_px(spec), 420));
   has_chart_ = true;
 }
 

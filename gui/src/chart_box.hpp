@@ -15,7 +15,8 @@ class ChartBox : public QWidget {
  public:
   explicit ChartBox(QWidget* parent = nullptr);
 
-  void set_spec(const report::ChartSpec& spec);
+  // Draws `spec`, at most 420 px tall unless `full_height` (a timeline with many rows needs its own height).
+  void set_spec(const report::ChartSpec& spec, bool full_height = false);
   void clear(const QString& message);
   const report::ChartSpec& spec() const { return spec_; }
   bool has_chart() const { return has_chart_; }

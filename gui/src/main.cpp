@@ -1,4 +1,5 @@
-// flopcast-gui [FILES]: the desktop app. Opens the scenario files given, side by side when there are several.
+// flopcast-gui [FILES]: the desktop app. Opens the scenario files given, side by side when there are several, and
+// a fleet file in the Fleet view.
 
 #include <QApplication>
 #include <QMessageBox>

@@ -37,9 +37,11 @@
 #include "flopcast/reports/charts.hpp"
 #include "flopcast/reports/writers.hpp"
 #include "flopcast/scenarios/sweep.hpp"
+#include "fleet_view.hpp"
 #include "gantt_view.hpp"
 #include "models.hpp"
 #include "schema_form.hpp"
+#include "table_view.hpp"
 
 namespace flopcast::gui {
 
@@ -47,27 +49,6 @@ namespace {
 
 QString q(const std::string& text) {
   return QString::fromStdString(text);
-}
-
-// A table as tall as its rows, so that the page scrolls rather than the table; headers wrap.
-void fit_rows(QTableView* table) {
-  table->resizeRowsToContents();
-  const auto* header = table->horizontalHeader();
-  int height = std::max(header->sizeHint().height(), header->minimumHeight()) + 2 * table->frameWidth() + 2;
-  for (int row = 0; row < table->model()->rowCount(); ++row) height += table->rowHeight(row);
-  table->setFixedHeight(std::max(height, 80));
-}
-
-QTableView* fitted_table(QAbstractItemModel* model) {
-  auto* table = new QTableView;
-  table->setModel(model);
-  table->setWordWrap(true);
-  table->horizontalHeader()->setDefaultAlignment(Qt::Alignment(Qt::AlignCenter | Qt::TextWordWrap));
-  // Room for a scenario name on two lines.
-  table->horizontalHeader()->setMinimumHeight(2 * table->fontMetrics().height() + 10);
-  table->setVerticalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
-  QObject::connect(model, &QAbstractItemModel::modelReset, table, [table] { fit_rows(table); });
-  return table;
 }
 
 const report::ChartSpec* find_chart(const report::Document& document, const std::string& id) {
@@ -290,6 +271,11 @@ void MainWindow::build_ui() {
   }
   tabs_->addTab(export_table, "Export control");
 
+  // A fleet file: its jobs over a year, per pool and site.
+  fleet_view_ = new FleetView(catalogs_);
+  connect(fleet_view_, &FleetView::finished, this, &MainWindow::message);
+  tabs_->addTab(fleet_view_, "Fleet");
+
   splitter->setStretchFactor(0, 0);
   splitter->setStretchFactor(1, 1);
   splitter->setStretchFactor(2, 3);
@@ -376,6 +362,11 @@ bool MainWindow::open_file(const QString& path) {
   try {
     nlohmann::json json = read_json_file(path.toStdString());
     if (!json.is_object()) throw InputError(path.toStdString(), "", "expected a JSON object (a scenario)");
+    if (is_fleet_json(json)) {
+      fleet_view_->open_fleet(path);
+      show_view("Fleet");
+      return true;
+    }
     add_scenario(std::move(json), path, QFileInfo(path).absolutePath(), false);
     return true;
   } catch (const InputError& error) {
@@ -461,7 +452,7 @@ const nlohmann::json& MainWindow::document(int index) const {
 }
 
 bool MainWindow::idle() const {
-  return runner_->idle();
+  return runner_->idle() && fleet_view_->idle();
 }
 
 MainWindow::Doc* MainWindow::doc_by_id(int id) {

@@ -26,6 +26,7 @@ namespace flopcast::gui {
 
 class ChartBox;
 class ComparisonModel;
+class FleetView;
 class GanttView;
 class InputDiffModel;
 class SchemaForm;
@@ -37,8 +38,8 @@ class MainWindow : public QMainWindow {
   explicit MainWindow(const Catalogs& catalogs, QWidget* parent = nullptr);
   ~MainWindow() override;
 
-  // Opens a scenario file and evaluates it at tier 1. A file that cannot be read or parsed as JSON is not opened:
-  // false, and the message goes to last_message().
+  // Opens a scenario file and evaluates it at tier 1, or a fleet file (it has "pools") and simulates it in the Fleet
+  // view. A file that cannot be read or parsed as JSON is not opened: false, and the message goes to last_message().
   bool open_file(const QString& path);
   // Opens `json` as a new, unsaved scenario (the path is only where relative paths resolve and where it would save).
   int add_scenario(nlohmann::json json, const QString& path, const QString& base_dir, bool dirty);
@@ -69,6 +70,7 @@ class MainWindow : public QMainWindow {
   InputDiffModel* diff_model() const { return diff_model_; }
   TableModel* export_model() const { return export_model_; }
   GanttView* gantt() const { return gantt_; }
+  FleetView* fleet_view() const { return fleet_view_; }
   std::vector<ChartBox*> charts() const { return charts_; }
 
  private:
@@ -121,6 +123,7 @@ class MainWindow : public QMainWindow {
   InputDiffModel* diff_model_ = nullptr;
   TableModel* export_model_ = nullptr;
   GanttView* gantt_ = nullptr;
+  FleetView* fleet_view_ = nullptr;
   QLabel* timeline_note_ = nullptr;
   ChartBox* step_chart_ = nullptr;
   ChartBox* memory_chart_ = nullptr;

@@ -1,6 +1,7 @@
 // The desktop app under QtTest: a shipped scenario loaded, its chip changed, the result model checked; every item
 // model under QAbstractItemModelTester; validation messages at their field; duplicate and change; atomic save;
-// tier 2 on a worker with cancel; a sweep; and (under Xvfb) a screenshot of a comparison.
+// tier 2 on a worker with cancel; a sweep; a fleet file in the Fleet view; and (under Xvfb) screenshots of a
+// comparison and of a fleet.
 
 #include <QAbstractItemModelTester>
 #include <QApplication>
@@ -12,6 +13,9 @@
 
 #include "chart_box.hpp"
 #include "flopcast/core/files.hpp"
+#include "flopcast/reports/fleet_report.hpp"
+#include "flopcast/scenarios/fleet.hpp"
+#include "fleet_view.hpp"
 #include "gantt_view.hpp"
 #include "main_window.hpp"
 #include "models.hpp"
@@ -224,6 +228,53 @@ class GuiTest : public QObject {
     QCOMPARE(sweep_charts, 2);
   }
 
+  void a_fleet_file_is_shown_in_the_fleet_view() {
+    const QString file = FLOPCAST_SOURCE_ROOT "/tests/data/fleet/small-fleet.json";
+    MainWindow window(catalogs_);
+    QVERIFY(window.open_file(file));
+    QCOMPARE(window.scenario_count(), 0);  // a fleet is not a scenario: the Fleet view has it
+    QTRY_VERIFY_WITH_TIMEOUT(window.idle(), kWaitMs);
+    const auto* view = window.fleet_view();
+    QVERIFY2(view->document() != nullptr, qPrintable(view->status_text()));
+    // The view lays out what the library computed, table for table: the same document the CLI's report writes.
+    const auto spec = flopcast::load_fleet(file.toStdString(), catalogs_);
+    const auto result = flopcast::simulate_fleet(spec, catalogs_);
+    const auto expected = flopcast::report::build_fleet_document(result, spec.question, spec.description);
+    std::vector<const flopcast::report::Table*> tables;
+    for (const auto& section : expected.sections) {
+      for (const auto& block : section.blocks) {
+        if (const auto* table = std::get_if<flopcast::report::Table>(&block)) tables.push_back(table);
+      }
+    }
+    QCOMPARE(view->tables().size(), tables.size());
+    for (std::size_t t = 0; t < tables.size(); ++t) {
+      auto* model = view->tables()[t];
+      QAbstractItemModelTester tester(model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+      QCOMPARE(model->rowCount(), static_cast<int>(tables[t]->rows.size()));
+      for (std::size_t r = 0; r < tables[t]->rows.size(); ++r) {
+        for (std::size_t c = 0; c < tables[t]->rows[r].size(); ++c) {
+          QCOMPARE(model->data(model->index(static_cast<int>(r), static_cast<int>(c))).toString().toStdString(),
+                   tables[t]->rows[r][c].text);
+        }
+      }
+    }
+    QCOMPARE(view->charts().size(), expected.charts().size());
+    for (const auto* chart : view->charts()) QVERIFY(chart->has_chart());
+    QVERIFY(view->status_text().contains("jobs"));
+    // A bad fleet file: its problem shown, the last good fleet kept.
+    QTemporaryDir dir;
+    const QString bad = dir.filePath("bad-fleet.json");
+    flopcast::write_file_atomic(bad.toStdString(), R"({"pools": [], "sites": [], "horizon_days": -1})");
+    QVERIFY(window.open_file(bad));
+    QTRY_VERIFY_WITH_TIMEOUT(window.idle(), kWaitMs);
+    QVERIFY2(view->status_text().contains("bad-fleet.json"), qPrintable(view->status_text()));
+    QVERIFY(view->document() != nullptr);
+    // Export: the report folder the CLI writes.
+    view->export_report(dir.path());
+    QVERIFY(QFileInfo::exists(dir.filePath("report.html")));
+    QVERIFY(QFileInfo::exists(dir.filePath("report.csv")));
+  }
+
   // Run alone under Xvfb (ctest gui_screenshot): the window as a user sees it, with three scenarios compared.
   void screenshot_compare() {
     if (QGuiApplication::platformName() != "xcb") QSKIP("needs an X server: ctest runs it under xvfb-run");
@@ -261,6 +312,12 @@ class GuiTest : public QObject {
     window.show_view("Export control");
     QTest::qWait(100);
     QVERIFY(window.grab().save(QString(FLOPCAST_SCREENSHOT_DIR) + "/main-window-export-control.png"));
+    // The reported 50,000-Hopper fleet over a year.
+    QVERIFY(window.open_file(FLOPCAST_SOURCE_ROOT "/scenarios/fleet/hopper-50k.json"));
+    QTRY_VERIFY_WITH_TIMEOUT(window.idle(), kWaitMs);
+    QVERIFY2(window.fleet_view()->document() != nullptr, qPrintable(window.fleet_view()->status_text()));
+    QTest::qWait(300);
+    QVERIFY(window.grab().save(QString(FLOPCAST_SCREENSHOT_DIR) + "/main-window-fleet.png"));
     qInfo("screenshots written to %s", FLOPCAST_SCREENSHOT_DIR);
   }
 };

@@ -130,6 +130,104 @@ JobSizing size_serving(const FleetSpec& spec, const FleetJob& job, const FleetPo
   return out;
 }
 
+// Where a job may run and what it takes there: the chips it holds in each pool (one pool, or for a mixed-fleet job
+// one pool per chip type at one site) and its sizing as a whole.
+struct Placement {
+  std::vector<std::pair<std::size_t, int>> parts;  // (pool, chips)
+  JobSizing sizing;
+};
+
+// The chips of each chip type a mixed-fleet scenario runs on: pp stages of chips / pp chips each, the stage groups'
+// on their chip and the rest on the cluster's chip, in first-appearance order of chip ids.
+std::vector<std::pair<std::string, int>> chips_by_type(const ClusterSetup& cluster, int pp) {
+  const int per_stage = cluster.chips / pp;
+  std::vector<std::pair<std::string, int>> out{{cluster.chip.id, cluster.chips}};
+  for (const auto& group : cluster.stage_chips) {
+    const int chips = per_stage * static_cast<int>(group.stages.size());
+    out.front().second -= chips;
+    auto it = std::find_if(out.begin(), out.end(), [&](const auto& t) { return t.first == group.chip.id; });
+    if (it == out.end()) {
+      out.emplace_back(group.chip.id, chips);
+    } else {
+      it->second += chips;
+    }
+  }
+  std::erase_if(out, [](const auto& t) { return t.second <= 0; });
+  return out;
+}
+
+// A mixed-fleet training job (its scenario's cluster.stage_chips, its own plan, nodes and network) at each site
+// where the job's pools hold every chip type it needs: the first such pool per type, in the job's pool order. The
+// sizing is the scenario's tier-1 estimate (the whole run with failures) at the site's PUE; hot spare nodes are held
+// in the pool of the cluster's chip. Sites that cannot hold it add a reason.
+std::vector<Placement> mixed_placements(const FleetSpec& spec, const FleetJob& job, const Catalogs& catalogs,
+                                        std::map<std::string, JobSizing>& cache, std::vector<std::string>& reasons) {
+  std::vector<Placement> out;
+  std::vector<std::size_t> sites;
+  for (std::size_t p : job.pools) {
+    if (std::find(sites.begin(), sites.end(), spec.pools[p].site) == sites.end()) sites.push_back(spec.pools[p].site);
+  }
+  const auto types = chips_by_type(job.scenario.job.cluster, job.scenario.job.plan.pp);
+  for (std::size_t site_index : sites) {
+    const auto& site = spec.sites[site_index];
+    Placement placement;
+    std::vector<std::string> missing;
+    for (const auto& type : types) {
+      const auto it = std::find_if(job.pools.begin(), job.pools.end(), [&](std::size_t p) {
+        return spec.pools[p].site == site_index && spec.pools[p].chip.id == type.first;
+      });
+      if (it == job.pools.end()) {
+        missing.push_back(type.first);
+      } else {
+        placement.parts.emplace_back(*it, type.second);
+      }
+    }
+    if (!missing.empty()) {
+      reasons.push_back(fmt::format("site {}: no pool of {} among the job's pools", site.id, fmt::join(missing, ", ")));
+      continue;
+    }
+    const auto& main_pool = spec.pools[placement.parts.front().first];
+    const std::string key = fmt::format("mixed|{}|{:.17g}|{}|{:.17g}|{}", job.scenario.file, job.tokens, site.id,
+                                        site.pue, spec.seed);
+    auto cached = cache.find(key);
+    if (cached == cache.end()) {
+      Scenario scenario = job.scenario;
+      scenario.job.costs.pue = site.pue;
+      scenario.job.training.tokens = job.tokens;
+      if (scenario.failures) scenario.failures->seed = spec.seed;
+      JobSizing sizing;
+      try {
+        sizing = training_sizing(scenario, main_pool, catalogs);
+      } catch (const ModelError& error) {
+        sizing = infeasible(error.what());
+      }
+      cached = cache.emplace(key, sizing).first;
+    }
+    placement.sizing = cached->second;
+    auto& sizing = placement.sizing;
+    if (sizing.feasible) {
+      // training_sizing counted every chip on the main pool: spread them over the parts, spares on the main one.
+      placement.parts.front().second += sizing.chips - job.scenario.job.cluster.chips;
+      sizing.usd_per_hour = 0;
+      for (const auto& [p, chips] : placement.parts) {
+        sizing.usd_per_hour += chips * spec.pools[p].usd_per_chip_hour;
+        if (chips > spec.pools[p].chips) {
+          sizing = infeasible(fmt::format("needs {} chips; pool \"{}\" has {}", chips, spec.pools[p].id,
+                                          spec.pools[p].chips));
+          break;
+        }
+      }
+    }
+    if (sizing.feasible && sizing.power_w > site.power_capacity_w * (1 + kPowerSlack)) {
+      sizing = infeasible(fmt::format("draws {:.2f} MW; site \"{}\" has {:.2f} MW", sizing.power_w / 1e6, site.id,
+                                      site.power_capacity_w / 1e6));
+    }
+    if (!sizing.feasible) reasons.push_back(fmt::format("site {}: {}", site.id, sizing.reason));
+    out.push_back(std::move(placement));
+  }
+  return out;
+}
+
 // Events at equal times: completions first (they free chips and power), then arrivals, then one scheduling pass.
 enum class EventKind : int { completion = 0, arrival = 1 };
 struct Event {
@@ -245,7 +343,7 @@ FleetResult simulate_fleet(const FleetSpec& spec, const Catalogs& catalogs, cons
   std::map<std::string, JobSizing> local_cache;
   auto& cache = options.cache != nullptr ? *options.cache : local_cache;
   const std::size_t n_jobs = spec.jobs.size();
-  std::vector<std::vector<JobSizing>> sizes(n_jobs);
+  std::vector<std::vector<Placement>> options_of(n_jobs);
   out.jobs.resize(n_jobs);
   for (std::size_t j = 0; j < n_jobs; ++j) {
     const auto& job = spec.jobs[j];
@@ -257,10 +355,17 @@ FleetResult simulate_fleet(const FleetSpec& spec, const Catalogs& catalogs, cons
     r.tokens = job.tokens;
     if (job.deadline_s) r.deadline_days = *job.deadline_s / kSecondsPerDay;
     std::vector<std::string> reasons;
-    for (std::size_t p : job.pools) {
-      if (options.cancel != nullptr && options.cancel->load()) throw ModelError("cancelled");
-      sizes[j].push_back(size_job(spec, job, spec.pools[p], catalogs, cache));
-      if (!sizes[j].back().feasible) reasons.push_back(fmt::format("{}: {}", spec.pools[p].id, sizes[j].back().reason));
+    if (options.cancel != nullptr && options.cancel->load()) throw ModelError("cancelled");
+    if (job.mixed) {
+      options_of[j] = mixed_placements(spec, job, catalogs, cache, reasons);
+    } else {
+      for (std::size_t p : job.pools) {
+        if (options.cancel != nullptr && options.cancel->load()) throw ModelError("cancelled");
+        auto sizing = size_job(spec, job, spec.pools[p], catalogs, cache);
+        if (!sizing.feasible) reasons.push_back(fmt::format("{}: {}", spec.pools[p].id, sizing.reason));
+        const int chips = sizing.chips;
+        options_of[j].push_back({{{p, chips}}, std::move(sizing)});
+      }
     }
     if (options.progress) options.progress(fmt::format("sized {} ({} of {})", job.name, j + 1, n_jobs));
     r.reason = fmt::format("{}", fmt::join(reasons, "; "));
@@ -275,7 +380,8 @@ FleetResult simulate_fleet(const FleetSpec& spec, const Catalogs& catalogs, cons
   std::priority_queue<Event, std::vector<Event>, std::greater<>> events;
   long seq = 0;
   for (std::size_t j = 0; j < n_jobs; ++j) {
-    const bool any = std::any_of(sizes[j].begin(), sizes[j].end(), [](const JobSizing& s) { return s.feasible; });
+    const bool any = std::any_of(options_of[j].begin(), options_of[j].end(),
+                                 [](const Placement& option) { return option.sizing.feasible; });
     if (!any) continue;  // unscheduled: no pool can ever run it
     if (spec.jobs[j].kind == FleetJobKind::serving && spec.jobs[j].arrival_s >= horizon) continue;
     events.push({spec.jobs[j].arrival_s, EventKind::arrival, seq++, j});
@@ -286,8 +392,7 @@ FleetResult simulate_fleet(const FleetSpec& spec, const Catalogs& catalogs, cons
     const auto& y = spec.jobs[b];
     return std::make_tuple(-x.priority, x.arrival_s, a) < std::make_tuple(-y.priority, y.arrival_s, b);
   };
-  std::vector<int> running_pool(n_jobs, -1);
-  std::vector<JobSizing> running_size(n_jobs);
+  std::vector<const Placement*> running(n_jobs, nullptr);
   std::vector<double> start_s(n_jobs, 0), finish_s(n_jobs, 0);
   out.pools.resize(spec.pools.size());
   out.sites.resize(spec.sites.size());
@@ -307,9 +412,9 @@ FleetResult simulate_fleet(const FleetSpec& spec, const Catalogs& catalogs, cons
       events.pop();
       ++out.events;
       if (e.kind == EventKind::completion) {
-        const int p = running_pool[e.job];
-        free_chips[static_cast<std::size_t>(p)] += running_size[e.job].chips;
-        site_draw_w[spec.pools[static_cast<std::size_t>(p)].site] -= running_size[e.job].power_w;
+        const auto& placement = *running[e.job];
+        for (const auto& [p, chips] : placement.parts) free_chips[p] += chips;
+        site_draw_w[spec.pools[placement.parts.front().first].site] -= placement.sizing.power_w;
       } else {
         queue.insert(std::upper_bound(queue.begin(), queue.end(), e.job, before), e.job);
       }
@@ -323,21 +428,23 @@ FleetResult simulate_fleet(const FleetSpec& spec, const Catalogs& catalogs, cons
         continue;
       }
       bool started = false;
-      for (std::size_t k = 0; k < job.pools.size() && !started; ++k) {
-        const auto& s = sizes[j][k];
-        const std::size_t p = job.pools[k];
-        const auto& site = spec.sites[spec.pools[p].site];
-        if (!s.feasible || s.chips > free_chips[p]) continue;
-        if (site_draw_w[spec.pools[p].site] + s.power_w > site.power_capacity_w * (1 + kPowerSlack)) continue;
-        free_chips[p] -= s.chips;
-        site_draw_w[spec.pools[p].site] += s.power_w;
-        running_pool[j] = static_cast<int>(p);
-        running_size[j] = s;
+      for (const auto& option : options_of[j]) {
+        const auto& s = option.sizing;
+        if (!s.feasible) continue;
+        const std::size_t site = spec.pools[option.parts.front().first].site;
+        const bool chips_free = std::all_of(option.parts.begin(), option.parts.end(),
+                                            [&](const auto& part) { return part.second <= free_chips[part.first]; });
+        if (!chips_free) continue;
+        if (site_draw_w[site] + s.power_w > spec.sites[site].power_capacity_w * (1 + kPowerSlack)) continue;
+        for (const auto& [p, chips] : option.parts) free_chips[p] -= chips;
+        site_draw_w[site] += s.power_w;
+        running[j] = &option;
         start_s[j] = now;
         finish_s[j] = job.kind == FleetJobKind::training ? now + s.duration_s
                                                          : (job.duration_s ? now + *job.duration_s : horizon);
         events.push({finish_s[j], EventKind::completion, seq++, j});
         started = true;
+        break;
       }
       it = started ? queue.erase(it) : it + 1;
     }
@@ -365,18 +472,23 @@ FleetResult simulate_fleet(const FleetSpec& spec, const Catalogs& catalogs, cons
   for (std::size_t j = 0; j < n_jobs; ++j) {
     auto& r = out.jobs[j];
     const auto& job = spec.jobs[j];
-    if (running_pool[j] < 0) {
+    if (running[j] == nullptr) {
       if (r.reason.empty()) r.reason = "no chips or power free for it within the horizon";
       continue;
     }
-    const auto p = static_cast<std::size_t>(running_pool[j]);
-    const auto& s = running_size[j];
+    const auto& placement = *running[j];
+    const auto& s = placement.sizing;
     r.reason.clear();
     r.status = finish_s[j] <= horizon ? FleetJobStatus::finished
                : start_s[j] < horizon ? FleetJobStatus::running_at_horizon_end
                                       : FleetJobStatus::waiting_at_horizon_end;
-    r.pool = spec.pools[p].id;
-    r.chip = spec.pools[p].chip.id;
+    std::vector<std::string> pool_ids, chip_ids;
+    for (const auto& [p, chips] : placement.parts) {
+      pool_ids.push_back(spec.pools[p].id);
+      chip_ids.push_back(spec.pools[p].chip.id);
+    }
+    r.pool = fmt::format("{}", fmt::join(pool_ids, "+"));
+    r.chip = fmt::format("{}", fmt::join(chip_ids, "+"));
     r.chips = s.chips;
     r.plan = s.plan;
     r.start_days = start_s[j] / kSecondsPerDay;
@@ -387,10 +499,14 @@ FleetResult simulate_fleet(const FleetSpec& spec, const Catalogs& catalogs, cons
     r.energy_mwh = s.power_w * inside / 3.6e9;
     r.cost_usd = s.usd_per_hour * inside / kSecondsPerHour;
     r.flop = s.flop_per_s * inside;
-    busy_chip_s[p] += s.chips * inside;
-    out.pools[p].flop += r.flop;
-    out.pools[p].energy_mwh += r.energy_mwh;
-    out.sites[spec.pools[p].site].energy_mwh += r.energy_mwh;
+    // A mixed-fleet job's FLOP and energy are split over its pools by their share of its chips.
+    for (const auto& [p, chips] : placement.parts) {
+      const double share = static_cast<double>(chips) / s.chips;
+      busy_chip_s[p] += chips * inside;
+      out.pools[p].flop += r.flop * share;
+      out.pools[p].energy_mwh += r.energy_mwh * share;
+    }
+    out.sites[spec.pools[placement.parts.front().first].site].energy_mwh += r.energy_mwh;
     out.flop += r.flop;
     out.energy_mwh += r.energy_mwh;
     out.job_cost_usd += r.cost_usd;

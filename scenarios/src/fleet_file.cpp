@@ -239,8 +239,9 @@ class FleetParser {
       job.scenario_ref = r.node().at("scenario").get<std::string>();
       if (training && s->serving) r.problem("scenario", "expected a training scenario, got a serving deployment");
       if (!training && !s->serving) r.problem("scenario", "expected a serving deployment (a \"serving\" section)");
-      if (!s->job.cluster.stage_chips.empty()) {
-        r.problem("scenario", "is a mixed fleet (cluster.stage_chips): a fleet job runs on one pool, one chip type");
+      job.mixed = !s->job.cluster.stage_chips.empty();
+      if (job.mixed && !training) {
+        r.problem("scenario", "is a mixed fleet (cluster.stage_chips): a serving job runs on one pool, one chip type");
       }
       job.scenario = *s;
     }
@@ -252,6 +253,10 @@ class FleetParser {
       job.scenario_plan = r.choice("plan", Need::optional, plans).value_or("search") == "scenario";
       if (job.scenario_plan && job.chips)
         r.problem("chips", "must be left out with \"plan\": \"scenario\" (its chips are the scenario's)");
+      if (job.mixed && !job.scenario_plan) {
+        r.problem("plan", "a mixed-fleet scenario (cluster.stage_chips) runs with \"plan\": \"scenario\": the planner "
+                          "searches one chip type");
+      }
     } else {
       job.tokens = r.number("tokens_per_day", Need::required, kPositive).value_or(0);
       if (auto d = r.number("duration_days", Need::optional, kPositive)) job.duration_s = *d * kSecondsPerDay;
@@ -274,8 +279,12 @@ class FleetParser {
       for (std::size_t p = 0; p < spec_.pools.size(); ++p) job.pools.push_back(p);
     }
     if (job.scenario_plan && s != nullptr) {
+      // The chips (in their nodes) the scenario runs on: one type, or a mixed fleet's each.
+      std::vector<std::pair<std::string, std::string>> runs_on{{s->job.cluster.chip.id, s->job.cluster.node.id}};
+      for (const auto& group : s->job.cluster.stage_chips) runs_on.emplace_back(group.chip.id, group.node.id);
       for (std::size_t p : job.pools) {
-        if (spec_.pools[p].chip.id != s->job.cluster.chip.id || spec_.pools[p].node.id != s->job.cluster.node.id) {
+        const std::pair<std::string, std::string> holds{spec_.pools[p].chip.id, spec_.pools[p].node.id};
+        if (std::find(runs_on.begin(), runs_on.end(), holds) == runs_on.end()) {
           r.problem("plan", fmt::format("\"scenario\" runs on {} in {} nodes; pool \"{}\" holds {} in {} nodes",
                                         s->job.cluster.chip.id, s->job.cluster.node.id, spec_.pools[p].id,
                                         spec_.pools[p].chip.id, spec_.pools[p].node.id));

@@ -19,7 +19,9 @@
 // order, and each job starts on the first pool it may use (its "pools" list in order, or every pool in file order)
 // whose free chips hold its size and whose site has the power headroom for it (chips' facility power at the site's
 // PUE). A job that cannot start waits; jobs behind it may start (first fit, no reservation). A job never spans two
-// pools, so never two chip types. Units: SI inside (seconds, watts, joules); days, MW, MWh in the outputs.
+// pools, so never two chip types, unless its scenario is itself a mixed fleet (cluster.stage_chips, run with its own
+// plan): then it takes each chip type's chips from one pool of that type at one site, all at once.
+// Units: SI inside (seconds, watts, joules); days, MW, MWh in the outputs.
 
 #include <atomic>
 #include <cstdint>
@@ -70,6 +72,7 @@ struct FleetJob {
   int priority = 0;                  // higher starts first
   std::optional<int> chips;          // training: chips to use (rounded up to whole nodes of the pool)
   bool scenario_plan = false;        // training: the scenario's own plan and chips (pool chip must match)
+  bool mixed = false;                // training: the scenario is a mixed fleet; one pool per chip type at a site
   std::optional<double> duration_s;  // serving: how long the chips are held (default: to the horizon's end)
   std::vector<std::size_t> pools;    // pools it may use, in order of preference
 };
@@ -137,7 +140,7 @@ struct FleetJobResult {
   FleetJobKind kind = FleetJobKind::training;
   FleetJobStatus status = FleetJobStatus::unscheduled;
   std::string reason;  // unscheduled: why
-  std::string pool;
+  std::string pool;  // a mixed-fleet job: its pools joined with "+" ("h800+h20"), and so its chips
   std::string chip;
   int chips = 0;
   std::string plan;
