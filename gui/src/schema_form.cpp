@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <QComboBox>
+#include <QFontDatabase>
 #include <QFormLayout>
 #include <QGroupBox>
 #include <QLabel>
@@ -91,13 +92,6 @@ void SchemaForm::add_object(const nlohmann::ordered_json& node, const std::strin
     // A published measurement belongs to validation scenarios; the form edits what a what-if changes.
     if (depth == 0 && key == "published") continue;
     const std::string child_pointer = pointer + "/" + key;
-    if (child.value("type", "") == "array") {
-      // Lists (a mixed fleet's stage groups) keep their values; the form does not edit them.
-      auto* note = new QLabel("(a list: edit it in the file)", this);
-      note->setToolTip(q(child.value("description", "")));
-      layout->addRow(q(key), note);
-      continue;
-    }
     const bool is_object = child.value("type", "") == "object" && child.contains("properties");
     if (is_object) {
       auto* box = new QGroupBox(q(key), this);
@@ -201,6 +195,15 @@ QWidget* SchemaForm::make_editor(Field& field, const nlohmann::ordered_json& nod
     connect(box, &QComboBox::currentTextChanged, this, notify);
     return box;
   }
+  if (node.value("type", "") == "array") {
+    // A list (a mixed fleet's stage groups) as one line of JSON; what does not parse goes to the parser as text, and
+    // its problem shows here.
+    field.kind = Kind::json;
+    auto* line = new QLineEdit(this);
+    line->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
+    connect(line, &QLineEdit::textEdited, this, notify);
+    return line;
+  }
   field.kind = allows_type(node, "integer") ? Kind::integer : allows_type(node, "number") ? Kind::number : Kind::text;
   auto* line = new QLineEdit(this);
   connect(line, &QLineEdit::textEdited, this, notify);
@@ -214,14 +217,7 @@ void SchemaForm::show_value(const Field& field, const nlohmann::json& value) {
     line->setCursorPosition(0);
   } else if (auto* box = qobject_cast<QComboBox*>(field.editor)) {
     if (field.kind == Kind::catalog) {
-      if (value.is_object()) {
-        // An inline model or a Hugging Face config: edited in the file, not here.
-        box->setEditText("(inline model: edit it in the file)");
-        box->setEnabled(false);
-        return;
-      }
-      box->setEnabled(true);
-      box->setEditText(text);
+      box->setEditText(text);  // an inline model or a Hugging Face config: its JSON, edited in place
     } else {
       const int found = box->findText(text);
       box->setCurrentIndex(text.isEmpty() || found < 0 ? 0 : found);
@@ -233,7 +229,6 @@ nlohmann::json SchemaForm::read_value(const Field& field) const {
   QString text;
   if (auto* line = qobject_cast<QLineEdit*>(field.editor)) text = line->text().trimmed();
   if (auto* box = qobject_cast<QComboBox*>(field.editor)) {
-    if (!box->isEnabled()) return nullptr;
     text = box->currentText().trimmed();
     if (text == kDefaultChoice) text.clear();
   }
@@ -248,6 +243,13 @@ nlohmann::json SchemaForm::read_value(const Field& field) const {
       const auto parsed = nlohmann::json::parse(raw, nullptr, false);
       if (!parsed.is_discarded() && parsed.is_number()) return parsed;
       return raw;
+    }
+    case Kind::json:
+    case Kind::catalog: {
+      // A list, or an inline model in a catalog field ("{...}"): JSON when it parses, else text for the parser.
+      if (field.kind == Kind::catalog && raw.front() != '{') return raw;
+      const auto parsed = nlohmann::json::parse(raw, nullptr, false);
+      return parsed.is_discarded() ? nlohmann::json(raw) : parsed;
     }
     default:
       return raw;

@@ -50,7 +50,7 @@ class SchemaForm : public QWidget {
   void edited(const QString& pointer);
 
  private:
-  enum class Kind { text, integer, number, choice, boolean, catalog };
+  enum class Kind { text, integer, number, choice, boolean, catalog, json };
   struct Field {
     std::string pointer;
     std::string unit;  // the schema's x-unit, "" when none
