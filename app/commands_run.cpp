@@ -295,12 +295,20 @@ int run_scenarios(const std::vector<std::string>& files, bool json, const RunOpt
   std::vector<SimResult> results;
   std::vector<TrainingEstimate> estimates;
   for (const auto& scenario : scenarios) {
-    if (progress) fmt::print(stderr, "simulating {} ({}) ...\n", scenario.name, to_string(options.tier));
+    if (progress) {
+      // One line per scenario on a terminal, its percentage rewritten in place as the engine reports it.
+      sim.progress = [&scenario, &options](double fraction) {
+        fmt::print(stderr, "\rsimulating {} ({}) ... {:3.0f} %", scenario.name, to_string(options.tier), 100 * fraction);
+        std::fflush(stderr);
+      };
+    }
     try {
       results.push_back(simulate_scenario(scenario, catalogs, sim));
     } catch (const ModelError& error) {
+      if (progress) fmt::print(stderr, "\n");
       throw InputError(scenario.file, "", error.what());
     }
+    if (progress) fmt::print(stderr, "\n");
     estimates.push_back(results.back().estimate);
     // Still estimated (the times say what the plan would do with enough memory), but a person must not miss it.
     const auto& m = estimates.back().memory;

@@ -138,7 +138,7 @@ TEST_CASE("fleet: the same seed gives the same schedule", "[scenarios][fleet]") 
   CHECK(a.at("seed") == 7);
 }
 
-TEST_CASE("fleet: priority first, then arrival; first fit lets a smaller job start", "[scenarios][fleet]") {
+TEST_CASE("fleet: priority first, then arrival, and first fit lets a smaller job start", "[scenarios][fleet]") {
   // 128 chips. t=0: "wide" (128 chips, 0.85 days) runs. t=0.1: "low" (64, priority 0) and "high" (64, priority 5)
   // arrive and wait; t=0.2: "late" (128, priority 9) arrives. When "wide" ends, "late" goes first (highest priority)
   // and takes the pool; when it ends, "high" and then "low" are placed, and both fit (64 + 64 = 128).

@@ -153,7 +153,7 @@ TEST_CASE("a full KV cache preempts and recomputes, and every request still fini
   CHECK(r.pools[0].kv_occupancy_max <= 1.0);
 }
 
-TEST_CASE("the same seed gives the same result; another seed another", "[serving][sim]") {
+TEST_CASE("the same seed gives the same result, and another seed another", "[serving][sim]") {
   auto strip = [](nlohmann::json j) {
     j.erase("wall_s");
     return j.dump();

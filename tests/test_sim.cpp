@@ -270,6 +270,21 @@ TEST_CASE("a simulation stops when its cancel token is set, and runs to the end 
         simulate_scenario(s, catalogs(), plain).estimate.step_time_s);
 }
 
+TEST_CASE("a simulation reports its fraction done, rising to 1, and the same result", "[sim][cancel]") {
+  const auto s = llama70b_64();
+  std::vector<double> fractions;
+  SimOptions options;
+  options.progress = [&fractions](double f) { fractions.push_back(f); };
+  const double step_s = simulate_scenario(s, catalogs(), options).estimate.step_time_s;
+  // The parent polls every 50 ms: at least the last value (1, every pipeline operation simulated) is heard once the
+  // child has finished, and the values never go down.
+  REQUIRE(!fractions.empty());
+  CHECK(fractions.back() == 1.0);
+  CHECK(std::is_sorted(fractions.begin(), fractions.end()));
+  CHECK(fractions.front() >= 0.0);
+  CHECK(step_s == simulate_scenario(s, catalogs(), SimOptions{}).estimate.step_time_s);
+}
+
 TEST_CASE("the trace file is valid JSON with a track per stream per device", "[sim][trace]") {
   const auto s = llama70b_64(R"({"tp": 8, "pp": 2, "sp": true})");
   SimOptions options;

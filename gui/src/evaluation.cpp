@@ -2,23 +2,41 @@
 
 #include <chrono>
 
+#include "flopcast/models/serving.hpp"
+#include "flopcast/sim/serve_sim.hpp"
+
 namespace flopcast::gui {
 
 Evaluation evaluate_scenario(const nlohmann::json& json, const std::string& label,
                              const std::filesystem::path& base_dir, const Catalogs& catalogs, Tier tier,
-                             const std::atomic<bool>* cancel, bool whole_run) {
+                             const std::atomic<bool>* cancel, bool whole_run,
+                             const std::function<void(double)>& progress) {
   const auto start = std::chrono::steady_clock::now();
   Scenario scenario = parse_scenario(json, label, base_dir, catalogs);
+  Evaluation evaluation;
+  evaluation.tier = tier;
   if (scenario.serving) {
-    throw InputError(label, "/serving",
-                     "a serving deployment: the desktop app shows training scenarios (use flopcast serve)");
+    auto serving = std::make_shared<report::ServingReport>();
+    try {
+      const ServingJob job = serving_job(scenario);
+      serving->result = tier == Tier::analytical
+                            ? estimate_serving(job, build_topology(topology_spec(job.cluster)), catalogs.assumptions)
+                            : simulate_serving(job, catalogs.assumptions, cancel, progress);
+    } catch (const ModelError& error) {
+      throw InputError(label, "", error.what());
+    }
+    evaluation.result.scenario = scenario;  // its name and inputs, for the list and the input diff
+    serving->scenario = std::move(scenario);
+    evaluation.serving = std::move(serving);
+    evaluation.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return evaluation;
   }
   SimOptions options;
   options.tier = tier;
   options.record_trace = tier != Tier::analytical;
   options.cancel = cancel;
   options.whole_run = whole_run;
-  Evaluation evaluation;
+  options.progress = progress;
   try {
     SimResult result = simulate_scenario(scenario, catalogs, options);
     evaluation.result =
@@ -32,11 +50,12 @@ Evaluation evaluate_scenario(const nlohmann::json& json, const std::string& labe
 }
 
 report::ReportData report_data(const std::vector<report::ScenarioResult>& results, const Catalogs& catalogs,
-                               bool all_catalog_chips) {
+                               bool all_catalog_chips, std::vector<report::ServingReport> serving, Tier serving_tier) {
   report::ReportData data;
   const report::ReportOptions defaults;
   data.scenarios = results;
-  data.tier = results.empty() ? Tier::analytical : results.front().result.tier;
+  data.serving = std::move(serving);
+  data.tier = results.empty() ? serving_tier : results.front().result.tier;
   for (const auto& r : results) {
     if (r.result.tier != Tier::analytical) data.tier = r.result.tier;
   }

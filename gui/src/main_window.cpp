@@ -154,9 +154,14 @@ void MainWindow::build_ui() {
   auto* results_inner = new QWidget;
   auto* results_layout = new QVBoxLayout(results_inner);
   results_model_ = new ComparisonModel(this);
-  auto* results_table = fitted_table(results_model_);
-  results_table->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
-  results_layout->addWidget(results_table);
+  results_table_ = fitted_table(results_model_);
+  results_table_->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
+  results_layout->addWidget(results_table_);
+  serving_model_ = new TableModel(this);
+  serving_table_ = fitted_table(serving_model_);
+  serving_table_->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
+  serving_table_->hide();
+  results_layout->addWidget(serving_table_);
   step_chart_ = new ChartBox;
   memory_chart_ = new ChartBox;
   results_layout->addWidget(step_chart_);
@@ -185,6 +190,12 @@ void MainWindow::build_ui() {
   auto* diff_table = fitted_table(diff_model_);
   diff_table->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
   compare_layout->addWidget(diff_table);
+  serving_compare_label_ = new QLabel("Serving deployments side by side");
+  serving_compare_model_ = new TableModel(this);
+  serving_compare_table_ = fitted_table(serving_compare_model_);
+  serving_compare_table_->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
+  compare_layout->addWidget(serving_compare_label_);
+  compare_layout->addWidget(serving_compare_table_);
   compare_page->setWidget(compare_inner);
   tabs_->addTab(compare_page, "Compare");
 
@@ -287,7 +298,7 @@ void MainWindow::build_ui() {
   tier1_label_ = new QLabel("tier 1: -");
   sim_label_ = new QLabel;
   sim_progress_ = new QProgressBar;
-  sim_progress_->setRange(0, 0);  // the engine reports no fraction done: busy, with the time elapsed beside it
+  sim_progress_->setRange(0, 100);  // the engine's fraction done (pipeline operations or requests simulated)
   sim_progress_->setMaximumWidth(160);
   sim_progress_->hide();
   cancel_button_ = new QPushButton("Cancel");
@@ -300,7 +311,11 @@ void MainWindow::build_ui() {
   sim_timer_ = new QTimer(this);
   sim_timer_->setInterval(200);
   connect(sim_timer_, &QTimer::timeout, this, [this] {
-    sim_label_->setText(QString("simulating (tier 2)... %1 s").arg(runner_->simulation_elapsed_s(), 0, 'f', 1));
+    const double fraction = runner_->simulation_fraction();
+    sim_progress_->setValue(static_cast<int>(100 * fraction));
+    sim_label_->setText(QString("simulating (tier 2)... %1 %, %2 s")
+                            .arg(100 * fraction, 0, 'f', 0)
+                            .arg(runner_->simulation_elapsed_s(), 0, 'f', 1));
   });
 }
 
@@ -545,6 +560,7 @@ void MainWindow::simulate_current() {
     message("a simulation is running: cancel it first");
     return;
   }
+  sim_progress_->setValue(0);
   sim_progress_->show();
   cancel_button_->show();
   sim_label_->setText("simulating (tier 2)...");
@@ -594,8 +610,27 @@ void MainWindow::refresh_list() {
 
 std::shared_ptr<const report::ScenarioResult> MainWindow::shown_result(const Doc& doc) const {
   const auto& evaluation = doc.simulated ? doc.simulated : doc.tier1;
-  if (!evaluation) return nullptr;
+  if (!evaluation || evaluation->serving) return nullptr;
   return {evaluation, &evaluation->result};
+}
+
+std::shared_ptr<const report::ServingReport> MainWindow::shown_serving(const Doc& doc) const {
+  const auto& evaluation = doc.simulated ? doc.simulated : doc.tier1;
+  return evaluation ? evaluation->serving : nullptr;
+}
+
+report::ReportData MainWindow::shown_data() const {
+  std::vector<report::ScenarioResult> results;
+  std::vector<report::ServingReport> serving;
+  Tier serving_tier = Tier::analytical;
+  for (const auto& doc : docs_) {
+    if (auto r = shown_result(doc)) results.push_back(for_document(*r));
+    if (auto r = shown_serving(doc)) {
+      serving.push_back(*r);
+      if (doc.simulated) serving_tier = doc.simulated->tier;
+    }
+  }
+  return report_data(results, catalogs_, false, std::move(serving), serving_tier);
 }
 
 void MainWindow::refresh_views() {
@@ -612,7 +647,17 @@ void MainWindow::refresh_current_views() {
   const auto shown = shown_result(doc);
   results_model_->set_results(shown ? std::vector{shown}
                                     : std::vector<std::shared_ptr<const report::ScenarioResult>>{});
-  if (!shown) {
+  const auto serving = shown_serving(doc);
+  results_table_->setVisible(!serving);
+  serving_table_->setVisible(serving != nullptr);
+  if (serving) {
+    // A deployment: the report's serving table and cost chart for it alone.
+    const auto document = report::build_document(
+        report_data({}, catalogs_, false, {*serving}, doc.simulated ? doc.simulated->tier : Tier::analytical));
+    if (const auto* table = find_table(document, "Serving")) serving_model_->set_table(*table);
+    if (const auto* chart = find_chart(document, "serving-usd-per-mtok")) step_chart_->set_spec(*chart);
+    memory_chart_->clear("a serving deployment: see the table for throughput, latency and cost");
+  } else if (!shown) {
     step_chart_->clear(doc.problems.empty() ? "evaluating..." : "the scenario has problems: see the form");
     memory_chart_->clear("");
   } else {
@@ -621,7 +666,12 @@ void MainWindow::refresh_current_views() {
     if (const auto* chart = find_chart(document, "memory")) memory_chart_->set_spec(*chart);
   }
   // The timeline and the per-device utilisation of the simulated step.
-  if (doc.simulated) {
+  if (serving) {
+    gantt_->set_trace({}, 0, "A serving deployment has no training step to show.");
+    timeline_note_->setText(q(fmt::format("{}: served {}.", serving->scenario.name,
+                                          doc.simulated ? "request by request (tier 2)" : "in steady state (tier 1)")));
+    devices_chart_->clear("per-device utilisation: training scenarios only");
+  } else if (doc.simulated) {
     const auto& result = doc.simulated->result.result;
     gantt_->set_trace(result.trace, result.estimate.step_time_s, "");
     timeline_note_->setText(q(fmt::format("{}: one training step at tier 2, {} ({} activities simulated)",
@@ -677,7 +727,20 @@ void MainWindow::refresh_comparison() {
     names.push_back(r->scenario.name);
   }
   comparison_model_->set_results(shown);
+  const auto data = shown_data();
+  for (const auto& r : data.serving) {
+    inputs.push_back(r.scenario.resolved);
+    names.push_back(r.scenario.name);
+  }
   diff_model_->set_inputs(std::move(inputs), std::move(names));
+  serving_compare_label_->setVisible(!data.serving.empty());
+  serving_compare_table_->setVisible(!data.serving.empty());
+  if (!data.serving.empty()) {
+    const auto document = report::build_document(data);
+    if (const auto* table = find_table(document, "Serving")) serving_compare_model_->set_table(*table);
+  } else {
+    serving_compare_model_->set_table({});
+  }
   if (results.empty()) {
     for (auto* chart : compare_charts_) chart->clear("open scenarios to compare them");
     return;
@@ -811,15 +874,12 @@ void MainWindow::message(const QString& text) {
 }
 
 void MainWindow::export_report() {
-  std::vector<report::ScenarioResult> results;
-  for (const auto& doc : docs_) {
-    if (auto r = shown_result(doc)) results.push_back(for_document(*r));
-  }
-  if (results.empty()) return;
+  const auto data = shown_data();
+  if (data.scenarios.empty() && data.serving.empty()) return;
   const QString dir = QFileDialog::getExistingDirectory(this, "Export the report into");
   if (dir.isEmpty()) return;
   try {
-    const auto document = report::build_document(report_data(results, catalogs_));
+    const auto document = report::build_document(data);
     report::write_report_folder(document, dir.toStdString());
     message(QString("report written to %1 (report.html, report.pdf, report.md, report.csv)").arg(dir));
   } catch (const std::exception& error) {
@@ -828,15 +888,12 @@ void MainWindow::export_report() {
 }
 
 void MainWindow::export_csv() {
-  std::vector<report::ScenarioResult> results;
-  for (const auto& doc : docs_) {
-    if (auto r = shown_result(doc)) results.push_back(for_document(*r));
-  }
-  if (results.empty()) return;
+  const auto data = shown_data();
+  if (data.scenarios.empty() && data.serving.empty()) return;
   const QString path = QFileDialog::getSaveFileName(this, "Export CSV", "flopcast.csv", "CSV (*.csv)");
   if (path.isEmpty()) return;
   try {
-    write_file_atomic(path.toStdString(), report::to_csv(report::build_document(report_data(results, catalogs_))));
+    write_file_atomic(path.toStdString(), report::to_csv(report::build_document(data)));
     message(QString("CSV written to %1").arg(path));
   } catch (const std::exception& error) {
     QMessageBox::warning(this, "flopcast", error.what());

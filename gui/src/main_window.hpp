@@ -69,6 +69,8 @@ class MainWindow : public QMainWindow {
   ComparisonModel* comparison_model() const { return comparison_model_; }
   InputDiffModel* diff_model() const { return diff_model_; }
   TableModel* export_model() const { return export_model_; }
+  TableModel* serving_model() const { return serving_model_; }
+  TableModel* serving_comparison_model() const { return serving_compare_model_; }
   GanttView* gantt() const { return gantt_; }
   FleetView* fleet_view() const { return fleet_view_; }
   std::vector<ChartBox*> charts() const { return charts_; }
@@ -99,7 +101,11 @@ class MainWindow : public QMainWindow {
   void refresh_current_views();
   void refresh_comparison();
   void message(const QString& text);
-  std::shared_ptr<const report::ScenarioResult> shown_result(const Doc& doc) const;
+  std::shared_ptr<const report::ScenarioResult> shown_result(const Doc& doc) const;  // null for serving
+  std::shared_ptr<const report::ServingReport> shown_serving(const Doc& doc) const;  // null for training
+  // What the open scenarios show, as a report's data: the training results (without their traces) and the serving
+  // deployments.
+  report::ReportData shown_data() const;
   void export_report();
   void export_csv();
   void export_pngs();
@@ -119,6 +125,12 @@ class MainWindow : public QMainWindow {
   SchemaForm* form_ = nullptr;
   QTabWidget* tabs_ = nullptr;
   ComparisonModel* results_model_ = nullptr;
+  QTableView* results_table_ = nullptr;
+  TableModel* serving_model_ = nullptr;  // a serving deployment's results (the report's serving table)
+  QTableView* serving_table_ = nullptr;
+  TableModel* serving_compare_model_ = nullptr;  // every open serving deployment
+  QTableView* serving_compare_table_ = nullptr;
+  QLabel* serving_compare_label_ = nullptr;
   ComparisonModel* comparison_model_ = nullptr;
   InputDiffModel* diff_model_ = nullptr;
   TableModel* export_model_ = nullptr;

@@ -4,13 +4,16 @@
 
 namespace flopcast::gui {
 
-Outcome run_request(const Request& request, const Catalogs& catalogs, const std::atomic<bool>* cancel) {
+Outcome run_request(const Request& request, const Catalogs& catalogs, const std::atomic<bool>* cancel,
+                    std::atomic<double>* fraction) {
   Outcome outcome;
   outcome.id = request.id;
   outcome.tier = request.tier;
   try {
     outcome.evaluation = std::make_shared<const Evaluation>(evaluate_scenario(
-        request.json, request.label, request.base_dir, catalogs, request.tier, cancel, request.whole_run));
+        request.json, request.label, request.base_dir, catalogs, request.tier, cancel, request.whole_run,
+        fraction != nullptr ? std::function<void(double)>([fraction](double f) { fraction->store(f); })
+                            : std::function<void(double)>()));
   } catch (const InputError& error) {
     outcome.problems = error.problems();
   } catch (const Cancelled&) {
@@ -76,11 +79,13 @@ bool Runner::simulate(Request request) {
   if (request.tier == Tier::analytical) request.tier = Tier::replica;
   simulating_ = true;
   cancel_ = std::make_shared<std::atomic<bool>>(false);
+  fraction_ = std::make_shared<std::atomic<double>>(0.0);
   sim_clock_.start();
   const Catalogs* catalogs = &catalogs_;
-  sim_watcher_.setFuture(QtConcurrent::run([request = std::move(request), catalogs, cancel = cancel_] {
-    return run_request(request, *catalogs, cancel.get());
-  }));
+  sim_watcher_.setFuture(
+      QtConcurrent::run([request = std::move(request), catalogs, cancel = cancel_, fraction = fraction_] {
+        return run_request(request, *catalogs, cancel.get(), fraction.get());
+      }));
   return true;
 }
 

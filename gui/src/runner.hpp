@@ -3,7 +3,8 @@
 //   - tier 1 for the what-if: one request per scenario at a time, the newest edit wins (an edit made while one runs
 //     is evaluated as soon as it finishes; older pending ones are dropped). A scenario with a failures section is
 //     shown first without its whole run (milliseconds), then again with it (the Monte Carlo takes longer);
-//   - tier 2 on request ("Simulate"), one at a time, cancellable: the simulation's engine process is killed.
+//   - tier 2 on request ("Simulate"), one at a time, with its fraction done, cancellable: the simulation's engine
+//     process is killed.
 // Results arrive as signals in the GUI thread, as immutable shared values.
 
 #include <QElapsedTimer>
@@ -41,8 +42,10 @@ struct Outcome {
   bool whole_run_follows = false;  // the whole run of this scenario is being simulated: another outcome follows
 };
 
-// Runs one request on the calling thread: what the workers run.
-Outcome run_request(const Request& request, const Catalogs& catalogs, const std::atomic<bool>* cancel);
+// Runs one request on the calling thread: what the workers run. `fraction` (may be null) follows a discrete-event
+// simulation's progress, 0 to 1.
+Outcome run_request(const Request& request, const Catalogs& catalogs, const std::atomic<bool>* cancel,
+                    std::atomic<double>* fraction = nullptr);
 
 class Runner : public QObject {
   Q_OBJECT
@@ -58,6 +61,8 @@ class Runner : public QObject {
   bool simulating() const { return simulating_; }
   bool idle() const;
   double simulation_elapsed_s() const;
+  // The running simulation's fraction done (0 to 1; 0 before the engine reports any).
+  double simulation_fraction() const { return simulating_ && fraction_ ? fraction_->load() : 0.0; }
 
  signals:
   void tier1_finished(const flopcast::gui::Outcome& outcome);
@@ -74,6 +79,7 @@ class Runner : public QObject {
   bool tier1_running_ = false;
   QFutureWatcher<Outcome> sim_watcher_;
   std::shared_ptr<std::atomic<bool>> cancel_;
+  std::shared_ptr<std::atomic<double>> fraction_;
   bool simulating_ = false;
   QElapsedTimer sim_clock_;
 };

@@ -13,6 +13,7 @@
 
 #include "chart_box.hpp"
 #include "flopcast/core/files.hpp"
+#include "flopcast/models/serving.hpp"
 #include "flopcast/reports/fleet_report.hpp"
 #include "flopcast/scenarios/fleet.hpp"
 #include "fleet_view.hpp"
@@ -117,10 +118,34 @@ class GuiTest : public QObject {
     QTRY_VERIFY_WITH_TIMEOUT(window.idle(), kWaitMs);
     QVERIFY2(window.form()->field_error("/cluster/chip").contains("h100-sxm"),
              qPrintable(window.form()->field_error("/cluster/chip")));
-    // A serving deployment opens, and says why it shows no training results.
-    QVERIFY(window.open_file(QString(FLOPCAST_SOURCE_ROOT "/scenarios/serving/deepseek-v3-h800.json")));
+  }
+
+  void serving_deployments_show_their_results() {
+    MainWindow window(catalogs_);
+    const QString file = FLOPCAST_SOURCE_ROOT "/scenarios/serving/deepseek-v3-h800.json";
+    QVERIFY(window.open_file(file));
     QTRY_VERIFY_WITH_TIMEOUT(window.idle(), kWaitMs);
-    QCOMPARE(window.results_model()->columnCount(), 0);
+    QCOMPARE(window.results_model()->columnCount(), 0);  // no training figures
+    auto* model = window.serving_model();
+    QAbstractItemModelTester tester(model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    QCOMPARE(model->rowCount(), 1);
+    // The steady-state figures of `flopcast serve --tier analytical`, with their units.
+    const auto scenario = flopcast::load_scenario(file.toStdString(), catalogs_);
+    const auto job = flopcast::serving_job(scenario);
+    const auto expected = flopcast::estimate_serving(
+        job, flopcast::build_topology(flopcast::topology_spec(job.cluster)), catalogs_.assumptions);
+    QCOMPARE(model->headerData(2, Qt::Horizontal).toString(), QString("output tokens/s per chip"));
+    QCOMPARE(model->data(model->index(0, 2), flopcast::gui::kValueRole).toDouble(),
+             expected.output_tokens_per_s_per_chip);
+    QVERIFY(model->data(model->index(0, 8)).toString().contains("$"));
+    // Request by request (tier 2), then side by side with a second deployment.
+    window.simulate_current();
+    QTRY_VERIFY_WITH_TIMEOUT(window.idle(), kWaitMs);
+    QVERIFY(model->data(model->index(0, 2), flopcast::gui::kValueRole).toDouble() > 0);
+    QVERIFY(window.open_file(FLOPCAST_SOURCE_ROOT "/scenarios/serving/deepseek-v3-h20.json"));
+    QTRY_VERIFY_WITH_TIMEOUT(window.idle(), kWaitMs);
+    QCOMPARE(window.serving_comparison_model()->rowCount(), 2);
+    QVERIFY(window.diff_model()->rowCount() > 0);  // the chip differs, at least
   }
 
   void lists_and_inline_models_edit_as_json() {
@@ -350,8 +375,8 @@ class GuiTest : public QObject {
     window.show_view("Export control");
     QTest::qWait(100);
     QVERIFY(window.grab().save(QString(FLOPCAST_SCREENSHOT_DIR) + "/main-window-export-control.png"));
-    // The reported 50,000-Hopper fleet over a year.
-    QVERIFY(window.open_file(FLOPCAST_SOURCE_ROOT "/scenarios/fleet/hopper-50k.json"));
+    // A fleet (the small test fleet: the shipped 50,000-chip ones take a minute to size under the sanitizers).
+    QVERIFY(window.open_file(FLOPCAST_SOURCE_ROOT "/tests/data/fleet/small-fleet.json"));
     QTRY_VERIFY_WITH_TIMEOUT(window.idle(), kWaitMs);
     QVERIFY2(window.fleet_view()->document() != nullptr, qPrintable(window.fleet_view()->status_text()));
     QTest::qWait(300);

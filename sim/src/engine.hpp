@@ -16,6 +16,13 @@ const std::vector<std::string>& engine_settings();
 // Forks; in the child, creates the engine with engine_settings(), calls `body` and sends the string it returns to
 // the parent. Throws ModelError with the child's message when `body` throws, or when the child dies. When `cancel` is
 // set (from another thread) while the child runs, the child is killed and Cancelled is thrown.
-std::string run_in_engine(const std::function<std::string()>& body, const std::atomic<bool>* cancel = nullptr);
+// With `progress`, the parent calls it (on its own thread, about every 50 ms while the child runs) with the latest
+// fraction the child passed to report_progress.
+std::string run_in_engine(const std::function<std::string()>& body, const std::atomic<bool>* cancel = nullptr,
+                          const std::function<void(double)>& progress = {});
+
+// In the engine's child process: the fraction of the simulation done (0 to 1), for the parent's `progress`.
+// Elsewhere, and when the parent asked for none, it does nothing. Cheap: one relaxed store.
+void report_progress(double fraction);
 
 }  // namespace flopcast::sim_detail

@@ -325,6 +325,7 @@ class ServingSim {
     release(rank, r);
     rank.running.erase(std::find(rank.running.begin(), rank.running.end(), &r));
     ++completed_;
+    sim_detail::report_progress(static_cast<double>(completed_ + rejected_) / static_cast<double>(total_));
     account_system(now, -1);
     if (w_.arrival == ArrivalKind::concurrency && static_cast<long>(requests_.size()) < total_) {
       issue(now, draw_length(w_.input_tokens), draw_length(w_.output_tokens));
@@ -514,7 +515,8 @@ class ServingSim {
 
 }  // namespace
 
-ServingResult simulate_serving(const ServingJob& job, const Assumptions& assumptions) {
+ServingResult simulate_serving(const ServingJob& job, const Assumptions& assumptions, const std::atomic<bool>* cancel,
+                               const std::function<void(double)>& progress) {
   const auto started = std::chrono::steady_clock::now();
   const auto topology = build_topology(topology_spec(job.cluster));
   for (const auto& pool : job.serving.pools) {
@@ -528,10 +530,12 @@ ServingResult simulate_serving(const ServingJob& job, const Assumptions& assumpt
           m.reserved_bytes / kBytesPerGiB, m.usable_bytes / kBytesPerGiB));
     }
   }
-  const std::string reply = sim_detail::run_in_engine([&] {
-    ServingSim sim(job, assumptions, topology);
-    return serving_result_to_json(sim.run()).dump();
-  });
+  const std::string reply = sim_detail::run_in_engine(
+      [&] {
+        ServingSim sim(job, assumptions, topology);
+        return serving_result_to_json(sim.run()).dump();
+      },
+      cancel, progress);
   ServingResult result = serving_result_from_json(nlohmann::json::parse(reply));
   complete_serving(result, job, topology, assumptions);
   result.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

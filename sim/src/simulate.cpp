@@ -50,7 +50,7 @@ SimResult simulate_training(const TrainingJob& job, const Assumptions& assumptio
   const sim_detail::StepInput input{job, estimate.topology, std::move(works), schedule, options};
   const auto output = sim_detail::decode(
       sim_detail::run_in_engine([&input] { return sim_detail::encode(sim_detail::simulate_step(input)); },
-                                options.cancel));
+                                options.cancel, options.progress));
 
   estimate.breakdown = output.breakdown;
   estimate.step_time_s = output.step_s;

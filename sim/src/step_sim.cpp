@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <simgrid/s4u.hpp>
 
+#include "engine.hpp"
 #include "flopcast/core/errors.hpp"
 
 namespace flopcast::sim_detail {
@@ -91,8 +92,10 @@ class StepSimulation {
 
   StepOutput run() {
     build_platform();
+    for (const auto& device : devices_) total_ops_ += sched_.ops[device.stage].size();
     for (auto& device : devices_) start_device(device);
     sg4::Engine::get_instance()->run();
+    report_progress(1.0);
     return collect();
   }
 
@@ -701,7 +704,10 @@ class StepSimulation {
           blocking(d, kDp, 0, sync.parameters);
         }
       }
-      for (const auto& op : ops) run_op(d, op);
+      for (const auto& op : ops) {
+        run_op(d, op);
+        report_progress(static_cast<double>(++ops_done_) / static_cast<double>(total_ops_));
+      }
       while (!d.weight_queue.empty()) run_op(d, {OpKind::weight, -1, -1, false});
       // Drain: pipeline sends, then the gradient reduction.
       if (d.streams[kPp].running) {
@@ -792,6 +798,8 @@ class StepSimulation {
   bool full_ = false;
   int per_stage_ = 1;
   std::vector<Device> devices_;
+  std::size_t total_ops_ = 0;  // pipeline operations of every device, for the progress fraction
+  std::size_t ops_done_ = 0;
   std::vector<sg4::Link*> links_;
   std::vector<LinkLoad> loads_;
   std::set<std::pair<sg4::Host*, sg4::Host*>> routed_;

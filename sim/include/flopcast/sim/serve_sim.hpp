@@ -6,13 +6,18 @@
 // disaggregation, each finished prefill sends its KV cache to a decode instance as a flow over the instances'
 // NICs, sharing their bandwidth. Deterministic for a given seed.
 
+#include <atomic>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "flopcast/models/serving.hpp"
 
 namespace flopcast {
 
-ServingResult simulate_serving(const ServingJob& job, const Assumptions& assumptions);
+// `cancel` and `progress` (the fraction of requests finished) as in SimOptions (simulate.hpp).
+ServingResult simulate_serving(const ServingJob& job, const Assumptions& assumptions,
+                               const std::atomic<bool>* cancel = nullptr,
+                               const std::function<void(double)>& progress = {});
 
 // The result as JSON (every field, units in the names) and back: the transport out of the engine's process and
 // the `--json` output.

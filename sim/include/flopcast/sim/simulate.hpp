@@ -11,6 +11,7 @@
 // simulation (its engine can be created once per process); the parent gets the result back.
 
 #include <atomic>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -45,6 +46,9 @@ struct SimOptions {
   // Set from another thread to stop a discrete-event simulation: its engine process is killed and Cancelled
   // (core/errors.hpp) is thrown. Null: it cannot be cancelled. The caller keeps the flag alive during the call.
   const std::atomic<bool>* cancel = nullptr;
+  // Called on the calling thread, about every 50 ms while a discrete-event simulation runs, with the fraction done
+  // (tier 2 and 3: the pipeline operations simulated, over every device). Empty: none.
+  std::function<void(double)> progress;
 };
 
 // Where one device's step went, in seconds; `compute_s` + the exposed waits + `bubble_s` + `idle_s` = the step.
