@@ -16,7 +16,8 @@ SCHEMA_JSON = ROOT / "scenarios" / "schema" / "scenario.schema.json"
 
 # SCHEMA.md section heading -> the schema object its table describes ("" is the top level).
 SECTIONS = {"Top level": "", "`cluster`": "cluster", "`parallelism`": "parallelism", "`training`": "training",
-            "`costs`": "costs", "`failures` (the whole run)": "failures"}
+            "`costs`": "costs", "`failures` (the whole run)": "failures",
+            "`serving` (deployments, `flopcast serve`)": "serving"}
 
 
 def cells(line):

@@ -650,13 +650,14 @@ void MainWindow::refresh_current_views() {
   const auto serving = shown_serving(doc);
   results_table_->setVisible(!serving);
   serving_table_->setVisible(serving != nullptr);
+  memory_chart_->setVisible(!serving);  // a deployment's memory is in `flopcast serve`'s pools, not charted here
   if (serving) {
     // A deployment: the report's serving table and cost chart for it alone.
     const auto document = report::build_document(
         report_data({}, catalogs_, false, {*serving}, doc.simulated ? doc.simulated->tier : Tier::analytical));
     if (const auto* table = find_table(document, "Serving")) serving_model_->set_table(*table);
     if (const auto* chart = find_chart(document, "serving-usd-per-mtok")) step_chart_->set_spec(*chart);
-    memory_chart_->clear("a serving deployment: see the table for throughput, latency and cost");
+    memory_chart_->clear("");
   } else if (!shown) {
     step_chart_->clear(doc.problems.empty() ? "evaluating..." : "the scenario has problems: see the form");
     memory_chart_->clear("");

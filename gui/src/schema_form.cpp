@@ -90,7 +90,7 @@ void SchemaForm::add_object(const nlohmann::ordered_json& node, const std::strin
   }
   for (const auto& [key, child] : node["properties"].items()) {
     // A published measurement belongs to validation scenarios; the form edits what a what-if changes.
-    if (depth == 0 && key == "published") continue;
+    if (key == "published") continue;
     const std::string child_pointer = pointer + "/" + key;
     const bool is_object = child.value("type", "") == "object" && child.contains("properties");
     if (is_object) {
@@ -106,6 +106,7 @@ void SchemaForm::add_object(const nlohmann::ordered_json& node, const std::strin
       group_errors_[child_pointer] = error;
       add_object(child, child_pointer, box_layout, depth + 1);
       layout->addRow(box);
+      if (depth == 0) sections_[child_pointer] = box;
     } else {
       add_field(key, child, child_pointer, required.count(key) > 0, layout);
     }
@@ -195,7 +196,7 @@ QWidget* SchemaForm::make_editor(Field& field, const nlohmann::ordered_json& nod
     connect(box, &QComboBox::currentTextChanged, this, notify);
     return box;
   }
-  if (node.value("type", "") == "array") {
+  if (node.value("type", "") == "array" || (node.value("type", "") == "object" && !node.contains("properties"))) {
     // A list (a mixed fleet's stage groups) as one line of JSON; what does not parse goes to the parser as text, and
     // its problem shows here.
     field.kind = Kind::json;
@@ -257,6 +258,12 @@ nlohmann::json SchemaForm::read_value(const Field& field) const {
 }
 
 void SchemaForm::set_document(const nlohmann::json& document) {
+  // A scenario is a training run or a serving deployment (the schema's anyOf): only its own sections are shown.
+  const bool serving = document.is_object() && document.contains("serving");
+  for (auto& [pointer, box] : sections_) {
+    const bool training_only = pointer == "/parallelism" || pointer == "/training" || pointer == "/failures";
+    box->setVisible(serving ? !training_only : pointer != "/serving");
+  }
   loading_ = true;
   for (auto& [pointer, field] : fields_) {
     const nlohmann::json::json_pointer ptr(pointer);

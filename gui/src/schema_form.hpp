@@ -69,6 +69,7 @@ class SchemaForm : public QWidget {
   const Catalogs& catalogs_;
   std::map<std::string, Field> fields_;
   std::map<std::string, QLabel*> group_errors_;  // object pointer -> its error label
+  std::map<std::string, QWidget*> sections_;     // top-level objects ("/training", "/serving", ...) -> their box
   QLabel* file_errors_ = nullptr;
   bool loading_ = false;
 };

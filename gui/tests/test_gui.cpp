@@ -55,6 +55,7 @@ class GuiTest : public QObject {
   void initTestCase() { catalogs_ = flopcast::load_catalogs(); }
 
   void form_is_generated_from_the_schema() {
+    // Training and serving sections both come from the schema.
     flopcast::gui::SchemaForm form(flopcast::gui::load_scenario_schema(), catalogs_);
     for (const char* pointer : {"/name", "/model", "/cluster/chip", "/cluster/chips", "/cluster/network/fabric",
                                 "/parallelism/tp", "/training/seq_len", "/training/tokens", "/costs/usd_per_chip_hour",
@@ -67,6 +68,9 @@ class GuiTest : public QObject {
     QVERIFY(form.field_widget("/costs/usd_per_chip_hour")->toolTip().contains("USD per chip-hour"));
     // Published measurements are for validation scenarios, not what-ifs.
     QVERIFY(form.field_widget("/published/value") == nullptr);
+    QVERIFY(form.field_widget("/serving/published") == nullptr);
+    QVERIFY(form.field_widget("/serving/workload/arrival") != nullptr);
+    QVERIFY(form.field_widget("/serving/slo/ttft_s")->toolTip().contains("unit: s"));
   }
 
   void load_a_shipped_scenario_and_change_the_chip() {
@@ -138,6 +142,18 @@ class GuiTest : public QObject {
     QCOMPARE(model->data(model->index(0, 2), flopcast::gui::kValueRole).toDouble(),
              expected.output_tokens_per_s_per_chip);
     QVERIFY(model->data(model->index(0, 8)).toString().contains("$"));
+    // The form shows the serving section, not the training ones, and an edit there re-runs tier 1.
+    auto* form = window.form();
+    QVERIFY(form->field_widget("/serving/workload/concurrency") != nullptr);
+    QVERIFY(form->field_widget("/serving/workload/concurrency")->isVisibleTo(form));
+    QVERIFY(!form->field_widget("/training/seq_len")->isVisibleTo(form));
+    QCOMPARE(form->value("/serving/batching/max_running"), nlohmann::json(64));
+    const double per_chip = model->data(model->index(0, 2), flopcast::gui::kValueRole).toDouble();
+    form->set_value("/serving/batching/max_running", 8);  // 8 sequences per attention rank instead of 64
+    QTRY_VERIFY_WITH_TIMEOUT(window.idle(), kWaitMs);
+    QVERIFY(model->data(model->index(0, 2), flopcast::gui::kValueRole).toDouble() < per_chip);
+    form->set_value("/serving/batching/max_running", 64);
+    QTRY_VERIFY_WITH_TIMEOUT(window.idle(), kWaitMs);
     // Request by request (tier 2), then side by side with a second deployment.
     window.simulate_current();
     QTRY_VERIFY_WITH_TIMEOUT(window.idle(), kWaitMs);
@@ -375,6 +391,12 @@ class GuiTest : public QObject {
     window.show_view("Export control");
     QTest::qWait(100);
     QVERIFY(window.grab().save(QString(FLOPCAST_SCREENSHOT_DIR) + "/main-window-export-control.png"));
+    // A serving deployment's results.
+    QVERIFY(window.open_file(FLOPCAST_SOURCE_ROOT "/scenarios/serving/deepseek-v3-h20.json"));
+    QTRY_VERIFY_WITH_TIMEOUT(window.idle(), kWaitMs);
+    window.show_view("Results");
+    QTest::qWait(200);
+    QVERIFY(window.grab().save(QString(FLOPCAST_SCREENSHOT_DIR) + "/main-window-serving.png"));
     // A fleet (the small test fleet: the shipped 50,000-chip ones take a minute to size under the sanitizers).
     QVERIFY(window.open_file(FLOPCAST_SOURCE_ROOT "/tests/data/fleet/small-fleet.json"));
     QTRY_VERIFY_WITH_TIMEOUT(window.idle(), kWaitMs);
