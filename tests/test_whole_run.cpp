@@ -1,6 +1,7 @@
 // The whole-run model (sim/whole_run.hpp) and the scenario's "failures" section.
 #include "helpers.hpp"
 
+#include <atomic>
 #include <cmath>
 
 #include "flopcast/scenarios/whole_run.hpp"
@@ -187,6 +188,16 @@ TEST_CASE("the same seed gives the same run, another seed another", "[sim][whole
   CHECK(a.runs.mean.failures == b.runs.mean.failures);
   s.seed = 8;
   CHECK(simulate_whole_run(s).runs.p50_wall_s != a.runs.p50_wall_s);
+}
+
+TEST_CASE("a set cancel token stops the whole run; a clear one changes nothing", "[sim][whole_run][cancel]") {
+  WholeRunSetup s = restart_only(7200);
+  s.work_s = 10 * 86400;
+  s.checkpoint_write_s = 20;
+  std::atomic<bool> cancel{true};
+  CHECK_THROWS_AS(simulate_whole_run(s, &cancel), Cancelled);
+  cancel = false;
+  CHECK(simulate_whole_run(s, &cancel).runs.p50_wall_s == simulate_whole_run(s).runs.p50_wall_s);
 }
 
 TEST_CASE("failures that outpace every checkpoint are a model error", "[sim][whole_run]") {

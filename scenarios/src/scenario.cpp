@@ -681,8 +681,7 @@ SimResult simulate_scenario(const Scenario& scenario, const Catalogs& catalogs, 
   require_training(scenario);
   auto result = simulate_training(scenario.job, catalogs.assumptions, options);
   if (scenario.failures && options.whole_run) {
-    if (options.cancel != nullptr && options.cancel->load()) throw Cancelled("the simulation was cancelled");
-    result.whole_run = simulate_whole_run(whole_run_setup(scenario, result.estimate, catalogs));
+    result.whole_run = simulate_whole_run(whole_run_setup(scenario, result.estimate, catalogs), options.cancel);
     apply_whole_run(result.estimate, scenario, *result.whole_run, catalogs);
   }
   return result;

@@ -237,7 +237,8 @@ double parabola_vertex(const IntervalPoint& a, const IntervalPoint& b, const Int
 
 // Mean wall time over a grid from a quarter to four times `centre_s` (nine points per factor of four), skipping
 // intervals at which the job could not finish, then the parabola's vertex through the best and its neighbours.
-std::vector<IntervalPoint> search_intervals(const WholeRunSetup& setup, double centre_s, double rate_per_s) {
+std::vector<IntervalPoint> search_intervals(const WholeRunSetup& setup, double centre_s, double rate_per_s,
+                                            const std::function<void()>& check_cancel) {
   const double step = setup.step_time_s * setup.straggler_slowdown;
   const double longest = setup.work_s * setup.straggler_slowdown;
   std::vector<IntervalPoint> points;
@@ -245,6 +246,7 @@ std::vector<IntervalPoint> search_intervals(const WholeRunSetup& setup, double c
     const double interval = whole_steps(std::min(centre_s * std::exp2(k / 4.0), longest), step);
     if (!points.empty() && interval <= points.back().interval_s) continue;
     if (rate_per_s * (interval + setup.checkpoint_write_s) > kMaxFailuresPerSegment) continue;
+    check_cancel();
     points.push_back({interval, simulate_runs(setup, interval).mean.wall_s});
   }
   if (points.size() < 3) return points;
@@ -262,7 +264,11 @@ std::vector<IntervalPoint> search_intervals(const WholeRunSetup& setup, double c
 
 }  // namespace
 
-WholeRunResult simulate_whole_run(const WholeRunSetup& setup) {
+WholeRunResult simulate_whole_run(const WholeRunSetup& setup, const std::atomic<bool>* cancel) {
+  // Checked before each batch of draws (one interval's, tens of milliseconds in a release build).
+  const auto check_cancel = [cancel] {
+    if (cancel != nullptr && cancel->load()) throw Cancelled("the simulation was cancelled");
+  };
   WholeRunResult r;
   r.setup = setup;
   r.failures_per_s = rates_of(setup.failures).total_per_s;
@@ -273,7 +279,7 @@ WholeRunResult simulate_whole_run(const WholeRunSetup& setup) {
   if (r.failures_per_s > 0) {
     // Young/Daly needs a write time; a free checkpoint makes every step one, so the grid centres on a step.
     const double centre = r.young_daly_interval_s > 0 ? r.young_daly_interval_s : setup.step_time_s;
-    r.search = search_intervals(setup, centre, r.failures_per_s);
+    r.search = search_intervals(setup, centre, r.failures_per_s, check_cancel);
   }
   if (r.search.empty()) {
     // No failures (no checkpoint at all), or none of the grid could finish (the runs below say so).
@@ -284,6 +290,7 @@ WholeRunResult simulate_whole_run(const WholeRunSetup& setup) {
                         })->interval_s;
   }
   r.interval_used_s = setup.checkpoint_interval_s.value_or(r.best_interval_s);
+  check_cancel();
   r.runs = simulate_runs(setup, r.interval_used_s);
   r.interval_used_s = r.runs.interval_s;
   r.goodput = r.runs.mean.wall_s > 0 ? setup.work_s / r.runs.mean.wall_s : 1.0;

@@ -16,6 +16,7 @@
 //
 // All times in seconds of wall-clock time; rates in failures per second for the whole job.
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -109,6 +110,7 @@ struct WholeRunResult {
 // The search over checkpoint intervals (a log-spaced grid from a quarter to four times Young/Daly, refined by a
 // parabola through the best three) and the runs at the interval used. Throws ModelError when failures come too
 // often for the job ever to finish.
-WholeRunResult simulate_whole_run(const WholeRunSetup& setup);
+// With `cancel` set (from another thread) the search stops before its next batch of draws: Cancelled is thrown.
+WholeRunResult simulate_whole_run(const WholeRunSetup& setup, const std::atomic<bool>* cancel = nullptr);
 
 }  // namespace flopcast
