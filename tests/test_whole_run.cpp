@@ -190,7 +190,7 @@ TEST_CASE("the same seed gives the same run, another seed another", "[sim][whole
   CHECK(simulate_whole_run(s).runs.p50_wall_s != a.runs.p50_wall_s);
 }
 
-TEST_CASE("a set cancel token stops the whole run; a clear one changes nothing", "[sim][whole_run][cancel]") {
+TEST_CASE("a set cancel token stops the whole run, and a clear one changes nothing", "[sim][whole_run][cancel]") {
   WholeRunSetup s = restart_only(7200);
   s.work_s = 10 * 86400;
   s.checkpoint_write_s = 20;
