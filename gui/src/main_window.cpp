@@ -154,12 +154,10 @@ void MainWindow::build_ui() {
   auto* results_inner = new QWidget;
   auto* results_layout = new QVBoxLayout(results_inner);
   results_model_ = new ComparisonModel(this);
-  results_table_ = fitted_table(results_model_);
-  results_table_->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
+  results_table_ = fitted_table(results_model_, /*stretch=*/true);
   results_layout->addWidget(results_table_);
   serving_model_ = new TableModel(this);
-  serving_table_ = fitted_table(serving_model_);
-  serving_table_->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
+  serving_table_ = fitted_table(serving_model_, /*stretch=*/true);
   serving_table_->hide();
   results_layout->addWidget(serving_table_);
   step_chart_ = new ChartBox;
@@ -175,8 +173,7 @@ void MainWindow::build_ui() {
   auto* compare_inner = new QWidget;
   auto* compare_layout = new QVBoxLayout(compare_inner);
   comparison_model_ = new ComparisonModel(this);
-  auto* compare_table = fitted_table(comparison_model_);
-  compare_table->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
+  auto* compare_table = fitted_table(comparison_model_, /*stretch=*/true);
   compare_layout->addWidget(compare_table);
   auto* grid = new QGridLayout;
   for (int k = 0; k < 6; ++k) {
@@ -187,13 +184,11 @@ void MainWindow::build_ui() {
   compare_layout->addLayout(grid);
   compare_layout->addWidget(new QLabel("Inputs that differ (highlighted where they differ from the first scenario)"));
   diff_model_ = new InputDiffModel(this);
-  auto* diff_table = fitted_table(diff_model_);
-  diff_table->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
+  auto* diff_table = fitted_table(diff_model_, /*stretch=*/true);
   compare_layout->addWidget(diff_table);
   serving_compare_label_ = new QLabel("Serving deployments side by side");
   serving_compare_model_ = new TableModel(this);
-  serving_compare_table_ = fitted_table(serving_compare_model_);
-  serving_compare_table_->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
+  serving_compare_table_ = fitted_table(serving_compare_model_, /*stretch=*/true);
   compare_layout->addWidget(serving_compare_label_);
   compare_layout->addWidget(serving_compare_table_);
   compare_page->setWidget(compare_inner);

@@ -18,7 +18,7 @@ void fit_rows(QTableView* table) {
 
 }  // namespace
 
-QTableView* fitted_table(QAbstractItemModel* model) {
+QTableView* fitted_table(QAbstractItemModel* model, bool stretch) {
   auto* table = new QTableView;
   table->setModel(model);
   table->setWordWrap(true);
@@ -26,6 +26,7 @@ QTableView* fitted_table(QAbstractItemModel* model) {
   // Room for a scenario name on two lines.
   table->horizontalHeader()->setMinimumHeight(2 * table->fontMetrics().height() + 10);
   table->setVerticalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+  if (stretch) table->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
   QObject::connect(model, &QAbstractItemModel::modelReset, table, [table] { fit_rows(table); });
   fit_rows(table);
   return table;

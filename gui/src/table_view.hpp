@@ -6,7 +6,8 @@ class QTableView;
 
 namespace flopcast::gui {
 
-// A QTableView of `model` whose height follows its rows after every reset of the model.
-QTableView* fitted_table(QAbstractItemModel* model);
+// A QTableView of `model` whose height follows its rows after every reset of the model; `stretch`: its columns share
+// the width.
+QTableView* fitted_table(QAbstractItemModel* model, bool stretch = false);
 
 }  // namespace flopcast::gui

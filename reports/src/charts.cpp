@@ -73,6 +73,19 @@ QValueAxis* value_axis(const std::string& title, double min, double max) {
   return axis;
 }
 
+// One row per category, the first at the top: row k of n sits at y = n - 1 - k, labelled in its middle.
+QCategoryAxis* row_axis(const ChartSpec& spec) {
+  const std::size_t n = spec.categories.size();
+  auto* rows = new QCategoryAxis;
+  style_axis(rows, spec.y_title);
+  rows->setRange(-0.5, static_cast<double>(n) - 0.5);
+  rows->setStartValue(-0.5);
+  for (std::size_t k = n; k-- > 0;) rows->append(q(spec.categories[k]), static_cast<double>(n - 1 - k) + 0.5);
+  rows->setLabelsPosition(QCategoryAxis::AxisLabelsPositionCenter);
+  rows->setGridLineVisible(false);
+  return rows;
+}
+
 QLogValueAxis* log_axis(const std::string& title, double min, double max) {
   auto* axis = new QLogValueAxis;
   style_axis(axis, title);
@@ -142,13 +155,7 @@ void add_intervals(QChart& chart, const ChartSpec& spec) {
   for (double v : data.high) max = std::max(max, v);
   for (double v : data.y) max = std::max(max, v);
   auto* values = value_axis(spec.x_title, 0.0, max * 1.05);
-  auto* rows = new QCategoryAxis;
-  style_axis(rows, spec.y_title);
-  rows->setRange(-0.5, static_cast<double>(n) - 0.5);
-  rows->setStartValue(-0.5);
-  for (std::size_t k = n; k-- > 0;) rows->append(q(spec.categories[k]), static_cast<double>(n - 1 - k) + 0.5);
-  rows->setLabelsPosition(QCategoryAxis::AxisLabelsPositionCenter);
-  rows->setGridLineVisible(false);
+  auto* rows = row_axis(spec);
   chart.addAxis(values, Qt::AlignBottom);
   chart.addAxis(rows, Qt::AlignLeft);
   QPen range_pen(colour(4));
@@ -185,13 +192,7 @@ void add_timeline(QChart& chart, const ChartSpec& spec) {
     for (double v : s.high) max = std::max(max, v);
   }
   auto* values = value_axis(spec.x_title, 0.0, max * 1.02 + 1e-9);
-  auto* rows = new QCategoryAxis;
-  style_axis(rows, spec.y_title);
-  rows->setRange(-0.5, static_cast<double>(n) - 0.5);
-  rows->setStartValue(-0.5);
-  for (std::size_t k = n; k-- > 0;) rows->append(q(spec.categories[k]), static_cast<double>(n - 1 - k) + 0.5);
-  rows->setLabelsPosition(QCategoryAxis::AxisLabelsPositionCenter);
-  rows->setGridLineVisible(false);
+  auto* rows = row_axis(spec);
   chart.addAxis(values, Qt::AlignBottom);
   chart.addAxis(rows, Qt::AlignLeft);
   for (std::size_t s = 0; s < spec.series.size(); ++s) {
