@@ -32,6 +32,7 @@ bool gather_search(const Scenario& scenario, const Catalogs& catalogs, const Pla
     nlohmann::json share = {{"out_of_memory", result.out_of_memory},
                             {"invalid", result.invalid},
                             {"evaluated", result.evaluated},
+                            {"pipelines_walked", result.pipelines_walked},
                             {"tier1_wall_s", result.tier1_wall_s},
                             {"plans", nlohmann::json::array()}};
     for (const auto& c : result.best) share["plans"].push_back(plan_to_json(c.plan));
@@ -43,6 +44,7 @@ bool gather_search(const Scenario& scenario, const Catalogs& catalogs, const Pla
     result.out_of_memory += share.at("out_of_memory").get<long>();
     result.invalid += share.at("invalid").get<long>();
     result.evaluated += share.at("evaluated").get<long>();
+    result.pipelines_walked += share.at("pipelines_walked").get<long>();
     result.tier1_wall_s = std::max(result.tier1_wall_s, share.at("tier1_wall_s").get<double>());
     for (const auto& p : share.at("plans")) {
       // Read back through the scenario parser, the one reader of plans.
@@ -192,6 +194,7 @@ int plan_scenario(const PlanOptions& options, const Catalogs& catalogs, std::ost
                         {"out_of_memory", result.out_of_memory},
                         {"invalid", result.invalid},
                         {"evaluated", result.evaluated},
+                        {"pipelines_walked", result.pipelines_walked},
                         {"best", nlohmann::json::array()}};  // no wall-clock times: the same search, the same bytes
     for (const auto& c : result.best) j["best"].push_back(candidate_json(c));
     if (result.given) j["scenario_plan"] = candidate_json(*result.given);
@@ -205,8 +208,10 @@ int plan_scenario(const PlanOptions& options, const Catalogs& catalogs, std::ost
              job.training.global_batch, job.training.seq_len, to_string(job.training.precision));
   const double rate = result.tier1_wall_s > 0 ? static_cast<double>(result.enumerated) / result.tier1_wall_s : 0.0;
   fmt::print(out, "  space        {} plans: {} out of memory, {} not runnable, {} estimated (tier 1) in {:.3f} s "
-                  "({:.0f} plans/s)\n",
-             result.enumerated, result.out_of_memory, result.invalid, result.evaluated, result.tier1_wall_s, rate);
+                  "({:.0f} plans/s);\n               {} with the pipeline's fill and drain walked, the rest bounded "
+                  "below the best {} without it\n",
+             result.enumerated, result.out_of_memory, result.invalid, result.evaluated, result.tier1_wall_s, rate,
+             result.pipelines_walked, options.top_k);
   if (result.best.empty()) {
     fmt::print(out, "  no plan fits in memory and divides this cluster and batch\n");
     return 0;

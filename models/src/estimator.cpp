@@ -212,7 +212,11 @@ TrainingEstimate estimate_training(const TrainingJob& job, const Assumptions& a,
   b.tp_s = M * slowest.tp_s;
   b.cp_s = M * slowest.cp_s;
   b.ep_s = M * slowest.ep_s;
-  b.bubble_s = bubble_s(job, chunks, r.micro_batches, slowest);
+  if (options.bubble) {
+    b.bubble_s = bubble_s(job, chunks, r.micro_batches, slowest);
+  } else if (plan.pp > 1) {
+    check_schedule(plan.schedule, plan.pp, r.micro_batches);
+  }
 
   // Pipeline point-to-point: synchronous between 1F1B steps; overlapped in steady state by the interleaved and
   // DualPipe schedules, leaving the fill and drain chains.

@@ -51,9 +51,6 @@ PipelineSchedule one_f_one_b(int pp, long m) {
 // Interleaved 1F1B (Narayanan et al. 2021, section 2.2; Megatron-LM's order): micro-batches go through the device's
 // chunks in groups of pp (the last group may be smaller, then all forwards run first); warm-up (pp - d - 1) x 2 + (vpp - 1) x pp forwards.
 PipelineSchedule interleaved(int pp, int vpp, long m) {
-  if (m < pp) {
-    throw ModelError(fmt::format("the interleaved schedule needs at least pp ({}) micro-batches, got {}", pp, m));
-  }
   // Megatron-LM's warm-up assumes whole groups; with a partial last group every forward goes first.
   const bool whole_groups = m % pp == 0;
   PipelineSchedule s{chain(pp, vpp, m), std::vector<std::vector<PipelineOp>>(pp)};
@@ -85,11 +82,6 @@ PipelineSchedule interleaved(int pp, int vpp, long m) {
 // phase 0, forwards of both, zero-bubble backwards of phase 1 with forwards, the steady state of overlapped
 // forward-backward pairs, and the drain.
 PipelineSchedule dualpipe(int pp, long m) {
-  if (pp % 2 != 0 || m % 2 != 0 || m < 2L * pp) {
-    throw ModelError(fmt::format("DualPipe needs an even pp and an even number of micro-batches >= 2 pp "
-                                 "(pp {}, {} micro-batches)",
-                                 pp, m));
-  }
   PipelineSchedule s;
   const int half_m = static_cast<int>(m / 2);
   // Copy 0: stage k on device k; copy 1: stage k on device pp - 1 - k. Virtual stage id = copy x pp + k.
@@ -156,8 +148,22 @@ PipelineSchedule dualpipe(int pp, long m) {
 
 }  // namespace
 
-PipelineSchedule make_schedule(Schedule schedule, int pp, int vpp, long micro_batches) {
+void check_schedule(Schedule schedule, int pp, long micro_batches) {
   if (pp < 1 || micro_batches < 1) throw ModelError("a schedule needs pp >= 1 and at least one micro-batch");
+  if (pp == 1) return;
+  if (schedule == Schedule::interleaved && micro_batches < pp) {
+    throw ModelError(fmt::format("the interleaved schedule needs at least pp ({}) micro-batches, got {}", pp,
+                                 micro_batches));
+  }
+  if (schedule == Schedule::dualpipe && (pp % 2 != 0 || micro_batches % 2 != 0 || micro_batches < 2L * pp)) {
+    throw ModelError(fmt::format("DualPipe needs an even pp and an even number of micro-batches >= 2 pp "
+                                 "(pp {}, {} micro-batches)",
+                                 pp, micro_batches));
+  }
+}
+
+PipelineSchedule make_schedule(Schedule schedule, int pp, int vpp, long micro_batches) {
+  check_schedule(schedule, pp, micro_batches);
   if (pp == 1) return one_f_one_b(1, micro_batches);
   switch (schedule) {
     case Schedule::gpipe: return gpipe(pp, micro_batches);

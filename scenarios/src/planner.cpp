@@ -121,11 +121,15 @@ PlanSearchResult search_plans(const Scenario& scenario, const Catalogs& catalogs
   estimate_options.topology = &topology;
   const auto params = count_params(scenario.job.model);
 
-  // Tier 1 over the space; memory first, as it costs a fraction of an estimate.
+  // Tier 1 over the space; memory first, as it costs a fraction of an estimate. This pass leaves out the pipeline's
+  // fill and drain, whose walk over every micro-batch on every stage costs more than the rest of an estimate: the
+  // bubble is never negative, so each step time here is a lower bound.
   const auto t0 = Clock::now();
-  std::vector<PlanCandidate> ranked;
+  std::vector<PlanCandidate> bounds;
   TrainingJob job = scenario.job;
   const long shards = std::max(1, options.shards);
+  EstimateOptions bound_options = estimate_options;
+  bound_options.bubble = false;
   enumerate_plans(scenario.job, scenario.job.plan, [&](const ParallelPlan& plan) {
     if (out.enumerated++ % shards != options.shard) return;
     job.plan = plan;
@@ -134,18 +138,27 @@ PlanSearchResult search_plans(const Scenario& scenario, const Catalogs& catalogs
       return;
     }
     try {
-      auto estimate = estimate_training(job, a, estimate_options);
+      bounds.push_back({plan, estimate_training(job, a, bound_options), Tier::analytical, 0});
       ++out.evaluated;
-      ranked.push_back({plan, std::move(estimate), Tier::analytical, 0});
-      ranked.back().tier1_step_time_s = ranked.back().estimate.step_time_s;
     } catch (const ModelError&) {
       ++out.invalid;  // a schedule the batch cannot fill (too few micro-batches), and the like
     }
   });
+  // The full estimate in order of the bound, until the bound reaches the K-th best step time: no later plan can rank
+  // (one with an equal bound still can, on the tie-break).
+  std::sort(bounds.begin(), bounds.end(), ranks_before);
+  const auto keep = static_cast<std::size_t>(std::max(1, options.top_k));
+  std::vector<PlanCandidate> ranked;  // the best so far, fastest first, at most `keep`
+  for (auto& c : bounds) {
+    if (ranked.size() == keep && c.estimate.step_time_s > ranked.back().estimate.step_time_s) break;
+    job.plan = c.plan;
+    c.estimate = estimate_training(job, a, estimate_options);
+    c.tier1_step_time_s = c.estimate.step_time_s;
+    ++out.pipelines_walked;
+    ranked.insert(std::upper_bound(ranked.begin(), ranked.end(), c, ranks_before), std::move(c));
+    if (ranked.size() > keep) ranked.pop_back();
+  }
   out.tier1_wall_s = seconds_since(t0);
-  const auto keep = std::min<std::size_t>(ranked.size(), static_cast<std::size_t>(std::max(1, options.top_k)));
-  std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(keep), ranked.end(), ranks_before);
-  ranked.resize(keep);
 
   // The best K (and the scenario's own plan) at the re-rank tier.
   const auto t1 = Clock::now();

@@ -42,6 +42,9 @@ struct PipelineSchedule {
 // schedule needs a multiple of pp; DualPipe an even pp and at least 2 pp micro-batches, an even number).
 PipelineSchedule make_schedule(Schedule schedule, int pp, int vpp, long micro_batches);
 
+// make_schedule's checks alone: throws its ModelError, builds nothing.
+void check_schedule(Schedule schedule, int pp, long micro_batches);
+
 std::string describe(const PipelineOp& op);
 
 // Times of one micro-batch's passes through one virtual stage, in seconds.

@@ -37,6 +37,8 @@ struct PlanSearchResult {
   long invalid = 0;        // rejected by a schedule or divisibility rule
   long out_of_memory = 0;  // pruned by the memory model
   long evaluated = 0;      // tier-1 estimates
+  long pipelines_walked = 0;  // of those, estimated with the pipeline's fill and drain: the rest, bounded without
+                              // it, could not rank in the best K
   double tier1_wall_s = 0;
   double rerank_wall_s = 0;
   std::optional<PlanCandidate> given;  // the scenario's own plan, at the re-rank tier (if it is valid)
