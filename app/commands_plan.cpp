@@ -208,8 +208,8 @@ int plan_scenario(const PlanOptions& options, const Catalogs& catalogs, std::ost
              job.training.global_batch, job.training.seq_len, to_string(job.training.precision));
   const double rate = result.tier1_wall_s > 0 ? static_cast<double>(result.enumerated) / result.tier1_wall_s : 0.0;
   fmt::print(out, "  space        {} plans: {} out of memory, {} not runnable, {} estimated (tier 1) in {:.3f} s "
-                  "({:.0f} plans/s);\n               {} with the pipeline's fill and drain walked, the rest bounded "
-                  "below the best {} without it\n",
+                  "({:.0f} plans/s);\n               {} with the pipeline's fill and drain walked; the rest could not "
+                  "reach the best {} even without it\n",
              result.enumerated, result.out_of_memory, result.invalid, result.evaluated, result.tier1_wall_s, rate,
              result.pipelines_walked, options.top_k);
   if (result.best.empty()) {

@@ -47,6 +47,17 @@ namespace flopcast::gui {
 
 namespace {
 
+// A tab whose page scrolls; its content goes into the returned layout.
+QVBoxLayout* add_scrolling_tab(QTabWidget* tabs, const QString& title) {
+  auto* page = new QScrollArea;
+  page->setWidgetResizable(true);
+  auto* inner = new QWidget;
+  auto* layout = new QVBoxLayout(inner);
+  page->setWidget(inner);
+  tabs->addTab(page, title);
+  return layout;
+}
+
 QString q(const std::string& text) {
   return QString::fromStdString(text);
 }
@@ -149,10 +160,7 @@ void MainWindow::build_ui() {
   tabs_ = new QTabWidget(splitter);
 
   // Results of the current scenario.
-  auto* results_page = new QScrollArea;
-  results_page->setWidgetResizable(true);
-  auto* results_inner = new QWidget;
-  auto* results_layout = new QVBoxLayout(results_inner);
+  auto* results_layout = add_scrolling_tab(tabs_, "Results");
   results_model_ = new ComparisonModel(this);
   results_table_ = fitted_table(results_model_, /*stretch=*/true);
   results_layout->addWidget(results_table_);
@@ -164,14 +172,9 @@ void MainWindow::build_ui() {
   memory_chart_ = new ChartBox;
   results_layout->addWidget(step_chart_);
   results_layout->addWidget(memory_chart_);
-  results_page->setWidget(results_inner);
-  tabs_->addTab(results_page, "Results");
 
   // Comparison of every open scenario.
-  auto* compare_page = new QScrollArea;
-  compare_page->setWidgetResizable(true);
-  auto* compare_inner = new QWidget;
-  auto* compare_layout = new QVBoxLayout(compare_inner);
+  auto* compare_layout = add_scrolling_tab(tabs_, "Compare");
   comparison_model_ = new ComparisonModel(this);
   auto* compare_table = fitted_table(comparison_model_, /*stretch=*/true);
   compare_layout->addWidget(compare_table);
@@ -191,14 +194,9 @@ void MainWindow::build_ui() {
   serving_compare_table_ = fitted_table(serving_compare_model_, /*stretch=*/true);
   compare_layout->addWidget(serving_compare_label_);
   compare_layout->addWidget(serving_compare_table_);
-  compare_page->setWidget(compare_inner);
-  tabs_->addTab(compare_page, "Compare");
 
   // The simulated step.
-  auto* timeline_page = new QScrollArea;
-  timeline_page->setWidgetResizable(true);
-  auto* timeline_inner = new QWidget;
-  auto* timeline_layout = new QVBoxLayout(timeline_inner);
+  auto* timeline_layout = add_scrolling_tab(tabs_, "Timeline");
   timeline_note_ = new QLabel("Simulate (tier 2) to see the step's timeline.");
   timeline_note_->setWordWrap(true);
   timeline_layout->addWidget(timeline_note_);
@@ -206,8 +204,6 @@ void MainWindow::build_ui() {
   timeline_layout->addWidget(gantt_);
   devices_chart_ = new ChartBox;
   timeline_layout->addWidget(devices_chart_);
-  timeline_page->setWidget(timeline_inner);
-  tabs_->addTab(timeline_page, "Timeline");
 
   // A sweep of one field.
   auto* sweep_page = new QWidget;
