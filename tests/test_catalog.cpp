@@ -24,7 +24,7 @@ TEST_CASE("the catalog holds every chip and node and fabric the issue names", "[
     INFO(id);
     CHECK(hw.find_node(id) != nullptr);
   }
-  for (const char* id : {"ib-hdr200", "ib-ndr400", "ib-xdr800", "roce-200", "roce-400"}) {
+  for (const char* id : {"ib-hdr200", "opa-100", "ib-ndr400", "ib-xdr800", "roce-200", "roce-400"}) {
     INFO(id);
     CHECK(hw.find_fabric(id) != nullptr);
   }
@@ -35,6 +35,8 @@ TEST_CASE("datasheet figures load in SI units", "[hardware][catalog]") {
   CHECK_THAT(h100.peak_flop_per_s(DataType::bf16), WithinRel(989.4e12, 1e-6));  // dense, datasheet / 2
   CHECK_THAT(h100.hbm_bandwidth.value, WithinRel(3.35e12, 1e-6));
   CHECK_THAT(h100.nic_bandwidth.value, WithinRel(50e9, 1e-6));  // 400 Gb/s = 50 GB/s
+  CHECK_THAT(test::catalogs().hardware.find_fabric("opa-100")->port_bandwidth.value,
+             WithinRel(12.5e9, 1e-6));  // Omni-Path 100 Gb/s = 12.5 GB/s
   const auto& h800 = *test::catalogs().hardware.find_chip("h800-sxm");
   CHECK_THAT(h800.scaleup_bandwidth_per_direction.value, WithinRel(200e9, 1e-6));  // NVLink cut to 400 GB/s bidir
   const auto& ascend = *test::catalogs().hardware.find_chip("ascend-910b");

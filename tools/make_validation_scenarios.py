@@ -15,7 +15,11 @@ Where the publication leaves out something a scenario needs, the rule used is wr
 "published.assumed" list:
   - no plan: the plan of the same source's run of the same model with a published plan;
   - no global batch: the same source's run of the same model, scaled by the data-parallel width;
-  - a global batch that is not a multiple of dp x micro_batch: the nearest multiple.
+  - a global batch that is not a multiple of dp x micro_batch: the nearest multiple;
+  - pipeline communication overlap stated but no virtual pipeline size: the interleaved schedule (Megatron and
+    NeMo overlap pipeline communication only in it), with the layers per virtual stage of the file's runs that
+    publish a virtual pipeline size (their median);
+  - an inter-node network named as Omni-Path with "N links per node": the opa-100 fabric and N NICs per node.
 
 `flopcast validate` runs the files and compares. Usage:
   python3 tools/make_validation_scenarios.py [--runs FILE] [--out DIR]
@@ -198,7 +202,7 @@ def fill_gaps(run, runs, assumed):
         if donor is None:
             raise Skip("plan not published, and no run of the same model in the same source has one")
         for key in ("tp", "pp", "ep", "cp", "sequence_parallel", "virtual_pipeline_stages", "zero_stage",
-                    "activation_recompute", "micro_batch_size", "precision"):
+                    "activation_recompute", "micro_batch_size", "precision", "comm_overlap"):
             if p.get(key) is None:
                 p[key] = donor["parallelism"].get(key)
         p["dp"] = None
@@ -247,6 +251,58 @@ def infer_sequence_parallel(scenario, run, assumed):
     assumed.append("sequence parallelism not published: on, as tensor-parallel communication overlap requires it")
 
 
+def layers_per_virtual_stage(runs):
+    """The median layers per virtual pipeline stage of the runs that publish an interleaved schedule."""
+    sizes = sorted(r["model"]["layers"] / (r["parallelism"]["pp"] * r["parallelism"]["virtual_pipeline_stages"])
+                   for r in runs if (r["parallelism"].get("virtual_pipeline_stages") or 1) > 1)
+    if not sizes:
+        return None
+    middle = len(sizes) // 2
+    return sizes[middle] if len(sizes) % 2 else (sizes[middle - 1] + sizes[middle]) / 2
+
+
+def infer_interleaving(scenario, run, chunk_layers, assumed):
+    """Megatron-LM turns pipeline communication overlap off unless the schedule is interleaved
+    (megatron/training/arguments.py: "Overlap P2P communication is disabled if not using the interleaved
+    schedule"), and NeMo supports it "only with virtual pipelining" (NeMo performance docs). A run that states
+    pipeline communication overlap with pp > 1 and no virtual pipeline size was interleaved: its virtual stage
+    size is taken as the median of the runs that publish one, the nearest that divides the layers per stage."""
+    plan = scenario["parallelism"]
+    overlap_text = (run["parallelism"].get("comm_overlap") or "").lower()
+    if plan["pp"] <= 1 or plan["vpp"] > 1 or "pp overlap" not in overlap_text or chunk_layers is None:
+        return
+    if run["parallelism"].get("virtual_pipeline_stages") is not None:
+        return
+    per_stage = scenario["model"]["layers"] / plan["pp"]
+    if per_stage != int(per_stage):
+        return
+    divisors = [d for d in range(1, int(per_stage) + 1) if per_stage % d == 0]
+    chunk = min(divisors, key=lambda d: (abs(d - chunk_layers), -d))
+    vpp = int(per_stage) // chunk
+    if vpp <= 1:
+        return
+    plan["vpp"] = vpp
+    plan["schedule"] = "interleaved"
+    assumed.append(f"virtual pipeline size not published, but pipeline communication overlap is, which Megatron "
+                   f"runs only in the interleaved schedule: vpp {vpp} ({chunk} layer{'' if chunk == 1 else 's'} per virtual stage; the "
+                   f"median of the runs that publish vpp is {chunk_layers:g})")
+
+
+def infer_network(scenario, run, assumed):
+    """An inter-node network published as Omni-Path, with its links per node."""
+    text = (run["hardware"].get("inter_node_network") or "")
+    if "omni-path" not in text.lower():
+        return
+    network = {"fabric": "opa-100"}
+    words = text.lower().replace(",", " ").split()
+    for i in range(1, len(words) - 2):
+        if words[i] == "links" and words[i + 1] == "per" and words[i + 2] == "node" and words[i - 1].isdigit():
+            network["nics_per_node"] = int(words[i - 1])
+    scenario["cluster"]["network"] = network
+    assumed.append(f"inter-node network published as \"{text}\": fabric opa-100 (100 Gb/s per link)"
+                   + (f", {network['nics_per_node']} NICs per node" if "nics_per_node" in network else ""))
+
+
 def source_text(run):
     src = run.get("source", {})
     parts = [src.get("title"), src.get("location"), src.get("url")]
@@ -264,6 +320,7 @@ def main():
     with open(args.runs) as f:
         runs = [r for r in json.load(f) if r.get("kind") == "training"]
     os.makedirs(args.out, exist_ok=True)
+    chunk_layers = layers_per_virtual_stage(runs)
     written, skipped = 0, []
     for run in runs:
         assumed = []
@@ -278,6 +335,8 @@ def main():
             skipped.append((run["id"], "no published metric to compare"))
             continue
         infer_sequence_parallel(scenario, filled, assumed)
+        infer_interleaving(scenario, filled, chunk_layers, assumed)
+        infer_network(scenario, filled, assumed)
         round_batch(scenario, assumed)
         description = (f"Validation run {run['id']}, built by tools/make_validation_scenarios.py from "
                        f"shared/data/calibration_runs.json. {run.get('notes', '')}").strip()

@@ -22,7 +22,9 @@ bool FittedParameter::at_bound() const {
 std::vector<FittedParameter> calibration_parameters(const std::vector<Scenario>& scenarios, const Assumptions& prior) {
   std::set<std::string> families;
   std::set<std::string> fp8_families;
+  bool tp_overlap = false;
   for (const auto& s : scenarios) {
+    tp_overlap = tp_overlap || (s.job.plan.tp > 1 && s.job.plan.tp_comm_overlap);
     families.insert(s.job.cluster.chip.family);
     if (s.job.training.precision == Precision::fp8) fp8_families.insert(s.job.cluster.chip.family);
   }
@@ -47,6 +49,9 @@ std::vector<FittedParameter> calibration_parameters(const std::vector<Scenario>&
   add("collectives.bus_efficiency_switch", "fraction", 0.6, 0.95);
   // NCCL bus bandwidth over InfiniBand: 60-98 % of the NIC rate.
   add("collectives.bus_efficiency_scaleout", "fraction", 0.6, 0.98);
+  // Tensor-parallel communication hidden behind the GEMMs it feeds (Transformer Engine userbuffers): 30-95 %,
+  // the first and last chunk of each overlapped GEMM staying exposed.
+  if (tp_overlap) add("collectives.tp_overlap_hidden_fraction", "fraction", 0.3, 0.95);
   // Fixed costs: up to 2 s per step (optimizer bookkeeping, data loading, logging); up to 1 ms per layer and
   // micro-batch (launch gaps, synchronisations).
   add("overheads.per_step", "s", 0.0, 2.0);

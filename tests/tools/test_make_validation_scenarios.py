@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""Unit tests of the rules tools/make_validation_scenarios.py applies where a publication leaves something out."""
+
+import os
+import sys
+import unittest
+
+sys.dont_write_bytecode = True  # no __pycache__ left in tools/
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
+import make_validation_scenarios as mvs  # noqa: E402
+
+
+def run(layers=96, pp=6, vpp=None, overlap="--overlap-grad-reduce, PP overlap default", network=None):
+    return {
+        "id": "test-run",
+        "model": {"layers": layers},
+        "hardware": {"inter_node_network": network},
+        "parallelism": {"pp": pp, "virtual_pipeline_stages": vpp, "comm_overlap": overlap},
+    }
+
+
+def scenario(layers=96, pp=6, vpp=1):
+    return {"model": {"layers": layers}, "cluster": {"chip": "h100-sxm", "chips": 96},
+            "parallelism": {"pp": pp, "vpp": vpp, "schedule": "interleaved" if vpp > 1 else "1f1b"}}
+
+
+class LayersPerVirtualStage(unittest.TestCase):
+    def test_median_of_the_runs_that_publish_vpp(self):
+        # 96 / (8 x 12) = 1, 80 / (4 x 5) = 4, 96 / (8 x 6) = 2: the median is 2; runs without vpp do not count.
+        runs = [run(96, 8, 12), run(80, 4, 5), run(96, 8, 6), run(96, 6, None), run(48, 1, 1)]
+        self.assertEqual(mvs.layers_per_virtual_stage(runs), 2)
+
+    def test_even_count_averages_the_middle_two(self):
+        self.assertEqual(mvs.layers_per_virtual_stage([run(96, 8, 12), run(80, 4, 5)]), 2.5)  # (1 + 4) / 2
+
+    def test_none_published(self):
+        self.assertIsNone(mvs.layers_per_virtual_stage([run(96, 6, None)]))
+
+
+class InferInterleaving(unittest.TestCase):
+    def test_pipeline_overlap_stated_means_interleaved(self):
+        s, assumed = scenario(96, 6), []
+        mvs.infer_interleaving(s, run(96, 6), 2, assumed)
+        # 96 / 6 = 16 layers per stage, 2 per virtual stage: vpp 8.
+        self.assertEqual((s["parallelism"]["vpp"], s["parallelism"]["schedule"]), (8, "interleaved"))
+        self.assertIn("vpp 8 (2 layers per virtual stage", assumed[0])
+
+    def test_nearest_divisor_of_the_layers_per_stage(self):
+        s, assumed = scenario(92, 4), []
+        mvs.infer_interleaving(s, run(92, 4), 2, assumed)
+        # 23 layers per stage: divisors 1 and 23; 1 is nearest to 2, so vpp 23.
+        self.assertEqual(s["parallelism"]["vpp"], 23)
+        self.assertIn("(1 layer per virtual stage", assumed[0])
+
+    def test_left_alone(self):
+        cases = [
+            (scenario(96, 1), run(96, 1)),                           # no pipeline
+            (scenario(96, 6), run(96, 6, overlap="--overlap-grad-reduce")),  # no pipeline overlap stated
+            (scenario(96, 6), run(96, 6, vpp=1)),                     # vpp published as 1
+            (scenario(96, 6, vpp=4), run(96, 6, vpp=4)),              # vpp published
+            (scenario(98, 4), run(98, 4)),                            # layers do not split evenly over stages
+        ]
+        for s, r in cases:
+            before, assumed = dict(s["parallelism"]), []
+            mvs.infer_interleaving(s, r, 2, assumed)
+            self.assertEqual(s["parallelism"], before)
+            self.assertEqual(assumed, [])
+
+
+class InferNetwork(unittest.TestCase):
+    def test_omni_path_with_links_per_node(self):
+        s, assumed = scenario(), []
+        mvs.infer_network(s, run(network="Omni-Path (OPA), 4 links per node, dedicated NCCL subnet"), assumed)
+        self.assertEqual(s["cluster"]["network"], {"fabric": "opa-100", "nics_per_node": 4})
+        self.assertEqual(len(assumed), 1)
+
+    def test_other_networks_keep_the_node_default(self):
+        for text in (None, "InfiniBand HDR 200 Gb/s, 8 per node"):
+            s, assumed = scenario(), []
+            mvs.infer_network(s, run(network=text), assumed)
+            self.assertNotIn("network", s["cluster"])
+            self.assertEqual(assumed, [])
+
+
+if __name__ == "__main__":
+    unittest.main()
