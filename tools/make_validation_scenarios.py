@@ -21,6 +21,10 @@ Where the publication leaves out something a scenario needs, the rule used is wr
     publish a virtual pipeline size (their median);
   - an inter-node network named as Omni-Path with "N links per node": the opa-100 fabric and N NICs per node.
 
+Framework behaviour of the time is set by source: FlashAttention and dropout (PRE_FLASH_ATTENTION), Transformer
+Engine's tensor-parallel overlap (TE_COMM_OVERLAP), gradients reduced after the pipeline flush
+(GRADIENTS_AFTER_FLUSH).
+
 `flopcast validate` runs the files and compares. Usage:
   python3 tools/make_validation_scenarios.py [--runs FILE] [--out DIR]
 
@@ -38,6 +42,10 @@ DEFAULT_OUT = os.path.join(REPO_ROOT, "scenarios", "validation")
 
 PRE_FLASH_ATTENTION = ("megatron2021", "korthikanti2022", "bloom", "opt")  # also trained with dropout
 TE_COMM_OVERLAP = ("mcore", "nemo", "mbridge")
+# Gradients reduced after the pipeline flush, not behind the backward pass: Megatron-LM before --overlap-grad-reduce
+# (2023) all-reduced them in train_step after forward_backward_func returned, and DeepSpeed's pipeline engine
+# (Megatron-DeepSpeed, BLOOM) issues ReduceGrads only after the last micro-batch (runtime/pipe/schedule.py).
+GRADIENTS_AFTER_FLUSH = ("megatron2021", "korthikanti2022", "bloom")
 HARDWARE_TFLOPS = ("megatron2021", "bloom")  # published TFLOP/s include the recompute forward pass
 DEFAULT_VOCAB = 51200
 
@@ -138,6 +146,8 @@ def build_parallelism(run):
     plan["micro_batch"] = or_default(p.get("micro_batch_size"), 1)
     plan["recompute"] = recompute_mode(p.get("activation_recompute"))
     plan["tp_comm_overlap"] = run["id"].startswith(TE_COMM_OVERLAP)
+    if run["id"].startswith(GRADIENTS_AFTER_FLUSH):
+        plan["dp_overlap"] = False
     return plan
 
 
