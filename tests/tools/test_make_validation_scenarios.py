@@ -68,6 +68,21 @@ class InferInterleaving(unittest.TestCase):
             self.assertEqual(assumed, [])
 
 
+class GradientsAfterFlush(unittest.TestCase):
+    def plan(self, run_id):
+        r = {"id": run_id, "model": {"moe": None},
+             "parallelism": {"tp": 4, "pp": 12, "dp": 8, "micro_batch_size": 2, "activation_recompute": "full"}}
+        return mvs.build_parallelism(r)
+
+    def test_old_megatron_and_deepspeed_pipelines_reduce_after_the_flush(self):
+        for run_id in ("bloom-176B-384xA100", "megatron2021-gpt-145.6B", "korthikanti2022-530B-seqsel"):
+            self.assertIs(self.plan(run_id)["dp_overlap"], False, run_id)
+
+    def test_overlapping_frameworks_keep_the_default(self):
+        for run_id in ("mcore-h100-weak-70B", "nemo2407-h100-fp8-llama3-70B-64gpu", "opt-175B-992xA100"):
+            self.assertNotIn("dp_overlap", self.plan(run_id), run_id)
+
+
 class InferNetwork(unittest.TestCase):
     def test_omni_path_with_links_per_node(self):
         s, assumed = scenario(), []
