@@ -293,9 +293,10 @@ def infer_interleaving(scenario, run, chunk_layers, assumed):
         return
     plan["vpp"] = vpp
     plan["schedule"] = "interleaved"
+    layers = "1 layer" if chunk == 1 else f"{chunk} layers"
     assumed.append(f"virtual pipeline size not published, but pipeline communication overlap is, which Megatron "
-                   f"runs only in the interleaved schedule: vpp {vpp} ({chunk} layer{'' if chunk == 1 else 's'} per virtual stage; the "
-                   f"median of the runs that publish vpp is {chunk_layers:g})")
+                   f"runs only in the interleaved schedule: vpp {vpp} ({layers} per virtual stage; the median of "
+                   f"the runs that publish vpp is {chunk_layers:g})")
 
 
 def infer_network(scenario, run, assumed):
