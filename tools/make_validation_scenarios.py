@@ -34,6 +34,7 @@ Standard library only.
 import argparse
 import json
 import os
+import re
 import sys
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -283,12 +284,12 @@ def infer_interleaving(scenario, run, chunk_layers, assumed):
         return
     if run["parallelism"].get("virtual_pipeline_stages") is not None:
         return
-    per_stage = scenario["model"]["layers"] / plan["pp"]
-    if per_stage != int(per_stage):
+    per_stage, uneven = divmod(scenario["model"]["layers"], plan["pp"])
+    if uneven:
         return
-    divisors = [d for d in range(1, int(per_stage) + 1) if per_stage % d == 0]
+    divisors = [d for d in range(1, per_stage + 1) if per_stage % d == 0]
     chunk = min(divisors, key=lambda d: (abs(d - chunk_layers), -d))
-    vpp = int(per_stage) // chunk
+    vpp = per_stage // chunk
     if vpp <= 1:
         return
     plan["vpp"] = vpp
@@ -305,10 +306,9 @@ def infer_network(scenario, run, assumed):
     if "omni-path" not in text.lower():
         return
     network = {"fabric": "opa-100"}
-    words = text.lower().replace(",", " ").split()
-    for i in range(1, len(words) - 2):
-        if words[i] == "links" and words[i + 1] == "per" and words[i + 2] == "node" and words[i - 1].isdigit():
-            network["nics_per_node"] = int(words[i - 1])
+    links = re.search(r"(\d+) links per node", text, re.IGNORECASE)
+    if links:
+        network["nics_per_node"] = int(links.group(1))
     scenario["cluster"]["network"] = network
     assumed.append(f"inter-node network published as \"{text}\": fabric opa-100 (100 Gb/s per link)"
                    + (f", {network['nics_per_node']} NICs per node" if "nics_per_node" in network else ""))
