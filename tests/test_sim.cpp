@@ -309,6 +309,38 @@ TEST_CASE("the trace file is valid JSON with a track per stream per device", "[s
   CHECK(complete > 100);
 }
 
+TEST_CASE("with overlap on, tier 2 still exposes what the plan does not overlap", "[sim][overlap]") {
+  SimOptions options;
+  options.contention = false;  // each kind of traffic on links of its own: the exposed times are the transfers'
+  options.whole_run = false;
+  SECTION("dp_overlap false: the gradient reduction after the flush and the parameter gather before the forward") {
+    // tp 8, pp 2, dp 4, ZeRO-1: tier 1 then exposes gradients + parameters in full; tier 2 the same, less nothing.
+    const auto hidden = simulate_scenario(llama70b_64(R"({"tp": 8, "pp": 2, "sp": true, "zero": 1})"), catalogs(), options);
+    const auto s = llama70b_64(R"({"tp": 8, "pp": 2, "sp": true, "zero": 1, "dp_overlap": false})");
+    const auto exposed = simulate_scenario(s, catalogs(), options);
+    const auto one = estimate_training(s.job, catalogs().assumptions, EstimateOptions{true});
+    INFO("tier 1 DP " << one.breakdown.dp_s << " s; tier 2 DP " << exposed.estimate.breakdown.dp_s << " s, "
+                      << hidden.estimate.breakdown.dp_s << " s overlapped");
+    REQUIRE(one.breakdown.dp_s > 0);
+    CHECK_THAT(exposed.estimate.breakdown.dp_s, WithinRel(one.breakdown.dp_s, 0.02));
+    CHECK(hidden.estimate.breakdown.dp_s < 0.5 * exposed.estimate.breakdown.dp_s);
+  }
+  SECTION("1F1B pipeline sends are synchronous; interleaved ones run behind the compute") {
+    // 64 sequences over dp 4: M = 16 micro-batches. Tier 1's 1F1B term is 2 (M + pp - 1) hops = 34 hops, so one
+    // hop is pp_s / 34; in tier 2 the first stage blocks on each of its 16 forward sends: 16 hops exposed.
+    const auto s = llama70b_64(R"({"tp": 8, "pp": 2, "sp": true})");
+    const auto one = estimate_training(s.job, catalogs().assumptions, EstimateOptions{true});
+    const double hop_s = one.breakdown.pp_s / 34.0;
+    REQUIRE(hop_s > 0);
+    const auto two = simulate_scenario(s, catalogs(), options);
+    CHECK_THAT(two.devices.front().exposed_pp_s, WithinRel(16.0 * hop_s, 0.02));
+    const auto interleaved =
+        simulate_scenario(llama70b_64(R"({"tp": 8, "pp": 2, "sp": true, "schedule": "interleaved", "vpp": 2})"),
+                          catalogs(), options);
+    CHECK(interleaved.devices.front().exposed_pp_s < 0.1 * two.devices.front().exposed_pp_s);
+  }
+}
+
 TEST_CASE("the simulation reports busy fractions that add up and the busiest links", "[sim]") {
   const auto s = llama70b_64(R"({"tp": 8, "pp": 2, "sp": true})");
   const auto r = simulate_scenario(s, catalogs());

@@ -493,15 +493,24 @@ class StepSimulation {
       return;
     }
     const auto& t = hop.steps.front().transfers.front();
-    // Synchronous sends (overlap off) wait for their own completion.
-    const auto done = overlap() ? nullptr : sg4::Semaphore::create(0);
+    // Synchronous sends wait for their own completion.
+    const auto done = pp_overlap() ? nullptr : sg4::Semaphore::create(0);
     ensure_stream(d, kPp);
     d.streams[kPp].post({nullptr, 1.0, &d.pipeline.at(target), t.bytes, t.latency_s, notify, done,
                          direction == 0 ? "activations" : "gradients", false});
-    if (!overlap()) wait(d, kPp, lane, done);
+    if (!pp_overlap()) wait(d, kPp, lane, done);
   }
 
   bool overlap() const { return in_.options.overlap; }
+  // Pipeline sends run behind compute only in the interleaved and DualPipe schedules; 1F1B and GPipe exchange
+  // activations and gradients synchronously between passes (Megatron's send_forward_recv_backward waits for its
+  // requests; DeepSpeed's pipeline engine sends in line), as tier 1 assumes.
+  bool pp_overlap() const {
+    return overlap() && (plan_.schedule == Schedule::interleaved || plan_.schedule == Schedule::dualpipe);
+  }
+  // Gradients reduced behind the backward pass and parameters gathered ahead of the forward (the plan's
+  // dp_overlap), or both on the critical path: after the pipeline flush and before the first forward.
+  bool dp_overlap() const { return overlap() && plan_.dp_overlap; }
 
   // Waits for the input of a pass: the previous stage's activations or the next stage's gradients.
   void receive(Device& d, int lane, int stage, int direction) {
@@ -629,7 +638,7 @@ class StepSimulation {
     for_each_layer(d, layout, true, [&](int, const LayerWork& l) {
       backward_layer(d, lane, state, l, split);
       // The layer's gradients are final after its last backward: reduce them behind the rest of the backward.
-      if (last && overlap() && !sync.gradients.empty()) {
+      if (last && dp_overlap() && !sync.gradients.empty()) {
         gradient_buckets_[d.index].push_back(post(d, kDp, sync.gradients, 1.0 / d.layers, "gradients"));
       }
     });
@@ -646,9 +655,9 @@ class StepSimulation {
     if (sync.parameters.empty()) return;
     const double share = static_cast<double>(layout.layers() + layout.mtp_modules) / std::max(1, d.layers);
     auto& prefetched = zero3_next_[d.index];
-    if (!overlap() || !prefetched) prefetched = post(d, kDp, sync.parameters, share, "weights");
+    if (!dp_overlap() || !prefetched) prefetched = post(d, kDp, sync.parameters, share, "weights");
     wait(d, kDp, lane, prefetched);
-    prefetched = overlap() ? post(d, kDp, sync.parameters, share, "weights") : nullptr;
+    prefetched = dp_overlap() ? post(d, kDp, sync.parameters, share, "weights") : nullptr;
   }
 
   void run_op(Device& d, const PipelineOp& op) {
@@ -686,7 +695,7 @@ class StepSimulation {
       // Parameters gathered at the start of the step (sharded optimizer): layer by layer in order of first use,
       // each forward waiting only for its own layer.
       if (plan_.zero >= 1 && plan_.zero < 3 && !sync.parameters.empty()) {
-        if (overlap()) {
+        if (dp_overlap()) {
           std::vector<int> order;
           for (const auto& op : ops) {
             if ((op.kind == OpKind::forward || op.kind == OpKind::pair) &&
@@ -715,7 +724,7 @@ class StepSimulation {
         d.streams[kPp].post({nullptr, 1.0, nullptr, 0, 0, nullptr, done, "", false});
         wait(d, kPp, 0, done);
       }
-      if (overlap()) {
+      if (dp_overlap()) {
         for (auto& bucket : gradient_buckets_[d.index]) wait(d, kDp, 0, bucket);
       } else {
         blocking(d, kDp, 0, sync.gradients);

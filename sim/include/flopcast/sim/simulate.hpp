@@ -36,7 +36,9 @@ struct Straggler {
 
 struct SimOptions {
   Tier tier = Tier::replica;
-  bool overlap = true;     // off: every collective blocks the compute stream, pipeline sends are synchronous
+  // Off: every collective blocks the compute stream and pipeline sends are synchronous. On: what the plan overlaps
+  // (TP overlap, dp_overlap, and pipeline sends in the interleaved and DualPipe schedules) runs beside the compute.
+  bool overlap = true;
   bool contention = true;  // off: each communication kind gets links of its own
   std::vector<Straggler> stragglers;
   bool record_trace = false;
