@@ -15,6 +15,9 @@ Where the publication leaves out something a scenario needs, the rule used is wr
 "published.assumed" list:
   - no plan: the plan of the same source's run of the same model with a published plan;
   - no global batch: the same source's run of the same model, scaled by the data-parallel width;
+  - no micro-batch size: 1, except where the run has no pipeline and states that its gradient reduction was
+    overlapped (--overlap-grad-reduce): then the whole per-replica batch is one micro-batch (see
+    infer_micro_batch);
   - a global batch that is not a multiple of dp x micro_batch: the nearest multiple;
   - pipeline communication overlap stated but no virtual pipeline size: the interleaved schedule (Megatron and
     NeMo overlap pipeline communication only in it), with the layers per virtual stage of the file's runs that
@@ -144,7 +147,7 @@ def build_parallelism(run):
     plan["sp"] = bool(p.get("sequence_parallel")) or (tp > 1 and is_moe(run))
     # FSDP shards weights, gradients and optimizer states: ZeRO-3.
     plan["zero"] = or_default(p.get("zero_stage"), 3 if p.get("fsdp") else 1)
-    plan["micro_batch"] = or_default(p.get("micro_batch_size"), 1)
+    plan["micro_batch"] = or_default(p.get("micro_batch_size"), 1)  # see infer_micro_batch
     plan["recompute"] = recompute_mode(p.get("activation_recompute"))
     plan["tp_comm_overlap"] = run["id"].startswith(TE_COMM_OVERLAP)
     if run["id"].startswith(GRADIENTS_AFTER_FLUSH):
@@ -234,6 +237,30 @@ def fill_gaps(run, runs, assumed):
         assumed.append(f"global batch not published: {donor['id']}'s {donor['parallelism']['global_batch_size_sequences']} "
                        f"sequences x dp {dp_of(run)} / {dp_of(donor)} = {batch}")
     return run
+
+
+def infer_micro_batch(scenario, run, assumed):
+    """A micro-batch size the run does not publish. Megatron-Core reduces gradients behind the backward pass of
+    the last micro-batch only (the others run under no_sync) and gathers parameters ahead of the first forward
+    only, so without a pipeline the overlap a run states for --overlap-grad-reduce holds when the per-replica
+    batch is one micro-batch: without a pipeline, gradient accumulation only saves activation memory. Such runs
+    get one micro-batch per step; every other run without one gets 1 sequence per micro-batch."""
+    p = run["parallelism"]
+    if p.get("micro_batch_size") is not None:
+        return
+    plan = scenario["parallelism"]
+    batch = scenario["training"].get("global_batch")
+    overlap_text = (p.get("comm_overlap") or "").lower()
+    if plan["pp"] == 1 and "overlap-grad-reduce" in overlap_text and batch is not None:
+        dp = plan.get("dp") or scenario["cluster"]["chips"] // (plan["tp"] * plan["cp"])
+        per_replica = max(1, batch // dp)
+        plan["micro_batch"] = per_replica
+        assumed.append(f"micro-batch not published, but gradient-reduction overlap is, which Megatron gives only "
+                       f"the last micro-batch's backward: no pipeline, so one micro-batch of the {per_replica} "
+                       f"sequences per replica")
+        return
+    plan["micro_batch"] = 1
+    assumed.append("micro-batch not published: 1 sequence")
 
 
 def round_batch(scenario, assumed):
@@ -348,6 +375,7 @@ def main():
         infer_sequence_parallel(scenario, filled, assumed)
         infer_interleaving(scenario, filled, chunk_layers, assumed)
         infer_network(scenario, filled, assumed)
+        infer_micro_batch(scenario, filled, assumed)
         round_batch(scenario, assumed)
         description = (f"Validation run {run['id']}, built by tools/make_validation_scenarios.py from "
                        f"shared/data/calibration_runs.json. {run.get('notes', '')}").strip()

@@ -83,6 +83,31 @@ class GradientsAfterFlush(unittest.TestCase):
             self.assertNotIn("dp_overlap", self.plan(run_id), run_id)
 
 
+class InferMicroBatch(unittest.TestCase):
+    def case(self, pp=1, overlap="--overlap-grad-reduce --overlap-param-gather", mbs=None, dp=48, batch=192):
+        s = {"model": {"layers": 48}, "cluster": {"chip": "h100-sxm", "chips": 8 * pp * dp},
+             "parallelism": {"tp": 8, "pp": pp, "cp": 1, "dp": dp, "micro_batch": mbs or 1},
+             "training": {"global_batch": batch}}
+        r = {"parallelism": {"micro_batch_size": mbs, "comm_overlap": overlap}}
+        assumed = []
+        mvs.infer_micro_batch(s, r, assumed)
+        return s["parallelism"]["micro_batch"], assumed
+
+    def test_gradient_overlap_without_a_pipeline_is_one_micro_batch(self):
+        # 192 sequences over dp 48: 4 per replica, all in one micro-batch.
+        mbs, assumed = self.case()
+        self.assertEqual(mbs, 4)
+        self.assertIn("one micro-batch of the 4 sequences per replica", assumed[0])
+
+    def test_otherwise_one_sequence_noted(self):
+        for kwargs in ({"pp": 2, "batch": 384}, {"overlap": None}, {"overlap": "--tp-comm-overlap"}):
+            mbs, assumed = self.case(**kwargs)
+            self.assertEqual((mbs, assumed), (1, ["micro-batch not published: 1 sequence"]), kwargs)
+
+    def test_published_micro_batch_kept(self):
+        self.assertEqual(self.case(mbs=2), (2, []))
+
+
 class InferNetwork(unittest.TestCase):
     def test_omni_path_with_links_per_node(self):
         s, assumed = scenario(), []
