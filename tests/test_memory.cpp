@@ -29,9 +29,15 @@ TEST_CASE("activation memory per layer against Korthikanti et al. 2022", "[model
   // TP + SP + selective recompute: 34 sbh / t = 106,954,752 bytes.
   plan.recompute = Recompute::selective;
   CHECK(activation_bytes_per_layer(model, false, plan, training) == 106954752.0);
-  // Full recompute: only the layer input, 2 sbh / t with SP = 6,291,456 bytes.
+  // FP8 keeps four GEMM inputs at one byte: QKV and FFN inputs (h each), output-projection input (h), FC2 input (4h):
+  //   34 - 7 = 27 sbh / t = 3,145,728 x 27 = 84,934,656 bytes.
+  auto fp8 = training;
+  fp8.precision = Precision::fp8;
+  CHECK(activation_bytes_per_layer(model, false, plan, fp8) == 84934656.0);
+  // Full recompute: only the layer input, 2 sbh / t with SP = 6,291,456 bytes, in FP8 training too.
   plan.recompute = Recompute::full;
   CHECK(activation_bytes_per_layer(model, false, plan, training) == 6291456.0);
+  CHECK(activation_bytes_per_layer(model, false, plan, fp8) == 6291456.0);
   // No parallelism at all: sbh (34 + 5as/h) = 25,165,824 x 114 = 2,868,903,936 bytes.
   CHECK(activation_bytes_per_layer(model, false, ParallelPlan{}, training) == 2868903936.0);
 }
