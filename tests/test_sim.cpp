@@ -314,8 +314,9 @@ TEST_CASE("with overlap on, tier 2 still exposes what the plan does not overlap"
   options.contention = false;  // each kind of traffic on links of its own: the exposed times are the transfers'
   options.whole_run = false;
   SECTION("dp_overlap false: the gradient reduction after the flush and the parameter gather before the forward") {
-    // tp 8, pp 2, dp 4, ZeRO-1: tier 1 then exposes gradients + parameters in full; tier 2 the same, less nothing.
-    const auto hidden = simulate_scenario(llama70b_64(R"({"tp": 8, "pp": 2, "sp": true, "zero": 1})"), catalogs(), options);
+    // tp 8, pp 2, dp 4, ZeRO-1: tier 1 then exposes gradients + parameters in full, and tier 2 must expose as much.
+    const auto hidden =
+        simulate_scenario(llama70b_64(R"({"tp": 8, "pp": 2, "sp": true, "zero": 1})"), catalogs(), options);
     const auto s = llama70b_64(R"({"tp": 8, "pp": 2, "sp": true, "zero": 1, "dp_overlap": false})");
     const auto exposed = simulate_scenario(s, catalogs(), options);
     const auto one = estimate_training(s.job, catalogs().assumptions, EstimateOptions{true});
