@@ -327,6 +327,10 @@ TEST_CASE("with overlap on, tier 2 still exposes what the plan does not overlap"
     CHECK(hidden.estimate.breakdown.dp_s < 0.5 * exposed.estimate.breakdown.dp_s);
   }
   SECTION("1F1B pipeline sends are synchronous; interleaved ones run behind the compute") {
+    CHECK_FALSE(overlaps_pipeline_sends(Schedule::gpipe));
+    CHECK_FALSE(overlaps_pipeline_sends(Schedule::one_f_one_b));
+    CHECK(overlaps_pipeline_sends(Schedule::interleaved));
+    CHECK(overlaps_pipeline_sends(Schedule::dualpipe));
     // 64 sequences over dp 4: M = 16 micro-batches. Tier 1's 1F1B term is 2 (M + pp - 1) hops = 34 hops, so one
     // hop is pp_s / 34; in tier 2 the first stage blocks on each of its 16 forward sends: 16 hops exposed.
     const auto s = llama70b_64(R"({"tp": 8, "pp": 2, "sp": true})");

@@ -21,6 +21,10 @@ std::string_view to_string(Schedule schedule) {
   return "?";
 }
 
+bool overlaps_pipeline_sends(Schedule schedule) {
+  return schedule == Schedule::interleaved || schedule == Schedule::dualpipe;
+}
+
 const StageChips* ClusterSetup::stage_group(int stage) const {
   for (const auto& group : stage_chips) {
     for (int s : group.stages) {

@@ -502,12 +502,7 @@ class StepSimulation {
   }
 
   bool overlap() const { return in_.options.overlap; }
-  // Pipeline sends run behind compute only in the interleaved and DualPipe schedules; 1F1B and GPipe exchange
-  // activations and gradients synchronously between passes (Megatron's send_forward_recv_backward waits for its
-  // requests; DeepSpeed's pipeline engine sends in line), as tier 1 assumes.
-  bool pp_overlap() const {
-    return overlap() && (plan_.schedule == Schedule::interleaved || plan_.schedule == Schedule::dualpipe);
-  }
+  bool pp_overlap() const { return overlap() && overlaps_pipeline_sends(plan_.schedule); }
   // Gradients reduced behind the backward pass and parameters gathered ahead of the forward (the plan's
   // dp_overlap), or both on the critical path: after the pipeline flush and before the first forward.
   bool dp_overlap() const { return overlap() && plan_.dp_overlap; }

@@ -20,6 +20,11 @@ std::string_view to_string(Recompute recompute);
 std::string_view to_string(Schedule schedule);
 std::string_view to_string(Precision precision);
 
+// Whether a schedule runs its pipeline sends behind computation: the interleaved and DualPipe schedules do; 1F1B and
+// GPipe exchange activations and gradients synchronously between passes (Megatron's send_forward_recv_backward waits
+// for its requests; DeepSpeed's pipeline engine sends in line). Every tier follows it.
+bool overlaps_pipeline_sends(Schedule schedule);
+
 struct ParallelPlan {
   int tp = 1;   // tensor parallel
   int pp = 1;   // pipeline stages
