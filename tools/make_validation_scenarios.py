@@ -239,6 +239,17 @@ def fill_gaps(run, runs, assumed):
     return run
 
 
+def data_parallel(scenario):
+    """The scenario's data-parallel width: its own, or what the chips leave after tp x pp x cp."""
+    plan = scenario["parallelism"]
+    return plan.get("dp") or scenario["cluster"]["chips"] // (plan["tp"] * plan["pp"] * plan["cp"])
+
+
+def stated_overlap(run):
+    """The run's communication-overlap text, lower case ("" when not published)."""
+    return (run["parallelism"].get("comm_overlap") or "").lower()
+
+
 def infer_micro_batch(scenario, run, assumed):
     """A micro-batch size the run does not publish. Megatron-Core reduces gradients behind the backward pass of
     the last micro-batch only (the others run under no_sync) and gathers parameters ahead of the first forward
@@ -250,25 +261,19 @@ def infer_micro_batch(scenario, run, assumed):
         return
     plan = scenario["parallelism"]
     batch = scenario["training"].get("global_batch")
-    overlap_text = (p.get("comm_overlap") or "").lower()
-    if plan["pp"] == 1 and "overlap-grad-reduce" in overlap_text and batch is not None:
-        dp = plan.get("dp") or scenario["cluster"]["chips"] // (plan["tp"] * plan["cp"])
-        per_replica = max(1, batch // dp)
+    if plan["pp"] == 1 and "overlap-grad-reduce" in stated_overlap(run) and batch is not None:
+        per_replica = max(1, batch // data_parallel(scenario))
         plan["micro_batch"] = per_replica
         assumed.append(f"micro-batch not published, but gradient-reduction overlap is, which Megatron gives only "
                        f"the last micro-batch's backward: no pipeline, so one micro-batch of the {per_replica} "
                        f"sequences per replica")
         return
-    plan["micro_batch"] = 1
-    assumed.append("micro-batch not published: 1 sequence")
+    assumed.append("micro-batch not published: 1 sequence")  # build_parallelism's default
 
 
 def round_batch(scenario, assumed):
     """The global batch rounded to a multiple of dp x micro_batch, noted in `assumed`."""
-    plan = scenario["parallelism"]
-    chips = scenario["cluster"]["chips"]
-    dp = plan.get("dp") or chips // (plan["tp"] * plan["pp"] * plan["cp"])
-    unit = dp * plan["micro_batch"]
+    unit = data_parallel(scenario) * scenario["parallelism"]["micro_batch"]
     batch = scenario["training"].get("global_batch")
     if batch is None or unit <= 0 or batch % unit == 0:
         return
@@ -306,8 +311,7 @@ def infer_interleaving(scenario, run, chunk_layers, assumed):
     pipeline communication overlap with pp > 1 and no virtual pipeline size was interleaved: its virtual stage
     size is taken as the median of the runs that publish one, the nearest that divides the layers per stage."""
     plan = scenario["parallelism"]
-    overlap_text = (run["parallelism"].get("comm_overlap") or "").lower()
-    if plan["pp"] <= 1 or plan["vpp"] > 1 or "pp overlap" not in overlap_text or chunk_layers is None:
+    if plan["pp"] <= 1 or plan["vpp"] > 1 or "pp overlap" not in stated_overlap(run) or chunk_layers is None:
         return
     if run["parallelism"].get("virtual_pipeline_stages") is not None:
         return
