@@ -95,7 +95,8 @@ TEST_CASE("validation names the file and the JSON path and what was expected", "
   SECTION("fp8 on a chip without fp8 units") {
     auto json = base();
     json["cluster"] = {{"chip", "ascend-910b"}, {"chips", 2048}};
-    CHECK(only_problem(json) == "/training/precision: ascend-910b has no fp8 units; use \"bf16\"");
+    CHECK(only_problem(json) ==
+          "/training/precision: ascend-910b has no fp8 tensor cores (no fp8 peak in the catalog); use \"bf16\"");
   }
   SECTION("expert parallelism that does not divide") {
     auto json = base();

@@ -202,7 +202,7 @@ TEST_CASE("mixed fleet errors name the JSON path", "[sim][scenario]") {
         "/cluster/stage_chips/0/stages: stage 2 does not exist: the pipeline has stages 0 to 1\n");
   CHECK(errors({{"stages", nlohmann::json::array()}, {"chip", "b200"}}) ==
         "/cluster/stage_chips/0/stages: expected a non-empty array of pipeline stage numbers, got an array\n");
-  CHECK(errors({{"stages", {1}}, {"chip", "b300"}}).find("/cluster/stage_chips/0/chip: unknown chip \"b300\"") == 0);
+  CHECK(errors({{"stages", {1}}, {"chip", "b400"}}).find("/cluster/stage_chips/0/chip: unknown chip \"b400\"") == 0);
   CHECK(errors({{"stages", {1}}, {"chip", "b200"}, {"node", "hgx-h100"}}) ==
         "/cluster/stage_chips/0/node: node \"hgx-h100\" holds h100-sxm chips, not b200\n");
   CHECK(errors({{"stages", {1}}, {"chip", "gb200"}}).find("every stage's nodes must hold the "

@@ -29,6 +29,7 @@ double* Assumptions::field(std::string_view name) {
     const auto key = rest.substr(second + 1);
     if (key == "gemm_bf16") return &k.gemm_bf16;
     if (key == "gemm_fp8") return &k.gemm_fp8;
+    if (key == "gemm_fp4") return &k.gemm_fp4;
     if (key == "gemm_half_dim") return &k.gemm_half_dim;
     if (key == "attention_forward") return &k.attention_forward;
     if (key == "attention_backward") return &k.attention_backward;
@@ -148,6 +149,7 @@ Assumptions load_assumptions(const fs::path& root, bool calibrated) {
       const std::string prefix = "kernels." + family;
       read.read(*section, prefix, "gemm_bf16", Dimension::fraction, k.gemm_bf16, kFraction);
       read.read(*section, prefix, "gemm_fp8", Dimension::fraction, k.gemm_fp8, kFraction);
+      read.read(*section, prefix, "gemm_fp4", Dimension::fraction, k.gemm_fp4, kFraction);
       read.read(*section, prefix, "gemm_half_dim", Dimension::count, k.gemm_half_dim);
       read.read(*section, prefix, "attention_forward", Dimension::fraction, k.attention_forward, kFraction);
       read.read(*section, prefix, "attention_backward", Dimension::fraction, k.attention_backward, kFraction);

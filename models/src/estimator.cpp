@@ -70,10 +70,11 @@ StageTimes chunk_times(const TrainingJob& job, const StageLayout& layout, const 
       s.weight_s += 0.5 * backward.gemm_s;
       if (plan.recompute == Recompute::full) {
         add(s, forward, false);
-      } else if (plan.recompute == Recompute::selective && !job.training.flash_attention) {
-        add(s, l.core_attention, false);
+      } else {
+        add(s, l.recompute, false);
       }
       const double recompute_comm = plan.recompute == Recompute::full ? 1.0 : 0.0;
+      const double recompute_dispatch = recompute_comm > 0 || l.recompute_dispatch ? 1.0 : 0.0;
       const double tp = tp_exposed * tp_forward_s;
       s.tp_s += tp * (2.0 + recompute_comm);
       s.forward_s += tp;
@@ -85,7 +86,7 @@ StageTimes chunk_times(const TrainingJob& job, const StageLayout& layout, const 
       s.forward_s += cp_f;
       s.backward_s += cp_b;
       // Expert all-to-all: exposed, unless DualPipe overlaps it with the other micro-batch's computation.
-      const double ep_forward = ep_forward_s * (1.0 + recompute_comm);
+      const double ep_forward = ep_forward_s * (1.0 + recompute_dispatch);
       const double ep_backward = ep_forward_s;
       double ep_f = ep_forward;
       double ep_b = ep_backward;
@@ -239,14 +240,16 @@ TrainingEstimate estimate_training(const TrainingJob& job, const Assumptions& a,
     double exposed = dp_overlap ? std::max(0.0, gradients - slowest.backward_s) +
                                       std::max(0.0, parameters - slowest.forward_s)
                                 : gradients + parameters;
-    if (plan.zero >= 3) {
-      // Weights gathered before each micro-batch's forward and backward, prefetched behind the previous layer.
+    const bool gather_per_pass = plan.zero >= 3 && plan.reshard_after_forward;
+    if (gather_per_pass) {
+      // Weights gathered before each micro-batch's forward and backward, prefetched behind the previous layer
+      // (without resharding they are gathered once, ahead of the first forward, as with a sharded optimizer).
       const double gather = 2.0 * parameters;
       exposed += M * (dp_overlap ? std::max(0.0, gather - slowest.total_s()) : gather);
     }
     if (dp_overlap) {
       // One data-parallel stream carries all of it: it hides no more than the step's compute beside it.
-      const double traffic = gradients + parameters + (plan.zero >= 3 ? M * 2.0 * parameters : 0.0);
+      const double traffic = gradients + parameters + (gather_per_pass ? M * 2.0 * parameters : 0.0);
       exposed = std::max(exposed, traffic - M * slowest.total_s());
     }
     worst_dp = std::max(worst_dp, exposed);

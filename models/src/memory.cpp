@@ -1,6 +1,7 @@
 #include "flopcast/models/memory.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 namespace flopcast {
 
@@ -9,23 +10,57 @@ constexpr double kBf16Bytes = 2.0;
 constexpr double kFp32Bytes = 4.0;
 constexpr double kWeightBytes = kBf16Bytes;        // bf16 weights (fp8 training casts on the fly)
 constexpr double kGradientBytes = kFp32Bytes;      // fp32 main gradients (Megatron's default accumulation)
-constexpr double kOptimizerBytes = 3 * kFp32Bytes; // fp32 master weights, Adam first and second moments
+constexpr double kMasterWeightBytes = kFp32Bytes;  // fp32 master weights beside Adam's two moments
 
-double expert_data_parallel(const ParallelPlan& plan) {
-  return static_cast<double>(plan.tp) * plan.cp * plan.dp / plan.ep;
+// Ranks the routed experts' states are sharded over: the expert-data-parallel ranks (tp x cp x dp / ep), or the
+// same share of them as the dense shard group takes of dp x cp under hybrid sharding.
+double expert_shards(const ParallelPlan& plan) {
+  const double expert_dp = static_cast<double>(plan.tp) * plan.cp * plan.dp / plan.ep;
+  return std::max(1.0, expert_dp * plan.dense_shards() / (static_cast<double>(plan.dp) * plan.cp));
 }
-}  // namespace
 
-std::vector<StageLayout> stage_layouts(const ModelArch& model, int pp) {
-  std::vector<StageLayout> stages(static_cast<std::size_t>(pp));
-  const int base = model.layers / pp;
-  const int extra = model.layers % pp;
+// Layers per stage for `layers` over `stages`, the last stage carrying `last_extra` layers of other work: the split
+// with the smallest busiest stage (each stage at least one layer where there are enough), extra layers first.
+std::vector<int> balanced_counts(int layers, int stages, double last_extra) {
+  const auto fits = [&](double cap) {
+    long total = 0;
+    for (int i = 0; i < stages; ++i) {
+      const double room = cap - (i == stages - 1 ? last_extra : 0.0);
+      if (room < 1.0 - 1e-9) return false;
+      total += static_cast<long>(std::floor(room + 1e-9));
+    }
+    return total >= layers;
+  };
+  double lo = 1.0;
+  double hi = layers + last_extra + 1.0;
+  for (int i = 0; i < 60; ++i) {
+    const double mid = 0.5 * (lo + hi);
+    (fits(mid) ? hi : lo) = mid;
+  }
+  std::vector<int> counts(static_cast<std::size_t>(stages));
+  for (int i = 0; i < stages; ++i) {
+    const double room = hi - (i == stages - 1 ? last_extra : 0.0);
+    counts[static_cast<std::size_t>(i)] = static_cast<int>(std::floor(room + 1e-9));
+  }
+  // Take the surplus back from the last stages first (they carry the head), keeping one layer each.
+  long surplus = -static_cast<long>(layers);
+  for (int c : counts) surplus += c;
+  for (int i = stages - 1; i >= 0 && surplus > 0; --i) {
+    auto& c = counts[static_cast<std::size_t>(i)];
+    const long take = std::min<long>(surplus, c - 1);
+    c -= static_cast<int>(take);
+    surplus -= take;
+  }
+  return counts;
+}
+
+std::vector<StageLayout> layouts_from_counts(const ModelArch& model, const std::vector<int>& counts) {
+  std::vector<StageLayout> stages(counts.size());
   int next_layer = 0;
   const int dense_total = model.dense_layer_count();
-  for (int stage_idx = 0; stage_idx < pp; ++stage_idx) {
-    auto& stage = stages[static_cast<std::size_t>(stage_idx)];
-    const int count = base + (stage_idx < extra ? 1 : 0);
-    for (int i = 0; i < count; ++i, ++next_layer) {
+  for (std::size_t stage_idx = 0; stage_idx < counts.size(); ++stage_idx) {
+    auto& stage = stages[stage_idx];
+    for (int i = 0; i < counts[stage_idx]; ++i, ++next_layer) {
       (next_layer < dense_total ? stage.dense_layers : stage.moe_layers) += 1;
     }
   }
@@ -33,6 +68,33 @@ std::vector<StageLayout> stage_layouts(const ModelArch& model, int pp) {
   stages.back().head = true;
   stages.back().mtp_modules = model.mtp_modules;
   return stages;
+}
+}  // namespace
+
+std::vector<StageLayout> stage_layouts(const ModelArch& model, int pp) {
+  std::vector<int> counts(static_cast<std::size_t>(pp), model.layers / pp);
+  for (int i = 0; i < model.layers % pp; ++i) counts[static_cast<std::size_t>(i)] += 1;
+  return layouts_from_counts(model, counts);
+}
+
+double head_layer_equivalents(const ModelArch& model) {
+  const auto p = count_params(model);
+  const double layer = model.is_moe() ? p.moe_layer_active : p.dense_layer;
+  return layer > 0 ? static_cast<double>(model.vocab) * model.hidden / layer : 0.0;
+}
+
+std::vector<StageLayout> stage_layouts(const ModelArch& model, const ParallelPlan& plan, int stages) {
+  switch (plan.layout) {
+    case PipelineLayout::even: return stage_layouts(model, stages);
+    case PipelineLayout::listed: return layouts_from_counts(model, plan.stage_layers);
+    case PipelineLayout::balanced: {
+      // An MTP module is a layer, its 2h -> h projection (small) and an output head.
+      const double head = head_layer_equivalents(model);
+      const double last_extra = head + model.mtp_modules * (1.0 + head);
+      return layouts_from_counts(model, balanced_counts(model.layers, stages, last_extra));
+    }
+  }
+  return stage_layouts(model, stages);
 }
 
 StageParams stage_params(const ModelArch& model, const ParamCounts& p, const StageLayout& stage,
@@ -68,28 +130,36 @@ double activation_bytes_per_layer(const ModelArch& m, bool moe_layer, const Para
   const double b16 = kBf16Bytes;
 
   if (plan.recompute == Recompute::full) return b16 * tokens * h / replicated;  // only the layer input is kept
+  // What selective recomputation redoes instead of storing (none without it).
+  const RecomputeModules redo = plan.recomputed();
 
   // FP8 training keeps each GEMM's input for the weight gradient as its FP8 cast, one byte per element: Transformer
   // Engine's Linear, LayerNormLinear and LayerNormMLP save the FP8 tensor they fed the GEMM, and DeepSeek-V3 caches
   // Linear inputs in FP8 (arXiv:2412.19437, section 3.3.3). That covers the QKV and FFN inputs (norm outputs), the
   // output-projection input and the second FFN GEMM's input; the norm inputs, Q, K, V and the FFN's first outputs
-  // stay bf16. Korthikanti's 34 sbh per layer becomes 27 sbh for a GELU FFN of 4h.
-  const double gemm_in = training.precision == Precision::fp8 ? 1.0 : b16;
+  // stay bf16. Korthikanti's 34 sbh per layer becomes 27 sbh for a GELU FFN of 4h. MXFP8 and NVFP4 keep their
+  // quantised copy with its block scales.
+  const double gemm_in = saved_gemm_input_bytes(training.precision);
 
   const double kv_heads = m.mla ? m.heads : m.kv_heads;
   double bytes = 0;
-  // Two norm inputs, the QKV-projection input and the FFN input, and the two dropout masks after the blocks.
-  bytes += (2.0 * b16 + 2.0 * gemm_in + 2.0 * mask) * tokens * h / replicated;
-  // Q, K, V and the output-projection input (the attention output).
-  bytes += b16 * tokens * (m.heads * m.qk_head_dim() + kv_heads * m.qk_head_dim() + kv_heads * m.v_head_dim()) / t;
+  // Two norm inputs and the two dropout masks after the blocks; the QKV-projection and FFN inputs (the norms'
+  // outputs) unless the norms are recomputed.
+  bytes += (2.0 * b16 + 2.0 * mask) * tokens * h / replicated;
+  if (!redo.layernorm) bytes += 2.0 * gemm_in * tokens * h / replicated;
+  // Q, K, V (MLA: the up-projections' outputs, unless recomputed from the latents) and the output-projection input.
+  if (!(m.mla && redo.mla_up_proj)) {
+    bytes += b16 * tokens * (m.heads * m.qk_head_dim() + kv_heads * m.qk_head_dim() + kv_heads * m.v_head_dim()) / t;
+  }
   bytes += gemm_in * tokens * m.heads * m.v_head_dim() / t;
   if (m.mla) {
-    // The latents and their normalised copies (replicated across TP in Megatron's MLA).
+    // The latents and their normalised copies (replicated across TP in Megatron's MLA); the copies are the
+    // up-projections' inputs, recomputed with the norms.
     const double latent = (m.mla->q_lora_rank + m.mla->kv_lora_rank + m.mla->qk_rope_head_dim);
-    bytes += 2.0 * b16 * tokens * latent;
+    bytes += (redo.layernorm ? 1.0 : 2.0) * b16 * tokens * latent;
   }
   // The score matrix: softmax output (2 bytes), dropout mask (1) and dropout output (2) per element: 5 a s^2 b.
-  const bool scores_kept = !training.flash_attention && plan.recompute == Recompute::none;
+  const bool scores_kept = !training.flash_attention && !redo.core_attn;
   if (scores_kept) {
     const double per_element = b16 + mask * (1.0 + b16);
     bytes += per_element * m.heads * tokens * training.seq_len / t;
@@ -97,88 +167,133 @@ double activation_bytes_per_layer(const ModelArch& m, bool moe_layer, const Para
     bytes += kFp32Bytes * tokens * m.heads / t;  // FlashAttention's softmax statistics (log-sum-exp)
   }
   // FFN: GELU keeps its input and output (f each); SwiGLU keeps gate and up outputs and the product (3 f). The last
-  // of them is the second GEMM's input.
-  const double ffn_bytes = b16 * (m.ffn_act == FfnActivation::swiglu ? 2.0 : 1.0) + gemm_in;
+  // of them is the second GEMM's input, which recomputing the activation function drops.
+  const double up_bytes = b16 * (m.ffn_act == FfnActivation::swiglu ? 2.0 : 1.0);
+  const double ffn_bytes = up_bytes + gemm_in;
   if (moe_layer && m.moe) {
     const auto& e = *m.moe;
     const double routed_tokens = tokens / t * e.top_k * e.imbalance;  // SP splits the tokens before dispatch
-    // Each routed copy: its input, the expert's FFN tensors, its output before the weighted combine.
-    bytes += routed_tokens * ((gemm_in + b16) * h + ffn_bytes * e.expert_ffn);
-    bytes += tokens * ffn_bytes * e.shared_experts * e.expert_ffn / t;
+    // Each routed copy: its input, the expert's FFN tensors, its output before the weighted combine; none of it when
+    // the experts are recomputed (dispatch included).
+    if (!redo.moe) {
+      const double expert_bytes = redo.moe_act ? up_bytes : ffn_bytes;
+      bytes += routed_tokens * ((gemm_in + b16) * h + expert_bytes * e.expert_ffn);
+    }
+    if (!redo.mlp) bytes += tokens * ffn_bytes * e.shared_experts * e.expert_ffn / t;
     bytes += kFp32Bytes * tokens / t * e.experts;  // router logits
-  } else {
+  } else if (!redo.mlp) {
     bytes += tokens * ffn_bytes * m.ffn / t;
   }
   return bytes;
 }
 
 double micro_batches_in_flight(const ParallelPlan& plan, long micro_batches) {
+  return micro_batches_in_flight(plan, micro_batches, 0);
+}
+
+double micro_batches_in_flight(const ParallelPlan& plan, long micro_batches, int device) {
   const double m = static_cast<double>(micro_batches);
+  const double pp = plan.pp;
+  const double ahead = pp - device;  // stages from this one to the last, itself included
   switch (plan.schedule) {
     case Schedule::gpipe: return m;
-    case Schedule::one_f_one_b: return std::min<double>(m, plan.pp);
-    case Schedule::interleaved:
-      // Narayanan et al. 2021, section 2.2: the first stage holds pp (1 + (pp-1)/(pp vpp)) micro-batches' worth.
-      return std::min<double>(m, plan.pp) * (1.0 + (plan.pp - 1.0) / (static_cast<double>(plan.pp) * plan.vpp));
-    case Schedule::dualpipe: return std::min<double>(m, plan.pp + 1.0);  // DeepSeek-V3 report, table 2: PP + 1
+    case Schedule::one_f_one_b: return std::min(m, ahead);
+    case Schedule::interleaved: {
+      // Megatron's interleaved 1F1B: rank i runs 2 (pp - i - 1) + (vpp - 1) pp warm-up forwards of one chunk
+      // (1/vpp of its layers) before its first backward, then keeps one more in flight. For i = 0 that is
+      // Narayanan et al. 2021's pp (1 + (pp - 1) / (pp vpp)) stages' worth of micro-batches.
+      const double vpp = plan.vpp;
+      const double chunks = 2.0 * (ahead - 1.0) + (vpp - 1.0) * pp + 1.0;
+      return std::min(m * vpp, chunks) / vpp;
+    }
+    case Schedule::dualpipe: return std::min(m, pp + 1.0);  // DeepSeek-V3 report, table 2: PP + 1
   }
   return m;
+}
+
+std::vector<StageLayout> device_stages(const ParallelPlan& plan, const std::vector<StageLayout>& chunks, int device) {
+  if (plan.schedule == Schedule::dualpipe && plan.pp > 1) {
+    // Two model copies running in opposite directions: stage `device` of one, stage pp - 1 - `device` of the other.
+    return {chunks[static_cast<std::size_t>(device)], chunks[static_cast<std::size_t>(plan.pp - 1 - device)]};
+  }
+  std::vector<StageLayout> held;
+  for (std::size_t v = static_cast<std::size_t>(device); v < chunks.size(); v += static_cast<std::size_t>(plan.pp)) {
+    held.push_back(chunks[v]);
+  }
+  return held;
 }
 
 MemoryReport training_memory(const TrainingJob& job, const ParamCounts& params, const Assumptions& assumptions) {
   const auto& plan = job.plan;
   const auto& model = job.model;
   const long micro_batches = job.training.global_batch / (static_cast<long>(plan.dp) * plan.micro_batch);
-  const double in_flight = micro_batches_in_flight(plan, micro_batches);
   const double dense_layer_acts = activation_bytes_per_layer(model, false, plan, job.training);
   const double moe_layer_acts = model.moe ? activation_bytes_per_layer(model, true, plan, job.training) : 0.0;
-  const double dense_shards = static_cast<double>(plan.dp) * plan.cp;
-  const double expert_shards = expert_data_parallel(plan);
-  // DualPipe keeps two copies of the parameters (DeepSeek-V3 report, section 3.2.1 and table 2).
-  const double copies = plan.schedule == Schedule::dualpipe ? 2.0 : 1.0;
+  const double dense_shards = plan.dense_shards();
+  const double moe_shards = expert_shards(plan);
+  const double optimizer_bytes_per_param = kMasterWeightBytes + 2.0 * plan.optimizer_moment_bytes;
+  const bool dualpipe = plan.schedule == Schedule::dualpipe && plan.pp > 1;
+  const int vpp = plan.schedule == Schedule::interleaved ? plan.vpp : 1;
+  const auto chunks = stage_layouts(model, plan, plan.pp * vpp);
 
   MemoryReport best;
-  const auto stages = stage_layouts(model, plan.pp);
-  for (std::size_t stage_idx = 0; stage_idx < stages.size(); ++stage_idx) {
-    const auto& stage = stages[stage_idx];
-    const auto held = stage_params(model, params, stage, plan);
-    const double weight_share = plan.zero >= 3 ? held.dense / dense_shards + held.expert / expert_shards : held.total();
-    const double grad_share = plan.zero >= 2 ? held.dense / dense_shards + held.expert / expert_shards : held.total();
-    const double optimizer_share =
-        plan.zero >= 1 ? held.dense / dense_shards + held.expert / expert_shards : held.total();
+  for (int device = 0; device < plan.pp; ++device) {
+    const auto held_stages = device_stages(plan, chunks, device);
+    StageParams held;
+    double per_micro_batch = 0;  // activations of one micro-batch through all of this device's stages
+    double largest_layer_params = 0;
+    bool head = false;
+    int head_count = 0;
+    for (const auto& stage : held_stages) {
+      const auto p = stage_params(model, params, stage, plan);
+      held.dense += p.dense;
+      held.expert += p.expert;
+      per_micro_batch += stage.dense_layers * dense_layer_acts + stage.moe_layers * moe_layer_acts;
+      if (stage.mtp_modules > 0) per_micro_batch += stage.mtp_modules * (model.moe ? moe_layer_acts : dense_layer_acts);
+      if (stage.layers() > 0) largest_layer_params = std::max(largest_layer_params, p.total() / stage.layers());
+      if (stage.head) {
+        head = true;
+        head_count = 1 + stage.mtp_modules;
+      }
+    }
+    const double sharded = held.dense / dense_shards + held.expert / moe_shards;
 
     MemoryReport r;
-    r.stage = static_cast<int>(stage_idx);
-    r.weights_bytes = copies * kWeightBytes * weight_share;
-    r.gradients_bytes = copies * kGradientBytes * grad_share;
-    r.optimizer_bytes = copies * kOptimizerBytes * optimizer_share;
-    // Earlier stages hold more micro-batches under 1F1B: stage i holds (pp - i) of them, scaled like stage 0's.
-    const double stage_in_flight =
-        plan.schedule == Schedule::gpipe ? in_flight : in_flight * (plan.pp - static_cast<double>(stage_idx)) / plan.pp;
-    const double stage_in_flight_at_least_one = std::max(1.0, stage_in_flight);
-    double per_micro_batch = stage.dense_layers * dense_layer_acts + stage.moe_layers * moe_layer_acts;
-    if (stage.mtp_modules > 0) per_micro_batch += stage.mtp_modules * (model.moe ? moe_layer_acts : dense_layer_acts);
-    r.activations_bytes = stage_in_flight_at_least_one * per_micro_batch;
+    r.stage = device;
+    r.weights_bytes = kWeightBytes * (plan.zero >= 3 ? sharded : held.total());
+    r.gradients_bytes = kGradientBytes * (plan.zero >= 2 ? sharded : held.total());
+    r.optimizer_bytes = optimizer_bytes_per_param * (plan.zero >= 1 ? sharded : held.total());
+    if (plan.zero >= 3) {
+      // Unsharded bf16 weights: the whole device's for the step without resharding; else the layer in use and the
+      // next one, prefetched.
+      r.gathered_weights_bytes =
+          kWeightBytes * (plan.reshard_after_forward ? 2.0 * largest_layer_params : held.total());
+    }
+    // DualPipe's in-flight count is in stages' worth of micro-batches: half of it through each of the two stages.
+    const double in_flight = std::max(1.0, micro_batches_in_flight(plan, micro_batches, device));
+    r.activations_bytes = (dualpipe ? in_flight / 2.0 : in_flight) * per_micro_batch;
     if (plan.recompute == Recompute::full) {
       // The layer being recomputed needs its full activations once.
       ParallelPlan without = plan;
-      without.recompute = Recompute::selective;
+      without.recompute = Recompute::selective;  // the attention core stays recomputed inside it
+      without.recompute_modules = {};
       r.activations_bytes += activation_bytes_per_layer(model, model.is_moe(), without, job.training);
     }
-    if (stage.head) {
+    if (head) {
       // fp32 logits for the loss of the micro-batch in flight, for the head and each MTP module.
       const double tokens = static_cast<double>(job.training.seq_len) / plan.cp * plan.micro_batch;
-      r.activations_bytes += 4.0 * tokens * static_cast<double>(model.vocab) / plan.tp * (1 + stage.mtp_modules);
+      r.activations_bytes += 4.0 * tokens * static_cast<double>(model.vocab) / plan.tp * head_count;
     }
     r.reserved_bytes = assumptions.memory_reserved_bytes;
-    r.total_bytes = r.weights_bytes + r.gradients_bytes + r.optimizer_bytes + r.activations_bytes + r.reserved_bytes;
-    const auto* group = job.cluster.stage_group(static_cast<int>(stage_idx));
+    r.total_bytes = r.weights_bytes + r.gradients_bytes + r.optimizer_bytes + r.gathered_weights_bytes +
+                    r.activations_bytes + r.reserved_bytes;
+    const auto* group = job.cluster.stage_group(device);
     r.capacity_bytes = (group ? group->chip : job.cluster.chip).hbm_capacity.value;
     r.usable_bytes = r.capacity_bytes * assumptions.memory_usable_fraction;
     r.margin_bytes = r.usable_bytes - r.total_bytes;
-    r.in_flight = stage_in_flight_at_least_one;
+    r.in_flight = in_flight;
     r.fits = r.margin_bytes >= 0;
-    if (stage_idx == 0 || r.margin_bytes < best.margin_bytes) best = r;
+    if (device == 0 || r.margin_bytes < best.margin_bytes) best = r;
   }
   return best;
 }

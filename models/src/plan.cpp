@@ -54,6 +54,70 @@ TopologySpec topology_spec(const ClusterSetup& cluster) {
           .oversubscription = cluster.oversubscription};
 }
 
-std::string_view to_string(Precision precision) { return precision == Precision::fp8 ? "fp8" : "bf16"; }
+std::vector<std::string> recompute_module_names(const RecomputeModules& m) {
+  const std::array<bool, 6> set{m.core_attn, m.layernorm, m.mla_up_proj, m.moe_act, m.mlp, m.moe};
+  std::vector<std::string> names;
+  for (std::size_t i = 0; i < set.size(); ++i) {
+    if (set[i]) names.push_back(kRecomputeModuleNames[i]);
+  }
+  return names;
+}
+
+bool set_recompute_module(RecomputeModules& m, std::string_view name) {
+  const std::array<bool*, 6> fields{&m.core_attn, &m.layernorm, &m.mla_up_proj, &m.moe_act, &m.mlp, &m.moe};
+  for (std::size_t i = 0; i < fields.size(); ++i) {
+    if (kRecomputeModuleNames[i] == name) {
+      *fields[i] = true;
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string_view to_string(Precision precision) {
+  switch (precision) {
+    case Precision::bf16: return "bf16";
+    case Precision::fp8: return "fp8";
+    case Precision::mxfp8: return "mxfp8";
+    case Precision::nvfp4: return "nvfp4";
+  }
+  return "?";
+}
+
+std::optional<Precision> parse_precision(std::string_view name) {
+  for (auto precision : kAllPrecisions) {
+    if (to_string(precision) == name) return precision;
+  }
+  return std::nullopt;
+}
+
+DataType gemm_data_type(Precision precision) {
+  switch (precision) {
+    case Precision::bf16: return DataType::bf16;
+    case Precision::fp8: return DataType::fp8;
+    case Precision::mxfp8: return DataType::mxfp8;
+    case Precision::nvfp4: return DataType::nvfp4;
+  }
+  return DataType::bf16;
+}
+
+double saved_gemm_input_bytes(Precision precision) {
+  return precision == Precision::bf16 ? 2.0 : bytes_per_element(gemm_data_type(precision));
+}
+
+double quantise_bytes_per_element(Precision precision) {
+  constexpr double kRead = 2.0;
+  switch (precision) {
+    case Precision::bf16: return 0.0;
+    case Precision::fp8: return kRead + 1.0;
+    case Precision::mxfp8: return kRead + 2.0 * bytes_per_element(DataType::mxfp8);
+    case Precision::nvfp4: {
+      const double copies = 2.0 * bytes_per_element(DataType::nvfp4);
+      const double hadamard = kRead + bytes_per_element(DataType::nvfp4);
+      return kRead + copies + hadamard;
+    }
+  }
+  return 0.0;
+}
 
 }  // namespace flopcast

@@ -31,16 +31,15 @@ double attention_shape(double seq_len, double head_dim, const KernelEfficiency& 
          fill(head_dim, k.attention_half_head_dim) / fill(kReferenceHeadDim, k.attention_half_head_dim);
 }
 
-DataType gemm_data_type(const TrainingJob& job) {
-  return job.training.precision == Precision::fp8 ? DataType::fp8 : DataType::bf16;
-}
+DataType gemm_data_type(const TrainingJob& job) { return gemm_data_type(job.training.precision); }
 
 namespace {
 
 constexpr double kBf16Bytes = 2.0;
 constexpr double kFp32Bytes = 4.0;
-// fp32 master weight read+write (8 B), Adam moments read+write (16 B), fp32 gradient read (4 B), bf16 weight write (2 B).
-constexpr double kOptimizerBytesPerParam = 30.0;
+// Adam's HBM traffic per parameter: fp32 master weight read + write (8 B), both moments read + write (4 x the moment
+// size: 16 B in fp32), fp32 gradient read (4 B), bf16 weight write (2 B): 30 B with fp32 moments.
+double optimizer_bytes_per_param(const ParallelPlan& plan) { return 8.0 + 4.0 * plan.optimizer_moment_bytes + 4.0 + 2.0; }
 
 // Kernel and link rates for one job.
 class Machine {
@@ -51,7 +50,9 @@ class Machine {
     gemm_type_ = gemm_data_type(job);
     peak_gemm_ = chip.peak_flop_per_s(gemm_type_);
     peak_bf16_ = chip.peak_flop_per_s(DataType::bf16);
-    gemm_fraction_ = gemm_type_ == DataType::fp8 ? kernel_.gemm_fp8 : kernel_.gemm_bf16;
+    gemm_fraction_ = gemm_type_ == DataType::bf16    ? kernel_.gemm_bf16
+                     : gemm_type_ == DataType::nvfp4 ? kernel_.gemm_fp4
+                                                     : kernel_.gemm_fp8;
     hbm_rate_ = chip.hbm_bandwidth.value * kernel_.memory_bound;
     attention_shape_ = attention_shape(job.training.seq_len, job.model.qk_head_dim(), kernel_);
   }
@@ -148,6 +149,22 @@ class LayerModel {
     }
     a += core;
 
+    // Selective recomputation redoes some of the forward before the backward (the plan's modules).
+    const RecomputeModules redo = plan_.recomputed();
+    if (redo.core_attn && !fused) out.recompute += core;  // with FlashAttention only its statistics are kept
+    if (redo.layernorm) {
+      // Two norms, read and write h each (MLA: and its two latent norms).
+      double norm_bytes = 2.0 * 2.0 * kBf16Bytes * T * h / replicated;
+      if (m_.mla) norm_bytes += 2.0 * kBf16Bytes * T * (m_.mla->q_lora_rank + m_.mla->kv_lora_rank);
+      out.recompute.memory_s += hw_.memory_s(norm_bytes);
+    }
+    if (redo.mla_up_proj && m_.mla) {
+      const auto& mla = *m_.mla;
+      const double qk = mla.qk_nope_head_dim + mla.qk_rope_head_dim;
+      if (mla.q_lora_rank > 0) out.recompute.gemm_s += hw_.gemm_s(T, m_.heads * qk / t, mla.q_lora_rank);
+      out.recompute.gemm_s += hw_.gemm_s(T, m_.heads * (mla.qk_nope_head_dim + mla.v_head_dim) / t, mla.kv_lora_rank);
+    }
+
     // Memory-bound kernels: two norms (read + write h), two residual adds (read 2h, write h), rotary on q and k;
     // half of the norms and adds belong to each block.
     const double kv_heads = m_.mla ? m_.heads : m_.kv_heads;
@@ -156,8 +173,8 @@ class LayerModel {
     double attention_bytes = norm_and_add + 2.0 * kBf16Bytes * T * (m_.heads + kv_heads) * rope_dim / t;
     double ffn_bytes = norm_and_add;
     const bool fp8 = job_.training.precision == Precision::fp8;
-    // fp8 casts of GEMM inputs: read 2 bytes, write 1 byte per element.
-    const double cast = fp8 ? 3.0 : 0.0;
+    // Quantisation of GEMM inputs (fp8, MXFP8, NVFP4), bytes per element through HBM.
+    const double cast = quantise_bytes_per_element(job_.training.precision);
     attention_bytes += cast * T * (h + m_.heads * m_.v_head_dim() / t);
 
     const double act_tensors = m_.ffn_act == FfnActivation::swiglu ? 3.0 : 2.0;  // activation kernel: in + out
@@ -168,25 +185,37 @@ class LayerModel {
       f.gemm_s += hw_.gemm_s(local_tokens, e.experts, h, /*force_bf16=*/true);  // router
       const double experts_here = static_cast<double>(e.experts) / plan_.ep;
       const double tokens_per_expert = local_tokens * e.top_k * plan_.ep / e.experts * e.imbalance;
-      f.gemm_s += experts_here * (hw_.gemm_s(tokens_per_expert, up_width * e.expert_ffn, h) +
-                                  hw_.gemm_s(tokens_per_expert, h, e.expert_ffn));
+      const double copies = local_tokens * e.top_k * e.imbalance;
+      Pass experts;
+      experts.gemm_s = experts_here * (hw_.gemm_s(tokens_per_expert, up_width * e.expert_ffn, h) +
+                                       hw_.gemm_s(tokens_per_expert, h, e.expert_ffn));
+      const double expert_act_bytes = act_tensors * kBf16Bytes * copies * e.expert_ffn;  // expert activation
+      experts.memory_s = hw_.memory_s(4.0 * kBf16Bytes * copies * h  // permute and unpermute, read + write
+                                      + expert_act_bytes + cast * copies * (h + e.expert_ffn));
+      f += experts;
+      if (redo.moe) {
+        out.recompute += experts;
+        out.recompute_dispatch = true;
+      } else if (redo.moe_act) {
+        out.recompute.memory_s += hw_.memory_s(expert_act_bytes);
+      }
       if (e.shared_experts > 0) {
         const double shared = static_cast<double>(e.shared_experts) * e.expert_ffn;
-        f.gemm_s += hw_.gemm_s(T, up_width * shared / t, h) + hw_.gemm_s(T, h, shared / t);
-        ffn_bytes += act_tensors * kBf16Bytes * T * shared / t + cast * T * (h + shared / t);
+        const Pass shared_mlp{hw_.gemm_s(T, up_width * shared / t, h) + hw_.gemm_s(T, h, shared / t), 0.0,
+                              hw_.memory_s(act_tensors * kBf16Bytes * T * shared / t + cast * T * (h + shared / t))};
+        f += shared_mlp;
+        if (redo.mlp) out.recompute += shared_mlp;
       }
-      const double copies = local_tokens * e.top_k * e.imbalance;
-      ffn_bytes += 4.0 * kBf16Bytes * copies * h;                       // permute and unpermute, read + write
-      ffn_bytes += act_tensors * kBf16Bytes * copies * e.expert_ffn;    // expert activation
-      ffn_bytes += cast * copies * (h + e.expert_ffn);
       out.ep_dispatch = all_to_all(local_tokens, fp8 ? 1.0 : kBf16Bytes);
       out.ep_combine = all_to_all(local_tokens, kBf16Bytes);
     } else {
-      f.gemm_s += hw_.gemm_s(T, up_width * m_.ffn / t, h) + hw_.gemm_s(T, h, m_.ffn / t);
-      ffn_bytes += act_tensors * kBf16Bytes * T * m_.ffn / t + cast * T * (h + m_.ffn / t);
+      const Pass mlp{hw_.gemm_s(T, up_width * m_.ffn / t, h) + hw_.gemm_s(T, h, m_.ffn / t), 0.0,
+                     hw_.memory_s(act_tensors * kBf16Bytes * T * m_.ffn / t + cast * T * (h + m_.ffn / t))};
+      f += mlp;
+      if (redo.mlp) out.recompute += mlp;
     }
     a.memory_s += hw_.memory_s(attention_bytes);
-    f.memory_s = hw_.memory_s(ffn_bytes);
+    f.memory_s += hw_.memory_s(ffn_bytes);
 
     // Backward: twice the forward GEMM work (input and weight gradients), FlashAttention's backward, and about
     // twice the memory-bound traffic.
@@ -291,7 +320,7 @@ StepWork build_step_work(const TrainingJob& job, const TopologySummary& topology
   if (model.is_moe()) w.moe = layers.layer(true);
   w.head = layers.head_forward();
   w.mtp_projection = layers.mtp_projection_forward();
-  w.chunks = stage_layouts(model, plan.pp * w.vpp);
+  w.chunks = stage_layouts(model, plan, plan.pp * w.vpp);
   w.per_layer_overhead_s = a.per_layer_overhead_s;
   w.tp_overlap_hidden_fraction = a.tp_overlap_hidden_fraction;
   w.per_step_overhead_s = a.per_step_overhead_s;
@@ -301,25 +330,40 @@ StepWork build_step_work(const TrainingJob& job, const TopologySummary& topology
     w.pp_hop = point_to_point(activation, machine.neighbour_link(plan.tp * plan.cp * plan.dp));
   }
 
-  // Data parallel: gradients reduce-scattered (all-reduced without a sharded optimizer), parameters all-gathered.
+  // Data parallel: gradients reduce-scattered (all-reduced without a sharded optimizer), parameters all-gathered,
+  // over the shard group; with hybrid sharding the shard's gradients are then all-reduced across the replicas.
   const auto params = count_params(model);
   const int dense_ranks = plan.dp * plan.cp;
   const int expert_ranks = std::max(1, plan.tp * plan.cp * plan.dp / plan.ep);
-  for (const auto& layout : stage_layouts(model, plan.pp)) {
-    const auto held = stage_params(model, params, layout, plan);
+  const int shard_ranks = plan.dense_shards();
+  const int replicas = std::max(1, dense_ranks / shard_ranks);
+  const int expert_shard_ranks = std::max(1, expert_ranks / replicas);
+  for (int device = 0; device < plan.pp; ++device) {
+    StageParams held;
+    for (const auto& layout : device_stages(plan, w.chunks, device)) {
+      const auto p = stage_params(model, params, layout, plan);
+      held.dense += p.dense;
+      held.expert += p.expert;
+    }
     DeviceSync sync;
     if (plan.zero == 0) {
       sync.gradients = machine.group_all_reduce(kFp32Bytes * held.dense, dense_ranks, plan.tp);
       sync.gradients.then(machine.group_all_reduce(kFp32Bytes * held.expert, expert_ranks, plan.ep));
     } else {
-      sync.gradients = machine.group_all_gather(kFp32Bytes * held.dense, dense_ranks, plan.tp);
-      sync.gradients.then(machine.group_all_gather(kFp32Bytes * held.expert, expert_ranks, plan.ep));
-      sync.parameters = machine.group_all_gather(kBf16Bytes * held.dense, dense_ranks, plan.tp);
-      sync.parameters.then(machine.group_all_gather(kBf16Bytes * held.expert, expert_ranks, plan.ep));
+      sync.gradients = machine.group_all_gather(kFp32Bytes * held.dense, shard_ranks, plan.tp);
+      sync.gradients.then(machine.group_all_gather(kFp32Bytes * held.expert, expert_shard_ranks, plan.ep));
+      if (replicas > 1) {
+        sync.gradients.then(machine.group_all_reduce(kFp32Bytes * held.dense / shard_ranks, replicas,
+                                                     plan.tp * shard_ranks));
+        sync.gradients.then(machine.group_all_reduce(kFp32Bytes * held.expert / expert_shard_ranks, replicas,
+                                                     plan.ep * expert_shard_ranks));
+      }
+      sync.parameters = machine.group_all_gather(kBf16Bytes * held.dense, shard_ranks, plan.tp);
+      sync.parameters.then(machine.group_all_gather(kBf16Bytes * held.expert, expert_shard_ranks, plan.ep));
     }
-    const double shard = plan.zero >= 1 ? held.dense / dense_ranks + held.expert / expert_ranks : held.total();
-    const double copies = plan.schedule == Schedule::dualpipe ? 2.0 : 1.0;
-    sync.optimizer_s = machine.memory_s(copies * kOptimizerBytesPerParam * shard);
+    const double shard =
+        plan.zero >= 1 ? held.dense / shard_ranks + held.expert / expert_shard_ranks : held.total();
+    sync.optimizer_s = machine.memory_s(optimizer_bytes_per_param(plan) * shard);
     w.sync.push_back(std::move(sync));
   }
   return w;

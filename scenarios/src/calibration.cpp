@@ -22,11 +22,14 @@ bool FittedParameter::at_bound() const {
 std::vector<FittedParameter> calibration_parameters(const std::vector<Scenario>& scenarios, const Assumptions& prior) {
   std::set<std::string> families;
   std::set<std::string> fp8_families;
+  std::set<std::string> fp4_families;
   bool tp_overlap = false;
   for (const auto& s : scenarios) {
     tp_overlap = tp_overlap || (s.job.plan.tp > 1 && s.job.plan.tp_comm_overlap);
     families.insert(s.job.cluster.chip.family);
-    if (s.job.training.precision == Precision::fp8) fp8_families.insert(s.job.cluster.chip.family);
+    const auto precision = s.job.training.precision;
+    if (precision == Precision::fp8 || precision == Precision::mxfp8) fp8_families.insert(s.job.cluster.chip.family);
+    if (precision == Precision::nvfp4) fp4_families.insert(s.job.cluster.chip.family);
   }
   std::vector<FittedParameter> out;
   const auto add = [&](std::string name, std::string unit, double low, double high) {
@@ -39,6 +42,7 @@ std::vector<FittedParameter> calibration_parameters(const std::vector<Scenario>&
     // cuBLAS-class large GEMMs reach 50-95 % of the dense peak; half efficiency between 8 and 512 elements.
     add(k + "gemm_bf16", "fraction", 0.5, 0.95);
     if (fp8_families.count(family) != 0) add(k + "gemm_fp8", "fraction", 0.4, 0.95);
+    if (fp4_families.count(family) != 0) add(k + "gemm_fp4", "fraction", 0.3, 0.95);
     add(k + "gemm_half_dim", "elements", 8, 512);
     // Attention backward kernels: 30-80 % of peak (FlashAttention-2/3 report 50-75 % at their best shapes).
     add(k + "attention_backward", "fraction", 0.3, 0.8);

@@ -103,7 +103,10 @@ void solve_kernels(CheckResult& r, const Scenario& s, const Assumptions& a, doub
   }
   r.kernel_factor = std::exp(hi);
   r.gemm_efficiency_needed =
-      std::min(1.0, (s.job.training.precision == Precision::fp8 ? kernel.gemm_fp8 : kernel.gemm_bf16) * *r.kernel_factor);
+      std::min(1.0, (s.job.training.precision == Precision::bf16    ? kernel.gemm_bf16
+                     : s.job.training.precision == Precision::nvfp4 ? kernel.gemm_fp4
+                                                                    : kernel.gemm_fp8) *
+                        *r.kernel_factor);
 }
 
 Verdict verdict_of(const CheckResult& r) {

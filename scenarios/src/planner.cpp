@@ -233,7 +233,7 @@ Scenario with_cluster(const Scenario& scenario, const Chip& chip, int chips, con
       job.cluster.topology = TopologyKind::fat_tree_3;
     }
   }
-  if (job.training.precision == Precision::fp8 && !chip.peak(DataType::fp8)) job.training.precision = Precision::bf16;
+  if (!chip.peak(gemm_data_type(job.training.precision))) job.training.precision = Precision::bf16;
   const bool rental = job.costs.mode == CostMode::rental;
   const auto& price = rental ? chip.rental_price : chip.price;
   if (!price) throw ModelError(fmt::format("the catalog has no {} for {}", rental ? "rental price" : "price", chip.id));

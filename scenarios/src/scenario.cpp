@@ -9,6 +9,7 @@
 #include "flopcast/core/json_reader.hpp"
 #include "flopcast/core/text.hpp"
 #include "flopcast/hardware/topology.hpp"
+#include "flopcast/models/estimator.hpp"
 #include "flopcast/models/hf_import.hpp"
 #include "flopcast/scenarios/whole_run.hpp"
 
@@ -60,6 +61,8 @@ class ScenarioParser {
     root.finish();
     throw_if_any(problems_);
     if (!serving) check_plan();
+    throw_if_any(problems_);
+    if (vpp_to_pick_) pick_virtual_stages();
     throw_if_any(problems_);
     scenario_.job.name = scenario_.name;
     scenario_.resolved = resolved_json();
@@ -283,6 +286,7 @@ class ScenarioParser {
     plan.zero = static_cast<int>(p->integer("zero", Need::optional, {.min = 0, .max = 3}).value_or(1));
     plan.micro_batch = static_cast<int>(p->integer("micro_batch", Need::optional, kAtLeastOne).value_or(1));
     static const std::vector<std::string> kRecompute{"none", "selective", "full"};
+    const bool recompute_given = p->has("recompute");
     const auto recompute = p->choice("recompute", Need::optional, kRecompute).value_or("none");
     plan.recompute = recompute == "full" ? Recompute::full : recompute == "selective" ? Recompute::selective : Recompute::none;
     static const std::vector<std::string> kSchedules{"gpipe", "1f1b", "interleaved", "dualpipe"};
@@ -294,6 +298,45 @@ class ScenarioParser {
                                                : Schedule::one_f_one_b;
     plan.tp_comm_overlap = p->boolean("tp_comm_overlap", Need::optional).value_or(false);
     plan.dp_overlap = p->boolean("dp_overlap", Need::optional).value_or(true);
+    vpp_given_ = p->has("vpp");
+    if (auto modules = p->strings("recompute_modules", Need::optional)) {
+      for (const auto& name : *modules) {
+        if (!set_recompute_module(plan.recompute_modules, name)) {
+          p->problem("recompute_modules", fmt::format("unknown module \"{}\"; known: {}", name,
+                                                      join(kRecomputeModuleNames, ", ")));
+        }
+      }
+      if (!modules->empty() && plan.recompute == Recompute::full) {
+        p->problem("recompute_modules", "lists what selective recomputation redoes; recompute is \"full\"");
+      }
+      if (!modules->empty() && !recompute_given) plan.recompute = Recompute::selective;
+      if (!modules->empty() && plan.recompute == Recompute::none && recompute_given) {
+        p->problem("recompute_modules", "needs \"recompute\": \"selective\" (or no recompute key), got \"none\"");
+      }
+    }
+    plan.reshard_after_forward = p->boolean("reshard_after_forward", Need::optional).value_or(true);
+    plan.shard_group = static_cast<int>(p->integer("shard_group", Need::optional, kAtLeastOne).value_or(0));
+    static const std::vector<std::string> kMoments{"fp32", "bf16"};
+    plan.optimizer_moment_bytes = p->choice("optimizer_moments", Need::optional, kMoments).value_or("fp32") == "bf16"
+                                      ? 2.0
+                                      : 4.0;
+    static const std::vector<std::string> kLayouts{"even", "balanced"};
+    const auto layout = p->choice("layout", Need::optional, kLayouts);
+    plan.layout = layout == "balanced" ? PipelineLayout::balanced : PipelineLayout::even;
+    if (const auto* raw = p->raw("stage_layers", Need::optional)) {
+      const bool ok = raw->is_array() && !raw->empty() && std::all_of(raw->begin(), raw->end(), [](const auto& v) {
+        return v.is_number_integer() && v.template get<long>() >= 0;
+      });
+      if (!ok) {
+        p->problem("stage_layers", fmt::format("expected a non-empty array of layer counts (integers >= 0), got {}",
+                                               describe_json(*raw)));
+      } else if (layout) {
+        p->problem("layout", "give either layout or stage_layers, not both");
+      } else {
+        for (const auto& v : *raw) plan.stage_layers.push_back(v.template get<int>());
+        plan.layout = PipelineLayout::listed;
+      }
+    }
     p->finish();
   }
 
@@ -303,9 +346,13 @@ class ScenarioParser {
     auto& training = job().training;
     training.seq_len = static_cast<int>(t->integer("seq_len", Need::required, {.min = 1, .max = 1 << 24}).value_or(1));
     training.global_batch = t->integer("global_batch", Need::required, {.min = 1, .max = 1L << 40}).value_or(1);
-    static const std::vector<std::string> kPrecisions{"bf16", "fp8"};
-    training.precision = t->choice("precision", Need::optional, kPrecisions).value_or("bf16") == "fp8" ? Precision::fp8
-                                                                                                       : Precision::bf16;
+    static const std::vector<std::string> kPrecisions = [] {
+      std::vector<std::string> names;
+      for (auto precision : kAllPrecisions) names.emplace_back(to_string(precision));
+      return names;
+    }();
+    training.precision =
+        parse_precision(t->choice("precision", Need::optional, kPrecisions).value_or("bf16")).value_or(Precision::bf16);
     tokens_given_ = t->number("tokens", Need::optional, {.min = 0, .max = 1e18, .min_exclusive = true});
     training.dropout = t->boolean("dropout", Need::optional).value_or(false);
     training.flash_attention = t->boolean("flash_attention", Need::optional).value_or(true);
@@ -464,7 +511,29 @@ class ScenarioParser {
         problem("/parallelism/sp", "must be true when a MoE model uses tp > 1 (tokens are split before dispatch)");
       }
     }
-    if (plan.schedule == Schedule::interleaved) {
+    if (plan.shard_group > 0) {
+      if (plan.zero == 0) problem("/parallelism/shard_group", "shards ZeRO states; zero is 0");
+      if ((static_cast<long>(plan.dp) * plan.cp) % plan.shard_group != 0) {
+        problem("/parallelism/shard_group", fmt::format("{} must divide dp x cp = {}", plan.shard_group,
+                                                        static_cast<long>(plan.dp) * plan.cp));
+      }
+    }
+    if (plan.layout == PipelineLayout::listed) {
+      const int vpp = plan.schedule == Schedule::interleaved ? plan.vpp : 1;
+      long listed = 0;
+      for (int n : plan.stage_layers) listed += n;
+      if (static_cast<long>(plan.stage_layers.size()) != static_cast<long>(plan.pp) * vpp) {
+        problem("/parallelism/stage_layers", fmt::format("lists {} stages, but pp x vpp is {}",
+                                                         plan.stage_layers.size(), plan.pp * vpp));
+      } else if (listed != model.layers) {
+        problem("/parallelism/stage_layers", fmt::format("lists {} layers, but the model has {}", listed,
+                                                         model.layers));
+      }
+    }
+    if (plan.schedule == Schedule::interleaved && !vpp_given_) {
+      // A published interleaved schedule without its virtual-stage count: picked below, once the plan is complete.
+      vpp_to_pick_ = true;
+    } else if (plan.schedule == Schedule::interleaved) {
       if (plan.vpp < 2) problem("/parallelism/vpp", "the interleaved schedule needs vpp >= 2");
       if (model.layers < plan.pp * plan.vpp) {
         problem("/parallelism/vpp", fmt::format("pp x vpp = {} exceeds the model's {} layers", plan.pp * plan.vpp,
@@ -485,8 +554,10 @@ class ScenarioParser {
     if (training.seq_len % plan.cp != 0) {
       problem("/training/seq_len", fmt::format("{} is not divisible by cp {}", training.seq_len, plan.cp));
     }
-    if (training.precision == Precision::fp8 && !cluster.chip.peak(DataType::fp8)) {
-      problem("/training/precision", fmt::format("{} has no fp8 units; use \"bf16\"", cluster.chip.id));
+    const DataType gemm_type = gemm_data_type(training.precision);
+    if (!cluster.chip.peak(gemm_type)) {
+      problem("/training/precision", fmt::format("{} has no {} tensor cores (no {} peak in the catalog); use \"bf16\"",
+                                                 cluster.chip.id, to_string(training.precision), to_string(gemm_type)));
     }
     std::vector<int> taken(static_cast<std::size_t>(std::max(plan.pp, 1)), -1);
     for (std::size_t g = 0; g < cluster.stage_chips.size(); ++g) {
@@ -503,8 +574,9 @@ class ScenarioParser {
           taken[stage] = static_cast<int>(g);
         }
       }
-      if (training.precision == Precision::fp8 && !group.chip.peak(DataType::fp8)) {
-        problem(path + "/chip", fmt::format("{} has no fp8 units; use \"bf16\" training", group.chip.id));
+      if (!group.chip.peak(gemm_type)) {
+        problem(path + "/chip", fmt::format("{} has no {} tensor cores; use \"bf16\" training", group.chip.id,
+                                            to_string(training.precision)));
       }
     }
     const long stage_chips = cluster.chips / std::max(plan.pp, 1);
@@ -589,6 +661,54 @@ class ScenarioParser {
   const Catalogs& catalogs_;
   std::vector<Problem> problems_;
   Scenario scenario_;
+  // The interleaved schedule without a virtual-stage count: the vpp, of those that divide the layers per stage, whose
+  // tier-1 step is fastest among the plans that fit in memory (or fastest of all when none fits), as the planner
+  // would pick it; listed in the defaults used.
+  void pick_virtual_stages() {
+    auto& plan = job().plan;
+    const auto& model = job().model;
+    const std::string path = "/parallelism/vpp";
+    if (plan.layout == PipelineLayout::listed) {
+      problems_.push_back({file_, path, "stage_layers lists virtual stages: give vpp with it"});
+      return;
+    }
+    struct Pick {
+      int vpp = 0;
+      double step_s = 0;
+      bool fits = false;
+    };
+    std::optional<Pick> best;
+    std::vector<std::string> tried;
+    for (int vpp = 2; plan.pp * vpp <= model.layers; ++vpp) {
+      if (model.layers % (plan.pp * vpp) != 0) continue;
+      TrainingJob candidate = job();
+      candidate.plan.vpp = vpp;
+      try {
+        const auto estimate = estimate_training(candidate, catalogs_.assumptions, {});
+        const Pick pick{vpp, estimate.step_time_s, estimate.memory.fits};
+        tried.push_back(fmt::format("{} ({:.3f} s{})", vpp, pick.step_s, pick.fits ? "" : ", does not fit"));
+        if (!best || (pick.fits && !best->fits) ||
+            (pick.fits == best->fits && pick.step_s < best->step_s)) {
+          best = pick;
+        }
+      } catch (const ModelError&) {
+        continue;  // a schedule this batch cannot run
+      }
+    }
+    if (!best) {
+      problems_.push_back({file_, path, fmt::format("the interleaved schedule needs vpp >= 2 with pp x vpp dividing "
+                                                    "the model's {} layers (pp {}); none runs this batch",
+                                                    model.layers, plan.pp)});
+      return;
+    }
+    plan.vpp = best->vpp;
+    scenario_.defaults_used.push_back(fmt::format(
+        "parallelism.vpp = {} (interleaved schedule without vpp: the fastest at tier 1{}; tried {})", best->vpp,
+        best->fits ? " that fits in memory" : ", none fits in memory", join(tried, ", ")));
+  }
+
+  bool vpp_given_ = false;
+  bool vpp_to_pick_ = false;
   std::optional<std::int64_t> dp_given_;
   std::optional<double> tokens_given_;
   struct StagePrices {
@@ -632,7 +752,7 @@ double predicted_metric(PublishedMetric metric, const TrainingEstimate& e) {
 }
 
 nlohmann::json plan_to_json(const ParallelPlan& p) {
-  return {{"tp", p.tp},
+  nlohmann::json j = {{"tp", p.tp},
           {"pp", p.pp},
           {"dp", p.dp},
           {"ep", p.ep},
@@ -645,6 +765,18 @@ nlohmann::json plan_to_json(const ParallelPlan& p) {
           {"schedule", std::string(to_string(p.schedule))},
           {"tp_comm_overlap", p.tp_comm_overlap},
           {"dp_overlap", p.dp_overlap}};
+  if (p.recompute == Recompute::selective && p.recompute_modules.any()) {
+    j["recompute_modules"] = recompute_module_names(p.recompute_modules);
+  }
+  if (p.zero >= 3) j["reshard_after_forward"] = p.reshard_after_forward;
+  if (p.shard_group > 0) j["shard_group"] = p.shard_group;
+  j["optimizer_moments"] = p.optimizer_moment_bytes < 4.0 ? "bf16" : "fp32";
+  if (p.layout == PipelineLayout::listed) {
+    j["stage_layers"] = p.stage_layers;
+  } else {
+    j["layout"] = p.layout == PipelineLayout::balanced ? "balanced" : "even";
+  }
+  return j;
 }
 
 Scenario parse_scenario(const nlohmann::json& json, const std::string& file_label, const fs::path& base_dir,

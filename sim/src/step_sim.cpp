@@ -506,6 +506,9 @@ class StepSimulation {
   // Gradients reduced behind the backward pass and parameters gathered ahead of the forward (the plan's
   // dp_overlap), or both on the critical path: after the pipeline flush and before the first forward.
   bool dp_overlap() const { return overlap() && plan_.dp_overlap; }
+  // ZeRO-3 / FSDP that reshards after each pass gathers the weights again before every pass; without resharding
+  // (or below ZeRO-3) they are gathered once, at the start of the step.
+  bool gathers_per_pass() const { return plan_.zero >= 3 && plan_.reshard_after_forward; }
 
   // Waits for the input of a pass: the previous stage's activations or the next stage's gradients.
   void receive(Device& d, int lane, int stage, int direction) {
@@ -562,13 +565,13 @@ class StepSimulation {
 
   void backward_layer(Device& d, int lane, LaneState& state, const LayerWork& l, bool split) {
     if (plan_.recompute == Recompute::full) forward_layer(d, lane, state, l, "recompute");
+    if (l.recompute_dispatch) blocking(d, kEp, lane, l.ep_dispatch);  // recomputed experts: dispatch and combine
+    if (l.recompute.compute_s() > 0) compute(d, l.recompute, "recompute");
+    if (l.recompute_dispatch) blocking(d, kEp, lane, l.ep_combine);
     tp_collective(d, lane, state, l);
     blocking(d, kEp, lane, l.ep_combine);
     Pass ffn = l.ffn_backward;
     Pass attention = l.attention_backward;
-    if (plan_.recompute == Recompute::selective && !in_.job.training.flash_attention) {
-      compute(d, l.core_attention, "recompute");
-    }
     if (split) {  // the weight-gradient GEMMs (half the backward GEMMs) wait in the queue
       d.weight_queue.push_back(0.5 * (ffn.gemm_s + attention.gemm_s));
       ffn.gemm_s *= 0.5;
@@ -645,7 +648,7 @@ class StepSimulation {
 
   // ZeRO-3: the stage's weights gathered before each pass (prefetched during the previous one when overlapping).
   void zero3_gather(Device& d, int lane, const StageLayout& layout) {
-    if (plan_.zero < 3) return;
+    if (!gathers_per_pass()) return;
     const auto& sync = d.work->sync[d.stage];
     if (sync.parameters.empty()) return;
     const double share = static_cast<double>(layout.layers() + layout.mtp_modules) / std::max(1, d.layers);
@@ -689,7 +692,7 @@ class StepSimulation {
       const auto& ops = sched_.ops[d.stage];
       // Parameters gathered at the start of the step (sharded optimizer): layer by layer in order of first use,
       // each forward waiting only for its own layer.
-      if (plan_.zero >= 1 && plan_.zero < 3 && !sync.parameters.empty()) {
+      if (plan_.zero >= 1 && !gathers_per_pass() && !sync.parameters.empty()) {
         if (dp_overlap()) {
           std::vector<int> order;
           for (const auto& op : ops) {

@@ -17,7 +17,8 @@ namespace flopcast {
 // Kernel efficiency of one chip family, as fractions of the dense peak (or of the HBM bandwidth).
 struct KernelEfficiency {
   double gemm_bf16 = 0.8;         // large bf16 GEMMs
-  double gemm_fp8 = 0.7;          // large fp8 GEMMs
+  double gemm_fp8 = 0.7;          // large fp8 GEMMs (per-tensor and MXFP8 scaling)
+  double gemm_fp4 = 0.6;          // large NVFP4 GEMMs
   double gemm_half_dim = 64;      // a GEMM dimension of this size reaches half the large-GEMM efficiency
   double attention_forward = 0.7;
   double attention_backward = 0.55;

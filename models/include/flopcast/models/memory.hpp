@@ -22,8 +22,19 @@ struct StageLayout {
   int layers() const { return dense_layers + moe_layers; }
 };
 
-// Splits the layers as evenly as possible; the first `layers % pp` stages take one more.
-std::vector<StageLayout> stage_layouts(const ModelArch& model, int pp);
+// Splits the layers as evenly as possible over `stages`; the first `layers % stages` stages take one more.
+std::vector<StageLayout> stage_layouts(const ModelArch& model, int stages);
+// The plan's layout over `stages` (pp, or pp x vpp virtual stages): even as above, balanced (the output head and the
+// MTP modules, on the last stage, counted as the layers of work they are; the split that minimises the busiest
+// stage, extra layers on the first stages), or the plan's listed layer counts.
+std::vector<StageLayout> stage_layouts(const ModelArch& model, const ParallelPlan& plan, int stages);
+// The output head's forward work in layers of the model (its GEMM's parameters over a layer's active GEMM
+// parameters): what the balanced layout counts the last stage's head as.
+double head_layer_equivalents(const ModelArch& model);
+
+// The virtual stages pipeline device `device` holds, of `chunks` (the plan's layout over pp x vpp virtual stages, or
+// pp): every pp-th from `device` (interleaved), its own, or DualPipe's pair `device` and pp - 1 - `device`.
+std::vector<StageLayout> device_stages(const ParallelPlan& plan, const std::vector<StageLayout>& chunks, int device);
 
 // Parameters one chip of a stage holds: the tensor-parallel share of the non-expert weights and the
 // expert-parallel share of the routed experts.
@@ -40,14 +51,20 @@ StageParams stage_params(const ModelArch& model, const ParamCounts& params, cons
 double activation_bytes_per_layer(const ModelArch& model, bool moe_layer, const ParallelPlan& plan,
                                   const TrainingSetup& training);
 
-// Micro-batches whose activations the first stage keeps alive at once under the schedule.
+// Micro-batches whose activations the first stage keeps alive at once under the schedule, never more than the
+// step's micro-batches.
 double micro_batches_in_flight(const ParallelPlan& plan, long micro_batches);
+// The same for pipeline device `device` (0 = first): 1F1B's stage i holds min(m, pp - i); the interleaved schedule's
+// holds min(m vpp, 2 (pp - i - 1) + (vpp - 1) pp + 1) chunks of 1/vpp stage each (Megatron's warm-up count plus the
+// one in flight); DualPipe's device holds pp + 1 (DeepSeek-V3 report, table 2); GPipe holds all m.
+double micro_batches_in_flight(const ParallelPlan& plan, long micro_batches, int device);
 
 struct MemoryReport {
-  int stage = 0;  // the fullest stage
+  int stage = 0;  // the fullest pipeline device (DualPipe: it holds stages `stage` and pp - 1 - `stage`)
   double weights_bytes = 0;
   double gradients_bytes = 0;
   double optimizer_bytes = 0;
+  double gathered_weights_bytes = 0;  // ZeRO-3 / FSDP: unsharded bf16 weights held while they are used
   double activations_bytes = 0;
   double reserved_bytes = 0;
   double total_bytes = 0;

@@ -2,6 +2,7 @@
 // A training job as the estimator sees it: the model, the hardware, the parallel plan, the training setup and the
 // prices, all resolved and validated (scenarios/ builds it from a file; nothing here reads JSON).
 
+#include <array>
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,16 +15,55 @@ namespace flopcast {
 
 enum class Recompute { none, selective, full };
 enum class Schedule { gpipe, one_f_one_b, interleaved, dualpipe };
-enum class Precision { bf16, fp8 };
+// The GEMMs' number format in training: bf16; fp8 with per-tensor scaling (Transformer Engine's delayed or current
+// scaling, torchao's tensorwise float8); MXFP8 (a scale per 32 elements); NVFP4 (a scale per 16 elements).
+enum class Precision { bf16, fp8, mxfp8, nvfp4 };
+inline constexpr std::array kAllPrecisions{Precision::bf16, Precision::fp8, Precision::mxfp8, Precision::nvfp4};
 
 std::string_view to_string(Recompute recompute);
 std::string_view to_string(Schedule schedule);
 std::string_view to_string(Precision precision);
+std::optional<Precision> parse_precision(std::string_view name);
 
+// The tensor-core data type a training precision runs its GEMMs in (whose peak the chip must list).
+DataType gemm_data_type(Precision precision);
+// Bytes per element of a GEMM input as the backward keeps it: the quantised copy with its scales (bf16: 2).
+double saved_gemm_input_bytes(Precision precision);
+// HBM bytes per element to quantise a bf16 GEMM input: read 2 bytes, write the quantised copies. Per-tensor fp8 writes
+// one copy (1 byte; the transpose for the weight gradient comes from the same scale); MXFP8 scales along one axis,
+// so Transformer Engine writes a row-wise and a column-wise copy (2 x (1 + 1/32)); NVFP4 writes both copies
+// (2 x (0.5 + 1/16)) and applies a 16-point random Hadamard transform to the weight-gradient inputs (read 2, write
+// 0.5625 more). bf16: 0.
+double quantise_bytes_per_element(Precision precision);
 // Whether a schedule runs its pipeline sends behind computation: the interleaved and DualPipe schedules do; 1F1B and
 // GPipe exchange activations and gradients synchronously between passes (Megatron's send_forward_recv_backward waits
 // for its requests; DeepSpeed's pipeline engine sends in line). Every tier follows it.
 bool overlaps_pipeline_sends(Schedule schedule);
+
+// What selective recomputation redoes in the backward instead of storing, by Megatron-Core's --recompute-modules
+// names: the attention core (scores to context), the norms (their outputs, the GEMM inputs after them), MLA's
+// up-projections (Q, K, V from the latents), the MoE experts' activation function, the dense MLP (and shared
+// experts), and the routed experts with their dispatch and combine.
+struct RecomputeModules {
+  bool core_attn = false;
+  bool layernorm = false;
+  bool mla_up_proj = false;
+  bool moe_act = false;
+  bool mlp = false;
+  bool moe = false;
+  bool any() const { return core_attn || layernorm || mla_up_proj || moe_act || mlp || moe; }
+};
+// Their names, in the order above ("core_attn", "layernorm", "mla_up_proj", "moe_act", "mlp", "moe").
+std::vector<std::string> recompute_module_names(const RecomputeModules& modules);
+// Sets the module named `name`; false for an unknown name.
+bool set_recompute_module(RecomputeModules& modules, std::string_view name);
+inline const std::vector<std::string> kRecomputeModuleNames{"core_attn", "layernorm", "mla_up_proj",
+                                                            "moe_act",   "mlp",       "moe"};
+
+// How layers are split over pipeline stages: evenly (Megatron's default: the first layers % stages take one more;
+// the embedding, the output head and MTP modules ride along), balanced (the output head and each MTP module count as
+// the layers of work they are, and the split minimises the busiest stage), or as listed (`stage_layers`).
+enum class PipelineLayout { even, balanced, listed };
 
 struct ParallelPlan {
   int tp = 1;   // tensor parallel
@@ -39,6 +79,28 @@ struct ParallelPlan {
   Schedule schedule = Schedule::one_f_one_b;
   bool tp_comm_overlap = false;  // TP collectives overlapped with GEMMs (Transformer Engine userbuffers)
   bool dp_overlap = true;        // gradient reduce-scatter behind backward, parameter all-gather ahead of forward
+  RecomputeModules recompute_modules;  // with Recompute::selective
+  // ZeRO-3 / FSDP: true gathers each stage's weights before every micro-batch's forward and again before its backward
+  // (FSDP's default); false gathers them once per step and keeps them until the step's last backward (FSDP2's
+  // reshard_after_forward=False, Megatron-FSDP without resharding, Meta's Llama 3 runs).
+  bool reshard_after_forward = true;
+  // Ranks a ZeRO shard spans (hybrid sharding, HSDP): states shard over shard_group data-parallel ranks and are
+  // replicated across dp / shard_group groups. 0: all of dp x cp.
+  int shard_group = 0;
+  double optimizer_moment_bytes = 4.0;  // Adam's first and second moments: fp32 (4) or bf16 (2) each
+  PipelineLayout layout = PipelineLayout::even;
+  std::vector<int> stage_layers;  // layers per virtual stage in model order, with PipelineLayout::listed
+  // Data-parallel ranks over which ZeRO shards the dense weights, gradients and optimizer states.
+  int dense_shards() const { return shard_group > 0 ? shard_group : dp * cp; }
+  // What the backward recomputes beside full recomputation: the listed modules with selective recomputation (the
+  // attention core where none are listed, as Megatron's --recompute-granularity selective does), else nothing.
+  RecomputeModules recomputed() const {
+    if (recompute != Recompute::selective) return {};
+    if (recompute_modules.any()) return recompute_modules;
+    RecomputeModules core;
+    core.core_attn = true;
+    return core;
+  }
 };
 
 struct TrainingSetup {

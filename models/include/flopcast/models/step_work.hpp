@@ -32,7 +32,9 @@ struct LayerWork {
   Pass ffn_forward;
   Pass attention_backward;
   Pass ffn_backward;
-  Pass core_attention;     // the forward's attention core (scores to context): what selective recompute redoes
+  Pass core_attention;     // the forward's attention core (scores to context)
+  Pass recompute;          // what selective recomputation redoes before the backward (the plan's modules)
+  bool recompute_dispatch = false;  // it recomputes the routed experts: dispatch and combine run again
   Collective tp;           // one tensor-parallel collective (a pass has two)
   Collective cp;           // one ring-attention exchange of K and V (a forward has cp - 1, a backward 2 (cp - 1))
   int cp_exchanges = 0;    // cp - 1
