@@ -42,14 +42,24 @@ std::vector<int> balanced_counts(int layers, int stages, double last_extra) {
     const double room = hi - (i == stages - 1 ? last_extra : 0.0);
     counts[static_cast<std::size_t>(i)] = static_cast<int>(std::floor(room + 1e-9));
   }
-  // Take the surplus back from the last stages first (they carry the head), keeping one layer each.
+  // Take the surplus back one layer at a time from the most loaded stage (the first on a tie, so that the last
+  // stage keeps its share where loads tie: it holds fewer layers' activations), keeping one layer each.
   long surplus = -static_cast<long>(layers);
   for (int c : counts) surplus += c;
-  for (int i = stages - 1; i >= 0 && surplus > 0; --i) {
-    auto& c = counts[static_cast<std::size_t>(i)];
-    const long take = std::min<long>(surplus, c - 1);
-    c -= static_cast<int>(take);
-    surplus -= take;
+  while (surplus > 0) {
+    int pick = -1;
+    double load = -1;
+    for (int i = 0; i < stages; ++i) {
+      const auto c = counts[static_cast<std::size_t>(i)];
+      const double l = c + (i == stages - 1 ? last_extra : 0.0);
+      if (c > 1 && l > load) {
+        pick = i;
+        load = l;
+      }
+    }
+    if (pick < 0) break;
+    counts[static_cast<std::size_t>(pick)] -= 1;
+    --surplus;
   }
   return counts;
 }
@@ -91,7 +101,21 @@ std::vector<StageLayout> stage_layouts(const ModelArch& model, const ParallelPla
       // An MTP module is a layer, its 2h -> h projection (small) and an output head.
       const double head = head_layer_equivalents(model);
       const double last_extra = head + model.mtp_modules * (1.0 + head);
-      return layouts_from_counts(model, balanced_counts(model.layers, stages, last_extra));
+      if (plan.schedule != Schedule::dualpipe || stages < 2 || stages % 2 != 0) {
+        return layouts_from_counts(model, balanced_counts(model.layers, stages, last_extra));
+      }
+      // DualPipe: a device runs stages d and stages - 1 - d, so the pairs are balanced (the last stage's extra work
+      // falls on the first pair), and each pair's layers split evenly between its two stages.
+      const int pairs = stages / 2;
+      auto by_pair = balanced_counts(model.layers, pairs, last_extra);
+      std::reverse(by_pair.begin(), by_pair.end());  // balanced_counts puts the extra work last: pair 0 takes it
+      std::vector<int> counts(static_cast<std::size_t>(stages));
+      for (int p = 0; p < pairs; ++p) {
+        const int n = by_pair[static_cast<std::size_t>(p)];
+        counts[static_cast<std::size_t>(p)] = n - n / 2;
+        counts[static_cast<std::size_t>(stages - 1 - p)] = n / 2;
+      }
+      return layouts_from_counts(model, counts);
     }
   }
   return stage_layouts(model, stages);
@@ -173,11 +197,13 @@ double activation_bytes_per_layer(const ModelArch& m, bool moe_layer, const Para
   if (moe_layer && m.moe) {
     const auto& e = *m.moe;
     const double routed_tokens = tokens / t * e.top_k * e.imbalance;  // SP splits the tokens before dispatch
-    // Each routed copy: its input, the expert's FFN tensors, its output before the weighted combine; none of it when
-    // the experts are recomputed (dispatch included).
+    // Each routed copy: its input (the first grouped GEMM's) and the expert's FFN tensors; none of it when the
+    // experts are recomputed (dispatch included). The expert outputs are not kept: Megatron-Core folds the routing
+    // weights into the activation function (experts.py, weighted_bias_swiglu_impl), so their gradient needs the
+    // activation's output, already counted, not the expert's.
     if (!redo.moe) {
       const double expert_bytes = redo.moe_act ? up_bytes : ffn_bytes;
-      bytes += routed_tokens * ((gemm_in + b16) * h + expert_bytes * e.expert_ffn);
+      bytes += routed_tokens * (gemm_in * h + expert_bytes * e.expert_ffn);
     }
     if (!redo.mlp) bytes += tokens * ffn_bytes * e.shared_experts * e.expert_ffn / t;
     bytes += kFp32Bytes * tokens / t * e.experts;  // router logits

@@ -679,8 +679,10 @@ class ScenarioParser {
     };
     std::optional<Pick> best;
     std::vector<std::string> tried;
-    for (int vpp = 2; plan.pp * vpp <= model.layers; ++vpp) {
-      if (model.layers % (plan.pp * vpp) != 0) continue;
+    // Virtual stages of at least one layer; where pp x vpp does not divide the layers, the plan's layout spreads them
+    // (even: the first virtual stages take one more).
+    const int most = std::min(model.layers / plan.pp, 16);
+    for (int vpp = 2; vpp <= most; ++vpp) {
       TrainingJob candidate = job();
       candidate.plan.vpp = vpp;
       try {
@@ -696,8 +698,8 @@ class ScenarioParser {
       }
     }
     if (!best) {
-      problems_.push_back({file_, path, fmt::format("the interleaved schedule needs vpp >= 2 with pp x vpp dividing "
-                                                    "the model's {} layers (pp {}); none runs this batch",
+      problems_.push_back({file_, path, fmt::format("the interleaved schedule needs vpp >= 2 with pp x vpp at most "
+                                                    "the model's {} layers (pp {}), and a batch it can run",
                                                     model.layers, plan.pp)});
       return;
     }
