@@ -41,7 +41,9 @@ import re
 import sys
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_RUNS = "/work/shared/data/calibration_runs.json"
+# The shared data folder sits beside the checkout: ../shared/data/calibration_runs.json from the repository root.
+DEFAULT_RUNS = os.path.join(os.path.dirname(REPO_ROOT), "shared", "data", "calibration_runs.json")
+MODEL_CATALOG = os.path.join(REPO_ROOT, "models", "data", "models")
 DEFAULT_OUT = os.path.join(REPO_ROOT, "scenarios", "validation")
 
 PRE_FLASH_ATTENTION = ("megatron2021", "korthikanti2022", "bloom", "opt")  # also trained with dropout
@@ -62,7 +64,11 @@ def or_default(value, default):
     return default if value is None else value
 
 
-def chip_id(chip_text):
+def chip_id(hardware):
+    """The record's catalog chip (hardware.chip_id), or one read from the chip's name for older records."""
+    if hardware.get("chip_id"):
+        return hardware["chip_id"]
+    chip_text = hardware.get("chip") or ""
     if "A100" in chip_text:
         return "a100-sxm-80gb"
     if "H100" in chip_text:
@@ -70,12 +76,58 @@ def chip_id(chip_text):
     raise Skip(f"no catalog chip for \"{chip_text}\"")
 
 
+def catalog_model(run):
+    """The record's model.catalog_id where flopcast's model catalog has it, else None (the model is written inline)."""
+    model_id = run["model"].get("catalog_id")
+    if model_id and os.path.exists(os.path.join(MODEL_CATALOG, f"{model_id}.json")):
+        return model_id
+    return None
+
+
+def precision(text):
+    """flopcast's training precision for the record's precision text: block-scaled MXFP8 and NVFP4, per-tensor FP8
+    (Transformer Engine, torchao Float8), else bf16 (FP16 mixed precision runs at the same tensor-core rate)."""
+    text = (text or "").lower()
+    if "nvfp4" in text:
+        return "nvfp4"
+    if "mxfp8" in text and "value in parentheses" not in text:
+        return "mxfp8"
+    if "fp8" in text or "float8" in text or "f8" in text:
+        return "fp8"
+    return "bf16"
+
+
+def sharding(parallelism):
+    """(zero, reshard_after_forward or None) from the record's FSDP text. PyTorch FSDP2 and Megatron-FSDP shard
+    weights, gradients and optimizer states (ZeRO-3). TorchTitan reshards after the forward by default only without a
+    pipeline (fsdp_reshard_after_forward "default": torchtitan/distributed/fsdp.py); with one, its pipeline stages keep
+    the gathered weights for the step and reduce-scatter once (torch.distributed.pipelining). Megatron-FSDP
+    (optim_grads_params) gathers each layer before every forward and backward. "Distributed optimizer" and DDP runs
+    shard only the optimizer states (ZeRO-1)."""
+    text = (parallelism.get("fsdp") or "")
+    if parallelism.get("zero_stage") is not None:
+        return parallelism["zero_stage"], None
+    lowered = text.lower()
+    if not text or "column = 0" in lowered or lowered.startswith("ddp") or "distributed optimizer" in lowered:
+        return 1, None
+    if "fsdp2" in lowered or "fully_shard" in lowered:
+        return 3, (parallelism.get("pp") or 1) <= 1
+    return 3, True
+
+
 def is_moe(run):
     return bool(run["model"].get("moe"))
 
 
 def build_model(run):
+    model_id = catalog_model(run)
+    if model_id:
+        return model_id
     m = run["model"]
+    missing = [key for key in ("layers", "hidden_size", "attention_heads") if m.get(key) is None]
+    if missing:
+        raise Skip(f"model architecture not in the record ({', '.join(missing)} missing) and no catalog model: "
+                   f"{m.get('name')}")
     attention_text = (m.get("attention_type") or "").upper()
     name_text = (m.get("name") or "").lower()
     heads = m["attention_heads"]
@@ -140,13 +192,16 @@ def build_parallelism(run):
     if vpp > 1:
         plan["vpp"] = vpp
         plan["schedule"] = "interleaved"
+    elif "interleaved" in (p.get("pipeline_schedule") or "").lower() and plan["pp"] > 1:
+        plan["schedule"] = "interleaved"  # vpp not published: flopcast picks it and lists it in its defaults
     else:
         plan["vpp"] = 1
         plan["schedule"] = "1f1b"
     # flopcast requires sequence parallelism when a MoE model uses tp > 1.
     plan["sp"] = bool(p.get("sequence_parallel")) or (tp > 1 and is_moe(run))
-    # FSDP shards weights, gradients and optimizer states: ZeRO-3.
-    plan["zero"] = or_default(p.get("zero_stage"), 3 if p.get("fsdp") else 1)
+    plan["zero"], reshard = sharding(p)
+    if reshard is not None:
+        plan["reshard_after_forward"] = reshard
     plan["micro_batch"] = or_default(p.get("micro_batch_size"), 1)  # see infer_micro_batch
     plan["recompute"] = recompute_mode(p.get("activation_recompute"))
     plan["tp_comm_overlap"] = run["id"].startswith(TE_COMM_OVERLAP)
@@ -162,7 +217,7 @@ def build_training(run):
     if p.get("global_batch_size_sequences") is not None:
         training["global_batch"] = p["global_batch_size_sequences"]
     # else: left out, so flopcast itself reports the missing field and the run is listed as skipped.
-    training["precision"] = "fp8" if "FP8" in (p.get("precision") or "") else "bf16"
+    training["precision"] = precision(p.get("precision"))
     # Required by the schema; it only scales run length and cost, which validation does not compare.
     training["tokens"] = 1e9
     training["flash_attention"] = not pre_2023
@@ -175,7 +230,7 @@ def build_scenario(run):
     return {
         "name": run["id"],
         "model": build_model(run),
-        "cluster": {"chip": chip_id(hw["chip"]), "chips": hw["num_chips"]},
+        "cluster": {"chip": chip_id(hw), "chips": hw["num_chips"]},
         "parallelism": build_parallelism(run),
         "training": build_training(run),
     }
@@ -226,6 +281,13 @@ def fill_gaps(run, runs, assumed):
         if p.get(key) is None:
             p[key] = 1
             assumed.append(f"{key} not published: 1")
+    if (p.get("global_batch_size_sequences") is None and p.get("micro_batch_size") is not None
+            and p.get("gradient_accumulation_steps") is None and run["id"].startswith("torchtitan")):
+        # TorchTitan's local batch is the micro-batch, and its configs accumulate no gradients unless they say so.
+        dp = p.get("dp") or run["hardware"]["num_chips"] // ((p.get("tp") or 1) * (p.get("pp") or 1) * (p.get("cp") or 1))
+        p["global_batch_size_sequences"] = dp * p["micro_batch_size"]
+        assumed.append(f"global batch not published: TorchTitan's local batch {p['micro_batch_size']} x dp {dp} "
+                       f"(no gradient accumulation stated)")
     if p.get("global_batch_size_sequences") is None:
         donor = next((r for r in siblings if r["parallelism"].get("global_batch_size_sequences") is not None), None)
         if donor is None:
@@ -311,11 +373,11 @@ def infer_interleaving(scenario, run, chunk_layers, assumed):
     pipeline communication overlap with pp > 1 and no virtual pipeline size was interleaved: its virtual stage
     size is taken as the median of the runs that publish one, the nearest that divides the layers per stage."""
     plan = scenario["parallelism"]
-    if plan["pp"] <= 1 or plan["vpp"] > 1 or "pp overlap" not in stated_overlap(run) or chunk_layers is None:
+    if plan["pp"] <= 1 or plan.get("vpp", 2) > 1 or "pp overlap" not in stated_overlap(run) or chunk_layers is None:
         return
     if run["parallelism"].get("virtual_pipeline_stages") is not None:
         return
-    per_stage, uneven = divmod(scenario["model"]["layers"], plan["pp"])
+    per_stage, uneven = divmod(run["model"]["layers"], plan["pp"])
     if uneven:
         return
     divisors = [d for d in range(1, per_stage + 1) if per_stage % d == 0]
@@ -329,6 +391,28 @@ def infer_interleaving(scenario, run, chunk_layers, assumed):
     assumed.append(f"virtual pipeline size not published, but pipeline communication overlap is, which Megatron "
                    f"runs only in the interleaved schedule: vpp {vpp} ({layers} per virtual stage; the median of "
                    f"the runs that publish vpp is {chunk_layers:g})")
+
+
+def infer_layout(scenario, run, assumed):
+    """Megatron-Bridge's recipes for models whose layers do not split over pp x vpp virtual stages count the embedding
+    and the loss as a layer each (account_for_embedding_in_pipeline_split, account_for_loss_in_pipeline_split): where
+    the layers plus two split evenly, the first virtual stage holds one layer fewer (the embedding takes its place) and
+    so does the last (the output head and loss)."""
+    plan = scenario["parallelism"]
+    if plan["schedule"] == "interleaved" and "vpp" not in plan:
+        return  # flopcast picks vpp; its even layout spreads the layers
+    chunks = plan["pp"] * (plan.get("vpp") or 1)
+    layers = run["model"]["layers"]
+    if chunks <= 1 or layers % chunks == 0 or (layers + 2) % chunks != 0:
+        return
+    per_chunk = (layers + 2) // chunks
+    counts = [per_chunk] * chunks
+    counts[0] -= 1
+    counts[-1] -= 1
+    plan["stage_layers"] = counts
+    assumed.append(f"{layers} layers do not split over pp x vpp = {chunks} virtual stages: the embedding and the loss "
+                   f"count as a layer each (Megatron's account_for_embedding/loss_in_pipeline_split), "
+                   f"{per_chunk} per stage, {counts[0]} on the first and {counts[-1]} on the last")
 
 
 def infer_network(scenario, run, assumed):
@@ -378,6 +462,7 @@ def main():
             continue
         infer_sequence_parallel(scenario, filled, assumed)
         infer_interleaving(scenario, filled, chunk_layers, assumed)
+        infer_layout(scenario, filled, assumed)
         infer_network(scenario, filled, assumed)
         infer_micro_batch(scenario, filled, assumed)
         round_batch(scenario, assumed)

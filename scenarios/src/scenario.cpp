@@ -535,7 +535,7 @@ class ScenarioParser {
       vpp_to_pick_ = true;
     } else if (plan.schedule == Schedule::interleaved) {
       if (plan.vpp < 2) problem("/parallelism/vpp", "the interleaved schedule needs vpp >= 2");
-      if (model.layers < plan.pp * plan.vpp) {
+      if (model.layers < plan.pp * plan.vpp && plan.layout != PipelineLayout::listed) {
         problem("/parallelism/vpp", fmt::format("pp x vpp = {} exceeds the model's {} layers", plan.pp * plan.vpp,
                                                 model.layers));
       }

@@ -123,5 +123,58 @@ class InferNetwork(unittest.TestCase):
             self.assertEqual(assumed, [])
 
 
+class Precision(unittest.TestCase):
+    def test_record_texts(self):
+        cases = {"MXFP8": "mxfp8", "NVFP4": "nvfp4", "FP8 (per-tensor, current scaling; Transformer Engine)": "fp8",
+                 "Float8 (torchao) + BF16": "fp8", "mxfp8_cublas": "mxfp8", "float8 tensorwise (f8 all-gather)": "fp8",
+                 "BF16": "bf16", "mixed precision FP16": "bf16", None: "bf16",
+                 # the table's main figure is FP8; the MXFP8 one is in parentheses
+                 "FP8 (current scaling); MXFP8 value in parentheses in the table": "fp8"}
+        for text, expected in cases.items():
+            self.assertEqual(mvs.precision(text), expected, text)
+
+
+class Sharding(unittest.TestCase):
+    def test_fsdp_texts(self):
+        cases = [
+            ({"fsdp": "FSDP2 over 8 GPUs", "pp": 1}, (3, True)),          # TorchTitan reshards without a pipeline
+            ({"fsdp": "FSDP2 over 8 ranks", "pp": 8}, (3, False)),        # ... and keeps the weights with one
+            ({"fsdp": "Megatron-FSDP (table FSDP column = 64; sharding group = #GPUs/(TP*PP))"}, (3, True)),
+            ({"fsdp": "DDP / distributed optimizer (table FSDP column = 0)"}, (1, None)),
+            ({"fsdp": "Megatron distributed optimizer"}, (1, None)),
+            ({"fsdp": None}, (1, None)),
+            ({"fsdp": None, "zero_stage": 1}, (1, None)),
+        ]
+        for parallelism, expected in cases:
+            self.assertEqual(mvs.sharding(parallelism), expected, parallelism)
+
+
+class Layout(unittest.TestCase):
+    def test_embedding_and_loss_count_as_layers(self):
+        # Llama 3.1 405B, 126 layers on pp 16 x vpp 8 = 128 virtual stages: (126 + 2) / 128 = 1 layer each, the
+        # embedding alone in the first and the loss alone in the last.
+        s = {"parallelism": {"pp": 16, "vpp": 8, "schedule": "interleaved"}}
+        assumed = []
+        mvs.infer_layout(s, {"model": {"layers": 126}}, assumed)
+        self.assertEqual(s["parallelism"]["stage_layers"], [0] + [1] * 126 + [0])
+        self.assertEqual(len(assumed), 1)
+
+    def test_even_splits_and_unpicked_vpp_left_alone(self):
+        for plan, layers in (({"pp": 8, "vpp": 2, "schedule": "interleaved"}, 128),
+                             ({"pp": 8, "schedule": "interleaved"}, 126),       # flopcast picks vpp
+                             ({"pp": 5, "vpp": 1, "schedule": "1f1b"}, 126)):   # 128 / 5 is no split either
+            s = {"parallelism": dict(plan)}
+            mvs.infer_layout(s, {"model": {"layers": layers}}, [])
+            self.assertNotIn("stage_layers", s["parallelism"])
+
+
+class Chips(unittest.TestCase):
+    def test_catalog_id_first(self):
+        self.assertEqual(mvs.chip_id({"chip_id": "b300", "chip": "NVIDIA B300"}), "b300")
+        self.assertEqual(mvs.chip_id({"chip": "NVIDIA A100 SXM4 80GB"}), "a100-sxm-80gb")
+        with self.assertRaises(mvs.Skip):
+            mvs.chip_id({"chip": "a chip nobody catalogued"})
+
+
 if __name__ == "__main__":
     unittest.main()
