@@ -127,10 +127,11 @@ void print_summary(const Scenario& s, const TrainingEstimate& e, const Predictio
   fmt::print(out, "  memory       {} of {} usable per chip (stage {}): {}, {} {}\n", bytes(m.total_bytes),
              bytes(m.usable_bytes), m.stage, m.fits ? "fits" : "DOES NOT FIT", bytes(std::fabs(m.margin_bytes)),
              m.fits ? "spare" : "short");
-  fmt::print(out, "               weights {}, gradients {}, optimizer {}, activations {} ({:.1f} micro-batches), "
+  fmt::print(out, "               weights {}, gradients {}, optimizer {}, {}activations {} ({:.1f} micro-batches), "
                   "reserved {}\n",
-             bytes(m.weights_bytes), bytes(m.gradients_bytes), bytes(m.optimizer_bytes), bytes(m.activations_bytes),
-             m.in_flight, bytes(m.reserved_bytes));
+             bytes(m.weights_bytes), bytes(m.gradients_bytes), bytes(m.optimizer_bytes),
+             m.gathered_weights_bytes > 0 ? fmt::format("gathered weights {}, ", bytes(m.gathered_weights_bytes)) : "",
+             bytes(m.activations_bytes), m.in_flight, bytes(m.reserved_bytes));
   fmt::print(out, "  step split   compute {} (GEMM {}, attention {}, memory-bound {})\n", seconds(b.compute_s()),
              seconds(b.gemm_s), seconds(b.attention_s), seconds(b.memory_bound_s));
   fmt::print(out, "               exposed communication {} (TP {}, CP {}, EP {}, PP {}, DP {})\n",

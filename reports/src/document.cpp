@@ -302,7 +302,7 @@ Section charts_section(const ReportData& data) {
   for (const auto& r : data.scenarios) {
     const auto& m = r.result.estimate.memory;
     memory.categories.push_back(short_label(r.scenario.name));
-    const double parts[] = {m.weights_bytes,     m.gradients_bytes, m.optimizer_bytes,
+    const double parts[] = {m.weights_bytes + m.gathered_weights_bytes, m.gradients_bytes, m.optimizer_bytes,
                             m.activations_bytes, m.reserved_bytes,  std::max(0.0, m.margin_bytes)};
     for (std::size_t k = 0; k < std::size(parts); ++k) memory.series[k].y.push_back(parts[k] / kBytesPerGiB);
   }

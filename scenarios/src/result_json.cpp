@@ -118,6 +118,7 @@ nlohmann::json estimate_json(const Scenario& scenario, const TrainingEstimate& e
                  {"weights_bytes", m.weights_bytes},
                  {"gradients_bytes", m.gradients_bytes},
                  {"optimizer_bytes", m.optimizer_bytes},
+                 {"gathered_weights_bytes", m.gathered_weights_bytes},
                  {"activations_bytes", m.activations_bytes},
                  {"reserved_bytes", m.reserved_bytes},
                  {"total_bytes", m.total_bytes},
