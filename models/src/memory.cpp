@@ -289,9 +289,9 @@ MemoryReport training_memory(const TrainingJob& job, const ParamCounts& params, 
     r.weights_bytes = kWeightBytes * (plan.zero >= 3 ? sharded : held.total());
     r.gradients_bytes = kGradientBytes * (plan.zero >= 2 ? sharded : held.total());
     r.optimizer_bytes = optimizer_bytes_per_param * (plan.zero >= 1 ? sharded : held.total());
-    if (plan.zero >= 3) {
-      // Unsharded bf16 weights: the whole device's for the step without resharding; else the layer in use and the
-      // next one, prefetched.
+    if (plan.zero >= 3 && (dense_shards > 1 || (held.expert > 0 && moe_shards > 1))) {
+      // Unsharded bf16 weights, gathered into buffers of their own beside the shards (none with a single shard):
+      // the whole device's for the step without resharding; else the layer in use and the next one, prefetched.
       r.gathered_weights_bytes =
           kWeightBytes * (plan.reshard_after_forward ? 2.0 * largest_layer_params : held.total());
     }
