@@ -43,9 +43,9 @@ std::string metric_label(PublishedMetric metric) {
 }
 
 void print_summaries(const std::vector<ErrorSummary>& summaries, std::ostream& out) {
-  fmt::print(out, "\n  |error|, %            runs   tier 1 median    max   tier 2 median    max\n");
+  fmt::print(out, "\n  |error|, %                  runs   tier 1 median    max   tier 2 median    max\n");
   for (const auto& s : summaries) {
-    fmt::print(out, "  {:<20} {:>6} {:>15.1f} {:>6.1f} {:>15.1f} {:>6.1f}\n", s.group, s.runs, s.median_abs_pct[0],
+    fmt::print(out, "  {:<26} {:>6} {:>15.1f} {:>6.1f} {:>15.1f} {:>6.1f}\n", s.group, s.runs, s.median_abs_pct[0],
                s.max_abs_pct[0], s.median_abs_pct[1], s.max_abs_pct[1]);
   }
 }
@@ -112,6 +112,11 @@ int validate_runs(const ValidateOptions& options, const Catalogs& catalogs, std:
                r.error_pct[1], r.fits_memory ? "" : "  (predicted not to fit memory)");
   }
   print_summaries(report.summaries, out);
+  const auto not_fitting = std::count_if(report.rows.begin(), report.rows.end(),
+                                         [](const ValidationRow& r) { return !r.fits_memory; });
+  fmt::print(out, "\n  memory: {} of {} runs predicted not to fit, although every one of them ran: errors of the memory "
+                  "model\n",
+             not_fitting, report.rows.size());
   fmt::print(out, "\n  * the publication left something out that the scenario assumes (its published.assumed list)\n");
   fmt::print(out, "  error = (predicted - published) / published; tier 1 analytical, tier 2 discrete-event\n");
 

@@ -204,7 +204,7 @@ TEST_CASE("validation summaries take medians and maxima of absolute errors per g
   const std::vector<ValidationRow> rows = {row("a", "ampere", false, -10, 4), row("b", "ampere", false, 2, -6),
                                            row("c", "hopper", true, 30, 1), row("d", "hopper", false, -4, -2)};
   const auto summaries = summarise(rows);
-  REQUIRE(summaries.size() == 5);  // all, ampere, hopper, dense, MoE
+  REQUIRE(summaries.size() == 9);  // all, ampere, hopper, dense, MoE, and the sources a, b, c, d
   const auto& all = summaries[0];
   CHECK(all.group == "all");
   CHECK(all.runs == 4);
@@ -218,6 +218,10 @@ TEST_CASE("validation summaries take medians and maxima of absolute errors per g
   CHECK(summaries[1].median_abs_pct[0] == 6.0);  // (10 + 2) / 2
   CHECK(summaries[4].group == "MoE");
   CHECK(summaries[4].runs == 1);
+  CHECK(summaries[5].group == "source a");
+  CHECK(summaries[5].max_abs_pct[0] == 10.0);
+  CHECK(run_source("mbridge2606-b300-qwen3-30b-mxfp8-8gpu") == "mbridge2606");
+  CHECK(run_source("opt") == "opt");
   // CSV fields with commas or quotes are quoted (RFC 4180).
   ValidationReport report{{row("x,y", "ampere", false, 1, 1)}, {}};
   report.rows[0].assumed = {"tp \"guessed\""};

@@ -62,6 +62,8 @@ ErrorStats error_stats(const std::vector<double>& errors_pct) {
   return out;
 }
 
+std::string run_source(const std::string& run) { return run.substr(0, run.find('-')); }
+
 std::vector<ErrorSummary> summarise(const std::vector<ValidationRow>& rows) {
   std::vector<std::pair<std::string, std::function<bool(const ValidationRow&)>>> groups = {
       {"all", [](const ValidationRow&) { return true; }}};
@@ -74,6 +76,16 @@ std::vector<ErrorSummary> summarise(const std::vector<ValidationRow>& rows) {
   }
   groups.emplace_back("dense", [](const ValidationRow& r) { return !r.moe; });
   groups.emplace_back("MoE", [](const ValidationRow& r) { return r.moe; });
+  // By source: a publication or benchmark table, named by its runs' id prefix ("mbridge2606", "torchtitan", ...).
+  std::vector<std::string> sources;
+  for (const auto& row : rows) {
+    const auto source = run_source(row.run);
+    if (std::find(sources.begin(), sources.end(), source) == sources.end()) sources.push_back(source);
+  }
+  std::sort(sources.begin(), sources.end());
+  for (const auto& source : sources) {
+    groups.emplace_back("source " + source, [source](const ValidationRow& r) { return run_source(r.run) == source; });
+  }
   std::vector<ErrorSummary> out;
   for (const auto& [name, member] : groups) {
     ErrorSummary s;

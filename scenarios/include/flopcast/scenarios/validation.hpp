@@ -29,9 +29,13 @@ struct ValidationRow {
   std::vector<std::string> assumed;
 };
 
+// The source of a published run: its id up to the first '-' (the runs of one publication or benchmark table share
+// it: "megatron2021", "mbridge2606", "torchtitan").
+std::string run_source(const std::string& run);
+
 // Median and max |error| of a group of rows at one tier.
 struct ErrorSummary {
-  std::string group;  // "all", "ampere", "hopper", "dense", "MoE"
+  std::string group;  // "all", "ampere", "hopper", "dense", "MoE", "source mcore", ...
   int runs = 0;
   std::array<double, 2> median_abs_pct{};
   std::array<double, 2> max_abs_pct{};
