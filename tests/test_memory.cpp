@@ -72,3 +72,103 @@ TEST_CASE("memory per chip is the sum of its parts and ZeRO shards what it says"
   const auto zero3 = training_memory(scenario.job, params, test::catalogs().assumptions);
   CHECK(zero3.weights_bytes == zero0.weights_bytes / 2.0);
 }
+
+TEST_CASE("recompute modules drop their tensors, by hand", "[models][memory]") {
+  // GPT-3 175B at t = 8 with SP, FlashAttention, bf16, no dropout: sbh / t = 2048 x 12288 / 8 = 3,145,728 elements.
+  const auto model = gpt3();
+  TrainingSetup training{.seq_len = 2048, .global_batch = 64};
+  ParallelPlan plan{.tp = 8, .sp = true, .recompute = Recompute::selective};
+  const double base = activation_bytes_per_layer(model, false, plan, training);
+  // layernorm: the two norm outputs (the QKV and FC1 inputs), 2 bytes x 2 x sbh / t = 12,582,912 bytes fewer.
+  plan.recompute_modules.layernorm = true;
+  CHECK(base - activation_bytes_per_layer(model, false, plan, training) == 12582912.0);
+  // mlp instead: the GELU FFN's input-side tensors of 4h (its up output and the FC2 input), 2 x 2 x 4 sbh / t
+  //   = 50,331,648 bytes fewer (the FFN's input stays: it is the second norm's output).
+  plan.recompute_modules = {};
+  plan.recompute_modules.mlp = true;
+  CHECK(base - activation_bytes_per_layer(model, false, plan, training) == 50331648.0);
+  // Listing modules replaces selective's default (the attention core, which FlashAttention keeps small anyway).
+  CHECK(plan.recomputed().core_attn == false);
+  CHECK(ParallelPlan{.recompute = Recompute::selective}.recomputed().core_attn == true);
+  CHECK(ParallelPlan{.recompute = Recompute::full}.recomputed().any() == false);
+}
+
+TEST_CASE("block-scaled precisions save and quantise what they say", "[models][memory]") {
+  // Saved GEMM inputs: fp8 1 byte; MXFP8 1 + 1/32 (an 8-bit scale per 32); NVFP4 0.5 + 1/16 (an FP8 scale per 16).
+  CHECK(saved_gemm_input_bytes(Precision::bf16) == 2.0);
+  CHECK(saved_gemm_input_bytes(Precision::fp8) == 1.0);
+  CHECK(saved_gemm_input_bytes(Precision::mxfp8) == 1.03125);
+  CHECK(saved_gemm_input_bytes(Precision::nvfp4) == 0.5625);
+  // Quantisation traffic per element: read 2 and write 1 (fp8); read 2, write two 1.03125-byte copies (MXFP8) =
+  // 4.0625; read 2, write two 0.5625-byte copies, Hadamard transform reading 2 and writing 0.5625 (NVFP4) = 5.6875.
+  CHECK(quantise_bytes_per_element(Precision::fp8) == 3.0);
+  CHECK(quantise_bytes_per_element(Precision::mxfp8) == 4.0625);
+  CHECK(quantise_bytes_per_element(Precision::nvfp4) == 5.6875);
+  CHECK(gemm_data_type(Precision::nvfp4) == DataType::nvfp4);
+}
+
+TEST_CASE("in-flight micro-batches per pipeline device never exceed the step's", "[models][memory]") {
+  // Interleaved, pp 16, vpp 2: rank 0 warms up 2 x 15 + 1 x 16 = 46 chunks and keeps one more in flight: 47 chunks
+  // of half a stage = 23.5 stages' worth (Narayanan et al.'s 16 (1 + 15/32)). With 16 micro-batches the step has only
+  // 32 chunks: 16. Rank 15 warms up 16 chunks: 17 / 2 = 8.5.
+  const ParallelPlan plan{.pp = 16, .vpp = 2, .schedule = Schedule::interleaved};
+  CHECK(micro_batches_in_flight(plan, 64, 0) == 23.5);
+  CHECK(micro_batches_in_flight(plan, 16, 0) == 16.0);
+  CHECK(micro_batches_in_flight(plan, 64, 15) == 8.5);
+  // 1F1B: stage i holds min(m, pp - i).
+  CHECK(micro_batches_in_flight({.pp = 8, .schedule = Schedule::one_f_one_b}, 64, 5) == 3.0);
+}
+
+TEST_CASE("pipeline layouts: listed, balanced, and DualPipe's stage pairs", "[models][memory]") {
+  const auto model = *test::catalogs().models.find("deepseek-v3");  // 61 layers (3 dense), 1 MTP module
+  ParallelPlan plan{.pp = 16, .schedule = Schedule::dualpipe};
+  plan.layout = PipelineLayout::listed;
+  plan.stage_layers = std::vector<int>(15, 4);
+  plan.stage_layers.push_back(1);
+  const auto listed = stage_layouts(model, plan, 16);
+  CHECK(listed.front().dense_layers == 3);
+  CHECK(listed.front().moe_layers == 1);
+  CHECK(listed.back().layers() == 1);
+  CHECK(listed.back().head);
+  CHECK(listed.back().mtp_modules == 1);
+  // DualPipe's device 1 holds stages 1 and 14.
+  const auto held = device_stages(plan, listed, 1);
+  REQUIRE(held.size() == 2);
+  CHECK(held[0].layers() + held[1].layers() == 8);
+  // Balanced, 1F1B: the head and the MTP module weigh h + 1 + h layers (h = the head's share, about 1.58 for this
+  // model), so the last stage gets one layer and the others four: 15 x 4 + 1 = 61; the last carries 1 + 4.2 layers.
+  ParallelPlan balanced{.pp = 16};
+  balanced.layout = PipelineLayout::balanced;
+  const double head = head_layer_equivalents(model);
+  CHECK(head > 1.5);
+  CHECK(head < 1.7);
+  const auto layout = stage_layouts(model, balanced, 16);
+  CHECK(layout.back().layers() == 1);
+  CHECK(layout[7].layers() == 4);
+}
+
+TEST_CASE("FSDP without resharding holds the gathered weights; HSDP and bf16 moments shard less and store less",
+          "[models][memory]") {
+  auto scenario = test::scenario_from(nlohmann::json::parse(R"({
+    "model": "llama3-70b",
+    "cluster": {"chip": "h100-sxm", "chips": 64},
+    "parallelism": {"tp": 8, "pp": 1, "zero": 3, "micro_batch": 1},
+    "training": {"seq_len": 4096, "global_batch": 32, "tokens": 1e9}})"));
+  const auto params = count_params(scenario.job.model);
+  const auto& a = test::catalogs().assumptions;
+  // dp 8: weights, gradients and optimizer states an eighth each; resharding after the forward holds two layers'
+  // unsharded bf16 weights (the one in use and the prefetched one); without it, all of them (8 x the sharded ones).
+  const auto reshard = training_memory(scenario.job, params, a);
+  scenario.job.plan.reshard_after_forward = false;
+  const auto kept = training_memory(scenario.job, params, a);
+  CHECK_THAT(kept.gathered_weights_bytes, Catch::Matchers::WithinRel(8.0 * kept.weights_bytes, 1e-12));
+  CHECK(reshard.gathered_weights_bytes < kept.gathered_weights_bytes / 10.0);
+  // HSDP over groups of 4: every sharded part doubles.
+  scenario.job.plan.shard_group = 4;
+  const auto hybrid = training_memory(scenario.job, params, a);
+  CHECK_THAT(hybrid.optimizer_bytes, Catch::Matchers::WithinRel(2.0 * kept.optimizer_bytes, 1e-12));
+  // bf16 moments: 4 + 2 x 2 = 8 bytes per parameter instead of 4 + 2 x 4 = 12.
+  scenario.job.plan.optimizer_moment_bytes = 2.0;
+  const auto bf16_moments = training_memory(scenario.job, params, a);
+  CHECK_THAT(bf16_moments.optimizer_bytes, Catch::Matchers::WithinRel(hybrid.optimizer_bytes * 8.0 / 12.0, 1e-12));
+}

@@ -92,6 +92,22 @@ TEST_CASE("validation names the file and the JSON path and what was expected", "
     json["parallelism"].erase("micro_batch");
     CHECK(only_problem(json) == "/parallelism/micro_bach: unknown key (did you mean \"micro_batch\"?)");
   }
+  SECTION("plan options the published runs state, checked") {
+    auto json = base();
+    json["parallelism"]["recompute"] = "selective";
+    json["parallelism"]["recompute_modules"] = {"layernorm", "mla_up_projection"};
+    CHECK(only_problem(json) == "/parallelism/recompute_modules: unknown module \"mla_up_projection\"; known: "
+                                "core_attn, layernorm, mla_up_proj, moe_act, mlp, moe");
+    json = base();
+    json["parallelism"]["stage_layers"] = {30, 31};
+    CHECK(only_problem(json).find("/parallelism/stage_layers: lists 2 stages, but pp x vpp is") == 0);
+    json = base();
+    json["parallelism"]["shard_group"] = 3;
+    CHECK(only_problem(json).find("/parallelism/shard_group: 3 must divide dp x cp") == 0);
+    json = base();
+    json["training"]["precision"] = "nvfp4";  // the base runs on H800: no NVFP4 tensor cores
+    CHECK(only_problem(json).find("/training/precision: h800-sxm has no nvfp4 tensor cores") == 0);
+  }
   SECTION("fp8 on a chip without fp8 units") {
     auto json = base();
     json["cluster"] = {{"chip", "ascend-910b"}, {"chips", 2048}};
