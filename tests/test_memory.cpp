@@ -147,7 +147,7 @@ TEST_CASE("pipeline layouts: listed, balanced, and DualPipe's stage pairs", "[mo
   CHECK(layout[7].layers() == 4);
 }
 
-TEST_CASE("FSDP without resharding holds the gathered weights; HSDP and bf16 moments shard less and store less",
+TEST_CASE("FSDP without resharding holds the gathered weights, HSDP and bf16 moments shard less and store less",
           "[models][memory]") {
   auto scenario = test::scenario_from(nlohmann::json::parse(R"({
     "model": "llama3-70b",
