@@ -44,7 +44,7 @@ for key in step_time_s tokens_per_s tokens_per_s_per_chip mfu hfu model_tflops_p
   expect "json-$key" 0 "\"$key\":" "" -- cat "$work/run.json"
 done
 # The interval brackets the central value.
-expect json-interval 0 "^ok" "" -- python3 -c "import json; d = json.load(open('$work/run.json')); print('ok' if all(d[k + '_p10'] < d[k] < d[k + '_p90'] for k in ('step_time_s', 'train_days', 'cost_usd', 'usd_per_mtok', 'tokens_per_s_per_chip', 'mfu')) else 'bad')"
+expect json-interval 0 "^ok" "" -- python3 -c "import json; d = json.load(open('$work/run.json')); print('ok' if all(d[k + '_p10'] < d[k] < d[k + '_p90'] for k in ('step_time_s', 'train_days', 'cost_usd', 'usd_per_mtok', 'tokens_per_s_per_chip', 'mfu', 'hfu', 'model_tflops_per_chip')) else 'bad')"
 expect run-interval 0 "p10-p90 +step time [0-9.]+ s to [0-9.]+ s" "" -- "$flopcast" run --tier analytical "$shipped"
 expect run-interval-inputs 0 "ascend-910b peak_dense.bf16 320 \(280 to 400 TFLOP/s\)" "" -- "$flopcast" run --tier analytical scenarios/shipped/deepseek-v3-ascend-910b.json
 expect json-array 0 "^\[" "" -- "$flopcast" run --json "$shipped" scenarios/shipped/deepseek-v3-h20.json

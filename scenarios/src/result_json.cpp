@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <fmt/format.h>
 
 #include "flopcast/core/json_reader.hpp"
@@ -69,6 +70,15 @@ void add_intervals(nlohmann::json& j, const Scenario& scenario, const TrainingEs
   bounds("usd_per_mtok", intervals.usd_per_mtok);
   bounds("tokens_per_s_per_chip", intervals.tokens_per_s_per_chip);
   bounds("mfu", intervals.mfu);
+  // Model and hardware FLOP rates per chip follow tokens per chip: the FLOPs per token are the model's, not uncertain.
+  const auto scaled = [](const Interval& interval, double factor) {
+    Interval out = interval;
+    out.p10 *= factor;
+    out.p90 *= factor;
+    return out;
+  };
+  bounds("model_tflops_per_chip", scaled(intervals.tokens_per_s_per_chip, e.flops.model / 1e12));
+  if (e.tokens_per_s_per_chip > 0) bounds("hfu", scaled(intervals.mfu, e.hfu / std::max(e.mfu, 1e-30)));
   nlohmann::json inputs = nlohmann::json::array();
   for (const auto& i : intervals.inputs) {
     inputs.push_back({{"name", i.name},
