@@ -679,6 +679,14 @@ class ScenarioParser {
     };
     std::optional<Pick> best;
     std::vector<std::string> tried;
+    std::optional<TopologySummary> topology;  // the same cluster for every candidate: built once
+    try {
+      topology = build_topology(topology_spec(job().cluster));
+    } catch (const ModelError&) {
+      topology.reset();  // each estimate reports it below
+    }
+    EstimateOptions options;
+    if (topology) options.topology = &*topology;
     // Virtual stages of at least one layer; where pp x vpp does not divide the layers, the plan's layout spreads them
     // (even: the first virtual stages take one more).
     const int most = std::min(model.layers / plan.pp, 16);
@@ -686,7 +694,7 @@ class ScenarioParser {
       TrainingJob candidate = job();
       candidate.plan.vpp = vpp;
       try {
-        const auto estimate = estimate_training(candidate, catalogs_.assumptions, {});
+        const auto estimate = estimate_training(candidate, catalogs_.assumptions, options);
         const Pick pick{vpp, estimate.step_time_s, estimate.memory.fits};
         tried.push_back(fmt::format("{} ({:.3f} s{})", vpp, pick.step_s, pick.fits ? "" : ", does not fit"));
         if (!best || (pick.fits && !best->fits) ||
