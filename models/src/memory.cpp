@@ -249,6 +249,17 @@ std::vector<StageLayout> device_stages(const ParallelPlan& plan, const std::vect
   return held;
 }
 
+StageParams device_params(const ModelArch& model, const ParamCounts& params, const ParallelPlan& plan,
+                          const std::vector<StageLayout>& chunks, int device) {
+  StageParams held;
+  for (const auto& stage : device_stages(plan, chunks, device)) {
+    const auto p = stage_params(model, params, stage, plan);
+    held.dense += p.dense;
+    held.expert += p.expert;
+  }
+  return held;
+}
+
 MemoryReport training_memory(const TrainingJob& job, const ParamCounts& params, const Assumptions& assumptions) {
   const auto& plan = job.plan;
   const auto& model = job.model;
@@ -265,15 +276,13 @@ MemoryReport training_memory(const TrainingJob& job, const ParamCounts& params, 
   MemoryReport best;
   for (int device = 0; device < plan.pp; ++device) {
     const auto held_stages = device_stages(plan, chunks, device);
-    StageParams held;
+    const StageParams held = device_params(model, params, plan, chunks, device);
     double per_micro_batch = 0;  // activations of one micro-batch through all of this device's stages
     double largest_layer_params = 0;
     bool head = false;
     int head_count = 0;
     for (const auto& stage : held_stages) {
       const auto p = stage_params(model, params, stage, plan);
-      held.dense += p.dense;
-      held.expert += p.expert;
       per_micro_batch += stage.dense_layers * dense_layer_acts + stage.moe_layers * moe_layer_acts;
       if (stage.mtp_modules > 0) per_micro_batch += stage.mtp_modules * (model.moe ? moe_layer_acts : dense_layer_acts);
       if (stage.layers() > 0) largest_layer_params = std::max(largest_layer_params, p.total() / stage.layers());

@@ -54,35 +54,33 @@ TopologySpec topology_spec(const ClusterSetup& cluster) {
           .oversubscription = cluster.oversubscription};
 }
 
+namespace {
+// The flags of RecomputeModules in the order of kRecomputeModuleNames.
+constexpr std::array<bool RecomputeModules::*, 6> kModuleFlags{
+    &RecomputeModules::core_attn, &RecomputeModules::layernorm, &RecomputeModules::mla_up_proj,
+    &RecomputeModules::moe_act,   &RecomputeModules::mlp,       &RecomputeModules::moe};
+}  // namespace
+
 std::vector<std::string> recompute_module_names(const RecomputeModules& m) {
-  const std::array<bool, 6> set{m.core_attn, m.layernorm, m.mla_up_proj, m.moe_act, m.mlp, m.moe};
   std::vector<std::string> names;
-  for (std::size_t i = 0; i < set.size(); ++i) {
-    if (set[i]) names.push_back(kRecomputeModuleNames[i]);
+  for (std::size_t i = 0; i < kModuleFlags.size(); ++i) {
+    if (m.*kModuleFlags[i]) names.push_back(kRecomputeModuleNames[i]);
   }
   return names;
 }
 
 bool set_recompute_module(RecomputeModules& m, std::string_view name) {
-  const std::array<bool*, 6> fields{&m.core_attn, &m.layernorm, &m.mla_up_proj, &m.moe_act, &m.mlp, &m.moe};
-  for (std::size_t i = 0; i < fields.size(); ++i) {
+  for (std::size_t i = 0; i < kModuleFlags.size(); ++i) {
     if (kRecomputeModuleNames[i] == name) {
-      *fields[i] = true;
+      m.*kModuleFlags[i] = true;
       return true;
     }
   }
   return false;
 }
 
-std::string_view to_string(Precision precision) {
-  switch (precision) {
-    case Precision::bf16: return "bf16";
-    case Precision::fp8: return "fp8";
-    case Precision::mxfp8: return "mxfp8";
-    case Precision::nvfp4: return "nvfp4";
-  }
-  return "?";
-}
+// A training precision is named by the tensor-core data type its GEMMs run in.
+std::string_view to_string(Precision precision) { return to_string(gemm_data_type(precision)); }
 
 std::optional<Precision> parse_precision(std::string_view name) {
   for (auto precision : kAllPrecisions) {

@@ -339,12 +339,7 @@ StepWork build_step_work(const TrainingJob& job, const TopologySummary& topology
   const int replicas = std::max(1, dense_ranks / shard_ranks);
   const int expert_shard_ranks = std::max(1, expert_ranks / replicas);
   for (int device = 0; device < plan.pp; ++device) {
-    StageParams held;
-    for (const auto& layout : device_stages(plan, w.chunks, device)) {
-      const auto p = stage_params(model, params, layout, plan);
-      held.dense += p.dense;
-      held.expert += p.expert;
-    }
+    const StageParams held = device_params(model, params, plan, w.chunks, device);
     DeviceSync sync;
     if (plan.zero == 0) {
       sync.gradients = machine.group_all_reduce(kFp32Bytes * held.dense, dense_ranks, plan.tp);

@@ -45,6 +45,9 @@ struct StageParams {
 };
 StageParams stage_params(const ModelArch& model, const ParamCounts& params, const StageLayout& stage,
                          const ParallelPlan& plan);
+// Parameters one chip of pipeline device `device` holds: the sum over its virtual stages (device_stages above).
+StageParams device_params(const ModelArch& model, const ParamCounts& params, const ParallelPlan& plan,
+                          const std::vector<StageLayout>& chunks, int device);
 
 // Activation bytes one chip stores for one layer and one micro-batch, with nothing recomputed except what `plan`
 // says. `moe_layer` picks the FFN kind.

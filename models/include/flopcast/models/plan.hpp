@@ -79,7 +79,7 @@ struct ParallelPlan {
   Schedule schedule = Schedule::one_f_one_b;
   bool tp_comm_overlap = false;  // TP collectives overlapped with GEMMs (Transformer Engine userbuffers)
   bool dp_overlap = true;        // gradient reduce-scatter behind backward, parameter all-gather ahead of forward
-  RecomputeModules recompute_modules;  // with Recompute::selective
+  RecomputeModules recompute_modules{};  // with Recompute::selective
   // ZeRO-3 / FSDP: true gathers each stage's weights before every micro-batch's forward and again before its backward
   // (FSDP's default); false gathers them once per step and keeps them until the step's last backward (FSDP2's
   // reshard_after_forward=False, Megatron-FSDP without resharding, Meta's Llama 3 runs).
@@ -89,7 +89,7 @@ struct ParallelPlan {
   int shard_group = 0;
   double optimizer_moment_bytes = 4.0;  // Adam's first and second moments: fp32 (4) or bf16 (2) each
   PipelineLayout layout = PipelineLayout::even;
-  std::vector<int> stage_layers;  // layers per virtual stage in model order, with PipelineLayout::listed
+  std::vector<int> stage_layers{};  // layers per virtual stage in model order, with PipelineLayout::listed
   // Data-parallel ranks over which ZeRO shards the dense weights, gradients and optimizer states.
   int dense_shards() const { return shard_group > 0 ? shard_group : dp * cp; }
   // What the backward recomputes beside full recomputation: the listed modules with selective recomputation (the
