@@ -37,9 +37,11 @@ TEST_CASE("with overlap and contention off tier 2 equals tier 1 within 1% on eve
     const auto one = estimate_training(scenario.job, catalogs().assumptions, EstimateOptions{false});
     INFO(file.filename().string() << ": tier 1 " << one.step_time_s << " s, tier 2 " << two.estimate.step_time_s
                                   << " s");
-    // 1 %, but 1.5 % for DualPipe with unequal stages (DeepSeek-V3: the last stage holds one layer, the head and
-    // the MTP module): tier 1 starts a paired forward and backward when both inputs are there (DualPipe's order),
-    // tier 2 without overlap runs them one after the other, each on its own input.
+    // 1 %, but 1.5 % for DualPipe with unequal stages (the DeepSeek-V3 scenarios: the last stage holds one layer, the
+    // head and the MTP module). Tier 1 walks the schedule with the pipeline hops left out of its dependencies and adds
+    // them to the step on their own; tier 2 sends each hop inside the chain, and a DualPipe pair waits for both of
+    // its inputs, so with unequal stages a late hop can hold up a whole pair (Ascend 910B: tier 2 1.3 % slower).
+    // Carrying the hops in tier 1's walk is the fix, and it moves every calibrated tier-1 number: not done yet.
     const bool unequal_dualpipe =
         scenario.job.plan.schedule == Schedule::dualpipe && scenario.job.plan.layout != PipelineLayout::even;
     CHECK_THAT(two.estimate.step_time_s, WithinRel(one.step_time_s, unequal_dualpipe ? 0.015 : 0.01));

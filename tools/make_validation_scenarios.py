@@ -22,7 +22,16 @@ Where the publication leaves out something a scenario needs, the rule used is wr
   - pipeline communication overlap stated but no virtual pipeline size: the interleaved schedule (Megatron and
     NeMo overlap pipeline communication only in it), with the layers per virtual stage of the file's runs that
     publish a virtual pipeline size (their median);
-  - an inter-node network named as Omni-Path with "N links per node": the opa-100 fabric and N NICs per node.
+  - an inter-node network named as Omni-Path with "N links per node": the opa-100 fabric and N NICs per node;
+  - an interleaved schedule named without its vpp: left for flopcast to pick (the fastest that fits);
+  - layers that do not split over pp x vpp but do with the embedding and the loss counted as a layer each: that layout
+    (Megatron's account_for_embedding/loss_in_pipeline_split), in stage_layers;
+  - TorchTitan runs without a global batch: the local batch (the micro-batch) x dp.
+
+The chip and the model come from the record's hardware.chip_id and model.catalog_id (inline where the model catalog
+has no such entry), the precision from its text (MXFP8, NVFP4, per-tensor FP8, else bf16), the sharding from its FSDP
+text (see sharding()). Runs whose architecture flopcast cannot express (no layers in the record and no catalog model)
+are listed as skipped.
 
 Framework behaviour of the time is set by source: FlashAttention and dropout (PRE_FLASH_ATTENTION), Transformer
 Engine's tensor-parallel overlap (TE_COMM_OVERLAP), gradients reduced after the pipeline flush
@@ -261,6 +270,12 @@ def same_model_runs(run, runs):
     return sorted(others, key=lambda r: abs(r["hardware"]["num_chips"] - run["hardware"]["num_chips"]))
 
 
+def record_data_parallel(run):
+    """A record's data-parallel width: its own, or what the chips leave after tp x pp x cp."""
+    p = run["parallelism"]
+    return p.get("dp") or run["hardware"]["num_chips"] // ((p.get("tp") or 1) * (p.get("pp") or 1) * (p.get("cp") or 1))
+
+
 def fill_gaps(run, runs, assumed):
     """A copy of the run with a missing plan or batch taken from a sibling run, each step noted in `assumed`."""
     run = json.loads(json.dumps(run))
@@ -284,7 +299,7 @@ def fill_gaps(run, runs, assumed):
     if (p.get("global_batch_size_sequences") is None and p.get("micro_batch_size") is not None
             and p.get("gradient_accumulation_steps") is None and run["id"].startswith("torchtitan")):
         # TorchTitan's local batch is the micro-batch, and its configs accumulate no gradients unless they say so.
-        dp = p.get("dp") or run["hardware"]["num_chips"] // ((p.get("tp") or 1) * (p.get("pp") or 1) * (p.get("cp") or 1))
+        dp = record_data_parallel(run)
         p["global_batch_size_sequences"] = dp * p["micro_batch_size"]
         assumed.append(f"global batch not published: TorchTitan's local batch {p['micro_batch_size']} x dp {dp} "
                        f"(no gradient accumulation stated)")
@@ -292,12 +307,11 @@ def fill_gaps(run, runs, assumed):
         donor = next((r for r in siblings if r["parallelism"].get("global_batch_size_sequences") is not None), None)
         if donor is None:
             raise Skip("global batch not published, and no run of the same model in the same source has one")
-        dp_of = lambda r: r["parallelism"].get("dp") or r["hardware"]["num_chips"] // (
-            (r["parallelism"].get("tp") or 1) * (r["parallelism"].get("pp") or 1))
-        batch = donor["parallelism"]["global_batch_size_sequences"] * dp_of(run) // dp_of(donor)
+        dp_run, dp_donor = record_data_parallel(run), record_data_parallel(donor)
+        batch = donor["parallelism"]["global_batch_size_sequences"] * dp_run // dp_donor
         p["global_batch_size_sequences"] = batch
         assumed.append(f"global batch not published: {donor['id']}'s {donor['parallelism']['global_batch_size_sequences']} "
-                       f"sequences x dp {dp_of(run)} / {dp_of(donor)} = {batch}")
+                       f"sequences x dp {dp_run} / {dp_donor} = {batch}")
     return run
 
 

@@ -240,7 +240,7 @@ TrainingEstimate estimate_training(const TrainingJob& job, const Assumptions& a,
     double exposed = dp_overlap ? std::max(0.0, gradients - slowest.backward_s) +
                                       std::max(0.0, parameters - slowest.forward_s)
                                 : gradients + parameters;
-    const bool gather_per_pass = plan.zero >= 3 && plan.reshard_after_forward;
+    const bool gather_per_pass = plan.gathers_weights_per_pass();
     if (gather_per_pass) {
       // Weights gathered before each micro-batch's forward and backward, prefetched behind the previous layer
       // (without resharding they are gathered once, ahead of the first forward, as with a sharded optimizer).

@@ -12,13 +12,6 @@ constexpr double kWeightBytes = kBf16Bytes;        // bf16 weights (fp8 training
 constexpr double kGradientBytes = kFp32Bytes;      // fp32 main gradients (Megatron's default accumulation)
 constexpr double kMasterWeightBytes = kFp32Bytes;  // fp32 master weights beside Adam's two moments
 
-// Ranks the routed experts' states are sharded over: the expert-data-parallel ranks (tp x cp x dp / ep), or the
-// same share of them as the dense shard group takes of dp x cp under hybrid sharding.
-double expert_shards(const ParallelPlan& plan) {
-  const double expert_dp = static_cast<double>(plan.tp) * plan.cp * plan.dp / plan.ep;
-  return std::max(1.0, expert_dp * plan.dense_shards() / (static_cast<double>(plan.dp) * plan.cp));
-}
-
 // Layers per stage for `layers` over `stages`, the last stage carrying `last_extra` layers of other work: the split
 // with the smallest busiest stage (each stage at least one layer where there are enough), extra layers first.
 std::vector<int> balanced_counts(int layers, int stages, double last_extra) {
@@ -267,7 +260,7 @@ MemoryReport training_memory(const TrainingJob& job, const ParamCounts& params, 
   const double dense_layer_acts = activation_bytes_per_layer(model, false, plan, job.training);
   const double moe_layer_acts = model.moe ? activation_bytes_per_layer(model, true, plan, job.training) : 0.0;
   const double dense_shards = plan.dense_shards();
-  const double moe_shards = expert_shards(plan);
+  const double moe_shards = plan.expert_shards();
   const double optimizer_bytes_per_param = kMasterWeightBytes + 2.0 * plan.optimizer_moment_bytes;
   const bool dualpipe = plan.schedule == Schedule::dualpipe && plan.pp > 1;
   const int vpp = plan.schedule == Schedule::interleaved ? plan.vpp : 1;

@@ -336,8 +336,8 @@ StepWork build_step_work(const TrainingJob& job, const TopologySummary& topology
   const int dense_ranks = plan.dp * plan.cp;
   const int expert_ranks = std::max(1, plan.tp * plan.cp * plan.dp / plan.ep);
   const int shard_ranks = plan.dense_shards();
-  const int replicas = std::max(1, dense_ranks / shard_ranks);
-  const int expert_shard_ranks = std::max(1, expert_ranks / replicas);
+  const int replicas = plan.shard_replicas();
+  const int expert_shard_ranks = plan.expert_shards();
   for (int device = 0; device < plan.pp; ++device) {
     const StageParams held = device_params(model, params, plan, w.chunks, device);
     DeviceSync sync;

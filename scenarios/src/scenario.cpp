@@ -661,9 +661,9 @@ class ScenarioParser {
   const Catalogs& catalogs_;
   std::vector<Problem> problems_;
   Scenario scenario_;
-  // The interleaved schedule without a virtual-stage count: the vpp, of those that divide the layers per stage, whose
-  // tier-1 step is fastest among the plans that fit in memory (or fastest of all when none fits), as the planner
-  // would pick it; listed in the defaults used.
+  // The interleaved schedule without a virtual-stage count: the vpp (2 up to the layers per stage) whose tier-1 step
+  // is fastest among the plans that fit in memory (or fastest of all when none fits), as the planner would pick it;
+  // listed in the defaults used, with every candidate tried.
   void pick_virtual_stages() {
     auto& plan = job().plan;
     const auto& model = job().model;
@@ -683,14 +683,13 @@ class ScenarioParser {
     try {
       topology = build_topology(topology_spec(job().cluster));
     } catch (const ModelError&) {
-      topology.reset();  // each estimate reports it below
+      // No topology for this cluster: each candidate's estimate fails the same way and is skipped below.
     }
     EstimateOptions options;
     if (topology) options.topology = &*topology;
     // Virtual stages of at least one layer; where pp x vpp does not divide the layers, the plan's layout spreads them
     // (even: the first virtual stages take one more).
-    const int most = std::min(model.layers / plan.pp, 16);
-    for (int vpp = 2; vpp <= most; ++vpp) {
+    for (int vpp = 2; vpp <= model.layers / plan.pp; ++vpp) {
       TrainingJob candidate = job();
       candidate.plan.vpp = vpp;
       try {

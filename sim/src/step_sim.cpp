@@ -506,9 +506,6 @@ class StepSimulation {
   // Gradients reduced behind the backward pass and parameters gathered ahead of the forward (the plan's
   // dp_overlap), or both on the critical path: after the pipeline flush and before the first forward.
   bool dp_overlap() const { return overlap() && plan_.dp_overlap; }
-  // ZeRO-3 / FSDP that reshards after each pass gathers the weights again before every pass; without resharding
-  // (or below ZeRO-3) they are gathered once, at the start of the step.
-  bool gathers_per_pass() const { return plan_.zero >= 3 && plan_.reshard_after_forward; }
 
   // Waits for the input of a pass: the previous stage's activations or the next stage's gradients.
   void receive(Device& d, int lane, int stage, int direction) {
@@ -617,10 +614,11 @@ class StepSimulation {
     if (vs.next >= 0) send(d, lane, vs.next, 0);
   }
 
-  void backward_pass(Device& d, int lane, int v, bool split) {
+  // `received`: the gradient input was taken already (a DualPipe pair waits for both its inputs before it starts).
+  void backward_pass(Device& d, int lane, int v, bool split, bool received = false) {
     const auto& vs = sched_.stages[v];
     const auto& layout = d.work->chunks[vs.layout];
-    if (vs.next >= 0) receive(d, lane, v, 1);
+    if (vs.next >= 0 && !received) receive(d, lane, v, 1);
     zero3_gather(d, lane, layout);
     const bool last = ++d.backwards_done[v] == vs.micro_batches;
     LaneState state;
@@ -648,7 +646,7 @@ class StepSimulation {
 
   // ZeRO-3: the stage's weights gathered before each pass (prefetched during the previous one when overlapping).
   void zero3_gather(Device& d, int lane, const StageLayout& layout) {
-    if (!gathers_per_pass()) return;
+    if (!plan_.gathers_weights_per_pass()) return;
     const auto& sync = d.work->sync[d.stage];
     if (sync.parameters.empty()) return;
     const double share = static_cast<double>(layout.layers() + layout.mtp_modules) / std::max(1, d.layers);
@@ -673,8 +671,12 @@ class StepSimulation {
         // Both halves run at once on the device: their kernels share its compute, one's all-to-all hides behind
         // the other's kernels.
         if (!overlap()) {
+          // One after the other, started once both inputs are there: DualPipe schedules the pair as one unit (tier 1
+          // walks the schedule the same way).
+          const bool gradient_input = sched_.stages[op.backward_stage].next >= 0;
+          if (gradient_input) receive(d, 0, op.backward_stage, 1);
           forward_pass(d, 0, op.stage);
-          backward_pass(d, 0, op.backward_stage, op.backward_split);
+          backward_pass(d, 0, op.backward_stage, op.backward_split, gradient_input);
           break;
         }
         auto forward = sg4::Actor::create(fmt::format("{}.pair", d.host->get_name()), d.host,
@@ -692,7 +694,7 @@ class StepSimulation {
       const auto& ops = sched_.ops[d.stage];
       // Parameters gathered at the start of the step (sharded optimizer): layer by layer in order of first use,
       // each forward waiting only for its own layer.
-      if (plan_.zero >= 1 && !gathers_per_pass() && !sync.parameters.empty()) {
+      if (plan_.zero >= 1 && !plan_.gathers_weights_per_pass() && !sync.parameters.empty()) {
         if (dp_overlap()) {
           std::vector<int> order;
           for (const auto& op : ops) {

@@ -2,6 +2,7 @@
 // A training job as the estimator sees it: the model, the hardware, the parallel plan, the training setup and the
 // prices, all resolved and validated (scenarios/ builds it from a file; nothing here reads JSON).
 
+#include <algorithm>
 #include <array>
 #include <optional>
 #include <string>
@@ -92,6 +93,14 @@ struct ParallelPlan {
   std::vector<int> stage_layers{};  // layers per virtual stage in model order, with PipelineLayout::listed
   // Data-parallel ranks over which ZeRO shards the dense weights, gradients and optimizer states.
   int dense_shards() const { return shard_group > 0 ? shard_group : dp * cp; }
+  // ZeRO-3 / FSDP that reshards after each pass gathers the weights again before every micro-batch's forward and
+  // backward; without resharding (or below ZeRO-3) they are gathered once, at the start of the step. Every tier.
+  bool gathers_weights_per_pass() const { return zero >= 3 && reshard_after_forward; }
+  // Groups that each hold a full copy of the ZeRO states (hybrid sharding; 1 without it).
+  int shard_replicas() const { return std::max(1, dp * cp / dense_shards()); }
+  // Ranks the routed experts' states shard over: the expert-data-parallel ranks (tp x cp x dp / ep), split into the
+  // same replicas as the dense states.
+  int expert_shards() const { return std::max(1, tp * cp * dp / ep / shard_replicas()); }
   // What the backward recomputes beside full recomputation: the listed modules with selective recomputation (the
   // attention core where none are listed, as Megatron's --recompute-granularity selective does), else nothing.
   RecomputeModules recomputed() const {
