@@ -43,10 +43,12 @@ std::string metric_label(PublishedMetric metric) {
 }
 
 void print_summaries(const std::vector<ErrorSummary>& summaries, std::ostream& out) {
-  fmt::print(out, "\n  |error|, %                  runs   tier 1 median    max   tier 2 median    max\n");
+  fmt::print(out, "\n  |error|, %                  runs   tier 1 median    max   tier 2 median    p90    max  "
+                  "inside p10-p90\n");
   for (const auto& s : summaries) {
-    fmt::print(out, "  {:<26} {:>6} {:>15.1f} {:>6.1f} {:>15.1f} {:>6.1f}\n", s.group, s.runs, s.median_abs_pct[0],
-               s.max_abs_pct[0], s.median_abs_pct[1], s.max_abs_pct[1]);
+    fmt::print(out, "  {:<26} {:>6} {:>15.1f} {:>6.1f} {:>15.1f} {:>6.1f} {:>6.1f} {:>15}\n", s.group, s.runs,
+               s.median_abs_pct[0], s.max_abs_pct[0], s.median_abs_pct[1], s.p90_abs_pct[1], s.max_abs_pct[1],
+               coverage_text(s.coverage[1]));
   }
 }
 
@@ -60,24 +62,30 @@ void print_cross_validation(const std::vector<Scenario>& scenarios, const Valida
     if (progress) fmt::print(stderr, "\rcross-validation: {}/{} calibrations", done, folds);
   });
   if (progress) fmt::print(stderr, "\r{:60}\r", "");
-  fmt::print(out, "\nCross-validation: each run predicted by a calibration fitted without it (leave one out) and "
-                  "without its chip family (leave one family out)\n\n");
-  fmt::print(out, "  {:<42} {:<8} {:>10} {:>10} {:>10} {:>10}\n", "run", "family", "LOO t1", "LOO t2", "LOFO t1",
-             "LOFO t2");
+  fmt::print(out, "\nCross-validation: each run predicted by a calibration fitted without it (leave one out), "
+                  "without its source (leave one source out) and without its chip family (leave one family out)\n\n");
+  fmt::print(out, "  {:<42} {:<10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}\n", "run", "family", "LOO t1", "LOO t2",
+             "LOSO t1", "LOSO t2", "LOFO t1", "LOFO t2");
   const auto cell = [](const std::vector<double>& errors, std::size_t i) {
     return i < errors.size() ? fmt::format("{:+.1f}%", errors[i]) : std::string("-");
   };
   for (std::size_t i = 0; i < report.rows.size(); ++i) {
-    fmt::print(out, "  {:<42} {:<8} {:>10} {:>10} {:>10} {:>10}\n", report.rows[i].run, report.rows[i].family,
-               cell(cv.loo_error_pct[0], i), cell(cv.loo_error_pct[1], i), cell(cv.lofo_error_pct[0], i),
+    fmt::print(out, "  {:<42} {:<10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}\n", report.rows[i].run,
+               report.rows[i].family, cell(cv.loo_error_pct[0], i), cell(cv.loo_error_pct[1], i),
+               cell(cv.loso_error_pct[0], i), cell(cv.loso_error_pct[1], i), cell(cv.lofo_error_pct[0], i),
                cell(cv.lofo_error_pct[1], i));
   }
-  fmt::print(out, "\n  leave one out");
-  print_summaries(cross_validation_summaries(report.rows, cv, false), out);
-  if (!cv.lofo_error_pct[0].empty()) {
-    fmt::print(out, "\n  leave one family out (the family's kernels at their prior)");
-    print_summaries(cross_validation_summaries(report.rows, cv, true), out);
+  const std::array<std::pair<Holdout, const char*>, 3> holdouts{
+      {{Holdout::run, "leave one out"},
+       {Holdout::source, "leave one source out (a publication's runs out at once)"},
+       {Holdout::family, "leave one family out (the family's kernels at their prior)"}}};
+  for (const auto& [holdout, title] : holdouts) {
+    if (cv.error_pct(holdout)[0].empty()) continue;
+    fmt::print(out, "\n  {}", title);
+    print_summaries(cross_validation_summaries(report.rows, cv, holdout), out);
   }
+  fmt::print(out, "\n  inside p10-p90: the published value within the model's p10-p90 interval around the held-out "
+                  "prediction (the shipped spread; catalog input ranges, which widen some intervals, not included)\n");
   if (!options.out_dir.empty()) {
     const std::filesystem::path folder(options.out_dir);
     StagedFiles files;
@@ -168,7 +176,9 @@ int calibrate_runs(const CalibrateOptions& options, const Catalogs& catalogs, st
   });
   if (progress) fmt::print(stderr, "\r{:70}\r", "");
   const auto spread = [&](std::size_t t, bool family_out) {
-    const auto& errors = family_out ? cv.lofo_error_pct[t] : cv.loo_error_pct[t];
+    const auto& errors = family_out ? cv.lofo_error_pct[t]
+                         : !cv.loso_error_pct[t].empty() ? cv.loso_error_pct[t]
+                                                         : cv.loo_error_pct[t];
     return errors.empty() ? std::string("the prior's") : fmt::format("{:.3f}", CrossValidation::rms_log(errors));
   };
   fmt::print(out, "  prediction spread (rms log error, cross-validated): tier 1 {} calibrated, {} other families; "

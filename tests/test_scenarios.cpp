@@ -229,6 +229,13 @@ TEST_CASE("validation summaries take medians and maxima of absolute errors per g
   CHECK(all.max_abs_pct[0] == 30.0);
   CHECK(all.worst_run[0] == "c");
   CHECK(all.median_abs_pct[1] == 3.0);
+  // 90th percentile of 2, 4, 10, 30: rank 0.9 x 3 = 2.7, 10 + 0.7 x (30 - 10) = 24.
+  CHECK_THAT(all.p90_abs_pct[0], Catch::Matchers::WithinRel(24.0, 1e-12));
+  CHECK(all.coverage[0] == -1.0);  // these rows carry no spread
+  // Inside p10-p90 of log spread 0.1 (|log| <= 0.128): +10 % (log 0.095) is, +20 % (0.182) and -13 % (0.139) not.
+  CHECK(inside_p10_p90(10.0, 0.1));
+  CHECK_FALSE(inside_p10_p90(20.0, 0.1));
+  CHECK_FALSE(inside_p10_p90(-13.0, 0.1));
   CHECK(all.worst_run[1] == "b");
   CHECK(summaries[1].group == "ampere");
   CHECK(summaries[1].median_abs_pct[0] == 6.0);  // (10 + 2) / 2

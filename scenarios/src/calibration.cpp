@@ -231,21 +231,33 @@ CrossValidation cross_validate(const std::vector<Scenario>& scenarios, const Ass
     cv.runs.push_back(s.published->run);
     cv.families.push_back(s.job.cluster.chip.family);
   }
-  std::vector<std::string> families = cv.families;
-  std::sort(families.begin(), families.end());
-  families.erase(std::unique(families.begin(), families.end()), families.end());
-  // A fold fits every run but the held-out ones and predicts those with the fitted values: one fold per run, then
-  // one per chip family (whose own kernel parameters then keep their prior: a family with no calibration data).
+  std::vector<std::string> sources;
+  for (const auto& run : cv.runs) sources.push_back(run_source(run));
+  // A fold fits every run but the held-out ones and predicts those with the fitted values: one fold per run, one
+  // per source (a publication's runs out at once), then one per chip family (whose own kernel parameters then keep
+  // their prior: a family with no calibration data). A grouping with a single group has no folds.
   std::vector<std::vector<int>> folds;
-  for (int i = 0; i < n; ++i) folds.push_back({i});
-  if (families.size() > 1) {
-    for (const auto& family : families) {
+  std::vector<Holdout> fold_kind;
+  for (int i = 0; i < n; ++i) {
+    folds.push_back({i});
+    fold_kind.push_back(Holdout::run);
+  }
+  const auto group_folds = [&](const std::vector<std::string>& key, Holdout kind) {
+    std::vector<std::string> groups = key;
+    std::sort(groups.begin(), groups.end());
+    groups.erase(std::unique(groups.begin(), groups.end()), groups.end());
+    if (groups.size() < 2) return false;
+    for (const auto& group : groups) {
       folds.emplace_back();
+      fold_kind.push_back(kind);
       for (int i = 0; i < n; ++i) {
-        if (cv.families[static_cast<std::size_t>(i)] == family) folds.back().push_back(i);
+        if (key[static_cast<std::size_t>(i)] == group) folds.back().push_back(i);
       }
     }
-  }
+    return true;
+  };
+  const bool by_source = group_folds(sources, Holdout::source);
+  const bool by_family = group_folds(cv.families, Holdout::family);
   // The fits (tier 1) run on threads; the held-out runs are then predicted at both tiers on this thread, as the
   // discrete-event tiers run their simulations in child processes.
   const int fold_count = static_cast<int>(folds.size());
@@ -270,10 +282,13 @@ CrossValidation cross_validate(const std::vector<Scenario>& scenarios, const Ass
   });
   for (std::size_t t = 0; t < kValidationTiers.size(); ++t) {
     cv.loo_error_pct[t].assign(scenarios.size(), 0.0);
-    cv.lofo_error_pct[t].assign(families.size() > 1 ? scenarios.size() : 0, 0.0);
+    cv.loso_error_pct[t].assign(by_source ? scenarios.size() : 0, 0.0);
+    cv.lofo_error_pct[t].assign(by_family ? scenarios.size() : 0, 0.0);
   }
   for (int f = 0; f < fold_count; ++f) {
-    auto& errors = f < n ? cv.loo_error_pct : cv.lofo_error_pct;
+    const Holdout kind = fold_kind[static_cast<std::size_t>(f)];
+    auto& errors = kind == Holdout::run ? cv.loo_error_pct : kind == Holdout::source ? cv.loso_error_pct
+                                                                                      : cv.lofo_error_pct;
     for (int i : folds[static_cast<std::size_t>(f)]) {
       const auto row = validate_scenario(scenarios[static_cast<std::size_t>(i)], fitted[static_cast<std::size_t>(f)]);
       for (std::size_t t = 0; t < kValidationTiers.size(); ++t) errors[t][static_cast<std::size_t>(i)] = row.error_pct[t];
@@ -283,8 +298,8 @@ CrossValidation cross_validate(const std::vector<Scenario>& scenarios, const Ass
 }
 
 std::vector<ErrorSummary> cross_validation_summaries(const std::vector<ValidationRow>& rows, const CrossValidation& cv,
-                                                     bool family_out) {
-  const auto& errors = family_out ? cv.lofo_error_pct : cv.loo_error_pct;
+                                                     Holdout holdout) {
+  const auto& errors = cv.error_pct(holdout);
   if (errors[0].size() != rows.size()) return {};
   std::vector<ValidationRow> copy = rows;
   for (std::size_t i = 0; i < copy.size(); ++i) {
@@ -298,15 +313,17 @@ std::vector<ErrorSummary> cross_validation_summaries(const std::vector<Validatio
 
 std::string cross_validation_csv(const std::vector<ValidationRow>& rows, const CrossValidation& cv) {
   std::string out = "run,family,moe,in_sample_error_pct_tier1,in_sample_error_pct_tier2,loo_error_pct_tier1,"
-                    "loo_error_pct_tier2,lofo_error_pct_tier1,lofo_error_pct_tier2\n";
+                    "loo_error_pct_tier2,loso_error_pct_tier1,loso_error_pct_tier2,lofo_error_pct_tier1,"
+                    "lofo_error_pct_tier2\n";
   const auto cell = [](const std::vector<double>& v, std::size_t i) {
     return i < v.size() ? fmt::format("{:.2f}", v[i]) : std::string();
   };
   for (std::size_t i = 0; i < rows.size() && i < cv.runs.size(); ++i) {
     const auto& r = rows[i];
-    out += fmt::format("{},{},{},{:.2f},{:.2f},{},{},{},{}\n", csv_field(r.run), r.family, r.moe ? "yes" : "no",
+    out += fmt::format("{},{},{},{:.2f},{:.2f},{},{},{},{},{},{}\n", csv_field(r.run), r.family, r.moe ? "yes" : "no",
                        r.error_pct[0], r.error_pct[1], cell(cv.loo_error_pct[0], i), cell(cv.loo_error_pct[1], i),
-                       cell(cv.lofo_error_pct[0], i), cell(cv.lofo_error_pct[1], i));
+                       cell(cv.loso_error_pct[0], i), cell(cv.loso_error_pct[1], i), cell(cv.lofo_error_pct[0], i),
+                       cell(cv.lofo_error_pct[1], i));
   }
   return out;
 }
@@ -316,12 +333,15 @@ std::string cross_validation_markdown(const std::vector<ValidationRow>& rows, co
   const auto table = [&](const std::string& title, const std::vector<ErrorSummary>& summaries) {
     if (!summaries.empty()) out += fmt::format("\n### {}\n\n{}", title, summaries_markdown(summaries));
   };
-  out += "## Cross-validation\n\nEach run predicted by a calibration fitted without it (leave one out), and by one "
+  out += "## Cross-validation\n\nEach run predicted by a calibration fitted without it (leave one out), by one "
+         "fitted without any run of its source (leave one source out: a publication's runs out at once), and by one "
          "fitted without any run of its chip family (leave one family out: that family's kernel efficiencies keep "
-         "their prior).\n";
+         "their prior). 'Inside p10-p90': the share of runs whose published value lies in the model's p10-p90 "
+         "interval around the held-out prediction (the shipped spread).\n";
   table("In sample (the shipped calibration)", summarise(rows));
-  table("Leave one out", cross_validation_summaries(rows, cv, false));
-  table("Leave one family out", cross_validation_summaries(rows, cv, true));
+  table("Leave one out", cross_validation_summaries(rows, cv, Holdout::run));
+  table("Leave one source out", cross_validation_summaries(rows, cv, Holdout::source));
+  table("Leave one family out", cross_validation_summaries(rows, cv, Holdout::family));
   return out;
 }
 
@@ -357,14 +377,16 @@ nlohmann::json calibration_to_json(const CalibrationResult& result, const CrossV
     std::sort(families.begin(), families.end());
     families.erase(std::unique(families.begin(), families.end()), families.end());
     json uncertainty = {{"calibrated_families", families},
-                        {"method", "rms of log(predicted / published) over the runs: leave one out for the families "
-                                   "calibrated, leave one chip family out for the others (flopcast validate --cv)"}};
+                        {"method", "rms of log(predicted / published) over the runs: leave one source out (leave one "
+                                   "out with a single source) for the families calibrated, leave one chip family out "
+                                   "for the others (flopcast validate --cv)"}};
     const std::array<const char*, 2> tiers{"analytical", "discrete_event"};
     for (std::size_t t = 0; t < tiers.size(); ++t) {
       const double uncalibrated = !cv->lofo_error_pct[t].empty() ? CrossValidation::rms_log(cv->lofo_error_pct[t])
                                   : prior != nullptr           ? prior->prediction_spread[t].uncalibrated_log_sigma
                                                                : PredictionSpread{}.uncalibrated_log_sigma;
-      uncertainty[tiers[t]] = {{"calibrated_log_sigma", CrossValidation::rms_log(cv->loo_error_pct[t])},
+      const auto& calibrated = !cv->loso_error_pct[t].empty() ? cv->loso_error_pct[t] : cv->loo_error_pct[t];
+      uncertainty[tiers[t]] = {{"calibrated_log_sigma", CrossValidation::rms_log(calibrated)},
                                {"uncalibrated_log_sigma", uncalibrated}};
     }
     out["uncertainty"] = uncertainty;

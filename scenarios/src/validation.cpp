@@ -35,6 +35,12 @@ ValidationRow validate_scenario(const Scenario& scenario, const Assumptions& ass
   row.metric = published.metric;
   row.published = published.value;
   row.assumed = published.assumed;
+  const bool calibrated = std::find(assumptions.calibrated_families.begin(), assumptions.calibrated_families.end(),
+                                    row.family) != assumptions.calibrated_families.end();
+  for (std::size_t t = 0; t < kValidationTiers.size(); ++t) {
+    const auto& spread = assumptions.prediction_spread[t];
+    row.log_sigma[t] = calibrated ? spread.calibrated_log_sigma : spread.uncalibrated_log_sigma;
+  }
   for (std::size_t t = 0; t < kValidationTiers.size(); ++t) {
     SimOptions options;
     options.tier = kValidationTiers[t];
@@ -60,6 +66,20 @@ ErrorStats error_stats(const std::vector<double>& errors_pct) {
   out.median_abs_pct = median(magnitudes);
   if (!magnitudes.empty()) out.max_abs_pct = *std::max_element(magnitudes.begin(), magnitudes.end());
   return out;
+}
+
+double percentile_90(std::vector<double> values) {
+  if (values.empty()) return 0.0;
+  std::sort(values.begin(), values.end());
+  const double rank = 0.9 * static_cast<double>(values.size() - 1);
+  const auto below = static_cast<std::size_t>(std::floor(rank));
+  const std::size_t above = std::min(below + 1, values.size() - 1);
+  return values[below] + (rank - static_cast<double>(below)) * (values[above] - values[below]);
+}
+
+bool inside_p10_p90(double error_pct, double log_sigma) {
+  constexpr double kZ90 = 1.2815515655446004;  // the standard normal's 90th percentile
+  return std::fabs(std::log1p(error_pct / 100.0)) <= kZ90 * log_sigma;
 }
 
 std::string run_source(const std::string& run) { return run.substr(0, run.find('-')); }
@@ -92,10 +112,14 @@ std::vector<ErrorSummary> summarise(const std::vector<ValidationRow>& rows) {
     s.group = name;
     for (std::size_t t = 0; t < kValidationTiers.size(); ++t) {
       std::vector<double> errors;
+      int inside = 0;
+      bool spread_known = true;
       for (const auto& row : rows) {
         if (!member(row)) continue;
         const double e = std::fabs(row.error_pct[t]);
         errors.push_back(e);
+        spread_known = spread_known && row.log_sigma[t] > 0;
+        if (inside_p10_p90(row.error_pct[t], row.log_sigma[t])) ++inside;
         if (e >= s.max_abs_pct[t]) {
           s.max_abs_pct[t] = e;
           s.worst_run[t] = row.run;
@@ -103,6 +127,8 @@ std::vector<ErrorSummary> summarise(const std::vector<ValidationRow>& rows) {
       }
       s.runs = static_cast<int>(errors.size());
       s.median_abs_pct[t] = median(errors);
+      s.p90_abs_pct[t] = percentile_90(errors);
+      if (spread_known && s.runs > 0) s.coverage[t] = static_cast<double>(inside) / s.runs;
     }
     if (s.runs > 0) out.push_back(s);
   }
@@ -138,13 +164,18 @@ std::string csv_field(const std::string& text) {
   return out + "\"";
 }
 
+std::string coverage_text(double coverage) {
+  return coverage < 0 ? std::string("-") : fmt::format("{:.0f} %", 100.0 * coverage);
+}
+
 std::string summaries_markdown(const std::vector<ErrorSummary>& summaries) {
-  std::string out = "| group | runs | tier 1 median \\|error\\| | tier 1 max | tier 2 median \\|error\\| | tier 2 max |\n"
-                    "|---|---:|---:|---:|---:|---:|\n";
+  std::string out = "| group | runs | tier 1 median \\|error\\| | tier 1 max | tier 2 median \\|error\\| | tier 2 p90 | "
+                    "tier 2 max | tier 2 inside p10-p90 |\n"
+                    "|---|---:|---:|---:|---:|---:|---:|---:|\n";
   for (const auto& s : summaries) {
-    out += fmt::format("| {} | {} | {:.1f} % | {:.1f} % ({}) | {:.1f} % | {:.1f} % ({}) |\n", s.group, s.runs,
-                       s.median_abs_pct[0], s.max_abs_pct[0], s.worst_run[0], s.median_abs_pct[1], s.max_abs_pct[1],
-                       s.worst_run[1]);
+    out += fmt::format("| {} | {} | {:.1f} % | {:.1f} % ({}) | {:.1f} % | {:.1f} % | {:.1f} % ({}) | {} |\n", s.group,
+                       s.runs, s.median_abs_pct[0], s.max_abs_pct[0], s.worst_run[0], s.median_abs_pct[1],
+                       s.p90_abs_pct[1], s.max_abs_pct[1], s.worst_run[1], coverage_text(s.coverage[1]));
   }
   return out;
 }

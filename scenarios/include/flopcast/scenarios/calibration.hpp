@@ -52,11 +52,19 @@ Assumptions fitted_assumptions(const CalibrationResult& result, const Assumption
 // Honest generalisation: each run predicted, at both validation tiers, by a calibration that never saw it (leave one
 // out), and by one that saw no run of its chip family (leave one family out: the family's kernels keep their prior,
 // as for a chip with no calibration data). Errors in percent per run, in the order of the scenarios.
+// What a cross-validation fold leaves out: one run, every run of one source (a publication or benchmark table:
+// run_source), or every run of one chip family.
+enum class Holdout { run, source, family };
+
 struct CrossValidation {
   std::vector<std::string> runs;
   std::vector<std::string> families;
   std::array<std::vector<double>, 2> loo_error_pct;   // per kValidationTiers
+  std::array<std::vector<double>, 2> loso_error_pct;  // empty when the runs come from a single source
   std::array<std::vector<double>, 2> lofo_error_pct;  // empty when the runs cover a single family
+  const std::array<std::vector<double>, 2>& error_pct(Holdout holdout) const {
+    return holdout == Holdout::run ? loo_error_pct : holdout == Holdout::source ? loso_error_pct : lofo_error_pct;
+  }
   // The root mean square of log(predicted / published): the spread a prediction interval draws on.
   static double rms_log(const std::vector<double>& errors_pct);
 };
@@ -69,13 +77,14 @@ CrossValidation cross_validate(const std::vector<Scenario>& scenarios, const Ass
 // in-sample validation of the same scenarios in the same order.
 std::string cross_validation_csv(const std::vector<ValidationRow>& rows, const CrossValidation& cv);
 std::string cross_validation_markdown(const std::vector<ValidationRow>& rows, const CrossValidation& cv);
-// Summaries of the leave-one-out (`family_out` false) or leave-one-family-out errors.
+// Summaries of the errors with `holdout` left out of each fit.
 std::vector<ErrorSummary> cross_validation_summaries(const std::vector<ValidationRow>& rows, const CrossValidation& cv,
-                                                     bool family_out);
+                                                     Holdout holdout);
 
 // models/data/calibration.json: the fitted values with their bounds and priors, the runs, the residuals; with `cv`,
-// the prediction spread per tier (rms log error, leave one out for the families calibrated, leave one family out for
-// the others; the prior's where the runs cover a single family).
+// the prediction spread per tier (rms log error, leave one source out for the families calibrated (leave one out
+// where the runs come from a single source), leave one family out for the others; the prior's where the runs cover a
+// single family).
 nlohmann::json calibration_to_json(const CalibrationResult& result, const CrossValidation* cv = nullptr,
                                    const Assumptions* prior = nullptr);
 

@@ -27,20 +27,31 @@ struct ValidationRow {
   std::array<double, 2> error_pct{};  // (predicted - published) / published x 100
   bool fits_memory = true;
   std::vector<std::string> assumed;
+  // The model's spread the prediction interval of this run draws on, per tier (log sigma; 0: unknown): the
+  // assumptions' cross-validated spread for a calibrated chip family or for the others.
+  std::array<double, 2> log_sigma{};
 };
 
 // The source of a published run: its id up to the first '-' (the runs of one publication or benchmark table share
 // it: "megatron2021", "mbridge2606", "torchtitan").
 std::string run_source(const std::string& run);
 
-// Median and max |error| of a group of rows at one tier.
+// Median, 90th percentile and max |error| of a group of rows at each tier, and the share of its runs whose
+// published value falls inside the model's p10-p90 interval around the prediction (-1 where the rows carry no spread).
 struct ErrorSummary {
   std::string group;  // "all", "ampere", "hopper", "dense", "MoE", "source mcore", ...
   int runs = 0;
   std::array<double, 2> median_abs_pct{};
+  std::array<double, 2> p90_abs_pct{};
   std::array<double, 2> max_abs_pct{};
   std::array<std::string, 2> worst_run;
+  std::array<double, 2> coverage{-1.0, -1.0};
 };
+
+// The 90th percentile of `values` (linear between order statistics).
+double percentile_90(std::vector<double> values);
+// Whether a run's error lies inside a p10-p90 interval of log spread `log_sigma`: |log(1 + e)| <= 1.2816 sigma.
+bool inside_p10_p90(double error_pct, double log_sigma);
 
 struct ValidationReport {
   std::vector<ValidationRow> rows;
@@ -62,6 +73,8 @@ std::string validation_csv(const ValidationReport& report);
 std::string validation_markdown(const ValidationReport& report);
 // The summaries as a Markdown table: median and max |error| per group at both tiers.
 std::string summaries_markdown(const std::vector<ErrorSummary>& summaries);
+// An ErrorSummary's coverage as "78 %", or "-" where it is unknown.
+std::string coverage_text(double coverage);
 // RFC 4180: a field quoted when it holds a comma, quote or line break.
 std::string csv_field(const std::string& text);
 
