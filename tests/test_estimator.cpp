@@ -66,6 +66,29 @@ TEST_CASE("unfused attention runs batched GEMMs over the full score matrix and s
   CHECK(fused.attention_s > 0.0);
 }
 
+TEST_CASE("per-operator checkpointing recomputes the unsaved matmuls and every memory-bound kernel", "[models][estimator]") {
+  // Llama 3 70B (h 8192, 64 heads and 8 KV heads of 128, FFN 28672) at TP 1, 8192 tokens: the backward needs wk, wo
+  // and w3, the 2nd, 4th and 6th aten.mm, whose outputs are not saved: (8192 x 1024 x 8192), (8192 x 8192 x 8192)
+  // and (8192 x 28672 x 8192) at the GEMM efficiency of their shapes; plus the forward's memory-bound kernels.
+  auto s = llama70b(R"({"tp": 1, "pp": 1, "dp": 64, "zero": 3, "recompute": "per_op"})");
+  const auto topology = build_topology(topology_spec(s.job.cluster));
+  const auto& a = assumptions();
+  const auto w = build_step_work(s.job, topology, a);
+  const auto& k = a.kernel(s.job.cluster.chip.family);
+  const double peak = s.job.cluster.chip.peak_flop_per_s(DataType::bf16);
+  const auto gemm = [&](double m, double n, double kk) {
+    return 2.0 * m * n * kk / (peak * gemm_efficiency(m, n, kk, k.gemm_bf16, k.gemm_half_dim));
+  };
+  CHECK_THAT(w.dense.recompute.gemm_s,
+             WithinRel(gemm(8192, 1024, 8192) + gemm(8192, 8192, 8192) + gemm(8192, 28672, 8192), 1e-9));
+  CHECK_THAT(w.dense.recompute.memory_s,
+             WithinRel(w.dense.attention_forward.memory_s + w.dense.ffn_forward.memory_s, 1e-12));
+  CHECK(w.dense.recompute_dispatch == false);
+  // HFU counts them: 2 x 8192 x (1024 + 8192 + 28672) FLOPs per token per layer, 80 layers.
+  const auto e = estimate_training(s.job, a);
+  CHECK_THAT(e.hardware_flops_per_token - e.flops.model, WithinRel(80.0 * 2.0 * 8192.0 * (1024.0 + 8192.0 + 28672.0), 1e-12));
+}
+
 TEST_CASE("the breakdown adds up to the step time", "[models][estimator]") {
   const auto s = llama70b(R"({"tp": 4, "pp": 4, "cp": 1, "vpp": 5, "sp": true})");
   const auto e = estimate_training(s.job, assumptions());

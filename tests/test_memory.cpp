@@ -93,6 +93,29 @@ TEST_CASE("recompute modules drop their tensors, by hand", "[models][memory]") {
   CHECK(ParallelPlan{.recompute = Recompute::full}.recomputed().any() == false);
 }
 
+TEST_CASE("per-operator checkpointing saves every other matmul output, by hand", "[models][memory]") {
+  // Llama 3 8B (h 4096, 32 heads and 8 KV heads of 128, SwiGLU FFN 14336), 8192 tokens, no TP, bf16.
+  const auto& model = *test::catalogs().models.find("llama3-8b");
+  TrainingSetup training{.seq_len = 8192, .global_batch = 8};
+  ParallelPlan plan{.recompute = Recompute::per_op};
+  // The block's aten.mm calls: wq 4096, wk 1024, wv 1024, wo 4096, w1 14336, w3 14336, w2 4096 (w2 not needed).
+  const auto mm = block_matmuls(model, false, 1);
+  REQUIRE(mm.size() == 7);
+  CHECK(mm[1].out == 1024.0);
+  CHECK(mm[6].needed == false);
+  // Saved: the block input (4096), wq, wv, w1, w2 (the 1st, 3rd, 5th, 7th: 4096 + 1024 + 14336 + 4096 = 23552),
+  // attention's output (32 x 128 = 4096 x 2 bytes) and log-sum-exp (32 x 4 bytes), per token:
+  //   2 x (4096 + 23552 + 4096) + 128 = 63616 bytes x 8192 tokens = 521,142,272 bytes.
+  CHECK(activation_bytes_per_layer(model, false, plan, training) == 521142272.0);
+  // FP8's GEMMs are _scaled_mm, not on the save list: the block input and attention's tensors remain,
+  //   (2 x (4096 + 4096) + 128) x 8192 = 135,266,304 bytes.
+  training.precision = Precision::fp8;
+  CHECK(activation_bytes_per_layer(model, false, plan, training) == 135266304.0);
+  CHECK_FALSE(per_op_saves(0, Precision::fp8));
+  CHECK(per_op_saves(2, Precision::bf16));
+  CHECK_FALSE(per_op_saves(3, Precision::bf16));
+}
+
 TEST_CASE("block-scaled precisions save and quantise what they say", "[models][memory]") {
   // Saved GEMM inputs: fp8 1 byte; MXFP8 1 + 1/32 (an 8-bit scale per 32); NVFP4 0.5 + 1/16 (an FP8 scale per 16).
   CHECK(saved_gemm_input_bytes(Precision::bf16) == 2.0);

@@ -99,6 +99,11 @@ TEST_CASE("validation names the file and the JSON path and what was expected", "
     CHECK(only_problem(json) == "/parallelism/recompute_modules: unknown module \"mla_up_projection\"; known: "
                                 "core_attn, layernorm, mla_up_proj, moe_act, mlp, moe");
     json = base();
+    json["parallelism"]["recompute"] = "per_op";
+    json["parallelism"]["recompute_modules"] = {"layernorm"};
+    CHECK(only_problem(json) ==
+          "/parallelism/recompute_modules: lists what selective recomputation redoes; recompute is \"per_op\"");
+    json = base();
     json["parallelism"]["stage_layers"] = {30, 31};
     CHECK(only_problem(json).find("/parallelism/stage_layers: lists 2 stages, but pp x vpp is") == 0);
     json = base();

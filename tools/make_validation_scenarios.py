@@ -61,6 +61,8 @@ TE_COMM_OVERLAP = ("mcore", "nemo", "mbridge")
 # (2023) all-reduced them in train_step after forward_backward_func returned, and DeepSpeed's pipeline engine
 # (Megatron-DeepSpeed, BLOOM) issues ReduceGrads only after the last micro-batch (runtime/pipe/schedule.py).
 GRADIENTS_AFTER_FLUSH = ("megatron2021", "korthikanti2022", "bloom")
+# PyTorch-native trainers whose selective recomputation is per-operator checkpointing (torch.utils.checkpoint).
+PYTORCH_SAC = ("torchtitan", "torchao")
 HARDWARE_TFLOPS = ("megatron2021", "bloom")  # published TFLOP/s include the recompute forward pass
 DEFAULT_VOCAB = 51200
 
@@ -179,9 +181,21 @@ def recompute_mode(text):
     text = (text or "").lower()
     if "full" in text:
         return "full"
+    if "per-op" in text:
+        return "per_op"
     if "selective" in text:
         return "selective"
     return "none"
+
+
+def infer_per_op(scenario, run, assumed):
+    """TorchTitan's selective mode without its option: per-operator, as its Llama configs set it."""
+    plan = scenario["parallelism"]
+    if plan["recompute"] != "selective" or not run["id"].startswith(PYTORCH_SAC):
+        return
+    plan["recompute"] = "per_op"
+    assumed.append("selective recomputation of a TorchTitan run without its option: per-operator "
+                   "(selective_ac_option = \"op\", as TorchTitan's Llama 3 configs set it)")
 
 
 def build_parallelism(run):
@@ -477,6 +491,7 @@ def main():
         infer_sequence_parallel(scenario, filled, assumed)
         infer_interleaving(scenario, filled, chunk_layers, assumed)
         infer_layout(scenario, filled, assumed)
+        infer_per_op(scenario, filled, assumed)
         infer_network(scenario, filled, assumed)
         infer_micro_batch(scenario, filled, assumed)
         round_batch(scenario, assumed)

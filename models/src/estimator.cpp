@@ -165,6 +165,25 @@ double bubble_s(const TrainingJob& job, const std::vector<std::vector<StageTimes
 
 }  // namespace
 
+// FLOPs per token that per-operator selective checkpointing recomputes (see per_op_recompute in step_work.cpp): the
+// unsaved aten.mm calls the backward needs, and in MoE layers the router gate and the routed experts.
+double per_op_recompute_flop_per_token(const ModelArch& m, Precision precision) {
+  const auto layer = [&](bool moe_layer) {
+    double flop = 0;
+    const auto matmuls = block_matmuls(m, moe_layer, 1);
+    for (std::size_t i = 0; i < matmuls.size(); ++i) {
+      if (matmuls[i].needed && !per_op_saves(i, precision)) flop += 2.0 * matmuls[i].out * matmuls[i].in;
+    }
+    if (moe_layer && m.moe) {
+      const auto& e = *m.moe;
+      const double up_width = m.ffn_act == FfnActivation::swiglu ? 2.0 : 1.0;
+      flop += 2.0 * m.hidden * e.experts + 2.0 * e.top_k * (up_width + 1.0) * e.expert_ffn * m.hidden;
+    }
+    return flop;
+  };
+  return m.dense_layer_count() * layer(false) + (m.moe ? m.moe_layer_count() * layer(true) : 0.0);
+}
+
 TrainingEstimate prepare_estimate(const TrainingJob& job, const TopologySummary* topology) {
   const auto& plan = job.plan;
   if (plan.tp < 1 || plan.pp < 1 || plan.dp < 1 || plan.cp < 1 || plan.ep < 1 || plan.vpp < 1 || plan.micro_batch < 1) {
@@ -181,6 +200,8 @@ TrainingEstimate prepare_estimate(const TrainingJob& job, const TopologySummary*
   r.hardware_flops_per_token = r.flops.model + (plan.recompute == Recompute::full ? r.flops.hardware_extra_full_recompute
                                                 : plan.recompute == Recompute::selective && !job.training.flash_attention
                                                     ? r.flops.hardware_extra_selective
+                                                : plan.recompute == Recompute::per_op
+                                                    ? per_op_recompute_flop_per_token(job.model, job.training.precision)
                                                     : 0.0);
   r.micro_batches = job.training.global_batch / per_step_sequences;
   r.tokens_per_step = static_cast<double>(job.training.global_batch) * job.training.seq_len;

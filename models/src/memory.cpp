@@ -133,6 +133,44 @@ StageParams stage_params(const ModelArch& model, const ParamCounts& p, const Sta
   return out;
 }
 
+std::vector<BlockMatmul> block_matmuls(const ModelArch& m, bool moe_layer, int tp) {
+  const double t = tp;
+  const double h = m.hidden;
+  std::vector<BlockMatmul> out;
+  if (m.mla) {
+    const auto& mla = *m.mla;
+    const double qk = mla.qk_nope_head_dim + mla.qk_rope_head_dim;
+    if (mla.q_lora_rank > 0) {
+      out.push_back({static_cast<double>(mla.q_lora_rank), h});
+      out.push_back({m.heads * qk / t, static_cast<double>(mla.q_lora_rank)});
+    } else {
+      out.push_back({m.heads * qk / t, h});
+    }
+    out.push_back({static_cast<double>(mla.kv_lora_rank + mla.qk_rope_head_dim), h});
+    out.push_back({m.heads * (mla.qk_nope_head_dim + mla.v_head_dim) / t, static_cast<double>(mla.kv_lora_rank)});
+  } else {
+    out.push_back({m.heads * m.head_dim / t, h});     // wq
+    out.push_back({m.kv_heads * m.head_dim / t, h});  // wk
+    out.push_back({m.kv_heads * m.head_dim / t, h});  // wv
+  }
+  out.push_back({h, m.heads * m.v_head_dim() / t});  // wo: the residual stream after it is the next norm's input
+  const auto mlp = [&](double width) {
+    out.push_back({width / t, h});  // w1 (gate; the up projection of a GELU MLP)
+    if (m.ffn_act == FfnActivation::swiglu) out.push_back({width / t, h});  // w3 (up)
+    out.push_back({h, width / t, false});  // w2: only the residual add reads it
+  };
+  if (moe_layer && m.moe) {
+    if (m.moe->shared_experts > 0) mlp(static_cast<double>(m.moe->shared_experts) * m.moe->expert_ffn);
+  } else {
+    mlp(m.ffn);
+  }
+  return out;
+}
+
+bool per_op_saves(std::size_t index, Precision precision) {
+  return precision == Precision::bf16 && index % 2 == 0;  // the 1st, 3rd, ... (index from 0)
+}
+
 double activation_bytes_per_layer(const ModelArch& m, bool moe_layer, const ParallelPlan& plan,
                                   const TrainingSetup& training) {
   // Korthikanti et al. 2022, section 4.1, per layer with s tokens, b sequences, hidden h, a heads, t TP ranks:
@@ -147,6 +185,22 @@ double activation_bytes_per_layer(const ModelArch& m, bool moe_layer, const Para
   const double b16 = kBf16Bytes;
 
   if (plan.recompute == Recompute::full) return b16 * tokens * h / replicated;  // only the layer input is kept
+  if (plan.recompute == Recompute::per_op) {
+    // The block's input (the checkpoint's), the saved aten.mm outputs, attention's output and softmax statistics,
+    // the two sequence-parallel reduce-scatters' outputs and the expert all-to-alls' outputs; norms, rotary,
+    // activation functions and residual adds are recomputed.
+    double bytes = b16 * tokens * h / replicated;
+    const auto matmuls = block_matmuls(m, moe_layer, plan.tp);
+    for (std::size_t i = 0; i < matmuls.size(); ++i) {
+      if (per_op_saves(i, training.precision)) bytes += b16 * tokens * matmuls[i].out;
+    }
+    bytes += (b16 * m.v_head_dim() + kFp32Bytes) * tokens * m.heads / t;
+    if (plan.tp > 1 && plan.sp) bytes += 2.0 * b16 * tokens * h / t;
+    if (moe_layer && m.moe && plan.ep > 1) {
+      bytes += 2.0 * b16 * tokens / t * m.moe->top_k * m.moe->imbalance * h;  // dispatched and combined copies
+    }
+    return bytes;
+  }
   // What selective recomputation redoes instead of storing (none without it).
   const RecomputeModules redo = plan.recomputed();
 
@@ -300,7 +354,7 @@ MemoryReport training_memory(const TrainingJob& job, const ParamCounts& params, 
     // DualPipe's in-flight count is in stages' worth of micro-batches: half of it through each of the two stages.
     const double in_flight = std::max(1.0, micro_batches_in_flight(plan, micro_batches, device));
     r.activations_bytes = (dualpipe ? in_flight / 2.0 : in_flight) * per_micro_batch;
-    if (plan.recompute == Recompute::full) {
+    if (plan.recompute == Recompute::full || plan.recompute == Recompute::per_op) {
       // The layer being recomputed needs its full activations once.
       ParallelPlan without = plan;
       without.recompute = Recompute::selective;  // the attention core stays recomputed inside it

@@ -6,6 +6,7 @@ std::string_view to_string(Recompute recompute) {
   switch (recompute) {
     case Recompute::none: return "none";
     case Recompute::selective: return "selective";
+    case Recompute::per_op: return "per_op";
     case Recompute::full: return "full";
   }
   return "?";

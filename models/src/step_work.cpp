@@ -179,6 +179,7 @@ class LayerModel {
 
     const double act_tensors = m_.ffn_act == FfnActivation::swiglu ? 3.0 : 2.0;  // activation kernel: in + out
     const double up_width = m_.ffn_act == FfnActivation::swiglu ? 2.0 : 1.0;     // gate + up, or up
+    double routed_gemm_s = 0;  // the routed experts' grouped GEMMs
     if (moe_layer && m_.moe) {
       const auto& e = *m_.moe;
       const double local_tokens = T / t;  // SP splits tokens across TP ranks before the router
@@ -193,6 +194,7 @@ class LayerModel {
       experts.memory_s = hw_.memory_s(4.0 * kBf16Bytes * copies * h  // permute and unpermute, read + write
                                       + expert_act_bytes + cast * copies * (h + e.expert_ffn));
       f += experts;
+      routed_gemm_s = experts.gemm_s;
       if (redo.moe) {
         out.recompute += experts;
         out.recompute_dispatch = true;
@@ -216,6 +218,7 @@ class LayerModel {
     }
     a.memory_s += hw_.memory_s(attention_bytes);
     f.memory_s += hw_.memory_s(ffn_bytes);
+    if (plan_.recompute == Recompute::per_op) out.recompute = per_op_recompute(moe_layer, a.memory_s + f.memory_s, routed_gemm_s);
 
     // Backward: twice the forward GEMM work (input and weight gradients), FlashAttention's backward, and about
     // twice the memory-bound traffic.
@@ -252,6 +255,25 @@ class LayerModel {
   Pass mtp_projection_forward() const { return {hw_.gemm_s(tokens_, m_.hidden, 2.0 * m_.hidden), 0, 0}; }
 
  private:
+  // Per-operator selective checkpointing redoes, before each layer's backward, the aten.mm calls whose outputs it did
+  // not save and the backward needs, every memory-bound kernel of the forward (`memory_s`: norms, rotary, activation
+  // functions, residual adds, casts), and in MoE layers the router gate and the routed experts' grouped GEMMs (not
+  // on its list); the all-to-alls' outputs are saved, so dispatch and combine do not run again.
+  Pass per_op_recompute(bool moe_layer, double memory_s, double routed_gemm_s) const {
+    Pass redo;
+    redo.memory_s = memory_s;
+    const auto matmuls = block_matmuls(m_, moe_layer, plan_.tp);
+    for (std::size_t i = 0; i < matmuls.size(); ++i) {
+      if (matmuls[i].needed && !per_op_saves(i, job_.training.precision)) {
+        redo.gemm_s += hw_.gemm_s(tokens_, matmuls[i].out, matmuls[i].in);
+      }
+    }
+    if (moe_layer && m_.moe) {
+      redo.gemm_s += hw_.gemm_s(tokens_ / plan_.tp, m_.moe->experts, m_.hidden, /*force_bf16=*/true) + routed_gemm_s;
+    }
+    return redo;
+  }
+
   Collective all_to_all(double local_tokens, double element_bytes) const {
     return expert_all_to_all(*m_.moe, plan_.ep, m_.hidden, local_tokens, element_bytes, hw_.links());
   }

@@ -285,10 +285,13 @@ class ScenarioParser {
     plan.sp = p->boolean("sp", Need::optional).value_or(false);
     plan.zero = static_cast<int>(p->integer("zero", Need::optional, {.min = 0, .max = 3}).value_or(1));
     plan.micro_batch = static_cast<int>(p->integer("micro_batch", Need::optional, kAtLeastOne).value_or(1));
-    static const std::vector<std::string> kRecompute{"none", "selective", "full"};
+    static const std::vector<std::string> kRecompute{"none", "selective", "per_op", "full"};
     const bool recompute_given = p->has("recompute");
     const auto recompute = p->choice("recompute", Need::optional, kRecompute).value_or("none");
-    plan.recompute = recompute == "full" ? Recompute::full : recompute == "selective" ? Recompute::selective : Recompute::none;
+    plan.recompute = recompute == "full"        ? Recompute::full
+                     : recompute == "selective" ? Recompute::selective
+                     : recompute == "per_op"    ? Recompute::per_op
+                                                : Recompute::none;
     static const std::vector<std::string> kSchedules{"gpipe", "1f1b", "interleaved", "dualpipe"};
     const auto schedule = p->choice("schedule", Need::optional, kSchedules);
     plan.schedule = !schedule                  ? (plan.vpp > 1 ? Schedule::interleaved : Schedule::one_f_one_b)
@@ -306,8 +309,9 @@ class ScenarioParser {
                                                       join(kRecomputeModuleNames, ", ")));
         }
       }
-      if (!modules->empty() && plan.recompute == Recompute::full) {
-        p->problem("recompute_modules", "lists what selective recomputation redoes; recompute is \"full\"");
+      if (!modules->empty() && (plan.recompute == Recompute::full || plan.recompute == Recompute::per_op)) {
+        p->problem("recompute_modules", fmt::format("lists what selective recomputation redoes; recompute is \"{}\"",
+                                                    to_string(plan.recompute)));
       }
       if (!modules->empty() && !recompute_given) plan.recompute = Recompute::selective;
       if (!modules->empty() && plan.recompute == Recompute::none && recompute_given) {

@@ -149,6 +149,25 @@ class Sharding(unittest.TestCase):
             self.assertEqual(mvs.sharding(parallelism), expected, parallelism)
 
 
+class Recompute(unittest.TestCase):
+    def test_record_texts(self):
+        cases = {"full": "full", "full, block, 1 layer + recompute-activation-function": "full",
+                 "selective (per-op SAC)": "per_op", "selective (attention core only)": "selective",
+                 "none (per the doc)": "none", None: "none"}
+        for text, expected in cases.items():
+            self.assertEqual(mvs.recompute_mode(text), expected, text)
+
+    def test_torchtitan_selective_is_per_op(self):
+        s, assumed = {"parallelism": {"recompute": "selective"}}, []
+        mvs.infer_per_op(s, {"id": "torchtitan-h200-llama31-8b"}, assumed)
+        self.assertEqual(s["parallelism"]["recompute"], "per_op")
+        self.assertEqual(len(assumed), 1)
+        s, assumed = {"parallelism": {"recompute": "selective"}}, []
+        mvs.infer_per_op(s, {"id": "korthikanti2022-22B-seqsel"}, assumed)  # Megatron's selective stays
+        self.assertEqual(s["parallelism"]["recompute"], "selective")
+        self.assertEqual(assumed, [])
+
+
 class Layout(unittest.TestCase):
     def test_embedding_and_loss_count_as_layers(self):
         # Llama 3.1 405B, 126 layers on pp 16 x vpp 8 = 128 virtual stages: (126 + 2) / 128 = 1 layer each, the

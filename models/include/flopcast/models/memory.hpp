@@ -49,6 +49,24 @@ StageParams stage_params(const ModelArch& model, const ParamCounts& params, cons
 StageParams device_params(const ModelArch& model, const ParamCounts& params, const ParallelPlan& plan,
                           const std::vector<StageLayout>& chunks, int device);
 
+// One aten.mm of a transformer block's forward as PyTorch runs it (TorchTitan's separate wq, wk, wv; w1, w3, w2),
+// per token on one chip: output and input widths after tensor parallelism, and whether the backward needs its output
+// (the attention inputs, the residual stream the next norm reads, the activation function's inputs; not the block's
+// last projection, which only feeds the residual add).
+struct BlockMatmul {
+  double out = 0;
+  double in = 0;
+  bool needed = true;
+};
+// The block's aten.mm calls in forward order. The routed experts' grouped GEMMs are not aten.mm, and TorchTitan forces
+// the router gate's mm to be recomputed without counting it; both are left out.
+std::vector<BlockMatmul> block_matmuls(const ModelArch& model, bool moe_layer, int tp);
+// Per-operator selective checkpointing (TorchTitan's activation_checkpoint.py, selective_ac_option "op"): the block's
+// forward saves the outputs of aten.mm, attention, reduce-scatter and all-to-all, except every second aten.mm in
+// forward order (the 2nd, 4th, ...); everything else is recomputed when the backward needs it. FP8, MXFP8 and NVFP4
+// run their GEMMs as _scaled_mm, which is not on the list, so none of their outputs are saved.
+bool per_op_saves(std::size_t index, Precision precision);
+
 // Activation bytes one chip stores for one layer and one micro-batch, with nothing recomputed except what `plan`
 // says. `moe_layer` picks the FFN kind.
 double activation_bytes_per_layer(const ModelArch& model, bool moe_layer, const ParallelPlan& plan,

@@ -14,7 +14,9 @@
 
 namespace flopcast {
 
-enum class Recompute { none, selective, full };
+// selective: Megatron-Core's module recomputation (`recompute_modules`); per_op: PyTorch's per-operator selective
+// checkpointing as TorchTitan applies it (selective_ac_option "op", see block_matmuls in memory.hpp).
+enum class Recompute { none, selective, per_op, full };
 enum class Schedule { gpipe, one_f_one_b, interleaved, dualpipe };
 // The GEMMs' number format in training: bf16; fp8 with per-tensor scaling (Transformer Engine's delayed or current
 // scaling, torchao's tensorwise float8); MXFP8 (a scale per 32 elements); NVFP4 (a scale per 16 elements).
