@@ -10,10 +10,11 @@ cd "$(dirname "$0")"
 PACKAGES=(cmake ninja-build g++ pkg-config libboost-graph-dev libeigen3-dev nlohmann-json3-dev catch2 libfmt-dev
           libcli11-dev libsimgrid-dev libopenmpi-dev openmpi-bin
           qt6-base-dev qt6-charts-dev qt6-svg-dev libqt6opengl6-dev fonts-dejavu-core
-          chromium poppler-utils xvfb xauth
+          chromium poppler-utils xvfb xauth python3
           clang-14 libclang-rt-14-dev llvm-14)
 # Qt: report charts and the desktop app (qt6-charts-dev needs libqt6opengl6-dev; qt6-base-dev has Qt Test and
 # Concurrent); chromium and poppler-utils: report tests; xvfb and xauth: the desktop app's screenshot test (xvfb-run);
+# python3: the validation-scenario builder (calibrate --runs and its tests);
 # clang, its runtime and llvm-symbolizer: the test build (ASan + UBSan, libFuzzer, readable stack traces)
 
 install_missing() {

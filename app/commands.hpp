@@ -28,8 +28,9 @@ struct ValidateOptions {
 int validate_runs(const ValidateOptions& options, const Catalogs& catalogs, std::ostream& out);
 
 struct CalibrateOptions {
-  std::string dir;       // empty: scenarios/validation
-  std::string out_file;  // empty: models/data/calibration.json
+  std::string dir;        // empty: scenarios/validation
+  std::string runs_file;  // published or measured runs in calibration_runs.json's format, instead of `dir`
+  std::string out_file;   // empty: models/data/calibration.json (with runs_file: calibration.json here)
   bool dry_run = false;
   bool quiet = false;
 };

@@ -2,6 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fcntl.h>
+#include <fstream>
+#include <spawn.h>
+#include <sstream>
+#include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
 
@@ -141,8 +146,75 @@ int validate_runs(const ValidateOptions& options, const Catalogs& catalogs, std:
   return 0;
 }
 
+namespace {
+
+// A folder of its own under the system's temporary folder, removed with everything in it when it goes out of scope.
+class TemporaryFolder {
+ public:
+  TemporaryFolder() {
+    path_ = std::filesystem::temp_directory_path() / fmt::format("flopcast-calibrate-{}", ::getpid());
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~TemporaryFolder() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  TemporaryFolder(const TemporaryFolder&) = delete;
+  TemporaryFolder& operator=(const TemporaryFolder&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Scenarios for the runs of a calibration_runs.json-format file, written into `folder` by the same fixed rules as the
+// shipped validation set (tools/make_validation_scenarios.py); its report (what was written, what was skipped and
+// why) is returned.
+std::string build_run_scenarios(const std::filesystem::path& runs_file, const std::filesystem::path& folder) {
+  if (!std::filesystem::is_regular_file(runs_file)) {
+    throw IoError(fmt::format("{}: no such file (runs to calibrate on, in calibration_runs.json's format; see the "
+                              "README, \"Calibrating to your cluster\")", runs_file.string()));
+  }
+  const auto script = data_root() / "tools" / "make_validation_scenarios.py";
+  const auto log = folder / "builder.log";
+  const auto scenarios = folder / "scenarios";
+  std::vector<std::string> args{"python3", script.string(), "--runs", runs_file.string(), "--out", scenarios.string()};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+  pid_t pid = 0;
+  const int spawned = posix_spawnp(&pid, "python3", &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (spawned != 0) {
+    throw IoError("calibrate --runs builds its scenarios with python3, which was not found (apt-get install python3)");
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  std::ifstream in(log);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    throw IoError(fmt::format("{}: the runs could not be turned into scenarios:\n{}", runs_file.string(), text.str()));
+  }
+  return text.str();
+}
+
+}  // namespace
+
 int calibrate_runs(const CalibrateOptions& options, const Catalogs& catalogs, std::ostream& out) {
-  const auto dir = options.dir.empty() ? default_validation_dir() : std::filesystem::path(options.dir);
+  std::optional<TemporaryFolder> built;
+  std::filesystem::path dir = options.dir.empty() ? default_validation_dir() : std::filesystem::path(options.dir);
+  if (!options.runs_file.empty()) {
+    built.emplace();
+    const auto report = build_run_scenarios(options.runs_file, built->path());
+    fmt::print(out, "Runs of {}: {}", options.runs_file, report);
+    dir = built->path() / "scenarios";
+  }
   const auto scenarios = load_validation_scenarios(dir, catalogs);
   const auto prior = load_assumptions(data_root(), /*calibrated=*/false);
   const bool progress = !options.quiet && ::isatty(STDERR_FILENO);
@@ -152,7 +224,7 @@ int calibrate_runs(const CalibrateOptions& options, const Catalogs& catalogs, st
   if (progress) fmt::print(stderr, "\r{:60}\r", "");
 
   fmt::print(out, "Calibration on {} published runs ({}), tier 1, {} iterations\n\n", result.runs.size(),
-             dir.string(), result.iterations);
+             options.runs_file.empty() ? dir.string() : options.runs_file, result.iterations);
   fmt::print(out, "  {:<40} {:>12} {:>12} {:>25}\n", "parameter", "prior", "fitted", "bounds");
   for (const auto& p : result.parameters) {
     const auto text = [&](double v) {
@@ -160,6 +232,13 @@ int calibrate_runs(const CalibrateOptions& options, const Catalogs& catalogs, st
     };
     fmt::print(out, "  {:<40} {:>12} {:>12} {:>25}{}\n", p.name, text(p.prior), text(p.value),
                fmt::format("[{}, {}]", text(p.low), text(p.high)), p.at_bound() ? "  at a bound" : "");
+  }
+  if (!options.runs_file.empty()) {
+    fmt::print(out, "\n  {:<50} {:>14} {:>14}\n", "run", "error before", "error after");
+    for (std::size_t i = 0; i < result.runs.size(); ++i) {
+      fmt::print(out, "  {:<50} {:>12.1f} % {:>12.1f} %\n", result.runs[i], result.error_before_pct[i],
+                 result.error_after_pct[i]);
+    }
   }
   const auto before = result.before();
   const auto after = result.after();
@@ -184,10 +263,18 @@ int calibrate_runs(const CalibrateOptions& options, const Catalogs& catalogs, st
   fmt::print(out, "  prediction spread (rms log error, cross-validated): tier 1 {} calibrated, {} other families; "
                   "tiers 2-3 {} calibrated, {} other families\n",
              spread(0, false), spread(0, true), spread(1, false), spread(1, true));
-  const auto file = options.out_file.empty() ? data_root() / "models" / "data" / "calibration.json"
-                                             : std::filesystem::path(options.out_file);
-  write_file_atomic(file, calibration_to_json(result, &cv, &prior).dump(2) + "\n");
-  fmt::print(out, "  written: {} (flopcast run and validate use it from now on)\n", file.string());
+  const auto file = !options.out_file.empty()     ? std::filesystem::path(options.out_file)
+                    : !options.runs_file.empty() ? std::filesystem::path("calibration.json")
+                                                 : data_root() / "models" / "data" / "calibration.json";
+  const auto json = !options.runs_file.empty() ? calibration_to_json(result, &cv, &prior, options.runs_file)
+                    : !options.dir.empty()       ? calibration_to_json(result, &cv, &prior, "the scenarios of " + options.dir)
+                                                 : calibration_to_json(result, &cv, &prior);
+  write_file_atomic(file, json.dump(2) + "\n");
+  if (options.runs_file.empty() && options.out_file.empty()) {
+    fmt::print(out, "  written: {} (flopcast run and validate use it from now on)\n", file.string());
+  } else {
+    fmt::print(out, "  written: {} (use it with flopcast run --calibration {} ...)\n", file.string(), file.string());
+  }
   return 0;
 }
 

@@ -53,7 +53,15 @@ int run(int argc, char** argv) {
 
   std::vector<std::string> files;
   bool json = false;
+  // A calibration of the user's own (flopcast calibrate --runs FILE --out CAL) instead of the shipped one.
+  std::string calibration_file;
+  const auto add_calibration_option = [&](CLI::App* command) {
+    command->add_option("--calibration", calibration_file,
+                        "Fitted values to use instead of models/data/calibration.json (written by flopcast calibrate "
+                        "--runs FILE --out CAL)");
+  };
   auto* run = app.add_subcommand("run", "Estimate one scenario, or compare several side by side");
+  add_calibration_option(run);
   run->add_option("scenarios", files, "Scenario JSON files (see scenarios/SCHEMA.md)")->required();
   run->add_flag("--json", json, "Print JSON (one object per scenario; an array for several)");
   flopcast::cli::RunOptions run_options;
@@ -77,6 +85,7 @@ int run(int argc, char** argv) {
   validate_options.out_dir = ".";
   auto* validate = app.add_subcommand("validate",
                                       "Predict every published run in a folder (tiers 1 and 2) and print the errors");
+  add_calibration_option(validate);
   validate->add_option("dir", validate_options.dir,
                        "Folder of scenarios with a \"published\" block (default: the shipped scenarios/validation)");
   validate->add_option("--out", validate_options.out_dir, "Folder for validation.csv and validation.md")
@@ -92,16 +101,24 @@ int run(int argc, char** argv) {
       "calibrate", "Refit kernel efficiencies, bus efficiency and overheads to the published runs (tier 1)");
   calibrate->add_option("dir", calibrate_options.dir,
                         "Folder of scenarios with a \"published\" block (default: scenarios/validation)");
+  calibrate->add_option("--runs", calibrate_options.runs_file,
+                        "Your own measured runs, in the format of calibration_runs.json (see the README, "
+                        "\"Calibrating to your cluster\"), instead of a folder of scenarios")
+      ->excludes(calibrate->get_option("dir"));
   calibrate->add_option("--out", calibrate_options.out_file,
-                        "Where the fitted values go (default: models/data/calibration.json)");
+                        "Where the fitted values go (default: models/data/calibration.json; with --runs, "
+                        "calibration.json in the current folder)");
   calibrate->add_flag("--dry-run", calibrate_options.dry_run, "Fit and print, write nothing");
   calibrate->add_flag("--quiet", calibrate_options.quiet, "No progress on standard error");
   calibrate->footer("Starts from models/data/assumptions.json (the prior), so a refit reproduces the shipped file.\n"
-                    "Example:\n  flopcast calibrate --dry-run");
+                    "Examples:\n  flopcast calibrate --dry-run\n"
+                    "  flopcast calibrate --runs my-cluster-runs.json --out my-cluster.json\n"
+                    "  flopcast run --calibration my-cluster.json my-scenario.json");
 
   flopcast::cli::ClaimsOptions claims_options;
   std::string claims_tier = "replica";
   auto* claims = app.add_subcommand("claims", "Check claims from public debate against the model, with a verdict");
+  add_calibration_option(claims);
   claims->add_option("dir", claims_options.dir, "Folder of claim files (default: the shipped scenarios/claims)");
   claims->add_option("--tier", claims_tier, "analytical, replica or full, as for run")
       ->check(CLI::IsMember({"analytical", "replica", "full"}))
@@ -113,6 +130,7 @@ int run(int argc, char** argv) {
 
   flopcast::cli::SweepOptions sweep_options;
   auto* sweep = app.add_subcommand("sweep", "Run every point of a sweep (a base scenario and axes) on all cores");
+  add_calibration_option(sweep);
   sweep->add_option("sweep", sweep_options.file, "Sweep JSON file (see scenarios/SCHEMA.md, \"Sweep files\")")
       ->required();
   sweep->add_option("--out", sweep_options.out, "Output prefix: writes PREFIX.csv and PREFIX.jsonl (default: the sweep "
@@ -128,6 +146,7 @@ int run(int argc, char** argv) {
   flopcast::cli::PlanOptions plan_options;
   std::string plan_tier = "replica";
   auto* plan = app.add_subcommand("plan", "Search the parallel plans for a scenario's model, cluster and batch");
+  add_calibration_option(plan);
   plan->add_option("scenario", plan_options.file, "Scenario JSON file (its parallelism is compared, not kept)")
       ->required();
   plan->add_option("--top", plan_options.top_k, "How many of the best tier-1 plans to re-rank")
@@ -178,6 +197,7 @@ int run(int argc, char** argv) {
   std::string report_tier = "replica";
   auto* report = app.add_subcommand(
       "report", "Write a cost comparison report (HTML, PDF, Markdown, CSV, with charts) of scenarios and sweeps");
+  add_calibration_option(report);
   report->add_option("inputs", report_options.files, "Scenario or sweep JSON files (or none, with --claims)");
   report->add_option("-o,--out", report_options.out_dir,
                      "Folder for report.html, report.pdf, report.md, report.csv and charts/*.svg")
@@ -250,7 +270,10 @@ int run(int argc, char** argv) {
       std::cout << flopcast::model_to_json(model).dump(2) << '\n';
       return kExitOk;
     }
-    const auto catalogs = flopcast::load_catalogs();
+    auto catalogs = flopcast::load_catalogs();
+    if (!calibration_file.empty()) {
+      catalogs.assumptions = flopcast::load_assumptions(flopcast::data_root(), /*calibrated=*/true, calibration_file);
+    }
     run_options.tier = flopcast::parse_tier(tier_name).value_or(flopcast::Tier::replica);
     if (*run) return flopcast::cli::run_scenarios(files, json, run_options, catalogs, std::cout);
     if (*claims) {

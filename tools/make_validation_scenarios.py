@@ -95,6 +95,18 @@ def catalog_model(run):
     return None
 
 
+def model_layers(run):
+    """The record's layer count, or its catalog model's."""
+    layers = run["model"].get("layers")
+    model_id = catalog_model(run)
+    if layers is None and model_id:
+        with open(os.path.join(MODEL_CATALOG, f"{model_id}.json")) as f:
+            layers = json.load(f).get("layers")
+    if layers is None:
+        raise Skip("model layers not in the record and no catalog model")
+    return layers
+
+
 def precision(text):
     """flopcast's training precision for the record's precision text: block-scaled MXFP8 and NVFP4, per-tensor FP8
     (Transformer Engine, torchao Float8), else bf16 (FP16 mixed precision runs at the same tensor-core rate)."""
@@ -386,8 +398,15 @@ def infer_sequence_parallel(scenario, run, assumed):
 
 def layers_per_virtual_stage(runs):
     """The median layers per virtual pipeline stage of the runs that publish an interleaved schedule."""
-    sizes = sorted(r["model"]["layers"] / (r["parallelism"]["pp"] * r["parallelism"]["virtual_pipeline_stages"])
-                   for r in runs if (r["parallelism"].get("virtual_pipeline_stages") or 1) > 1)
+    sizes = []
+    for r in runs:
+        vpp = r["parallelism"].get("virtual_pipeline_stages") or 1
+        if vpp > 1:
+            try:
+                sizes.append(model_layers(r) / ((r["parallelism"].get("pp") or 1) * vpp))
+            except Skip:
+                continue  # reported when the run itself is built
+    sizes.sort()
     if not sizes:
         return None
     middle = len(sizes) // 2
@@ -405,7 +424,7 @@ def infer_interleaving(scenario, run, chunk_layers, assumed):
         return
     if run["parallelism"].get("virtual_pipeline_stages") is not None:
         return
-    per_stage, uneven = divmod(run["model"]["layers"], plan["pp"])
+    per_stage, uneven = divmod(model_layers(run), plan["pp"])
     if uneven:
         return
     divisors = [d for d in range(1, per_stage + 1) if per_stage % d == 0]
@@ -430,7 +449,7 @@ def infer_layout(scenario, run, assumed):
     if plan["schedule"] == "interleaved" and "vpp" not in plan:
         return  # flopcast picks vpp; its even layout spreads the layers
     chunks = plan["pp"] * (plan.get("vpp") or 1)
-    layers = run["model"]["layers"]
+    layers = model_layers(run)
     if chunks <= 1 or layers % chunks == 0 or (layers + 2) % chunks != 0:
         return
     per_chunk = (layers + 2) // chunks

@@ -59,7 +59,7 @@ double* Assumptions::field(std::string_view name) {
 namespace {
 
 // Fitted values over the prior: {"parameters": {name: {"value", "unit", "prior", "low", "high"}}, "provenance": {...}}.
-void apply_calibration(Assumptions& a, const fs::path& file) {
+void apply_calibration(Assumptions& a, const fs::path& file, const std::string& shown) {
   const auto json = read_json_file(file);
   std::vector<Problem> problems;
   JsonReader top(json, file.string(), "", problems);
@@ -81,11 +81,11 @@ void apply_calibration(Assumptions& a, const fs::path& file) {
     }
     u->allow("method");
     u->finish();
-    a.prediction_spread_source = "cross-validated (models/data/calibration.json, uncertainty)";
+    a.prediction_spread_source = fmt::format("cross-validated ({}, uncertainty)", shown);
   }
-  std::string provenance = "calibrated (models/data/calibration.json)";
+  std::string provenance = fmt::format("calibrated ({})", shown);
   if (const auto* p = top.raw("provenance", Need::optional); p != nullptr && p->is_object() && p->contains("summary")) {
-    provenance = "calibrated: " + (*p)["summary"].get<std::string>();
+    provenance = fmt::format("calibrated ({}): {}", shown, (*p)["summary"].get<std::string>());
   }
   if (auto params = top.object("parameters", Need::required)) {
     for (const auto& name : params->keys()) {
@@ -133,7 +133,7 @@ class Reader {
 
 }  // namespace
 
-Assumptions load_assumptions(const fs::path& root, bool calibrated) {
+Assumptions load_assumptions(const fs::path& root, bool calibrated, const fs::path& calibration_file) {
   const fs::path file = root / "models" / "data" / "assumptions.json";
   const auto json = read_json_file(file);
   std::vector<Problem> problems;
@@ -209,8 +209,17 @@ Assumptions load_assumptions(const fs::path& root, bool calibrated) {
   }
   top.finish();
   throw_if_any(problems);
-  const fs::path fitted = root / "models" / "data" / "calibration.json";
-  if (calibrated && fs::exists(fitted)) apply_calibration(a, fitted);
+  if (!calibrated) return a;
+  if (!calibration_file.empty()) {
+    if (!fs::is_regular_file(calibration_file)) {
+      throw IoError(fmt::format("{}: no such calibration file (write one with flopcast calibrate --runs FILE --out {})",
+                                calibration_file.string(), calibration_file.string()));
+    }
+    apply_calibration(a, calibration_file, calibration_file.string());
+    return a;
+  }
+  const fs::path shipped = root / "models" / "data" / "calibration.json";
+  if (fs::exists(shipped)) apply_calibration(a, shipped, "models/data/calibration.json");
   return a;
 }
 

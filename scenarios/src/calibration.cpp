@@ -346,7 +346,7 @@ std::string cross_validation_markdown(const std::vector<ValidationRow>& rows, co
 }
 
 nlohmann::json calibration_to_json(const CalibrationResult& result, const CrossValidation* cv,
-                                   const Assumptions* prior) {
+                                   const Assumptions* prior, const std::string& runs_source) {
   using nlohmann::json;
   json params = json::object();
   for (const auto& p : result.parameters) {
@@ -360,9 +360,8 @@ nlohmann::json calibration_to_json(const CalibrationResult& result, const CrossV
   const auto before = result.before();
   const auto after = result.after();
   json provenance = {
-      {"summary", fmt::format("flopcast calibrate, tier 1, {} published runs of shared/data/calibration_runs.json "
-                              "(scenarios/validation); median |error| {:.1f} % -> {:.1f} %",
-                              result.runs.size(), before.median_abs_pct, after.median_abs_pct)},
+      {"summary", fmt::format("flopcast calibrate, tier 1, {} published runs of {}; median |error| {:.1f} % -> {:.1f} %",
+                              result.runs.size(), runs_source, before.median_abs_pct, after.median_abs_pct)},
       {"method", "bounded Levenberg-Marquardt on log(predicted / published), parameters scaled to their bounds"},
       {"iterations", result.iterations},
       {"rms_log_error_before", result.rms_log_before},

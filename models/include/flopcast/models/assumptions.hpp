@@ -77,8 +77,10 @@ struct Assumptions {
   const double* field(std::string_view name) const { return const_cast<Assumptions*>(this)->field(name); }
 };
 
-// models/data/assumptions.json, then the fitted values of models/data/calibration.json over it (where present) unless
-// `calibrated` is false (the prior a calibration starts from).
-Assumptions load_assumptions(const std::filesystem::path& root, bool calibrated = true);
+// models/data/assumptions.json, then the fitted values of a calibration over it unless `calibrated` is false (the prior
+// a calibration starts from): `calibration_file` (what `flopcast calibrate` wrote; it must exist), or where it is
+// empty the shipped models/data/calibration.json (where present).
+Assumptions load_assumptions(const std::filesystem::path& root, bool calibrated = true,
+                             const std::filesystem::path& calibration_file = {});
 
 }  // namespace flopcast

@@ -84,8 +84,9 @@ std::vector<ErrorSummary> cross_validation_summaries(const std::vector<Validatio
 // models/data/calibration.json: the fitted values with their bounds and priors, the runs, the residuals; with `cv`,
 // the prediction spread per tier (rms log error, leave one source out for the families calibrated (leave one out
 // where the runs come from a single source), leave one family out for the others; the prior's where the runs cover a
-// single family).
+// single family). `runs_source` names where the runs came from, for the provenance.
 nlohmann::json calibration_to_json(const CalibrationResult& result, const CrossValidation* cv = nullptr,
-                                   const Assumptions* prior = nullptr);
+                                   const Assumptions* prior = nullptr,
+                                   const std::string& runs_source = "shared/data/calibration_runs.json (scenarios/validation)");
 
 }  // namespace flopcast
