@@ -316,7 +316,7 @@ TEST_CASE("the shipped calibration is applied over the prior with its provenance
   }
   bool noted = false;
   for (const auto& [name, quantity] : fitted.provenance) {
-    if (name == "overheads.per_step") noted = quantity.source.rfind("calibrated: flopcast calibrate", 0) == 0;
+    if (name == "overheads.per_step") noted = quantity.source.rfind("calibrated (models/data/calibration.json): flopcast calibrate", 0) == 0;
   }
   CHECK(noted);
 }
