@@ -104,6 +104,11 @@ TEST_CASE("validation names the file and the JSON path and what was expected", "
     CHECK(only_problem(json) ==
           "/parallelism/recompute_modules: lists what selective recomputation redoes; recompute is \"per_op\"");
     json = base();
+    json["training"]["flash_attention"] = false;
+    json["training"]["attention_kernel"] = "flash2";
+    CHECK(only_problem(json) ==
+          "/training/attention_kernel: \"flash2\" is a FlashAttention kernel; flash_attention is false");
+    json = base();
     json["parallelism"]["stage_layers"] = {30, 31};
     CHECK(only_problem(json).find("/parallelism/stage_layers: lists 2 stages, but pp x vpp is") == 0);
     json = base();

@@ -61,7 +61,8 @@ TE_COMM_OVERLAP = ("mcore", "nemo", "mbridge")
 # (2023) all-reduced them in train_step after forward_backward_func returned, and DeepSpeed's pipeline engine
 # (Megatron-DeepSpeed, BLOOM) issues ReduceGrads only after the last micro-batch (runtime/pipe/schedule.py).
 GRADIENTS_AFTER_FLUSH = ("megatron2021", "korthikanti2022", "bloom")
-# PyTorch-native trainers whose selective recomputation is per-operator checkpointing (torch.utils.checkpoint).
+# PyTorch-native trainers: their selective recomputation is per-operator checkpointing (torch.utils.checkpoint), and
+# their attention is scaled_dot_product_attention's FlashAttention-2 backend.
 PYTORCH_SAC = ("torchtitan", "torchao")
 HARDWARE_TFLOPS = ("megatron2021", "bloom")  # published TFLOP/s include the recompute forward pass
 DEFAULT_VOCAB = 51200
@@ -198,6 +199,15 @@ def recompute_mode(text):
     if "selective" in text:
         return "selective"
     return "none"
+
+
+def infer_attention_kernel(scenario, run, assumed):
+    """PyTorch-native trainers call scaled_dot_product_attention, whose flash backend is FlashAttention-2."""
+    if not run["id"].startswith(PYTORCH_SAC) or not scenario["training"].get("flash_attention", True):
+        return
+    scenario["training"]["attention_kernel"] = "flash2"
+    assumed.append("attention kernel of a PyTorch-native trainer: FlashAttention-2 (scaled_dot_product_attention's "
+                   "flash backend), not Transformer Engine's cuDNN kernel")
 
 
 def infer_per_op(scenario, run, assumed):
@@ -511,6 +521,7 @@ def main():
         infer_interleaving(scenario, filled, chunk_layers, assumed)
         infer_layout(scenario, filled, assumed)
         infer_per_op(scenario, filled, assumed)
+        infer_attention_kernel(scenario, filled, assumed)
         infer_network(scenario, filled, assumed)
         infer_micro_batch(scenario, filled, assumed)
         round_batch(scenario, assumed)

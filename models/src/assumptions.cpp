@@ -35,6 +35,7 @@ double* Assumptions::field(std::string_view name) {
     if (key == "attention_backward") return &k.attention_backward;
     if (key == "attention_half_seq") return &k.attention_half_seq;
     if (key == "attention_half_head_dim") return &k.attention_half_head_dim;
+    if (key == "flash2_fraction") return &k.flash2_fraction;
     if (key == "memory_bound") return &k.memory_bound;
     return nullptr;
   }
@@ -155,6 +156,7 @@ Assumptions load_assumptions(const fs::path& root, bool calibrated, const fs::pa
       read.read(*section, prefix, "attention_backward", Dimension::fraction, k.attention_backward, kFraction);
       read.read(*section, prefix, "attention_half_seq", Dimension::count, k.attention_half_seq);
       read.read(*section, prefix, "attention_half_head_dim", Dimension::count, k.attention_half_head_dim);
+      read.read(*section, prefix, "flash2_fraction", Dimension::fraction, k.flash2_fraction, kFraction);
       read.read(*section, prefix, "memory_bound", Dimension::fraction, k.memory_bound, kFraction);
       section->finish();
       a.kernels[family] = k;

@@ -54,7 +54,8 @@ class Machine {
                      : gemm_type_ == DataType::nvfp4 ? kernel_.gemm_fp4
                                                      : kernel_.gemm_fp8;
     hbm_rate_ = chip.hbm_bandwidth.value * kernel_.memory_bound;
-    attention_shape_ = attention_shape(job.training.seq_len, job.model.qk_head_dim(), kernel_);
+    attention_rate_ = attention_shape(job.training.seq_len, job.model.qk_head_dim(), kernel_) *
+                       (job.training.flash2 ? kernel_.flash2_fraction : 1.0);
   }
 
   // One GEMM (m x k) x (k x n) in the job's GEMM precision, or bf16.
@@ -65,10 +66,10 @@ class Machine {
     return 2.0 * m * n * k / (peak * gemm_efficiency(m, n, k, fraction, kernel_.gemm_half_dim));
   }
   double attention_forward_s(double flop) const {
-    return flop / (peak_bf16_ * std::min(1.0, kernel_.attention_forward * attention_shape_));
+    return flop / (peak_bf16_ * std::min(1.0, kernel_.attention_forward * attention_rate_));
   }
   double attention_backward_s(double flop) const {
-    return flop / (peak_bf16_ * std::min(1.0, kernel_.attention_backward * attention_shape_));
+    return flop / (peak_bf16_ * std::min(1.0, kernel_.attention_backward * attention_rate_));
   }
   double memory_s(double bytes) const { return bytes / hbm_rate_; }
 
@@ -93,7 +94,7 @@ class Machine {
   double peak_bf16_ = 0;
   double gemm_fraction_ = 0;
   double hbm_rate_ = 0;
-  double attention_shape_ = 1;
+  double attention_rate_ = 1;
   ClusterLinks links_;
 };
 

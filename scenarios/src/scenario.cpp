@@ -360,6 +360,11 @@ class ScenarioParser {
     tokens_given_ = t->number("tokens", Need::optional, {.min = 0, .max = 1e18, .min_exclusive = true});
     training.dropout = t->boolean("dropout", Need::optional).value_or(false);
     training.flash_attention = t->boolean("flash_attention", Need::optional).value_or(true);
+    static const std::vector<std::string> kKernels{"fused", "flash2"};
+    training.flash2 = t->choice("attention_kernel", Need::optional, kKernels).value_or("fused") == "flash2";
+    if (training.flash2 && !training.flash_attention) {
+      t->problem("attention_kernel", "\"flash2\" is a FlashAttention kernel; flash_attention is false");
+    }
     t->finish();
   }
 
@@ -636,7 +641,8 @@ class ScenarioParser {
                          {"precision", std::string(to_string(t.precision))},
                          {"tokens", t.tokens},
                          {"dropout", t.dropout},
-                         {"flash_attention", t.flash_attention}};
+                         {"flash_attention", t.flash_attention},
+                         {"attention_kernel", t.flash2 ? "flash2" : "fused"}};
     }
     const auto& c = j.costs;
     if (c.mode == CostMode::rental) {

@@ -168,6 +168,17 @@ class Recompute(unittest.TestCase):
         self.assertEqual(assumed, [])
 
 
+class AttentionKernel(unittest.TestCase):
+    def test_pytorch_native_trainers_run_flash2(self):
+        s, assumed = {"training": {"flash_attention": True}}, []
+        mvs.infer_attention_kernel(s, {"id": "torchao-b200-llama3-8b"}, assumed)
+        self.assertEqual(s["training"]["attention_kernel"], "flash2")
+        self.assertEqual(len(assumed), 1)
+        s, assumed = {"training": {"flash_attention": True}}, []
+        mvs.infer_attention_kernel(s, {"id": "mbridge2511-h100-llama3-8B-8gpu"}, assumed)  # Transformer Engine
+        self.assertNotIn("attention_kernel", s["training"])
+
+
 class Layout(unittest.TestCase):
     def test_embedding_and_loss_count_as_layers(self):
         # Llama 3.1 405B, 126 layers on pp 16 x vpp 8 = 128 virtual stages: (126 + 2) / 128 = 1 layer each, the

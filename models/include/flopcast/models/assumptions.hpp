@@ -26,6 +26,9 @@ struct KernelEfficiency {
   // relative to 16K tokens and head size 128, where attention_forward and attention_backward are stated.
   double attention_half_seq = 256;
   double attention_half_head_dim = 32;
+  // FlashAttention-2's rate over the fused kernel attention_forward and attention_backward describe (cuDNN's or
+  // FlashAttention-3's on Hopper, which Transformer Engine runs): what PyTorch's SDPA flash backend reaches.
+  double flash2_fraction = 1.0;
   double memory_bound = 0.85;     // achieved / peak HBM bandwidth for elementwise and normalisation kernels
 };
 

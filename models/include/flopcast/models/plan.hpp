@@ -121,6 +121,9 @@ struct TrainingSetup {
   double tokens = 0;      // tokens to train on
   bool dropout = false;   // dropout masks are stored (GPT-3-era models); modern LLMs train without
   bool flash_attention = true;  // no attention score matrix is stored
+  // With flash_attention: FlashAttention-2 (PyTorch's SDPA flash backend, as TorchTitan runs it) instead of the
+  // chip's fused kernel (cuDNN or FlashAttention-3 on Hopper, as Transformer Engine runs it).
+  bool flash2 = false;
 };
 
 // Pipeline stages that run on another chip type than the cluster's (a mixed fleet), in that chip's nodes. Their
