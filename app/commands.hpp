@@ -31,6 +31,7 @@ struct CalibrateOptions {
   std::string dir;        // empty: scenarios/validation
   std::string runs_file;  // published or measured runs in calibration_runs.json's format, instead of `dir`
   std::string out_file;   // empty: models/data/calibration.json (with runs_file: calibration.json here)
+  std::string report_dir;  // also validate the runs under the new values: validation and cross_validation files
   bool dry_run = false;
   bool quiet = false;
 };

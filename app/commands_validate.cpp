@@ -275,6 +275,32 @@ int calibrate_runs(const CalibrateOptions& options, const Catalogs& catalogs, st
   } else {
     fmt::print(out, "  written: {} (use it with flopcast run --calibration {} ...)\n", file.string(), file.string());
   }
+  if (!options.report_dir.empty()) {
+    // The runs under the values just written, in sample and cross-validated (the folds above), with the new spread.
+    const auto fitted = load_assumptions(data_root(), /*calibrated=*/true, file);
+    const auto report = validate(scenarios, fitted);
+    const std::array<std::pair<const char*, std::vector<ErrorSummary>>, 4> tables{{
+        {"in sample", report.summaries},
+        {"leave one out", cross_validation_summaries(report.rows, cv, Holdout::run)},
+        {"leave one source out", cross_validation_summaries(report.rows, cv, Holdout::source)},
+        {"leave one family out", cross_validation_summaries(report.rows, cv, Holdout::family)},
+    }};
+    for (const auto& [title, summaries] : tables) {
+      if (summaries.empty()) continue;
+      fmt::print(out, "\n  {}, the fitted values", title);
+      print_summaries(summaries, out);
+    }
+    const std::filesystem::path folder(options.report_dir);
+    create_output_folder(folder);
+    StagedFiles files;
+    files.add(folder / "validation.csv", validation_csv(report));
+    files.add(folder / "validation.md", validation_markdown(report));
+    files.add(folder / "cross_validation.csv", cross_validation_csv(report.rows, cv));
+    files.add(folder / "cross_validation.md", cross_validation_markdown(report.rows, cv));
+    files.commit();
+    fmt::print(out, "\n  written: validation.csv, validation.md, cross_validation.csv, cross_validation.md in {}\n",
+               folder.string());
+  }
   return 0;
 }
 

@@ -108,6 +108,9 @@ int run(int argc, char** argv) {
   calibrate->add_option("--out", calibrate_options.out_file,
                         "Where the fitted values go (default: models/data/calibration.json; with --runs, "
                         "calibration.json in the current folder)");
+  calibrate->add_option("--report", calibrate_options.report_dir,
+                        "Also validate the runs under the fitted values, in sample and cross-validated (the folds the "
+                        "spread comes from), into this folder (validation.* and cross_validation.*)");
   calibrate->add_flag("--dry-run", calibrate_options.dry_run, "Fit and print, write nothing");
   calibrate->add_flag("--quiet", calibrate_options.quiet, "No progress on standard error");
   calibrate->footer("Starts from models/data/assumptions.json (the prior), so a refit reproduces the shipped file.\n"
