@@ -201,6 +201,40 @@ def recompute_mode(text):
     return "none"
 
 
+# Megatron-Bridge's performance recipes recompute modules the published tables do not restate (NVIDIA-NeMo/
+# Megatron-Bridge, scripts/performance/configs/<family>/*_workload_base_configs.py up to the 26.06 container, then
+# src/megatron/bridge/perf_recipes/<family>/<gpu>/*.py; the "v2" variants the tables ran). Keyed by container (the id's
+# source), catalog model, chip and flopcast precision; Qwen3 and Llama 3 recipes recompute nothing.
+MBRIDGE_RECIPE_RECOMPUTE = {
+    # deepseek_workload_base_configs.py (r0.2.0): GB200 selective ["mla_up_proj"]
+    ("mbridge2511", "deepseek-v3", "gb200", "bf16"): ["mla_up_proj"],
+    # r0.4.0 B200_FP8_MX_V2 (PP8 VP2 EP32): ["mla_up_proj", "mlp"]
+    ("mbridge260401", "deepseek-v3", "b200", "mxfp8"): ["mla_up_proj", "mlp"],
+    # B300_V2 (MBS 2, PP8, EP8): ["mla_up_proj"]
+    ("mbridge2606", "deepseek-v3", "b300", "mxfp8"): ["mla_up_proj"],
+    # perf_recipes/deepseek/gb200/deepseek_v3.py, MXFP8 full-iteration CUDA graph config: ["mla_up_proj"]
+    ("mbridge2608", "deepseek-v3", "gb200", "mxfp8"): ["mla_up_proj"],
+    # gpt_oss_workload_base_configs.py (r0.4.0) B200_V2 and GB200_BF16_V2: ["layernorm", "moe_act"]
+    ("mbridge260401", "gpt-oss-120b", "b200", "bf16"): ["layernorm", "moe_act"],
+    ("mbridge260401", "gpt-oss-120b", "gb200", "bf16"): ["layernorm", "moe_act"],
+}
+
+
+def infer_recipe_recompute(scenario, run, assumed):
+    """A Megatron-Bridge run that does not state its recomputation gets its recipe's recompute modules."""
+    if run["parallelism"].get("activation_recompute"):
+        return
+    key = (run["id"].split("-")[0], run["model"].get("catalog_id"), run["hardware"].get("chip_id"),
+           scenario["training"]["precision"])
+    modules = MBRIDGE_RECIPE_RECOMPUTE.get(key)
+    if modules is None:
+        return
+    scenario["parallelism"]["recompute"] = "selective"
+    scenario["parallelism"]["recompute_modules"] = modules
+    assumed.append(f"recomputation not published: the Megatron-Bridge performance recipe's recompute_modules "
+                   f"{', '.join(modules)}")
+
+
 def infer_attention_kernel(scenario, run, assumed):
     """PyTorch-native trainers call scaled_dot_product_attention, whose flash backend is FlashAttention-2."""
     if not run["id"].startswith(PYTORCH_SAC) or not scenario["training"].get("flash_attention", True):
@@ -396,14 +430,19 @@ def round_batch(scenario, assumed):
 
 def infer_sequence_parallel(scenario, run, assumed):
     """Megatron's --tp-comm-overlap (TE userbuffers) works only with --sequence-parallel: where a run overlaps
-    tensor-parallel communication with tp > 1 and does not state sequence parallelism, it had it on."""
+    tensor-parallel communication with tp > 1 and does not state sequence parallelism, it had it on. TorchTitan's
+    tensor-parallel plan always shards the norms and the residual stream along the sequence (SequenceParallel on
+    attention_norm and ffn_norm in its apply_tp)."""
     plan = scenario["parallelism"]
-    if plan["sp"] or plan["tp"] <= 1 or not plan["tp_comm_overlap"]:
+    if plan["sp"] or plan["tp"] <= 1 or run["parallelism"].get("sequence_parallel") is not None:
         return
-    if run["parallelism"].get("sequence_parallel") is not None:
-        return
-    plan["sp"] = True
-    assumed.append("sequence parallelism not published: on, as tensor-parallel communication overlap requires it")
+    if plan["tp_comm_overlap"]:
+        plan["sp"] = True
+        assumed.append("sequence parallelism not published: on, as tensor-parallel communication overlap requires it")
+    elif run["id"].startswith(PYTORCH_SAC):
+        plan["sp"] = True
+        assumed.append("sequence parallelism not published: on, as TorchTitan's tensor-parallel plan always shards "
+                       "the norms along the sequence")
 
 
 def layers_per_virtual_stage(runs):
@@ -522,6 +561,7 @@ def main():
         infer_layout(scenario, filled, assumed)
         infer_per_op(scenario, filled, assumed)
         infer_attention_kernel(scenario, filled, assumed)
+        infer_recipe_recompute(scenario, filled, assumed)
         infer_network(scenario, filled, assumed)
         infer_micro_batch(scenario, filled, assumed)
         round_batch(scenario, assumed)

@@ -168,6 +168,49 @@ class Recompute(unittest.TestCase):
         self.assertEqual(assumed, [])
 
 
+class SequenceParallel(unittest.TestCase):
+    def scenario(self, tp, overlap):
+        return {"parallelism": {"tp": tp, "sp": False, "tp_comm_overlap": overlap}}
+
+    def test_te_overlap_and_torchtitan_tp_imply_it(self):
+        for run_id, overlap in (("mbridge2511-h100-llama3-70B-64gpu", True), ("torchtitan2506-h100-llama3-70b", False)):
+            s, assumed = self.scenario(8, overlap), []
+            mvs.infer_sequence_parallel(s, {"id": run_id, "parallelism": {}}, assumed)
+            self.assertTrue(s["parallelism"]["sp"], run_id)
+            self.assertEqual(len(assumed), 1)
+
+    def test_left_alone(self):
+        cases = (("torchtitan-h100-llama31-8b", 1, {}),                          # no TP
+                 ("torchtitan2506-h100-llama3-70b", 8, {"sequence_parallel": False}),  # stated
+                 ("megatron2021-gpt-39B", 8, {}))                                # no overlap, not TorchTitan
+        for run_id, tp, parallelism in cases:
+            s, assumed = self.scenario(tp, False), []
+            mvs.infer_sequence_parallel(s, {"id": run_id, "parallelism": parallelism}, assumed)
+            self.assertFalse(s["parallelism"]["sp"], run_id)
+            self.assertEqual(assumed, [])
+
+
+class RecipeRecompute(unittest.TestCase):
+    def run_record(self, run_id, recompute=None):
+        return {"id": run_id, "model": {"catalog_id": "deepseek-v3"}, "hardware": {"chip_id": "b200"},
+                "parallelism": {"activation_recompute": recompute}}
+
+    def test_unstated_recompute_takes_the_recipe(self):
+        s, assumed = {"parallelism": {"recompute": "none"}, "training": {"precision": "mxfp8"}}, []
+        mvs.infer_recipe_recompute(s, self.run_record("mbridge260401-b200-deepseekv3-mxfp8-256gpu"), assumed)
+        self.assertEqual(s["parallelism"]["recompute_modules"], ["mla_up_proj", "mlp"])
+        self.assertEqual(s["parallelism"]["recompute"], "selective")
+        self.assertEqual(len(assumed), 1)
+
+    def test_stated_or_unknown_left_alone(self):
+        for run_id, recompute in (("mbridge260401-b200-deepseekv3-mxfp8-256gpu", "full"),
+                                  ("mbridge2511-b200-deepseekv3-mxfp8-256gpu", None)):
+            s, assumed = {"parallelism": {"recompute": "none"}, "training": {"precision": "mxfp8"}}, []
+            mvs.infer_recipe_recompute(s, self.run_record(run_id, recompute), assumed)
+            self.assertNotIn("recompute_modules", s["parallelism"])
+            self.assertEqual(assumed, [])
+
+
 class AttentionKernel(unittest.TestCase):
     def test_pytorch_native_trainers_run_flash2(self):
         s, assumed = {"training": {"flash_attention": True}}, []
