@@ -44,8 +44,10 @@ std::string range(const Interval& i, const std::function<std::string(double)>& t
 void print_intervals(const PredictionIntervals& p, std::ostream& out) {
   fmt::print(out, "  p10-p90      step time {}, training {}, cost {}, {} per M tokens\n", range(p.step_time_s, seconds),
              range(p.train_days, days), range(p.cost_usd, usd), range(p.usd_per_mtok, usd));
-  fmt::print(out, "               model spread {:.1f} % rms ({}{})\n", 100.0 * p.model_log_sigma,
-             p.calibrated ? "chip family calibrated" : "chip family without calibration runs",
+  fmt::print(out, "               model spread {:.1f} % (log sigma; {}{})\n", 100.0 * p.model_log_sigma,
+             !p.spread_slice.empty() ? "the " + p.spread_slice + " calibration runs'"
+             : p.calibrated          ? std::string("chip family calibrated")
+                                     : std::string("chip family without calibration runs"),
              p.spread_source.find("cross-validated") == 0 ? ", cross-validated" : ", prior");
   const std::size_t shown = std::min<std::size_t>(p.inputs.size(), 4);
   for (std::size_t k = 0; k < shown; ++k) {

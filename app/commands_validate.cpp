@@ -122,7 +122,9 @@ int validate_runs(const ValidateOptions& options, const Catalogs& catalogs, std:
     fmt::print(out, "  {:<42} {:<17} {:>15} {:>15} {:>+7.1f}% {:>15} {:>+7.1f}%{}\n",
                r.run + (r.assumed.empty() ? "" : " *"), metric_label(r.metric), value_text(r.metric, r.published),
                value_text(r.metric, r.predicted[0]), r.error_pct[0], value_text(r.metric, r.predicted[1]),
-               r.error_pct[1], r.fits_memory ? "" : "  (predicted not to fit memory)");
+               r.error_pct[1],
+               std::string(r.fitted ? "" : "  (validate_only: not fitted)") +
+                   (r.fits_memory ? "" : "  (predicted not to fit memory)"));
   }
   print_summaries(report.summaries, out);
   const auto not_fitting = std::count_if(report.rows.begin(), report.rows.end(),
@@ -179,7 +181,8 @@ std::string build_run_scenarios(const std::filesystem::path& runs_file, const st
   const auto script = data_root() / "tools" / "make_validation_scenarios.py";
   const auto log = folder / "builder.log";
   const auto scenarios = folder / "scenarios";
-  std::vector<std::string> args{"python3", script.string(), "--runs", runs_file.string(), "--out", scenarios.string()};
+  std::vector<std::string> args{"python3", script.string(), "--runs", runs_file.string(), "--out", scenarios.string(),
+                                "--fit-every-run"};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -223,8 +226,12 @@ int calibrate_runs(const CalibrateOptions& options, const Catalogs& catalogs, st
   });
   if (progress) fmt::print(stderr, "\r{:60}\r", "");
 
-  fmt::print(out, "Calibration on {} published runs ({}), tier 1, {} iterations\n\n", result.runs.size(),
-             options.runs_file.empty() ? dir.string() : options.runs_file, result.iterations);
+  const auto validate_only = scenarios.size() - result.runs.size();
+  fmt::print(out, "Calibration on {} published runs ({}){}, tier 1, {} iterations\n\n", result.runs.size(),
+             options.runs_file.empty() ? dir.string() : options.runs_file,
+             validate_only == 0 ? std::string()
+                                : fmt::format("; {} more validated, not fitted (published.validate_only)", validate_only),
+             result.iterations);
   fmt::print(out, "  {:<40} {:>12} {:>12} {:>25}\n", "parameter", "prior", "fitted", "bounds");
   for (const auto& p : result.parameters) {
     const auto text = [&](double v) {
@@ -254,21 +261,23 @@ int calibrate_runs(const CalibrateOptions& options, const Catalogs& catalogs, st
     if (progress) fmt::print(stderr, "\rcross-validation for the prediction spread: {}/{} calibrations", done, folds);
   });
   if (progress) fmt::print(stderr, "\r{:70}\r", "");
-  const auto spread = [&](std::size_t t, bool family_out) {
-    const auto& errors = family_out ? cv.lofo_error_pct[t]
-                         : !cv.loso_error_pct[t].empty() ? cv.loso_error_pct[t]
-                                                         : cv.loo_error_pct[t];
-    return errors.empty() ? std::string("the prior's") : fmt::format("{:.3f}", CrossValidation::rms_log(errors));
-  };
-  fmt::print(out, "  prediction spread (rms log error, cross-validated): tier 1 {} calibrated, {} other families; "
-                  "tiers 2-3 {} calibrated, {} other families\n",
-             spread(0, false), spread(0, true), spread(1, false), spread(1, true));
   const auto file = !options.out_file.empty()     ? std::filesystem::path(options.out_file)
                     : !options.runs_file.empty() ? std::filesystem::path("calibration.json")
                                                  : data_root() / "models" / "data" / "calibration.json";
   const auto json = !options.runs_file.empty() ? calibration_to_json(result, &cv, &prior, options.runs_file)
                     : !options.dir.empty()       ? calibration_to_json(result, &cv, &prior, "the scenarios of " + options.dir)
                                                  : calibration_to_json(result, &cv, &prior);
+  // The spread each prediction interval will draw on (log sigma: p10-p90 is within 1.28 sigma of the prediction).
+  const auto& u = json["uncertainty"];
+  fmt::print(out, "  prediction spread, log sigma (tier 1 / tiers 2-3), cross-validated: calibrated families {:.3f} / "
+                  "{:.3f}, other families {:.3f} / {:.3f}\n",
+             u["analytical"]["calibrated_log_sigma"].get<double>(), u["discrete_event"]["calibrated_log_sigma"].get<double>(),
+             u["analytical"]["uncalibrated_log_sigma"].get<double>(),
+             u["discrete_event"]["uncalibrated_log_sigma"].get<double>());
+  for (const auto& [slice, sigma] : u["discrete_event"]["by_class"].items()) {
+    fmt::print(out, "    {:<20} {:.3f} / {:.3f}\n", slice, u["analytical"]["by_class"].value(slice, 0.0),
+               sigma.get<double>());
+  }
   write_file_atomic(file, json.dump(2) + "\n");
   if (options.runs_file.empty() && options.out_file.empty()) {
     fmt::print(out, "  written: {} (flopcast run and validate use it from now on)\n", file.string());

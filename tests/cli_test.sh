@@ -104,6 +104,10 @@ expect calibrate-dry 0 "tier-1 \|error\| on these runs: median" "written:" -- "$
 expect calibrate-write 0 "written: $work/cal.json" "" -- "$flopcast" calibrate --quiet --out "$work/cal.json" "$work/val"
 expect calibrate-json 0 '"parameters"' "" -- cat "$work/cal.json"
 expect calibrate-spread 0 '"uncertainty"' "" -- cat "$work/cal.json"
+# A validate_only run is validated but left out of the fit, and the output says so.
+mkdir -p "$work/val-only"
+cp "$work/val/"*.json scenarios/validation/torchao-b200-llama3-8b-fsdp8-bf16.json "$work/val-only/"
+expect calibrate-validate-only 0 "Calibration on 2 published runs .*; 1 more validated, not fitted \(published.validate_only\)" "" -- "$flopcast" calibrate --dry-run --quiet "$work/val-only"
 # A user's own runs in calibration_runs.json's format: calibrated into a file of their own, used with --calibration.
 python3 -c 'import json, sys; runs = json.load(open(sys.argv[1])); json.dump([r for r in runs if r["id"] in ("mcore-h100-weak-1.7B", "mcore-h100-weak-16B", "mcore-h100-weak-70B")], open(sys.argv[2], "w"))' "$root/../shared/data/calibration_runs.json" "$work/my-runs.json"
 expect calibrate-runs 0 "mcore-h100-weak-16B +-?[0-9.]+ % +-?[0-9.]+ %" "nan|inf" -- "$flopcast" calibrate --quiet --runs "$work/my-runs.json" --out "$work/my-cal.json"

@@ -305,6 +305,36 @@ TEST_CASE("calibration recovers a known efficiency from synthetic published valu
   CHECK_THAT(fitted, Catch::Matchers::WithinAbs(0.60, 0.03));
   for (double e : result.error_after_pct) CHECK(std::fabs(e) < 1.5);
   CHECK(result.rms_log_after < result.rms_log_before);
+
+  // A run marked validate_only is left out of the fit: one published 3x off moves nothing.
+  auto marked = runs;
+  marked.front().published->value *= 3.0;
+  marked.front().published->validate_only = "a test: its error comes from elsewhere";
+  CHECK_FALSE(fitted_run(marked.front()));
+  const auto without = calibrate(marked, prior);
+  CHECK(without.runs.size() == runs.size() - 1);
+  CHECK(std::find(without.runs.begin(), without.runs.end(), marked.front().published->run) == without.runs.end());
+  for (const auto& p : without.parameters) {
+    if (p.name == "kernels.hopper.gemm_bf16") CHECK_THAT(p.value, Catch::Matchers::WithinAbs(0.60, 0.03));
+  }
+  for (double e : without.error_after_pct) CHECK(std::fabs(e) < 1.5);
+  marked.front().published->validate_only.clear();
+  CHECK(fitted_run(marked.front()));
+}
+
+TEST_CASE("the prediction spread is the 80th percentile of the log errors over 1.2816", "[scenarios][calibration]") {
+  // |log(1 + e)| of 0, +10, -10, +20, +100 %: 0, 0.09531, 0.10536, 0.18232, 0.69315. The 80th percentile sits at
+  // position 0.8 x 4 = 3.2: 0.18232 + 0.2 x (0.69315 - 0.18232) = 0.28449; over 1.28155: 0.22199.
+  CHECK_THAT(CrossValidation::spread_log_sigma({0.0, 10.0, -10.0, 20.0, 100.0}), Catch::Matchers::WithinAbs(0.22199, 1e-5));
+  // One run: its own |log error| / 1.28155 (log 1.5 = 0.405465 -> 0.31639).
+  CHECK_THAT(CrossValidation::spread_log_sigma({50.0}), Catch::Matchers::WithinAbs(0.31639, 1e-5));
+  CHECK(CrossValidation::spread_log_sigma({}) == 0.0);
+  // 80 % of the errors inside p10-p90 by construction, whatever the outliers: 8 of these 10 at 1.2816 sigma.
+  const std::vector<double> errors{1, -2, 3, -4, 5, -6, 7, -8, 90, -60};
+  const double sigma = CrossValidation::spread_log_sigma(errors);
+  int inside = 0;
+  for (double e : errors) inside += inside_p10_p90(e, sigma) ? 1 : 0;
+  CHECK(inside == 8);
 }
 
 TEST_CASE("the shipped calibration is applied over the prior with its provenance", "[scenarios][calibration]") {

@@ -32,8 +32,8 @@ nlohmann::json ascend_job() {
 // The catalogs with a known spread: 0.1 for calibrated families (hopper only), 0.2 for the others.
 Catalogs with_spread(double calibrated, double uncalibrated) {
   Catalogs c = test::catalogs();
-  c.assumptions.prediction_spread[0] = {calibrated, uncalibrated};
-  c.assumptions.prediction_spread[1] = {calibrated, uncalibrated};
+  c.assumptions.prediction_spread[0] = {calibrated, uncalibrated, {}};
+  c.assumptions.prediction_spread[1] = {calibrated, uncalibrated, {}};
   c.assumptions.calibrated_families = {"hopper"};
   return c;
 }
@@ -103,6 +103,26 @@ TEST_CASE("a chip family without calibration runs gets the wider spread and its 
   CHECK(p.cost_usd.p90 > e.energy_cost.cost_usd);
 }
 
+TEST_CASE("a slice with its own cross-validated spread takes it before its family's", "[uncertainty]") {
+  auto catalogs = with_spread(0.1, 0.2);
+  catalogs.assumptions.prediction_spread[1].by_class = {
+      {"hopper/dense", 0.05}, {"ascend-910/dense", 0.4}, {"ascend-910", 0.5}};
+  const auto& a = catalogs.assumptions;
+  CHECK(spread_class("hopper", false) == "hopper/dense");
+  CHECK(spread_class("blackwell", true) == "blackwell/moe");
+  CHECK(a.model_log_sigma(1, "hopper", false) == 0.05);    // its slice
+  CHECK(a.model_log_sigma(1, "hopper", true) == 0.1);      // hopper/moe has none: the calibrated families'
+  CHECK(a.model_log_sigma(0, "hopper", false) == 0.1);     // tier 1 has no slices here
+  CHECK(a.model_log_sigma(1, "blackwell", false) == 0.2);  // not calibrated
+  CHECK(a.model_log_sigma(1, "ascend-910", false) == 0.4);
+  CHECK(a.model_log_sigma(1, "ascend-910", true) == 0.5);  // ascend-910/moe has none: the family's
+  const auto s = test::scenario_from(h100_job());
+  const auto e = estimate_training(s.job, a);
+  const auto p = prediction_intervals(s, e, Tier::replica, catalogs);
+  CHECK(p.model_log_sigma == 0.05);
+  CHECK(p.spread_source.find("hopper/dense runs") != std::string::npos);
+}
+
 TEST_CASE("intervals are deterministic", "[uncertainty]") {
   const auto s = test::scenario_from(ascend_job());
   const auto e = estimate_training(s.job, test::catalogs().assumptions);
@@ -115,11 +135,16 @@ TEST_CASE("intervals are deterministic", "[uncertainty]") {
 TEST_CASE("the shipped calibration carries a cross-validated spread per tier", "[uncertainty][calibration]") {
   const auto& a = test::catalogs().assumptions;
   CHECK(a.prediction_spread_source.find("cross-validated") == 0);
-  CHECK(a.calibrated_families == std::vector<std::string>{"ampere", "hopper"});
+  CHECK(a.calibrated_families == std::vector<std::string>{"ampere", "ascend-910", "blackwell", "hopper"});
   for (const auto& spread : a.prediction_spread) {
     // A family never seen by the calibration is predicted less well than one it saw.
     CHECK(spread.calibrated_log_sigma > 0.0);
     CHECK(spread.uncalibrated_log_sigma > spread.calibrated_log_sigma);
+    // The slices with enough runs have their own spread; Megatron-style A100 runs are predicted best.
+    REQUIRE(spread.by_class.count("ampere/dense") == 1);
+    REQUIRE(spread.by_class.count("ascend-910/dense") == 1);
+    CHECK(spread.by_class.at("ampere/dense") < spread.calibrated_log_sigma);
+    CHECK(spread.by_class.at("ascend-910/dense") > spread.calibrated_log_sigma);
   }
 }
 

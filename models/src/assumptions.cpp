@@ -3,6 +3,8 @@
 #include "flopcast/core/files.hpp"
 #include "flopcast/core/json_reader.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 namespace flopcast {
@@ -13,6 +15,17 @@ const KernelEfficiency& Assumptions::kernel(const std::string& family) const {
   if (it != kernels.end()) return it->second;
   static const KernelEfficiency kDefault;
   return kDefault;
+}
+
+std::string spread_class(const std::string& family, bool moe) { return family + (moe ? "/moe" : "/dense"); }
+
+double Assumptions::model_log_sigma(std::size_t tier, const std::string& family, bool moe) const {
+  const auto& spread = prediction_spread.at(tier);
+  if (const auto it = spread.by_class.find(spread_class(family, moe)); it != spread.by_class.end()) return it->second;
+  if (const auto it = spread.by_class.find(family); it != spread.by_class.end()) return it->second;
+  const bool calibrated =
+      std::find(calibrated_families.begin(), calibrated_families.end(), family) != calibrated_families.end();
+  return calibrated ? spread.calibrated_log_sigma : spread.uncalibrated_log_sigma;
 }
 
 double* Assumptions::field(std::string_view name) {
@@ -66,7 +79,8 @@ void apply_calibration(Assumptions& a, const fs::path& file, const std::string& 
   JsonReader top(json, file.string(), "", problems);
   top.allow("provenance");
   if (auto u = top.object("uncertainty", Need::optional)) {
-    // {"calibrated_families": [...], "analytical"|"discrete_event": {"calibrated_log_sigma", "uncalibrated_log_sigma"}}
+    // {"calibrated_families": [...], "analytical"|"discrete_event": {"calibrated_log_sigma", "uncalibrated_log_sigma",
+    //  "by_class": {"hopper/dense": sigma, ...}}}
     constexpr NumberBounds kSigma{.min = 0, .max = 2, .min_exclusive = true};
     a.calibrated_families = u->strings("calibrated_families", Need::required).value_or(std::vector<std::string>{});
     const std::array<const char*, 2> tiers{"analytical", "discrete_event"};
@@ -77,6 +91,13 @@ void apply_calibration(Assumptions& a, const fs::path& file, const std::string& 
             tier->number("calibrated_log_sigma", Need::required, kSigma).value_or(spread.calibrated_log_sigma);
         spread.uncalibrated_log_sigma =
             tier->number("uncalibrated_log_sigma", Need::required, kSigma).value_or(spread.uncalibrated_log_sigma);
+        spread.by_class.clear();
+        if (auto classes = tier->object("by_class", Need::optional)) {
+          for (const auto& key : classes->keys()) {
+            if (auto sigma = classes->number(key, Need::required, kSigma)) spread.by_class[key] = *sigma;
+          }
+          classes->finish();
+        }
         tier->finish();
       }
     }

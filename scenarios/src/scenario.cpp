@@ -206,6 +206,7 @@ class ScenarioParser {
     out.value = p->number("value", Need::required, {.min = 0, .max = 1e12, .min_exclusive = true}).value_or(1);
     out.source = p->string("source", Need::required).value_or("");
     out.assumed = p->strings("assumed", Need::optional).value_or(std::vector<std::string>{});
+    out.validate_only = p->string("validate_only", Need::optional).value_or("");
     p->finish();
     if (!metric) return;
     for (auto m : {PublishedMetric::step_time_s, PublishedMetric::tokens_per_s_per_chip,
@@ -660,6 +661,7 @@ class ScenarioParser {
       out["published"] = {{"run", p->run}, {"metric", std::string(to_string(p->metric))}, {"value", p->value},
                           {"source", p->source}};
       if (!p->assumed.empty()) out["published"]["assumed"] = p->assumed;
+      if (!p->validate_only.empty()) out["published"]["validate_only"] = p->validate_only;
     }
     if (scenario_.failures) out["failures"] = failure_settings_to_json(*scenario_.failures);
     return out;

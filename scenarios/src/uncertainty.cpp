@@ -175,10 +175,27 @@ PredictionIntervals prediction_intervals(const Scenario& scenario, const Trainin
   };
   out.calibrated = calibrated(job.cluster.chip.family);
   for (const auto& group : job.cluster.stage_chips) out.calibrated = out.calibrated && calibrated(group.chip.family);
-  const auto& spread = a.prediction_spread[tier == Tier::analytical ? 0 : 1];
-  out.model_log_sigma = out.calibrated ? spread.calibrated_log_sigma : spread.uncalibrated_log_sigma;
-  out.spread_source = fmt::format("{}, {} families", a.prediction_spread_source,
-                                  out.calibrated ? "calibrated" : "uncalibrated");
+  // The widest spread of the chip families in the cluster, each at its slice (family and dense or MoE).
+  const std::size_t t = tier == Tier::analytical ? 0 : 1;
+  const bool moe = job.model.is_moe();
+  const auto& by_class = a.prediction_spread[t].by_class;
+  const auto slice_of = [&](const std::string& family) {
+    const auto both = spread_class(family, moe);
+    return by_class.count(both) != 0 ? both : by_class.count(family) != 0 ? family : std::string();
+  };
+  out.spread_slice = slice_of(job.cluster.chip.family);
+  out.model_log_sigma = a.model_log_sigma(t, job.cluster.chip.family, moe);
+  for (const auto& group : job.cluster.stage_chips) {
+    const double sigma = a.model_log_sigma(t, group.chip.family, moe);
+    if (sigma > out.model_log_sigma) {
+      out.model_log_sigma = sigma;
+      out.spread_slice = slice_of(group.chip.family);
+    }
+  }
+  const bool own = !out.spread_slice.empty();
+  out.spread_source = own ? fmt::format("{}, {} runs", a.prediction_spread_source, out.spread_slice)
+                          : fmt::format("{}, {} families", a.prediction_spread_source,
+                                        out.calibrated ? "calibrated" : "uncalibrated");
 
   // Each ranged input at its two ends, in tier 1, against tier 1 at the central values.
   // Every tier's estimate carries the cluster's topology: it is not built again.

@@ -222,6 +222,14 @@ class AttentionKernel(unittest.TestCase):
         self.assertNotIn("attention_kernel", s["training"])
 
 
+class ValidateOnly(unittest.TestCase):
+    def test_pytorch_native_trainers_are_validated_not_fitted(self):
+        for run_id in ("torchtitan-h100-llama31-8b", "torchtitan2506-h100-llama3-70b", "torchao-b200-llama3-8b"):
+            self.assertIn("PyTorch-native", mvs.validate_only_reason({"id": run_id}))
+        for run_id in ("mbridge2511-h100-llama3-8B-8gpu", "mindspeed2410-910b-llama2-70b", "my-cluster-run"):
+            self.assertIsNone(mvs.validate_only_reason({"id": run_id}))
+
+
 class Layout(unittest.TestCase):
     def test_embedding_and_loss_count_as_layers(self):
         # Llama 3.1 405B, 126 layers on pp 16 x vpp 8 = 128 virtual stages: (126 + 2) / 128 = 1 layer each, the

@@ -38,7 +38,13 @@ struct KernelEfficiency {
 struct PredictionSpread {
   double calibrated_log_sigma = 0.19;
   double uncalibrated_log_sigma = 0.3;
+  // By slice of the calibration runs, spread_class(family, moe) ("hopper/dense", "blackwell/moe") or a family
+  // ("ascend-910"): that slice's own cross-validated spread where the calibration had enough runs of it.
+  std::map<std::string, double> by_class;
 };
+
+// The slice a prediction's spread is looked up by: "<chip family>/dense" or "<chip family>/moe".
+std::string spread_class(const std::string& family, bool moe);
 
 struct Assumptions {
   std::map<std::string, KernelEfficiency> kernels;  // by chip family
@@ -73,6 +79,10 @@ struct Assumptions {
   std::vector<std::pair<std::string, Quantity>> provenance;
 
   const KernelEfficiency& kernel(const std::string& family) const;
+  // The model's log spread at tier index `tier` ([0] analytical, [1] discrete-event) for a chip family and
+  // architecture: the slice's own where the calibration has one, else the family's, else the calibrated or the
+  // uncalibrated spread.
+  double model_log_sigma(std::size_t tier, const std::string& family, bool moe) const;
 
   // The value a calibration can fit, by its name in the assumptions list ("kernels.hopper.gemm_bf16",
   // "collectives.bus_efficiency_scaleout", "overheads.per_step" in seconds); null for an unknown name.

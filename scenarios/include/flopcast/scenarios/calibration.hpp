@@ -42,7 +42,11 @@ struct CalibrationResult {
 // The parameters worth fitting for these scenarios (families present in them), with their bounds and priors.
 std::vector<FittedParameter> calibration_parameters(const std::vector<Scenario>& scenarios, const Assumptions& prior);
 
-// Fits `prior` to the scenarios' published values; `progress(iteration, rms)` after each iteration.
+// Whether `calibrate` fits to the scenario: it has a published run that is not validate_only.
+bool fitted_run(const Scenario& s);
+
+// Fits `prior` to the scenarios' published values (validate_only runs left out; cross_validate leaves them out of
+// every fold's fit and still predicts them); `progress(iteration, rms)` after each iteration.
 CalibrationResult calibrate(const std::vector<Scenario>& scenarios, const Assumptions& prior,
                             const std::function<void(int, double)>& progress = {});
 
@@ -59,14 +63,18 @@ enum class Holdout { run, source, family };
 struct CrossValidation {
   std::vector<std::string> runs;
   std::vector<std::string> families;
+  std::vector<bool> moe;     // per run: a mixture-of-experts model
+  std::vector<bool> fitted;  // per run: fitted (not validate_only)
   std::array<std::vector<double>, 2> loo_error_pct;   // per kValidationTiers
   std::array<std::vector<double>, 2> loso_error_pct;  // empty when the runs come from a single source
   std::array<std::vector<double>, 2> lofo_error_pct;  // empty when the runs cover a single family
   const std::array<std::vector<double>, 2>& error_pct(Holdout holdout) const {
     return holdout == Holdout::run ? loo_error_pct : holdout == Holdout::source ? loso_error_pct : lofo_error_pct;
   }
-  // The root mean square of log(predicted / published): the spread a prediction interval draws on.
-  static double rms_log(const std::vector<double>& errors_pct);
+  // The log spread a prediction interval draws on: sigma such that 80 % of |log(predicted / published)| lie within
+  // 1.2816 sigma (the 80th percentile over 1.2816), so that p10-p90 holds 80 % of these errors. A percentile, not an
+  // rms: a few runs off by 2x widen every interval through an rms, and leave a percentile alone.
+  static double spread_log_sigma(const std::vector<double>& errors_pct);
 };
 
 // One calibration per fold (tier 1), `threads` folds at a time; `progress(folds done, folds)` after each.

@@ -50,6 +50,9 @@ struct Published {
   double value = 0;
   std::string source;
   std::vector<std::string> assumed;  // what the publication left out and the scenario assumes
+  // Non-empty: the run is validated but not fitted by `flopcast calibrate`, for this reason (its error comes from
+  // what the model leaves out, which no kernel or collective efficiency should absorb).
+  std::string validate_only;
 };
 
 // The prediction of `metric` from an estimate (the same units as the published value).

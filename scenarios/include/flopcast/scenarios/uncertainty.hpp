@@ -42,6 +42,7 @@ struct UncertainInput {
 struct PredictionIntervals {
   double model_log_sigma = 0;
   bool calibrated = false;  // every chip family used had calibration runs
+  std::string spread_slice;  // "hopper/dense": the calibration slice whose own spread applies; empty when none does
   std::string spread_source;
   int samples = 0;
   std::vector<UncertainInput> inputs;  // those that move step time or cost by 0.5 % or more, the largest first

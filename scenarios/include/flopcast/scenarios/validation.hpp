@@ -26,6 +26,7 @@ struct ValidationRow {
   std::array<double, 2> predicted{};  // per kValidationTiers
   std::array<double, 2> error_pct{};  // (predicted - published) / published x 100
   bool fits_memory = true;
+  bool fitted = true;  // false: published.validate_only, left out of flopcast calibrate's fit
   std::vector<std::string> assumed;
   // The model's spread the prediction interval of this run draws on, per tier (log sigma; 0: unknown): the
   // assumptions' cross-validated spread for a calibrated chip family or for the others.
