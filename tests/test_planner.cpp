@@ -42,6 +42,33 @@ TEST_CASE("the plan search returns runnable plans that fit, fastest first", "[pl
   CHECK(result.best.front().estimate.step_time_s <= result.given->estimate.step_time_s);
 }
 
+TEST_CASE("a listed stage layout stays with its own pipeline depth; other depths balance theirs", "[planner]") {
+  // 32 layers listed over pp 4 as 7, 9, 9, 7: a candidate with pp 2 must not read the first two entries (16 of the
+  // 32 layers) as its whole model.
+  auto job = kJob;
+  job["parallelism"] = {{"tp", 1}, {"pp", 4}, {"dp", 16}, {"zero", 1}, {"recompute", "full"},
+                        {"stage_layers", {7, 9, 9, 7}}};
+  const auto scenario = test::scenario_from(job);
+  PlanSearchOptions options;
+  options.top_k = 20;
+  options.rerank_tier = Tier::analytical;
+  const auto result = search_plans(scenario, test::catalogs(), options);
+  REQUIRE(!result.best.empty());
+  for (const auto& c : result.best) {
+    INFO(plan_summary(c.plan));
+    CHECK(c.estimate.mfu < 1.0);
+    if (c.plan.pp * c.plan.vpp != 4) CHECK(c.plan.layout != PipelineLayout::listed);
+    if (c.plan.layout == PipelineLayout::listed) CHECK(c.plan.stage_layers.size() == 4);
+  }
+  // The estimator refuses a listed layout of another depth instead of simulating part of the model.
+  auto plan = scenario.job.plan;
+  plan.pp = 2;
+  plan.dp = 32;
+  auto mismatched = scenario.job;
+  mismatched.plan = plan;
+  CHECK_THROWS_AS(estimate_training(mismatched, test::catalogs().assumptions), ModelError);
+}
+
 TEST_CASE("the best K, bounded without the pipeline bubble, are the best K of every plan estimated in full",
           "[planner]") {
   const auto scenario = test::scenario_from(kJob);

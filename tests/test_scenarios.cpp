@@ -175,6 +175,7 @@ TEST_CASE("every shipped scenario loads and runs", "[scenarios][shipped]") {
     CHECK(e.mfu > 0.0);
     CHECK(e.mfu < 1.0);
     CHECK(e.energy_cost.cost_usd > 0);
+    CHECK(e.memory.fits);  // a shipped plan is one that can run
     const auto j = result_to_json(s, e, test::catalogs());
     for (const char* key : {"step_time_s", "tokens_per_s", "tokens_per_s_per_chip", "mfu", "hfu",
                             "model_tflops_per_chip", "memory_per_chip_bytes", "fits_memory", "train_days",

@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <cmath>
 
+#include <fmt/format.h>
+
+#include "flopcast/core/errors.hpp"
+
 namespace flopcast {
 
 namespace {
@@ -89,7 +93,12 @@ double head_layer_equivalents(const ModelArch& model) {
 std::vector<StageLayout> stage_layouts(const ModelArch& model, const ParallelPlan& plan, int stages) {
   switch (plan.layout) {
     case PipelineLayout::even: return stage_layouts(model, stages);
-    case PipelineLayout::listed: return layouts_from_counts(model, plan.stage_layers);
+    case PipelineLayout::listed:
+      if (static_cast<long>(plan.stage_layers.size()) != stages) {
+        throw ModelError(fmt::format("stage_layers lists {} pipeline stages, but the plan has {} (pp x vpp)",
+                                     plan.stage_layers.size(), stages));
+      }
+      return layouts_from_counts(model, plan.stage_layers);
     case PipelineLayout::balanced: {
       // An MTP module is a layer, its 2h -> h projection (small) and an output head.
       const double head = head_layer_equivalents(model);

@@ -83,6 +83,12 @@ void enumerate_plans(const TrainingJob& job, const ParallelPlan& settings, Visit
                   p.cp = cp;
                   p.ep = ep;
                   p.vpp = vpp;
+                  // A listed layout belongs to the scenario's own pipeline: another depth balances its own stages.
+                  if (p.layout == PipelineLayout::listed &&
+                      static_cast<long>(p.stage_layers.size()) != static_cast<long>(pp) * vpp) {
+                    p.layout = PipelineLayout::balanced;
+                    p.stage_layers.clear();
+                  }
                   p.schedule = schedule;
                   p.sp = tp > 1;
                   p.zero = zero;
