@@ -42,7 +42,7 @@ TEST_CASE("the plan search returns runnable plans that fit, fastest first", "[pl
   CHECK(result.best.front().estimate.step_time_s <= result.given->estimate.step_time_s);
 }
 
-TEST_CASE("a listed stage layout stays with its own pipeline depth; other depths balance theirs", "[planner]") {
+TEST_CASE("a listed stage layout stays with its own pipeline depth, and other depths balance theirs", "[planner]") {
   // 32 layers listed over pp 4 as 7, 9, 9, 7: a candidate with pp 2 must not read the first two entries (16 of the
   // 32 layers) as its whole model.
   auto job = kJob;

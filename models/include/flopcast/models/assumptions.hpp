@@ -33,8 +33,9 @@ struct KernelEfficiency {
 };
 
 // How far a prediction may be off: log(predicted / measured) ~ Normal(0, sigma). The spread for chip families with
-// calibration runs and for the others; the prior is in assumptions.json, and `flopcast calibrate` replaces it with
-// the cross-validated spread of each tier (leave one out, and leave one chip family out).
+// calibration runs and for the others, and per slice of the calibration runs; the prior is in assumptions.json, and
+// `flopcast calibrate` replaces it with the cross-validated spread of each tier (leave one source out, and leave one
+// chip family out).
 struct PredictionSpread {
   double calibrated_log_sigma = 0.19;
   double uncalibrated_log_sigma = 0.3;

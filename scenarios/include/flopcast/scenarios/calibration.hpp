@@ -90,9 +90,10 @@ std::vector<ErrorSummary> cross_validation_summaries(const std::vector<Validatio
                                                      Holdout holdout);
 
 // models/data/calibration.json: the fitted values with their bounds and priors, the runs, the residuals; with `cv`,
-// the prediction spread per tier (rms log error, leave one source out for the families calibrated (leave one out
-// where the runs come from a single source), leave one family out for the others; the prior's where the runs cover a
-// single family). `runs_source` names where the runs came from, for the provenance.
+// the prediction spread per tier (CrossValidation::spread_log_sigma of the leave-one-source-out errors for the
+// families calibrated (leave one out where the runs come from a single source), over them all and per slice of 5
+// runs or more (family, family/dense, family/moe); of the leave-one-family-out errors for the others; the prior's
+// where the runs cover a single family). `runs_source` names where the runs came from, for the provenance.
 nlohmann::json calibration_to_json(const CalibrationResult& result, const CrossValidation* cv = nullptr,
                                    const Assumptions* prior = nullptr,
                                    const std::string& runs_source = "shared/data/calibration_runs.json (scenarios/validation)");
