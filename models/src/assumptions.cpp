@@ -19,10 +19,15 @@ const KernelEfficiency& Assumptions::kernel(const std::string& family) const {
 
 std::string spread_class(const std::string& family, bool moe) { return family + (moe ? "/moe" : "/dense"); }
 
+std::string Assumptions::spread_slice(std::size_t tier, const std::string& family, bool moe) const {
+  const auto& by_class = prediction_spread.at(tier).by_class;
+  if (const auto both = spread_class(family, moe); by_class.count(both) != 0) return both;
+  return by_class.count(family) != 0 ? family : std::string();
+}
+
 double Assumptions::model_log_sigma(std::size_t tier, const std::string& family, bool moe) const {
   const auto& spread = prediction_spread.at(tier);
-  if (const auto it = spread.by_class.find(spread_class(family, moe)); it != spread.by_class.end()) return it->second;
-  if (const auto it = spread.by_class.find(family); it != spread.by_class.end()) return it->second;
+  if (const auto slice = spread_slice(tier, family, moe); !slice.empty()) return spread.by_class.at(slice);
   const bool calibrated =
       std::find(calibrated_families.begin(), calibrated_families.end(), family) != calibrated_families.end();
   return calibrated ? spread.calibrated_log_sigma : spread.uncalibrated_log_sigma;

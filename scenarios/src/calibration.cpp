@@ -244,17 +244,9 @@ Assumptions fitted_assumptions(const CalibrationResult& result, const Assumption
 }
 
 double CrossValidation::spread_log_sigma(const std::vector<double>& errors_pct) {
-  if (errors_pct.empty()) return 0.0;
   std::vector<double> abs_log;
   for (double e : errors_pct) abs_log.push_back(std::fabs(std::log1p(e / 100.0)));
-  std::sort(abs_log.begin(), abs_log.end());
-  // The 80th percentile, linear between the order statistics around position 0.8 (n - 1).
-  const double position = 0.8 * static_cast<double>(abs_log.size() - 1);
-  const auto below = static_cast<std::size_t>(position);
-  const auto above = std::min(below + 1, abs_log.size() - 1);
-  const double q80 = abs_log[below] + (position - static_cast<double>(below)) * (abs_log[above] - abs_log[below]);
-  constexpr double kZ90 = 1.2815515655446004;  // the standard normal's 90th percentile
-  return q80 / kZ90;
+  return percentile(std::move(abs_log), 0.8) / kNormalZ90;
 }
 
 CrossValidation cross_validate(const std::vector<Scenario>& scenarios, const Assumptions& prior, int threads,

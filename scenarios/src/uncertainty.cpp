@@ -178,18 +178,13 @@ PredictionIntervals prediction_intervals(const Scenario& scenario, const Trainin
   // The widest spread of the chip families in the cluster, each at its slice (family and dense or MoE).
   const std::size_t t = tier == Tier::analytical ? 0 : 1;
   const bool moe = job.model.is_moe();
-  const auto& by_class = a.prediction_spread[t].by_class;
-  const auto slice_of = [&](const std::string& family) {
-    const auto both = spread_class(family, moe);
-    return by_class.count(both) != 0 ? both : by_class.count(family) != 0 ? family : std::string();
-  };
-  out.spread_slice = slice_of(job.cluster.chip.family);
+  out.spread_slice = a.spread_slice(t, job.cluster.chip.family, moe);
   out.model_log_sigma = a.model_log_sigma(t, job.cluster.chip.family, moe);
   for (const auto& group : job.cluster.stage_chips) {
     const double sigma = a.model_log_sigma(t, group.chip.family, moe);
     if (sigma > out.model_log_sigma) {
       out.model_log_sigma = sigma;
-      out.spread_slice = slice_of(group.chip.family);
+      out.spread_slice = a.spread_slice(t, group.chip.family, moe);
     }
   }
   const bool own = !out.spread_slice.empty();

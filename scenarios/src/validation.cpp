@@ -1,6 +1,7 @@
 #include "flopcast/scenarios/validation.hpp"
 
 #include <algorithm>
+#include <utility>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -66,18 +67,19 @@ ErrorStats error_stats(const std::vector<double>& errors_pct) {
   return out;
 }
 
-double percentile_90(std::vector<double> values) {
+double percentile_90(std::vector<double> values) { return percentile(std::move(values), 0.9); }
+
+double percentile(std::vector<double> values, double fraction) {
   if (values.empty()) return 0.0;
   std::sort(values.begin(), values.end());
-  const double rank = 0.9 * static_cast<double>(values.size() - 1);
+  const double rank = fraction * static_cast<double>(values.size() - 1);
   const auto below = static_cast<std::size_t>(std::floor(rank));
   const std::size_t above = std::min(below + 1, values.size() - 1);
   return values[below] + (rank - static_cast<double>(below)) * (values[above] - values[below]);
 }
 
 bool inside_p10_p90(double error_pct, double log_sigma) {
-  constexpr double kZ90 = 1.2815515655446004;  // the standard normal's 90th percentile
-  return std::fabs(std::log1p(error_pct / 100.0)) <= kZ90 * log_sigma;
+  return std::fabs(std::log1p(error_pct / 100.0)) <= kNormalZ90 * log_sigma;
 }
 
 std::string run_source(const std::string& run) { return run.substr(0, run.find('-')); }

@@ -84,6 +84,8 @@ struct Assumptions {
   // architecture: the slice's own where the calibration has one, else the family's, else the calibrated or the
   // uncalibrated spread.
   double model_log_sigma(std::size_t tier, const std::string& family, bool moe) const;
+  // The by_class key that model_log_sigma takes ("hopper/dense", or the family alone); empty when none applies.
+  std::string spread_slice(std::size_t tier, const std::string& family, bool moe) const;
 
   // The value a calibration can fit, by its name in the assumptions list ("kernels.hopper.gemm_bf16",
   // "collectives.bus_efficiency_scaleout", "overheads.per_step" in seconds); null for an unknown name.

@@ -49,8 +49,12 @@ struct ErrorSummary {
   std::array<double, 2> coverage{-1.0, -1.0};
 };
 
-// The 90th percentile of `values` (linear between order statistics).
+// The `fraction` percentile of `values` (linear between order statistics; 0 when empty), and the 90th.
+double percentile(std::vector<double> values, double fraction);
 double percentile_90(std::vector<double> values);
+
+// The standard normal's 90th percentile: p10-p90 of a log-normal spans +-kNormalZ90 sigma.
+inline constexpr double kNormalZ90 = 1.2815515655446004;
 // Whether a run's error lies inside a p10-p90 interval of log spread `log_sigma`: |log(1 + e)| <= 1.2816 sigma.
 bool inside_p10_p90(double error_pct, double log_sigma);
 
