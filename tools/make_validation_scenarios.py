@@ -28,8 +28,9 @@ Where the publication leaves out something a scenario needs, the rule used is wr
     (Megatron's account_for_embedding/loss_in_pipeline_split), in stage_layers;
   - TorchTitan runs without a global batch: the local batch (the micro-batch) x dp.
 
-The chip and the model come from the record's hardware.chip_id and model.catalog_id (inline where the model catalog
-has no such entry), the precision from its text (MXFP8, NVFP4, per-tensor FP8, else bf16), the sharding from its FSDP
+The chip and the model come from the record's hardware.chip_id and model.catalog_id; a record without a catalog id
+takes the one catalog model whose architecture it states field for field (with the record's layer count, for a known
+architecture cut down as a benchmark proxy), else its model is written inline from its fields; the precision from its text (MXFP8, NVFP4, per-tensor FP8, else bf16), the sharding from its FSDP
 text (see sharding()). Runs whose architecture flopcast cannot express (no layers in the record and no catalog model)
 are listed as skipped.
 
@@ -105,6 +106,48 @@ def catalog_model(run):
     return None
 
 
+# The record's stated architecture fields and the catalog's names for them (model/ and model/moe/).
+ARCHITECTURE_FIELDS = (("hidden_size", "hidden"), ("attention_heads", "heads"), ("kv_heads", "kv_heads"),
+                       ("vocab_size", "vocab"), ("ffn_size", "ffn"))
+MOE_FIELDS = (("routed_experts", "experts"), ("top_k", "top_k"), ("shared_experts", "shared_experts"),
+              ("expert_ffn_size", "expert_ffn"), ("dense_layers", "dense_layers"))
+CATALOG_ONLY_KEYS = ("id", "source", "published", "hypothetical", "notes")
+
+
+def catalog_architecture(run):
+    """The one catalog model whose architecture the record states field for field (hidden, heads, KV heads, vocab,
+    FFN width, attention kind, and the MoE's experts, top-k, shared experts, expert width and dense layers, each
+    where the record gives it), or None when none or several match. A record without a catalog_id often describes a
+    known model (a benchmark table's "Llama 2 70B", or a known architecture cut to fewer layers as a proxy); the
+    catalog then supplies what the record leaves out (MLA's head dimensions, the activation, biases)."""
+    m = run["model"]
+    if m.get("hidden_size") is None or m.get("attention_heads") is None:
+        return None
+    attention_text = (m.get("attention_type") or "").upper()
+    matches = []
+    for name in sorted(os.listdir(MODEL_CATALOG)):
+        with open(os.path.join(MODEL_CATALOG, name)) as f:
+            entry = json.load(f)
+        if entry.get("hypothetical") or bool(entry.get("moe")) != bool(m.get("moe")):
+            continue
+        if "MLA" in attention_text and entry.get("attention") != "mla":
+            continue
+        pairs = [(m.get(ours), entry.get(theirs)) for ours, theirs in ARCHITECTURE_FIELDS]
+        if m.get("moe"):
+            pairs += [(m["moe"].get(ours), entry["moe"].get(theirs, 0)) for ours, theirs in MOE_FIELDS]
+        if all(stated is None or stated == known for stated, known in pairs):
+            matches.append(entry)
+    return matches[0] if len(matches) == 1 else None
+
+
+def catalog_model_with_layers(entry, layers):
+    """The catalog entry's architecture written inline with the record's layer count."""
+    model = {k: v for k, v in entry.items() if k not in CATALOG_ONLY_KEYS}
+    model["name"] = f"{entry['name']}, {layers} of its {entry['layers']} layers"
+    model["layers"] = layers
+    return model
+
+
 def model_layers(run):
     """The record's layer count, or its catalog model's."""
     layers = run["model"].get("layers")
@@ -152,11 +195,21 @@ def is_moe(run):
     return bool(run["model"].get("moe"))
 
 
-def build_model(run):
+def build_model(run, assumed):
     model_id = catalog_model(run)
     if model_id:
         return model_id
     m = run["model"]
+    entry = catalog_architecture(run)
+    if entry:
+        layers = or_default(m.get("layers"), entry["layers"])
+        if layers == entry["layers"]:
+            assumed.append(f"model not named by a catalog id: catalog model {entry['id']}, whose architecture the "
+                           f"record states field for field")
+            return entry["id"]
+        assumed.append(f"model not named by a catalog id: catalog model {entry['id']}'s architecture, whose fields "
+                       f"the record states, with the record's {layers} of its {entry['layers']} layers")
+        return catalog_model_with_layers(entry, layers)
     missing = [key for key in ("layers", "hidden_size", "attention_heads") if m.get(key) is None]
     if missing:
         raise Skip(f"model architecture not in the record ({', '.join(missing)} missing) and no catalog model: "
@@ -313,11 +366,11 @@ def build_training(run):
     return training
 
 
-def build_scenario(run):
+def build_scenario(run, assumed):
     hw = run["hardware"]
     return {
         "name": run["id"],
-        "model": build_model(run),
+        "model": build_model(run, assumed),
         "cluster": {"chip": chip_id(hw), "chips": hw["num_chips"]},
         "parallelism": build_parallelism(run),
         "training": build_training(run),
@@ -567,7 +620,7 @@ def main():
         assumed = []
         try:
             filled = fill_gaps(run, runs, assumed)
-            scenario = build_scenario(filled)
+            scenario = build_scenario(filled, assumed)
         except Skip as reason:
             skipped.append((run["id"], str(reason)))
             continue

@@ -249,6 +249,40 @@ class Layout(unittest.TestCase):
             self.assertNotIn("stage_layers", s["parallelism"])
 
 
+class CatalogArchitecture(unittest.TestCase):
+    DSV2 = {"name": "a DeepSeek-V2 proxy", "layers": 16, "hidden_size": 5120, "attention_heads": 128,
+            "kv_heads": 128, "vocab_size": 102400, "ffn_size": 12288, "attention_type": "MLA (q_lora_rank 1536)",
+            "moe": {"routed_experts": 160, "top_k": 6, "shared_experts": 2, "expert_ffn_size": 1536,
+                    "dense_layers": 1}}
+
+    def test_a_truncated_known_architecture_takes_the_catalog_fields(self):
+        assumed = []
+        model = mvs.build_model({"model": dict(self.DSV2)}, assumed)
+        self.assertEqual(model["layers"], 16)
+        self.assertEqual(model["attention"], "mla")             # not MHA with a 40-wide head (5120 / 128)
+        self.assertEqual(model["mla"]["qk_nope_head_dim"], 128)
+        self.assertEqual(model["ffn_act"], "swiglu")
+        self.assertNotIn("published", model)                   # catalog-only keys dropped
+        self.assertIn("16 of its 60 layers", assumed[0])
+
+    def test_every_stated_field_must_match(self):
+        record = dict(self.DSV2, hidden_size=4096)
+        self.assertIsNone(mvs.catalog_architecture({"model": record}))
+        record = dict(self.DSV2, moe=dict(self.DSV2["moe"], top_k=8))
+        self.assertIsNone(mvs.catalog_architecture({"model": record}))
+
+    def test_the_full_depth_is_the_catalog_id(self):
+        record = {"name": "Llama 2 70B", "layers": 80, "hidden_size": 8192, "attention_heads": 64, "kv_heads": 8,
+                  "vocab_size": 32000}
+        assumed = []
+        self.assertEqual(mvs.build_model({"model": record}, assumed), "llama2-70b")
+        self.assertIn("llama2-70b", assumed[0])
+
+    def test_unknown_architectures_stay_inline(self):
+        record = {"name": "GPT-style 1.7B", "layers": 24, "hidden_size": 2304, "attention_heads": 24}
+        self.assertEqual(mvs.build_model({"model": record}, [])["hidden"], 2304)
+
+
 class Chips(unittest.TestCase):
     def test_catalog_id_first(self):
         self.assertEqual(mvs.chip_id({"chip_id": "b300", "chip": "NVIDIA B300"}), "b300")
