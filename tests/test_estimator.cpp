@@ -208,3 +208,43 @@ TEST_CASE("energy and ownership cost and worked by hand", "[models][estimator]")
   CHECK(e.energy_cost.capex_usd == 280000.0);
   CHECK_THAT(e.energy_cost.cost_usd, WithinRel(280000.0 / (4 * 8766.0) * hours + 0.1 * kwh, 1e-9));
 }
+
+namespace {
+// Qwen3-30B-A3B on 16 H100 (2 nodes), EP 16 over the NICs: 48 MoE layers.
+Scenario qwen3_moe(const std::string& plan_json, const std::string& training_extra = "{}") {
+  auto json = nlohmann::json::parse(R"({
+    "model": "qwen3-30b-a3b",
+    "cluster": {"chip": "h100-sxm", "chips": 16},
+    "training": {"seq_len": 4096, "global_batch": 64, "precision": "bf16", "tokens": 1e12}})");
+  json["parallelism"] = nlohmann::json::parse(plan_json);
+  json["training"].update(nlohmann::json::parse(training_extra));
+  return test::scenario_from(json);
+}
+}  // namespace
+
+TEST_CASE("MoE layers pay the per-MoE-layer overhead and a full-iteration graph pays none", "[models][estimator]") {
+  const auto s = qwen3_moe(R"({"dp": 16, "ep": 16})");
+  Assumptions a = assumptions();
+  a.per_layer_overhead_s = 300e-6;
+  a.per_moe_layer_overhead_s = 2e-3;
+  const auto e = estimate_training(s.job, a);
+  // 48 layers, all MoE, M = 64 / 16 = 4 micro-batches: 4 x 48 x (300 us + 2 ms) = 441.6 ms, plus the per-step one.
+  CHECK_THAT(e.breakdown.overhead_s - a.per_step_overhead_s, WithinRel(4 * 48 * 2.3e-3, 1e-9));
+  const auto graphed = qwen3_moe(R"({"dp": 16, "ep": 16})", R"({"cuda_graphs": "full_iteration"})");
+  const auto g = estimate_training(graphed.job, a);
+  CHECK_THAT(g.breakdown.overhead_s, WithinRel(a.per_step_overhead_s, 1e-12));
+  CHECK_THAT(e.step_time_s - g.step_time_s, WithinRel(4 * 48 * 2.3e-3, 1e-6));
+}
+
+TEST_CASE("combined 1F1B hides its share of the expert all-to-all", "[models][estimator]") {
+  const auto plain = qwen3_moe(R"({"dp": 16, "ep": 16})");
+  const auto paired = qwen3_moe(R"({"dp": 16, "ep": 16, "ep_comm_overlap": true})");
+  Assumptions a = assumptions();
+  a.ep_overlap_hidden_fraction = 0.6;
+  const auto e = estimate_training(plain.job, a);
+  const auto o = estimate_training(paired.job, a);
+  // Without a pipeline every pass is on the critical path: the exposed EP time falls to 1 - 0.6 = 40 %.
+  REQUIRE(e.breakdown.ep_s > 0);
+  CHECK_THAT(o.breakdown.ep_s, WithinRel(0.4 * e.breakdown.ep_s, 1e-9));
+  CHECK(o.breakdown.compute_s() == e.breakdown.compute_s());
+}

@@ -144,6 +144,21 @@ TEST_CASE("validation names the file and the JSON path and what was expected", "
     REQUIRE(!p.empty());
     CHECK(p[0].find("/model: unknown model \"deepseek_v3\" (did you mean \"deepseek-v3\"?)") == 0);
   }
+  SECTION("expert all-to-all overlap outside the schedules that pair passes") {
+    auto json = base();  // DualPipe, pp 16
+    json["parallelism"]["ep_comm_overlap"] = true;
+    CHECK(only_problem(json) == "/parallelism/ep_comm_overlap: pairs forwards with backwards in the interleaved "
+                                "schedule or without a pipeline; got \"dualpipe\" with pp 16");
+    json["parallelism"]["schedule"] = "interleaved";
+    json["parallelism"]["vpp"] = 2;
+    json["parallelism"]["recompute"] = "full";
+    CHECK(only_problem(json) == "/parallelism/ep_comm_overlap: cannot run with full recomputation (Megatron refuses it)");
+  }
+  SECTION("an unknown CUDA graph mode") {
+    auto json = base();
+    json["training"]["cuda_graphs"] = "partial";
+    CHECK(only_problem(json).find("/training/cuda_graphs: expected one of") == 0);
+  }
   SECTION("an inline model with a wrong type") {
     auto json = base();
     json["model"] = {{"name", "m"}, {"layers", "61"}, {"hidden", 1024}, {"ffn", 4096}, {"heads", 16}, {"vocab", 32000}};

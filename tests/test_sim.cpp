@@ -242,6 +242,27 @@ TEST_CASE("1F1B and interleaved bubbles follow the schedules' formulas", "[sim][
   for (const auto& ops : inter.ops) CHECK(ops.size() == 2u * 8u * 2u);
 }
 
+TEST_CASE("combined 1F1B runs one more warm-up forward, then forward-backward pairs", "[sim][schedule]") {
+  // pp 1, M = 4: F, then (F2 & B1), (F3 & B2), (F4 & B3), then B4: Megatron's combined 1F1B without a pipeline.
+  const auto flat = make_schedule(Schedule::one_f_one_b, 1, 1, 4, true);
+  REQUIRE(flat.ops[0].size() == 5u);
+  CHECK(flat.ops[0].front().kind == OpKind::forward);
+  for (std::size_t i = 1; i < 4; ++i) CHECK(flat.ops[0][i].kind == OpKind::pair);
+  CHECK(flat.ops[0].back().kind == OpKind::backward);
+  // Pairs run one pass after the other in tier 1, so the makespan stays M (F + B): 4 x 3 = 12 s.
+  CHECK_THAT(pipeline_makespan_s(flat, {{1.0, 2.0, 1.0}}), WithinRel(12.0, 1e-12));
+  // Interleaved, pp 4, vpp 2, M = 8: device d runs 2 (4 - d - 1) + 4 + 1 warm-up forwards (one more than plain),
+  // and the order never deadlocks (the pair's backward never waits for its own forward).
+  const auto inter = make_schedule(Schedule::interleaved, 4, 2, 8, true);
+  for (int d = 0; d < 4; ++d) {
+    const auto& ops = inter.ops[static_cast<std::size_t>(d)];
+    const auto first_pair = std::find_if(ops.begin(), ops.end(), [](const PipelineOp& op) { return op.kind == OpKind::pair; });
+    CHECK(first_pair - ops.begin() == 2 * (4 - d - 1) + 4 + 1);
+  }
+  CHECK(pipeline_makespan_s(inter, std::vector<PassTimes>(8, {0.5, 1.0, 0.5})) > 24.0);
+  CHECK_THROWS_AS(make_schedule(Schedule::one_f_one_b, 4, 1, 8, true), ModelError);
+}
+
 TEST_CASE("DualPipe's bubble is about (pp/2 - 1)(F&B + B - 3W)", "[sim][schedule]") {
   // pp = 8, M = 20 (the report's figure 5), F = 1, B = 2, W = 1 per micro-batch and stage; each device does
   // M/2 micro-batches through each of its two stages: 20 x 3 = 60 s of work. With F&B = F + B (no overlap

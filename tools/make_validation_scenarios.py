@@ -26,7 +26,9 @@ Where the publication leaves out something a scenario needs, the rule used is wr
   - an interleaved schedule named without its vpp: left for flopcast to pick (the fastest that fits);
   - layers that do not split over pp x vpp but do with the embedding and the loss counted as a layer each: that layout
     (Megatron's account_for_embedding/loss_in_pipeline_split), in stage_layers;
-  - TorchTitan runs without a global batch: the local batch (the micro-batch) x dp.
+  - TorchTitan runs without a global batch: the local batch (the micro-batch) x dp;
+  - Megatron-Bridge runs: their performance recipe's recompute modules (MBRIDGE_RECIPE_RECOMPUTE) and MoE
+    communication settings (MBRIDGE_RECIPE_MOE_COMM: expert all-to-all overlap, full-iteration CUDA graph).
 
 The chip and the model come from the record's hardware.chip_id and model.catalog_id; a record without a catalog id
 takes the one catalog model whose architecture it states field for field (with the record's layer count, for a known
@@ -295,6 +297,41 @@ def infer_recipe_recompute(scenario, run, assumed):
     scenario["parallelism"]["recompute_modules"] = modules
     assumed.append(f"recomputation not published: the Megatron-Bridge performance recipe's recompute_modules "
                    f"{', '.join(modules)}")
+
+
+# Megatron-Bridge's performance recipes' MoE communication settings, which the published tables do not restate (same
+# files as above, at the release tags v0.2.2 (25.11), v0.4.2 (26.04), v0.5.x (26.06) and v0.6.0 (26.08); the container
+# of each tag from docs/performance-summary.md). "overlap": overlap_moe_expert_parallel_comm (with
+# delay_wgrad_compute), Megatron's combined 1F1B. "full_iteration": cuda_graph_impl "full_iteration", which turns
+# the overlap on too, with HybridEP and a fixed per-rank expert capacity (moe_expert_rank_capacity_factor 1.5).
+# Recipes not listed turn neither on (a partial Transformer Engine graph of attention and router is left out: it
+# still launches and synchronises per layer). Left out as ambiguous: DeepSeek-V3 on B300 in 26.06 (v0.5.0 runs
+# neither, v0.5.1 the full-iteration graph).
+MBRIDGE_RECIPE_MOE_COMM = {
+    ("mbridge2511", "qwen3-235b-a22b", "h100-sxm"): "overlap",        # alltoall + A2A overlap, TP2 PP8 VP4 EP32
+    ("mbridge260401", "qwen3-235b-a22b", "h100-sxm"): "overlap",
+    ("mbridge260401", "deepseek-v3", "b200"): "overlap",             # DeepEP + A2A overlap, PP8 VP2 EP32
+    ("mbridge260401", "gpt-oss-120b", "gb200"): "overlap",           # alltoall + A2A overlap, EP64
+    ("mbridge2606", "qwen3-30b-a3b", "b300"): "full_iteration",
+    ("mbridge2608", "deepseek-v3", "gb200"): "full_iteration",       # _enable_deepseek_full_iteration_mxfp8
+    ("mbridge2608", "gpt-oss-120b", "gb200"): "full_iteration",
+    ("mbridge2608", "qwen3-235b-a22b", "gb200"): "full_iteration",   # the 256-GPU config
+    ("mbridge2608", "qwen3-30b-a3b", "gb200"): "full_iteration",
+}
+
+
+def infer_recipe_moe_comm(scenario, run, assumed):
+    """A Megatron-Bridge MoE run gets its recipe's expert all-to-all overlap and full-iteration CUDA graph."""
+    key = (run["id"].split("-")[0], run["model"].get("catalog_id"), run["hardware"].get("chip_id"))
+    setting = MBRIDGE_RECIPE_MOE_COMM.get(key)
+    if setting is None:
+        return
+    scenario["parallelism"]["ep_comm_overlap"] = True
+    text = "expert all-to-all overlap (combined 1F1B)"
+    if setting == "full_iteration":
+        scenario["training"]["cuda_graphs"] = "full_iteration"
+        text = "full-iteration CUDA graph, which brings " + text
+    assumed.append(f"MoE communication not published: the Megatron-Bridge performance recipe's {text}")
 
 
 def infer_attention_kernel(scenario, run, assumed):
@@ -634,6 +671,7 @@ def main():
         infer_per_op(scenario, filled, assumed)
         infer_attention_kernel(scenario, filled, assumed)
         infer_recipe_recompute(scenario, filled, assumed)
+        infer_recipe_moe_comm(scenario, filled, assumed)
         infer_network(scenario, filled, assumed)
         infer_micro_batch(scenario, filled, assumed)
         round_batch(scenario, assumed)

@@ -66,11 +66,13 @@ double* Assumptions::field(std::string_view name) {
     if (rest == "all_to_all_efficiency_scaleout") return &all_to_all_efficiency_scaleout;
     if (rest == "tree_bandwidth_fraction") return &tree_bandwidth_fraction;
     if (rest == "tp_overlap_hidden_fraction") return &tp_overlap_hidden_fraction;
+    if (rest == "ep_overlap_hidden_fraction") return &ep_overlap_hidden_fraction;
     return nullptr;
   }
   if (section == "overheads") {
     if (rest == "per_step") return &per_step_overhead_s;
     if (rest == "per_layer") return &per_layer_overhead_s;
+    if (rest == "per_moe_layer") return &per_moe_layer_overhead_s;
   }
   return nullptr;
 }
@@ -200,11 +202,14 @@ Assumptions load_assumptions(const fs::path& root, bool calibrated, const fs::pa
     read.read(*c, "collectives", "tree_bandwidth_fraction", Dimension::fraction, a.tree_bandwidth_fraction, kFraction);
     read.read(*c, "collectives", "tp_overlap_hidden_fraction", Dimension::fraction, a.tp_overlap_hidden_fraction,
               kFraction);
+    read.read(*c, "collectives", "ep_overlap_hidden_fraction", Dimension::fraction, a.ep_overlap_hidden_fraction,
+              kFraction);
     c->finish();
   }
   if (auto o = top.object("overheads", Need::required)) {
     read.read(*o, "overheads", "per_step", Dimension::time, a.per_step_overhead_s, {.min = 0});
     read.read(*o, "overheads", "per_layer", Dimension::time, a.per_layer_overhead_s, {.min = 0});
+    read.read(*o, "overheads", "per_moe_layer", Dimension::time, a.per_moe_layer_overhead_s, {.min = 0});
     o->finish();
   }
   if (auto m = top.object("memory", Need::required)) {

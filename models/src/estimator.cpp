@@ -85,9 +85,11 @@ StageTimes chunk_times(const TrainingJob& job, const StageLayout& layout, const 
       s.cp_s += cp_f + cp_b;
       s.forward_s += cp_f;
       s.backward_s += cp_b;
-      // Expert all-to-all: exposed, unless DualPipe overlaps it with the other micro-batch's computation.
-      const double ep_forward = ep_forward_s * (1.0 + recompute_dispatch);
-      const double ep_backward = ep_forward_s;
+      // Expert all-to-all: exposed, unless DualPipe overlaps it with the other micro-batch's computation, or
+      // Megatron's combined 1F1B hides a share of it.
+      const double ep_exposed = overlap && plan.ep_comm_overlap ? 1.0 - a.ep_overlap_hidden_fraction : 1.0;
+      const double ep_forward = ep_exposed * ep_forward_s * (1.0 + recompute_dispatch);
+      const double ep_backward = ep_exposed * ep_forward_s;
       double ep_f = ep_forward;
       double ep_b = ep_backward;
       if (overlap && plan.schedule == Schedule::dualpipe) {
@@ -113,7 +115,7 @@ StageTimes chunk_times(const TrainingJob& job, const StageLayout& layout, const 
       add(s, Pass{2.0 * w.mtp_projection.gemm_s, 0, 0}, false);
     }
   }
-  const double overhead = w.per_layer_overhead_s * (layout.layers() + layout.mtp_modules);
+  const double overhead = w.overhead_s(layout);
   s.overhead_s = overhead;
   s.forward_s += overhead / 2.0;
   s.backward_s += overhead / 2.0;
@@ -122,14 +124,14 @@ StageTimes chunk_times(const TrainingJob& job, const StageLayout& layout, const 
 
 // The op order depends on the schedule, pp, vpp and the micro-batches alone, and a plan search or a calibration asks
 // for the same few again and again: the last ones built on this thread are kept.
-const PipelineSchedule& cached_schedule(Schedule kind, int pp, int vpp, long micro_batches) {
-  using Key = std::tuple<Schedule, int, int, long>;
+const PipelineSchedule& cached_schedule(Schedule kind, int pp, int vpp, long micro_batches, bool paired) {
+  using Key = std::tuple<Schedule, int, int, long, bool>;
   thread_local std::map<Key, PipelineSchedule> cache;
-  const Key key{kind, pp, vpp, micro_batches};
+  const Key key{kind, pp, vpp, micro_batches, paired};
   if (const auto it = cache.find(key); it != cache.end()) return it->second;
   constexpr std::size_t kMaxSchedules = 64;
   if (cache.size() >= kMaxSchedules) cache.clear();
-  return cache.emplace(key, make_schedule(kind, pp, vpp, micro_batches)).first->second;
+  return cache.emplace(key, make_schedule(kind, pp, vpp, micro_batches, paired)).first->second;
 }
 
 // One micro-batch's worth of work on device d from its virtual stages' times (DualPipe: half a micro-batch through
@@ -154,7 +156,7 @@ double bubble_s(const TrainingJob& job, const std::vector<std::vector<StageTimes
                 const StageTimes& slowest) {
   const auto& plan = job.plan;
   if (plan.pp <= 1) return 0.0;
-  const auto& schedule = cached_schedule(plan.schedule, plan.pp, plan.vpp, micro_batches);
+  const auto& schedule = cached_schedule(plan.schedule, plan.pp, plan.vpp, micro_batches, plan.ep_comm_overlap);
   std::vector<PassTimes> times;
   for (const auto& stage : schedule.stages) {
     const auto& t = of_device(chunks, stage.device)[stage.layout];

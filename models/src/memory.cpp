@@ -276,7 +276,9 @@ double micro_batches_in_flight(const ParallelPlan& plan, long micro_batches) {
 double micro_batches_in_flight(const ParallelPlan& plan, long micro_batches, int device) {
   const double m = static_cast<double>(micro_batches);
   const double pp = plan.pp;
-  const double ahead = pp - device;  // stages from this one to the last, itself included
+  // Combined 1F1B (EP overlap) runs one more warm-up forward (a chunk of 1/vpp of the layers).
+  const double paired = plan.ep_comm_overlap ? 1.0 : 0.0;
+  const double ahead = pp - device + (plan.schedule == Schedule::interleaved ? 0.0 : paired);
   switch (plan.schedule) {
     case Schedule::gpipe: return m;
     case Schedule::one_f_one_b: return std::min(m, ahead);
@@ -285,7 +287,7 @@ double micro_batches_in_flight(const ParallelPlan& plan, long micro_batches, int
       // (1/vpp of its layers) before its first backward, then keeps one more in flight. For i = 0 that is
       // Narayanan et al. 2021's pp (1 + (pp - 1) / (pp vpp)) stages' worth of micro-batches.
       const double vpp = plan.vpp;
-      const double chunks = 2.0 * (ahead - 1.0) + (vpp - 1.0) * pp + 1.0;
+      const double chunks = 2.0 * (ahead - 1.0) + (vpp - 1.0) * pp + 1.0 + paired;
       return std::min(m * vpp, chunks) / vpp;
     }
     case Schedule::dualpipe: return std::min(m, pp + 1.0);  // DeepSeek-V3 report, table 2: PP + 1

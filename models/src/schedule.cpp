@@ -22,6 +22,25 @@ std::vector<VirtualStage> chain(int pp, int vpp, long micro_batches) {
 
 PipelineOp forward(int stage) { return {OpKind::forward, stage, -1, false}; }
 PipelineOp backward(int stage) { return {OpKind::backward, stage, -1, false}; }
+PipelineOp pair(const PipelineOp& f, const PipelineOp& b) { return {OpKind::pair, f.stage, b.stage, false}; }
+
+// The steady state of a 1F1B-style order: each forward followed by a backward, or, `paired` (Megatron's
+// --overlap-moe-expert-parallel-comm, combined 1F1B), one more warm-up forward and then each forward run together
+// with the backward of an earlier micro-batch, so that one's expert all-to-all hides behind the other's kernels.
+template <class F, class B>
+void steady_state(std::vector<PipelineOp>& ops, long warmup, long total, bool paired, F&& f, B&& b) {
+  if (paired) warmup = std::min(total, warmup + 1);
+  for (long k = 0; k < warmup; ++k) ops.push_back(f(k));
+  for (long k = 0; k < total - warmup; ++k) {
+    if (paired) {
+      ops.push_back(pair(f(warmup + k), b(k)));
+    } else {
+      ops.push_back(f(warmup + k));
+      ops.push_back(b(k));
+    }
+  }
+  for (long k = total - warmup; k < total; ++k) ops.push_back(b(k));
+}
 
 PipelineSchedule gpipe(int pp, long m) {
   PipelineSchedule s{chain(pp, 1, m), std::vector<std::vector<PipelineOp>>(pp)};
@@ -34,23 +53,18 @@ PipelineSchedule gpipe(int pp, long m) {
 
 // 1F1B (PipeDream-Flush, Narayanan et al. 2021): pp - d - 1 warm-up forwards, then one forward one backward, then
 // the remaining backwards.
-PipelineSchedule one_f_one_b(int pp, long m) {
+PipelineSchedule one_f_one_b(int pp, long m, bool paired) {
   PipelineSchedule s{chain(pp, 1, m), std::vector<std::vector<PipelineOp>>(pp)};
   for (int d = 0; d < pp; ++d) {
     const long warmup = std::min<long>(pp - d - 1, m);
-    for (long i = 0; i < warmup; ++i) s.ops[d].push_back(forward(d));
-    for (long i = 0; i < m - warmup; ++i) {
-      s.ops[d].push_back(forward(d));
-      s.ops[d].push_back(backward(d));
-    }
-    for (long i = 0; i < warmup; ++i) s.ops[d].push_back(backward(d));
+    steady_state(s.ops[d], warmup, m, paired, [&](long) { return forward(d); }, [&](long) { return backward(d); });
   }
   return s;
 }
 
 // Interleaved 1F1B (Narayanan et al. 2021, section 2.2; Megatron-LM's order): micro-batches go through the device's
 // chunks in groups of pp (the last group may be smaller, then all forwards run first); warm-up (pp - d - 1) x 2 + (vpp - 1) x pp forwards.
-PipelineSchedule interleaved(int pp, int vpp, long m) {
+PipelineSchedule interleaved(int pp, int vpp, long m, bool paired) {
   // Megatron-LM's warm-up assumes whole groups; with a partial last group every forward goes first.
   const bool whole_groups = m % pp == 0;
   PipelineSchedule s{chain(pp, vpp, m), std::vector<std::vector<PipelineOp>>(pp)};
@@ -66,12 +80,7 @@ PipelineSchedule interleaved(int pp, int vpp, long m) {
         m == pp || !whole_groups ? total : std::min<long>(total, (pp - d - 1) * 2L + (vpp - 1L) * pp);
     const auto f = [&](long k) { return forward(chunks[k] * pp + d); };
     const auto b = [&](long k) { return backward((vpp - 1 - chunks[k]) * pp + d); };
-    for (long k = 0; k < warmup; ++k) s.ops[d].push_back(f(k));
-    for (long k = 0; k < total - warmup; ++k) {
-      s.ops[d].push_back(f(warmup + k));
-      s.ops[d].push_back(b(k));
-    }
-    for (long k = total - warmup; k < total; ++k) s.ops[d].push_back(b(k));
+    steady_state(s.ops[d], warmup, total, paired, f, b);
   }
   return s;
 }
@@ -162,16 +171,21 @@ void check_schedule(Schedule schedule, int pp, long micro_batches) {
   }
 }
 
-PipelineSchedule make_schedule(Schedule schedule, int pp, int vpp, long micro_batches) {
+PipelineSchedule make_schedule(Schedule schedule, int pp, int vpp, long micro_batches, bool paired) {
   check_schedule(schedule, pp, micro_batches);
-  if (pp == 1) return one_f_one_b(1, micro_batches);
+  if (paired && pp > 1 && schedule != Schedule::interleaved) {
+    throw ModelError(fmt::format("forward-backward pairs (EP all-to-all overlap) need the interleaved schedule or "
+                                 "pp 1, got {} with pp {}",
+                                 to_string(schedule), pp));
+  }
+  if (pp == 1) return one_f_one_b(1, micro_batches, paired);
   switch (schedule) {
     case Schedule::gpipe: return gpipe(pp, micro_batches);
-    case Schedule::one_f_one_b: return one_f_one_b(pp, micro_batches);
-    case Schedule::interleaved: return interleaved(pp, vpp, micro_batches);
+    case Schedule::one_f_one_b: return one_f_one_b(pp, micro_batches, false);
+    case Schedule::interleaved: return interleaved(pp, vpp, micro_batches, paired);
     case Schedule::dualpipe: return dualpipe(pp, micro_batches);
   }
-  return one_f_one_b(pp, micro_batches);
+  return one_f_one_b(pp, micro_batches, false);
 }
 
 std::string describe(const PipelineOp& op) {

@@ -341,11 +341,16 @@ StepWork build_step_work(const TrainingJob& job, const TopologySummary& topology
   w.scaleout = machine.scaleout();
   w.dense = layers.layer(false);
   if (model.is_moe()) w.moe = layers.layer(true);
+  w.moe_model = model.is_moe();
   w.head = layers.head_forward();
   w.mtp_projection = layers.mtp_projection_forward();
   w.chunks = stage_layouts(model, plan, plan.pp * w.vpp);
-  w.per_layer_overhead_s = a.per_layer_overhead_s;
+  // A full-iteration CUDA graph launches the whole forward-backward at once: no per-layer launch gaps or syncs.
+  const bool graphed = job.training.full_iteration_graph;
+  w.per_layer_overhead_s = graphed ? 0.0 : a.per_layer_overhead_s;
+  w.per_moe_layer_overhead_s = graphed ? 0.0 : a.per_moe_layer_overhead_s;
   w.tp_overlap_hidden_fraction = a.tp_overlap_hidden_fraction;
+  w.ep_overlap_hidden_fraction = plan.ep_comm_overlap ? a.ep_overlap_hidden_fraction : 0.0;
   w.per_step_overhead_s = a.per_step_overhead_s;
   w.peak_bf16_flop_per_s = machine.peak_bf16();
   if (plan.pp > 1) {

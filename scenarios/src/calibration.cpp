@@ -25,8 +25,12 @@ std::vector<FittedParameter> calibration_parameters(const std::vector<Scenario>&
   std::set<std::string> fp8_families;
   std::set<std::string> fp4_families;
   bool tp_overlap = false;
+  bool ep_overlap = false;
+  bool moe = false;
   for (const auto& s : scenarios) {
     tp_overlap = tp_overlap || (s.job.plan.tp > 1 && s.job.plan.tp_comm_overlap);
+    ep_overlap = ep_overlap || (s.job.plan.ep > 1 && s.job.plan.ep_comm_overlap);
+    moe = moe || s.job.model.is_moe();
     families.insert(s.job.cluster.chip.family);
     const auto precision = s.job.training.precision;
     if (precision == Precision::fp8 || precision == Precision::mxfp8) fp8_families.insert(s.job.cluster.chip.family);
@@ -57,10 +61,14 @@ std::vector<FittedParameter> calibration_parameters(const std::vector<Scenario>&
   // Tensor-parallel communication hidden behind the GEMMs it feeds (Transformer Engine userbuffers): 30-95 %,
   // the first and last chunk of each overlapped GEMM staying exposed.
   if (tp_overlap) add("collectives.tp_overlap_hidden_fraction", "fraction", 0.3, 0.95);
+  // Expert all-to-all hidden behind another micro-batch's kernels (combined 1F1B): 10-95 %.
+  if (ep_overlap) add("collectives.ep_overlap_hidden_fraction", "fraction", 0.1, 0.95);
   // Fixed costs: up to 2 s per step (optimizer bookkeeping, data loading, logging); up to 1 ms per layer and
-  // micro-batch (launch gaps, synchronisations).
+  // micro-batch (launch gaps, synchronisations), and up to 3 ms more per MoE layer (router kernels, permutation
+  // bookkeeping, dropless routing's host synchronisation).
   add("overheads.per_step", "s", 0.0, 2.0);
   add("overheads.per_layer", "s", 0.0, 1e-3);
+  if (moe) add("overheads.per_moe_layer", "s", 0.0, 3e-3);
   return out;
 }
 

@@ -12,6 +12,7 @@
 #include "flopcast/core/files.hpp"
 #include "flopcast/core/json_reader.hpp"
 #include "flopcast/scenarios/uncertainty.hpp"
+#include "flopcast/scenarios/validation.hpp"
 
 namespace flopcast {
 
@@ -23,8 +24,6 @@ constexpr std::array kMetrics{ClaimMetric::step_time_s,  ClaimMetric::train_days
                               ClaimMetric::cost_usd,     ClaimMetric::usd_per_mtok,    ClaimMetric::yearly_cost_usd,
                               ClaimMetric::mfu,          ClaimMetric::tokens_per_s_per_chip};
 
-// z of the normal distribution's 90th percentile: a p10-p90 interval spans 2 x 1.2816 sigma.
-constexpr double kZ90 = 1.2815515655446004;
 
 struct Predicted {
   double value = 0;
@@ -307,11 +306,11 @@ ClaimResult evaluate_claim(const Claim& claim, const Catalogs& catalogs, Tier ti
       }
       case CheckCombine::ratio: {
         // Log-normal parts taken as independent: sigma^2 adds (conservative where both share the model's error).
-        const auto sigma = [](const Predicted& p) { return std::log(p.p90 / p.p10) / (2.0 * kZ90); };
+        const auto sigma = [](const Predicted& p) { return std::log(p.p90 / p.p10) / (2.0 * kNormalZ90); };
         const double s = std::hypot(sigma(parts[0]), sigma(parts[1]));
         r.predicted = parts[0].value / parts[1].value;
-        r.p10 = r.predicted * std::exp(-kZ90 * s);
-        r.p90 = r.predicted * std::exp(kZ90 * s);
+        r.p10 = r.predicted * std::exp(-kNormalZ90 * s);
+        r.p90 = r.predicted * std::exp(kNormalZ90 * s);
         break;
       }
     }

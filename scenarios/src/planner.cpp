@@ -94,6 +94,9 @@ void enumerate_plans(const TrainingJob& job, const ParallelPlan& settings, Visit
                   p.zero = zero;
                   p.micro_batch = micro_batch;
                   p.recompute = recompute;
+                  // The scenario's expert all-to-all overlap, where the candidate can run it.
+                  p.ep_comm_overlap = settings.ep_comm_overlap && ep > 1 && recompute != Recompute::full &&
+                                      (pp == 1 || schedule == Schedule::interleaved);
                   visit(p);
                 }
               }
@@ -114,7 +117,7 @@ std::string plan_summary(const ParallelPlan& p) {
                                                     : fmt::format(" ({})", to_string(p.schedule));
   }
   std::string text = fmt::format("tp {}{}, {}, dp {}", p.tp, p.sp ? " + sp" : "", pipeline, p.dp);
-  if (p.ep > 1) text += fmt::format(", ep {}", p.ep);
+  if (p.ep > 1) text += fmt::format(", ep {}{}", p.ep, p.ep_comm_overlap ? " (overlapped)" : "");
   if (p.cp > 1) text += fmt::format(", cp {}", p.cp);
   return text + fmt::format(", zero {}, micro-batch {}, recompute {}", p.zero, p.micro_batch, to_string(p.recompute));
 }

@@ -302,6 +302,7 @@ class ScenarioParser {
                                                : Schedule::one_f_one_b;
     plan.tp_comm_overlap = p->boolean("tp_comm_overlap", Need::optional).value_or(false);
     plan.dp_overlap = p->boolean("dp_overlap", Need::optional).value_or(true);
+    plan.ep_comm_overlap = p->boolean("ep_comm_overlap", Need::optional).value_or(false);
     vpp_given_ = p->has("vpp");
     if (auto modules = p->strings("recompute_modules", Need::optional)) {
       for (const auto& name : *modules) {
@@ -366,6 +367,8 @@ class ScenarioParser {
     if (training.flash2 && !training.flash_attention) {
       t->problem("attention_kernel", "\"flash2\" is a FlashAttention kernel; flash_attention is false");
     }
+    static const std::vector<std::string> kGraphs{"none", "full_iteration"};
+    training.full_iteration_graph = t->choice("cuda_graphs", Need::optional, kGraphs).value_or("none") == "full_iteration";
     t->finish();
   }
 
@@ -556,6 +559,18 @@ class ScenarioParser {
     if (plan.schedule == Schedule::dualpipe && plan.pp % 2 != 0) {
       problem("/parallelism/pp", fmt::format("DualPipe needs an even number of stages, got {}", plan.pp));
     }
+    if (plan.ep_comm_overlap) {
+      if (plan.ep < 2) problem("/parallelism/ep_comm_overlap", "overlaps the expert all-to-all; needs ep >= 2");
+      if (plan.pp > 1 && plan.schedule != Schedule::interleaved) {
+        problem("/parallelism/ep_comm_overlap",
+                fmt::format("pairs forwards with backwards in the interleaved schedule or without a pipeline; got "
+                            "\"{}\" with pp {}",
+                            to_string(plan.schedule), plan.pp));
+      }
+      if (plan.recompute == Recompute::full) {
+        problem("/parallelism/ep_comm_overlap", "cannot run with full recomputation (Megatron refuses it)");
+      }
+    }
     const long per_step = static_cast<long>(plan.dp) * plan.micro_batch;
     if (plan.dp > 0 && training.global_batch % per_step != 0) {
       problem("/training/global_batch", fmt::format("{} is not a multiple of dp x micro_batch = {} x {} = {}",
@@ -644,6 +659,7 @@ class ScenarioParser {
                          {"dropout", t.dropout},
                          {"flash_attention", t.flash_attention},
                          {"attention_kernel", t.flash2 ? "flash2" : "fused"}};
+      if (t.full_iteration_graph) out["training"]["cuda_graphs"] = "full_iteration";
     }
     const auto& c = j.costs;
     if (c.mode == CostMode::rental) {
@@ -786,6 +802,7 @@ nlohmann::json plan_to_json(const ParallelPlan& p) {
           {"schedule", std::string(to_string(p.schedule))},
           {"tp_comm_overlap", p.tp_comm_overlap},
           {"dp_overlap", p.dp_overlap}};
+  if (p.ep_comm_overlap) j["ep_comm_overlap"] = true;
   if (p.recompute == Recompute::selective && p.recompute_modules.any()) {
     j["recompute_modules"] = recompute_module_names(p.recompute_modules);
   }

@@ -1,5 +1,6 @@
 #include "flopcast/scenarios/uncertainty.hpp"
 
+#include "flopcast/scenarios/validation.hpp"
 #include "flopcast/sim/whole_run.hpp"
 
 #include <algorithm>
@@ -239,10 +240,9 @@ PredictionIntervals prediction_intervals(const Scenario& scenario, const Trainin
   const auto uniform = [&rng] { return static_cast<double>(rng() >> 11) * 0x1.0p-53; };
   // The whole run's spread as a two-piece normal in log space through its p10, p50 and p90 (z90 = 1.2816, the
   // standard normal's 90th percentile).
-  constexpr double kZ90 = 1.2815515655446004;
   if (whole_run != nullptr && whole_run->runs.p10_wall_s > 0) {
-    out.run_log_sigma_low = std::log(whole_run->runs.p50_wall_s / whole_run->runs.p10_wall_s) / kZ90;
-    out.run_log_sigma_high = std::log(whole_run->runs.p90_wall_s / whole_run->runs.p50_wall_s) / kZ90;
+    out.run_log_sigma_low = std::log(whole_run->runs.p50_wall_s / whole_run->runs.p10_wall_s) / kNormalZ90;
+    out.run_log_sigma_high = std::log(whole_run->runs.p90_wall_s / whole_run->runs.p50_wall_s) / kNormalZ90;
   }
   std::vector<double> log_step(kSamples), log_cost(kSamples), log_rate(kSamples), log_run(kSamples);
   for (int s = 0; s < kSamples; ++s) {

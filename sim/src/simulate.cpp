@@ -46,7 +46,8 @@ SimResult simulate_training(const TrainingJob& job, const Assumptions& assumptio
   }
   TrainingEstimate estimate = prepare_estimate(job);
   std::vector<StepWork> works = build_stage_works(job, estimate.topology, assumptions);
-  const auto schedule = make_schedule(plan.schedule, plan.pp, plan.vpp, estimate.micro_batches);
+  const auto schedule =
+      make_schedule(plan.schedule, plan.pp, plan.vpp, estimate.micro_batches, plan.ep_comm_overlap);
   const sim_detail::StepInput input{job, estimate.topology, std::move(works), schedule, options};
   const auto output = sim_detail::decode(
       sim_detail::run_in_engine([&input] { return sim_detail::encode(sim_detail::simulate_step(input)); },

@@ -516,7 +516,26 @@ class StepSimulation {
 
   struct LaneState {
     sg4::SemaphorePtr tp_pending;  // an overlapped TP collective still running
+    sg4::SemaphorePtr ep_pending;  // the hidden share of an overlapped expert all-to-all still running
   };
+
+  // Combined 1F1B (ep_comm_overlap) hides a share of each expert all-to-all behind the paired micro-batch's kernels
+  // (as tier 1 assumes); the rest blocks.
+  void ep_collective(Device& d, int lane, LaneState& state, const Collective& c) {
+    const double hidden = d.work->ep_overlap_hidden_fraction;
+    if (c.empty() || !overlap() || hidden <= 0) {
+      blocking(d, kEp, lane, c);
+      return;
+    }
+    if (state.ep_pending) wait(d, kEp, lane, state.ep_pending);
+    blocking(d, kEp, lane, c, 1.0 - hidden);
+    state.ep_pending = post(d, kEp, c, hidden, "expert all-to-all");
+  }
+
+  void finish_lane(Device& d, int lane, LaneState& state) {
+    if (state.tp_pending) wait(d, kTp, lane, state.tp_pending);
+    if (state.ep_pending) wait(d, kEp, lane, state.ep_pending);
+  }
 
   void tp_collective(Device& d, int lane, LaneState& state, const LayerWork& l) {
     if (l.tp.empty()) return;
@@ -554,19 +573,19 @@ class StepSimulation {
   void forward_layer(Device& d, int lane, LaneState& state, const LayerWork& l, const char* what) {
     attention_with_cp(d, lane, l, l.attention_forward, 1, what);
     tp_collective(d, lane, state, l);
-    blocking(d, kEp, lane, l.ep_dispatch);
+    ep_collective(d, lane, state, l.ep_dispatch);
     compute(d, l.ffn_forward, what);
-    blocking(d, kEp, lane, l.ep_combine);
+    ep_collective(d, lane, state, l.ep_combine);
     tp_collective(d, lane, state, l);
   }
 
   void backward_layer(Device& d, int lane, LaneState& state, const LayerWork& l, bool split) {
     if (plan_.recompute == Recompute::full) forward_layer(d, lane, state, l, "recompute");
-    if (l.recompute_dispatch) blocking(d, kEp, lane, l.ep_dispatch);  // recomputed experts: dispatch and combine
+    if (l.recompute_dispatch) ep_collective(d, lane, state, l.ep_dispatch);  // recomputed experts: both again
     if (l.recompute.compute_s() > 0) compute(d, l.recompute, "recompute");
-    if (l.recompute_dispatch) blocking(d, kEp, lane, l.ep_combine);
+    if (l.recompute_dispatch) ep_collective(d, lane, state, l.ep_combine);
     tp_collective(d, lane, state, l);
-    blocking(d, kEp, lane, l.ep_combine);
+    ep_collective(d, lane, state, l.ep_combine);
     Pass ffn = l.ffn_backward;
     Pass attention = l.attention_backward;
     if (split) {  // the weight-gradient GEMMs (half the backward GEMMs) wait in the queue
@@ -575,7 +594,7 @@ class StepSimulation {
       attention.gemm_s *= 0.5;
     }
     compute(d, ffn, "backward");
-    blocking(d, kEp, lane, l.ep_dispatch);
+    ep_collective(d, lane, state, l.ep_dispatch);
     tp_collective(d, lane, state, l);
     attention_with_cp(d, lane, l, attention, 2, "backward");
   }
@@ -608,9 +627,8 @@ class StepSimulation {
       for (int i = 0; i < 1 + layout.mtp_modules; ++i) compute(d, d.work->head, "head");
       for (int i = 0; i < layout.mtp_modules; ++i) compute(d, d.work->mtp_projection, "mtp");
     }
-    if (state.tp_pending) wait(d, kTp, lane, state.tp_pending);
-    compute(d, d.work->per_layer_overhead_s * (layout.layers() + layout.mtp_modules) / 2.0, d.sums.overhead_s,
-            "overhead");
+    finish_lane(d, lane, state);
+    compute(d, d.work->overhead_s(layout) / 2.0, d.sums.overhead_s, "overhead");
     if (vs.next >= 0) send(d, lane, vs.next, 0);
   }
 
@@ -638,9 +656,8 @@ class StepSimulation {
         gradient_buckets_[d.index].push_back(post(d, kDp, sync.gradients, 1.0 / d.layers, "gradients"));
       }
     });
-    if (state.tp_pending) wait(d, kTp, lane, state.tp_pending);
-    compute(d, d.work->per_layer_overhead_s * (layout.layers() + layout.mtp_modules) / 2.0, d.sums.overhead_s,
-            "overhead");
+    finish_lane(d, lane, state);
+    compute(d, d.work->overhead_s(layout) / 2.0, d.sums.overhead_s, "overhead");
     if (vs.prev >= 0) send(d, lane, vs.prev, 1);
   }
 
@@ -668,9 +685,10 @@ class StepSimulation {
         }
         break;
       case OpKind::pair: {
-        // Both halves run at once on the device: their kernels share its compute, one's all-to-all hides behind
-        // the other's kernels.
-        if (!overlap()) {
+        // DualPipe: both halves run at once on the device, their kernels share its compute, one's all-to-all hides
+        // behind the other's kernels. Combined 1F1B (ep_comm_overlap): one after the other, a share of each
+        // all-to-all hidden (ep_collective).
+        if (!overlap() || plan_.ep_comm_overlap) {
           // One after the other, started once both inputs are there: DualPipe schedules the pair as one unit (tier 1
           // walks the schedule the same way).
           const bool gradient_input = sched_.stages[op.backward_stage].next >= 0;

@@ -249,6 +249,28 @@ class Layout(unittest.TestCase):
             self.assertNotIn("stage_layers", s["parallelism"])
 
 
+class RecipeMoeComm(unittest.TestCase):
+    def run_of(self, run_id, model, chip):
+        return {"id": run_id, "model": {"catalog_id": model}, "hardware": {"chip_id": chip}}
+
+    def test_overlap_and_full_iteration_graphs_from_the_recipe(self):
+        s = {"parallelism": {}, "training": {}}
+        assumed = []
+        mvs.infer_recipe_moe_comm(s, self.run_of("mbridge260401-b200-x", "deepseek-v3", "b200"), assumed)
+        self.assertTrue(s["parallelism"]["ep_comm_overlap"])
+        self.assertNotIn("cuda_graphs", s["training"])
+        s = {"parallelism": {}, "training": {}}
+        mvs.infer_recipe_moe_comm(s, self.run_of("mbridge2608-gb200-x", "qwen3-30b-a3b", "gb200"), assumed)
+        self.assertTrue(s["parallelism"]["ep_comm_overlap"])
+        self.assertEqual(s["training"]["cuda_graphs"], "full_iteration")
+        self.assertEqual(len(assumed), 2)
+
+    def test_other_recipes_left_alone(self):
+        s = {"parallelism": {}, "training": {}}
+        mvs.infer_recipe_moe_comm(s, self.run_of("mbridge260401-b200-x", "qwen3-235b-a22b", "b200"), [])
+        self.assertEqual(s, {"parallelism": {}, "training": {}})
+
+
 class CatalogArchitecture(unittest.TestCase):
     DSV2 = {"name": "a DeepSeek-V2 proxy", "layers": 16, "hidden_size": 5120, "attention_heads": 128,
             "kv_heads": 128, "vocab_size": 102400, "ffn_size": 12288, "attention_type": "MLA (q_lora_rank 1536)",

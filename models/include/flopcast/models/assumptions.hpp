@@ -57,8 +57,12 @@ struct Assumptions {
   double all_to_all_efficiency_scaleout = 0.8;
   double tree_bandwidth_fraction = 0.92;   // double binary tree bus bandwidth / ring bus bandwidth, across nodes
   double tp_overlap_hidden_fraction = 0.7;  // share of TP communication hidden when overlap is on
+  double ep_overlap_hidden_fraction = 0.7;  // share of each expert all-to-all hidden with ep_comm_overlap on
   double per_step_overhead_s = 0.1;
   double per_layer_overhead_s = 50e-6;      // per layer per micro-batch, forward + backward (launch gaps, syncs)
+  // More per MoE layer per micro-batch, forward + backward: the router's small kernels (scores, top-k, auxiliary
+  // loss), token permutation bookkeeping, and dropless routing's wait for the tokens-per-expert counts on the host.
+  double per_moe_layer_overhead_s = 100e-6;
   double memory_reserved_bytes = 3.0 * kBytesPerGiB;
   double memory_usable_fraction = 0.95;
   double chip_power_fraction_of_tdp = 0.8;

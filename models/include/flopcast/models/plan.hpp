@@ -82,6 +82,10 @@ struct ParallelPlan {
   Schedule schedule = Schedule::one_f_one_b;
   bool tp_comm_overlap = false;  // TP collectives overlapped with GEMMs (Transformer Engine userbuffers)
   bool dp_overlap = true;        // gradient reduce-scatter behind backward, parameter all-gather ahead of forward
+  // Megatron's --overlap-moe-expert-parallel-comm (combined 1F1B): each steady-state forward runs with an earlier
+  // micro-batch's backward and their expert all-to-alls hide behind each other's kernels; one more warm-up forward.
+  // Interleaved schedule or pp 1.
+  bool ep_comm_overlap = false;
   RecomputeModules recompute_modules{};  // with Recompute::selective
   // ZeRO-3 / FSDP: true gathers each stage's weights before every micro-batch's forward and again before its backward
   // (FSDP's default); false gathers them once per step and keeps them until the step's last backward (FSDP2's
@@ -124,6 +128,9 @@ struct TrainingSetup {
   // With flash_attention: FlashAttention-2 (PyTorch's SDPA flash backend, as TorchTitan runs it) instead of the
   // chip's fused kernel (cuDNN or FlashAttention-3 on Hopper, as Transformer Engine runs it).
   bool flash2 = false;
+  // The whole forward-backward captured as one CUDA graph (Megatron's cuda_graph_impl "full_iteration", with a fixed
+  // per-rank expert capacity so routing needs no host synchronisation): no per-layer launch gaps or host syncs.
+  bool full_iteration_graph = false;
 };
 
 // Pipeline stages that run on another chip type than the cluster's (a mixed fleet), in that chip's nodes. Their

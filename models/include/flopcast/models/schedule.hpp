@@ -40,7 +40,9 @@ struct PipelineSchedule {
 
 // Throws ModelError when the schedule cannot run this many micro-batches on this many stages (the interleaved
 // schedule needs a multiple of pp; DualPipe an even pp and at least 2 pp micro-batches, an even number).
-PipelineSchedule make_schedule(Schedule schedule, int pp, int vpp, long micro_batches);
+// `paired`: Megatron's combined 1F1B (--overlap-moe-expert-parallel-comm): one more warm-up forward, then every
+// steady-state forward runs as a pair with an earlier micro-batch's backward (interleaved, or pp 1).
+PipelineSchedule make_schedule(Schedule schedule, int pp, int vpp, long micro_batches, bool paired = false);
 
 // make_schedule's checks alone: throws its ModelError, builds nothing.
 void check_schedule(Schedule schedule, int pp, long micro_batches);

@@ -60,6 +60,7 @@ struct StepWork {
   LinkClass scaleout;
   LayerWork dense;
   LayerWork moe;          // MoE models; MTP modules use it too
+  bool moe_model = false;
   Pass head;              // output head and loss, per head
   Pass mtp_projection;    // an MTP module's 2h -> h projection
   Collective pp_hop;      // one activation (or its gradient) to the neighbouring stage
@@ -68,11 +69,18 @@ struct StepWork {
   std::vector<StageLayout> chunks;
   std::vector<DeviceSync> sync;  // per device
   double tp_overlap_hidden_fraction = 0;  // of each TP collective, with tp_comm_overlap on
-  double per_layer_overhead_s = 0;
+  double ep_overlap_hidden_fraction = 0;  // of each expert all-to-all, with ep_comm_overlap on
+  double per_layer_overhead_s = 0;      // every layer and MTP module, per micro-batch, forward + backward
+  double per_moe_layer_overhead_s = 0;  // more for an MoE layer (an MoE model's MTP modules are MoE layers)
   double per_step_overhead_s = 0;
   double peak_bf16_flop_per_s = 0;
 
   const LayerWork& layer(bool moe_layer) const { return moe_layer ? moe : dense; }
+  // The fixed overheads of one micro-batch's forward and backward through a (virtual) stage.
+  double overhead_s(const StageLayout& layout) const {
+    const int moe_layers = layout.moe_layers + (moe_model ? layout.mtp_modules : 0);
+    return per_layer_overhead_s * (layout.layers() + layout.mtp_modules) + per_moe_layer_overhead_s * moe_layers;
+  }
 };
 
 // The link classes of a cluster as one chip sees them: the scale-up fabric, its share of the NICs (after the
