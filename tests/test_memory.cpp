@@ -50,6 +50,11 @@ TEST_CASE("micro-batches in flight per schedule", "[models][memory]") {
   CHECK(micro_batches_in_flight({.pp = 8, .vpp = 2, .schedule = Schedule::interleaved}, 64) == 8.0 * (1.0 + 7.0 / 16.0));
   CHECK(micro_batches_in_flight({.pp = 8, .schedule = Schedule::gpipe}, 64) == 64.0);
   CHECK(micro_batches_in_flight({.pp = 16, .schedule = Schedule::dualpipe}, 120) == 17.0);
+  // Combined 1F1B (ep_comm_overlap): one more warm-up chunk on the interleaved schedule, 2 x 7 + 8 + 1 + 1 = 24
+  // chunks of 1/2 the stage: 12 micro-batches; without a pipeline the pair's forward stores what its backward frees.
+  CHECK(micro_batches_in_flight({.pp = 8, .ep = 8, .vpp = 2, .schedule = Schedule::interleaved, .ep_comm_overlap = true},
+                                64) == 12.0);
+  CHECK(micro_batches_in_flight({.pp = 1, .ep = 8, .ep_comm_overlap = true}, 64) == 1.0);
 }
 
 TEST_CASE("memory per chip is the sum of its parts and ZeRO shards what it says", "[models][memory]") {

@@ -276,9 +276,11 @@ double micro_batches_in_flight(const ParallelPlan& plan, long micro_batches) {
 double micro_batches_in_flight(const ParallelPlan& plan, long micro_batches, int device) {
   const double m = static_cast<double>(micro_batches);
   const double pp = plan.pp;
-  // Combined 1F1B (EP overlap) runs one more warm-up forward (a chunk of 1/vpp of the layers).
+  // Combined 1F1B (EP overlap) runs one more warm-up forward in the interleaved schedule (a chunk of 1/vpp of the
+  // layers). Its pairs add nothing: the paired forward stores layer by layer what the backward frees layer by layer
+  // (in reverse order), so without a pipeline one micro-batch stays in flight.
   const double paired = plan.ep_comm_overlap ? 1.0 : 0.0;
-  const double ahead = pp - device + (plan.schedule == Schedule::interleaved ? 0.0 : paired);
+  const double ahead = pp - device;
   switch (plan.schedule) {
     case Schedule::gpipe: return m;
     case Schedule::one_f_one_b: return std::min(m, ahead);
