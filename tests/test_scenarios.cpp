@@ -292,6 +292,26 @@ TEST_CASE("a bad published block names its path", "[scenarios][validation]") {
   CHECK(messages.find("/published/extra") != std::string::npos);
 }
 
+TEST_CASE("cross-validation folds that hold out validate_only runs alone share one fit", "[scenarios][calibration]") {
+  const auto all = load_validation_scenarios(std::filesystem::path(FLOPCAST_SOURCE_ROOT) / "scenarios" / "validation",
+                                             test::catalogs());
+  std::vector<Scenario> runs;
+  for (const char* id : {"megatron2021-gpt-1.7B", "megatron2021-gpt-3.6B", "mcore-h100-weak-1.7B",
+                         "torchtitan-h100-llama31-8b-fsdp8-compile-bf16"}) {
+    const auto it = std::find_if(all.begin(), all.end(), [&](const Scenario& s) { return s.published->run == id; });
+    REQUIRE(it != all.end());
+    runs.push_back(*it);
+  }
+  REQUIRE(!runs.back().published->validate_only.empty());
+  // Folds: 4 runs, 3 sources (megatron2021, mcore, torchtitan), 2 families (ampere, hopper) = 9. The TorchTitan run
+  // alone and the TorchTitan source (the same run) both train on the three fitted runs: one fit for both, 8 in all.
+  int fits = 0;
+  const auto cv = cross_validate(runs, load_assumptions(FLOPCAST_SOURCE_ROOT, false), 2,
+                                 [&](int, int total) { fits = total; });
+  CHECK(fits == 8);
+  for (std::size_t t = 0; t < 2; ++t) CHECK(cv.loo_error_pct[t][3] == cv.loso_error_pct[t][3]);
+}
+
 TEST_CASE("calibration recovers a known efficiency from synthetic published values", "[scenarios][calibration]") {
   // The nine Megatron-Core H100 runs (mcore-h100-*) (1.7B to 462B) with "published" throughputs replaced by the model's own
   // predictions at a GEMM bf16 efficiency of 0.60 instead of the prior 0.75: the fit must move the efficiency

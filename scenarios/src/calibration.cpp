@@ -299,10 +299,29 @@ CrossValidation cross_validate(const std::vector<Scenario>& scenarios, const Ass
   // The fits (tier 1) run on threads; the held-out runs are then predicted at both tiers on this thread, as the
   // discrete-event tiers run their simulations in child processes.
   const int fold_count = static_cast<int>(folds.size());
+  // A fold that holds out validate_only runs alone trains on every fitted run: all such folds share one fit.
+  std::vector<int> fit_of(folds.size());
+  std::vector<int> to_fit;
+  int shared_fit = -1;
+  for (int f = 0; f < fold_count; ++f) {
+    const auto& held_out = folds[static_cast<std::size_t>(f)];
+    const bool holds_fitted = std::any_of(held_out.begin(), held_out.end(), [&](int i) {
+      return fitted_run(scenarios[static_cast<std::size_t>(i)]);
+    });
+    if (!holds_fitted && shared_fit >= 0) {
+      fit_of[static_cast<std::size_t>(f)] = shared_fit;
+      continue;
+    }
+    if (!holds_fitted) shared_fit = f;
+    fit_of[static_cast<std::size_t>(f)] = f;
+    to_fit.push_back(f);
+  }
   std::vector<Assumptions> fitted(folds.size());
   std::atomic<int> done{0};
   std::mutex progress_mutex;
-  parallel_for(fold_count, std::max(1, threads), [&](int f) {
+  const int fit_count = static_cast<int>(to_fit.size());
+  parallel_for(fit_count, std::max(1, threads), [&](int k) {
+    const int f = to_fit[static_cast<std::size_t>(k)];
     const auto& held_out = folds[static_cast<std::size_t>(f)];
     std::vector<Scenario> train;
     std::vector<TopologySummary> train_topologies;
@@ -316,7 +335,7 @@ CrossValidation cross_validate(const std::vector<Scenario>& scenarios, const Ass
     const int finished = ++done;
     if (progress) {
       const std::lock_guard lock(progress_mutex);
-      progress(finished, fold_count);
+      progress(finished, fit_count);
     }
   });
   for (std::size_t t = 0; t < kValidationTiers.size(); ++t) {
@@ -329,7 +348,8 @@ CrossValidation cross_validate(const std::vector<Scenario>& scenarios, const Ass
     auto& errors = kind == Holdout::run ? cv.loo_error_pct : kind == Holdout::source ? cv.loso_error_pct
                                                                                       : cv.lofo_error_pct;
     for (int i : folds[static_cast<std::size_t>(f)]) {
-      const auto row = validate_scenario(scenarios[static_cast<std::size_t>(i)], fitted[static_cast<std::size_t>(f)]);
+      const auto& values = fitted[static_cast<std::size_t>(fit_of[static_cast<std::size_t>(f)])];
+      const auto row = validate_scenario(scenarios[static_cast<std::size_t>(i)], values);
       for (std::size_t t = 0; t < kValidationTiers.size(); ++t) errors[t][static_cast<std::size_t>(i)] = row.error_pct[t];
     }
   }

@@ -77,7 +77,8 @@ struct CrossValidation {
   static double spread_log_sigma(const std::vector<double>& errors_pct);
 };
 
-// One calibration per fold (tier 1), `threads` folds at a time; `progress(folds done, folds)` after each.
+// One calibration per fold (tier 1; folds that hold out validate_only runs alone share one), `threads` at a time;
+// `progress(fits done, fits)` after each.
 CrossValidation cross_validate(const std::vector<Scenario>& scenarios, const Assumptions& prior, int threads,
                                const std::function<void(int, int)>& progress = {});
 
