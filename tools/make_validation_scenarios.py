@@ -47,6 +47,7 @@ Standard library only.
 """
 
 import argparse
+import functools
 import json
 import os
 import re
@@ -100,10 +101,21 @@ def chip_id(hardware):
     raise Skip(f"no catalog chip for \"{chip_text}\"")
 
 
+@functools.lru_cache(maxsize=None)
+def catalog_entries():
+    """The model catalog's entries by id, read once."""
+    entries = {}
+    for name in sorted(os.listdir(MODEL_CATALOG)):
+        with open(os.path.join(MODEL_CATALOG, name)) as f:
+            entry = json.load(f)
+        entries[entry["id"]] = entry
+    return entries
+
+
 def catalog_model(run):
     """The record's model.catalog_id where flopcast's model catalog has it, else None (the model is written inline)."""
     model_id = run["model"].get("catalog_id")
-    if model_id and os.path.exists(os.path.join(MODEL_CATALOG, f"{model_id}.json")):
+    if model_id in catalog_entries():
         return model_id
     return None
 
@@ -127,9 +139,7 @@ def catalog_architecture(run):
         return None
     attention_text = (m.get("attention_type") or "").upper()
     matches = []
-    for name in sorted(os.listdir(MODEL_CATALOG)):
-        with open(os.path.join(MODEL_CATALOG, name)) as f:
-            entry = json.load(f)
+    for entry in catalog_entries().values():
         if entry.get("hypothetical") or bool(entry.get("moe")) != bool(m.get("moe")):
             continue
         if "MLA" in attention_text and entry.get("attention") != "mla":
@@ -155,8 +165,7 @@ def model_layers(run):
     layers = run["model"].get("layers")
     model_id = catalog_model(run)
     if layers is None and model_id:
-        with open(os.path.join(MODEL_CATALOG, f"{model_id}.json")) as f:
-            layers = json.load(f).get("layers")
+        layers = catalog_entries()[model_id].get("layers")
     if layers is None:
         raise Skip("model layers not in the record and no catalog model")
     return layers
@@ -284,12 +293,16 @@ MBRIDGE_RECIPE_RECOMPUTE = {
 }
 
 
+def mbridge_recipe(run):
+    """The recipe tables' key: container (the id's source), catalog model and chip."""
+    return run["id"].split("-")[0], run["model"].get("catalog_id"), run["hardware"].get("chip_id")
+
+
 def infer_recipe_recompute(scenario, run, assumed):
     """A Megatron-Bridge run that does not state its recomputation gets its recipe's recompute modules."""
     if run["parallelism"].get("activation_recompute"):
         return
-    key = (run["id"].split("-")[0], run["model"].get("catalog_id"), run["hardware"].get("chip_id"),
-           scenario["training"]["precision"])
+    key = (*mbridge_recipe(run), scenario["training"]["precision"])
     modules = MBRIDGE_RECIPE_RECOMPUTE.get(key)
     if modules is None:
         return
@@ -322,8 +335,7 @@ MBRIDGE_RECIPE_MOE_COMM = {
 
 def infer_recipe_moe_comm(scenario, run, assumed):
     """A Megatron-Bridge MoE run gets its recipe's expert all-to-all overlap and full-iteration CUDA graph."""
-    key = (run["id"].split("-")[0], run["model"].get("catalog_id"), run["hardware"].get("chip_id"))
-    setting = MBRIDGE_RECIPE_MOE_COMM.get(key)
+    setting = MBRIDGE_RECIPE_MOE_COMM.get(mbridge_recipe(run))
     if setting is None:
         return
     scenario["parallelism"]["ep_comm_overlap"] = True

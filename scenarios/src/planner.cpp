@@ -95,8 +95,7 @@ void enumerate_plans(const TrainingJob& job, const ParallelPlan& settings, Visit
                   p.micro_batch = micro_batch;
                   p.recompute = recompute;
                   // The scenario's expert all-to-all overlap, where the candidate can run it.
-                  p.ep_comm_overlap = settings.ep_comm_overlap && ep > 1 && recompute != Recompute::full &&
-                                      (pp == 1 || schedule == Schedule::interleaved);
+                  p.ep_comm_overlap = settings.ep_comm_overlap && p.can_overlap_expert_comm();
                   visit(p);
                 }
               }

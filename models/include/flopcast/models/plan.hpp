@@ -102,6 +102,10 @@ struct ParallelPlan {
   // ZeRO-3 / FSDP that reshards after each pass gathers the weights again before every micro-batch's forward and
   // backward; without resharding (or below ZeRO-3) they are gathered once, at the start of the step. Every tier.
   bool gathers_weights_per_pass() const { return zero >= 3 && reshard_after_forward; }
+  // Combined 1F1B can run: experts split over ranks, no full recompute, the interleaved schedule or no pipeline.
+  bool can_overlap_expert_comm() const {
+    return ep > 1 && recompute != Recompute::full && (pp == 1 || schedule == Schedule::interleaved);
+  }
   // Groups that each hold a full copy of the ZeRO states (hybrid sharding; 1 without it).
   int shard_replicas() const { return std::max(1, dp * cp / dense_shards()); }
   // Ranks the routed experts' states shard over: the expert-data-parallel ranks (tp x cp x dp / ep), split into the
