@@ -21,11 +21,16 @@ std::string plan_text(const TrainingJob& job) {
   const auto& p = job.plan;
   std::string text = fmt::format("tp {}, pp {}, dp {}", p.tp, p.pp, p.dp);
   if (p.ep > 1) text += fmt::format(", ep {}", p.ep);
+  if (p.etp > 1) text += fmt::format(", etp {}", p.etp);
   if (p.cp > 1) text += fmt::format(", cp {}", p.cp);
   if (p.vpp > 1) text += fmt::format(", vpp {}", p.vpp);
   if (p.sp) text += ", sp";
   text += fmt::format(", {} schedule, zero {}, recompute {}, micro-batch {}, {}", to_string(p.schedule), p.zero,
                       to_string(p.recompute), p.micro_batch, to_string(job.training.precision));
+  if (p.gradient_bytes < 4.0) text += ", bf16 gradients";
+  if (p.offload_activation_layers > 0) {
+    text += fmt::format(", {} layers' activations offloaded", p.offload_activation_layers);
+  }
   return text;
 }
 

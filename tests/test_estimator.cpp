@@ -248,3 +248,70 @@ TEST_CASE("combined 1F1B hides its share of the expert all-to-all", "[models][es
   CHECK_THAT(o.breakdown.ep_s, WithinRel(0.4 * e.breakdown.ep_s, 1e-9));
   CHECK(o.breakdown.compute_s() == e.breakdown.compute_s());
 }
+
+TEST_CASE("bf16 gradients halve the data-parallel gradient bytes and nothing else", "[models][estimator]") {
+  auto s = llama70b(R"({"tp": 8, "pp": 1, "dp": 8, "sp": true, "zero": 1})");
+  const auto topology = build_topology(topology_spec(s.job.cluster));
+  const auto fp32 = build_step_work(s.job, topology, assumptions());
+  s.job.plan.gradient_bytes = 2.0;
+  const auto bf16 = build_step_work(s.job, topology, assumptions());
+  // The reduce-scatter over dp 8 (one GPU per node in each group: all of it over the NICs) carries half the bytes.
+  CHECK_THAT(bf16.sync[0].gradients.bytes(Path::scaleout),
+             WithinRel(0.5 * fp32.sync[0].gradients.bytes(Path::scaleout), 1e-12));
+  CHECK(bf16.sync[0].parameters.bytes(Path::scaleout) == fp32.sync[0].parameters.bytes(Path::scaleout));
+  // The optimizer reads the gradient: 8 + 16 + 2 + 2 = 28 bytes per parameter instead of 30.
+  CHECK_THAT(bf16.sync[0].optimizer_s, WithinRel(fp32.sync[0].optimizer_s * 28.0 / 30.0, 1e-12));
+}
+
+TEST_CASE("expert tensor parallelism narrows the expert GEMMs and gathers the dispatched tokens", "[models][estimator]") {
+  auto json = nlohmann::json::parse(R"({
+    "model": "mixtral-8x7b",
+    "cluster": {"chip": "h100-sxm", "chips": 8},
+    "parallelism": {"tp": 2, "ep": 4, "sp": true},
+    "training": {"seq_len": 4096, "global_batch": 16, "tokens": 1e9}})");
+  const auto narrow = [&](int etp) {
+    json["parallelism"]["etp"] = etp;
+    const auto s = test::scenario_from(json);
+    return build_step_work(s.job, build_topology(topology_spec(s.job.cluster)), assumptions());
+  };
+  const auto one = narrow(1);
+  const auto two = narrow(2);
+  // etp 2: each of the 2 experts here sees twice the tokens through half the width: the same FLOPs, so the expert
+  // GEMM time moves only by the efficiency of the shapes; the dense parts are unchanged.
+  CHECK(two.dense.tp.bytes(Path::scaleup) == one.dense.tp.bytes(Path::scaleup));
+  CHECK_THAT(two.moe.ffn_forward.gemm_s, WithinRel(one.moe.ffn_forward.gemm_s, 0.1));
+  // The dispatched copies (4096 / 2 tokens x top-2 per rank) are all-gathered over the 2 etp ranks and
+  // reduce-scattered back: more scale-up traffic than the TP block's own collectives alone.
+  CHECK(two.moe.tp.bytes(Path::scaleup) > one.moe.tp.bytes(Path::scaleup));
+}
+
+TEST_CASE("activation offloading moves layers' activations to the host and stalls only where the copies outlast compute",
+          "[models][estimator][memory]") {
+  // Llama 3 70B on 64 H100 without a pipeline, ZeRO-3: offload the first 40 of 80 layers.
+  auto s = llama70b(R"({"tp": 1, "pp": 1, "dp": 64, "zero": 3, "micro_batch": 1, "offload_activation_layers": 40})");
+  s.job.training.global_batch = 64;
+  const auto& a = assumptions();
+  const auto params = count_params(s.job.model);
+  const double layer = activation_bytes_per_layer(s.job.model, false, s.job.plan, s.job.training);
+  auto kept = s.job;
+  kept.plan.offload_activation_layers = 0;
+  // One micro-batch in flight: 40 layers' activations fewer on the chip.
+  CHECK_THAT(training_memory(kept, params, a).activations_bytes - training_memory(s.job, params, a).activations_bytes,
+             WithinRel(40.0 * layer, 1e-12));
+  const auto topology = build_topology(topology_spec(s.job.cluster));
+  const auto fast = build_step_work(s.job, topology, a);
+  // PCIe Gen5, 63 GB/s: a layer's activations (8192 tokens x 274,688 bytes per token = 2.25 GB: norms, GEMM inputs,
+  // Q, K, V, SwiGLU's three 28,672-wide tensors) take 36 ms each way, less than the layer's backward (its GEMMs alone
+  // are 2 x 2 x 0.86 B parameters x 8192 tokens = 28 TFLOP, about 40 ms at H100's rate), and the 40 offloads queue
+  // behind 79 layers' forward: nothing shows.
+  CHECK(fast.offload_stall_s == 0.0);
+  // A host link 100 times slower: the copies outlast the compute. Offloads: 40 c - 79 f; reloads: 40 (c - b).
+  s.job.cluster.node.host_link_bandwidth_per_direction->value /= 100.0;
+  const auto slow = build_step_work(s.job, topology, a);
+  const double c = layer / s.job.cluster.node.host_link_bandwidth_per_direction->value;
+  const double f = slow.dense.forward().compute_s();
+  const double b = (slow.dense.backward() + slow.dense.recompute).compute_s();
+  REQUIRE(c > b);
+  CHECK_THAT(slow.offload_stall_s, WithinRel(40.0 * c - 79.0 * f + 40.0 * (c - b), 1e-12));
+  CHECK_THAT(slow.overhead_s(slow.chunks[0]) - fast.overhead_s(fast.chunks[0]), WithinRel(slow.offload_stall_s, 1e-12));
+}

@@ -200,3 +200,47 @@ TEST_CASE("FSDP without resharding holds the gathered weights, HSDP and bf16 mom
   const auto bf16_moments = training_memory(scenario.job, params, a);
   CHECK_THAT(bf16_moments.optimizer_bytes, Catch::Matchers::WithinRel(hybrid.optimizer_bytes * 8.0 / 12.0, 1e-12));
 }
+
+TEST_CASE("bf16 gradients halve the gradient buffer and the data-parallel gradient traffic", "[models][memory]") {
+  auto scenario = test::scenario_from(nlohmann::json::parse(R"({
+    "model": "llama3-70b",
+    "cluster": {"chip": "h100-sxm", "chips": 64},
+    "parallelism": {"tp": 8, "pp": 1, "sp": true, "zero": 1, "micro_batch": 1},
+    "training": {"seq_len": 4096, "global_batch": 32, "tokens": 1e9}})"));
+  const auto params = count_params(scenario.job.model);
+  const auto& a = test::catalogs().assumptions;
+  const auto fp32 = training_memory(scenario.job, params, a);
+  // pp 1, tp 8, ZeRO-1: every parameter / 8 held, its fp32 gradient 4 bytes (twice the bf16 weights' 2 bytes).
+  CHECK_THAT(fp32.gradients_bytes, Catch::Matchers::WithinRel(2.0 * fp32.weights_bytes, 1e-12));
+  scenario.job.plan.gradient_bytes = 2.0;
+  const auto bf16 = training_memory(scenario.job, params, a);
+  CHECK_THAT(bf16.gradients_bytes, Catch::Matchers::WithinRel(fp32.weights_bytes, 1e-12));
+  CHECK_THAT(bf16.total_bytes, Catch::Matchers::WithinRel(fp32.total_bytes - fp32.weights_bytes, 1e-12));
+  CHECK(bf16.optimizer_bytes == fp32.optimizer_bytes);  // fp32 master weights and moments stay
+}
+
+TEST_CASE("expert tensor parallelism splits each expert's weights and gathers its tokens", "[models][memory]") {
+  // Mixtral 8x7B on 8 chips, tp 8, ep 1 (MindSpeed-LLM 1.0's layout). Routed experts: 32 layers x 8 experts x
+  // 3 x 4096 x 14336 = 45.10 B parameters; etp 1 holds all of them on every chip, etp 8 an eighth.
+  auto scenario = test::scenario_from(nlohmann::json::parse(R"({
+    "model": "mixtral-8x7b",
+    "cluster": {"chip": "h100-sxm", "chips": 8},
+    "parallelism": {"tp": 8, "sp": true, "zero": 1, "micro_batch": 1},
+    "training": {"seq_len": 4096, "global_batch": 8, "tokens": 1e9}})"));
+  const auto params = count_params(scenario.job.model);
+  const auto& a = test::catalogs().assumptions;
+  const double routed = 32.0 * 8.0 * 3.0 * 4096.0 * 14336.0;
+  const auto whole = training_memory(scenario.job, params, a);
+  scenario.job.plan.etp = 8;
+  const auto split = training_memory(scenario.job, params, a);
+  // bf16 weights: 2 x 45.10 B x (1 - 1/8) = 78.9 GB fewer.
+  CHECK_THAT(whole.weights_bytes - split.weights_bytes, Catch::Matchers::WithinRel(2.0 * routed * 7.0 / 8.0, 1e-9));
+  // Activations of one MoE layer: each chip's s/t = 512 tokens x top-2 routed copies; with etp 8 it gathers the
+  // 8 x 1024 copies' inputs (h = 4096, 2 bytes) and keeps 1/8 of each copy's FFN tensors, so the input term grows
+  // by 7 x 1024 x 4096 x 2 bytes = 58.7 MB and the FFN terms stay.
+  ParallelPlan plan = scenario.job.plan;
+  const double with_etp = activation_bytes_per_layer(scenario.job.model, true, plan, scenario.job.training);
+  plan.etp = 1;
+  const double without = activation_bytes_per_layer(scenario.job.model, true, plan, scenario.job.training);
+  CHECK_THAT(with_etp - without, Catch::Matchers::WithinRel(7.0 * 1024.0 * 4096.0 * 2.0, 1e-9));
+}

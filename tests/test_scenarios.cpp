@@ -154,6 +154,37 @@ TEST_CASE("validation names the file and the JSON path and what was expected", "
     json["parallelism"]["recompute"] = "full";
     CHECK(only_problem(json) == "/parallelism/ep_comm_overlap: cannot run with full recomputation (Megatron refuses it)");
   }
+  SECTION("expert tensor parallelism that does not fit the ranks or the experts") {
+    auto json = base();  // ep 64 over tp x cp x dp = 128
+    json["parallelism"]["etp"] = 4;
+    CHECK(only_problem(json) == "/parallelism/etp: ep x etp = 256 must divide tp x cp x dp = 128");
+    json["parallelism"]["etp"] = 2;
+    CHECK(problems_of(json) == std::vector<std::string>{"<no error>"});
+    json["model"] = "llama3-70b";
+    json["parallelism"]["ep"] = 1;
+    json["training"]["precision"] = "bf16";
+    CHECK(only_problem(json) == "/parallelism/etp: etp 2 needs a MoE model");
+  }
+  SECTION("activation offloading with a pipeline, too many layers, or no host link in the catalog") {
+    auto json = base();  // pp 16, DeepSeek-V3's 61 layers
+    json["parallelism"]["offload_activation_layers"] = 61;
+    const auto p = problems_of(json);
+    REQUIRE(p.size() == 2);
+    CHECK(p[0] == "/parallelism/offload_activation_layers: needs pp 1 (Megatron refuses CPU offloading with a pipeline)");
+    CHECK(p[1].find("/parallelism/offload_activation_layers: 61 must be fewer than the model's 61 layers") == 0);
+    json = nlohmann::json::parse(R"({"model": "llama3-70b", "cluster": {"chip": "ascend-910b", "chips": 64},
+      "parallelism": {"tp": 8, "offload_activation_layers": 10},
+      "training": {"seq_len": 4096, "global_batch": 64, "tokens": 1e9}})");
+    CHECK(only_problem(json) ==
+          "/parallelism/offload_activation_layers: node atlas-800t-a2 has no host_link_bandwidth_per_direction in the catalog");
+  }
+  SECTION("automatic recomputation with modules of its own") {
+    auto json = base();
+    json["parallelism"]["recompute"] = "auto";
+    json["parallelism"]["recompute_modules"] = {"layernorm"};
+    CHECK(only_problem(json) ==
+          "/parallelism/recompute_modules: lists what selective recomputation redoes; recompute \"auto\" picks its own");
+  }
   SECTION("an unknown CUDA graph mode") {
     auto json = base();
     json["training"]["cuda_graphs"] = "partial";
@@ -167,6 +198,29 @@ TEST_CASE("validation names the file and the JSON path and what was expected", "
     REQUIRE(!p.empty());
     CHECK(p[0] == "/model/layers: expected an integer from 1 to 16777216, got the string \"61\"");
   }
+}
+
+TEST_CASE("recompute auto picks the least recomputation that fits and says so", "[scenarios]") {
+  // Llama 3 70B, tp 8, dp 8, ZeRO-1 on H100 (76 GiB usable): 8.8 B parameters per chip take 2 + 4 bytes (weights,
+  // fp32 gradients) + 12 / 8 (sharded optimizer) = 7.5 bytes, about 62 GiB. Four 8K-token sequences per micro-batch
+  // keep about 34 sbh / t = 34 x 8192 x 4 x 8192 / 8 bytes = 1.1 GiB per layer, 87 GiB over 80 layers: neither none
+  // nor selective (with FlashAttention it recomputes nothing stored) fits; full keeps 2 sbh / t per layer, 5 GiB.
+  auto json = nlohmann::json::parse(R"({
+    "model": "llama3-70b",
+    "cluster": {"chip": "h100-sxm", "chips": 64},
+    "parallelism": {"tp": 8, "sp": true, "zero": 1, "micro_batch": 4, "recompute": "auto"},
+    "training": {"seq_len": 8192, "global_batch": 32, "tokens": 1e9}})");
+  const auto heavy = test::scenario_from(json);
+  CHECK(heavy.job.plan.recompute == Recompute::full);
+  const auto said = test::join_lines(heavy.defaults_used);
+  CHECK(said.find("parallelism.recompute = full (auto: the least recomputation that fits in memory; none ") !=
+        std::string::npos);
+  CHECK(said.find(", selective ") != std::string::npos);
+  json["parallelism"]["micro_batch"] = 1;
+  json["training"]["seq_len"] = 2048;
+  json["training"]["global_batch"] = 8;
+  const auto light = test::scenario_from(json);
+  CHECK(light.job.plan.recompute == Recompute::none);
 }
 
 TEST_CASE("a scenario can take its model from a Hugging Face config", "[scenarios]") {

@@ -16,8 +16,11 @@ Where the publication leaves out something a scenario needs, the rule used is wr
   - no plan: the plan of the same source's run of the same model with a published plan;
   - no global batch: the same source's run of the same model, scaled by the data-parallel width;
   - no micro-batch size: 1, except where the run has no pipeline and states that its gradient reduction was
-    overlapped (--overlap-grad-reduce): then the whole per-replica batch is one micro-batch (see
-    infer_micro_batch);
+    overlapped (--overlap-grad-reduce), or shards with FSDP: then the whole per-replica batch is one micro-batch
+    (see infer_micro_batch);
+  - no tensor-parallel degree where the FSDP text names tensor parallelism: the node's GPUs;
+  - no recomputation: recompute "auto", the least under which the plan fits (the run ran), which flopcast picks
+    and lists in its defaults used;
   - a global batch that is not a multiple of dp x micro_batch: the nearest multiple;
   - pipeline communication overlap stated but no virtual pipeline size: the interleaved schedule (Megatron and
     NeMo overlap pipeline communication only in it), with the layers per virtual stage of the file's runs that
@@ -27,8 +30,12 @@ Where the publication leaves out something a scenario needs, the rule used is wr
   - layers that do not split over pp x vpp but do with the embedding and the loss counted as a layer each: that layout
     (Megatron's account_for_embedding/loss_in_pipeline_split), in stage_layers;
   - TorchTitan runs without a global batch: the local batch (the micro-batch) x dp;
-  - Megatron-Bridge runs: their performance recipe's recompute modules (MBRIDGE_RECIPE_RECOMPUTE) and MoE
-    communication settings (MBRIDGE_RECIPE_MOE_COMM: expert all-to-all overlap, full-iteration CUDA graph).
+  - Megatron-Bridge runs: their performance recipe's recompute modules (MBRIDGE_RECIPE_RECOMPUTE; none where the
+    recipe has none), MoE communication settings (MBRIDGE_RECIPE_MOE_COMM: expert all-to-all overlap,
+    full-iteration CUDA graph) and CPU activation offloading (MBRIDGE_RECIPE_OFFLOAD);
+  - gradient precision: bf16 where the trainer's performance scripts reduce in bf16 (GRADIENTS_BF16), bf16
+    gradients and Adam moments where a NeMo launcher config states them (NEMO_LAUNCHER_OPTIMIZER);
+  - MoE runs with tp > 1 on Megatron-Core 0.6 (MindSpeed-LLM 1.0): experts split over the TP group (etp = tp).
 
 The chip and the model come from the record's hardware.chip_id and model.catalog_id; a record without a catalog id
 takes the one catalog model whose architecture it states field for field (with the record's layer count, for a known
@@ -78,6 +85,25 @@ VALIDATE_ONLY = {
                  "fitted to it",
 }
 HARDWARE_TFLOPS = ("megatron2021", "bloom")  # published TFLOP/s include the recompute forward pass
+# Main gradients kept and reduced in bf16 by the trainer's performance scripts: Megatron-Bridge's set every model
+# family's mixed_precision.grad_reduce_in_fp32 and ddp.grad_reduce_in_fp32 to False (scripts/performance/configs/
+# <family>/*_llm_pretrain.py from v0.2.2, perf_recipes/_common.py _benchmark_common at v0.6.0), and NeMo 2.0's
+# pretrain_<model>.py scripts set recipe.trainer.plugins.grad_reduce_in_fp32 = False for FP8 runs (NVIDIA/NeMo v2.2.0,
+# scripts/llm/performance). Megatron-Core then holds the gradient buffer in bf16 (param_and_grad_buffer.py: fp32 only
+# with grad_reduce_in_fp32).
+GRADIENTS_BF16 = ("mbridge", "nemo2502", "nemo2504")
+# Experts split over the whole tensor-parallel group: MindSpeed-LLM 1.0 (2024) runs on Megatron-Core 0.6, whose
+# GroupedMLP and SequentialMLP divide every expert's width by the TP size (--expert-tensor-parallel-size arrived in
+# Megatron-Core 0.10), and MindSpeed-LLM turns MindSpeed's --moe-tp-extend-ep off (modellink/arguments.py).
+# Megatron-Bridge's and NeMo's MoE recipes set expert_tensor_parallel_size 1, flopcast's default.
+EXPERTS_SPLIT_OVER_TP = ("mindspeed24",)
+# NeMo-Framework-Launcher configs that state their optimizer's precisions (launcher_scripts/conf/training/, tags
+# 24.07 to 24.12): keyed by the id's source and the catalog model.
+NEMO_LAUNCHER_OPTIMIZER = {
+    # nemotron/nemotron_340b.yaml: optim distributed_fused_adam (mcore_distributed_optim at 24.12) with
+    # grad_sync_dtype bf16 and dtype bf16 (the optimizer state's precision).
+    ("nemo2407", "nemotron4-340b"): {"gradients": "bf16", "optimizer_moments": "bf16"},
+}
 DEFAULT_VOCAB = 51200
 
 
@@ -299,12 +325,15 @@ def mbridge_recipe(run):
 
 
 def infer_recipe_recompute(scenario, run, assumed):
-    """A Megatron-Bridge run that does not state its recomputation gets its recipe's recompute modules."""
-    if run["parallelism"].get("activation_recompute"):
+    """A Megatron-Bridge run that does not state its recomputation gets its recipe's recompute modules, or none
+    where its recipe recomputes nothing (every recipe not in the table)."""
+    if run["parallelism"].get("activation_recompute") or not run["id"].startswith("mbridge"):
         return
     key = (*mbridge_recipe(run), scenario["training"]["precision"])
     modules = MBRIDGE_RECIPE_RECOMPUTE.get(key)
     if modules is None:
+        scenario["parallelism"]["recompute"] = "none"
+        assumed.append("recomputation not published: none, as the Megatron-Bridge performance recipe sets it")
         return
     scenario["parallelism"]["recompute"] = "selective"
     scenario["parallelism"]["recompute_modules"] = modules
@@ -333,6 +362,25 @@ MBRIDGE_RECIPE_MOE_COMM = {
 }
 
 
+# Megatron-Bridge performance recipes that offload activations to the host (Transformer Engine's CPU offloading,
+# cpu_offloading True, cpu_offloading_weights False): scripts/performance/configs/llama/llama3_workload_base_configs.py
+# at v0.4.2 (26.04), LLAMA3_70B_PRETRAIN_CONFIG_GB200_FP8_CS_V1/V2: Megatron-FSDP, MBS 2, cpu_offloading_num_layers 40;
+# scripts/performance/utils/overrides.py sets cpu_offloading and leaves the weights on the GPU.
+MBRIDGE_RECIPE_OFFLOAD = {
+    ("mbridge260401", "llama3-70b", "gb200"): 40,
+}
+
+
+def infer_recipe_offload(scenario, run, assumed):
+    """A Megatron-Bridge run whose recipe offloads activations to the host gets its layer count."""
+    layers = MBRIDGE_RECIPE_OFFLOAD.get(mbridge_recipe(run))
+    if layers is None or scenario["parallelism"]["pp"] != 1:
+        return
+    scenario["parallelism"]["offload_activation_layers"] = layers
+    assumed.append(f"activation offloading not published: the Megatron-Bridge performance recipe's "
+                   f"cpu_offloading_num_layers {layers} (activations of {layers} layers to host memory)")
+
+
 def infer_recipe_moe_comm(scenario, run, assumed):
     """A Megatron-Bridge MoE run gets its recipe's expert all-to-all overlap and full-iteration CUDA graph."""
     setting = MBRIDGE_RECIPE_MOE_COMM.get(mbridge_recipe(run))
@@ -344,6 +392,36 @@ def infer_recipe_moe_comm(scenario, run, assumed):
         scenario["training"]["cuda_graphs"] = "full_iteration"
         text = "full-iteration CUDA graph, which brings " + text
     assumed.append(f"MoE communication not published: the Megatron-Bridge performance recipe's {text}")
+
+
+def note_recompute_auto(scenario, assumed):
+    """Recomputation still unknown after the recipe tables: flopcast picks the least that fits."""
+    if scenario["parallelism"]["recompute"] == "auto":
+        assumed.append("recomputation not published: the least under which the plan fits, since the run ran "
+                       "(recompute \"auto\")")
+
+
+def infer_expert_tensor_parallel(scenario, run, assumed):
+    """A MoE run with tp > 1 on a Megatron-Core older than expert tensor parallelism splits its experts over tp."""
+    plan = scenario["parallelism"]
+    if plan["tp"] > 1 and is_moe(run) and run["id"].startswith(EXPERTS_SPLIT_OVER_TP):
+        plan["etp"] = plan["tp"]
+        assumed.append(f"experts split over the tensor-parallel group (etp {plan['tp']}): Megatron-Core 0.6 under "
+                       f"MindSpeed-LLM 1.0 has no separate expert tensor parallelism")
+
+
+def infer_gradient_precision(scenario, run, assumed):
+    """Trainers whose performance scripts reduce gradients in bf16, and launcher configs that state the optimizer's."""
+    plan = scenario["parallelism"]
+    stated = NEMO_LAUNCHER_OPTIMIZER.get((run["id"].split("-")[0], run["model"].get("catalog_id")))
+    if stated:
+        plan.update(stated)
+        assumed.append("gradient and optimizer-state precision not published: the NeMo launcher config's "
+                       "grad_sync_dtype bf16 and optimizer dtype bf16 (bf16 gradients and Adam moments)")
+    elif run["id"].startswith(GRADIENTS_BF16):
+        plan["gradients"] = "bf16"
+        assumed.append("gradient precision not published: bf16, as the trainer's performance scripts set it "
+                       "(grad_reduce_in_fp32 false)")
 
 
 def infer_attention_kernel(scenario, run, assumed):
@@ -393,7 +471,10 @@ def build_parallelism(run):
     if reshard is not None:
         plan["reshard_after_forward"] = reshard
     plan["micro_batch"] = or_default(p.get("micro_batch_size"), 1)  # see infer_micro_batch
-    plan["recompute"] = recompute_mode(p.get("activation_recompute"))
+    # Not published: flopcast picks the least recomputation under which the plan fits (the run ran), listed in its
+    # defaults used; Megatron-Bridge runs take their recipe's modules instead (infer_recipe_recompute).
+    stated = p.get("activation_recompute")
+    plan["recompute"] = recompute_mode(stated) if stated else "auto"
     plan["tp_comm_overlap"] = run["id"].startswith(TE_COMM_OVERLAP)
     if run["id"].startswith(GRADIENTS_AFTER_FLUSH):
         plan["dp_overlap"] = False
@@ -473,6 +554,10 @@ def fill_gaps(run, runs, assumed):
         p["dp"] = None
         assumed.append(f"plan not published: taken from {donor['id']} (tp {p['tp']}, pp {p['pp']}); "
                        f"dp = chips / (tp x pp)")
+    if p.get("tp") is None and "tensor parallel" in (p.get("fsdp") or "").lower():
+        # The record names Megatron-LM tensor parallelism without its degree: within a node, where Megatron puts it.
+        p["tp"] = run["hardware"].get("chips_per_node") or 8
+        assumed.append(f"tp not published, tensor parallelism named: the node's {p['tp']} GPUs")
     for key in ("tp", "pp"):
         if p.get(key) is None:
             p[key] = 1
@@ -524,6 +609,13 @@ def infer_micro_batch(scenario, run, assumed):
         assumed.append(f"micro-batch not published, but gradient-reduction overlap is, which Megatron gives only "
                        f"the last micro-batch's backward: no pipeline, so one micro-batch of the {per_replica} "
                        f"sequences per replica")
+        return
+    if plan["pp"] == 1 and plan.get("zero", 1) >= 3 and batch is not None:
+        per_replica = max(1, batch // data_parallel(scenario))
+        plan["micro_batch"] = per_replica
+        assumed.append(f"micro-batch not published, FSDP without a pipeline: the replica's {per_replica} sequences "
+                       f"in one pass (FSDP trainers accumulate gradients only when asked, e.g. metaseq's "
+                       f"--update-freq 1)")
         return
     assumed.append("micro-batch not published: 1 sequence")  # build_parallelism's default
 
@@ -684,6 +776,10 @@ def main():
         infer_attention_kernel(scenario, filled, assumed)
         infer_recipe_recompute(scenario, filled, assumed)
         infer_recipe_moe_comm(scenario, filled, assumed)
+        infer_recipe_offload(scenario, filled, assumed)
+        note_recompute_auto(scenario, assumed)
+        infer_gradient_precision(scenario, filled, assumed)
+        infer_expert_tensor_parallel(scenario, filled, assumed)
         infer_network(scenario, filled, assumed)
         infer_micro_batch(scenario, filled, assumed)
         round_batch(scenario, assumed)

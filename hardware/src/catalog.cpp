@@ -145,6 +145,8 @@ Node read_node(JsonReader& reader) {
   node.scaleup_latency = need(reader, "scaleup_latency", Dimension::time);
   node.nics = need(reader, "nics", Dimension::count);
   node.nic_bandwidth = need(reader, "nic_bandwidth", Dimension::byte_rate);
+  node.host_link_bandwidth_per_direction =
+      reader.quantity("host_link_bandwidth_per_direction", Need::optional, Dimension::byte_rate, kPositive);
   node.default_fabric = reader.string("default_fabric", Need::required).value_or("");
   node.host_power = need(reader, "host_power", Dimension::power, kNonNegative);
   node.host_capex = need(reader, "host_capex", Dimension::money, kNonNegative);

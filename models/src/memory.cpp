@@ -13,7 +13,6 @@ namespace {
 constexpr double kBf16Bytes = 2.0;
 constexpr double kFp32Bytes = 4.0;
 constexpr double kWeightBytes = kBf16Bytes;        // bf16 weights (fp8 training casts on the fly)
-constexpr double kGradientBytes = kFp32Bytes;      // fp32 main gradients (Megatron's default accumulation)
 constexpr double kMasterWeightBytes = kFp32Bytes;  // fp32 master weights beside Adam's two moments
 
 // Layers per stage for `layers` over `stages`, the last stage carrying `last_extra` layers of other work: the split
@@ -138,7 +137,7 @@ StageParams stage_params(const ModelArch& model, const ParamCounts& p, const Sta
     expert += stage.mtp_modules * mtp_expert;
   }
   out.dense = dense / plan.tp;
-  out.expert = expert / plan.ep;
+  out.expert = expert / (static_cast<double>(plan.ep) * plan.etp);
   return out;
 }
 
@@ -252,14 +251,17 @@ double activation_bytes_per_layer(const ModelArch& m, bool moe_layer, const Para
   const double ffn_bytes = up_bytes + gemm_in;
   if (moe_layer && m.moe) {
     const auto& e = *m.moe;
-    const double routed_tokens = tokens / t * e.top_k * e.imbalance;  // SP splits the tokens before dispatch
+    // SP splits the tokens before dispatch; expert tensor parallelism gathers its etp ranks' copies, each through
+    // 1/etp of the expert's width.
+    const double routed_tokens = tokens / t * e.top_k * e.imbalance;
+    const double etp = plan.etp;
     // Each routed copy: its input (the first grouped GEMM's) and the expert's FFN tensors; none of it when the
     // experts are recomputed (dispatch included). The expert outputs are not kept: Megatron-Core folds the routing
     // weights into the activation function (experts.py, weighted_bias_swiglu_impl), so their gradient needs the
     // activation's output, already counted, not the expert's.
     if (!redo.moe) {
       const double expert_bytes = redo.moe_act ? up_bytes : ffn_bytes;
-      bytes += routed_tokens * (gemm_in * h + expert_bytes * e.expert_ffn);
+      bytes += routed_tokens * (etp * gemm_in * h + expert_bytes * e.expert_ffn);
     }
     if (!redo.mlp) bytes += tokens * ffn_bytes * e.shared_experts * e.expert_ffn / t;
     bytes += kFp32Bytes * tokens / t * e.experts;  // router logits
@@ -320,6 +322,12 @@ StageParams device_params(const ModelArch& model, const ParamCounts& params, con
   return held;
 }
 
+OffloadedLayers offloaded_layers(const ModelArch& model, const ParallelPlan& plan) {
+  const int n = std::clamp(plan.offload_activation_layers, 0, model.layers);
+  const int dense = std::min(n, model.dense_layer_count());
+  return {dense, n - dense};
+}
+
 MemoryReport training_memory(const TrainingJob& job, const ParamCounts& params, const Assumptions& assumptions) {
   const auto& plan = job.plan;
   const auto& model = job.model;
@@ -351,12 +359,17 @@ MemoryReport training_memory(const TrainingJob& job, const ParamCounts& params, 
         head_count = 1 + stage.mtp_modules;
       }
     }
+    if (plan.offload_activation_layers > 0) {
+      // Offloaded to the host: the first layers' activations (dense layers come first), pp 1 only.
+      const auto off = offloaded_layers(model, plan);
+      per_micro_batch -= off.dense * dense_layer_acts + off.moe * moe_layer_acts;
+    }
     const double sharded = held.dense / dense_shards + held.expert / moe_shards;
 
     MemoryReport r;
     r.stage = device;
     r.weights_bytes = kWeightBytes * (plan.zero >= 3 ? sharded : held.total());
-    r.gradients_bytes = kGradientBytes * (plan.zero >= 2 ? sharded : held.total());
+    r.gradients_bytes = plan.gradient_bytes * (plan.zero >= 2 ? sharded : held.total());
     r.optimizer_bytes = optimizer_bytes_per_param * (plan.zero >= 1 ? sharded : held.total());
     if (plan.zero >= 3 && (dense_shards > 1 || (held.expert > 0 && moe_shards > 1))) {
       // Unsharded bf16 weights, gathered into buffers of their own beside the shards (none with a single shard):

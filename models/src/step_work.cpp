@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include <fmt/format.h>
+
 #include "flopcast/models/accounting.hpp"
 
 namespace flopcast {
@@ -38,8 +40,11 @@ namespace {
 constexpr double kBf16Bytes = 2.0;
 constexpr double kFp32Bytes = 4.0;
 // Adam's HBM traffic per parameter: fp32 master weight read + write (8 B), both moments read + write (4 x the moment
-// size: 16 B in fp32), fp32 gradient read (4 B), bf16 weight write (2 B): 30 B with fp32 moments.
-double optimizer_bytes_per_param(const ParallelPlan& plan) { return 8.0 + 4.0 * plan.optimizer_moment_bytes + 4.0 + 2.0; }
+// size: 16 B in fp32), the main gradient read (4 B in fp32), bf16 weight write (2 B): 30 B with fp32 moments and
+// gradients.
+double optimizer_bytes_per_param(const ParallelPlan& plan) {
+  return 8.0 + 4.0 * plan.optimizer_moment_bytes + plan.gradient_bytes + 2.0;
+}
 
 // Kernel and link rates for one job.
 class Machine {
@@ -185,15 +190,18 @@ class LayerModel {
       const auto& e = *m_.moe;
       const double local_tokens = T / t;  // SP splits tokens across TP ranks before the router
       f.gemm_s += hw_.gemm_s(local_tokens, e.experts, h, /*force_bf16=*/true);  // router
+      // Expert tensor parallelism: the etp ranks gather their copies and each runs 1/etp of every expert's width.
+      const double etp = plan_.etp;
       const double experts_here = static_cast<double>(e.experts) / plan_.ep;
-      const double tokens_per_expert = local_tokens * e.top_k * plan_.ep / e.experts * e.imbalance;
+      const double tokens_per_expert = local_tokens * etp * e.top_k * plan_.ep / e.experts * e.imbalance;
       const double copies = local_tokens * e.top_k * e.imbalance;
+      const double width = e.expert_ffn / etp;
       Pass experts;
-      experts.gemm_s = experts_here * (hw_.gemm_s(tokens_per_expert, up_width * e.expert_ffn, h) +
-                                       hw_.gemm_s(tokens_per_expert, h, e.expert_ffn));
+      experts.gemm_s = experts_here * (hw_.gemm_s(tokens_per_expert, up_width * width, h) +
+                                       hw_.gemm_s(tokens_per_expert, h, width));
       const double expert_act_bytes = act_tensors * kBf16Bytes * copies * e.expert_ffn;  // expert activation
-      experts.memory_s = hw_.memory_s(4.0 * kBf16Bytes * copies * h  // permute and unpermute, read + write
-                                      + expert_act_bytes + cast * copies * (h + e.expert_ffn));
+      experts.memory_s = hw_.memory_s(4.0 * kBf16Bytes * etp * copies * h  // permute and unpermute, read + write
+                                      + expert_act_bytes + cast * copies * (etp * h + e.expert_ffn));
       f += experts;
       routed_gemm_s = experts.gemm_s;
       if (redo.moe) {
@@ -233,6 +241,14 @@ class LayerModel {
       const double activation = kBf16Bytes * T * h;
       out.tp = plan_.sp ? hw_.group_all_gather(activation, plan_.tp, 1).repeated(2)
                         : hw_.group_all_reduce(activation, plan_.tp, 1);
+    }
+    // Expert tensor parallelism behind an all-to-all: the dispatched copies all-gathered over the etp ranks before
+    // the experts and reduce-scattered after (Megatron's alltoall dispatcher): one all-gather's worth in `tp`, which
+    // a pass runs twice. Without expert parallelism the experts' input is the TP block's own all-gathered
+    // activation, counted above.
+    if (moe_layer && m_.moe && plan_.etp > 1 && plan_.ep > 1) {
+      const double dispatched = kBf16Bytes * T / plan_.tp * plan_.etp * m_.moe->top_k * m_.moe->imbalance * h;
+      out.tp.then(hw_.group_all_gather(dispatched, plan_.etp, 1));
     }
     // Context parallel (ring attention): cp - 1 exchanges of this chip's K and V shards.
     if (plan_.cp > 1) {
@@ -327,6 +343,36 @@ Collective expert_all_to_all(const MoeDims& e, int ep, double hidden, double loc
   return concurrent(inter, point_to_point(local_copies * token_bytes, links.a2a_up));
 }
 
+namespace {
+double offload_stall_s(const TrainingJob& job, const StepWork& w) {
+  const auto& plan = job.plan;
+  if (plan.offload_activation_layers <= 0) return 0.0;
+  const auto& link = job.cluster.node.host_link_bandwidth_per_direction;
+  if (!link) {
+    throw ModelError(fmt::format("node {} has no host_link_bandwidth_per_direction in the catalog: activation "
+                                 "offloading needs it", job.cluster.node.id));
+  }
+  // Transformer Engine copies each offloaded layer's saved tensors to the host on a side stream during the forward
+  // (offload of layer i due by the forward of layer layers - n + i: the copies queue behind the rest of the forward)
+  // and reloads each one layer ahead of its backward (one layer's backward to hide behind).
+  const auto& model = job.model;
+  const auto off = offloaded_layers(model, plan);
+  const double copy_dense = activation_bytes_per_layer(model, false, plan, job.training) / link->value;
+  const double copy_moe = model.moe ? activation_bytes_per_layer(model, true, plan, job.training) / link->value : 0.0;
+  const auto forward = [&](bool moe) { return w.layer(moe).forward().compute_s(); };
+  const auto backward = [&](bool moe) { return (w.layer(moe).backward() + w.layer(moe).recompute).compute_s(); };
+  const int moe_layers = model.moe_layer_count();
+  const int dense_layers = model.layers - moe_layers;
+  const double forward_after_first =
+      dense_layers * forward(false) + moe_layers * forward(true) - forward(dense_layers == 0);
+  const double offload = off.dense * copy_dense + off.moe * copy_moe;
+  double stall = std::max(0.0, offload - forward_after_first);
+  stall += off.dense * std::max(0.0, copy_dense - backward(false));
+  if (off.moe > 0) stall += off.moe * std::max(0.0, copy_moe - backward(true));
+  return stall;
+}
+}  // namespace
+
 StepWork build_step_work(const TrainingJob& job, const TopologySummary& topology, const Assumptions& a) {
   const auto& plan = job.plan;
   const auto& model = job.model;
@@ -353,6 +399,7 @@ StepWork build_step_work(const TrainingJob& job, const TopologySummary& topology
   w.ep_overlap_hidden_fraction = plan.ep_comm_overlap ? a.ep_overlap_hidden_fraction : 0.0;
   w.per_step_overhead_s = a.per_step_overhead_s;
   w.peak_bf16_flop_per_s = machine.peak_bf16();
+  w.offload_stall_s = offload_stall_s(job, w);
   if (plan.pp > 1) {
     const double activation = kBf16Bytes * layers.tokens() * model.hidden / (plan.sp ? plan.tp : 1);
     w.pp_hop = point_to_point(activation, machine.neighbour_link(plan.tp * plan.cp * plan.dp));
@@ -362,27 +409,29 @@ StepWork build_step_work(const TrainingJob& job, const TopologySummary& topology
   // over the shard group; with hybrid sharding the shard's gradients are then all-reduced across the replicas.
   const auto params = count_params(model);
   const int dense_ranks = plan.dp * plan.cp;
-  const int expert_ranks = std::max(1, plan.tp * plan.cp * plan.dp / plan.ep);
+  const int expert_ranks = std::max(1, plan.tp * plan.cp * plan.dp / (plan.ep * plan.etp));
+  const int expert_stride = plan.ep * plan.etp;
   const int shard_ranks = plan.dense_shards();
   const int replicas = plan.shard_replicas();
   const int expert_shard_ranks = plan.expert_shards();
+  const double grad = plan.gradient_bytes;
   for (int device = 0; device < plan.pp; ++device) {
     const StageParams held = device_params(model, params, plan, w.chunks, device);
     DeviceSync sync;
     if (plan.zero == 0) {
-      sync.gradients = machine.group_all_reduce(kFp32Bytes * held.dense, dense_ranks, plan.tp);
-      sync.gradients.then(machine.group_all_reduce(kFp32Bytes * held.expert, expert_ranks, plan.ep));
+      sync.gradients = machine.group_all_reduce(grad * held.dense, dense_ranks, plan.tp);
+      sync.gradients.then(machine.group_all_reduce(grad * held.expert, expert_ranks, expert_stride));
     } else {
-      sync.gradients = machine.group_all_gather(kFp32Bytes * held.dense, shard_ranks, plan.tp);
-      sync.gradients.then(machine.group_all_gather(kFp32Bytes * held.expert, expert_shard_ranks, plan.ep));
+      sync.gradients = machine.group_all_gather(grad * held.dense, shard_ranks, plan.tp);
+      sync.gradients.then(machine.group_all_gather(grad * held.expert, expert_shard_ranks, expert_stride));
       if (replicas > 1) {
-        sync.gradients.then(machine.group_all_reduce(kFp32Bytes * held.dense / shard_ranks, replicas,
+        sync.gradients.then(machine.group_all_reduce(grad * held.dense / shard_ranks, replicas,
                                                      plan.tp * shard_ranks));
-        sync.gradients.then(machine.group_all_reduce(kFp32Bytes * held.expert / expert_shard_ranks, replicas,
-                                                     plan.ep * expert_shard_ranks));
+        sync.gradients.then(machine.group_all_reduce(grad * held.expert / expert_shard_ranks, replicas,
+                                                     expert_stride * expert_shard_ranks));
       }
       sync.parameters = machine.group_all_gather(kBf16Bytes * held.dense, shard_ranks, plan.tp);
-      sync.parameters.then(machine.group_all_gather(kBf16Bytes * held.expert, expert_shard_ranks, plan.ep));
+      sync.parameters.then(machine.group_all_gather(kBf16Bytes * held.expert, expert_shard_ranks, expert_stride));
     }
     const double shard =
         plan.zero >= 1 ? held.dense / shard_ranks + held.expert / expert_shard_ranks : held.total();

@@ -96,6 +96,10 @@ void enumerate_plans(const TrainingJob& job, const ParallelPlan& settings, Visit
                   p.recompute = recompute;
                   // The scenario's expert all-to-all overlap, where the candidate can run it.
                   p.ep_comm_overlap = settings.ep_comm_overlap && p.can_overlap_expert_comm();
+                  // Its expert tensor parallelism where the candidate's ranks divide into it, its activation
+                  // offloading without a pipeline (Megatron refuses it with one).
+                  if ((static_cast<long>(tp) * cp * dp) % (static_cast<long>(ep) * p.etp) != 0) p.etp = 1;
+                  if (pp > 1) p.offload_activation_layers = 0;
                   visit(p);
                 }
               }

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "flopcast/core/files.hpp"
+#include "flopcast/core/human_units.hpp"
 #include "flopcast/core/json_reader.hpp"
 #include "flopcast/core/text.hpp"
 #include "flopcast/hardware/topology.hpp"
@@ -63,6 +64,8 @@ class ScenarioParser {
     if (!serving) check_plan();
     throw_if_any(problems_);
     if (vpp_to_pick_) pick_virtual_stages();
+    throw_if_any(problems_);
+    if (recompute_to_pick_) pick_recompute();
     throw_if_any(problems_);
     scenario_.job.name = scenario_.name;
     scenario_.resolved = resolved_json();
@@ -281,14 +284,16 @@ class ScenarioParser {
     plan.pp = static_cast<int>(p->integer("pp", Need::optional, kAtLeastOne).value_or(1));
     dp_given_ = p->integer("dp", Need::optional, kAtLeastOne);
     plan.ep = static_cast<int>(p->integer("ep", Need::optional, kAtLeastOne).value_or(1));
+    plan.etp = static_cast<int>(p->integer("etp", Need::optional, kAtLeastOne).value_or(1));
     plan.cp = static_cast<int>(p->integer("cp", Need::optional, kAtLeastOne).value_or(1));
     plan.vpp = static_cast<int>(p->integer("vpp", Need::optional, kAtLeastOne).value_or(1));
     plan.sp = p->boolean("sp", Need::optional).value_or(false);
     plan.zero = static_cast<int>(p->integer("zero", Need::optional, {.min = 0, .max = 3}).value_or(1));
     plan.micro_batch = static_cast<int>(p->integer("micro_batch", Need::optional, kAtLeastOne).value_or(1));
-    static const std::vector<std::string> kRecompute{"none", "selective", "per_op", "full"};
+    static const std::vector<std::string> kRecompute{"none", "selective", "per_op", "full", "auto"};
     const bool recompute_given = p->has("recompute");
     const auto recompute = p->choice("recompute", Need::optional, kRecompute).value_or("none");
+    recompute_to_pick_ = recompute == "auto";
     plan.recompute = recompute == "full"        ? Recompute::full
                      : recompute == "selective" ? Recompute::selective
                      : recompute == "per_op"    ? Recompute::per_op
@@ -311,12 +316,15 @@ class ScenarioParser {
                                                       join(kRecomputeModuleNames, ", ")));
         }
       }
+      if (!modules->empty() && recompute_to_pick_) {
+        p->problem("recompute_modules", "lists what selective recomputation redoes; recompute \"auto\" picks its own");
+      }
       if (!modules->empty() && (plan.recompute == Recompute::full || plan.recompute == Recompute::per_op)) {
         p->problem("recompute_modules", fmt::format("lists what selective recomputation redoes; recompute is \"{}\"",
                                                     to_string(plan.recompute)));
       }
       if (!modules->empty() && !recompute_given) plan.recompute = Recompute::selective;
-      if (!modules->empty() && plan.recompute == Recompute::none && recompute_given) {
+      if (!modules->empty() && plan.recompute == Recompute::none && recompute_given && !recompute_to_pick_) {
         p->problem("recompute_modules", "needs \"recompute\": \"selective\" (or no recompute key), got \"none\"");
       }
     }
@@ -326,6 +334,9 @@ class ScenarioParser {
     plan.optimizer_moment_bytes = p->choice("optimizer_moments", Need::optional, kMoments).value_or("fp32") == "bf16"
                                       ? 2.0
                                       : 4.0;
+    plan.gradient_bytes = p->choice("gradients", Need::optional, kMoments).value_or("fp32") == "bf16" ? 2.0 : 4.0;
+    plan.offload_activation_layers =
+        static_cast<int>(p->integer("offload_activation_layers", Need::optional, {.min = 0}).value_or(0));
     static const std::vector<std::string> kLayouts{"even", "balanced"};
     const auto layout = p->choice("layout", Need::optional, kLayouts);
     plan.layout = layout == "balanced" ? PipelineLayout::balanced : PipelineLayout::even;
@@ -512,6 +523,20 @@ class ScenarioParser {
       problem("/parallelism/pp", fmt::format("pp {} exceeds the model's {} layers", plan.pp, model.layers));
     }
     if (plan.ep > 1 && !model.moe) problem("/parallelism/ep", fmt::format("ep {} needs a MoE model", plan.ep));
+    if (plan.etp > 1 && !model.moe) problem("/parallelism/etp", fmt::format("etp {} needs a MoE model", plan.etp));
+    if (plan.offload_activation_layers > 0) {
+      const std::string path = "/parallelism/offload_activation_layers";
+      if (plan.pp > 1) problem(path, "needs pp 1 (Megatron refuses CPU offloading with a pipeline)");
+      if (plan.offload_activation_layers >= model.layers) {
+        problem(path, fmt::format("{} must be fewer than the model's {} layers (Transformer Engine keeps at least one "
+                                  "layer's activations on the chip to overlap the copies)",
+                                  plan.offload_activation_layers, model.layers));
+      }
+      if (!job().cluster.node.host_link_bandwidth_per_direction) {
+        problem(path, fmt::format("node {} has no host_link_bandwidth_per_direction in the catalog",
+                                  job().cluster.node.id));
+      }
+    }
     if (model.moe) {
       if (model.moe->experts % plan.ep != 0) {
         problem("/parallelism/ep", fmt::format("ep {} must divide the {} experts", plan.ep, model.moe->experts));
@@ -519,6 +544,13 @@ class ScenarioParser {
       const long expert_pool = static_cast<long>(plan.tp) * plan.cp * plan.dp;
       if (expert_pool % plan.ep != 0) {
         problem("/parallelism/ep", fmt::format("ep {} must divide tp x cp x dp = {}", plan.ep, expert_pool));
+      } else if (expert_pool % (static_cast<long>(plan.ep) * plan.etp) != 0) {
+        problem("/parallelism/etp", fmt::format("ep x etp = {} must divide tp x cp x dp = {}", plan.ep * plan.etp,
+                                                expert_pool));
+      }
+      if (model.moe->expert_ffn % plan.etp != 0) {
+        problem("/parallelism/etp",
+                fmt::format("etp {} must divide the experts' FFN width {}", plan.etp, model.moe->expert_ffn));
       }
       if (plan.tp > 1 && !plan.sp) {
         problem("/parallelism/sp", "must be true when a MoE model uses tp > 1 (tokens are split before dispatch)");
@@ -744,6 +776,38 @@ class ScenarioParser {
         best->fits ? " that fits in memory" : ", none fits in memory", join(tried, ", ")));
   }
 
+  // "recompute": "auto": the least recomputation (none, then selective, then full) under which the plan fits in
+  // memory, as a run that ran must have used; full where none fits. Listed in the defaults used with each candidate's
+  // memory. Full is not a candidate with ep_comm_overlap (combined 1F1B cannot run with it).
+  void pick_recompute() {
+    auto& plan = job().plan;
+    std::vector<std::string> tried;
+    std::optional<Recompute> picked;
+    double usable_bytes = 0;
+    for (const auto mode : {Recompute::none, Recompute::selective, Recompute::full}) {
+      if (mode == Recompute::full && plan.ep_comm_overlap) continue;
+      TrainingJob candidate = job();
+      candidate.plan.recompute = mode;
+      try {
+        const auto memory = training_memory(candidate, count_params(candidate.model), catalogs_.assumptions);
+        tried.push_back(fmt::format("{} {}", to_string(mode), human::bytes(memory.total_bytes)));
+        usable_bytes = memory.usable_bytes;
+        if (memory.fits) {
+          picked = mode;
+          break;
+        }
+      } catch (const ModelError&) {
+        continue;  // a layout this plan cannot run; the estimate reports it
+      }
+    }
+    plan.recompute = picked.value_or(plan.ep_comm_overlap ? Recompute::selective : Recompute::full);
+    scenario_.defaults_used.push_back(fmt::format(
+        "parallelism.recompute = {} (auto: the least recomputation {}; {} of {} usable)", to_string(plan.recompute),
+        picked ? "that fits in memory" : "there is, none fits in memory", join(tried, ", "),
+        human::bytes(usable_bytes)));
+  }
+
+  bool recompute_to_pick_ = false;
   bool vpp_given_ = false;
   bool vpp_to_pick_ = false;
   std::optional<std::int64_t> dp_given_;
@@ -802,6 +866,7 @@ nlohmann::json plan_to_json(const ParallelPlan& p) {
           {"schedule", std::string(to_string(p.schedule))},
           {"tp_comm_overlap", p.tp_comm_overlap},
           {"dp_overlap", p.dp_overlap}};
+  if (p.etp > 1) j["etp"] = p.etp;
   if (p.ep_comm_overlap) j["ep_comm_overlap"] = true;
   if (p.recompute == Recompute::selective && p.recompute_modules.any()) {
     j["recompute_modules"] = recompute_module_names(p.recompute_modules);
@@ -809,6 +874,8 @@ nlohmann::json plan_to_json(const ParallelPlan& p) {
   if (p.zero >= 3) j["reshard_after_forward"] = p.reshard_after_forward;
   if (p.shard_group > 0) j["shard_group"] = p.shard_group;
   j["optimizer_moments"] = p.optimizer_moment_bytes < 4.0 ? "bf16" : "fp32";
+  if (p.gradient_bytes < 4.0) j["gradients"] = "bf16";
+  if (p.offload_activation_layers > 0) j["offload_activation_layers"] = p.offload_activation_layers;
   if (p.layout == PipelineLayout::listed) {
     j["stage_layers"] = p.stage_layers;
   } else {

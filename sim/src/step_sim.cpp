@@ -303,14 +303,15 @@ class StepSimulation {
       return r;
     };
     // Groups inside a stage, by slot q = (dp_index x cp + cp_index) x tp + tp_index.
-    const int tp = plan_.tp, cp = plan_.cp, dp = plan_.dp, ep = std::max(1, plan_.ep);
+    const int tp = plan_.tp, cp = plan_.cp, dp = plan_.dp, ep = std::max(1, plan_.ep), etp = std::max(1, plan_.etp);
     const auto members = [&](int kind, int q) {
       std::vector<int> out;
       int base = 0, stride = 1, size = 1;
       switch (kind) {
         case kTp: base = q - q % tp, stride = 1, size = tp; break;
         case kCp: base = q - (q / tp % cp) * tp, stride = tp, size = cp; break;
-        case kEp: base = q - q % ep, stride = 1, size = std::min(ep, per_stage_); break;
+        // Expert tensor parallelism interleaves: an EP group takes one rank of each etp group.
+        case kEp: base = q - q % (ep * etp) + q % etp, stride = etp, size = std::min(ep, per_stage_ / etp); break;
         case kDp: base = q % (tp * cp), stride = tp * cp, size = dp; break;
         default: break;
       }

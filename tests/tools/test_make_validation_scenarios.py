@@ -107,6 +107,15 @@ class InferMicroBatch(unittest.TestCase):
     def test_published_micro_batch_kept(self):
         self.assertEqual(self.case(mbs=2), (2, []))
 
+    def test_fsdp_without_a_pipeline_takes_the_replica_batch_in_one_pass(self):
+        s = {"model": {"layers": 96}, "cluster": {"chip": "a100-sxm-80gb", "chips": 992},
+             "parallelism": {"tp": 8, "pp": 1, "cp": 1, "zero": 3, "micro_batch": 1}, "training": {"global_batch": 1024}}
+        assumed = []
+        mvs.infer_micro_batch(s, {"parallelism": {"micro_batch_size": None}}, assumed)
+        # dp = 992 / 8 = 124; 1024 // 124 = 8 sequences per replica.
+        self.assertEqual(s["parallelism"]["micro_batch"], 8)
+        self.assertIn("FSDP without a pipeline: the replica's 8 sequences in one pass", assumed[0])
+
 
 class InferNetwork(unittest.TestCase):
     def test_omni_path_with_links_per_node(self):
@@ -190,6 +199,18 @@ class SequenceParallel(unittest.TestCase):
             self.assertEqual(assumed, [])
 
 
+class TensorParallelNamed(unittest.TestCase):
+    def test_named_megatron_tensor_parallelism_spans_the_node(self):
+        record = {"id": "opt-175B-992xA100", "source": {"title": "OPT"}, "model": {"params_total_b": 175},
+                  "hardware": {"num_chips": 992, "chips_per_node": 8},
+                  "parallelism": {"tp": None, "pp": 1, "fsdp": "FSDP + Megatron-LM tensor parallelism",
+                                  "global_batch_size_sequences": 1024}}
+        assumed = []
+        filled = mvs.fill_gaps(record, [record], assumed)
+        self.assertEqual(filled["parallelism"]["tp"], 8)
+        self.assertIn("tensor parallelism named: the node's 8 GPUs", assumed[0])
+
+
 class RecipeRecompute(unittest.TestCase):
     def run_record(self, run_id, recompute=None):
         return {"id": run_id, "model": {"catalog_id": "deepseek-v3"}, "hardware": {"chip_id": "b200"},
@@ -202,13 +223,67 @@ class RecipeRecompute(unittest.TestCase):
         self.assertEqual(s["parallelism"]["recompute"], "selective")
         self.assertEqual(len(assumed), 1)
 
-    def test_stated_or_unknown_left_alone(self):
+    def test_stated_or_other_trainers_left_alone(self):
         for run_id, recompute in (("mbridge260401-b200-deepseekv3-mxfp8-256gpu", "full"),
-                                  ("mbridge2511-b200-deepseekv3-mxfp8-256gpu", None)):
-            s, assumed = {"parallelism": {"recompute": "none"}, "training": {"precision": "mxfp8"}}, []
+                                  ("mcore2023-h100-gpt-175b", None)):
+            s, assumed = {"parallelism": {"recompute": "auto"}, "training": {"precision": "mxfp8"}}, []
             mvs.infer_recipe_recompute(s, self.run_record(run_id, recompute), assumed)
-            self.assertNotIn("recompute_modules", s["parallelism"])
+            self.assertEqual(s["parallelism"], {"recompute": "auto"})
             self.assertEqual(assumed, [])
+
+    def test_recipes_not_listed_recompute_nothing(self):
+        s, assumed = {"parallelism": {"recompute": "auto"}, "training": {"precision": "mxfp8"}}, []
+        mvs.infer_recipe_recompute(s, self.run_record("mbridge2511-b200-deepseekv3-mxfp8-256gpu"), assumed)
+        self.assertEqual(s["parallelism"], {"recompute": "none"})
+        self.assertIn("none, as the Megatron-Bridge performance recipe sets it", assumed[0])
+
+    def test_still_unknown_is_picked_by_flopcast_and_noted(self):
+        s, assumed = {"parallelism": {"recompute": "auto"}}, []
+        mvs.note_recompute_auto(s, assumed)
+        self.assertIn("the least under which the plan fits", assumed[0])
+        s, assumed = {"parallelism": {"recompute": "full"}}, []
+        mvs.note_recompute_auto(s, assumed)
+        self.assertEqual(assumed, [])
+
+
+class GradientPrecision(unittest.TestCase):
+    def case(self, run_id, catalog_id="llama3-70b"):
+        s, assumed = {"parallelism": {}}, []
+        mvs.infer_gradient_precision(s, {"id": run_id, "model": {"catalog_id": catalog_id}}, assumed)
+        return s["parallelism"], assumed
+
+    def test_performance_scripts_reduce_in_bf16(self):
+        for run_id in ("mbridge2511-h100-llama3-70b", "nemo2502-b200-fp8-gpt3-175b-512gpu"):
+            plan, assumed = self.case(run_id)
+            self.assertEqual(plan, {"gradients": "bf16"}, run_id)
+            self.assertIn("grad_reduce_in_fp32 false", assumed[0])
+
+    def test_launcher_config_states_gradients_and_moments(self):
+        plan, assumed = self.case("nemo2407-h100-fp8-nemotron4-340B-128gpu", "nemotron4-340b")
+        self.assertEqual(plan, {"gradients": "bf16", "optimizer_moments": "bf16"})
+        self.assertIn("grad_sync_dtype bf16", assumed[0])
+
+    def test_others_keep_fp32(self):
+        for run_id in ("nemo2407-h100-fp8-llama3-70B-64gpu", "mcore2023-h100-gpt-175b", "torchtitan-h100-llama3-8b"):
+            self.assertEqual(self.case(run_id), ({}, []), run_id)
+
+
+class ExpertTensorParallel(unittest.TestCase):
+    def case(self, run_id, tp, moe=True):
+        s, assumed = {"parallelism": {"tp": tp}}, []
+        record = {"id": run_id, "model": {"moe": {"routed_experts": 8} if moe else None}}
+        mvs.infer_expert_tensor_parallel(s, record, assumed)
+        return s["parallelism"].get("etp"), assumed
+
+    def test_megatron_core_0_6_splits_experts_over_tp(self):
+        etp, assumed = self.case("mindspeed2410-910b-mixtral-8x7b-seq32k-64npu", 8)
+        self.assertEqual(etp, 8)
+        self.assertIn("Megatron-Core 0.6", assumed[0])
+
+    def test_recipes_with_etp_1_and_dense_models_left_alone(self):
+        for args in (("mindspeed2410-910b-qwen2-57b-a14b-64npu", 1), ("mbridge2511-h100-qwen3-235B-A22B-256gpu", 2),
+                     ("mindspeed2410-910b-llama2-70b", 8, False)):
+            self.assertEqual(self.case(*args), (None, []), args)
 
 
 class AttentionKernel(unittest.TestCase):
@@ -247,6 +322,19 @@ class Layout(unittest.TestCase):
             s = {"parallelism": dict(plan)}
             mvs.infer_layout(s, {"model": {"layers": layers}}, [])
             self.assertNotIn("stage_layers", s["parallelism"])
+
+
+class RecipeOffload(unittest.TestCase):
+    def test_the_recipe_layer_count_without_a_pipeline(self):
+        record = {"id": "mbridge260401-gb200-llama3-70b-fp8cs-fsdp-64gpu", "model": {"catalog_id": "llama3-70b"},
+                  "hardware": {"chip_id": "gb200"}}
+        s, assumed = {"parallelism": {"pp": 1}}, []
+        mvs.infer_recipe_offload(s, record, assumed)
+        self.assertEqual(s["parallelism"]["offload_activation_layers"], 40)
+        self.assertIn("cpu_offloading_num_layers 40", assumed[0])
+        s, assumed = {"parallelism": {"pp": 4}}, []
+        mvs.infer_recipe_offload(s, record, assumed)
+        self.assertEqual((s, assumed), ({"parallelism": {"pp": 4}}, []))
 
 
 class RecipeMoeComm(unittest.TestCase):

@@ -63,6 +63,8 @@ struct Node {
   Quantity scaleup_latency;                  // s, one collective step
   Quantity nics;                             // per node
   Quantity nic_bandwidth;                    // bytes/s per NIC
+  // bytes/s per chip and direction between a chip and host memory (PCIe or NVLink-C2C); activation offloading needs it
+  std::optional<Quantity> host_link_bandwidth_per_direction;
   std::string default_fabric;                // the scale-out fabric such nodes ship with
   Quantity host_power;                       // W per node beyond the accelerators
   Quantity host_capex;                       // USD per node beyond the accelerators

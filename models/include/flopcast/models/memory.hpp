@@ -98,4 +98,12 @@ struct MemoryReport {
 
 MemoryReport training_memory(const TrainingJob& job, const ParamCounts& params, const Assumptions& assumptions);
 
+// The layers whose activations a plan offloads to the host: the model's first `offload_activation_layers`, dense
+// layers first (they come first in the model).
+struct OffloadedLayers {
+  int dense = 0;
+  int moe = 0;
+};
+OffloadedLayers offloaded_layers(const ModelArch& model, const ParallelPlan& plan);
+
 }  // namespace flopcast

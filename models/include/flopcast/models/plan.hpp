@@ -72,7 +72,11 @@ struct ParallelPlan {
   int tp = 1;   // tensor parallel
   int pp = 1;   // pipeline stages
   int dp = 1;   // data parallel replicas
-  int ep = 1;   // expert parallel (carved out of tp x cp x dp; experts are not tensor-split)
+  int ep = 1;   // expert parallel (carved out of tp x cp x dp)
+  // Expert tensor parallel: each routed expert's FFN split over etp ranks (Megatron-Core's
+  // --expert-tensor-parallel-size; before it existed, experts were split over the whole TP group). ep x etp ranks
+  // hold one copy of the experts, carved out of tp x cp x dp.
+  int etp = 1;
   int cp = 1;   // context parallel
   int vpp = 1;  // virtual stages per pipeline rank (interleaved schedule)
   bool sp = false;  // sequence parallel (with tp)
@@ -95,6 +99,12 @@ struct ParallelPlan {
   // replicated across dp / shard_group groups. 0: all of dp x cp.
   int shard_group = 0;
   double optimizer_moment_bytes = 4.0;  // Adam's first and second moments: fp32 (4) or bf16 (2) each
+  // Main gradients, accumulated and reduced over data parallel in fp32 (4, Megatron's default with bf16 training) or
+  // bf16 (2: Megatron's --grad-reduce-in-bf16, NeMo's grad_sync_dtype bf16).
+  double gradient_bytes = 4.0;
+  // Transformer Engine's CPU offloading (Megatron's --cpu-offloading-num-layers): the activations of the first this
+  // many layers go to host memory during the forward and come back before their backward, on a side stream. pp 1.
+  int offload_activation_layers = 0;
   PipelineLayout layout = PipelineLayout::even;
   std::vector<int> stage_layers{};  // layers per virtual stage in model order, with PipelineLayout::listed
   // Data-parallel ranks over which ZeRO shards the dense weights, gradients and optimizer states.
@@ -110,7 +120,7 @@ struct ParallelPlan {
   int shard_replicas() const { return std::max(1, dp * cp / dense_shards()); }
   // Ranks the routed experts' states shard over: the expert-data-parallel ranks (tp x cp x dp / ep), split into the
   // same replicas as the dense states.
-  int expert_shards() const { return std::max(1, tp * cp * dp / ep / shard_replicas()); }
+  int expert_shards() const { return std::max(1, tp * cp * dp / (ep * etp) / shard_replicas()); }
   // What the backward recomputes beside full recomputation: the listed modules with selective recomputation (the
   // attention core where none are listed, as Megatron's --recompute-granularity selective does), else nothing.
   RecomputeModules recomputed() const {

@@ -74,12 +74,16 @@ struct StepWork {
   double per_moe_layer_overhead_s = 0;  // more for an MoE layer (an MoE model's MTP modules are MoE layers)
   double per_step_overhead_s = 0;
   double peak_bf16_flop_per_s = 0;
+  // Activation offloading (pp 1): the host copies' time per micro-batch beyond the compute they hide behind.
+  double offload_stall_s = 0;
 
   const LayerWork& layer(bool moe_layer) const { return moe_layer ? moe : dense; }
-  // The fixed overheads of one micro-batch's forward and backward through a (virtual) stage.
+  // The fixed overheads of one micro-batch's forward and backward through a (virtual) stage, with the offloading
+  // stall (only without a pipeline, where the one stage is the whole model).
   double overhead_s(const StageLayout& layout) const {
     const int moe_layers = layout.moe_layers + (moe_model ? layout.mtp_modules : 0);
-    return per_layer_overhead_s * (layout.layers() + layout.mtp_modules) + per_moe_layer_overhead_s * moe_layers;
+    return per_layer_overhead_s * (layout.layers() + layout.mtp_modules) + per_moe_layer_overhead_s * moe_layers +
+           offload_stall_s;
   }
 };
 
