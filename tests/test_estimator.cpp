@@ -315,3 +315,33 @@ TEST_CASE("activation offloading moves layers' activations to the host and stall
   CHECK_THAT(slow.offload_stall_s, WithinRel(40.0 * c - 79.0 * f + 40.0 * (c - b), 1e-12));
   CHECK_THAT(slow.overhead_s(slow.chunks[0]) - fast.overhead_s(fast.chunks[0]), WithinRel(slow.offload_stall_s, 1e-12));
 }
+
+TEST_CASE("Ulysses context parallelism all-to-alls Q, K, V and the output, and they block", "[models][estimator]") {
+  auto json = nlohmann::json::parse(R"({
+    "model": "llama3-8b",
+    "cluster": {"chip": "h100-sxm", "chips": 8},
+    "parallelism": {"tp": 1, "cp": 4, "cp_algo": "ulysses"},
+    "training": {"seq_len": 8192, "global_batch": 8, "tokens": 1e9}})");
+  const auto s = test::scenario_from(json);
+  const auto topology = build_topology(topology_spec(s.job.cluster));
+  const auto w = build_step_work(s.job, topology, assumptions());
+  // 8192 / 4 = 2048 tokens here; Q and the output 32 heads x 128, K and V 8 heads x 128 each: 10,240 elements a
+  // token, 2 bytes, of which 3/4 leave the chip: 2048 x 10240 x 2 x 3/4 = 31,457,280 bytes, over NVLink (counted at
+  // the link's raw rate: divided by the all-to-all efficiency).
+  const auto& a = assumptions();
+  CHECK_THAT(w.dense.cp.bytes(Path::scaleup), WithinRel(31457280.0 / a.all_to_all_efficiency_scaleup, 1e-12));
+  CHECK(w.dense.cp_exchanges == 1);
+  CHECK(w.dense.cp_backward_exchanges == 1);
+  CHECK_FALSE(w.dense.cp_behind_attention);
+  // Ring attention: 3 exchanges of K and V (2048 x 2048 x 2 bytes) forward, 6 backward, behind the attention.
+  json["parallelism"]["cp_algo"] = "ring";
+  const auto r = test::scenario_from(json);
+  const auto ring = build_step_work(r.job, topology, assumptions());
+  CHECK_THAT(ring.dense.cp.bytes(Path::scaleup), WithinRel(2048.0 * 2048.0 * 2.0 / a.bus_efficiency_switch, 1e-12));
+  CHECK(ring.dense.cp_exchanges == 3);
+  CHECK(ring.dense.cp_backward_exchanges == 6);
+  // Ulysses' all-to-alls show in full in the step's CP time: one set forward and one backward in each of the 32
+  // layers of every micro-batch.
+  const auto e = estimate_training(s.job, assumptions());
+  CHECK(e.breakdown.cp_s >= 2.0 * 32.0 * w.dense.cp.time_s() * static_cast<double>(e.micro_batches) * 0.99);
+}

@@ -178,6 +178,16 @@ TEST_CASE("validation names the file and the JSON path and what was expected", "
     CHECK(only_problem(json) ==
           "/parallelism/offload_activation_layers: node atlas-800t-a2 has no host_link_bandwidth_per_direction in the catalog");
   }
+  SECTION("Ulysses with heads that do not split over tp x cp") {
+    auto json = base();  // DeepSeek-V3: 128 heads
+    json["parallelism"]["cp_algo"] = "ulysses";
+    json["parallelism"]["cp"] = 3;
+    json["parallelism"]["dp"] = 128;
+    json["cluster"]["chips"] = 6144;
+    json["training"]["seq_len"] = 4095;
+    CHECK(only_problem(json) == "/parallelism/cp_algo: Ulysses splits the heads over tp x cp = 3, which must divide "
+                                "the model's 128 attention heads");
+  }
   SECTION("automatic recomputation with modules of its own") {
     auto json = base();
     json["parallelism"]["recompute"] = "auto";

@@ -456,6 +456,8 @@ def build_parallelism(run):
         plan["dp"] = p["dp"]
     plan["ep"] = or_default(p.get("ep"), 1)
     plan["cp"] = or_default(p.get("cp"), 1)
+    if plan["cp"] > 1 and "ulysses" in (p.get("context_parallel_algo") or "").lower():
+        plan["cp_algo"] = "ulysses"
     vpp = or_default(p.get("virtual_pipeline_stages"), 1)
     if vpp > 1:
         plan["vpp"] = vpp

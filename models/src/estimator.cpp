@@ -79,9 +79,11 @@ StageTimes chunk_times(const TrainingJob& job, const StageLayout& layout, const 
       s.tp_s += tp * (2.0 + recompute_comm);
       s.forward_s += tp;
       s.backward_s += tp * (1.0 + recompute_comm);
-      // Ring attention hides behind the attention kernels it feeds.
-      const double cp_f = overlap ? std::max(0.0, cp_forward_s - forward.attention_s) : cp_forward_s;
-      const double cp_b = overlap ? std::max(0.0, 2.0 * cp_forward_s - backward.attention_s) : 2.0 * cp_forward_s;
+      // Ring attention hides behind the attention kernels it feeds; Ulysses' all-to-alls block.
+      const double cp_backward_s = l.cp_backward_exchanges * l.cp.time_s();
+      const bool cp_hides = overlap && l.cp_behind_attention;
+      const double cp_f = cp_hides ? std::max(0.0, cp_forward_s - forward.attention_s) : cp_forward_s;
+      const double cp_b = cp_hides ? std::max(0.0, cp_backward_s - backward.attention_s) : cp_backward_s;
       s.cp_s += cp_f + cp_b;
       s.forward_s += cp_f;
       s.backward_s += cp_b;

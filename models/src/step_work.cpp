@@ -251,10 +251,23 @@ class LayerModel {
       out.tp.then(hw_.group_all_gather(dispatched, plan_.etp, 1));
     }
     // Context parallel (ring attention): cp - 1 exchanges of this chip's K and V shards.
-    if (plan_.cp > 1) {
+    if (plan_.cp > 1 && plan_.cp_algo == ContextParallelAlgo::ring) {
       const double kv_bytes = kBf16Bytes * T * kv_heads * (m_.qk_head_dim() + m_.v_head_dim()) / t;
       out.cp = point_to_point(kv_bytes, hw_.neighbour_link(plan_.tp * plan_.cp));
       out.cp_exchanges = plan_.cp - 1;
+      out.cp_backward_exchanges = 2 * (plan_.cp - 1);
+    }
+    // Ulysses: before the attention core, all-to-alls over the cp ranks turn this chip's tokens of all its heads
+    // into all tokens of 1/cp of its heads, for Q, K and V; after it, one for the output. Each chip keeps 1/cp of
+    // each tensor and sends the rest. The backward runs the same all-to-alls on the gradients.
+    if (plan_.cp > 1 && plan_.cp_algo == ContextParallelAlgo::ulysses) {
+      const double widths = m_.heads * (m_.qk_head_dim() + m_.v_head_dim()) + kv_heads * (m_.qk_head_dim() + m_.v_head_dim());
+      const double sent = kBf16Bytes * T * widths / t * (plan_.cp - 1.0) / plan_.cp;
+      const auto& links = hw_.links();
+      out.cp = point_to_point(sent, plan_.tp * plan_.cp <= links.node_chips ? links.a2a_up : links.a2a_out);
+      out.cp_exchanges = 1;
+      out.cp_backward_exchanges = 1;
+      out.cp_behind_attention = false;
     }
     return out;
   }

@@ -100,6 +100,7 @@ void enumerate_plans(const TrainingJob& job, const ParallelPlan& settings, Visit
                   // offloading without a pipeline (Megatron refuses it with one).
                   if ((static_cast<long>(tp) * cp * dp) % (static_cast<long>(ep) * p.etp) != 0) p.etp = 1;
                   if (pp > 1) p.offload_activation_layers = 0;
+                  if (job.model.heads % (tp * cp) != 0) p.cp_algo = ContextParallelAlgo::ring;
                   visit(p);
                 }
               }

@@ -286,6 +286,10 @@ class ScenarioParser {
     plan.ep = static_cast<int>(p->integer("ep", Need::optional, kAtLeastOne).value_or(1));
     plan.etp = static_cast<int>(p->integer("etp", Need::optional, kAtLeastOne).value_or(1));
     plan.cp = static_cast<int>(p->integer("cp", Need::optional, kAtLeastOne).value_or(1));
+    static const std::vector<std::string> kCpAlgos{"ring", "ulysses"};
+    plan.cp_algo = p->choice("cp_algo", Need::optional, kCpAlgos).value_or("ring") == "ulysses"
+                       ? ContextParallelAlgo::ulysses
+                       : ContextParallelAlgo::ring;
     plan.vpp = static_cast<int>(p->integer("vpp", Need::optional, kAtLeastOne).value_or(1));
     plan.sp = p->boolean("sp", Need::optional).value_or(false);
     plan.zero = static_cast<int>(p->integer("zero", Need::optional, {.min = 0, .max = 3}).value_or(1));
@@ -518,6 +522,10 @@ class ScenarioParser {
     }
     if (model.heads % plan.tp != 0) {
       problem("/parallelism/tp", fmt::format("tp {} must divide the model's {} attention heads", plan.tp, model.heads));
+    } else if (plan.cp_algo == ContextParallelAlgo::ulysses && model.heads % (plan.tp * plan.cp) != 0) {
+      problem("/parallelism/cp_algo", fmt::format("Ulysses splits the heads over tp x cp = {}, which must divide the "
+                                                  "model's {} attention heads",
+                                                  plan.tp * plan.cp, model.heads));
     }
     if (model.layers < plan.pp) {
       problem("/parallelism/pp", fmt::format("pp {} exceeds the model's {} layers", plan.pp, model.layers));
@@ -592,15 +600,20 @@ class ScenarioParser {
       problem("/parallelism/pp", fmt::format("DualPipe needs an even number of stages, got {}", plan.pp));
     }
     if (plan.ep_comm_overlap) {
-      if (plan.ep < 2) problem("/parallelism/ep_comm_overlap", "overlaps the expert all-to-all; needs ep >= 2");
-      if (plan.pp > 1 && plan.schedule != Schedule::interleaved) {
-        problem("/parallelism/ep_comm_overlap",
-                fmt::format("pairs forwards with backwards in the interleaved schedule or without a pipeline; got "
-                            "\"{}\" with pp {}",
-                            to_string(plan.schedule), plan.pp));
-      }
-      if (plan.recompute == Recompute::full) {
-        problem("/parallelism/ep_comm_overlap", "cannot run with full recomputation (Megatron refuses it)");
+      const std::string path = "/parallelism/ep_comm_overlap";
+      switch (plan.expert_overlap_block()) {
+        case ParallelPlan::ExpertOverlapBlock::none: break;
+        case ParallelPlan::ExpertOverlapBlock::no_expert_parallelism:
+          problem(path, "overlaps the expert all-to-all; needs ep >= 2");
+          break;
+        case ParallelPlan::ExpertOverlapBlock::schedule:
+          problem(path, fmt::format("pairs forwards with backwards in the interleaved schedule or without a pipeline; "
+                                    "got \"{}\" with pp {}",
+                                    to_string(plan.schedule), plan.pp));
+          break;
+        case ParallelPlan::ExpertOverlapBlock::full_recompute:
+          problem(path, "cannot run with full recomputation (Megatron refuses it)");
+          break;
       }
     }
     const long per_step = static_cast<long>(plan.dp) * plan.micro_batch;
@@ -867,6 +880,7 @@ nlohmann::json plan_to_json(const ParallelPlan& p) {
           {"tp_comm_overlap", p.tp_comm_overlap},
           {"dp_overlap", p.dp_overlap}};
   if (p.etp > 1) j["etp"] = p.etp;
+  if (p.cp_algo == ContextParallelAlgo::ulysses) j["cp_algo"] = "ulysses";
   if (p.ep_comm_overlap) j["ep_comm_overlap"] = true;
   if (p.recompute == Recompute::selective && p.recompute_modules.any()) {
     j["recompute_modules"] = recompute_module_names(p.recompute_modules);

@@ -552,16 +552,18 @@ class StepSimulation {
     }
   }
 
-  void attention_with_cp(Device& d, int lane, const LayerWork& l, const Pass& attention, int exchanges_factor,
+  void attention_with_cp(Device& d, int lane, const LayerWork& l, const Pass& attention, bool backward,
                          const char* what) {
-    if (l.cp_exchanges == 0) {
+    const int exchanges = backward ? l.cp_backward_exchanges : l.cp_exchanges;
+    if (exchanges == 0) {
       compute(d, attention, what);
       return;
     }
-    // The pass's whole ring, built once per layer kind and direction (the stream keeps a pointer to it).
-    auto& ring = cp_rings_[{&l, exchanges_factor}];
-    if (ring.empty()) ring = l.cp.repeated(l.cp_exchanges * exchanges_factor);
-    if (overlap()) {
+    // The pass's whole ring (or Ulysses' all-to-alls), built once per layer kind and direction (the stream keeps a
+    // pointer to it).
+    auto& ring = cp_rings_[{&l, backward ? 2 : 1}];
+    if (ring.empty()) ring = l.cp.repeated(exchanges);
+    if (overlap() && l.cp_behind_attention) {
       auto done = post(d, kCp, ring, 1.0, "ring attention");
       compute(d, attention, what);
       wait(d, kCp, lane, done);
@@ -572,7 +574,7 @@ class StepSimulation {
   }
 
   void forward_layer(Device& d, int lane, LaneState& state, const LayerWork& l, const char* what) {
-    attention_with_cp(d, lane, l, l.attention_forward, 1, what);
+    attention_with_cp(d, lane, l, l.attention_forward, false, what);
     tp_collective(d, lane, state, l);
     ep_collective(d, lane, state, l.ep_dispatch);
     compute(d, l.ffn_forward, what);
@@ -597,7 +599,7 @@ class StepSimulation {
     compute(d, ffn, "backward");
     ep_collective(d, lane, state, l.ep_dispatch);
     tp_collective(d, lane, state, l);
-    attention_with_cp(d, lane, l, attention, 2, "backward");
+    attention_with_cp(d, lane, l, attention, true, "backward");
   }
 
   template <class F>

@@ -199,6 +199,15 @@ class SequenceParallel(unittest.TestCase):
             self.assertEqual(assumed, [])
 
 
+class ContextParallelAlgo(unittest.TestCase):
+    def test_ulysses_named_in_the_record(self):
+        record = {"id": "mindspeed2410-910b-qwen2-57b-a14b-64npu", "model": {"moe": {"routed_experts": 64}},
+                  "parallelism": {"tp": 1, "pp": 4, "ep": 4, "cp": 4, "context_parallel_algo": "ulysses_cp_algo"}}
+        self.assertEqual(mvs.build_parallelism(record)["cp_algo"], "ulysses")
+        record["parallelism"]["context_parallel_algo"] = "megatron_cp_algo (ring attention)"
+        self.assertNotIn("cp_algo", mvs.build_parallelism(record))
+
+
 class TensorParallelNamed(unittest.TestCase):
     def test_named_megatron_tensor_parallelism_spans_the_node(self):
         record = {"id": "opt-175B-992xA100", "source": {"title": "OPT"}, "model": {"params_total_b": 175},

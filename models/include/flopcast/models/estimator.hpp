@@ -23,7 +23,7 @@ struct StepBreakdown {
   double attention_s = 0;
   double memory_bound_s = 0;
   double tp_s = 0;  // exposed tensor-parallel communication
-  double cp_s = 0;  // exposed context-parallel (ring attention) communication
+  double cp_s = 0;  // exposed context-parallel (ring attention or Ulysses) communication
   double ep_s = 0;  // exposed expert-parallel all-to-all
   double pp_s = 0;  // exposed pipeline point-to-point
   double dp_s = 0;  // exposed data-parallel gradient / parameter traffic

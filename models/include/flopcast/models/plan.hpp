@@ -68,6 +68,10 @@ inline const std::vector<std::string> kRecomputeModuleNames{"core_attn", "layern
 // the layers of work they are, and the split minimises the busiest stage), or as listed (`stage_layers`).
 enum class PipelineLayout { even, balanced, listed };
 
+// Context parallelism: ring attention (Megatron's, K and V passed round the ring behind the attention kernels), or
+// DeepSpeed-Ulysses (all-to-alls turn the sequence split into a head split for the attention core, and back).
+enum class ContextParallelAlgo { ring, ulysses };
+
 struct ParallelPlan {
   int tp = 1;   // tensor parallel
   int pp = 1;   // pipeline stages
@@ -78,6 +82,7 @@ struct ParallelPlan {
   // hold one copy of the experts, carved out of tp x cp x dp.
   int etp = 1;
   int cp = 1;   // context parallel
+  ContextParallelAlgo cp_algo = ContextParallelAlgo::ring;
   int vpp = 1;  // virtual stages per pipeline rank (interleaved schedule)
   bool sp = false;  // sequence parallel (with tp)
   int zero = 1;     // 0: replicated optimizer; 1: sharded optimizer states; 2: + gradients; 3: + weights
@@ -112,10 +117,17 @@ struct ParallelPlan {
   // ZeRO-3 / FSDP that reshards after each pass gathers the weights again before every micro-batch's forward and
   // backward; without resharding (or below ZeRO-3) they are gathered once, at the start of the step. Every tier.
   bool gathers_weights_per_pass() const { return zero >= 3 && reshard_after_forward; }
-  // Combined 1F1B can run: experts split over ranks, no full recompute, the interleaved schedule or no pipeline.
-  bool can_overlap_expert_comm() const {
-    return ep > 1 && recompute != Recompute::full && (pp == 1 || schedule == Schedule::interleaved);
+  // What keeps combined 1F1B (ep_comm_overlap) from running with this plan, the first of: experts not split over
+  // ranks, a pipeline schedule other than interleaved, full recomputation (Megatron refuses it). The scenario
+  // checks and the planner ask this one rule; make_schedule guards the schedule part for its own callers.
+  enum class ExpertOverlapBlock { none, no_expert_parallelism, schedule, full_recompute };
+  ExpertOverlapBlock expert_overlap_block() const {
+    if (ep < 2) return ExpertOverlapBlock::no_expert_parallelism;
+    if (pp > 1 && schedule != Schedule::interleaved) return ExpertOverlapBlock::schedule;
+    if (recompute == Recompute::full) return ExpertOverlapBlock::full_recompute;
+    return ExpertOverlapBlock::none;
   }
+  bool can_overlap_expert_comm() const { return expert_overlap_block() == ExpertOverlapBlock::none; }
   // Groups that each hold a full copy of the ZeRO states (hybrid sharding; 1 without it).
   int shard_replicas() const { return std::max(1, dp * cp / dense_shards()); }
   // Ranks the routed experts' states shard over: the expert-data-parallel ranks (tp x cp x dp / ep), split into the

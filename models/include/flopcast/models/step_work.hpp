@@ -36,8 +36,12 @@ struct LayerWork {
   Pass recompute;          // what selective recomputation redoes before the backward (the plan's modules)
   bool recompute_dispatch = false;  // it recomputes the routed experts: dispatch and combine run again
   Collective tp;           // one tensor-parallel collective (a pass has two)
-  Collective cp;           // one ring-attention exchange of K and V (a forward has cp - 1, a backward 2 (cp - 1))
-  int cp_exchanges = 0;    // cp - 1
+  // Context parallel: ring attention's exchange of K and V (a forward has cp - 1, a backward 2 (cp - 1)), hidden
+  // behind the attention kernels; or Ulysses' all-to-alls of Q, K, V and the output (one set each way), which block.
+  Collective cp;
+  int cp_exchanges = 0;           // in a forward
+  int cp_backward_exchanges = 0;  // in a backward
+  bool cp_behind_attention = true;
   Collective ep_dispatch;  // expert-parallel all-to-all before the experts
   Collective ep_combine;   // and after them
   Pass forward() const { return attention_forward + ffn_forward; }
