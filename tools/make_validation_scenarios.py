@@ -605,19 +605,17 @@ def infer_micro_batch(scenario, run, assumed):
         return
     plan = scenario["parallelism"]
     batch = scenario["training"].get("global_batch")
-    if plan["pp"] == 1 and "overlap-grad-reduce" in stated_overlap(run) and batch is not None:
+    one_pass = None  # why the replica's whole batch is one micro-batch, with {n} for its sequences
+    if plan["pp"] == 1 and "overlap-grad-reduce" in stated_overlap(run):
+        one_pass = ("micro-batch not published, but gradient-reduction overlap is, which Megatron gives only the "
+                    "last micro-batch's backward: no pipeline, so one micro-batch of the {n} sequences per replica")
+    elif plan["pp"] == 1 and plan.get("zero", 1) >= 3:
+        one_pass = ("micro-batch not published, FSDP without a pipeline: the replica's {n} sequences in one pass "
+                    "(FSDP trainers accumulate gradients only when asked, e.g. metaseq's --update-freq 1)")
+    if one_pass and batch is not None:
         per_replica = max(1, batch // data_parallel(scenario))
         plan["micro_batch"] = per_replica
-        assumed.append(f"micro-batch not published, but gradient-reduction overlap is, which Megatron gives only "
-                       f"the last micro-batch's backward: no pipeline, so one micro-batch of the {per_replica} "
-                       f"sequences per replica")
-        return
-    if plan["pp"] == 1 and plan.get("zero", 1) >= 3 and batch is not None:
-        per_replica = max(1, batch // data_parallel(scenario))
-        plan["micro_batch"] = per_replica
-        assumed.append(f"micro-batch not published, FSDP without a pipeline: the replica's {per_replica} sequences "
-                       f"in one pass (FSDP trainers accumulate gradients only when asked, e.g. metaseq's "
-                       f"--update-freq 1)")
+        assumed.append(one_pass.format(n=per_replica))
         return
     assumed.append("micro-batch not published: 1 sequence")  # build_parallelism's default
 
