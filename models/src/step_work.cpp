@@ -261,7 +261,7 @@ class LayerModel {
     // into all tokens of 1/cp of its heads, for Q, K and V; after it, one for the output. Each chip keeps 1/cp of
     // each tensor and sends the rest. The backward runs the same all-to-alls on the gradients.
     if (plan_.cp > 1 && plan_.cp_algo == ContextParallelAlgo::ulysses) {
-      const double widths = m_.heads * (m_.qk_head_dim() + m_.v_head_dim()) + kv_heads * (m_.qk_head_dim() + m_.v_head_dim());
+      const double widths = (m_.heads + kv_heads) * (m_.qk_head_dim() + m_.v_head_dim());  // Q and O, K and V
       const double sent = kBf16Bytes * T * widths / t * (plan_.cp - 1.0) / plan_.cp;
       const auto& links = hw_.links();
       out.cp = point_to_point(sent, plan_.tp * plan_.cp <= links.node_chips ? links.a2a_up : links.a2a_out);

@@ -29,7 +29,7 @@ std::vector<FittedParameter> calibration_parameters(const std::vector<Scenario>&
   bool moe = false;
   for (const auto& s : scenarios) {
     tp_overlap = tp_overlap || (s.job.plan.tp > 1 && s.job.plan.tp_comm_overlap);
-    ep_overlap = ep_overlap || (s.job.plan.ep > 1 && s.job.plan.ep_comm_overlap);
+    ep_overlap = ep_overlap || s.job.plan.ep_comm_overlap;  // the scenario checks make it imply ep > 1
     moe = moe || s.job.model.is_moe();
     families.insert(s.job.cluster.chip.family);
     const auto precision = s.job.training.precision;

@@ -383,7 +383,8 @@ class ScenarioParser {
       t->problem("attention_kernel", "\"flash2\" is a FlashAttention kernel; flash_attention is false");
     }
     static const std::vector<std::string> kGraphs{"none", "full_iteration"};
-    training.full_iteration_graph = t->choice("cuda_graphs", Need::optional, kGraphs).value_or("none") == "full_iteration";
+    training.full_iteration_graph =
+        t->choice("cuda_graphs", Need::optional, kGraphs).value_or("none") == "full_iteration";
     t->finish();
   }
 

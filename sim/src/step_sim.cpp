@@ -561,7 +561,7 @@ class StepSimulation {
     }
     // The pass's whole ring (or Ulysses' all-to-alls), built once per layer kind and direction (the stream keeps a
     // pointer to it).
-    auto& ring = cp_rings_[{&l, backward ? 2 : 1}];
+    auto& ring = cp_rings_[{&l, backward ? 1 : 0}];
     if (ring.empty()) ring = l.cp.repeated(exchanges);
     if (overlap() && l.cp_behind_attention) {
       auto done = post(d, kCp, ring, 1.0, "ring attention");
