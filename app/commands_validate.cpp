@@ -132,6 +132,16 @@ int validate_runs(const ValidateOptions& options, const Catalogs& catalogs, std:
   fmt::print(out, "\n  memory: {} of {} runs predicted not to fit, although every one of them ran: errors of the memory "
                   "model\n",
              not_fitting, report.rows.size());
+  const auto memory = memory_check(report);
+  if (!memory.rows.empty()) {
+    fmt::print(out, "\n  memory per chip against {} published peaks: median |error| {:.1f} %, max {:.1f} %\n",
+               memory.rows.size(), memory.median_abs_pct, memory.max_abs_pct);
+    fmt::print(out, "  {:<60} {:>10} {:>10} {:>8}\n", "run", "published", "flopcast", "error");
+    for (const auto* r : memory.rows) {
+      fmt::print(out, "  {:<60} {:>6.1f} GiB {:>6.1f} GiB {:>+7.1f}%\n", r->run, r->published_memory_gib, r->memory_gib,
+                 memory_error_pct(*r));
+    }
+  }
   fmt::print(out, "\n  * the publication left something out that the scenario assumes (its published.assumed list)\n");
   fmt::print(out, "  error = (predicted - published) / published; tier 1 analytical, tier 2 discrete-event\n");
 

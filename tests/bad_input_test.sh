@@ -73,7 +73,7 @@ exact huge-count 2 "flopcast: error: huge-count.json: /cluster/chips: expected a
 variant huge-tokens.json 'd["training"]["tokens"] = 1e300'
 exact huge-tokens 2 "flopcast: error: huge-tokens.json: /training/tokens: expected a number > 0 and <= 1e+18, got 1e+300" -- "$flopcast" run huge-tokens.json
 variant unknown-chip.json 'd["cluster"]["chip"] = "h100"'
-exact unknown-chip 2 'flopcast: error: unknown-chip.json: /cluster/chip: unknown chip "h100" (did you mean "h100-sxm"?); known: a100-sxm-80gb, a800-sxm-80gb, h100-sxm, h100-pcie, h800-sxm, h20, h200-sxm, b200, gb200, b300, gb300, ascend-910b, ascend-910c, ascend-950pr' -- "$flopcast" run unknown-chip.json
+exact unknown-chip 2 'flopcast: error: unknown-chip.json: /cluster/chip: unknown chip "h100" (did you mean "h100-sxm"?); known: a100-sxm-80gb, a800-sxm-80gb, h100-sxm, h100-sxm-96gb, h100-pcie, h800-sxm, h20, h200-sxm, b200, gb200, b300, gb300, ascend-910b, ascend-910c, ascend-950pr' -- "$flopcast" run unknown-chip.json
 variant unknown-model.json 'd["model"] = "llama-3-405b"'
 exact unknown-model 2 'flopcast: error: unknown-model.json: /model: unknown model "llama-3-405b" (did you mean "llama3-405b"?); known: bloom-176b, deepseek-v2-lite, deepseek-v2, deepseek-v3, gpt-oss-120b, gpt-oss-20b, gpt3-175b, kimi-k2, llama2-13b, llama2-70b, llama2-7b, llama3-405b, llama3-70b, llama3-8b, llama4-scout, mixtral-8x22b, mixtral-8x7b, nemotron4-15b, nemotron4-340b, opt-175b, pangu-ultra-135b, pangu-ultra-moe-718b, qwen2-57b-a14b, qwen3-235b-a22b, qwen3-30b-a3b, qwen3-32b, qwen3-8b, rumored-1.2t-moe' -- "$flopcast" run unknown-model.json
 variant unknown-key.json 'd["training"]["seq_length"] = 8192'

@@ -455,3 +455,47 @@ TEST_CASE("the shipped calibration is applied over the prior with its provenance
   }
   CHECK(noted);
 }
+
+TEST_CASE("memory is checked against published peaks", "[scenarios][validation]") {
+  const auto row = [](std::string run, double memory_gib, double published_gib) {
+    ValidationRow r;
+    r.run = std::move(run);
+    r.chip = "h100-sxm";
+    r.memory_gib = memory_gib;
+    r.usable_gib = 76.0;
+    r.published_memory_gib = published_gib;
+    return r;
+  };
+  // (77.4 - 77.0) / 77.0 = +0.52 %; (55.0 - 72.0) / 72.0 = -23.6 %; a run without a published peak is left out.
+  ValidationReport report{{row("a", 77.4, 77.0), row("b", 55.0, 72.0), row("c", 40.0, 0.0)}, {}};
+  CHECK_THAT(memory_error_pct(report.rows[0]), Catch::Matchers::WithinAbs(0.519, 0.001));
+  const auto check = memory_check(report);
+  REQUIRE(check.rows.size() == 2);
+  CHECK_THAT(check.median_abs_pct, Catch::Matchers::WithinAbs((0.519 + 23.611) / 2.0, 0.001));
+  CHECK_THAT(check.max_abs_pct, Catch::Matchers::WithinAbs(23.611, 0.001));
+  const auto markdown = memory_markdown(report);
+  CHECK(markdown.find("| b | h100-sxm | 72.0 | 55.0 | -23.6 | 76.0 |") != std::string::npos);
+  CHECK(markdown.find("| c |") == std::string::npos);
+  const auto csv = validation_csv(report);
+  CHECK(csv.find(",77.40,76.00,77.00,0.5\n") != std::string::npos);
+  CHECK(csv.find(",40.00,76.00,,\n") != std::string::npos);
+}
+
+TEST_CASE("a published peak needs what it counts, and unsharded gradient accumulation needs sharded gradients",
+          "[scenarios][validation]") {
+  auto json = nlohmann::json::parse(R"({
+    "model": "llama3-8b",
+    "cluster": {"chip": "h100-sxm", "chips": 8},
+    "parallelism": {"tp": 1, "zero": 1, "unsharded_gradient_accumulation": true},
+    "training": {"seq_len": 4096, "global_batch": 64, "tokens": 1e9, "cross_entropy": "eager"},
+    "published": {"run": "x", "metric": "mfu", "value": 0.4, "source": "s", "peak_memory_gib": 70}})");
+  const auto messages = test::join_lines(test::messages_of([&] { test::scenario_from(json); }));
+  CHECK(messages.find("/published/peak_memory_counts: is required with peak_memory_gib") != std::string::npos);
+  CHECK(messages.find("/training/cross_entropy: expected one of fused | pytorch") != std::string::npos);
+  // The plan's checks come once the file reads cleanly.
+  json["training"].erase("cross_entropy");
+  json.erase("published");
+  const auto plan_messages = test::join_lines(test::messages_of([&] { test::scenario_from(json); }));
+  CHECK(plan_messages.find("/parallelism/unsharded_gradient_accumulation: accumulates sharded gradients unsharded; "
+                           "zero is 1") != std::string::npos);
+}

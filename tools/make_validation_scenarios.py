@@ -37,11 +37,20 @@ Where the publication leaves out something a scenario needs, the rule used is wr
     gradients and Adam moments where a NeMo launcher config states them (NEMO_LAUNCHER_OPTIMIZER);
   - MoE runs with tp > 1 on Megatron-Core 0.6 (MindSpeed-LLM 1.0): experts split over the TP group (etp = tp).
 
+PyTorch-native runs (PYTORCH_SAC) compute their loss with torch.nn.functional.cross_entropy on fp32 logits where it is
+not compiled (training.cross_entropy "pytorch"; TORCHTITAN_LOSS_NOT_COMPILED), and FSDP2 under a pipeline schedule
+accumulates unsharded gradients (parallelism.unsharded_gradient_accumulation). An H100 named as the 96 GB HBM2e part
+(TorchTitan's Grand Teton hosts) is the catalog's h100-sxm-96gb.
+
 The chip and the model come from the record's hardware.chip_id and model.catalog_id; a record without a catalog id
 takes the one catalog model whose architecture it states field for field (with the record's layer count, for a known
 architecture cut down as a benchmark proxy), else its model is written inline from its fields; the precision from its text (MXFP8, NVFP4, per-tensor FP8, else bf16), the sharding from its FSDP
 text (see sharding()). Runs whose architecture flopcast cannot express (no layers in the record and no catalog model)
 are listed as skipped.
+
+A published peak memory per GPU in the record's notes ("Memory 77.0 GiB", as TorchTitan's benchmark tables give
+PyTorch's peak reserved bytes) goes into published.peak_memory_gib, which flopcast validate compares with its memory
+per chip.
 
 Framework behaviour of the time is set by source: FlashAttention and dropout (PRE_FLASH_ATTENTION), Transformer
 Engine's tensor-parallel overlap (TE_COMM_OVERLAP), gradients reduced after the pipeline flush
@@ -116,10 +125,13 @@ def or_default(value, default):
 
 
 def chip_id(hardware):
-    """The record's catalog chip (hardware.chip_id), or one read from the chip's name for older records."""
+    """The record's catalog chip (hardware.chip_id), or one read from the chip's name for older records; an H100 whose
+    name says it is the 96 GB HBM2e part (TorchTitan's Grand Teton hosts) is that catalog variant."""
+    chip_text = hardware.get("chip") or ""
+    if "H100" in chip_text and "96 GB HBM2e" in chip_text:
+        return "h100-sxm-96gb"
     if hardware.get("chip_id"):
         return hardware["chip_id"]
-    chip_text = hardware.get("chip") or ""
     if "A100" in chip_text:
         return "a100-sxm-80gb"
     if "H100" in chip_text:
@@ -214,7 +226,8 @@ def sharding(parallelism):
     """(zero, reshard_after_forward or None) from the record's FSDP text. PyTorch FSDP2 and Megatron-FSDP shard
     weights, gradients and optimizer states (ZeRO-3). TorchTitan reshards after the forward by default only without a
     pipeline (fsdp_reshard_after_forward "default": torchtitan/distributed/fsdp.py); with one, its pipeline stages keep
-    the gathered weights for the step and reduce-scatter once (torch.distributed.pipelining). Megatron-FSDP
+    the gathered weights for the step, accumulate the gradients unsharded and reduce-scatter once
+    (torch.distributed.pipelining: FSDP2's gradient sync is off for every backward but the last). Megatron-FSDP
     (optim_grads_params) gathers each layer before every forward and backward. "Distributed optimizer" and DDP runs
     shard only the optimizer states (ZeRO-1)."""
     text = (parallelism.get("fsdp") or "")
@@ -433,6 +446,34 @@ def infer_attention_kernel(scenario, run, assumed):
                    "flash backend), not Transformer Engine's cuDNN kernel")
 
 
+# TorchTitan's December 2024 benchmark ran before torchtitan compiled its loss (its train.py at commit 9dec370: "compiling
+# loss function causes CUDA errors, turning off for now"); from April 2025 (commit bbb1b616e) --training.compile
+# compiles the loss too, and the compiled kernel holds about what a fused one does.
+TORCHTITAN_LOSS_NOT_COMPILED = ("torchtitan-h100-",)
+
+
+def infer_cross_entropy(scenario, run):
+    """PyTorch-native trainers compute the loss with torch.nn.functional.cross_entropy on logits.float(), eagerly
+    where the loss is not compiled."""
+    compiled = "compile" in json.dumps(run).lower() and not run["id"].startswith(TORCHTITAN_LOSS_NOT_COMPILED)
+    if run["id"].startswith(PYTORCH_SAC) and not compiled:
+        scenario["training"]["cross_entropy"] = "pytorch"
+
+
+# "Memory 77.0 GiB" / "memory 82.5 GiB (max over ranks)" in a record's notes: TorchTitan's benchmark tables, whose
+# memory column is PyTorch's peak reserved bytes (torchtitan/metrics.py, reserved_bytes.all.peak).
+PEAK_MEMORY = re.compile(r"\b[Mm]emory (\d+(?:\.\d+)?) GiB")
+PEAK_MEMORY_COUNTS = ("PyTorch's peak reserved bytes per GPU (torch.cuda.memory_stats reserved_bytes.all.peak, as "
+                      "TorchTitan logs it): tensors and the caching allocator's slack, without the CUDA context and "
+                      "NCCL's buffers")
+
+
+def published_peak_memory(run):
+    """The peak memory per GPU a record's notes publish, GiB, or None."""
+    found = PEAK_MEMORY.search(run.get("notes") or "")
+    return float(found.group(1)) if found and run["id"].startswith(PYTORCH_SAC) else None
+
+
 def infer_per_op(scenario, run, assumed):
     """TorchTitan's selective mode without its option: per-operator, as its Llama configs set it."""
     plan = scenario["parallelism"]
@@ -472,6 +513,8 @@ def build_parallelism(run):
     plan["zero"], reshard = sharding(p)
     if reshard is not None:
         plan["reshard_after_forward"] = reshard
+    if reshard is False:  # FSDP2 under torch.distributed.pipelining (see sharding)
+        plan["unsharded_gradient_accumulation"] = True
     plan["micro_batch"] = or_default(p.get("micro_batch_size"), 1)  # see infer_micro_batch
     # Not published: flopcast picks the least recomputation under which the plan fits (the run ran), listed in its
     # defaults used; Megatron-Bridge runs take their recipe's modules instead (infer_recipe_recompute).
@@ -774,6 +817,7 @@ def main():
         infer_layout(scenario, filled, assumed)
         infer_per_op(scenario, filled, assumed)
         infer_attention_kernel(scenario, filled, assumed)
+        infer_cross_entropy(scenario, filled)
         infer_recipe_recompute(scenario, filled, assumed)
         infer_recipe_moe_comm(scenario, filled, assumed)
         infer_recipe_offload(scenario, filled, assumed)
@@ -798,6 +842,10 @@ def main():
         reason = None if args.fit_every_run else validate_only_reason(run)
         if reason:
             scenario["published"]["validate_only"] = reason
+        peak_memory = published_peak_memory(run)
+        if peak_memory is not None:
+            scenario["published"]["peak_memory_gib"] = peak_memory
+            scenario["published"]["peak_memory_counts"] = PEAK_MEMORY_COUNTS
         with open(os.path.join(args.out, f"{run['id']}.json"), "w") as f:
             f.write(json.dumps(scenario, indent=2) + "\n")
         written += 1

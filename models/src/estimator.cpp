@@ -171,12 +171,12 @@ double bubble_s(const TrainingJob& job, const std::vector<std::vector<StageTimes
 
 // FLOPs per token that per-operator selective checkpointing recomputes (see per_op_recompute in step_work.cpp): the
 // unsaved aten.mm calls the backward needs, and in MoE layers the router gate and the routed experts.
-double per_op_recompute_flop_per_token(const ModelArch& m, Precision precision) {
+double per_op_recompute_flop_per_token(const ModelArch& m) {
   const auto layer = [&](bool moe_layer) {
     double flop = 0;
     const auto matmuls = block_matmuls(m, moe_layer, 1);
     for (std::size_t i = 0; i < matmuls.size(); ++i) {
-      if (matmuls[i].needed && !per_op_saves(i, precision)) flop += 2.0 * matmuls[i].out * matmuls[i].in;
+      if (matmuls[i].needed && !per_op_saves(i)) flop += 2.0 * matmuls[i].out * matmuls[i].in;
     }
     if (moe_layer && m.moe) {
       const auto& e = *m.moe;
@@ -205,7 +205,7 @@ TrainingEstimate prepare_estimate(const TrainingJob& job, const TopologySummary*
                                                 : plan.recompute == Recompute::selective && !job.training.flash_attention
                                                     ? r.flops.hardware_extra_selective
                                                 : plan.recompute == Recompute::per_op
-                                                    ? per_op_recompute_flop_per_token(job.model, job.training.precision)
+                                                    ? per_op_recompute_flop_per_token(job.model)
                                                     : 0.0);
   r.micro_batches = job.training.global_batch / per_step_sequences;
   r.tokens_per_step = static_cast<double>(job.training.global_batch) * job.training.seq_len;

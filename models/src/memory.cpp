@@ -175,8 +175,15 @@ std::vector<BlockMatmul> block_matmuls(const ModelArch& m, bool moe_layer, int t
   return out;
 }
 
-bool per_op_saves(std::size_t index, Precision precision) {
-  return precision == Precision::bf16 && index % 2 == 0;  // the 1st, 3rd, ... (index from 0)
+double loss_bytes_per_logit(const TrainingSetup& training) {
+  // Fused: one fp32 buffer (4). PyTorch: the saved fp32 log-softmax, the fp32 gradient nll_loss's backward hands it
+  // and the fp32 gradient it returns, alive together (4 + 4 + 4 = 12; the bf16 logits, 2, are freed before it,
+  // and the forward's bf16 logits + fp32 copy + log-softmax, 2 + 4 + 4 = 10, stay below it).
+  return training.pytorch_cross_entropy ? 12.0 : 4.0;
+}
+
+bool per_op_saves(std::size_t index) {
+  return index % 2 == 0;  // the 1st, 3rd, ... (index from 0)
 }
 
 double activation_bytes_per_layer(const ModelArch& m, bool moe_layer, const ParallelPlan& plan,
@@ -200,7 +207,7 @@ double activation_bytes_per_layer(const ModelArch& m, bool moe_layer, const Para
     double bytes = b16 * tokens * h / replicated;
     const auto matmuls = block_matmuls(m, moe_layer, plan.tp);
     for (std::size_t i = 0; i < matmuls.size(); ++i) {
-      if (per_op_saves(i, training.precision)) bytes += b16 * tokens * matmuls[i].out;
+      if (per_op_saves(i)) bytes += b16 * tokens * matmuls[i].out;
     }
     bytes += (b16 * m.v_head_dim() + kFp32Bytes) * tokens * m.heads / t;
     if (plan.tp > 1 && plan.sp) bytes += 2.0 * b16 * tokens * h / t;
@@ -369,7 +376,9 @@ MemoryReport training_memory(const TrainingJob& job, const ParamCounts& params, 
     MemoryReport r;
     r.stage = device;
     r.weights_bytes = kWeightBytes * (plan.zero >= 3 ? sharded : held.total());
-    r.gradients_bytes = plan.gradient_bytes * (plan.zero >= 2 ? sharded : held.total());
+    // Sharded gradients from ZeRO-2, unless a step's micro-batches accumulate them unsharded first.
+    const bool unsharded_gradients = plan.zero < 2 || (plan.unsharded_gradient_accumulation && micro_batches > 1);
+    r.gradients_bytes = plan.gradient_bytes * (unsharded_gradients ? held.total() : sharded);
     r.optimizer_bytes = optimizer_bytes_per_param * (plan.zero >= 1 ? sharded : held.total());
     if (plan.zero >= 3 && (dense_shards > 1 || (held.expert > 0 && moe_shards > 1))) {
       // Unsharded bf16 weights, gathered into buffers of their own beside the shards (none with a single shard):
@@ -388,9 +397,10 @@ MemoryReport training_memory(const TrainingJob& job, const ParamCounts& params, 
       r.activations_bytes += activation_bytes_per_layer(model, model.is_moe(), without, job.training);
     }
     if (head) {
-      // fp32 logits for the loss of the micro-batch in flight, for the head and each MTP module.
+      // The loss of the micro-batch in flight, for the head and each MTP module, at its peak.
       const double tokens = static_cast<double>(job.training.seq_len) / plan.cp * plan.micro_batch;
-      r.activations_bytes += 4.0 * tokens * static_cast<double>(model.vocab) / plan.tp * head_count;
+      r.activations_bytes +=
+          loss_bytes_per_logit(job.training) * tokens * static_cast<double>(model.vocab) / plan.tp * head_count;
     }
     r.reserved_bytes = assumptions.memory_reserved_bytes;
     r.total_bytes = r.weights_bytes + r.gradients_bytes + r.optimizer_bytes + r.gathered_weights_bytes +

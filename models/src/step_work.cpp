@@ -294,7 +294,7 @@ class LayerModel {
     redo.memory_s = memory_s;
     const auto matmuls = block_matmuls(m_, moe_layer, plan_.tp);
     for (std::size_t i = 0; i < matmuls.size(); ++i) {
-      if (matmuls[i].needed && !per_op_saves(i, job_.training.precision)) {
+      if (matmuls[i].needed && !per_op_saves(i)) {
         redo.gemm_s += hw_.gemm_s(tokens_, matmuls[i].out, matmuls[i].in);
       }
     }

@@ -210,6 +210,12 @@ class ScenarioParser {
     out.source = p->string("source", Need::required).value_or("");
     out.assumed = p->strings("assumed", Need::optional).value_or(std::vector<std::string>{});
     out.validate_only = p->string("validate_only", Need::optional).value_or("");
+    out.peak_memory_gib = p->number("peak_memory_gib", Need::optional, {.min = 0, .max = 1e6, .min_exclusive = true})
+                              .value_or(0.0);
+    out.peak_memory_counts = p->string("peak_memory_counts", Need::optional).value_or("");
+    if (out.peak_memory_gib > 0 && out.peak_memory_counts.empty()) {
+      p->problem("peak_memory_counts", "is required with peak_memory_gib: say what the published figure counts");
+    }
     p->finish();
     if (!metric) return;
     for (auto m : {PublishedMetric::step_time_s, PublishedMetric::tokens_per_s_per_chip,
@@ -333,6 +339,8 @@ class ScenarioParser {
       }
     }
     plan.reshard_after_forward = p->boolean("reshard_after_forward", Need::optional).value_or(true);
+    plan.unsharded_gradient_accumulation =
+        p->boolean("unsharded_gradient_accumulation", Need::optional).value_or(false);
     plan.shard_group = static_cast<int>(p->integer("shard_group", Need::optional, kAtLeastOne).value_or(0));
     static const std::vector<std::string> kMoments{"fp32", "bf16"};
     plan.optimizer_moment_bytes = p->choice("optimizer_moments", Need::optional, kMoments).value_or("fp32") == "bf16"
@@ -385,6 +393,8 @@ class ScenarioParser {
     static const std::vector<std::string> kGraphs{"none", "full_iteration"};
     training.full_iteration_graph =
         t->choice("cuda_graphs", Need::optional, kGraphs).value_or("none") == "full_iteration";
+    static const std::vector<std::string> kLosses{"fused", "pytorch"};
+    training.pytorch_cross_entropy = t->choice("cross_entropy", Need::optional, kLosses).value_or("fused") == "pytorch";
     t->finish();
   }
 
@@ -565,6 +575,11 @@ class ScenarioParser {
         problem("/parallelism/sp", "must be true when a MoE model uses tp > 1 (tokens are split before dispatch)");
       }
     }
+    if (plan.unsharded_gradient_accumulation && plan.zero < 2) {
+      problem("/parallelism/unsharded_gradient_accumulation",
+              fmt::format("accumulates sharded gradients unsharded; zero is {} (gradients are sharded from zero 2)",
+                          plan.zero));
+    }
     if (plan.shard_group > 0) {
       if (plan.zero == 0) problem("/parallelism/shard_group", "shards ZeRO states; zero is 0");
       if ((static_cast<long>(plan.dp) * plan.cp) % plan.shard_group != 0) {
@@ -706,6 +721,7 @@ class ScenarioParser {
                          {"flash_attention", t.flash_attention},
                          {"attention_kernel", t.flash2 ? "flash2" : "fused"}};
       if (t.full_iteration_graph) out["training"]["cuda_graphs"] = "full_iteration";
+      if (t.pytorch_cross_entropy) out["training"]["cross_entropy"] = "pytorch";
     }
     const auto& c = j.costs;
     if (c.mode == CostMode::rental) {
@@ -724,6 +740,10 @@ class ScenarioParser {
                           {"source", p->source}};
       if (!p->assumed.empty()) out["published"]["assumed"] = p->assumed;
       if (!p->validate_only.empty()) out["published"]["validate_only"] = p->validate_only;
+      if (p->peak_memory_gib > 0) {
+        out["published"]["peak_memory_gib"] = p->peak_memory_gib;
+        out["published"]["peak_memory_counts"] = p->peak_memory_counts;
+      }
     }
     if (scenario_.failures) out["failures"] = failure_settings_to_json(*scenario_.failures);
     return out;
@@ -887,6 +907,7 @@ nlohmann::json plan_to_json(const ParallelPlan& p) {
     j["recompute_modules"] = recompute_module_names(p.recompute_modules);
   }
   if (p.zero >= 3) j["reshard_after_forward"] = p.reshard_after_forward;
+  if (p.unsharded_gradient_accumulation) j["unsharded_gradient_accumulation"] = true;
   if (p.shard_group > 0) j["shard_group"] = p.shard_group;
   j["optimizer_moments"] = p.optimizer_moment_bytes < 4.0 ? "bf16" : "fp32";
   if (p.gradient_bytes < 4.0) j["gradients"] = "bf16";

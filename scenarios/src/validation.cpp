@@ -8,6 +8,7 @@
 
 #include "flopcast/core/errors.hpp"
 #include "flopcast/core/files.hpp"
+#include "flopcast/core/units.hpp"
 
 namespace flopcast {
 namespace fs = std::filesystem;
@@ -37,6 +38,7 @@ ValidationRow validate_scenario(const Scenario& scenario, const Assumptions& ass
   row.published = published.value;
   row.assumed = published.assumed;
   row.fitted = published.validate_only.empty();
+  row.published_memory_gib = published.peak_memory_gib;
   for (std::size_t t = 0; t < kValidationTiers.size(); ++t) {
     row.log_sigma[t] = assumptions.model_log_sigma(t, row.family, row.moe);
   }
@@ -46,7 +48,12 @@ ValidationRow validate_scenario(const Scenario& scenario, const Assumptions& ass
     const auto result = simulate_training(scenario.job, assumptions, options);
     row.predicted[t] = predicted_metric(published.metric, result.estimate);
     row.error_pct[t] = (row.predicted[t] - row.published) / row.published * 100.0;
-    if (t == 0) row.fits_memory = result.estimate.memory.fits;  // the same memory model in every tier
+    if (t == 0) {  // the same memory model in every tier
+      const auto& memory = result.estimate.memory;
+      row.fits_memory = memory.fits;
+      row.memory_gib = memory.total_bytes / kBytesPerGiB;
+      row.usable_gib = memory.usable_bytes / kBytesPerGiB;
+    }
   }
   return row;
 }
@@ -180,17 +187,58 @@ std::string summaries_markdown(const std::vector<ErrorSummary>& summaries) {
   return out;
 }
 
+double memory_error_pct(const ValidationRow& row) {
+  return (row.memory_gib - row.published_memory_gib) / row.published_memory_gib * 100.0;
+}
+
+MemoryCheck memory_check(const ValidationReport& report) {
+  MemoryCheck out;
+  std::vector<double> errors;
+  for (const auto& r : report.rows) {
+    if (r.published_memory_gib <= 0) continue;
+    out.rows.push_back(&r);
+    errors.push_back(memory_error_pct(r));
+  }
+  const auto stats = error_stats(errors);
+  out.median_abs_pct = stats.median_abs_pct;
+  out.max_abs_pct = stats.max_abs_pct;
+  return out;
+}
+
+std::string memory_markdown(const ValidationReport& report) {
+  const auto check = memory_check(report);
+  const auto not_fitting =
+      std::count_if(report.rows.begin(), report.rows.end(), [](const ValidationRow& r) { return !r.fits_memory; });
+  std::string out = fmt::format(
+      "{} of {} runs are predicted not to fit in memory, although every one of them ran: errors of the memory "
+      "model.\n",
+      not_fitting, report.rows.size());
+  if (check.rows.empty()) return out;
+  out += fmt::format(
+      "\nMemory per chip against the {} published peaks (median |error| {:.1f} %, max {:.1f} %):\n\n"
+      "| run | chip | published GiB | flopcast GiB | error % | usable GiB |\n|---|---|---:|---:|---:|---:|\n",
+      check.rows.size(), check.median_abs_pct, check.max_abs_pct);
+  for (const auto* r : check.rows) {
+    out += fmt::format("| {} | {} | {:.1f} | {:.1f} | {:+.1f} | {:.1f} |\n", r->run, r->chip, r->published_memory_gib,
+                       r->memory_gib, memory_error_pct(*r), r->usable_gib);
+  }
+  return out;
+}
+
 std::string validation_csv(const ValidationReport& report) {
   std::string out =
       "run,chip,family,moe,metric,published,tier1_predicted,tier1_error_pct,tier2_predicted,tier2_error_pct,"
-      "fits_memory,assumed,fitted\n";
+      "fits_memory,assumed,fitted,memory_gib,usable_gib,published_memory_gib,memory_error_pct\n";
   for (const auto& r : report.rows) {
     std::string assumed;
     for (const auto& a : r.assumed) assumed += (assumed.empty() ? "" : "; ") + a;
-    out += fmt::format("{},{},{},{},{},{:.6g},{:.6g},{:.2f},{:.6g},{:.2f},{},{},{}\n", csv_field(r.run), r.chip,
-                       r.family, r.moe ? "yes" : "no", to_string(r.metric), r.published, r.predicted[0], r.error_pct[0],
-                       r.predicted[1], r.error_pct[1], r.fits_memory ? "yes" : "no", csv_field(assumed),
-                       r.fitted ? "yes" : "no");
+    const bool published_memory = r.published_memory_gib > 0;
+    out += fmt::format("{},{},{},{},{},{:.6g},{:.6g},{:.2f},{:.6g},{:.2f},{},{},{},{:.2f},{:.2f},{},{}\n",
+                       csv_field(r.run), r.chip, r.family, r.moe ? "yes" : "no", to_string(r.metric), r.published,
+                       r.predicted[0], r.error_pct[0], r.predicted[1], r.error_pct[1], r.fits_memory ? "yes" : "no",
+                       csv_field(assumed), r.fitted ? "yes" : "no", r.memory_gib, r.usable_gib,
+                       published_memory ? fmt::format("{:.2f}", r.published_memory_gib) : std::string(),
+                       published_memory ? fmt::format("{:.1f}", memory_error_pct(r)) : std::string());
   }
   return out;
 }
@@ -207,6 +255,8 @@ std::string validation_markdown(const ValidationReport& report) {
   }
   out += '\n';
   out += summaries_markdown(report.summaries);
+  out += '\n';
+  out += memory_markdown(report);
   out += "\n* the publication left something out that the scenario assumes (its \"published.assumed\" list).\n";
   if (std::any_of(report.rows.begin(), report.rows.end(), [](const ValidationRow& r) { return !r.fitted; })) {
     out += "\n\u2020 validated, not fitted: flopcast calibrate leaves the run out (its \"published.validate_only\" "

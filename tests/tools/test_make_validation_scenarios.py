@@ -306,6 +306,30 @@ class AttentionKernel(unittest.TestCase):
         self.assertNotIn("attention_kernel", s["training"])
 
 
+class CrossEntropy(unittest.TestCase):
+    def test_pytorch_loss_where_it_is_not_compiled(self):
+        cases = [
+            ({"id": "torchtitan-h100-llama31-8b-fsdp8-compile-bf16", "notes": "torch.compile"}, "pytorch"),  # Dec 2024
+            ({"id": "torchtitan-gb200-llama4-scout-fsdp256-ep16-bf16", "notes": "MXFP8"}, "pytorch"),  # no compile
+            ({"id": "torchtitan-h200-llama31-8b-fsdp32-float8", "notes": "--training.compile"}, None),  # compiled
+            ({"id": "mbridge2511-h100-llama3-8B-8gpu", "notes": ""}, None),  # Megatron's fused vocab-parallel loss
+        ]
+        for run, expected in cases:
+            s = {"training": {}}
+            mvs.infer_cross_entropy(s, run)
+            self.assertEqual(s["training"].get("cross_entropy"), expected, run["id"])
+
+
+class PeakMemory(unittest.TestCase):
+    def test_torchtitan_memory_column(self):
+        run = {"id": "torchtitan-h100-llama31-405b", "notes": "TPS 100; memory 82.5 GiB (max over ranks)."}
+        self.assertEqual(mvs.published_peak_memory(run), 82.5)
+        self.assertEqual(mvs.published_peak_memory({"id": "torchtitan-x", "notes": "Memory 77.0 GiB. seq 8192"}), 77.0)
+        self.assertIsNone(mvs.published_peak_memory({"id": "torchtitan-x", "notes": "no figure"}))
+        # Other sources' "GiB" figures are capacities, not measured peaks.
+        self.assertIsNone(mvs.published_peak_memory({"id": "mbridge2511-x", "notes": "memory 80 GiB per GPU"}))
+
+
 class ValidateOnly(unittest.TestCase):
     def test_pytorch_native_trainers_are_validated_not_fitted(self):
         for run_id in ("torchtitan-h100-llama31-8b", "torchtitan2506-h100-llama3-70b", "torchao-b200-llama3-8b"):
@@ -405,6 +429,8 @@ class CatalogArchitecture(unittest.TestCase):
 class Chips(unittest.TestCase):
     def test_catalog_id_first(self):
         self.assertEqual(mvs.chip_id({"chip_id": "b300", "chip": "NVIDIA B300"}), "b300")
+        grand_teton = "NVIDIA H100 SXM (96 GB HBM2e variant, 500 W power limit, Meta Grand Teton)"
+        self.assertEqual(mvs.chip_id({"chip_id": "h100-sxm", "chip": grand_teton}), "h100-sxm-96gb")
         self.assertEqual(mvs.chip_id({"chip": "NVIDIA A100 SXM4 80GB"}), "a100-sxm-80gb")
         with self.assertRaises(mvs.Skip):
             mvs.chip_id({"chip": "a chip nobody catalogued"})

@@ -63,9 +63,16 @@ struct BlockMatmul {
 std::vector<BlockMatmul> block_matmuls(const ModelArch& model, bool moe_layer, int tp);
 // Per-operator selective checkpointing (TorchTitan's activation_checkpoint.py, selective_ac_option "op"): the block's
 // forward saves the outputs of aten.mm, attention, reduce-scatter and all-to-all, except every second aten.mm in
-// forward order (the 2nd, 4th, ...); everything else is recomputed when the backward needs it. FP8, MXFP8 and NVFP4
-// run their GEMMs as _scaled_mm, which is not on the list, so none of their outputs are saved.
-bool per_op_saves(std::size_t index, Precision precision);
+// forward order (the 2nd, 4th, ...); everything else is recomputed when the backward needs it. In every precision:
+// torchao's Float8Linear and MXLinear call torch.mm on their quantised tensor subclasses, and the checkpoint's
+// dispatch mode sees that aten.mm before the subclass turns it into _scaled_mm (TorchTitan's published peaks agree:
+// Llama 3.1 8B keeps 77.0 GiB in BF16 and 76.8 GiB in FP8).
+bool per_op_saves(std::size_t index);
+
+// Bytes per logit (per token and vocabulary entry of this chip's shard) that the loss holds at its peak, beside every
+// stored activation (it comes at the end of the last stage's forward): 4 for a fused vocab-parallel cross-entropy,
+// 12 for PyTorch's cross_entropy on fp32 logits.
+double loss_bytes_per_logit(const TrainingSetup& training);
 
 // Activation bytes one chip stores for one layer and one micro-batch, with nothing recomputed except what `plan`
 // says. `moe_layer` picks the FFN kind.

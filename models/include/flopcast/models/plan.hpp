@@ -100,6 +100,10 @@ struct ParallelPlan {
   // (FSDP's default); false gathers them once per step and keeps them until the step's last backward (FSDP2's
   // reshard_after_forward=False, Megatron-FSDP without resharding, Meta's Llama 3 runs).
   bool reshard_after_forward = true;
+  // ZeRO-2/3 with several micro-batches: each chip accumulates its stage's gradients unsharded, in the gradient
+  // precision, and reduce-scatters them once per step (PyTorch's pipelining schedules turn FSDP2's gradient sync off
+  // for every backward but the last: torch.distributed.pipelining, PipelineStage.backward_maybe_with_nosync).
+  bool unsharded_gradient_accumulation = false;
   // Ranks a ZeRO shard spans (hybrid sharding, HSDP): states shard over shard_group data-parallel ranks and are
   // replicated across dp / shard_group groups. 0: all of dp x cp.
   int shard_group = 0;
@@ -157,6 +161,11 @@ struct TrainingSetup {
   // The whole forward-backward captured as one CUDA graph (Megatron's cuda_graph_impl "full_iteration", with a fixed
   // per-rank expert capacity so routing needs no host synchronisation): no per-layer launch gaps or host syncs.
   bool full_iteration_graph = false;
+  // The loss over the vocabulary: a fused kernel on one fp32 copy of the logits, overwritten in place by the softmax
+  // and then its gradient (Megatron-Core's vocab-parallel cross-entropy, Transformer Engine's), or PyTorch's
+  // cross_entropy on logits.float() as TorchTitan calls it, whose loss backward holds the saved log-softmax, its
+  // incoming gradient and the outgoing one, all fp32.
+  bool pytorch_cross_entropy = false;
 };
 
 // Pipeline stages that run on another chip type than the cluster's (a mixed fleet), in that chip's nodes. Their

@@ -53,6 +53,9 @@ struct Published {
   // Non-empty: the run is validated but not fitted by `flopcast calibrate`, for this reason (its error comes from
   // what the model leaves out, which no kernel or collective efficiency should absorb).
   std::string validate_only;
+  // The run's published peak memory per chip in GiB (0: not published) and what the figure counts.
+  double peak_memory_gib = 0;
+  std::string peak_memory_counts;
 };
 
 // The prediction of `metric` from an estimate (the same units as the published value).

@@ -26,6 +26,9 @@ struct ValidationRow {
   std::array<double, 2> predicted{};  // per kValidationTiers
   std::array<double, 2> error_pct{};  // (predicted - published) / published x 100
   bool fits_memory = true;
+  double memory_gib = 0;            // flopcast's memory per chip (its fullest device), GiB
+  double usable_gib = 0;            // of the chip's capacity, after the assumptions' reserve for fragmentation
+  double published_memory_gib = 0;  // the run's published peak per chip, GiB (0: not published)
   bool fitted = true;  // false: published.validate_only, left out of flopcast calibrate's fit
   std::vector<std::string> assumed;
   // The model's spread the prediction interval of this run draws on, per tier (log sigma; 0: unknown): the
@@ -73,6 +76,16 @@ ValidationRow validate_scenario(const Scenario& scenario, const Assumptions& ass
 ValidationReport validate(const std::vector<Scenario>& scenarios, const Assumptions& assumptions,
                           const std::function<void(int, int, const std::string&)>& progress = {});
 std::vector<ErrorSummary> summarise(const std::vector<ValidationRow>& rows);
+
+// Memory against the runs' published peaks: the rows that have one, with their errors, and their median |error|.
+struct MemoryCheck {
+  std::vector<const ValidationRow*> rows;
+  double median_abs_pct = 0;
+  double max_abs_pct = 0;
+};
+MemoryCheck memory_check(const ValidationReport& report);
+double memory_error_pct(const ValidationRow& row);  // (memory - published) / published x 100
+std::string memory_markdown(const ValidationReport& report);
 
 std::string validation_csv(const ValidationReport& report);
 std::string validation_markdown(const ValidationReport& report);
