@@ -73,6 +73,7 @@ void print_result(const FleetResult& r, std::ostream& out) {
 
 int run_fleet(const FleetCommandOptions& options, const Catalogs& catalogs, std::ostream& out) {
   const auto spec = load_fleet(options.file, catalogs);
+  if (!options.out_file.empty()) refuse_overwriting_an_input(options.out_file);
   nlohmann::json json;
   if (!options.match_file.empty()) {
     if (options.match_pool.empty()) throw InputError("--pool", "", "is required with --match");

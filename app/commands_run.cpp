@@ -10,6 +10,7 @@
 
 #include "commands.hpp"
 #include "flopcast/core/errors.hpp"
+#include "flopcast/core/files.hpp"
 #include "flopcast/scenarios/uncertainty.hpp"
 #include "format.hpp"
 
@@ -295,6 +296,7 @@ int run_scenarios(const std::vector<std::string>& files, bool json, const RunOpt
     }
   }
   throw_if_any(problems);
+  if (!options.trace_file.empty()) refuse_overwriting_an_input(options.trace_file);
   SimOptions sim;
   sim.tier = options.tier;
   sim.overlap = !options.no_overlap;

@@ -18,6 +18,7 @@
 #include "distributed.hpp"
 #include "flopcast/core/errors.hpp"
 #include "flopcast/core/files.hpp"
+#include "flopcast/core/process.hpp"
 #include "flopcast/scenarios/sweep.hpp"
 
 namespace flopcast::cli {
@@ -100,9 +101,11 @@ std::vector<Worker> start_workers(const Sweep& sweep, const Catalogs& catalogs, 
   for (int w = 0; w < count; ++w) {
     int fds[2];
     if (::pipe(fds) != 0) throw IoError(fmt::format("cannot start sweep workers: {}", std::strerror(errno)));
+    const pid_t parent = ::getpid();
     const pid_t pid = ::fork();
     if (pid < 0) throw IoError(fmt::format("cannot start sweep workers: {}", std::strerror(errno)));
     if (pid == 0) {
+      die_with_parent(parent);
       ::close(fds[0]);
       for (const auto& other : workers) ::close(other.fd);
       for (std::size_t i = start + static_cast<std::size_t>(w); i < sweep.size(); i += static_cast<std::size_t>(count)) {
@@ -168,10 +171,16 @@ class Progress {
   int last_decile_ = -1;
 };
 
-// The two output files, restarted from the rows a resumed sweep keeps, then appended to row by row.
+// The two output files. The rows go to PREFIX.partial.csv and PREFIX.partial.jsonl, restarted from the rows a
+// resumed sweep keeps and appended to row by row; a finished sweep renames them over PREFIX.csv and PREFIX.jsonl, so
+// a sweep that fails part way (a full disk, a kill) never touches the last finished outputs. One sweep at a time
+// writes a prefix (OutputLock).
 struct Outputs {
   fs::path csv;
   fs::path jsonl;
+  fs::path csv_partial;
+  fs::path jsonl_partial;
+  std::optional<OutputLock> lock;
   std::optional<AppendFile> csv_out;
   std::optional<AppendFile> jsonl_out;
   std::size_t start = 0;  // the first point still to run
@@ -182,15 +191,25 @@ struct Outputs {
     const fs::path prefix = options.out.empty() ? fs::path(options.file).stem() : fs::path(options.out);
     csv = prefix.string() + ".csv";
     jsonl = prefix.string() + ".jsonl";
+    csv_partial = prefix.string() + ".partial.csv";
+    jsonl_partial = prefix.string() + ".partial.jsonl";
     if (prefix.has_parent_path()) create_output_folder(prefix.parent_path());
-    // Resume, or start afresh: never over a good output unless asked.
+    lock.emplace(prefix);
+    refuse_overwriting_an_input(csv);
+    refuse_overwriting_an_input(jsonl);
+    // Resume (the unfinished rows, else a finished sweep's), or start afresh: never over an output unless asked.
     std::vector<nlohmann::json> kept;
-    if (fs::exists(jsonl) || fs::exists(csv)) {
-      if (options.resume && fs::exists(jsonl)) {
+    const bool unfinished = fs::exists(jsonl_partial);
+    if (options.resume) {
+      if (unfinished) {
+        kept = rows_to_resume(sweep, jsonl_partial);
+      } else if (fs::exists(jsonl)) {
         kept = rows_to_resume(sweep, jsonl);
-      } else if (!options.force && !options.resume) {
-        throw IoError(fmt::format("{}: exists; --resume continues that sweep, --force starts it over", jsonl.string()));
       }
+    } else if (!options.force && (unfinished || fs::exists(jsonl) || fs::exists(csv))) {
+      throw IoError(fmt::format("{}: exists; --resume continues that sweep, --force starts it over (the finished "
+                                "outputs are replaced only when the new sweep completes)",
+                                (unfinished ? jsonl_partial : jsonl).string()));
     }
     // Both files restart from the rows kept (the CSV is rebuilt from the JSON Lines, the record of what finished).
     std::string jsonl_text = header_of(sweep).dump() + "\n";
@@ -200,11 +219,20 @@ struct Outputs {
       csv_text += sweep_csv_row(sweep, row);
       count(row);
     }
-    write_file_atomic(jsonl, jsonl_text);
-    write_file_atomic(csv, csv_text);
-    jsonl_out.emplace(jsonl);
-    csv_out.emplace(csv);
+    write_file_atomic(jsonl_partial, jsonl_text);
+    write_file_atomic(csv_partial, csv_text);
+    jsonl_out.emplace(jsonl_partial);
+    csv_out.emplace(csv_partial);
     start = kept.size();
+  }
+
+  // Every row is in: the finished outputs replace the last ones (the CSV last, so that a CSV beside a JSON Lines
+  // file is always the one of the same sweep or older).
+  void finish() {
+    jsonl_out.reset();
+    csv_out.reset();
+    rename_over(jsonl_partial, jsonl);
+    rename_over(csv_partial, csv);
   }
 
   void count(const nlohmann::json& row) { (row.value("status", "") == "ok" ? ok : infeasible) += 1; }
@@ -270,6 +298,7 @@ int run_distributed(const Sweep& sweep, const SweepOptions& options, const Catal
     fmt::print(stderr, "flopcast: error: {}\n", error.what());
     abort_all(2);  // the other ranks may still be sending
   }
+  outputs->finish();
   outputs->summary(total, total - first, std::chrono::duration<double>(Clock::now() - t0).count(),
                    fmt::format("{} MPI ranks", n), out);
   return 0;
@@ -303,6 +332,7 @@ int run_sweep(const SweepOptions& options, const Catalogs& catalogs, std::ostrea
     throw;
   }
   stop_workers(workers);
+  outputs.finish();
   outputs.summary(total, total - start, std::chrono::duration<double>(Clock::now() - t0).count(),
                   fmt::format("{} worker{}", jobs, jobs == 1 ? "" : "s"), out);
   return 0;

@@ -1,6 +1,9 @@
 // flopcast: predicts the time, utilisation, memory, energy and cost of training LLMs on NVIDIA and Ascend clusters.
 
+#include <cerrno>
 #include <csignal>
+#include <cstdio>
+#include <cstring>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -9,6 +12,7 @@
 #include "commands.hpp"
 #include "distributed.hpp"
 #include "flopcast/core/errors.hpp"
+#include "flopcast/core/files.hpp"
 #include "flopcast/models/hf_import.hpp"
 
 namespace {
@@ -318,11 +322,31 @@ int run(int argc, char** argv) {
   return kExitOk;
 }
 
+// Standard output is written through a buffer: a full disk, a closed pipe's EPIPE or /dev/full shows only when the
+// buffer is flushed. Every command's output goes through here once it is done, so that a failed write is an error
+// (exit 1, with the reason) and never a silent exit 0 with a truncated result.
+int finish_standard_output(int code) {
+  std::cout.flush();
+  errno = 0;
+  const bool flush_failed = std::fflush(stdout) != 0;
+  const int failure = errno;
+  const bool failed = flush_failed || std::cout.fail() || std::ferror(stdout) != 0;
+  if (!failed) return code;
+  // The reason is known when the last flush failed; an earlier failed write leaves only the stream's error flag.
+  std::fprintf(stderr, "flopcast: error: writing standard output failed%s%s; the output is incomplete\n",
+               failure != 0 ? ": " : " (a full disk, a file-size limit or a device that refuses data)",
+               failure != 0 ? std::strerror(failure) : "");
+  return code == kExitOk ? kExitInternal : code;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Past a file-size limit (ulimit -f) a write should fail with EFBIG and be reported, not kill the process.
+  // Past a file-size limit (ulimit -f) a write should fail with EFBIG and be reported, not kill the process. A closed
+  // pipe (flopcast run ... | head) still ends it by SIGPIPE, as the reader asked.
   std::signal(SIGXFSZ, SIG_IGN);
   const flopcast::cli::Ranks ranks(argc, argv);
-  return run(argc, argv);
+  // No command writes over a file it read (flopcast run --trace s.json s.json).
+  flopcast::guard_inputs_against_outputs();
+  return finish_standard_output(run(argc, argv));
 }

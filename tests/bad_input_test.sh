@@ -88,7 +88,26 @@ exact no-fit 0 "flopcast: warning: no-fit.json: the plan does not fit in memory:
 exact no-fit-json 0 "flopcast: warning: no-fit.json: the plan does not fit in memory: stage 0 needs 178 GiB per chip, 76.0 GiB usable; the times below assume it did (\`flopcast plan no-fit.json\` searches plans that fit)" -- "$flopcast" run --tier analytical --json no-fit.json
 variant ten-mb.json 'd["description"] = "x" * 10_000_000'
 exact ten-mb 2 "flopcast: error: ten-mb.json: is larger than 4.00 MiB, the most a JSON input may be (a scenario is a few kB); is it the right file?" -- "$flopcast" run ten-mb.json
-exact dev-zero 2 "flopcast: error: /dev/zero: is larger than 4.00 MiB, the most a JSON input may be (a scenario is a few kB); is it the right file?" -- "$flopcast" run /dev/zero
+# Regular files only: a device, a FIFO (which would block the reader forever) or a socket is refused by its type.
+exact dev-zero 2 "flopcast: error: /dev/zero: is a character device, expected a regular file" -- "$flopcast" run /dev/zero
+mkfifo "$work/fifo.json"
+exact fifo 2 "flopcast: error: fifo.json: is a FIFO (named pipe), expected a regular file" -- timeout 10 "$flopcast" run fifo.json
+mkdir "$work/fifo-folder" && mkfifo "$work/fifo-folder/a.json"
+exact fifo-in-validate-folder 2 "flopcast: error: fifo-folder/a.json: is a FIFO (named pipe), expected a regular file" -- timeout 10 "$flopcast" validate fifo-folder
+ln -s nowhere.json "$work/dangling.json"
+exact dangling-link 2 "flopcast: error: dangling.json: is a symbolic link to nowhere.json, which does not exist" -- "$flopcast" run dangling.json
+ln -s loop-b.json "$work/loop-a.json" && ln -s loop-a.json "$work/loop-b.json"
+exact link-loop 2 "flopcast: error: loop-a.json: has a loop of symbolic links in its path" -- "$flopcast" run loop-a.json
+long="$(printf 'x%.0s' $(seq 1 300)).json"
+exact long-name 2 "flopcast: error: $long: has a name longer than the system allows" -- "$flopcast" run "$long"
+# Duplicate keys: nlohmann would keep the last "model" and run it under the first one's name.
+text_variant duplicate-key.json '"model": "llama3-405b",' '"model": "llama3-405b", "model": "llama3-8b",'
+exact duplicate-key 2 "flopcast: error: duplicate-key.json: /model: appears twice in its object; JSON keys must be unique (the last one would win in silence)" -- "$flopcast" run duplicate-key.json
+python3 -c 'print("{\"x\": " + "[" * 100000 + "]" * 100000 + "}")' >"$work/deep.json"
+exact deep-nesting 2 "flopcast: error: deep.json: $(python3 -c 'print("/x" + "/0" * 63)'): nests deeper than 64 levels; no flopcast input needs more than a few" -- "$flopcast" run deep.json
+# Control characters in names would act on the terminal they are printed to.
+variant escape-name.json 'd["name"] = "red \x1b[31m name"'
+exact control-character 2 "flopcast: error: escape-name.json: /name: holds a control character (byte 0x1B at offset 4); strings are printed on terminals and into reports, where it would act" -- "$flopcast" run escape-name.json
 printf '{"name": "Caf\xe9", "model": "llama3-8b"}' >"$work/latin1.json"
 exact not-utf8 2 "flopcast: error: latin1.json: is not UTF-8 text: byte 0xE9 at line 1, column 14 (not valid UTF-8); save it as UTF-8 JSON" -- "$flopcast" run latin1.json
 head -c 64 /bin/sh >"$work/binary.json"
@@ -106,6 +125,23 @@ exact sweep-bad-axes 2 'flopcast: error: sweep-bad.json: /axes/0/values/0: 8 at 
 flopcast: error: sweep-bad.json: /axes/1/values/0: "8k" at /training/seq_len: expected an integer from 1 to 16777216, got the string "8k"' -- "$flopcast" sweep sweep-bad.json
 printf '{"base": "%s", "axes": [{"path": "/fleet/size", "values": [8]}]}' "$base" >"$work/sweep-path.json"
 exact sweep-no-path 2 'flopcast: error: sweep-path.json: /axes/0/path: "/fleet/size" is not a field of the base scenario (nor a key of an object in it)' -- "$flopcast" sweep sweep-path.json
+printf '{"base": "%s", "axes": [{"path": "", "values": [8]}]}' "$base" >"$work/sweep-empty-path.json"
+exact sweep-empty-path 2 'flopcast: error: sweep-empty-path.json: /axes/0/path: is empty; expected a JSON pointer into the base scenario (for example "/cluster/chips")' -- "$flopcast" sweep sweep-empty-path.json
+python3 - "$root/scenarios/fleet/hopper-50k.json" "$work" "$root/scenarios/fleet" <<'PY'
+import json, os, sys
+d = json.load(open(sys.argv[1]))
+for entry in d.get("training", []) + d.get("serving", []):  # the scenarios stay where they are
+    entry["scenario"] = os.path.join(sys.argv[3], entry["scenario"])
+json.dump(d, open(os.path.join(sys.argv[2], "fleet-ok.json"), "w"))
+d["start_date"] = "2025-02-30"
+json.dump(d, open(os.path.join(sys.argv[2], "fleet-date.json"), "w"))
+PY
+exact fleet-bad-date 2 'flopcast: error: fleet-date.json: /start_date: expected a calendar date "YYYY-MM-DD", got "2025-02-30"' -- "$flopcast" fleet fleet-date.json
+# An output over one of the command's own inputs is refused before anything is written.
+cp "$base" "$work/own.json"
+exact trace-over-input 2 "flopcast: error: own.json: is an input of this command (read as own.json); write the output to another file" -- "$flopcast" run --quiet --trace own.json own.json
+cmp -s "$base" "$work/own.json" && passed=$((passed + 1)) || { echo "FAIL trace-over-input: the input changed"; failed=$((failed + 1)); }
+exact fleet-over-input 2 "flopcast: error: fleet-ok.json: is an input of this command (read as fleet-ok.json); write the output to another file" -- "$flopcast" fleet fleet-ok.json --out fleet-ok.json
 exact serve-training-file 2 "flopcast: error: $base: /serving: is required to serve: this is a training scenario (use flopcast run)" -- "$flopcast" serve "$base"
 exact plan-missing 2 "flopcast: error: nothing.json: no such file" -- "$flopcast" plan nothing.json
 exact import-hf-not-utf8 2 "flopcast: error: latin1.json: is not UTF-8 text: byte 0xE9 at line 1, column 14 (not valid UTF-8); save it as UTF-8 JSON" -- "$flopcast" import-hf latin1.json

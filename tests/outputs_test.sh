@@ -62,10 +62,53 @@ case "$mode" in
     "$flopcast" sweep --quiet --jobs 2 "$sweep" --out "$work/whole" >/dev/null 2>&1 || fail "unbroken sweep"
     out="$(ulimit -f 2; "$flopcast" sweep --quiet --jobs 2 "$sweep" --out "$work/broken" 2>&1)"
     status=$?
-    [ "$status" -eq 2 ] && grep -qE "^flopcast: error: $work/broken\.(csv|jsonl): write failed: File too large$" <<<"$out" && pass || fail "size-limited sweep: exit $status: $out"
+    [ "$status" -eq 2 ] && grep -qE "^flopcast: error: $work/broken\.partial\.(csv|jsonl): write failed: File too large$" <<<"$out" && pass || fail "size-limited sweep: exit $status: $out"
     "$flopcast" sweep --quiet --jobs 2 --resume "$sweep" --out "$work/broken" >/dev/null 2>&1 || fail "resumed sweep"
     cmp -s "$work/whole.csv" "$work/broken.csv" && cmp -s "$work/whole.jsonl" "$work/broken.jsonl" && pass ||
       fail "the resumed sweep differs from an unbroken one"
+    [ ! -e "$work/broken.partial.csv" ] && [ ! -e "$work/broken.partial.jsonl" ] && pass || fail "partial files left"
+
+    # --force over finished outputs on a full disk: the rows go to PREFIX.partial.*, the finished files stay.
+    before="$(md5sum "$work/whole.csv" "$work/whole.jsonl")"
+    out="$(ulimit -f 2; "$flopcast" sweep --quiet --jobs 2 --force "$sweep" --out "$work/whole" 2>&1)"
+    status=$?
+    [ "$status" -eq 2 ] && [ "$(md5sum "$work/whole.csv" "$work/whole.jsonl")" = "$before" ] && pass ||
+      fail "sweep --force on a full disk: exit $status, or the finished outputs changed: $out"
+
+    # One writer per prefix: a second sweep while the first holds the lock is refused, and writes nothing.
+    flock "$work/.whole.lock" sleep 5 &
+    holder=$!
+    sleep 0.5
+    out="$("$flopcast" sweep --quiet --jobs 2 --force "$sweep" --out "$work/whole" 2>&1)"
+    status=$?
+    [ "$status" -eq 2 ] && [ "$out" = "flopcast: error: $work/whole: another flopcast is writing these outputs (it holds $work/.whole.lock); wait for it to finish or choose another --out" ] &&
+      pass || fail "concurrent sweep: exit $status: $out"
+    kill "$holder" 2>/dev/null
+    wait "$holder" 2>/dev/null
+
+    # Standard output that cannot be written (a full disk): exit 1 and a message, never a silent exit 0.
+    out="$("$flopcast" run --json --tier analytical "$scenario" 2>&1 >/dev/full)"
+    status=$?
+    [ "$status" -eq 1 ] && grep -q "^flopcast: error: writing standard output failed" <<<"$out" && pass ||
+      fail "stdout on /dev/full: exit $status: $out"
+
+    # The simulation engine, a child process, dies with flopcast (kill -9 included).
+    "$flopcast" run --quiet --tier full scenarios/claims/scenarios/llama3-70b-h100-1024.json >/dev/null 2>&1 &
+    parent=$!
+    engine=""
+    for _ in $(seq 1 50); do
+      engine="$(pgrep -P "$parent" | head -1)"
+      [ -n "$engine" ] && break
+      sleep 0.1
+    done
+    kill -9 "$parent"
+    wait "$parent" 2>/dev/null
+    sleep 0.5
+    # Gone, or a zombie waiting for an init that does not reap (as in some containers): either way not running.
+    state="$(ps -o stat= -p "$engine" 2>/dev/null)"
+    if [ -z "$engine" ]; then fail "no engine child seen"
+    elif [ -n "$state" ] && [ "${state#Z}" = "$state" ]; then fail "the engine outlived flopcast ($state)"; kill -9 "$engine"
+    else pass; fi
     ;;
   determinism)
     same() {  # same NAME FILE_A FILE_B

@@ -240,7 +240,7 @@ TEST_CASE("fleet file: errors name the file, the path and what was expected", "[
   json["serving"] = nlohmann::json::array({{{"name", "y"}, {"scenario", "llama8b-h100.json"}}});
   const auto messages = test::messages_of([&] { fleet_from(json); });
   CHECK(test::join_lines(messages) ==
-        "/start_date: expected a date \"YYYY-MM-DD\", got \"2025-13-01\"\n"
+        "/start_date: expected a calendar date \"YYYY-MM-DD\", got \"2025-13-01\"\n"
         "/sites/0/pue: expected a number >= 1 and <= 5, got 0.5\n"
         "/pools/0/chip: unknown chip \"h100\" (did you mean \"h100-sxm\"?)\n"
         "/training/0/scenario: expected a training scenario, got a serving deployment\n"

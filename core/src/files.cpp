@@ -1,13 +1,18 @@
 #include "flopcast/core/files.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
+#include <mutex>
+#include <set>
 #include <string_view>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -93,6 +98,144 @@ bool write_fully(int fd, std::string_view data) {
   return true;
 }
 
+// Why open() failed, in words: a dangling link or a loop of links is not "no such file".
+std::string cannot_open(const fs::path& path, int failure) {
+  struct stat link {};
+  if (failure == ENOENT && ::lstat(path.c_str(), &link) == 0 && S_ISLNK(link.st_mode)) {
+    std::error_code error;
+    const auto target = fs::read_symlink(path, error);
+    return fmt::format("is a symbolic link to {}, which does not exist", error ? "a missing file" : target.string());
+  }
+  switch (failure) {
+    case ENOENT: return "no such file";
+    case ELOOP: return "has a loop of symbolic links in its path";
+    case ENAMETOOLONG: return "has a name longer than the system allows";
+    default: return fmt::format("cannot be read: {}", std::strerror(failure));
+  }
+}
+
+std::string file_type_name(mode_t type) {
+  switch (type) {
+    case S_IFIFO: return "a FIFO (named pipe)";
+    case S_IFCHR: return "a character device";
+    case S_IFBLK: return "a block device";
+    case S_IFSOCK: return "a socket";
+    default: return "not a regular file";
+  }
+}
+
+// The files this process has read, by device and inode, once guard_inputs_against_outputs() is on: an output must
+// not replace one of them (`flopcast run --trace s.json s.json`).
+struct InputRegistry {
+  std::mutex mutex;
+  bool on = false;
+  std::set<std::pair<dev_t, ino_t>> files;
+  std::vector<std::pair<std::pair<dev_t, ino_t>, fs::path>> names;
+};
+
+InputRegistry& inputs() {
+  static InputRegistry registry;
+  return registry;
+}
+
+void remember_input(const struct stat& status, const fs::path& path) {
+  auto& registry = inputs();
+  const std::lock_guard lock(registry.mutex);
+  if (!registry.on) return;
+  const std::pair key{status.st_dev, status.st_ino};
+  if (registry.files.insert(key).second) registry.names.emplace_back(key, path);
+}
+
+// IoError when `path` is a file this process read as an input.
+void refuse_input_overwrite(const fs::path& path) {
+  auto& registry = inputs();
+  struct stat status {};
+  if (::stat(path.c_str(), &status) != 0) return;  // a new file is no input
+  const std::lock_guard lock(registry.mutex);
+  const std::pair key{status.st_dev, status.st_ino};
+  if (!registry.on || registry.files.count(key) == 0) return;
+  for (const auto& [file, name] : registry.names) {
+    if (file == key) {
+      throw IoError(fmt::format("{}: is an input of this command (read as {}); write the output to another file",
+                                path.string(), name.string()));
+    }
+  }
+}
+
+// A parser callback that refuses an object with the same key twice (nlohmann keeps the last one, so a scenario with
+// two "model" keys would run the second model in silence) and nesting past kMaxJsonDepth (copying or printing such a
+// document recurses once per level: 100,000 levels overflow the stack), naming the JSON path.
+class InputChecks {
+ public:
+  explicit InputChecks(std::string file) : file_(std::move(file)) {}
+
+  bool operator()(int /*depth*/, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+    using Event = nlohmann::json::parse_event_t;
+    switch (event) {
+      case Event::object_start:
+      case Event::array_start:
+        count_element();
+        if (frames_->size() >= kMaxJsonDepth) {
+          throw InputError(file_, path(), fmt::format("nests deeper than {} levels; no flopcast input needs more than "
+                                                      "a few",
+                                                      kMaxJsonDepth));
+        }
+        frames_->push_back({event == Event::object_start, {}, {}, 0});
+        break;
+      case Event::object_end:
+      case Event::array_end: frames_->pop_back(); break;
+      case Event::key: {
+        auto& object = frames_->back();
+        object.key = parsed.get<std::string>();
+        if (!object.keys.insert(object.key).second) {
+          throw InputError(file_, path(), "appears twice in its object; JSON keys must be unique (the last one would "
+                                          "win in silence)");
+        }
+        break;
+      }
+      case Event::value: count_element(); break;
+    }
+    return true;
+  }
+
+ private:
+  struct Frame {
+    bool object = false;
+    std::set<std::string> keys;
+    std::string key;    // in an object: the key being read
+    std::size_t elements = 0;  // in an array: elements begun so far
+  };
+
+  void count_element() {
+    if (!frames_->empty() && !frames_->back().object) ++frames_->back().elements;
+  }
+
+  std::string path() const {
+    std::string out;
+    for (const auto& frame : *frames_) {
+      out.push_back('/');
+      if (!frame.object) {
+        out.append(std::to_string(frame.elements - 1));
+        continue;
+      }
+      for (char c : frame.key) {
+        if (c == '~') {
+          out.append("~0");
+        } else if (c == '/') {
+          out.append("~1");
+        } else {
+          out.push_back(c);
+        }
+      }
+    }
+    return out;
+  }
+
+  std::string file_;
+  // Shared: nlohmann copies the callback.
+  std::shared_ptr<std::vector<Frame>> frames_ = std::make_shared<std::vector<Frame>>();
+};
+
 // A new output gets the permissions a newly created file would (0666 less the umask); a replaced one keeps its own.
 mode_t output_mode(const fs::path& path) {
   struct stat existing {};
@@ -106,15 +249,22 @@ mode_t output_mode(const fs::path& path) {
 
 std::string read_text_file(const fs::path& path, std::size_t max_bytes) {
   const std::string label = path.string();
-  std::error_code error;
-  const auto status = fs::status(path, error);
-  if (!fs::exists(status)) throw InputError(label, "", "no such file");
-  if (fs::is_directory(status)) throw InputError(label, "", "is a directory, expected a file");
-  if (fs::is_regular_file(status) && fs::file_size(path, error) > max_bytes && !error) {
+  // Non-blocking, so that opening a FIFO returns at once and is refused below rather than waiting for a writer.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) throw InputError(label, "", cannot_open(path, errno));
+  struct stat status {};
+  if (::fstat(fd, &status) != 0 || !S_ISREG(status.st_mode)) {
+    const mode_t type = status.st_mode & S_IFMT;
+    ::close(fd);
+    if (type == S_IFDIR) throw InputError(label, "", "is a directory, expected a file");
+    throw InputError(label, "", fmt::format("is {}, expected a regular file", file_type_name(type)));
+  }
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  if (static_cast<std::size_t>(status.st_size) > max_bytes) {
+    ::close(fd);
     throw InputError(label, "", too_large(max_bytes));
   }
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw InputError(label, "", fmt::format("cannot be read: {}", std::strerror(errno)));
+  remember_input(status, path);
   std::string text;
   char buffer[1 << 16];
   for (;;) {
@@ -148,7 +298,7 @@ nlohmann::json parse_json_text(const std::string& text, const std::string& file_
     throw InputError(file_label, "", "is empty, expected a JSON object");
   }
   try {
-    return nlohmann::json::parse(text);
+    return nlohmann::json::parse(text, InputChecks(file_label));
   } catch (const nlohmann::json::parse_error& error) {
     const auto at = line_column(text, error.byte == 0 ? 0 : error.byte - 1);
     std::string reason = error.what();
@@ -182,7 +332,16 @@ StagedFiles::~StagedFiles() {
   for (const auto& file : staged_) ::unlink(file.temporary.c_str());
 }
 
+void refuse_overwriting_an_input(const fs::path& path) { refuse_input_overwrite(path); }
+
+void guard_inputs_against_outputs() {
+  auto& registry = inputs();
+  const std::lock_guard lock(registry.mutex);
+  registry.on = true;
+}
+
 void StagedFiles::add(const fs::path& path, const std::string& content) {
+  refuse_input_overwrite(path);
   const fs::path directory = path.has_parent_path() ? path.parent_path() : fs::path(".");
   std::string temporary = (directory / fmt::format(".{}.XXXXXX", path.filename().string())).string();
   const int fd = ::mkstemp(temporary.data());
@@ -220,7 +379,9 @@ void StagedFiles::commit() {
   }
 }
 
-AppendFile::AppendFile(const fs::path& path) : path_(path), fd_(::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC)) {
+AppendFile::AppendFile(const fs::path& path) : path_(path) {
+  refuse_input_overwrite(path);
+  fd_ = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
   if (fd_ < 0) throw IoError(fmt::format("{}: cannot append: {}", path_.string(), std::strerror(errno)));
 }
 
@@ -230,6 +391,42 @@ void AppendFile::append(std::string_view text) {
   if (!write_fully(fd_, text)) {
     throw IoError(fmt::format("{}: write failed: {}", path_.string(), std::strerror(errno)));
   }
+}
+
+void rename_over(const fs::path& from, const fs::path& to) {
+  refuse_input_overwrite(to);
+  if (::rename(from.c_str(), to.c_str()) != 0) {
+    throw IoError(fmt::format("{}: cannot replace with {}: {}", to.string(), from.string(), std::strerror(errno)));
+  }
+  const fs::path directory = to.has_parent_path() ? to.parent_path() : fs::path(".");
+  const int fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+}
+
+OutputLock::OutputLock(const fs::path& name) {
+  const fs::path directory = name.has_parent_path() ? name.parent_path() : fs::path(".");
+  const fs::path lock = directory / fmt::format(".{}.lock", name.filename().string());
+  fd_ = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+  if (fd_ < 0) throw IoError(fmt::format("{}: cannot create the lock file: {}", lock.string(), std::strerror(errno)));
+  while (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EINTR) continue;
+    const int failure = errno;
+    ::close(fd_);
+    fd_ = -1;
+    if (failure == EWOULDBLOCK) {
+      throw IoError(fmt::format("{}: another flopcast is writing these outputs (it holds {}); wait for it to finish or "
+                                "choose another --out",
+                                name.string(), lock.string()));
+    }
+    throw IoError(fmt::format("{}: cannot lock: {}", lock.string(), std::strerror(failure)));
+  }
+}
+
+OutputLock::~OutputLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing releases the lock
 }
 
 void write_file_atomic(const fs::path& path, const std::string& content) {

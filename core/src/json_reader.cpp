@@ -152,7 +152,14 @@ std::optional<std::string> JsonReader::string(std::string_view key, Need need) {
     problem(key, fmt::format("expected a string, got {}", describe_json(*value)));
     return std::nullopt;
   }
-  return value->get<std::string>();
+  auto text = value->get<std::string>();
+  if (const auto at = first_control_character(text); at != std::string::npos) {
+    problem(key, fmt::format("holds a control character (byte 0x{:02X} at offset {}); strings are printed on terminals "
+                             "and into reports, where it would act",
+                             static_cast<unsigned char>(text[at]), at));
+    return std::nullopt;
+  }
+  return text;
 }
 
 std::optional<std::vector<std::string>> JsonReader::strings(std::string_view key, Need need) {
@@ -163,7 +170,15 @@ std::optional<std::vector<std::string>> JsonReader::strings(std::string_view key
     problem(key, fmt::format("expected an array of strings, got {}", describe_json(*value)));
     return std::nullopt;
   }
-  return value->get<std::vector<std::string>>();
+  auto texts = value->get<std::vector<std::string>>();
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    if (first_control_character(texts[i]) != std::string::npos) {
+      problem(fmt::format("{}/{}", key, i), "holds a control character; strings are printed on terminals and into "
+                                            "reports, where it would act");
+      return std::nullopt;
+    }
+  }
+  return texts;
 }
 
 std::optional<std::string> JsonReader::choice(std::string_view key, Need need, std::span<const std::string> options) {

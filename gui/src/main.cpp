@@ -3,13 +3,48 @@
 
 #include <QApplication>
 #include <QMessageBox>
+#include <QTimer>
 #include <cstdio>
+#include <exception>
 
 #include "flopcast/core/errors.hpp"
 #include "main_window.hpp"
 
+namespace {
+
+// An exception that escapes a slot or an event handler would end the app and lose the user's other open work: it is
+// caught here, reported, and the event loop goes on.
+class App : public QApplication {
+ public:
+  using QApplication::QApplication;
+
+  bool notify(QObject* receiver, QEvent* event) override {
+    try {
+      return QApplication::notify(receiver, event);
+    } catch (const std::exception& error) {
+      report(error.what());
+    } catch (...) {
+      report("an unknown error");
+    }
+    return false;
+  }
+
+ private:
+  static void report(const QString& what) {
+    std::fprintf(stderr, "flopcast-gui: internal error: %s\n", what.toLocal8Bit().constData());
+    // Shown once the current event is done, not from inside it.
+    QTimer::singleShot(0, [what] {
+      QMessageBox::warning(nullptr, "flopcast", QString("Something went wrong and was stopped:\n%1\n\nYour open "
+                                                         "scenarios are unchanged.")
+                                                     .arg(what));
+    });
+  }
+};
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  QApplication app(argc, argv);
+  App app(argc, argv);
   QApplication::setApplicationName("flopcast");
   flopcast::Catalogs catalogs;
   try {

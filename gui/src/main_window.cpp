@@ -124,6 +124,16 @@ void follow_chip(nlohmann::json& json, const Catalogs& catalogs) {
   if (chip != nullptr && node != nullptr && node->chip != chip->id) json[node_ptr] = chip->default_node;
 }
 
+// A document's name as shown: its "name" when that is a non-empty string (an invalid one is listed as invalid by the
+// scenario checks, never thrown at the user), else `fallback`.
+std::string display_name(const nlohmann::json& json, const std::string& fallback) {
+  const auto found = json.find("name");
+  if (found != json.end() && found->is_string() && !found->get_ref<const std::string&>().empty()) {
+    return found->get<std::string>();
+  }
+  return fallback;
+}
+
 }  // namespace
 
 MainWindow::MainWindow(const Catalogs& catalogs, QWidget* parent) : QMainWindow(parent), catalogs_(catalogs) {
@@ -401,7 +411,7 @@ int MainWindow::duplicate_current(const std::string& chip_id) {
   if (current_ < 0) return -1;
   const Doc& source = docs_[static_cast<std::size_t>(current_)];
   nlohmann::json json = source.json;
-  const std::string name = json.value("name", QFileInfo(source.path).baseName().toStdString());
+  const std::string name = display_name(json, QFileInfo(source.path).baseName().toStdString());
   if (chip_id.empty()) {
     json["name"] = name + " (copy)";
   } else {
@@ -586,8 +596,7 @@ void MainWindow::refresh_list() {
   list_->blockSignals(true);
   list_->clear();
   for (const auto& doc : docs_) {
-    std::string name = doc.json.value("name", std::string());
-    if (name.empty()) name = QFileInfo(doc.path).fileName().toStdString();
+    const std::string name = display_name(doc.json, QFileInfo(doc.path).fileName().toStdString());
     QString text = q(name);
     if (doc.dirty) text += " *";
     if (!doc.problems.empty() || !doc.error.empty()) text += "  (invalid)";

@@ -124,6 +124,26 @@ class GuiTest : public QObject {
              qPrintable(window.form()->field_error("/cluster/chip")));
   }
 
+  void a_bad_file_is_refused_and_the_app_goes_on() {
+    // Issue 25, item 8: a name that is not a string aborted the app; 100,000 nested arrays overflowed its stack.
+    MainWindow window(catalogs_);
+    QVERIFY(window.open_file(shipped("llama3-405b-h100.json")));
+    QTemporaryDir dir;
+    auto json = flopcast::read_json_file(shipped("llama3-405b-h100.json").toStdString());
+    json["name"] = nlohmann::json::array({1});
+    const QString bad_name = dir.filePath("bad-name.json");
+    flopcast::write_file_atomic(bad_name.toStdString(), json.dump());
+    QVERIFY(window.open_file(bad_name));  // listed, as invalid
+    QTRY_VERIFY_WITH_TIMEOUT(window.idle(), kWaitMs);
+    QCOMPARE(window.scenario_count(), 2);
+    const QString deep = dir.filePath("deep.json");
+    flopcast::write_file_atomic(deep.toStdString(),
+                      "{\"x\": " + std::string(100000, '[') + std::string(100000, ']') + "}");
+    QVERIFY(!window.open_file(deep));
+    QVERIFY2(window.last_message().contains("nests deeper than 64 levels"), qPrintable(window.last_message()));
+    QCOMPARE(window.scenario_count(), 2);
+  }
+
   void serving_deployments_show_their_results() {
     MainWindow window(catalogs_);
     const QString file = FLOPCAST_SOURCE_ROOT "/scenarios/serving/deepseek-v3-h800.json";

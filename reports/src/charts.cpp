@@ -35,6 +35,7 @@
 
 #include "flopcast/core/errors.hpp"
 #include "flopcast/core/files.hpp"
+#include "flopcast/core/text.hpp"
 #include "flopcast/reports/writers.hpp"
 
 namespace flopcast::report {
@@ -367,8 +368,9 @@ std::string chart_svg(const ChartSpec& spec) {
   generator.setOutputDevice(&buffer);
   generator.setSize(QSize(scene.width(), scene.height()));
   generator.setViewBox(QRect(0, 0, scene.width(), scene.height()));
-  generator.setTitle(q(spec.title));
-  generator.setDescription(q(spec.caption));
+  // QSvgGenerator writes its title and description into <title> and <desc> as they are: escape them here.
+  generator.setTitle(q(xml_escape(spec.title)));
+  generator.setDescription(q(xml_escape(spec.caption)));
   {
     QPainter painter(&generator);
     painter.setRenderHint(QPainter::Antialiasing);
@@ -428,12 +430,12 @@ std::string spaced_json(const nlohmann::json& j) {
 
 // The Qt rich-text subset of the document's HTML for one block (charts aside).
 std::string rich_text(const Block& block) {
-  if (const auto* p = std::get_if<Paragraph>(&block)) return fmt::format("<p>{}</p>", html_escape(p->text));
+  if (const auto* p = std::get_if<Paragraph>(&block)) return fmt::format("<p>{}</p>", xml_escape(p->text));
   if (const auto* t = std::get_if<Table>(&block)) {
-    std::string out = fmt::format("<p><b>{}</b></p>", html_escape(t->caption));
+    std::string out = fmt::format("<p><b>{}</b></p>", xml_escape(t->caption));
     out += "<table border=\"1\" cellspacing=\"0\" cellpadding=\"2\" width=\"100%\" "
            "style=\"border-color: #999; font-size: 7.5pt\"><tr>";
-    for (const auto& h : t->header) out += fmt::format("<th bgcolor=\"#eeeeee\" align=\"left\">{}</th>", html_escape(h));
+    for (const auto& h : t->header) out += fmt::format("<th bgcolor=\"#eeeeee\" align=\"left\">{}</th>", xml_escape(h));
     out += "</tr>";
     for (const auto& row : t->rows) {
       out += "<tr>";
@@ -452,7 +454,7 @@ std::string rich_text(const Block& block) {
       // Not JSON: as it is.
     }
     return fmt::format("<p><b>{}</b></p><p style=\"font-family: 'DejaVu Sans Mono'; font-size: 7pt\">{}</p>",
-                       html_escape(code->title), html_escape(text));
+                       xml_escape(code->title), xml_escape(text));
   }
   return "";
 }
@@ -472,14 +474,14 @@ std::string pdf_bytes(const Document& document) {
   text.documentLayout()->registerHandler(kChartObjectType, &charts);
   // The whole text as one rich-text document (Qt keeps the spacing of paragraphs and headings), each chart a
   // placeholder paragraph that then becomes the chart object.
-  std::string html = fmt::format("<h1>{}</h1><p>{}</p>", html_escape(document.title), html_escape(document.subtitle));
+  std::string html = fmt::format("<h1>{}</h1><p>{}</p>", xml_escape(document.title), xml_escape(document.subtitle));
   int chart_count = 0;
   for (const auto& section : document.sections) {
-    html += fmt::format("<h2>{}</h2>", html_escape(section.title));
+    html += fmt::format("<h2>{}</h2>", xml_escape(section.title));
     for (const auto& block : section.blocks) {
       if (const auto* chart = std::get_if<ChartSpec>(&block)) {
         html += fmt::format("<p align=\"center\">@@chart-{}@@</p>", chart_count++);
-        if (!chart->caption.empty()) html += fmt::format("<p><i>{}</i></p>", html_escape(chart->caption));
+        if (!chart->caption.empty()) html += fmt::format("<p><i>{}</i></p>", xml_escape(chart->caption));
       } else {
         html += rich_text(block);
       }

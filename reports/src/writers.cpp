@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "flopcast/core/text.hpp"
+
 namespace flopcast::report {
 
 namespace {
@@ -16,16 +18,6 @@ std::string markdown_cell(const std::string& text) {
     else out += c;
   }
   return out;
-}
-
-std::string csv_field(const std::string& text) {
-  if (text.find_first_of(",\"\n") == std::string::npos) return text;
-  std::string out = "\"";
-  for (char c : text) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
 }
 
 std::string number(double value) { return fmt::format("{:.10g}", value); }
@@ -113,23 +105,8 @@ std::string to_csv(const Document& document) {
   return out;
 }
 
-std::string html_escape(const std::string& text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
 std::string html_cell_text(const Cell& cell) {
-  std::string text = html_escape(cell.text);
+  std::string text = xml_escape(cell.text);
   const auto bracket = text.find(" (");
   if (cell.value && bracket != std::string::npos) text.replace(bracket, 2, "<br>(");
   return text;
@@ -164,21 +141,21 @@ nav ol {{ columns: 2; }}
 <p class="subtitle">{1}</p>
 <nav><ol>
 )",
-                                html_escape(document.title), html_escape(document.subtitle));
+                                xml_escape(document.title), xml_escape(document.subtitle));
   for (std::size_t s = 0; s < document.sections.size(); ++s) {
-    out += fmt::format("<li><a href=\"#s{}\">{}</a></li>\n", s + 1, html_escape(document.sections[s].title));
+    out += fmt::format("<li><a href=\"#s{}\">{}</a></li>\n", s + 1, xml_escape(document.sections[s].title));
   }
   out += "</ol></nav>\n";
   std::size_t chart_index = 0;
   for (std::size_t s = 0; s < document.sections.size(); ++s) {
     const auto& section = document.sections[s];
-    out += fmt::format("<h2 id=\"s{}\">{}</h2>\n", s + 1, html_escape(section.title));
+    out += fmt::format("<h2 id=\"s{}\">{}</h2>\n", s + 1, xml_escape(section.title));
     for (const auto& block : section.blocks) {
       if (const auto* p = std::get_if<Paragraph>(&block)) {
-        out += fmt::format("<p>{}</p>\n", html_escape(p->text));
+        out += fmt::format("<p>{}</p>\n", xml_escape(p->text));
       } else if (const auto* t = std::get_if<Table>(&block)) {
-        out += fmt::format("<table>\n<caption>{}</caption>\n<tr>", html_escape(t->caption));
-        for (const auto& h : t->header) out += fmt::format("<th>{}</th>", html_escape(h));
+        out += fmt::format("<table>\n<caption>{}</caption>\n<tr>", xml_escape(t->caption));
+        for (const auto& h : t->header) out += fmt::format("<th>{}</th>", xml_escape(h));
         out += "</tr>\n";
         for (const auto& row : t->rows) {
           out += "<tr>";
@@ -194,12 +171,12 @@ nav ol {{ columns: 2; }}
         // Inline SVG starts at its element: no XML declaration or doctype inside HTML.
         const auto start = svg.find("<svg");
         svg = start == std::string::npos ? std::string() : svg.substr(start);
-        out += fmt::format("<figure id=\"{}\" aria-label=\"{}\">\n{}\n", chart->id, html_escape(chart->title), svg);
-        if (!chart->caption.empty()) out += fmt::format("<figcaption>{}</figcaption>\n", html_escape(chart->caption));
+        out += fmt::format("<figure id=\"{}\" aria-label=\"{}\">\n{}\n", chart->id, xml_escape(chart->title), svg);
+        if (!chart->caption.empty()) out += fmt::format("<figcaption>{}</figcaption>\n", xml_escape(chart->caption));
         out += "</figure>\n";
       } else if (const auto* code = std::get_if<Code>(&block)) {
-        out += fmt::format("<details><summary>{}</summary>\n<pre>{}</pre>\n</details>\n", html_escape(code->title),
-                           html_escape(code->text));
+        out += fmt::format("<details><summary>{}</summary>\n<pre>{}</pre>\n</details>\n", xml_escape(code->title),
+                           xml_escape(code->text));
       }
     }
   }

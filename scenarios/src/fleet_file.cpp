@@ -28,9 +28,14 @@ bool valid_date(const std::string& s) {
   for (std::size_t i : {0, 1, 2, 3, 5, 6, 8, 9}) {
     if (s[i] < '0' || s[i] > '9') return false;
   }
+  const int year = std::stoi(s.substr(0, 4));
   const int month = std::stoi(s.substr(5, 2));
   const int day = std::stoi(s.substr(8, 2));
-  return month >= 1 && month <= 12 && day >= 1 && day <= 31;
+  if (month < 1 || month > 12 || day < 1) return false;
+  // Days in the month, February's by the Gregorian leap-year rule (2024-02-29 is a date, 2025-02-29 is not).
+  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  const int days[] = {31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return day <= days[month - 1];
 }
 
 class FleetParser {
@@ -54,7 +59,7 @@ class FleetParser {
       if (valid_date(*date)) {
         spec_.start_date = *date;
       } else {
-        root.problem("start_date", fmt::format("expected a date \"YYYY-MM-DD\", got \"{}\"", *date));
+        root.problem("start_date", fmt::format("expected a calendar date \"YYYY-MM-DD\", got \"{}\"", *date));
       }
     }
     spec_.seed = static_cast<std::uint64_t>(root.integer("seed", Need::optional, {.min = 0}).value_or(1));

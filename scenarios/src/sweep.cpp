@@ -198,7 +198,9 @@ Sweep parse_sweep(const nlohmann::json& json, const std::string& file_label, con
       a.finish();
       // The path must name a place in the base: the field itself, or a new key of an object that exists.
       bool path_ok = false;
-      if (!axis.path.empty() && !sweep.base.is_null()) {
+      if (axis.path.empty()) {
+        a.problem("path", "is empty; expected a JSON pointer into the base scenario (for example \"/cluster/chips\")");
+      } else if (!sweep.base.is_null()) {
         try {
           const nlohmann::json::json_pointer pointer(axis.path);
           nlohmann::json probe = sweep.base;
@@ -305,7 +307,7 @@ std::string sweep_csv_row(const Sweep& sweep, const nlohmann::json& row) {
   for (const auto& axis : sweep.axes) {
     const auto& v = row.at("point").at(axis.path);
     out += ',';
-    out += csv_field(v.is_string() ? v.get<std::string>() : v.dump());
+    out += v.is_string() ? csv_field(v.get<std::string>()) : v.is_number() ? v.dump() : csv_field(v.dump());
   }
   out += fmt::format(",{},{}", row.at("status").get<std::string>(), csv_field(row.value("reason", "")));
   for (const auto& c : columns()) {

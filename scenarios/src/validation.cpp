@@ -164,13 +164,6 @@ std::string value_text(double v) {
 
 }  // namespace
 
-std::string csv_field(const std::string& text) {
-  if (text.find_first_of(",\"\n") == std::string::npos) return text;
-  std::string out = "\"";
-  for (char c : text) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
-}
-
 std::string coverage_text(double coverage) {
   return coverage < 0 ? std::string("-") : fmt::format("{:.0f} %", 100.0 * coverage);
 }

@@ -18,6 +18,7 @@
 
 #include "flopcast/core/errors.hpp"
 #include "flopcast/core/files.hpp"
+#include "flopcast/core/process.hpp"
 
 #ifdef FLOPCAST_SANITIZED
 // clang 14's AddressSanitizer does not hold its own locks across fork() (LLVM 17 does: asan_posix.cpp, BeforeFork and
@@ -146,6 +147,7 @@ std::string run_in_engine(const std::function<std::string()>& body, const std::a
   std::fflush(nullptr);
   int fds[2];
   if (::pipe(fds) != 0) throw ModelError(fmt::format("cannot start the simulation engine: {}", std::strerror(errno)));
+  const pid_t parent = ::getpid();
   const pid_t pid = fork_engine();
   if (pid < 0) {
     ::close(fds[0]);
@@ -153,6 +155,7 @@ std::string run_in_engine(const std::function<std::string()>& body, const std::a
     throw ModelError(fmt::format("cannot start the simulation engine: {}", std::strerror(errno)));
   }
   if (pid == 0) {
+    die_with_parent(parent);
     ::close(fds[0]);
     g_progress = fraction ? fraction->get() : nullptr;
     std::string reply;

@@ -18,4 +18,16 @@ std::string did_you_mean(std::string_view word, std::span<const std::string> can
 
 std::string join(std::span<const std::string> items, std::string_view separator);
 
+// Every output format's escaping, in one place.
+// Text for HTML and XML (SVG) content and attribute values: & < > " ' as entities; the control characters XML 1.0
+// forbids (C0 other than tab, line feed and carriage return) dropped.
+std::string xml_escape(std::string_view text);
+// A CSV field (RFC 4180): quoted when it holds a comma, a quote or a line break. A text a spreadsheet would run as a
+// formula (one that starts with =, +, -, @, a tab or a carriage return and is not a number) gets a leading
+// apostrophe (OWASP's advice on CSV injection).
+std::string csv_field(std::string_view text);
+// The first control character of `text` (C0 other than tab, line feed and carriage return, DEL, or C1 from U+0080
+// to U+009F), or npos: input strings must not carry them, a terminal would act on them when a name is printed.
+std::size_t first_control_character(std::string_view text);
+
 }  // namespace flopcast

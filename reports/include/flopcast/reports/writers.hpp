@@ -20,9 +20,6 @@ std::string to_csv(const Document& document);
 // Document::charts(), in order).
 std::string to_html(const Document& document, const std::vector<std::string>& svgs);
 
-// Text escaped for HTML.
-std::string html_escape(const std::string& text);
-
 // A table cell as HTML: escaped; a number with its range in brackets on two lines, so that columns stay narrow.
 std::string html_cell_text(const Cell& cell);
 

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "flopcast/core/text.hpp"
 #include "flopcast/scenarios/scenario.hpp"
 
 namespace flopcast {
@@ -93,8 +94,6 @@ std::string validation_markdown(const ValidationReport& report);
 std::string summaries_markdown(const std::vector<ErrorSummary>& summaries);
 // An ErrorSummary's coverage as "78 %", or "-" where it is unknown.
 std::string coverage_text(double coverage);
-// RFC 4180: a field quoted when it holds a comma, quote or line break.
-std::string csv_field(const std::string& text);
 
 double median(std::vector<double> values);
 
