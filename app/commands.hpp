@@ -15,6 +15,7 @@ struct RunOptions {
   std::string trace_file;  // empty: no trace
   bool no_overlap = false;
   bool quiet = false;
+  double max_minutes = 10;  // tiers 2 and 3 refuse a simulation expected to take longer (0: no limit)
 };
 
 int run_scenarios(const std::vector<std::string>& files, bool json, const RunOptions& options,

@@ -11,6 +11,7 @@
 #include "commands.hpp"
 #include "flopcast/core/errors.hpp"
 #include "flopcast/core/files.hpp"
+#include "flopcast/core/human_units.hpp"
 #include "flopcast/scenarios/uncertainty.hpp"
 #include "format.hpp"
 
@@ -301,6 +302,16 @@ int run_scenarios(const std::vector<std::string>& files, bool json, const RunOpt
   sim.tier = options.tier;
   sim.overlap = !options.no_overlap;
   sim.record_trace = !options.trace_file.empty();
+  sim.max_expected_s = options.max_minutes * 60.0;
+  if (!options.quiet) {
+    for (const auto& s : scenarios) {
+      const double expected = expected_simulation_s(s.job, options.tier);
+      if (expected > 10.0 && (sim.max_expected_s == 0 || expected <= sim.max_expected_s)) {
+        fmt::print(stderr, "{}: tier {} expected to take about {}\n", s.file, to_string(options.tier),
+                   human::seconds(expected));
+      }
+    }
+  }
   const bool progress = !options.quiet && ::isatty(STDERR_FILENO) && options.tier != Tier::analytical;
   std::vector<SimResult> results;
   std::vector<TrainingEstimate> estimates;

@@ -108,6 +108,7 @@ std::filesystem::path default_validation_dir() { return data_root() / "scenarios
 
 int validate_runs(const ValidateOptions& options, const Catalogs& catalogs, std::ostream& out) {
   const auto dir = options.dir.empty() ? default_validation_dir() : std::filesystem::path(options.dir);
+  if (!options.out_dir.empty()) check_output_folder(options.out_dir);  // before minutes of simulation
   const auto scenarios = load_validation_scenarios(dir, catalogs);
   const bool progress = !options.quiet && ::isatty(STDERR_FILENO);
   const auto report = validate(scenarios, catalogs.assumptions, [&](int i, int n, const std::string& run) {
@@ -220,6 +221,14 @@ std::string build_run_scenarios(const std::filesystem::path& runs_file, const st
 }  // namespace
 
 int calibrate_runs(const CalibrateOptions& options, const Catalogs& catalogs, std::ostream& out) {
+  // The outputs' folders, checked before minutes of fitting.
+  if (!options.dry_run) {
+    const std::filesystem::path out_file(options.out_file.empty() ? "calibration.json" : options.out_file);
+    if (!options.out_file.empty() || !options.runs_file.empty()) {
+      check_output_folder(out_file.has_parent_path() ? out_file.parent_path() : std::filesystem::path("."));
+    }
+    if (!options.report_dir.empty()) check_output_folder(options.report_dir);
+  }
   std::optional<TemporaryFolder> built;
   std::filesystem::path dir = options.dir.empty() ? default_validation_dir() : std::filesystem::path(options.dir);
   if (!options.runs_file.empty()) {

@@ -81,6 +81,11 @@ int run(int argc, char** argv) {
   run->add_flag("--no-overlap", run_options.no_overlap,
                 "Expose every communication (no overlap with compute; synchronous pipeline sends)");
   run->add_flag("--quiet", run_options.quiet, "No progress messages on standard error");
+  run->add_option("--max-minutes", run_options.max_minutes,
+                  "Tiers replica and full refuse a simulation expected to take longer than this, before it starts "
+                  "(0: no limit)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   run->footer("Examples:\n"
               "  flopcast run scenarios/shipped/deepseek-v3-h800.json scenarios/shipped/deepseek-v3-h20.json\n"
               "  flopcast run --tier full --trace step.json my-64-chip-scenario.json");

@@ -116,6 +116,39 @@ variant several-a.json 'd["cluster"]["chips"] = 0; d["parallelism"]["tp"] = "eig
 exact every-problem 2 "flopcast: error: several-a.json: /cluster/chips: expected an integer from 1 to 1073741824, got 0
 flopcast: error: several-a.json: /parallelism/tp: expected an integer from 1 to 1073741824, got the string \"eight\"" -- "$flopcast" run several-a.json
 
+# Work bounds, checked before the work (issue 25, items 9-12).
+variant huge-batch.json 'd["training"]["global_batch"] = 2**40'
+exact micro-batch-limit 2 "flopcast: error: huge-batch.json: /training/global_batch: 1099511627776 sequences make 8589934592 micro-batches per step (over dp x micro_batch = 128); at most 100000 (the published plans run a few thousand at most)" -- "$flopcast" run huge-batch.json
+variant deep-model.json 'd["model"] = {"name": "deep", "layers": 1000000, "hidden": 1024, "ffn": 4096, "heads": 8, "vocab": 32000}'
+exact layers-limit 2 "flopcast: error: deep-model.json: /model/layers: expected an integer from 1 to 10000, got 1000000" -- "$flopcast" run deep-model.json
+exact simulation-budget 2 "flopcast: error: $base: tier replica would simulate for about 262.1 ms here (16 micro-batches x 126 layers), more than the 60.0 ms allowed; raise the limit (flopcast run --max-minutes) or use tier analytical, which answers at once" -- "$flopcast" run --quiet --max-minutes 0.001 "$base"
+python3 - "$root/scenarios/fleet/hopper-50k.json" "$work/fleet-many.json" "$root/scenarios/fleet" <<'PY'
+import json, os, sys
+d = json.load(open(sys.argv[1]))
+for entry in d.get("training", []) + d.get("serving", []):
+    entry["scenario"] = os.path.join(sys.argv[3], entry["scenario"])
+job = dict(d["training"][0], repeat={"count": 1000, "every_days": 1})
+d["training"] = [dict(job, name=f"job {i}") for i in range(11)]
+json.dump(d, open(sys.argv[2], "w"))
+PY
+exact fleet-job-limit 2 "flopcast: error: fleet-many.json: /training/10: brings the fleet to 11000 jobs (repeats counted); at most 10000 in one fleet file" -- "$flopcast" fleet fleet-many.json
+serving="$root/scenarios/serving/deepseek-v3-h800.json"
+python3 - "$serving" "$work" <<'PY'
+import json, os, sys
+d = json.load(open(sys.argv[1]))
+d["serving"]["workload"] = {"arrival": "trace", "trace": "/dev/zero"}
+json.dump(d, open(os.path.join(sys.argv[2], "serve-trace.json"), "w"))
+d["serving"]["workload"] = {"arrival": "poisson", "rate_per_s": 1e9, "requests": 100000000, "input_tokens": 100,
+                            "output_tokens": 10}
+json.dump(d, open(os.path.join(sys.argv[2], "serve-many.json"), "w"))
+PY
+exact serving-trace-device 2 "flopcast: error: serve-trace.json: /serving/workload/trace: trace file /dev/zero: is a character device, expected a regular file" -- "$flopcast" serve serve-trace.json
+exact serving-request-limit 2 "flopcast: error: serve-many.json: /serving/workload/requests: expected an integer from 1 to 1000000, got 100000000" -- "$flopcast" serve serve-many.json
+mkdir "$work/read-only" && chmod 555 "$work/read-only"
+if [ "$(id -u)" -ne 0 ]; then
+  exact validate-read-only-out 2 "flopcast: error: read-only: cannot write: Permission denied" -- "$flopcast" validate --quiet --out read-only
+fi
+
 # The other commands read the same way.
 exact sweep-missing 2 "flopcast: error: nothing.json: no such file" -- "$flopcast" sweep nothing.json
 printf '{"base": "%s", "axes": [{"path": "/cluster/chips", "values": []}]}' "$base" >"$work/sweep-empty.json"

@@ -4,6 +4,7 @@
 #   html    the HTML is self-contained, has every chart inline, and headless Chromium shows it with no console error
 #   pdf     the PDF has pages, each with content (pdftoppm), and the text of every section
 #   atomic  a report that fails leaves the previous one in place, byte for byte
+#   escaping  a name that is markup and a formula stays text in the HTML, the SVGs and the CSV
 # Exits 77 (skipped) when a tool it needs (chromium, pdftoppm) is missing.
 set -u
 mode="$1"
@@ -79,7 +80,28 @@ case "$mode" in
     [ "$before" = "$after" ] || fail "the failed report changed the good one"
     ls -A "$work/r" | grep -q '\.tmp' && fail "temporary files left behind"
     ;;
+  escaping)
+    # A name that is markup and a spreadsheet formula (issue 25, item 7): text in the HTML, valid XML in every SVG,
+    # an apostrophe before the formula in the CSV.
+    python3 - scenarios/shipped/deepseek-v3-h800.json "$work/evil.json" "$root/scenarios/shipped" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["name"] = "=1+1 <script>alert('x')</script> & \"quoted\""
+json.dump(d, open(sys.argv[2], "w"))
+PY
+    "$flopcast" report --quiet --tier analytical "$work/evil.json" -o "$work/e" >/dev/null 2>"$work/e.err" ||
+      fail "report of a scenario with markup in its name: $(cat "$work/e.err")"
+    ! grep -q "<script>alert" "$work/e/report.html" || fail "the name went into the HTML as markup"
+    grep -q "&lt;script&gt;alert" "$work/e/report.html" || fail "the name is missing from the HTML"
+    python3 - "$work/e/charts" <<'PY' || fail "a chart is not valid XML"
+import os, sys, xml.etree.ElementTree as ET
+for name in os.listdir(sys.argv[1]):
+    ET.parse(os.path.join(sys.argv[1], name))
+PY
+    grep -q "'=1+1 <script>" "$work/e/report.csv" || fail "the CSV cell that starts with = has no apostrophe"
+    ! grep -q ",=1+1" "$work/e/report.csv" || fail "a CSV cell starts with ="
+    ;;
   *)
-    echo "usage: report_test.sh golden|html|pdf|atomic FLOPCAST SOURCE_ROOT" >&2; exit 2 ;;
+    echo "usage: report_test.sh golden|html|pdf|atomic|escaping FLOPCAST SOURCE_ROOT" >&2; exit 2 ;;
 esac
 echo "ok $mode"

@@ -86,6 +86,39 @@ TEST_CASE("edit distance and suggestions", "[core][text]") {
   CHECK(did_you_mean("tpu-v5", ids).empty());
 }
 
+TEST_CASE("escaping for HTML, SVG and CSV happens in one place", "[core][text]") {
+  // A scenario named <script>...</script> goes into a report as text, never markup (issue 25, item 7).
+  CHECK(xml_escape("<script>alert('x')</script> & \"q\"") ==
+        "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;");
+  CHECK(xml_escape(std::string("bell\x07 tab\t")) == "bell tab\t");  // XML 1.0 has no place for BEL
+  // RFC 4180 quoting, and an apostrophe before what a spreadsheet would run as a formula.
+  CHECK(csv_field("plain") == "plain");
+  CHECK(csv_field("a,b") == "\"a,b\"");
+  CHECK(csv_field("say \"hi\"") == "\"say \"\"hi\"\"\"");
+  CHECK(csv_field("=HYPERLINK(\"http://x\")") == "\"'=HYPERLINK(\"\"http://x\"\")\"");
+  CHECK(csv_field("@SUM(A1)") == "'@SUM(A1)");
+  CHECK(csv_field("+1+cmd|' /C calc'!A0") == "'+1+cmd|' /C calc'!A0");
+  CHECK(csv_field("-12.5") == "-12.5");  // a number stays a number
+  CHECK(first_control_character("Llama 3 on 8 H100") == std::string::npos);
+  CHECK(first_control_character("a\tb\nc") == std::string::npos);
+  CHECK(first_control_character("red \x1b[31m") == 4);
+  CHECK(first_control_character("del\x7f") == 3);
+  CHECK(first_control_character("c1 \xc2\x9b") == 3);  // U+009B, CSI
+  CHECK(first_control_character("caf\xc3\xa9") == std::string::npos);  // U+00E9 is text
+}
+
+TEST_CASE("JSON inputs: keys once per object, bounded nesting, regular files", "[core][files]") {
+  CHECK_THROWS_WITH(parse_json_text(R"({"a": {"b": 1, "c": [{"d": 1, "d": 2}]}})", "k.json"),
+                    "k.json: /a/c/0/d: appears twice in its object; JSON keys must be unique (the last one would win "
+                    "in silence)");
+  CHECK_NOTHROW(parse_json_text(R"({"a": {"b": 1}, "c": {"b": 2}})", "k.json"));  // the same key in two objects
+  const std::string deep = std::string(kMaxJsonDepth, '[') + std::string(kMaxJsonDepth, ']');
+  CHECK_NOTHROW(parse_json_text(deep, "d.json"));
+  CHECK_THROWS_WITH(parse_json_text("[" + deep + "]", "d.json"),
+                    Catch::Matchers::EndsWith("nests deeper than 64 levels; no flopcast input needs more than a few"));
+  CHECK_THROWS_WITH(read_text_file("/dev/null"), "/dev/null: is a character device, expected a regular file");
+}
+
 TEST_CASE("atomic writes replace the file whole", "[core][files]") {
   const auto path = std::filesystem::temp_directory_path() / "flopcast_atomic_test.txt";
   write_file_atomic(path, "first");

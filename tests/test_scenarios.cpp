@@ -206,7 +206,7 @@ TEST_CASE("validation names the file and the JSON path and what was expected", "
     json["parallelism"] = {{"tp", 1}, {"pp", 1}};
     const auto p = problems_of(json);
     REQUIRE(!p.empty());
-    CHECK(p[0] == "/model/layers: expected an integer from 1 to 16777216, got the string \"61\"");
+    CHECK(p[0] == "/model/layers: expected an integer from 1 to 10000, got the string \"61\"");
   }
 }
 

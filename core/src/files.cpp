@@ -441,6 +441,15 @@ void create_output_folder(const fs::path& folder) {
   if (error) throw IoError(fmt::format("{}: cannot create the output folder: {}", folder.string(), error.message()));
 }
 
+void check_output_folder(const fs::path& folder) {
+  create_output_folder(folder);
+  std::string probe = (folder / ".flopcast-write-test.XXXXXX").string();
+  const int fd = ::mkstemp(probe.data());
+  if (fd < 0) throw IoError(fmt::format("{}: cannot write: {}", folder.string(), std::strerror(errno)));
+  ::close(fd);
+  ::unlink(probe.c_str());
+}
+
 std::vector<fs::path> json_files_in(const fs::path& dir, const std::string& what) {
   std::error_code error;
   if (!fs::exists(dir, error)) throw InputError(dir.string(), "", fmt::format("no such folder (expected a folder of {})", what));

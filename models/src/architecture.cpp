@@ -84,7 +84,8 @@ ModelArch read_model(JsonReader& reader, bool catalog_entry) {
     model.id = reader.string("id", Need::optional).value_or("inline");
   }
   model.name = reader.string("name", Need::required).value_or("");
-  model.layers = read_int(reader, "layers", Need::required, kPositive);
+  // The deepest published models have a few hundred layers; past 10,000 a simulation's events would run for hours.
+  model.layers = read_int(reader, "layers", Need::required, {.min = 1, .max = 10000});
   model.hidden = read_int(reader, "hidden", Need::required, kPositive);
   model.ffn = read_int(reader, "ffn", Need::required, kPositive);
   model.heads = read_int(reader, "heads", Need::required, kPositive);

@@ -22,6 +22,9 @@ constexpr NumberBounds kPositive{.min = 0, .max = 1e30, .min_exclusive = true};
 constexpr NumberBounds kNonNegative{.min = 0, .max = 1e30};
 // At most 1,000 repeats of one entry: a portfolio of a few hundred jobs is the target (issue 12's bench: 200).
 constexpr std::int64_t kMaxRepeat = 1000;
+// At most 10,000 jobs in all, repeats counted: each holds its resolved scenario, and the fleet simulation's events
+// grow with them (100,000 jobs took 2.5 GB; 1,000 entries of 1,000 repeats would take 20 GB).
+constexpr std::size_t kMaxFleetJobs = 10000;
 
 bool valid_date(const std::string& s) {
   if (s.size() != 10 || s[4] != '-' || s[7] != '-') return false;
@@ -306,6 +309,14 @@ class FleetParser {
     r.string("source", Need::optional);
     r.string("note", Need::optional);
     r.finish();
+    if (spec_.jobs.size() + static_cast<std::size_t>(count) > kMaxFleetJobs) {
+      if (!too_many_jobs_) {  // said once, at the entry that crosses the limit
+        r.problem_here(fmt::format("brings the fleet to {} jobs (repeats counted); at most {} in one fleet file",
+                                   spec_.jobs.size() + static_cast<std::size_t>(count), kMaxFleetJobs));
+      }
+      too_many_jobs_ = true;
+      return;
+    }
     for (int i = 0; i < count; ++i) {
       FleetJob copy = job;
       if (count > 1) copy.name = fmt::format("{} #{}", job.name, i + 1);
@@ -366,6 +377,7 @@ class FleetParser {
   std::map<std::string, std::size_t> pool_index_;
   std::set<std::size_t> filled_sites_;
   std::map<std::string, Scenario> scenarios_;
+  bool too_many_jobs_ = false;  // the job limit was reported
   std::set<std::string> failed_;
 };
 

@@ -636,6 +636,12 @@ class ScenarioParser {
     if (plan.dp > 0 && training.global_batch % per_step != 0) {
       problem("/training/global_batch", fmt::format("{} is not a multiple of dp x micro_batch = {} x {} = {}",
                                                     training.global_batch, plan.dp, plan.micro_batch, per_step));
+    } else if (plan.dp > 0 && training.global_batch / per_step > kMaxMicroBatches) {
+      // Every tier lays out the step's pipeline schedule, micro-batch by micro-batch.
+      problem("/training/global_batch",
+              fmt::format("{} sequences make {} micro-batches per step (over dp x micro_batch = {}); at most {} (the "
+                          "published plans run a few thousand at most)",
+                          training.global_batch, training.global_batch / per_step, per_step, kMaxMicroBatches));
     }
     if (training.seq_len % plan.cp != 0) {
       problem("/training/seq_len", fmt::format("{} is not divisible by cp {}", training.seq_len, plan.cp));

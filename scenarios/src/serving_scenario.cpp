@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "flopcast/core/errors.hpp"
+#include "flopcast/core/files.hpp"
 #include "flopcast/core/text.hpp"
 
 namespace flopcast {
@@ -61,18 +63,31 @@ void check_pool(JsonReader& at, const std::string& key, const ServingPool& pool,
   for (const auto& message : serving_plan_problems(model, pool, cluster.node.chip_count())) at.problem(key, message);
 }
 
+// A serving workload's bounds: each request is simulated, and its state kept, for the whole run (100 million requests
+// at a billion per second took 9.7 GB). A trace of a million requests is about 20 MB of text.
+constexpr long kMaxRequests = 1'000'000;
+constexpr std::size_t kMaxTraceBytes = std::size_t{64} << 20;
+
 // arrival_s,input_tokens,output_tokens per line after a header; arrivals in order.
 std::vector<TraceRequest> read_trace(JsonReader& w, const std::string& path, const fs::path& base_dir) {
   const fs::path full = fs::path(path).is_absolute() ? fs::path(path) : base_dir / path;
-  std::ifstream in(full);
   std::vector<TraceRequest> out;
-  if (!in) {
-    w.problem("trace", fmt::format("cannot read the trace file {}", full.string()));
+  std::string text;
+  try {
+    text = read_text_file(full, kMaxTraceBytes);  // a regular file of at most 64 MiB
+  } catch (const InputError& error) {
+    for (const auto& problem : error.problems()) w.problem("trace", fmt::format("trace file {}", to_string(problem)));
     return out;
   }
+  std::istringstream in(text);
   std::string line;
   long number = 0;
   while (std::getline(in, line)) {
+    if (static_cast<long>(out.size()) >= kMaxRequests) {
+      w.problem("trace", fmt::format("{} holds more than {} requests, the most one run simulates", full.string(),
+                                     kMaxRequests));
+      return {};
+    }
     ++number;
     if (number == 1 || line.empty() || line[0] == '#') continue;
     std::replace(line.begin(), line.end(), ',', ' ');
@@ -105,7 +120,7 @@ Workload read_workload(JsonReader& s, const fs::path& base_dir) {
   const Need generated = out.arrival == ArrivalKind::trace ? Need::optional : Need::required;
   out.rate_per_s = w->number("rate_per_s", poisson, {.min = 0, .max = 1e9, .min_exclusive = true}).value_or(1.0);
   out.concurrency = static_cast<int>(w->integer("concurrency", closed, {.min = 1, .max = 1 << 24}).value_or(1));
-  out.requests = w->integer("requests", Need::optional, {.min = 1, .max = 100'000'000}).value_or(1000);
+  out.requests = w->integer("requests", Need::optional, {.min = 1, .max = kMaxRequests}).value_or(1000);
   out.input_tokens = w->number("input_tokens", generated, {.min = 1, .max = 1e7}).value_or(1000);
   out.output_tokens = w->number("output_tokens", generated, {.min = 1, .max = 1e7}).value_or(200);
   static const std::vector<std::string> kLengths{"fixed", "exponential"};

@@ -9,6 +9,7 @@
 #include "engine.hpp"
 #include "flopcast/core/errors.hpp"
 #include "flopcast/core/files.hpp"
+#include "flopcast/core/human_units.hpp"
 #include "step_sim.hpp"
 
 namespace flopcast {
@@ -29,6 +30,17 @@ std::optional<Tier> parse_tier(std::string_view name) {
   return std::nullopt;
 }
 
+double expected_simulation_s(const TrainingJob& job, Tier tier) {
+  constexpr double kSecondsPerUnit = 130e-6;
+  if (tier == Tier::analytical) return 0.0;
+  const auto& plan = job.plan;
+  const double micro_batches =
+      static_cast<double>(job.training.global_batch) / (static_cast<double>(plan.dp) * plan.micro_batch);
+  const double layers = job.model.layers + job.model.mtp_modules;
+  const double chips_per_stage = tier == Tier::full ? static_cast<double>(job.cluster.chips) / plan.pp : 1.0;
+  return kSecondsPerUnit * micro_batches * layers * chips_per_stage;
+}
+
 SimResult simulate_training(const TrainingJob& job, const Assumptions& assumptions, const SimOptions& options) {
   const auto started = std::chrono::steady_clock::now();
   SimResult result;
@@ -43,6 +55,17 @@ SimResult simulate_training(const TrainingJob& job, const Assumptions& assumptio
     throw ModelError(fmt::format("tier full simulates every chip; {} chips is more than its limit of {} (use tier "
                                  "replica)",
                                  job.cluster.chips, options.max_full_chips));
+  }
+  if (const double expected = expected_simulation_s(job, options.tier);
+      options.max_expected_s > 0 && expected > options.max_expected_s) {
+    throw ModelError(fmt::format(
+        "tier {} would simulate for about {} here ({:.0f} micro-batches x {} layers{}), more than the {} allowed; "
+        "raise the limit (flopcast run --max-minutes) or use tier analytical, which answers at once",
+        to_string(options.tier), human::seconds(expected),
+        static_cast<double>(job.training.global_batch) / (static_cast<double>(plan.dp) * plan.micro_batch),
+        job.model.layers + job.model.mtp_modules,
+        options.tier == Tier::full ? fmt::format(" x {} chips per stage", job.cluster.chips / plan.pp) : "",
+        human::seconds(options.max_expected_s)));
   }
   TrainingEstimate estimate = prepare_estimate(job);
   std::vector<StepWork> works = build_stage_works(job, estimate.topology, assumptions);

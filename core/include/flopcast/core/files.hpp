@@ -105,4 +105,8 @@ void write_all_to_fd(int fd, const std::string& data);
 // Creates `folder` and its parents when missing (an output folder named on the command line). Throws IoError.
 void create_output_folder(const std::filesystem::path& folder);
 
+// Creates `folder` when missing and writes and removes a probe file in it: a command that computes for minutes
+// before it writes (validate, calibrate) learns at once that its output folder is read-only. Throws IoError.
+void check_output_folder(const std::filesystem::path& folder);
+
 }  // namespace flopcast

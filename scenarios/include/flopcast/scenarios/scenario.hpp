@@ -44,6 +44,10 @@ enum class PublishedMetric {
 std::string_view to_string(PublishedMetric metric);
 const std::vector<std::string>& published_metric_names();
 
+// Micro-batches per optimizer step a scenario may ask for: every tier lays out the pipeline schedule micro-batch by
+// micro-batch (2^40 sequences over dp 128 would take tens of GB).
+inline constexpr long kMaxMicroBatches = 100000;
+
 struct Published {
   std::string run;  // the run's id in calibration_runs.json
   PublishedMetric metric = PublishedMetric::step_time_s;

@@ -34,6 +34,12 @@ struct Straggler {
   double link_factor = 1.0;
 };
 
+// The wall time a tier-2 or tier-3 simulation of `job` is expected to take on one core, from its size: the step's
+// micro-batches x its layers (MTP modules included) x the chips simulated per pipeline stage (tier 2: one; tier 3:
+// all of them). About 130 us per unit, measured on the 2-core CI machine's release build: Llama 3.1 405B at tier 2,
+// 16 to 1,600 micro-batches x 126 layers, 0.6 to 26 s; Llama 3 70B at tier 3 on 1,024 H100, 16 x 80 x 256, 35-65 s.
+double expected_simulation_s(const TrainingJob& job, Tier tier);
+
 struct SimOptions {
   Tier tier = Tier::replica;
   // Off: every collective blocks the compute stream and pipeline sends are synchronous. On: what the plan overlaps
@@ -43,6 +49,8 @@ struct SimOptions {
   std::vector<Straggler> stragglers;
   bool record_trace = false;
   int max_full_chips = 1024;  // tier 3 refuses larger clusters
+  // Tiers 2 and 3 refuse a simulation expected to take longer (expected_simulation_s); 0: no limit.
+  double max_expected_s = 600;
   int busiest_links = 10;     // links reported, busiest first
   bool whole_run = true;      // scenarios with failures enabled: also simulate the whole run (the planner skips it)
   // Set from another thread to stop a discrete-event simulation: its engine process is killed and Cancelled
