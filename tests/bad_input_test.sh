@@ -183,5 +183,20 @@ exact import-hf-incomplete 2 "flopcast: error: config.json: /model_type: is miss
 exact claims-not-folder 2 "flopcast: error: nothing: no such folder (expected a folder of claim files)" -- "$flopcast" claims nothing
 exact report-no-input 2 "flopcast: error: report: give scenario or sweep files, or --claims DIR" -- "$flopcast" report -o out
 
+# Messages that name where a problem comes from (issue 25, item 16).
+printf '{"base": "nothere.json", "axes": [{"path": "/cluster/chips", "values": [16]}]}' >"$work/sweep-nobase.json"
+exact sweep-missing-base 2 "flopcast: error: nothere.json: no such file (named at sweep-nobase.json: /base)" -- "$flopcast" sweep sweep-nobase.json
+printf '{"base": "%s", "axes": [{"path": "/cluster/chips", "values": [16]}]}' "$root/scenarios/serving/deepseek-v3-h800.json" >"$work/sweep-serving.json"
+exact sweep-serving-base 2 'flopcast: error: sweep-serving.json: /base: is a serving deployment (a "serving" section); a sweep runs training scenarios (flopcast serve --search searches deployments)' -- "$flopcast" sweep sweep-serving.json
+python3 - "$work" <<'PY'
+import json, os, sys
+fleet = json.load(open(os.path.join(sys.argv[1], "fleet-ok.json")))
+fleet["training"][0]["scenario"] = "nothere.json"
+json.dump(fleet, open(os.path.join(sys.argv[1], "fleet-missing.json"), "w"))
+PY
+exact fleet-missing-scenario 2 "flopcast: error: nothere.json: no such file (named at fleet-missing.json: /training/0/scenario)" -- "$flopcast" fleet fleet-missing.json
+printf '{"model_type": "llama", "num_hidden_layers": 32, "hidden_size": 4096, "intermediate_size": 14336, "num_attention_heads": 32, "num_key_value_heads": 7, "vocab_size": 128256}' >"$work/config-gqa.json"
+exact import-hf-kv-heads 2 "flopcast: error: config-gqa.json: /num_key_value_heads: must divide num_attention_heads (32), got 7" -- "$flopcast" import-hf config-gqa.json
+
 echo "bad input: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

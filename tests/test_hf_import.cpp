@@ -40,4 +40,12 @@ TEST_CASE("unsupported or broken HF configs are clear errors", "[models][hf]") {
   CHECK(messages.size() == 5);
   CHECK(messages[0] == "/num_hidden_layers: is required but missing");
   CHECK(messages[1] == "/hidden_size: expected an integer from 1 to 16777216, got the string \"4096\"");
+  // 7 key/value heads do not divide 32 query heads: refused here, not later by the scenario that loads the import.
+  const auto gqa = test::messages_of([] {
+    import_hf_config(nlohmann::json::parse(R"({"model_type": "llama", "num_hidden_layers": 32, "hidden_size": 4096,
+      "intermediate_size": 14336, "num_attention_heads": 32, "num_key_value_heads": 7, "vocab_size": 128256})"),
+                     "c.json");
+  });
+  REQUIRE(gqa.size() == 1);
+  CHECK(gqa[0] == "/num_key_value_heads: must divide num_attention_heads (32), got 7");
 }

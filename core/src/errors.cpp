@@ -9,6 +9,14 @@ std::string to_string(const Problem& problem) {
   return fmt::format("{}: {}: {}", problem.file, problem.path, problem.message);
 }
 
+void append_referenced(std::vector<Problem>& out, const std::vector<Problem>& found, const std::string& file,
+                       const std::string& path) {
+  for (auto p : found) {
+    p.message += fmt::format(" (named at {}: {})", file, path);
+    out.push_back(std::move(p));
+  }
+}
+
 namespace {
 std::string join(const std::vector<Problem>& problems) {
   std::string text;

@@ -61,6 +61,10 @@ ModelArch import_hf_config(const nlohmann::json& config, const std::string& file
   m.ffn_act = FfnActivation::swiglu;  // every supported family uses a gated (SiLU) MLP
   m.qkv_bias = family == "qwen2" || r.boolean("attention_bias", Need::optional).value_or(false);
   m.attention = m.kv_heads == m.heads ? Attention::mha : Attention::gqa;
+  if (m.kv_heads > 0 && m.heads % m.kv_heads != 0) {  // as the scenario's model checks it: an import must load
+    r.problem("num_key_value_heads",
+              fmt::format("must divide num_attention_heads ({}), got {}", m.heads, m.kv_heads));
+  }
 
   if (family == "mixtral") {
     m.moe = MoeDims{.experts = get_int(r, "num_local_experts", Need::required, kPositive),

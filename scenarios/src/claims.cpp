@@ -234,7 +234,7 @@ Claim load_claim(const fs::path& file, const Catalogs& catalogs) {
         try {
           check.scenarios.push_back(load_scenario(file.parent_path() / path, catalogs));
         } catch (const InputError& error) {
-          problems.insert(problems.end(), error.problems().begin(), error.problems().end());
+          append_referenced(problems, error.problems(), file.string(), c.path());
         }
       }
       claim.checks.push_back(std::move(check));

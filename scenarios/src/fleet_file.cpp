@@ -225,7 +225,7 @@ class FleetParser {
       try {
         it = scenarios_.emplace(path.string(), load_scenario(path, catalogs_)).first;
       } catch (const InputError& error) {
-        for (const auto& p : error.problems()) problems_.push_back(p);
+        append_referenced(problems_, error.problems(), file_, r.path_of("scenario"));
         failed_.insert(path.string());
         return nullptr;
       } catch (const ModelError& error) {

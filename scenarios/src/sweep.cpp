@@ -165,12 +165,17 @@ Sweep parse_sweep(const nlohmann::json& json, const std::string& file_label, con
         sweep.base = read_json_file(base_file);
         sweep.base_dir = base_file.parent_path();
       } catch (const InputError& error) {
-        problems.insert(problems.end(), error.problems().begin(), error.problems().end());
+        append_referenced(problems, error.problems(), file_label, "/base");
       }
     } else if (base->is_object()) {
       sweep.base = *base;
     } else {
       top.problem("base", fmt::format("expected a scenario file name or a scenario object, got {}", describe_json(*base)));
+    }
+    if (sweep.base.is_object() && sweep.base.contains("serving")) {
+      top.problem("base", "is a serving deployment (a \"serving\" section); a sweep runs training scenarios (flopcast "
+                          "serve --search searches deployments)");
+      sweep.base = nlohmann::json();  // nothing to check the axes against
     }
   }
   const std::vector<std::string> modes{"grid", "zip"};

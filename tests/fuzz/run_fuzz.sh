@@ -7,7 +7,8 @@ target="$1" seconds="$2" work="$3"
 shift 3
 here="$(cd "$(dirname "$0")" && pwd)"
 mkdir -p "$work/corpus" "$work/crashes"
-# -timeout: one input taking 20 s is a hang worth reporting; -max_len: scenarios are small; the dictionary holds the
-# schema's keys and ids so the fuzzer reaches past "unknown key".
-exec "$target" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=2560 -max_len=4096 -seed=1 \
+# -timeout: one input taking 20 s is a hang worth reporting; -max_len: 64 kB, past the few kB of a scenario (fleet
+# files and traces run larger, and bounds on size are part of what is tested); the dictionary holds the schema's
+# keys and ids so the fuzzer reaches past "unknown key".
+exec "$target" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=2560 -max_len=65536 -seed=1 \
   -dict="$here/scenario.dict" -artifact_prefix="$work/crashes/" -print_final_stats=1 "$work/corpus" "$@"

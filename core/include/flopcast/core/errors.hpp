@@ -17,6 +17,11 @@ struct Problem {
 
 std::string to_string(const Problem& problem);  // "file: /a/b: message"
 
+// The problems of a file that another one names (a sweep's base, a fleet's or a claim's scenario), appended to `out`
+// with the referring place: "base.json: /cluster/chips: ... (named at sweep.json: /base)".
+void append_referenced(std::vector<Problem>& out, const std::vector<Problem>& found, const std::string& file,
+                       const std::string& path);
+
 // Bad input: a file that cannot be read, invalid JSON, a value of the wrong type or out of bounds, an unknown id.
 // Holds every problem found, not only the first.
 class InputError : public std::runtime_error {
