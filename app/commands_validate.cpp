@@ -297,6 +297,7 @@ int calibrate_runs(const CalibrateOptions& options, const Catalogs& catalogs, st
     fmt::print(out, "    {:<20} {:.3f} / {:.3f}\n", slice, u["analytical"]["by_class"].value(slice, 0.0),
                sigma.get<double>());
   }
+  release_input(file);  // replacing the calibration the catalogs were loaded with is the point
   write_file_atomic(file, json.dump(2) + "\n");
   if (options.runs_file.empty() && options.out_file.empty()) {
     fmt::print(out, "  written: {} (flopcast run and validate use it from now on)\n", file.string());

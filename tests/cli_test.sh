@@ -103,6 +103,9 @@ expect validate-empty 2 "no scenario with a \"published\" block" "" -- "$flopcas
 expect calibrate-dry 0 "tier-1 \|error\| on these runs: median" "written:" -- "$flopcast" calibrate --dry-run --quiet "$work/val"
 expect calibrate-write 0 "written: $work/cal.json" "" -- "$flopcast" calibrate --quiet --out "$work/cal.json" "$work/val"
 expect calibrate-json 0 '"parameters"' "" -- cat "$work/cal.json"
+# Without --out calibrate replaces the calibration it was loaded with: the one output allowed over an input.
+mkdir "$work/data" && cp -r "$root/hardware" "$root/models" "$root/scenarios" "$work/data/"
+expect calibrate-in-place 0 "written: $work/data/models/data/calibration.json" "is an input" -- env FLOPCAST_DATA_DIR="$work/data" "$flopcast" calibrate --quiet "$work/val"
 expect calibrate-spread 0 '"uncertainty"' "" -- cat "$work/cal.json"
 # A validate_only run is validated but left out of the fit, and the output says so.
 mkdir -p "$work/val-only"

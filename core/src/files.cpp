@@ -334,6 +334,14 @@ StagedFiles::~StagedFiles() {
 
 void refuse_overwriting_an_input(const fs::path& path) { refuse_input_overwrite(path); }
 
+void release_input(const fs::path& path) {
+  struct stat status {};
+  if (::stat(path.c_str(), &status) != 0) return;
+  auto& registry = inputs();
+  const std::lock_guard lock(registry.mutex);
+  registry.files.erase({status.st_dev, status.st_ino});
+}
+
 void guard_inputs_against_outputs() {
   auto& registry = inputs();
   const std::lock_guard lock(registry.mutex);

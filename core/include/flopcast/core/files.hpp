@@ -27,6 +27,9 @@ void guard_inputs_against_outputs();
 // IoError when `path` is a file this process read (with the guard on); commands call it for the outputs they name
 // before they start work, and every writer above calls it again.
 void refuse_overwriting_an_input(const std::filesystem::path& path);
+// Lets this process write over `path` although it read it: for the one output that replaces its own input by design
+// (flopcast calibrate rewrites the calibration the catalogs were loaded with).
+void release_input(const std::filesystem::path& path);
 
 // Reads and parses a JSON file of at most kMaxJsonInputBytes. Throws InputError with the line and column of a
 // syntax error.
