@@ -241,7 +241,9 @@ struct Outputs {
   // One finished point, flushed at once; a row with "error" stops the sweep.
   void write(const Sweep& sweep, std::size_t index, const std::string& line) {
     // A worker that dies (killed, out of memory) is flopcast's failure, not the input's: exit 1.
-    if (line.empty()) throw std::runtime_error(fmt::format("the sweep worker for point {} stopped without a result", index));
+    if (line.empty()) {
+      throw std::runtime_error(fmt::format("the sweep worker for point {} stopped without a result", index));
+    }
     const auto row = nlohmann::json::parse(line);
     if (row.contains("error")) throw ModelError(fmt::format("point {}: {}", index, row["error"].get<std::string>()));
     // The JSON Lines first: it is the record a resumed sweep trusts, and the CSV is rebuilt from it.

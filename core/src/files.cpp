@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -129,8 +130,7 @@ std::string file_type_name(mode_t type) {
 struct InputRegistry {
   std::mutex mutex;
   bool on = false;
-  std::set<std::pair<dev_t, ino_t>> files;
-  std::vector<std::pair<std::pair<dev_t, ino_t>, fs::path>> names;
+  std::map<std::pair<dev_t, ino_t>, fs::path> files;  // the name each was first read by
 };
 
 InputRegistry& inputs() {
@@ -142,8 +142,7 @@ void remember_input(const struct stat& status, const fs::path& path) {
   auto& registry = inputs();
   const std::lock_guard lock(registry.mutex);
   if (!registry.on) return;
-  const std::pair key{status.st_dev, status.st_ino};
-  if (registry.files.insert(key).second) registry.names.emplace_back(key, path);
+  registry.files.try_emplace({status.st_dev, status.st_ino}, path);
 }
 
 // IoError when `path` is a file this process read as an input.
@@ -152,14 +151,10 @@ void refuse_input_overwrite(const fs::path& path) {
   struct stat status {};
   if (::stat(path.c_str(), &status) != 0) return;  // a new file is no input
   const std::lock_guard lock(registry.mutex);
-  const std::pair key{status.st_dev, status.st_ino};
-  if (!registry.on || registry.files.count(key) == 0) return;
-  for (const auto& [file, name] : registry.names) {
-    if (file == key) {
-      throw IoError(fmt::format("{}: is an input of this command (read as {}); write the output to another file",
-                                path.string(), name.string()));
-    }
-  }
+  const auto found = registry.files.find({status.st_dev, status.st_ino});
+  if (!registry.on || found == registry.files.end()) return;
+  throw IoError(fmt::format("{}: is an input of this command (read as {}); write the output to another file",
+                            path.string(), found->second.string()));
 }
 
 // A parser callback that refuses an object with the same key twice (nlohmann keeps the last one, so a scenario with
@@ -339,7 +334,7 @@ void release_input(const fs::path& path) {
   if (::stat(path.c_str(), &status) != 0) return;
   auto& registry = inputs();
   const std::lock_guard lock(registry.mutex);
-  registry.files.erase({status.st_dev, status.st_ino});
+  registry.files.erase(std::pair{status.st_dev, status.st_ino});
 }
 
 void guard_inputs_against_outputs() {
