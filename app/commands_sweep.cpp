@@ -308,10 +308,25 @@ int run_distributed(const Sweep& sweep, const SweepOptions& options, const Catal
   return 0;
 }
 
+// What a long check of the axes' values shows (each value is parsed in the base scenario): a line when it starts,
+// and a count on a terminal. Short checks say nothing.
+SweepCheckProgress check_progress(const SweepOptions& options) {
+  constexpr std::size_t kLongCheck = 10'000;
+  if (options.quiet) return {};
+  const bool tty = ::isatty(STDERR_FILENO) != 0;
+  return [tty, file = options.file](std::size_t checked, std::size_t total) {
+    if (total < kLongCheck) return;
+    if (checked == 0) fmt::print(stderr, "sweep {}: checking {} axis values in the base scenario\n", file, total);
+    if (tty && (checked % 1000 == 0 || checked == total)) {
+      fmt::print(stderr, "\r  {}/{} values checked{}", checked, total, checked == total ? "\n" : "");
+    }
+  };
+}
+
 }  // namespace
 
 int run_sweep(const SweepOptions& options, const Catalogs& catalogs, std::ostream& out) {
-  const auto sweep = load_sweep(options.file, catalogs);
+  const auto sweep = load_sweep(options.file, catalogs, check_progress(options));
   if (ranks() > 1) return run_distributed(sweep, options, catalogs, out);
   Outputs outputs(sweep, options);
   const std::size_t total = sweep.size();

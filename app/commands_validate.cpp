@@ -109,7 +109,8 @@ std::filesystem::path default_validation_dir() { return data_root() / "scenarios
 int validate_runs(const ValidateOptions& options, const Catalogs& catalogs, std::ostream& out) {
   const auto dir = options.dir.empty() ? default_validation_dir() : std::filesystem::path(options.dir);
   if (!options.out_dir.empty()) check_output_folder(options.out_dir);  // before minutes of simulation
-  const auto scenarios = load_validation_scenarios(dir, catalogs);
+  std::vector<Problem> unreadable;
+  const auto scenarios = load_validation_scenarios(dir, catalogs, &unreadable);
   const bool progress = !options.quiet && ::isatty(STDERR_FILENO);
   const auto report = validate(scenarios, catalogs.assumptions, [&](int i, int n, const std::string& run) {
     if (progress) fmt::print(stderr, "\r[{}/{}] {:<48}", i + 1, n, run);
@@ -156,6 +157,12 @@ int validate_runs(const ValidateOptions& options, const Catalogs& catalogs, std:
     fmt::print(out, "\n  written: {}, {}\n", (folder / "validation.csv").string(), (folder / "validation.md").string());
   }
   if (options.cross_validate) print_cross_validation(scenarios, report, options, out);
+  if (!unreadable.empty()) {
+    // The others were validated and written; the exit status still says that the folder had bad files.
+    fmt::print(stderr, "flopcast: error: files of {} that could not be validated (left out above):\n", dir.string());
+    for (const auto& problem : unreadable) fmt::print(stderr, "  {}\n", to_string(problem));
+    return 2;
+  }
   return 0;
 }
 

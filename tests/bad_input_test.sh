@@ -198,5 +198,42 @@ exact fleet-missing-scenario 2 "flopcast: error: nothere.json: no such file (nam
 printf '{"model_type": "llama", "num_hidden_layers": 32, "hidden_size": 4096, "intermediate_size": 14336, "num_attention_heads": 32, "num_key_value_heads": 7, "vocab_size": 128256}' >"$work/config-gqa.json"
 exact import-hf-kv-heads 2 "flopcast: error: config-gqa.json: /num_key_value_heads: must divide num_attention_heads (32), got 7" -- "$flopcast" import-hf config-gqa.json
 
+# One dangling link among good files: the others are validated and written, and the exit status still says 2.
+mkdir "$work/mixed-folder" && cp "$root/scenarios/validation/mbridge2511-h100-llama3-8B-8gpu.json" "$work/mixed-folder/"
+ln -s nowhere.json "$work/mixed-folder/b.json"
+out="$(cd "$work" && "$flopcast" validate mixed-folder 2>"$work/.stderr")"
+status=$?
+expected="flopcast: error: files of mixed-folder that could not be validated (left out above):
+  mixed-folder/b.json: is a symbolic link to nowhere.json, which does not exist"
+if [ "$status" -eq 2 ] && [ "$(cat "$work/.stderr")" = "$expected" ] &&
+   grep -q "Validation against 1 published training runs" <<<"$out"; then
+  passed=$((passed + 1))
+else
+  echo "FAIL validate-dangling-link-among-good-files: exit $status, stderr: $(cat "$work/.stderr")"
+  failed=$((failed + 1))
+fi
+# A claim file naming a scenario that is not there: the message says which claim, at which JSON path.
+mkdir "$work/claims-missing"
+printf '{"claim": "c", "source": "s", "checks": [{"label": "l", "scenario": "nothere.json", "metric": "train_days"}]}' \
+  >"$work/claims-missing/c.json"
+exact claim-missing-scenario 2 "flopcast: error: claims-missing/nothere.json: no such file (named at claims-missing/c.json: /checks/0/scenario)" -- "$flopcast" claims claims-missing
+
+# A long axis is checked value by value before any point runs: the check says so when it starts (it is not silent).
+python3 - "$work" "$root/scenarios/shipped/llama3-405b-h100.json" <<'PY'
+import json, os, sys
+values = [1e12 + i for i in range(9999)] + [-1]
+json.dump({"base": sys.argv[2], "axes": [{"path": "/training/tokens", "values": values}]},
+          open(os.path.join(sys.argv[1], "sweep-long.json"), "w"))
+PY
+(cd "$work" && "$flopcast" sweep sweep-long.json --out sweep-long >/dev/null 2>"$work/.stderr")
+status=$?
+if [ "$status" -eq 2 ] && [ "$(head -1 "$work/.stderr")" = "sweep sweep-long.json: checking 10000 axis values in the base scenario" ] &&
+   grep -q "/axes/0/values/9999: -1 at /training/tokens" "$work/.stderr"; then
+  passed=$((passed + 1))
+else
+  echo "FAIL sweep-long-axis-check: exit $status, stderr: $(head -c 400 "$work/.stderr")"
+  failed=$((failed + 1))
+fi
+
 echo "bad input: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

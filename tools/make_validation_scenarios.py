@@ -583,10 +583,34 @@ def record_data_parallel(run):
     return p.get("dp") or run["hardware"]["num_chips"] // ((p.get("tp") or 1) * (p.get("pp") or 1) * (p.get("cp") or 1))
 
 
+MICRO_BATCH_CONFLICT = re.compile(r"micro_batch_size \((\d+) vs (\d+) conflict\)")
+
+
+def resolve_stated_micro_batch_conflict(run, assumed):
+    """Where the record says its sources state two micro-batch sizes for one table, the smaller one.
+
+    A run that ran fit in its chips' memory, and activations grow with the micro-batch: the larger of two
+    contradicting figures is the one more likely to be a typo or another configuration (TorchTitan's Llama 4 Scout
+    table: 10 sequences of 8,192 tokens without recomputation need several times a GB200's memory; the torchao
+    README states 1 for the same table). `flopcast validate` then says whether the smaller one fits."""
+    for field in run.get("unverified_fields") or []:
+        match = MICRO_BATCH_CONFLICT.search(field)
+        if not match:
+            continue
+        stated = sorted({int(match.group(1)), int(match.group(2))})
+        p = run["parallelism"]
+        if p.get("micro_batch_size") != stated[0]:
+            assumed.append(f"micro-batch: the sources state {stated[1]} and {stated[0]} for this run; "
+                           f"{stated[0]}, the one that needs less memory (a run that ran fit its chips)")
+            p["micro_batch_size"] = stated[0]
+        return
+
+
 def fill_gaps(run, runs, assumed):
     """A copy of the run with a missing plan or batch taken from a sibling run, each step noted in `assumed`."""
     run = json.loads(json.dumps(run))
     p = run["parallelism"]
+    resolve_stated_micro_batch_conflict(run, assumed)
     siblings = same_model_runs(run, runs)
     if p.get("tp") is None and p.get("pp") is None:
         donor = next((r for r in siblings if r["parallelism"].get("tp") is not None), None)

@@ -32,6 +32,7 @@
 #include <cmath>
 
 #include "chart_box.hpp"
+#include "document.hpp"
 #include "flopcast/core/files.hpp"
 #include "flopcast/core/human_units.hpp"
 #include "flopcast/reports/charts.hpp"
@@ -110,28 +111,6 @@ report::ScenarioResult for_document(const report::ScenarioResult& result) {
   report::ScenarioResult copy = result;
   copy.result.trace.clear();
   return copy;
-}
-
-// A chip change keeps the scenario valid where the catalog says how: a node that cannot hold the new chip gives way
-// to the chip's default node.
-void follow_chip(nlohmann::json& json, const Catalogs& catalogs) {
-  const nlohmann::json::json_pointer chip_ptr("/cluster/chip");
-  const nlohmann::json::json_pointer node_ptr("/cluster/node");
-  if (!json.contains(chip_ptr) || !json.at(chip_ptr).is_string() || !json.contains(node_ptr)) return;
-  const auto* chip = catalogs.hardware.find_chip(json.at(chip_ptr).get<std::string>());
-  const auto* node =
-      json.at(node_ptr).is_string() ? catalogs.hardware.find_node(json.at(node_ptr).get<std::string>()) : nullptr;
-  if (chip != nullptr && node != nullptr && node->chip != chip->id) json[node_ptr] = chip->default_node;
-}
-
-// A document's name as shown: its "name" when that is a non-empty string (an invalid one is listed as invalid by the
-// scenario checks, never thrown at the user), else `fallback`.
-std::string display_name(const nlohmann::json& json, const std::string& fallback) {
-  const auto found = json.find("name");
-  if (found != json.end() && found->is_string() && !found->get_ref<const std::string&>().empty()) {
-    return found->get<std::string>();
-  }
-  return fallback;
 }
 
 }  // namespace
@@ -410,15 +389,7 @@ int MainWindow::add_scenario(nlohmann::json json, const QString& path, const QSt
 int MainWindow::duplicate_current(const std::string& chip_id) {
   if (current_ < 0) return -1;
   const Doc& source = docs_[static_cast<std::size_t>(current_)];
-  nlohmann::json json = source.json;
-  const std::string name = display_name(json, QFileInfo(source.path).baseName().toStdString());
-  if (chip_id.empty()) {
-    json["name"] = name + " (copy)";
-  } else {
-    json["name"] = name + ", on " + chip_id;
-    json["cluster"]["chip"] = chip_id;
-    follow_chip(json, catalogs_);
-  }
+  nlohmann::json json = duplicate(source.json, QFileInfo(source.path).baseName().toStdString(), chip_id, catalogs_);
   // An unsaved copy whose relative paths resolve where the original's do; saving asks for a name.
   return add_scenario(std::move(json), QString(), source.base_dir, true);
 }
@@ -493,13 +464,7 @@ void MainWindow::on_edited(const QString& pointer) {
   if (current_ < 0) return;
   Doc& doc = docs_[static_cast<std::size_t>(current_)];
   const std::string path = pointer.toStdString();
-  const nlohmann::json value = form_->value(path);
-  const nlohmann::json::json_pointer ptr(path);
-  if (value.is_null()) {
-    if (doc.json.contains(ptr)) doc.json.at(ptr.parent_pointer()).erase(ptr.back());
-  } else {
-    doc.json[ptr] = value;
-  }
+  set_field(doc.json, path, form_->value(path));
   if (path == "/cluster/chip") {
     const auto before = doc.json.value(nlohmann::json::json_pointer("/cluster/node"), nlohmann::json());
     follow_chip(doc.json, catalogs_);

@@ -12,6 +12,7 @@
 #include <QtTest>
 
 #include "chart_box.hpp"
+#include "document.hpp"
 #include "flopcast/core/files.hpp"
 #include "flopcast/models/serving.hpp"
 #include "flopcast/reports/fleet_report.hpp"
@@ -142,6 +143,26 @@ class GuiTest : public QObject {
     QVERIFY(!window.open_file(deep));
     QVERIFY2(window.last_message().contains("nests deeper than 64 levels"), qPrintable(window.last_message()));
     QCOMPARE(window.scenario_count(), 2);
+  }
+
+  void document_edits_never_throw_on_a_malformed_file() {
+    // The form's edits and "duplicate on chip" on a document whose sections are not objects: `"cluster": 5` made
+    // json["cluster"]["chip"] throw nlohmann's type_error out of a slot (found by fuzz_gui_document).
+    using flopcast::gui::set_field;
+    nlohmann::json doc = {{"name", "x"}, {"cluster", 5}, {"parallelism", {{"tp", 8}}}, {"stages", {1, 2}}};
+    set_field(doc, "/cluster/chip", "h100-sxm");  // the 5 the parser rejected becomes the object the form edits
+    QCOMPARE(QString::fromStdString(doc["cluster"].dump()), QString(R"({"chip":"h100-sxm"})"));
+    set_field(doc, "/parallelism/tp", nullptr);  // cleared: the default applies
+    QCOMPARE(QString::fromStdString(doc["parallelism"].dump()), QString("{}"));
+    set_field(doc, "/stages/x", 1);              // through an array: left alone
+    set_field(doc, "/name/first", nullptr);      // nothing to remove under a string
+    QCOMPARE(QString::fromStdString(doc["stages"].dump()), QString("[1,2]"));
+    QCOMPARE(QString::fromStdString(doc["name"].dump()), QString(R"("x")"));
+    nlohmann::json bad = {{"name", {1}}, {"cluster", "h100"}};
+    const auto copy = flopcast::gui::duplicate(bad, "file", "h20", catalogs_);
+    QCOMPARE(QString::fromStdString(copy["name"].get<std::string>()), QString("file, on h20"));
+    QCOMPARE(QString::fromStdString(copy["cluster"]["chip"].get<std::string>()), QString("h20"));
+    QCOMPARE(QString::fromStdString(flopcast::gui::display_name(nlohmann::json::array(), "f")), QString("f"));
   }
 
   void serving_deployments_show_their_results() {

@@ -208,19 +208,23 @@ Claim load_claim(const fs::path& file, const Catalogs& catalogs) {
       check.solve_kernel_efficiency = c.boolean("solve_kernel_efficiency", Need::optional).value_or(false);
       // Exactly one of scenario, sum_of, ratio_of.
       std::vector<std::string> paths;
+      std::string paths_key;  // where the files are named: "scenario", or the list's key (an index follows)
       int given = 0;
       if (auto one = c.string("scenario", Need::optional)) {
         paths = {*one};
+        paths_key = "scenario";
         ++given;
       }
       if (auto sum = c.strings("sum_of", Need::optional)) {
         paths = *sum;
+        paths_key = "sum_of";
         check.combine = CheckCombine::sum;
         ++given;
         if (sum->empty()) c.problem("sum_of", "expected at least one scenario file");
       }
       if (auto ratio = c.strings("ratio_of", Need::optional)) {
         paths = *ratio;
+        paths_key = "ratio_of";
         check.combine = CheckCombine::ratio;
         ++given;
         if (ratio->size() != 2) c.problem("ratio_of", "expected two scenario files: numerator and denominator");
@@ -230,11 +234,12 @@ Claim load_claim(const fs::path& file, const Catalogs& catalogs) {
         c.problem("solve_kernel_efficiency", "needs a single \"scenario\" and a \"claimed\" value");
       }
       c.finish();
-      for (const auto& path : paths) {
+      for (std::size_t i = 0; i < paths.size(); ++i) {
         try {
-          check.scenarios.push_back(load_scenario(file.parent_path() / path, catalogs));
+          check.scenarios.push_back(load_scenario(file.parent_path() / paths[i], catalogs));
         } catch (const InputError& error) {
-          append_referenced(problems, error.problems(), file.string(), c.path());
+          const std::string at = c.path() + "/" + paths_key + (paths_key == "scenario" ? "" : fmt::format("/{}", i));
+          append_referenced(problems, error.problems(), file.string(), at);
         }
       }
       claim.checks.push_back(std::move(check));

@@ -147,12 +147,12 @@ std::string Sweep::fingerprint() const {
   return fmt::format("{:016x}", std::hash<std::string>{}(spec.dump()));
 }
 
-Sweep load_sweep(const fs::path& file, const Catalogs& catalogs) {
-  return parse_sweep(read_json_file(file), file.string(), file.parent_path(), catalogs);
+Sweep load_sweep(const fs::path& file, const Catalogs& catalogs, const SweepCheckProgress& progress) {
+  return parse_sweep(read_json_file(file), file.string(), file.parent_path(), catalogs, progress);
 }
 
 Sweep parse_sweep(const nlohmann::json& json, const std::string& file_label, const fs::path& base_dir,
-                  const Catalogs& catalogs) {
+                  const Catalogs& catalogs, const SweepCheckProgress& progress) {
   std::vector<Problem> problems;
   JsonReader top(json, file_label, "", problems);
   Sweep sweep;
@@ -237,9 +237,12 @@ Sweep parse_sweep(const nlohmann::json& json, const std::string& file_label, con
   }
   // Each value on its own, in the base: a problem at or below its axis's path is the value's (a wrong type, an
   // unknown id, out of bounds); problems elsewhere belong to combinations and are left to the rows.
+  std::size_t to_check = 0, checked = 0;
+  for (const auto& axis : sweep.axes) to_check += axis.values.size();
   for (std::size_t a = 0; a < sweep.axes.size() && sweep.base.is_object(); ++a) {
     const auto& axis = sweep.axes[a];
     for (std::size_t v = 0; v < axis.values.size(); ++v) {
+      if (progress) progress(checked++, to_check);
       nlohmann::json one = sweep.base;
       set_at(one, nlohmann::json::json_pointer(axis.path), axis.values[v]);
       try {
@@ -254,6 +257,7 @@ Sweep parse_sweep(const nlohmann::json& json, const std::string& file_label, con
       }
     }
   }
+  if (progress && sweep.base.is_object()) progress(checked, to_check);
   throw_if_any(problems);
   return sweep;
 }

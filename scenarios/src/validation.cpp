@@ -13,14 +13,21 @@
 namespace flopcast {
 namespace fs = std::filesystem;
 
-std::vector<Scenario> load_validation_scenarios(const fs::path& dir, const Catalogs& catalogs) {
+std::vector<Scenario> load_validation_scenarios(const fs::path& dir, const Catalogs& catalogs,
+                                                std::vector<Problem>* unreadable) {
   const auto files = json_files_in(dir, "validation scenarios");
   std::vector<Scenario> out;
   for (const auto& file : files) {
-    auto scenario = load_scenario(file, catalogs);
-    if (scenario.published) out.push_back(std::move(scenario));
+    try {
+      auto scenario = load_scenario(file, catalogs);
+      if (scenario.published) out.push_back(std::move(scenario));
+    } catch (const InputError& error) {
+      if (unreadable == nullptr) throw;
+      unreadable->insert(unreadable->end(), error.problems().begin(), error.problems().end());
+    }
   }
   if (out.empty()) {
+    if (unreadable != nullptr && !unreadable->empty()) throw InputError(*unreadable);
     throw IoError(fmt::format("{}: no scenario with a \"published\" block (see scenarios/SCHEMA.md)", dir.string()));
   }
   return out;

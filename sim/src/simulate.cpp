@@ -30,15 +30,20 @@ std::optional<Tier> parse_tier(std::string_view name) {
   return std::nullopt;
 }
 
+namespace {
+
+// The micro-batches of one step as the budget counts them (global batch / (dp x micro-batch), before rounding).
+double simulation_micro_batches(const TrainingJob& job) {
+  return static_cast<double>(job.training.global_batch) / (static_cast<double>(job.plan.dp) * job.plan.micro_batch);
+}
+
+}  // namespace
+
 double expected_simulation_s(const TrainingJob& job, Tier tier) {
   constexpr double kSecondsPerUnit = 130e-6;
   if (tier == Tier::analytical) return 0.0;
-  const auto& plan = job.plan;
-  const double micro_batches =
-      static_cast<double>(job.training.global_batch) / (static_cast<double>(plan.dp) * plan.micro_batch);
-  const double layers = job.model.layers + job.model.mtp_modules;
-  const double chips_per_stage = tier == Tier::full ? static_cast<double>(job.cluster.chips) / plan.pp : 1.0;
-  return kSecondsPerUnit * micro_batches * layers * chips_per_stage;
+  return kSecondsPerUnit * simulation_micro_batches(job) * (job.model.layers + job.model.mtp_modules) *
+         (tier == Tier::full ? static_cast<double>(job.cluster.chips) / job.plan.pp : 1.0);
 }
 
 SimResult simulate_training(const TrainingJob& job, const Assumptions& assumptions, const SimOptions& options) {
@@ -61,8 +66,7 @@ SimResult simulate_training(const TrainingJob& job, const Assumptions& assumptio
     throw ModelError(fmt::format(
         "tier {} would simulate for about {} here ({:.0f} micro-batches x {} layers{}), more than the {} allowed; "
         "raise the limit (flopcast run --max-minutes) or use tier analytical, which answers at once",
-        to_string(options.tier), human::seconds(expected),
-        static_cast<double>(job.training.global_batch) / (static_cast<double>(plan.dp) * plan.micro_batch),
+        to_string(options.tier), human::seconds(expected), simulation_micro_batches(job),
         job.model.layers + job.model.mtp_modules,
         options.tier == Tier::full ? fmt::format(" x {} chips per stage", job.cluster.chips / plan.pp) : "",
         human::seconds(options.max_expected_s)));

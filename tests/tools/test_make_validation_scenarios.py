@@ -117,6 +117,19 @@ class InferMicroBatch(unittest.TestCase):
         self.assertIn("FSDP without a pipeline: the replica's 8 sequences in one pass", assumed[0])
 
 
+    def test_two_stated_micro_batches_take_the_smaller(self):
+        run = {"parallelism": {"micro_batch_size": 10},
+               "unverified_fields": ["num_chips (256 vs 512 conflict in source)", "micro_batch_size (10 vs 1 conflict)"]}
+        assumed = []
+        mvs.resolve_stated_micro_batch_conflict(run, assumed)
+        self.assertEqual(run["parallelism"]["micro_batch_size"], 1)
+        self.assertIn("the sources state 10 and 1", assumed[0])
+        # Already the smaller one, or no conflict stated: nothing changes, nothing noted.
+        for fields in (["micro_batch_size (4 vs 8 conflict)"], ["activation_recompute"], None):
+            run, assumed = {"parallelism": {"micro_batch_size": 4}, "unverified_fields": fields}, []
+            mvs.resolve_stated_micro_batch_conflict(run, assumed)
+            self.assertEqual((run["parallelism"]["micro_batch_size"], assumed), (4, []), fields)
+
 class InferNetwork(unittest.TestCase):
     def test_omni_path_with_links_per_node(self):
         s, assumed = scenario(), []

@@ -13,6 +13,7 @@
 // plan) or that does not fit in memory is a row with its reason, not an error.
 
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -43,11 +44,15 @@ struct Sweep {
   std::string fingerprint() const;
 };
 
+// Hears how many axis values have been checked in the base scenario, of how many (each is a scenario parse: a
+// million-value axis takes seconds).
+using SweepCheckProgress = std::function<void(std::size_t checked, std::size_t total)>;
+
 // Reads and checks a sweep file. InputError listing every problem.
-Sweep load_sweep(const std::filesystem::path& file, const Catalogs& catalogs);
+Sweep load_sweep(const std::filesystem::path& file, const Catalogs& catalogs, const SweepCheckProgress& progress = {});
 // The same from parsed JSON: `file_label` names it in messages; a base given as a file name resolves in `base_dir`.
 Sweep parse_sweep(const nlohmann::json& json, const std::string& file_label, const std::filesystem::path& base_dir,
-                  const Catalogs& catalogs);
+                  const Catalogs& catalogs, const SweepCheckProgress& progress = {});
 
 // One point: {"index", "point": {path: value}, "status": "ok" | "infeasible", "reason", and the results in SI
 // units with their p10-p90 bounds}. Never throws for a point that does not fit together: that is its reason.

@@ -67,8 +67,11 @@ struct ValidationReport {
   std::vector<ErrorSummary> summaries;
 };
 
-// The scenarios of `dir` that carry a "published" block, sorted by file name; InputError on a bad file.
-std::vector<Scenario> load_validation_scenarios(const std::filesystem::path& dir, const Catalogs& catalogs);
+// The scenarios of `dir` that carry a "published" block, sorted by file name. A file that cannot be loaded (a
+// dangling link, a scenario with problems) throws InputError, or, when `unreadable` is given, is left out and its
+// problems appended there, so that one bad file does not stop the others from being validated.
+std::vector<Scenario> load_validation_scenarios(const std::filesystem::path& dir, const Catalogs& catalogs,
+                                                std::vector<Problem>* unreadable = nullptr);
 
 // One row: the scenario at both tiers, with `assumptions` (the catalogs' by default, or a calibration's trial).
 ValidationRow validate_scenario(const Scenario& scenario, const Assumptions& assumptions);
