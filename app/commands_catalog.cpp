@@ -150,6 +150,11 @@ int catalog_show(const std::string& id, bool json, const Catalogs& catalogs, std
     print_quantity(out, "scale-up domain", chip->scaleup_domain, fmt::format("{:.0f} chips", chip->scaleup_domain.value));
     print_quantity(out, "NIC bandwidth per chip", chip->nic_bandwidth, byte_rate(chip->nic_bandwidth.value));
     print_quantity(out, "TDP", chip->tdp, fmt::format("{:.0f} W", chip->tdp.value));
+    if (chip->peak_power) {
+      print_quantity(out, "peaks quoted at", *chip->peak_power,
+                     fmt::format("{:.0f} W board power (tensor cores at {:.3f} of that clock)", chip->peak_power->value,
+                                 chip->compute_clock_fraction()));
+    }
     print_quantity(out, "die area", chip->die_area, fmt::format("{:.0f} mm^2", chip->die_area.value));
     if (chip->price) print_quantity(out, "price", *chip->price, usd(chip->price->value));
     if (chip->rental_price) {

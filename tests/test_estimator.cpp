@@ -104,6 +104,31 @@ TEST_CASE("FlashAttention-2 runs at the family's share of the fused kernel's rat
   CHECK(flash2.ffn_forward.compute_s() == fused.ffn_forward.compute_s());
 }
 
+TEST_CASE("a chip capped below the board power of its quoted peaks runs its tensor cores at the cube root of the ratio",
+          "[models][estimator]") {
+  // Meta's 96 GB H100s: 500 W against the SXM5's 700 W at which the 989.4 TFLOP/s peak is quoted:
+  // (500 / 700)^(1/3) = 0.7142857^(1/3) = 0.89390. GEMMs and attention take 1 / 0.89390 = 1.1187 times as long;
+  // HBM-bound kernels do not change, nor does the MFU's denominator (the quoted peak).
+  const auto& capped = *test::catalogs().hardware.find_chip("h100-sxm-96gb");
+  CHECK_THAT(capped.compute_clock_fraction(), WithinRel(0.89390, 1e-4));
+  CHECK(test::catalogs().hardware.find_chip("h100-sxm")->compute_clock_fraction() == 1.0);  // no peak_power
+  auto s = llama70b(R"({"tp": 4, "pp": 4, "cp": 1, "vpp": 5, "sp": true})");
+  const auto topology = build_topology(topology_spec(s.job.cluster));
+  auto full_power = s.job.cluster.chip;
+  full_power.hbm_bandwidth = capped.hbm_bandwidth;  // the two parts differ in HBM too: compare like with like
+  s.job.cluster.chip = full_power;
+  const auto at_700 = build_step_work(s.job, topology, assumptions()).dense;
+  auto at_500_chip = full_power;
+  at_500_chip.tdp.value = 500;
+  at_500_chip.peak_power = Quantity();
+  at_500_chip.peak_power->value = 700;
+  s.job.cluster.chip = at_500_chip;
+  const auto at_500 = build_step_work(s.job, topology, assumptions()).dense;
+  CHECK_THAT(at_500.ffn_forward.gemm_s, WithinRel(at_700.ffn_forward.gemm_s / 0.89390, 1e-4));
+  CHECK_THAT(at_500.attention_backward.attention_s, WithinRel(at_700.attention_backward.attention_s / 0.89390, 1e-4));
+  CHECK(at_500.ffn_forward.memory_s == at_700.ffn_forward.memory_s);
+}
+
 TEST_CASE("the breakdown adds up to the step time", "[models][estimator]") {
   const auto s = llama70b(R"({"tp": 4, "pp": 4, "cp": 1, "vpp": 5, "sp": true})");
   const auto e = estimate_training(s.job, assumptions());

@@ -1,6 +1,7 @@
 #include "flopcast/hardware/catalog.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 
 #include <fmt/format.h>
@@ -11,6 +12,11 @@
 
 namespace flopcast {
 namespace fs = std::filesystem;
+
+double Chip::compute_clock_fraction() const {
+  if (!peak_power || !(tdp.value < peak_power->value)) return 1.0;
+  return std::cbrt(tdp.value / peak_power->value);
+}
 
 std::string_view to_string(DataType type) {
   switch (type) {
@@ -124,6 +130,10 @@ Chip read_chip(JsonReader& reader) {
   chip.scaleup_domain = need(reader, "scaleup_domain", Dimension::count);
   chip.nic_bandwidth = need(reader, "nic_bandwidth", Dimension::byte_rate);
   chip.tdp = need(reader, "tdp", Dimension::power);
+  chip.peak_power = reader.quantity("peak_power", Need::optional, Dimension::power, kPositive);
+  if (chip.peak_power && chip.peak_power->value < chip.tdp.value) {
+    reader.problem("peak_power", "is below tdp; it is the board power the peaks are quoted at, for a chip run below it");
+  }
   chip.die_area = need(reader, "die_area", Dimension::area);
   chip.price = reader.quantity("price", Need::optional, Dimension::money, kPositive);
   chip.rental_price = reader.quantity("rental_price", Need::optional, Dimension::money_rate, kPositive);

@@ -55,6 +55,7 @@ class Machine {
     gemm_type_ = gemm_data_type(job);
     peak_gemm_ = chip.peak_flop_per_s(gemm_type_);
     peak_bf16_ = chip.peak_flop_per_s(DataType::bf16);
+    clock_ = chip.compute_clock_fraction();
     gemm_fraction_ = gemm_type_ == DataType::bf16    ? kernel_.gemm_bf16
                      : gemm_type_ == DataType::nvfp4 ? kernel_.gemm_fp4
                                                      : kernel_.gemm_fp8;
@@ -68,13 +69,13 @@ class Machine {
     if (m <= 0 || n <= 0 || k <= 0) return 0.0;
     const double peak = force_bf16 ? peak_bf16_ : peak_gemm_;
     const double fraction = force_bf16 ? kernel_.gemm_bf16 : gemm_fraction_;
-    return 2.0 * m * n * k / (peak * gemm_efficiency(m, n, k, fraction, kernel_.gemm_half_dim));
+    return 2.0 * m * n * k / (clock_ * peak * gemm_efficiency(m, n, k, fraction, kernel_.gemm_half_dim));
   }
   double attention_forward_s(double flop) const {
-    return flop / (peak_bf16_ * std::min(1.0, kernel_.attention_forward * attention_rate_));
+    return flop / (clock_ * peak_bf16_ * std::min(1.0, kernel_.attention_forward * attention_rate_));
   }
   double attention_backward_s(double flop) const {
-    return flop / (peak_bf16_ * std::min(1.0, kernel_.attention_backward * attention_rate_));
+    return flop / (clock_ * peak_bf16_ * std::min(1.0, kernel_.attention_backward * attention_rate_));
   }
   double memory_s(double bytes) const { return bytes / hbm_rate_; }
 
@@ -96,7 +97,8 @@ class Machine {
   const KernelEfficiency& kernel_;
   DataType gemm_type_ = DataType::bf16;
   double peak_gemm_ = 0;
-  double peak_bf16_ = 0;
+  double peak_bf16_ = 0;  // as quoted (the MFU's denominator)
+  double clock_ = 1;      // sustained tensor-core clock under a power cap (Chip::compute_clock_fraction)
   double gemm_fraction_ = 0;
   double hbm_rate_ = 0;
   double attention_rate_ = 1;

@@ -40,12 +40,20 @@ struct Chip {
   Quantity scaleup_domain;                   // chips
   Quantity nic_bandwidth;                    // bytes/s per chip
   Quantity tdp;                              // W
+  // W: the board power the peak rates are quoted at, where the chip is run below it (a part capped under the
+  // datasheet's board power); absent: tdp.
+  std::optional<Quantity> peak_power;
   Quantity die_area;                         // mm^2
   std::optional<Quantity> price;             // USD
   std::optional<Quantity> rental_price;      // USD per chip-hour
 
   const std::optional<Quantity>& peak(DataType type) const { return peak_dense[static_cast<std::size_t>(type)]; }
   double peak_flop_per_s(DataType type) const { return peak(type) ? peak(type)->value : 0.0; }
+  // The tensor cores' sustained clock under the chip's power limit, as a fraction of the clock its peaks are quoted
+  // at: (tdp / peak_power)^(1/3) below peak_power, 1 otherwise. Dynamic power goes as f V^2 and voltage follows
+  // frequency on the DVFS curve, so power goes as f^3 (an estimate: it leaves out the static power, which would
+  // make the slowdown larger). Compute-bound kernels run at this fraction; HBM-bound ones do not.
+  double compute_clock_fraction() const;
 };
 
 enum class NodeFabric { switched, mesh, supernode };
