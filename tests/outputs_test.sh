@@ -92,6 +92,23 @@ case "$mode" in
     [ "$status" -eq 1 ] && grep -q "^flopcast: error: writing standard output failed" <<<"$out" && pass ||
       fail "stdout on /dev/full: exit $status: $out"
 
+    # A sweep worker that dies (kill -9) is flopcast's failure, not the user's: exit 1 and the point it was on.
+    printf '{"base": "%s", "tier": "replica", "axes": [{"path": "/training/tokens", "values": [1e12, 2e12, 3e12, 4e12, 5e12, 6e12, 7e12, 8e12]}]}' \
+      "$(pwd)/scenarios/shipped/llama3-405b-h100.json" >"$work/sweep-kill.json"
+    "$flopcast" sweep --quiet --jobs 2 "$work/sweep-kill.json" --out "$work/killed" >/dev/null 2>"$work/killed.err" &
+    parent=$!
+    worker=""
+    for _ in $(seq 1 100); do
+      worker="$(pgrep -P "$parent" | head -1)"
+      [ -n "$worker" ] && break
+      sleep 0.05
+    done
+    [ -n "$worker" ] && kill -9 "$worker"
+    wait "$parent"
+    status=$?
+    [ "$status" -eq 1 ] && grep -qE "^flopcast: internal error: the sweep worker for point [0-9]+ stopped without a result$" \
+      "$work/killed.err" && pass || fail "killed sweep worker: exit $status: $(cat "$work/killed.err")"
+
     # The simulation engine, a child process, dies with flopcast (kill -9 included).
     "$flopcast" run --quiet --tier full scenarios/claims/scenarios/llama3-70b-h100-1024.json >/dev/null 2>&1 &
     parent=$!
