@@ -16,6 +16,16 @@ passed=0
 failed=0
 fail() { echo "FAIL $*"; failed=$((failed + 1)); }
 pass() { passed=$((passed + 1)); }
+# first_child PID: the first child process of PID, waiting up to 5 s for it to start ("" if none did).
+first_child() {
+  local child=""
+  for _ in $(seq 1 100); do
+    child="$(pgrep -P "$1" | head -1)"
+    [ -n "$child" ] && break
+    sleep 0.05
+  done
+  echo "$child"
+}
 digest() { (cd "$1" && find . -type f ! -name '.*' -print0 | sort -z | xargs -0 md5sum) | md5sum; }
 
 # A folder only root can write: root ignores permissions, so root runs the command as nobody.
@@ -97,12 +107,7 @@ case "$mode" in
       "$(pwd)/scenarios/shipped/llama3-405b-h100.json" >"$work/sweep-kill.json"
     "$flopcast" sweep --quiet --jobs 2 "$work/sweep-kill.json" --out "$work/killed" >/dev/null 2>"$work/killed.err" &
     parent=$!
-    worker=""
-    for _ in $(seq 1 100); do
-      worker="$(pgrep -P "$parent" | head -1)"
-      [ -n "$worker" ] && break
-      sleep 0.05
-    done
+    worker="$(first_child "$parent")"
     [ -n "$worker" ] && kill -9 "$worker"
     wait "$parent"
     status=$?
@@ -112,12 +117,7 @@ case "$mode" in
     # The simulation engine, a child process, dies with flopcast (kill -9 included).
     "$flopcast" run --quiet --tier full scenarios/claims/scenarios/llama3-70b-h100-1024.json >/dev/null 2>&1 &
     parent=$!
-    engine=""
-    for _ in $(seq 1 50); do
-      engine="$(pgrep -P "$parent" | head -1)"
-      [ -n "$engine" ] && break
-      sleep 0.1
-    done
+    engine="$(first_child "$parent")"
     kill -9 "$parent"
     wait "$parent" 2>/dev/null
     sleep 0.5
