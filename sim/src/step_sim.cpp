@@ -362,6 +362,24 @@ class StepSimulation {
     trace_.push_back({d.index, stream, std::move(name), start, now()});
   }
 
+  // One device's activity as shares of the step that add up to it. The first lane's waits are what the device
+  // waited for, but with two lanes (DualPipe, combined 1F1B) the other lane's kernels run during some of them: the
+  // compute stream was free for only step - compute - optimizer. As in the step's breakdown, the communication waits
+  // are scaled down to that time where they alone exceed it, the pipeline bubble takes what is left of it, and idle
+  // the rest.
+  static DeviceActivity shares_of_the_step(DeviceActivity a, double step_s) {
+    const double free_s = std::max(0.0, step_s - a.compute_s - a.optimizer_s);
+    const double comm_s = a.exposed_tp_s + a.exposed_cp_s + a.exposed_ep_s + a.exposed_pp_s + a.exposed_dp_s;
+    if (comm_s > free_s) {
+      const double keep = free_s / comm_s;
+      a.exposed_tp_s *= keep, a.exposed_cp_s *= keep, a.exposed_ep_s *= keep, a.exposed_pp_s *= keep,
+          a.exposed_dp_s *= keep;
+    }
+    a.bubble_s = std::min(a.bubble_s, std::max(0.0, free_s - std::min(comm_s, free_s)));
+    a.idle_s = std::max(0.0, free_s - std::min(comm_s, free_s) - a.bubble_s);
+    return a;
+  }
+
   void compute(Device& d, double seconds, double& sum, const char* what) {
     if (seconds <= 0) return;
     const double start = now();
@@ -783,13 +801,7 @@ class StepSimulation {
     for (const auto& d : devices_) {
       if (busy_s(d) > busy_s(*critical)) critical = &d;
     }
-    for (auto& d : devices_) {
-      auto& a = d.activity;
-      const double accounted = a.compute_s + a.exposed_tp_s + a.exposed_cp_s + a.exposed_ep_s + a.exposed_pp_s +
-                               a.exposed_dp_s + a.bubble_s + a.optimizer_s;
-      a.idle_s = std::max(0.0, out.step_s - accounted);
-      out.devices.push_back(a);
-    }
+    for (const auto& d : devices_) out.devices.push_back(shares_of_the_step(d.activity, out.step_s));
     const auto& a = critical->activity;
     const auto& s = critical->sums;
     auto& b = out.breakdown;
