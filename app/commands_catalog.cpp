@@ -47,6 +47,9 @@ nlohmann::json chip_json(const Chip& chip) {
        {{"rule_2022_10", {{"status", std::string(to_string(exports.rule_2022))}, {"reason", exports.reason_2022}}},
         {"rule_2023_10", {{"status", std::string(to_string(exports.rule_2023))}, {"reason", exports.reason_2023}}}}},
   };
+  // The board power the peaks are quoted at (null: the tdp), and the tensor-core clock the tdp then sustains.
+  j["peak_power_w"] = chip.peak_power ? nlohmann::json(chip.peak_power->value) : nlohmann::json(nullptr);
+  j["compute_clock_fraction"] = chip.compute_clock_fraction();
   j["price_usd"] = chip.price ? nlohmann::json(chip.price->value) : nlohmann::json(nullptr);
   j["rental_usd_per_hour"] = chip.rental_price ? nlohmann::json(chip.rental_price->value) : nlohmann::json(nullptr);
   return j;
