@@ -9,6 +9,10 @@
 
 namespace flopcast::cli {
 
+// A plan that does not fit in memory is still estimated (the times say what it would do with enough memory), but a
+// person must not miss it: every command that prints or writes a plan's results warns on standard error.
+void warn_if_it_does_not_fit(const std::string& file, const MemoryReport& memory);
+
 // Each returns the process exit code; input problems are thrown as InputError/ModelError for main to report.
 struct RunOptions {
   Tier tier = Tier::replica;
@@ -68,6 +72,18 @@ struct PlanOptions {
   int max_chips = 65536;
 };
 int plan_scenario(const PlanOptions& options, const Catalogs& catalogs, std::ostream& out);
+
+struct CompareCommandOptions {
+  std::string file;
+  std::vector<std::string> chips;  // chip types (default: the scenario's)
+  int chip_count = 0;              // chips of each type (0: the scenario's count), rounded up to whole nodes
+  std::optional<double> tokens;    // overrides the scenario's training tokens
+  Tier tier = Tier::replica;
+  bool keep_plan = false;          // the scenario's plan where it runs and fits, the planner's elsewhere
+  bool json = false;
+  bool quiet = false;
+};
+int compare_command(const CompareCommandOptions& options, const Catalogs& catalogs, std::ostream& out);
 
 struct ServeOptions {
   std::vector<std::string> files;

@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include <unistd.h>
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <fmt/ostream.h>
@@ -112,6 +114,11 @@ void print_sized(const std::vector<SizedPlan>& rows, const std::string& missing,
   }
 }
 
+// A line on standard error while a search runs, where a person watches it (a terminal): some take seconds.
+void progress(const std::string& line) {
+  if (::isatty(STDERR_FILENO)) fmt::print(stderr, "flopcast plan: {}\n", line);
+}
+
 // The inverse questions: fewest chips for a deadline, most tokens for a budget, the cost-time Pareto front.
 int inverse_questions(const PlanOptions& options, Scenario scenario, const Catalogs& catalogs, std::ostream& out) {
   if (options.tokens) scenario.job.training.tokens = *options.tokens;
@@ -125,7 +132,9 @@ int inverse_questions(const PlanOptions& options, Scenario scenario, const Catal
                job.model.name, count(job.training.tokens), *options.deadline_days, prices);
     std::vector<SizedPlan> rows;
     for (const Chip* chip : chips) {
-      auto found = fewest_chips(scenario, *chip, *options.deadline_days, options.max_chips, catalogs);
+      progress(fmt::format("{}: the fewest chips that meet the deadline ...", chip->id));
+      auto found = fewest_chips(with_default_fabric(scenario, *chip, catalogs), *chip, *options.deadline_days,
+                                options.max_chips, catalogs);
       rows.push_back(found ? std::move(*found) : SizedPlan{chip->id, 0, std::nullopt});
     }
     print_sized(rows,
@@ -141,7 +150,9 @@ int inverse_questions(const PlanOptions& options, Scenario scenario, const Catal
                usd(*options.budget_usd), job.cluster.chips, prices);
     fmt::print(out, "\n  {:<14} {:>14} {:>12} {:>14}  {}\n", "chip", "tokens", "train time", "$ per M tokens", "plan");
     for (const Chip* chip : chips) {
-      const auto sized = best_plan_at(scenario, *chip, job.cluster.chips, catalogs);
+      progress(fmt::format("{}: the best plan on {} chips ...", chip->id, job.cluster.chips));
+      const auto sized =
+          best_plan_at(with_default_fabric(scenario, *chip, catalogs), *chip, job.cluster.chips, catalogs);
       if (!sized.best) {
         fmt::print(out, "  {:<14} no plan fits\n", chip->id);
         continue;
@@ -159,6 +170,8 @@ int inverse_questions(const PlanOptions& options, Scenario scenario, const Catal
   const int hi = std::min(options.max_chips, job.cluster.chips * 8);
   fmt::print(out, "Cost against time for {} on {} tokens: {} to {} chips per type (tier 1, best plan per size; {})\n",
              job.model.name, count(job.training.tokens), lo, hi, prices);
+  progress(fmt::format("the best plan at each size from {} to {} chips of {} chip type{} ...", lo, hi, chips.size(),
+                       chips.size() == 1 ? "" : "s"));
   const auto front = pareto_front(scenario, chips, lo, hi, catalogs);
   fmt::print(out, "  the Pareto front: no other point is both faster and cheaper\n");
   print_sized(front, "no plan fits", out);
@@ -179,6 +192,12 @@ int plan_scenario(const PlanOptions& options, const Catalogs& catalogs, std::ost
     return inverse_questions(options, scenario, catalogs, out);
   }
   PlanSearchResult result;
+  if (!options.json && rank() == 0) {
+    progress(fmt::format("searching the plans for {} at tier 1{} ...", scenario.file,
+                         options.tier == Tier::analytical
+                             ? std::string()
+                             : fmt::format(", then re-ranking the best {} at {}", options.top_k, to_string(options.tier))));
+  }
   if (ranks() > 1) {
     if (!gather_search(scenario, catalogs, options, result)) return 0;
   } else {

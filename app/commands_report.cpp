@@ -37,6 +37,7 @@ int write_report(const ReportCommandOptions& options, const Catalogs& catalogs, 
     if (!options.title.empty()) document.title = options.title;
   } else {
     data = report::compute_report(options.files, options.claims_dir, catalogs, report_options);
+    for (const auto& s : data.scenarios) warn_if_it_does_not_fit(s.scenario.file, s.result.estimate.memory);
     document = report::build_document(data);
   }
   const report::OffscreenQt qt;

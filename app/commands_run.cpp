@@ -49,8 +49,9 @@ std::string range(const Interval& i, const std::function<std::string(double)>& t
 
 // The p10-p90 ranges and where they come from.
 void print_intervals(const PredictionIntervals& p, std::ostream& out) {
-  fmt::print(out, "  p10-p90      step time {}, training {}, cost {}, {} per M tokens\n", range(p.step_time_s, seconds),
-             range(p.train_days, days), range(p.cost_usd, usd), range(p.usd_per_mtok, usd));
+  fmt::print(out, "  p10-p90      step time {}, training {}, cost {}, {} per M tokens\n",
+             seconds_range(p.step_time_s.p10, p.step_time_s.p90), days_range(p.train_days.p10, p.train_days.p90), range(p.cost_usd, usd),
+             range(p.usd_per_mtok, usd));
   fmt::print(out, "               model spread {:.1f} % (log sigma; {}{})\n", 100.0 * p.model_log_sigma,
              !p.spread_slice.empty() ? "the " + p.spread_slice + " calibration runs'"
              : p.calibrated          ? std::string("chip family calibrated")
@@ -281,6 +282,14 @@ void print_comparison(const std::vector<Scenario>& scenarios, const std::vector<
 
 }  // namespace
 
+void warn_if_it_does_not_fit(const std::string& file, const MemoryReport& m) {
+  if (m.fits) return;
+  fmt::print(stderr,
+             "flopcast: warning: {}: the plan does not fit in memory: stage {} needs {} per chip, {} usable; the times "
+             "assume it did (`flopcast plan {}` searches plans that fit)\n",
+             file, m.stage, human::bytes(m.total_bytes), human::bytes(m.usable_bytes), file);
+}
+
 int run_scenarios(const std::vector<std::string>& files, bool json, const RunOptions& options,
                   const Catalogs& catalogs, std::ostream& out) {
   if (!options.trace_file.empty() && (files.size() != 1 || options.tier == Tier::analytical)) {
@@ -331,14 +340,7 @@ int run_scenarios(const std::vector<std::string>& files, bool json, const RunOpt
     }
     if (progress) fmt::print(stderr, "\n");
     estimates.push_back(results.back().estimate);
-    // Still estimated (the times say what the plan would do with enough memory), but a person must not miss it.
-    const auto& m = estimates.back().memory;
-    if (!m.fits) {
-      fmt::print(stderr,
-                 "flopcast: warning: {}: the plan does not fit in memory: stage {} needs {} per chip, {} usable; "
-                 "the times below assume it did (`flopcast plan {}` searches plans that fit)\n",
-                 scenario.file, m.stage, bytes(m.total_bytes), bytes(m.usable_bytes), scenario.file);
-    }
+    warn_if_it_does_not_fit(scenario.file, estimates.back().memory);
   }
   if (!options.trace_file.empty()) {
     write_chrome_trace(results.front(), options.trace_file);

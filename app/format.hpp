@@ -10,10 +10,12 @@ using human::bytes;
 using human::byte_rate;
 using human::count;
 using human::days;
+using human::days_range;
 using human::energy_kwh;
 using human::flop_rate;
 using human::percent;
 using human::seconds;
+using human::seconds_range;
 using human::usd;
 
 }  // namespace flopcast::cli

@@ -1,5 +1,6 @@
 // flopcast: predicts the time, utilisation, memory, energy and cost of training LLMs on NVIDIA and Ascend clusters.
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -8,11 +9,13 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "commands.hpp"
 #include "distributed.hpp"
 #include "flopcast/core/errors.hpp"
 #include "flopcast/core/files.hpp"
+#include "flopcast/core/text.hpp"
 #include "flopcast/models/hf_import.hpp"
 
 namespace {
@@ -33,6 +36,42 @@ int report_error(const char* kind, const std::exception& error, int code) {
   return code;
 }
 
+// What a parse error was about, in the user's words: a mistyped command or option gets the name it was most likely
+// meant to be. Walks the arguments down the command tree as CLI11 does; empty when nothing was mistyped, and CLI11's
+// own message stands.
+std::string explain_parse_error(const CLI::App& app, int argc, char** argv) {
+  const CLI::App* command = &app;
+  std::string path;  // the command's words, each followed by ": " where the message names one
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--") break;
+    if (arg.rfind("--", 0) == 0) {
+      const std::string name = arg.substr(2, arg.find('=') - 2);
+      if (name.empty() || command->get_option_no_throw("--" + name) != nullptr) continue;
+      std::vector<std::string> names;
+      for (const CLI::Option* option : command->get_options()) {
+        for (const auto& long_name : option->get_lnames()) names.push_back("--" + long_name);
+      }
+      return fmt::format("{}unknown option --{}{}", path, name, flopcast::did_you_mean("--" + name, names));
+    }
+    if (arg.rfind('-', 0) == 0) continue;
+    const auto subcommands = command->get_subcommands([](const CLI::App*) { return true; });
+    if (subcommands.empty()) continue;  // a positional argument of a command without subcommands
+    const auto named = std::find_if(subcommands.begin(), subcommands.end(),
+                                    [&](const CLI::App* sub) { return sub->check_name(arg); });
+    if (named != subcommands.end()) {
+      command = *named;
+      path = (path.empty() ? "" : path.substr(0, path.size() - 2) + " ") + arg + ": ";
+      continue;
+    }
+    std::vector<std::string> names;
+    for (const CLI::App* sub : subcommands) names.push_back(sub->get_name());
+    return fmt::format("{}unknown command \"{}\"{}; the commands are {}", path, arg, flopcast::did_you_mean(arg, names),
+                       fmt::join(names, ", "));
+  }
+  return {};
+}
+
 int run(int argc, char** argv) {
   CLI::App app{"flopcast " FLOPCAST_VERSION
                ": predicts training time, utilisation, memory fit, energy and cost of LLMs on NVIDIA and Huawei "
@@ -44,6 +83,7 @@ int run(int argc, char** argv) {
                "  flopcast validate                                 # accuracy on published runs\n"
                "  flopcast claims                                   # public claims, with verdicts\n"
                "  flopcast plan scenarios/shipped/llama3-405b-h100.json   # the best parallel plans\n"
+               "  flopcast compare scenarios/shipped/deepseek-v3-h800.json --chips h800-sxm,h20,ascend-910c\n"
                "  flopcast sweep scenarios/sweeps/chips-and-prices.json   # a grid of scenarios on all cores\n"
                "  flopcast serve scenarios/serving/*.json                 # serving: tokens/s, latency, $ per M tokens\n"
                "  flopcast report scenarios/shipped/*.json -o results/report   # HTML, PDF, Markdown, CSV\n"
@@ -187,6 +227,32 @@ int run(int argc, char** argv) {
                "--chips h100-sxm,h800-sxm,h20,ascend-910b\n"
                "  flopcast plan scenarios/claims/scenarios/llama3-70b-h100-1024.json --chips h100-sxm,h20,ascend-910b");
 
+  flopcast::cli::CompareCommandOptions compare_options;
+  std::string compare_tier = "replica";
+  auto* compare = app.add_subcommand(
+      "compare", "Which chip: a scenario's model and tokens on several chip types, each with the best plan that fits");
+  add_calibration_option(compare);
+  compare->add_option("scenario", compare_options.file, "Scenario JSON file: the model, tokens, batch and costs")
+      ->required();
+  compare->add_option("--chips", compare_options.chips, "Chip types to compare (comma-separated; default: the "
+                                                        "scenario's)")
+      ->delimiter(',');
+  compare->add_option("--chip-count", compare_options.chip_count,
+                      "Chips of each type, rounded up to whole nodes (default: the scenario's)")
+      ->check(CLI::Range(1, 1 << 22));
+  compare->add_option("--tokens", compare_options.tokens, "Tokens to train (default: the scenario's)")
+      ->check(CLI::PositiveNumber);
+  compare->add_option("--tier", compare_tier, "Tier of the chosen plans: analytical, replica or full")
+      ->check(CLI::IsMember({"analytical", "replica", "full"}))
+      ->capture_default_str();
+  compare->add_flag("--keep-plan", compare_options.keep_plan,
+                    "The scenario's own plan on every chip where it runs and fits (the planner's best elsewhere)");
+  compare->add_flag("--json", compare_options.json, "Print JSON");
+  compare->add_flag("--quiet", compare_options.quiet, "No progress on standard error");
+  compare->footer("Examples:\n  flopcast compare scenarios/shipped/deepseek-v3-h800.json --chips "
+                  "h800-sxm,h20,ascend-910c\n"
+                  "  flopcast compare scenarios/shipped/llama3-405b-h100.json --chips h100-sxm,b200 --chip-count 8192");
+
   flopcast::cli::ServeOptions serve_options;
   std::string serve_tier = "replica";
   auto* serve = app.add_subcommand("serve", "Simulate a serving deployment request by request: throughput, TTFT, "
@@ -269,8 +335,14 @@ int run(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
     if (flopcast::cli::rank() != 0) return error.get_exit_code() == 0 ? kExitOk : kExitBadInput;
-    const int code = app.exit(error);
-    return code == 0 ? kExitOk : kExitBadInput;
+    if (error.get_exit_code() == 0) {  // --help, --version
+      app.exit(error);
+      return kExitOk;
+    }
+    const std::string explained = explain_parse_error(app, argc, argv);
+    std::cerr << "flopcast: error: " << (explained.empty() ? std::string(error.what()) : explained) << '\n'
+              << "Run with --help for more information.\n";
+    return kExitBadInput;
   }
 
   // Under mpirun sweeps and plan searches share their work; any other command runs once, on rank 0.
@@ -295,6 +367,10 @@ int run(int argc, char** argv) {
     if (*plan) {
       plan_options.tier = flopcast::parse_tier(plan_tier).value_or(flopcast::Tier::replica);
       return flopcast::cli::plan_scenario(plan_options, catalogs, std::cout);
+    }
+    if (*compare) {
+      compare_options.tier = flopcast::parse_tier(compare_tier).value_or(flopcast::Tier::replica);
+      return flopcast::cli::compare_command(compare_options, catalogs, std::cout);
     }
     if (*serve) {
       serve_options.tier = flopcast::parse_tier(serve_tier).value_or(flopcast::Tier::replica);

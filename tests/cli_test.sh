@@ -45,7 +45,7 @@ for key in step_time_s tokens_per_s tokens_per_s_per_chip mfu hfu model_tflops_p
 done
 # The interval brackets the central value.
 expect json-interval 0 "^ok" "" -- python3 -c "import json; d = json.load(open('$work/run.json')); print('ok' if all(d[k + '_p10'] < d[k] < d[k + '_p90'] for k in ('step_time_s', 'train_days', 'cost_usd', 'usd_per_mtok', 'tokens_per_s_per_chip', 'mfu', 'hfu', 'model_tflops_per_chip')) else 'bad')"
-expect run-interval 0 "p10-p90 +step time [0-9.]+ s to [0-9.]+ s" "" -- "$flopcast" run --tier analytical "$shipped"
+expect run-interval 0 "p10-p90 +step time [0-9.]+ to [0-9.]+ s," "" -- "$flopcast" run --tier analytical "$shipped"
 expect run-interval-inputs 0 "ascend-910b peak_dense.bf16 320 \(280 to 400 TFLOP/s\)" "" -- "$flopcast" run --tier analytical scenarios/shipped/deepseek-v3-ascend-910b.json
 expect json-array 0 "^\[" "" -- "$flopcast" run --json "$shipped" scenarios/shipped/deepseek-v3-h20.json
 expect missing-file 2 "does not exist|no such file" "" -- "$flopcast" run "$work/nothing.json"
@@ -167,6 +167,18 @@ expect plan 0 "space +[0-9]+ plans: [0-9]+ out of memory, [0-9]+ not runnable, [
 expect plan-bound 0 "^ +[0-9]+ with the pipeline's fill and drain walked; the rest could not reach the best 3 even without it$" "" -- "$flopcast" plan --tier analytical --top 3 scenarios/claims/scenarios/llama3-70b-h100-1024.json
 expect plan-rows 0 "^ +1 +[0-9.]+ s +[0-9.]+ s .* %.*GiB +tp [0-9]+" "" -- "$flopcast" plan --tier analytical --top 3 scenarios/claims/scenarios/llama3-70b-h100-1024.json
 expect plan-file 0 "^ +file " "" -- "$flopcast" plan --tier analytical scenarios/claims/scenarios/llama3-70b-h100-1024.json
+# compare: the answer leads (cheapest, fastest, by how much, how sure, at what price the next would tie); every chip
+# with a plan that fits, in its own node and fabric; nothing wider than 100 columns.
+"$flopcast" compare --tier analytical scenarios/claims/scenarios/llama3-70b-h100-1024.json --chips h100-sxm,h20,ascend-910b >"$work/compare.txt" 2>&1
+echo "compare exit $?" >>"$work/compare.txt"
+expect compare-exit 0 "^compare exit 0$" "" -- cat "$work/compare.txt"
+expect compare-cheapest 0 "^  cheapest   [a-z0-9-]+: [$][0-9.]+ [kMB]? ?\(p10-p90 [$]" "nan|inf" -- cat "$work/compare.txt"
+expect compare-odds 0 "% less than [a-z0-9-]+ .*(over 99|[0-9]+) % likely to stay the cheaper of the two" "" -- cat "$work/compare.txt"
+expect compare-breakeven 0 "would cost as much at [$][0-9.]+ per chip-hour \(now [$][0-9.]+\)" "" -- cat "$work/compare.txt"
+expect compare-fabric 0 "^ +fabric roce-200$" "" -- cat "$work/compare.txt"
+expect compare-width 0 "^ok$" "" -- python3 -c "import sys; print('ok' if max(len(l.rstrip('\n')) for l in open('$work/compare.txt')) <= 100 else 'wide')"
+"$flopcast" compare --tier analytical --json scenarios/claims/scenarios/llama3-70b-h100-1024.json --chips h100-sxm,ascend-910b >"$work/compare.json"
+expect compare-json 0 "^ok$" "" -- python3 -c "import json; d = json.load(open('$work/compare.json')); o = d['options']; print('ok' if d['answer']['cheapest'] in ('h100-sxm', 'ascend-910b') and all(x['cost_usd']['p10'] < x['cost_usd']['value'] < x['cost_usd']['p90'] for x in o) else 'bad')"
 expect plan-json 0 '"tier1_step_time_s"' "" -- "$flopcast" plan --json --tier analytical --top 2 scenarios/claims/scenarios/llama3-70b-h100-1024.json
 small="scenarios/claims/scenarios/llama3-70b-h100-1024.json"
 expect plan-deadline 0 "^  h100-sxm +[0-9]+ +[0-9.]+ days +\\$" "" -- "$flopcast" plan "$small" --deadline-days 60 --tokens 2e12 --chips h100-sxm --max-chips 4096

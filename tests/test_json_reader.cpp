@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "flopcast/core/files.hpp"
+#include "flopcast/core/human_units.hpp"
 #include "flopcast/core/json_reader.hpp"
 #include "flopcast/core/text.hpp"
 #include "flopcast/core/units.hpp"
@@ -126,4 +127,15 @@ TEST_CASE("atomic writes replace the file whole", "[core][files]") {
   CHECK(read_text_file(path) == "second");
   std::filesystem::remove(path);
   CHECK_THROWS_AS(write_file_atomic("/nonexistent-dir/x.txt", "x"), IoError);
+}
+
+TEST_CASE("human units: a time range is written in one unit, the larger value's", "[core][human]") {
+  using namespace flopcast::human;
+  CHECK(seconds(114.69) == "114.69 s");  // below 120 s: seconds, two decimals
+  CHECK(seconds(132.0) == "2.2 min");    // 132 s / 60 = 2.2 min
+  // The p10-p90 range that read "114.69 s to 2.2 min": 114.69 / 60 = 1.91 min, 132 / 60 = 2.20 min.
+  CHECK(seconds_range(114.69, 132.0) == "1.9 to 2.2 min");
+  CHECK(seconds_range(0.0005, 0.002) == "0.5 to 2.0 ms");  // 0.5 ms, 2.0 ms
+  CHECK(seconds_range(3600.0, 9000.0) == "1.0 to 2.5 h");  // 9000 s / 3600 = 2.5 h
+  CHECK(days_range(33.14, 46.86) == "33.1 to 46.9 days");
 }

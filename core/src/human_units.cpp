@@ -1,6 +1,8 @@
 #include "flopcast/core/human_units.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <iterator>
 
 #include <fmt/format.h>
 
@@ -20,15 +22,40 @@ std::string scaled(double value, const char* const* prefixes, int count, double 
 }
 }  // namespace
 
+namespace {
+
+struct TimeUnit {
+  double below_s;  // used for durations below this
+  double per_s;    // units per second
+  const char* name;
+  int decimals;
+};
+constexpr TimeUnit kTimeUnits[] = {{1e-3, 1e6, "us", 1},     {1.0, 1e3, "ms", 1},
+                                   {120.0, 1.0, "s", 2},     {7200.0, 1.0 / 60.0, "min", 1},
+                                   {HUGE_VAL, 1.0 / 3600.0, "h", 1}};
+
+const TimeUnit& time_unit(double s) {
+  for (const auto& unit : kTimeUnits) {
+    if (s < unit.below_s) return unit;
+  }
+  return kTimeUnits[std::size(kTimeUnits) - 1];
+}
+
+}  // namespace
+
 std::string seconds(double s) {
-  if (s < 1e-3) return fmt::format("{:.1f} us", s * 1e6);
-  if (s < 1.0) return fmt::format("{:.1f} ms", s * 1e3);
-  if (s < 120.0) return fmt::format("{:.2f} s", s);
-  if (s < 7200.0) return fmt::format("{:.1f} min", s / 60.0);
-  return fmt::format("{:.1f} h", s / 3600.0);
+  const auto& u = time_unit(s);
+  return fmt::format("{:.{}f} {}", s * u.per_s, u.decimals, u.name);
+}
+
+std::string seconds_range(double low, double high) {
+  const auto& u = time_unit(std::max(low, high));
+  return fmt::format("{:.{}f} to {:.{}f} {}", low * u.per_s, u.decimals, high * u.per_s, u.decimals, u.name);
 }
 
 std::string days(double d) { return fmt::format("{:.1f} days", d); }
+
+std::string days_range(double low, double high) { return fmt::format("{:.1f} to {:.1f} days", low, high); }
 
 std::string bytes(double b) {
   static const char* const kPrefixes[] = {"", "Ki", "Mi", "Gi", "Ti", "Pi"};

@@ -87,7 +87,8 @@ const std::vector<ComparisonRow>& all_rows() {
        nullptr, false},
       {"step_time_s", "step time (p10 to p90)",
        [](const R& r) {
-         return with_range(human::seconds(est(r).step_time_s), r.intervals.step_time_s, human::seconds);
+         const auto& range = r.intervals.step_time_s;
+         return fmt::format("{}  ({})", human::seconds(est(r).step_time_s), human::seconds_range(range.p10, range.p90));
        },
        [](const R& r) -> std::optional<double> { return est(r).step_time_s; }, false},
       {"tokens_per_s_per_chip", "throughput per chip",
@@ -104,7 +105,10 @@ const std::vector<ComparisonRow>& all_rows() {
        },
        [](const R& r) -> std::optional<double> { return est(r).memory.total_bytes; }, false},
       {"train_days", "training time (p10 to p90)",
-       [](const R& r) { return with_range(human::days(est(r).train_days), r.intervals.train_days, human::days); },
+       [](const R& r) {
+         const auto& range = r.intervals.train_days;
+         return fmt::format("{}  ({})", human::days(est(r).train_days), human::days_range(range.p10, range.p90));
+       },
        [](const R& r) -> std::optional<double> { return est(r).train_days; }, false},
       {"chip_hours", "chip-hours", [](const R& r) { return human::count(est(r).chip_hours) + " chip-hours"; },
        [](const R& r) -> std::optional<double> { return est(r).chip_hours; }, false},

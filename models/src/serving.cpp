@@ -89,9 +89,9 @@ ServingModel::ServingModel(const ServingJob& job, const ServingPool& pool, const
       links_(cluster_links(job.cluster, topology, a)) {
   const auto& chip = job.cluster.chip;
   const DataType type = job.serving.weight_type;
-  // Compute rates at the clock the chip sustains under its power limit (Chip::compute_clock_fraction).
-  peak_gemm_ = chip.compute_clock_fraction() * chip.peak_flop_per_s(type);
-  peak_bf16_ = chip.compute_clock_fraction() * chip.peak_flop_per_s(DataType::bf16);
+  // Compute rates at the clock the chip sustains under its power limit.
+  peak_gemm_ = chip.sustained_flop_per_s(type);
+  peak_bf16_ = chip.sustained_flop_per_s(DataType::bf16);
   // int8 GEMMs share the 8-bit path's efficiency with fp8.
   gemm_fraction_ = type == DataType::bf16 ? kernel_.gemm_bf16 : kernel_.gemm_fp8;
   hbm_rate_ = chip.hbm_bandwidth.value * kernel_.memory_bound;

@@ -53,9 +53,9 @@ class Machine {
       : kernel_(a.kernel(job.cluster.chip.family)), links_(cluster_links(job.cluster, topology, a)) {
     const auto& chip = job.cluster.chip;
     gemm_type_ = gemm_data_type(job);
-    peak_gemm_ = chip.peak_flop_per_s(gemm_type_);
+    sustained_gemm_ = chip.sustained_flop_per_s(gemm_type_);
+    sustained_bf16_ = chip.sustained_flop_per_s(DataType::bf16);
     peak_bf16_ = chip.peak_flop_per_s(DataType::bf16);
-    clock_ = chip.compute_clock_fraction();
     gemm_fraction_ = gemm_type_ == DataType::bf16    ? kernel_.gemm_bf16
                      : gemm_type_ == DataType::nvfp4 ? kernel_.gemm_fp4
                                                      : kernel_.gemm_fp8;
@@ -67,15 +67,15 @@ class Machine {
   // One GEMM (m x k) x (k x n) in the job's GEMM precision, or bf16.
   double gemm_s(double m, double n, double k, bool force_bf16 = false) const {
     if (m <= 0 || n <= 0 || k <= 0) return 0.0;
-    const double peak = force_bf16 ? peak_bf16_ : peak_gemm_;
+    const double rate = force_bf16 ? sustained_bf16_ : sustained_gemm_;
     const double fraction = force_bf16 ? kernel_.gemm_bf16 : gemm_fraction_;
-    return 2.0 * m * n * k / (clock_ * peak * gemm_efficiency(m, n, k, fraction, kernel_.gemm_half_dim));
+    return 2.0 * m * n * k / (rate * gemm_efficiency(m, n, k, fraction, kernel_.gemm_half_dim));
   }
   double attention_forward_s(double flop) const {
-    return flop / (clock_ * peak_bf16_ * std::min(1.0, kernel_.attention_forward * attention_rate_));
+    return flop / (sustained_bf16_ * std::min(1.0, kernel_.attention_forward * attention_rate_));
   }
   double attention_backward_s(double flop) const {
-    return flop / (clock_ * peak_bf16_ * std::min(1.0, kernel_.attention_backward * attention_rate_));
+    return flop / (sustained_bf16_ * std::min(1.0, kernel_.attention_backward * attention_rate_));
   }
   double memory_s(double bytes) const { return bytes / hbm_rate_; }
 
@@ -96,9 +96,9 @@ class Machine {
  private:
   const KernelEfficiency& kernel_;
   DataType gemm_type_ = DataType::bf16;
-  double peak_gemm_ = 0;
+  double sustained_gemm_ = 0;  // flop/s at the clock the chip sustains (Chip::sustained_flop_per_s)
+  double sustained_bf16_ = 0;
   double peak_bf16_ = 0;  // as quoted (the MFU's denominator)
-  double clock_ = 1;      // sustained tensor-core clock under a power cap (Chip::compute_clock_fraction)
   double gemm_fraction_ = 0;
   double hbm_rate_ = 0;
   double attention_rate_ = 1;

@@ -257,6 +257,15 @@ Scenario with_cluster(const Scenario& scenario, const Chip& chip, int chips, con
   return out;
 }
 
+Scenario with_default_fabric(const Scenario& scenario, const Chip& chip, const Catalogs& catalogs) {
+  Scenario out = scenario;
+  if (chip.default_node == scenario.job.cluster.node.id) return out;
+  const Node* node = catalogs.hardware.find_node(chip.default_node);
+  const Fabric* fabric = node != nullptr ? catalogs.hardware.find_fabric(node->default_fabric) : nullptr;
+  if (fabric != nullptr) out.job.cluster.fabric = *fabric;
+  return out;
+}
+
 SizedPlan best_plan_at(const Scenario& scenario, const Chip& chip, int chips, const Catalogs& catalogs) {
   SizedPlan out{chip.id, chips, std::nullopt};
   PlanSearchOptions options;
@@ -312,7 +321,7 @@ std::vector<SizedPlan> pareto_front(const Scenario& scenario, const std::vector<
     if (node == nullptr) continue;
     const int unit = node->chip_count();
     for (int n = std::max(unit, (min_chips + unit - 1) / unit * unit); n <= max_chips; n *= 2) {
-      auto p = best_plan_at(scenario, *chip, n, catalogs);
+      auto p = best_plan_at(with_default_fabric(scenario, *chip, catalogs), *chip, n, catalogs);
       if (p.best) points.push_back(std::move(p));
     }
   }

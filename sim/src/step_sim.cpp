@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 #include <deque>
+#include <initializer_list>
 #include <map>
 #include <set>
 
@@ -27,6 +28,20 @@ constexpr int kLanes = 2;  // 0: the device's main op; 1: the forward of a DualP
 constexpr double kSpeed = 1e12;
 
 int path_index(Path path) { return path == Path::scaleup ? 0 : 1; }
+
+// Overlapped pairs can account more than the elapsed time: the exposed communication waits are scaled down to the
+// time the compute stream was free (`free_s`) where they alone exceed it. Returns the free time they leave, which is
+// pipeline bubble or idle. The step's breakdown and each device's shares follow this one rule.
+double fit_waits_to_free_time(double free_s, std::initializer_list<double*> waits) {
+  double comm_s = 0;
+  for (const double* w : waits) comm_s += *w;
+  if (comm_s > free_s) {
+    const double keep = std::max(0.0, 1.0 - (comm_s - free_s) / comm_s);
+    for (double* w : waits) *w *= keep;
+    comm_s *= keep;
+  }
+  return std::max(0.0, free_s - comm_s);
+}
 
 struct Route {
   sg4::Host* destination = nullptr;
@@ -364,19 +379,14 @@ class StepSimulation {
 
   // One device's activity as shares of the step that add up to it. The first lane's waits are what the device
   // waited for, but with two lanes (DualPipe, combined 1F1B) the other lane's kernels run during some of them: the
-  // compute stream was free for only step - compute - optimizer. As in the step's breakdown, the communication waits
-  // are scaled down to that time where they alone exceed it, the pipeline bubble takes what is left of it, and idle
-  // the rest.
+  // compute stream was free for only step - compute - optimizer. The waits fit into that time as in the step's
+  // breakdown, the pipeline bubble takes what they leave of it, and idle the rest.
   static DeviceActivity shares_of_the_step(DeviceActivity a, double step_s) {
     const double free_s = std::max(0.0, step_s - a.compute_s - a.optimizer_s);
-    const double comm_s = a.exposed_tp_s + a.exposed_cp_s + a.exposed_ep_s + a.exposed_pp_s + a.exposed_dp_s;
-    if (comm_s > free_s) {
-      const double keep = free_s / comm_s;
-      a.exposed_tp_s *= keep, a.exposed_cp_s *= keep, a.exposed_ep_s *= keep, a.exposed_pp_s *= keep,
-          a.exposed_dp_s *= keep;
-    }
-    a.bubble_s = std::min(a.bubble_s, std::max(0.0, free_s - std::min(comm_s, free_s)));
-    a.idle_s = std::max(0.0, free_s - std::min(comm_s, free_s) - a.bubble_s);
+    const double left_s = fit_waits_to_free_time(
+        free_s, {&a.exposed_tp_s, &a.exposed_cp_s, &a.exposed_ep_s, &a.exposed_pp_s, &a.exposed_dp_s});
+    a.bubble_s = std::min(a.bubble_s, left_s);
+    a.idle_s = left_s - a.bubble_s;
     return a;
   }
 
@@ -815,14 +825,9 @@ class StepSimulation {
     b.ep_s = a.exposed_ep_s;
     b.pp_s = a.exposed_pp_s;
     b.dp_s = a.exposed_dp_s;
-    // Overlapped pairs can account more than the elapsed time; whatever the parts leave is pipeline bubble.
-    const double parts = b.compute_s() + b.communication_s() + b.other_s();
-    if (parts > out.step_s) {
-      const double comm = b.communication_s();
-      const double keep = comm > 0 ? std::max(0.0, 1.0 - (parts - out.step_s) / comm) : 1.0;
-      b.tp_s *= keep, b.cp_s *= keep, b.ep_s *= keep, b.pp_s *= keep, b.dp_s *= keep;
-    }
-    b.bubble_s = std::max(0.0, out.step_s - (b.compute_s() + b.communication_s() + b.other_s()));
+    // Whatever the parts leave of the step is pipeline bubble.
+    b.bubble_s = fit_waits_to_free_time(std::max(0.0, out.step_s - b.compute_s() - b.other_s()),
+                                        {&b.tp_s, &b.cp_s, &b.ep_s, &b.pp_s, &b.dp_s});
     for (auto& load : loads_) load.utilisation = out.step_s > 0 ? load.bytes / (load.bytes_per_s * out.step_s) : 0;
     std::vector<LinkLoad> loads = loads_;
     std::sort(loads.begin(), loads.end(), [](const LinkLoad& x, const LinkLoad& y) { return x.utilisation > y.utilisation; });

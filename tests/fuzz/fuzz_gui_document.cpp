@@ -1,6 +1,6 @@
 // libFuzzer target: the desktop app's document model, on whatever a user opens. A file that is a JSON object is
 // listed by name, shown in the schema-generated form with the parser's problems marked at their fields, compared
-// field by field with a shipped scenario, edited through the form (a field set and one cleared, the chip changed)
+// field by field with a shipped scenario, edited through the form (every field set, then cleared; the chip changed)
 // and copied onto another chip, as the app's actions do. None of it may throw anything but InputError or ModelError
 // (a slot that throws loses the user's other open work). Seeds: tests/fuzz/corpus/scenario and the shipped scenarios.
 #include <QApplication>

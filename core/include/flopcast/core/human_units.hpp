@@ -7,7 +7,9 @@
 namespace flopcast::human {
 
 std::string seconds(double s);         // "12.3 s", "4.5 ms", "2.1 h"
+std::string seconds_range(double low, double high);  // "1.91 to 2.20 min": one unit, the larger value's
 std::string days(double d);            // "54.2 days"
+std::string days_range(double low, double high);  // "33.1 to 46.9 days"
 std::string bytes(double b);           // "71.3 GiB"
 std::string count(double n);           // "1.23 M", "671 B" (for billions), "14.8 T"
 std::string usd(double dollars);       // "$5.58 M", "$1,234"

@@ -54,6 +54,8 @@ struct Chip {
   // frequency on the DVFS curve, so power goes as f^3 (an estimate: it leaves out the static power, which would
   // make the slowdown larger). Compute-bound kernels run at this fraction; HBM-bound ones do not.
   double compute_clock_fraction() const;
+  // flop/s a compute-bound kernel of this type sees at full efficiency: the quoted peak at the sustained clock.
+  double sustained_flop_per_s(DataType type) const { return compute_clock_fraction() * peak_flop_per_s(type); }
 };
 
 enum class NodeFabric { switched, mesh, supernode };

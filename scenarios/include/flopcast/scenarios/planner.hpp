@@ -62,6 +62,11 @@ PlanCandidate estimate_plan(const Scenario& scenario, const ParallelPlan& plan, 
 // chips do not fill whole nodes.
 Scenario with_cluster(const Scenario& scenario, const Chip& chip, int chips, const Catalogs& catalogs);
 
+// The scenario with the scale-out fabric that `chip`'s default node ships with, where that node is not the
+// scenario's: another node is another product (an HGX scenario's InfiniBand does not describe an Atlas node's RoCE).
+// Before with_cluster or best_plan_at, where the question is "this job on that chip" rather than a given network.
+Scenario with_default_fabric(const Scenario& scenario, const Chip& chip, const Catalogs& catalogs);
+
 // One chip type at one cluster size, with its best plan in tier 1 (none when no plan fits).
 struct SizedPlan {
   std::string chip;
@@ -79,8 +84,8 @@ SizedPlan best_plan_at(const Scenario& scenario, const Chip& chip, int chips, co
 std::optional<SizedPlan> fewest_chips(const Scenario& scenario, const Chip& chip, double days, int max_chips,
                                       const Catalogs& catalogs);
 
-// Cost against time across chip types: each type at whole-node sizes doubling from `min_chips` to `max_chips`,
-// best plan in tier 1; the points no other point beats in both cost and days, fastest first.
+// Cost against time across chip types: each type at whole-node sizes doubling from `min_chips` to `max_chips`
+// (in its default nodes and fabric), best plan in tier 1; the points no other point beats in both cost and days, fastest first.
 std::vector<SizedPlan> pareto_front(const Scenario& scenario, const std::vector<const Chip*>& chips, int min_chips,
                                     int max_chips, const Catalogs& catalogs);
 

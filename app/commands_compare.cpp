@@ -1,0 +1,220 @@
+// flopcast compare: one model, one token budget, several chips; each with the best plan that fits, the answer first.
+
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <fmt/ostream.h>
+#include <fmt/ranges.h>
+
+#include "commands.hpp"
+#include "flopcast/scenarios/compare.hpp"
+#include "format.hpp"
+
+namespace flopcast::cli {
+
+namespace {
+
+const TrainingEstimate& estimate_of(const ChipOption& o) { return o.plan->estimate; }
+double cost_of(const ChipOption& o) { return estimate_of(o).energy_cost.cost_usd; }
+double days_of(const ChipOption& o) { return estimate_of(o).train_days; }
+
+// The option ranked next after `best` by `value` (lower is better), among those with a plan; -1 when none.
+template <typename Value>
+int runner_up(const ChipComparison& c, int best, Value value) {
+  int next = -1;
+  for (int i = 0; i < static_cast<int>(c.options.size()); ++i) {
+    if (i == best || !c.options[i].plan) continue;
+    if (next < 0 || value(c.options[i]) < value(c.options[next])) next = i;
+  }
+  return next;
+}
+
+std::string plan_source(const ChipOption& o) { return o.scenario_plan ? "scenario's plan" : "planner's plan"; }
+
+// `items` joined by ", " in lines of at most `width` columns, the first after `label`, the others under it.
+std::string wrapped(const std::string& label, const std::vector<std::string>& items, std::size_t width) {
+  std::string text = label;
+  std::size_t line_start = 0;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const std::string piece = items[i] + (i + 1 < items.size() ? "," : "");
+    if (text.size() - line_start + 1 + piece.size() > width && text.size() > label.size()) {
+      text += "\n" + std::string(label.size(), ' ');
+      line_start = text.size() - label.size();
+    } else if (text.size() > label.size()) {
+      text += ' ';
+    }
+    text += piece;
+  }
+  return text;
+}
+
+std::vector<std::string> split_at_commas(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  for (std::size_t comma; (comma = text.find(", ", start)) != std::string::npos; start = comma + 2) {
+    out.push_back(text.substr(start, comma - start));
+  }
+  out.push_back(text.substr(start));
+  return out;
+}
+
+// "77 %", or "over 99 %": a model with a 10-20 % spread is never certain.
+std::string odds_text(double p) { return p > 0.99 ? "over 99 %" : fmt::format("{:.0f} %", 100.0 * p); }
+
+// One figure's lead over the next chip: "23.4 % less than h20 ($9.49 M); 77 % likely to stay the cheaper of the
+// two". Returns the next chip's index (-1: none).
+struct Figure {
+  double (*value)(const ChipOption&);
+  Interval PredictionIntervals::*range;
+  std::string (*text)(double);
+  const char* less;    // "less", "sooner"
+  const char* better;  // "cheaper", "faster"
+};
+
+int print_lead(const ChipComparison& c, int best, const Figure& f, std::ostream& out) {
+  const int next = runner_up(c, best, f.value);
+  if (next < 0) return next;
+  const auto& a = c.options[best];
+  const auto& b = c.options[next];
+  const double odds = probability_below(f.value(a), a.intervals.*f.range, f.value(b), b.intervals.*f.range);
+  fmt::print(out, "             {:.1f} % {} than {} ({}); {} likely to stay the {} of the two\n",
+             100.0 * (1.0 - f.value(a) / f.value(b)), f.less, b.chip, f.text(f.value(b)), odds_text(odds), f.better);
+  return next;
+}
+
+std::string usd_text(double dollars) { return usd(dollars); }
+std::string days_text(double d) { return days(d); }
+
+// The answer: which chip is cheapest and which fastest, by how much, how sure, and what would change it.
+void print_answer(const ChipComparison& c, const Scenario& scenario, std::ostream& out) {
+  if (c.cheapest < 0) {
+    fmt::print(out, "  no chip has a plan that fits: nothing to rank (see the fewest chips that fit below)\n");
+    return;
+  }
+  const auto& cheap = c.options[c.cheapest];
+  fmt::print(out, "  cheapest   {}: {} (p10-p90 {} to {}), {}\n", cheap.chip, usd(cost_of(cheap)),
+             usd(cheap.intervals.cost_usd.p10), usd(cheap.intervals.cost_usd.p90), days(days_of(cheap)));
+  const int next =
+      print_lead(c, c.cheapest, {cost_of, &PredictionIntervals::cost_usd, usd_text, "less", "cheaper"}, out);
+  if (next >= 0 && scenario.job.costs.mode == CostMode::rental) {
+    // Rental cost is chip-hours x price: the price at which the next chip costs as much.
+    const auto& other = c.options[next];
+    const double price = other.scenario.job.costs.usd_per_chip_hour;
+    fmt::print(out, "             {} would cost as much at {} per chip-hour (now {})\n", other.chip,
+               usd(price * cost_of(cheap) / cost_of(other)), usd(price));
+  }
+  const auto& fast = c.options[c.fastest];
+  fmt::print(out, "  fastest    {}: {} (p10-p90 {}), {}\n", fast.chip, days(days_of(fast)),
+             days_range(fast.intervals.train_days.p10, fast.intervals.train_days.p90), usd(cost_of(fast)));
+  print_lead(c, c.fastest, {days_of, &PredictionIntervals::train_days, days_text, "sooner", "faster"}, out);
+  for (const auto& o : c.options) {
+    if (o.plan) continue;
+    fmt::print(out, "  not ranked {}: {}\n", o.chip, o.why_none);
+    if (o.nearest) {
+      fmt::print(out, "             the nearest that fits: {} chips, {}, {}\n", o.nearest->chips,
+                 days(o.nearest->best->estimate.train_days), usd(o.nearest->best->estimate.energy_cost.cost_usd));
+    }
+  }
+}
+
+void print_table(const ChipComparison& c, std::ostream& out) {
+  fmt::print(out, "\n  {:<14} {:>6} {:>11} {:>9} {:>11} {:>7} {:>10} {:>11}\n", "chip", "chips", "train time", "cost",
+             "$/M tokens", "MFU", "memory", "usable");
+  for (const auto& o : c.options) {
+    if (!o.plan) {
+      fmt::print(out, "  {:<14} {:>6}  no plan fits\n", o.chip, o.chips);
+      continue;
+    }
+    const auto& e = estimate_of(o);
+    fmt::print(out, "  {:<14} {:>6} {:>11} {:>9} {:>11} {:>7} {:>10} {:>11}\n", o.chip, o.chips, days(e.train_days),
+               usd(e.energy_cost.cost_usd), usd(e.energy_cost.usd_per_mtok), percent(e.mfu),
+               bytes(e.memory.total_bytes), bytes(e.memory.usable_bytes));
+    const auto plan_parts = split_at_commas(plan_summary(o.plan->plan));
+    fmt::print(out, "{}\n", wrapped(fmt::format("    {:<24}", plan_source(o)), plan_parts, 98));
+    for (std::size_t k = 0; k < o.adapted.size(); ++k) {
+      fmt::print(out, "    {:<24}{}\n", k == 0 ? "changed for this chip:" : "", o.adapted[k]);
+    }
+  }
+}
+
+nlohmann::json comparison_json(const ChipComparison& c, const Scenario& scenario) {
+  nlohmann::json options = nlohmann::json::array();
+  for (const auto& o : c.options) {
+    nlohmann::json j = {{"chip", o.chip}, {"chips", o.chips}, {"adapted", o.adapted}};
+    if (o.plan) {
+      const auto& e = estimate_of(o);
+      const auto& i = o.intervals;
+      j["plan_source"] = o.scenario_plan ? "scenario" : "planner";
+      j["parallelism"] = plan_to_json(o.plan->plan);
+      j["precision"] = std::string(to_string(o.scenario.job.training.precision));
+      j["tier"] = std::string(to_string(o.plan->tier));
+      j["train_days"] = {{"value", e.train_days}, {"p10", i.train_days.p10}, {"p90", i.train_days.p90}};
+      j["cost_usd"] = {{"value", e.energy_cost.cost_usd}, {"p10", i.cost_usd.p10}, {"p90", i.cost_usd.p90}};
+      j["usd_per_mtok"] = {{"value", e.energy_cost.usd_per_mtok}, {"p10", i.usd_per_mtok.p10},
+                           {"p90", i.usd_per_mtok.p90}};
+      j["mfu"] = e.mfu;
+      j["memory_per_chip_bytes"] = e.memory.total_bytes;
+      j["usable_per_chip_bytes"] = e.memory.usable_bytes;
+    } else {
+      j["no_plan"] = o.why_none;
+      if (o.nearest) j["fits_on_chips"] = o.nearest->chips;
+    }
+    options.push_back(std::move(j));
+  }
+  nlohmann::json answer = nlohmann::json::object();
+  if (c.cheapest >= 0) {
+    answer["cheapest"] = c.options[c.cheapest].chip;
+    answer["fastest"] = c.options[c.fastest].chip;
+    if (const int next = runner_up(c, c.cheapest, cost_of); next >= 0) {
+      const auto& a = c.options[c.cheapest];
+      const auto& b = c.options[next];
+      answer["cheaper_than_next_probability"] =
+          probability_below(cost_of(a), a.intervals.cost_usd, cost_of(b), b.intervals.cost_usd);
+    }
+  }
+  return {{"name", scenario.name},
+          {"file", scenario.file},
+          {"model", scenario.job.model.id},
+          {"tokens", scenario.job.training.tokens},
+          {"tier", std::string(to_string(c.tier))},
+          {"answer", answer},
+          {"options", options}};
+}
+
+}  // namespace
+
+int compare_command(const CompareCommandOptions& options, const Catalogs& catalogs, std::ostream& out) {
+  auto scenario = load_scenario(options.file, catalogs);
+  if (!scenario.job.cluster.stage_chips.empty()) {
+    throw InputError(scenario.file, "/cluster/stage_chips",
+                     "compare puts the whole job on each chip type; a mixed fleet has no one chip to swap");
+  }
+  if (options.tokens) scenario.job.training.tokens = *options.tokens;
+  CompareOptions compare;
+  compare.chips = options.chips;
+  compare.chip_count = options.chip_count;
+  compare.tier = options.tier;
+  compare.keep_plan = options.keep_plan;
+  if (!options.quiet && ::isatty(STDERR_FILENO)) {
+    compare.progress = [](const std::string& line) { fmt::print(stderr, "flopcast compare: {}\n", line); };
+  }
+  const auto c = compare_chips(scenario, compare, catalogs);
+  if (options.json) {
+    out << comparison_json(c, scenario).dump(2) << '\n';
+    return 0;
+  }
+  const auto& job = scenario.job;
+  fmt::print(out, "Which chip: {}, {} tokens on {} chips of each type (tier {})\n", job.model.name,
+             count(job.training.tokens), options.chip_count > 0 ? options.chip_count : job.cluster.chips,
+             to_string(c.tier));
+  fmt::print(out, "  from {}\n", scenario.file);
+  fmt::print(out, "  each chip with {}\n",
+             options.keep_plan ? "the scenario's plan where it runs and fits, the planner's best elsewhere"
+                               : "the best plan that fits: the planner's best few re-ranked, or the scenario's own");
+  fmt::print(out, "  p10-p90: 80 % likely between\n\n");
+  print_answer(c, scenario, out);
+  print_table(c, out);
+  return 0;
+}
+
+}  // namespace flopcast::cli
