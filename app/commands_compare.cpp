@@ -34,16 +34,23 @@ std::string plan_source(const ChipOption& o) { return o.scenario_plan ? "scenari
 // `items` joined by ", " in lines of at most `width` columns, the first after `label`, the others under it.
 std::string wrapped(const std::string& label, const std::vector<std::string>& items, std::size_t width) {
   std::string text = label;
-  std::size_t line_start = 0;
+  std::size_t line = label.size();  // columns on the current line
+  bool first_on_line = true;
   for (std::size_t i = 0; i < items.size(); ++i) {
     const std::string piece = items[i] + (i + 1 < items.size() ? "," : "");
-    if (text.size() - line_start + 1 + piece.size() > width && text.size() > label.size()) {
-      text += "\n" + std::string(label.size(), ' ');
-      line_start = text.size() - label.size();
-    } else if (text.size() > label.size()) {
-      text += ' ';
+    if (!first_on_line && line + 1 + piece.size() > width) {
+      text.push_back('\n');
+      text.append(label.size(), ' ');
+      line = label.size();
+      first_on_line = true;
+    }
+    if (!first_on_line) {
+      text.push_back(' ');
+      ++line;
     }
     text += piece;
+    line += piece.size();
+    first_on_line = false;
   }
   return text;
 }
