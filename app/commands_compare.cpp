@@ -18,17 +18,6 @@ const TrainingEstimate& estimate_of(const ChipOption& o) { return o.plan->estima
 double cost_of(const ChipOption& o) { return estimate_of(o).energy_cost.cost_usd; }
 double days_of(const ChipOption& o) { return estimate_of(o).train_days; }
 
-// The option ranked next after `best` by `value` (lower is better), among those with a plan; -1 when none.
-template <typename Value>
-int runner_up(const ChipComparison& c, int best, Value value) {
-  int next = -1;
-  for (int i = 0; i < static_cast<int>(c.options.size()); ++i) {
-    if (i == best || !c.options[i].plan) continue;
-    if (next < 0 || value(c.options[i]) < value(c.options[next])) next = i;
-  }
-  return next;
-}
-
 std::string plan_source(const ChipOption& o) { return o.scenario_plan ? "scenario's plan" : "planner's plan"; }
 
 // `items` joined by ", " in lines of at most `width` columns, the first after `label`, the others under it.
@@ -68,52 +57,34 @@ std::vector<std::string> split_at_commas(const std::string& text) {
 // "77 %", or "over 99 %": a model with a 10-20 % spread is never certain.
 std::string odds_text(double p) { return p > 0.99 ? "over 99 %" : fmt::format("{:.0f} %", 100.0 * p); }
 
-// One figure's lead over the next chip: "23.4 % less than h20 ($9.49 M); 77 % likely to stay the cheaper of the
-// two". Returns the next chip's index (-1: none).
-struct Figure {
-  double (*value)(const ChipOption&);
-  Interval PredictionIntervals::*range;
-  std::string (*text)(double);
-  const char* less;    // "less", "sooner"
-  const char* better;  // "cheaper", "faster"
-};
-
-int print_lead(const ChipComparison& c, int best, const Figure& f, std::ostream& out) {
-  const int next = runner_up(c, best, f.value);
-  if (next < 0) return next;
-  const auto& a = c.options[best];
-  const auto& b = c.options[next];
-  const double odds = probability_below(f.value(a), a.intervals.*f.range, f.value(b), b.intervals.*f.range);
-  fmt::print(out, "             {:.1f} % {} than {} ({}); {} likely to stay the {} of the two\n",
-             100.0 * (1.0 - f.value(a) / f.value(b)), f.less, b.chip, f.text(f.value(b)), odds_text(odds), f.better);
-  return next;
-}
-
-std::string usd_text(double dollars) { return usd(dollars); }
-std::string days_text(double d) { return days(d); }
-
 // The answer: which chip is cheapest and which fastest, by how much, how sure, and what would change it.
-void print_answer(const ChipComparison& c, const Scenario& scenario, std::ostream& out) {
-  if (c.cheapest < 0) {
+void print_answer(const ChipComparison& c, std::ostream& out) {
+  const Lead cost = cost_lead(c);
+  if (cost.best < 0) {
     fmt::print(out, "  no chip has a plan that fits: nothing to rank (see the fewest chips that fit below)\n");
     return;
   }
-  const auto& cheap = c.options[c.cheapest];
+  const auto& cheap = c.options[cost.best];
   fmt::print(out, "  cheapest   {}: {} (p10-p90 {} to {}), {}\n", cheap.chip, usd(cost_of(cheap)),
              usd(cheap.intervals.cost_usd.p10), usd(cheap.intervals.cost_usd.p90), days(days_of(cheap)));
-  const int next =
-      print_lead(c, c.cheapest, {cost_of, &PredictionIntervals::cost_usd, usd_text, "less", "cheaper"}, out);
-  if (next >= 0 && scenario.job.costs.mode == CostMode::rental) {
-    // Rental cost is chip-hours x price: the price at which the next chip costs as much.
-    const auto& other = c.options[next];
-    const double price = other.scenario.job.costs.usd_per_chip_hour;
-    fmt::print(out, "             {} would cost as much at {} per chip-hour (now {})\n", other.chip,
-               usd(price * cost_of(cheap) / cost_of(other)), usd(price));
+  if (cost.next >= 0) {
+    const auto& other = c.options[cost.next];
+    fmt::print(out, "             {:.1f} % less than {} ({}); {} likely to stay the cheaper of the two\n",
+               100.0 * cost.margin, other.chip, usd(cost_of(other)), odds_text(cost.odds));
+    if (const auto price = break_even_usd_per_chip_hour(c, cost)) {
+      fmt::print(out, "             {} would cost as much at {} per chip-hour (now {})\n", other.chip, usd(*price),
+                 usd(other.scenario.job.costs.usd_per_chip_hour));
+    }
   }
-  const auto& fast = c.options[c.fastest];
+  const Lead time = days_lead(c);
+  const auto& fast = c.options[time.best];
   fmt::print(out, "  fastest    {}: {} (p10-p90 {}), {}\n", fast.chip, days(days_of(fast)),
              days_range(fast.intervals.train_days.p10, fast.intervals.train_days.p90), usd(cost_of(fast)));
-  print_lead(c, c.fastest, {days_of, &PredictionIntervals::train_days, days_text, "sooner", "faster"}, out);
+  if (time.next >= 0) {
+    const auto& other = c.options[time.next];
+    fmt::print(out, "             {:.1f} % sooner than {} ({}); {} likely to stay the faster of the two\n",
+               100.0 * time.margin, other.chip, days(days_of(other)), odds_text(time.odds));
+  }
   for (const auto& o : c.options) {
     if (o.plan) continue;
     fmt::print(out, "  not ranked {}: {}\n", o.chip, o.why_none);
@@ -169,15 +140,17 @@ nlohmann::json comparison_json(const ChipComparison& c, const Scenario& scenario
     options.push_back(std::move(j));
   }
   nlohmann::json answer = nlohmann::json::object();
-  if (c.cheapest >= 0) {
-    answer["cheapest"] = c.options[c.cheapest].chip;
-    answer["fastest"] = c.options[c.fastest].chip;
-    if (const int next = runner_up(c, c.cheapest, cost_of); next >= 0) {
-      const auto& a = c.options[c.cheapest];
-      const auto& b = c.options[next];
-      answer["cheaper_than_next_probability"] =
-          probability_below(cost_of(a), a.intervals.cost_usd, cost_of(b), b.intervals.cost_usd);
+  const auto lead_json = [&](const Lead& l) {
+    nlohmann::json j = {{"chip", c.options[l.best].chip}};
+    if (l.next >= 0) j.update({{"next", c.options[l.next].chip}, {"margin", l.margin}, {"odds", l.odds}});
+    return j;
+  };
+  if (const Lead cost = cost_lead(c); cost.best >= 0) {
+    answer["cheapest"] = lead_json(cost);
+    if (const auto price = break_even_usd_per_chip_hour(c, cost)) {
+      answer["cheapest"]["next_break_even_usd_per_chip_hour"] = *price;
     }
+    answer["fastest"] = lead_json(days_lead(c));
   }
   return {{"name", scenario.name},
           {"file", scenario.file},
@@ -219,7 +192,7 @@ int compare_command(const CompareCommandOptions& options, const Catalogs& catalo
              options.keep_plan ? "the scenario's plan where it runs and fits, the planner's best elsewhere"
                                : "the best plan that fits: the planner's best few re-ranked, or the scenario's own");
   fmt::print(out, "  p10-p90: 80 % likely between\n\n");
-  print_answer(c, scenario, out);
+  print_answer(c, out);
   print_table(c, out);
   return 0;
 }

@@ -178,7 +178,7 @@ expect compare-breakeven 0 "would cost as much at [$][0-9.]+ per chip-hour \(now
 expect compare-fabric 0 "^ +fabric roce-200$" "" -- cat "$work/compare.txt"
 expect compare-width 0 "^ok$" "" -- python3 -c "import sys; print('ok' if max(len(l.rstrip('\n')) for l in open('$work/compare.txt')) <= 100 else 'wide')"
 "$flopcast" compare --tier analytical --json scenarios/claims/scenarios/llama3-70b-h100-1024.json --chips h100-sxm,ascend-910b >"$work/compare.json"
-expect compare-json 0 "^ok$" "" -- python3 -c "import json; d = json.load(open('$work/compare.json')); o = d['options']; print('ok' if d['answer']['cheapest'] in ('h100-sxm', 'ascend-910b') and all(x['cost_usd']['p10'] < x['cost_usd']['value'] < x['cost_usd']['p90'] for x in o) else 'bad')"
+expect compare-json 0 "^ok$" "" -- python3 -c "import json; d = json.load(open('$work/compare.json')); o = d['options']; print('ok' if d['answer']['cheapest']['chip'] in ('h100-sxm', 'ascend-910b') and 0 < d['answer']['cheapest']['odds'] <= 1 and all(x['cost_usd']['p10'] < x['cost_usd']['value'] < x['cost_usd']['p90'] for x in o) else 'bad')"
 expect plan-json 0 '"tier1_step_time_s"' "" -- "$flopcast" plan --json --tier analytical --top 2 scenarios/claims/scenarios/llama3-70b-h100-1024.json
 small="scenarios/claims/scenarios/llama3-70b-h100-1024.json"
 expect plan-deadline 0 "^  h100-sxm +[0-9]+ +[0-9.]+ days +\\$" "" -- "$flopcast" plan "$small" --deadline-days 60 --tokens 2e12 --chips h100-sxm --max-chips 4096

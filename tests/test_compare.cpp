@@ -61,12 +61,25 @@ TEST_CASE("compare gives every chip its own best plan that fits, in its own node
   CHECK(ascend.scenario.job.training.precision == Precision::bf16);
   CHECK(ascend.adapted == std::vector<std::string>{"node atlas-800t-a2", "fabric roce-200",
                                                    "precision bf16 (the chip has no fp8 peak)"});
-  // The ranking is over the options' own figures.
-  REQUIRE(c.cheapest >= 0);
-  for (const auto& o : c.options) {
-    CHECK(c.options[c.cheapest].plan->estimate.energy_cost.cost_usd <= o.plan->estimate.energy_cost.cost_usd);
-    CHECK(c.options[c.fastest].plan->estimate.train_days <= o.plan->estimate.train_days);
+  // The ranking is over the options' own figures: the best, then the next, then the third.
+  const Lead cost = cost_lead(c);
+  const Lead time = days_lead(c);
+  REQUIRE(cost.best >= 0);
+  REQUIRE(cost.next >= 0);
+  const auto cost_of = [&](int i) { return c.options[i].plan->estimate.energy_cost.cost_usd; };
+  for (int i = 0; i < 3; ++i) {
+    CHECK(cost_of(cost.best) <= cost_of(i));
+    if (i != cost.best) CHECK(cost_of(cost.next) <= cost_of(i));
+    CHECK(c.options[time.best].plan->estimate.train_days <= c.options[i].plan->estimate.train_days);
   }
+  CHECK_THAT(cost.margin, Catch::Matchers::WithinRel(1.0 - cost_of(cost.best) / cost_of(cost.next), 1e-12));
+  CHECK(cost.odds >= 0.5);  // the cheaper is more likely than not to stay cheaper
+  // Rental cost is chip-hours x price: at the break-even price the next chip's cost equals the cheapest's.
+  const auto price = break_even_usd_per_chip_hour(c, cost);
+  REQUIRE(price.has_value());
+  const auto& next = c.options[cost.next];
+  CHECK_THAT(*price / next.scenario.job.costs.usd_per_chip_hour * cost_of(cost.next),
+             Catch::Matchers::WithinRel(cost_of(cost.best), 1e-9));
 }
 
 TEST_CASE("compare keeps the scenario's plan only where it runs and fits, and names the fewest chips that fit",
@@ -96,8 +109,9 @@ TEST_CASE("compare keeps the scenario's plan only where it runs and fits, and na
   REQUIRE(small.nearest.has_value());
   CHECK(small.nearest->chips > 8);
   CHECK(small.nearest->best->estimate.memory.fits);
-  CHECK(c.cheapest == 0);
-  CHECK(c.fastest == 0);
+  CHECK(cost_lead(c).best == 0);
+  CHECK(cost_lead(c).next == -1);  // the only chip with a plan
+  CHECK(days_lead(c).best == 0);
 }
 
 }  // namespace flopcast

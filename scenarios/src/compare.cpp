@@ -50,6 +50,48 @@ std::vector<std::string> adaptations(const Scenario& scenario, const Scenario& o
 
 }  // namespace
 
+namespace {
+
+double cost_of(const ChipOption& o) { return o.plan->estimate.energy_cost.cost_usd; }
+double days_of(const ChipOption& o) { return o.plan->estimate.train_days; }
+
+Lead lead(const ChipComparison& c, double (*value)(const ChipOption&), Interval PredictionIntervals::*range) {
+  Lead out;
+  const auto better = [&](int i, int than) { return than < 0 || value(c.options[i]) < value(c.options[than]); };
+  for (int i = 0; i < static_cast<int>(c.options.size()); ++i) {
+    if (!c.options[i].plan) continue;
+    if (better(i, out.best)) {
+      out.next = out.best;
+      out.best = i;
+    } else if (better(i, out.next)) {
+      out.next = i;
+    }
+  }
+  if (out.next >= 0) {
+    const auto& a = c.options[out.best];
+    const auto& b = c.options[out.next];
+    out.margin = 1.0 - value(a) / value(b);
+    out.odds = probability_below(value(a), a.intervals.*range, value(b), b.intervals.*range);
+  }
+  return out;
+}
+
+}  // namespace
+
+Lead cost_lead(const ChipComparison& comparison) {
+  return lead(comparison, cost_of, &PredictionIntervals::cost_usd);
+}
+
+Lead days_lead(const ChipComparison& comparison) {
+  return lead(comparison, days_of, &PredictionIntervals::train_days);
+}
+
+std::optional<double> break_even_usd_per_chip_hour(const ChipComparison& c, const Lead& cost) {
+  if (c.cost_mode != CostMode::rental || cost.next < 0) return std::nullopt;
+  const auto& next = c.options[cost.next];
+  return next.scenario.job.costs.usd_per_chip_hour * (1.0 - cost.margin);
+}
+
 double probability_below(double a, const Interval& ia, double b, const Interval& ib) {
   const double spread = std::hypot(log_sigma(ia), log_sigma(ib));
   if (!(a > 0) || !(b > 0)) return 0.5;
@@ -69,6 +111,7 @@ ChipComparison compare_chips(const Scenario& scenario, const CompareOptions& opt
 
   ChipComparison out;
   out.tier = options.tier;
+  out.cost_mode = scenario.job.costs.mode;
   for (const Chip* chip : chips) {
     ChipOption option;
     option.chip = chip->id;
@@ -131,15 +174,6 @@ ChipComparison compare_chips(const Scenario& scenario, const CompareOptions& opt
     out.options.push_back(std::move(option));
   }
 
-  for (int i = 0; i < static_cast<int>(out.options.size()); ++i) {
-    const auto& o = out.options[i];
-    if (!o.plan) continue;
-    const auto& e = o.plan->estimate;
-    if (out.cheapest < 0 || e.energy_cost.cost_usd < out.options[out.cheapest].plan->estimate.energy_cost.cost_usd) {
-      out.cheapest = i;
-    }
-    if (out.fastest < 0 || e.train_days < out.options[out.fastest].plan->estimate.train_days) out.fastest = i;
-  }
   return out;
 }
 

@@ -41,9 +41,22 @@ struct ChipOption {
 struct ChipComparison {
   std::vector<ChipOption> options;  // in the order asked
   Tier tier = Tier::replica;
-  int cheapest = -1;  // index into options, among those with a plan; -1 when none has
-  int fastest = -1;
+  CostMode cost_mode = CostMode::rental;
 };
+
+// One figure's lead (cost or days): the best option against the next best, among those with a plan.
+struct Lead {
+  int best = -1;      // index into ChipComparison::options; -1: no option has a plan
+  int next = -1;      // -1: only one has
+  double margin = 0;  // 1 - best / next: the fraction less (cost) or sooner (days)
+  double odds = 1;    // probability_below(best, next): that the order holds once both are measured
+};
+Lead cost_lead(const ChipComparison& comparison);
+Lead days_lead(const ChipComparison& comparison);
+
+// In rental mode, the price per chip-hour at which the next chip would cost as much as the cheapest (rental cost is
+// chip-hours x price); none in ownership mode or without a next chip.
+std::optional<double> break_even_usd_per_chip_hour(const ChipComparison& comparison, const Lead& cost);
 
 // Every chip of `options` with its plan, prediction and interval. InputError for an unknown chip id.
 ChipComparison compare_chips(const Scenario& scenario, const CompareOptions& options, const Catalogs& catalogs);
