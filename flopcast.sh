@@ -46,8 +46,12 @@ case "${1:-run}" in
       --title "Export-control comparison: the shipped scenarios"
     ./build/release/app/flopcast report --claims scenarios/claims -o results/claims \
       --title "Claims from public debate, checked"
+    # Which chip: DeepSeek-V3's job on each chip with its own best plan that fits, the answer on page one.
+    ./build/release/app/flopcast report scenarios/shipped/deepseek-v3-h800.json \
+      --chips h800-sxm,h20,ascend-910c,ascend-910b -o results/which-chip
     echo
-    echo "Open results/export-control/report.html (or .pdf, .md, .csv) and results/claims/report.html."
+    echo "Open results/which-chip/report.pdf (which chip, at what cost and time, how sure),"
+    echo "results/export-control/report.html (or .pdf, .md, .csv) and results/claims/report.html."
     ;;
   test)
     install_missing

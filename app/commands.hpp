@@ -98,6 +98,8 @@ struct ReportCommandOptions {
   std::string out_dir;
   std::string claims_dir;  // empty: no claims
   std::string fleet_file;  // a fleet file: its report instead of the scenarios'
+  std::vector<std::string> chips;  // a chip comparison of the one scenario given (flopcast compare's) instead
+  int chip_count = 0;              // chips of each type in the comparison (0: the scenario's)
   Tier tier = Tier::replica;
   double price_swing = 0.25;
   std::string title;

@@ -54,8 +54,6 @@ std::vector<std::string> split_at_commas(const std::string& text) {
   return out;
 }
 
-// "77 %", or "over 99 %": a model with a 10-20 % spread is never certain.
-std::string odds_text(double p) { return p > 0.99 ? "over 99 %" : fmt::format("{:.0f} %", 100.0 * p); }
 
 // The answer: which chip is cheapest and which fastest, by how much, how sure, and what would change it.
 void print_answer(const ChipComparison& c, std::ostream& out) {
@@ -185,8 +183,7 @@ int compare_command(const CompareCommandOptions& options, const Catalogs& catalo
   }
   const auto& job = scenario.job;
   fmt::print(out, "Which chip: {}, {} tokens on {} chips of each type (tier {})\n", job.model.name,
-             count(job.training.tokens), options.chip_count > 0 ? options.chip_count : job.cluster.chips,
-             to_string(c.tier));
+             count(job.training.tokens), c.chips_asked, to_string(c.tier));
   fmt::print(out, "  from {}\n", scenario.file);
   fmt::print(out, "  each chip with {}\n",
              options.keep_plan ? "the scenario's plan where it runs and fits, the planner's best elsewhere"

@@ -10,6 +10,7 @@
 #include "commands.hpp"
 #include "flopcast/core/files.hpp"
 #include "flopcast/reports/charts.hpp"
+#include "flopcast/reports/compare_report.hpp"
 #include "flopcast/reports/fleet_report.hpp"
 #include "flopcast/reports/report.hpp"
 #include "flopcast/reports/writers.hpp"
@@ -30,7 +31,21 @@ int write_report(const ReportCommandOptions& options, const Catalogs& catalogs, 
   report::ReportData data;
   report::Document document;
   std::optional<FleetResult> fleet;
-  if (!options.fleet_file.empty()) {
+  std::optional<ChipComparison> comparison;
+  if (!options.chips.empty()) {
+    if (options.files.size() != 1 || !options.claims_dir.empty() || !options.fleet_file.empty()) {
+      throw InputError("--chips", "", "a chip comparison takes one scenario file, without --claims or --fleet");
+    }
+    const auto scenario = load_scenario(options.files.front(), catalogs);
+    CompareOptions compare;
+    compare.chips = options.chips;
+    compare.chip_count = options.chip_count;
+    compare.tier = options.tier;
+    if (report_options.progress) compare.progress = report_options.progress;
+    comparison = compare_chips(scenario, compare, catalogs);
+    document = report::build_comparison_document(*comparison, scenario);
+    if (!options.title.empty()) document.title = options.title;
+  } else if (!options.fleet_file.empty()) {
     const auto spec = load_fleet(options.fleet_file, catalogs);
     fleet = simulate_fleet(spec, catalogs);
     document = report::build_fleet_document(*fleet, spec.question, spec.description);
@@ -44,7 +59,10 @@ int write_report(const ReportCommandOptions& options, const Catalogs& catalogs, 
   report::write_report_folder(document, options.out_dir);
   const auto charts = document.charts();
   const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (fleet) {
+  if (comparison) {
+    fmt::print(out, "Report comparing {} chip types ({} charts) in {:.1f} s:\n", comparison->options.size(),
+               charts.size(), wall_s);
+  } else if (fleet) {
     fmt::print(out, "Report of fleet {} ({} jobs, {} charts) in {:.1f} s:\n", fleet->name, fleet->jobs.size(),
                charts.size(), wall_s);
   } else {

@@ -290,10 +290,18 @@ int run(int argc, char** argv) {
                      "Sensitivity: a price the scenario gives itself moves by this fraction either way")
       ->check(CLI::Range(0.0, 0.99))
       ->capture_default_str();
+  report->add_option("--chips", report_options.chips,
+                     "A chip comparison of the one scenario given, the answer first (as flopcast compare)")
+      ->delimiter(',');
+  report->add_option("--chip-count", report_options.chip_count,
+                     "Chips of each type in the comparison, rounded up to whole nodes (default: the scenario's)")
+      ->check(CLI::Range(1, 1 << 22));
   report->add_option("--title", report_options.title, "The report's title");
   report->add_flag("--quiet", report_options.quiet, "No progress on standard error");
   report->footer("The HTML needs no network (charts are inline SVG). Files are replaced only once all are ready.\n"
                  "Examples:\n  flopcast report scenarios/shipped/deepseek-v3-*.json -o results/export-control\n"
+                 "  flopcast report scenarios/shipped/deepseek-v3-h800.json --chips h800-sxm,h20,ascend-910c "
+                 "-o results/which-chip\n"
                  "  flopcast report scenarios/sweeps/chips-and-prices.json -o results/chips\n"
                  "  flopcast report --claims scenarios/claims -o results/claims");
 

@@ -179,6 +179,9 @@ expect compare-fabric 0 "^ +fabric roce-200$" "" -- cat "$work/compare.txt"
 expect compare-width 0 "^ok$" "" -- python3 -c "import sys; print('ok' if max(len(l.rstrip('\n')) for l in open('$work/compare.txt')) <= 100 else 'wide')"
 "$flopcast" compare --tier analytical --json scenarios/claims/scenarios/llama3-70b-h100-1024.json --chips h100-sxm,ascend-910b >"$work/compare.json"
 expect compare-json 0 "^ok$" "" -- python3 -c "import json; d = json.load(open('$work/compare.json')); o = d['options']; print('ok' if d['answer']['cheapest']['chip'] in ('h100-sxm', 'ascend-910b') and 0 < d['answer']['cheapest']['odds'] <= 1 and all(x['cost_usd']['p10'] < x['cost_usd']['value'] < x['cost_usd']['p90'] for x in o) else 'bad')"
+# The comparison as a report: the answer is the first section, naming the cheapest chip and its odds.
+QT_QPA_PLATFORM=offscreen "$flopcast" report --quiet --tier analytical scenarios/claims/scenarios/llama3-70b-h100-1024.json --chips h100-sxm,ascend-910b -o "$work/which-chip" >/dev/null 2>&1
+expect compare-report-first 0 "^ok$" "" -- python3 -c "import re; t = open('$work/which-chip/report.md').read(); s = re.findall(r'^## (.+)$', t, re.M); print('ok' if s[0] == 'The answer' and re.search(r'The cheapest is the (h100-sxm|ascend-910b): ', t) and 'the odds that it stays the cheaper of the two' in t else 'bad')"
 expect plan-json 0 '"tier1_step_time_s"' "" -- "$flopcast" plan --json --tier analytical --top 2 scenarios/claims/scenarios/llama3-70b-h100-1024.json
 small="scenarios/claims/scenarios/llama3-70b-h100-1024.json"
 expect plan-deadline 0 "^  h100-sxm +[0-9]+ +[0-9.]+ days +\\$" "" -- "$flopcast" plan "$small" --deadline-days 60 --tokens 2e12 --chips h100-sxm --max-chips 4096

@@ -16,6 +16,7 @@
 #include <QGraphicsScene>
 #include <QPainter>
 #include <QPdfWriter>
+#include <QTextFrame>
 #include <QSvgGenerator>
 #include <QTextCursor>
 #include <QTextDocument>
@@ -394,7 +395,11 @@ class ChartTextObject : public QObject, public QTextObjectInterface {
 
   QSizeF intrinsicSize(QTextDocument* document, int, const QTextFormat& format) override {
     const auto& scene = *scenes_.at(static_cast<std::size_t>(format.property(kChartIndexProperty).toInt()));
-    const double width = document->textWidth() > 0 ? document->textWidth() - 4 : scene.width();
+    // The text width less the root frame's margins: QTextDocument::print lays a copy out on the page with 2 cm
+    // margins of its own, inside the text width.
+    const QTextFrameFormat frame = document->rootFrame()->frameFormat();
+    const double inset = frame.leftMargin() + frame.rightMargin() + 2.0 * (frame.padding() + frame.border());
+    const double width = document->textWidth() > 0 ? document->textWidth() - inset - 4 : scene.width();
     return {width, width * scene.height() / scene.width()};
   }
   void drawObject(QPainter* painter, const QRectF& rect, QTextDocument*, int, const QTextFormat& format) override {

@@ -100,6 +100,10 @@ double probability_below(double a, const Interval& ia, double b, const Interval&
   return 0.5 * std::erfc(-z / std::sqrt(2.0));
 }
 
+std::string odds_text(double probability) {
+  return probability > 0.99 ? "over 99 %" : fmt::format("{:.0f} %", 100.0 * probability);
+}
+
 ChipComparison compare_chips(const Scenario& scenario, const CompareOptions& options, const Catalogs& catalogs) {
   std::vector<const Chip*> chips;
   for (const auto& id : options.chips) chips.push_back(&find_chip_or_throw(id, catalogs));
@@ -112,6 +116,7 @@ ChipComparison compare_chips(const Scenario& scenario, const CompareOptions& opt
   ChipComparison out;
   out.tier = options.tier;
   out.cost_mode = scenario.job.costs.mode;
+  out.chips_asked = asked;
   for (const Chip* chip : chips) {
     ChipOption option;
     option.chip = chip->id;

@@ -42,6 +42,7 @@ struct ChipComparison {
   std::vector<ChipOption> options;  // in the order asked
   Tier tier = Tier::replica;
   CostMode cost_mode = CostMode::rental;
+  int chips_asked = 0;  // of each type, before rounding up to whole nodes
 };
 
 // One figure's lead (cost or days): the best option against the next best, among those with a plan.
@@ -66,5 +67,8 @@ ChipComparison compare_chips(const Scenario& scenario, const CompareOptions& opt
 // independent: Phi(ln(b / a) / sqrt(sa^2 + sb^2)). Errors of chips of one family are correlated in fact, which makes
 // the order more certain than this says.
 double probability_below(double a, const Interval& ia, double b, const Interval& ib);
+
+// "77 %", or "over 99 %": a prediction with a 10-20 % spread is never certain.
+std::string odds_text(double probability);
 
 }  // namespace flopcast
