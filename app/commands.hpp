@@ -70,6 +70,8 @@ struct PlanOptions {
   std::optional<double> tokens;          // overrides the scenario's training tokens
   std::optional<double> budget_usd;      // most tokens for this money
   int max_chips = 65536;
+  bool all = false;      // every plan of the space, estimated in full, to `csv_file`
+  std::string csv_file;
 };
 int plan_scenario(const PlanOptions& options, const Catalogs& catalogs, std::ostream& out);
 

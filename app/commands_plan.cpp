@@ -11,6 +11,8 @@
 #include "commands.hpp"
 #include "distributed.hpp"
 #include "flopcast/core/errors.hpp"
+#include "flopcast/core/files.hpp"
+#include "flopcast/core/units.hpp"
 #include "flopcast/core/text.hpp"
 #include "flopcast/scenarios/planner.hpp"
 #include "format.hpp"
@@ -191,6 +193,11 @@ int plan_scenario(const PlanOptions& options, const Catalogs& catalogs, std::ost
     if (rank() != 0) return 0;  // the inverse questions run on rank 0 alone
     return inverse_questions(options, scenario, catalogs, out);
   }
+  if (options.all != !options.csv_file.empty()) {
+    throw InputError(options.all ? "--all" : "--csv", "",
+                     "--all and --csv go together: flopcast plan SCENARIO --all --csv FILE writes every plan");
+  }
+  if (options.all && ranks() > 1) throw InputError("--all", "", "writes every plan from one process: run it without mpirun");
   PlanSearchResult result;
   if (!options.json && rank() == 0) {
     progress(fmt::format("searching the plans for {} at tier 1{} ...", scenario.file,
@@ -204,7 +211,38 @@ int plan_scenario(const PlanOptions& options, const Catalogs& catalogs, std::ost
     PlanSearchOptions search;
     search.top_k = options.top_k;
     search.rerank_tier = options.tier;
+    std::string csv;
+    long rows = 0;
+    if (options.all) {
+      csv = "tp,sp,pp,vpp,schedule,dp,ep,cp,zero,micro_batch,recompute,status,memory_per_chip_gib,usable_per_chip_gib,"
+            "step_time_s,tokens_per_s_per_chip,mfu,train_days,cost_usd,why\n";
+      search.each = [&](const EvaluatedPlan& e) {
+        const auto& p = e.plan;
+        const char* status = e.status == EvaluatedPlan::Status::estimated       ? "estimated"
+                             : e.status == EvaluatedPlan::Status::out_of_memory ? "out of memory"
+                                                                                : "not runnable";
+        csv += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{:.3f},{:.3f}", p.tp, p.sp ? 1 : 0, p.pp, p.vpp,
+                           to_string(p.schedule), p.dp, p.ep, p.cp, p.zero, p.micro_batch, to_string(p.recompute),
+                           status, e.memory.total_bytes / kBytesPerGiB, e.memory.usable_bytes / kBytesPerGiB);
+        if (e.estimate) {
+          const auto& t = *e.estimate;
+          csv += fmt::format(",{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},", t.step_time_s, t.tokens_per_s_per_chip, t.mfu,
+                             t.train_days, t.energy_cost.cost_usd);
+        } else {
+          csv += ",,,,,,";
+        }
+        csv += csv_field(e.why) + "\n";
+        ++rows;
+      };
+    }
     result = search_plans(scenario, catalogs, search);
+    if (options.all) {
+      write_file_atomic(options.csv_file, csv);
+      if (!options.json) {
+        fmt::print(out, "Every plan of the space ({} rows, tier 1 in full for the {} that fit and run) written to {}\n\n",
+                   rows, result.evaluated, options.csv_file);
+      }
+    }
   }
   if (options.json) {
     nlohmann::json j = {{"name", scenario.name},

@@ -222,7 +222,11 @@ int run(int argc, char** argv) {
   plan->add_option("--max-chips", plan_options.max_chips, "Largest cluster the deadline and Pareto searches try")
       ->check(CLI::Range(1, 1 << 22))
       ->capture_default_str();
+  plan->add_flag("--all", plan_options.all,
+                 "Estimate every plan of the space in full (tier 1) and write them all to --csv FILE");
+  plan->add_option("--csv", plan_options.csv_file, "With --all: the CSV file of every plan (written whole or not at all)");
   plan->footer("Examples:\n  flopcast plan scenarios/shipped/deepseek-v3-h800.json --top 5\n"
+               "  flopcast plan scenarios/shipped/deepseek-v3-h800.json --all --csv results/plans.csv\n"
                "  flopcast plan scenarios/claims/scenarios/llama3-70b-h100-1024.json --deadline-days 30 --tokens 15e12 "
                "--chips h100-sxm,h800-sxm,h20,ascend-910b\n"
                "  flopcast plan scenarios/claims/scenarios/llama3-70b-h100-1024.json --chips h100-sxm,h20,ascend-910b");

@@ -96,6 +96,7 @@ exact indivisible 2 "flopcast: error: indivisible.json: /training/global_batch: 
 variant no-fit.json 'd["cluster"]["chips"] = 64; d["parallelism"].update(tp=8, pp=8, dp=1, vpp=1, schedule="1f1b"); d["training"]["global_batch"] = 64'
 exact no-fit 0 "flopcast: warning: no-fit.json: the plan does not fit in memory: stage 0 needs 178 GiB per chip, 76.0 GiB usable; the times assume it did (\`flopcast plan no-fit.json\` searches plans that fit)" -- "$flopcast" run --tier analytical no-fit.json
 exact no-fit-json 0 "flopcast: warning: no-fit.json: the plan does not fit in memory: stage 0 needs 178 GiB per chip, 76.0 GiB usable; the times assume it did (\`flopcast plan no-fit.json\` searches plans that fit)" -- "$flopcast" run --tier analytical --json no-fit.json
+exact plan-all-without-csv 2 "flopcast: error: --all: --all and --csv go together: flopcast plan SCENARIO --all --csv FILE writes every plan" -- "$flopcast" plan --all "$base"
 # A mistyped command or option gets the name it was most likely meant to be.
 exact mistyped-command 2 'flopcast: error: unknown command "runn" (did you mean "run"?); the commands are run, validate, calibrate, claims, sweep, plan, compare, serve, report, fleet, catalog, import-hf
 Run with --help for more information.' -- "$flopcast" runn x.json

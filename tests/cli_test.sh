@@ -167,6 +167,9 @@ expect plan 0 "space +[0-9]+ plans: [0-9]+ out of memory, [0-9]+ not runnable, [
 expect plan-bound 0 "^ +[0-9]+ with the pipeline's fill and drain walked; the rest could not reach the best 3 even without it$" "" -- "$flopcast" plan --tier analytical --top 3 scenarios/claims/scenarios/llama3-70b-h100-1024.json
 expect plan-rows 0 "^ +1 +[0-9.]+ s +[0-9.]+ s .* %.*GiB +tp [0-9]+" "" -- "$flopcast" plan --tier analytical --top 3 scenarios/claims/scenarios/llama3-70b-h100-1024.json
 expect plan-file 0 "^ +file " "" -- "$flopcast" plan --tier analytical scenarios/claims/scenarios/llama3-70b-h100-1024.json
+# plan --all --csv: every plan of the space, one row each; the estimated rows are the plans the search says fit and run.
+"$flopcast" plan --tier analytical --all --csv "$work/all-plans.csv" --json scenarios/claims/scenarios/llama3-70b-h100-1024.json >"$work/all-plans.json"
+expect plan-all-csv 0 "^ok$" "" -- python3 -c "import csv, json; rows = list(csv.DictReader(open('$work/all-plans.csv'))); d = json.load(open('$work/all-plans.json')); est = [float(r['step_time_s']) for r in rows if r['status'] == 'estimated']; print('ok' if len(rows) == d['enumerated'] and len(est) == d['evaluated'] and sum(r['status'] == 'out of memory' for r in rows) == d['out_of_memory'] and abs(min(est) / d['best'][0]['step_time_s'] - 1) < 1e-5 else 'bad')"
 # compare: the answer leads (cheapest, fastest, by how much, how sure, at what price the next would tie); every chip
 # with a plan that fits, in its own node and fabric; nothing wider than 100 columns.
 "$flopcast" compare --tier analytical scenarios/claims/scenarios/llama3-70b-h100-1024.json --chips h100-sxm,h20,ascend-910b >"$work/compare.txt" 2>&1

@@ -173,3 +173,44 @@ TEST_CASE("the Pareto front gets cheaper as it gets slower", "[planner]") {
 }
 
 }  // namespace flopcast
+
+namespace flopcast {
+
+TEST_CASE("the search reports every plan of the space to `each`, and its best is the fastest of them", "[planner]") {
+  const auto scenario = test::scenario_from(kJob);
+  PlanSearchOptions options;
+  options.top_k = 1;
+  options.rerank_tier = Tier::analytical;
+  long seen = 0, estimated = 0, out_of_memory = 0, not_runnable = 0;
+  double fastest_s = 1e300;
+  options.each = [&](const EvaluatedPlan& e) {
+    ++seen;
+    switch (e.status) {
+      case EvaluatedPlan::Status::estimated:
+        ++estimated;
+        REQUIRE(e.estimate != nullptr);
+        CHECK(e.memory.fits);
+        fastest_s = std::min(fastest_s, e.estimate->step_time_s);
+        break;
+      case EvaluatedPlan::Status::out_of_memory:
+        ++out_of_memory;
+        CHECK_FALSE(e.memory.fits);
+        CHECK(e.estimate == nullptr);
+        break;
+      case EvaluatedPlan::Status::not_runnable:
+        ++not_runnable;
+        CHECK_FALSE(e.why.empty());
+        break;
+    }
+  };
+  const auto result = search_plans(scenario, test::catalogs(), options);
+  CHECK(seen == result.enumerated);
+  CHECK(estimated == result.evaluated);
+  CHECK(out_of_memory == result.out_of_memory);
+  CHECK(not_runnable == result.invalid);
+  // The bound-pruned search's best is the fastest of every plan estimated in full.
+  REQUIRE(result.best.size() == 1);
+  CHECK(result.best.front().estimate.step_time_s == fastest_s);
+}
+
+}  // namespace flopcast

@@ -146,15 +146,23 @@ PlanSearchResult search_plans(const Scenario& scenario, const Catalogs& catalogs
   enumerate_plans(scenario.job, scenario.job.plan, [&](const ParallelPlan& plan) {
     if (out.enumerated++ % shards != options.shard) return;
     job.plan = plan;
-    if (!training_memory(job, params, a).fits) {
+    const auto memory = training_memory(job, params, a);
+    using Status = EvaluatedPlan::Status;
+    if (!memory.fits) {
       ++out.out_of_memory;
+      if (options.each) options.each({plan, Status::out_of_memory, memory, nullptr, ""});
       return;
     }
     try {
       bounds.push_back({plan, estimate_training(job, a, bound_options), Tier::analytical, 0});
       ++out.evaluated;
-    } catch (const ModelError&) {
+      if (options.each) {
+        const auto full = estimate_training(job, a, estimate_options);
+        options.each({plan, Status::estimated, memory, &full, ""});
+      }
+    } catch (const ModelError& error) {
       ++out.invalid;  // a schedule the batch cannot fill (too few micro-batches), and the like
+      if (options.each) options.each({plan, Status::not_runnable, memory, nullptr, error.what()});
     }
   });
   // The full estimate in order of the bound, until the bound reaches the K-th best step time: no later plan can rank

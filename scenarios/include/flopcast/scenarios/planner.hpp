@@ -9,6 +9,7 @@
 // DualPipe (even pp, MoE); ZeRO 1, and 3 without pipelining; micro-batches of 1, 2 or 4 sequences; no, selective
 // (only without FlashAttention, where it differs from none) or full recompute; SP whenever tp > 1. The scenario's own plan settings for overlap are kept.
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -17,7 +18,20 @@
 
 namespace flopcast {
 
+// One plan of the space as the search met it (PlanSearchOptions::each).
+struct EvaluatedPlan {
+  enum class Status { estimated, out_of_memory, not_runnable };
+  const ParallelPlan& plan;
+  Status status;
+  const MemoryReport& memory;
+  const TrainingEstimate* estimate;  // tier 1 in full (the pipeline's fill and drain walked); null unless estimated
+  std::string why;                   // not_runnable: the reason
+};
+
 struct PlanSearchOptions {
+  // Called for every plan of the space (of this shard), in enumeration order; each plan that fits is then estimated
+  // in full rather than bounded (flopcast plan --all). Empty: only the plans that can rank are estimated in full.
+  std::function<void(const EvaluatedPlan&)> each;
   int top_k = 5;                       // re-ranked at `rerank_tier`
   Tier rerank_tier = Tier::replica;    // analytical: tier 1 alone
   bool compare_given = true;           // also run the scenario's own plan
