@@ -134,6 +134,21 @@ int validate_runs(const ValidateOptions& options, const Catalogs& catalogs, std:
   fmt::print(out, "\n  memory: {} of {} runs predicted not to fit, although every one of them ran: errors of the memory "
                   "model\n",
              not_fitting, report.rows.size());
+  // One answer: the two tiers' p10-p90 ranges overlap on every run, or the output names the runs where they do not.
+  std::vector<const ValidationRow*> disagree;
+  double widest = 0;
+  for (const auto& r : report.rows) {
+    if (!tiers_agree(r)) disagree.push_back(&r);
+    widest = std::max(widest, std::fabs(std::log(r.predicted[1] / r.predicted[0])));
+  }
+  fmt::print(out, "\n  tiers: the tier-1 and tier-2 p10-p90 ranges overlap on {} of {} runs (the widest gap between the two "
+                  "predictions: {:.1f} %)\n",
+             report.rows.size() - disagree.size(), report.rows.size(), 100.0 * std::expm1(widest));
+  for (const auto* r : disagree) {
+    fmt::print(out, "    {}: tier 2 / tier 1 = {:.3f}, ranges +-{:.1f} % and +-{:.1f} %\n", r->run,
+               r->predicted[1] / r->predicted[0], 100.0 * std::expm1(kNormalZ90 * r->log_sigma[0]),
+               100.0 * std::expm1(kNormalZ90 * r->log_sigma[1]));
+  }
   const auto memory = memory_check(report);
   if (!memory.rows.empty()) {
     fmt::print(out, "\n  memory per chip against {} published peaks: median |error| {:.1f} %, max {:.1f} %\n",

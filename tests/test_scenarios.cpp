@@ -499,3 +499,21 @@ TEST_CASE("a published peak needs what it counts, and unsharded gradient accumul
   CHECK(plan_messages.find("/parallelism/unsharded_gradient_accumulation: accumulates sharded gradients unsharded; "
                            "zero is 1") != std::string::npos);
 }
+
+namespace flopcast {
+
+TEST_CASE("two tiers agree when their p10-p90 ranges overlap", "[validation]") {
+  ValidationRow row;
+  row.log_sigma = {0.1, 0.15};  // together 1.2816 x 0.25 = 0.320 in log space
+  row.predicted = {10.0, 13.0};  // log(13 / 10) = 0.262: the ranges overlap
+  CHECK(tiers_agree(row));
+  row.predicted = {10.0, 14.0};  // log 1.4 = 0.336 > 0.320: a gap between them
+  CHECK_FALSE(tiers_agree(row));
+  row.predicted = {14.0, 10.0};  // the same gap the other way
+  CHECK_FALSE(tiers_agree(row));
+  row.log_sigma = {0.0, 0.15};   // a spread unknown: no claim of agreement
+  row.predicted = {10.0, 10.0};
+  CHECK_FALSE(tiers_agree(row));
+}
+
+}  // namespace flopcast

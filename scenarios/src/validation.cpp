@@ -96,6 +96,13 @@ bool inside_p10_p90(double error_pct, double log_sigma) {
   return std::fabs(std::log1p(error_pct / 100.0)) <= kNormalZ90 * log_sigma;
 }
 
+bool tiers_agree(const ValidationRow& row) {
+  if (!(row.log_sigma[0] > 0) || !(row.log_sigma[1] > 0) || !(row.predicted[0] > 0) || !(row.predicted[1] > 0)) {
+    return false;
+  }
+  return std::fabs(std::log(row.predicted[1] / row.predicted[0])) <= kNormalZ90 * (row.log_sigma[0] + row.log_sigma[1]);
+}
+
 std::string run_source(const std::string& run) { return run.substr(0, run.find('-')); }
 
 std::vector<ErrorSummary> summarise(const std::vector<ValidationRow>& rows) {

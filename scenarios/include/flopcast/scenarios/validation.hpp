@@ -61,6 +61,10 @@ double percentile_90(std::vector<double> values);
 inline constexpr double kNormalZ90 = 1.2815515655446004;
 // Whether a run's error lies inside a p10-p90 interval of log spread `log_sigma`: |log(1 + e)| <= 1.2816 sigma.
 bool inside_p10_p90(double error_pct, double log_sigma);
+// Whether a run's tier-1 and tier-2 p10-p90 ranges overlap (each the model's spread at its tier around its
+// prediction): |log(tier 2 / tier 1)| <= 1.2816 (sigma 1 + sigma 2). The two tiers then give one answer within what
+// each says of its own uncertainty. False where a spread is unknown.
+bool tiers_agree(const ValidationRow& row);
 
 struct ValidationReport {
   std::vector<ValidationRow> rows;
