@@ -98,19 +98,24 @@ int catalog_chips(bool json, const Catalogs& catalogs, std::ostream& out) {
     out << list.dump(2) << '\n';
     return 0;
   }
-  fmt::print(out, "{:<14} {:<16} {:>12} {:>9} {:>6} {:>7} {:>7} {:>6} {:>6} {:<22} {}\n", "id", "bf16 TFLOP/s",
-             "fp8 TFLOP/s", "HBM GiB", "TB/s", "GB/s/dir", "TDP W", "TPP", "PD", "Oct 2022", "Oct 2023");
+  // Fits 100 columns: the export rules by their code alone (`catalog show` gives the reasons).
+  const auto code = [](std::string_view rule) { return std::string(rule.substr(0, rule.find(" ("))); };
+  fmt::print(out, "{:<13} {:<13} {:>9} {:>4} {:>5} {:>5} {:>5} {:>6}  {:<14} {}\n", "id", "bf16 TFLOP/s", "fp8", "GiB",
+             "TB/s", "GB/s", "TDP W", "TPP", "Oct 2022", "Oct 2023");
   for (const auto& chip : catalogs.hardware.chips) {
     const auto e = classify_export(chip);
     const auto& fp8 = chip.peak(DataType::fp8);
-    fmt::print(out, "{:<14} {:<16} {:>12} {:>9.0f} {:>6.2f} {:>7.0f} {:>7.0f} {:>6.0f} {:>6.2f} {:<22} {}\n", chip.id,
+    fmt::print(out, "{:<13} {:<13} {:>9} {:>4.0f} {:>5.2f} {:>5.0f} {:>5.0f} {:>6.0f}  {:<14} {}\n", chip.id,
                range_text(*chip.peak(DataType::bf16), 1e12, 0), fp8 ? range_text(*fp8, 1e12, 0) : "-",
                chip.hbm_capacity.value / kBytesPerGiB, chip.hbm_bandwidth.value / 1e12,
-               chip.scaleup_bandwidth_per_direction.value / 1e9, chip.tdp.value, e.tpp, e.performance_density,
-               to_string(e.rule_2022), to_string(e.rule_2023));
+               chip.scaleup_bandwidth_per_direction.value / 1e9, chip.tdp.value, e.tpp, code(to_string(e.rule_2022)),
+               code(to_string(e.rule_2023)));
   }
-  fmt::print(out, "\n~ marks an estimate; (low-high) a disputed figure. TPP = dense TOP/s x bit length (3A090); PD = TPP / "
-                  "die mm^2. `flopcast catalog show ID` lists every source.\n");
+  fmt::print(out,
+             "\nDense peaks in TFLOP/s (fp8 too); GiB and TB/s: HBM capacity and bandwidth; GB/s: scale-up per "
+             "direction.\n~ marks an estimate; (low-high) a disputed figure. TPP = dense TOP/s x bit length. US "
+             "export rules:\n3A090 controlled (2022), 3A090.a licence required, 3A090.b gray band (2023).\n"
+             "`flopcast catalog show ID` lists every source, the performance density and the reasons.\n");
   return 0;
 }
 
@@ -121,14 +126,21 @@ int catalog_models(bool json, const Catalogs& catalogs, std::ostream& out) {
     out << list.dump(2) << '\n';
     return 0;
   }
-  fmt::print(out, "{:<22} {:>9} {:>9} {:>7} {:>7} {:>6} {:<10} {}\n", "id", "total", "active", "layers", "hidden",
-             "moe", "attention", "name");
+  // Fits 100 columns: the id, the sizes and as much of the name as is left (`catalog show ID` has all of it).
+  constexpr std::size_t kNameWidth = 30;
+  const auto name_text = [](const ModelArch& m) {
+    std::string name = (m.hypothetical ? "[hypothetical] " : "") + m.name;
+    return name.size() <= kNameWidth ? name : name.substr(0, kNameWidth - 3) + "...";
+  };
+  fmt::print(out, "{:<24} {:>7} {:>7} {:>6} {:>6} {:>6} {:<5} {}\n", "id", "total", "active", "layers", "hidden",
+             "moe", "attn", "name");
   for (const auto& m : catalogs.models.models) {
     const auto p = count_params(m);
-    fmt::print(out, "{:<22} {:>9} {:>9} {:>7} {:>7} {:>6} {:<10} {}{}\n", m.id, count(p.total), count(p.active),
+    fmt::print(out, "{:<24} {:>7} {:>7} {:>6} {:>6} {:>6} {:<5} {}\n", m.id, count(p.total), count(p.active),
                m.layers, m.hidden, m.is_moe() ? fmt::format("{}/{}", m.moe->top_k, m.moe->experts) : "-",
-               to_string(m.attention), m.name, m.hypothetical ? "  [hypothetical]" : "");
+               to_string(m.attention), name_text(m));
   }
+  fmt::print(out, "\nParameters in total and active per token; moe: routed experts per token / experts.\n");
   return 0;
 }
 

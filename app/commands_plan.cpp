@@ -260,13 +260,13 @@ int plan_scenario(const PlanOptions& options, const Catalogs& catalogs, std::ost
   }
   const auto& job = scenario.job;
   fmt::print(out, "Plan search: {}  ({})\n", scenario.name, scenario.file);
-  fmt::print(out, "  job          {} on {} x {} in {}-chip nodes; {} sequences of {} tokens per step, {}\n",
+  fmt::print(out, "  job          {} on {} x {} in {}-chip nodes;\n               {} sequences of {} tokens per step, {}\n",
              job.model.name, job.cluster.chips, job.cluster.chip.id, job.cluster.node.chip_count(),
              job.training.global_batch, job.training.seq_len, to_string(job.training.precision));
   const double rate = result.tier1_wall_s > 0 ? static_cast<double>(result.enumerated) / result.tier1_wall_s : 0.0;
-  fmt::print(out, "  space        {} plans: {} out of memory, {} not runnable, {} estimated (tier 1) in {:.3f} s "
-                  "({:.0f} plans/s);\n               {} with the pipeline's fill and drain walked; the rest could not "
-                  "reach the best {} even without it\n",
+  fmt::print(out, "  space        {} plans: {} out of memory, {} not runnable, {} estimated (tier 1)\n"
+                  "               in {:.3f} s ({:.0f} plans/s); {} with the pipeline's fill and drain walked;\n"
+                  "               the rest could not reach the best {} even without it\n",
              result.enumerated, result.out_of_memory, result.invalid, result.evaluated, result.tier1_wall_s, rate,
              result.pipelines_walked, options.top_k);
   if (result.best.empty()) {
@@ -277,10 +277,10 @@ int plan_scenario(const PlanOptions& options, const Catalogs& catalogs, std::ost
     fmt::print(out, "  re-ranked    the best {} at {} in {:.2f} s\n", result.best.size(), to_string(options.tier),
                result.rerank_wall_s);
   }
-  fmt::print(out, "\n  {:>4} {:>11} {:>11} {:>14} {:>7} {:>12}  {}\n", "rank", "step time", "tier 1", "tokens/s/chip",
-             "MFU", "memory/chip", "plan");
+  fmt::print(out, "\n  {:>4} {:>11} {:>11} {:>14} {:>7} {:>12}  plan on the next line\n", "rank", "step time", "tier 1",
+             "tokens/s/chip", "MFU", "memory/chip");
   const auto row = [&](const std::string& label, const PlanCandidate& c) {
-    fmt::print(out, "  {:>4} {:>11} {:>11} {:>14} {:>7} {:>12}  {}\n", label, seconds(c.estimate.step_time_s),
+    fmt::print(out, "  {:>4} {:>11} {:>11} {:>14} {:>7} {:>12}\n         {}\n", label, seconds(c.estimate.step_time_s),
                seconds(c.tier1_step_time_s), count(c.estimate.tokens_per_s_per_chip), percent(c.estimate.mfu),
                bytes(c.estimate.memory.total_bytes), plan_summary(c.plan));
   };

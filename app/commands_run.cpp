@@ -4,11 +4,14 @@
 
 #include <unistd.h>
 
+#include <sstream>
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <fmt/ostream.h>
 
 #include "commands.hpp"
+#include "flopcast/core/text.hpp"
 #include "flopcast/core/errors.hpp"
 #include "flopcast/core/files.hpp"
 #include "flopcast/core/human_units.hpp"
@@ -101,7 +104,6 @@ void print_summary(const Scenario& s, const TrainingEstimate& e, const Predictio
   const auto& b = e.breakdown;
   const auto& m = e.memory;
   const auto& ec = e.energy_cost;
-  fmt::print(out, "{}  ({})\n", s.name, s.file);
   fmt::print(out, "  model        {}\n", model_text(s, e));
   if (c.stage_chips.empty()) {
     fmt::print(out, "  cluster      {} x {} in {} x {}; {} {} ({} switches, bisection {:.0f} % of injection)\n", c.chips,
@@ -186,14 +188,15 @@ void print_simulation(const SimResult& r, std::ostream& out) {
   const auto pct = [step](double s) { return fmt::format("{:.1f}", step > 0 ? 100.0 * s / step : 0.0); };
   fmt::print(out, "  simulated    {}: {} activities in {:.2f} s wall\n", tier_text(r.tier), r.simulated_activities,
              r.wall_s);
-  fmt::print(out, "  devices      share of the step, % (exposed = the compute stream waits; streams = busy, hidden or not)\n");
-  fmt::print(out, "  {:<24} {:>7} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} | streams {:>5} {:>5} {:>5} {:>5} {:>5}\n",
-             "  device", "compute", "TP", "CP", "EP", "PP", "DP", "bubble", "optim", "idle", "TP", "CP", "EP", "PP",
+  fmt::print(out, "  devices      share of the step, %: left of |, what the compute stream did or waited for;\n"
+                  "               right of it, how busy each communication stream was (hidden or not)\n");
+  fmt::print(out, "    {:<10} {:>7} {:>5} {:>5} {:>5} {:>5} {:>5} {:>6} {:>5} {:>5} | {:>4} {:>4} {:>4} {:>4} {:>4}\n",
+             "device", "compute", "TP", "CP", "EP", "PP", "DP", "bubble", "optim", "idle", "TP", "CP", "EP", "PP",
              "DP");
   const std::size_t shown = std::min<std::size_t>(r.devices.size(), 16);
   for (std::size_t i = 0; i < shown; ++i) {
     const auto& d = r.devices[i];
-    fmt::print(out, "    {:<22} {:>7} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} |         {:>5} {:>5} {:>5} {:>5} {:>5}\n",
+    fmt::print(out, "    {:<10} {:>7} {:>5} {:>5} {:>5} {:>5} {:>5} {:>6} {:>5} {:>5} | {:>4} {:>4} {:>4} {:>4} {:>4}\n",
                d.name, pct(d.compute_s), pct(d.exposed_tp_s), pct(d.exposed_cp_s), pct(d.exposed_ep_s),
                pct(d.exposed_pp_s), pct(d.exposed_dp_s), pct(d.bubble_s), pct(d.optimizer_s), pct(d.idle_s),
                pct(d.busy_tp_s), pct(d.busy_cp_s), pct(d.busy_ep_s), pct(d.busy_pp_s), pct(d.busy_dp_s));
@@ -235,6 +238,8 @@ void print_comparison(const std::vector<Scenario>& scenarios, const std::vector<
          const auto& p = s.job.plan;
          return fmt::format("{}/{}/{}/{}", p.tp, p.pp, p.dp, p.ep);
        }},
+      {"recompute",
+       [](const Scenario& s, const TrainingEstimate&) { return std::string(to_string(s.job.plan.recompute)); }},
       {"precision", [](const Scenario& s, const TrainingEstimate&) { return std::string(to_string(s.job.training.precision)); }},
       {"step time", [](const Scenario&, const TrainingEstimate& e) { return seconds(e.step_time_s); }},
       {"tokens/s per chip", [](const Scenario&, const TrainingEstimate& e) { return count(e.tokens_per_s_per_chip); }},
@@ -245,7 +250,10 @@ void print_comparison(const std::vector<Scenario>& scenarios, const std::vector<
       {"fits memory", [](const Scenario&, const TrainingEstimate& e) { return std::string(e.memory.fits ? "yes" : "NO"); }},
       {"tokens", [](const Scenario& s, const TrainingEstimate&) { return count(s.job.training.tokens); }},
       {"train time", [](const Scenario&, const TrainingEstimate& e) { return days(e.train_days); }},
-      {"  p10-p90", [&](const Scenario&, const TrainingEstimate& e) { return range(interval_of(e).train_days, days); }},
+      {"  p10-p90",
+       [&](const Scenario&, const TrainingEstimate& e) {
+         return days_range(interval_of(e).train_days.p10, interval_of(e).train_days.p90);
+       }},
       {"chip-hours", [](const Scenario&, const TrainingEstimate& e) { return count(e.chip_hours); }},
       {"energy", [](const Scenario&, const TrainingEstimate& e) { return energy_kwh(e.energy_cost.energy_kwh); }},
       {"cost", [](const Scenario&, const TrainingEstimate& e) { return usd(e.energy_cost.cost_usd); }},
@@ -262,13 +270,21 @@ void print_comparison(const std::vector<Scenario>& scenarios, const std::vector<
       widths[i] = std::max({widths[i], cells[r][i].size(), fmt::format("[{}]", i + 1).size()});
     }
   }
-  fmt::print(out, "\n  {:<{}}", "", label_width);
-  for (std::size_t i = 0; i < scenarios.size(); ++i) fmt::print(out, "  {:>{}}", fmt::format("[{}]", i + 1), widths[i]);
-  fmt::print(out, "\n");
-  for (std::size_t r = 0; r < rows.size(); ++r) {
-    fmt::print(out, "  {:<{}}", rows[r].label, label_width);
-    for (std::size_t i = 0; i < scenarios.size(); ++i) fmt::print(out, "  {:>{}}", cells[r][i], widths[i]);
+  // In blocks of as many scenarios as fit 100 columns beside the labels.
+  constexpr std::size_t kWidth = 100;
+  for (std::size_t first = 0; first < scenarios.size();) {
+    std::size_t end = first + 1;
+    std::size_t used = 2 + label_width + 2 + widths[first];
+    while (end < scenarios.size() && used + 2 + widths[end] <= kWidth) used += 2 + widths[end++];
+    fmt::print(out, "\n  {:<{}}", "", label_width);
+    for (std::size_t i = first; i < end; ++i) fmt::print(out, "  {:>{}}", fmt::format("[{}]", i + 1), widths[i]);
     fmt::print(out, "\n");
+    for (std::size_t r = 0; r < rows.size(); ++r) {
+      fmt::print(out, "  {:<{}}", rows[r].label, label_width);
+      for (std::size_t i = first; i < end; ++i) fmt::print(out, "  {:>{}}", cells[r][i], widths[i]);
+      fmt::print(out, "\n");
+    }
+    first = end;
   }
   bool any_note = false;
   for (std::size_t i = 0; i < scenarios.size(); ++i) {
@@ -358,7 +374,10 @@ int run_scenarios(const std::vector<std::string>& files, bool json, const RunOpt
   }
   for (std::size_t i = 0; i < scenarios.size(); ++i) {
     if (i > 0) out << '\n';
-    print_summary(scenarios[i], estimates[i], intervals[i], results[i].whole_run, out);
+    fmt::print(out, "{}  ({})\n", scenarios[i].name, scenarios[i].file);
+    std::ostringstream summary;
+    print_summary(scenarios[i], estimates[i], intervals[i], results[i].whole_run, summary);
+    out << wrap_lines(summary.str(), 100, 15);  // under the labels' column
     print_simulation(results[i], out);
   }
   if (scenarios.size() > 1) {

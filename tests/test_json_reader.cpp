@@ -139,3 +139,13 @@ TEST_CASE("human units: a time range is written in one unit, the larger value's"
   CHECK(seconds_range(3600.0, 9000.0) == "1.0 to 2.5 h");  // 9000 s / 3600 = 2.5 h
   CHECK(days_range(33.14, 46.86) == "33.1 to 46.9 days");
 }
+
+TEST_CASE("long lines wrap after a comma, under their label, and short ones stay", "[core][text]") {
+  // 30 columns: "  cost   $1 M rental, $2 per" is 28; the next ", " falls beyond, so the line breaks after "rental,".
+  CHECK(wrap_lines("  cost   $1 M rental, $2 per chip-hour, $3 per M\nshort\n", 30, 9) ==
+        "  cost   $1 M rental,\n         $2 per chip-hour,\n         $3 per M\nshort\n");
+  // No comma: the last space that fits; a word longer than the width stays whole.
+  CHECK(wrap_lines("aaa bbb ccc", 8, 2) == "aaa bbb\n  ccc");
+  CHECK(wrap_lines("aaaaaaaaaaaa", 8, 2) == "aaaaaaaaaaaa");
+  CHECK(wrap_lines("", 8, 2).empty());
+}

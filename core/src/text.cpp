@@ -119,4 +119,48 @@ std::size_t first_control_character(std::string_view text) {
   return std::string_view::npos;
 }
 
+namespace {
+
+// Where to break `line` to fit `width`: just after its last ", " or "; " within it, else at its last space; npos if
+// neither (a word longer than the width stays whole).
+std::size_t break_at(std::string_view line, std::size_t width) {
+  std::size_t best = std::string_view::npos;
+  for (std::size_t i = 1; i + 1 < line.size() && i < width; ++i) {
+    if ((line[i] == ',' || line[i] == ';') && line[i + 1] == ' ') best = i + 1;
+  }
+  if (best != std::string_view::npos) return best;
+  const std::size_t space = line.substr(0, width + 1).rfind(' ');
+  return space == 0 ? std::string_view::npos : space;
+}
+
+}  // namespace
+
+std::string wrap_lines(std::string_view text, std::size_t width, std::size_t indent) {
+  std::string out;
+  while (!text.empty()) {
+    const std::size_t end = text.find('\n');
+    std::string_view line = text.substr(0, end);
+    text = end == std::string_view::npos ? std::string_view{} : text.substr(end + 1);
+    std::string rest(line);
+    bool first = true;
+    while (true) {
+      const std::string prefix = first ? "" : std::string(indent, ' ');
+      const std::string full = prefix + rest;
+      const std::size_t cut = full.size() > width ? break_at(full, width) : std::string_view::npos;
+      if (cut == std::string_view::npos || cut <= prefix.size()) {
+        out += full;
+        break;
+      }
+      out += full.substr(0, cut);
+      while (!out.empty() && out.back() == ' ') out.pop_back();
+      out += '\n';
+      rest = full.substr(cut);
+      rest.erase(0, rest.find_first_not_of(' '));
+      first = false;
+    }
+    if (end != std::string_view::npos) out += '\n';
+  }
+  return out;
+}
+
 }  // namespace flopcast

@@ -18,6 +18,10 @@ std::string did_you_mean(std::string_view word, std::span<const std::string> can
 
 std::string join(std::span<const std::string> items, std::string_view separator);
 
+// Each line of `text` longer than `width` columns broken after its last ", " or "; " that fits (else its last
+// space), the rest on lines indented by `indent` spaces: terminal output that fits 100 columns.
+std::string wrap_lines(std::string_view text, std::size_t width, std::size_t indent);
+
 // Every output format's escaping, in one place.
 // Text for HTML and XML (SVG) content and attribute values: & < > " ' as entities; the control characters XML 1.0
 // forbids (C0 other than tab, line feed and carriage return) dropped.
