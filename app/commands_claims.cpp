@@ -2,10 +2,13 @@
 
 #include <unistd.h>
 
+#include <sstream>
+
 #include <fmt/format.h>
 #include <fmt/ostream.h>
 
 #include "commands.hpp"
+#include "flopcast/core/text.hpp"
 #include "flopcast/scenarios/claims.hpp"
 #include "format.hpp"
 
@@ -42,36 +45,38 @@ int check_claims(const ClaimsOptions& options, const Catalogs& catalogs, std::os
     out << list.dump(2) << '\n';
     return 0;
   }
-  fmt::print(out, "Claims from public debate, checked against flopcast ({}; ranges are p10-p90)\n",
+  std::ostringstream text;  // within 100 columns, under the labels' column, at the end
+  fmt::print(text, "Claims from public debate, checked against flopcast ({}; ranges are p10-p90)\n",
              options.tier == Tier::analytical ? "tier 1" : options.tier == Tier::replica ? "tier 2" : "tier 3");
   for (std::size_t i = 0; i < results.size(); ++i) {
     const auto& r = results[i];
-    fmt::print(out, "\n[{}] \"{}\"\n    source   {}\n    verdict  {}\n", i + 1, r.claim.claim, r.claim.source,
+    fmt::print(text, "\n[{}] \"{}\"\n    source   {}\n    verdict  {}\n", i + 1, r.claim.claim, r.claim.source,
                to_string(r.verdict));
     for (std::size_t k = 0; k < r.checks.size(); ++k) {
       const auto& c = r.checks[k];
       const bool ratio = r.claim.checks[k].combine == CheckCombine::ratio;
-      fmt::print(out, "    - {} ({})\n      predicted {} (p10-p90 {} to {})", c.label, to_string(c.metric),
+      fmt::print(text, "    - {} ({})\n      predicted {} (p10-p90 {} to {})", c.label, to_string(c.metric),
                  claim_value_text(c.metric, ratio, c.predicted), claim_value_text(c.metric, ratio, c.p10),
                  claim_value_text(c.metric, ratio, c.p90));
       if (c.claimed) {
-        fmt::print(out, "; claimed {} {}: {}\n", relation_text(c.relation), claim_value_text(c.metric, ratio, *c.claimed),
+        fmt::print(text, "; claimed {} {}: {}\n", relation_text(c.relation), claim_value_text(c.metric, ratio, *c.claimed),
                    to_string(c.verdict));
       } else {
-        fmt::print(out, "\n");
+        fmt::print(text, "\n");
       }
       if (c.at_full_kernel_efficiency > 0) {
         if (c.kernel_factor) {
-          fmt::print(out, "      would need every kernel efficiency of the chip family x{:.2f} (GEMM at {} of peak)\n",
+          fmt::print(text, "      would need every kernel efficiency of the chip family x{:.2f} (GEMM at {} of peak)\n",
                      *c.kernel_factor, percent(c.gemm_efficiency_needed.value_or(0)));
         } else {
-          fmt::print(out, "      out of reach by kernels alone: with every kernel at 100 % of peak, tier 1 gives {}\n",
+          fmt::print(text, "      out of reach by kernels alone: with every kernel at 100 % of peak, tier 1 gives {}\n",
                      claim_value_text(c.metric, ratio, c.at_full_kernel_efficiency));
         }
       }
     }
-    if (!r.claim.note.empty()) fmt::print(out, "    note     {}\n", r.claim.note);
+    if (!r.claim.note.empty()) fmt::print(text, "    note     {}\n", r.claim.note);
   }
+  out << wrap_lines(text.str(), 100, 13);
   return 0;
 }
 

@@ -3,10 +3,13 @@
 
 #include <cmath>
 
+#include <sstream>
+
 #include <fmt/format.h>
 #include <fmt/ostream.h>
 
 #include "commands.hpp"
+#include "flopcast/core/text.hpp"
 #include "flopcast/scenarios/serving_search.hpp"
 #include "flopcast/sim/serve_sim.hpp"
 #include "format.hpp"
@@ -189,7 +192,9 @@ int serve_scenarios(const ServeOptions& options, const Catalogs& catalogs, std::
       json.push_back(entry);
     } else {
       if (!rows.empty()) out << '\n';
-      print_result(scenario, job, result, out);
+      std::ostringstream text;
+      print_result(scenario, job, result, text);
+      out << wrap_lines(text.str(), 100, 15);  // within 100 columns, under the labels' column
     }
     rows.emplace_back(&scenario, std::move(result));
   }

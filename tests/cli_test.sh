@@ -217,7 +217,8 @@ expect trace-unwritable 2 "error: .*cannot write" "internal" -- "$flopcast" run 
 # Serving.
 served="scenarios/serving/deepseek-v3-h800.json"
 expect serve-summary 0 "TPOT +p50 [0-9.]+ ms" "nan|inf" -- "$flopcast" serve "$served"
-expect serve-cost 0 'per M input tokens, \$[0-9.]+ per M output tokens' "" -- "$flopcast" serve "$served"
+expect serve-cost 0 '^ +\$[0-9.]+ per M output tokens \(\$[0-9.]+ per M tokens overall\)' "" -- "$flopcast" serve "$served"
+expect serve-cost-input 0 'per M input tokens,$' "" -- "$flopcast" serve "$served"
 expect serve-throughput 0 "output +[0-9.]+ k? ?tokens/s \\([0-9.]+ k? ?per chip" "" -- "$flopcast" serve "$served"
 expect serve-compare 0 '\$/M output' "" -- "$flopcast" serve "$served" scenarios/serving/llama3-405b-h100.json
 expect serve-analytical 0 "\\(analytical\\)" "" -- "$flopcast" serve --tier analytical "$served"

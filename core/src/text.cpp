@@ -121,14 +121,15 @@ std::size_t first_control_character(std::string_view text) {
 
 namespace {
 
-// Where to break `line` to fit `width`: just after its last ", " or "; " within it, else at its last space; npos if
-// neither (a word longer than the width stays whole).
+// Where to break `line` to fit `width`: just after its last ", " or "; " within it (in its last 40 %), else at its
+// last space; npos if neither (a word longer than the width stays whole).
 std::size_t break_at(std::string_view line, std::size_t width) {
   std::size_t best = std::string_view::npos;
   for (std::size_t i = 1; i + 1 < line.size() && i < width; ++i) {
     if ((line[i] == ',' || line[i] == ';') && line[i + 1] == ' ') best = i + 1;
   }
-  if (best != std::string_view::npos) return best;
+  // A comma early in the line would leave it ragged: then the last space.
+  if (best != std::string_view::npos && best * 5 >= width * 3) return best;
   const std::size_t space = line.substr(0, width + 1).rfind(' ');
   return space == 0 ? std::string_view::npos : space;
 }

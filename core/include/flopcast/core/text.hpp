@@ -18,8 +18,9 @@ std::string did_you_mean(std::string_view word, std::span<const std::string> can
 
 std::string join(std::span<const std::string> items, std::string_view separator);
 
-// Each line of `text` longer than `width` columns broken after its last ", " or "; " that fits (else its last
-// space), the rest on lines indented by `indent` spaces: terminal output that fits 100 columns.
+// Each line of `text` longer than `width` columns broken after its last ", " or "; " that fits (else, or where that
+// comes before 60 % of the width, after its last space), the rest on lines indented by `indent` spaces: terminal
+// output that fits 100 columns.
 std::string wrap_lines(std::string_view text, std::size_t width, std::size_t indent);
 
 // Every output format's escaping, in one place.
