@@ -87,11 +87,11 @@ std::string scenario_paragraph(const ReportData& data, std::size_t index) {
   const auto& p = r.intervals;
   const auto& m = e.memory;
   std::string text = fmt::format(
-      "{}: training {} on {} tokens with {} takes {} (p10-p90: {} to {}) and costs {} (p10-p90: {} to {}), {} per "
-      "million tokens, {}.",
+      "{}: training {} on {} tokens with {} takes {} (p10-p90, 80 % likely between {:.1f} and {:.1f} days) and costs "
+      "{} (80 % likely between {} and {}), {} per million tokens, {}.",
       s.name, s.job.model.name, count(s.job.training.tokens), chips_text(s.job), days(e.train_days),
-      days(p.train_days.p10), days(p.train_days.p90), usd(e.energy_cost.cost_usd), usd(p.cost_usd.p10),
-      usd(p.cost_usd.p90), usd(e.energy_cost.usd_per_mtok), price_text(r));
+      p.train_days.p10, p.train_days.p90, usd(e.energy_cost.cost_usd), usd(p.cost_usd.p10), usd(p.cost_usd.p90),
+      usd(e.energy_cost.usd_per_mtok), price_text(r));
   // Where the step goes: the two largest parts.
   auto parts = step_parts(e.breakdown);
   std::stable_sort(parts.begin(), parts.end(), [](const StepPart& a, const StepPart& b) { return a.seconds > b.seconds; });
@@ -116,26 +116,38 @@ std::string scenario_paragraph(const ReportData& data, std::size_t index) {
                                                  signed_percent(top.days_ratio_high))
                                    : std::string(", time unchanged"));
   }
-  if (data.scenarios.size() > 1) {
-    // Against the cheapest and the fastest of the report.
-    const auto by = [&data](auto key) {
-      return std::min_element(data.scenarios.begin(), data.scenarios.end(),
-                              [&key](const ScenarioResult& a, const ScenarioResult& b) { return key(a) < key(b); });
+  // Ranked only against like: the scenarios that train the same model on the same tokens and fit in memory (a plan
+  // that cannot run is never ranked, and a cheaper run of another model says nothing).
+  std::vector<const ScenarioResult*> peers;
+  for (const auto& x : data.scenarios) {
+    if (x.scenario.job.model.id == s.job.model.id && x.scenario.job.training.tokens == s.job.training.tokens &&
+        x.result.estimate.memory.fits) {
+      peers.push_back(&x);
+    }
+  }
+  if (!m.fits) {
+    text += " It is not ranked against the others: its plan does not fit.";
+  } else if (peers.size() > 1) {
+    const auto best = [&peers](auto key) {
+      return *std::min_element(peers.begin(), peers.end(),
+                               [&key](const ScenarioResult* a, const ScenarioResult* b) { return key(*a) < key(*b); });
     };
-    const auto cheapest = by([](const ScenarioResult& x) { return x.result.estimate.energy_cost.cost_usd; });
-    const auto fastest = by([](const ScenarioResult& x) { return x.result.estimate.train_days; });
-    const auto cost_rank = std::count_if(data.scenarios.begin(), data.scenarios.end(), [&e](const ScenarioResult& x) {
-      return x.result.estimate.energy_cost.cost_usd < e.energy_cost.cost_usd;
+    const auto* cheapest = best([](const ScenarioResult& x) { return x.result.estimate.energy_cost.cost_usd; });
+    const auto* fastest = best([](const ScenarioResult& x) { return x.result.estimate.train_days; });
+    const auto cost_rank = std::count_if(peers.begin(), peers.end(), [&e](const ScenarioResult* x) {
+      return x->result.estimate.energy_cost.cost_usd < e.energy_cost.cost_usd;
     });
-    if (&*cheapest == &r) {
-      text += fmt::format(" It is the cheapest of the {} scenarios.", data.scenarios.size());
+    const std::string like = fmt::format("the {} scenarios of this model on {} tokens that fit", peers.size(),
+                                         count(s.job.training.tokens));
+    if (cheapest == &r) {
+      text += fmt::format(" It is the cheapest of {}.", like);
     } else {
-      text += fmt::format(" It ranks {} of {} by cost, {:.2f} times the cheapest ({}).", cost_rank + 1,
-                          data.scenarios.size(), e.energy_cost.cost_usd / cheapest->result.estimate.energy_cost.cost_usd,
+      text += fmt::format(" By cost it ranks {} of {}, {:.2f} times the cheapest ({}).", cost_rank + 1, like,
+                          e.energy_cost.cost_usd / cheapest->result.estimate.energy_cost.cost_usd,
                           cheapest->scenario.name);
     }
-    if (&*fastest == &r) {
-      text += " It is the fastest.";
+    if (fastest == &r) {
+      text += " It is the fastest of them.";
     } else {
       text += fmt::format(" It takes {:.2f} times as long as the fastest ({}).",
                           e.train_days / fastest->result.estimate.train_days, fastest->scenario.name);
@@ -150,7 +162,8 @@ std::string scenario_paragraph(const ReportData& data, std::size_t index) {
 Section summary_section(const ReportData& data) {
   Section section{.title = "Summary", .blocks = {}};
   section.blocks.push_back(Paragraph{fmt::format(
-      "{} scenarios at {}. Each value is the central prediction with its p10-p90 range in brackets: the model's own "
+      "{} scenarios at {}. Each value is the central prediction with its p10-p90 range in brackets (80 % likely "
+      "between the two): the model's own "
       "cross-validated error combined with every catalog input given as a range (Monte Carlo; see Assumptions).",
       data.scenarios.size(), tier_text(data.tier))});
   Table table{.caption = "Scenarios side by side",
