@@ -616,6 +616,7 @@ Section versions_section(const ReportData& data) {
     table.rows.push_back({text_cell("model error spread"), text_cell(data.scenarios.front().intervals.spread_source)});
   }
   section.blocks.push_back(std::move(table));
+  if (data.scenarios.empty()) return section;  // a claims or sweep report: nothing more to list
   section.blocks.push_back(Paragraph{
       "Each scenario as the model ran it, every default filled in (scenarios/SCHEMA.md describes the keys)."});
   for (const auto& r : data.scenarios) {
