@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <vector>
 
+#include <fmt/format.h>
+
 namespace flopcast::gui {
 
 std::string display_name(const nlohmann::json& json, const std::string& fallback) {
@@ -25,15 +27,37 @@ const std::string* string_at(const nlohmann::json& json, const nlohmann::json::j
 
 }  // namespace
 
-void follow_chip(nlohmann::json& json, const Catalogs& catalogs) {
+std::vector<std::string> follow_chip(nlohmann::json& json, const Catalogs& catalogs) {
+  std::vector<std::string> changed;
   const nlohmann::json::json_pointer chip_ptr("/cluster/chip");
   const nlohmann::json::json_pointer node_ptr("/cluster/node");
+  const nlohmann::json::json_pointer fabric_ptr("/cluster/network/fabric");
+  const nlohmann::json::json_pointer precision_ptr("/training/precision");
   const std::string* chip_id = string_at(json, chip_ptr);
-  if (chip_id == nullptr || !json.contains(node_ptr)) return;
-  const auto* chip = catalogs.hardware.find_chip(*chip_id);
+  const auto* chip = chip_id != nullptr ? catalogs.hardware.find_chip(*chip_id) : nullptr;
+  if (chip == nullptr) return changed;
   const std::string* node_id = string_at(json, node_ptr);
   const auto* node = node_id != nullptr ? catalogs.hardware.find_node(*node_id) : nullptr;
-  if (chip != nullptr && node != nullptr && node->chip != chip->id) json[node_ptr] = chip->default_node;
+  if (node != nullptr && node->chip != chip->id) {
+    json[node_ptr] = chip->default_node;
+    changed.push_back("node " + chip->default_node);
+    // The fabric given for the old node follows to the new node's (an HGX node's InfiniBand is not an Atlas
+    // node's RoCE).
+    const auto* new_node = catalogs.hardware.find_node(chip->default_node);
+    const std::string* fabric = string_at(json, fabric_ptr);
+    if (new_node != nullptr && fabric != nullptr && *fabric != new_node->default_fabric) {
+      json[fabric_ptr] = new_node->default_fabric;
+      changed.push_back("fabric " + new_node->default_fabric);
+    }
+  }
+  if (const std::string* precision = string_at(json, precision_ptr)) {
+    const auto type = parse_data_type(*precision);
+    if (type && !chip->peak(*type)) {
+      changed.push_back(fmt::format("precision bf16 (the chip has no {} peak)", *precision));
+      json[precision_ptr] = "bf16";
+    }
+  }
+  return changed;
 }
 
 void set_field(nlohmann::json& json, const std::string& pointer, const nlohmann::json& value) {
@@ -70,7 +94,7 @@ void set_field(nlohmann::json& json, const std::string& pointer, const nlohmann:
 }
 
 nlohmann::json duplicate(const nlohmann::json& json, const std::string& fallback_name, const std::string& chip_id,
-                         const Catalogs& catalogs) {
+                         const Catalogs& catalogs, std::vector<std::string>* changed) {
   nlohmann::json copy = json.is_object() ? json : nlohmann::json::object();
   const std::string name = display_name(json, fallback_name);
   if (chip_id.empty()) {
@@ -79,7 +103,8 @@ nlohmann::json duplicate(const nlohmann::json& json, const std::string& fallback
   }
   copy["name"] = name + ", on " + chip_id;
   set_field(copy, "/cluster/chip", chip_id);
-  follow_chip(copy, catalogs);
+  auto followed = follow_chip(copy, catalogs);
+  if (changed != nullptr) *changed = std::move(followed);
   return copy;
 }
 

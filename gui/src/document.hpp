@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "flopcast/scenarios/scenario.hpp"
 
@@ -15,8 +16,9 @@ namespace flopcast::gui {
 std::string display_name(const nlohmann::json& json, const std::string& fallback);
 
 // A chip change keeps the scenario valid where the catalog says how: a node that cannot hold the new chip gives way
-// to the chip's default node.
-void follow_chip(nlohmann::json& json, const Catalogs& catalogs);
+// to the chip's default node, a scale-out fabric given for the old node to the new node's, and a precision the
+// chip has no peak for (FP8 on an Ascend 910) to bf16. Returns what it changed, in words ("node cloudmatrix-384").
+std::vector<std::string> follow_chip(nlohmann::json& json, const Catalogs& catalogs);
 
 // Sets the field at `pointer` (an object path of the schema, "/cluster/chip") to `value`, or removes it when `value`
 // is null. An ancestor that is not an object (a user's "cluster": 5) becomes one: the field the form shows is an
@@ -24,9 +26,9 @@ void follow_chip(nlohmann::json& json, const Catalogs& catalogs);
 // becomes one. A pointer through an array or with an empty key is left alone.
 void set_field(nlohmann::json& json, const std::string& pointer, const nlohmann::json& value);
 
-// A copy of `json` named "NAME (copy)", or moved to chip `chip_id` and named "NAME, on CHIP" (the node following the
-// chip), NAME being display_name(json, fallback_name).
+// A copy of `json` named "NAME (copy)", or moved to chip `chip_id` and named "NAME, on CHIP" (node, fabric and
+// precision following the chip, what changed in `changed` when given), NAME being display_name(json, fallback_name).
 nlohmann::json duplicate(const nlohmann::json& json, const std::string& fallback_name, const std::string& chip_id,
-                         const Catalogs& catalogs);
+                         const Catalogs& catalogs, std::vector<std::string>* changed = nullptr);
 
 }  // namespace flopcast::gui

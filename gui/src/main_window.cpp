@@ -1,6 +1,7 @@
 #include "main_window.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <QAction>
 #include <QApplication>
@@ -389,9 +390,15 @@ int MainWindow::add_scenario(nlohmann::json json, const QString& path, const QSt
 int MainWindow::duplicate_current(const std::string& chip_id) {
   if (current_ < 0) return -1;
   const Doc& source = docs_[static_cast<std::size_t>(current_)];
-  nlohmann::json json = duplicate(source.json, QFileInfo(source.path).baseName().toStdString(), chip_id, catalogs_);
+  std::vector<std::string> changed;
+  nlohmann::json json =
+      duplicate(source.json, QFileInfo(source.path).baseName().toStdString(), chip_id, catalogs_, &changed);
   // An unsaved copy whose relative paths resolve where the original's do; saving asks for a name.
-  return add_scenario(std::move(json), QString(), source.base_dir, true);
+  const int index = add_scenario(std::move(json), QString(), source.base_dir, true);
+  if (!changed.empty()) {
+    message(q(fmt::format("copied onto {}; changed for this chip: {}", chip_id, fmt::join(changed, ", "))));
+  }
+  return index;
 }
 
 bool MainWindow::save_current(const QString& path) {
@@ -466,12 +473,10 @@ void MainWindow::on_edited(const QString& pointer) {
   const std::string path = pointer.toStdString();
   set_field(doc.json, path, form_->value(path));
   if (path == "/cluster/chip") {
-    const auto before = doc.json.value(nlohmann::json::json_pointer("/cluster/node"), nlohmann::json());
-    follow_chip(doc.json, catalogs_);
-    const auto after = doc.json.value(nlohmann::json::json_pointer("/cluster/node"), nlohmann::json());
-    if (before != after) {
+    const auto changed = follow_chip(doc.json, catalogs_);
+    if (!changed.empty()) {
       form_->set_document(doc.json);
-      message(q(fmt::format("node set to {}, the chip's default", after.dump())));
+      message(q(fmt::format("changed for this chip: {}", fmt::join(changed, ", "))));
     }
   }
   doc.dirty = true;

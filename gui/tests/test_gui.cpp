@@ -300,6 +300,24 @@ class GuiTest : public QObject {
     QVERIFY(window.last_message().contains("broken.json"));
   }
 
+  void duplicate_on_a_chip_adapts_node_fabric_and_precision() {
+    // DeepSeek-V3 on H800 (FP8, InfiniBand) copied onto Ascend 910C: its CloudMatrix node, that node's RoCE fabric,
+    // and bf16 (the 910C has no FP8 peak); the app says what it changed, and the copy is a valid scenario.
+    MainWindow window(catalogs_);
+    QVERIFY(window.open_file(shipped("deepseek-v3-h800.json")));
+    QTRY_VERIFY_WITH_TIMEOUT(window.idle(), kWaitMs);
+    const int copy = window.duplicate_current("ascend-910c");
+    QTRY_VERIFY_WITH_TIMEOUT(window.idle(), kWaitMs);
+    const auto& json = window.document(copy);
+    const auto& node = *catalogs_.hardware.find_node(catalogs_.hardware.find_chip("ascend-910c")->default_node);
+    QCOMPARE(QString::fromStdString(json.at("cluster").at("node").get<std::string>()), QString::fromStdString(node.id));
+    QCOMPARE(QString::fromStdString(json.at("cluster").at("network").at("fabric").get<std::string>()),
+             QString::fromStdString(node.default_fabric));
+    QCOMPARE(QString::fromStdString(json.at("training").at("precision").get<std::string>()), QString("bf16"));
+    QVERIFY(window.last_message().contains("precision bf16 (the chip has no fp8 peak)"));
+    QVERIFY(window.last_message().contains("fabric " + QString::fromStdString(node.default_fabric)));
+  }
+
   void simulate_on_a_worker_and_cancel() {
     MainWindow window(catalogs_);
     QVERIFY(window.open_file(shipped("deepseek-v3-h800.json")));
