@@ -82,7 +82,7 @@ TEST_CASE("bad axes are errors before anything runs, naming the axis and the val
 }
 
 TEST_CASE("points that do not fit together or in memory are rows with a reason", "[sweep]") {
-  const auto sweep = sweep_of({{{"path", "/cluster/chips"}, {"values", {64, 100}}},
+  const auto sweep = sweep_of({{{"path", "/cluster/chips"}, {"values", {64, 99}}},
                                {{"path", "/training/seq_len"}, {"values", {8192, 131072}}}});
   const auto fits = evaluate_sweep_point(sweep, 0, test::catalogs());
   CHECK(fits["status"] == "ok");
@@ -92,10 +92,10 @@ TEST_CASE("points that do not fit together or in memory are rows with a reason",
   const auto too_long = evaluate_sweep_point(sweep, 1, test::catalogs());
   CHECK(too_long["status"] == "infeasible");
   CHECK_THAT(too_long["reason"].get<std::string>(), Catch::Matchers::StartsWith("does not fit in memory"));
-  // 100 chips are not a multiple of tp x pp x dp = 64.
+  // 99 chips are not a multiple of tp x pp = 2: dp cannot scale, and tp x pp x dp = 64 is not 99.
   const auto indivisible = evaluate_sweep_point(sweep, 2, test::catalogs());
   CHECK(indivisible["status"] == "infeasible");
-  CHECK_THAT(indivisible["reason"].get<std::string>(), Catch::Matchers::Contains("/cluster/chips is 100"));
+  CHECK_THAT(indivisible["reason"].get<std::string>(), Catch::Matchers::Contains("/cluster/chips is 99"));
   // Every CSV row has the header's columns (commas inside a quoted field do not separate).
   const auto commas = [](const std::string& line) {
     int n = 0;
@@ -108,6 +108,21 @@ TEST_CASE("points that do not fit together or in memory are rows with a reason",
   };
   CHECK(commas(sweep_csv_row(sweep, indivisible)) == commas(sweep_csv_header(sweep)));
   CHECK(commas(sweep_csv_row(sweep, fits)) == commas(sweep_csv_header(sweep)));
+}
+
+TEST_CASE("a sweep of the cluster size scales data parallelism, unless it sets dp itself", "[sweep]") {
+  // tp 2 x pp 1 in the base: 32 chips give dp 16, 128 give dp 64 (the global batch of 256 divides both).
+  const auto sweep = sweep_of({{{"path", "/cluster/chips"}, {"values", {32, 128}}}});
+  CHECK(sweep.point_json(0)["parallelism"]["dp"] == 16);
+  CHECK(sweep.point_json(1)["parallelism"]["dp"] == 64);
+  CHECK(evaluate_sweep_point(sweep, 0, test::catalogs())["status"] == "ok");
+  CHECK(evaluate_sweep_point(sweep, 1, test::catalogs())["status"] == "ok");
+  // Zipped with dp: the sweep's own dp stands.
+  const auto both = sweep_of({{{"path", "/cluster/chips"}, {"values", {32, 128}}},
+                              {{"path", "/parallelism/dp"}, {"values", {8, 32}}}},
+                             "zip");
+  CHECK(both.point_json(0)["parallelism"]["dp"] == 8);
+  CHECK(both.point_json(1)["parallelism"]["dp"] == 32);
 }
 
 TEST_CASE("the fingerprint follows the points", "[sweep]") {

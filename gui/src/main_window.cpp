@@ -794,9 +794,11 @@ void MainWindow::run_sweep(const std::string& pointer, double from, double to, i
     // (an indivisible plan) have none.
     int left_out = 0;
     int over_memory = 0;
+    std::string first_reason;  // why the first point left out was: a dead end says what to change
     for (const auto& row : rows) {
       if (!row.contains("train_days")) {
         ++left_out;
+        if (first_reason.empty()) first_reason = row.value("reason", "");
         continue;
       }
       if (row.value("status", "") != "ok") ++over_memory;
@@ -811,11 +813,15 @@ void MainWindow::run_sweep(const std::string& pointer, double from, double to, i
       cost_series.high.push_back(row.at("cost_usd_p90").get<double>() / 1e6);
     }
     if (days_series.x.empty()) {
-      sweep_days_chart_->clear(QString("no point of the sweep is feasible (%1 left out)").arg(left_out));
+      sweep_days_chart_->clear(q(fmt::format("no point of the sweep is feasible ({} left out){}", left_out,
+                                             first_reason.empty() ? "" : ": the first because " + first_reason)));
     } else {
       days.series.push_back(std::move(days_series));
       cost.series.push_back(std::move(cost_series));
-      if (left_out > 0) days.caption += fmt::format(" {} of {} points left out.", left_out, rows.size());
+      if (left_out > 0) {
+        days.caption += fmt::format(" {} of {} points left out (the first because {}).", left_out, rows.size(),
+                                    first_reason.empty() ? "of an unknown reason" : first_reason);
+      }
       if (over_memory > 0) {
         days.caption += fmt::format(" {} of {} points do not fit in memory.", over_memory, rows.size());
       }

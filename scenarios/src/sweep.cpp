@@ -138,7 +138,31 @@ nlohmann::json Sweep::point_json(std::size_t index) const {
   nlohmann::json j = base;
   const auto values = values_of(index);
   for (std::size_t a = 0; a < axes.size(); ++a) set_at(j, nlohmann::json::json_pointer(axes[a].path), values[a]);
+  scale_data_parallel(j);
   return j;
+}
+
+void Sweep::scale_data_parallel(nlohmann::json& point) const {
+  // A sweep of the cluster size keeps the plan's model-parallel layout and scales data parallelism with it, as a
+  // user sizing a cluster means: dp = chips / (tp x pp x cp), where that divides (else the point's own check says
+  // why not). A sweep that sets dp itself is left alone.
+  const auto swept = [this](std::string_view path) {
+    return std::any_of(axes.begin(), axes.end(), [path](const SweepAxis& a) { return a.path == path; });
+  };
+  if (!swept("/cluster/chips") || swept("/parallelism/dp")) return;
+  const nlohmann::json::json_pointer chips_ptr("/cluster/chips");
+  if (!point.contains(chips_ptr) || !point.at(chips_ptr).is_number_integer() || !point.contains("parallelism") ||
+      !point["parallelism"].is_object() || !point["parallelism"].contains("dp")) {
+    return;
+  }
+  const auto& p = point["parallelism"];
+  const auto factor = [&p](const char* key) {
+    const auto found = p.find(key);
+    return found != p.end() && found->is_number_integer() ? found->get<long>() : 1L;
+  };
+  const long model_parallel = factor("tp") * factor("pp") * factor("cp");
+  const long chips = point.at(chips_ptr).get<long>();
+  if (model_parallel > 0 && chips % model_parallel == 0) point["parallelism"]["dp"] = chips / model_parallel;
 }
 
 std::string Sweep::fingerprint() const {

@@ -37,11 +37,15 @@ struct Sweep {
   std::vector<SweepAxis> axes;
 
   std::size_t size() const;
-  // The axis values of point `index` (in axis order) and the scenario JSON with them set.
+  // The axis values of point `index` (in axis order) and the scenario JSON with them set. A sweep of
+  // /cluster/chips that does not set /parallelism/dp scales dp with the chips (tp, pp and cp kept).
   std::vector<nlohmann::json> values_of(std::size_t index) const;
   nlohmann::json point_json(std::size_t index) const;
   // Changes when anything that decides the points changes: a resumed sweep must be the same sweep.
   std::string fingerprint() const;
+
+ private:
+  void scale_data_parallel(nlohmann::json& point) const;
 };
 
 // Hears how many axis values have been checked in the base scenario, of how many (each is a scenario parse: a
