@@ -34,4 +34,13 @@ inline std::string join_lines(const std::vector<std::string>& lines) {
   return text;
 }
 
+// Llama 3 8B on 64 H100 with tp 2 x pp 2 x dp 16: a small job the planner and the comparison search in milliseconds.
+inline nlohmann::json small_job() {
+  return {{"model", "llama3-8b"},
+          {"cluster", {{"chip", "h100-sxm"}, {"chips", 64}}},
+          {"parallelism", {{"tp", 2}, {"pp", 2}, {"dp", 16}, {"zero", 1}, {"recompute", "full"}}},
+          {"training", {{"seq_len", 8192}, {"global_batch", 256}, {"tokens", 1e12}}},
+          {"costs", {{"usd_per_chip_hour", 2.0}}}};
+}
+
 }  // namespace flopcast::test

@@ -9,12 +9,12 @@ namespace flopcast {
 
 namespace {
 
-const nlohmann::json kJob = {
-    {"model", "llama3-8b"},
-    {"cluster", {{"chip", "h100-sxm"}, {"chips", 64}}},
-    {"parallelism", {{"tp", 2}, {"pp", 2}, {"dp", 16}, {"zero", 1}, {"recompute", "full"}}},
-    {"training", {{"seq_len", 8192}, {"global_batch", 256}, {"tokens", 1e12}, {"precision", "fp8"}}},
-    {"costs", {{"usd_per_chip_hour", 2.0}}}};
+// The small job in FP8, which an Ascend 910B cannot run.
+const nlohmann::json kJob = [] {
+  auto job = test::small_job();
+  job["training"]["precision"] = "fp8";
+  return job;
+}();
 
 Interval spread_of(double log_sigma) {
   // p10-p90 around 1 with this log-normal spread: exp(-/+ 1.2816 sigma).

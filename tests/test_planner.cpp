@@ -7,12 +7,7 @@ namespace flopcast {
 
 namespace {
 
-const nlohmann::json kJob = {
-    {"model", "llama3-8b"},
-    {"cluster", {{"chip", "h100-sxm"}, {"chips", 64}}},
-    {"parallelism", {{"tp", 2}, {"pp", 2}, {"dp", 16}, {"zero", 1}, {"recompute", "full"}}},
-    {"training", {{"seq_len", 8192}, {"global_batch", 256}, {"tokens", 1e12}}},
-    {"costs", {{"usd_per_chip_hour", 2.0}}}};
+const nlohmann::json kJob = test::small_job();
 
 }  // namespace
 
