@@ -7,6 +7,7 @@
 #include <fmt/ranges.h>
 
 #include "commands.hpp"
+#include "flopcast/core/text.hpp"
 #include "flopcast/scenarios/compare.hpp"
 #include "format.hpp"
 
@@ -19,41 +20,6 @@ double cost_of(const ChipOption& o) { return estimate_of(o).energy_cost.cost_usd
 double days_of(const ChipOption& o) { return estimate_of(o).train_days; }
 
 std::string plan_source(const ChipOption& o) { return o.scenario_plan ? "scenario's plan" : "planner's plan"; }
-
-// `items` joined by ", " in lines of at most `width` columns, the first after `label`, the others under it.
-std::string wrapped(const std::string& label, const std::vector<std::string>& items, std::size_t width) {
-  std::string text = label;
-  std::size_t line = label.size();  // columns on the current line
-  bool first_on_line = true;
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    const std::string piece = items[i] + (i + 1 < items.size() ? "," : "");
-    if (!first_on_line && line + 1 + piece.size() > width) {
-      text.push_back('\n');
-      text.append(label.size(), ' ');
-      line = label.size();
-      first_on_line = true;
-    }
-    if (!first_on_line) {
-      text.push_back(' ');
-      ++line;
-    }
-    text += piece;
-    line += piece.size();
-    first_on_line = false;
-  }
-  return text;
-}
-
-std::vector<std::string> split_at_commas(const std::string& text) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  for (std::size_t comma; (comma = text.find(", ", start)) != std::string::npos; start = comma + 2) {
-    out.push_back(text.substr(start, comma - start));
-  }
-  out.push_back(text.substr(start));
-  return out;
-}
-
 
 // The answer: which chip is cheapest and which fastest, by how much, how sure, and what would change it.
 void print_answer(const ChipComparison& c, std::ostream& out) {
@@ -105,8 +71,8 @@ void print_table(const ChipComparison& c, std::ostream& out) {
     fmt::print(out, "  {:<14} {:>6} {:>11} {:>9} {:>11} {:>7} {:>10} {:>11}\n", o.chip, o.chips, days(e.train_days),
                usd(e.energy_cost.cost_usd), usd(e.energy_cost.usd_per_mtok), percent(e.mfu),
                bytes(e.memory.total_bytes), bytes(e.memory.usable_bytes));
-    const auto plan_parts = split_at_commas(plan_summary(o.plan->plan));
-    fmt::print(out, "{}\n", wrapped(fmt::format("    {:<24}", plan_source(o)), plan_parts, 98));
+    const std::string label = fmt::format("    {:<24}", plan_source(o));
+    fmt::print(out, "{}\n", wrap_lines(label + plan_summary(o.plan->plan), 98, label.size()));
     for (std::size_t k = 0; k < o.adapted.size(); ++k) {
       fmt::print(out, "    {:<24}{}\n", k == 0 ? "changed for this chip:" : "", o.adapted[k]);
     }
