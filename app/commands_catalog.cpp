@@ -69,6 +69,7 @@ nlohmann::json model_json(const ModelArch& m) {
                       {"moe", m.is_moe()},
                       {"hypothetical", m.hypothetical},
                       {"source", m.source}};
+  if (m.is_hybrid()) j["hybrid_pattern"] = m.hybrid_pattern;
   if (m.published_params_total) j["published_params_total"] = quantity_to_json(*m.published_params_total);
   if (m.published_params_active) j["published_params_active"] = quantity_to_json(*m.published_params_active);
   if (m.published_training_tokens) j["published_training_tokens"] = quantity_to_json(*m.published_training_tokens);
@@ -198,6 +199,16 @@ int catalog_show(const std::string& id, bool json, const Catalogs& catalogs, std
       fmt::print(out, "  MoE: {} routed experts (top-{}), {} shared, expert FFN {}, {} leading dense layers\n",
                  model->moe->experts, model->moe->top_k, model->moe->shared_experts, model->moe->expert_ffn,
                  model->moe->dense_layers);
+    }
+    if (model->is_hybrid()) {
+      fmt::print(out, "  hybrid: {} Mamba-2, {} attention, {} MoE and {} MLP layers, pattern {}\n",
+                 model->layer_count(LayerKind::mamba), model->layer_count(LayerKind::attention),
+                 model->layer_count(LayerKind::experts), model->layer_count(LayerKind::mlp), model->hybrid_pattern);
+    }
+    if (model->mamba) {
+      const auto& s = *model->mamba;
+      fmt::print(out, "  Mamba-2: {} heads x {}, state {}, {} groups, convolution {}, chunk {}\n", s.heads, s.head_dim,
+                 s.state, s.groups, s.conv_kernel, s.chunk);
     }
     fmt::print(out, "  parameters: {} total, {} active ({} without the input embedding), {} in MTP modules\n",
                count(p.total), count(p.active), count(p.active_without_input_embedding), count(p.mtp_total));

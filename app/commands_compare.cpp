@@ -15,10 +15,6 @@ namespace flopcast::cli {
 
 namespace {
 
-const TrainingEstimate& estimate_of(const ChipOption& o) { return o.plan->estimate; }
-double cost_of(const ChipOption& o) { return estimate_of(o).energy_cost.cost_usd; }
-double days_of(const ChipOption& o) { return estimate_of(o).train_days; }
-
 std::string plan_source(const ChipOption& o) { return o.scenario_plan ? "scenario's plan" : "planner's plan"; }
 
 // The answer: which chip is cheapest and which fastest, by how much, how sure, and what would change it.
@@ -29,12 +25,12 @@ void print_answer(const ChipComparison& c, std::ostream& out) {
     return;
   }
   const auto& cheap = c.options[cost.best];
-  fmt::print(out, "  cheapest   {}: {} (p10-p90 {} to {}), {}\n", cheap.chip, usd(cost_of(cheap)),
-             usd(cheap.intervals.cost_usd.p10), usd(cheap.intervals.cost_usd.p90), days(days_of(cheap)));
+  fmt::print(out, "  cheapest   {}: {} (p10-p90 {} to {}), {}\n", cheap.chip, usd(cheap.cost_usd()),
+             usd(cheap.intervals.cost_usd.p10), usd(cheap.intervals.cost_usd.p90), days(cheap.train_days()));
   if (cost.next >= 0) {
     const auto& other = c.options[cost.next];
     fmt::print(out, "             {:.1f} % less than {} ({}); {} likely to stay the cheaper of the two\n",
-               100.0 * cost.margin, other.chip, usd(cost_of(other)), odds_text(cost.odds));
+               100.0 * cost.margin, other.chip, usd(other.cost_usd()), odds_text(cost.odds));
     if (const auto price = break_even_usd_per_chip_hour(c, cost)) {
       fmt::print(out, "             {} would cost as much at {} per chip-hour (now {})\n", other.chip, usd(*price),
                  usd(other.scenario.job.costs.usd_per_chip_hour));
@@ -42,12 +38,12 @@ void print_answer(const ChipComparison& c, std::ostream& out) {
   }
   const Lead time = days_lead(c);
   const auto& fast = c.options[time.best];
-  fmt::print(out, "  fastest    {}: {} (p10-p90 {}), {}\n", fast.chip, days(days_of(fast)),
-             days_range(fast.intervals.train_days.p10, fast.intervals.train_days.p90), usd(cost_of(fast)));
+  fmt::print(out, "  fastest    {}: {} (p10-p90 {}), {}\n", fast.chip, days(fast.train_days()),
+             days_range(fast.intervals.train_days.p10, fast.intervals.train_days.p90), usd(fast.cost_usd()));
   if (time.next >= 0) {
     const auto& other = c.options[time.next];
-    fmt::print(out, "             {:.1f} % sooner than {} ({}); {} likely to stay the faster of the two\n",
-               100.0 * time.margin, other.chip, days(days_of(other)), odds_text(time.odds));
+    fmt::print(out, "             {:.1f} % sooner than {} ({});\n             {} likely to stay the faster of the two\n",
+               100.0 * time.margin, other.chip, days(other.train_days()), odds_text(time.odds));
   }
   for (const auto& o : c.options) {
     if (o.plan) continue;
@@ -67,7 +63,7 @@ void print_table(const ChipComparison& c, std::ostream& out) {
       fmt::print(out, "  {:<14} {:>6}  no plan fits\n", o.chip, o.chips);
       continue;
     }
-    const auto& e = estimate_of(o);
+    const auto& e = o.estimate();
     fmt::print(out, "  {:<14} {:>6} {:>11} {:>9} {:>11} {:>7} {:>10} {:>11}\n", o.chip, o.chips, days(e.train_days),
                usd(e.energy_cost.cost_usd), usd(e.energy_cost.usd_per_mtok), percent(e.mfu),
                bytes(e.memory.total_bytes), bytes(e.memory.usable_bytes));
@@ -84,7 +80,7 @@ nlohmann::json comparison_json(const ChipComparison& c, const Scenario& scenario
   for (const auto& o : c.options) {
     nlohmann::json j = {{"chip", o.chip}, {"chips", o.chips}, {"adapted", o.adapted}};
     if (o.plan) {
-      const auto& e = estimate_of(o);
+      const auto& e = o.estimate();
       const auto& i = o.intervals;
       j["plan_source"] = o.scenario_plan ? "scenario" : "planner";
       j["parallelism"] = plan_to_json(o.plan->plan);

@@ -261,6 +261,32 @@ TEST_CASE("MoE layers pay the per-MoE-layer overhead and a full-iteration graph 
   CHECK_THAT(e.step_time_s - g.step_time_s, WithinRel(4 * 48 * 2.3e-3, 1e-6));
 }
 
+TEST_CASE("the routed experts' grouped GEMMs run at the grouped kernel's share of the dense efficiency",
+          "[models][estimator]") {
+  const auto s = qwen3_moe(R"({"dp": 16, "ep": 16})");
+  const auto topology = build_topology(topology_spec(s.job.cluster));
+  Assumptions a = assumptions();
+  const auto with_grouped = [&](double fraction) {
+    a.kernels.at("hopper").grouped_gemm = fraction;
+    return build_step_work(s.job, topology, a);
+  };
+  const auto full = with_grouped(1.0);
+  const auto half = with_grouped(0.5);
+  // Qwen3-30B-A3B, ep 16, 4,096 tokens per chip: 128 / 16 = 8 experts here, each receiving 4,096 x 8 x 16 / 128 =
+  // 4,096 token copies; per expert an up-and-gate GEMM 4096 x 1536 x 2048 and a down GEMM 4096 x 2048 x 768, at
+  // the dense efficiency of those shapes when grouped_gemm is 1.
+  const auto& k = a.kernels.at("hopper");
+  const double rate = s.job.cluster.chip.sustained_flop_per_s(DataType::bf16);
+  const auto gemm = [&](double m, double n, double kk) {
+    return 2.0 * m * n * kk / (rate * gemm_efficiency(m, n, kk, k.gemm_bf16, k.gemm_half_dim));
+  };
+  const double routed = 8.0 * (gemm(4096, 1536, 2048) + gemm(4096, 2048, 768));
+  // Halving the grouped kernel's share doubles the routed GEMMs' time and touches nothing else.
+  CHECK_THAT(half.moe.ffn_forward.gemm_s - full.moe.ffn_forward.gemm_s, WithinRel(routed, 1e-9));
+  CHECK(half.moe.attention_forward.gemm_s == full.moe.attention_forward.gemm_s);
+  CHECK(half.moe.ffn_forward.memory_s == full.moe.ffn_forward.memory_s);
+}
+
 TEST_CASE("combined 1F1B hides its share of the expert all-to-all", "[models][estimator]") {
   const auto plain = qwen3_moe(R"({"dp": 16, "ep": 16})");
   const auto paired = qwen3_moe(R"({"dp": 16, "ep": 16, "ep_comm_overlap": true})");

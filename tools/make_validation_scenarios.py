@@ -151,11 +151,39 @@ def catalog_entries():
 
 
 def catalog_model(run):
-    """The record's model.catalog_id where flopcast's model catalog has it, else None (the model is written inline)."""
+    """The record's model.catalog_id where flopcast's model catalog has it; for a record that states no architecture,
+    the catalog model it names (catalog_model_named); else None (the model is written inline)."""
     model_id = run["model"].get("catalog_id")
     if model_id in catalog_entries():
         return model_id
-    return None
+    return catalog_model_named(run)
+
+
+def name_stem(name):
+    """A model name before its parenthesis, lower case: "Nemotron 3 Nano 30B-A3B (hybrid ...)" -> "nemotron 3 nano
+    30b-a3b"."""
+    return (name or "").split("(")[0].strip().lower()
+
+
+def catalog_model_named(run):
+    """A record that states no architecture (no hidden size: a hybrid model's layers do not fit the record's fields)
+    but names its model: the one catalog model with that name, whose MoE routed experts and top-k agree where the
+    record states them (the shared experts are left out: a catalog may write one wide shared expert as several of
+    the experts' width)."""
+    m = run["model"]
+    if m.get("hidden_size") is not None or not name_stem(m.get("name")):
+        return None
+    matches = []
+    for model_id, entry in catalog_entries().items():
+        if entry.get("hypothetical") or name_stem(entry.get("name")) != name_stem(m.get("name")):
+            continue
+        stated = m.get("moe") or {}
+        known = entry.get("moe") or {}
+        if any(stated.get(ours) not in (None, known.get(theirs)) for ours, theirs in (("routed_experts", "experts"),
+                                                                                          ("top_k", "top_k"))):
+            continue
+        matches.append(model_id)
+    return matches[0] if len(matches) == 1 else None
 
 
 # The record's stated architecture fields and the catalog's names for them (model/ and model/moe/).
@@ -247,6 +275,9 @@ def is_moe(run):
 
 def build_model(run, assumed):
     model_id = catalog_model(run)
+    if model_id and run["model"].get("catalog_id") != model_id:
+        assumed.append(f"model not named by a catalog id: catalog model {model_id}, which the record names (its "
+                       f"architecture fields are not stated)")
     if model_id:
         return model_id
     m = run["model"]
@@ -329,12 +360,14 @@ MBRIDGE_RECIPE_RECOMPUTE = {
     # gpt_oss_workload_base_configs.py (r0.4.0) B200_V2 and GB200_BF16_V2: ["layernorm", "moe_act"]
     ("mbridge260401", "gpt-oss-120b", "b200", "bf16"): ["layernorm", "moe_act"],
     ("mbridge260401", "gpt-oss-120b", "gb200", "bf16"): ["layernorm", "moe_act"],
+    # nemotronh/nemotron_3_workload_base_configs.py (26.06): NEMOTRON_3_NANO_PRETRAIN_CONFIG_H100_FP8_CS_V1
+    ("mbridge2606", "nemotron3-nano", "h100-sxm", "fp8"): ["moe", "layernorm", "core_attn", "moe_act"],
 }
 
 
 def mbridge_recipe(run):
     """The recipe tables' key: container (the id's source), catalog model and chip."""
-    return run["id"].split("-")[0], run["model"].get("catalog_id"), run["hardware"].get("chip_id")
+    return run["id"].split("-")[0], catalog_model(run), run["hardware"].get("chip_id")
 
 
 def infer_recipe_recompute(scenario, run, assumed):

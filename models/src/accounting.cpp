@@ -24,9 +24,23 @@ double attention_params(const ModelArch& m) {
   return weights + biases;
 }
 
+// Layers with an attention block: a hybrid model's Mamba layers keep a fixed-size state per sequence instead.
+double attention_layers(const ModelArch& m) {
+  return m.is_hybrid() ? m.layer_count(LayerKind::attention) : m.layers;
+}
+
 double ffn_params(const ModelArch& m, double intermediate) {
   const double matrices = m.ffn_act == FfnActivation::swiglu ? 3.0 : 2.0;  // gate, up, down vs up, down
   return matrices * m.hidden * intermediate;
+}
+
+// Megatron-Core's MambaMixer: in_proj (h -> 2 inner + 2 G N + H), the depthwise convolution's weights and biases
+// over x, B and C, dt_bias, A_log and D (one per head), the gated RMSNorm's weight and out_proj (inner -> h).
+double mamba_params(const ModelArch& m) {
+  const auto& s = *m.mamba;
+  const double h = m.hidden;
+  return h * s.in_proj_width() + s.conv_channels() * (s.conv_kernel + 1.0) + 3.0 * s.heads + s.inner() +
+         s.inner() * h;
 }
 
 }  // namespace
@@ -55,6 +69,15 @@ ParamCounts count_params(const ModelArch& m) {
     p.total = shared_base + m.layers * p.dense_layer;
     p.active = p.total;
   }
+  if (m.mamba) p.mamba_mixer = mamba_params(m);
+  if (m.is_hybrid()) {
+    p.total = shared_base;
+    p.active = shared_base;
+    for (int i = 0; i < m.layers; ++i) {
+      p.total += layer_params(m, p, m.layer_kind(i), false);
+      p.active += layer_params(m, p, m.layer_kind(i), true);
+    }
+  }
   p.active_without_input_embedding = p.active - (m.tied_embeddings ? 0.0 : p.embedding);
   // An MTP module (DeepSeek-V3 section 2.2): two norms, a 2h -> h projection and one transformer layer (MoE when
   // the model is), sharing the embedding and the output head with the main model.
@@ -62,6 +85,33 @@ ParamCounts count_params(const ModelArch& m) {
   p.mtp_module = 2.0 * h + 2.0 * h * h + mtp_layer;
   p.mtp_total = m.mtp_modules * p.mtp_module;
   return p;
+}
+
+double layer_params(const ModelArch& m, const ParamCounts& p, LayerKind kind, bool active) {
+  const double norm = p.norms_per_layer / 2.0;
+  const double experts_block = m.moe ? p.router_per_layer + m.moe->shared_experts * p.expert +
+                                           (active ? m.moe->top_k : m.moe->experts) * p.expert
+                                     : 0.0;
+  switch (kind) {
+    case LayerKind::dense: return p.dense_layer;
+    case LayerKind::moe: return active ? p.moe_layer_active : p.moe_layer_total;
+    case LayerKind::mamba: return norm + p.mamba_mixer;
+    case LayerKind::attention: return norm + p.attention_per_layer;
+    case LayerKind::experts: return norm + experts_block;
+    case LayerKind::mlp: return norm + p.dense_ffn_per_layer;
+  }
+  return 0.0;
+}
+
+double routed_params(const ModelArch& m, const ParamCounts& p, LayerKind kind) {
+  return has_experts(kind) && m.moe ? m.moe->experts * p.expert : 0.0;
+}
+
+double ssd_forward_flop_per_token(const MambaDims& s) {
+  const double q = s.chunk;
+  const double n = s.state;
+  const double per_head = s.head_dim;
+  return 2.0 * (s.groups * q * n + s.heads * q * per_head + 2.0 * s.heads * n * per_head);
 }
 
 double attention_core_forward_flop_per_token(const ModelArch& m, double context_tokens) {
@@ -79,21 +129,24 @@ FlopsPerToken training_flops_per_token(const ModelArch& m, const ParamCounts& p,
   const double mtp_layer_active = m.moe ? p.moe_layer_active : p.dense_layer;
   const double mtp_matmul = m.mtp_modules * (2.0 * m.hidden * m.hidden + mtp_layer_active + p.embedding);
   f.matmul_forward = 2.0 * (matmul_params + mtp_matmul);
-  f.attention_forward = attention_layer * (m.layers + m.mtp_modules);
+  f.attention_forward = attention_layer * (attention_layers(m) + m.mtp_modules);
+  // A Mamba layer's projections, convolution and norm are in the matrix-multiply parameters (the convolution's and
+  // the per-head vectors' few thousand elements with them); its scan is not.
+  if (m.mamba) f.ssd_forward = ssd_forward_flop_per_token(*m.mamba) * m.layer_count(LayerKind::mamba);
   // Backward costs twice the forward (gradients with respect to inputs and to weights).
-  f.model = 3.0 * (f.matmul_forward + f.attention_forward);
-  f.hardware_extra_full_recompute = f.matmul_forward + f.attention_forward;
+  f.model = 3.0 * (f.matmul_forward + f.attention_forward + f.ssd_forward);
+  f.hardware_extra_full_recompute = f.matmul_forward + f.attention_forward + f.ssd_forward;
   f.hardware_extra_selective = f.attention_forward;
   return f;
 }
 
 double kv_cache_bytes_per_token(const ModelArch& m, double bytes_per_element) {
-  if (m.mla) return static_cast<double>(m.layers) * (m.mla->kv_lora_rank + m.mla->qk_rope_head_dim) * bytes_per_element;
-  return static_cast<double>(m.layers) * 2.0 * m.kv_heads * m.head_dim * bytes_per_element;
+  if (m.mla) return attention_layers(m) * (m.mla->kv_lora_rank + m.mla->qk_rope_head_dim) * bytes_per_element;
+  return attention_layers(m) * 2.0 * m.kv_heads * m.head_dim * bytes_per_element;
 }
 
 double kv_cache_bytes_per_token_mha_equivalent(const ModelArch& m, double bytes_per_element) {
-  return static_cast<double>(m.layers) * m.heads * (m.qk_head_dim() + m.v_head_dim()) * bytes_per_element;
+  return attention_layers(m) * m.heads * (m.qk_head_dim() + m.v_head_dim()) * bytes_per_element;
 }
 
 }  // namespace flopcast

@@ -22,6 +22,47 @@ std::string_view to_string(FfnActivation activation) {
   return activation == FfnActivation::swiglu ? "swiglu" : "gelu";
 }
 
+std::string_view to_string(LayerKind kind) {
+  switch (kind) {
+    case LayerKind::dense: return "dense";
+    case LayerKind::moe: return "moe";
+    case LayerKind::mamba: return "mamba";
+    case LayerKind::attention: return "attention";
+    case LayerKind::experts: return "experts";
+    case LayerKind::mlp: return "mlp";
+  }
+  return "?";
+}
+
+bool has_attention(LayerKind kind) {
+  return kind == LayerKind::dense || kind == LayerKind::moe || kind == LayerKind::attention;
+}
+
+bool has_experts(LayerKind kind) { return kind == LayerKind::moe || kind == LayerKind::experts; }
+
+LayerKind ModelArch::layer_kind(int i) const {
+  if (is_hybrid()) {
+    switch (hybrid_pattern[static_cast<std::size_t>(i)]) {
+      case 'M': return LayerKind::mamba;
+      case '*': return LayerKind::attention;
+      case 'E': return LayerKind::experts;
+      default: return LayerKind::mlp;
+    }
+  }
+  return moe && i >= moe->dense_layers ? LayerKind::moe : LayerKind::dense;
+}
+
+int ModelArch::layer_count(LayerKind kind) const {
+  int n = 0;
+  for (int i = 0; i < layers; ++i) n += layer_kind(i) == kind ? 1 : 0;
+  return n;
+}
+
+int ModelArch::moe_layer_count() const {
+  if (is_hybrid()) return layer_count(LayerKind::experts);
+  return moe ? layers - moe->dense_layers : 0;
+}
+
 namespace {
 
 constexpr IntegerBounds kPositive{.min = 1, .max = 1 << 24};
@@ -56,6 +97,49 @@ MoeDims read_moe(JsonReader& reader) {
   }
   reader.finish();
   return moe;
+}
+
+MambaDims read_mamba(JsonReader& reader) {
+  MambaDims mamba;
+  mamba.heads = read_int(reader, "heads", Need::required, kPositive);
+  mamba.head_dim = read_int(reader, "head_dim", Need::required, kPositive);
+  mamba.state = read_int(reader, "state", Need::required, kPositive);
+  mamba.groups = read_int(reader, "groups", Need::optional, kPositive, 1);
+  mamba.conv_kernel = read_int(reader, "conv_kernel", Need::optional, kPositive, 4);
+  mamba.chunk = read_int(reader, "chunk", Need::optional, kPositive, 128);
+  if (mamba.heads > 0 && mamba.heads % mamba.groups != 0) {
+    reader.problem("groups", fmt::format("must divide heads ({}), got {}", mamba.heads, mamba.groups));
+  }
+  reader.finish();
+  return mamba;
+}
+
+void check_hybrid(JsonReader& reader, const ModelArch& model) {
+  const auto& pattern = model.hybrid_pattern;
+  if (const auto bad = pattern.find_first_not_of("M*E-"); bad != std::string::npos) {
+    reader.problem("hybrid_pattern", fmt::format("expected one character per layer, 'M' (Mamba-2), '*' (attention), "
+                                                 "'E' (MoE FFN) or '-' (dense MLP); got '{}' at position {}",
+                                                 pattern[bad], bad));
+    return;
+  }
+  if (static_cast<int>(pattern.size()) != model.layers) {
+    reader.problem("hybrid_pattern", fmt::format("has {} layers, but layers is {}", pattern.size(), model.layers));
+  }
+  if (pattern.find('M') != std::string::npos && !model.mamba) {
+    reader.problem("mamba", "is required when hybrid_pattern has 'M' layers (heads, head_dim, state, groups)");
+  }
+  if (pattern.find('E') != std::string::npos && !model.moe) {
+    reader.problem("moe", "is required when hybrid_pattern has 'E' layers");
+  }
+  if (model.moe && pattern.find('E') == std::string::npos) {
+    reader.problem("moe", "is given but hybrid_pattern has no 'E' layer to hold the experts");
+  }
+  if (model.moe && model.moe->dense_layers > 0) {
+    reader.problem("moe", "dense_layers does not apply to a hybrid model: its pattern places the MLP ('-') layers");
+  }
+  if (model.mtp_modules > 0) {
+    reader.problem("mtp_modules", "multi-token prediction is not modelled for hybrid models yet");
+  }
 }
 
 }  // namespace
@@ -105,6 +189,8 @@ ModelArch read_model(JsonReader& reader, bool catalog_entry) {
   if (auto mla = reader.object("mla", Need::optional)) model.mla = read_mla(*mla);
   if (auto moe = reader.object("moe", Need::optional)) model.moe = read_moe(*moe);
   model.mtp_modules = read_int(reader, "mtp_modules", Need::optional, kNonNegative);
+  model.hybrid_pattern = reader.string("hybrid_pattern", Need::optional).value_or("");
+  if (auto mamba = reader.object("mamba", Need::optional)) model.mamba = read_mamba(*mamba);
   model.tied_embeddings = reader.boolean("tied_embeddings", Need::optional).value_or(false);
   model.qkv_bias = reader.boolean("qkv_bias", Need::optional).value_or(false);
 
@@ -122,6 +208,10 @@ ModelArch read_model(JsonReader& reader, bool catalog_entry) {
   }
   if (model.kv_heads > 0 && model.heads % model.kv_heads != 0) {
     reader.problem("kv_heads", fmt::format("must divide heads ({}), got {}", model.heads, model.kv_heads));
+  }
+  if (model.is_hybrid()) check_hybrid(reader, model);
+  if (model.mamba && !model.is_hybrid()) {
+    reader.problem("mamba", "needs a hybrid_pattern that places its 'M' layers");
   }
   if (model.moe && model.moe->dense_layers > model.layers) {
     reader.problem("moe", fmt::format("dense_layers ({}) exceeds layers ({})", model.moe->dense_layers, model.layers));

@@ -49,6 +49,7 @@ double* Assumptions::field(std::string_view name) {
     if (key == "gemm_fp8") return &k.gemm_fp8;
     if (key == "gemm_fp4") return &k.gemm_fp4;
     if (key == "gemm_half_dim") return &k.gemm_half_dim;
+    if (key == "grouped_gemm") return &k.grouped_gemm;
     if (key == "attention_forward") return &k.attention_forward;
     if (key == "attention_backward") return &k.attention_backward;
     if (key == "attention_half_seq") return &k.attention_half_seq;
@@ -180,6 +181,7 @@ Assumptions load_assumptions(const fs::path& root, bool calibrated, const fs::pa
       read.read(*section, prefix, "gemm_fp8", Dimension::fraction, k.gemm_fp8, kFraction);
       read.read(*section, prefix, "gemm_fp4", Dimension::fraction, k.gemm_fp4, kFraction);
       read.read(*section, prefix, "gemm_half_dim", Dimension::count, k.gemm_half_dim);
+      read.read(*section, prefix, "grouped_gemm", Dimension::fraction, k.grouped_gemm, kFraction);
       read.read(*section, prefix, "attention_forward", Dimension::fraction, k.attention_forward, kFraction);
       read.read(*section, prefix, "attention_backward", Dimension::fraction, k.attention_backward, kFraction);
       read.read(*section, prefix, "attention_half_seq", Dimension::count, k.attention_half_seq);

@@ -1,6 +1,7 @@
 #include "flopcast/models/memory.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -63,12 +64,9 @@ std::vector<int> balanced_counts(int layers, int stages, double last_extra) {
 std::vector<StageLayout> layouts_from_counts(const ModelArch& model, const std::vector<int>& counts) {
   std::vector<StageLayout> stages(counts.size());
   int next_layer = 0;
-  const int dense_total = model.dense_layer_count();
   for (std::size_t stage_idx = 0; stage_idx < counts.size(); ++stage_idx) {
     auto& stage = stages[stage_idx];
-    for (int i = 0; i < counts[stage_idx]; ++i, ++next_layer) {
-      (next_layer < dense_total ? stage.dense_layers : stage.moe_layers) += 1;
-    }
+    for (int i = 0; i < counts[stage_idx]; ++i, ++next_layer) stage.count(model.layer_kind(next_layer)) += 1;
   }
   stages.front().embedding = true;
   stages.back().head = true;
@@ -76,6 +74,20 @@ std::vector<StageLayout> layouts_from_counts(const ModelArch& model, const std::
   return stages;
 }
 }  // namespace
+
+int StageLayout::count(LayerKind kind) const { return const_cast<StageLayout*>(this)->count(kind); }
+
+int& StageLayout::count(LayerKind kind) {
+  switch (kind) {
+    case LayerKind::dense: return dense_layers;
+    case LayerKind::moe: return moe_layers;
+    case LayerKind::mamba: return mamba_layers;
+    case LayerKind::attention: return attention_layers;
+    case LayerKind::experts: return expert_layers;
+    case LayerKind::mlp: break;
+  }
+  return mlp_layers;
+}
 
 std::vector<StageLayout> stage_layouts(const ModelArch& model, int pp) {
   std::vector<int> counts(static_cast<std::size_t>(pp), model.layers / pp);
@@ -85,7 +97,10 @@ std::vector<StageLayout> stage_layouts(const ModelArch& model, int pp) {
 
 double head_layer_equivalents(const ModelArch& model) {
   const auto p = count_params(model);
-  const double layer = model.is_moe() ? p.moe_layer_active : p.dense_layer;
+  // A hybrid model's layers differ: their mean.
+  const double layer = model.is_hybrid() ? (p.active_without_input_embedding - p.output_head) / model.layers
+                       : model.is_moe()  ? p.moe_layer_active
+                                         : p.dense_layer;
   return layer > 0 ? static_cast<double>(model.vocab) * model.hidden / layer : 0.0;
 }
 
@@ -126,9 +141,14 @@ StageParams stage_params(const ModelArch& model, const ParamCounts& p, const Sta
                          const ParallelPlan& plan) {
   StageParams out;
   const double routed_per_layer = model.moe ? model.moe->experts * p.expert : 0.0;
-  const double moe_layer_dense_part = p.moe_layer_total - routed_per_layer;
-  double dense = stage.dense_layers * p.dense_layer + stage.moe_layers * moe_layer_dense_part;
-  double expert = stage.moe_layers * routed_per_layer;
+  double dense = 0;
+  double expert = 0;
+  for (const auto kind : kLayerKinds) {
+    if (stage.count(kind) == 0) continue;
+    const double routed = routed_params(model, p, kind);
+    dense += stage.count(kind) * (layer_params(model, p, kind, false) - routed);
+    expert += stage.count(kind) * routed;
+  }
   if (stage.embedding) dense += p.embedding;
   if (stage.head) dense += p.output_head + p.final_norm;
   if (stage.mtp_modules > 0) {
@@ -186,96 +206,162 @@ bool per_op_saves(std::size_t index) {
   return index % 2 == 0;  // the 1st, 3rd, ... (index from 0)
 }
 
+namespace {
+
+// One layer's stored activations, block by block, for one micro-batch on one chip (see activation_bytes_per_layer).
+class LayerActivations {
+ public:
+  LayerActivations(const ModelArch& m, const ParallelPlan& plan, const TrainingSetup& training)
+      : m_(m), plan_(plan), training_(training), redo_(plan.recomputed()) {
+    tokens_ = static_cast<double>(training.seq_len) / plan.cp * plan.micro_batch;  // this chip's s*b
+    t_ = plan.tp;
+    replicated_ = plan.sp ? t_ : 1.0;  // tensors outside the TP region are split only with SP
+    mask_ = training.dropout ? 1.0 : 0.0;  // dropout masks: one byte per element
+    // FP8 training keeps each GEMM's input for the weight gradient as its FP8 cast, one byte per element:
+    // Transformer Engine's Linear, LayerNormLinear and LayerNormMLP save the FP8 tensor they fed the GEMM, and
+    // DeepSeek-V3 caches Linear inputs in FP8 (arXiv:2412.19437, section 3.3.3). That covers the QKV and FFN
+    // inputs (norm outputs), the output-projection input and the second FFN GEMM's input; the norm inputs, Q, K,
+    // V and the FFN's first outputs stay bf16. Korthikanti's 34 sbh per layer becomes 27 sbh for a GELU FFN of 4h.
+    // MXFP8 and NVFP4 keep their quantised copy with its block scales.
+    gemm_in_ = saved_gemm_input_bytes(training.precision);
+  }
+
+  // The layer's input, all that full recomputation keeps.
+  double input() const { return kBf16Bytes * tokens_ * m_.hidden / replicated_; }
+
+  // One block's norm: its input and the dropout mask after the block; its output (the next GEMM's input) unless the
+  // norms are recomputed.
+  double norm() const {
+    const double h = m_.hidden;
+    double bytes = (kBf16Bytes + mask_) * tokens_ * h / replicated_;
+    if (!redo_.layernorm) bytes += gemm_in_ * tokens_ * h / replicated_;
+    return bytes;
+  }
+
+  double attention() const {
+    const double b16 = kBf16Bytes;
+    const double kv_heads = m_.mla ? m_.heads : m_.kv_heads;
+    double bytes = 0;
+    // Q, K, V (MLA: the up-projections' outputs, unless recomputed from the latents) and the output-projection
+    // input.
+    if (!(m_.mla && redo_.mla_up_proj)) {
+      bytes +=
+          b16 * tokens_ * (m_.heads * m_.qk_head_dim() + kv_heads * m_.qk_head_dim() + kv_heads * m_.v_head_dim()) / t_;
+    }
+    bytes += gemm_in_ * tokens_ * m_.heads * m_.v_head_dim() / t_;
+    if (m_.mla) {
+      // The latents and their normalised copies (replicated across TP in Megatron's MLA); the copies are the
+      // up-projections' inputs, recomputed with the norms.
+      const double latent = (m_.mla->q_lora_rank + m_.mla->kv_lora_rank + m_.mla->qk_rope_head_dim);
+      bytes += (redo_.layernorm ? 1.0 : 2.0) * b16 * tokens_ * latent;
+    }
+    // The score matrix: softmax output (2 bytes), dropout mask (1) and dropout output (2) per element: 5 a s^2 b.
+    const bool scores_kept = !training_.flash_attention && !redo_.core_attn;
+    if (scores_kept) {
+      const double per_element = b16 + mask_ * (1.0 + b16);
+      bytes += per_element * m_.heads * tokens_ * training_.seq_len / t_;
+    } else if (training_.flash_attention) {
+      bytes += kFp32Bytes * tokens_ * m_.heads / t_;  // FlashAttention's softmax statistics (log-sum-exp)
+    }
+    return bytes;
+  }
+
+  double ffn(bool moe_layer) const {
+    const double h = m_.hidden;
+    // FFN: GELU keeps its input and output (f each); SwiGLU keeps gate and up outputs and the product (3 f). The
+    // last of them is the second GEMM's input, which recomputing the activation function drops.
+    const double up_bytes = kBf16Bytes * (m_.ffn_act == FfnActivation::swiglu ? 2.0 : 1.0);
+    const double ffn_bytes = up_bytes + gemm_in_;
+    double bytes = 0;
+    if (moe_layer && m_.moe) {
+      const auto& e = *m_.moe;
+      // SP splits the tokens before dispatch; expert tensor parallelism gathers its etp ranks' copies, each through
+      // 1/etp of the expert's width.
+      const double routed_tokens = tokens_ / t_ * e.top_k * e.imbalance;
+      const double etp = plan_.etp;
+      // Each routed copy: its input (the first grouped GEMM's) and the expert's FFN tensors; none of it when the
+      // experts are recomputed (dispatch included). The expert outputs are not kept: Megatron-Core folds the
+      // routing weights into the activation function (experts.py, weighted_bias_swiglu_impl), so their gradient
+      // needs the activation's output, already counted, not the expert's.
+      if (!redo_.moe) {
+        const double expert_bytes = redo_.moe_act ? up_bytes : ffn_bytes;
+        bytes += routed_tokens * (etp * gemm_in_ * h + expert_bytes * e.expert_ffn);
+      }
+      if (!redo_.mlp) bytes += tokens_ * ffn_bytes * e.shared_experts * e.expert_ffn / t_;
+      bytes += kFp32Bytes * tokens_ / t_ * e.experts;  // router logits
+    } else if (!redo_.mlp) {
+      bytes += tokens_ * ffn_bytes * m_.ffn / t_;
+    }
+    return bytes;
+  }
+
+  // A Mamba-2 mixer (Megatron-Core's MambaMixer with mamba_ssm's chunked scan), heads split over TP: in_proj's
+  // output (z, x, B, C, dt), the convolution's output (x, B, C after SiLU), which the scan saves with z and dt, the
+  // scan's output y (the gated norm's input) and the gated norm's output (out_proj's input); the scan's chunk states
+  // are recomputed in its backward, and the per-head dt cumulative sums (fp32) are small beside these.
+  double mamba() const {
+    const auto& s = *m_.mamba;
+    return tokens_ / t_ *
+           (kBf16Bytes * (s.in_proj_width() + s.conv_channels() + s.inner()) + gemm_in_ * s.inner() +
+            kFp32Bytes * 2.0 * s.heads);
+  }
+
+ private:
+  const ModelArch& m_;
+  const ParallelPlan& plan_;
+  const TrainingSetup& training_;
+  RecomputeModules redo_;
+  double tokens_ = 0;
+  double t_ = 1;
+  double replicated_ = 1;
+  double mask_ = 0;
+  double gemm_in_ = kBf16Bytes;
+};
+
+}  // namespace
+
 double activation_bytes_per_layer(const ModelArch& m, bool moe_layer, const ParallelPlan& plan,
+                                  const TrainingSetup& training) {
+  return activation_bytes_per_layer(m, moe_layer ? LayerKind::moe : LayerKind::dense, plan, training);
+}
+
+double activation_bytes_per_layer(const ModelArch& m, LayerKind kind, const ParallelPlan& plan,
                                   const TrainingSetup& training) {
   // Korthikanti et al. 2022, section 4.1, per layer with s tokens, b sequences, hidden h, a heads, t TP ranks:
   //   attention 11 sbh + 5 a s^2 b, MLP 19 sbh, two LayerNorms 4 sbh  =>  sbh (34 + 5 a s / h) bytes;
   //   with TP: sbh (10 + 24/t + 5 a s / (h t)); with TP + SP: sbh / t (34 + 5 a s / h).
-  // The terms below are those tensors, written for general head counts, FFN widths and activations.
-  const double tokens = static_cast<double>(training.seq_len) / plan.cp * plan.micro_batch;  // this chip's s*b
-  const double t = plan.tp;
-  const double replicated = plan.sp ? t : 1.0;  // tensors outside the TP region are split only with SP
-  const double h = m.hidden;
-  const double mask = training.dropout ? 1.0 : 0.0;  // dropout masks: one byte per element
-  const double b16 = kBf16Bytes;
-
-  if (plan.recompute == Recompute::full) return b16 * tokens * h / replicated;  // only the layer input is kept
+  // The terms of LayerActivations are those tensors, written for general head counts, FFN widths and activations.
+  const LayerActivations acts(m, plan, training);
+  if (plan.recompute == Recompute::full) return acts.input();  // only the layer input is kept
+  const bool moe_layer = kind == LayerKind::moe;
   if (plan.recompute == Recompute::per_op) {
     // The block's input (the checkpoint's), the saved aten.mm outputs, attention's output and softmax statistics,
     // the two sequence-parallel reduce-scatters' outputs and the expert all-to-alls' outputs; norms, rotary,
     // activation functions and residual adds are recomputed.
-    double bytes = b16 * tokens * h / replicated;
+    const double tokens = static_cast<double>(training.seq_len) / plan.cp * plan.micro_batch;
+    const double t = plan.tp;
+    const double h = m.hidden;
+    double bytes = acts.input();
     const auto matmuls = block_matmuls(m, moe_layer, plan.tp);
     for (std::size_t i = 0; i < matmuls.size(); ++i) {
-      if (per_op_saves(i)) bytes += b16 * tokens * matmuls[i].out;
+      if (per_op_saves(i)) bytes += kBf16Bytes * tokens * matmuls[i].out;
     }
-    bytes += (b16 * m.v_head_dim() + kFp32Bytes) * tokens * m.heads / t;
-    if (plan.tp > 1 && plan.sp) bytes += 2.0 * b16 * tokens * h / t;
+    bytes += (kBf16Bytes * m.v_head_dim() + kFp32Bytes) * tokens * m.heads / t;
+    if (plan.tp > 1 && plan.sp) bytes += 2.0 * kBf16Bytes * tokens * h / t;
     if (moe_layer && m.moe && plan.ep > 1) {
-      bytes += 2.0 * b16 * tokens / t * m.moe->top_k * m.moe->imbalance * h;  // dispatched and combined copies
+      bytes += 2.0 * kBf16Bytes * tokens / t * m.moe->top_k * m.moe->imbalance * h;  // dispatched and combined copies
     }
     return bytes;
   }
-  // What selective recomputation redoes instead of storing (none without it).
-  const RecomputeModules redo = plan.recomputed();
-
-  // FP8 training keeps each GEMM's input for the weight gradient as its FP8 cast, one byte per element: Transformer
-  // Engine's Linear, LayerNormLinear and LayerNormMLP save the FP8 tensor they fed the GEMM, and DeepSeek-V3 caches
-  // Linear inputs in FP8 (arXiv:2412.19437, section 3.3.3). That covers the QKV and FFN inputs (norm outputs), the
-  // output-projection input and the second FFN GEMM's input; the norm inputs, Q, K, V and the FFN's first outputs
-  // stay bf16. Korthikanti's 34 sbh per layer becomes 27 sbh for a GELU FFN of 4h. MXFP8 and NVFP4 keep their
-  // quantised copy with its block scales.
-  const double gemm_in = saved_gemm_input_bytes(training.precision);
-
-  const double kv_heads = m.mla ? m.heads : m.kv_heads;
-  double bytes = 0;
-  // Two norm inputs and the two dropout masks after the blocks; the QKV-projection and FFN inputs (the norms'
-  // outputs) unless the norms are recomputed.
-  bytes += (2.0 * b16 + 2.0 * mask) * tokens * h / replicated;
-  if (!redo.layernorm) bytes += 2.0 * gemm_in * tokens * h / replicated;
-  // Q, K, V (MLA: the up-projections' outputs, unless recomputed from the latents) and the output-projection input.
-  if (!(m.mla && redo.mla_up_proj)) {
-    bytes += b16 * tokens * (m.heads * m.qk_head_dim() + kv_heads * m.qk_head_dim() + kv_heads * m.v_head_dim()) / t;
+  switch (kind) {
+    case LayerKind::dense: return 2.0 * acts.norm() + acts.attention() + acts.ffn(false);
+    case LayerKind::moe: return 2.0 * acts.norm() + acts.attention() + acts.ffn(true);
+    case LayerKind::mamba: return acts.norm() + acts.mamba();
+    case LayerKind::attention: return acts.norm() + acts.attention();
+    case LayerKind::experts: return acts.norm() + acts.ffn(true);
+    case LayerKind::mlp: return acts.norm() + acts.ffn(false);
   }
-  bytes += gemm_in * tokens * m.heads * m.v_head_dim() / t;
-  if (m.mla) {
-    // The latents and their normalised copies (replicated across TP in Megatron's MLA); the copies are the
-    // up-projections' inputs, recomputed with the norms.
-    const double latent = (m.mla->q_lora_rank + m.mla->kv_lora_rank + m.mla->qk_rope_head_dim);
-    bytes += (redo.layernorm ? 1.0 : 2.0) * b16 * tokens * latent;
-  }
-  // The score matrix: softmax output (2 bytes), dropout mask (1) and dropout output (2) per element: 5 a s^2 b.
-  const bool scores_kept = !training.flash_attention && !redo.core_attn;
-  if (scores_kept) {
-    const double per_element = b16 + mask * (1.0 + b16);
-    bytes += per_element * m.heads * tokens * training.seq_len / t;
-  } else if (training.flash_attention) {
-    bytes += kFp32Bytes * tokens * m.heads / t;  // FlashAttention's softmax statistics (log-sum-exp)
-  }
-  // FFN: GELU keeps its input and output (f each); SwiGLU keeps gate and up outputs and the product (3 f). The last
-  // of them is the second GEMM's input, which recomputing the activation function drops.
-  const double up_bytes = b16 * (m.ffn_act == FfnActivation::swiglu ? 2.0 : 1.0);
-  const double ffn_bytes = up_bytes + gemm_in;
-  if (moe_layer && m.moe) {
-    const auto& e = *m.moe;
-    // SP splits the tokens before dispatch; expert tensor parallelism gathers its etp ranks' copies, each through
-    // 1/etp of the expert's width.
-    const double routed_tokens = tokens / t * e.top_k * e.imbalance;
-    const double etp = plan.etp;
-    // Each routed copy: its input (the first grouped GEMM's) and the expert's FFN tensors; none of it when the
-    // experts are recomputed (dispatch included). The expert outputs are not kept: Megatron-Core folds the routing
-    // weights into the activation function (experts.py, weighted_bias_swiglu_impl), so their gradient needs the
-    // activation's output, already counted, not the expert's.
-    if (!redo.moe) {
-      const double expert_bytes = redo.moe_act ? up_bytes : ffn_bytes;
-      bytes += routed_tokens * (etp * gemm_in * h + expert_bytes * e.expert_ffn);
-    }
-    if (!redo.mlp) bytes += tokens * ffn_bytes * e.shared_experts * e.expert_ffn / t;
-    bytes += kFp32Bytes * tokens / t * e.experts;  // router logits
-  } else if (!redo.mlp) {
-    bytes += tokens * ffn_bytes * m.ffn / t;
-  }
-  return bytes;
+  return 0.0;
 }
 
 double micro_batches_in_flight(const ParallelPlan& plan, long micro_batches) {
@@ -339,8 +425,25 @@ MemoryReport training_memory(const TrainingJob& job, const ParamCounts& params, 
   const auto& plan = job.plan;
   const auto& model = job.model;
   const long micro_batches = job.training.global_batch / (static_cast<long>(plan.dp) * plan.micro_batch);
-  const double dense_layer_acts = activation_bytes_per_layer(model, false, plan, job.training);
-  const double moe_layer_acts = model.moe ? activation_bytes_per_layer(model, true, plan, job.training) : 0.0;
+  std::array<double, kLayerKinds.size()> layer_acts{};  // by LayerKind
+  // A layer being recomputed (with only its attention core recomputed inside it): a transformer's MoE layer, or
+  // its dense one; a hybrid model's largest.
+  ParallelPlan without = plan;
+  without.recompute = Recompute::selective;
+  without.recompute_modules = {};
+  double recomputed_layer_acts = 0;
+  for (std::size_t k = 0; k < kLayerKinds.size(); ++k) {
+    if (model.layer_count(kLayerKinds[k]) == 0) continue;
+    layer_acts[k] = activation_bytes_per_layer(model, kLayerKinds[k], plan, job.training);
+    if (model.is_hybrid()) {
+      recomputed_layer_acts =
+          std::max(recomputed_layer_acts, activation_bytes_per_layer(model, kLayerKinds[k], without, job.training));
+    }
+  }
+  if (!model.is_hybrid()) recomputed_layer_acts = activation_bytes_per_layer(model, model.is_moe(), without, job.training);
+  const auto acts_of = [&](LayerKind kind) { return layer_acts[static_cast<std::size_t>(kind)]; };
+  const double dense_layer_acts = acts_of(LayerKind::dense);
+  const double moe_layer_acts = acts_of(LayerKind::moe);
   const double dense_shards = plan.dense_shards();
   const double moe_shards = plan.expert_shards();
   const double optimizer_bytes_per_param = kMasterWeightBytes + 2.0 * plan.optimizer_moment_bytes;
@@ -358,7 +461,7 @@ MemoryReport training_memory(const TrainingJob& job, const ParamCounts& params, 
     int head_count = 0;
     for (const auto& stage : held_stages) {
       const auto p = stage_params(model, params, stage, plan);
-      per_micro_batch += stage.dense_layers * dense_layer_acts + stage.moe_layers * moe_layer_acts;
+      for (const auto kind : kLayerKinds) per_micro_batch += stage.count(kind) * acts_of(kind);
       if (stage.mtp_modules > 0) per_micro_batch += stage.mtp_modules * (model.moe ? moe_layer_acts : dense_layer_acts);
       if (stage.layers() > 0) largest_layer_params = std::max(largest_layer_params, p.total() / stage.layers());
       if (stage.head) {
@@ -391,10 +494,7 @@ MemoryReport training_memory(const TrainingJob& job, const ParamCounts& params, 
     r.activations_bytes = (dualpipe ? in_flight / 2.0 : in_flight) * per_micro_batch;
     if (plan.recompute == Recompute::full || plan.recompute == Recompute::per_op) {
       // The layer being recomputed needs its full activations once.
-      ParallelPlan without = plan;
-      without.recompute = Recompute::selective;  // the attention core stays recomputed inside it
-      without.recompute_modules = {};
-      r.activations_bytes += activation_bytes_per_layer(model, model.is_moe(), without, job.training);
+      r.activations_bytes += recomputed_layer_acts;
     }
     if (head) {
       // The loss of the micro-batch in flight, for the head and each MTP module, at its peak.

@@ -41,6 +41,11 @@ double experts_touched(double experts, double top_k, double tokens) {
 std::vector<std::string> serving_plan_problems(const ModelArch& m, const ServingPool& pool, int node_chips) {
   std::vector<std::string> out;
   const auto& p = pool.plan;
+  if (m.is_hybrid()) {
+    out.push_back(fmt::format("serving a hybrid model ({}: Mamba state per sequence, single-block layers) is not "
+                              "modelled yet",
+                              m.name));
+  }
   if (pool.chips % p.chips() != 0) {
     out.push_back(fmt::format("an instance takes tp x pp x dp_attention = {} x {} x {} = {} chips, which does not "
                               "divide the pool's {} chips",
@@ -227,7 +232,8 @@ ServingModel::LayerTime ServingModel::layer(const BatchShape& s, bool moe_layer)
       const double copies_here = instance_tokens * e.top_k / plan.ep * e.imbalance;
       const double touched_here = experts_touched(e.experts, e.top_k, instance_tokens) / plan.ep;
       const double flop = 2.0 * copies_here * expert_weights;
-      const double fraction = gemm_fraction_ * fill(h, kernel_.gemm_half_dim) * fill(e.expert_ffn, kernel_.gemm_half_dim);
+      const double fraction = kernel_.grouped_gemm * gemm_fraction_ * fill(h, kernel_.gemm_half_dim) *
+                              fill(e.expert_ffn, kernel_.gemm_half_dim);
       const double bytes = touched_here * expert_weights * w +
                            kActivationBytes * copies_here * (2.0 * h + act_tensors * e.expert_ffn);
       c += std::max(flop / (peak_gemm_ * fraction), memory_s(bytes));
@@ -238,7 +244,8 @@ ServingModel::LayerTime ServingModel::layer(const BatchShape& s, bool moe_layer)
     } else {
       const double touched = experts_touched(e.experts, e.top_k, tokens);
       const double flop = 2.0 * tokens * e.top_k * expert_weights / t;
-      const double fraction = gemm_fraction_ * fill(h, kernel_.gemm_half_dim) * fill(e.expert_ffn / t, kernel_.gemm_half_dim);
+      const double fraction = kernel_.grouped_gemm * gemm_fraction_ * fill(h, kernel_.gemm_half_dim) *
+                              fill(e.expert_ffn / t, kernel_.gemm_half_dim);
       const double bytes = touched * expert_weights / t * w +
                            kActivationBytes * tokens * e.top_k * (2.0 * h + act_tensors * e.expert_ffn / t);
       c += std::max(flop / (peak_gemm_ * fraction), memory_s(bytes));

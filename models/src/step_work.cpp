@@ -71,6 +71,8 @@ class Machine {
     const double fraction = force_bf16 ? kernel_.gemm_bf16 : gemm_fraction_;
     return 2.0 * m * n * k / (rate * gemm_efficiency(m, n, k, fraction, kernel_.gemm_half_dim));
   }
+  // One group's problem of a grouped GEMM (the routed experts'), at the grouped kernel's share of the dense rate.
+  double grouped_gemm_s(double m, double n, double k) const { return gemm_s(m, n, k) / kernel_.grouped_gemm; }
   double attention_forward_s(double flop) const {
     return flop / (sustained_bf16_ * std::min(1.0, kernel_.attention_forward * attention_rate_));
   }
@@ -113,8 +115,19 @@ class LayerModel {
 
   double tokens() const { return tokens_; }
 
-  LayerWork layer(bool moe_layer) const {
+  LayerWork layer(bool moe_layer) const { return layer(moe_layer ? LayerKind::moe : LayerKind::dense); }
+
+  // One layer of `kind`: a transformer's attention block and FFN, or a hybrid model's one block (its mixer, attention
+  // or Mamba-2, in the attention passes; its FFN in the FFN passes).
+  LayerWork layer(LayerKind kind) const {
     LayerWork out;
+    const bool attention = has_attention(kind);
+    const bool mamba = kind == LayerKind::mamba;
+    const bool moe_layer = has_experts(kind);
+    const bool ffn = kind != LayerKind::attention && !mamba;
+    out.mixer_block = attention || mamba;
+    out.ffn_block = ffn;
+    const double blocks = (out.mixer_block ? 1.0 : 0.0) + (ffn ? 1.0 : 0.0);
     const double t = plan_.tp;
     const double h = m_.hidden;
     const double T = tokens_;
@@ -122,7 +135,7 @@ class LayerModel {
     auto& a = out.attention_forward;
     auto& f = out.ffn_forward;
     // Attention projections.
-    if (m_.mla) {
+    if (attention && m_.mla) {
       const auto& mla = *m_.mla;
       const double qk = mla.qk_nope_head_dim + mla.qk_rope_head_dim;
       if (mla.q_lora_rank > 0) {
@@ -132,20 +145,20 @@ class LayerModel {
       }
       a.gemm_s += hw_.gemm_s(T, mla.kv_lora_rank + mla.qk_rope_head_dim, h) +
                   hw_.gemm_s(T, m_.heads * (mla.qk_nope_head_dim + mla.v_head_dim) / t, mla.kv_lora_rank);
-    } else {
+    } else if (attention) {
       a.gemm_s += hw_.gemm_s(T, (m_.heads + 2.0 * m_.kv_heads) * m_.head_dim / t, h);
     }
-    a.gemm_s += hw_.gemm_s(T, h, m_.heads * m_.v_head_dim() / t);
+    if (attention) a.gemm_s += hw_.gemm_s(T, h, m_.heads * m_.v_head_dim() / t);
     // Attention core: causal QK^T and AV over the whole sequence for this chip's queries, in one fused
     // FlashAttention kernel; or, before FlashAttention, batched GEMMs per head over the full (masked) score matrix
     // with the scores written, softmaxed, dropped out and read back through HBM.
     const bool fused = job_.training.flash_attention;
     const double attention_flop =
-        fused ? attention_core_forward_flop_per_token(m_, job_.training.seq_len) * T / t : 0.0;
+        fused && attention ? attention_core_forward_flop_per_token(m_, job_.training.seq_len) * T / t : 0.0;
     Pass& core = out.core_attention;
-    if (fused) {
+    if (attention && fused) {
       core.attention_s = hw_.attention_forward_s(attention_flop);
-    } else {
+    } else if (attention) {
       const double queries = T / plan_.micro_batch;  // per sequence (a CP shard of it)
       const double keys = job_.training.seq_len;
       const double batches = m_.heads / t * plan_.micro_batch;
@@ -161,12 +174,12 @@ class LayerModel {
     const RecomputeModules redo = plan_.recomputed();
     if (redo.core_attn && !fused) out.recompute += core;  // with FlashAttention only its statistics are kept
     if (redo.layernorm) {
-      // Two norms, read and write h each (MLA: and its two latent norms).
-      double norm_bytes = 2.0 * 2.0 * kBf16Bytes * T * h / replicated;
-      if (m_.mla) norm_bytes += 2.0 * kBf16Bytes * T * (m_.mla->q_lora_rank + m_.mla->kv_lora_rank);
+      // A norm per block, read and write h each (MLA: and its two latent norms).
+      double norm_bytes = blocks * 2.0 * kBf16Bytes * T * h / replicated;
+      if (m_.mla && attention) norm_bytes += 2.0 * kBf16Bytes * T * (m_.mla->q_lora_rank + m_.mla->kv_lora_rank);
       out.recompute.memory_s += hw_.memory_s(norm_bytes);
     }
-    if (redo.mla_up_proj && m_.mla) {
+    if (redo.mla_up_proj && m_.mla && attention) {
       const auto& mla = *m_.mla;
       const double qk = mla.qk_nope_head_dim + mla.qk_rope_head_dim;
       if (mla.q_lora_rank > 0) out.recompute.gemm_s += hw_.gemm_s(T, m_.heads * qk / t, mla.q_lora_rank);
@@ -178,12 +191,26 @@ class LayerModel {
     const double kv_heads = m_.mla ? m_.heads : m_.kv_heads;
     const double rope_dim = m_.mla ? m_.mla->qk_rope_head_dim : m_.head_dim;
     const double norm_and_add = kBf16Bytes * T * h / replicated * (2.0 + 3.0);
-    double attention_bytes = norm_and_add + 2.0 * kBf16Bytes * T * (m_.heads + kv_heads) * rope_dim / t;
-    double ffn_bytes = norm_and_add;
+    double attention_bytes = 0;
+    if (attention) attention_bytes = norm_and_add + 2.0 * kBf16Bytes * T * (m_.heads + kv_heads) * rope_dim / t;
+    double ffn_bytes = ffn ? norm_and_add : 0.0;
     const bool fp8 = job_.training.precision == Precision::fp8;
     // Quantisation of GEMM inputs (fp8, MXFP8, NVFP4), bytes per element through HBM.
     const double cast = quantise_bytes_per_element(job_.training.precision);
-    attention_bytes += cast * T * (h + m_.heads * m_.v_head_dim() / t);
+    if (attention) attention_bytes += cast * T * (h + m_.heads * m_.v_head_dim() / t);
+    double ssd_flop = 0;
+    if (mamba) {
+      // Megatron-Core's MambaMixer, heads split over TP: in_proj (column-parallel) and out_proj (row-parallel); the
+      // SSD scan (mamba_ssm's chunked kernels: products of chunk-sized tiles on the tensor cores, as FlashAttention
+      // runs, so at the attention kernels' rate, an estimate); through HBM, the norm and residual add, the causal
+      // convolution (read and write x, B and C) and the gated RMSNorm (read y and z, write its output).
+      const auto& s = *m_.mamba;
+      a.gemm_s += hw_.gemm_s(T, s.in_proj_width() / t, h) + hw_.gemm_s(T, h, s.inner() / t);
+      ssd_flop = ssd_forward_flop_per_token(s) * T / t;
+      a.attention_s += hw_.attention_forward_s(ssd_flop);
+      attention_bytes = norm_and_add + kBf16Bytes * T * (2.0 * s.conv_channels() + 3.0 * s.inner()) / t +
+                        cast * T * (h + s.inner() / t);
+    }
 
     const double act_tensors = m_.ffn_act == FfnActivation::swiglu ? 3.0 : 2.0;  // activation kernel: in + out
     const double up_width = m_.ffn_act == FfnActivation::swiglu ? 2.0 : 1.0;     // gate + up, or up
@@ -199,8 +226,8 @@ class LayerModel {
       const double copies = local_tokens * e.top_k * e.imbalance;
       const double width = e.expert_ffn / etp;
       Pass experts;
-      experts.gemm_s = experts_here * (hw_.gemm_s(tokens_per_expert, up_width * width, h) +
-                                       hw_.gemm_s(tokens_per_expert, h, width));
+      experts.gemm_s = experts_here * (hw_.grouped_gemm_s(tokens_per_expert, up_width * width, h) +
+                                       hw_.grouped_gemm_s(tokens_per_expert, h, width));
       const double expert_act_bytes = act_tensors * kBf16Bytes * copies * e.expert_ffn;  // expert activation
       experts.memory_s = hw_.memory_s(4.0 * kBf16Bytes * etp * copies * h  // permute and unpermute, read + write
                                       + expert_act_bytes + cast * copies * (etp * h + e.expert_ffn));
@@ -221,7 +248,7 @@ class LayerModel {
       }
       out.ep_dispatch = all_to_all(local_tokens, fp8 ? 1.0 : kBf16Bytes);
       out.ep_combine = all_to_all(local_tokens, kBf16Bytes);
-    } else {
+    } else if (ffn) {
       const Pass mlp{hw_.gemm_s(T, up_width * m_.ffn / t, h) + hw_.gemm_s(T, h, m_.ffn / t), 0.0,
                      hw_.memory_s(act_tensors * kBf16Bytes * T * m_.ffn / t + cast * T * (h + m_.ffn / t))};
       f += mlp;
@@ -233,7 +260,9 @@ class LayerModel {
 
     // Backward: twice the forward GEMM work (input and weight gradients), FlashAttention's backward, and about
     // twice the memory-bound traffic.
-    out.attention_backward = {2.0 * a.gemm_s, hw_.attention_backward_s(kAttentionBackwardFlopRatio * attention_flop),
+    out.attention_backward = {2.0 * a.gemm_s,
+                              hw_.attention_backward_s(kAttentionBackwardFlopRatio * attention_flop +
+                                                       kSsdBackwardFlopRatio * ssd_flop),
                               2.0 * a.memory_s};
     out.ffn_backward = {2.0 * f.gemm_s, 0.0, 2.0 * f.memory_s};
 
@@ -250,9 +279,11 @@ class LayerModel {
     // activation, counted above.
     if (moe_layer && m_.moe && plan_.etp > 1 && plan_.ep > 1) {
       const double dispatched = kBf16Bytes * T / plan_.tp * plan_.etp * m_.moe->top_k * m_.moe->imbalance * h;
-      out.tp.then(hw_.group_all_gather(dispatched, plan_.etp, 1));
+      // A layer of the FFN alone runs `tp` once a pass: both halves there.
+      out.tp.then(hw_.group_all_gather(dispatched, plan_.etp, 1).repeated(out.blocks() == 1 ? 2 : 1));
     }
     // Context parallel (ring attention): cp - 1 exchanges of this chip's K and V shards.
+    if (!attention) return out;
     if (plan_.cp > 1 && plan_.cp_algo == ContextParallelAlgo::ring) {
       const double kv_bytes = kBf16Bytes * T * kv_heads * (m_.qk_head_dim() + m_.v_head_dim()) / t;
       out.cp = point_to_point(kv_bytes, hw_.neighbour_link(plan_.tp * plan_.cp));
@@ -388,6 +419,20 @@ double offload_stall_s(const TrainingJob& job, const StepWork& w) {
 }
 }  // namespace
 
+const LayerWork& StepWork::layer(LayerKind kind) const { return const_cast<StepWork*>(this)->layer(kind); }
+
+LayerWork& StepWork::layer(LayerKind kind) {
+  switch (kind) {
+    case LayerKind::dense: return dense;
+    case LayerKind::moe: return moe;
+    case LayerKind::mamba: return mamba;
+    case LayerKind::attention: return attention;
+    case LayerKind::experts: return experts;
+    case LayerKind::mlp: break;
+  }
+  return mlp;
+}
+
 StepWork build_step_work(const TrainingJob& job, const TopologySummary& topology, const Assumptions& a) {
   const auto& plan = job.plan;
   const auto& model = job.model;
@@ -400,8 +445,11 @@ StepWork build_step_work(const TrainingJob& job, const TopologySummary& topology
   w.node_chips = machine.node_chips();
   w.scaleup = machine.scaleup();
   w.scaleout = machine.scaleout();
-  w.dense = layers.layer(false);
-  if (model.is_moe()) w.moe = layers.layer(true);
+  // The kinds the model has; a transformer's dense and (MoE models: MTP modules run it) MoE layer in any case.
+  for (const auto kind : kLayerKinds) {
+    const bool transformer_kind = kind == LayerKind::dense || (kind == LayerKind::moe && model.is_moe());
+    if (model.is_hybrid() ? model.layer_count(kind) > 0 : transformer_kind) w.layer(kind) = layers.layer(kind);
+  }
   w.moe_model = model.is_moe();
   w.head = layers.head_forward();
   w.mtp_projection = layers.mtp_projection_forward();

@@ -19,11 +19,10 @@ using human::days;
 using human::percent;
 using human::usd;
 
-const TrainingEstimate& estimate_of(const ChipOption& o) { return o.plan->estimate; }
 
 std::string cost_sentence(const ChipComparison& c, const Lead& cost) {
   const auto& best = c.options[cost.best];
-  const auto& e = estimate_of(best);
+  const auto& e = best.estimate();
   std::string text = fmt::format(
       "The cheapest is the {}: {} for the run (80 % likely between {} and {}), {} of training.", best.chip,
       usd(e.energy_cost.cost_usd), usd(best.intervals.cost_usd.p10), usd(best.intervals.cost_usd.p90),
@@ -33,7 +32,7 @@ std::string cost_sentence(const ChipComparison& c, const Lead& cost) {
   text += fmt::format(
       " It costs {:.1f} % less than the next, the {} ({}); the odds that it stays the cheaper of the two once both "
       "are measured are {} (from the two p10-p90 ranges, their errors taken as independent).",
-      100.0 * cost.margin, next.chip, usd(estimate_of(next).energy_cost.cost_usd), odds_text(cost.odds));
+      100.0 * cost.margin, next.chip, usd(next.estimate().energy_cost.cost_usd), odds_text(cost.odds));
   if (const auto price = break_even_usd_per_chip_hour(c, cost)) {
     text += fmt::format(" The {} would cost as much at {} per chip-hour; its catalog rental price is {}.", next.chip,
                         usd(*price), usd(next.scenario.job.costs.usd_per_chip_hour));
@@ -44,17 +43,17 @@ std::string cost_sentence(const ChipComparison& c, const Lead& cost) {
 std::string time_sentence(const ChipComparison& c, const Lead& time) {
   const auto& best = c.options[time.best];
   std::string text = fmt::format("The fastest is the {}: {} (80 % likely between {:.1f} and {:.1f} days).", best.chip,
-                                 days(estimate_of(best).train_days), best.intervals.train_days.p10,
+                                 days(best.estimate().train_days), best.intervals.train_days.p10,
                                  best.intervals.train_days.p90);
   if (time.next < 0) return text;
   const auto& next = c.options[time.next];
   return text + fmt::format(" It finishes {:.1f} % sooner than the {} ({}); the odds that it stays the faster: {}.",
-                            100.0 * time.margin, next.chip, days(estimate_of(next).train_days),
+                            100.0 * time.margin, next.chip, days(next.estimate().train_days),
                             odds_text(time.odds));
 }
 
 ChartSpec interval_chart(const ChipComparison& c, std::string id, std::string title, std::string axis,
-                         std::string unit, double scale, double (*central)(const ChipOption&),
+                         std::string unit, double scale, double (ChipOption::*central)() const,
                          Interval PredictionIntervals::*range) {
   ChartSpec chart{.id = std::move(id), .title = std::move(title), .kind = ChartKind::intervals,
                   .x_title = std::move(axis), .y_title = "", .x_unit = "", .y_unit = std::move(unit),
@@ -66,7 +65,7 @@ ChartSpec interval_chart(const ChipComparison& c, std::string id, std::string ti
   for (const auto& o : c.options) {
     if (!o.plan) continue;
     chart.categories.push_back(fmt::format("{} x {}", o.chips, o.chip));
-    series.y.push_back(central(o) * scale);
+    series.y.push_back((o.*central)() * scale);
     series.low.push_back((o.intervals.*range).p10 * scale);
     series.high.push_back((o.intervals.*range).p90 * scale);
   }
@@ -74,8 +73,6 @@ ChartSpec interval_chart(const ChipComparison& c, std::string id, std::string ti
   return chart;
 }
 
-double cost_of(const ChipOption& o) { return estimate_of(o).energy_cost.cost_usd; }
-double days_of(const ChipOption& o) { return estimate_of(o).train_days; }
 
 Section answer_section(const ChipComparison& c, const Scenario& scenario) {
   Section section{.title = "The answer", .blocks = {}};
@@ -99,9 +96,9 @@ Section answer_section(const ChipComparison& c, const Scenario& scenario) {
     section.blocks.push_back(Paragraph{text});
   }
   section.blocks.push_back(interval_chart(c, "cost", "Cost of the training run", "cost (million USD)", "million USD",
-                                          1e-6, cost_of, &PredictionIntervals::cost_usd));
-  section.blocks.push_back(interval_chart(c, "days", "Training time", "training time (days)", "days", 1.0, days_of,
-                                          &PredictionIntervals::train_days));
+                                          1e-6, &ChipOption::cost_usd, &PredictionIntervals::cost_usd));
+  section.blocks.push_back(interval_chart(c, "days", "Training time", "training time (days)", "days", 1.0,
+                                          &ChipOption::train_days, &PredictionIntervals::train_days));
   section.blocks.push_back(Paragraph{
       "Caveats. These are predictions, not measurements: each range is the model's cross-validated error on "
       "published runs of that chip family combined with the catalog's uncertain inputs (peak rates, prices), and "
@@ -130,7 +127,7 @@ Section side_by_side_section(const ChipComparison& c) {
       plans.rows.push_back({text_cell(o.chip), text_cell(o.why_none), text_cell(changed)});
       continue;
     }
-    const auto& e = estimate_of(o);
+    const auto& e = o.estimate();
     const auto& i = o.intervals;
     row.push_back(interval_cell(e.train_days, i.train_days, [](double v) { return days(v); }, 1.0, "days"));
     row.push_back(interval_cell(e.energy_cost.cost_usd, i.cost_usd, [](double v) { return usd(v); }, 1.0, "USD"));

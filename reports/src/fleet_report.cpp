@@ -6,32 +6,27 @@
 
 #include <algorithm>
 
+#include "cells.hpp"
 #include "flopcast/core/human_units.hpp"
 
 namespace flopcast::report {
 
 namespace {
 
-Cell text(std::string t) {
-  return Cell{std::move(t), std::nullopt, "", std::nullopt, std::nullopt};
-}
-Cell number(std::string t, double value, std::string unit) {
-  return Cell{std::move(t), value, std::move(unit), std::nullopt, std::nullopt};
-}
 Cell mw(double v) {
-  return number(fmt::format("{:.2f} MW", v), v, "MW");
+  return number_cell(fmt::format("{:.2f} MW", v), v, "MW");
 }
 Cell mwh(double v) {
-  return number(human::energy_kwh(v * 1000.0), v, "MWh");
+  return number_cell(human::energy_kwh(v * 1000.0), v, "MWh");
 }
 Cell usd(double v) {
-  return number(human::usd(v), v, "USD");
+  return number_cell(human::usd(v), v, "USD");
 }
 Cell flop(double v) {
-  return number(fmt::format("{:.3g}", v), v, "FLOP");
+  return number_cell(fmt::format("{:.3g}", v), v, "FLOP");
 }
 Cell days(double v) {
-  return number(fmt::format("{:.1f}", v), v, "days");
+  return number_cell(fmt::format("{:.1f}", v), v, "days");
 }
 
 }  // namespace
@@ -63,28 +58,30 @@ Document build_fleet_document(const FleetResult& r, const std::string& question,
       r.flop, r.flop_per_s_years, r.jobs_finished, human::energy_kwh(r.energy_mwh * 1000.0),
       human::usd(r.held_cost_usd), human::usd(r.job_cost_usd))});
   Table totals{.caption = "Totals within the horizon", .header = {"quantity", "value"}, .rows = {}};
-  totals.rows.push_back({text("model FLOP"), flop(r.flop)});
+  totals.rows.push_back({text_cell("model FLOP"), flop(r.flop)});
+  totals.rows.push_back({text_cell("FLOP/s-years"),
+                         number_cell(fmt::format("{:.3g}", r.flop_per_s_years), r.flop_per_s_years, "FLOP/s-years")});
   totals.rows.push_back(
-      {text("FLOP/s-years"), number(fmt::format("{:.3g}", r.flop_per_s_years), r.flop_per_s_years, "FLOP/s-years")});
-  totals.rows.push_back(
-      {text("training runs finished"), number(fmt::format("{}", r.jobs_finished), r.jobs_finished, "runs")});
-  totals.rows.push_back({text("energy"), mwh(r.energy_mwh)});
-  totals.rows.push_back({text("electricity"), usd(r.electricity_usd)});
-  totals.rows.push_back({text("fleet held"), usd(r.held_cost_usd)});
-  totals.rows.push_back({text("jobs' chip-hours"), usd(r.job_cost_usd)});
+      {text_cell("training runs finished"), number_cell(fmt::format("{}", r.jobs_finished), r.jobs_finished, "runs")});
+  totals.rows.push_back({text_cell("energy"), mwh(r.energy_mwh)});
+  totals.rows.push_back({text_cell("electricity"), usd(r.electricity_usd)});
+  totals.rows.push_back({text_cell("fleet held"), usd(r.held_cost_usd)});
+  totals.rows.push_back({text_cell("jobs' chip-hours"), usd(r.job_cost_usd)});
   summary.blocks.push_back(std::move(totals));
 
   Table sites{.caption = "Sites: power drawn against capacity",
               .header = {"site", "capacity", "peak drawn", "energy"},
               .rows = {}};
-  for (const auto& s : r.sites) sites.rows.push_back({text(s.id), mw(s.capacity_mw), mw(s.peak_mw), mwh(s.energy_mwh)});
+  for (const auto& s : r.sites)
+    sites.rows.push_back({text_cell(s.id), mw(s.capacity_mw), mw(s.peak_mw), mwh(s.energy_mwh)});
   summary.blocks.push_back(std::move(sites));
   Table pools{.caption = "Pools",
               .header = {"pool", "site", "chip", "chips", "utilisation", "model FLOP", "energy", "held cost"},
               .rows = {}};
   for (const auto& p : r.pools) {
-    pools.rows.push_back({text(p.id), text(p.site), text(p.chip), number(fmt::format("{}", p.chips), p.chips, "chips"),
-                          number(human::percent(p.utilisation), p.utilisation, "fraction"), flop(p.flop),
+    pools.rows.push_back({text_cell(p.id), text_cell(p.site), text_cell(p.chip),
+                          number_cell(fmt::format("{}", p.chips), p.chips, "chips"),
+                          number_cell(human::percent(p.utilisation), p.utilisation, "fraction"), flop(p.flop),
                           mwh(p.energy_mwh), usd(p.held_cost_usd)});
   }
   summary.blocks.push_back(std::move(pools));
@@ -182,15 +179,15 @@ Document build_fleet_document(const FleetResult& r, const std::string& question,
               .rows = {}};
   for (const auto& j : r.jobs) {
     if (j.status == FleetJobStatus::unscheduled) {
-      table.rows.push_back({text(j.name), text("-"), text("-"), text("-"), text("-"), text("unscheduled: " + j.reason),
-                            text("-"), text("-"), text("-")});
+      table.rows.push_back({text_cell(j.name), text_cell("-"), text_cell("-"), text_cell("-"), text_cell("-"),
+                            text_cell("unscheduled: " + j.reason), text_cell("-"), text_cell("-"), text_cell("-")});
       continue;
     }
     std::string status(to_string(j.status));
     if (j.deadline_met) status += *j.deadline_met ? ", deadline met" : ", deadline missed";
-    table.rows.push_back({text(j.name), text(j.pool), number(fmt::format("{}", j.chips), j.chips, "chips"),
-                          days(j.start_days), days(j.finish_days), text(status), mw(j.power_mw), flop(j.flop),
-                          text(j.plan)});
+    table.rows.push_back({text_cell(j.name), text_cell(j.pool),
+                          number_cell(fmt::format("{}", j.chips), j.chips, "chips"), days(j.start_days),
+                          days(j.finish_days), text_cell(status), mw(j.power_mw), flop(j.flop), text_cell(j.plan)});
   }
   jobs.blocks.push_back(std::move(table));
   doc.sections.push_back(std::move(jobs));

@@ -52,12 +52,9 @@ std::vector<std::string> adaptations(const Scenario& scenario, const Scenario& o
 
 namespace {
 
-double cost_of(const ChipOption& o) { return o.plan->estimate.energy_cost.cost_usd; }
-double days_of(const ChipOption& o) { return o.plan->estimate.train_days; }
-
-Lead lead(const ChipComparison& c, double (*value)(const ChipOption&), Interval PredictionIntervals::*range) {
+Lead lead(const ChipComparison& c, double (ChipOption::*value)() const, Interval PredictionIntervals::*range) {
   Lead out;
-  const auto better = [&](int i, int than) { return than < 0 || value(c.options[i]) < value(c.options[than]); };
+  const auto better = [&](int i, int than) { return than < 0 || (c.options[i].*value)() < (c.options[than].*value)(); };
   for (int i = 0; i < static_cast<int>(c.options.size()); ++i) {
     if (!c.options[i].plan) continue;
     if (better(i, out.best)) {
@@ -70,8 +67,8 @@ Lead lead(const ChipComparison& c, double (*value)(const ChipOption&), Interval 
   if (out.next >= 0) {
     const auto& a = c.options[out.best];
     const auto& b = c.options[out.next];
-    out.margin = 1.0 - value(a) / value(b);
-    out.odds = probability_below(value(a), a.intervals.*range, value(b), b.intervals.*range);
+    out.margin = 1.0 - (a.*value)() / (b.*value)();
+    out.odds = probability_below((a.*value)(), a.intervals.*range, (b.*value)(), b.intervals.*range);
   }
   return out;
 }
@@ -79,11 +76,11 @@ Lead lead(const ChipComparison& c, double (*value)(const ChipOption&), Interval 
 }  // namespace
 
 Lead cost_lead(const ChipComparison& comparison) {
-  return lead(comparison, cost_of, &PredictionIntervals::cost_usd);
+  return lead(comparison, &ChipOption::cost_usd, &PredictionIntervals::cost_usd);
 }
 
 Lead days_lead(const ChipComparison& comparison) {
-  return lead(comparison, days_of, &PredictionIntervals::train_days);
+  return lead(comparison, &ChipOption::train_days, &PredictionIntervals::train_days);
 }
 
 std::optional<double> break_even_usd_per_chip_hour(const ChipComparison& c, const Lead& cost) {

@@ -602,12 +602,16 @@ class StepSimulation {
   }
 
   void forward_layer(Device& d, int lane, LaneState& state, const LayerWork& l, const char* what) {
-    attention_with_cp(d, lane, l, l.attention_forward, false, what);
-    tp_collective(d, lane, state, l);
-    ep_collective(d, lane, state, l.ep_dispatch);
-    compute(d, l.ffn_forward, what);
-    ep_collective(d, lane, state, l.ep_combine);
-    tp_collective(d, lane, state, l);
+    if (l.mixer_block) {
+      attention_with_cp(d, lane, l, l.attention_forward, false, what);
+      tp_collective(d, lane, state, l);
+    }
+    if (l.ffn_block) {
+      ep_collective(d, lane, state, l.ep_dispatch);
+      compute(d, l.ffn_forward, what);
+      ep_collective(d, lane, state, l.ep_combine);
+      tp_collective(d, lane, state, l);
+    }
   }
 
   void backward_layer(Device& d, int lane, LaneState& state, const LayerWork& l, bool split) {
@@ -615,8 +619,6 @@ class StepSimulation {
     if (l.recompute_dispatch) ep_collective(d, lane, state, l.ep_dispatch);  // recomputed experts: both again
     if (l.recompute.compute_s() > 0) compute(d, l.recompute, "recompute");
     if (l.recompute_dispatch) ep_collective(d, lane, state, l.ep_combine);
-    tp_collective(d, lane, state, l);
-    ep_collective(d, lane, state, l.ep_combine);
     Pass ffn = l.ffn_backward;
     Pass attention = l.attention_backward;
     if (split) {  // the weight-gradient GEMMs (half the backward GEMMs) wait in the queue
@@ -624,17 +626,25 @@ class StepSimulation {
       ffn.gemm_s *= 0.5;
       attention.gemm_s *= 0.5;
     }
-    compute(d, ffn, "backward");
-    ep_collective(d, lane, state, l.ep_dispatch);
-    tp_collective(d, lane, state, l);
-    attention_with_cp(d, lane, l, attention, true, "backward");
+    if (l.ffn_block) {
+      tp_collective(d, lane, state, l);
+      ep_collective(d, lane, state, l.ep_combine);
+      compute(d, ffn, "backward");
+      ep_collective(d, lane, state, l.ep_dispatch);
+    }
+    if (l.mixer_block) {
+      tp_collective(d, lane, state, l);
+      attention_with_cp(d, lane, l, attention, true, "backward");
+    }
   }
 
+  // The stage's layers by kind (a hybrid model's kinds in turn rather than in its pattern's order: the same work).
   template <class F>
   void for_each_layer(const Device& d, const StageLayout& layout, bool reverse, F&& f) const {
     std::vector<const LayerWork*> order;
-    for (int i = 0; i < layout.dense_layers; ++i) order.push_back(&d.work->dense);
-    for (int i = 0; i < layout.moe_layers; ++i) order.push_back(&d.work->moe);
+    for (const auto kind : kLayerKinds) {
+      for (int i = 0; i < layout.count(kind); ++i) order.push_back(&d.work->layer(kind));
+    }
     for (int i = 0; i < layout.mtp_modules; ++i) order.push_back(in_.job.model.is_moe() ? &d.work->moe : &d.work->dense);
     if (reverse) std::reverse(order.begin(), order.end());
     for (std::size_t i = 0; i < order.size(); ++i) f(static_cast<int>(reverse ? order.size() - 1 - i : i), *order[i]);

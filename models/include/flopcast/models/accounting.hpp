@@ -19,6 +19,7 @@ struct ParamCounts {
   double moe_layer_total = 0;   // attention + norms + router + all experts
   double moe_layer_active = 0;  // attention + norms + router + top_k + shared experts
   double mtp_module = 0;        // one multi-token-prediction module (a layer + its projection and norms)
+  double mamba_mixer = 0;       // a Mamba-2 mixer: in_proj, convolution, dt bias, A, D, gated norm, out_proj
   double total = 0;             // the main model, without MTP modules (as models are quoted)
   double active = 0;            // parameters a token passes through, embedding and head included
   double active_without_input_embedding = 0;  // the above less the embedding lookup (not a matrix multiply)
@@ -27,6 +28,18 @@ struct ParamCounts {
 
 ParamCounts count_params(const ModelArch& model);
 
+// Parameters of one layer of `kind`: all of them, or those a token passes through (top_k of the routed experts).
+// A hybrid model's single-block layers carry one norm each.
+double layer_params(const ModelArch& model, const ParamCounts& params, LayerKind kind, bool active);
+// The routed experts' parameters in one layer of `kind` (none without them).
+double routed_params(const ModelArch& model, const ParamCounts& params, LayerKind kind);
+
+// Forward FLOPs per token of one Mamba-2 layer's SSD scan (Dao & Gu 2024, section 6), chunk length Q, state N, head
+// size P, H heads, G groups: C B^T within each chunk (G Q N multiply-adds per token), its masked product with x
+// (H Q P), the chunk states B^T x (H N P) and their read-out C h (H N P); 2 FLOPs per multiply-add. The projections
+// are GEMMs with parameters, counted with them.
+double ssd_forward_flop_per_token(const MambaDims& mamba);
+
 // Forward FLOPs per token of one layer's attention core (QK^T and AV) with a context of `context_tokens`,
 // counting the causal half of the score matrix that FlashAttention computes: 2 * 2 * s * heads * (d_qk + d_v) / 2.
 double attention_core_forward_flop_per_token(const ModelArch& model, double context_tokens);
@@ -34,6 +47,7 @@ double attention_core_forward_flop_per_token(const ModelArch& model, double cont
 struct FlopsPerToken {
   double matmul_forward = 0;     // 2 x parameters in matrix multiplies per token (the embedding lookup is not one)
   double attention_forward = 0;  // attention core, all layers, causal
+  double ssd_forward = 0;        // Mamba-2 SSD scans, all Mamba layers
   double model = 0;              // training: 3 x forward (forward + backward), MTP modules included
   double hardware_extra_full_recompute = 0;  // a second forward pass
   double hardware_extra_selective = 0;       // re-running the attention core forward

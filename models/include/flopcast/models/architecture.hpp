@@ -1,7 +1,8 @@
 #pragma once
-// Transformer architectures: dense (MHA, GQA), MoE (routed + shared experts, leading dense layers), MLA, MTP.
-// Sizes are element counts; no units beyond that.
+// Transformer architectures: dense (MHA, GQA), MoE (routed + shared experts, leading dense layers), MLA, MTP; and
+// hybrid Mamba-2 / attention / MoE stacks. Sizes are element counts; no units beyond that.
 
+#include <array>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -36,6 +37,32 @@ struct MoeDims {
   int node_limit = 0;      // node-limited routing: a token's experts span at most this many nodes (0: no limit)
 };
 
+// Mamba-2 mixer (Dao & Gu 2024, "Transformers are SSMs", arXiv:2405.21060), as Megatron-Core's MambaMixer lays it
+// out: in_proj makes z and x (heads x head_dim each), B and C (groups x state each) and dt (one per head); a causal
+// depthwise convolution runs over x, B and C; the SSD scan runs in chunks; a gated RMSNorm and out_proj follow.
+struct MambaDims {
+  int heads = 0;
+  int head_dim = 0;
+  int state = 0;        // SSM state size N
+  int groups = 1;       // B and C groups, each shared by heads / groups heads
+  int conv_kernel = 4;  // the depthwise convolution's width
+  int chunk = 128;      // the SSD scan's chunk length
+  double inner() const { return static_cast<double>(heads) * head_dim; }
+  double conv_channels() const { return inner() + 2.0 * groups * state; }
+  double in_proj_width() const { return 2.0 * inner() + 2.0 * groups * state + heads; }
+};
+
+// What one layer holds. A transformer layer is an attention block and an FFN (dense or MoE). A hybrid model's layers
+// (Megatron-Core's hybrid layer pattern) are one block each, with its own norm: a Mamba-2 mixer ('M'), attention
+// ('*'), an MoE FFN ('E') or a dense MLP ('-').
+enum class LayerKind { dense, moe, mamba, attention, experts, mlp };
+inline constexpr std::array<LayerKind, 6> kLayerKinds{LayerKind::dense,     LayerKind::moe,     LayerKind::mamba,
+                                                      LayerKind::attention, LayerKind::experts, LayerKind::mlp};
+std::string_view to_string(LayerKind kind);
+// The layer has an attention block (dense, moe, attention) or routed experts (moe, experts).
+bool has_attention(LayerKind kind);
+bool has_experts(LayerKind kind);
+
 struct ModelArch {
   std::string id;
   std::string name;
@@ -54,6 +81,10 @@ struct ModelArch {
   std::optional<MlaDims> mla;
   std::optional<MoeDims> moe;
   int mtp_modules = 0;
+  // Hybrid models: one character per layer, 'M' Mamba-2, '*' attention, 'E' MoE FFN, '-' dense MLP (Megatron-Core's
+  // hybrid_layer_pattern); empty for a transformer.
+  std::string hybrid_pattern;
+  std::optional<MambaDims> mamba;
   bool tied_embeddings = false;
   bool qkv_bias = false;
   std::optional<Quantity> published_params_total;
@@ -63,7 +94,12 @@ struct ModelArch {
   bool published_active_excludes_input_embedding = false;
 
   bool is_moe() const { return moe.has_value(); }
-  int moe_layer_count() const { return moe ? layers - moe->dense_layers : 0; }
+  bool is_hybrid() const { return !hybrid_pattern.empty(); }
+  // Layer i's kind (0 = first): a transformer's leading dense layers, then MoE ones; a hybrid model's pattern.
+  LayerKind layer_kind(int i) const;
+  int layer_count(LayerKind kind) const;
+  // Layers with routed experts (a hybrid model's 'E' layers), and the others.
+  int moe_layer_count() const;
   int dense_layer_count() const { return layers - moe_layer_count(); }
   // Per-head query/key and value widths (MLA: nope + rope, and v_head_dim).
   int qk_head_dim() const { return mla ? mla->qk_nope_head_dim + mla->qk_rope_head_dim : head_dim; }

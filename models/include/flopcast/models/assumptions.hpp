@@ -20,6 +20,9 @@ struct KernelEfficiency {
   double gemm_fp8 = 0.7;          // large fp8 GEMMs (per-tensor and MXFP8 scaling)
   double gemm_fp4 = 0.6;          // large NVFP4 GEMMs
   double gemm_half_dim = 64;      // a GEMM dimension of this size reaches half the large-GEMM efficiency
+  // A grouped GEMM (the routed experts' one launch over many small, ragged problems) against one dense GEMM of the
+  // same per-problem shape: the fraction of the dense efficiency it keeps (per-group scheduling, ragged tails).
+  double grouped_gemm = 0.85;
   double attention_forward = 0.7;
   double attention_backward = 0.55;
   // Attention efficiency against sequence length s and head size d: x (s / (s + half_seq)) (d / (d + half_head_dim)),

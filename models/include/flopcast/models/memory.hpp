@@ -16,10 +16,19 @@ namespace flopcast {
 struct StageLayout {
   int dense_layers = 0;
   int moe_layers = 0;
+  // A hybrid model's single-block layers (see LayerKind).
+  int mamba_layers = 0;
+  int attention_layers = 0;
+  int expert_layers = 0;
+  int mlp_layers = 0;
   bool embedding = false;
   bool head = false;
   int mtp_modules = 0;
-  int layers() const { return dense_layers + moe_layers; }
+  int count(LayerKind kind) const;
+  int& count(LayerKind kind);
+  int layers() const { return dense_layers + moe_layers + mamba_layers + attention_layers + expert_layers + mlp_layers; }
+  // Layers with routed experts.
+  int expert_bearing_layers() const { return moe_layers + expert_layers; }
 };
 
 // Splits the layers as evenly as possible over `stages`; the first `layers % stages` stages take one more.
@@ -77,6 +86,9 @@ double loss_bytes_per_logit(const TrainingSetup& training);
 // Activation bytes one chip stores for one layer and one micro-batch, with nothing recomputed except what `plan`
 // says. `moe_layer` picks the FFN kind.
 double activation_bytes_per_layer(const ModelArch& model, bool moe_layer, const ParallelPlan& plan,
+                                  const TrainingSetup& training);
+// The same for one layer of any kind (a hybrid model's single-block layers: one norm, and the one block's tensors).
+double activation_bytes_per_layer(const ModelArch& model, LayerKind kind, const ParallelPlan& plan,
                                   const TrainingSetup& training);
 
 // Micro-batches whose activations the first stage keeps alive at once under the schedule, never more than the

@@ -25,9 +25,13 @@ struct Pass {
 };
 Pass operator+(Pass a, const Pass& b);
 
-// One transformer layer for one micro-batch on one chip. The forward runs attention block, TP collective, EP
-// dispatch, FFN block, EP combine, TP collective; the backward runs the mirror image.
+// One layer for one micro-batch on one chip. The forward runs attention block, TP collective, EP dispatch, FFN block,
+// EP combine, TP collective; the backward runs the mirror image. A hybrid model's layers have one of the two blocks:
+// the mixer (attention, or a Mamba-2 mixer in the attention passes) or the FFN, and one TP collective a pass.
 struct LayerWork {
+  bool mixer_block = true;
+  bool ffn_block = true;
+  int blocks() const { return (mixer_block ? 1 : 0) + (ffn_block ? 1 : 0); }
   Pass attention_forward;
   Pass ffn_forward;
   Pass attention_backward;
@@ -35,7 +39,7 @@ struct LayerWork {
   Pass core_attention;     // the forward's attention core (scores to context)
   Pass recompute;          // what selective recomputation redoes before the backward (the plan's modules)
   bool recompute_dispatch = false;  // it recomputes the routed experts: dispatch and combine run again
-  Collective tp;           // one tensor-parallel collective (a pass has two)
+  Collective tp;           // one tensor-parallel collective (a pass has one per block)
   // Context parallel: ring attention's exchange of K and V (a forward has cp - 1, a backward 2 (cp - 1)), hidden
   // behind the attention kernels; or Ulysses' all-to-alls of Q, K, V and the output (one set each way), which block.
   Collective cp;
@@ -64,6 +68,10 @@ struct StepWork {
   LinkClass scaleout;
   LayerWork dense;
   LayerWork moe;          // MoE models; MTP modules use it too
+  LayerWork mamba;        // hybrid models' single-block layers
+  LayerWork attention;
+  LayerWork experts;
+  LayerWork mlp;
   bool moe_model = false;
   Pass head;              // output head and loss, per head
   Pass mtp_projection;    // an MTP module's 2h -> h projection
@@ -82,12 +90,16 @@ struct StepWork {
   double offload_stall_s = 0;
 
   const LayerWork& layer(bool moe_layer) const { return moe_layer ? moe : dense; }
+  const LayerWork& layer(LayerKind kind) const;
+  LayerWork& layer(LayerKind kind);
   // The fixed overheads of one micro-batch's forward and backward through a (virtual) stage, with the offloading
-  // stall (only without a pipeline, where the one stage is the whole model).
+  // stall (only without a pipeline, where the one stage is the whole model). A hybrid model's single-block layer
+  // launches about half a transformer layer's kernels: half the per-layer overhead.
   double overhead_s(const StageLayout& layout) const {
-    const int moe_layers = layout.moe_layers + (moe_model ? layout.mtp_modules : 0);
-    return per_layer_overhead_s * (layout.layers() + layout.mtp_modules) + per_moe_layer_overhead_s * moe_layers +
-           offload_stall_s;
+    const int moe_layers = layout.expert_bearing_layers() + (moe_model ? layout.mtp_modules : 0);
+    const int single_block = layout.mamba_layers + layout.attention_layers + layout.expert_layers + layout.mlp_layers;
+    const double layers = layout.layers() - 0.5 * single_block + layout.mtp_modules;
+    return per_layer_overhead_s * layers + per_moe_layer_overhead_s * moe_layers + offload_stall_s;
   }
 };
 
@@ -136,5 +148,8 @@ DataType gemm_data_type(const TrainingJob& job);
 // FlashAttention's backward recomputes the scores and computes dQ, dK, dV: 2.5x the forward matmul FLOPs
 // (Dao 2023, FlashAttention-2, section 3.2: 5 matmuls in the backward against 2 in the forward).
 inline constexpr double kAttentionBackwardFlopRatio = 2.5;
+// The SSD scan's backward (Mamba-2): the gradients of both operands of each of the forward's chunk products, about
+// twice its FLOPs; the chunk states are recomputed inside it (an estimate: mamba_ssm publishes no FLOP count).
+inline constexpr double kSsdBackwardFlopRatio = 2.0;
 
 }  // namespace flopcast

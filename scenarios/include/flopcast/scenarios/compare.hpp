@@ -36,6 +36,11 @@ struct ChipOption {
   std::vector<std::string> adapted;   // what changed for the job to run on this chip, in words
   std::string why_none;               // when no plan: why
   std::optional<SizedPlan> nearest;   // when no plan fits: the fewest chips (doubling, up to 8x) where one does
+
+  // The plan's figures (only with a plan).
+  const TrainingEstimate& estimate() const { return plan->estimate; }
+  double cost_usd() const { return estimate().energy_cost.cost_usd; }
+  double train_days() const { return estimate().train_days; }
 };
 
 struct ChipComparison {
