@@ -42,8 +42,10 @@ void print_answer(const ChipComparison& c, std::ostream& out) {
              days_range(fast.intervals.train_days.p10, fast.intervals.train_days.p90), usd(fast.cost_usd()));
   if (time.next >= 0) {
     const auto& other = c.options[time.next];
-    fmt::print(out, "             {:.1f} % sooner than {} ({});\n             {} likely to stay the faster of the two\n",
-               100.0 * time.margin, other.chip, days(other.train_days()), odds_text(time.odds));
+    const std::string line =
+        fmt::format("             {:.1f} % sooner than {} ({}); {} likely to stay the faster of the two",
+                    100.0 * time.margin, other.chip, days(other.train_days()), odds_text(time.odds));
+    fmt::print(out, "{}\n", wrap_lines(line, 98, 13));
   }
   for (const auto& o : c.options) {
     if (o.plan) continue;

@@ -53,6 +53,9 @@ LayerKind ModelArch::layer_kind(int i) const {
 }
 
 int ModelArch::layer_count(LayerKind kind) const {
+  if (!is_hybrid()) {
+    return kind == LayerKind::moe ? moe_layer_count() : kind == LayerKind::dense ? dense_layer_count() : 0;
+  }
   int n = 0;
   for (int i = 0; i < layers; ++i) n += layer_kind(i) == kind ? 1 : 0;
   return n;
