@@ -171,3 +171,115 @@ TEST_CASE("hybrid patterns are checked with the file, the path and what was expe
   CHECK(problems_of(nano_json(R"({"tp": 16, "dp": 1})")).front() ==
         "/parallelism/tp: tp 16 must divide the model's 64 Mamba heads and 8 groups");
 }
+
+namespace {
+const ModelArch& super_model() { return *test::catalogs().models.find("nemotron3-super"); }
+
+nlohmann::json super_json(const std::string& plan_json) {
+  auto json = nlohmann::json::parse(R"({
+    "name": "super",
+    "model": "nemotron3-super",
+    "cluster": {"chip": "b300", "chips": 64},
+    "training": {"seq_len": 8192, "global_batch": 512, "precision": "bf16", "tokens": 1e9}})");
+  json["parallelism"] = nlohmann::json::parse(plan_json);
+  return json;
+}
+}  // namespace
+
+TEST_CASE("Nemotron 3 Super's LatentMoE and shared-weight MTP parameters worked by hand",
+          "[models][hybrid][latent][params]") {
+  const auto& m = super_model();
+  const auto p = count_params(m);
+  // A routed expert in the 1024-wide latent: 2 matrices x 1024 x 2688 = 5,505,024. The shared expert (5376 wide,
+  // written as 2 of 2688) stays at h = 4096: 2 x 2 x 4096 x 2688 = 44,040,192. The two latent projections
+  // 2 x 4096 x 1024 = 8,388,608; the router 4096 x 512 = 2,097,152.
+  CHECK(p.expert == 5505024.0);
+  CHECK(p.shared_experts_per_layer == 44040192.0);
+  CHECK(p.latent_projections_per_layer == 8388608.0);
+  CHECK(p.router_per_layer == 2097152.0);
+  // An 'E' layer: norm 4096 + router + shared + projections = 54,530,048, plus 512 experts (2,818,572,288):
+  // 2,873,102,336; active (top-22, 121,110,528): 175,640,576.
+  CHECK(layer_params(m, p, LayerKind::experts, false) == 2873102336.0);
+  CHECK(layer_params(m, p, LayerKind::experts, true) == 175640576.0);
+  // The MTP module: two norms (8192), its 2h -> h projection (33,554,432) and an attention + MoE layer (attention
+  // 4096 x (4096 + 2 x 256 + 4096) = 35,651,584, two norms 8192, the MoE FFN as above less its norm 2,873,098,240):
+  // 2,942,320,640. Its weights run twice but are held once.
+  CHECK(p.mtp_module == 2942320640.0);
+  CHECK(p.mtp_total == p.mtp_module);
+  // 40 Mamba + 8 attention + 40 MoE layers, embedding and head: 120,668,687,360 (the report's 120.6B, truncated).
+  CHECK(p.total == 120668687360.0);
+}
+
+TEST_CASE("shared MTP weights: twice the compute, one module's parameters", "[models][hybrid][latent][flops]") {
+  auto shared = super_model();
+  auto separate = shared;
+  separate.mtp_shared_weights = false;
+  const auto ps = count_params(shared);
+  const auto pd = count_params(separate);
+  CHECK(pd.mtp_total == 2.0 * ps.mtp_total);
+  // FLOPs per token do not depend on whether the two passes share weights: each runs the projection (2h^2), the
+  // layer's active parameters (attention 35,651,584, two norms 8192, router + shared expert + projections
+  // 54,525,952, 22 experts 121,110,528) and the output head (536,870,912): 2 x 781,721,600 multiply-adds more than
+  // without MTP, 2 FLOPs each.
+  const auto fs = training_flops_per_token(shared, ps, 8192);
+  CHECK(fs.matmul_forward == training_flops_per_token(separate, pd, 8192).matmul_forward);
+  auto none = shared;
+  none.mtp_modules = 0;
+  none.mtp_shared_weights = false;
+  const auto fn = training_flops_per_token(none, count_params(none), 8192);
+  CHECK(fs.matmul_forward - fn.matmul_forward == 2.0 * 2.0 * 781721600.0);
+  // Memory: the last stage holds one module's weights (its dense part over tp, its experts over ep).
+  const auto s = test::scenario_from(super_json(R"({"tp": 1, "dp": 64, "ep": 8})"));
+  const auto layouts = stage_layouts(shared, s.job.plan, 1);
+  const auto held_shared = stage_params(shared, ps, layouts.front(), s.job.plan);
+  const auto held_separate = stage_params(separate, pd, layouts.front(), s.job.plan);
+  const double routed = 512.0 * 5505024.0;
+  CHECK(held_separate.dense - held_shared.dense == ps.mtp_module - routed);
+  CHECK(held_separate.expert - held_shared.expert == routed / 8.0);
+}
+
+TEST_CASE("LatentMoE: the experts and the all-to-alls work in the latent width", "[models][hybrid][latent]") {
+  const auto s = test::scenario_from(super_json(R"({"tp": 1, "dp": 64, "ep": 8})"));
+  const auto topology = build_topology(topology_spec(s.job.cluster));
+  const auto& a = test::catalogs().assumptions;
+  auto wide = s.job;
+  wide.model.moe->latent = 0;
+  const auto latent = build_step_work(s.job, topology, a);
+  const auto hidden = build_step_work(wide, topology, a);
+  // One micro-batch of 8192 tokens, 22 copies each, over 8 ranks of one 8-GPU node: the dispatch carries 1024
+  // elements per copy instead of 4096, a quarter of the bytes.
+  CHECK_THAT(latent.experts.ep_dispatch.bytes(Path::scaleup),
+             WithinRel(0.25 * hidden.experts.ep_dispatch.bytes(Path::scaleup), 1e-12));
+  CHECK(latent.experts.ep_dispatch.bytes(Path::scaleup) > 0.0);
+  // The routed experts' GEMMs read a quarter of the width; the projections add two GEMMs of 8192 x 1024 x 4096 on
+  // every rank: the FFN's forward is cheaper than the hidden-width experts' but not by four.
+  const double latent_gemm = latent.experts.ffn_forward.gemm_s;
+  const double hidden_gemm = hidden.experts.ffn_forward.gemm_s;
+  CHECK(latent_gemm < 0.5 * hidden_gemm);
+  CHECK(latent_gemm > 0.25 * hidden_gemm);
+  // The MTP modules run the transformer MoE layer (attention and experts), built for the hybrid model too.
+  CHECK(latent.moe.attention_forward.compute_s() > 0.0);
+  CHECK(latent.moe.ffn_forward.compute_s() > 0.0);
+}
+
+TEST_CASE("latent and mtp_shared_weights are checked", "[models][hybrid][latent][scenarios]") {
+  auto json = super_json(R"({"tp": 1, "dp": 64, "ep": 8})");
+  const auto& m = super_model();
+  nlohmann::json inline_model = {
+      {"name", "s"},     {"layers", 4},       {"hidden", 1024}, {"ffn", 4096},
+      {"heads", 8},      {"vocab", 32000},    {"hybrid_pattern", "M*EE"},
+      {"mamba", {{"heads", 16}, {"head_dim", 64}, {"state", 64}}},
+      {"moe", {{"experts", 8}, {"top_k", 2}, {"expert_ffn", 512}, {"latent", 1024}}}};
+  json["model"] = inline_model;
+  json["parallelism"] = nlohmann::json::parse(R"({"tp": 1, "dp": 64, "ep": 8})");
+  CHECK(problems_of(json) == std::vector<std::string>{
+                                 "/model/moe: latent (1024) must be below hidden (1024): a latent projection narrows "
+                                 "the routed experts' width"});
+  json["model"]["moe"]["latent"] = 256;
+  json["model"]["mtp_shared_weights"] = true;
+  CHECK(problems_of(json) ==
+        std::vector<std::string>{"/model/mtp_shared_weights: needs mtp_modules: the depth the shared MTP module runs"});
+  json["model"]["mtp_modules"] = 2;
+  CHECK(problems_of(json) == std::vector<std::string>{"<no error>"});
+  CHECK(m.mtp_weight_modules() == 1);
+}

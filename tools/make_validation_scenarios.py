@@ -362,6 +362,10 @@ MBRIDGE_RECIPE_RECOMPUTE = {
     ("mbridge260401", "gpt-oss-120b", "gb200", "bf16"): ["layernorm", "moe_act"],
     # nemotronh/nemotron_3_workload_base_configs.py (26.06): NEMOTRON_3_NANO_PRETRAIN_CONFIG_H100_FP8_CS_V1
     ("mbridge2606", "nemotron3-nano", "h100-sxm", "fp8"): ["moe", "layernorm", "core_attn", "moe_act"],
+    # perf_recipes/nemotronh/gb200/nemotronh.py (26.08), nemotron_3_ultra_pretrain_256gpu_gb200_fp8mx_config:
+    # selective ["moe_act"]; Nemotron 3 Super on B300 (26.06, NEMOTRON_3_SUPER_PRETRAIN_CONFIG_B300_FP8_MX_V1 and
+    # recipes/nemotronh/nemotron_3_super.py) recomputes nothing.
+    ("mbridge2608", "nemotron3-ultra", "gb200", "mxfp8"): ["moe_act"],
 }
 
 
@@ -415,6 +419,33 @@ MBRIDGE_RECIPE_MOE_COMM = {
 MBRIDGE_RECIPE_OFFLOAD = {
     ("mbridge260401", "llama3-70b", "gb200"): 40,
 }
+
+
+# Megatron-Bridge performance recipes that shard with Megatron-FSDP inside a group and replicate across groups (HSDP):
+# perf_recipes/nemotronh/common.py (26.08), _apply_nemotron_3_ultra_fsdp_hsdp: optim_grads_params sharding inside
+# each 64-GPU NVLink domain (_GB300_NVLINK_DOMAIN_GPUS), num_distributed_optimizer_instances = GPUs / 64 (its outer
+# "optim" sharding of the optimizer states across the domains is not modelled: flopcast keeps them sharded 64 ways).
+MBRIDGE_RECIPE_SHARD_GROUP = {
+    ("mbridge2608", "nemotron3-ultra", "gb200"): 64,
+}
+# Recipe options flopcast does not model, stated in the scenario's assumed list.
+MBRIDGE_RECIPE_UNMODELLED = {
+    ("mbridge2608", "nemotron3-ultra", "gb200"): "the recipe's fine-grained activation offloading of the expert "
+    "MLP's activation input (offload_modules fused_group_mlp, tensors over 350M elements) is not modelled: those "
+    "activations stay on the chip",
+}
+
+
+def infer_recipe_sharding(scenario, run, assumed):
+    """A Megatron-Bridge run whose recipe shards with HSDP gets its shard group."""
+    key = mbridge_recipe(run)
+    group = MBRIDGE_RECIPE_SHARD_GROUP.get(key)
+    if group is not None and scenario["parallelism"].get("zero", 0) >= 1:
+        scenario["parallelism"]["shard_group"] = group
+        assumed.append(f"sharding group not published: the Megatron-Bridge performance recipe's HSDP, ZeRO states "
+                       f"sharded over {group} data-parallel ranks (one NVLink domain) and replicated across the rest")
+    if key in MBRIDGE_RECIPE_UNMODELLED:
+        assumed.append(MBRIDGE_RECIPE_UNMODELLED[key])
 
 
 def infer_recipe_offload(scenario, run, assumed):
@@ -878,6 +909,7 @@ def main():
         infer_recipe_recompute(scenario, filled, assumed)
         infer_recipe_moe_comm(scenario, filled, assumed)
         infer_recipe_offload(scenario, filled, assumed)
+        infer_recipe_sharding(scenario, filled, assumed)
         note_recompute_auto(scenario, assumed)
         infer_gradient_precision(scenario, filled, assumed)
         infer_expert_tensor_parallel(scenario, filled, assumed)

@@ -29,10 +29,11 @@ double attention_layers(const ModelArch& m) {
   return m.is_hybrid() ? m.layer_count(LayerKind::attention) : m.layers;
 }
 
-double ffn_params(const ModelArch& m, double intermediate) {
+double ffn_params(const ModelArch& m, double intermediate, double width) {
   const double matrices = m.ffn_act == FfnActivation::swiglu ? 3.0 : 2.0;  // gate, up, down vs up, down
-  return matrices * m.hidden * intermediate;
+  return matrices * width * intermediate;
 }
+double ffn_params(const ModelArch& m, double intermediate) { return ffn_params(m, intermediate, m.hidden); }
 
 // Megatron-Core's MambaMixer: in_proj (h -> 2 inner + 2 G N + H), the depthwise convolution's weights and biases
 // over x, B and C, dt_bias, A_log and D (one per head), the gated RMSNorm's weight and out_proj (inner -> h).
@@ -58,9 +59,14 @@ ParamCounts count_params(const ModelArch& m) {
   const double shared_base = p.embedding + p.output_head + p.final_norm;
   if (m.moe) {
     const auto& e = *m.moe;
-    p.expert = ffn_params(m, e.expert_ffn);
+    // A routed expert works in the latent width where there is one; shared experts and the router in the hidden
+    // width; LatentMoE's two projections (h -> latent before the dispatch, latent -> h after the combine) are
+    // ordinary weights of the layer.
+    p.expert = ffn_params(m, e.expert_ffn, e.routed_width(m.hidden));
+    p.shared_experts_per_layer = e.shared_experts * ffn_params(m, e.expert_ffn);
+    p.latent_projections_per_layer = e.latent > 0 ? 2.0 * h * e.latent : 0.0;
     p.router_per_layer = h * e.experts;
-    const double common = p.attention_per_layer + p.norms_per_layer + p.router_per_layer + e.shared_experts * p.expert;
+    const double common = p.attention_per_layer + p.norms_per_layer + p.moe_common_ffn();
     p.moe_layer_total = common + e.experts * p.expert;
     p.moe_layer_active = common + e.top_k * p.expert;
     p.total = shared_base + m.dense_layer_count() * p.dense_layer + m.moe_layer_count() * p.moe_layer_total;
@@ -80,18 +86,18 @@ ParamCounts count_params(const ModelArch& m) {
   }
   p.active_without_input_embedding = p.active - (m.tied_embeddings ? 0.0 : p.embedding);
   // An MTP module (DeepSeek-V3 section 2.2): two norms, a 2h -> h projection and one transformer layer (MoE when
-  // the model is), sharing the embedding and the output head with the main model.
+  // the model is), sharing the embedding and the output head with the main model. A hybrid model's module is an
+  // attention layer and an FFN layer (Nemotron 3's MTP pattern "*E"): the same blocks and norms.
   const double mtp_layer = m.moe ? p.moe_layer_total : p.dense_layer;
   p.mtp_module = 2.0 * h + 2.0 * h * h + mtp_layer;
-  p.mtp_total = m.mtp_modules * p.mtp_module;
+  p.mtp_total = m.mtp_weight_modules() * p.mtp_module;
   return p;
 }
 
 double layer_params(const ModelArch& m, const ParamCounts& p, LayerKind kind, bool active) {
   const double norm = p.norms_per_layer / 2.0;
-  const double experts_block = m.moe ? p.router_per_layer + m.moe->shared_experts * p.expert +
-                                           (active ? m.moe->top_k : m.moe->experts) * p.expert
-                                     : 0.0;
+  const double experts_block =
+      m.moe ? p.moe_common_ffn() + (active ? m.moe->top_k : m.moe->experts) * p.expert : 0.0;
   switch (kind) {
     case LayerKind::dense: return p.dense_layer;
     case LayerKind::moe: return active ? p.moe_layer_active : p.moe_layer_total;

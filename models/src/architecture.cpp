@@ -95,6 +95,7 @@ MoeDims read_moe(JsonReader& reader) {
   moe.dense_layers = read_int(reader, "dense_layers", Need::optional, kNonNegative);
   moe.imbalance = reader.number("imbalance", Need::optional, {.min = 1.0, .max = 64.0}).value_or(1.0);
   moe.node_limit = read_int(reader, "node_limit", Need::optional, kNonNegative);
+  moe.latent = read_int(reader, "latent", Need::optional, kNonNegative);
   if (moe.experts > 0 && moe.top_k > moe.experts) {
     reader.problem("top_k", fmt::format("expected at most experts ({}), got {}", moe.experts, moe.top_k));
   }
@@ -139,9 +140,6 @@ void check_hybrid(JsonReader& reader, const ModelArch& model) {
   }
   if (model.moe && model.moe->dense_layers > 0) {
     reader.problem("moe", "dense_layers does not apply to a hybrid model: its pattern places the MLP ('-') layers");
-  }
-  if (model.mtp_modules > 0) {
-    reader.problem("mtp_modules", "multi-token prediction is not modelled for hybrid models yet");
   }
 }
 
@@ -192,6 +190,7 @@ ModelArch read_model(JsonReader& reader, bool catalog_entry) {
   if (auto mla = reader.object("mla", Need::optional)) model.mla = read_mla(*mla);
   if (auto moe = reader.object("moe", Need::optional)) model.moe = read_moe(*moe);
   model.mtp_modules = read_int(reader, "mtp_modules", Need::optional, kNonNegative);
+  model.mtp_shared_weights = reader.boolean("mtp_shared_weights", Need::optional).value_or(false);
   model.hybrid_pattern = reader.string("hybrid_pattern", Need::optional).value_or("");
   if (auto mamba = reader.object("mamba", Need::optional)) model.mamba = read_mamba(*mamba);
   model.tied_embeddings = reader.boolean("tied_embeddings", Need::optional).value_or(false);
@@ -215,6 +214,13 @@ ModelArch read_model(JsonReader& reader, bool catalog_entry) {
   if (model.is_hybrid()) check_hybrid(reader, model);
   if (model.mamba && !model.is_hybrid()) {
     reader.problem("mamba", "needs a hybrid_pattern that places its 'M' layers");
+  }
+  if (model.moe && model.moe->latent >= model.hidden) {
+    reader.problem("moe", fmt::format("latent ({}) must be below hidden ({}): a latent projection narrows the routed "
+                                      "experts' width", model.moe->latent, model.hidden));
+  }
+  if (model.mtp_shared_weights && model.mtp_modules == 0) {
+    reader.problem("mtp_shared_weights", "needs mtp_modules: the depth the shared MTP module runs");
   }
   if (model.moe && model.moe->dense_layers > model.layers) {
     reader.problem("moe", fmt::format("dense_layers ({}) exceeds layers ({})", model.moe->dense_layers, model.layers));

@@ -135,8 +135,10 @@ nlohmann::json model_to_json(const ModelArch& m) {
                 {"shared_experts", m.moe->shared_experts}, {"expert_ffn", m.moe->expert_ffn},
                 {"dense_layers", m.moe->dense_layers},  {"imbalance", m.moe->imbalance},
                 {"node_limit", m.moe->node_limit}};
+    if (m.moe->latent > 0) j["moe"]["latent"] = m.moe->latent;
   }
   j["mtp_modules"] = m.mtp_modules;
+  if (m.mtp_shared_weights) j["mtp_shared_weights"] = true;
   j["tied_embeddings"] = m.tied_embeddings;
   j["qkv_bias"] = m.qkv_bias;
   return j;

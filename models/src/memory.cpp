@@ -153,8 +153,9 @@ StageParams stage_params(const ModelArch& model, const ParamCounts& p, const Sta
   if (stage.head) dense += p.output_head + p.final_norm;
   if (stage.mtp_modules > 0) {
     const double mtp_expert = model.moe ? routed_per_layer : 0.0;
-    dense += stage.mtp_modules * (p.mtp_module - mtp_expert);
-    expert += stage.mtp_modules * mtp_expert;
+    const int held = model.mtp_shared_weights ? 1 : stage.mtp_modules;  // the modules whose weights the stage holds
+    dense += held * (p.mtp_module - mtp_expert);
+    expert += held * mtp_expert;
   }
   out.dense = dense / plan.tp;
   out.expert = expert / (static_cast<double>(plan.ep) * plan.etp);
@@ -285,8 +286,11 @@ class LayerActivations {
       // needs the activation's output, already counted, not the expert's.
       if (!redo_.moe) {
         const double expert_bytes = redo_.moe_act ? up_bytes : ffn_bytes;
-        bytes += routed_tokens * (etp * gemm_in_ * h + expert_bytes * e.expert_ffn);
+        bytes += routed_tokens * (etp * gemm_in_ * e.routed_width(m_.hidden) + expert_bytes * e.expert_ffn);
       }
+      // LatentMoE: the combined latent sum, the up-projection's input (the down-projection reads the norm's output,
+      // which the router and the shared experts read too).
+      if (e.latent > 0) bytes += kBf16Bytes * tokens_ / t_ * e.latent;
       if (!redo_.mlp) bytes += tokens_ * ffn_bytes * e.shared_experts * e.expert_ffn / t_;
       bytes += kFp32Bytes * tokens_ / t_ * e.experts;  // router logits
     } else if (!redo_.mlp) {
@@ -444,6 +448,13 @@ MemoryReport training_memory(const TrainingJob& job, const ParamCounts& params, 
   const auto acts_of = [&](LayerKind kind) { return layer_acts[static_cast<std::size_t>(kind)]; };
   const double dense_layer_acts = acts_of(LayerKind::dense);
   const double moe_layer_acts = acts_of(LayerKind::moe);
+  // An MTP module's layer: a transformer layer, or a hybrid model's attention and FFN layers (Nemotron 3's "*E").
+  double mtp_layer_acts = model.moe ? moe_layer_acts : dense_layer_acts;
+  if (model.is_hybrid() && model.mtp_modules > 0) {
+    mtp_layer_acts = activation_bytes_per_layer(model, LayerKind::attention, plan, job.training) +
+                     activation_bytes_per_layer(model, model.moe ? LayerKind::experts : LayerKind::mlp, plan,
+                                                job.training);
+  }
   const double dense_shards = plan.dense_shards();
   const double moe_shards = plan.expert_shards();
   const double optimizer_bytes_per_param = kMasterWeightBytes + 2.0 * plan.optimizer_moment_bytes;
@@ -462,7 +473,7 @@ MemoryReport training_memory(const TrainingJob& job, const ParamCounts& params, 
     for (const auto& stage : held_stages) {
       const auto p = stage_params(model, params, stage, plan);
       for (const auto kind : kLayerKinds) per_micro_batch += stage.count(kind) * acts_of(kind);
-      if (stage.mtp_modules > 0) per_micro_batch += stage.mtp_modules * (model.moe ? moe_layer_acts : dense_layer_acts);
+      per_micro_batch += stage.mtp_modules * mtp_layer_acts;
       if (stage.layers() > 0) largest_layer_params = std::max(largest_layer_params, p.total() / stage.layers());
       if (stage.head) {
         head = true;

@@ -46,6 +46,11 @@ std::vector<std::string> serving_plan_problems(const ModelArch& m, const Serving
                               "modelled yet",
                               m.name));
   }
+  if (m.moe && m.moe->latent > 0) {
+    out.push_back(fmt::format("serving a LatentMoE model ({}: experts and all-to-alls in the latent width) is not "
+                              "modelled yet",
+                              m.name));
+  }
   if (pool.chips % p.chips() != 0) {
     out.push_back(fmt::format("an instance takes tp x pp x dp_attention = {} x {} x {} = {} chips, which does not "
                               "divide the pool's {} chips",

@@ -225,13 +225,20 @@ class LayerModel {
       const double tokens_per_expert = local_tokens * etp * e.top_k * plan_.ep / e.experts * e.imbalance;
       const double copies = local_tokens * e.top_k * e.imbalance;
       const double width = e.expert_ffn / etp;
+      const double routed = e.routed_width(m_.hidden);  // what the experts read and write, per copy
       Pass experts;
-      experts.gemm_s = experts_here * (hw_.grouped_gemm_s(tokens_per_expert, up_width * width, h) +
-                                       hw_.grouped_gemm_s(tokens_per_expert, h, width));
+      experts.gemm_s = experts_here * (hw_.grouped_gemm_s(tokens_per_expert, up_width * width, routed) +
+                                       hw_.grouped_gemm_s(tokens_per_expert, routed, width));
       const double expert_act_bytes = act_tensors * kBf16Bytes * copies * e.expert_ffn;  // expert activation
-      experts.memory_s = hw_.memory_s(4.0 * kBf16Bytes * etp * copies * h  // permute and unpermute, read + write
-                                      + expert_act_bytes + cast * copies * (etp * h + e.expert_ffn));
+      experts.memory_s = hw_.memory_s(4.0 * kBf16Bytes * etp * copies * routed  // permute and unpermute, read + write
+                                      + expert_act_bytes + cast * copies * (etp * routed + e.expert_ffn));
       f += experts;
+      if (e.latent > 0) {
+        // LatentMoE: the local tokens down to the latent width before the dispatch and back up after the combine,
+        // weights replicated on every rank.
+        f += Pass{hw_.gemm_s(local_tokens, e.latent, h) + hw_.gemm_s(local_tokens, h, e.latent), 0.0,
+                  hw_.memory_s(cast * local_tokens * (h + e.latent))};
+      }
       routed_gemm_s = experts.gemm_s;
       if (redo.moe) {
         out.recompute += experts;
@@ -278,7 +285,8 @@ class LayerModel {
     // a pass runs twice. Without expert parallelism the experts' input is the TP block's own all-gathered
     // activation, counted above.
     if (moe_layer && m_.moe && plan_.etp > 1 && plan_.ep > 1) {
-      const double dispatched = kBf16Bytes * T / plan_.tp * plan_.etp * m_.moe->top_k * m_.moe->imbalance * h;
+      const double dispatched = kBf16Bytes * T / plan_.tp * plan_.etp * m_.moe->top_k * m_.moe->imbalance *
+                                m_.moe->routed_width(m_.hidden);
       // A layer of the FFN alone runs `tp` once a pass: both halves there.
       out.tp.then(hw_.group_all_gather(dispatched, plan_.etp, 1).repeated(out.blocks() == 1 ? 2 : 1));
     }
@@ -338,7 +346,8 @@ class LayerModel {
   }
 
   Collective all_to_all(double local_tokens, double element_bytes) const {
-    return expert_all_to_all(*m_.moe, plan_.ep, m_.hidden, local_tokens, element_bytes, hw_.links());
+    return expert_all_to_all(*m_.moe, plan_.ep, m_.moe->routed_width(m_.hidden), local_tokens, element_bytes,
+                             hw_.links());
   }
 
   const TrainingJob& job_;
@@ -445,10 +454,14 @@ StepWork build_step_work(const TrainingJob& job, const TopologySummary& topology
   w.node_chips = machine.node_chips();
   w.scaleup = machine.scaleup();
   w.scaleout = machine.scaleout();
-  // The kinds the model has; a transformer's dense and (MoE models: MTP modules run it) MoE layer in any case.
+  // The kinds the model has; a transformer's dense and (MoE models) MoE layer in any case. MTP modules run the
+  // transformer layer of the model's FFN kind (a hybrid model's attention and FFN layers, "*E", are its two blocks).
+  const LayerKind mtp_kind = model.is_moe() ? LayerKind::moe : LayerKind::dense;
   for (const auto kind : kLayerKinds) {
     const bool transformer_kind = kind == LayerKind::dense || (kind == LayerKind::moe && model.is_moe());
-    if (model.is_hybrid() ? model.layer_count(kind) > 0 : transformer_kind) w.layer(kind) = layers.layer(kind);
+    const bool needed = model.is_hybrid() ? model.layer_count(kind) > 0 || (model.mtp_modules > 0 && kind == mtp_kind)
+                                          : transformer_kind;
+    if (needed) w.layer(kind) = layers.layer(kind);
   }
   w.moe_model = model.is_moe();
   w.head = layers.head_forward();

@@ -12,7 +12,9 @@ struct ParamCounts {
   double attention_per_layer = 0;  // projections (+ latent norms for MLA)
   double norms_per_layer = 0;      // two RMS/LayerNorms
   double dense_ffn_per_layer = 0;  // the FFN of a dense layer
-  double expert = 0;               // one expert (routed or shared)
+  double expert = 0;               // one routed expert (in the latent width where the MoE has one)
+  double shared_experts_per_layer = 0;      // the shared experts, in the hidden width
+  double latent_projections_per_layer = 0;  // LatentMoE's h -> latent and latent -> h projections
   double router_per_layer = 0;
   double final_norm = 0;
   double dense_layer = 0;       // attention + norms + dense FFN
@@ -23,7 +25,9 @@ struct ParamCounts {
   double total = 0;             // the main model, without MTP modules (as models are quoted)
   double active = 0;            // parameters a token passes through, embedding and head included
   double active_without_input_embedding = 0;  // the above less the embedding lookup (not a matrix multiply)
-  double mtp_total = 0;
+  double mtp_total = 0;  // the MTP modules' weights (one module's when they share them)
+  // An MoE FFN's parameters that every token passes through: router, shared experts, latent projections.
+  double moe_common_ffn() const { return router_per_layer + shared_experts_per_layer + latent_projections_per_layer; }
 };
 
 ParamCounts count_params(const ModelArch& model);

@@ -35,6 +35,13 @@ struct MoeDims {
   int dense_layers = 0;    // leading layers with a dense FFN instead of experts
   double imbalance = 1.0;  // busiest expert-parallel rank's load / the mean load (>= 1)
   int node_limit = 0;      // node-limited routing: a token's experts span at most this many nodes (0: no limit)
+  // LatentMoE (Nemotron 3 Super and Ultra; NVIDIA's Nemotron 3 white paper, arXiv:2512.20856, section 2.2): the
+  // router sees the hidden vector, a projection takes it down to `latent` before the dispatch, the routed experts
+  // work in the latent width and a second projection takes their sum back up after the combine; shared experts stay
+  // at the hidden width. 0: no latent projection (the experts and the all-to-alls work in the hidden width).
+  int latent = 0;
+  // The width the routed experts read and write and the all-to-alls carry, per token copy.
+  double routed_width(int hidden) const { return latent > 0 ? latent : hidden; }
 };
 
 // Mamba-2 mixer (Dao & Gu 2024, "Transformers are SSMs", arXiv:2405.21060), as Megatron-Core's MambaMixer lays it
@@ -81,6 +88,11 @@ struct ModelArch {
   std::optional<MlaDims> mla;
   std::optional<MoeDims> moe;
   int mtp_modules = 0;
+  // One MTP module's weights run mtp_modules deep (Megatron's mtp_use_repeated_layer, Nemotron 3 Super and Ultra):
+  // the compute of mtp_modules modules, the parameters of one.
+  bool mtp_shared_weights = false;
+  // The MTP modules whose weights the model holds.
+  int mtp_weight_modules() const { return mtp_shared_weights && mtp_modules > 0 ? 1 : mtp_modules; }
   // Hybrid models: one character per layer, 'M' Mamba-2, '*' attention, 'E' MoE FFN, '-' dense MLP (Megatron-Core's
   // hybrid_layer_pattern); empty for a transformer.
   std::string hybrid_pattern;
