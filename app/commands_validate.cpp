@@ -35,23 +35,34 @@ std::string value_text(PublishedMetric metric, double v) {
   return fmt::format("{:g}", v);
 }
 
+// Short enough for a 100-column table; the value's unit says the rest.
 std::string metric_label(PublishedMetric metric) {
   switch (metric) {
     case PublishedMetric::step_time_s: return "step time";
-    case PublishedMetric::tokens_per_s_per_chip: return "tokens/s per chip";
-    case PublishedMetric::model_tflops_per_chip: return "model TFLOP/s";
-    case PublishedMetric::hardware_tflops_per_chip: return "hardware TFLOP/s";
+    case PublishedMetric::tokens_per_s_per_chip: return "per chip";
+    case PublishedMetric::model_tflops_per_chip: return "model";
+    case PublishedMetric::hardware_tflops_per_chip: return "hardware";
     case PublishedMetric::mfu: return "MFU";
     case PublishedMetric::hfu: return "HFU";
   }
   return "?";
 }
 
+// A table row that starts with a run's name: the name in its column, or, when longer, on a line of its own with the
+// row's cells below it, so that the table keeps to 100 columns.
+void print_run_row(std::ostream& out, const std::string& run, std::size_t width, const std::string& cells) {
+  if (run.size() <= width) {
+    fmt::print(out, "  {:<{}} {}\n", run, width, cells);
+  } else {
+    fmt::print(out, "  {}\n  {:<{}} {}\n", run, "", width, cells);
+  }
+}
+
 void print_summaries(const std::vector<ErrorSummary>& summaries, std::ostream& out) {
-  fmt::print(out, "\n  |error|, %                  runs   tier 1 median    max   tier 2 median    p90    max  "
-                  "inside p10-p90\n");
+  fmt::print(out, "\n  {:<25} {:>6} {:>14} {:>6} {:>14} {:>6} {:>6} {:>14}\n", "|error|, %", "runs", "tier 1 median",
+             "max", "tier 2 median", "p90", "max", "inside p10-p90");
   for (const auto& s : summaries) {
-    fmt::print(out, "  {:<26} {:>6} {:>15.1f} {:>6.1f} {:>15.1f} {:>6.1f} {:>6.1f} {:>15}\n", s.group, s.runs,
+    fmt::print(out, "  {:<25} {:>6} {:>14.1f} {:>6.1f} {:>14.1f} {:>6.1f} {:>6.1f} {:>14}\n", s.group, s.runs,
                s.median_abs_pct[0], s.max_abs_pct[0], s.median_abs_pct[1], s.p90_abs_pct[1], s.max_abs_pct[1],
                coverage_text(s.coverage[1]));
   }
@@ -69,16 +80,19 @@ void print_cross_validation(const std::vector<Scenario>& scenarios, const Valida
   if (progress) fmt::print(stderr, "\r{:60}\r", "");
   fmt::print(out, "\nCross-validation: each run predicted by a calibration fitted without it (leave one out), "
                   "without its source (leave one source out) and without its chip family (leave one family out)\n\n");
-  fmt::print(out, "  {:<42} {:<10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}\n", "run", "family", "LOO t1", "LOO t2",
-             "LOSO t1", "LOSO t2", "LOFO t1", "LOFO t2");
+  constexpr std::size_t kRunWidth = 39;
+  print_run_row(out, "run", kRunWidth,
+                fmt::format("{:<10} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7}", "family", "LOO t1", "LOO t2", "LOSO t1",
+                            "LOSO t2", "LOFO t1", "LOFO t2"));
   const auto cell = [](const std::vector<double>& errors, std::size_t i) {
     return i < errors.size() ? fmt::format("{:+.1f}%", errors[i]) : std::string("-");
   };
   for (std::size_t i = 0; i < report.rows.size(); ++i) {
-    fmt::print(out, "  {:<42} {:<10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}\n", report.rows[i].run,
-               report.rows[i].family, cell(cv.loo_error_pct[0], i), cell(cv.loo_error_pct[1], i),
-               cell(cv.loso_error_pct[0], i), cell(cv.loso_error_pct[1], i), cell(cv.lofo_error_pct[0], i),
-               cell(cv.lofo_error_pct[1], i));
+    print_run_row(out, report.rows[i].run, kRunWidth,
+                  fmt::format("{:<10} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7}", report.rows[i].family,
+                              cell(cv.loo_error_pct[0], i), cell(cv.loo_error_pct[1], i),
+                              cell(cv.loso_error_pct[0], i), cell(cv.loso_error_pct[1], i),
+                              cell(cv.lofo_error_pct[0], i), cell(cv.lofo_error_pct[1], i)));
   }
   const std::array<std::pair<Holdout, const char*>, 3> holdouts{
       {{Holdout::run, "leave one out"},
@@ -118,21 +132,26 @@ int validate_runs(const ValidateOptions& options, const Catalogs& catalogs, std:
   if (progress) fmt::print(stderr, "\r{:60}\r", "");
 
   fmt::print(out, "Validation against {} published training runs ({})\n\n", report.rows.size(), dir.string());
-  fmt::print(out, "  {:<42} {:<17} {:>15} {:>15} {:>8} {:>15} {:>8}\n", "run", "metric", "published", "tier 1",
-             "error", "tier 2", "error");
+  // The tier-1 prediction as its error only (validation.csv has both predictions); marks after the run's name.
+  constexpr std::size_t kRunWidth = 42;
+  const auto row = [](const std::string& metric, const std::string& published, const std::string& tier1_error,
+                      const std::string& tier2, const std::string& tier2_error) {
+    return fmt::format("{:<9} {:>13} {:>8} {:>13} {:>8}", metric, published, tier1_error, tier2, tier2_error);
+  };
+  fmt::print(out, "  {:<{}} {:<9} {:>13} {:>8} {:>13} {:>8}\n", "", kRunWidth, "", "", "tier 1", "tier 2", "tier 2");
+  print_run_row(out, "run", kRunWidth, row("metric", "published", "error", "predicted", "error"));
   for (const auto& r : report.rows) {
-    fmt::print(out, "  {:<42} {:<17} {:>15} {:>15} {:>+7.1f}% {:>15} {:>+7.1f}%{}\n",
-               r.run + (r.assumed.empty() ? "" : " *"), metric_label(r.metric), value_text(r.metric, r.published),
-               value_text(r.metric, r.predicted[0]), r.error_pct[0], value_text(r.metric, r.predicted[1]),
-               r.error_pct[1],
-               std::string(r.fitted ? "" : "  (validate_only: not fitted)") +
-                   (r.fits_memory ? "" : "  (predicted not to fit memory)"));
+    const std::string marks = std::string(r.assumed.empty() ? "" : " *") + (r.fitted ? "" : " ^") +
+                              (r.fits_memory ? "" : " !");
+    print_run_row(out, r.run + marks, kRunWidth,
+                  row(metric_label(r.metric), value_text(r.metric, r.published), fmt::format("{:+.1f}%", r.error_pct[0]),
+                      value_text(r.metric, r.predicted[1]), fmt::format("{:+.1f}%", r.error_pct[1])));
   }
   print_summaries(report.summaries, out);
   const auto not_fitting = std::count_if(report.rows.begin(), report.rows.end(),
                                          [](const ValidationRow& r) { return !r.fits_memory; });
-  fmt::print(out, "\n  memory: {} of {} runs predicted not to fit, although every one of them ran: errors of the memory "
-                  "model\n",
+  fmt::print(out, "\n  memory: {} of {} runs predicted not to fit, although every one of them ran: errors of the\n"
+                  "  memory model\n",
              not_fitting, report.rows.size());
   // One answer: the two tiers' p10-p90 ranges overlap on every run, or the output names the runs where they do not.
   std::vector<const ValidationRow*> disagree;
@@ -141,8 +160,8 @@ int validate_runs(const ValidateOptions& options, const Catalogs& catalogs, std:
     if (!tiers_agree(r)) disagree.push_back(&r);
     widest = std::max(widest, std::fabs(std::log(r.predicted[1] / r.predicted[0])));
   }
-  fmt::print(out, "\n  tiers: the tier-1 and tier-2 p10-p90 ranges overlap on {} of {} runs (the widest gap between the two "
-                  "predictions: {:.1f} %)\n",
+  fmt::print(out, "\n  tiers: the tier-1 and tier-2 p10-p90 ranges overlap on {} of {} runs\n"
+                  "  (the widest gap between the two predictions: {:.1f} %)\n",
              report.rows.size() - disagree.size(), report.rows.size(), 100.0 * std::expm1(widest));
   for (const auto* r : disagree) {
     fmt::print(out, "    {}: tier 2 / tier 1 = {:.3f}, ranges +-{:.1f} % and +-{:.1f} %\n", r->run,
@@ -153,14 +172,19 @@ int validate_runs(const ValidateOptions& options, const Catalogs& catalogs, std:
   if (!memory.rows.empty()) {
     fmt::print(out, "\n  memory per chip against {} published peaks: median |error| {:.1f} %, max {:.1f} %\n",
                memory.rows.size(), memory.median_abs_pct, memory.max_abs_pct);
-    fmt::print(out, "  {:<60} {:>10} {:>10} {:>8}\n", "run", "published", "flopcast", "error");
+    constexpr std::size_t kRunWidth = 60;
+    print_run_row(out, "run", kRunWidth, fmt::format("{:>10} {:>10} {:>8}", "published", "flopcast", "error"));
     for (const auto* r : memory.rows) {
-      fmt::print(out, "  {:<60} {:>6.1f} GiB {:>6.1f} GiB {:>+7.1f}%\n", r->run, r->published_memory_gib, r->memory_gib,
-                 memory_error_pct(*r));
+      print_run_row(out, r->run, kRunWidth,
+                    fmt::format("{:>6.1f} GiB {:>6.1f} GiB {:>+7.1f}%", r->published_memory_gib, r->memory_gib,
+                                memory_error_pct(*r)));
     }
   }
-  fmt::print(out, "\n  * the publication left something out that the scenario assumes (its published.assumed list)\n");
-  fmt::print(out, "  error = (predicted - published) / published; tier 1 analytical, tier 2 discrete-event\n");
+  fmt::print(out, "\n  * the publication left something out that the scenario assumes (its published.assumed list)\n"
+                  "  ^ validate_only: left out of the calibration's fit\n"
+                  "  ! predicted not to fit in memory, although it ran\n");
+  fmt::print(out, "  metric: step time, tokens/s per chip, model or hardware TFLOP/s per chip, MFU, HFU\n"
+                  "  error = (predicted - published) / published; tier 1 analytical, tier 2 discrete-event\n");
 
   if (!options.out_dir.empty()) {
     const std::filesystem::path folder(options.out_dir);

@@ -95,6 +95,14 @@ expect mixed-bad-stage 2 "/cluster/stage_chips/0/stages: stage 4 does not exist"
 mkdir -p "$work/val" "$work/val-out"
 cp scenarios/validation/korthikanti2022-22B-seqsel.json scenarios/validation/mbridge2511-h100-llama3-8B-8gpu.json "$work/val/"
 expect validate-table 0 "korthikanti2022-22B-seqsel +step time +1.10 s" "nan|inf" -- "$flopcast" validate --quiet --out "$work/val-out" "$work/val"
+# A run name too long for its column goes on a line of its own, its cells below: the tables keep to 100 columns
+# (lines that print the test's own long temporary paths aside).
+mkdir -p "$work/val-long"
+cp scenarios/validation/korthikanti2022-22B-seqsel.json "$work/val-long/"
+python3 -c "import json; d = json.load(open('scenarios/validation/korthikanti2022-22B-seqsel.json')); d['name'] = d['published']['run'] = 'korthikanti2022-22B-seqsel-a-name-longer-than-the-column'; json.dump(d, open('$work/val-long/long.json', 'w'))"
+"$flopcast" validate --quiet --out "$work/val-long-out" "$work/val-long" >"$work/val-long.txt" 2>&1
+expect validate-long-name 0 "^  korthikanti2022-22B-seqsel-a-name-longer-than-the-column$" "" -- cat "$work/val-long.txt"
+expect validate-width 0 "^ok$" "" -- python3 -c "print('ok' if max(len(l.rstrip('\\n')) for l in open('$work/val-long.txt') if '$work' not in l) <= 100 else 'wide')"
 expect validate-summary 0 "all +2 +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+" "" -- "$flopcast" validate --quiet --out "$work/val-out" "$work/val"
 expect validate-csv 0 "^run,chip,family,moe,metric,published" "" -- cat "$work/val-out/validation.csv"
 expect validate-md 0 "\| group \| runs \|" "" -- cat "$work/val-out/validation.md"
