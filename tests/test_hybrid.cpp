@@ -75,6 +75,13 @@ TEST_CASE("the SSD scan's FLOPs per token worked by hand", "[models][hybrid][flo
   CHECK_THAT(f.model, WithinRel(3.0 * (f.matmul_forward + f.attention_forward + f.ssd_forward), 1e-12));
 }
 
+TEST_CASE("the SSD scan's HBM bytes per token worked by hand", "[models][hybrid][memory]") {
+  // Nano: H P = 64 x 64 = 4096, N = 128, G = 8, Q = 128. Chunk states 4096 x 128 / 128 = 4096 per token, 12 bytes
+  // each (fp32 written and read, bf16 written and read): 49,152; C B^T 8 x 128 fp32 written and read: 8192; x read
+  // twice and y written, bf16: 6 x 4096 = 24,576; B and C (8 x 128 each) read twice, bf16: 8192. Sum 90,112.
+  CHECK(ssd_hbm_bytes_per_token(*nano().mamba) == 90112.0);
+}
+
 TEST_CASE("a Mamba layer's activations worked by hand", "[models][hybrid][memory]") {
   const auto s = test::scenario_from(nano_json(R"({"tp": 1, "dp": 16, "ep": 8})"));
   // 8192 tokens, bf16, no recomputation. The norm: input and output, 2 x 2 x 2688 = 10,752 bytes per token. The

@@ -120,6 +120,11 @@ double ssd_forward_flop_per_token(const MambaDims& s) {
   return 2.0 * (s.groups * q * n + s.heads * q * per_head + 2.0 * s.heads * n * per_head);
 }
 
+double ssd_hbm_bytes_per_token(const MambaDims& s) {
+  const double states_per_token = s.inner() * s.state / s.chunk;
+  return 12.0 * states_per_token + 8.0 * s.groups * s.chunk + 6.0 * s.inner() + 8.0 * s.groups * s.state;
+}
+
 double attention_core_forward_flop_per_token(const ModelArch& m, double context_tokens) {
   // QK^T: 2 * s * d_qk per head; AV: 2 * s * d_v per head; the causal mask halves both.
   constexpr double kCausalFraction = 0.5;

@@ -203,13 +203,14 @@ class LayerModel {
       // Megatron-Core's MambaMixer, heads split over TP: in_proj (column-parallel) and out_proj (row-parallel); the
       // SSD scan (mamba_ssm's chunked kernels: products of chunk-sized tiles on the tensor cores, as FlashAttention
       // runs, so at the attention kernels' rate, an estimate); through HBM, the norm and residual add, the causal
-      // convolution (read and write x, B and C) and the gated RMSNorm (read y and z, write its output).
+      // convolution (read and write x, B and C), the scan's intermediates (its five kernels' chunk states and C B^T)
+      // and the gated RMSNorm (read y and z, write its output).
       const auto& s = *m_.mamba;
       a.gemm_s += hw_.gemm_s(T, s.in_proj_width() / t, h) + hw_.gemm_s(T, h, s.inner() / t);
       ssd_flop = ssd_forward_flop_per_token(s) * T / t;
       a.attention_s += hw_.attention_forward_s(ssd_flop);
       attention_bytes = norm_and_add + kBf16Bytes * T * (2.0 * s.conv_channels() + 3.0 * s.inner()) / t +
-                        cast * T * (h + s.inner() / t);
+                        cast * T * (h + s.inner() / t) + ssd_hbm_bytes_per_token(s) * T / t;
     }
 
     const double act_tensors = m_.ffn_act == FfnActivation::swiglu ? 3.0 : 2.0;  // activation kernel: in + out

@@ -44,6 +44,14 @@ double routed_params(const ModelArch& model, const ParamCounts& params, LayerKin
 // are GEMMs with parameters, counted with them.
 double ssd_forward_flop_per_token(const MambaDims& mamba);
 
+// HBM bytes per token of one Mamba-2 layer's SSD scan forward, as mamba_ssm's chunked kernels move them
+// (ssd_combined.py, _mamba_chunk_scan_combined_fwd: five kernels, their intermediates through HBM): the chunk states
+// (H P N per chunk, so H P N / Q per token) written in fp32 by chunk_state, read by state_passing and written again in
+// bf16, read by chunk_scan (4 + 4 + 2 + 2 = 12 bytes each); C B^T (G Q per token, fp32) written and read (8 bytes
+// each); x (H P, bf16) read by chunk_state and chunk_scan and the output y written (6 bytes each); B and C (G N each,
+// bf16) read twice (8 bytes each). The dt cumulative sums (H per token) are small beside these.
+double ssd_hbm_bytes_per_token(const MambaDims& mamba);
+
 // Forward FLOPs per token of one layer's attention core (QK^T and AV) with a context of `context_tokens`,
 // counting the causal half of the score matrix that FlashAttention computes: 2 * 2 * s * heads * (d_qk + d_v) / 2.
 double attention_core_forward_flop_per_token(const ModelArch& model, double context_tokens);
