@@ -253,9 +253,9 @@ struct Outputs {
   }
 
   void summary(std::size_t total, std::size_t evaluated, double wall, const std::string& workers, std::ostream& out) const {
-    fmt::print(out, "{} points: {} ok, {} infeasible (a reason in each row); {} evaluated in {:.2f} s wall on {} "
-                    "({:.0f} points/s)\n",
-               total, ok, infeasible, evaluated, wall, workers, wall > 0 ? static_cast<double>(evaluated) / wall : 0.0);
+    fmt::print(out, "{} points: {} ok, {} infeasible (a reason in each row)\n", total, ok, infeasible);
+    fmt::print(out, "{} evaluated in {:.2f} s wall on {} ({:.0f} points/s)\n", evaluated, wall, workers,
+               wall > 0 ? static_cast<double>(evaluated) / wall : 0.0);
     fmt::print(out, "written: {}, {}\n", csv.string(), jsonl.string());
   }
 };

@@ -158,7 +158,7 @@ if command -v mpirun >/dev/null; then
   # OpenMPI keeps allocations until exit, some from plugins it has unloaded, which LeakSanitizer reports without a
   # name to suppress: leak checking is off under mpirun only (every other command here runs with it).
   export ASAN_OPTIONS="${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}detect_leaks=0"
-  expect sweep-mpi 0 "56 points: 56 ok, 0 infeasible.* on 2 MPI ranks" "" -- mpirun -np 2 --oversubscribe "$flopcast" sweep --quiet --out "$work/sw/mpi" "$sweep"
+  expect sweep-mpi 0 "^56 evaluated in [0-9.]+ s wall on 2 MPI ranks" "" -- mpirun -np 2 --oversubscribe "$flopcast" sweep --quiet --out "$work/sw/mpi" "$sweep"
   expect sweep-mpi-same 0 "" "" -- cmp "$work/sw/mpi.jsonl" "$work/sw/one.jsonl"
   expect sweep-mpi-same-csv 0 "" "" -- cmp "$work/sw/mpi.csv" "$work/sw/one.csv"
   expect sweep-mpi-error 2 "exists; --resume continues that sweep" "" -- mpirun -np 2 --oversubscribe "$flopcast" sweep --quiet --out "$work/sw/mpi" "$sweep"
@@ -243,7 +243,8 @@ expect serve-bad-trace 2 "trace.csv line 3: expected" "" -- "$flopcast" serve "$
 # Fleets.
 fleet="tests/data/fleet/small-fleet.json"
 expect fleet-summary 0 "delivered +[0-9.]+e\+[0-9]+ model FLOP within the horizon = [0-9.e+]+ FLOP/s-years" "nan|inf" -- "$flopcast" fleet "$fleet"
-expect fleet-dates 0 "day 0\.0 \(2025-01-01\)" "" -- "$flopcast" fleet "$fleet"
+expect fleet-dates 0 "^  run #2 +h100 +64 2025-01-02 2025-01-03  finished$" "" -- "$flopcast" fleet "$fleet"
+expect fleet-width 0 "^ok$" "" -- python3 -c "import subprocess; t = subprocess.run(['$flopcast', 'fleet', 'scenarios/fleet/hopper-50k.json'], capture_output=True, text=True).stdout; print('ok' if max(map(len, t.splitlines())) <= 100 else 'wide')"
 expect fleet-power 0 "dc +0\.50 MW +0\.[0-9]+ MW" "" -- "$flopcast" fleet "$fleet"
 "$flopcast" fleet --json "$fleet" >"$work/fleet.json"
 expect fleet-json 0 "^ok" "" -- python3 -c "import json; d = json.load(open('$work/fleet.json')); s = d['sites'][0]; ok = all(p[1] <= s['capacity_mw'] * (1 + 1e-9) for p in s['power_mw']) and all(j['start_days'] >= j['arrival_days'] for j in d['jobs'] if 'start_days' in j) and d['flop'] > 0 and d['energy_mwh'] > 0 and 'resolved_fleet' in d; print('ok' if ok else 'bad')"
