@@ -84,11 +84,26 @@ std::string range_text(const Quantity& q, double scale, int decimals) {
   return fmt::format("{:.{}f}{}", q.value / scale, decimals, q.is_estimate() ? " ~" : "");
 }
 
-void print_quantity(std::ostream& out, const std::string& label, const Quantity& q, const std::string& shown) {
-  fmt::print(out, "  {:<34} {}\n", label, shown);
-  if (!q.source.empty()) fmt::print(out, "  {:<34}   source: {}\n", "", q.source);
-  if (q.is_estimate()) fmt::print(out, "  {:<34}   estimate: {}\n", "", q.estimate);
-}
+// Catalog figures a row each, with their source or estimate below, wrapped to 100 columns; a source the row above
+// also gave is not repeated.
+class QuantityRows {
+ public:
+  explicit QuantityRows(std::ostream& out) : out_(out) {}
+  void print(const std::string& label, const Quantity& q, const std::string& shown) {
+    fmt::print(out_, "  {:<34} {}\n", label, shown);
+    if (!q.source.empty()) note(q.source == last_source_ ? std::string("source: as above") : "source: " + q.source);
+    if (q.is_estimate()) note("estimate: " + q.estimate);
+    last_source_ = q.source;
+  }
+
+ private:
+  void note(const std::string& text) {
+    constexpr std::size_t kIndent = 4;
+    fmt::print(out_, "{}\n", wrap_lines(std::string(kIndent, ' ') + text, 100, kIndent));
+  }
+  std::ostream& out_;
+  std::string last_source_;
+};
 
 }  // namespace
 
@@ -146,6 +161,7 @@ int catalog_models(bool json, const Catalogs& catalogs, std::ostream& out) {
 }
 
 int catalog_show(const std::string& id, bool json, const Catalogs& catalogs, std::ostream& out) {
+  QuantityRows rows(out);
   if (const auto* chip = catalogs.hardware.find_chip(id)) {
     if (json) {
       out << chip_json(*chip).dump(2) << '\n';
@@ -155,33 +171,39 @@ int catalog_show(const std::string& id, bool json, const Catalogs& catalogs, std
     fmt::print(out, "{} ({}, {}, family {})\n", chip->name, chip->id, chip->vendor, chip->family);
     for (auto type : kAllDataTypes) {
       if (chip->peak(type)) {
-        print_quantity(out, fmt::format("peak dense {}", to_string(type)), *chip->peak(type),
+        rows.print(fmt::format("peak dense {}", to_string(type)), *chip->peak(type),
                        range_text(*chip->peak(type), 1e12, 1) + (type == DataType::int8 ? " TOP/s" : " TFLOP/s"));
       }
     }
-    print_quantity(out, "HBM capacity", chip->hbm_capacity, bytes(chip->hbm_capacity.value));
-    print_quantity(out, "HBM bandwidth", chip->hbm_bandwidth, byte_rate(chip->hbm_bandwidth.value));
-    print_quantity(out, "scale-up bandwidth per direction", chip->scaleup_bandwidth_per_direction,
+    rows.print("HBM capacity", chip->hbm_capacity, bytes(chip->hbm_capacity.value));
+    rows.print("HBM bandwidth", chip->hbm_bandwidth, byte_rate(chip->hbm_bandwidth.value));
+    rows.print("scale-up bandwidth per direction", chip->scaleup_bandwidth_per_direction,
                    byte_rate(chip->scaleup_bandwidth_per_direction.value));
-    print_quantity(out, "scale-up domain", chip->scaleup_domain, fmt::format("{:.0f} chips", chip->scaleup_domain.value));
-    print_quantity(out, "NIC bandwidth per chip", chip->nic_bandwidth, byte_rate(chip->nic_bandwidth.value));
-    print_quantity(out, "TDP", chip->tdp, fmt::format("{:.0f} W", chip->tdp.value));
+    rows.print("scale-up domain", chip->scaleup_domain, fmt::format("{:.0f} chips", chip->scaleup_domain.value));
+    rows.print("NIC bandwidth per chip", chip->nic_bandwidth, byte_rate(chip->nic_bandwidth.value));
+    rows.print("TDP", chip->tdp, fmt::format("{:.0f} W", chip->tdp.value));
     if (chip->peak_power) {
-      print_quantity(out, "peaks quoted at", *chip->peak_power,
+      rows.print("peaks quoted at", *chip->peak_power,
                      fmt::format("{:.0f} W board power (tensor cores at {:.3f} of that clock)", chip->peak_power->value,
                                  chip->compute_clock_fraction()));
     }
-    print_quantity(out, "die area", chip->die_area, fmt::format("{:.0f} mm^2", chip->die_area.value));
-    if (chip->price) print_quantity(out, "price", *chip->price, usd(chip->price->value));
+    rows.print("die area", chip->die_area, fmt::format("{:.0f} mm^2", chip->die_area.value));
+    if (chip->price) rows.print("price", *chip->price, usd(chip->price->value));
     if (chip->rental_price) {
-      print_quantity(out, "rental price", *chip->rental_price, fmt::format("${:.2f} per chip-hour", chip->rental_price->value));
+      rows.print("rental price", *chip->rental_price, fmt::format("${:.2f} per chip-hour", chip->rental_price->value));
     }
-    print_quantity(out, "launch year", chip->launch_year, fmt::format("{:.0f}", chip->launch_year.value));
+    rows.print("launch year", chip->launch_year, fmt::format("{:.0f}", chip->launch_year.value));
     fmt::print(out, "  {:<34} {:.0f} ({} x {} bits; range {:.0f}-{:.0f})\n", "TPP", e.tpp, to_string(e.tpp_data_type),
                bit_length(e.tpp_data_type), e.tpp_low, e.tpp_high);
     fmt::print(out, "  {:<34} {:.2f}\n", "performance density (TPP/mm^2)", e.performance_density);
-    fmt::print(out, "  {:<34} {}: {}\n", "US rule of October 2022", to_string(e.rule_2022), e.reason_2022);
-    fmt::print(out, "  {:<34} {}: {}\n", "US rule of October 2023", to_string(e.rule_2023), e.reason_2023);
+    fmt::print(out, "{}\n",
+               wrap_lines(fmt::format("  {:<34} {}: {}", "US rule of October 2022", to_string(e.rule_2022),
+                                      e.reason_2022),
+                          100, 39));
+    fmt::print(out, "{}\n",
+               wrap_lines(fmt::format("  {:<34} {}: {}", "US rule of October 2023", to_string(e.rule_2023),
+                                      e.reason_2023),
+                          100, 39));
     return 0;
   }
   if (const auto* model = catalogs.models.find(id)) {
@@ -191,7 +213,7 @@ int catalog_show(const std::string& id, bool json, const Catalogs& catalogs, std
     }
     const auto p = count_params(*model);
     fmt::print(out, "{} ({}){}\n", model->name, model->id, model->hypothetical ? "  [hypothetical]" : "");
-    fmt::print(out, "  source: {}\n", model->source);
+    fmt::print(out, "{}\n", wrap_lines("  source: " + model->source, 100, 4));
     fmt::print(out, "  {} layers, hidden {}, FFN {}, {} heads ({} KV), head dim {}, vocab {}, {}, {}\n", model->layers,
                model->hidden, model->ffn, model->heads, model->kv_heads, model->head_dim, model->vocab,
                to_string(model->attention), to_string(model->ffn_act));
@@ -199,11 +221,22 @@ int catalog_show(const std::string& id, bool json, const Catalogs& catalogs, std
       fmt::print(out, "  MoE: {} routed experts (top-{}), {} shared, expert FFN {}, {} leading dense layers\n",
                  model->moe->experts, model->moe->top_k, model->moe->shared_experts, model->moe->expert_ffn,
                  model->moe->dense_layers);
+      if (model->moe->latent > 0) {
+        fmt::print(out, "  LatentMoE: routed experts and all-to-alls {} wide (hidden {})\n", model->moe->latent,
+                   model->hidden);
+      }
+    }
+    if (model->mtp_modules > 0) {
+      fmt::print(out, "  MTP: {} module{}{}\n", model->mtp_modules, model->mtp_modules == 1 ? "" : "s",
+                 model->mtp_shared_weights ? ", one module's weights run that deep" : "");
     }
     if (model->is_hybrid()) {
-      fmt::print(out, "  hybrid: {} Mamba-2, {} attention, {} MoE and {} MLP layers, pattern {}\n",
-                 model->layer_count(LayerKind::mamba), model->layer_count(LayerKind::attention),
-                 model->layer_count(LayerKind::experts), model->layer_count(LayerKind::mlp), model->hybrid_pattern);
+      fmt::print(out, "{}\n",
+                 wrap_lines(fmt::format("  hybrid: {} Mamba-2, {} attention, {} MoE and {} MLP layers, pattern {}",
+                                        model->layer_count(LayerKind::mamba), model->layer_count(LayerKind::attention),
+                                        model->layer_count(LayerKind::experts), model->layer_count(LayerKind::mlp),
+                                        model->hybrid_pattern),
+                            100, 4));
     }
     if (model->mamba) {
       const auto& s = *model->mamba;
@@ -212,28 +245,31 @@ int catalog_show(const std::string& id, bool json, const Catalogs& catalogs, std
     }
     fmt::print(out, "  parameters: {} total, {} active ({} without the input embedding), {} in MTP modules\n",
                count(p.total), count(p.active), count(p.active_without_input_embedding), count(p.mtp_total));
-    if (model->published_params_total) print_quantity(out, "published total", *model->published_params_total, count(model->published_params_total->value));
-    if (model->published_params_active) print_quantity(out, "published active", *model->published_params_active, count(model->published_params_active->value));
-    if (!model->notes.empty()) fmt::print(out, "  notes: {}\n", model->notes);
+    if (model->published_params_total) rows.print("published total", *model->published_params_total, count(model->published_params_total->value));
+    if (model->published_params_active) rows.print("published active", *model->published_params_active, count(model->published_params_active->value));
+    if (!model->notes.empty()) fmt::print(out, "{}\n", wrap_lines("  notes: " + model->notes, 100, 4));
     return 0;
   }
   if (const auto* node = catalogs.hardware.find_node(id)) {
-    fmt::print(out, "{} ({}): {:.0f} x {}, {} fabric{}\n", node->name, node->id, node->chips.value, node->chip,
-               to_string(node->fabric), node->in_network_reduction ? ", in-network reduction" : "");
-    print_quantity(out, "scale-up bandwidth per direction", node->scaleup_bandwidth_per_direction,
+    fmt::print(out, "{}\n",
+               wrap_lines(fmt::format("{} ({}): {:.0f} x {}, {} fabric{}", node->name, node->id, node->chips.value,
+                                      node->chip, to_string(node->fabric),
+                                      node->in_network_reduction ? ", in-network reduction" : ""),
+                          100, 2));
+    rows.print("scale-up bandwidth per direction", node->scaleup_bandwidth_per_direction,
                    byte_rate(node->scaleup_bandwidth_per_direction.value));
-    print_quantity(out, "scale-up latency", node->scaleup_latency, seconds(node->scaleup_latency.value));
-    print_quantity(out, "NICs", node->nics, fmt::format("{:.0f} x {}", node->nics.value, byte_rate(node->nic_bandwidth.value)));
-    print_quantity(out, "host power", node->host_power, fmt::format("{:.0f} W", node->host_power.value));
-    print_quantity(out, "host capex", node->host_capex, usd(node->host_capex.value));
+    rows.print("scale-up latency", node->scaleup_latency, seconds(node->scaleup_latency.value));
+    rows.print("NICs", node->nics, fmt::format("{:.0f} x {}", node->nics.value, byte_rate(node->nic_bandwidth.value)));
+    rows.print("host power", node->host_power, fmt::format("{:.0f} W", node->host_power.value));
+    rows.print("host capex", node->host_capex, usd(node->host_capex.value));
     return 0;
   }
   if (const auto* fabric = catalogs.hardware.find_fabric(id)) {
     fmt::print(out, "{} ({})\n", fabric->name, fabric->id);
-    print_quantity(out, "port bandwidth", fabric->port_bandwidth, byte_rate(fabric->port_bandwidth.value));
-    print_quantity(out, "switch radix", fabric->switch_radix, fmt::format("{:.0f} ports", fabric->switch_radix.value));
-    print_quantity(out, "switch latency", fabric->switch_latency, seconds(fabric->switch_latency.value));
-    print_quantity(out, "NIC latency", fabric->nic_latency, seconds(fabric->nic_latency.value));
+    rows.print("port bandwidth", fabric->port_bandwidth, byte_rate(fabric->port_bandwidth.value));
+    rows.print("switch radix", fabric->switch_radix, fmt::format("{:.0f} ports", fabric->switch_radix.value));
+    rows.print("switch latency", fabric->switch_latency, seconds(fabric->switch_latency.value));
+    rows.print("NIC latency", fabric->nic_latency, seconds(fabric->nic_latency.value));
     return 0;
   }
   std::vector<std::string> ids = catalogs.hardware.chip_ids();

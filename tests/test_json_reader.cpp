@@ -147,5 +147,7 @@ TEST_CASE("long lines wrap after a comma, under their label, and short ones stay
   // No comma: the last space that fits; a word longer than the width stays whole.
   CHECK(wrap_lines("aaa bbb ccc", 8, 2) == "aaa bbb\n  ccc");
   CHECK(wrap_lines("aaaaaaaaaaaa", 8, 2) == "aaaaaaaaaaaa");
+  // A word longer than the width stays whole; what follows it wraps.
+  CHECK(wrap_lines("xx aaaaaaaaaaaa bb cc dd ee", 8, 2) == "xx\n  aaaaaaaaaaaa\n  bb cc\n  dd ee");
   CHECK(wrap_lines("", 8, 2).empty());
 }

@@ -122,7 +122,7 @@ std::size_t first_control_character(std::string_view text) {
 namespace {
 
 // Where to break `line` to fit `width`: just after its last ", " or "; " within it (in its last 40 %), else at its
-// last space; npos if neither (a word longer than the width stays whole).
+// last space; npos if neither.
 std::size_t break_at(std::string_view line, std::size_t width) {
   std::size_t best = std::string_view::npos;
   for (std::size_t i = 1; i + 1 < line.size() && i < width; ++i) {
@@ -147,7 +147,11 @@ std::string wrap_lines(std::string_view text, std::size_t width, std::size_t ind
     while (true) {
       const std::string prefix = first ? "" : std::string(indent, ' ');
       const std::string full = prefix + rest;
-      const std::size_t cut = full.size() > width ? break_at(full, width) : std::string_view::npos;
+      std::size_t cut = full.size() > width ? break_at(full, width) : std::string_view::npos;
+      // A word longer than the width stays whole, on a line of its own as far as it goes; the rest wraps after it.
+      if (full.size() > width && (cut == std::string_view::npos || cut <= prefix.size())) {
+        cut = full.find(' ', std::max(prefix.size(), width));
+      }
       if (cut == std::string_view::npos || cut <= prefix.size()) {
         out += full;
         break;
