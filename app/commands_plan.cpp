@@ -259,7 +259,7 @@ int plan_scenario(const PlanOptions& options, const Catalogs& catalogs, std::ost
     return 0;
   }
   const auto& job = scenario.job;
-  fmt::print(out, "Plan search: {}  ({})\n", scenario.name, scenario.file);
+  fmt::print(out, "{}\n", wrap_lines(fmt::format("Plan search: {}  ({})", scenario.name, scenario.file), 100, 2));
   fmt::print(out, "  job          {} on {} x {} in {}-chip nodes;\n               {} sequences of {} tokens per step, {}\n",
              job.model.name, job.cluster.chips, job.cluster.chip.id, job.cluster.node.chip_count(),
              job.training.global_batch, job.training.seq_len, to_string(job.training.precision));

@@ -15,14 +15,18 @@ using Catch::Matchers::WithinRel;
 namespace {
 const ModelArch& nano() { return *test::catalogs().models.find("nemotron3-nano"); }
 
+// A bf16 training scenario of a catalog model on `chips` chips, 8192-token sequences.
+nlohmann::json hybrid_json(const std::string& model, const std::string& chip, int chips, int global_batch,
+                           const std::string& plan_json) {
+  return {{"name", model},
+          {"model", model},
+          {"cluster", {{"chip", chip}, {"chips", chips}}},
+          {"training", {{"seq_len", 8192}, {"global_batch", global_batch}, {"precision", "bf16"}, {"tokens", 1e9}}},
+          {"parallelism", nlohmann::json::parse(plan_json)}};
+}
+
 nlohmann::json nano_json(const std::string& plan_json) {
-  auto json = nlohmann::json::parse(R"({
-    "name": "nano",
-    "model": "nemotron3-nano",
-    "cluster": {"chip": "h100-sxm", "chips": 16},
-    "training": {"seq_len": 8192, "global_batch": 64, "precision": "bf16", "tokens": 1e9}})");
-  json["parallelism"] = nlohmann::json::parse(plan_json);
-  return json;
+  return hybrid_json("nemotron3-nano", "h100-sxm", 16, 64, plan_json);
 }
 
 std::vector<std::string> problems_of(const nlohmann::json& json) {
@@ -183,13 +187,7 @@ namespace {
 const ModelArch& super_model() { return *test::catalogs().models.find("nemotron3-super"); }
 
 nlohmann::json super_json(const std::string& plan_json) {
-  auto json = nlohmann::json::parse(R"({
-    "name": "super",
-    "model": "nemotron3-super",
-    "cluster": {"chip": "b300", "chips": 64},
-    "training": {"seq_len": 8192, "global_batch": 512, "precision": "bf16", "tokens": 1e9}})");
-  json["parallelism"] = nlohmann::json::parse(plan_json);
-  return json;
+  return hybrid_json("nemotron3-super", "b300", 64, 512, plan_json);
 }
 }  // namespace
 
