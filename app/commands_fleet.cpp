@@ -29,7 +29,7 @@ std::string when(const FleetResult& r, double d) {
   return date_after(*r.start_date, d);
 }
 
-// The widest of `values`' sizes and the header's, at most `most`.
+// The width of a column: its widest cell (`get` of each of `rows`) or its header, at most `most`.
 template <typename Range, typename Get>
 std::size_t column_width(const Range& rows, Get get, std::string_view header, std::size_t most) {
   std::size_t width = header.size();

@@ -189,28 +189,6 @@ double per_op_recompute_flop_per_token(const ModelArch& m) {
   return m.dense_layer_count() * layer(false) + (m.moe ? m.moe_layer_count() * layer(true) : 0.0);
 }
 
-namespace {
-// What a hybrid Mamba model can run with here: Megatron-Core splits the Mamba heads and groups over TP; context
-// parallelism of the scan, per-operator checkpointing and activation offloading are not modelled for it.
-void check_hybrid_plan(const TrainingJob& job) {
-  const auto& m = job.model;
-  const auto& plan = job.plan;
-  if (!m.is_hybrid()) return;
-  const auto refuse = [&](std::string_view what) {
-    throw ModelError(fmt::format("{} is not modelled for hybrid models ({})", what, m.name));
-  };
-  if (plan.recompute == Recompute::per_op) refuse("per-operator checkpointing");
-  if (plan.offload_activation_layers > 0) refuse("activation offloading");
-  if (m.mamba && m.layer_count(LayerKind::mamba) > 0) {
-    if (plan.cp > 1) refuse("context parallelism of Mamba layers");
-    if (m.mamba->heads % plan.tp != 0 || m.mamba->groups % plan.tp != 0) {
-      throw ModelError(fmt::format("tp {} must divide the Mamba heads ({}) and groups ({}) of {}", plan.tp,
-                                   m.mamba->heads, m.mamba->groups, m.name));
-    }
-  }
-}
-}  // namespace
-
 TrainingEstimate prepare_estimate(const TrainingJob& job, const TopologySummary* topology) {
   const auto& plan = job.plan;
   if (plan.tp < 1 || plan.pp < 1 || plan.dp < 1 || plan.cp < 1 || plan.ep < 1 || plan.vpp < 1 || plan.micro_batch < 1) {
@@ -221,7 +199,10 @@ TrainingEstimate prepare_estimate(const TrainingJob& job, const TopologySummary*
     throw ModelError(fmt::format("global batch {} is not a multiple of dp x micro_batch = {}",
                                  job.training.global_batch, per_step_sequences));
   }
-  check_hybrid_plan(job);
+  // A planner's candidate does not pass through the scenario's checks: the same refusals here.
+  if (const auto problems = hybrid_plan_problems(job.model, plan); !problems.empty()) {
+    throw ModelError(fmt::format("{} ({})", problems.front().message, job.model.name));
+  }
   TrainingEstimate r;
   r.params = count_params(job.model);
   r.flops = training_flops_per_token(job.model, r.params, job.training.seq_len);

@@ -1,5 +1,7 @@
 #include "flopcast/models/plan.hpp"
 
+#include <fmt/format.h>
+
 namespace flopcast {
 
 std::string_view to_string(Recompute recompute) {
@@ -117,6 +119,25 @@ double quantise_bytes_per_element(Precision precision) {
     }
   }
   return 0.0;
+}
+
+std::vector<PlanProblem> hybrid_plan_problems(const ModelArch& model, const ParallelPlan& plan) {
+  std::vector<PlanProblem> out;
+  if (!model.is_hybrid()) return out;
+  if (model.mamba && model.layer_count(LayerKind::mamba) > 0) {
+    if (model.mamba->heads % plan.tp != 0 || model.mamba->groups % plan.tp != 0) {
+      out.push_back({"tp", fmt::format("tp {} must divide the model's {} Mamba heads and {} groups", plan.tp,
+                                       model.mamba->heads, model.mamba->groups)});
+    }
+    if (plan.cp > 1) out.push_back({"cp", "context parallelism of Mamba layers is not modelled: use cp 1"});
+  }
+  if (plan.recompute == Recompute::per_op) {
+    out.push_back({"recompute", "per-operator checkpointing is not modelled for hybrid models"});
+  }
+  if (plan.offload_activation_layers > 0) {
+    out.push_back({"offload_activation_layers", "activation offloading is not modelled for hybrid models"});
+  }
+  return out;
 }
 
 }  // namespace flopcast

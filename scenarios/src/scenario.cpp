@@ -541,20 +541,7 @@ class ScenarioParser {
     if (model.layers < plan.pp) {
       problem("/parallelism/pp", fmt::format("pp {} exceeds the model's {} layers", plan.pp, model.layers));
     }
-    if (model.mamba && model.layer_count(LayerKind::mamba) > 0) {
-      // Megatron-Core's MambaMixer splits its heads and B/C groups over TP; its scan has no context parallelism here.
-      if (model.mamba->heads % plan.tp != 0 || model.mamba->groups % plan.tp != 0) {
-        problem("/parallelism/tp", fmt::format("tp {} must divide the model's {} Mamba heads and {} groups", plan.tp,
-                                               model.mamba->heads, model.mamba->groups));
-      }
-      if (plan.cp > 1) problem("/parallelism/cp", "context parallelism of Mamba layers is not modelled: use cp 1");
-    }
-    if (model.is_hybrid() && plan.recompute == Recompute::per_op) {
-      problem("/parallelism/recompute", "per-operator checkpointing is not modelled for hybrid models");
-    }
-    if (model.is_hybrid() && plan.offload_activation_layers > 0) {
-      problem("/parallelism/offload_activation_layers", "activation offloading is not modelled for hybrid models");
-    }
+    for (const auto& p : hybrid_plan_problems(model, plan)) problem("/parallelism/" + p.key, p.message);
     if (plan.ep > 1 && !model.moe) problem("/parallelism/ep", fmt::format("ep {} needs a MoE model", plan.ep));
     if (plan.etp > 1 && !model.moe) problem("/parallelism/etp", fmt::format("etp {} needs a MoE model", plan.etp));
     if (plan.offload_activation_layers > 0) {

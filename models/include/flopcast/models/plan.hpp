@@ -198,6 +198,16 @@ struct ClusterSetup {
 // The scale-out topology of a cluster: its nodes, NIC rails, fabric port speed, switch radix and oversubscription.
 TopologySpec topology_spec(const ClusterSetup& cluster);
 
+// What a plan asks of a hybrid Mamba model that is not modelled here (Megatron-Core splits the Mamba heads and B/C
+// groups over TP; context parallelism of the scan, per-operator checkpointing and activation offloading are not
+// modelled for it): each problem's key under "parallelism" and its message; none for a transformer. The scenario
+// reports them with their JSON paths; the estimator refuses a job (a planner's candidate) that has one.
+struct PlanProblem {
+  std::string key;
+  std::string message;
+};
+std::vector<PlanProblem> hybrid_plan_problems(const ModelArch& model, const ParallelPlan& plan);
+
 enum class CostMode { rental, ownership };
 
 struct CostSetup {
