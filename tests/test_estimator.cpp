@@ -396,3 +396,28 @@ TEST_CASE("Ulysses context parallelism all-to-alls Q, K, V and the output, and t
   const auto e = estimate_training(s.job, assumptions());
   CHECK(e.breakdown.cp_s >= 2.0 * 32.0 * w.dense.cp.time_s() * static_cast<double>(e.micro_batches) * 0.99);
 }
+
+TEST_CASE("gpt-oss's clamped activation and expert biases cost element-wise passes unless the expert MLP is fused",
+          "[models][estimator]") {
+  auto json = nlohmann::json::parse(R"({
+    "model": "gpt-oss-120b",
+    "cluster": {"chip": "b200", "chips": 8},
+    "parallelism": {"ep": 8},
+    "training": {"seq_len": 4096, "global_batch": 8, "tokens": 1e9}})");
+  const auto work = [&](bool fused, bool plain) {
+    json["training"]["fused_expert_mlp"] = fused;
+    auto s = test::scenario_from(json);
+    if (plain) s.job.model.moe->expert_bias = s.job.model.moe->clamped_activation = false;
+    return build_step_work(s.job, build_topology(topology_spec(s.job.cluster)), assumptions());
+  };
+  const double eager = work(false, false).moe.ffn_forward.memory_s;
+  const double fused = work(true, false).moe.ffn_forward.memory_s;
+  const double plain = work(false, true).moe.ffn_forward.memory_s;
+  CHECK(fused == plain);  // the fused kernels do the clamps and the bias in the GEMMs' epilogues
+  // One micro-batch of 4096 tokens, 4 copies each: 16,384 copies. The clamps and their concatenation move 8 x 2880
+  // bf16 elements per copy, the FC2 bias loop 5 x 2880: 13 x 2880 x 2 B x 16,384 = 1,226,833,920 bytes, at B200's
+  // 8 TB/s times the Blackwell memory-bound efficiency.
+  const double rate = test::catalogs().hardware.find_chip("b200")->hbm_bandwidth.value *
+                      assumptions().kernel("blackwell").memory_bound;
+  CHECK_THAT(eager - plain, WithinRel(1226833920.0 / rate, 1e-9));
+}

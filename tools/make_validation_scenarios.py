@@ -428,6 +428,14 @@ MBRIDGE_RECIPE_OFFLOAD = {
 MBRIDGE_RECIPE_SHARD_GROUP = {
     ("mbridge2608", "nemotron3-ultra", "gb200"): 64,
 }
+# Megatron-Bridge performance recipes that run the routed experts' MLP as Transformer Engine's fused grouped MLP
+# (use_transformer_engine_op_fuser with the CuTe kernels, NVTE_CUTEDSL_FUSED_GROUPED_MLP=1): perf_recipes/gpt_oss/
+# common.py (26.08), _apply_gpt_oss_120b_full_iter_fp8mx_configs, for GB200/GB300 MXFP8; the Nemotron 3 Ultra GB200
+# recipe ("CuteDSL fused grouped MLP"). B200 and B300 recipes and every BF16 one leave the op fuser off.
+MBRIDGE_RECIPE_FUSED_EXPERT_MLP = (
+    ("mbridge2608", "gpt-oss-120b", "gb200"),
+    ("mbridge2608", "nemotron3-ultra", "gb200"),
+)
 # Recipe options flopcast does not model, stated in the scenario's assumed list.
 MBRIDGE_RECIPE_UNMODELLED = {
     ("mbridge2608", "nemotron3-ultra", "gb200"): "the recipe's fine-grained activation offloading of the expert "
@@ -436,8 +444,9 @@ MBRIDGE_RECIPE_UNMODELLED = {
 }
 
 
-def infer_recipe_sharding(scenario, run, assumed):
-    """A Megatron-Bridge run whose recipe shards with HSDP gets its shard group."""
+def infer_recipe_options(scenario, run, assumed):
+    """A Megatron-Bridge run whose recipe shards with HSDP gets its shard group; one whose recipe fuses the expert
+    MLP says so; options the recipe sets and flopcast does not model are listed."""
     key = mbridge_recipe(run)
     group = MBRIDGE_RECIPE_SHARD_GROUP.get(key)
     if group is not None and scenario["parallelism"].get("zero", 0) >= 1:
@@ -446,6 +455,10 @@ def infer_recipe_sharding(scenario, run, assumed):
                        f"sharded over {group} data-parallel ranks (one NVLink domain) and replicated across the rest")
     if key in MBRIDGE_RECIPE_UNMODELLED:
         assumed.append(MBRIDGE_RECIPE_UNMODELLED[key])
+    if key in MBRIDGE_RECIPE_FUSED_EXPERT_MLP:
+        scenario["training"]["fused_expert_mlp"] = True
+        assumed.append("expert MLP kernels not published: the Megatron-Bridge performance recipe's fused grouped MLP "
+                       "(Transformer Engine's op fuser)")
 
 
 def infer_recipe_offload(scenario, run, assumed):
@@ -909,7 +922,7 @@ def main():
         infer_recipe_recompute(scenario, filled, assumed)
         infer_recipe_moe_comm(scenario, filled, assumed)
         infer_recipe_offload(scenario, filled, assumed)
-        infer_recipe_sharding(scenario, filled, assumed)
+        infer_recipe_options(scenario, filled, assumed)
         note_recompute_auto(scenario, assumed)
         infer_gradient_precision(scenario, filled, assumed)
         infer_expert_tensor_parallel(scenario, filled, assumed)

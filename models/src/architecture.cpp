@@ -96,6 +96,8 @@ MoeDims read_moe(JsonReader& reader) {
   moe.imbalance = reader.number("imbalance", Need::optional, {.min = 1.0, .max = 64.0}).value_or(1.0);
   moe.node_limit = read_int(reader, "node_limit", Need::optional, kNonNegative);
   moe.latent = read_int(reader, "latent", Need::optional, kNonNegative);
+  moe.expert_bias = reader.boolean("expert_bias", Need::optional).value_or(false);
+  moe.clamped_activation = reader.boolean("clamped_activation", Need::optional).value_or(false);
   if (moe.experts > 0 && moe.top_k > moe.experts) {
     reader.problem("top_k", fmt::format("expected at most experts ({}), got {}", moe.experts, moe.top_k));
   }

@@ -230,9 +230,18 @@ class LayerModel {
       Pass experts;
       experts.gemm_s = experts_here * (hw_.grouped_gemm_s(tokens_per_expert, up_width * width, routed) +
                                        hw_.grouped_gemm_s(tokens_per_expert, routed, width));
-      const double expert_act_bytes = act_tensors * kBf16Bytes * copies * e.expert_ffn;  // expert activation
+      double expert_act_bytes = act_tensors * kBf16Bytes * copies * e.expert_ffn;  // expert activation
+      // Without a fused grouped MLP (experts.py), a clamped activation first clamps each half of FC1's output and
+      // concatenates them (read and write 2 f per copy, twice) before the compiled activation; FC2's bias is added,
+      // weighted by the routing probability, in an eager loop over the local experts and concatenated (about five
+      // passes over each copy's output).
+      double eager_bytes = 0;
+      if (!job_.training.fused_expert_mlp) {
+        if (e.clamped_activation) expert_act_bytes += 8.0 * kBf16Bytes * copies * e.expert_ffn;
+        if (e.expert_bias) eager_bytes = 5.0 * kBf16Bytes * copies * etp * routed;
+      }
       experts.memory_s = hw_.memory_s(4.0 * kBf16Bytes * etp * copies * routed  // permute and unpermute, read + write
-                                      + expert_act_bytes + cast * copies * (etp * routed + e.expert_ffn));
+                                      + expert_act_bytes + eager_bytes + cast * copies * (etp * routed + e.expert_ffn));
       f += experts;
       if (e.latent > 0) {
         // LatentMoE: the local tokens down to the latent width before the dispatch and back up after the combine,

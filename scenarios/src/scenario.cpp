@@ -393,6 +393,7 @@ class ScenarioParser {
     static const std::vector<std::string> kGraphs{"none", "full_iteration"};
     training.full_iteration_graph =
         t->choice("cuda_graphs", Need::optional, kGraphs).value_or("none") == "full_iteration";
+    training.fused_expert_mlp = t->boolean("fused_expert_mlp", Need::optional).value_or(false);
     static const std::vector<std::string> kLosses{"fused", "pytorch"};
     training.pytorch_cross_entropy = t->choice("cross_entropy", Need::optional, kLosses).value_or("fused") == "pytorch";
     t->finish();
@@ -729,6 +730,7 @@ class ScenarioParser {
                          {"attention_kernel", t.flash2 ? "flash2" : "fused"}};
       if (t.full_iteration_graph) out["training"]["cuda_graphs"] = "full_iteration";
       if (t.pytorch_cross_entropy) out["training"]["cross_entropy"] = "pytorch";
+      if (t.fused_expert_mlp) out["training"]["fused_expert_mlp"] = true;
     }
     const auto& c = j.costs;
     if (c.mode == CostMode::rental) {

@@ -40,6 +40,11 @@ struct MoeDims {
   // work in the latent width and a second projection takes their sum back up after the combine; shared experts stay
   // at the hidden width. 0: no latent projection (the experts and the all-to-alls work in the hidden width).
   int latent = 0;
+  // gpt-oss's experts: biases on both of their linear layers, and a gated activation that clamps its inputs
+  // (Megatron-Core: add_bias_linear, activation_func_clamp_value 7, glu_linear_offset 1). Without a fused grouped
+  // MLP kernel Megatron-Core runs the clamps, the FC2 bias and the routing weights as eager element-wise passes.
+  bool expert_bias = false;
+  bool clamped_activation = false;
   // The width the routed experts read and write and the all-to-alls carry, per token copy.
   double routed_width(int hidden) const { return latent > 0 ? latent : hidden; }
 };

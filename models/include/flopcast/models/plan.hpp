@@ -161,6 +161,10 @@ struct TrainingSetup {
   // The whole forward-backward captured as one CUDA graph (Megatron's cuda_graph_impl "full_iteration", with a fixed
   // per-rank expert capacity so routing needs no host synchronisation): no per-layer launch gaps or host syncs.
   bool full_iteration_graph = false;
+  // The routed experts' MLP as one fused kernel per GEMM with its bias, activation and routing weights (Transformer
+  // Engine's op fuser with the CuTe fused grouped MLP, MXFP8 or NVFP4 on Blackwell); otherwise Megatron-Core runs a
+  // clamped activation and the FC2 bias as separate element-wise passes.
+  bool fused_expert_mlp = false;
   // The loss over the vocabulary: a fused kernel on one fp32 copy of the logits, overwritten in place by the softmax
   // and then its gradient (Megatron-Core's vocab-parallel cross-entropy, Transformer Engine's), or PyTorch's
   // cross_entropy on logits.float() as TorchTitan calls it, whose loss backward holds the saved log-softmax, its
