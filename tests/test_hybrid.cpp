@@ -5,6 +5,7 @@
 
 #include "flopcast/models/accounting.hpp"
 #include "flopcast/models/estimator.hpp"
+#include "flopcast/models/hf_import.hpp"
 #include "flopcast/models/memory.hpp"
 #include "flopcast/models/step_work.hpp"
 #include "flopcast/scenarios/scenario.hpp"
@@ -265,6 +266,22 @@ TEST_CASE("LatentMoE: the experts and the all-to-alls work in the latent width",
   // The MTP modules run the transformer MoE layer (attention and experts), built for the hybrid model too.
   CHECK(latent.moe.attention_forward.compute_s() > 0.0);
   CHECK(latent.moe.ffn_forward.compute_s() > 0.0);
+}
+
+TEST_CASE("an inline hybrid LatentMoE model survives the resolved scenario", "[models][hybrid][latent][scenarios]") {
+  // The resolved scenario writes an inline model out key for key; parsed back it is the same model and the same step.
+  auto json = super_json(R"({"tp": 1, "dp": 64, "ep": 8})");
+  json["model"] = model_to_json(super_model());
+  json["model"]["moe"]["expert_bias"] = true;
+  json["model"]["moe"]["clamped_activation"] = true;
+  const auto s = test::scenario_from(json);
+  const auto e = run_scenario(s, test::catalogs());
+  const auto resolved = result_to_json(s, e, test::catalogs())["resolved_scenario"];
+  CHECK(resolved["model"]["hybrid_pattern"] == super_model().hybrid_pattern);
+  const auto again = parse_scenario(resolved, "resolved.json", FLOPCAST_SOURCE_ROOT, test::catalogs());
+  CHECK(count_params(again.job.model).total == count_params(s.job.model).total);
+  CHECK(again.job.model.moe->clamped_activation);
+  CHECK(run_scenario(again, test::catalogs()).step_time_s == e.step_time_s);
 }
 
 TEST_CASE("latent and mtp_shared_weights are checked", "[models][hybrid][latent][scenarios]") {

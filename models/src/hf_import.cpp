@@ -136,9 +136,17 @@ nlohmann::json model_to_json(const ModelArch& m) {
                 {"dense_layers", m.moe->dense_layers},  {"imbalance", m.moe->imbalance},
                 {"node_limit", m.moe->node_limit}};
     if (m.moe->latent > 0) j["moe"]["latent"] = m.moe->latent;
+    if (m.moe->expert_bias) j["moe"]["expert_bias"] = true;
+    if (m.moe->clamped_activation) j["moe"]["clamped_activation"] = true;
   }
   j["mtp_modules"] = m.mtp_modules;
   if (m.mtp_shared_weights) j["mtp_shared_weights"] = true;
+  if (m.is_hybrid()) j["hybrid_pattern"] = m.hybrid_pattern;
+  if (m.mamba) {
+    const auto& s = *m.mamba;
+    j["mamba"] = {{"heads", s.heads},   {"head_dim", s.head_dim},       {"state", s.state},
+                  {"groups", s.groups}, {"conv_kernel", s.conv_kernel}, {"chunk", s.chunk}};
+  }
   j["tied_embeddings"] = m.tied_embeddings;
   j["qkv_bias"] = m.qkv_bias;
   return j;

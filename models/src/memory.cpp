@@ -153,7 +153,7 @@ StageParams stage_params(const ModelArch& model, const ParamCounts& p, const Sta
   if (stage.head) dense += p.output_head + p.final_norm;
   if (stage.mtp_modules > 0) {
     const double mtp_expert = model.moe ? routed_per_layer : 0.0;
-    const int held = model.mtp_shared_weights ? 1 : stage.mtp_modules;  // the modules whose weights the stage holds
+    const int held = std::min(stage.mtp_modules, model.mtp_weight_modules());  // modules whose weights it holds
     dense += held * (p.mtp_module - mtp_expert);
     expert += held * mtp_expert;
   }
