@@ -65,6 +65,11 @@ case "$mode" in
                      "Assumptions and sources" "Versions and resolved scenarios"; do
         grep -q "$heading" "$work/text.txt" || fail "the PDF lacks \"$heading\""
       done
+      # Every page carries its number, the last one too.
+      for page in 1 "${#pages[@]}"; do
+        pdftotext -f "$page" -l "$page" "$work/r/report.pdf" - 2>/dev/null | grep -qx "$page" ||
+          fail "page $page does not show its number"
+      done
     fi
     ;;
   atomic)

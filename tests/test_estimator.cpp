@@ -90,16 +90,17 @@ TEST_CASE("per-operator checkpointing recomputes the unsaved matmuls and every m
 }
 
 TEST_CASE("FlashAttention-2 runs at the family's share of the fused kernel's rate", "[models][estimator]") {
-  // Hopper's flash2_fraction is 0.62 (FlashAttention-3 paper: 335 against cuDNN's 539 TFLOP/s), so the attention
-  // kernels take 1 / 0.62 = 1.613 times as long; GEMMs and memory-bound kernels do not change.
+  // Hopper's flash2_fraction is 0.60 (measured on an H200: PyTorch's FlashAttention-2 against its cuDNN backend,
+  // forward plus backward), so the attention kernels take 1 / 0.60 = 1.667 times as long; GEMMs and memory-bound
+  // kernels do not change.
   auto s = llama70b(R"({"tp": 4, "pp": 4, "cp": 1, "vpp": 5, "sp": true})");
   const auto topology = build_topology(topology_spec(s.job.cluster));
   const auto fused = build_step_work(s.job, topology, assumptions()).dense;
   s.job.training.flash2 = true;
   const auto flash2 = build_step_work(s.job, topology, assumptions()).dense;
-  CHECK(assumptions().kernel("hopper").flash2_fraction == 0.62);
-  CHECK_THAT(flash2.attention_forward.attention_s, WithinRel(fused.attention_forward.attention_s / 0.62, 1e-12));
-  CHECK_THAT(flash2.attention_backward.attention_s, WithinRel(fused.attention_backward.attention_s / 0.62, 1e-12));
+  CHECK(assumptions().kernel("hopper").flash2_fraction == 0.60);
+  CHECK_THAT(flash2.attention_forward.attention_s, WithinRel(fused.attention_forward.attention_s / 0.60, 1e-12));
+  CHECK_THAT(flash2.attention_backward.attention_s, WithinRel(fused.attention_backward.attention_s / 0.60, 1e-12));
   CHECK(flash2.attention_forward.gemm_s == fused.attention_forward.gemm_s);
   CHECK(flash2.ffn_forward.compute_s() == fused.ffn_forward.compute_s());
 }

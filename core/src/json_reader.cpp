@@ -249,6 +249,10 @@ std::optional<Quantity> JsonReader::quantity(std::string_view key, Need need, Di
   auto source = reader->string("source", Need::optional);
   auto estimate = reader->string("estimate", Need::optional);
   auto note = reader->string("note", Need::optional);
+  auto measured = reader->string("measured", Need::optional);
+  if (measured && (!source || source->empty())) {
+    reader->problem("measured", "a measured value needs a \"source\" saying how it was measured");
+  }
   if ((!source || source->empty()) && (!estimate || estimate->empty())) {
     reader->problem_here("needs a \"source\" (where the number comes from) or an \"estimate\" (the reasoning)");
   }
@@ -263,6 +267,7 @@ std::optional<Quantity> JsonReader::quantity(std::string_view key, Need need, Di
   quantity.source = source.value_or("");
   quantity.estimate = estimate.value_or("");
   quantity.note = note.value_or("");
+  quantity.measured = measured.value_or("");
   return quantity;
 }
 
@@ -288,6 +293,7 @@ nlohmann::json quantity_to_json(const Quantity& quantity) {
   if (quantity.high) j["high"] = *quantity.high;
   if (!quantity.source.empty()) j["source"] = quantity.source;
   if (quantity.is_estimate()) j["estimate"] = quantity.estimate;
+  if (quantity.is_measured()) j["measured"] = quantity.measured;
   return j;
 }
 

@@ -18,7 +18,9 @@
 #include <QPdfWriter>
 #include <QTextFrame>
 #include <QSvgGenerator>
+#include <QTextBlock>
 #include <QTextCursor>
+#include <QTextLayout>
 #include <QTextDocument>
 #include <QTextObjectInterface>
 #include <QtCharts/QAreaSeries>
@@ -464,6 +466,99 @@ std::string rich_text(const Block& block) {
   return "";
 }
 
+// The page's text area, as QTextDocument::print lays it out: 2 cm inside the device's page margins. The layout
+// takes lengths in the document's own pixels (96 per inch) and scales them to the device.
+constexpr double kDocumentDpi = 96.0;
+constexpr double kPrintMarginDocumentPixels = 2.0 / 2.54 * kDocumentDpi;
+
+// A heading, or a paragraph that starts in bold (a table's caption, a scenario's title).
+bool is_title(const QTextBlock& block) {
+  if (block.blockFormat().headingLevel() > 0) return true;
+  const auto fragment = block.begin();
+  return !fragment.atEnd() && fragment.fragment().charFormat().fontWeight() >= QFont::Bold;
+}
+
+// Lays `text` out on the device's pages. Qt's rich-text pagination has no widow control: a paragraph whose last line
+// or two spill onto the next page can leave that page all but empty (the report's appendix ends with long JSON
+// paragraphs), and a heading or title can end a page whose next page starts with what it introduces. Such a
+// paragraph moves to the next page, with the title before it, and such a title with it; again until none is left.
+void paginate(QTextDocument& text, QPagedPaintDevice& device) {
+  constexpr int kMinLinesOnANewPage = 3;
+  text.documentLayout()->setPaintDevice(&device);
+  QTextFrameFormat frame = text.rootFrame()->frameFormat();
+  frame.setMargin(kPrintMarginDocumentPixels);
+  text.rootFrame()->setFrameFormat(frame);
+  text.setPageSize(QSizeF(device.width(), device.height()));
+  const double page = text.pageSize().height();
+  for (int pass = 0; pass < 16; ++pass) {
+    const auto* layout = text.documentLayout();
+    (void)layout->documentSize();  // lays the whole document out
+    bool moved = false;
+    for (QTextBlock block = text.begin(); block.isValid() && !moved; block = block.next()) {
+      const QTextLayout* lines = block.layout();
+      if (lines == nullptr || lines->lineCount() == 0) continue;
+      const double top = layout->blockBoundingRect(block).top();
+      const auto page_of = [&](const QTextLayout* l, double y, int line) {
+        return static_cast<int>((y + l->lineAt(line).y()) / page);
+      };
+      const int first = page_of(lines, top, 0);
+      const int last = page_of(lines, top, lines->lineCount() - 1);
+      QTextBlock target;
+      if (is_title(block) && lines->lineCount() <= 2) {
+        // A title or heading keeps with what follows it.
+        const QTextBlock next = block.next();
+        if (next.isValid() && next.layout() != nullptr && next.layout()->lineCount() > 0 &&
+            page_of(next.layout(), layout->blockBoundingRect(next).top(), 0) > last) {
+          target = block;
+        }
+      } else if (last == first + 1) {  // across one page break
+        int tail = 0;
+        for (int line = 0; line < lines->lineCount(); ++line) tail += page_of(lines, top, line) == last ? 1 : 0;
+        if (tail < kMinLinesOnANewPage) {
+          target = block;
+          const QTextBlock before = block.previous();
+          if (before.isValid() && is_title(before)) target = before;
+        }
+      }
+      if (!target.isValid()) continue;
+      QTextCursor cursor(target);
+      QTextBlockFormat format = cursor.blockFormat();
+      if (format.pageBreakPolicy() & QTextFormat::PageBreak_AlwaysBefore) continue;
+      format.setPageBreakPolicy(QTextFormat::PageBreak_AlwaysBefore);
+      cursor.setBlockFormat(format);
+      moved = true;
+    }
+    if (!moved) return;
+  }
+}
+
+// Draws the paginated `text` page by page, each page's number at the foot of its right margin.
+void print_pages(const QTextDocument& text, QPagedPaintDevice& device) {
+  QPainter painter(&device);
+  const QSizeF page = text.pageSize();
+  const double scale = device.logicalDpiY() / kDocumentDpi;
+  const double margin = kPrintMarginDocumentPixels * scale;
+  const QFontMetricsF metrics(text.defaultFont(), &device);
+  for (int index = 0; index < text.pageCount(); ++index) {
+    if (index > 0) device.newPage();
+    const QRectF view(0, index * page.height(), page.width(), page.height());
+    painter.save();
+    painter.translate(0, -view.top());
+    painter.setClipRect(view);
+    QAbstractTextDocumentLayout::PaintContext context;
+    context.clip = view;
+    context.palette.setColor(QPalette::Text, Qt::black);
+    text.documentLayout()->draw(&painter, context);
+    painter.setClipping(false);
+    painter.setFont(text.defaultFont());
+    const QString number = QString::number(index + 1);
+    painter.drawText(QPointF(page.width() - margin - metrics.horizontalAdvance(number),
+                             view.bottom() - margin + metrics.ascent() + 5.0 * scale),
+                     number);
+    painter.restore();
+  }
+}
+
 }  // namespace
 
 std::string pdf_bytes(const Document& document) {
@@ -511,7 +606,8 @@ std::string pdf_bytes(const Document& document) {
     pdf.setTitle(q(document.title));
     pdf.setCreator("flopcast");
     pdf.setResolution(300);
-    text.print(&pdf);
+    paginate(text, pdf);
+    print_pages(text, pdf);
   }
   if (buffer.data().isEmpty()) throw IoError("the PDF could not be rendered");
   return {buffer.data().constData(), static_cast<std::size_t>(buffer.data().size())};

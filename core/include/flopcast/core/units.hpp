@@ -33,9 +33,12 @@ struct Quantity {
   std::string unit;      // as written in the file
   std::string source;    // where it comes from (may be empty for a pure estimate)
   std::string estimate;  // the reasoning when the figure is an estimate; empty otherwise
+  std::string measured;  // the shipped measurement it is derived from (file and table); empty otherwise
   std::string note;
 
   bool is_estimate() const { return !estimate.empty(); }
+  // Derived from a measurement shipped with flopcast: the calibration keeps it, never fits it.
+  bool is_measured() const { return !measured.empty(); }
   double low_or_value() const { return low.value_or(value); }
   double high_or_value() const { return high.value_or(value); }
 };

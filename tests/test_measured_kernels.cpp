@@ -1,0 +1,201 @@
+// The Hopper kernel parameters that assumptions.json marks "measured" are re-derived here from the shipped
+// measurement (models/data/measured/h200-sxm-kernels.json), so a value and the table it comes from cannot drift
+// apart, and the calibration keeps them as measured.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "flopcast/core/errors.hpp"
+#include "flopcast/core/files.hpp"
+#include "flopcast/core/json_reader.hpp"
+#include "flopcast/models/assumptions.hpp"
+
+using namespace flopcast;
+using Catch::Matchers::WithinAbs;
+
+namespace {
+
+const nlohmann::json& measurement() {
+  static const auto json = nlohmann::json::parse(
+      read_text_file(std::filesystem::path(FLOPCAST_SOURCE_ROOT) / "models/data/measured/h200-sxm-kernels.json"));
+  return json;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 == 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+double peak_flop_per_s() { return measurement()["provenance"]["peaks_for_fractions"]["dense_bf16_flop_per_s"]; }
+
+// The cuDNN backend's causal attention rows with equal Q/K and V head sizes.
+std::vector<nlohmann::json> cudnn_rows() {
+  std::vector<nlohmann::json> rows;
+  for (const auto& r : measurement()["attention"]) {
+    if (r["backend"] == "cudnn" && !r.contains("error") && r["head_dim_qk"] == r["head_dim_v"]) rows.push_back(r);
+  }
+  return rows;
+}
+
+const nlohmann::json& attention_row(const std::string& backend, int seq, int head_dim) {
+  for (const auto& r : measurement()["attention"]) {
+    if (r["backend"] == backend && r["seq"] == seq && r["head_dim_qk"] == head_dim && !r.contains("error")) return r;
+  }
+  FAIL("no attention row " << backend << " " << seq << " " << head_dim);
+  throw;
+}
+
+}  // namespace
+
+TEST_CASE("the measured file is the tool's output, whole", "[measured]") {
+  const auto& m = measurement();
+  CHECK(m["provenance"]["device"] == "NVIDIA H200");
+  CHECK(m["errors"].empty());
+  CHECK(m["gemm_bf16"].size() == 337);
+  CHECK(m["grouped_gemm_bf16"].size() == 272);  // 6 shapes x 3 group counts x 8 sizes x FC1, FC2, less 16 too large
+  // Spot check of one row against its own fields: 8192^3 x 2 FLOP in its seconds gives its rate.
+  for (const auto& r : m["gemm_bf16"]) {
+    const double flop = 2.0 * r["m"].get<double>() * r["n"].get<double>() * r["k"].get<double>();
+    CHECK_THAT(flop / r["seconds"].get<double>() / r["flop_per_s"].get<double>(), WithinAbs(1.0, 1e-9));
+  }
+}
+
+TEST_CASE("Hopper's grouped-GEMM share is the measured expert pass against dense GEMMs of a group's shape",
+          "[measured]") {
+  // One expert pass = forward + input gradient (at the forward's time) + weight gradient, under uneven routing;
+  // the weight gradient was timed balanced and scaled by the forward's uneven/balanced ratio. Against three dense
+  // GEMMs of one group's shape, over the rows with at least 512 tokens per group.
+  std::vector<double> ratios;
+  for (const auto& r : measurement()["grouped_gemm_bf16"]) {
+    if (r["tokens_per_group"].get<int>() < 512) continue;
+    const double uneven = r["grouped_uneven_seconds"];
+    const double wgrad = r["grouped_wgrad_seconds"].get<double>() * uneven / r["grouped_balanced_seconds"].get<double>();
+    ratios.push_back(3.0 * r["dense_same_shape_seconds"].get<double>() / (2.0 * uneven + wgrad));
+  }
+  CHECK(ratios.size() == 136);
+  const double measured = median(ratios);
+  CHECK_THAT(measured, WithinAbs(0.925, 0.001));
+  const auto prior = load_assumptions(FLOPCAST_SOURCE_ROOT, /*calibrated=*/false);
+  CHECK_THAT(prior.kernel("hopper").grouped_gemm, WithinAbs(measured, 0.006));  // 0.92, rounded
+}
+
+TEST_CASE("Hopper's attention efficiencies and shape are the measured cuDNN kernels'", "[measured]") {
+  const auto k = load_assumptions(FLOPCAST_SOURCE_ROOT, /*calibrated=*/false).kernel("hopper");
+  const double peak = peak_flop_per_s();
+  const auto& ref = attention_row("cudnn", 16384, 128);
+  // 604 TFLOP/s forward and 505 backward (2.5 x the forward's FLOPs) of 989: 0.611 and 0.511.
+  CHECK_THAT(k.attention_forward, WithinAbs(ref["forward_flop_per_s"].get<double>() / peak, 0.005));
+  CHECK_THAT(k.attention_backward, WithinAbs(ref["backward_flop_per_s"].get<double>() / peak, 0.005));
+  // FlashAttention-2 against cuDNN, forward plus backward time at the same shape: 0.597.
+  const auto& fa2 = attention_row("flash2", 16384, 128);
+  const double total = [](const nlohmann::json& r) {
+    return r["forward_seconds"].get<double>() + r["backward_seconds"].get<double>();
+  }(ref);
+  const double fa2_total = fa2["forward_seconds"].get<double>() + fa2["backward_seconds"].get<double>();
+  CHECK_THAT(k.flash2_fraction, WithinAbs(total / fa2_total, 0.005));
+
+  // The shape: rate(s, d) = rate(16K, 128) x f(s, hs) / f(16K, hs) x f(d, hd) / f(128, hd), f(x, h) = x / (x + h),
+  // forward and backward time together; the grid of the derivation (10 tokens, 2 elements) finds 610 and 40.
+  const auto rows = cudnn_rows();
+  const double forward_rate = ref["forward_flop_per_s"];
+  const double backward_rate = ref["backward_flop_per_s"];
+  const auto f = [](double x, double h) { return x / (x + h); };
+  double best_rms = 1e9;
+  double best_seq = 0;
+  double best_head = 0;
+  for (int hs = 50; hs < 1500; hs += 10) {
+    for (int hd = 2; hd < 200; hd += 2) {
+      double sum = 0;
+      for (const auto& r : rows) {
+        const double shape = f(r["seq"], hs) / f(16384, hs) * f(r["head_dim_qk"], hd) / f(128, hd);
+        const double flop = r["forward_flop"];
+        const double predicted = flop / (forward_rate * shape) + 2.5 * flop / (backward_rate * shape);
+        const double e = std::log(predicted / (r["forward_seconds"].get<double>() + r["backward_seconds"].get<double>()));
+        sum += e * e;
+      }
+      const double rms = std::sqrt(sum / static_cast<double>(rows.size()));
+      if (rms < best_rms) best_rms = rms, best_seq = hs, best_head = hd;
+    }
+  }
+  CHECK(best_rms < 0.025);  // 2.0 % rms over the 14 rows
+  CHECK(k.attention_half_seq == best_seq);
+  CHECK(k.attention_half_head_dim == best_head);
+}
+
+TEST_CASE("the calibration never fits a measured value freely", "[measured][calibration]") {
+  const auto prior = load_assumptions(FLOPCAST_SOURCE_ROOT, /*calibrated=*/false);
+  const auto& recorded = prior.provenance;
+  const auto find = [&](const std::string& name) {
+    return std::find_if(recorded.begin(), recorded.end(), [&](const auto& p) { return p.first == name; });
+  };
+  REQUIRE(find("kernels.hopper.grouped_gemm") != recorded.end());
+  CHECK(find("kernels.hopper.grouped_gemm")->second.is_measured());
+  CHECK(find("kernels.hopper.attention_backward")->second.is_measured());
+  CHECK_FALSE(find("kernels.blackwell.attention_backward")->second.is_measured());
+  // The shipped calibration holds no value for a measured one without a measured range.
+  const auto calibration = nlohmann::json::parse(
+      read_text_file(std::filesystem::path(FLOPCAST_SOURCE_ROOT) / "models/data/calibration.json"));
+  for (const auto& [name, quantity] : recorded) {
+    if (quantity.is_measured() && !quantity.low) CHECK_FALSE(calibration["parameters"].contains(name));
+  }
+}
+
+TEST_CASE("a measured value needs its source", "[measured][core][json]") {
+  const auto json = nlohmann::json::parse(
+      R"({"a": {"value": 1, "unit": "fraction", "source": "timed", "measured": "file#table"},
+          "b": {"value": 1, "unit": "fraction", "estimate": "a guess", "measured": "file#table"}})");
+  std::vector<Problem> problems;
+  JsonReader reader(json, "f.json", "", problems);
+  const auto a = reader.quantity("a", Need::required, Dimension::fraction);
+  reader.quantity("b", Need::required, Dimension::fraction);
+  REQUIRE(a.has_value());
+  CHECK(a->is_measured());
+  REQUIRE(problems.size() == 1);
+  CHECK(to_string(problems[0]) == "f.json: /b/measured: a measured value needs a \"source\" saying how it was measured");
+}
+
+TEST_CASE("Hopper's GEMM half-efficiency size is fitted within the range the measured GEMMs allow",
+          "[measured][calibration]") {
+  // Best p x f(m) f(n) f(k) over the derivation's grid (p 0.60-0.89 by 0.01; half from a fixed list) on the dense
+  // bf16 GEMMs of at least `min_flop`: 32 elements from 20 GFLOP up, 128 from 1 GFLOP up.
+  const double peak = peak_flop_per_s();
+  const auto best_half = [&](double min_flop) {
+    double best_rms = 1e9;
+    double best = 0;
+    for (int p100 = 60; p100 < 90; ++p100) {
+      for (double half : {1.0, 2.0, 4.0, 8.0, 12.0, 16.0, 24.0, 32.0, 48.0, 64.0, 80.0, 101.0, 128.0}) {
+        const auto f = [half](double x) { return x / (x + half); };
+        double sum = 0;
+        int n = 0;
+        for (const auto& r : measurement()["gemm_bf16"]) {
+          const double m = r["m"], nn = r["n"], k = r["k"];
+          const double flop = 2.0 * m * nn * k;
+          if (flop < min_flop) continue;
+          const double e = std::log(flop / (peak * p100 / 100.0 * f(m) * f(nn) * f(k)) / r["seconds"].get<double>());
+          sum += e * e;
+          ++n;
+        }
+        const double rms = std::sqrt(sum / n);
+        if (rms < best_rms) best_rms = rms, best = half;
+      }
+    }
+    return best;
+  };
+  const auto prior = load_assumptions(FLOPCAST_SOURCE_ROOT, /*calibrated=*/false);
+  const auto& recorded = prior.provenance;
+  const auto half = std::find_if(recorded.begin(), recorded.end(),
+                                 [](const auto& p) { return p.first == "kernels.hopper.gemm_half_dim"; });
+  REQUIRE(half != recorded.end());
+  REQUIRE(half->second.low.has_value());
+  CHECK(*half->second.low == best_half(2e10));
+  CHECK(*half->second.high == best_half(1e9));
+  // The shipped calibration's value lies in that range.
+  const auto fitted = load_assumptions(FLOPCAST_SOURCE_ROOT).kernel("hopper").gemm_half_dim;
+  CHECK(fitted >= *half->second.low);
+  CHECK(fitted <= *half->second.high);
+}
