@@ -147,6 +147,8 @@ class ServingModel {
   double tokens_per_decode_step() const { return 1.0 + mtp_.draft_tokens; }
   // Bytes of one token's KV cache for the whole model (what disaggregation sends from prefill to decode).
   double kv_transfer_bytes_per_token() const { return kv_model_bytes_per_token_; }
+  // Seconds of one GEMM of m rows against an n x k weight on one of the pool's chips.
+  double gemm_s(double m, double n, double k, double weight_bytes_per_element) const;
 
  private:
   struct LayerTime {
@@ -159,7 +161,6 @@ class ServingModel {
   double layer_s(const BatchShape& s, bool moe_layer) const;
   double head_s(double rows) const;
   double mtp_s(double seqs) const;
-  double gemm_s(double m, double n, double k, double weight_bytes_per_element) const;
   double memory_s(double bytes) const { return bytes / hbm_rate_; }
   Collective tp_all_reduce(double tokens) const;
 
