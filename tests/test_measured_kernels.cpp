@@ -43,11 +43,12 @@ std::vector<nlohmann::json> cudnn_rows() {
 }
 
 const nlohmann::json& attention_row(const std::string& backend, int seq, int head_dim) {
-  for (const auto& r : measurement()["attention"]) {
-    if (r["backend"] == backend && r["seq"] == seq && r["head_dim_qk"] == head_dim && !r.contains("error")) return r;
-  }
-  FAIL("no attention row " << backend << " " << seq << " " << head_dim);
-  throw;
+  const auto& rows = measurement()["attention"];
+  const auto row = std::find_if(rows.begin(), rows.end(), [&](const nlohmann::json& r) {
+    return r["backend"] == backend && r["seq"] == seq && r["head_dim_qk"] == head_dim && !r.contains("error");
+  });
+  REQUIRE(row != rows.end());
+  return *row;
 }
 
 }  // namespace

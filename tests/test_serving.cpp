@@ -80,8 +80,8 @@ TEST_CASE("experts touched, MTP tokens per step and latency percentiles", "[serv
 TEST_CASE("decode-sized GEMMs follow the GEMMs measured on an H200", "[serving][measured]") {
   // models/data/measured/h200-sxm-kernels.json: cuBLAS bf16 GEMMs of m = 16 to 512 rows against an 8,192 x 8,192
   // weight. At m = 16 reading the 128 MiB weight takes 33.7 us (4.0 TB/s); the model's bound is the same bytes at
-  // the calibrated memory-bound efficiency of 4.8 TB/s. From m of about 200 the GEMM is compute-bound, at the
-  // calibrated (cluster) large-GEMM efficiency, a little below what one idle GPU reaches. Within 25 % throughout.
+  // the calibrated memory-bound share of 4.8 TB/s (0.72: 3.5 TB/s). From m of about 200 the GEMM is compute-bound,
+  // at the calibrated (cluster) large-GEMM efficiency, a little below what one idle GPU reaches. Within 25 %.
   auto json = small_deployment(1.0);
   json["cluster"]["chip"] = "h200-sxm";
   const ServingJob job = job_of(json);

@@ -397,8 +397,8 @@ class ChartTextObject : public QObject, public QTextObjectInterface {
 
   QSizeF intrinsicSize(QTextDocument* document, int, const QTextFormat& format) override {
     const auto& scene = *scenes_.at(static_cast<std::size_t>(format.property(kChartIndexProperty).toInt()));
-    // The text width less the root frame's margins: QTextDocument::print lays a copy out on the page with 2 cm
-    // margins of its own, inside the text width.
+    // The text width less the root frame's margins: paginate lays the document out on the page with 2 cm margins
+    // of its own, inside the text width.
     const QTextFrameFormat frame = document->rootFrame()->frameFormat();
     const double inset = frame.leftMargin() + frame.rightMargin() + 2.0 * (frame.padding() + frame.border());
     const double width = document->textWidth() > 0 ? document->textWidth() - inset - 4 : scene.width();
