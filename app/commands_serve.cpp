@@ -1,8 +1,12 @@
 // flopcast serve: a serving deployment, request by request (or at tier 1), its throughput, latency, goodput,
 // KV cache, energy and $ per million tokens; several side by side; or the best plan per chip type.
 
-#include <cmath>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
+#include <iostream>
+#include <map>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -43,6 +47,9 @@ std::string workload_text(const Workload& w) {
       return fmt::format("{} concurrent clients, {} requests of {:g} input and {:g} output tokens ({}), seed {}",
                          w.concurrency, w.requests, w.input_tokens, w.output_tokens, lengths, w.seed);
     case ArrivalKind::trace: return fmt::format("trace of {} requests", w.trace.size());
+    case ArrivalKind::offline:
+      return fmt::format("offline: {} requests of {:g} input and {:g} output tokens ({}) queued at the start, seed {}",
+                         w.requests, w.input_tokens, w.output_tokens, lengths, w.seed);
   }
   return "";
 }
@@ -67,9 +74,12 @@ void print_result(const Scenario& s, const ServingJob& job, const ServingResult&
   const auto& setup = job.serving;
   const auto& m = job.model;
   fmt::print(out, "{}  ({})\n", s.name, s.file);
-  fmt::print(out, "  model        {} ({}), {}, {}; {} weights, {} KV cache\n", m.name, s.model_ref,
+  const std::string experts = setup.expert_weight_type == setup.weight_type
+                                  ? std::string()
+                                  : fmt::format(" ({} experts)", to_string(setup.expert_weight_type));
+  fmt::print(out, "  model        {} ({}), {}, {}; {} weights{}, {} KV cache\n", m.name, s.model_ref,
              m.is_moe() ? fmt::format("MoE {} experts, top-{}", m.moe->experts, m.moe->top_k) : "dense",
-             to_string(m.attention), to_string(setup.weight_type), to_string(setup.kv_type));
+             to_string(m.attention), to_string(setup.weight_type), experts, to_string(setup.kv_type));
   fmt::print(out, "  cluster      {} x {} in {} x {}; {}\n", c.chips, c.chip.id, c.nodes, c.node.id,
              setup.disaggregated() ? "prefill and decode disaggregated" : "prefill and decode in the same instances");
   for (const auto& pool : r.pools) print_pool(pool, out);
@@ -164,10 +174,130 @@ int search(const ServeOptions& options, const Catalogs& catalogs, std::ostream& 
   return 0;
 }
 
+// What a validation deployment measures, from its workload: one side of a disaggregated deployment, or the balance
+// of input and output lengths.
+std::string workload_kind(const ServingSetup& s) {
+  const auto& w = s.workload;
+  if (w.output_tokens <= 1) return "prefill only";
+  if (s.prefix_cache_hit_rate >= 0.9) return "decode only";
+  if (w.input_tokens >= 4 * w.output_tokens) return "input-heavy";
+  if (w.output_tokens >= 4 * w.input_tokens) return "output-heavy";
+  return "balanced";
+}
+
+struct ValidationRow {
+  std::string run;
+  std::string chip;
+  std::string engine;
+  std::string model;
+  std::string kind;
+  std::string metric;
+  std::string failure;  // why it could not be simulated (left out of the errors)
+  double published = 0;
+  double predicted = 0;
+  bool lower_bound = false;
+  double error() const { return predicted / published - 1.0; }
+};
+
+// Nearest-rank percentile of |error|, q in [0, 1].
+double abs_percentile(std::vector<double> errors, double q) {
+  for (auto& e : errors) e = std::abs(e);
+  std::sort(errors.begin(), errors.end());
+  const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(errors.size())));
+  return errors[std::clamp<std::size_t>(rank, 1, errors.size()) - 1];
+}
+
+double signed_median(std::vector<double> errors) {
+  std::sort(errors.begin(), errors.end());
+  const std::size_t n = errors.size();
+  return n % 2 ? errors[n / 2] : 0.5 * (errors[n / 2 - 1] + errors[n / 2]);
+}
+
+void print_slices(const std::vector<ValidationRow>& rows, std::ostream& out) {
+  std::map<std::string, std::vector<double>> slices;
+  for (const auto& r : rows) {
+    if (r.lower_bound || !r.failure.empty()) continue;
+    for (const auto& key : {std::string("all"), "chip " + r.chip, "engine " + r.engine, "model " + r.model,
+                            "workload " + r.kind}) {
+      slices[key].push_back(r.error());
+    }
+  }
+  fmt::print(out, "\n{:<34} {:>5} {:>15} {:>12} {:>13}\n", "slice (lower bounds left out)", "runs", "median |error|",
+             "p90 |error|", "median error");
+  const auto line = [&](const std::string& key, const std::vector<double>& e) {
+    fmt::print(out, "{:<34} {:>5} {:>13.1f} % {:>10.1f} % {:>+11.1f} %\n", key.substr(0, 34), e.size(),
+               100.0 * abs_percentile(e, 0.5), 100.0 * abs_percentile(e, 0.9), 100.0 * signed_median(e));
+  };
+  line("all", slices["all"]);
+  for (const auto& [key, errors] : slices) {
+    if (key != "all") line(key, errors);
+  }
+}
+
+// Each deployment's prediction against the figure it publishes, then the errors by chip, engine, model and
+// workload.
+int validate(const std::vector<Scenario>& scenarios, Tier tier, const Catalogs& catalogs, std::ostream& out) {
+  std::vector<ValidationRow> rows;
+  const bool progress = ::isatty(STDERR_FILENO);
+  for (std::size_t i = 0; i < scenarios.size(); ++i) {
+    const auto& scenario = scenarios[i];
+    if (!scenario.serving->published) {
+      throw InputError(scenario.file, "", "has no /serving/published figure to validate against");
+    }
+    if (progress) fmt::print(stderr, "\n[{}/{}] {:<70.70}", i + 1, scenarios.size(), scenario.name);
+    const ServingJob job = serving_job(scenario);
+    const auto& p = *scenario.serving->published;
+    ValidationRow row;
+    row.run = p.run;
+    row.chip = job.cluster.chip.id;
+    row.engine = p.engine.empty() ? "unnamed" : p.engine;
+    row.model = scenario.model_ref;
+    row.kind = workload_kind(job.serving);
+    row.metric = p.metric;
+    row.published = p.value;
+    row.lower_bound = p.lower_bound;
+    try {
+      const ServingResult result =
+          tier == Tier::analytical
+              ? estimate_serving(job, build_topology(topology_spec(job.cluster)), catalogs.assumptions)
+              : simulate_serving(job, catalogs.assumptions);
+      row.predicted = serving_metric(result, p.metric);
+    } catch (const ModelError& error) {
+      row.failure = error.what();
+    }
+    rows.push_back(row);
+  }
+  if (progress) fmt::print(stderr, "\n{:80}\n", "");
+  fmt::print(out, "Serving validation: {} deployments against published figures ({})\n\n", rows.size(),
+             tier == Tier::analytical ? "tier 1, steady state" : "request-level simulation");
+  fmt::print(out, "{:<52} {:<13} {:<13} {:>10} {:>10} {:>8}\n", "run", "engine", "workload", "published", "predicted",
+             "error");
+  for (const auto& r : rows) {
+    if (!r.failure.empty()) {
+      fmt::print(out, "{:<52} {:<13} {:<13} {:>10}   not simulated: {}\n", r.run.substr(0, 52), r.engine.substr(0, 13),
+                 r.kind, count(r.published), r.failure);
+      continue;
+    }
+    const std::string unit = r.metric.rfind("input", 0) == 0 ? " in" : "";
+    fmt::print(out, "{:<52} {:<13} {:<13} {:>10} {:>10} {:>+7.1f} %{}{}\n", r.run.substr(0, 52), r.engine.substr(0, 13),
+               r.kind, (r.lower_bound ? "> " : "") + count(r.published), count(r.predicted), 100.0 * r.error(),
+               unit, r.lower_bound ? (r.predicted >= r.published ? " (bound met)" : " (below the bound)") : "");
+  }
+  fmt::print(out, "\nFigures are tokens/s per chip (output tokens unless marked \"in\"; per node where the run publishes "
+                  "per node).\n");
+  print_slices(rows, out);
+  return 0;
+}
+
 }  // namespace
 
 int serve_scenarios(const ServeOptions& options, const Catalogs& catalogs, std::ostream& out) {
   if (options.search) return search(options, catalogs, out);
+  if (options.validate) {
+    std::vector<Scenario> scenarios;
+    for (const auto& file : options.files) scenarios.push_back(load_scenario(file, catalogs));
+    return validate(scenarios, options.tier, catalogs, out);
+  }
   std::vector<Scenario> scenarios;
   for (const auto& file : options.files) scenarios.push_back(load_scenario(file, catalogs));
   std::vector<std::pair<const Scenario*, ServingResult>> rows;
@@ -175,10 +305,14 @@ int serve_scenarios(const ServeOptions& options, const Catalogs& catalogs, std::
   for (const auto& scenario : scenarios) {
     const ServingJob job = serving_job(scenario);
     ServingResult result;
-    if (options.tier == Tier::analytical) {
-      result = estimate_serving(job, build_topology(topology_spec(job.cluster)), catalogs.assumptions);
-    } else {
-      result = simulate_serving(job, catalogs.assumptions);
+    try {
+      if (options.tier == Tier::analytical) {
+        result = estimate_serving(job, build_topology(topology_spec(job.cluster)), catalogs.assumptions);
+      } else {
+        result = simulate_serving(job, catalogs.assumptions);
+      }
+    } catch (const ModelError& error) {
+      throw ModelError(fmt::format("{}: {}", scenario.file, error.what()));
     }
     if (options.json) {
       nlohmann::json entry{{"scenario", scenario.resolved}, {"file", scenario.file}, {"result", serving_result_to_json(result)}};

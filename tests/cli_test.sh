@@ -226,6 +226,12 @@ expect serve-compare 0 '\$/M output' "" -- "$flopcast" serve "$served" scenarios
 expect serve-analytical 0 "\\(analytical\\)" "" -- "$flopcast" serve --tier analytical "$served"
 expect serve-search 0 "plans and batch sizes estimated" "" -- "$flopcast" serve --search "$served" --chips h800-sxm,h20
 expect serve-validation 0 "published +sglang-deepseek-96xH100-pd-ep" "" -- "$flopcast" serve scenarios/serving/validation/sglang-deepseek-prefill-32xh100.json
+validated=(scenarios/serving/validation/sglang-deepseek-prefill-32xh100.json scenarios/serving/validation/deepseek-v2-prompt-8xh800.json scenarios/serving/validation/trtllm-perfov-llama3.3-70b-h200-sxm-tp2-1024-1024.json)
+expect serve-validate-rows 0 "^trtllm-perfov-llama3.3-70b-h200-sxm-tp2-1024-1024 +TensorRT-LLM +balanced +2.58 k +[0-9.]+ k +[-+][0-9.]+ %$" "nan|inf" -- "$flopcast" serve --validate "${validated[@]}"
+expect serve-validate-bound 0 "> 100 k .*\((bound met|below the bound)\)$" "" -- "$flopcast" serve --validate "${validated[@]}"
+expect serve-validate-slices 0 "^engine SGLang +1 +[0-9.]+ % +[0-9.]+ % +[-+][0-9.]+ %$" "" -- "$flopcast" serve --validate "${validated[@]}"
+expect serve-validate-unpublished 2 "deepseek-v3-h800.json: has no /serving/published figure to validate against" "" -- "$flopcast" serve --validate "$served"
+expect serve-validate-search 2 "--search excludes --validate|--validate excludes --search" "" -- "$flopcast" serve --validate --search "$served"
 "$flopcast" serve --json "$served" >"$work/serve.json"
 expect serve-json 0 "^ok" "" -- python3 -c "import json; r = json.load(open('$work/serve.json'))['result']; print('ok' if r['requests'] > 0 and r['ttft']['p99_s'] >= r['ttft']['p50_s'] > 0 and r['usd_per_m_output'] > 0 and r['kwh_per_mtok'] > 0 else 'bad')"
 expect serve-training-file 2 "describes a deployment to serve|is required to serve" "" -- "$flopcast" serve "$shipped"

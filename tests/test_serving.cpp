@@ -89,11 +89,12 @@ TEST_CASE("decode-sized GEMMs follow the GEMMs measured on an H200", "[serving][
   const ServingModel m(job, job.serving.pools[0], topology, test::catalogs().assumptions);
   const auto measured = nlohmann::json::parse(
       read_text_file(std::filesystem::path(FLOPCAST_SOURCE_ROOT) / "models/data/measured/h200-sxm-kernels.json"));
+  const auto bf16 = gemm_path(job.cluster.chip, test::catalogs().assumptions.kernel("hopper"), DataType::bf16);
   int checked = 0;
   for (const auto& r : measured["gemm_bf16"]) {
     const double rows = r["m"];
     if (r["n"] != 8192 || r["k"] != 8192 || rows > 512 || r["layout"] != "linear") continue;
-    const double ratio = m.gemm_s(rows, 8192, 8192, 2.0) / r["seconds"].get<double>();
+    const double ratio = m.gemm_s(rows, 8192, 8192, bf16) / r["seconds"].get<double>();
     INFO("m = " << rows << ": model / measured = " << ratio);
     CHECK(ratio > 0.8);
     CHECK(ratio < 1.25);
@@ -250,6 +251,98 @@ TEST_CASE("serving sections with mistakes name the file, the path and what was e
                                         {"decode", {{"chips", 3}, {"plan", {{"tp", 1}}}}}};
   CHECK_THAT(test::join_lines(test::messages_of([&] { test::scenario_from(pools); })),
              Catch::Contains("/serving/disaggregation: the pools hold 1 + 3 = 4 chips, but /cluster/chips is 2"));
+}
+
+TEST_CASE("offline, reserve_output and expert weight sections are read and checked", "[serving][input]") {
+  auto offline = small_deployment(1.0, 300);
+  offline["serving"]["workload"] = {{"arrival", "offline"}, {"requests", 300}, {"input_tokens", 1000},
+                                    {"output_tokens", 200}, {"concurrency", 4}};
+  offline["serving"]["expert_weights"] = "fp8";
+  offline["serving"]["batching"]["reserve_output"] = "yes";
+  const auto messages = test::join_lines(test::messages_of([&] { test::scenario_from(offline); }));
+  CHECK_THAT(messages, Catch::Contains("/serving/workload/concurrency: is read only with \"arrival\": \"concurrency\""));
+  CHECK_THAT(messages, Catch::Contains("/serving/expert_weights: Llama"));
+  CHECK_THAT(messages, Catch::Contains("/serving/batching/reserve_output"));
+  // 8-bit weights need the chip's 8-bit units; 4-bit ones run weight-only on any chip.
+  auto ascend = small_deployment(1.0);
+  ascend["cluster"]["chip"] = "ascend-910b";
+  ascend["serving"]["weights"] = "fp8";
+  CHECK_THAT(test::join_lines(test::messages_of([&] { test::scenario_from(ascend); })),
+             Catch::Contains("/serving/weights: ascend-910b has no fp8 units"));
+  ascend["serving"]["weights"] = "nvfp4";
+  CHECK_NOTHROW(test::scenario_from(ascend));
+}
+
+TEST_CASE("4-bit weights: their bytes, and the type their GEMMs multiply in", "[serving][formula]") {
+  // MXFP4: 4 bits and one 8-bit scale per 32 elements = 0.5 + 1/32 = 0.53125 bytes; NVFP4 one FP8 scale per 16:
+  // 0.5625 bytes.
+  CHECK(bytes_per_element(DataType::mxfp4) == 0.53125);
+  CHECK(bytes_per_element(DataType::nvfp4) == 0.5625);
+  nlohmann::json json = {{"name", "gpt-oss"},
+                         {"model", "gpt-oss-120b"},
+                         {"cluster", {{"chip", "h200-sxm"}, {"chips", 1}}},
+                         {"serving",
+                          {{"weights", "bf16"},
+                           {"expert_weights", "mxfp4"},
+                           {"plan", {{"tp", 1}}},
+                           {"workload", {{"arrival", "offline"}, {"requests", 10}, {"input_tokens", 100},
+                                         {"output_tokens", 10}}}}}};
+  const ServingJob job = job_of(json);
+  const auto topology = build_topology(topology_spec(job.cluster));
+  const ServingModel h200(job, job.serving.pools[0], topology, test::catalogs().assumptions);
+  // gpt-oss-120b's routed experts: 36 layers x 128 experts x (3 x 2,880 x 2,880 + 8,640 biases) = 114,701,598,720
+  // parameters in MXFP4 = 60,935,224,320 bytes; the rest (embedding and head 201,088 x 2,880 each = 1,158,266,880
+  // together, attention 36 x 26,547,200 with the q/k/v biases, routers 36 x 368,640, norms 36 x 5,760 + 2,880) =
+  // 2,127,447,360 parameters in bf16 = 4,254,894,720 bytes. Together 65,190,119,040 bytes.
+  CHECK_THAT(h200.memory().weights_bytes, WithinRel(65'190'119'040.0, 1e-9));
+  // The H200 has no FP4 units: its MXFP4 GEMMs multiply in fp8 (weight-only quantisation) at the fp8 efficiency.
+  const auto& chip = job.cluster.chip;
+  const auto& kernel = test::catalogs().assumptions.kernel(chip.family);
+  const auto mx = gemm_path(chip, kernel, DataType::mxfp4);
+  CHECK(mx.peak_flop_per_s == chip.sustained_flop_per_s(DataType::fp8));
+  CHECK(mx.efficiency == kernel.gemm_fp8);
+  CHECK(mx.weight_bytes == 0.53125);
+  // A B200 multiplies them in its FP4 units, at the FP4 efficiency.
+  json["cluster"]["chip"] = "b200";
+  const ServingJob b200_job = job_of(json);
+  const auto& blackwell = test::catalogs().assumptions.kernel("blackwell");
+  const auto fp4 = gemm_path(b200_job.cluster.chip, blackwell, DataType::mxfp4);
+  CHECK(fp4.peak_flop_per_s == b200_job.cluster.chip.sustained_flop_per_s(DataType::mxfp4));
+  CHECK(fp4.efficiency == blackwell.gemm_fp4);
+}
+
+TEST_CASE("offline queues every request at once, as a closed loop of as many clients", "[serving][sim]") {
+  auto offline = small_deployment(1.0, 300);
+  offline["serving"]["workload"] = {{"arrival", "offline"}, {"requests", 300}, {"input_tokens", 1000},
+                                    {"output_tokens", 200}};
+  auto closed = offline;
+  closed["serving"]["workload"]["arrival"] = "concurrency";
+  closed["serving"]["workload"]["concurrency"] = 300;
+  const auto a = simulate(offline);
+  const auto b = simulate(closed);
+  CHECK(a.requests == 300);
+  CHECK(a.duration_s == b.duration_s);
+  CHECK(a.output_tokens_per_s == b.output_tokens_per_s);
+}
+
+TEST_CASE("reserving each request's output in the KV cache never preempts", "[serving][sim]") {
+  // The cache of the preemption test above (~16 sequences of 1,200 tokens), saturated: admitted on the prompt the
+  // requests outgrow it and are recomputed; admitted with their output reserved (TensorRT-LLM) none is.
+  auto json = small_deployment(100.0, 200);
+  json["serving"]["batching"]["max_running"] = 256;
+  ServingJob job = job_of(json);
+  job.cluster.chip.hbm_capacity.value = 22.0 * kBytesPerGiB;
+  CHECK(simulate_serving(job, test::catalogs().assumptions).preemptions > 0);
+  job.serving.pools[0].batching.reserve_output = true;
+  const auto reserved = simulate_serving(job, test::catalogs().assumptions);
+  CHECK(reserved.requests == 200);
+  CHECK(reserved.preemptions == 0);
+  // Tier 1 holds whole requests too: its batch is the cache over input + output tokens, not input + output / 2.
+  const auto topology = build_topology(topology_spec(job.cluster));
+  const ServingModel model(job, job.serving.pools[0], topology, test::catalogs().assumptions);
+  const double capacity = static_cast<double>(model.memory().kv_capacity_tokens);
+  const auto estimate = estimate_serving(job, topology, test::catalogs().assumptions);
+  CHECK(estimate.pools[0].mean_batch_seqs <= capacity / 1200.0 + 1e-9);
 }
 
 TEST_CASE("a model too large for its instance is refused with the memory that does not fit", "[serving][input]") {

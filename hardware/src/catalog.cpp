@@ -29,6 +29,7 @@ std::string_view to_string(DataType type) {
     case DataType::fp4: return "fp4";
     case DataType::mxfp8: return "mxfp8";
     case DataType::nvfp4: return "nvfp4";
+    case DataType::mxfp4: return "mxfp4";
   }
   return "?";
 }
@@ -51,14 +52,16 @@ int bit_length(DataType type) {
     case DataType::fp4: return 4;
     case DataType::mxfp8: return 8;
     case DataType::nvfp4: return 4;
+    case DataType::mxfp4: return 4;
   }
   return 0;
 }
 
 double bytes_per_element(DataType type) {
-  // Block-scaled formats carry their scales: MXFP8 one 8-bit scale per 32 elements (OCP Microscaling spec v1.0),
-  // NVFP4 one FP8 scale per 16 elements (NVIDIA Blackwell NVFP4); the per-tensor fp32 scale is negligible.
+  // Block-scaled formats carry their scales: MXFP8 and MXFP4 one 8-bit scale per 32 elements (OCP Microscaling spec
+  // v1.0), NVFP4 one FP8 scale per 16 elements (NVIDIA Blackwell NVFP4); the per-tensor fp32 scale is negligible.
   if (type == DataType::mxfp8) return 1.0 + 1.0 / 32.0;
+  if (type == DataType::mxfp4) return 0.5 + 1.0 / 32.0;
   if (type == DataType::nvfp4) return 0.5 + 1.0 / 16.0;
   return bit_length(type) / 8.0;
 }

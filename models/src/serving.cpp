@@ -98,14 +98,11 @@ ServingModel::ServingModel(const ServingJob& job, const ServingPool& pool, const
       kernel_(a.kernel(job.cluster.chip.family)),
       links_(cluster_links(job.cluster, topology, a)) {
   const auto& chip = job.cluster.chip;
-  const DataType type = job.serving.weight_type;
-  // Compute rates at the clock the chip sustains under its power limit.
-  peak_gemm_ = chip.sustained_flop_per_s(type);
   peak_bf16_ = chip.sustained_flop_per_s(DataType::bf16);
-  // int8 GEMMs share the 8-bit path's efficiency with fp8.
-  gemm_fraction_ = type == DataType::bf16 ? kernel_.gemm_bf16 : kernel_.gemm_fp8;
+  bf16_ = gemm_path(chip, kernel_, DataType::bf16);
+  dense_ = gemm_path(chip, kernel_, job.serving.weight_type);
+  experts_ = gemm_path(chip, kernel_, job.serving.expert_weight_type);
   hbm_rate_ = chip.hbm_bandwidth.value * kernel_.memory_bound;
-  weight_bytes_ = bytes_per_element(type);
   kv_element_bytes_ = bytes_per_element(job.serving.kv_type);
   per_step_overhead_s_ = a.serving_per_step_overhead_s;
   per_layer_overhead_s_ = a.serving_per_layer_overhead_s;
@@ -128,10 +125,10 @@ ServingModel::ServingModel(const ServingJob& job, const ServingPool& pool, const
     const double expert_share = plan.ep > 1 && model_.moe
                                     ? std::ceil(static_cast<double>(model_.moe->experts) / plan.ep) / model_.moe->experts
                                     : 1.0 / plan.tp;
-    weights = std::max(weights, held.dense + held.expert * expert_share);
+    weights = std::max(weights, held.dense * dense_.weight_bytes + held.expert * expert_share * experts_.weight_bytes);
   }
   auto& mem = memory_;
-  mem.weights_bytes = weights * weight_bytes_;
+  mem.weights_bytes = weights;
   // Workspace: a step's activations (input, attention output, norms: about 4 h per token, and the widest FFN
   // intermediate twice) and the logits of every running sequence.
   const double ffn_width = model_.moe ? std::max(static_cast<double>(model_.ffn) / plan.tp,
@@ -148,16 +145,25 @@ ServingModel::ServingModel(const ServingJob& job, const ServingPool& pool, const
   mem.kv_capacity_tokens = mem.kv_bytes > 0 ? static_cast<long>(mem.kv_bytes / mem.kv_bytes_per_token) : 0;
 }
 
+GemmPath gemm_path(const Chip& chip, const KernelEfficiency& kernel, DataType stored) {
+  DataType compute = stored;
+  if (!chip.peak(compute)) compute = chip.peak(DataType::fp8) ? DataType::fp8 : DataType::bf16;
+  GemmPath path;
+  path.peak_flop_per_s = chip.sustained_flop_per_s(compute);
+  path.efficiency = compute == DataType::bf16    ? kernel.gemm_bf16
+                    : bit_length(compute) == 4 ? kernel.gemm_fp4
+                                               : kernel.gemm_fp8;
+  path.weight_bytes = bytes_per_element(stored);
+  return path;
+}
+
 // A GEMM of m rows against an n x k weight: the longer of its FLOPs at the large-GEMM efficiency (narrow n or k
 // fill fewer tensor-core tiles) and its bytes over HBM (the weight once, activations in and out).
-double ServingModel::gemm_s(double m, double n, double k, double weight_bytes_per_element) const {
+double ServingModel::gemm_s(double m, double n, double k, const GemmPath& path) const {
   if (m <= 0 || n <= 0 || k <= 0) return 0.0;
-  const bool bf16 = weight_bytes_per_element >= 2.0;
-  const double peak = bf16 ? peak_bf16_ : peak_gemm_;
-  const double fraction = (bf16 ? kernel_.gemm_bf16 : gemm_fraction_) * fill(n, kernel_.gemm_half_dim) *
-                          fill(k, kernel_.gemm_half_dim);
-  const double compute = 2.0 * m * n * k / (peak * fraction);
-  const double bytes = n * k * weight_bytes_per_element + kActivationBytes * m * (n + k);
+  const double fraction = path.efficiency * fill(n, kernel_.gemm_half_dim) * fill(k, kernel_.gemm_half_dim);
+  const double compute = 2.0 * m * n * k / (path.peak_flop_per_s * fraction);
+  const double bytes = n * k * path.weight_bytes + kActivationBytes * m * (n + k);
   return std::max(compute, memory_s(bytes));
 }
 
@@ -172,7 +178,7 @@ ServingModel::LayerTime ServingModel::layer(const BatchShape& s, bool moe_layer)
   const auto& plan = pool_.plan;
   const double t = plan.tp;
   const double h = m.hidden;
-  const double w = weight_bytes_;
+  const auto& w = dense_;
   const double tokens = s.decode_seqs * tokens_per_decode_step() + s.prefill_tokens;
   LayerTime out;
   if (tokens <= 0) return out;
@@ -223,7 +229,7 @@ ServingModel::LayerTime ServingModel::layer(const BatchShape& s, bool moe_layer)
   Collective comm = tp_all_reduce(tokens);
   if (moe_layer && m.moe) {
     const auto& e = *m.moe;
-    c += gemm_s(tokens, e.experts, h, 2.0);  // router, bf16
+    c += gemm_s(tokens, e.experts, h, bf16_);  // router
     if (e.shared_experts > 0) {
       const double shared = static_cast<double>(e.shared_experts) * e.expert_ffn / t;
       c += gemm_s(tokens, up * shared, h, w) + gemm_s(tokens, h, shared, w) +
@@ -237,23 +243,24 @@ ServingModel::LayerTime ServingModel::layer(const BatchShape& s, bool moe_layer)
       const double copies_here = instance_tokens * e.top_k / plan.ep * e.imbalance;
       const double touched_here = experts_touched(e.experts, e.top_k, instance_tokens) / plan.ep;
       const double flop = 2.0 * copies_here * expert_weights;
-      const double fraction = kernel_.grouped_gemm * gemm_fraction_ * fill(h, kernel_.gemm_half_dim) *
+      const double fraction = kernel_.grouped_gemm * experts_.efficiency * fill(h, kernel_.gemm_half_dim) *
                               fill(e.expert_ffn, kernel_.gemm_half_dim);
-      const double bytes = touched_here * expert_weights * w +
+      const double bytes = touched_here * expert_weights * experts_.weight_bytes +
                            kActivationBytes * copies_here * (2.0 * h + act_tensors * e.expert_ffn);
-      c += std::max(flop / (peak_gemm_ * fraction), memory_s(bytes));
-      // Dispatch (8-bit with 8-bit weights) and combine; each TP rank sends its share of the attention rank's tokens.
-      const double dispatch_bytes = w < 2.0 ? 1.0 : kActivationBytes;
+      c += std::max(flop / (experts_.peak_flop_per_s * fraction), memory_s(bytes));
+      // Dispatch (8-bit with narrower expert weights) and combine; each TP rank sends its share of the attention
+      // rank's tokens.
+      const double dispatch_bytes = experts_.weight_bytes < 2.0 ? 1.0 : kActivationBytes;
       comm.then(expert_all_to_all(e, plan.ep, h, tokens / t, dispatch_bytes, links_));
       comm.then(expert_all_to_all(e, plan.ep, h, tokens / t, kActivationBytes, links_));
     } else {
       const double touched = experts_touched(e.experts, e.top_k, tokens);
       const double flop = 2.0 * tokens * e.top_k * expert_weights / t;
-      const double fraction = kernel_.grouped_gemm * gemm_fraction_ * fill(h, kernel_.gemm_half_dim) *
+      const double fraction = kernel_.grouped_gemm * experts_.efficiency * fill(h, kernel_.gemm_half_dim) *
                               fill(e.expert_ffn / t, kernel_.gemm_half_dim);
-      const double bytes = touched * expert_weights / t * w +
+      const double bytes = touched * expert_weights / t * experts_.weight_bytes +
                            kActivationBytes * tokens * e.top_k * (2.0 * h + act_tensors * e.expert_ffn / t);
-      c += std::max(flop / (peak_gemm_ * fraction), memory_s(bytes));
+      c += std::max(flop / (experts_.peak_flop_per_s * fraction), memory_s(bytes));
       comm.then(tp_all_reduce(tokens));
     }
   } else {
@@ -281,7 +288,7 @@ double ServingModel::layer_s(const BatchShape& s, bool moe_layer) const {
 double ServingModel::head_s(double rows) const {
   if (rows <= 0) return 0.0;
   const double vocab = static_cast<double>(model_.vocab) / pool_.plan.tp;
-  return gemm_s(rows, vocab, model_.hidden, 2.0) + memory_s(3.0 * kLogitBytes * rows * vocab);
+  return gemm_s(rows, vocab, model_.hidden, bf16_) + memory_s(3.0 * kLogitBytes * rows * vocab);
 }
 
 // Drafting with the MTP modules: each draft token runs one module (a layer, its 2h -> h projection and the
@@ -292,7 +299,7 @@ double ServingModel::mtp_s(double seqs) const {
   draft.prefill_tokens = seqs;  // one new token per sequence, attending to its context like a decode token
   draft.prefill_seqs = seqs;
   draft.prefill_pairs = seqs;
-  const double one = layer_s(draft, model_.is_moe()) + gemm_s(seqs, model_.hidden, 2.0 * model_.hidden, weight_bytes_) +
+  const double one = layer_s(draft, model_.is_moe()) + gemm_s(seqs, model_.hidden, 2.0 * model_.hidden, dense_) +
                      head_s(seqs);
   return mtp_.draft_tokens * one;
 }

@@ -80,10 +80,11 @@ class Steady {
 
   double ranks() const { return ranks_; }
 
-  // The largest batch the KV cache, the sequence limit and the token budget allow.
+  // The largest batch the KV cache, the sequence limit and the token budget allow. A request holds its mean context,
+  // or its whole length when the scheduler reserves the output on admission.
   double max_batch() const {
     const auto& b = model_.pool().batching;
-    const double mean_context = w_.input_tokens + 0.5 * w_.output_tokens;
+    const double mean_context = w_.input_tokens + (b.reserve_output ? 1.0 : 0.5) * w_.output_tokens;
     const double by_kv = static_cast<double>(model_.memory().kv_capacity_tokens) / mean_context;
     return std::max(0.0, std::min({static_cast<double>(b.max_running), by_kv,
                                    static_cast<double>(b.max_batch_tokens) / q_}));
@@ -254,7 +255,7 @@ ServingResult estimate_serving(const ServingJob& job, const TopologySummary& top
   if (!s.disaggregated()) {
     const ServingModel model(mean_job, s.pools[0], topology, a);
     const Steady steady(mean_job, model);
-    if (w.arrival == ArrivalKind::concurrency) {
+    if (w.closed_loop()) {
       // Closed loop: the batch is the clients per rank; the rate is what that batch completes.
       const double batch = std::min(steady.max_batch(), w.concurrency / steady.ranks());
       const double step = steady.decode_step_s(std::max(batch, 1.0));
@@ -280,7 +281,7 @@ ServingResult estimate_serving(const ServingJob& job, const TopologySummary& top
     const ServingModel decode(mean_job, s.pools[1], topology, a);
     const Steady sp(mean_job, prefill);
     const Steady sd(mean_job, decode);
-    if (w.arrival == ArrivalKind::concurrency) {
+    if (w.closed_loop()) {
       const double batch = std::min(sd.max_batch(), w.concurrency / sd.ranks());
       rate = sd.ranks() * batch / (output / accepted * sd.decode_step_s(std::max(batch, 1.0)));
     }

@@ -54,6 +54,7 @@ Batching read_batching(JsonReader& parent) {
   b.max_running = static_cast<int>(r->integer("max_running", Need::optional, {.min = 1, .max = 1 << 20}).value_or(b.max_running));
   b.prefill_chunk_tokens =
       r->integer("prefill_chunk_tokens", Need::optional, {.min = 1, .max = 1 << 24}).value_or(b.max_batch_tokens);
+  b.reserve_output = r->boolean("reserve_output", Need::optional).value_or(false);
   r->finish();
   return b;
 }
@@ -111,16 +112,22 @@ Workload read_workload(JsonReader& s, const fs::path& base_dir) {
   Workload out;
   auto w = s.object("workload", Need::required);
   if (!w) return out;
-  static const std::vector<std::string> kArrivals{"poisson", "concurrency", "trace"};
+  static const std::vector<std::string> kArrivals{"poisson", "concurrency", "trace", "offline"};
   const auto arrival = w->choice("arrival", Need::optional, kArrivals).value_or("poisson");
-  out.arrival = arrival == "trace" ? ArrivalKind::trace : arrival == "concurrency" ? ArrivalKind::concurrency
-                                                                                   : ArrivalKind::poisson;
+  out.arrival = arrival == "trace"         ? ArrivalKind::trace
+                : arrival == "concurrency" ? ArrivalKind::concurrency
+                : arrival == "offline"     ? ArrivalKind::offline
+                                           : ArrivalKind::poisson;
   const Need poisson = out.arrival == ArrivalKind::poisson ? Need::required : Need::optional;
   const Need closed = out.arrival == ArrivalKind::concurrency ? Need::required : Need::optional;
   const Need generated = out.arrival == ArrivalKind::trace ? Need::optional : Need::required;
   out.rate_per_s = w->number("rate_per_s", poisson, {.min = 0, .max = 1e9, .min_exclusive = true}).value_or(1.0);
   out.concurrency = static_cast<int>(w->integer("concurrency", closed, {.min = 1, .max = 1 << 24}).value_or(1));
+  if (out.arrival == ArrivalKind::offline && w->has("concurrency")) {
+    w->problem("concurrency", "is read only with \"arrival\": \"concurrency\"; offline queues every request at once");
+  }
   out.requests = w->integer("requests", Need::optional, {.min = 1, .max = kMaxRequests}).value_or(1000);
+  if (out.arrival == ArrivalKind::offline) out.concurrency = static_cast<int>(out.requests);
   out.input_tokens = w->number("input_tokens", generated, {.min = 1, .max = 1e7}).value_or(1000);
   out.output_tokens = w->number("output_tokens", generated, {.min = 1, .max = 1e7}).value_or(200);
   static const std::vector<std::string> kLengths{"fixed", "exponential"};
@@ -144,12 +151,19 @@ ServingSection read_serving_section(JsonReader& s, const ModelArch& model, const
                                     const fs::path& base_dir) {
   ServingSection out;
   auto& setup = out.setup;
-  static const std::vector<std::string> kWeights{"bf16", "fp8", "int8"};
-  const auto weights = s.choice("weights", Need::optional, kWeights).value_or("bf16");
-  setup.weight_type = *parse_data_type(weights);
-  if (!cluster.chip.id.empty() && !cluster.chip.peak(setup.weight_type)) {
-    s.problem("weights", fmt::format("{} has no {} units; use one of its precisions", cluster.chip.id, weights));
-  }
+  // 8-bit weights need the chip's 8-bit units; 4-bit ones run weight-only where it has no FP4 units.
+  static const std::vector<std::string> kWeights{"bf16", "fp8", "int8", "nvfp4", "mxfp4"};
+  const auto read_weights = [&](const std::string& key, const std::string& fallback) {
+    const auto name = s.choice(key, Need::optional, kWeights).value_or(fallback);
+    const DataType type = *parse_data_type(name);
+    if (!cluster.chip.id.empty() && bit_length(type) == 8 && !cluster.chip.peak(type)) {
+      s.problem(key, fmt::format("{} has no {} units; use one of its precisions", cluster.chip.id, name));
+    }
+    return type;
+  };
+  setup.weight_type = read_weights("weights", "bf16");
+  setup.expert_weight_type = read_weights("expert_weights", std::string(to_string(setup.weight_type)));
+  if (s.has("expert_weights") && !model.is_moe()) s.problem("expert_weights", fmt::format("{} has no experts", model.name));
   static const std::vector<std::string> kKv{"bf16", "fp8"};
   setup.kv_type = s.choice("kv_cache", Need::optional, kKv).value_or("bf16") == "fp8" ? DataType::fp8 : DataType::bf16;
 
@@ -213,6 +227,7 @@ ServingSection read_serving_section(JsonReader& s, const ModelArch& model, const
     pub.metric = p->choice("metric", Need::required, serving_published_metrics()).value_or("");
     pub.value = p->number("value", Need::required, {.min = 0, .min_exclusive = true}).value_or(1);
     pub.lower_bound = p->boolean("lower_bound", Need::optional).value_or(false);
+    pub.engine = p->string("engine", Need::optional).value_or("");
     pub.source = p->string("source", Need::required).value_or("");
     pub.assumed = p->strings("assumed", Need::optional).value_or(std::vector<std::string>{});
     p->finish();
@@ -229,10 +244,11 @@ nlohmann::json serving_section_to_json(const ServingSection& section) {
   };
   const auto batching = [](const Batching& b) {
     return nlohmann::json{{"max_batch_tokens", b.max_batch_tokens}, {"max_running", b.max_running},
-                          {"prefill_chunk_tokens", b.prefill_chunk_tokens}};
+                          {"prefill_chunk_tokens", b.prefill_chunk_tokens}, {"reserve_output", b.reserve_output}};
   };
   nlohmann::json out;
   out["weights"] = std::string(to_string(s.weight_type));
+  out["expert_weights"] = std::string(to_string(s.expert_weight_type));
   out["kv_cache"] = std::string(to_string(s.kv_type));
   if (s.disaggregated()) {
     for (const auto& pool : s.pools) {
@@ -249,6 +265,7 @@ nlohmann::json serving_section_to_json(const ServingSection& section) {
     case ArrivalKind::poisson: workload = {{"arrival", "poisson"}, {"rate_per_s", w.rate_per_s}}; break;
     case ArrivalKind::concurrency: workload = {{"arrival", "concurrency"}, {"concurrency", w.concurrency}}; break;
     case ArrivalKind::trace: workload = {{"arrival", "trace"}, {"trace_requests", w.trace.size()}}; break;
+    case ArrivalKind::offline: workload = {{"arrival", "offline"}}; break;
   }
   if (w.arrival != ArrivalKind::trace) {
     workload["requests"] = w.requests;
@@ -263,8 +280,8 @@ nlohmann::json serving_section_to_json(const ServingSection& section) {
   out["prefix_cache_hit_rate"] = s.prefix_cache_hit_rate;
   out["two_batch_overlap"] = s.two_batch_overlap;
   if (const auto& p = section.published) {
-    out["published"] = {{"run", p->run}, {"metric", p->metric}, {"value", p->value}, {"lower_bound", p->lower_bound},
-                        {"source", p->source}};
+    out["published"] = {{"run", p->run},         {"metric", p->metric}, {"value", p->value},
+                        {"lower_bound", p->lower_bound}, {"engine", p->engine}, {"source", p->source}};
     if (!p->assumed.empty()) out["published"]["assumed"] = p->assumed;
   }
   return out;

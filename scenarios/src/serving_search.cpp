@@ -22,13 +22,17 @@ ServingJob on_chip(const ServingJob& base, const Chip& chip, const Catalogs& cat
     job.costs.usd_per_chip_hour = chip.rental_price ? chip.rental_price->value : 0.0;
     job.costs.chip_capex_usd = chip.price ? chip.price->value : 0.0;
     job.costs.node_capex_usd = job.cluster.node.host_capex.value;
-    // The scenario's precision where the chip has it; else the chip's 8-bit path for an 8-bit scenario; else bf16.
-    if (!chip.peak(job.serving.weight_type)) {
-      const bool eight_bit = base.serving.weight_type != DataType::bf16;
-      job.serving.weight_type = eight_bit && chip.peak(DataType::fp8)    ? DataType::fp8
-                                : eight_bit && chip.peak(DataType::int8) ? DataType::int8
-                                                                         : DataType::bf16;
-    }
+    // The scenario's precision where the chip has it (4-bit weights run weight-only anywhere); else the chip's
+    // 8-bit path for an 8-bit scenario; else bf16.
+    const auto on_this_chip = [&chip](DataType type) {
+      if (chip.peak(type) || bit_length(type) == 4) return type;
+      const bool eight_bit = type != DataType::bf16;
+      return eight_bit && chip.peak(DataType::fp8)    ? DataType::fp8
+             : eight_bit && chip.peak(DataType::int8) ? DataType::int8
+                                                      : DataType::bf16;
+    };
+    job.serving.weight_type = on_this_chip(base.serving.weight_type);
+    job.serving.expert_weight_type = on_this_chip(base.serving.expert_weight_type);
   }
   return job;
 }

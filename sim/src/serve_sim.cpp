@@ -258,11 +258,15 @@ class ServingSim {
     RankStep step;
     long budget = pool.batching.max_batch_tokens;
     const auto query_tokens = static_cast<long>(q);
+    // What a request holds on admission: its context, or with reserve_output its whole output as well.
+    const auto admitted_tokens = [&](const Request& r, long context) {
+      return pool.batching.reserve_output ? r.input + r.output + query_tokens : context;
+    };
     if (pool.role == PoolRole::decode) {
       // Requests whose KV cache has arrived join when their context fits.
       while (!rank.waiting.empty() && static_cast<int>(rank.running.size()) < pool.batching.max_running) {
         Request* r = rank.waiting.front();
-        if (!grow(rank, *r, r->context + query_tokens, capacity)) break;
+        if (!grow(rank, *r, admitted_tokens(*r, r->context + query_tokens), capacity)) break;
         rank.waiting.pop_front();
         rank.running.push_back(r);
       }
@@ -300,7 +304,7 @@ class ServingSim {
       }
       while (!rank.waiting.empty() && budget > 0 && static_cast<int>(rank.running.size()) < pool.batching.max_running) {
         Request* r = rank.waiting.front();
-        if (!grow(rank, *r, r->prompt, capacity)) break;
+        if (!grow(rank, *r, admitted_tokens(*r, r->prompt), capacity)) break;
         if (r->cached < 0) {
           r->cached = std::min(r->input - 1, static_cast<long>(std::floor(s_.prefix_cache_hit_rate * r->input)));
           r->prefilled = r->cached;
@@ -327,7 +331,7 @@ class ServingSim {
     ++completed_;
     sim_detail::report_progress(static_cast<double>(completed_ + rejected_) / static_cast<double>(total_));
     account_system(now, -1);
-    if (w_.arrival == ArrivalKind::concurrency && static_cast<long>(requests_.size()) < total_) {
+    if (w_.closed_loop() && static_cast<long>(requests_.size()) < total_) {
       issue(now, draw_length(w_.input_tokens), draw_length(w_.output_tokens));
     }
     check_done();
@@ -524,9 +528,10 @@ ServingResult simulate_serving(const ServingJob& job, const Assumptions& assumpt
     const auto& m = model.memory();
     if (!m.fits()) {
       throw ModelError(fmt::format(
-          "the {} pool does not fit: per chip {:.1f} GiB of weights + {:.1f} GiB workspace + {:.1f} GiB reserved leave "
-          "no room for the KV cache in {:.1f} GiB usable; use more chips per instance (tp, pp, ep) or 8-bit weights",
-          to_string(pool.role), m.weights_bytes / kBytesPerGiB, m.workspace_bytes / kBytesPerGiB,
+          "{} does not fit: per chip {:.1f} GiB of weights + {:.1f} GiB workspace + {:.1f} GiB reserved leave no room "
+          "for the KV cache in {:.1f} GiB usable; use more chips per instance (tp, pp, ep) or narrower weights",
+          pool.role == PoolRole::both ? std::string("the deployment") : fmt::format("the {} pool", to_string(pool.role)),
+          m.weights_bytes / kBytesPerGiB, m.workspace_bytes / kBytesPerGiB,
           m.reserved_bytes / kBytesPerGiB, m.usable_bytes / kBytesPerGiB));
     }
   }

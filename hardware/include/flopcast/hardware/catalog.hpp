@@ -13,11 +13,13 @@
 
 namespace flopcast {
 
-// mxfp8 and nvfp4 are the block-scaled tensor-core formats (OCP MX FP8 with an 8-bit scale per 32 elements; NVIDIA's
-// FP4 with an FP8 scale per 16 elements): a chip lists their peak only where its tensor cores run them natively.
-enum class DataType { fp64, fp32, tf32, bf16, fp8, int8, fp4, mxfp8, nvfp4 };
-inline constexpr std::array kAllDataTypes{DataType::fp64, DataType::fp32, DataType::tf32,  DataType::bf16, DataType::fp8,
-                                          DataType::int8, DataType::fp4,  DataType::mxfp8, DataType::nvfp4};
+// mxfp8, mxfp4 and nvfp4 are the block-scaled tensor-core formats (OCP MX FP8 and FP4 with an 8-bit scale per 32
+// elements; NVIDIA's FP4 with an FP8 scale per 16 elements): a chip lists their peak only where its tensor cores run
+// them natively.
+enum class DataType { fp64, fp32, tf32, bf16, fp8, int8, fp4, mxfp8, nvfp4, mxfp4 };
+inline constexpr std::array kAllDataTypes{DataType::fp64, DataType::fp32,  DataType::tf32,  DataType::bf16,
+                                          DataType::fp8,  DataType::int8,  DataType::fp4,   DataType::mxfp8,
+                                          DataType::nvfp4, DataType::mxfp4};
 
 std::string_view to_string(DataType type);
 std::optional<DataType> parse_data_type(std::string_view name);

@@ -36,6 +36,9 @@ struct Batching {
   long max_batch_tokens = 8192;     // tokens per step, decode and prefill together, per attention rank
   int max_running = 256;            // sequences per attention rank
   long prefill_chunk_tokens = 8192; // longest prefill chunk of one sequence in one step
+  // Admit a request only when the KV cache can hold its prompt and its whole output (TensorRT-LLM's default
+  // GUARANTEED_NO_EVICT scheduler); otherwise admit on the prompt and preempt when the cache fills (vLLM, SGLang).
+  bool reserve_output = false;
 };
 
 enum class PoolRole { both, prefill, decode };
@@ -49,7 +52,9 @@ struct ServingPool {
   int instances() const { return chips / plan.chips(); }
 };
 
-enum class ArrivalKind { poisson, concurrency, trace };
+// offline: every request queued at time zero, the engine takes them as fast as it can (trtllm-bench's throughput
+// mode, an infinite request rate); it is the closed loop with as many clients as requests.
+enum class ArrivalKind { poisson, concurrency, trace, offline };
 enum class LengthDistribution { fixed, exponential };
 
 struct TraceRequest {
@@ -62,12 +67,14 @@ struct Workload {
   ArrivalKind arrival = ArrivalKind::poisson;
   double rate_per_s = 1;    // poisson
   int concurrency = 1;      // closed loop: this many clients, each sends its next request when the last finishes
+                            // (offline: the number of requests)
   long requests = 1000;     // poisson and concurrency
   double input_tokens = 1000;   // mean
   double output_tokens = 200;   // mean
   LengthDistribution lengths = LengthDistribution::fixed;
   std::vector<TraceRequest> trace;
   std::uint64_t seed = 1;
+  bool closed_loop() const { return arrival == ArrivalKind::concurrency || arrival == ArrivalKind::offline; }
 };
 
 struct Slo {
@@ -85,7 +92,12 @@ struct Mtp {
 };
 
 struct ServingSetup {
-  DataType weight_type = DataType::bf16;  // weights and GEMMs: bf16, fp8 or int8
+  // Weights as stored: bf16, fp8, int8, nvfp4 or mxfp4. The routed experts may be stored in their own type (gpt-oss
+  // ships its experts in MXFP4, NVIDIA's DeepSeek-R1 checkpoints theirs in NVFP4 beside FP8 attention). A 4-bit type
+  // the chip has no tensor-core units for is weight-only quantisation: read in 4 bits, multiplied in the chip's 8-bit
+  // type (or bf16).
+  DataType weight_type = DataType::bf16;
+  DataType expert_weight_type = DataType::bf16;
   DataType kv_type = DataType::bf16;      // KV cache elements
   std::vector<ServingPool> pools;         // one (role both), or a prefill pool and a decode pool
   Workload workload;
@@ -131,6 +143,16 @@ struct ServingMemory {
   bool fits() const { return kv_capacity_tokens > 0; }
 };
 
+// How a GEMM against weights of one stored type runs on a chip: the type it multiplies in is the stored one where the
+// chip has units for it; a 4-bit type it lacks is dequantised in the kernel to its 8-bit float type, or to bf16
+// (weight-only quantisation, as Hopper runs MXFP4 experts).
+struct GemmPath {
+  double peak_flop_per_s = 0;  // of the type it multiplies in, at the sustained clock
+  double efficiency = 0;       // of large GEMMs of that type (int8 shares fp8's, the FP4 formats NVFP4's)
+  double weight_bytes = 2;     // per parameter, as stored
+};
+GemmPath gemm_path(const Chip& chip, const KernelEfficiency& kernel, DataType stored);
+
 // The step-time model of one pool's instances.
 class ServingModel {
  public:
@@ -148,7 +170,7 @@ class ServingModel {
   // Bytes of one token's KV cache for the whole model (what disaggregation sends from prefill to decode).
   double kv_transfer_bytes_per_token() const { return kv_model_bytes_per_token_; }
   // Seconds of one GEMM of m rows against an n x k weight on one of the pool's chips.
-  double gemm_s(double m, double n, double k, double weight_bytes_per_element) const;
+  double gemm_s(double m, double n, double k, const GemmPath& path) const;
 
  private:
   struct LayerTime {
@@ -170,11 +192,11 @@ class ServingModel {
   bool two_batch_overlap_ = false;
   KernelEfficiency kernel_;
   ClusterLinks links_;
-  double peak_gemm_ = 0;
   double peak_bf16_ = 0;
-  double gemm_fraction_ = 0;
+  GemmPath bf16_;     // router and output head
+  GemmPath dense_;    // attention, dense FFNs, shared experts
+  GemmPath experts_;  // routed experts
   double hbm_rate_ = 0;
-  double weight_bytes_ = 2;  // per parameter
   double kv_element_bytes_ = 2;
   double per_step_overhead_s_ = 0;
   double per_layer_overhead_s_ = 0;

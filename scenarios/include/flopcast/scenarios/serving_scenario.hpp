@@ -20,6 +20,7 @@ struct ServingPublished {
   std::string metric;  // a ServingResult field: output_tokens_per_s_per_node, input_tokens_per_s_per_node, ...
   double value = 0;
   bool lower_bound = false;  // published as "more than"
+  std::string engine;        // the serving engine that measured it (TensorRT-LLM, vLLM, SGLang, ...)
   std::string source;
   std::vector<std::string> assumed;
 };

@@ -1,0 +1,267 @@
+#!/usr/bin/env python3
+"""Turns every serving run in calibration_runs.json into a deployment under scenarios/serving/validation/.
+
+Each deployment is built by fixed rules from the run's published description (no tuning to the published numbers)
+and carries the published figure it is checked against, with its source, in a "published" block. The figure is the
+run's measured output tokens/s per chip (or input tokens/s per chip for a prefill-only run).
+
+Rules, and what the records leave out (written into each file's "published.assumed"):
+  - plan: attention data parallelism ("dp_attention": true, TensorRT-LLM's DEP) is tp 1 x dp_attention ranks with the
+    experts over all of them (ep = ranks); otherwise tp as published with the experts over the TP group (ep = tp)
+    when the run names expert parallelism of that width, else split tp ways (ep 1). TP8 with EP2 or EP4 (experts
+    in groups, each group's experts split over its chips) is written as experts split tp ways: the same bytes and
+    FLOPs per chip, an all-reduce instead of the all-to-all.
+  - weights: from the precision text. NVIDIA's NVFP4 DeepSeek-R1 checkpoints hold the routed experts in NVFP4 and
+    the attention in FP8 (the vLLM GB200 record states this split for the same checkpoint); its Llama and Qwen3 FP4
+    checkpoints quantise every linear layer of the transformer blocks. gpt-oss holds its experts in MXFP4 and the
+    rest in bf16 (its checkpoint's quantization_config); on Hopper the MXFP4 experts run weight-only.
+  - KV cache: fp8 where the record says FP8 KV; fp8 for NVIDIA's ModelOpt checkpoints (nvidia/..., FP8 or FP4),
+    whose hf_quant_config.json carries "kv_cache_quant_algo": "FP8", which TensorRT-LLM's KV dtype "auto" and
+    vLLM's take; else bf16.
+  - workload: trtllm-bench's throughput mode (every request queued at the start) where the record says infinite
+    rate or gives no concurrency; a closed loop of the published concurrency otherwise. Request counts as
+    published, at most MAX_REQUESTS (a steady state long before that).
+  - batching: TensorRT-LLM admits a request only when the KV cache holds its whole output (GUARANTEED_NO_EVICT,
+    "reserve_output"); max batch and max tokens as published, else trtllm-bench's cap of 4,096 sequences (the KV
+    cache binds first) and TensorRT-LLM's default of 8,192 tokens per step. vLLM admits on the prompt.
+  - MTP: the published draft count; acceptance 0.85 per draft (DeepSeek-V3 report section 5.4.3: 85-90 % for the
+    second token), which the records leave out.
+  - disaggregated runs are measured on one side: a prefill-only run as one output token per request, a decode-only
+    run as prompts 99 % in the prefix cache (the pool's own KV cache still holds them).
+
+Runs that cannot be expressed are listed as skipped with the reason; a run already covered by a hand-written
+deployment (its published.run) is left to it. Usage:
+  python3 tools/make_serving_validation.py [--runs FILE] [--out DIR]
+
+Standard library only.
+"""
+
+import argparse
+import json
+import os
+import re
+import sys
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_RUNS = os.path.join(os.path.dirname(REPO_ROOT), "shared", "data", "calibration_runs.json")
+DEFAULT_OUT = os.path.join(REPO_ROOT, "scenarios", "serving", "validation")
+MODEL_CATALOG = os.path.join(REPO_ROOT, "models", "data", "models")
+MAX_REQUESTS = 20000
+TRTLLM_BENCH_MAX_BATCH = 4096  # tensorrt_llm/bench/build/tuning.py finetune_setting: min(kv requests, 4096)
+TRTLLM_DEFAULT_MAX_TOKENS = 8192  # TensorRT-LLM LLM API default max_num_tokens
+VLLM_MAX_RUNNING = 1024  # vLLM's default max_num_seqs on a data-centre GPU (vllm/engine/arg_utils.py)
+VLLM_MAX_TOKENS = 8192  # vLLM's default max_num_batched_tokens for online serving on a data-centre GPU
+MTP_ACCEPTANCE = 0.85
+
+
+class Skip(Exception):
+    """The run cannot be turned into a deployment; the message is the reason."""
+
+
+def engine(run):
+    text = (run["parallelism"].get("engine") or "") + " " + run["source"]["title"]
+    for name in ("TensorRT-LLM", "vLLM", "SGLang"):
+        if name.lower() in text.lower():
+            return name
+    raise Skip("serving engine not named")
+
+
+def weights(run, model_id):
+    """(weights, expert_weights, assumed) from the precision text."""
+    text = run["parallelism"].get("precision") or ""
+    if "MXFP4" in text or model_id.startswith("gpt-oss"):
+        return "bf16", "mxfp4", ["gpt-oss's checkpoint: MXFP4 experts, bf16 elsewhere"]
+    if "NVFP4" in text:
+        if model_id.startswith("deepseek"):
+            return "fp8", "nvfp4", ["NVIDIA's NVFP4 DeepSeek-R1 checkpoint: NVFP4 experts, FP8 attention"]
+        return "nvfp4", "nvfp4", []
+    if "FP8" in text:
+        return "fp8", "fp8", []
+    raise Skip(f"precision {text!r} not recognised")
+
+
+def kv_cache(run):
+    text = run["parallelism"].get("precision") or ""
+    if re.search(r"FP8 KV", text):
+        return "fp8", []
+    if re.search(r"BF16.*KV|KV auto", text):
+        return "bf16", []
+    if re.search(r"\(nvidia/", text):
+        return "fp8", ["fp8 KV cache: the ModelOpt checkpoint's hf_quant_config.json sets kv_cache_quant_algo FP8"]
+    return "bf16", ["bf16 KV cache (the record states none)"]
+
+
+def plan(run, chips, is_moe):
+    p = run["parallelism"]
+    assumed = []
+    if p.get("dp_attention"):
+        ranks = p.get("dp") or p.get("tp") or chips
+        if chips % ranks:
+            raise Skip(f"{ranks} attention ranks do not divide {chips} chips")
+        return {"tp": 1, "dp_attention": ranks, "ep": ranks if is_moe else 1}, assumed
+    tp = p.get("tp") or 1
+    ep = p.get("ep") or 1
+    if is_moe and ep != tp and ep > 1:
+        assumed.append(f"TP{tp} with EP{ep} written as experts split {tp} ways (ep 1)")
+        ep = 1
+    return {"tp": tp, "ep": ep if is_moe else 1}, assumed
+
+
+def mtp(run):
+    spec = run["parallelism"].get("speculative") or ""
+    m = re.search(r"MTP, (\d+) next-n", spec)
+    if not m:
+        return None, []
+    drafts = int(m.group(1))
+    return {"draft_tokens": drafts, "acceptance_rate": MTP_ACCEPTANCE}, [
+        f"MTP acceptance {MTP_ACCEPTANCE} per draft token (DeepSeek-V3 report, section 5.4.3: 85-90 % for the second token)"]
+
+
+def requests_published(run):
+    m = re.search(r"(\d+) requests|num_requests (\d+)", run["workload"].get("dataset") or "")
+    if not m:
+        return None
+    return int(m.group(1) or m.group(2))
+
+
+def metric(run):
+    measured = run["measured"]
+    for key in ("output_tokens_per_s_per_chip", "input_tokens_per_s_per_chip"):
+        if measured.get(key):
+            return key, measured[key]
+    raise Skip("no per-chip throughput published")
+
+
+def build(run):
+    hw, p, w = run["hardware"], run["parallelism"], run.get("workload")
+    model_id = run["model"].get("catalog_id")
+    if not model_id or not os.path.exists(os.path.join(MODEL_CATALOG, model_id + ".json")):
+        raise Skip("no catalog model")
+    chips = hw.get("num_chips")
+    if not chips:
+        raise Skip("the record gives no chip count")
+    if not w or not w.get("input_tokens") or not w.get("output_tokens"):
+        raise Skip("the record gives no input and output lengths")
+    if "weight offloading" in (p.get("design") or ""):
+        raise Skip("weights offloaded to host memory over NVLink-C2C (not modelled)")
+    is_moe = bool(run["model"].get("moe"))
+    assumed = []
+    name_metric, value = metric(run)
+    the_plan, a = plan(run, chips, is_moe)
+    assumed += a
+    dense_w, expert_w, a = weights(run, model_id)
+    assumed += a
+    kv, a = kv_cache(run)
+    assumed += a
+    eng = engine(run)
+    trt = eng == "TensorRT-LLM"
+    batching = {
+        "max_batch_tokens": p.get("max_num_tokens") or (TRTLLM_DEFAULT_MAX_TOKENS if trt else VLLM_MAX_TOKENS),
+        "max_running": p.get("max_batch_size") or (TRTLLM_BENCH_MAX_BATCH if trt else VLLM_MAX_RUNNING),
+    }
+    if trt:
+        batching["reserve_output"] = True
+    if not p.get("max_num_tokens"):
+        assumed.append(f"{batching['max_batch_tokens']} tokens per step ({'TensorRT-LLM' if trt else 'vLLM'}'s default)")
+    if not p.get("max_batch_size"):
+        assumed.append(f"at most {batching['max_running']} sequences per attention rank "
+                       f"({'trtllm-bench' if trt else 'vLLM'}'s cap; the KV cache binds first)")
+    batching["prefill_chunk_tokens"] = batching["max_batch_tokens"]
+
+    published_requests = requests_published(run)
+    requests = min(published_requests or 1000, MAX_REQUESTS)
+    if not published_requests:
+        assumed.append(f"{requests} requests (the record gives no count)")
+    elif published_requests > MAX_REQUESTS:
+        assumed.append(f"{requests} of the {published_requests} requests (a steady state long before)")
+    workload = {"input_tokens": w["input_tokens"], "output_tokens": w["output_tokens"], "requests": requests,
+                "seed": 1}
+    if w.get("concurrency"):
+        workload = {"arrival": "concurrency", "concurrency": w["concurrency"], **workload}
+    else:
+        workload = {"arrival": "offline", **workload}
+    serving = {"weights": dense_w}
+    if expert_w != dense_w and is_moe:
+        serving["expert_weights"] = expert_w
+    serving.update({"kv_cache": kv, "plan": the_plan, "batching": batching, "workload": workload})
+    m, a = mtp(run)
+    assumed += a
+    if m:
+        serving["mtp"] = m
+    phase = (run["measured"].get("other") or {}).get("phase", "")
+    if phase.startswith("prefill"):
+        workload["output_tokens"] = 1
+        assumed.append("one output token per request stands for the prefill side of a disaggregated deployment")
+    elif phase.startswith("decode"):
+        serving["prefix_cache_hit_rate"] = 0.99
+        assumed.append("prompts 99 % in the prefix cache stand for the decode side of a disaggregated deployment")
+    if model_id.startswith("gpt-oss"):
+        assumed.append("gpt-oss's 128-token sliding window on half the layers not modelled (full attention)")
+    serving["published"] = {
+        "run": run["id"],
+        "metric": name_metric,
+        "value": value,
+        "engine": eng,
+        "source": f"{run['source']['title']}, {run['source']['location']}, {run['source']['url']}",
+    }
+    if assumed:
+        serving["published"]["assumed"] = assumed
+    chip = hw["chip_id"]
+    lengths = f"{w['input_tokens']}/{w['output_tokens']}"
+    return {
+        "name": f"{run['model']['name'].split(' (')[0]} on {chips} {chip}, {lengths} ({eng})",
+        "description": f"{run['source']['title']}: {p.get('design') or ''}. Precision: {p.get('precision')}. "
+                       f"Workload: {w.get('dataset') or ''}. Built by tools/make_serving_validation.py.",
+        "model": model_id,
+        "cluster": {"chip": chip, "chips": chips},
+        "serving": serving,
+    }
+
+
+def hand_written(out_dir):
+    """Runs covered by deployments in out_dir that this tool did not write."""
+    covered = set()
+    for name in os.listdir(out_dir):
+        if not name.endswith(".json"):
+            continue
+        with open(os.path.join(out_dir, name)) as f:
+            d = json.load(f)
+        if "make_serving_validation" not in d.get("description", ""):
+            covered.add(d["serving"]["published"]["run"])
+    return covered
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", default=DEFAULT_RUNS, help="the run records (default ../shared/data/calibration_runs.json)")
+    parser.add_argument("--out", default=DEFAULT_OUT, help="the folder to write (default scenarios/serving/validation)")
+    args = parser.parse_args()
+    with open(args.runs) as f:
+        runs = [r for r in json.load(f) if r.get("kind") == "serving"]
+    os.makedirs(args.out, exist_ok=True)
+    covered = hand_written(args.out)
+    written, skipped = 0, []
+    for run in runs:
+        if run["id"] in covered:
+            continue
+        try:
+            scenario = build(run)
+        except Skip as reason:
+            skipped.append((run["id"], str(reason)))
+            continue
+        path = os.path.join(args.out, run["id"] + ".json")
+        tmp = path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(scenario, f, indent=2)
+            f.write("\n")
+        os.replace(tmp, path)
+        written += 1
+    print(f"{written} deployments written to {os.path.relpath(args.out)}, {len(covered)} runs left to hand-written "
+          f"ones, {len(skipped)} skipped:")
+    for run_id, reason in skipped:
+        print(f"  {run_id}: {reason}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
