@@ -23,7 +23,8 @@ Rules, and what the records leave out (written into each file's "published.assum
     published, at most MAX_REQUESTS (a steady state long before that).
   - batching: TensorRT-LLM admits a request only when the KV cache holds its whole output (GUARANTEED_NO_EVICT,
     "reserve_output"); max batch and max tokens as published, else trtllm-bench's cap of 4,096 sequences (the KV
-    cache binds first) and TensorRT-LLM's default of 8,192 tokens per step. vLLM admits on the prompt.
+    cache binds first) and TensorRT-LLM's default of 8,192 tokens per step; vLLM's defaults (1,024 sequences, 8,192
+    tokens) unless the run says it sized its batch to fill GPU memory. vLLM admits on the prompt.
   - MTP: the published draft count; acceptance 0.85 per draft (DeepSeek-V3 report section 5.4.3: 85-90 % for the
     second token), which the records leave out.
   - disaggregated runs are measured on one side: a prefill-only run as one output token per request, a decode-only
@@ -155,17 +156,21 @@ def build(run):
     assumed += a
     eng = engine(run)
     trt = eng == "TensorRT-LLM"
+    fills_memory = "fill GPU memory" in (p.get("design") or "")
     batching = {
         "max_batch_tokens": p.get("max_num_tokens") or (TRTLLM_DEFAULT_MAX_TOKENS if trt else VLLM_MAX_TOKENS),
-        "max_running": p.get("max_batch_size") or (TRTLLM_BENCH_MAX_BATCH if trt else VLLM_MAX_RUNNING),
+        "max_running": p.get("max_batch_size") or (TRTLLM_BENCH_MAX_BATCH if trt or fills_memory else VLLM_MAX_RUNNING),
     }
     if trt:
         batching["reserve_output"] = True
     if not p.get("max_num_tokens"):
         assumed.append(f"{batching['max_batch_tokens']} tokens per step ({'TensorRT-LLM' if trt else 'vLLM'}'s default)")
-    if not p.get("max_batch_size"):
+    if fills_memory and not p.get("max_batch_size"):
+        assumed.append(f"at most {batching['max_running']} sequences per attention rank: the run sized its batch to "
+                       "fill GPU memory, so the KV cache binds first")
+    elif not p.get("max_batch_size"):
         assumed.append(f"at most {batching['max_running']} sequences per attention rank "
-                       f"({'trtllm-bench' if trt else 'vLLM'}'s cap; the KV cache binds first)")
+                       f"({'trtllm-bench' if trt else 'vLLM'}'s {'cap; the KV cache binds first' if trt else 'default'})")
     batching["prefill_chunk_tokens"] = batching["max_batch_tokens"]
 
     published_requests = requests_published(run)

@@ -8,10 +8,13 @@ What it times, each with CUDA events (graph replays where the kernel is short, s
   - attention forward and backward (PyTorch's FlashAttention-2 and cuDNN backends) against sequence and head size;
   - memory-bound kernels (copy, add, SwiGLU, RMSNorm, LayerNorm, softmax, fp8 cast, fused AdamW) against size;
   - MoE bookkeeping kernels (router top-k, permutation gather, un-permutation scatter-add, histogram) and the cost
-    of a device-to-host synchronisation (dropless routing reads the token counts on the host).
+    of a device-to-host synchronisation (dropless routing reads the token counts on the host);
+  - serving's regime: grouped GEMMs of 1 to 256 tokens per expert (bf16 and fp8), and the MoE layer's small kernels
+    at decode batch sizes.
 
 Writes kernels.json (every number with its unit in its name) into the folder given as the first argument, else $OUT,
-else the current folder; MEASURE_DEADLINE_S (default 330) skips the sections not started by then.
+else the current folder; MEASURE_DEADLINE_S (default 330) skips the sections not started by then, and
+MEASURE_SECTIONS (comma-separated function names, e.g. grouped_gemm_decode,moe_bookkeeping_decode) runs only those.
 Usage: python3 tools/measure_kernels.py /tmp/out     (needs a CUDA GPU and PyTorch; about 90 s on an H200)
 """
 import json
@@ -108,6 +111,7 @@ def section(name):
                 log("error in", name, traceback.format_exc(limit=3))
             torch.cuda.empty_cache()
             save()
+        run.__name__ = name
         return run
     return wrap
 
@@ -405,6 +409,73 @@ def grouped_gemm_fp8(rows):
                              "scales": "row-wise"})
 
 
+@section("grouped_gemm_decode")
+def grouped_gemm_decode(rows):
+    # Serving's regime: a decode step gives each expert a few tokens to a few hundred, and the kernel mostly reads
+    # the weights. Expert shapes and experts per chip of the serving runs (DeepSeek-V3 at EP 8 and 4, Qwen3-235B at EP
+    # 4, gpt-oss-120b at EP 2 and 1), bf16 and fp8 (row-wise scales), routing drawn uniformly (some experts empty at
+    # the smallest sizes). bytes_read counts each group's weight once and the activations in and out.
+    gen = torch.Generator(device="cpu").manual_seed(1)
+    for h, ffn, groups in [(7168, 2048, 32), (7168, 2048, 64), (4096, 1536, 32), (2880, 2880, 64),
+                           (2880, 2880, 128)]:
+        for dtype in ["bf16", "fp8"]:
+            for tpe in [1, 2, 4, 8, 16, 32, 64, 128, 256]:
+                tokens = groups * tpe
+                for name, n, k in [("fc1", 2 * ffn, h), ("fc2", h, ffn)]:
+                    p = torch.ones(groups) / groups
+                    counts = torch.multinomial(p, tokens, replacement=True, generator=gen).bincount(minlength=groups)
+                    offs = grouped_offsets([int(c) for c in counts])
+                    if dtype == "bf16":
+                        x = randn(tokens, k)
+                        wt = randn(groups, n, k).transpose(-2, -1)
+                        s = gpu_seconds(lambda: torch._grouped_mm(x, wt, offs=offs))
+                        elem = 2
+                    else:
+                        x = randn(tokens, k, dtype=torch.float8_e4m3fn)
+                        wt = randn(groups, n, k, dtype=torch.float8_e4m3fn).transpose(-2, -1)
+                        sx = torch.ones(tokens, device=DEV, dtype=torch.float32)
+                        sw = torch.ones(groups, n, device=DEV, dtype=torch.float32)
+                        s = gpu_seconds(lambda: torch._scaled_grouped_mm(x, wt, sx, sw, offs=offs,
+                                                                         out_dtype=torch.bfloat16))
+                        elem = 1
+                    touched = int((counts > 0).sum())
+                    bytes_read = touched * n * k * elem + tokens * k * elem + tokens * n * 2
+                    rows.append({"hidden": h, "expert_ffn": ffn, "gemm": name, "dtype": dtype, "groups": groups,
+                                 "groups_touched": touched, "tokens_per_group": tpe, "m": tpe, "n": n, "k": k,
+                                 "flop": 2.0 * tokens * n * k, "bytes_read": bytes_read, "seconds": s,
+                                 "bytes_per_s": bytes_read / s})
+                    del x, wt
+            if out_of_time():
+                return
+
+
+@section("moe_bookkeeping_decode")
+def moe_bookkeeping_decode(rows):
+    # The MoE layer's small kernels at decode batch sizes, unfused PyTorch (an upper bound on what fused engines pay):
+    # the router GEMM, sigmoid and top-k, the sort that groups tokens by expert, the permutation gather and the
+    # un-permutation scatter-add, and one empty-ish elementwise kernel (the floor of any kernel in a graph).
+    for experts, topk, h in [(256, 8, 7168), (128, 8, 4096), (128, 4, 2880)]:
+        wr = randn(experts, h)
+        for tokens in [16, 64, 256, 1024, 4096]:
+            x = randn(tokens, h)
+            t_router = gpu_seconds(lambda: torch.mm(x, wr.t()))
+            logits = torch.mm(x, wr.t()).float()
+            t_topk = gpu_seconds(lambda: torch.topk(torch.sigmoid(logits), topk, dim=-1))
+            _, idx = torch.topk(logits, topk, dim=-1)
+            flat = idx.flatten()
+            t_sort = gpu_seconds(lambda: torch.sort(flat, stable=True))
+            src = torch.sort(flat, stable=True).indices // topk
+            t_gather = gpu_seconds(lambda: x.index_select(0, src))
+            permuted = x.index_select(0, src)
+            out = torch.zeros(tokens, h, device=DEV, dtype=torch.bfloat16)
+            t_scatter = gpu_seconds(lambda: out.index_add_(0, src, permuted))
+            rows.append({"experts": experts, "topk": topk, "hidden": h, "tokens": tokens,
+                         "router_gemm_seconds": t_router, "sigmoid_topk_seconds": t_topk, "sort_seconds": t_sort,
+                         "gather_seconds": t_gather, "scatter_add_seconds": t_scatter})
+    tiny = torch.randn(1024, device=DEV)
+    rows.append({"kernel": "tiny_elementwise", "seconds": gpu_seconds(lambda: tiny.add_(1.0))})
+
+
 def summary():
     def best(rows, key):
         return max((r[key] for r in rows if r.get(key)), default=0)
@@ -427,9 +498,12 @@ def summary():
 if __name__ == "__main__":
     torch.backends.cuda.matmul.allow_tf32 = False
     provenance()
-    for body in [gemm_bf16, grouped_gemm_bf16, attention, memory_bound, moe_bookkeeping, gemm_fp8,
-                 grouped_gemm_fp8]:
-        body()
+    every = [gemm_bf16, grouped_gemm_bf16, attention, memory_bound, moe_bookkeeping, gemm_fp8, grouped_gemm_fp8,
+             grouped_gemm_decode, moe_bookkeeping_decode]
+    chosen = os.environ.get("MEASURE_SECTIONS")  # comma-separated section names; default every section
+    for body in every:
+        if not chosen or body.__name__ in chosen.split(","):
+            body()
     RESULT["provenance"]["elapsed_seconds"] = time.time() - START
     save()
     summary()

@@ -56,6 +56,7 @@ double* Assumptions::field(std::string_view name) {
     if (key == "attention_half_head_dim") return &k.attention_half_head_dim;
     if (key == "flash2_fraction") return &k.flash2_fraction;
     if (key == "memory_bound") return &k.memory_bound;
+    if (key == "grouped_weight_read") return &k.grouped_weight_read;
     return nullptr;
   }
   if (section == "collectives") {
@@ -188,6 +189,7 @@ Assumptions load_assumptions(const fs::path& root, bool calibrated, const fs::pa
       read.read(*section, prefix, "attention_half_head_dim", Dimension::count, k.attention_half_head_dim);
       read.read(*section, prefix, "flash2_fraction", Dimension::fraction, k.flash2_fraction, kFraction);
       read.read(*section, prefix, "memory_bound", Dimension::fraction, k.memory_bound, kFraction);
+      read.read(*section, prefix, "grouped_weight_read", Dimension::fraction, k.grouped_weight_read, kFraction);
       section->finish();
       a.kernels[family] = k;
     }
@@ -230,6 +232,7 @@ Assumptions load_assumptions(const fs::path& root, bool calibrated, const fs::pa
   if (auto s = top.object("serving", Need::required)) {
     read.read(*s, "serving", "per_step_overhead", Dimension::time, a.serving_per_step_overhead_s, {.min = 0});
     read.read(*s, "serving", "per_layer_overhead", Dimension::time, a.serving_per_layer_overhead_s, {.min = 0});
+    read.read(*s, "serving", "per_moe_layer_overhead", Dimension::time, a.serving_per_moe_layer_overhead_s, {.min = 0});
     read.read(*s, "serving", "kv_block_tokens", Dimension::count, a.kv_block_tokens, {.min = 1, .max = 4096});
     s->finish();
   }

@@ -103,9 +103,11 @@ ServingModel::ServingModel(const ServingJob& job, const ServingPool& pool, const
   dense_ = gemm_path(chip, kernel_, job.serving.weight_type);
   experts_ = gemm_path(chip, kernel_, job.serving.expert_weight_type);
   hbm_rate_ = chip.hbm_bandwidth.value * kernel_.memory_bound;
+  grouped_hbm_rate_ = chip.hbm_bandwidth.value * kernel_.grouped_weight_read;
   kv_element_bytes_ = bytes_per_element(job.serving.kv_type);
   per_step_overhead_s_ = a.serving_per_step_overhead_s;
   per_layer_overhead_s_ = a.serving_per_layer_overhead_s;
+  per_moe_layer_overhead_s_ = a.serving_per_moe_layer_overhead_s;
   const auto params = count_params(model_);
   active_params_ = params.active_without_input_embedding;
   kv_model_bytes_per_token_ = kv_cache_bytes_per_token(model_, kv_element_bytes_);
@@ -165,6 +167,15 @@ double ServingModel::gemm_s(double m, double n, double k, const GemmPath& path) 
   const double compute = 2.0 * m * n * k / (path.peak_flop_per_s * fraction);
   const double bytes = n * k * path.weight_bytes + kActivationBytes * m * (n + k);
   return std::max(compute, memory_s(bytes));
+}
+
+double ServingModel::grouped_gemm_s(double rows, double groups, double n, double k, const GemmPath& path) const {
+  if (rows <= 0 || groups <= 0 || n <= 0 || k <= 0) return 0.0;
+  const double fraction = kernel_.grouped_gemm * path.efficiency * fill(rows / groups, kernel_.gemm_half_dim) *
+                          fill(n, kernel_.gemm_half_dim) * fill(k, kernel_.gemm_half_dim);
+  const double compute = 2.0 * rows * n * k / (path.peak_flop_per_s * fraction);
+  const double bytes = groups * n * k * path.weight_bytes + kActivationBytes * rows * (n + k);
+  return std::max(compute, bytes / grouped_hbm_rate_);
 }
 
 Collective ServingModel::tp_all_reduce(double tokens) const {
@@ -235,19 +246,15 @@ ServingModel::LayerTime ServingModel::layer(const BatchShape& s, bool moe_layer)
       c += gemm_s(tokens, up * shared, h, w) + gemm_s(tokens, h, shared, w) +
            memory_s(act_tensors * kActivationBytes * tokens * shared);
     }
-    const double expert_weights = (up + 1.0) * h * e.expert_ffn;
     if (plan.ep > 1) {
       // The routed copies of every rank's tokens spread over the ep chips; a chip reads the weights of the experts
       // it holds that some token chose.
       const double instance_tokens = s.instance_tokens > 0 ? s.instance_tokens : tokens * plan.dp_attention;
       const double copies_here = instance_tokens * e.top_k / plan.ep * e.imbalance;
       const double touched_here = experts_touched(e.experts, e.top_k, instance_tokens) / plan.ep;
-      const double flop = 2.0 * copies_here * expert_weights;
-      const double fraction = kernel_.grouped_gemm * experts_.efficiency * fill(h, kernel_.gemm_half_dim) *
-                              fill(e.expert_ffn, kernel_.gemm_half_dim);
-      const double bytes = touched_here * expert_weights * experts_.weight_bytes +
-                           kActivationBytes * copies_here * (2.0 * h + act_tensors * e.expert_ffn);
-      c += std::max(flop / (experts_.peak_flop_per_s * fraction), memory_s(bytes));
+      c += grouped_gemm_s(copies_here, touched_here, up * e.expert_ffn, h, experts_) +
+           grouped_gemm_s(copies_here, touched_here, h, e.expert_ffn, experts_) +
+           memory_s(kActivationBytes * copies_here * act_tensors * e.expert_ffn);
       // Dispatch (8-bit with narrower expert weights) and combine; each TP rank sends its share of the attention
       // rank's tokens.
       const double dispatch_bytes = experts_.weight_bytes < 2.0 ? 1.0 : kActivationBytes;
@@ -255,12 +262,10 @@ ServingModel::LayerTime ServingModel::layer(const BatchShape& s, bool moe_layer)
       comm.then(expert_all_to_all(e, plan.ep, h, tokens / t, kActivationBytes, links_));
     } else {
       const double touched = experts_touched(e.experts, e.top_k, tokens);
-      const double flop = 2.0 * tokens * e.top_k * expert_weights / t;
-      const double fraction = kernel_.grouped_gemm * experts_.efficiency * fill(h, kernel_.gemm_half_dim) *
-                              fill(e.expert_ffn / t, kernel_.gemm_half_dim);
-      const double bytes = touched * expert_weights / t * experts_.weight_bytes +
-                           kActivationBytes * tokens * e.top_k * (2.0 * h + act_tensors * e.expert_ffn / t);
-      c += std::max(flop / (experts_.peak_flop_per_s * fraction), memory_s(bytes));
+      const double copies = tokens * e.top_k;
+      const double width = e.expert_ffn / t;
+      c += grouped_gemm_s(copies, touched, up * width, h, experts_) + grouped_gemm_s(copies, touched, h, width, experts_) +
+           memory_s(kActivationBytes * copies * act_tensors * width);
       comm.then(tp_all_reduce(tokens));
     }
   } else {
@@ -268,7 +273,7 @@ ServingModel::LayerTime ServingModel::layer(const BatchShape& s, bool moe_layer)
     c += gemm_s(tokens, up * ffn, h, w) + gemm_s(tokens, h, ffn, w) + memory_s(act_tensors * kActivationBytes * tokens * ffn);
     comm.then(tp_all_reduce(tokens));
   }
-  c += per_layer_overhead_s_;
+  c += per_layer_overhead_s_ + (moe_layer && m.moe ? per_moe_layer_overhead_s_ : 0.0);
   out.communication_s = comm.time_s();
   return out;
 }

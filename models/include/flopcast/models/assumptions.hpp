@@ -33,6 +33,9 @@ struct KernelEfficiency {
   // FlashAttention-3's on Hopper, which Transformer Engine runs): what PyTorch's SDPA flash backend reaches.
   double flash2_fraction = 1.0;
   double memory_bound = 0.85;     // achieved / peak HBM bandwidth for elementwise and normalisation kernels
+  // A grouped GEMM with a few tokens per expert streams the experts' weights: achieved / peak HBM bandwidth (below
+  // memory_bound: many short ragged problems, each group's tiles loaded apart).
+  double grouped_weight_read = 0.57;
 };
 
 // How far a prediction may be off: log(predicted / measured) ~ Normal(0, sigma). The spread for chip families with
@@ -76,6 +79,7 @@ struct Assumptions {
   // layer per micro-batch; KV cache page size.
   double serving_per_step_overhead_s = 2e-3;
   double serving_per_layer_overhead_s = 10e-6;
+  double serving_per_moe_layer_overhead_s = 45e-6;  // an MoE layer's routing kernels (top-k, sort), at decode sizes
   double kv_block_tokens = 16;
 
   // Per tier: [0] analytical, [1] discrete-event (tiers 2 and 3).

@@ -171,6 +171,11 @@ class ServingModel {
   double kv_transfer_bytes_per_token() const { return kv_model_bytes_per_token_; }
   // Seconds of one GEMM of m rows against an n x k weight on one of the pool's chips.
   double gemm_s(double m, double n, double k, const GemmPath& path) const;
+  // Seconds of one grouped GEMM over `groups` experts' n x k weights with `rows` token rows in all (the routed
+  // experts' FC1 or FC2 in one launch): the longer of its FLOPs, at the grouped kernel's share of the dense
+  // efficiency for rows / groups tokens per expert (as training's), and its weights and activations streamed at the
+  // grouped kernel's measured share of HBM bandwidth.
+  double grouped_gemm_s(double rows, double groups, double n, double k, const GemmPath& path) const;
 
  private:
   struct LayerTime {
@@ -200,6 +205,8 @@ class ServingModel {
   double kv_element_bytes_ = 2;
   double per_step_overhead_s_ = 0;
   double per_layer_overhead_s_ = 0;
+  double per_moe_layer_overhead_s_ = 0;
+  double grouped_hbm_rate_ = 0;
   double active_params_ = 0;
   double kv_model_bytes_per_token_ = 0;
   std::vector<StageLayout> stages_;
