@@ -92,6 +92,7 @@ struct ServeOptions {
   Tier tier = Tier::replica;  // analytical: tier 1; replica or full: the request-level simulation
   bool json = false;
   bool search = false;             // the best plan and batch per chip type instead
+  bool curve = false;              // throughput per chip against tokens/s per user, per chip type, instead
   bool validate = false;           // each deployment's prediction against its published figure, and the errors by slice
   std::vector<std::string> chips;  // chip types the search compares (default: the scenario's)
 };

@@ -134,6 +134,10 @@ void print_comparison(const std::vector<std::pair<const Scenario*, ServingResult
   }
 }
 
+nlohmann::json plan_json(const ServingPlan& p) {
+  return {{"tp", p.tp}, {"pp", p.pp}, {"dp_attention", p.dp_attention}, {"ep", p.ep}};
+}
+
 int search(const ServeOptions& options, const Catalogs& catalogs, std::ostream& out) {
   const auto scenario = load_scenario(options.files.front(), catalogs);
   const auto result = search_serving(scenario, options.chips, catalogs);
@@ -141,7 +145,7 @@ int search(const ServeOptions& options, const Catalogs& catalogs, std::ostream& 
     nlohmann::json rows = nlohmann::json::array();
     for (const auto& b : result.best) {
       rows.push_back({{"chip", b.chip},
-                      {"plan", {{"tp", b.plan.tp}, {"pp", b.plan.pp}, {"dp_attention", b.plan.dp_attention}, {"ep", b.plan.ep}}},
+                      {"plan", plan_json(b.plan)},
                       {"max_running", b.max_running},
                       {"meets_slo", b.meets_slo},
                       {"estimate", serving_result_to_json(b.estimate)}});
@@ -171,6 +175,66 @@ int search(const ServeOptions& options, const Catalogs& catalogs, std::ostream& 
   }
   fmt::print(out, "\n{} plans and batch sizes estimated in {} ({:.0f} per second)\n", result.evaluated,
              seconds(result.wall_s), result.evaluated / std::max(result.wall_s, 1e-9));
+  return 0;
+}
+
+
+// At most `rows` points of a front, evenly spread along it, its first and last among them.
+std::vector<const ServingChoice*> thinned(const std::vector<ServingChoice>& front, std::size_t rows) {
+  std::vector<const ServingChoice*> out;
+  if (front.empty()) return out;
+  const std::size_t n = front.size();
+  const std::size_t shown = std::min(n, rows);
+  for (std::size_t i = 0; i < shown; ++i) {
+    out.push_back(&front[shown == 1 ? 0 : i * (n - 1) / (shown - 1)]);
+  }
+  return out;
+}
+
+// The throughput-interactivity curve per chip type: the Pareto front of the plan search's points.
+int curve(const ServeOptions& options, const Catalogs& catalogs, std::ostream& out) {
+  const auto scenario = load_scenario(options.files.front(), catalogs);
+  const auto result = search_serving(scenario, options.chips, catalogs);
+  if (options.json) {
+    nlohmann::json curves = nlohmann::json::array();
+    for (std::size_t c = 0; c < result.fronts.size(); ++c) {
+      nlohmann::json points = nlohmann::json::array();
+      for (const auto& p : result.fronts[c]) {
+        points.push_back({{"tokens_per_s_per_user", tokens_per_s_per_user(p)},
+                          {"output_tokens_per_s_per_chip", p.estimate.output_tokens_per_s_per_chip},
+                          {"tpot_s", p.estimate.tpot.p50_s},
+                          {"ttft_s", p.estimate.ttft.p50_s},
+                          {"plan", plan_json(p.plan)},
+                          {"max_running", p.max_running},
+                          {"usd_per_m_output", p.estimate.usd_per_m_output}});
+      }
+      curves.push_back({{"chip", result.best[c].chip}, {"points", points}});
+    }
+    out << nlohmann::json{{"scenario", scenario.name}, {"evaluated", result.evaluated}, {"curves", curves}}.dump(2)
+        << '\n';
+    return 0;
+  }
+  const auto& w = scenario.serving->setup.workload;
+  fmt::print(out, "{}: output tokens/s per chip against output tokens/s per user (1 / TPOT)\n", scenario.name);
+  fmt::print(out, "The best plan and batch at each point: tier 1 steady state under a closed loop of requests of {:g} "
+                  "input and\n{:g} output tokens; the SLO not applied.\n",
+             w.input_tokens, w.output_tokens);
+  for (std::size_t c = 0; c < result.fronts.size(); ++c) {
+    const auto& front = result.fronts[c];
+    fmt::print(out, "\n{}: {} points on the front{}\n", result.best[c].chip, front.size(),
+               front.size() > 12 ? " (12 shown, evenly along it; all with --json)" : "");
+    if (front.empty()) continue;
+    fmt::print(out, "  {:>10} {:>14} {:>10} {:>10} {:<48} {:>6} {:>11}\n", "tok/s/user", "out tok/s/chip", "TPOT", "TTFT",
+               "plan", "batch", "$/M output");
+    for (const auto* p : thinned(front, 12)) {
+      const auto& e = p->estimate;
+      fmt::print(out, "  {:>10.1f} {:>14} {:>10} {:>10} {:<48} {:>6} {:>11}\n", tokens_per_s_per_user(*p),
+                 count(e.output_tokens_per_s_per_chip), seconds(e.tpot.p50_s), seconds(e.ttft.p50_s),
+                 plan_text(p->plan) + fmt::format(" ({} chips)", p->plan.chips()), p->max_running,
+                 usd(e.usd_per_m_output));
+    }
+  }
+  fmt::print(out, "\n{} plans and batch sizes estimated in {}\n", result.evaluated, seconds(result.wall_s));
   return 0;
 }
 
@@ -293,6 +357,7 @@ int validate(const std::vector<Scenario>& scenarios, Tier tier, const Catalogs& 
 
 int serve_scenarios(const ServeOptions& options, const Catalogs& catalogs, std::ostream& out) {
   if (options.search) return search(options, catalogs, out);
+  if (options.curve) return curve(options, catalogs, out);
   if (options.validate) {
     std::vector<Scenario> scenarios;
     for (const auto& file : options.files) scenarios.push_back(load_scenario(file, catalogs));

@@ -270,15 +270,21 @@ int run(int argc, char** argv) {
   serve->add_flag("--search", serve_options.search,
                   "The best plan and batch size per chip type for the scenario's SLO (tier 1; first file only)");
   serve->add_option("--chips", serve_options.chips, "Chip types the search compares (comma-separated)")->delimiter(',');
+  serve->add_flag("--curve", serve_options.curve,
+                  "Output tokens/s per chip against tokens/s per user: the Pareto front of every plan and batch per "
+                  "chip type (tier 1; first file only; with --chips)")
+      ->excludes("--search");
   serve->add_flag("--validate", serve_options.validate,
                   "Each deployment's prediction against its published figure (/serving/published), then the errors "
                   "by chip, engine, model and workload")
       ->excludes("--search")
+      ->excludes("--curve")
       ->excludes("--json");
   serve->footer("Several files print side by side, then a comparison table.\nExamples:\n"
                 "  flopcast serve scenarios/serving/deepseek-v3-h800.json\n"
                 "  flopcast serve scenarios/serving/*.json\n"
                 "  flopcast serve --validate scenarios/serving/validation/*.json\n"
+                "  flopcast serve --curve scenarios/serving/deepseek-v3-h800.json --chips h800-sxm,h20,h200-sxm,ascend-910c\n"
                 "  flopcast serve scenarios/serving/deepseek-v3-h800.json --search --chips "
                 "h800-sxm,h20,h100-sxm,h200-sxm,ascend-910c");
   flopcast::cli::ReportCommandOptions report_options;

@@ -227,6 +227,15 @@ expect serve-analytical 0 "\\(analytical\\)" "" -- "$flopcast" serve --tier anal
 expect serve-search 0 "plans and batch sizes estimated" "" -- "$flopcast" serve --search "$served" --chips h800-sxm,h20
 expect serve-validation 0 "published +sglang-deepseek-96xH100-pd-ep" "" -- "$flopcast" serve scenarios/serving/validation/sglang-deepseek-prefill-32xh100.json
 validated=(scenarios/serving/validation/sglang-deepseek-prefill-32xh100.json scenarios/serving/validation/deepseek-v2-prompt-8xh800.json scenarios/serving/validation/trtllm-perfov-llama3.3-70b-h200-sxm-tp2-1024-1024.json)
+expect serve-curve 0 "^h20: [0-9]+ points on the front" "nan|inf" -- "$flopcast" serve --curve "$served" --chips h800-sxm,h20
+expect serve-curve-columns 0 "^ +tok/s/user +out tok/s/chip +TPOT +TTFT +plan +batch +\\\$/M output$" "" -- "$flopcast" serve --curve "$served"
+"$flopcast" serve --curve --json "$served" --chips h800-sxm,h20 >"$work/curve.json"
+expect serve-curve-json 0 "^ok 2$" "" -- python3 -c "
+import json
+c = json.load(open('$work/curve.json'))['curves']
+ok = all(len(x['points']) > 2 and all(a['tokens_per_s_per_user'] > b['tokens_per_s_per_user'] and a['output_tokens_per_s_per_chip'] < b['output_tokens_per_s_per_chip'] for a, b in zip(x['points'], x['points'][1:])) for x in c)
+print('ok' if ok else 'bad', len(c))"
+expect serve-curve-search 2 "--search excludes --curve|--curve excludes --search" "" -- "$flopcast" serve --curve --search "$served"
 expect serve-validate-rows 0 "^trtllm-perfov-llama3.3-70b-h200-sxm-tp2-1024-1024 +TensorRT-LLM +balanced +2.58 k +[0-9.]+ k +[-+][0-9.]+ %$" "nan|inf" -- "$flopcast" serve --validate "${validated[@]}"
 expect serve-validate-bound 0 "> 100 k .*\((bound met|below the bound)\)$" "" -- "$flopcast" serve --validate "${validated[@]}"
 expect serve-validate-slices 0 "^engine SGLang +1 +[0-9.]+ % +[0-9.]+ % +[-+][0-9.]+ %$" "" -- "$flopcast" serve --validate "${validated[@]}"

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "flopcast/core/files.hpp"
+#include "flopcast/scenarios/serving_search.hpp"
 #include "flopcast/sim/serve_sim.hpp"
 #include "helpers.hpp"
 
@@ -131,6 +132,43 @@ TEST_CASE("decode-sized grouped GEMMs follow the grouped GEMMs measured on an H2
   std::sort(ratios.begin(), ratios.end());
   INFO("model / measured: min " << ratios.front() << ", median " << ratios[90] << ", max " << ratios.back());
   CHECK_THAT(ratios[90], WithinRel(1.0, 0.15));
+}
+
+TEST_CASE("the throughput-interactivity front keeps the points no other beats on both", "[serving][curve]") {
+  const auto choice = [](double tpot_s, double per_chip) {
+    ServingChoice c;
+    c.estimate.tpot.p50_s = tpot_s;
+    c.estimate.output_tokens_per_s_per_chip = per_chip;
+    return c;
+  };
+  // A: 100 tokens/s per user (TPOT 10 ms), 50 per chip; B: 50 per user, 100 per chip; C: 62.5 per user, 40 per chip
+  // (A beats it on both); D: 100 per user, 30 per chip (A again). The front is A then B.
+  const auto front = pareto_front({choice(0.02, 100), choice(0.016, 40), choice(0.01, 50), choice(0.01, 30)});
+  REQUIRE(front.size() == 2);
+  CHECK(tokens_per_s_per_user(front[0]) == 100.0);
+  CHECK(front[0].estimate.output_tokens_per_s_per_chip == 50.0);
+  CHECK(tokens_per_s_per_user(front[1]) == 50.0);
+  CHECK(front[1].estimate.output_tokens_per_s_per_chip == 100.0);
+}
+
+TEST_CASE("the serving search's front falls in interactivity as it rises in throughput, and holds its best plan",
+          "[serving][curve]") {
+  const auto scenario = test::scenario_from(small_deployment(1.0));
+  const auto search = search_serving(scenario, {"h100-sxm", "h200-sxm"}, test::catalogs());
+  REQUIRE(search.fronts.size() == 2);
+  for (std::size_t c = 0; c < 2; ++c) {
+    const auto& front = search.fronts[c];
+    REQUIRE(front.size() >= 3);
+    for (std::size_t i = 1; i < front.size(); ++i) {
+      CHECK(tokens_per_s_per_user(front[i]) < tokens_per_s_per_user(front[i - 1]));
+      CHECK(front[i].estimate.output_tokens_per_s_per_chip > front[i - 1].estimate.output_tokens_per_s_per_chip);
+    }
+    // The best plan within the SLO is one of the search's points: the front's top throughput is at least its.
+    const auto& best = search.best[c];
+    CHECK(front.back().estimate.output_tokens_per_s_per_chip >= best.estimate.output_tokens_per_s_per_chip);
+  }
+  // The H200 reads its weights faster: at its most interactive point it serves each user faster than the H100.
+  CHECK(tokens_per_s_per_user(search.fronts[1].front()) > tokens_per_s_per_user(search.fronts[0].front()));
 }
 
 TEST_CASE("a one-sequence decode step is bound by reading the weights", "[serving][step]") {

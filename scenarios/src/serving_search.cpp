@@ -1,5 +1,6 @@
 #include "flopcast/scenarios/serving_search.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 
@@ -37,6 +38,29 @@ ServingJob on_chip(const ServingJob& base, const Chip& chip, const Catalogs& cat
   return job;
 }
 
+}  // namespace
+
+double tokens_per_s_per_user(const ServingChoice& choice) {
+  return choice.estimate.tpot.p50_s > 0 ? 1.0 / choice.estimate.tpot.p50_s : 0.0;
+}
+
+std::vector<ServingChoice> pareto_front(std::vector<ServingChoice> choices) {
+  std::sort(choices.begin(), choices.end(), [](const ServingChoice& a, const ServingChoice& b) {
+    const double ua = tokens_per_s_per_user(a), ub = tokens_per_s_per_user(b);
+    if (ua != ub) return ua > ub;
+    return a.estimate.output_tokens_per_s_per_chip > b.estimate.output_tokens_per_s_per_chip;
+  });
+  std::vector<ServingChoice> front;
+  for (auto& c : choices) {
+    if (front.empty() || c.estimate.output_tokens_per_s_per_chip > front.back().estimate.output_tokens_per_s_per_chip) {
+      front.push_back(std::move(c));
+    }
+  }
+  return front;
+}
+
+namespace {
+
 bool better(const ServingChoice& a, const ServingChoice& b) {
   if (a.meets_slo != b.meets_slo) return a.meets_slo;
   return a.estimate.output_tokens_per_s_per_chip > b.estimate.output_tokens_per_s_per_chip;
@@ -62,6 +86,7 @@ ServingSearch search_serving(const Scenario& scenario, const std::vector<std::st
     std::map<int, TopologySummary> topologies;  // by instance size: plans of equal size share their fabric
     ServingChoice best;
     bool found = false;
+    std::vector<ServingChoice> candidates;
     for (int tp = 1; tp <= node_chips; tp *= 2) {
       for (int dpa = 1; dpa <= 256; dpa *= 2) {
         for (int pp = 1; pp <= 16; pp *= 2) {
@@ -99,6 +124,7 @@ ServingSearch search_serving(const Scenario& scenario, const std::vector<std::st
                 best = choice;
                 found = true;
               }
+              candidates.push_back(std::move(choice));
             }
           }
         }
@@ -109,6 +135,7 @@ ServingSearch search_serving(const Scenario& scenario, const std::vector<std::st
       best.estimate.notes.push_back(fmt::format("no plan of up to 1,024 {} chips holds {}", id, model.name));
     }
     out.best.push_back(best);
+    out.fronts.push_back(pareto_front(std::move(candidates)));
   }
   out.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return out;
