@@ -170,18 +170,17 @@ TEST_CASE("Hopper's attention efficiencies and shape are the measured cuDNN kern
 
 TEST_CASE("the calibration never fits a measured value freely", "[measured][calibration]") {
   const auto prior = load_assumptions(FLOPCAST_SOURCE_ROOT, /*calibrated=*/false);
-  const auto& recorded = prior.provenance;
-  const auto find = [&](const std::string& name) {
-    return std::find_if(recorded.begin(), recorded.end(), [&](const auto& p) { return p.first == name; });
-  };
-  REQUIRE(find("kernels.hopper.grouped_gemm") != recorded.end());
-  CHECK(find("kernels.hopper.grouped_gemm")->second.is_measured());
-  CHECK(find("kernels.hopper.attention_backward")->second.is_measured());
-  CHECK_FALSE(find("kernels.blackwell.attention_backward")->second.is_measured());
+  REQUIRE(prior.recorded("kernels.hopper.grouped_gemm") != nullptr);
+  CHECK(prior.recorded("kernels.hopper.grouped_gemm")->is_measured());
+  CHECK(prior.recorded("kernels.hopper.attention_backward")->is_measured());
+  CHECK(prior.recorded("kernels.hopper.grouped_weight_read")->is_measured());
+  CHECK(prior.recorded("serving.per_moe_layer_overhead")->is_measured());
+  CHECK_FALSE(prior.recorded("kernels.blackwell.attention_backward")->is_measured());
+  CHECK(prior.recorded("kernels.hopper.no_such_value") == nullptr);
   // The shipped calibration holds no value for a measured one without a measured range.
   const auto calibration = nlohmann::json::parse(
       read_text_file(std::filesystem::path(FLOPCAST_SOURCE_ROOT) / "models/data/calibration.json"));
-  for (const auto& [name, quantity] : recorded) {
+  for (const auto& [name, quantity] : prior.provenance) {
     if (quantity.is_measured() && !quantity.low) CHECK_FALSE(calibration["parameters"].contains(name));
   }
 }
@@ -229,17 +228,15 @@ TEST_CASE("Hopper's GEMM half-efficiency size is fitted within the range the mea
     return best;
   };
   const auto prior = load_assumptions(FLOPCAST_SOURCE_ROOT, /*calibrated=*/false);
-  const auto& recorded = prior.provenance;
-  const auto half = std::find_if(recorded.begin(), recorded.end(),
-                                 [](const auto& p) { return p.first == "kernels.hopper.gemm_half_dim"; });
-  REQUIRE(half != recorded.end());
-  REQUIRE(half->second.low.has_value());
-  CHECK(*half->second.low == best_half(2e10));
-  CHECK(*half->second.high == best_half(1e9));
+  const Quantity* half = prior.recorded("kernels.hopper.gemm_half_dim");
+  REQUIRE(half != nullptr);
+  REQUIRE(half->low.has_value());
+  CHECK(*half->low == best_half(2e10));
+  CHECK(*half->high == best_half(1e9));
   // The shipped calibration's value lies in that range.
   const auto fitted = load_assumptions(FLOPCAST_SOURCE_ROOT).kernel("hopper").gemm_half_dim;
-  CHECK(fitted >= *half->second.low);
-  CHECK(fitted <= *half->second.high);
+  CHECK(fitted >= *half->low);
+  CHECK(fitted <= *half->high);
 }
 
 TEST_CASE("the measured values repeat on a second H200", "[measured]") {

@@ -36,6 +36,25 @@ ServingJob job_of(const nlohmann::json& json) { return serving_job(test::scenari
 
 ServingResult simulate(const nlohmann::json& json) { return simulate_serving(job_of(json), test::catalogs().assumptions); }
 
+// The small deployment on one H200, the GPU the shipped kernel tables were measured on; the job outlives the model.
+struct OnH200 {
+  ServingJob job;
+  TopologySummary topology;
+  ServingModel model;
+  OnH200()
+      : job(job_of(with_chip(small_deployment(1.0), "h200-sxm"))),
+        topology(build_topology(topology_spec(job.cluster))),
+        model(job, job.serving.pools[0], topology, test::catalogs().assumptions) {}
+  static nlohmann::json with_chip(nlohmann::json json, const std::string& chip) {
+    json["cluster"]["chip"] = chip;
+    return json;
+  }
+};
+
+nlohmann::json measured_table(const std::string& file) {
+  return nlohmann::json::parse(read_text_file(std::filesystem::path(FLOPCAST_SOURCE_ROOT) / "models/data/measured" / file));
+}
+
 TEST_CASE("KV cache bytes per token for MHA, GQA and MLA, worked by hand", "[serving][kv]") {
   // DeepSeek-V3, MLA: 61 layers x (kv_lora_rank 512 + rope 64) x 2 bytes = 70,272 bytes.
   CHECK_THAT(kv_cache_bytes_per_token(model("deepseek-v3"), 2.0), WithinRel(70'272.0, 1e-12));
@@ -84,14 +103,10 @@ TEST_CASE("decode-sized GEMMs follow the GEMMs measured on an H200", "[serving][
   // weight. At m = 16 reading the 128 MiB weight takes 33.7 us (4.0 TB/s); the model's bound is the same bytes at
   // the calibrated memory-bound share of 4.8 TB/s (0.72: 3.5 TB/s). From m of about 200 the GEMM is compute-bound,
   // at the calibrated (cluster) large-GEMM efficiency, a little below what one idle GPU reaches. Within 25 %.
-  auto json = small_deployment(1.0);
-  json["cluster"]["chip"] = "h200-sxm";
-  const ServingJob job = job_of(json);
-  const auto topology = build_topology(topology_spec(job.cluster));
-  const ServingModel m(job, job.serving.pools[0], topology, test::catalogs().assumptions);
-  const auto measured = nlohmann::json::parse(
-      read_text_file(std::filesystem::path(FLOPCAST_SOURCE_ROOT) / "models/data/measured/h200-sxm-kernels.json"));
-  const auto bf16 = gemm_path(job.cluster.chip, test::catalogs().assumptions.kernel("hopper"), DataType::bf16);
+  const OnH200 h200;
+  const auto& m = h200.model;
+  const auto measured = measured_table("h200-sxm-kernels.json");
+  const auto bf16 = gemm_path(h200.job.cluster.chip, test::catalogs().assumptions.kernel("hopper"), DataType::bf16);
   int checked = 0;
   for (const auto& r : measured["gemm_bf16"]) {
     const double rows = r["m"];
@@ -111,17 +126,13 @@ TEST_CASE("decode-sized grouped GEMMs follow the grouped GEMMs measured on an H2
   // share of HBM bandwidth the model uses); above, the FLOPs at the grouped share of the dense efficiency for that
   // many rows. All but a few rows within 0.7-1.3 of the measured time (one fp8 shape at 256 tokens per expert runs at a
   // third of its neighbours' rate: a poor tile choice of that kernel), the median within 15 %.
-  auto json = small_deployment(1.0);
-  json["cluster"]["chip"] = "h200-sxm";
-  const ServingJob job = job_of(json);
-  const auto topology = build_topology(topology_spec(job.cluster));
-  const ServingModel m(job, job.serving.pools[0], topology, test::catalogs().assumptions);
+  const OnH200 h200;
+  const auto& m = h200.model;
   const auto& kernel = test::catalogs().assumptions.kernel("hopper");
-  const auto measured = nlohmann::json::parse(read_text_file(std::filesystem::path(FLOPCAST_SOURCE_ROOT) /
-                                                             "models/data/measured/h200-sxm-serving-kernels.json"));
+  const auto measured = measured_table("h200-sxm-serving-kernels.json");
   std::vector<double> ratios;
   for (const auto& r : measured["grouped_gemm_decode"]) {
-    const auto path = gemm_path(job.cluster.chip, kernel, r["dtype"] == "fp8" ? DataType::fp8 : DataType::bf16);
+    const auto path = gemm_path(h200.job.cluster.chip, kernel, r["dtype"] == "fp8" ? DataType::fp8 : DataType::bf16);
     const double rows = r["tokens_per_group"].get<double>() * r["groups"].get<double>();
     const double ratio = m.grouped_gemm_s(rows, r["groups_touched"], r["n"], r["k"], path) / r["seconds"].get<double>();
     ratios.push_back(ratio);

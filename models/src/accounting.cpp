@@ -64,7 +64,7 @@ ParamCounts count_params(const ModelArch& m) {
     // ordinary weights of the layer.
     p.expert = ffn_params(m, e.expert_ffn, e.routed_width(m.hidden));
     if (e.expert_bias) {  // FC1's (gate and up) and FC2's biases
-      p.expert += (m.ffn_act == FfnActivation::swiglu ? 2.0 : 1.0) * e.expert_ffn + e.routed_width(m.hidden);
+      p.expert += m.ffn_up_width() * e.expert_ffn + e.routed_width(m.hidden);
     }
     p.shared_experts_per_layer = e.shared_experts * ffn_params(m, e.expert_ffn);
     p.latent_projections_per_layer = e.latent > 0 ? 2.0 * h * e.latent : 0.0;

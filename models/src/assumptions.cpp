@@ -164,6 +164,11 @@ class Reader {
 
 }  // namespace
 
+const Quantity* Assumptions::recorded(std::string_view name) const {
+  const auto it = std::find_if(provenance.begin(), provenance.end(), [&](const auto& p) { return p.first == name; });
+  return it == provenance.end() ? nullptr : &it->second;
+}
+
 Assumptions load_assumptions(const fs::path& root, bool calibrated, const fs::path& calibration_file) {
   const fs::path file = root / "models" / "data" / "assumptions.json";
   const auto json = read_json_file(file);

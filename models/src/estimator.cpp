@@ -181,7 +181,7 @@ double per_op_recompute_flop_per_token(const ModelArch& m) {
     }
     if (moe_layer && m.moe) {
       const auto& e = *m.moe;
-      const double up_width = m.ffn_act == FfnActivation::swiglu ? 2.0 : 1.0;
+      const double up_width = m.ffn_up_width();
       flop += 2.0 * m.hidden * e.experts + 2.0 * e.top_k * (up_width + 1.0) * e.expert_ffn * e.routed_width(m.hidden);
     }
     return flop;

@@ -270,7 +270,7 @@ class LayerActivations {
   double ffn(bool moe_layer) const {
     // FFN: GELU keeps its input and output (f each); SwiGLU keeps gate and up outputs and the product (3 f). The
     // last of them is the second GEMM's input, which recomputing the activation function drops.
-    const double up_bytes = kBf16Bytes * (m_.ffn_act == FfnActivation::swiglu ? 2.0 : 1.0);
+    const double up_bytes = kBf16Bytes * m_.ffn_up_width();
     const double ffn_bytes = up_bytes + gemm_in_;
     double bytes = 0;
     if (moe_layer && m_.moe) {

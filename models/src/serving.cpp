@@ -236,7 +236,7 @@ ServingModel::LayerTime ServingModel::layer(const BatchShape& s, bool moe_layer)
   c += memory_s(tokens * h * 5.0 * kActivationBytes);
 
   const double act_tensors = m.ffn_act == FfnActivation::swiglu ? 3.0 : 2.0;
-  const double up = m.ffn_act == FfnActivation::swiglu ? 2.0 : 1.0;
+  const double up = m.ffn_up_width();
   Collective comm = tp_all_reduce(tokens);
   if (moe_layer && m.moe) {
     const auto& e = *m.moe;

@@ -214,7 +214,7 @@ class LayerModel {
     }
 
     const double act_tensors = m_.ffn_act == FfnActivation::swiglu ? 3.0 : 2.0;  // activation kernel: in + out
-    const double up_width = m_.ffn_act == FfnActivation::swiglu ? 2.0 : 1.0;     // gate + up, or up
+    const double up_width = m_.ffn_up_width();
     double routed_gemm_s = 0;  // the routed experts' grouped GEMMs
     if (moe_layer && m_.moe) {
       const auto& e = *m_.moe;

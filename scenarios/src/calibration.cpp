@@ -44,14 +44,10 @@ std::vector<FittedParameter> calibration_parameters(const std::vector<Scenario>&
     if (field == nullptr) return;
     // A value derived from a shipped measurement of the chip's kernels stays as measured, or within the range the
     // measurement allows: fitting it freely would let it absorb a cost the model misses elsewhere.
-    const auto& recorded = prior.provenance;
-    const auto measured = std::find_if(recorded.begin(), recorded.end(),
-                                       [&](const auto& p) { return p.first == name && p.second.is_measured(); });
-    if (measured != recorded.end()) {
-      const Quantity& q = measured->second;
-      if (!q.low || !q.high) return;
-      low = std::max(low, *q.low);
-      high = std::min(high, *q.high);
+    if (const Quantity* q = prior.recorded(name); q != nullptr && q->is_measured()) {
+      if (!q->low || !q->high) return;
+      low = std::max(low, *q->low);
+      high = std::min(high, *q->high);
     }
     out.push_back({std::move(name), std::move(unit), low, high, *field, std::clamp(*field, low, high)});
   };

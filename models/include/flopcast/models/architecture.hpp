@@ -121,6 +121,8 @@ struct ModelArch {
   // Per-head query/key and value widths (MLA: nope + rope, and v_head_dim).
   int qk_head_dim() const { return mla ? mla->qk_nope_head_dim + mla->qk_rope_head_dim : head_dim; }
   int v_head_dim() const { return mla ? mla->v_head_dim : head_dim; }
+  // FC1's width per unit of FFN width: SwiGLU's gate and up projections, or one up projection.
+  double ffn_up_width() const { return ffn_act == FfnActivation::swiglu ? 2.0 : 1.0; }
 };
 
 // Reads a model object (catalog file or a scenario's inline model) and validates it. `catalog_entry` allows

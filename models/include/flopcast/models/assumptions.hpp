@@ -89,6 +89,8 @@ struct Assumptions {
 
   // Every value as read, with its provenance, for the results' assumptions list.
   std::vector<std::pair<std::string, Quantity>> provenance;
+  // The value named `name` ("kernels.hopper.grouped_gemm") as read, or null.
+  const Quantity* recorded(std::string_view name) const;
 
   const KernelEfficiency& kernel(const std::string& family) const;
   // The model's log spread at tier index `tier` ([0] analytical, [1] discrete-event) for a chip family and
