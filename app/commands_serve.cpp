@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <iostream>
 #include <map>
 #include <sstream>
 
@@ -15,6 +14,7 @@
 #include "commands.hpp"
 #include "flopcast/core/text.hpp"
 #include "flopcast/scenarios/serving_search.hpp"
+#include "flopcast/scenarios/validation.hpp"
 #include "flopcast/sim/serve_sim.hpp"
 #include "format.hpp"
 
@@ -263,20 +263,6 @@ struct ValidationRow {
   double error() const { return predicted / published - 1.0; }
 };
 
-// Nearest-rank percentile of |error|, q in [0, 1].
-double abs_percentile(std::vector<double> errors, double q) {
-  for (auto& e : errors) e = std::abs(e);
-  std::sort(errors.begin(), errors.end());
-  const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(errors.size())));
-  return errors[std::clamp<std::size_t>(rank, 1, errors.size()) - 1];
-}
-
-double signed_median(std::vector<double> errors) {
-  std::sort(errors.begin(), errors.end());
-  const std::size_t n = errors.size();
-  return n % 2 ? errors[n / 2] : 0.5 * (errors[n / 2 - 1] + errors[n / 2]);
-}
-
 void print_slices(const std::vector<ValidationRow>& rows, std::ostream& out) {
   std::map<std::string, std::vector<double>> slices;
   for (const auto& r : rows) {
@@ -288,9 +274,12 @@ void print_slices(const std::vector<ValidationRow>& rows, std::ostream& out) {
   }
   fmt::print(out, "\n{:<34} {:>5} {:>15} {:>12} {:>13}\n", "slice (lower bounds left out)", "runs", "median |error|",
              "p90 |error|", "median error");
+  // The same statistics as the training validation's (flopcast/scenarios/validation.hpp).
   const auto line = [&](const std::string& key, const std::vector<double>& e) {
+    std::vector<double> magnitudes(e.size());
+    std::transform(e.begin(), e.end(), magnitudes.begin(), [](double x) { return std::abs(x); });
     fmt::print(out, "{:<34} {:>5} {:>13.1f} % {:>10.1f} % {:>+11.1f} %\n", key.substr(0, 34), e.size(),
-               100.0 * abs_percentile(e, 0.5), 100.0 * abs_percentile(e, 0.9), 100.0 * signed_median(e));
+               100.0 * median(magnitudes), 100.0 * percentile_90(magnitudes), 100.0 * median(e));
   };
   line("all", slices["all"]);
   for (const auto& [key, errors] : slices) {
@@ -306,9 +295,9 @@ int validate(const std::vector<Scenario>& scenarios, Tier tier, const Catalogs& 
   for (std::size_t i = 0; i < scenarios.size(); ++i) {
     const auto& scenario = scenarios[i];
     if (!scenario.serving->published) {
-      throw InputError(scenario.file, "", "has no /serving/published figure to validate against");
+      throw InputError(scenario.file, "/serving/published", "is required to validate against (flopcast serve --validate)");
     }
-    if (progress) fmt::print(stderr, "\n[{}/{}] {:<70.70}", i + 1, scenarios.size(), scenario.name);
+    if (progress) fmt::print(stderr, "\r[{}/{}] {:<70.70}", i + 1, scenarios.size(), scenario.name);
     const ServingJob job = serving_job(scenario);
     const auto& p = *scenario.serving->published;
     ValidationRow row;
@@ -331,7 +320,7 @@ int validate(const std::vector<Scenario>& scenarios, Tier tier, const Catalogs& 
     }
     rows.push_back(row);
   }
-  if (progress) fmt::print(stderr, "\n{:80}\n", "");
+  if (progress) fmt::print(stderr, "\r{:80}\r", "");
   fmt::print(out, "Serving validation: {} deployments against published figures ({})\n\n", rows.size(),
              tier == Tier::analytical ? "tier 1, steady state" : "request-level simulation");
   fmt::print(out, "{:<52} {:<13} {:<13} {:>10} {:>10} {:>8}\n", "run", "engine", "workload", "published", "predicted",

@@ -239,7 +239,7 @@ expect serve-curve-search 2 "--search excludes --curve|--curve excludes --search
 expect serve-validate-rows 0 "^trtllm-perfov-llama3.3-70b-h200-sxm-tp2-1024-1024 +TensorRT-LLM +balanced +2.58 k +[0-9.]+ k +[-+][0-9.]+ %$" "nan|inf" -- "$flopcast" serve --validate "${validated[@]}"
 expect serve-validate-bound 0 "> 100 k .*\((bound met|below the bound)\)$" "" -- "$flopcast" serve --validate "${validated[@]}"
 expect serve-validate-slices 0 "^engine SGLang +1 +[0-9.]+ % +[0-9.]+ % +[-+][0-9.]+ %$" "" -- "$flopcast" serve --validate "${validated[@]}"
-expect serve-validate-unpublished 2 "deepseek-v3-h800.json: has no /serving/published figure to validate against" "" -- "$flopcast" serve --validate "$served"
+expect serve-validate-unpublished 2 "deepseek-v3-h800.json: /serving/published: is required to validate against" "" -- "$flopcast" serve --validate "$served"
 expect serve-validate-search 2 "--search excludes --validate|--validate excludes --search" "" -- "$flopcast" serve --validate --search "$served"
 "$flopcast" serve --json "$served" >"$work/serve.json"
 expect serve-json 0 "^ok" "" -- python3 -c "import json; r = json.load(open('$work/serve.json'))['result']; print('ok' if r['requests'] > 0 and r['ttft']['p99_s'] >= r['ttft']['p50_s'] > 0 and r['usd_per_m_output'] > 0 and r['kwh_per_mtok'] > 0 else 'bad')"

@@ -43,10 +43,9 @@ import os
 import re
 import sys
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_RUNS = os.path.join(os.path.dirname(REPO_ROOT), "shared", "data", "calibration_runs.json")
+from make_validation_scenarios import DEFAULT_RUNS, MODEL_CATALOG, REPO_ROOT
+
 DEFAULT_OUT = os.path.join(REPO_ROOT, "scenarios", "serving", "validation")
-MODEL_CATALOG = os.path.join(REPO_ROOT, "models", "data", "models")
 MAX_REQUESTS = 20000
 TRTLLM_BENCH_MAX_BATCH = 4096  # tensorrt_llm/bench/build/tuning.py finetune_setting: min(kv requests, 4096)
 TRTLLM_DEFAULT_MAX_TOKENS = 8192  # TensorRT-LLM LLM API default max_num_tokens
