@@ -94,6 +94,7 @@ struct ServeOptions {
   bool search = false;             // the best plan and batch per chip type instead
   bool curve = false;              // throughput per chip against tokens/s per user, per chip type, instead
   bool validate = false;           // each deployment's prediction against its published figure, and the errors by slice
+  bool cross_validate = false;     // with validate: fit the serving overheads, leave one source out, and the spread
   std::vector<std::string> chips;  // chip types the search compares (default: the scenario's)
 };
 int serve_scenarios(const ServeOptions& options, const Catalogs& catalogs, std::ostream& out);

@@ -13,6 +13,7 @@
 
 #include "commands.hpp"
 #include "flopcast/core/text.hpp"
+#include "flopcast/scenarios/serving_fit.hpp"
 #include "flopcast/scenarios/serving_search.hpp"
 #include "flopcast/scenarios/validation.hpp"
 #include "flopcast/sim/serve_sim.hpp"
@@ -110,6 +111,20 @@ void print_result(const Scenario& s, const ServingJob& job, const ServingResult&
                   "overall)\n",
              usd(r.usd_per_hour), job.costs.mode == CostMode::rental ? "rental" : "ownership", usd(r.usd_per_m_input),
              usd(r.usd_per_m_output), usd(r.usd_per_m_tokens));
+  // The model's cross-validated error on published serving runs, as a range on each headline figure: throughput's
+  // p10 is its lower end, a time's or a price's its higher.
+  const auto range = [&](double value, auto format) {
+    const auto [low, high] = serving_range(r, value);
+    return fmt::format("{} to {}", format(low), format(high));
+  };
+  const auto time_range = [&](double value) {
+    const auto [low, high] = serving_range(r, value);
+    return seconds_range(low, high);
+  };
+  fmt::print(out, "  80 % range   output {} tokens/s per chip; TTFT p50 {}; TPOT p50 {}; {} per M tokens (the serving "
+                  "model's cross-validated error on published {} runs)\n",
+             range(r.output_tokens_per_s_per_chip, count), time_range(r.ttft.p50_s), time_range(r.tpot.p50_s),
+             range(r.usd_per_m_tokens, usd), m.is_moe() ? "MoE" : "dense");
   if (s.serving->published) {
     const auto& p = *s.serving->published;
     const double predicted = serving_metric(r, p.metric);
@@ -287,6 +302,78 @@ void print_slices(const std::vector<ValidationRow>& rows, std::ostream& out) {
   }
 }
 
+// A deployment's row before its prediction.
+ValidationRow row_of(const Scenario& scenario) {
+  if (!scenario.serving->published) {
+    throw InputError(scenario.file, "/serving/published", "is required to validate against (flopcast serve --validate)");
+  }
+  const ServingJob job = serving_job(scenario);
+  const auto& p = *scenario.serving->published;
+  ValidationRow row;
+  row.run = p.run;
+  row.chip = job.cluster.chip.id;
+  row.engine = p.engine.empty() ? "unnamed" : p.engine;
+  row.model = scenario.model_ref;
+  row.kind = workload_kind(job.serving);
+  row.metric = p.metric;
+  row.published = p.value;
+  row.lower_bound = p.lower_bound;
+  return row;
+}
+
+std::string overheads_text(const ServingOverheads& o) {
+  return fmt::format("{} per step, {} per layer", seconds(o.per_step_s), seconds(o.per_layer_s));
+}
+
+// The serving overheads fitted to the published figures, in sample and leaving one source out, and the spread of
+// the cross-validated errors.
+int cross_validate(const std::vector<Scenario>& scenarios, const Catalogs& catalogs, std::ostream& out) {
+  std::vector<ValidationRow> rows;
+  for (const auto& scenario : scenarios) rows.push_back(row_of(scenario));
+  const bool progress = ::isatty(STDERR_FILENO);
+  const auto grid = serving_overhead_grid(catalogs.assumptions);
+  const ServingFit fit = fit_serving(scenarios, catalogs.assumptions, grid, [&](std::size_t done, std::size_t total) {
+    if (progress && (done % 20 == 0 || done == total)) fmt::print(stderr, "\r[{}/{} simulations]", done, total);
+  });
+  if (progress) fmt::print(stderr, "\r{:40}\r", "");
+  fmt::print(out, "Serving overheads fitted to {} published figures (lower bounds left out), {} grid points:\n",
+             fit.runs.size(), grid.size());
+  fmt::print(out, "  in use          {}\n", overheads_text(fit.grid[fit.current]));
+  fmt::print(out, "  best in sample  {}\n", overheads_text(fit.grid[fit.best]));
+  std::map<std::size_t, int> chosen;
+  for (const auto& r : fit.runs) {
+    if (r.failure.empty()) ++chosen[r.loso_point];
+  }
+  for (const auto& [point, runs] : chosen) {
+    fmt::print(out, "  leave one source out chose {} for {} runs\n", overheads_text(fit.grid[point]), runs);
+  }
+  const auto slices_at = [&](auto point) {
+    std::vector<ValidationRow> at;
+    for (const auto& r : fit.runs) {
+      if (!r.failure.empty()) continue;
+      ValidationRow row = rows[r.deployment];
+      row.predicted = r.predicted[point(r)];
+      at.push_back(row);
+    }
+    return at;
+  };
+  const auto spread = [&](const ServingSpread& s) {
+    fmt::print(out, "Spread (log space, 80 % of the errors within p10-p90): dense {:.3f}, MoE {:.3f}; inside p10-p90 "
+                    "when the spread is made without the run's table: {:.0f} % of {} runs\n",
+               s.log_sigma_dense, s.log_sigma_moe, 100.0 * s.coverage, fit.runs.size());
+  };
+  fmt::print(out, "\nIn use ({}; no serving figure set them, so these errors are out of sample):",
+             overheads_text(fit.grid[fit.current]));
+  print_slices(slices_at([&](const ServingFitRun&) { return fit.current; }), out);
+  spread(fit.at_current);
+  fmt::print(out, "\nIn sample, at the best fit:");
+  print_slices(slices_at([&](const ServingFitRun&) { return fit.best; }), out);
+  fmt::print(out, "\nLeave one source out (each run predicted by the fit made without its table):");
+  print_slices(slices_at([](const ServingFitRun& r) { return r.loso_point; }), out);
+  spread(fit.loso);
+  return 0;
+}
+
 // Each deployment's prediction against the figure it publishes, then the errors by chip, engine, model and
 // workload.
 int validate(const std::vector<Scenario>& scenarios, Tier tier, const Catalogs& catalogs, std::ostream& out) {
@@ -294,21 +381,10 @@ int validate(const std::vector<Scenario>& scenarios, Tier tier, const Catalogs& 
   const bool progress = ::isatty(STDERR_FILENO);
   for (std::size_t i = 0; i < scenarios.size(); ++i) {
     const auto& scenario = scenarios[i];
-    if (!scenario.serving->published) {
-      throw InputError(scenario.file, "/serving/published", "is required to validate against (flopcast serve --validate)");
-    }
+    ValidationRow row = row_of(scenario);
     if (progress) fmt::print(stderr, "\r[{}/{}] {:<70.70}", i + 1, scenarios.size(), scenario.name);
     const ServingJob job = serving_job(scenario);
     const auto& p = *scenario.serving->published;
-    ValidationRow row;
-    row.run = p.run;
-    row.chip = job.cluster.chip.id;
-    row.engine = p.engine.empty() ? "unnamed" : p.engine;
-    row.model = scenario.model_ref;
-    row.kind = workload_kind(job.serving);
-    row.metric = p.metric;
-    row.published = p.value;
-    row.lower_bound = p.lower_bound;
     try {
       const ServingResult result =
           tier == Tier::analytical
@@ -350,7 +426,8 @@ int serve_scenarios(const ServeOptions& options, const Catalogs& catalogs, std::
   if (options.validate) {
     std::vector<Scenario> scenarios;
     for (const auto& file : options.files) scenarios.push_back(load_scenario(file, catalogs));
-    return validate(scenarios, options.tier, catalogs, out);
+    return options.cross_validate ? cross_validate(scenarios, catalogs, out)
+                                  : validate(scenarios, options.tier, catalogs, out);
   }
   std::vector<Scenario> scenarios;
   for (const auto& file : options.files) scenarios.push_back(load_scenario(file, catalogs));

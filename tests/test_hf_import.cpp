@@ -49,3 +49,26 @@ TEST_CASE("unsupported or broken HF configs are clear errors", "[models][hf]") {
   REQUIRE(gqa.size() == 1);
   CHECK(gqa[0] == "/num_key_value_heads: must divide num_attention_heads (32), got 7");
 }
+
+TEST_CASE("a config's sliding window lands on the layers its layer_types mark", "[models][hf]") {
+  // gpt-oss style: layer_types alternates sliding and full attention over 4 layers; a 128-token window on 2.
+  const auto m = import_hf_config(nlohmann::json::parse(R"({"model_type": "llama", "num_hidden_layers": 4,
+    "hidden_size": 512, "intermediate_size": 1024, "num_attention_heads": 8, "num_key_value_heads": 2,
+    "vocab_size": 1000, "sliding_window": 128,
+    "layer_types": ["sliding_attention", "full_attention", "sliding_attention", "full_attention"]})"), "c.json");
+  REQUIRE(m.sliding_window);
+  CHECK(m.sliding_window->tokens == 128);
+  CHECK(m.sliding_window->layers == 2);
+  // Mistral 7B v0.1 windows every layer; a Qwen-style config that names a window but no sliding layers has none.
+  const auto mistral = import_hf_config(nlohmann::json::parse(R"({"model_type": "mistral", "num_hidden_layers": 32,
+    "hidden_size": 4096, "intermediate_size": 14336, "num_attention_heads": 32, "num_key_value_heads": 8,
+    "vocab_size": 32000, "sliding_window": 4096})"), "c.json");
+  REQUIRE(mistral.sliding_window);
+  CHECK(mistral.sliding_window->layers == 32);
+  const auto qwen = import_hf_config(nlohmann::json::parse(R"({"model_type": "qwen2", "num_hidden_layers": 4,
+    "hidden_size": 512, "intermediate_size": 1024, "num_attention_heads": 8, "num_key_value_heads": 2,
+    "vocab_size": 1000, "sliding_window": 4096, "use_sliding_window": false})"), "c.json");
+  CHECK_FALSE(qwen.sliding_window);
+  // Written out and read back as a catalog model, the window survives.
+  CHECK(model_to_json(m)["sliding_window"] == nlohmann::json({{"tokens", 128}, {"layers", 2}}));
+}

@@ -208,6 +208,16 @@ TEST_CASE("validation names the file and the JSON path and what was expected", "
     REQUIRE(!p.empty());
     CHECK(p[0] == "/model/layers: expected an integer from 1 to 10000, got the string \"61\"");
   }
+  SECTION("an inline model's sliding window on more layers than it has") {
+    auto json = base();
+    json["model"] = {{"name", "m"},   {"layers", 4},     {"hidden", 1024},
+                     {"ffn", 4096},   {"heads", 16},     {"vocab", 32000},
+                     {"sliding_window", {{"tokens", 128}, {"layers", 6}}}};
+    json["parallelism"] = {{"tp", 1}, {"pp", 1}};
+    const auto p = problems_of(json);
+    REQUIRE(!p.empty());
+    CHECK(p[0] == "/model/sliding_window: layers (6) exceeds the model's attention layers (4)");
+  }
 }
 
 TEST_CASE("recompute auto picks the least recomputation that fits and says so", "[scenarios]") {

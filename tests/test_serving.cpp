@@ -80,6 +80,54 @@ TEST_CASE("KV bytes per token per chip split KV heads over tp and layers over pp
   CHECK_THAT(kv_bytes_per_token_per_chip(model("deepseek-v3"), {.tp = 1, .pp = 2}, 2.0), WithinRel(35'712.0, 1e-12));
 }
 
+TEST_CASE("sliding-window layers: their attention pairs and the KV cache they keep, worked by hand", "[serving][window]") {
+  // No window: 1,000 new tokens after none attend to 1,000 x 500 = 500,000 pairs (the chunk x (start + chunk / 2)
+  // the step shapes count).
+  CHECK_THAT(window_pairs(0, 1000, 0), WithinRel(500'000.0, 1e-12));
+  // A 128-token window: the first 128 queries see 128^2 / 2 = 8,192 pairs, the other 872 see 128 each (111,616):
+  // 119,808.
+  CHECK_THAT(window_pairs(0, 1000, 128), WithinRel(119'808.0, 1e-12));
+  // A chunk that starts past the window: 100 queries x 128 keys = 12,800.
+  CHECK_THAT(window_pairs(200, 100, 128), WithinRel(12'800.0, 1e-12));
+  // One that starts inside it: (128^2 - 100^2) / 2 = 3,192 before it fills, then 72 x 128 = 9,216: 12,408.
+  CHECK_THAT(window_pairs(100, 100, 128), WithinRel(12'408.0, 1e-12));
+  // A chunk that ends inside the window is unchanged: 50 x (10 + 25) = 1,750.
+  CHECK_THAT(window_pairs(10, 50, 128), WithinRel(1'750.0, 1e-12));
+
+  // gpt-oss-120b keeps every token only on its 18 full-attention layers: 18 x 2 x 8 KV heads x 64 x 1 byte (fp8) =
+  // 18,432 bytes per token, half of the 36,864 of all 36 layers; its 18 windowed layers hold 128 tokens of the same
+  // size per layer: 128 x 18 / 18 = 128 tokens more per sequence.
+  const auto& oss = model("gpt-oss-120b");
+  REQUIRE(oss.sliding_window);
+  CHECK_THAT(kv_bytes_per_token_per_chip(oss, {.tp = 1}, 1.0), WithinRel(18'432.0, 1e-12));
+  auto json = small_deployment(1.0);
+  json["model"] = "gpt-oss-120b";
+  json["cluster"]["chip"] = "h200-sxm";
+  json["serving"]["weights"] = "fp8";
+  json["serving"]["kv_cache"] = "fp8";
+  const ServingJob job = job_of(json);
+  const auto topology = build_topology(topology_spec(job.cluster));
+  const ServingModel windowed(job, job.serving.pools[0], topology, test::catalogs().assumptions);
+  CHECK(windowed.memory().kv_bytes_per_token == 18'432.0);
+  CHECK(windowed.memory().kv_window_tokens == 128);
+
+  // A long-context decode step with the window saves what the windowed layers no longer read: 64 sequences of 30,000
+  // tokens read 64 x 30,000 x 1 KiB per layer on a full layer, 64 x 128 x 1 KiB on a windowed one; over 18 layers
+  // that is 64 x 29,872 x 18 x 1,024 bytes = 35.2 GB less, at H200's 4.8 TB/s x the memory-bound efficiency (GQA's
+  // 16 FLOPs per byte keep decode attention memory-bound).
+  ServingJob full_job = job;
+  full_job.model.sliding_window.reset();
+  const ServingModel full(full_job, full_job.serving.pools[0], topology, test::catalogs().assumptions);
+  const BatchShape shape{.decode_seqs = 64, .decode_context = 64 * 30'000.0, .decode_window_context = 64 * 128.0};
+  const double with_window = windowed.step(shape).time_s;
+  const double without = full.step(shape).time_s;
+  const double hbm = job.cluster.chip.hbm_bandwidth.value * test::catalogs().assumptions.kernel("hopper").memory_bound;
+  CHECK_THAT(without - with_window, WithinRel(64.0 * 29'872 * 18 * 1024 / hbm, 1e-9));
+  // Short contexts (within the window) cost the same either way.
+  const BatchShape short_shape{.decode_seqs = 64, .decode_context = 64 * 100.0, .decode_window_context = 64 * 100.0};
+  CHECK_THAT(windowed.step(short_shape).time_s, WithinRel(full.step(short_shape).time_s, 1e-12));
+}
+
 TEST_CASE("experts touched, MTP tokens per step and latency percentiles", "[serving][formula]") {
   // One token picks top_k experts: 256 (1 - (1 - 8/256)^1) = 8. None: 0. Many: all 256.
   CHECK_THAT(experts_touched(256, 8, 1), WithinRel(8.0, 1e-12));
@@ -374,20 +422,28 @@ TEST_CASE("4-bit weights: their bytes, and the type their GEMMs multiply in", "[
   // together, attention 36 x 26,547,200 with the q/k/v biases, routers 36 x 368,640, norms 36 x 5,760 + 2,880) =
   // 2,127,447,360 parameters in bf16 = 4,254,894,720 bytes. Together 65,190,119,040 bytes.
   CHECK_THAT(h200.memory().weights_bytes, WithinRel(65'190'119'040.0, 1e-9));
-  // The H200 has no FP4 units: its MXFP4 GEMMs multiply in fp8 (weight-only quantisation) at the fp8 efficiency.
+  // The H200 has no FP4 units: its MXFP4 GEMMs dequantise the weights against bf16 activations (W4A16, as
+  // TensorRT-LLM's Triton MoE backend runs gpt-oss on Hopper), at the bf16 efficiency.
   const auto& chip = job.cluster.chip;
   const auto& kernel = test::catalogs().assumptions.kernel(chip.family);
   const auto mx = gemm_path(chip, kernel, DataType::mxfp4);
-  CHECK(mx.peak_flop_per_s == chip.sustained_flop_per_s(DataType::fp8));
-  CHECK(mx.efficiency == kernel.gemm_fp8);
+  CHECK(mx.peak_flop_per_s == chip.sustained_flop_per_s(DataType::bf16));
+  CHECK(mx.efficiency == kernel.gemm_bf16);
   CHECK(mx.weight_bytes == 0.53125);
-  // A B200 multiplies them in its FP4 units, at the FP4 efficiency.
+  // A B200 pairs them with MXFP8 activations (W4A8): its MXFP8 rate (= FP8's), at the fp8 efficiency. NVFP4
+  // weights meet NVFP4 activations in its FP4 units.
   json["cluster"]["chip"] = "b200";
   const ServingJob b200_job = job_of(json);
+  const auto& b200 = b200_job.cluster.chip;
   const auto& blackwell = test::catalogs().assumptions.kernel("blackwell");
-  const auto fp4 = gemm_path(b200_job.cluster.chip, blackwell, DataType::mxfp4);
-  CHECK(fp4.peak_flop_per_s == b200_job.cluster.chip.sustained_flop_per_s(DataType::mxfp4));
-  CHECK(fp4.efficiency == blackwell.gemm_fp4);
+  const auto w4a8 = gemm_path(b200, blackwell, DataType::mxfp4);
+  CHECK(w4a8.peak_flop_per_s == b200.sustained_flop_per_s(DataType::mxfp8));
+  CHECK(w4a8.efficiency == blackwell.gemm_fp8);
+  const auto w4a4 = gemm_path(b200, blackwell, DataType::nvfp4);
+  CHECK(w4a4.peak_flop_per_s == b200.sustained_flop_per_s(DataType::nvfp4));
+  CHECK(w4a4.efficiency == blackwell.gemm_fp4);
+  // An 8-bit type the chip lacks multiplies in fp8: int8 weights on an H200 (which lists int8) stay int8.
+  CHECK(gemm_path(chip, kernel, DataType::fp8).peak_flop_per_s == chip.sustained_flop_per_s(DataType::fp8));
 }
 
 TEST_CASE("offline queues every request at once, as a closed loop of as many clients", "[serving][sim]") {

@@ -25,9 +25,7 @@ double attention_params(const ModelArch& m) {
 }
 
 // Layers with an attention block: a hybrid model's Mamba layers keep a fixed-size state per sequence instead.
-double attention_layers(const ModelArch& m) {
-  return m.is_hybrid() ? m.layer_count(LayerKind::attention) : m.layers;
-}
+double attention_layers(const ModelArch& m) { return m.attention_layer_count(); }
 
 double ffn_params(const ModelArch& m, double intermediate, double width) {
   const double matrices = m.ffn_act == FfnActivation::swiglu ? 3.0 : 2.0;  // gate, up, down vs up, down

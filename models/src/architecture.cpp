@@ -105,6 +105,14 @@ MoeDims read_moe(JsonReader& reader) {
   return moe;
 }
 
+SlidingWindow read_sliding_window(JsonReader& reader) {
+  SlidingWindow window;
+  window.tokens = read_int(reader, "tokens", Need::required, kPositive);
+  window.layers = read_int(reader, "layers", Need::required, kPositive);
+  reader.finish();
+  return window;
+}
+
 MambaDims read_mamba(JsonReader& reader) {
   MambaDims mamba;
   mamba.heads = read_int(reader, "heads", Need::required, kPositive);
@@ -191,6 +199,7 @@ ModelArch read_model(JsonReader& reader, bool catalog_entry) {
                                           : Attention::mha;
   if (auto mla = reader.object("mla", Need::optional)) model.mla = read_mla(*mla);
   if (auto moe = reader.object("moe", Need::optional)) model.moe = read_moe(*moe);
+  if (auto window = reader.object("sliding_window", Need::optional)) model.sliding_window = read_sliding_window(*window);
   model.mtp_modules = read_int(reader, "mtp_modules", Need::optional, kNonNegative);
   model.mtp_shared_weights = reader.boolean("mtp_shared_weights", Need::optional).value_or(false);
   model.hybrid_pattern = reader.string("hybrid_pattern", Need::optional).value_or("");
@@ -223,6 +232,12 @@ ModelArch read_model(JsonReader& reader, bool catalog_entry) {
   }
   if (model.mtp_shared_weights && model.mtp_modules == 0) {
     reader.problem("mtp_shared_weights", "needs mtp_modules: the depth the shared MTP module runs");
+  }
+  if (model.sliding_window) {
+    if (model.sliding_window->layers > model.attention_layer_count()) {
+      reader.problem("sliding_window", fmt::format("layers ({}) exceeds the model's attention layers ({})",
+                                                   model.sliding_window->layers, model.attention_layer_count()));
+    }
   }
   if (model.moe && model.moe->dense_layers > model.layers) {
     reader.problem("moe", fmt::format("dense_layers ({}) exceeds layers ({})", model.moe->dense_layers, model.layers));

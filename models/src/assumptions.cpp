@@ -239,6 +239,9 @@ Assumptions load_assumptions(const fs::path& root, bool calibrated, const fs::pa
     read.read(*s, "serving", "per_layer_overhead", Dimension::time, a.serving_per_layer_overhead_s, {.min = 0});
     read.read(*s, "serving", "per_moe_layer_overhead", Dimension::time, a.serving_per_moe_layer_overhead_s, {.min = 0});
     read.read(*s, "serving", "kv_block_tokens", Dimension::count, a.kv_block_tokens, {.min = 1, .max = 4096});
+    constexpr NumberBounds kServingSigma{.min = 0, .max = 2, .min_exclusive = true};
+    read.read(*s, "serving", "log_sigma_dense", Dimension::fraction, a.serving_log_sigma_dense, kServingSigma);
+    read.read(*s, "serving", "log_sigma_moe", Dimension::fraction, a.serving_log_sigma_moe, kServingSigma);
     s->finish();
   }
   if (auto u = top.object("uncertainty", Need::required)) {

@@ -102,6 +102,18 @@ ModelArch import_hf_config(const nlohmann::json& config, const std::string& file
                     .node_limit = groups > 1 ? group_limit : 0};
     m.mtp_modules = get_int(r, "num_nextn_predict_layers", Need::optional, kNonNegative);
   }
+  // A sliding window where the config applies one: on the layers its layer_types mark "sliding_attention", or on
+  // every layer of a Mistral config that sets it (Mistral 7B v0.1). Qwen configs carry a window they switch off.
+  const auto* window = r.raw("sliding_window", Need::optional);
+  if (window && window->is_number_integer() && window->get<long>() > 0) {
+    int windowed = 0;
+    if (const auto* types = r.raw("layer_types", Need::optional); types && types->is_array()) {
+      windowed = static_cast<int>(std::count(types->begin(), types->end(), "sliding_attention"));
+    } else if (family == "mistral") {
+      windowed = m.layers;
+    }
+    if (windowed > 0) m.sliding_window = SlidingWindow{.tokens = static_cast<int>(window->get<long>()), .layers = windowed};
+  }
   throw_if_any(problems);
   return m;
 }
@@ -139,6 +151,7 @@ nlohmann::json model_to_json(const ModelArch& m) {
     if (m.moe->expert_bias) j["moe"]["expert_bias"] = true;
     if (m.moe->clamped_activation) j["moe"]["clamped_activation"] = true;
   }
+  if (m.sliding_window) j["sliding_window"] = {{"tokens", m.sliding_window->tokens}, {"layers", m.sliding_window->layers}};
   j["mtp_modules"] = m.mtp_modules;
   if (m.mtp_shared_weights) j["mtp_shared_weights"] = true;
   if (m.is_hybrid()) j["hybrid_pattern"] = m.hybrid_pattern;

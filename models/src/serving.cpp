@@ -27,10 +27,21 @@ double Mtp::expected_tokens_per_step() const {
 }
 
 double kv_bytes_per_token_per_chip(const ModelArch& m, const ServingPlan& plan, double element_bytes) {
-  const double layers = std::ceil(static_cast<double>(m.layers) / plan.pp);
+  // The fullest stage's layers that keep every token: all of them but the sliding-window ones (unless every layer
+  // has a window).
+  const int windowed = m.windowed_layers() < m.attention_layer_count() ? m.windowed_layers() : 0;
+  const double layers = std::ceil(static_cast<double>(m.layers - windowed) / plan.pp);
   if (m.mla) return layers * (m.mla->kv_lora_rank + m.mla->qk_rope_head_dim) * element_bytes;
   const double heads_here = std::ceil(static_cast<double>(m.kv_heads) / plan.tp);
   return layers * 2.0 * heads_here * m.head_dim * element_bytes;
+}
+
+double window_pairs(double start, double chunk, double window) {
+  const double end = start + chunk;
+  if (window <= 0 || end <= window) return chunk * (start + 0.5 * chunk);
+  // Queries before the window fills see every earlier key; the later ones see the window.
+  const double below = start < window ? (window * window - start * start) / 2.0 : 0.0;
+  return below + (end - std::max(start, window)) * window;
 }
 
 double experts_touched(double experts, double top_k, double tokens) {
@@ -83,8 +94,14 @@ constexpr double kLogitBytes = 4.0;       // fp32 logits
 double fill(double x, double half) { return x / (x + half); }
 
 BatchShape scaled(const BatchShape& s, double f) {
-  return {s.decode_seqs * f,    s.decode_context * f, s.prefill_tokens * f,
-          s.prefill_seqs * f,   s.prefill_pairs * f,  s.instance_tokens * f};
+  return {.decode_seqs = s.decode_seqs * f,
+          .decode_context = s.decode_context * f,
+          .prefill_tokens = s.prefill_tokens * f,
+          .prefill_seqs = s.prefill_seqs * f,
+          .prefill_pairs = s.prefill_pairs * f,
+          .decode_window_context = s.decode_window_context * f,
+          .prefill_window_pairs = s.prefill_window_pairs * f,
+          .instance_tokens = s.instance_tokens * f};
 }
 
 }  // namespace
@@ -110,7 +127,12 @@ ServingModel::ServingModel(const ServingJob& job, const ServingPool& pool, const
   per_moe_layer_overhead_s_ = a.serving_per_moe_layer_overhead_s;
   const auto params = count_params(model_);
   active_params_ = params.active_without_input_embedding;
-  kv_model_bytes_per_token_ = kv_cache_bytes_per_token(model_, kv_element_bytes_);
+  // Sliding-window layers hold only their window: a sequence's KV grows with the full-attention layers alone
+  // (unless every layer has a window).
+  const int attention = model_.attention_layer_count();
+  window_share_ = model_.windowed_layers() > 0 ? static_cast<double>(model_.windowed_layers()) / attention : 0.0;
+  const bool windows_some = window_share_ > 0 && window_share_ < 1;
+  kv_model_bytes_per_token_ = kv_cache_bytes_per_token(model_, kv_element_bytes_) * (windows_some ? 1.0 - window_share_ : 1.0);
 
   // Weights of the fullest stage: non-expert weights split tp ways; routed experts over the ep ranks, or split tp
   // ways when ep is 1. MTP modules are loaded only when they draft.
@@ -145,11 +167,21 @@ ServingModel::ServingModel(const ServingJob& job, const ServingPool& pool, const
   mem.kv_bytes = mem.usable_bytes - mem.weights_bytes - mem.workspace_bytes - mem.reserved_bytes;
   mem.kv_bytes_per_token = kv_bytes_per_token_per_chip(model_, plan, kv_element_bytes_);
   mem.kv_capacity_tokens = mem.kv_bytes > 0 ? static_cast<long>(mem.kv_bytes / mem.kv_bytes_per_token) : 0;
+  if (windows_some) {
+    mem.kv_window_tokens = static_cast<long>(std::ceil(model_.window_tokens() * window_share_ / (1.0 - window_share_)));
+  }
 }
 
 GemmPath gemm_path(const Chip& chip, const KernelEfficiency& kernel, DataType stored) {
-  DataType compute = stored;
-  if (!chip.peak(compute)) compute = chip.peak(DataType::fp8) ? DataType::fp8 : DataType::bf16;
+  // MXFP4 weights meet MXFP8 activations (W4A8: TensorRT-LLM's gpt-oss on Blackwell); NVFP4 checkpoints quantise
+  // the activations to NVFP4 too (W4A4).
+  DataType compute = stored == DataType::mxfp4 ? DataType::mxfp8 : stored;
+  // Without units for that type, 4-bit weights are dequantised in the kernel against bf16 activations (W4A16:
+  // Hopper runs gpt-oss's MXFP4 experts through Triton's upcasting kernels); 8-bit ones multiply in fp8 where the
+  // chip has it.
+  if (!chip.peak(compute)) {
+    compute = bit_length(stored) == 4 || !chip.peak(DataType::fp8) ? DataType::bf16 : DataType::fp8;
+  }
   GemmPath path;
   path.peak_flop_per_s = chip.sustained_flop_per_s(compute);
   path.efficiency = compute == DataType::bf16    ? kernel.gemm_bf16
@@ -184,7 +216,7 @@ Collective ServingModel::tp_all_reduce(double tokens) const {
                           links_.scaleup, links_.scaleout);
 }
 
-ServingModel::LayerTime ServingModel::layer(const BatchShape& s, bool moe_layer) const {
+ServingModel::LayerTime ServingModel::layer(const BatchShape& s, bool moe_layer, bool windowed) const {
   const auto& m = model_;
   const auto& plan = pool_.plan;
   const double t = plan.tp;
@@ -212,6 +244,8 @@ ServingModel::LayerTime ServingModel::layer(const BatchShape& s, bool moe_layer)
   // Attention core. Decode: every sequence reads its whole KV cache once per step; MLA attends over the latent
   // (kv_lora + rope wide for scores, kv_lora for values). Prefill: causal FlashAttention over the chunk's pairs.
   const double heads = m.heads / t;
+  const double decode_context = windowed ? s.decode_window_context : s.decode_context;
+  const double prefill_pairs = windowed ? s.prefill_window_pairs : s.prefill_pairs;
   if (s.decode_seqs > 0) {
     const double queries = tokens_per_decode_step();
     double flop_per_entry = 0;
@@ -223,12 +257,12 @@ ServingModel::LayerTime ServingModel::layer(const BatchShape& s, bool moe_layer)
       flop_per_entry = 2.0 * heads * (m.qk_head_dim() + m.v_head_dim());
       bytes_per_entry = 2.0 * std::ceil(m.kv_heads / t) * m.head_dim * kv_element_bytes_;
     }
-    const double flop = flop_per_entry * queries * s.decode_context;
-    c += std::max(flop / (peak_bf16_ * kernel_.attention_forward), memory_s(bytes_per_entry * s.decode_context));
+    const double flop = flop_per_entry * queries * decode_context;
+    c += std::max(flop / (peak_bf16_ * kernel_.attention_forward), memory_s(bytes_per_entry * decode_context));
   }
   if (s.prefill_tokens > 0) {
-    const double flop = 2.0 * heads * (m.qk_head_dim() + m.v_head_dim()) * s.prefill_pairs;
-    const double context = 2.0 * s.prefill_pairs / s.prefill_tokens;
+    const double flop = 2.0 * heads * (m.qk_head_dim() + m.v_head_dim()) * prefill_pairs;
+    const double context = 2.0 * prefill_pairs / s.prefill_tokens;
     const double efficiency = std::min(1.0, kernel_.attention_forward * attention_shape(context, m.qk_head_dim(), kernel_));
     c += flop / (peak_bf16_ * efficiency);
   }
@@ -278,15 +312,21 @@ ServingModel::LayerTime ServingModel::layer(const BatchShape& s, bool moe_layer)
   return out;
 }
 
-double ServingModel::layer_s(const BatchShape& s, bool moe_layer) const {
+double ServingModel::layer_s(const BatchShape& s, bool moe_layer, bool windowed) const {
   if (!two_batch_overlap_) {
-    const auto l = layer(s, moe_layer);
+    const auto l = layer(s, moe_layer, windowed);
     return l.compute_s + l.communication_s;
   }
   // Two micro-batches in turn: one computes while the other communicates (DeepSeek's and SGLang's two-batch
   // overlap); each reads the weights again.
-  const auto half = layer(scaled(s, 0.5), moe_layer);
+  const auto half = layer(scaled(s, 0.5), moe_layer, windowed);
   return 2.0 * std::max(half.compute_s, half.communication_s);
+}
+
+double ServingModel::mean_layer_s(const BatchShape& s, bool moe_layer) const {
+  const double full = layer_s(s, moe_layer, false);
+  if (window_share_ <= 0) return full;
+  return (1.0 - window_share_) * full + window_share_ * layer_s(s, moe_layer, true);
 }
 
 // The output head over the rows that need logits (in bf16), and the logits' softmax.
@@ -304,14 +344,15 @@ double ServingModel::mtp_s(double seqs) const {
   draft.prefill_tokens = seqs;  // one new token per sequence, attending to its context like a decode token
   draft.prefill_seqs = seqs;
   draft.prefill_pairs = seqs;
-  const double one = layer_s(draft, model_.is_moe()) + gemm_s(seqs, model_.hidden, 2.0 * model_.hidden, dense_) +
+  draft.prefill_window_pairs = seqs;
+  const double one = layer_s(draft, model_.is_moe(), false) + gemm_s(seqs, model_.hidden, 2.0 * model_.hidden, dense_) +
                      head_s(seqs);
   return mtp_.draft_tokens * one;
 }
 
 double ServingModel::stages_s(const BatchShape& mb) const {
-  const double dense = layer_s(mb, false);
-  const double moe = model_.is_moe() ? layer_s(mb, true) : 0.0;
+  const double dense = mean_layer_s(mb, false);
+  const double moe = model_.is_moe() ? mean_layer_s(mb, true) : 0.0;
   const double rows = mb.decode_seqs * tokens_per_decode_step() + mb.prefill_seqs;
   double slowest = 0;
   for (const auto& stage : stages_) {
@@ -347,10 +388,10 @@ StepCost ServingModel::step(const BatchShape& shape) const {
     const double prefill_fraction = shape.prefill_tokens / tokens;
     BatchShape p = shape;
     p.decode_seqs = 0;
-    p.decode_context = 0;
+    p.decode_context = p.decode_window_context = 0;
     p.instance_tokens = shape.instance_tokens * prefill_fraction;
     BatchShape d = shape;
-    d.prefill_tokens = d.prefill_seqs = d.prefill_pairs = 0;
+    d.prefill_tokens = d.prefill_seqs = d.prefill_pairs = d.prefill_window_pairs = 0;
     d.instance_tokens = shape.instance_tokens * (1.0 - prefill_fraction);
     const double tp = step_s(p);
     const double td = step_s(d);
@@ -363,7 +404,10 @@ double ServingModel::model_flop(const BatchShape& s) const {
   const auto& m = model_;
   const double tokens = s.decode_seqs * tokens_per_decode_step() + s.prefill_tokens;
   const double per_entry = 2.0 * m.heads * (m.qk_head_dim() + m.v_head_dim()) * m.layers;
-  return 2.0 * active_params_ * tokens + per_entry * (s.prefill_pairs + tokens_per_decode_step() * s.decode_context);
+  const auto entries = [&](double pairs, double context) { return pairs + tokens_per_decode_step() * context; };
+  return 2.0 * active_params_ * tokens +
+         per_entry * ((1.0 - window_share_) * entries(s.prefill_pairs, s.decode_context) +
+                      window_share_ * entries(s.prefill_window_pairs, s.decode_window_context));
 }
 
 }  // namespace flopcast

@@ -58,6 +58,13 @@ void complete_serving(ServingResult& r, const ServingJob& job, const TopologySum
   for (const auto& pool : r.pools) prefill_chip_share += pool.chips / chips * pool.prefill_share;
   if (r.input_tokens > 0) r.usd_per_m_input = r.cost_usd * prefill_chip_share / (r.input_tokens / 1e6);
   if (r.output_tokens > 0) r.usd_per_m_output = r.cost_usd * (1.0 - prefill_chip_share) / (r.output_tokens / 1e6);
+  r.log_sigma = job.model.is_moe() ? a.serving_log_sigma_moe : a.serving_log_sigma_dense;
+}
+
+std::pair<double, double> serving_range(const ServingResult& result, double value) {
+  constexpr double kNormalZ90 = 1.2816;
+  const double f = std::exp(kNormalZ90 * result.log_sigma);
+  return {value / f, value * f};
 }
 
 namespace {
@@ -84,8 +91,9 @@ class Steady {
   // or its whole length when the scheduler reserves the output on admission.
   double max_batch() const {
     const auto& b = model_.pool().batching;
-    const double mean_context = w_.input_tokens + (b.reserve_output ? 1.0 : 0.5) * w_.output_tokens;
-    const double by_kv = static_cast<double>(model_.memory().kv_capacity_tokens) / mean_context;
+    const double held = w_.input_tokens + (b.reserve_output ? 1.0 : 0.5) * w_.output_tokens +
+                        static_cast<double>(model_.memory().kv_window_tokens);
+    const double by_kv = static_cast<double>(model_.memory().kv_capacity_tokens) / held;
     return std::max(0.0, std::min({static_cast<double>(b.max_running), by_kv,
                                    static_cast<double>(b.max_batch_tokens) / q_}));
   }
@@ -93,7 +101,8 @@ class Steady {
   double decode_step_s(double batch) const {
     BatchShape s;
     s.decode_seqs = batch;
-    s.decode_context = batch * (w_.input_tokens + 0.5 * w_.output_tokens);
+    s.decode_context = batch * mean_context();
+    s.decode_window_context = batch * windowed(mean_context());
     s.instance_tokens = batch * q_ * model_.pool().plan.dp_attention;
     return model_.step(s).time_s;
   }
@@ -107,7 +116,8 @@ class Steady {
     BatchShape s;
     s.prefill_tokens = fresh * prompts / chunks;
     s.prefill_seqs = prompts / chunks;
-    s.prefill_pairs = fresh * prompts * (cached + 0.5 * fresh) / chunks;
+    s.prefill_pairs = prompts * window_pairs(cached, fresh, 0.0) / chunks;
+    s.prefill_window_pairs = prompts * window_pairs(cached, fresh, model_.window_tokens()) / chunks;
     s.instance_tokens = s.prefill_tokens * model_.pool().plan.dp_attention;
     return chunks * model_.step(s).time_s;
   }
@@ -116,12 +126,21 @@ class Steady {
   double request_flop() const {
     const double fresh = w_.input_tokens * (1.0 - hit_);
     const double steps = w_.output_tokens / accepted_;
+    const double cached = w_.input_tokens * hit_;
     return model_.model_flop({.decode_seqs = steps,
-                              .decode_context = steps * (w_.input_tokens + 0.5 * w_.output_tokens),
+                              .decode_context = steps * mean_context(),
                               .prefill_tokens = fresh,
                               .prefill_seqs = 1,
-                              .prefill_pairs = fresh * (w_.input_tokens * hit_ + 0.5 * fresh),
+                              .prefill_pairs = window_pairs(cached, fresh, 0.0),
+                              .decode_window_context = steps * windowed(mean_context()),
+                              .prefill_window_pairs = window_pairs(cached, fresh, model_.window_tokens()),
                               .instance_tokens = 0});
+  }
+
+  // A decoding sequence's mean context, and what a sliding-window layer of it reads.
+  double mean_context() const { return w_.input_tokens + 0.5 * w_.output_tokens; }
+  double windowed(double context) const {
+    return model_.window_tokens() > 0 ? std::min(context, model_.window_tokens()) : context;
   }
 
   // A colocated rank at arrival rate `rate` (requests/s): the decode batch that rate sustains, from Little's law

@@ -697,8 +697,9 @@ Section serving_section(const ReportData& data) {
   Section section{.title = "Serving", .blocks = {}};
   section.blocks.push_back(Paragraph{fmt::format(
       "{} deployments served ({}): throughput, latency and what a million tokens costs. The prefill share of the cost "
-      "is charged to input tokens, the decode share to output tokens. No p10-p90 range yet: serving has no "
-      "calibrated spread.",
+      "is charged to input tokens, the decode share to output tokens. Ranges are p10-p90 (80 % likely between): "
+      "the serving model's cross-validated error on published serving runs of dense or MoE models (flopcast serve "
+      "--validate --cv).",
       data.serving.size(), data.tier == Tier::analytical ? "tier 1, steady state" : "request-level simulation")});
   Table table{.caption = "Deployments side by side",
               .header = {"scenario", "chips", "output tokens/s per chip", "TTFT p90", "TPOT p90", "goodput",
@@ -714,14 +715,20 @@ Section serving_section(const ReportData& data) {
   ChartSeries all{.name = "all tokens", .x = {}, .y = {}, .low = {}, .high = {}, .colour = {}};
   for (const auto& r : data.serving) {
     const auto& x = r.result;
+    const auto ranged = [&](double value, const std::function<std::string(double)>& text, std::string unit) {
+      const auto [low, high] = serving_range(x, value);
+      return interval_cell(value, Interval{.p10 = low, .p90 = high}, text, 1.0, std::move(unit));
+    };
+    const auto money = [](double v) { return usd(v); };
     table.rows.push_back(
         {text_cell(r.scenario.name), number_cell(chips_short(r.scenario.job), r.scenario.job.cluster.chips, "chips"),
-         number_cell(count(x.output_tokens_per_s_per_chip), x.output_tokens_per_s_per_chip, "tokens/s per chip"),
-         number_cell(seconds(x.ttft.p90_s), x.ttft.p90_s, "s"), number_cell(seconds(x.tpot.p90_s), x.tpot.p90_s, "s"),
+         ranged(x.output_tokens_per_s_per_chip, [](double v) { return count(v); }, "tokens/s per chip"),
+         ranged(x.ttft.p90_s, [](double v) { return seconds(v); }, "s"),
+         ranged(x.tpot.p90_s, [](double v) { return seconds(v); }, "s"),
          number_cell(percent(x.goodput_fraction), 100 * x.goodput_fraction, "% of requests within both SLOs"),
-         number_cell(usd(x.usd_per_m_input), x.usd_per_m_input, "USD per million tokens"),
-         number_cell(usd(x.usd_per_m_output), x.usd_per_m_output, "USD per million tokens"),
-         number_cell(usd(x.usd_per_m_tokens), x.usd_per_m_tokens, "USD per million tokens")});
+         ranged(x.usd_per_m_input, money, "USD per million tokens"),
+         ranged(x.usd_per_m_output, money, "USD per million tokens"),
+         ranged(x.usd_per_m_tokens, money, "USD per million tokens")});
     chart.categories.push_back(short_label(r.scenario.name));
     input.y.push_back(x.usd_per_m_input);
     output.y.push_back(x.usd_per_m_output);

@@ -151,8 +151,10 @@ class ServingSim {
     r.prompt = input;
     account_system(now, +1);
     // A request whose whole context cannot fit one rank's cache can never run.
-    const long need = blocks(input + output + static_cast<long>(models_.back()->tokens_per_decode_step()));
-    if (need > capacity_blocks_.front() || need > capacity_blocks_.back()) {
+    const auto need = [&](const ServingModel& m) {
+      return blocks(input + output + static_cast<long>(m.tokens_per_decode_step()) + m.memory().kv_window_tokens);
+    };
+    if (need(*models_.front()) > capacity_blocks_.front() || need(*models_.back()) > capacity_blocks_.back()) {
       ++rejected_;
       account_system(now, -1);
       check_done();
@@ -245,8 +247,9 @@ class ServingSim {
     ++preemptions_;
   }
 
-  bool grow(Rank& rank, Request& r, long tokens, long capacity) {
-    const long need = blocks(tokens) - r.kv_blocks;
+  // `window` tokens more for the sequence's sliding-window layers (ServingMemory::kv_window_tokens).
+  bool grow(Rank& rank, Request& r, long tokens, long window, long capacity) {
+    const long need = blocks(tokens + window) - r.kv_blocks;
     if (need <= 0) return true;
     if (rank.used_blocks + need > capacity) return false;
     rank.used_blocks += need;
@@ -254,10 +257,12 @@ class ServingSim {
     return true;
   }
 
-  RankStep form(Rank& rank, const ServingPool& pool, long capacity, double q) {
+  RankStep form(Rank& rank, const ServingPool& pool, const ServingModel& model, long capacity) {
     RankStep step;
     long budget = pool.batching.max_batch_tokens;
-    const auto query_tokens = static_cast<long>(q);
+    const auto query_tokens = static_cast<long>(model.tokens_per_decode_step());
+    const long window_kv = model.memory().kv_window_tokens;
+    const double window = model.window_tokens();
     // What a request holds on admission: its context, or with reserve_output its whole output as well.
     const auto admitted_tokens = [&](const Request& r, long context) {
       return pool.batching.reserve_output ? r.input + r.output + query_tokens : context;
@@ -266,7 +271,7 @@ class ServingSim {
       // Requests whose KV cache has arrived join when their context fits.
       while (!rank.waiting.empty() && static_cast<int>(rank.running.size()) < pool.batching.max_running) {
         Request* r = rank.waiting.front();
-        if (!grow(rank, *r, admitted_tokens(*r, r->context + query_tokens), capacity)) break;
+        if (!grow(rank, *r, admitted_tokens(*r, r->context + query_tokens), window_kv, capacity)) break;
         rank.waiting.pop_front();
         rank.running.push_back(r);
       }
@@ -276,7 +281,7 @@ class ServingSim {
         Request* r = rank.running[i];
         if (!r->decoding()) continue;
         if (budget < query_tokens) break;
-        while (!grow(rank, *r, r->context + query_tokens, capacity)) {
+        while (!grow(rank, *r, r->context + query_tokens, window_kv, capacity)) {
           const bool self = rank.running.back() == r;
           preempt(rank);
           if (self) break;
@@ -285,6 +290,8 @@ class ServingSim {
         step.decode.push_back(r);
         step.shape.decode_seqs += 1;
         step.shape.decode_context += static_cast<double>(r->context);
+        step.shape.decode_window_context += window > 0 ? std::min(window, static_cast<double>(r->context))
+                                                       : static_cast<double>(r->context);
         budget -= query_tokens;
       }
     }
@@ -295,7 +302,9 @@ class ServingSim {
         step.prefill.push_back({r, chunk});
         step.shape.prefill_tokens += static_cast<double>(chunk);
         step.shape.prefill_seqs += 1;
-        step.shape.prefill_pairs += static_cast<double>(chunk) * (static_cast<double>(r->prefilled) + 0.5 * chunk);
+        step.shape.prefill_pairs += window_pairs(static_cast<double>(r->prefilled), static_cast<double>(chunk), 0.0);
+        step.shape.prefill_window_pairs +=
+            window_pairs(static_cast<double>(r->prefilled), static_cast<double>(chunk), window);
         budget -= chunk;
         return true;
       };
@@ -304,7 +313,7 @@ class ServingSim {
       }
       while (!rank.waiting.empty() && budget > 0 && static_cast<int>(rank.running.size()) < pool.batching.max_running) {
         Request* r = rank.waiting.front();
-        if (!grow(rank, *r, admitted_tokens(*r, r->prompt), capacity)) break;
+        if (!grow(rank, *r, admitted_tokens(*r, r->prompt), window_kv, capacity)) break;
         if (r->cached < 0) {
           r->cached = std::min(r->input - 1, static_cast<long>(std::floor(s_.prefix_cache_hit_rate * r->input)));
           r->prefilled = r->cached;
@@ -363,18 +372,22 @@ class ServingSim {
       long tokens = 0;
       double seqs = 0;
       for (std::size_t i = 0; i < inst.ranks.size(); ++i) {
-        steps[i] = form(inst.ranks[i], pool, capacity, q);
+        steps[i] = form(inst.ranks[i], pool, model, capacity);
         const auto& s = steps[i].shape;
         busiest.decode_seqs = std::max(busiest.decode_seqs, s.decode_seqs);
         busiest.decode_context = std::max(busiest.decode_context, s.decode_context);
         busiest.prefill_tokens = std::max(busiest.prefill_tokens, s.prefill_tokens);
         busiest.prefill_seqs = std::max(busiest.prefill_seqs, s.prefill_seqs);
         busiest.prefill_pairs = std::max(busiest.prefill_pairs, s.prefill_pairs);
+        busiest.decode_window_context = std::max(busiest.decode_window_context, s.decode_window_context);
+        busiest.prefill_window_pairs = std::max(busiest.prefill_window_pairs, s.prefill_window_pairs);
         total.decode_seqs += s.decode_seqs;
         total.decode_context += s.decode_context;
         total.prefill_tokens += s.prefill_tokens;
         total.prefill_seqs += s.prefill_seqs;
         total.prefill_pairs += s.prefill_pairs;
+        total.decode_window_context += s.decode_window_context;
+        total.prefill_window_pairs += s.prefill_window_pairs;
         tokens += steps[i].tokens();
         seqs += s.decode_seqs + s.prefill_seqs;
       }
@@ -553,7 +566,7 @@ NLOHMANN_JSON_SERIALIZE_ENUM(PoolRole, {{PoolRole::both, "both"}, {PoolRole::pre
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ServingPlan, tp, pp, dp_attention, ep)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Batching, max_batch_tokens, max_running, prefill_chunk_tokens)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ServingMemory, weights_bytes, workspace_bytes, reserved_bytes, usable_bytes, kv_bytes,
-                                   kv_bytes_per_token, kv_capacity_tokens)
+                                   kv_bytes_per_token, kv_window_tokens, kv_capacity_tokens)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(LatencyStats, mean_s, p50_s, p90_s, p99_s)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ServingPoolResult, role, chips, instances, plan, batching, memory, busy_fraction,
                                    prefill_share, kv_occupancy_mean, kv_occupancy_max, mean_batch_seqs, steps)
@@ -563,10 +576,25 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ServingResult, tier, requests, preemptions, d
                                    output_tokens_per_s_per_node, ttft, tpot, e2e, goodput_requests_per_s,
                                    goodput_fraction, goodput_output_tokens_per_s, arrival_rate_per_s,
                                    mean_requests_in_system, mfu, facility_power_w, energy_kwh, kwh_per_mtok, cost_usd,
-                                   usd_per_hour, usd_per_m_input, usd_per_m_output, usd_per_m_tokens, pools,
-                                   simulated_steps, wall_s, notes)
+                                   usd_per_hour, usd_per_m_input, usd_per_m_output, usd_per_m_tokens, log_sigma,
+                                   pools, simulated_steps, wall_s, notes)
 
-nlohmann::json serving_result_to_json(const ServingResult& result) { return result; }
+// The result, and the p10 and p90 of its headline figures under the model's error spread.
+nlohmann::json serving_result_to_json(const ServingResult& result) {
+  nlohmann::json json = result;
+  auto& ranges = json["p10_p90"];
+  const auto add = [&](const char* name, double value) {
+    const auto [low, high] = serving_range(result, value);
+    ranges[name] = {low, high};
+  };
+  add("output_tokens_per_s_per_chip", result.output_tokens_per_s_per_chip);
+  add("input_tokens_per_s_per_chip", result.input_tokens_per_s_per_chip);
+  add("ttft_p50_s", result.ttft.p50_s);
+  add("tpot_p50_s", result.tpot.p50_s);
+  add("usd_per_m_tokens", result.usd_per_m_tokens);
+  add("usd_per_m_output", result.usd_per_m_output);
+  return json;
+}
 
 ServingResult serving_result_from_json(const nlohmann::json& json) { return json.get<ServingResult>(); }
 

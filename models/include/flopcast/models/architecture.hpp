@@ -52,6 +52,14 @@ struct MoeDims {
 // Mamba-2 mixer (Dao & Gu 2024, "Transformers are SSMs", arXiv:2405.21060), as Megatron-Core's MambaMixer lays it
 // out: in_proj makes z and x (heads x head_dim each), B and C (groups x state each) and dt (one per head); a causal
 // depthwise convolution runs over x, B and C; the SSD scan runs in chunks; a gated RMSNorm and out_proj follow.
+// Sliding-window attention on some layers (gpt-oss alternates a 128-token window with full attention, Gemma 3 has
+// five windowed layers to one full): a windowed layer's query attends to at most `tokens` earlier keys, and its KV
+// cache keeps only those.
+struct SlidingWindow {
+  int tokens = 0;  // keys a query attends to, itself included
+  int layers = 0;  // attention layers that use the window; the others attend to the whole context
+};
+
 struct MambaDims {
   int heads = 0;
   int head_dim = 0;
@@ -92,6 +100,7 @@ struct ModelArch {
   Attention attention = Attention::mha;
   std::optional<MlaDims> mla;
   std::optional<MoeDims> moe;
+  std::optional<SlidingWindow> sliding_window;
   int mtp_modules = 0;
   // One MTP module's weights run mtp_modules deep (Megatron's mtp_use_repeated_layer, Nemotron 3 Super and Ultra):
   // the compute of mtp_modules modules, the parameters of one.
@@ -111,6 +120,11 @@ struct ModelArch {
   bool published_active_excludes_input_embedding = false;
 
   bool is_moe() const { return moe.has_value(); }
+  // Layers with an attention block (a hybrid model's '*' layers).
+  int attention_layer_count() const { return is_hybrid() ? layer_count(LayerKind::attention) : layers; }
+  // Attention layers with a sliding window, and the window in tokens (0 without one).
+  int windowed_layers() const { return sliding_window ? sliding_window->layers : 0; }
+  double window_tokens() const { return sliding_window ? sliding_window->tokens : 0.0; }
   bool is_hybrid() const { return !hybrid_pattern.empty(); }
   // Layer i's kind (0 = first): a transformer's leading dense layers, then MoE ones; a hybrid model's pattern.
   LayerKind layer_kind(int i) const;

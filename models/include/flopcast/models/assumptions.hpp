@@ -80,6 +80,10 @@ struct Assumptions {
   double serving_per_step_overhead_s = 2e-3;
   double serving_per_layer_overhead_s = 10e-6;
   double serving_per_moe_layer_overhead_s = 45e-6;  // an MoE layer's routing kernels (top-k, sort), at decode sizes
+  // The serving model's error spread in log space, from its cross-validated errors on published serving runs (flopcast
+  // serve --validate --cv): a figure's p10-p90 is its prediction x exp(-+1.2816 sigma). Dense and MoE models.
+  double serving_log_sigma_dense = 0.1;
+  double serving_log_sigma_moe = 0.3;
   double kv_block_tokens = 16;
 
   // Per tier: [0] analytical, [1] discrete-event (tiers 2 and 3).

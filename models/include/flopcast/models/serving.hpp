@@ -123,6 +123,9 @@ struct BatchShape {
   double prefill_tokens = 0;   // new prefill tokens
   double prefill_seqs = 0;     // sequences those tokens belong to
   double prefill_pairs = 0;    // causal attention pairs: sum over chunks of chunk x (earlier context + chunk / 2)
+  // The same two in a sliding-window layer (each query sees at most the window); equal to the above without one.
+  double decode_window_context = 0;
+  double prefill_window_pairs = 0;
   double instance_tokens = 0;  // tokens of all attention-DP ranks of the instance (what the experts see); 0: ranks x this rank's
 };
 
@@ -139,13 +142,18 @@ struct ServingMemory {
   double usable_bytes = 0;
   double kv_bytes = 0;               // usable - weights - workspace - reserved
   double kv_bytes_per_token = 0;     // on this chip, for one token of one sequence (its layers, its KV heads)
+  // What a sequence's sliding-window layers hold (their window of keys), in tokens of kv_bytes_per_token: a fixed
+  // share of the cache each running sequence takes besides its context. The full-attention layers are the ones
+  // counted per token; with no full-attention layer, every layer is counted per token and this is 0.
+  long kv_window_tokens = 0;
   long kv_capacity_tokens = 0;       // per attention-DP rank
   bool fits() const { return kv_capacity_tokens > 0; }
 };
 
-// How a GEMM against weights of one stored type runs on a chip: the type it multiplies in is the stored one where the
-// chip has units for it; a 4-bit type it lacks is dequantised in the kernel to its 8-bit float type, or to bf16
-// (weight-only quantisation, as Hopper runs MXFP4 experts).
+// How a GEMM against weights of one stored type runs on a chip: in the type the engines pair with those weights
+// (MXFP4 weights with MXFP8 activations, NVFP4 with NVFP4, the others with their own type) where the chip has units
+// for it; otherwise a 4-bit type is dequantised in the kernel against bf16 activations (weight-only), an 8-bit one
+// multiplies in fp8 where the chip has it, or in bf16.
 struct GemmPath {
   double peak_flop_per_s = 0;  // of the type it multiplies in, at the sustained clock
   double efficiency = 0;       // of large GEMMs of that type (int8 shares fp8's, the FP4 formats NVFP4's)
@@ -167,6 +175,8 @@ class ServingModel {
   const ServingPool& pool() const { return pool_; }
   // Decode tokens one sequence verifies per step (1 + MTP drafts).
   double tokens_per_decode_step() const { return 1.0 + mtp_.draft_tokens; }
+  // Keys a sliding-window layer's query sees (0: the model has no window).
+  double window_tokens() const { return model_.window_tokens(); }
   // Bytes of one token's KV cache for the whole model (what disaggregation sends from prefill to decode).
   double kv_transfer_bytes_per_token() const { return kv_model_bytes_per_token_; }
   // Seconds of one GEMM of m rows against an n x k weight on one of the pool's chips.
@@ -184,8 +194,10 @@ class ServingModel {
   };
   double step_s(const BatchShape& shape) const;
   double stages_s(const BatchShape& micro_batch) const;
-  LayerTime layer(const BatchShape& s, bool moe_layer) const;
-  double layer_s(const BatchShape& s, bool moe_layer) const;
+  LayerTime layer(const BatchShape& s, bool moe_layer, bool windowed) const;
+  double layer_s(const BatchShape& s, bool moe_layer, bool windowed) const;
+  // A dense or MoE layer averaged over the full-attention and sliding-window layers.
+  double mean_layer_s(const BatchShape& s, bool moe_layer) const;
   double head_s(double rows) const;
   double mtp_s(double seqs) const;
   double memory_s(double bytes) const { return bytes / hbm_rate_; }
@@ -209,6 +221,7 @@ class ServingModel {
   double grouped_hbm_rate_ = 0;
   double active_params_ = 0;
   double kv_model_bytes_per_token_ = 0;
+  double window_share_ = 0;  // share of the attention layers that attend within a sliding window
   std::vector<StageLayout> stages_;
   ServingMemory memory_;
 };
@@ -267,6 +280,9 @@ struct ServingResult {
   double usd_per_m_input = 0;  // the prefill share of the cost over the input tokens
   double usd_per_m_output = 0; // the decode share over the output tokens
   double usd_per_m_tokens = 0; // all of it over all tokens
+  // The model's error spread for this deployment (log space; the dense or MoE one): each figure's p10 and p90 are
+  // its prediction x exp(-+1.2816 sigma), a rate's p10 the lower, a time's or a price's the higher.
+  double log_sigma = 0;
   std::vector<ServingPoolResult> pools;
   long simulated_steps = 0;
   double wall_s = 0;
@@ -277,6 +293,8 @@ struct ServingResult {
 // tokens, duration, pools' busy and prefill shares).
 void complete_serving(ServingResult& result, const ServingJob& job, const TopologySummary& topology,
                       const Assumptions& assumptions);
+// A figure's p10 and p90 under the result's spread: {low, high} of the prediction x exp(-+1.2816 sigma).
+std::pair<double, double> serving_range(const ServingResult& result, double value);
 
 // Tier 1: steady-state throughput and latency from the step-time model (decode batch from Little's law, prefill
 // interference, the KV cache's limit on the batch). Microseconds; what the plan search uses.
@@ -285,6 +303,9 @@ ServingResult estimate_serving(const ServingJob& job, const TopologySummary& top
 // KV cache bytes per token on one chip: the stage's share of the layers, the chip's share of the KV heads (MHA and
 // GQA split KV heads over tp, up to one head per chip; MLA's latent is the same on every TP rank).
 double kv_bytes_per_token_per_chip(const ModelArch& model, const ServingPlan& plan, double element_bytes);
+// Causal attention pairs of `chunk` new tokens after `start` earlier ones when each query sees at most `window` keys
+// (0: no window): chunk x (start + chunk / 2) without one, the count the step shapes use.
+double window_pairs(double start, double chunk, double window);
 
 // Distinct experts a batch of `tokens` touches among `experts`, each token picking `top_k`:
 // E (1 - (1 - k / E)^tokens).
