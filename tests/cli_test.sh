@@ -243,6 +243,12 @@ expect serve-validate-unpublished 2 "deepseek-v3-h800.json: /serving/published: 
 expect serve-validate-search 2 "--search excludes --validate|--validate excludes --search" "" -- "$flopcast" serve --validate --search "$served"
 "$flopcast" serve --json "$served" >"$work/serve.json"
 expect serve-json 0 "^ok" "" -- python3 -c "import json; r = json.load(open('$work/serve.json'))['result']; print('ok' if r['requests'] > 0 and r['ttft']['p99_s'] >= r['ttft']['p50_s'] > 0 and r['usd_per_m_output'] > 0 and r['kwh_per_mtok'] > 0 else 'bad')"
+expect serve-json-ranges 0 "^ok" "" -- python3 -c "import json; r = json.load(open('$work/serve.json'))['result']; lo, hi = r['p10_p90']['output_tokens_per_s_per_chip']; print('ok' if lo < r['output_tokens_per_s_per_chip'] < hi and r['log_sigma'] > 0 else 'bad')"
+expect serve-range 0 "^  80 % range   output [0-9.]+ k? ?to [0-9.]+ k? ?tokens/s per chip; TTFT p50 [0-9.]+ to [0-9.]+ (ms|s);" "nan|inf" -- "$flopcast" serve "$served"
+expect serve-cv-needs-validate 2 "--cv requires --validate" "" -- "$flopcast" serve --cv "$served"
+expect serve-cv 0 "^Spread \(log space, 80 % of the errors within p10-p90\): dense [0-9.]+, MoE [0-9.]+; inside p10-p90 when the spread is made without the run's table: [0-9]+ % of 2 runs$" "nan|inf" -- "$flopcast" serve --validate --cv "${validated[@]}"
+QT_QPA_PLATFORM=offscreen "$flopcast" report --quiet "$served" scenarios/serving/llama3-405b-h100.json -o "$work/serving-report" >/dev/null 2>&1
+expect serve-report-curve 0 "^ok$" "" -- python3 -c "import os, re; t = open('$work/serving-report/report.md').read(); print('ok' if os.path.exists('$work/serving-report/charts/serving-curve-deepseek-v3.svg') and 'Throughput against interactivity: deepseek-v3' in t and re.search(r'[0-9] \\(\\\$[0-9.]+-[0-9.]+\\) \\|', t) else 'bad')"
 expect serve-training-file 2 "describes a deployment to serve|is required to serve" "" -- "$flopcast" serve "$shipped"
 expect run-serving-file 2 "/serving: describes a deployment to serve: use flopcast serve" "" -- "$flopcast" run "$served"
 printf '{"model": "llama3-8b", "cluster": {"chip": "h100-sxm", "chips": 1}, "serving": {"plan": {"tp": 1}, "workload": {"arrival": "poisson", "rate_per_s": 1, "input_tokens": 10, "output_tokens": 10, "burst": 2}}}' >"$work/bad-serve.json"

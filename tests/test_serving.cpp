@@ -442,7 +442,7 @@ TEST_CASE("4-bit weights: their bytes, and the type their GEMMs multiply in", "[
   const auto w4a4 = gemm_path(b200, blackwell, DataType::nvfp4);
   CHECK(w4a4.peak_flop_per_s == b200.sustained_flop_per_s(DataType::nvfp4));
   CHECK(w4a4.efficiency == blackwell.gemm_fp4);
-  // An 8-bit type the chip lacks multiplies in fp8: int8 weights on an H200 (which lists int8) stay int8.
+  // An 8-bit type the chip has multiplies in it: fp8 weights on an H200 at its fp8 rate.
   CHECK(gemm_path(chip, kernel, DataType::fp8).peak_flop_per_s == chip.sustained_flop_per_s(DataType::fp8));
 }
 

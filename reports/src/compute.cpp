@@ -5,6 +5,7 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "flopcast/core/errors.hpp"
 #include "flopcast/core/files.hpp"
@@ -210,6 +211,28 @@ ReportData compute_report(const std::vector<std::string>& files, const std::stri
       data.scenarios.push_back(scenario_result(std::move(scenario), std::move(result), catalogs, options.price_swing));
     } catch (const ModelError& error) {
       throw InputError(file, "", error.what());
+    }
+  }
+  // Each served model's throughput-interactivity curve on the chip types its deployments use (tier 1).
+  for (const auto& served : data.serving) {
+    const auto& model = served.scenario.model_ref;
+    auto curve = std::find_if(data.serving_curves.begin(), data.serving_curves.end(),
+                              [&](const ServingCurve& c) { return c.model == model; });
+    if (curve == data.serving_curves.end()) {
+      data.serving_curves.push_back(ServingCurve{.model = model, .scenario = served.scenario.name, .chips = {}, .fronts = {}});
+      curve = std::prev(data.serving_curves.end());
+    }
+    const auto& chip = served.scenario.job.cluster.chip.id;
+    if (std::find(curve->chips.begin(), curve->chips.end(), chip) == curve->chips.end()) curve->chips.push_back(chip);
+  }
+  for (auto& curve : data.serving_curves) {
+    const auto& first = *std::find_if(data.serving.begin(), data.serving.end(),
+                                      [&](const ServingReport& r) { return r.scenario.model_ref == curve.model; });
+    say(options, fmt::format("serving curve of {} on {}", curve.model, fmt::join(curve.chips, ", ")));
+    try {
+      curve.fronts = search_serving(first.scenario, curve.chips, catalogs).fronts;
+    } catch (const ModelError& error) {
+      throw InputError(first.scenario.file, "", error.what());
     }
   }
   for (auto& sweep : sweeps) {

@@ -693,6 +693,37 @@ Section whole_run_section(const ReportData& data) {
   return section;
 }
 
+// The curve serving benchmarks publish: output tokens/s per chip against tokens/s per user, one line per chip type.
+ChartSpec serving_curve_chart(const ServingCurve& curve) {
+  ChartSpec chart{.id = "serving-curve-" + curve.model,
+                  .title = fmt::format("Throughput against interactivity: {}", curve.model),
+                  .kind = ChartKind::lines,
+                  .x_title = "output tokens/s per user (1 / TPOT)",
+                  .y_title = "output tokens/s per chip",
+                  .x_unit = "tokens/s per user",
+                  .y_unit = "tokens/s per chip",
+                  .categories = {},
+                  .series = {},
+                  .log_x = true,
+                  .log_y = false,
+                  .caption = fmt::format(
+                      "The Pareto front of every plan and batch size the serving search tries on each chip type "
+                      "(tier 1, steady state, the SLO not applied), for the workload of \"{}\": the most output "
+                      "tokens/s per chip at each interactivity. `flopcast serve --curve` prints it as a table.",
+                      curve.scenario),
+                  .height_px = 460};
+  for (std::size_t i = 0; i < curve.chips.size() && i < curve.fronts.size(); ++i) {
+    ChartSeries series{.name = curve.chips[i], .x = {}, .y = {}, .low = {}, .high = {}, .colour = {}};
+    // The front runs by falling tokens/s per user; a line is drawn left to right.
+    for (auto it = curve.fronts[i].rbegin(); it != curve.fronts[i].rend(); ++it) {
+      series.x.push_back(tokens_per_s_per_user(*it));
+      series.y.push_back(it->estimate.output_tokens_per_s_per_chip);
+    }
+    if (!series.x.empty()) chart.series.push_back(std::move(series));
+  }
+  return chart;
+}
+
 Section serving_section(const ReportData& data) {
   Section section{.title = "Serving", .blocks = {}};
   section.blocks.push_back(Paragraph{fmt::format(
@@ -737,6 +768,7 @@ Section serving_section(const ReportData& data) {
   chart.series = {std::move(input), std::move(output), std::move(all)};
   section.blocks.push_back(std::move(table));
   section.blocks.push_back(std::move(chart));
+  for (const auto& curve : data.serving_curves) section.blocks.push_back(serving_curve_chart(curve));
   return section;
 }
 

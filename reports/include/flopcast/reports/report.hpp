@@ -14,6 +14,7 @@
 #include "flopcast/reports/document.hpp"
 #include "flopcast/scenarios/claims.hpp"
 #include "flopcast/scenarios/scenario.hpp"
+#include "flopcast/scenarios/serving_search.hpp"
 #include "flopcast/scenarios/sweep.hpp"
 #include "flopcast/scenarios/uncertainty.hpp"
 
@@ -56,6 +57,15 @@ struct ServingReport {
   ServingResult result;
 };
 
+// The throughput-interactivity curve of one served model on the chip types the report's deployments of it use
+// (flopcast serve --curve): per chip type, the Pareto front of the serving search's plans and batches.
+struct ServingCurve {
+  std::string model;         // the catalog id
+  std::string scenario;      // the deployment searched (its workload, SLO and weights)
+  std::vector<std::string> chips;
+  std::vector<std::vector<ServingChoice>> fronts;  // per chip, by falling tokens/s per user
+};
+
 struct SweepResult {
   Sweep sweep;
   std::vector<nlohmann::json> rows;  // evaluate_sweep_point, in point order
@@ -64,6 +74,7 @@ struct SweepResult {
 struct ReportData {
   std::vector<ScenarioResult> scenarios;
   std::vector<ServingReport> serving;  // scenarios with a serving section, at tier 1 or the request-level simulation
+  std::vector<ServingCurve> serving_curves;  // per model served, over the chip types its deployments use
   std::vector<SweepResult> sweeps;
   std::vector<ClaimResult> claims;
   Tier tier = Tier::replica;
