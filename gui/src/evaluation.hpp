@@ -19,13 +19,16 @@ namespace flopcast::gui {
 struct Evaluation {
   report::ScenarioResult result;                      // a training scenario's (empty for a serving deployment)
   std::shared_ptr<const report::ServingReport> serving;  // a serving deployment's; null for training
+  // A deployment's throughput-interactivity curve on its chip (the serving search's front, tier 1); null for training.
+  std::shared_ptr<const report::ServingCurve> serving_curve;
   Tier tier = Tier::analytical;
   double wall_s = 0;  // time spent in the library calls
 };
 
 // Parses `json` as the scenario file `label` (relative paths such as hf_config resolve against `base_dir`) and
 // evaluates it at `tier` (with the Chrome trace recorded for the discrete-event tiers). A serving deployment is
-// served as `flopcast serve` does: steady state at tier 1, request by request at the discrete-event tiers. `whole_run` false leaves a
+// served as `flopcast serve` does: steady state at tier 1, request by request at the discrete-event tiers, with its
+// throughput-interactivity curve on its chip (`flopcast serve --curve`). `whole_run` false leaves a
 // failures section's Monte Carlo out (the what-if shows the step first, the whole run when it is ready). Throws
 // InputError (every problem, with its JSON path), ModelError, or Cancelled when `cancel` is set during a simulation.
 // `progress` hears the fraction of a discrete-event simulation done (SimOptions::progress).

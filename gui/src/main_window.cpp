@@ -620,14 +620,20 @@ void MainWindow::refresh_current_views() {
   const auto serving = shown_serving(doc);
   results_table_->setVisible(!serving);
   serving_table_->setVisible(serving != nullptr);
-  memory_chart_->setVisible(!serving);  // a deployment's memory is in `flopcast serve`'s pools, not charted here
   if (serving) {
-    // A deployment: the report's serving table and cost chart for it alone.
-    const auto document = report::build_document(
-        report_data({}, catalogs_, false, {*serving}, doc.simulated ? doc.simulated->tier : Tier::analytical));
+    // A deployment: the report's serving table, cost chart and throughput-interactivity curve for it alone (its
+    // memory is in `flopcast serve`'s pools, not charted here).
+    auto data = report_data({}, catalogs_, false, {*serving}, doc.simulated ? doc.simulated->tier : Tier::analytical);
+    const auto& evaluation = doc.simulated ? doc.simulated : doc.tier1;
+    if (evaluation->serving_curve) data.serving_curves = {*evaluation->serving_curve};
+    const auto document = report::build_document(data);
     if (const auto* table = find_table(document, "Serving")) serving_model_->set_table(*table);
     if (const auto* chart = find_chart(document, "serving-usd-per-mtok")) step_chart_->set_spec(*chart);
-    memory_chart_->clear("");
+    if (const auto* chart = find_chart(document, "serving-curve-" + serving->scenario.model_ref)) {
+      memory_chart_->set_spec(*chart);
+    } else {
+      memory_chart_->clear("no plan of the serving search fits this chip");
+    }
   } else if (!shown) {
     step_chart_->clear(doc.problems.empty() ? "evaluating..." : "the scenario has problems: see the form");
     memory_chart_->clear("");

@@ -3,6 +3,8 @@
 // tier 2 on a worker with cancel; a sweep; a fleet file in the Fleet view; and (under Xvfb) screenshots of a
 // comparison and of a fleet.
 
+#include <algorithm>
+
 #include <QAbstractItemModelTester>
 #include <QApplication>
 #include <QDir>
@@ -183,6 +185,18 @@ class GuiTest : public QObject {
     QCOMPARE(model->data(model->index(0, 2), flopcast::gui::kValueRole).toDouble(),
              expected.output_tokens_per_s_per_chip);
     QVERIFY(model->data(model->index(0, 8)).toString().contains("$"));
+    // Every figure with its 80 % range, and the deployment's throughput-interactivity curve on its chip (the serving
+    // search's front, `flopcast serve --curve`), a line of several points.
+    const QString per_chip_text = model->data(model->index(0, 2)).toString();  // "822 (541 to 1.25 k)"
+    QVERIFY2(per_chip_text.contains(QRegularExpression(R"(^\S+( k)? \(.+( to |-).+\)$)")), qPrintable(per_chip_text));
+    const auto charts = window.charts();
+    const auto curve = std::find_if(charts.begin(), charts.end(), [](const flopcast::gui::ChartBox* c) {
+      return c->spec().id == "serving-curve-deepseek-v3";
+    });
+    QVERIFY(curve != charts.end());
+    QCOMPARE((*curve)->spec().series.size(), std::size_t{1});
+    QCOMPARE((*curve)->spec().series.front().name, std::string("h800-sxm"));
+    QVERIFY((*curve)->spec().series.front().x.size() > 3);
     // The form shows the serving section, not the training ones, and an edit there re-runs tier 1.
     auto* form = window.form();
     QVERIFY(form->field_widget("/serving/workload/concurrency") != nullptr);
