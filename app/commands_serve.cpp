@@ -303,11 +303,10 @@ void print_slices(const std::vector<ValidationRow>& rows, std::ostream& out) {
 }
 
 // A deployment's row before its prediction.
-ValidationRow row_of(const Scenario& scenario) {
+ValidationRow row_of(const Scenario& scenario, const ServingJob& job) {
   if (!scenario.serving->published) {
     throw InputError(scenario.file, "/serving/published", "is required to validate against (flopcast serve --validate)");
   }
-  const ServingJob job = serving_job(scenario);
   const auto& p = *scenario.serving->published;
   ValidationRow row;
   row.run = p.run;
@@ -329,7 +328,7 @@ std::string overheads_text(const ServingOverheads& o) {
 // the cross-validated errors.
 int cross_validate(const std::vector<Scenario>& scenarios, const Catalogs& catalogs, std::ostream& out) {
   std::vector<ValidationRow> rows;
-  for (const auto& scenario : scenarios) rows.push_back(row_of(scenario));
+  for (const auto& scenario : scenarios) rows.push_back(row_of(scenario, serving_job(scenario)));
   const bool progress = ::isatty(STDERR_FILENO);
   const auto grid = serving_overhead_grid(catalogs.assumptions);
   const ServingFit fit = fit_serving(scenarios, catalogs.assumptions, grid, [&](std::size_t done, std::size_t total) {
@@ -381,9 +380,9 @@ int validate(const std::vector<Scenario>& scenarios, Tier tier, const Catalogs& 
   const bool progress = ::isatty(STDERR_FILENO);
   for (std::size_t i = 0; i < scenarios.size(); ++i) {
     const auto& scenario = scenarios[i];
-    ValidationRow row = row_of(scenario);
-    if (progress) fmt::print(stderr, "\r[{}/{}] {:<70.70}", i + 1, scenarios.size(), scenario.name);
     const ServingJob job = serving_job(scenario);
+    ValidationRow row = row_of(scenario, job);
+    if (progress) fmt::print(stderr, "\r[{}/{}] {:<70.70}", i + 1, scenarios.size(), scenario.name);
     const auto& p = *scenario.serving->published;
     try {
       const ServingResult result =

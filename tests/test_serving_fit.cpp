@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "flopcast/scenarios/serving_fit.hpp"
+#include "flopcast/scenarios/validation.hpp"
 #include "helpers.hpp"
 
 namespace flopcast {
@@ -24,7 +25,7 @@ TEST_CASE("the 80 % spread: the nearest-rank 80th percentile of |log error| over
   // Ten errors 0.01 ... 0.10: the 8th, 0.08, holds 80 % of them: sigma = 0.08 / 1.2816 = 0.062422...
   std::vector<double> errors;
   for (int i = 10; i >= 1; --i) errors.push_back(0.01 * i);
-  CHECK_THAT(log_sigma_covering(errors), WithinRel(0.08 / 1.2816, 1e-12));
+  CHECK_THAT(log_sigma_covering(errors), WithinRel(0.08 / kNormalZ90, 1e-12));
   CHECK(log_sigma_covering({}) == 0.0);
 }
 
@@ -46,12 +47,12 @@ TEST_CASE("leave one source out picks each group's point without it", "[serving]
   // 1.2816. Without its own group no MoE run is left, so an MoE run takes the dense runs' spread (0) and falls
   // outside: 4 of 6 inside.
   CHECK(fit.at_current.log_sigma_dense == 0.0);
-  CHECK_THAT(fit.at_current.log_sigma_moe, WithinRel(std::abs(std::log(0.75)) / 1.2816, 1e-12));
+  CHECK_THAT(fit.at_current.log_sigma_moe, WithinRel(std::abs(std::log(0.75)) / kNormalZ90, 1e-12));
   CHECK_THAT(fit.at_current.coverage, WithinRel(4.0 / 6.0, 1e-12));
   // Left one source out, a and b sit at point 1 (20 % high), c at point 0 (25 % low). A dense run of a takes b's
   // spread (|log 1.2| / 1.2816) and falls just inside it; an MoE run takes the dense runs' (log 1.2 / 1.2816), which
   // its |log 0.75| exceeds: 4 of 6.
-  CHECK_THAT(fit.loso.log_sigma_dense, WithinRel(std::log(1.2) / 1.2816, 1e-12));
+  CHECK_THAT(fit.loso.log_sigma_dense, WithinRel(std::log(1.2) / kNormalZ90, 1e-12));
   CHECK_THAT(fit.loso.coverage, WithinRel(4.0 / 6.0, 1e-12));
 }
 

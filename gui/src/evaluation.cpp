@@ -26,16 +26,19 @@ Evaluation evaluate_scenario(const nlohmann::json& json, const std::string& labe
     } catch (const ModelError& error) {
       throw InputError(label, "", error.what());
     }
-    auto curve = std::make_shared<report::ServingCurve>();
-    curve->model = scenario.model_ref;
-    curve->scenario = scenario.name;
-    curve->chips = {scenario.job.cluster.chip.id};
-    try {
-      curve->fronts = search_serving(scenario, {}, catalogs).fronts;
-    } catch (const ModelError&) {
-      curve->fronts.clear();  // no plan of the search fits: the deployment's own figures still show
+    // The curve is a tier-1 search: made with the tier-1 evaluation of every edit, not again when simulated.
+    if (tier == Tier::analytical) {
+      auto curve = std::make_shared<report::ServingCurve>();
+      curve->model = scenario.model_ref;
+      curve->scenario = scenario.name;
+      curve->chips = {scenario.job.cluster.chip.id};
+      try {
+        curve->fronts = search_serving(scenario, {}, catalogs).fronts;
+      } catch (const ModelError&) {
+        curve->fronts.clear();  // no plan of the search fits: the deployment's own figures still show
+      }
+      evaluation.serving_curve = std::move(curve);
     }
-    evaluation.serving_curve = std::move(curve);
     evaluation.result.scenario = scenario;  // its name and inputs, for the list and the input diff
     serving->scenario = std::move(scenario);
     evaluation.serving = std::move(serving);

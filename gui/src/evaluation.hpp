@@ -19,7 +19,8 @@ namespace flopcast::gui {
 struct Evaluation {
   report::ScenarioResult result;                      // a training scenario's (empty for a serving deployment)
   std::shared_ptr<const report::ServingReport> serving;  // a serving deployment's; null for training
-  // A deployment's throughput-interactivity curve on its chip (the serving search's front, tier 1); null for training.
+  // A deployment's throughput-interactivity curve on its chip (the serving search's front); made at tier 1 only,
+  // null otherwise and for training.
   std::shared_ptr<const report::ServingCurve> serving_curve;
   Tier tier = Tier::analytical;
   double wall_s = 0;  // time spent in the library calls

@@ -624,8 +624,7 @@ void MainWindow::refresh_current_views() {
     // A deployment: the report's serving table, cost chart and throughput-interactivity curve for it alone (its
     // memory is in `flopcast serve`'s pools, not charted here).
     auto data = report_data({}, catalogs_, false, {*serving}, doc.simulated ? doc.simulated->tier : Tier::analytical);
-    const auto& evaluation = doc.simulated ? doc.simulated : doc.tier1;
-    if (evaluation->serving_curve) data.serving_curves = {*evaluation->serving_curve};
+    if (doc.tier1 && doc.tier1->serving_curve) data.serving_curves = {*doc.tier1->serving_curve};
     const auto document = report::build_document(data);
     if (const auto* table = find_table(document, "Serving")) serving_model_->set_table(*table);
     if (const auto* chart = find_chart(document, "serving-usd-per-mtok")) step_chart_->set_spec(*chart);

@@ -6,13 +6,16 @@
 #include <map>
 
 #include "flopcast/scenarios/serving_scenario.hpp"
+#include "flopcast/scenarios/validation.hpp"
 #include "flopcast/sim/serve_sim.hpp"
 
 namespace flopcast {
 
 namespace {
 
-constexpr double kNormalZ90 = 1.2816;  // the standard normal's 90th percentile: p10-p90 is +-1.2816 sigma
+bool same(const ServingOverheads& a, const ServingOverheads& b) {
+  return std::abs(a.per_step_s - b.per_step_s) < 1e-12 && std::abs(a.per_layer_s - b.per_layer_s) < 1e-15;
+}
 
 // Mean |log error| of the runs `use` admits, at grid point `point`.
 template <typename Use>
@@ -41,31 +44,41 @@ std::size_t best_point(const ServingFit& fit, Use use) {
   return best;
 }
 
-// The spread of the errors of one kind of run (dense or MoE) outside `left_out`, each at the grid point `point`
-// gives it; of every kind when no run of that kind is left (a kind published by one table only).
+// The nearest-rank 80th percentile of |log errors|: at least 80 % of them lie at or below it, the half-width of a
+// p10-p90 range that holds them.
+double covering_error(std::vector<double> abs_log_errors) {
+  if (abs_log_errors.empty()) return 0.0;
+  std::sort(abs_log_errors.begin(), abs_log_errors.end());
+  const auto n = abs_log_errors.size();
+  const auto rank = static_cast<std::size_t>(std::ceil(0.8 * static_cast<double>(n)));
+  return abs_log_errors[std::clamp<std::size_t>(rank, 1, n) - 1];
+}
+
+// That half-width for one kind of run (dense or MoE) outside `left_out`, each at the grid point `point` gives it;
+// over every kind when no run of that kind is left (a kind published by one table only).
 template <typename Point>
-double slice_sigma(const ServingFit& fit, bool moe, const std::string& left_out, Point point) {
-  std::vector<double> same;
+double slice_half_width(const ServingFit& fit, bool moe, const std::string& left_out, Point point) {
+  std::vector<double> kind;
   std::vector<double> all;
   for (const auto& r : fit.runs) {
     if (!r.failure.empty() || r.group == left_out) continue;
     const double e = std::abs(r.log_error(point(r)));
     all.push_back(e);
-    if (r.moe == moe) same.push_back(e);
+    if (r.moe == moe) kind.push_back(e);
   }
-  return log_sigma_covering(same.empty() ? std::move(all) : std::move(same));
+  return covering_error(kind.empty() ? std::move(all) : std::move(kind));
 }
 
 template <typename Point>
 ServingSpread spread_of(const ServingFit& fit, Point point) {
   ServingSpread out;
-  out.log_sigma_dense = slice_sigma(fit, false, "", point);
-  out.log_sigma_moe = slice_sigma(fit, true, "", point);
+  out.log_sigma_dense = slice_half_width(fit, false, "", point) / kNormalZ90;
+  out.log_sigma_moe = slice_half_width(fit, true, "", point) / kNormalZ90;
   std::size_t inside = 0;
   std::size_t counted = 0;
   for (const auto& r : fit.runs) {
     if (!r.failure.empty()) continue;
-    inside += std::abs(r.log_error(point(r))) <= kNormalZ90 * slice_sigma(fit, r.moe, r.group, point) ? 1 : 0;
+    inside += std::abs(r.log_error(point(r))) <= slice_half_width(fit, r.moe, r.group, point) ? 1 : 0;
     ++counted;
   }
   out.coverage = counted > 0 ? static_cast<double>(inside) / static_cast<double>(counted) : 0.0;
@@ -80,20 +93,14 @@ std::vector<ServingOverheads> serving_overhead_grid(const Assumptions& assumptio
     for (const double layer_us : {0.0, 5.0, 10.0, 20.0, 30.0, 50.0}) grid.push_back({step_ms * 1e-3, layer_us * 1e-6});
   }
   const ServingOverheads in_use{assumptions.serving_per_step_overhead_s, assumptions.serving_per_layer_overhead_s};
-  const bool on_grid = std::any_of(grid.begin(), grid.end(), [&](const ServingOverheads& o) {
-    return std::abs(o.per_step_s - in_use.per_step_s) < 1e-12 && std::abs(o.per_layer_s - in_use.per_layer_s) < 1e-15;
-  });
-  if (!on_grid) grid.push_back(in_use);
+  if (std::none_of(grid.begin(), grid.end(), [&](const ServingOverheads& o) { return same(o, in_use); })) {
+    grid.push_back(in_use);
+  }
   return grid;
 }
 
 double log_sigma_covering(std::vector<double> abs_log_errors) {
-  if (abs_log_errors.empty()) return 0.0;
-  std::sort(abs_log_errors.begin(), abs_log_errors.end());
-  // The nearest-rank 80th percentile: at least 80 % of the errors lie at or below it.
-  const auto n = abs_log_errors.size();
-  const auto rank = static_cast<std::size_t>(std::ceil(0.8 * static_cast<double>(n)));
-  return abs_log_errors[std::clamp<std::size_t>(rank, 1, n) - 1] / kNormalZ90;
+  return covering_error(std::move(abs_log_errors)) / kNormalZ90;
 }
 
 void choose_serving_fit(ServingFit& fit) {
@@ -115,11 +122,9 @@ ServingFit fit_serving(const std::vector<Scenario>& deployments, const Assumptio
                        const std::function<void(std::size_t, std::size_t)>& progress) {
   ServingFit fit;
   fit.grid = grid;
+  const ServingOverheads in_use{assumptions.serving_per_step_overhead_s, assumptions.serving_per_layer_overhead_s};
   for (std::size_t p = 0; p < grid.size(); ++p) {
-    if (std::abs(grid[p].per_step_s - assumptions.serving_per_step_overhead_s) < 1e-12 &&
-        std::abs(grid[p].per_layer_s - assumptions.serving_per_layer_overhead_s) < 1e-15) {
-      fit.current = p;
-    }
+    if (same(grid[p], in_use)) fit.current = p;
   }
   std::vector<std::size_t> used;
   for (std::size_t i = 0; i < deployments.size(); ++i) {
