@@ -8,6 +8,7 @@
 #include <fmt/ostream.h>
 
 #include "commands.hpp"
+#include "flopcast/core/human_units.hpp"
 #include "flopcast/core/text.hpp"
 #include "flopcast/scenarios/claims.hpp"
 #include "format.hpp"
@@ -55,15 +56,17 @@ int check_claims(const ClaimsOptions& options, const Catalogs& catalogs, std::os
     for (std::size_t k = 0; k < r.checks.size(); ++k) {
       const auto& c = r.checks[k];
       const bool ratio = r.claim.checks[k].combine == CheckCombine::ratio;
-      fmt::print(text, "    - {} ({})\n      predicted {} (p10-p90 {} to {})", c.label, to_string(c.metric),
-                 claim_value_text(c.metric, ratio, c.predicted), claim_value_text(c.metric, ratio, c.p10),
-                 claim_value_text(c.metric, ratio, c.p90));
+      const auto value = [&](double v) { return claim_value_text(c.metric, ratio, v); };
+      fmt::print(text, "    - {} ({})\n      predicted {}", c.label, to_string(c.metric), value(c.predicted));
+      // The architecture's and the catalog's own figures have no range (no model error, no catalog range).
+      if (c.p10 < c.p90) fmt::print(text, " (p10-p90 {})", human::range(value(c.p10), value(c.p90)));
       if (c.claimed) {
         fmt::print(text, "; claimed {} {}: {}\n", relation_text(c.relation), claim_value_text(c.metric, ratio, *c.claimed),
                    to_string(c.verdict));
       } else {
         fmt::print(text, "\n");
       }
+      for (const auto& why : c.not_fitting) fmt::print(text, "      does not fit in memory: {}\n", why);
       if (c.at_full_kernel_efficiency > 0) {
         if (c.kernel_factor) {
           fmt::print(text, "      would need every kernel efficiency of the chip family x{:.2f} (GEMM at {} of peak)\n",

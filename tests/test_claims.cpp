@@ -116,7 +116,7 @@ TEST_CASE("claim files with mistakes are rejected with the path", "[claims]") {
 
 TEST_CASE("the shipped claims load and every check gets a finite prediction", "[claims]") {
   const auto claims = load_claims(fs::path(FLOPCAST_SOURCE_ROOT) / "scenarios" / "claims", test::catalogs());
-  CHECK(claims.size() == 4);
+  CHECK(claims.size() == 9);
   for (const auto& claim : claims) {
     const auto result = evaluate_claim(claim, test::catalogs(), Tier::analytical);
     for (const auto& c : result.checks) {
@@ -126,6 +126,154 @@ TEST_CASE("the shipped claims load and every check gets a finite prediction", "[
       CHECK(c.predicted <= c.p90);
     }
   }
+}
+
+}  // namespace flopcast
+
+namespace flopcast {
+
+namespace {
+
+const fs::path kClaims = fs::path(FLOPCAST_SOURCE_ROOT) / "scenarios" / "claims";
+
+Claim shipped_claim(const std::string& file) { return load_claim(kClaims / file, test::catalogs()); }
+
+ClaimResult evaluate_tier1(const Claim& claim) { return evaluate_claim(claim, test::catalogs(), Tier::analytical); }
+
+// The check of `claim` labelled `label`.
+ClaimCheck& check_named(Claim& claim, const std::string& label) {
+  for (auto& c : claim.checks) {
+    if (c.label == label) return c;
+  }
+  FAIL("no check labelled " << label);
+  throw std::logic_error("unreachable");
+}
+
+const CheckResult& result_named(const ClaimResult& result, const std::string& label) {
+  for (const auto& c : result.checks) {
+    if (c.label == label) return c;
+  }
+  FAIL("no check labelled " << label);
+  throw std::logic_error("unreachable");
+}
+
+}  // namespace
+
+TEST_CASE("deployments in claims: serving figures with the serving spread, the architecture's without one", "[claims]") {
+  const std::string served = std::string(FLOPCAST_SOURCE_ROOT) + "/scenarios/serving/deepseek-v3-h800.json";
+  const auto r = evaluate({{{"label", "throughput"}, {"scenario", served}, {"metric", "output_tokens_per_s_per_chip"}},
+                           {{"label", "kv"}, {"scenario", served}, {"metric", "kv_bytes_per_token"}},
+                           {{"label", "flop"}, {"scenario", kShipped}, {"metric", "forward_flop_per_token"}},
+                           {{"label", "same"}, {"ratio_of", {served, served}}, {"metric", "serving_usd_per_m_tokens"}}});
+  const auto& throughput = r.checks.at(0);
+  CHECK(throughput.predicted > 0);
+  // The serving MoE spread: p10 and p90 are the prediction x exp(-+1.2816 x 0.327) (models/data/assumptions.json).
+  CHECK_THAT(throughput.p90 / throughput.predicted, Catch::Matchers::WithinRel(std::exp(1.2816 * 0.327), 1e-3));
+  // MLA keeps the 512-wide latent and the 64-wide rope key per layer: 61 x (512 + 64) x 2 bytes = 70,272 bytes.
+  const auto& kv = r.checks.at(1);
+  CHECK(kv.predicted == 70272.0);
+  CHECK(kv.p10 == kv.predicted);
+  CHECK(kv.p90 == kv.predicted);
+  // DeepSeek-V3's forward FLOPs per token: 2 x its active parameters without the input embedding (36.6 B, the catalog
+  // notes), plus the MTP module's; about 75 GFLOP.
+  const auto& flop = r.checks.at(2);
+  CHECK(flop.predicted > 2.0 * 36.5e9);
+  CHECK(flop.predicted < 2.0 * 40e9);
+  const auto& same = r.checks.at(3);
+  CHECK_THAT(same.predicted, Catch::Matchers::WithinRel(1.0, 1e-12));
+  CHECK(same.p10 < 1.0);
+}
+
+TEST_CASE("a check whose plan does not fit in memory says so in its verdict", "[claims]") {
+  auto claim = load_claim(write_claim({{{"label", "cost"}, {"scenario", kShipped}, {"metric", "cost_usd"}, {"claimed", 1.0},
+                                        {"relation", "at_least"}}}),
+                          test::catalogs());
+  CHECK(evaluate_tier1(claim).checks.at(0).verdict == Verdict::holds);
+  claim.checks.at(0).scenarios.at(0).job.cluster.chip.hbm_capacity.value /= 4;
+  const auto r = evaluate_tier1(claim);
+  CHECK(r.checks.at(0).verdict == Verdict::does_not_fit);
+  CHECK(r.verdict == Verdict::does_not_fit);
+  REQUIRE(r.checks.at(0).not_fitting.size() == 1);
+  CHECK_THAT(r.checks.at(0).not_fitting[0], Catch::Matchers::Contains("GiB usable"));
+}
+
+TEST_CASE("a metric on the wrong kind of scenario is an error naming the check", "[claims]") {
+  const std::string served = std::string(FLOPCAST_SOURCE_ROOT) + "/scenarios/serving/deepseek-v3-h800.json";
+  const auto text = test::join_lines(test::messages_of([&] {
+    load_claim(write_claim({{{"label", "a"}, {"scenario", kShipped}, {"metric", "serving_usd_per_m_tokens"}},
+                            {{"label", "b"}, {"scenario", served}, {"metric", "train_days"}}}),
+               test::catalogs());
+  }));
+  CHECK_THAT(text, Catch::Matchers::Contains("/checks/0/scenario: " + kShipped + " is a training scenario; metric "
+                                             "serving_usd_per_m_tokens needs a deployment"));
+  CHECK_THAT(text, Catch::Matchers::Contains("/checks/1/scenario: " + served + " is a deployment; metric train_days needs "
+                                             "a training scenario"));
+}
+
+// Each shipped claim's verdict moves when an input it rests on does.
+
+TEST_CASE("MLA claim: against GQA-8 it fails, and against 64 KV heads it holds", "[claims]") {
+  auto claim = shipped_claim("mla-kv-cache-90-percent.json");
+  const auto before = evaluate_tier1(claim);
+  // 576 / (2 x 128 x 128) = 0.018 against MHA; 576 / (2 x 8 x 128) = 0.28 against GQA-8.
+  CHECK_THAT(result_named(before, "KV cache per token, MLA over MHA (128 heads)").predicted,
+             Catch::Matchers::WithinRel(576.0 / 32768.0, 1e-9));
+  CHECK_THAT(result_named(before, "KV cache per token, MLA over GQA with 8 KV heads").predicted,
+             Catch::Matchers::WithinRel(576.0 / 2048.0, 1e-9));
+  CHECK(before.verdict == Verdict::fails);
+  auto& gqa = check_named(claim, "KV cache per token, MLA over GQA with 8 KV heads").scenarios.at(1).job.model;
+  gqa.kv_heads = 64;  // 2 x 64 x 128 = 16,384 elements: 576 / 16,384 = 0.035
+  CHECK(evaluate_tier1(claim).verdict == Verdict::holds);
+}
+
+TEST_CASE("97.3 % cheaper claim: the verdict follows the rental price", "[claims]") {
+  auto claim = shipped_claim("cheaper-than-gpt-4o.json");
+  const std::string label = "DeepSeek-V3 on 16 H800 at the comparison's SLO, cost per M tokens";
+  auto& costs = check_named(claim, label).scenarios.at(0).job.costs;
+  const double price = costs.usd_per_chip_hour;
+  costs.usd_per_chip_hour = price * 10;
+  CHECK(result_named(evaluate_tier1(claim), label).verdict == Verdict::fails);
+  costs.usd_per_chip_hour = price / 10;
+  CHECK(result_named(evaluate_tier1(claim), label).verdict == Verdict::holds);
+}
+
+TEST_CASE("GPU price claim: the catalog's H100 price decides it", "[claims]") {
+  auto claim = shipped_claim("gpu-price-and-count.json");
+  const std::string label = "H100 price, at most $40k";
+  CHECK(result_named(evaluate_tier1(claim), label).verdict == Verdict::holds);
+  auto& price = *check_named(claim, label).scenarios.at(0).job.cluster.chip.price;
+  price.value = 45000;
+  price.low = 42000;
+  price.high = 48000;
+  CHECK(result_named(evaluate_tier1(claim), label).verdict == Verdict::fails);
+}
+
+TEST_CASE("MoE claim: with every expert active the compute is no longer saved", "[claims]") {
+  auto claim = shipped_claim("moe-tiny-experts-save-compute.json");
+  const std::string label = "forward FLOPs per token, DeepSeek-V3 over a dense 671B";
+  CHECK(result_named(evaluate_tier1(claim), label).verdict == Verdict::holds);
+  auto& moe = *check_named(claim, label).scenarios.at(0).job.model.moe;
+  moe.top_k = moe.experts;
+  CHECK(result_named(evaluate_tier1(claim), label).verdict == Verdict::fails);
+}
+
+TEST_CASE("910B serving check: on the H100's node the ratio is one and the claim falls below it", "[claims]") {
+  auto claim = shipped_claim("ascend-910b-three-quarters-of-h100.json");
+  const std::string label = "serving: Llama-3-70B on 8 chips, bf16, 910B over H100, output tokens/s per chip";
+  CHECK(result_named(evaluate_tier1(claim), label).verdict == Verdict::above_range);
+  auto& check = check_named(claim, label);
+  check.scenarios.at(0).job.cluster = check.scenarios.at(1).job.cluster;
+  const auto after = result_named(evaluate_tier1(claim), label);
+  CHECK_THAT(after.predicted, Catch::Matchers::WithinRel(1.0, 1e-9));
+  CHECK(after.verdict == Verdict::below_range);
+}
+
+TEST_CASE("5.2 PB claim: a hundredth of the tokens trains within the year", "[claims]") {
+  auto claim = shipped_claim("rumoured-1.2t-moe-5.2pb.json");
+  const std::string label = "days on 2,048 H800";
+  CHECK(result_named(evaluate_tier1(claim), label).verdict == Verdict::fails);
+  check_named(claim, label).scenarios.at(0).job.training.tokens /= 100;
+  CHECK(result_named(evaluate_tier1(claim), label).verdict == Verdict::holds);
 }
 
 }  // namespace flopcast

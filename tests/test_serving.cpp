@@ -494,3 +494,39 @@ TEST_CASE("a model too large for its instance is refused with the memory that do
 
 }  // namespace
 }  // namespace flopcast
+
+namespace flopcast {
+namespace {
+
+TEST_CASE("a closed loop whose requests often do not fit the cache rejects them and runs to the end", "[serving][sim]") {
+  auto json = small_deployment(1.0, 120);
+  json["serving"]["workload"] = {{"arrival", "concurrency"}, {"concurrency", 8},      {"requests", 120},
+                                 {"input_tokens", 1000},     {"output_tokens", 200}, {"lengths", "exponential"},
+                                 {"seed", 3}};
+  ServingJob job = job_of(json);
+  // HBM sized so that one rank's cache holds about 1,500 tokens: many exponential requests (mean 1,200 tokens) exceed it.
+  const auto topology = build_topology(topology_spec(job.cluster));
+  const auto capacity_at = [&](double gib) {
+    job.cluster.chip.hbm_capacity.value = gib * kBytesPerGiB;
+    return static_cast<double>(ServingModel(job, job.serving.pools[0], topology, test::catalogs().assumptions)
+                                   .memory()
+                                   .kv_capacity_tokens);
+  };
+  const double at_40 = capacity_at(40.0), at_41 = capacity_at(41.0);
+  REQUIRE(at_41 > at_40);
+  const double gib = 40.0 + (1500.0 - at_40) / (at_41 - at_40);
+  REQUIRE_THAT(capacity_at(gib), WithinRel(1500.0, 0.05));
+  const auto r = simulate_serving(job, test::catalogs().assumptions);
+  // Every client goes on sending after a rejection: completed and rejected requests add up to the total.
+  long rejected = 0;
+  for (const auto& note : r.notes) {
+    if (note.find("requests rejected") != std::string::npos) rejected = std::stol(note);
+  }
+  INFO(r.requests << " completed, " << rejected << " rejected");
+  CHECK(rejected > 0);
+  CHECK(r.requests > 0);
+  CHECK(r.requests + rejected == 120);
+}
+
+}  // namespace
+}  // namespace flopcast

@@ -92,4 +92,22 @@ std::string energy_kwh(double kwh) {
   return scaled(kwh, kPrefixes, 4, 1000.0, "Wh");
 }
 
+std::string range(const std::string& low, const std::string& high) {
+  const auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
+  const auto first_digit = [&](const std::string& t) {
+    return static_cast<std::size_t>(std::find_if(t.begin(), t.end(), is_digit) - t.begin());
+  };
+  const auto after_last_digit = [&](const std::string& t) {
+    return static_cast<std::size_t>(t.rend() - std::find_if(t.rbegin(), t.rend(), is_digit));
+  };
+  const std::string low_prefix = low.substr(0, first_digit(low));
+  const std::string high_prefix = high.substr(0, first_digit(high));
+  const std::string low_suffix = low.substr(after_last_digit(low));
+  const std::string high_suffix = high.substr(after_last_digit(high));
+  if (low_prefix != high_prefix || low_suffix != high_suffix || low_prefix.find('-') != std::string::npos) {
+    return low + " to " + high;
+  }
+  return low.substr(0, after_last_digit(low)) + "-" + high.substr(high_prefix.size());
+}
+
 }  // namespace flopcast::human

@@ -15,9 +15,6 @@ std::string_view tier_text(Tier tier);
 
 Cell text_cell(std::string text);
 Cell number_cell(std::string text, double value, std::string unit);
-// "158.1-226.4 days", "$10.4-17.3 M": two values written by the same function, the unit and prefix they share
-// written once.
-std::string range_text(const std::string& low, const std::string& high);
 // "54.2 days (48.0-61.3 days)": the central value and its p10-p90, in `unit` after `scale` (SI value x scale).
 Cell interval_cell(double central, const Interval& interval, const std::function<std::string(double)>& text,
                    double scale, std::string unit);

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "flopcast/core/human_units.hpp"
+#include "flopcast/core/text.hpp"
 #include "flopcast/core/units.hpp"
 #include "flopcast/reports/report.hpp"
 #include "cells.hpp"
@@ -472,6 +473,14 @@ std::string claim_unit(ClaimMetric metric, bool ratio) {
     case ClaimMetric::yearly_cost_usd: return "USD per year";
     case ClaimMetric::mfu: return "%";
     case ClaimMetric::tokens_per_s_per_chip: return "tokens/s per chip";
+    case ClaimMetric::output_tokens_per_s_per_chip: return "output tokens/s per chip";
+    case ClaimMetric::serving_usd_per_m_tokens: return "USD per million tokens";
+    case ClaimMetric::serving_usd_per_m_output: return "USD per million output tokens";
+    case ClaimMetric::kv_tokens_per_chip: return "tokens per chip";
+    case ClaimMetric::kv_bytes_per_token: return "bytes per token";
+    case ClaimMetric::forward_flop_per_token: return "FLOP per token";
+    case ClaimMetric::chip_price_usd: return "USD per chip";
+    case ClaimMetric::chips_capex_usd: return "USD";
   }
   return "";
 }
@@ -491,13 +500,20 @@ Section claims_section(const ReportData& data) {
       const bool ratio = r.claim.checks[k].combine == CheckCombine::ratio;
       const double scale = !ratio && c.metric == ClaimMetric::mfu ? 100.0 : 1.0;
       const auto text = [&](double v) { return claim_value_text(c.metric, ratio, v); };
-      Cell predicted{.text = fmt::format("{} ({})", text(c.predicted), range_text(text(c.p10), text(c.p90))),
+      Cell predicted{.text = c.p10 < c.p90 ? fmt::format("{} ({})", text(c.predicted), human::range(text(c.p10), text(c.p90)))
+                                           : text(c.predicted),
                      .value = c.predicted * scale, .unit = claim_unit(c.metric, ratio), .p10 = c.p10 * scale,
                      .p90 = c.p90 * scale};
-      Cell claimed = c.claimed ? number_cell(text(*c.claimed), *c.claimed * scale, claim_unit(c.metric, ratio))
+      const std::string relation = c.relation == ClaimRelation::at_most    ? "at most "
+                                   : c.relation == ClaimRelation::at_least ? "at least "
+                                                                           : "";
+      Cell claimed = c.claimed ? number_cell(relation + text(*c.claimed), *c.claimed * scale, claim_unit(c.metric, ratio))
                                : text_cell("");
       table.rows.push_back({text_cell(k == 0 ? r.claim.claim : ""), text_cell(c.label), std::move(predicted),
-                            std::move(claimed), text_cell(std::string(to_string(c.verdict)))});
+                            std::move(claimed),
+                            text_cell(c.not_fitting.empty()
+                                          ? std::string(to_string(c.verdict))
+                                          : fmt::format("{} ({})", to_string(c.verdict), join(c.not_fitting, "; ")))});
     }
   }
   section.blocks.push_back(std::move(table));

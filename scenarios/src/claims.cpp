@@ -11,7 +11,10 @@
 #include "flopcast/core/human_units.hpp"
 #include "flopcast/core/files.hpp"
 #include "flopcast/core/json_reader.hpp"
+#include "flopcast/models/accounting.hpp"
+#include "flopcast/models/serving.hpp"
 #include "flopcast/scenarios/uncertainty.hpp"
+#include "flopcast/sim/serve_sim.hpp"
 #include "flopcast/scenarios/validation.hpp"
 
 namespace flopcast {
@@ -20,9 +23,22 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr std::array kMetrics{ClaimMetric::step_time_s,  ClaimMetric::train_days,      ClaimMetric::chip_hours,
-                              ClaimMetric::cost_usd,     ClaimMetric::usd_per_mtok,    ClaimMetric::yearly_cost_usd,
-                              ClaimMetric::mfu,          ClaimMetric::tokens_per_s_per_chip};
+constexpr std::array kMetrics{ClaimMetric::step_time_s,
+                              ClaimMetric::train_days,
+                              ClaimMetric::chip_hours,
+                              ClaimMetric::cost_usd,
+                              ClaimMetric::usd_per_mtok,
+                              ClaimMetric::yearly_cost_usd,
+                              ClaimMetric::mfu,
+                              ClaimMetric::tokens_per_s_per_chip,
+                              ClaimMetric::output_tokens_per_s_per_chip,
+                              ClaimMetric::serving_usd_per_m_tokens,
+                              ClaimMetric::serving_usd_per_m_output,
+                              ClaimMetric::kv_tokens_per_chip,
+                              ClaimMetric::kv_bytes_per_token,
+                              ClaimMetric::forward_flop_per_token,
+                              ClaimMetric::chip_price_usd,
+                              ClaimMetric::chips_capex_usd};
 
 
 struct Predicted {
@@ -45,8 +61,8 @@ double value_of(ClaimMetric metric, const TrainingEstimate& e) {
     }
     case ClaimMetric::mfu: return e.mfu;
     case ClaimMetric::tokens_per_s_per_chip: return e.tokens_per_s_per_chip;
+    default: return 0.0;  // not a training run's prediction (checked on loading)
   }
-  return 0.0;
 }
 
 // A metric of one estimate with its p10-p90 interval.
@@ -61,8 +77,61 @@ Predicted metric_of(ClaimMetric metric, const TrainingEstimate& e, const Predict
     case ClaimMetric::yearly_cost_usd: return with({p.usd_per_hour.p10 * kHoursPerYear, p.usd_per_hour.p90 * kHoursPerYear});
     case ClaimMetric::mfu: return with(p.mfu);
     case ClaimMetric::tokens_per_s_per_chip: return with(p.tokens_per_s_per_chip);
+    default: return {};  // not a training run's prediction (checked on loading)
   }
-  return {};
+}
+
+// A deployment's figure with its p10-p90 range (the serving model's spread).
+Predicted serving_metric_of(ClaimMetric metric, const ServingResult& r) {
+  double value = 0;
+  switch (metric) {
+    case ClaimMetric::output_tokens_per_s_per_chip: value = r.output_tokens_per_s_per_chip; break;
+    case ClaimMetric::serving_usd_per_m_tokens: value = r.usd_per_m_tokens; break;
+    case ClaimMetric::serving_usd_per_m_output: value = r.usd_per_m_output; break;
+    case ClaimMetric::kv_tokens_per_chip: {
+      // Each attention rank of each instance of the pools that decode holds its own cache.
+      double chips = 0;
+      for (const auto& pool : r.pools) {
+        chips += pool.chips;
+        if (pool.role == PoolRole::prefill) continue;
+        value += static_cast<double>(pool.memory.kv_capacity_tokens) * pool.plan.dp_attention * pool.instances;
+      }
+      value = chips > 0 ? value / chips : 0.0;
+      return {value, value, value};  // the memory arithmetic has no model error
+    }
+    default: return {};
+  }
+  const auto [low, high] = serving_range(r, value);
+  return {value, low, high};
+}
+
+// The model's and the catalog's own figures: exact, apart from the catalog's price range.
+Predicted exact_metric_of(ClaimMetric metric, const Scenario& s) {
+  const auto& model = s.job.model;
+  const auto exact = [](double v) { return Predicted{v, v, v}; };
+  const auto& price = s.job.cluster.chip.price;
+  const double price_usd = price ? price->value : 0.0;
+  const double low = price && price->low ? *price->low : price_usd;
+  const double high = price && price->high ? *price->high : price_usd;
+  switch (metric) {
+    case ClaimMetric::kv_bytes_per_token:
+      return exact(kv_cache_bytes_per_token(model, bytes_per_element(s.serving ? s.serving->setup.kv_type : DataType::bf16)));
+    case ClaimMetric::forward_flop_per_token: {
+      const auto params = count_params(model);
+      return exact(2.0 * params.active_without_input_embedding);
+    }
+    case ClaimMetric::chip_price_usd: return {price_usd, low, high};
+    case ClaimMetric::chips_capex_usd: {
+      const double chips = s.job.cluster.chips;
+      return {chips * price_usd, chips * low, chips * high};
+    }
+    default: return {};
+  }
+}
+
+bool is_exact_metric(ClaimMetric metric) {
+  return metric == ClaimMetric::kv_bytes_per_token || metric == ClaimMetric::forward_flop_per_token ||
+         metric == ClaimMetric::chip_price_usd || metric == ClaimMetric::chips_capex_usd;
 }
 
 // The metric in tier 1 for a job (the kernel-efficiency solve).
@@ -129,11 +198,65 @@ int support(Verdict v) {
     case Verdict::above_range:
     case Verdict::below_range:
     case Verdict::fails: return 0;
+    case Verdict::does_not_fit: return -1;
   }
   return 0;
 }
 
+// One scenario file's prediction: a training run's estimate and intervals, or a deployment's result; and why it
+// cannot run, when it does not fit in memory.
+struct Evaluated {
+  TrainingEstimate training;
+  PredictionIntervals intervals;
+  std::optional<ServingResult> serving;
+  std::string not_fitting;
+};
+
+Evaluated evaluate_scenario(const Scenario& s, const Catalogs& catalogs, Tier tier) {
+  Evaluated out;
+  if (s.serving) {
+    const ServingJob job = serving_job(s);
+    try {
+      out.serving = tier == Tier::analytical
+                        ? estimate_serving(job, build_topology(topology_spec(job.cluster)), catalogs.assumptions)
+                        : simulate_serving(job, catalogs.assumptions);
+      // A mean request's whole context must fit one attention rank's cache (the simulation rejects those that do
+      // not, tier 1 serves none): a deployment that cannot hold it does not run this workload.
+      const auto& w = job.serving.workload;
+      for (const auto& pool : out.serving->pools) {
+        if (pool.role == PoolRole::prefill) continue;
+        const auto context = static_cast<long>(std::ceil(w.input_tokens + w.output_tokens)) + pool.memory.kv_window_tokens;
+        if (pool.memory.kv_capacity_tokens < context) {
+          out.not_fitting = fmt::format("one attention rank's KV cache holds {} tokens, less than a mean request's {}",
+                                        pool.memory.kv_capacity_tokens, context);
+        }
+      }
+    } catch (const ModelError& error) {
+      out.not_fitting = error.what();
+    }
+    return out;
+  }
+  SimOptions options;
+  options.tier = tier;
+  auto result = simulate_scenario(s, catalogs, options);
+  out.intervals = prediction_intervals(s, result.estimate, result.tier, catalogs, whole_run_of(result));
+  out.training = std::move(result.estimate);
+  const auto& m = out.training.memory;
+  if (!m.fits) {
+    out.not_fitting = fmt::format("needs {:.1f} GiB per chip of {:.1f} GiB usable", m.total_bytes / kBytesPerGiB,
+                                  m.usable_bytes / kBytesPerGiB);
+  }
+  return out;
+}
+
 }  // namespace
+
+bool is_serving_metric(ClaimMetric metric) {
+  return metric == ClaimMetric::output_tokens_per_s_per_chip || metric == ClaimMetric::serving_usd_per_m_tokens ||
+         metric == ClaimMetric::serving_usd_per_m_output || metric == ClaimMetric::kv_tokens_per_chip;
+}
+
+bool is_training_metric(ClaimMetric metric) { return !is_serving_metric(metric) && !is_exact_metric(metric); }
 
 std::string_view to_string(ClaimMetric metric) {
   switch (metric) {
@@ -145,13 +268,21 @@ std::string_view to_string(ClaimMetric metric) {
     case ClaimMetric::yearly_cost_usd: return "yearly_cost_usd";
     case ClaimMetric::mfu: return "mfu";
     case ClaimMetric::tokens_per_s_per_chip: return "tokens_per_s_per_chip";
+    case ClaimMetric::output_tokens_per_s_per_chip: return "output_tokens_per_s_per_chip";
+    case ClaimMetric::serving_usd_per_m_tokens: return "serving_usd_per_m_tokens";
+    case ClaimMetric::serving_usd_per_m_output: return "serving_usd_per_m_output";
+    case ClaimMetric::kv_tokens_per_chip: return "kv_tokens_per_chip";
+    case ClaimMetric::kv_bytes_per_token: return "kv_bytes_per_token";
+    case ClaimMetric::forward_flop_per_token: return "forward_flop_per_token";
+    case ClaimMetric::chip_price_usd: return "chip_price_usd";
+    case ClaimMetric::chips_capex_usd: return "chips_capex_usd";
   }
   return "?";
 }
 
 std::string claim_value_text(ClaimMetric metric, bool ratio, double v) {
   using namespace human;
-  if (ratio) return fmt::format("{:.2f}x", v);
+  if (ratio) return v < 0.1 ? fmt::format("{:.3f}x", v) : fmt::format("{:.2f}x", v);
   switch (metric) {
     case ClaimMetric::step_time_s: return seconds(v);
     case ClaimMetric::train_days: return days(v);
@@ -161,6 +292,14 @@ std::string claim_value_text(ClaimMetric metric, bool ratio, double v) {
     case ClaimMetric::yearly_cost_usd: return usd(v) + " per year";
     case ClaimMetric::mfu: return percent(v);
     case ClaimMetric::tokens_per_s_per_chip: return count(v) + " tokens/s per chip";
+    case ClaimMetric::output_tokens_per_s_per_chip: return count(v) + " output tokens/s per chip";
+    case ClaimMetric::serving_usd_per_m_tokens: return usd(v) + " per M tokens";
+    case ClaimMetric::serving_usd_per_m_output: return usd(v) + " per M output tokens";
+    case ClaimMetric::kv_tokens_per_chip: return count(v) + " tokens per chip";
+    case ClaimMetric::kv_bytes_per_token: return bytes(v) + " per token";
+    case ClaimMetric::forward_flop_per_token: return count(v) + " FLOP per token";
+    case ClaimMetric::chip_price_usd: return usd(v) + " per chip";
+    case ClaimMetric::chips_capex_usd: return usd(v);
   }
   return fmt::format("{:g}", v);
 }
@@ -174,6 +313,7 @@ std::string_view to_string(Verdict verdict) {
     case Verdict::above_range: return "above the predicted range";
     case Verdict::below_range: return "below the predicted range";
     case Verdict::fails: return "does not hold";
+    case Verdict::does_not_fit: return "cannot run: does not fit in memory";
   }
   return "?";
 }
@@ -234,11 +374,23 @@ Claim load_claim(const fs::path& file, const Catalogs& catalogs) {
         c.problem("solve_kernel_efficiency", "needs a single \"scenario\" and a \"claimed\" value");
       }
       c.finish();
+      if (check.solve_kernel_efficiency && !is_training_metric(check.metric)) {
+        c.problem("solve_kernel_efficiency", "needs a training run's metric");
+      }
       for (std::size_t i = 0; i < paths.size(); ++i) {
+        const std::string at = c.path() + "/" + paths_key + (paths_key == "scenario" ? "" : fmt::format("/{}", i));
         try {
-          check.scenarios.push_back(load_scenario(file.parent_path() / paths[i], catalogs));
+          auto scenario = load_scenario(file.parent_path() / paths[i], catalogs);
+          if (is_serving_metric(check.metric) && !scenario.serving) {
+            problems.push_back({file.string(), at, fmt::format("{} is a training scenario; metric {} needs a deployment "
+                                                                "(a scenario with a \"serving\" section)",
+                                                                paths[i], to_string(check.metric))});
+          } else if (is_training_metric(check.metric) && scenario.serving) {
+            problems.push_back({file.string(), at, fmt::format("{} is a deployment; metric {} needs a training scenario",
+                                                                paths[i], to_string(check.metric))});
+          }
+          check.scenarios.push_back(std::move(scenario));
         } catch (const InputError& error) {
-          const std::string at = c.path() + "/" + paths_key + (paths_key == "scenario" ? "" : fmt::format("/{}", i));
           append_referenced(problems, error.problems(), file.string(), at);
         }
       }
@@ -272,9 +424,7 @@ std::vector<Claim> load_claims(const fs::path& dir, const Catalogs& catalogs) {
 ClaimResult evaluate_claim(const Claim& claim, const Catalogs& catalogs, Tier tier) {
   ClaimResult out;
   out.claim = claim;
-  SimOptions options;
-  options.tier = tier;
-  std::map<std::string, std::pair<TrainingEstimate, PredictionIntervals>> simulated;  // by scenario file
+  std::map<std::string, Evaluated> evaluated;  // by scenario file: checks of one claim often name the same one
   for (const auto& check : claim.checks) {
     CheckResult r;
     r.label = check.label;
@@ -283,15 +433,18 @@ ClaimResult evaluate_claim(const Claim& claim, const Catalogs& catalogs, Tier ti
     r.relation = check.relation;
     std::vector<Predicted> parts;
     for (const auto& s : check.scenarios) {
-      // Checks of one claim often name the same scenario: each file is simulated once.
-      auto it = simulated.find(s.file);
-      if (it == simulated.end()) {
-        auto result = simulate_scenario(s, catalogs, options);
-        auto intervals = prediction_intervals(s, result.estimate, result.tier, catalogs, whole_run_of(result));
-        it = simulated.emplace(s.file, std::make_pair(std::move(result.estimate), std::move(intervals))).first;
-      }
-      parts.push_back(metric_of(check.metric, it->second.first, it->second.second));
       r.scenario_names.push_back(s.name);
+      // The architecture's and the catalog's own figures need no run (and hold whether or not it fits).
+      if (is_exact_metric(check.metric)) {
+        parts.push_back(exact_metric_of(check.metric, s));
+        continue;
+      }
+      auto it = evaluated.find(s.file);
+      if (it == evaluated.end()) it = evaluated.emplace(s.file, evaluate_scenario(s, catalogs, tier)).first;
+      const auto& e = it->second;
+      if (!e.not_fitting.empty()) r.not_fitting.push_back(fmt::format("{}: {}", s.name, e.not_fitting));
+      parts.push_back(e.serving ? serving_metric_of(check.metric, *e.serving)
+                                : metric_of(check.metric, e.training, e.intervals));
     }
     switch (check.combine) {
       case CheckCombine::single: {
@@ -311,16 +464,19 @@ ClaimResult evaluate_claim(const Claim& claim, const Catalogs& catalogs, Tier ti
       }
       case CheckCombine::ratio: {
         // Log-normal parts taken as independent: sigma^2 adds (conservative where both share the model's error).
-        const auto sigma = [](const Predicted& p) { return std::log(p.p90 / p.p10) / (2.0 * kNormalZ90); };
+        const auto sigma = [](const Predicted& p) {
+          return p.p10 > 0 ? std::log(p.p90 / p.p10) / (2.0 * kNormalZ90) : 0.0;
+        };
         const double s = std::hypot(sigma(parts[0]), sigma(parts[1]));
-        r.predicted = parts[0].value / parts[1].value;
+        r.predicted = parts[1].value > 0 ? parts[0].value / parts[1].value : 0.0;  // 0: a part that cannot run
         r.p10 = r.predicted * std::exp(-kNormalZ90 * s);
         r.p90 = r.predicted * std::exp(kNormalZ90 * s);
         break;
       }
     }
-    r.verdict = verdict_of(r);
-    if (check.solve_kernel_efficiency) solve_kernels(r, check.scenarios[0], catalogs.assumptions, *check.claimed);
+    // A figure of a plan that cannot run is no evidence for or against the claim.
+    r.verdict = r.not_fitting.empty() ? verdict_of(r) : Verdict::does_not_fit;
+    if (check.solve_kernel_efficiency && r.not_fitting.empty()) solve_kernels(r, check.scenarios[0], catalogs.assumptions, *check.claimed);
     out.checks.push_back(std::move(r));
   }
   int weakest = support(Verdict::none);
@@ -347,6 +503,7 @@ nlohmann::json claim_result_to_json(const ClaimResult& result) {
       c["claimed"] = *r.claimed;
       c["relation"] = r.relation == ClaimRelation::about ? "about" : r.relation == ClaimRelation::at_most ? "at_most" : "at_least";
     }
+    if (!r.not_fitting.empty()) c["not_fitting"] = r.not_fitting;
     if (r.at_full_kernel_efficiency > 0) {
       c["what_would_have_to_be_true"] = {{"kernel_efficiency_factor", r.kernel_factor ? nlohmann::json(*r.kernel_factor) : nlohmann::json()},
                                          {"gemm_efficiency_needed", r.gemm_efficiency_needed ? nlohmann::json(*r.gemm_efficiency_needed) : nlohmann::json()},

@@ -142,28 +142,34 @@ class ServingSim {
   }
 
   void issue(double now, long input, long output) {
-    requests_.push_back(Request{});
-    Request& r = requests_.back();
-    r.id = static_cast<long>(requests_.size()) - 1;
-    r.arrival_s = now;
-    r.input = input;
-    r.output = output;
-    r.prompt = input;
-    account_system(now, +1);
-    // A request whose whole context cannot fit one rank's cache can never run.
-    const auto need = [&](const ServingModel& m) {
-      return blocks(input + output + static_cast<long>(m.tokens_per_decode_step()) + m.memory().kv_window_tokens);
-    };
-    if (need(*models_.front()) > capacity_blocks_.front() || need(*models_.back()) > capacity_blocks_.back()) {
+    for (;;) {
+      requests_.push_back(Request{});
+      Request& r = requests_.back();
+      r.id = static_cast<long>(requests_.size()) - 1;
+      r.arrival_s = now;
+      r.input = input;
+      r.output = output;
+      r.prompt = input;
+      account_system(now, +1);
+      // A request whose whole context cannot fit one rank's cache can never run.
+      const auto need = [&](const ServingModel& m) {
+        return blocks(input + output + static_cast<long>(m.tokens_per_decode_step()) + m.memory().kv_window_tokens);
+      };
+      if (need(*models_.front()) <= capacity_blocks_.front() && need(*models_.back()) <= capacity_blocks_.back()) {
+        Instance& inst = least_loaded(0);
+        Rank& rank = best_rank(inst);
+        rank.waiting.push_back(&r);
+        wake(inst);
+        return;
+      }
       ++rejected_;
       account_system(now, -1);
       check_done();
-      return;
+      // A closed loop's client sends its next request at once (or it would wait forever for this one).
+      if (!w_.closed_loop() || static_cast<long>(requests_.size()) >= total_) return;
+      input = draw_length(w_.input_tokens);
+      output = draw_length(w_.output_tokens);
     }
-    Instance& inst = least_loaded(0);
-    Rank& rank = best_rank(inst);
-    rank.waiting.push_back(&r);
-    wake(inst);
   }
 
   void arrivals() {
@@ -183,7 +189,10 @@ class ServingSim {
       }
     } else {
       const long first = std::min<long>(w_.concurrency, total_);
-      for (long i = 0; i < first; ++i) issue(0.0, draw_length(w_.input_tokens), draw_length(w_.output_tokens));
+      // A rejected request's client has sent its next one already: the clients never issue more than the total.
+      for (long i = 0; i < first && static_cast<long>(requests_.size()) < total_; ++i) {
+        issue(0.0, draw_length(w_.input_tokens), draw_length(w_.output_tokens));
+      }
     }
     while (completed_ + rejected_ < total_) sg4::this_actor::suspend();
   }

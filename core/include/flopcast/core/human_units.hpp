@@ -17,5 +17,8 @@ std::string percent(double fraction);  // "38.4 %"
 std::string flop_rate(double flop_per_s);  // "989 TFLOP/s"
 std::string byte_rate(double bytes_per_s); // "450 GB/s"
 std::string energy_kwh(double kwh);    // "3.2 GWh"
+// Two figures written by one of the above as a range: "$0.20-0.46 per M tokens", "43.0-59.4 days" when they share
+// their prefix and unit, "57 s to 2.2 min" otherwise.
+std::string range(const std::string& low, const std::string& high);
 
 }  // namespace flopcast::human
