@@ -55,13 +55,12 @@ int check_claims(const ClaimsOptions& options, const Catalogs& catalogs, std::os
                to_string(r.verdict));
     for (std::size_t k = 0; k < r.checks.size(); ++k) {
       const auto& c = r.checks[k];
-      const bool ratio = r.claim.checks[k].combine == CheckCombine::ratio;
-      const auto value = [&](double v) { return claim_value_text(c.metric, ratio, v); };
+      const auto value = [&](double v) { return check_value_text(r.claim.checks[k], v); };
       fmt::print(text, "    - {} ({})\n      predicted {}", c.label, to_string(c.metric), value(c.predicted));
       // The architecture's and the catalog's own figures have no range (no model error, no catalog range).
       if (c.p10 < c.p90) fmt::print(text, " (p10-p90 {})", human::range(value(c.p10), value(c.p90)));
       if (c.claimed) {
-        fmt::print(text, "; claimed {} {}: {}\n", relation_text(c.relation), claim_value_text(c.metric, ratio, *c.claimed),
+        fmt::print(text, "; claimed {} {}: {}\n", relation_text(c.relation), value(*c.claimed),
                    to_string(c.verdict));
       } else {
         fmt::print(text, "\n");
@@ -73,7 +72,7 @@ int check_claims(const ClaimsOptions& options, const Catalogs& catalogs, std::os
                      *c.kernel_factor, percent(c.gemm_efficiency_needed.value_or(0)));
         } else {
           fmt::print(text, "      out of reach by kernels alone: with every kernel at 100 % of peak, tier 1 gives {}\n",
-                     claim_value_text(c.metric, ratio, c.at_full_kernel_efficiency));
+                     value(c.at_full_kernel_efficiency));
         }
       }
     }

@@ -116,7 +116,7 @@ TEST_CASE("claim files with mistakes are rejected with the path", "[claims]") {
 
 TEST_CASE("the shipped claims load and every check gets a finite prediction", "[claims]") {
   const auto claims = load_claims(fs::path(FLOPCAST_SOURCE_ROOT) / "scenarios" / "claims", test::catalogs());
-  CHECK(claims.size() == 9);
+  CHECK(claims.size() == 10);
   for (const auto& claim : claims) {
     const auto result = evaluate_claim(claim, test::catalogs(), Tier::analytical);
     for (const auto& c : result.checks) {
@@ -147,6 +147,17 @@ ClaimCheck& check_named(Claim& claim, const std::string& label) {
   }
   FAIL("no check labelled " << label);
   throw std::logic_error("unreachable");
+}
+
+// Applies `change` to every copy of the scenario `check` names at `index` (checks of one claim share their runs).
+template <typename Change>
+void change_scenario(Claim& claim, const ClaimCheck& check, std::size_t index, Change change) {
+  const std::string file = check.scenarios.at(index).file;
+  for (auto& c : claim.checks) {
+    for (auto& s : c.scenarios) {
+      if (s.file == file) change(s);
+    }
+  }
 }
 
 const CheckResult& result_named(const ClaimResult& result, const std::string& label) {
@@ -182,6 +193,15 @@ TEST_CASE("deployments in claims: serving figures with the serving spread, the a
   const auto& same = r.checks.at(3);
   CHECK_THAT(same.predicted, Catch::Matchers::WithinRel(1.0, 1e-12));
   CHECK(same.p10 < 1.0);
+}
+
+TEST_CASE("a mixed fleet's chips cost what each stage's chips cost", "[claims]") {
+  const std::string mixed = std::string(FLOPCAST_SOURCE_ROOT) + "/scenarios/shipped/llama3-70b-h800-h20-mixed.json";
+  const auto r = evaluate({{{"label", "capex"}, {"scenario", mixed}, {"metric", "chips_capex_usd"}}});
+  // 256 H800 at $33,800 and 256 H20 at $12,000 (catalog): $8,652,800 + $3,072,000 = $11,724,800; the H20's range is
+  // $10,000-12,000, the H800 has none: p10 = $8,652,800 + $2,560,000.
+  CHECK_THAT(r.checks.at(0).predicted, Catch::Matchers::WithinRel(11724800.0, 1e-12));
+  CHECK_THAT(r.checks.at(0).p10, Catch::Matchers::WithinRel(11212800.0, 1e-12));
 }
 
 TEST_CASE("a check whose plan does not fit in memory says so in its verdict", "[claims]") {
@@ -221,30 +241,34 @@ TEST_CASE("MLA claim: against GQA-8 it fails, and against 64 KV heads it holds",
   CHECK_THAT(result_named(before, "KV cache per token, MLA over GQA with 8 KV heads").predicted,
              Catch::Matchers::WithinRel(576.0 / 2048.0, 1e-9));
   CHECK(before.verdict == Verdict::fails);
-  auto& gqa = check_named(claim, "KV cache per token, MLA over GQA with 8 KV heads").scenarios.at(1).job.model;
-  gqa.kv_heads = 64;  // 2 x 64 x 128 = 16,384 elements: 576 / 16,384 = 0.035
+  // 2 x 64 x 128 = 16,384 elements: 576 / 16,384 = 0.035
+  change_scenario(claim, check_named(claim, "KV cache per token, MLA over GQA with 8 KV heads"), 1,
+                  [](Scenario& s) { s.job.model.kv_heads = 64; });
   CHECK(evaluate_tier1(claim).verdict == Verdict::holds);
 }
 
 TEST_CASE("97.3 % cheaper claim: the verdict follows the rental price", "[claims]") {
   auto claim = shipped_claim("cheaper-than-gpt-4o.json");
   const std::string label = "DeepSeek-V3 on 16 H800 at the comparison's SLO, cost per M tokens";
-  auto& costs = check_named(claim, label).scenarios.at(0).job.costs;
-  const double price = costs.usd_per_chip_hour;
-  costs.usd_per_chip_hour = price * 10;
-  CHECK(result_named(evaluate_tier1(claim), label).verdict == Verdict::fails);
-  costs.usd_per_chip_hour = price / 10;
-  CHECK(result_named(evaluate_tier1(claim), label).verdict == Verdict::holds);
+  const auto with_price = [&](double factor) {
+    Claim changed = claim;
+    change_scenario(changed, check_named(changed, label), 0, [&](Scenario& s) { s.job.costs.usd_per_chip_hour *= factor; });
+    return result_named(evaluate_tier1(changed), label).verdict;
+  };
+  CHECK(with_price(10.0) == Verdict::fails);
+  CHECK(with_price(0.1) == Verdict::holds);
 }
 
 TEST_CASE("GPU price claim: the catalog's H100 price decides it", "[claims]") {
   auto claim = shipped_claim("gpu-price-and-count.json");
   const std::string label = "H100 price, at most $40k";
   CHECK(result_named(evaluate_tier1(claim), label).verdict == Verdict::holds);
-  auto& price = *check_named(claim, label).scenarios.at(0).job.cluster.chip.price;
-  price.value = 45000;
-  price.low = 42000;
-  price.high = 48000;
+  change_scenario(claim, check_named(claim, label), 0, [](Scenario& s) {
+    auto& price = *s.job.cluster.chip.price;
+    price.value = 45000;
+    price.low = 42000;
+    price.high = 48000;
+  });
   CHECK(result_named(evaluate_tier1(claim), label).verdict == Verdict::fails);
 }
 
@@ -252,8 +276,7 @@ TEST_CASE("MoE claim: with every expert active the compute is no longer saved", 
   auto claim = shipped_claim("moe-tiny-experts-save-compute.json");
   const std::string label = "forward FLOPs per token, DeepSeek-V3 over a dense 671B";
   CHECK(result_named(evaluate_tier1(claim), label).verdict == Verdict::holds);
-  auto& moe = *check_named(claim, label).scenarios.at(0).job.model.moe;
-  moe.top_k = moe.experts;
+  change_scenario(claim, check_named(claim, label), 0, [](Scenario& s) { s.job.model.moe->top_k = s.job.model.moe->experts; });
   CHECK(result_named(evaluate_tier1(claim), label).verdict == Verdict::fails);
 }
 
@@ -261,18 +284,37 @@ TEST_CASE("910B serving check: on the H100's node the ratio is one and the claim
   auto claim = shipped_claim("ascend-910b-three-quarters-of-h100.json");
   const std::string label = "serving: Llama-3-70B on 8 chips, bf16, 910B over H100, output tokens/s per chip";
   CHECK(result_named(evaluate_tier1(claim), label).verdict == Verdict::above_range);
-  auto& check = check_named(claim, label);
-  check.scenarios.at(0).job.cluster = check.scenarios.at(1).job.cluster;
+  const auto h100 = check_named(claim, label).scenarios.at(1).job.cluster;
+  change_scenario(claim, check_named(claim, label), 0, [&](Scenario& s) { s.job.cluster = h100; });
   const auto after = result_named(evaluate_tier1(claim), label);
   CHECK_THAT(after.predicted, Catch::Matchers::WithinRel(1.0, 1e-9));
   CHECK(after.verdict == Verdict::below_range);
+}
+
+TEST_CASE("supercluster claim: the 910C's power decides the energy check, and scale counts chips", "[claims]") {
+  auto claim = shipped_claim("superclusters-of-domestic-chips.json");
+  const std::string energy = "MoE training energy per token, CloudMatrix 384 over GB200 NVL72";
+  const auto before = evaluate_tier1(claim);
+  CHECK(result_named(before, energy).verdict == Verdict::below_range);
+  // Chips that match: the ratio of per-chip rates times 10,240.
+  const auto& match = result_named(before, "Ascend 910B chips that train Llama-3-70B as fast as 10,240 H100");
+  auto unscaled = check_named(claim, "Ascend 910B chips that train Llama-3-70B as fast as 10,240 H100");
+  unscaled.scale = 1;
+  Claim one = claim;
+  one.checks = {unscaled};
+  CHECK_THAT(match.predicted, Catch::Matchers::WithinRel(10240.0 * evaluate_tier1(one).checks.at(0).predicted, 1e-12));
+  CHECK(check_value_text(check_named(claim, "Ascend 910B chips that train Llama-3-70B as fast as 10,240 H100"),
+                         match.predicted)
+            .find('x') == std::string::npos);
+  change_scenario(claim, check_named(claim, energy), 0, [](Scenario& s) { s.job.cluster.chip.tdp.value /= 2; });
+  CHECK(result_named(evaluate_tier1(claim), energy).verdict == Verdict::consistent);
 }
 
 TEST_CASE("5.2 PB claim: a hundredth of the tokens trains within the year", "[claims]") {
   auto claim = shipped_claim("rumoured-1.2t-moe-5.2pb.json");
   const std::string label = "days on 2,048 H800";
   CHECK(result_named(evaluate_tier1(claim), label).verdict == Verdict::fails);
-  check_named(claim, label).scenarios.at(0).job.training.tokens /= 100;
+  change_scenario(claim, check_named(claim, label), 0, [](Scenario& s) { s.job.training.tokens /= 100; });
   CHECK(result_named(evaluate_tier1(claim), label).verdict == Verdict::holds);
 }
 

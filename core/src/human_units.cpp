@@ -53,7 +53,8 @@ std::string seconds_range(double low, double high) {
   return fmt::format("{:.{}f} to {:.{}f} {}", low * u.per_s, u.decimals, high * u.per_s, u.decimals, u.name);
 }
 
-std::string days(double d) { return fmt::format("{:.1f} days", d); }
+// Tenths of a day mean nothing beside thousands of them.
+std::string days(double d) { return d >= 999.95 ? fmt::format("{:.0f} days", d) : fmt::format("{:.1f} days", d); }
 
 std::string days_range(double low, double high) { return fmt::format("{:.1f} to {:.1f} days", low, high); }
 

@@ -473,6 +473,8 @@ std::string claim_unit(ClaimMetric metric, bool ratio) {
     case ClaimMetric::yearly_cost_usd: return "USD per year";
     case ClaimMetric::mfu: return "%";
     case ClaimMetric::tokens_per_s_per_chip: return "tokens/s per chip";
+    case ClaimMetric::tokens_per_s: return "tokens/s";
+    case ClaimMetric::kwh_per_mtok: return "kWh per million tokens";
     case ClaimMetric::output_tokens_per_s_per_chip: return "output tokens/s per chip";
     case ClaimMetric::serving_usd_per_m_tokens: return "USD per million tokens";
     case ClaimMetric::serving_usd_per_m_output: return "USD per million output tokens";
@@ -499,15 +501,16 @@ Section claims_section(const ReportData& data) {
       const auto& c = r.checks[k];
       const bool ratio = r.claim.checks[k].combine == CheckCombine::ratio;
       const double scale = !ratio && c.metric == ClaimMetric::mfu ? 100.0 : 1.0;
-      const auto text = [&](double v) { return claim_value_text(c.metric, ratio, v); };
+      const auto text = [&](double v) { return check_value_text(r.claim.checks[k], v); };
+      const std::string unit = r.claim.checks[k].scale != 1 ? "count" : claim_unit(c.metric, ratio);
       Cell predicted{.text = c.p10 < c.p90 ? fmt::format("{} ({})", text(c.predicted), human::range(text(c.p10), text(c.p90)))
                                            : text(c.predicted),
-                     .value = c.predicted * scale, .unit = claim_unit(c.metric, ratio), .p10 = c.p10 * scale,
+                     .value = c.predicted * scale, .unit = unit, .p10 = c.p10 * scale,
                      .p90 = c.p90 * scale};
       const std::string relation = c.relation == ClaimRelation::at_most    ? "at most "
                                    : c.relation == ClaimRelation::at_least ? "at least "
                                                                            : "";
-      Cell claimed = c.claimed ? number_cell(relation + text(*c.claimed), *c.claimed * scale, claim_unit(c.metric, ratio))
+      Cell claimed = c.claimed ? number_cell(relation + text(*c.claimed), *c.claimed * scale, unit)
                                : text_cell("");
       table.rows.push_back({text_cell(k == 0 ? r.claim.claim : ""), text_cell(c.label), std::move(predicted),
                             std::move(claimed),

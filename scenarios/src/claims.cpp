@@ -31,6 +31,8 @@ constexpr std::array kMetrics{ClaimMetric::step_time_s,
                               ClaimMetric::yearly_cost_usd,
                               ClaimMetric::mfu,
                               ClaimMetric::tokens_per_s_per_chip,
+                              ClaimMetric::tokens_per_s,
+                              ClaimMetric::kwh_per_mtok,
                               ClaimMetric::output_tokens_per_s_per_chip,
                               ClaimMetric::serving_usd_per_m_tokens,
                               ClaimMetric::serving_usd_per_m_output,
@@ -61,6 +63,11 @@ double value_of(ClaimMetric metric, const TrainingEstimate& e) {
     }
     case ClaimMetric::mfu: return e.mfu;
     case ClaimMetric::tokens_per_s_per_chip: return e.tokens_per_s_per_chip;
+    case ClaimMetric::tokens_per_s: return e.tokens_per_s;
+    case ClaimMetric::kwh_per_mtok: {
+      const double tokens = e.steps * e.tokens_per_step;
+      return tokens > 0 ? e.energy_cost.energy_kwh / (tokens / 1e6) : 0.0;
+    }
     default: return 0.0;  // not a training run's prediction (checked on loading)
   }
 }
@@ -77,6 +84,16 @@ Predicted metric_of(ClaimMetric metric, const TrainingEstimate& e, const Predict
     case ClaimMetric::yearly_cost_usd: return with({p.usd_per_hour.p10 * kHoursPerYear, p.usd_per_hour.p90 * kHoursPerYear});
     case ClaimMetric::mfu: return with(p.mfu);
     case ClaimMetric::tokens_per_s_per_chip: return with(p.tokens_per_s_per_chip);
+    case ClaimMetric::tokens_per_s: {
+      const double chips = e.tokens_per_s_per_chip > 0 ? e.tokens_per_s / e.tokens_per_s_per_chip : 0.0;
+      return with({p.tokens_per_s_per_chip.p10 * chips, p.tokens_per_s_per_chip.p90 * chips});
+    }
+    case ClaimMetric::kwh_per_mtok: {
+      // The energy of a run is its facility power times its length: per token it moves with the days.
+      const double v = value_of(metric, e);
+      const double days = e.train_days > 0 ? e.train_days : 1.0;
+      return {v, v * p.train_days.p10 / days, v * p.train_days.p90 / days};
+    }
     default: return {};  // not a training run's prediction (checked on loading)
   }
 }
@@ -122,8 +139,19 @@ Predicted exact_metric_of(ClaimMetric metric, const Scenario& s) {
     }
     case ClaimMetric::chip_price_usd: return {price_usd, low, high};
     case ClaimMetric::chips_capex_usd: {
-      const double chips = s.job.cluster.chips;
-      return {chips * price_usd, chips * low, chips * high};
+      // Stage by stage: a mixed fleet's stages run on other chips.
+      const auto& c = s.job.cluster;
+      const int pp = std::max(1, s.job.plan.pp);
+      Predicted out;
+      for (int stage = 0; stage < pp; ++stage) {
+        const auto* group = c.stage_group(stage);
+        const auto& p = (group ? group->chip : c.chip).price;
+        const double chips = static_cast<double>(c.chips) / pp, v = p ? p->value : 0.0;
+        out.value += chips * v;
+        out.p10 += chips * (p && p->low ? *p->low : v);
+        out.p90 += chips * (p && p->high ? *p->high : v);
+      }
+      return out;
     }
     default: return {};
   }
@@ -268,6 +296,8 @@ std::string_view to_string(ClaimMetric metric) {
     case ClaimMetric::yearly_cost_usd: return "yearly_cost_usd";
     case ClaimMetric::mfu: return "mfu";
     case ClaimMetric::tokens_per_s_per_chip: return "tokens_per_s_per_chip";
+    case ClaimMetric::tokens_per_s: return "tokens_per_s";
+    case ClaimMetric::kwh_per_mtok: return "kwh_per_mtok";
     case ClaimMetric::output_tokens_per_s_per_chip: return "output_tokens_per_s_per_chip";
     case ClaimMetric::serving_usd_per_m_tokens: return "serving_usd_per_m_tokens";
     case ClaimMetric::serving_usd_per_m_output: return "serving_usd_per_m_output";
@@ -292,6 +322,8 @@ std::string claim_value_text(ClaimMetric metric, bool ratio, double v) {
     case ClaimMetric::yearly_cost_usd: return usd(v) + " per year";
     case ClaimMetric::mfu: return percent(v);
     case ClaimMetric::tokens_per_s_per_chip: return count(v) + " tokens/s per chip";
+    case ClaimMetric::tokens_per_s: return count(v) + " tokens/s";
+    case ClaimMetric::kwh_per_mtok: return fmt::format("{:.3g} kWh per M tokens", v);
     case ClaimMetric::output_tokens_per_s_per_chip: return count(v) + " output tokens/s per chip";
     case ClaimMetric::serving_usd_per_m_tokens: return usd(v) + " per M tokens";
     case ClaimMetric::serving_usd_per_m_output: return usd(v) + " per M output tokens";
@@ -302,6 +334,12 @@ std::string claim_value_text(ClaimMetric metric, bool ratio, double v) {
     case ClaimMetric::chips_capex_usd: return usd(v);
   }
   return fmt::format("{:g}", v);
+}
+
+std::string check_value_text(const ClaimCheck& check, double value) {
+  // A scaled value is no longer in the metric's unit: a ratio of rates times chips, or chip-hours over hours, counts chips.
+  if (check.scale != 1) return human::count(value);
+  return claim_value_text(check.metric, check.combine == CheckCombine::ratio, value);
 }
 
 std::string_view to_string(Verdict verdict) {
@@ -346,6 +384,7 @@ Claim load_claim(const fs::path& file, const Catalogs& catalogs) {
                                             : ClaimRelation::about;
       }
       check.solve_kernel_efficiency = c.boolean("solve_kernel_efficiency", Need::optional).value_or(false);
+      check.scale = c.number("scale", Need::optional, {.min = 0, .min_exclusive = true}).value_or(1.0);
       // Exactly one of scenario, sum_of, ratio_of.
       std::vector<std::string> paths;
       std::string paths_key;  // where the files are named: "scenario", or the list's key (an index follows)
@@ -370,8 +409,8 @@ Claim load_claim(const fs::path& file, const Catalogs& catalogs) {
         if (ratio->size() != 2) c.problem("ratio_of", "expected two scenario files: numerator and denominator");
       }
       if (given != 1) c.problem_here("expected exactly one of \"scenario\", \"sum_of\" or \"ratio_of\"");
-      if (check.solve_kernel_efficiency && (check.combine != CheckCombine::single || !check.claimed)) {
-        c.problem("solve_kernel_efficiency", "needs a single \"scenario\" and a \"claimed\" value");
+      if (check.solve_kernel_efficiency && (check.combine != CheckCombine::single || !check.claimed || check.scale != 1)) {
+        c.problem("solve_kernel_efficiency", "needs a single \"scenario\" and a \"claimed\" value, without \"scale\"");
       }
       c.finish();
       if (check.solve_kernel_efficiency && !is_training_metric(check.metric)) {
@@ -474,6 +513,9 @@ ClaimResult evaluate_claim(const Claim& claim, const Catalogs& catalogs, Tier ti
         break;
       }
     }
+    r.predicted *= check.scale;
+    r.p10 *= check.scale;
+    r.p90 *= check.scale;
     // A figure of a plan that cannot run is no evidence for or against the claim.
     r.verdict = r.not_fitting.empty() ? verdict_of(r) : Verdict::does_not_fit;
     if (check.solve_kernel_efficiency && r.not_fitting.empty()) solve_kernels(r, check.scenarios[0], catalogs.assumptions, *check.claimed);

@@ -31,6 +31,8 @@ enum class ClaimMetric {
   yearly_cost_usd,  // the cluster's cost per hour of running, for a year (8,766 h)
   mfu,
   tokens_per_s_per_chip,
+  tokens_per_s,  // the whole cluster's
+  kwh_per_mtok,  // facility energy per million training tokens
   // Deployments (serving):
   output_tokens_per_s_per_chip,
   serving_usd_per_m_tokens,  // the deployment's cost over every token it reads and writes
@@ -53,6 +55,8 @@ struct ClaimCheck {
   std::optional<double> claimed;
   ClaimRelation relation = ClaimRelation::about;
   bool solve_kernel_efficiency = false;
+  double scale = 1;  // the value and its bounds times this, giving a count: a ratio of per-chip rates times a chip count
+                     // (chips that match), chip-hours over hours (chips for that long)
 };
 
 struct Claim {
@@ -96,6 +100,8 @@ bool is_serving_metric(ClaimMetric metric);
 bool is_training_metric(ClaimMetric metric);
 // A value of `metric` as a person reads it, with its unit ("$5.58 M", "38.4 %"); a ratio check's value as "0.75x".
 std::string claim_value_text(ClaimMetric metric, bool ratio, double value);
+// A check's value as a person reads it: a ratio as "0.75x", a scaled value (chips that match) as a count "23.9 k".
+std::string check_value_text(const ClaimCheck& check, double value);
 
 // Reads a claim file and the scenarios it names (paths relative to the file). InputError on any problem.
 Claim load_claim(const std::filesystem::path& file, const Catalogs& catalogs);
