@@ -128,9 +128,9 @@ int catalog_chips(bool json, const Catalogs& catalogs, std::ostream& out) {
                code(to_string(e.rule_2023)));
   }
   fmt::print(out,
-             "\nDense peaks in TFLOP/s (fp8 too); GiB and TB/s: HBM capacity and bandwidth; GB/s: scale-up per "
-             "direction.\n~ marks an estimate; (low-high) a disputed figure. TPP = dense TOP/s x bit length. US "
-             "export rules:\n3A090 controlled (2022), 3A090.a licence required, 3A090.b gray band (2023).\n"
+             "\nDense peaks in TFLOP/s (fp8 too); GiB and TB/s: HBM capacity and bandwidth; GB/s: scale-up\n"
+             "per direction. ~ marks an estimate; (low-high) a disputed figure. TPP = dense TOP/s x bit length.\n"
+             "US export rules: 3A090 controlled (2022), 3A090.a licence required, 3A090.b gray band (2023).\n"
              "`flopcast catalog show ID` lists every source, the performance density and the reasons.\n");
   return 0;
 }

@@ -146,8 +146,10 @@ int compare_command(const CompareCommandOptions& options, const Catalogs& catalo
     return 0;
   }
   const auto& job = scenario.job;
-  fmt::print(out, "Which chip: {}, {} tokens on {} chips of each type (tier {})\n", job.model.name,
-             count(job.training.tokens), c.chips_asked, to_string(c.tier));
+  fmt::print(out, "{}\n",
+             wrap_lines(fmt::format("Which chip: {}, {} tokens on {} chips of each type (tier {})", job.model.name,
+                                    count(job.training.tokens), c.chips_asked, to_string(c.tier)),
+                        100, 2));
   fmt::print(out, "  from {}\n", scenario.file);
   fmt::print(out, "  each chip with {}\n",
              options.keep_plan ? "the scenario's plan where it runs and fits, the planner's best elsewhere"

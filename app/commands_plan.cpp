@@ -103,16 +103,18 @@ std::vector<const Chip*> chips_of(const PlanOptions& options, const Scenario& sc
 }
 
 void print_sized(const std::vector<SizedPlan>& rows, const std::string& missing, std::ostream& out) {
-  fmt::print(out, "\n  {:<14} {:>7} {:>12} {:>10} {:>14} {:>7}  {}\n", "chip", "chips", "train time", "cost",
-             "tokens/s/chip", "MFU", "plan");
+  // Within 100 columns: each row's plan on the line below it.
+  fmt::print(out, "\n  {:<14} {:>7} {:>12} {:>10} {:>14} {:>7}  plan on the next line\n", "chip", "chips", "train time",
+             "cost", "tokens/s/chip", "MFU");
   for (const auto& r : rows) {
     if (!r.best) {
-      fmt::print(out, "  {:<14} {:>7}  {}\n", r.chip, "-", missing);
+      fmt::print(out, "{}\n", wrap_lines(fmt::format("  {:<14} {:>7}  {}", r.chip, "-", missing), 100, 26));
       continue;
     }
     const auto& e = r.best->estimate;
-    fmt::print(out, "  {:<14} {:>7} {:>12} {:>10} {:>14} {:>7}  {}\n", r.chip, r.chips, days(e.train_days),
-               usd(e.energy_cost.cost_usd), count(e.tokens_per_s_per_chip), percent(e.mfu), plan_summary(r.best->plan));
+    fmt::print(out, "  {:<14} {:>7} {:>12} {:>10} {:>14} {:>7}\n", r.chip, r.chips, days(e.train_days),
+               usd(e.energy_cost.cost_usd), count(e.tokens_per_s_per_chip), percent(e.mfu));
+    fmt::print(out, "{}\n", wrap_lines("    " + plan_summary(r.best->plan), 100, 4));
   }
 }
 
@@ -130,8 +132,11 @@ int inverse_questions(const PlanOptions& options, Scenario scenario, const Catal
   const auto& job = scenario.job;
   const std::string prices = job.costs.mode == CostMode::rental ? "catalog rental prices" : "catalog prices";
   if (options.deadline_days) {
-    fmt::print(out, "Fewest chips to train {} on {} tokens within {:g} days (tier 1, best plan per size; {})\n",
-               job.model.name, count(job.training.tokens), *options.deadline_days, prices);
+    fmt::print(out, "{}\n",
+               wrap_lines(fmt::format("Fewest chips to train {} on {} tokens within {:g} days (tier 1, best plan per "
+                                      "size; {})",
+                                      job.model.name, count(job.training.tokens), *options.deadline_days, prices),
+                          100, 2));
     std::vector<SizedPlan> rows;
     for (const Chip* chip : chips) {
       progress(fmt::format("{}: the fewest chips that meet the deadline ...", chip->id));
@@ -148,9 +153,12 @@ int inverse_questions(const PlanOptions& options, Scenario scenario, const Catal
     return 0;
   }
   if (options.budget_usd) {
-    fmt::print(out, "Most tokens {} buys for {} on {} chips of each type (tier 1, best plan; {})\n", job.model.name,
-               usd(*options.budget_usd), job.cluster.chips, prices);
-    fmt::print(out, "\n  {:<14} {:>14} {:>12} {:>14}  {}\n", "chip", "tokens", "train time", "$ per M tokens", "plan");
+    fmt::print(out, "{}\n",
+               wrap_lines(fmt::format("Most tokens {} buys for {} on {} chips of each type (tier 1, best plan; {})",
+                                      job.model.name, usd(*options.budget_usd), job.cluster.chips, prices),
+                          100, 2));
+    fmt::print(out, "\n  {:<14} {:>14} {:>12} {:>14}  plan on the next line\n", "chip", "tokens", "train time",
+               "$ per M tokens");
     for (const Chip* chip : chips) {
       progress(fmt::format("{}: the best plan on {} chips ...", chip->id, job.cluster.chips));
       const auto sized =
@@ -162,16 +170,20 @@ int inverse_questions(const PlanOptions& options, Scenario scenario, const Catal
       const auto& e = sized.best->estimate;
       // Cost is linear in tokens at a fixed plan: tokens = budget / ($ per token).
       const double tokens = *options.budget_usd / e.energy_cost.usd_per_mtok * 1e6;
-      fmt::print(out, "  {:<14} {:>14} {:>12} {:>14}  {}\n", chip->id, count(tokens),
-                 days(tokens / e.tokens_per_s / 86400.0), usd(e.energy_cost.usd_per_mtok), plan_summary(sized.best->plan));
+      fmt::print(out, "  {:<14} {:>14} {:>12} {:>14}\n", chip->id, count(tokens), days(tokens / e.tokens_per_s / 86400.0),
+                 usd(e.energy_cost.usd_per_mtok));
+      fmt::print(out, "{}\n", wrap_lines("    " + plan_summary(sized.best->plan), 100, 4));
     }
     fmt::print(out, "\n  in {:.1f} s\n", wall());
     return 0;
   }
   const int lo = std::max(1, job.cluster.chips / 8);
   const int hi = std::min(options.max_chips, job.cluster.chips * 8);
-  fmt::print(out, "Cost against time for {} on {} tokens: {} to {} chips per type (tier 1, best plan per size; {})\n",
-             job.model.name, count(job.training.tokens), lo, hi, prices);
+  fmt::print(out, "{}\n",
+             wrap_lines(fmt::format("Cost against time for {} on {} tokens: {} to {} chips per type (tier 1, best plan "
+                                    "per size; {})",
+                                    job.model.name, count(job.training.tokens), lo, hi, prices),
+                        100, 2));
   progress(fmt::format("the best plan at each size from {} to {} chips of {} chip type{} ...", lo, hi, chips.size(),
                        chips.size() == 1 ? "" : "s"));
   const auto front = pareto_front(scenario, chips, lo, hi, catalogs);

@@ -172,10 +172,13 @@ int search(const ServeOptions& options, const Catalogs& catalogs, std::ostream& 
     return 0;
   }
   const auto& slo = scenario.serving->setup.slo;
-  fmt::print(out, "{}: the best serving plan per chip type at tier 1, prefill and decode together, SLO TTFT <= {} and "
-                  "TPOT <= {}\n\n",
-             scenario.name, seconds(slo.ttft_s), seconds(slo.tpot_s));
-  fmt::print(out, "{:<14} {:>6} {:<32} {:>7} {:>14} {:>10} {:>10} {:>11} {:>11}\n", "chip", "chips", "plan", "batch",
+  fmt::print(out, "{}\n\n",
+             wrap_lines(fmt::format("{}: the best serving plan per chip type at tier 1, prefill and decode together, "
+                                    "SLO TTFT <= {} and TPOT <= {}",
+                                    scenario.name, seconds(slo.ttft_s), seconds(slo.tpot_s)),
+                        100, 2));
+  // Within 100 columns: the plan after the chip's name, the figures on the line below.
+  fmt::print(out, "{:<14} {:>6}  plan\n{:>21} {:>14} {:>10} {:>10} {:>11} {:>11}\n", "chip", "chips", "batch",
              "out tok/s/chip", "TTFT", "TPOT", "$/M input", "$/M output");
   for (const auto& b : result.best) {
     if (b.max_running == 0) {
@@ -183,10 +186,10 @@ int search(const ServeOptions& options, const Catalogs& catalogs, std::ostream& 
       continue;
     }
     const auto& e = b.estimate;
-    fmt::print(out, "{:<14} {:>6} {:<32} {:>7} {:>14} {:>10} {:>10} {:>11} {:>11}{}\n", b.chip, b.plan.chips(),
-               plan_text(b.plan), b.max_running, count(e.output_tokens_per_s_per_chip), seconds(e.ttft.p50_s),
-               seconds(e.tpot.p50_s), usd(e.usd_per_m_input), usd(e.usd_per_m_output),
-               b.meets_slo ? "" : "  (misses the SLO)");
+    fmt::print(out, "{:<14} {:>6}  {}{}\n{:>21} {:>14} {:>10} {:>10} {:>11} {:>11}\n", b.chip, b.plan.chips(),
+               plan_text(b.plan), b.meets_slo ? "" : "  (misses the SLO)", b.max_running,
+               count(e.output_tokens_per_s_per_chip), seconds(e.ttft.p50_s), seconds(e.tpot.p50_s),
+               usd(e.usd_per_m_input), usd(e.usd_per_m_output));
   }
   fmt::print(out, "\n{} plans and batch sizes estimated in {} ({:.0f} per second)\n", result.evaluated,
              seconds(result.wall_s), result.evaluated / std::max(result.wall_s, 1e-9));

@@ -198,6 +198,15 @@ expect plan-json 0 '"tier1_step_time_s"' "" -- "$flopcast" plan --json --tier an
 small="scenarios/claims/scenarios/llama3-70b-h100-1024.json"
 expect plan-deadline 0 "^  h100-sxm +[0-9]+ +[0-9.]+ days +\\$" "" -- "$flopcast" plan "$small" --deadline-days 60 --tokens 2e12 --chips h100-sxm --max-chips 4096
 expect plan-budget 0 "^  h20 +[0-9.]+ [TMB] +[0-9.]+ days" "" -- "$flopcast" plan "$small" --budget-usd 1e6 --chips h100-sxm,h20
+# Every table keeps to 100 columns: the inverse questions' and the serving search's plans go on their own lines.
+{
+  "$flopcast" plan "$small" --deadline-days 60 --tokens 2e12 --chips h100-sxm,h20 --max-chips 4096
+  "$flopcast" plan "$small" --budget-usd 1e6 --chips h100-sxm,h20
+  "$flopcast" serve --tier analytical --search scenarios/serving/deepseek-v3-h800.json --chips h800-sxm,h20
+  "$flopcast" catalog chips
+  "$flopcast" claims --quiet --tier analytical
+} >"$work/wide.txt" 2>/dev/null
+expect tables-width 0 "^ok$" "" -- python3 -c "print('ok' if max(len(l.rstrip('\\n')) for l in open('$work/wide.txt')) <= 100 else 'wide')"
 expect plan-pareto 0 "the Pareto front" "" -- "$flopcast" plan "$small" --chips h100-sxm,h20 --max-chips 2048
 expect plan-unknown-chip 2 "--chips: unknown chip \"h100-sxn\" \(did you mean \"h100-sxm\"\?\)" "" -- "$flopcast" plan "$small" --chips h100-sxn
 expect plan-mixed 2 "/cluster/stage_chips: the plan search does not cover mixed fleets yet" "" -- "$flopcast" plan "$mixed"

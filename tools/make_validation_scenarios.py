@@ -78,9 +78,10 @@ DEFAULT_OUT = os.path.join(REPO_ROOT, "scenarios", "validation")
 PRE_FLASH_ATTENTION = ("megatron2021", "korthikanti2022", "bloom", "opt")  # also trained with dropout
 TE_COMM_OVERLAP = ("mcore", "nemo", "mbridge")
 # Gradients reduced after the pipeline flush, not behind the backward pass: Megatron-LM before --overlap-grad-reduce
-# (2023) all-reduced them in train_step after forward_backward_func returned, and DeepSpeed's pipeline engine
-# (Megatron-DeepSpeed, BLOOM) issues ReduceGrads only after the last micro-batch (runtime/pipe/schedule.py).
-GRADIENTS_AFTER_FLUSH = ("megatron2021", "korthikanti2022", "bloom")
+# (commit 2d5220a4, 2023-09-05) all-reduced them in train_step after forward_backward_func returned, and DeepSpeed's
+# pipeline engine (Megatron-DeepSpeed, BLOOM) issues ReduceGrads only after the last micro-batch
+# (runtime/pipe/schedule.py). MegaScale's Megatron-LM baseline is commit 285068c8 (2023-01-11), before it.
+GRADIENTS_AFTER_FLUSH = ("megatron2021", "korthikanti2022", "bloom", "megascale2024-megatronlm")
 # PyTorch-native trainers: their selective recomputation is per-operator checkpointing (torch.utils.checkpoint), and
 # their attention is scaled_dot_product_attention's FlashAttention-2 backend.
 PYTORCH_SAC = ("torchtitan", "torchao")
