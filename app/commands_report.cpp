@@ -66,8 +66,18 @@ int write_report(const ReportCommandOptions& options, const Catalogs& catalogs, 
     fmt::print(out, "Report of fleet {} ({} jobs, {} charts) in {:.1f} s:\n", fleet->name, fleet->jobs.size(),
                charts.size(), wall_s);
   } else {
-    fmt::print(out, "Report of {} training scenarios, {} serving scenarios, {} sweeps and {} claims ({} charts) in {:.1f} s:\n",
-             data.scenarios.size(), data.serving.size(), data.sweeps.size(), data.claims.size(), charts.size(), wall_s);
+    // Only what the report holds, each with its own number: "1 training scenario and 10 claims (12 charts)".
+    std::vector<std::string> parts;
+    const auto part = [&](std::size_t n, std::string_view one, std::string_view many) {
+      if (n > 0) parts.push_back(fmt::format("{} {}", n, n == 1 ? one : many));
+    };
+    part(data.scenarios.size(), "training scenario", "training scenarios");
+    part(data.serving.size(), "serving deployment", "serving deployments");
+    part(data.sweeps.size(), "sweep", "sweeps");
+    part(data.claims.size(), "claim", "claims");
+    std::string held = parts.empty() ? "nothing" : parts.front();
+    for (std::size_t i = 1; i < parts.size(); ++i) held += (i + 1 == parts.size() ? " and " : ", ") + parts[i];
+    fmt::print(out, "Report of {} ({} charts) in {:.1f} s:\n", held, charts.size(), wall_s);
   }
   for (const char* name : {"report.html", "report.pdf", "report.md", "report.csv"}) {
     fmt::print(out, "  {}\n", (std::filesystem::path(options.out_dir) / name).string());

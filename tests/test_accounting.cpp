@@ -58,6 +58,24 @@ TEST_CASE("training FLOPs per token: 6N plus attention and worked by hand", "[mo
   CHECK(f.hardware_extra_full_recompute == f.matmul_forward + f.attention_forward);
 }
 
+TEST_CASE("sliding-window layers compute only their band's attention, worked by hand", "[models][flops]") {
+  // gpt-oss-120b at 4096 tokens: 36 attention layers, 18 with a 128-token window; 64 heads of 64.
+  // Full layer: 4096 / 2 = 2048 pairs per token. Windowed: the first 128 queries see 128 x 128 / 2 = 8,192 pairs, the
+  // other 3,968 see 128 each, 507,904: 516,096 / 4096 = 126 per token. Mean: (18 x 2048 + 18 x 126) / 36 = 1087.
+  // FLOPs per token and layer: 2 x 1087 x 64 heads x (64 + 64) = 17,809,408; without the window 2 x 2048 x 64 x 128
+  // = 33,554,432.
+  const auto& model = *test::catalogs().models.find("gpt-oss-120b");
+  REQUIRE(model.windowed_layers() == 18);
+  CHECK_THAT(attention_core_forward_flop_per_token(model, 4096), WithinRel(17809408.0, 1e-12));
+  auto full = model;
+  full.sliding_window.reset();
+  CHECK_THAT(attention_core_forward_flop_per_token(full, 4096), WithinRel(33554432.0, 1e-12));
+  // A window as long as the sequence changes nothing.
+  auto wide = model;
+  wide.sliding_window->tokens = 4096;
+  CHECK_THAT(attention_core_forward_flop_per_token(wide, 4096), WithinRel(33554432.0, 1e-12));
+}
+
 TEST_CASE("KV cache bytes per token: MHA and GQA and MLA", "[models][kv]") {
   const auto& models = test::catalogs().models;
   // Llama-3-8B (GQA): 32 layers x 2 (K, V) x 8 KV heads x 128 x 2 bytes = 131,072 B (128 KiB).

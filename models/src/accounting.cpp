@@ -1,5 +1,7 @@
 #include "flopcast/models/accounting.hpp"
 
+#include <algorithm>
+
 namespace flopcast {
 
 namespace {
@@ -126,10 +128,24 @@ double ssd_hbm_bytes_per_token(const MambaDims& s) {
   return 12.0 * states_per_token + 8.0 * s.groups * s.chunk + 6.0 * s.inner() + 8.0 * s.groups * s.state;
 }
 
+double window_pairs(double start, double chunk, double window) {
+  const double end = start + chunk;
+  if (window <= 0 || end <= window) return chunk * (start + 0.5 * chunk);
+  // Queries before the window fills see every earlier key; the later ones see the window.
+  const double below = start < window ? (window * window - start * start) / 2.0 : 0.0;
+  return below + (end - std::max(start, window)) * window;
+}
+
 double attention_core_forward_flop_per_token(const ModelArch& m, double context_tokens) {
-  // QK^T: 2 * s * d_qk per head; AV: 2 * s * d_v per head; the causal mask halves both.
-  constexpr double kCausalFraction = 0.5;
-  return 2.0 * context_tokens * m.heads * (m.qk_head_dim() + m.v_head_dim()) * kCausalFraction;
+  // QK^T: 2 * d_qk per head and pair; AV: 2 * d_v. Pairs per token: s / 2 under the causal mask, fewer in a window.
+  const double s = context_tokens;
+  const double layers = m.attention_layer_count();
+  const double windowed = std::min<double>(m.windowed_layers(), layers);
+  const double full_pairs = 0.5 * s;
+  const double window_pairs_per_token = s > 0 ? window_pairs(0.0, s, m.window_tokens()) / s : 0.0;
+  const double pairs = layers > 0 ? ((layers - windowed) * full_pairs + windowed * window_pairs_per_token) / layers
+                                  : full_pairs;
+  return 2.0 * pairs * m.heads * (m.qk_head_dim() + m.v_head_dim());
 }
 
 FlopsPerToken training_flops_per_token(const ModelArch& m, const ParamCounts& p, double seq_len) {

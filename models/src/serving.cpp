@@ -36,14 +36,6 @@ double kv_bytes_per_token_per_chip(const ModelArch& m, const ServingPlan& plan, 
   return layers * 2.0 * heads_here * m.head_dim * element_bytes;
 }
 
-double window_pairs(double start, double chunk, double window) {
-  const double end = start + chunk;
-  if (window <= 0 || end <= window) return chunk * (start + 0.5 * chunk);
-  // Queries before the window fills see every earlier key; the later ones see the window.
-  const double below = start < window ? (window * window - start * start) / 2.0 : 0.0;
-  return below + (end - std::max(start, window)) * window;
-}
-
 double experts_touched(double experts, double top_k, double tokens) {
   if (experts <= 0 || tokens <= 0) return 0.0;
   return experts * (1.0 - std::pow(1.0 - top_k / experts, tokens));

@@ -52,8 +52,14 @@ double ssd_forward_flop_per_token(const MambaDims& mamba);
 // bf16) read twice (8 bytes each). The dt cumulative sums (H per token) are small beside these.
 double ssd_hbm_bytes_per_token(const MambaDims& mamba);
 
-// Forward FLOPs per token of one layer's attention core (QK^T and AV) with a context of `context_tokens`,
-// counting the causal half of the score matrix that FlashAttention computes: 2 * 2 * s * heads * (d_qk + d_v) / 2.
+// Causal attention pairs of `chunk` new tokens after `start` earlier ones when each query sees at most `window` keys
+// (0: no window): chunk x (start + chunk / 2) without one, the count the serving step shapes use.
+double window_pairs(double start, double chunk, double window);
+
+// Forward FLOPs per token of an attention layer's core (QK^T and AV) over sequences of `context_tokens`, the mean over
+// the model's attention layers: 2 x 2 x pairs per token x heads x (d_qk + d_v) / 2, with s / 2 pairs per token in a
+// full causal layer (the half of the score matrix FlashAttention computes) and at most the window's in a
+// sliding-window layer (FlashAttention skips the tiles outside the band).
 double attention_core_forward_flop_per_token(const ModelArch& model, double context_tokens);
 
 struct FlopsPerToken {

@@ -303,9 +303,6 @@ ServingResult estimate_serving(const ServingJob& job, const TopologySummary& top
 // KV cache bytes per token on one chip: the stage's share of the layers, the chip's share of the KV heads (MHA and
 // GQA split KV heads over tp, up to one head per chip; MLA's latent is the same on every TP rank).
 double kv_bytes_per_token_per_chip(const ModelArch& model, const ServingPlan& plan, double element_bytes);
-// Causal attention pairs of `chunk` new tokens after `start` earlier ones when each query sees at most `window` keys
-// (0: no window): chunk x (start + chunk / 2) without one, the count the step shapes use.
-double window_pairs(double start, double chunk, double window);
 
 // Distinct experts a batch of `tokens` touches among `experts`, each token picking `top_k`:
 // E (1 - (1 - k / E)^tokens).
