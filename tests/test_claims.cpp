@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include "flopcast/core/human_units.hpp"
 #include "flopcast/scenarios/claims.hpp"
 #include "helpers.hpp"
 
@@ -316,6 +317,21 @@ TEST_CASE("5.2 PB claim: a hundredth of the tokens trains within the year", "[cl
   CHECK(result_named(evaluate_tier1(claim), label).verdict == Verdict::fails);
   change_scenario(claim, check_named(claim, label), 0, [](Scenario& s) { s.job.training.tokens /= 100; });
   CHECK(result_named(evaluate_tier1(claim), label).verdict == Verdict::holds);
+}
+
+}  // namespace flopcast
+
+namespace flopcast {
+
+TEST_CASE("a range writes its shared prefix and unit once, and both ends when they differ", "[claims][units]") {
+  CHECK(human::range("$0.1969 per M tokens", "$0.4553 per M tokens") == "$0.1969-0.4553 per M tokens");
+  CHECK(human::range("43.0 days", "59.4 days") == "43.0-59.4 days");
+  CHECK(human::range("$849 M", "$1.17 B") == "$849 M to $1.17 B");
+  CHECK(human::range("57.0 s", "2.20 min") == "57.0 s to 2.20 min");
+  CHECK(human::range("-5 %", "3 %") == "-5 % to 3 %");  // a minus sign is not a prefix to share
+  // Thousands of days without their tenths.
+  CHECK(human::days(41.14) == "41.1 days");
+  CHECK(human::days(10200.1) == "10200 days");
 }
 
 }  // namespace flopcast

@@ -14,8 +14,8 @@
 #include "flopcast/models/accounting.hpp"
 #include "flopcast/models/serving.hpp"
 #include "flopcast/scenarios/uncertainty.hpp"
-#include "flopcast/sim/serve_sim.hpp"
 #include "flopcast/scenarios/validation.hpp"
+#include "flopcast/sim/serve_sim.hpp"
 
 namespace flopcast {
 
