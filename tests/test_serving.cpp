@@ -230,6 +230,27 @@ TEST_CASE("the serving search's front falls in interactivity as it rises in thro
   CHECK(tokens_per_s_per_user(search.fronts[1].front()) > tokens_per_s_per_user(search.fronts[0].front()));
 }
 
+TEST_CASE("an MoE layer's token shuffle, worked by hand", "[serving][step]") {
+  auto json = small_deployment(1.0);
+  json["model"] = "gpt-oss-120b";
+  json["cluster"]["chip"] = "h200-sxm";
+  json["serving"]["weights"] = "fp8";
+  const auto& a = test::catalogs().assumptions;
+  const ServingJob fp8 = job_of(json);
+  const auto topology = build_topology(topology_spec(fp8.cluster));
+  const double hbm = fp8.cluster.chip.hbm_bandwidth.value * a.kernel("hopper").memory_bound;
+  // 1,024 tokens, top-4: 4,096 copies of 2,880 elements. Each is read in bf16 (2 bytes) and written in fp8 (1 byte,
+  // the experts multiply in fp8), and its FC2 output read back in bf16 (2 bytes); each token's sum is written once
+  // in bf16: 2,880 x (4,096 x 5 + 1,024 x 2) = 64,880,640 bytes.
+  const ServingModel on_fp8(fp8, fp8.serving.pools[0], topology, a);
+  CHECK_THAT(on_fp8.expert_shuffle_s(4096, 1024), WithinRel(64'880'640.0 / hbm, 1e-12));
+  // bf16 experts write the gathered copies in bf16: 2,880 x (4,096 x 6 + 1,024 x 2) = 76,677,120 bytes.
+  json["serving"]["weights"] = "bf16";
+  const ServingJob bf16 = job_of(json);
+  const ServingModel on_bf16(bf16, bf16.serving.pools[0], topology, a);
+  CHECK_THAT(on_bf16.expert_shuffle_s(4096, 1024), WithinRel(76'677'120.0 / hbm, 1e-12));
+}
+
 TEST_CASE("a one-sequence decode step is bound by reading the weights", "[serving][step]") {
   const ServingJob job = job_of(small_deployment(1.0));
   const auto& a = test::catalogs().assumptions;

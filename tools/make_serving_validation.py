@@ -22,9 +22,17 @@ Rules, and what the records leave out (written into each file's "published.assum
     rate or gives no concurrency; a closed loop of the published concurrency otherwise. Request counts as
     published, at most MAX_REQUESTS (a steady state long before that).
   - batching: TensorRT-LLM admits a request only when the KV cache holds its whole output (GUARANTEED_NO_EVICT,
-    "reserve_output"); max batch and max tokens as published, else trtllm-bench's cap of 4,096 sequences (the KV
-    cache binds first) and TensorRT-LLM's default of 8,192 tokens per step; vLLM's defaults (1,024 sequences, 8,192
-    tokens) unless the run says it sized its batch to fill GPU memory. vLLM admits on the prompt.
+    "reserve_output"); max batch and max tokens as published. Where trtllm-bench chose them (its throughput mode
+    without --max_batch_size and --max_num_tokens), what it computes: for the checkpoint quantisations it tunes
+    (NVFP4, FP8, FP8 block scales, none; tensorrt_llm/bench/build/build.py; a checkpoint that mixes two, as
+    gpt-oss's and NVIDIA's NVFP4 DeepSeek-R1 do, is not among them) its heuristic
+    (tensorrt_llm/bench/build/tuning.py calc_engine_setting and finetune_setting: the requests whose input and
+    output fit a KV cache it estimates from the checkpoint's stored elements and the HF config's KV heads and head
+    size, rounded up), else BuildConfig's defaults (2,048 sequences, 8,192 tokens); without chunked prefill (its
+    default, benchmark/utils/general.py get_settings) a step takes at least one whole prompt beside a full batch.
+    Other TensorRT-LLM runs: 4,096 sequences (the KV cache binds first) and 8,192 tokens per step; vLLM's defaults
+    (1,024 sequences, 8,192 tokens) unless the run says it sized its batch to fill GPU memory. vLLM admits on the
+    prompt.
   - MTP: the published draft count; acceptance 0.85 per draft (DeepSeek-V3 report section 5.4.3: 85-90 % for the
     second token), which the records leave out.
   - disaggregated runs are measured on one side: a prefill-only run as one output token per request, a decode-only
@@ -39,6 +47,7 @@ Standard library only.
 
 import argparse
 import json
+import math
 import os
 import re
 import sys
@@ -52,6 +61,14 @@ TRTLLM_DEFAULT_MAX_TOKENS = 8192  # TensorRT-LLM LLM API default max_num_tokens
 VLLM_MAX_RUNNING = 1024  # vLLM's default max_num_seqs on a data-centre GPU (vllm/engine/arg_utils.py)
 VLLM_MAX_TOKENS = 8192  # vLLM's default max_num_batched_tokens for online serving on a data-centre GPU
 MTP_ACCEPTANCE = 0.85
+CHIP_CATALOG = os.path.join(REPO_ROOT, "hardware", "data", "chips.json")
+GIB = 1024 ** 3
+# trtllm-bench (tensorrt_llm/bench/build): BuildConfig's defaults, the quantisations its heuristic tunes and their
+# bytes per element, the KV-cache share it plans with (the perf overview's --kv_cache_free_gpu_mem_fraction).
+TRTLLM_BUILD_DEFAULT_BATCH = 2048
+TRTLLM_BUILD_DEFAULT_TOKENS = 8192
+TRTLLM_TUNED_BYTES = {"nvfp4": 0.5, "fp8": 1.0, "bf16": 2.0}
+NVFP4_STORED_PER_PARAM = 1 / 2 + 1 / 16  # two values per uint8 element, one fp8 scale per 16 values
 
 
 class Skip(Exception):
@@ -132,6 +149,60 @@ def metric(run):
     raise Skip("no per-chip throughput published")
 
 
+def device_gib(chip_id):
+    with open(CHIP_CATALOG) as f:
+        chips = json.load(f)
+    chips = chips.get("chips", chips) if isinstance(chips, dict) else chips
+    for chip in chips:
+        if chip.get("id") == chip_id:
+            capacity = chip["hbm_capacity"]
+            if capacity["unit"] != "GiB":
+                raise Skip(f"{chip_id}'s HBM capacity is not in GiB")
+            return capacity["value"]
+    raise Skip(f"chip {chip_id} not in the catalog")
+
+
+def stored_elements(run, model, checkpoint):
+    """The checkpoint's stored elements (safetensors' parameter count, which trtllm-bench sizes the engine by): NVFP4
+    packs two values per element and adds a scale per 16; the rest one element per parameter."""
+    params = run["model"]["params_total_b"] * 1e9
+    if checkpoint != "nvfp4":
+        return params
+    # Every linear layer of the transformer blocks, not the embedding or the output head.
+    quantised = params - (1 if model.get("tied_embeddings") else 2) * model["vocab"] * model["hidden"]
+    return quantised * NVFP4_STORED_PER_PARAM + params - quantised
+
+
+def trtllm_bench_settings(run, model, checkpoint, kv_bytes, tp, chip_id, isl, osl):
+    """(max_batch_size, max_num_tokens) trtllm-bench's throughput mode computes when the command gives neither."""
+    if checkpoint not in TRTLLM_TUNED_BYTES:
+        bs, tokens = TRTLLM_BUILD_DEFAULT_BATCH, TRTLLM_BUILD_DEFAULT_TOKENS
+    else:
+        # The HF config's view: KV heads as stated (MLA's config states every head) and head_dim, or hidden / heads
+        # where the config has none (DeepSeek's MLA).
+        head_size = model["hidden"] // model["heads"] if "mla" in model else model["head_dim"]
+        per_token_gib = 2 * model["layers"] * max(tp, model["kv_heads"]) * head_size * kv_bytes / GIB
+        engine_gib = stored_elements(run, model, checkpoint) * TRTLLM_TUNED_BYTES[checkpoint] / GIB
+        fraction = 0.95 if "0.95" in str(run["parallelism"].get("kv_cache_free_gpu_mem_fraction")) else 0.90
+        cache_gib = (device_gib(chip_id) * tp - engine_gib) * fraction
+        requests = cache_gib / (per_token_gib * (isl + osl))
+        raw_bs = min(requests, 4096)
+        raw_tokens = min(raw_bs * (1 + isl / osl), 32768)
+        if raw_bs < 256:
+            bs = max(64, 32 * math.ceil(raw_bs / 32))
+        elif raw_bs < 1024:
+            bs = 128 * math.ceil(raw_bs / 128)
+        else:
+            bs = 256 * math.ceil(raw_bs / 256)
+        if raw_tokens < 4096:
+            tokens = max(2048, 256 * math.ceil(raw_tokens / 256))
+        elif raw_tokens < 8192:
+            tokens = 512 * math.ceil(raw_tokens / 512)
+        else:
+            tokens = 1024 * math.ceil(raw_tokens / 1024)
+    return bs, max(tokens, isl + bs)
+
+
 def build(run):
     hw, p, w = run["hardware"], run["parallelism"], run.get("workload")
     model_id = run["model"].get("catalog_id")
@@ -162,14 +233,34 @@ def build(run):
     }
     if trt:
         batching["reserve_output"] = True
-    if not p.get("max_num_tokens"):
-        assumed.append(f"{batching['max_batch_tokens']} tokens per step ({'TensorRT-LLM' if trt else 'vLLM'}'s default)")
-    if fills_memory and not p.get("max_batch_size"):
-        assumed.append(f"at most {batching['max_running']} sequences per attention rank: the run sized its batch to "
-                       "fill GPU memory, so the KV cache binds first")
-    elif not p.get("max_batch_size"):
-        assumed.append(f"at most {batching['max_running']} sequences per attention rank "
-                       f"({'trtllm-bench' if trt else 'vLLM'}'s {'cap; the KV cache binds first' if trt else 'default'})")
+    bench_chose = "trtllm-bench throughput" in (p.get("engine") or "") and not p.get("max_batch_size") \
+        and not p.get("max_num_tokens")
+    if bench_chose:
+        with open(os.path.join(MODEL_CATALOG, model_id + ".json")) as f:
+            model = json.load(f)
+        # One quantisation for every linear layer, or a mixed checkpoint (gpt-oss's MXFP4 experts beside bf16,
+        # NVIDIA's DeepSeek-R1 NVFP4 experts beside FP8 attention: ModelOpt's MIXED_PRECISION), which the heuristic
+        # does not tune.
+        checkpoint = dense_w if not is_moe or expert_w == dense_w else "mixed"
+        kv_bytes = 1.0 if kv == "fp8" else 2.0
+        bench_tp = the_plan.get("dp_attention", 1) * the_plan["tp"]
+        bs, tokens = trtllm_bench_settings(run, model, checkpoint, kv_bytes, bench_tp, hw["chip_id"],
+                                           w["input_tokens"], w["output_tokens"])
+        batching["max_running"], batching["max_batch_tokens"] = bs, tokens
+        how = (f"its heuristic for an {checkpoint.upper()} checkpoint" if checkpoint in TRTLLM_TUNED_BYTES
+               else "BuildConfig's defaults, since its heuristic does not tune a mixed checkpoint")
+        assumed.append(f"at most {bs} sequences per attention rank and {tokens} tokens per step with whole prompts, "
+                       f"as trtllm-bench sets them: {how}, no chunked prefill")
+    else:
+        if not p.get("max_num_tokens"):
+            assumed.append(f"{batching['max_batch_tokens']} tokens per step "
+                           f"({'TensorRT-LLM' if trt else 'vLLM'}'s default)")
+        if fills_memory and not p.get("max_batch_size"):
+            assumed.append(f"at most {batching['max_running']} sequences per attention rank: the run sized its batch "
+                           "to fill GPU memory, so the KV cache binds first")
+        elif not p.get("max_batch_size"):
+            assumed.append(f"at most {batching['max_running']} sequences per attention rank ({'TensorRT-LLM' if trt else 'vLLM'}"
+                           f"'s {'cap; the KV cache binds first' if trt else 'default'})")
     batching["prefill_chunk_tokens"] = batching["max_batch_tokens"]
 
     published_requests = requests_published(run)
@@ -199,8 +290,6 @@ def build(run):
     elif phase.startswith("decode"):
         serving["prefix_cache_hit_rate"] = 0.99
         assumed.append("prompts 99 % in the prefix cache stand for the decode side of a disaggregated deployment")
-    if model_id.startswith("gpt-oss"):
-        assumed.append("gpt-oss's 128-token sliding window on half the layers not modelled (full attention)")
     serving["published"] = {
         "run": run["id"],
         "metric": name_metric,

@@ -180,6 +180,7 @@ GemmPath gemm_path(const Chip& chip, const KernelEfficiency& kernel, DataType st
                     : bit_length(compute) == 4 ? kernel.gemm_fp4
                                                : kernel.gemm_fp8;
   path.weight_bytes = bytes_per_element(stored);
+  path.input_bytes = bytes_per_element(compute);
   return path;
 }
 
@@ -200,6 +201,11 @@ double ServingModel::grouped_gemm_s(double rows, double groups, double n, double
   const double compute = 2.0 * rows * n * k / (path.peak_flop_per_s * fraction);
   const double bytes = groups * n * k * path.weight_bytes + kActivationBytes * rows * (n + k);
   return std::max(compute, bytes / grouped_hbm_rate_);
+}
+
+double ServingModel::expert_shuffle_s(double copies, double tokens) const {
+  const double per_copy = kActivationBytes + experts_.input_bytes + kActivationBytes;
+  return memory_s(model_.hidden * (copies * per_copy + tokens * kActivationBytes));
 }
 
 Collective ServingModel::tp_all_reduce(double tokens) const {
@@ -280,7 +286,8 @@ ServingModel::LayerTime ServingModel::layer(const BatchShape& s, bool moe_layer,
       const double touched_here = experts_touched(e.experts, e.top_k, instance_tokens) / plan.ep;
       c += grouped_gemm_s(copies_here, touched_here, up * e.expert_ffn, h, experts_) +
            grouped_gemm_s(copies_here, touched_here, h, e.expert_ffn, experts_) +
-           memory_s(kActivationBytes * copies_here * act_tensors * e.expert_ffn);
+           memory_s(kActivationBytes * copies_here * act_tensors * e.expert_ffn) +
+           expert_shuffle_s(copies_here, copies_here / e.top_k);
       // Dispatch (8-bit with narrower expert weights) and combine; each TP rank sends its share of the attention
       // rank's tokens.
       const double dispatch_bytes = experts_.weight_bytes < 2.0 ? 1.0 : kActivationBytes;
@@ -291,7 +298,7 @@ ServingModel::LayerTime ServingModel::layer(const BatchShape& s, bool moe_layer,
       const double copies = tokens * e.top_k;
       const double width = e.expert_ffn / t;
       c += grouped_gemm_s(copies, touched, up * width, h, experts_) + grouped_gemm_s(copies, touched, h, width, experts_) +
-           memory_s(kActivationBytes * copies * act_tensors * width);
+           memory_s(kActivationBytes * copies * act_tensors * width) + expert_shuffle_s(copies, tokens);
       comm.then(tp_all_reduce(tokens));
     }
   } else {

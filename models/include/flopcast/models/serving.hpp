@@ -158,6 +158,7 @@ struct GemmPath {
   double peak_flop_per_s = 0;  // of the type it multiplies in, at the sustained clock
   double efficiency = 0;       // of large GEMMs of that type (int8 shares fp8's, the FP4 formats NVFP4's)
   double weight_bytes = 2;     // per parameter, as stored
+  double input_bytes = 2;      // per activation element fed to it (the type it multiplies in)
 };
 GemmPath gemm_path(const Chip& chip, const KernelEfficiency& kernel, DataType stored);
 
@@ -186,6 +187,12 @@ class ServingModel {
   // efficiency for rows / groups tokens per expert (as training's), and its weights and activations streamed at the
   // grouped kernel's measured share of HBM bandwidth.
   double grouped_gemm_s(double rows, double groups, double n, double k, const GemmPath& path) const;
+  // Seconds of an MoE layer's token shuffle on one chip, the memory-bound kernels around its grouped GEMMs
+  // (TensorRT-LLM's expand and finalize, vLLM's and SGLang's permute and un-permute): the routed copies gathered into
+  // expert order (read in bf16, written in the type the experts multiply in) and,
+  // after FC2, read back by the kernel that weights and sums each token's copies (one bf16 write per token).
+  // `copies` rows reach this chip's experts for `tokens` tokens.
+  double expert_shuffle_s(double copies, double tokens) const;
 
  private:
   struct LayerTime {

@@ -1,0 +1,50 @@
+#!/usr/bin/env python3
+"""Unit tests of the batch settings tools/make_serving_validation.py takes from trtllm-bench's own rules."""
+
+import os
+import sys
+import unittest
+
+sys.dont_write_bytecode = True  # no __pycache__ left in tools/
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
+import make_serving_validation as msv  # noqa: E402
+
+LLAMA = {"id": "llama3-70b", "layers": 80, "hidden": 8192, "heads": 64, "kv_heads": 8, "head_dim": 128,
+         "vocab": 128256, "tied_embeddings": False}
+RUN = {"model": {"params_total_b": 70.6}, "parallelism": {"kv_cache_free_gpu_mem_fraction": "0.95"}}
+
+
+class TrtllmBenchSettings(unittest.TestCase):
+    def test_stored_elements_of_an_nvfp4_checkpoint(self):
+        # Embedding and head 2 x 128,256 x 8,192 = 2.1013e9 stay one element each; the other 68.4987e9 parameters
+        # are stored as 9/16 of an element each (two 4-bit values per byte, an fp8 scale per 16): 40.6318e9.
+        self.assertAlmostEqual(msv.stored_elements(RUN, LLAMA, "nvfp4") / 1e9, 40.6318, places=3)
+        self.assertEqual(msv.stored_elements(RUN, LLAMA, "fp8"), 70.6e9)
+
+    def test_heuristic_on_one_b200(self):
+        # KV per token 2 x 80 layers x 8 heads x 128 x 1 byte = 160 KiB; engine 40.6318e9 x 0.5 bytes = 18.92 GiB;
+        # cache (180 - 18.92) x 0.95 = 153.03 GiB. At 1K/1K a request takes 2,048 x 160 KiB = 0.3125 GiB: 489.7
+        # requests, rounded up to 128s: 512; tokens 489.7 x 2 = 979 -> the 2,048 floor, at least 1,024 + 512.
+        self.assertEqual(msv.trtllm_bench_settings(RUN, LLAMA, "nvfp4", 1.0, 1, "b200", 1024, 1024), (512, 2048))
+        # At 1K/8K: 153.03 / (9,216 x 160 KiB) = 108.8 requests, rounded up to 32s: 128; tokens 122 -> 2,048.
+        self.assertEqual(msv.trtllm_bench_settings(RUN, LLAMA, "nvfp4", 1.0, 1, "b200", 1024, 8192), (128, 2048))
+
+    def test_untuned_checkpoint_takes_the_build_defaults(self):
+        # 2,048 sequences and 8,192 tokens, and without chunked prefill a whole 32K prompt beside a full batch.
+        self.assertEqual(msv.trtllm_bench_settings(RUN, LLAMA, "mixed", 1.0, 1, "b200", 1024, 1024), (2048, 8192))
+        self.assertEqual(msv.trtllm_bench_settings(RUN, LLAMA, "mixed", 1.0, 1, "b200", 32768, 1024), (2048, 34816))
+
+    def test_mla_config_counts_every_head(self):
+        # DeepSeek's HF config states 128 KV heads and no head_dim: 7,168 / 128 = 56, so trtllm-bench plans
+        # 2 x 61 x 128 x 56 = 874,496 bytes per token (fp8), 24.9 x the 35,136 its MLA cache holds.
+        deepseek = {"id": "deepseek-v3", "layers": 61, "hidden": 7168, "heads": 128, "kv_heads": 128, "head_dim": 128,
+                    "vocab": 129280, "mla": {}}
+        run = {"model": {"params_total_b": 671}, "parallelism": {"kv_cache_free_gpu_mem_fraction": "0.95"}}
+        # 8 H200 at fp8: (141 x 8 - 671e9 / 2^30) x 0.95 = 477.9 GiB over 2,048 x 874,496 bytes = 1.668 GiB:
+        # 286.5 requests -> 384; tokens 573 -> 2,048.
+        self.assertEqual(msv.trtllm_bench_settings(run, deepseek, "fp8", 1.0, 8, "h200-sxm", 1024, 1024), (384, 2048))
+
+
+if __name__ == "__main__":
+    unittest.main()
