@@ -1,3 +1,5 @@
+#include <fmt/format.h>
+
 #include "helpers.hpp"
 
 #include "flopcast/models/estimator.hpp"
@@ -286,6 +288,35 @@ TEST_CASE("the routed experts' grouped GEMMs run at the grouped kernel's share o
   CHECK_THAT(half.moe.ffn_forward.gemm_s - full.moe.ffn_forward.gemm_s, WithinRel(routed, 1e-9));
   CHECK(half.moe.attention_forward.gemm_s == full.moe.attention_forward.gemm_s);
   CHECK(half.moe.ffn_forward.memory_s == full.moe.ffn_forward.memory_s);
+}
+
+TEST_CASE("the dispatcher sets the token permutation passes around the experts", "[models][estimator]") {
+  const auto memory_s = [](const std::string& dispatcher, int ep) {
+    const auto s = qwen3_moe(fmt::format(R"({{"dp": 16, "ep": {}, "moe_dispatcher": "{}"}})", ep, dispatcher));
+    return build_step_work(s.job, build_topology(topology_spec(s.job.cluster)), assumptions()).moe.ffn_forward.memory_s;
+  };
+  // Qwen3-30B-A3B, 4,096 tokens per chip, top-8: 32,768 copies of 2,048 bf16 elements. One pass each way (a read
+  // and a write of every copy before the experts and after them) moves 2 x 2 x 2 B x 32,768 x 2,048 = 536,870,912
+  // bytes; all-to-all with 128 / 16 = 8 local experts makes two each way, DeepEP and HybridEP one.
+  const double pass = 536870912.0 / (test::catalogs().hardware.find_chip("h100-sxm")->hbm_bandwidth.value *
+                                     assumptions().kernel("hopper").memory_bound);
+  const double deepep = memory_s("deepep", 16);
+  CHECK_THAT(memory_s("alltoall", 16) - deepep, WithinRel(pass, 1e-9));
+  CHECK_THAT(memory_s("hybridep", 16), WithinRel(deepep, 1e-12));
+  // With every expert on one chip there is no chunk to sort: all-to-all permutes once each way, as DeepEP does.
+  CHECK_THAT(memory_s("alltoall", 1), WithinRel(memory_s("deepep", 1), 1e-12));
+}
+
+TEST_CASE("a dispatcher on a dense model is refused", "[scenarios]") {
+  auto json = nlohmann::json::parse(R"({"model": "llama3-8b", "cluster": {"chip": "h100-sxm", "chips": 8},
+    "parallelism": {"dp": 8, "moe_dispatcher": "hybridep"}, "training": {"seq_len": 4096, "global_batch": 8,
+    "tokens": 1e9}})");
+  try {
+    test::scenario_from(json);
+    FAIL("no error");
+  } catch (const std::exception& error) {
+    CHECK_THAT(error.what(), Catch::Contains("/parallelism/moe_dispatcher: routes tokens to experts"));
+  }
 }
 
 TEST_CASE("combined 1F1B hides its share of the expert all-to-all", "[models][estimator]") {

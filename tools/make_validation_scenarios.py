@@ -32,7 +32,8 @@ Where the publication leaves out something a scenario needs, the rule used is wr
   - TorchTitan runs without a global batch: the local batch (the micro-batch) x dp;
   - Megatron-Bridge runs: their performance recipe's recompute modules (MBRIDGE_RECIPE_RECOMPUTE; none where the
     recipe has none), MoE communication settings (MBRIDGE_RECIPE_MOE_COMM: expert all-to-all overlap,
-    full-iteration CUDA graph) and CPU activation offloading (MBRIDGE_RECIPE_OFFLOAD);
+    full-iteration CUDA graph), MoE token dispatcher (MBRIDGE_RECIPE_DISPATCHER) and CPU activation offloading
+    (MBRIDGE_RECIPE_OFFLOAD);
   - gradient precision: bf16 where the trainer's performance scripts reduce in bf16 (GRADIENTS_BF16), bf16
     gradients and Adam moments where a NeMo launcher config states them (NEMO_LAUNCHER_OPTIMIZER);
   - MoE runs with tp > 1 on Megatron-Core 0.6 (MindSpeed-LLM 1.0): experts split over the TP group (etp = tp).
@@ -413,6 +414,46 @@ MBRIDGE_RECIPE_MOE_COMM = {
 }
 
 
+# Megatron-Bridge's performance recipes' MoE token dispatchers, which the published tables do not restate: their
+# workload base configs (scripts/performance/configs/<family>/*workload_base_configs.py, the V2 variants where they
+# exist) at the release each container ran, 25.11 = d863c658f, 26.04.01 = 2b82f6f17, 26.06 = a0faf081e, 26.06.01 =
+# cba825fdd, and perf_recipes/<family>/<gpu>/*.py at 26.08 = 5796c06a1. A config without a flex backend runs
+# Megatron's all-to-all dispatcher (scripts/performance/utils/overrides.py set_workload_base_configs); one with it
+# the flex dispatcher with that backend. No recipe here fuses HybridEP's permutation into its kernels
+# (moe_permute_fusion_into_hybridep). Runs not listed keep flopcast's default (deepep: one permutation pass each way;
+# with one local expert, as Mixtral's EP8 runs have, the all-to-all dispatcher sorts nothing either).
+MBRIDGE_RECIPE_DISPATCHER = {
+    ("mbridge2511", "deepseek-v3", "gb200"): "hybridep",          # DEEPSEEK_V3_GB200_BASE_CONFIG
+    ("mbridge2511", "qwen3-235b-a22b", "gb200"): "hybridep",      # QWEN3_235B_A22B_GB200_BF16_BASE_CONFIG
+    ("mbridge2511", "qwen3-235b-a22b", "h100-sxm"): "alltoall",   # QWEN3_235B_A22B_H100_FP8_CS_BASE_CONFIG
+    ("mbridge260401", "deepseek-v3", "b200"): "deepep",           # DEEPSEEK_V3_..._B200_FP8_MX_V2
+    ("mbridge260401", "gpt-oss-120b", "b200"): "alltoall",        # GPT_OSS_120B_..._B200_BF16_V2
+    ("mbridge260401", "qwen3-235b-a22b", "b200"): "alltoall",     # QWEN3_235B_..._B200_FP8_MX_V2
+    ("mbridge260401", "qwen3-30b-a3b", "b200"): "hybridep",       # QWEN3_30B_A3B_..._B200_FP8_MX_V1
+    ("mbridge260401", "qwen3-235b-a22b", "b300"): "hybridep",     # QWEN3_235B_..._B300_FP8_MX_V2
+    ("mbridge260401", "gpt-oss-120b", "gb200"): "alltoall",       # GPT_OSS_120B_..._GB200_BF16_V2
+    ("mbridge260401", "qwen3-235b-a22b", "h100-sxm"): "alltoall", # QWEN3_235B_..._H100_FP8_CS_V2
+    ("mbridge2606", "deepseek-v3", "b300"): "hybridep",
+    ("mbridge2606", "gpt-oss-120b", "b300"): "hybridep",
+    ("mbridge2606", "nemotron3-super", "b300"): "hybridep",
+    ("mbridge2606", "qwen3-30b-a3b", "b300"): "hybridep",
+    ("mbridge2606", "nemotron3-nano", "h100-sxm"): "hybridep",
+    ("mbridge2606", "qwen3-30b-a3b", "h100-sxm"): "hybridep",
+    ("mbridge260601", "nemotron3-nano", "gb200"): "hybridep",
+    ("mbridge2608", "deepseek-v3", "gb200"): "hybridep",
+    ("mbridge2608", "gpt-oss-120b", "gb200"): "hybridep",
+    ("mbridge2608", "nemotron3-ultra", "gb200"): "hybridep",
+    ("mbridge2608", "qwen3-235b-a22b", "gb200"): "hybridep",
+    ("mbridge2608", "qwen3-30b-a3b", "gb200"): "hybridep",
+}
+DISPATCHER_TEXT = {
+    "alltoall": "all-to-all dispatcher (a permutation before the all-to-all and, with several local "
+                "experts, a sort by expert after it; both mirrored after the experts)",
+    "deepep": "flex dispatcher with DeepEP (one permutation each way outside its kernels)",
+    "hybridep": "flex dispatcher with HybridEP (its own permutation stage each way)",
+}
+
+
 # Megatron-Bridge performance recipes that offload activations to the host (Transformer Engine's CPU offloading,
 # cpu_offloading True, cpu_offloading_weights False): scripts/performance/configs/llama/llama3_workload_base_configs.py
 # at v0.4.2 (26.04), LLAMA3_70B_PRETRAIN_CONFIG_GB200_FP8_CS_V1/V2: Megatron-FSDP, MBS 2, cpu_offloading_num_layers 40;
@@ -470,6 +511,16 @@ def infer_recipe_offload(scenario, run, assumed):
     scenario["parallelism"]["offload_activation_layers"] = layers
     assumed.append(f"activation offloading not published: the Megatron-Bridge performance recipe's "
                    f"cpu_offloading_num_layers {layers} (activations of {layers} layers to host memory)")
+
+
+def infer_recipe_dispatcher(scenario, run, assumed):
+    """A Megatron-Bridge MoE run gets its recipe's token dispatcher."""
+    dispatcher = MBRIDGE_RECIPE_DISPATCHER.get(mbridge_recipe(run))
+    if dispatcher is None:
+        return
+    scenario["parallelism"]["moe_dispatcher"] = dispatcher
+    assumed.append(f"MoE token dispatcher not published: the Megatron-Bridge performance recipe's "
+                   f"{DISPATCHER_TEXT[dispatcher]}")
 
 
 def infer_recipe_moe_comm(scenario, run, assumed):
@@ -922,6 +973,7 @@ def main():
         infer_cross_entropy(scenario, filled)
         infer_recipe_recompute(scenario, filled, assumed)
         infer_recipe_moe_comm(scenario, filled, assumed)
+        infer_recipe_dispatcher(scenario, filled, assumed)
         infer_recipe_offload(scenario, filled, assumed)
         infer_recipe_options(scenario, filled, assumed)
         note_recompute_auto(scenario, assumed)

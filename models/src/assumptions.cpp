@@ -57,6 +57,7 @@ double* Assumptions::field(std::string_view name) {
     if (key == "flash2_fraction") return &k.flash2_fraction;
     if (key == "memory_bound") return &k.memory_bound;
     if (key == "grouped_weight_read") return &k.grouped_weight_read;
+    if (key == "weight_read") return &k.weight_read;
     return nullptr;
   }
   if (section == "collectives") {
@@ -195,6 +196,7 @@ Assumptions load_assumptions(const fs::path& root, bool calibrated, const fs::pa
       read.read(*section, prefix, "flash2_fraction", Dimension::fraction, k.flash2_fraction, kFraction);
       read.read(*section, prefix, "memory_bound", Dimension::fraction, k.memory_bound, kFraction);
       read.read(*section, prefix, "grouped_weight_read", Dimension::fraction, k.grouped_weight_read, kFraction);
+      read.read(*section, prefix, "weight_read", Dimension::fraction, k.weight_read, kFraction);
       section->finish();
       a.kernels[family] = k;
     }

@@ -24,6 +24,15 @@ std::string_view to_string(Schedule schedule) {
   return "?";
 }
 
+std::string_view to_string(MoeDispatcher dispatcher) {
+  switch (dispatcher) {
+    case MoeDispatcher::deepep: return "deepep";
+    case MoeDispatcher::alltoall: return "alltoall";
+    case MoeDispatcher::hybridep: return "hybridep";
+  }
+  return "?";
+}
+
 bool overlaps_pipeline_sends(Schedule schedule) {
   return schedule == Schedule::interleaved || schedule == Schedule::dualpipe;
 }

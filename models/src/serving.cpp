@@ -113,6 +113,7 @@ ServingModel::ServingModel(const ServingJob& job, const ServingPool& pool, const
   experts_ = gemm_path(chip, kernel_, job.serving.expert_weight_type);
   hbm_rate_ = chip.hbm_bandwidth.value * kernel_.memory_bound;
   grouped_hbm_rate_ = chip.hbm_bandwidth.value * kernel_.grouped_weight_read;
+  weight_hbm_rate_ = chip.hbm_bandwidth.value * kernel_.weight_read;
   kv_element_bytes_ = bytes_per_element(job.serving.kv_type);
   per_step_overhead_s_ = a.serving_per_step_overhead_s;
   per_layer_overhead_s_ = a.serving_per_layer_overhead_s;
@@ -185,13 +186,14 @@ GemmPath gemm_path(const Chip& chip, const KernelEfficiency& kernel, DataType st
 }
 
 // A GEMM of m rows against an n x k weight: the longer of its FLOPs at the large-GEMM efficiency (narrow n or k
-// fill fewer tensor-core tiles) and its bytes over HBM (the weight once, activations in and out).
+// fill fewer tensor-core tiles) and its bytes over HBM (the weight once, activations in and out) at the measured
+// share a GEMM streams its weight at.
 double ServingModel::gemm_s(double m, double n, double k, const GemmPath& path) const {
   if (m <= 0 || n <= 0 || k <= 0) return 0.0;
   const double fraction = path.efficiency * fill(n, kernel_.gemm_half_dim) * fill(k, kernel_.gemm_half_dim);
   const double compute = 2.0 * m * n * k / (path.peak_flop_per_s * fraction);
   const double bytes = n * k * path.weight_bytes + kActivationBytes * m * (n + k);
-  return std::max(compute, memory_s(bytes));
+  return std::max(compute, bytes / weight_hbm_rate_);
 }
 
 double ServingModel::grouped_gemm_s(double rows, double groups, double n, double k, const GemmPath& path) const {

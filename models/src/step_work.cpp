@@ -240,8 +240,10 @@ class LayerModel {
         if (e.clamped_activation) expert_act_bytes += 8.0 * kBf16Bytes * copies * e.expert_ffn;
         if (e.expert_bias) eager_bytes = 5.0 * kBf16Bytes * copies * etp * routed;
       }
-      experts.memory_s = hw_.memory_s(4.0 * kBf16Bytes * etp * copies * routed  // permute and unpermute, read + write
-                                      + expert_act_bytes + eager_bytes + cast * copies * (etp * routed + e.expert_ffn));
+      // Permutation passes per direction, each a read and a write of every copy (plan.hpp, MoeDispatcher).
+      const double passes = plan_.dispatcher == MoeDispatcher::alltoall && plan_.ep > 1 && experts_here > 1 ? 2.0 : 1.0;
+      experts.memory_s = hw_.memory_s(2.0 * passes * 2.0 * kBf16Bytes * etp * copies * routed + expert_act_bytes +
+                                      eager_bytes + cast * copies * (etp * routed + e.expert_ffn));
       f += experts;
       if (e.latent > 0) {
         // LatentMoE: the local tokens down to the latent width before the dispatch and back up after the combine,

@@ -318,7 +318,13 @@ class ScenarioParser {
     plan.tp_comm_overlap = p->boolean("tp_comm_overlap", Need::optional).value_or(false);
     plan.dp_overlap = p->boolean("dp_overlap", Need::optional).value_or(true);
     plan.ep_comm_overlap = p->boolean("ep_comm_overlap", Need::optional).value_or(false);
+    static const std::vector<std::string> kDispatchers{"deepep", "alltoall", "hybridep"};
+    const auto dispatcher = p->choice("moe_dispatcher", Need::optional, kDispatchers).value_or("deepep");
+    plan.dispatcher = dispatcher == "alltoall"   ? MoeDispatcher::alltoall
+                      : dispatcher == "hybridep" ? MoeDispatcher::hybridep
+                                                 : MoeDispatcher::deepep;
     vpp_given_ = p->has("vpp");
+    dispatcher_given_ = p->has("moe_dispatcher");
     if (auto modules = p->strings("recompute_modules", Need::optional)) {
       for (const auto& name : *modules) {
         if (!set_recompute_module(plan.recompute_modules, name)) {
@@ -617,6 +623,9 @@ class ScenarioParser {
     if (plan.schedule == Schedule::dualpipe && plan.pp % 2 != 0) {
       problem("/parallelism/pp", fmt::format("DualPipe needs an even number of stages, got {}", plan.pp));
     }
+    if (dispatcher_given_ && !model.moe) {
+      problem("/parallelism/moe_dispatcher", fmt::format("routes tokens to experts; {} is dense", model.name));
+    }
     if (plan.ep_comm_overlap) {
       const std::string path = "/parallelism/ep_comm_overlap";
       switch (plan.expert_overlap_block()) {
@@ -852,6 +861,7 @@ class ScenarioParser {
 
   bool recompute_to_pick_ = false;
   bool vpp_given_ = false;
+  bool dispatcher_given_ = false;
   bool vpp_to_pick_ = false;
   std::optional<std::int64_t> dp_given_;
   std::optional<double> tokens_given_;
@@ -912,6 +922,7 @@ nlohmann::json plan_to_json(const ParallelPlan& p) {
   if (p.etp > 1) j["etp"] = p.etp;
   if (p.cp_algo == ContextParallelAlgo::ulysses) j["cp_algo"] = "ulysses";
   if (p.ep_comm_overlap) j["ep_comm_overlap"] = true;
+  if (p.dispatcher != MoeDispatcher::deepep) j["moe_dispatcher"] = std::string(to_string(p.dispatcher));
   if (p.recompute == Recompute::selective && p.recompute_modules.any()) {
     j["recompute_modules"] = recompute_module_names(p.recompute_modules);
   }

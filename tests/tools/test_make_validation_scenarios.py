@@ -399,6 +399,20 @@ class RecipeMoeComm(unittest.TestCase):
         self.assertEqual(s["training"]["cuda_graphs"], "full_iteration")
         self.assertEqual(len(assumed), 2)
 
+    def test_dispatcher_from_the_recipe(self):
+        # 26.04.01's gpt-oss GB200 BF16 config names no flex backend: the all-to-all dispatcher; 26.08's HybridEP;
+        # a run of no recipe in the table keeps the default.
+        for run_id, model, chip, expected in (("mbridge260401-gb200-x", "gpt-oss-120b", "gb200", "alltoall"),
+                                              ("mbridge2608-gb200-x", "gpt-oss-120b", "gb200", "hybridep"),
+                                              ("mbridge260401-b200-x", "deepseek-v3", "b200", "deepep")):
+            s, assumed = {"parallelism": {}}, []
+            mvs.infer_recipe_dispatcher(s, self.run_of(run_id, model, chip), assumed)
+            self.assertEqual(s["parallelism"]["moe_dispatcher"], expected)
+            self.assertIn("token dispatcher not published", assumed[0])
+        s, assumed = {"parallelism": {}}, []
+        mvs.infer_recipe_dispatcher(s, self.run_of("nemo2502-b200-x", "mixtral-8x7b", "b200"), assumed)
+        self.assertEqual((s, assumed), ({"parallelism": {}}, []))
+
     def test_other_recipes_left_alone(self):
         s = {"parallelism": {}, "training": {}}
         mvs.infer_recipe_moe_comm(s, self.run_of("mbridge260401-b200-x", "qwen3-235b-a22b", "b200"), [])

@@ -36,6 +36,9 @@ struct KernelEfficiency {
   // A grouped GEMM with a few tokens per expert streams the experts' weights: achieved / peak HBM bandwidth (below
   // memory_bound: many short ragged problems, each group's tiles loaded apart).
   double grouped_weight_read = 0.57;
+  // A dense GEMM of a few rows streams its weight: achieved / peak HBM bandwidth (one launch of a contiguous weight,
+  // closer to a copy than the element-wise kernels of memory_bound are).
+  double weight_read = 0.82;
 };
 
 // How far a prediction may be off: log(predicted / measured) ~ Normal(0, sigma). The spread for chip families with

@@ -18,6 +18,16 @@ namespace flopcast {
 // checkpointing as TorchTitan applies it (selective_ac_option "op", see block_matmuls in memory.hpp).
 enum class Recompute { none, selective, per_op, full };
 enum class Schedule { gpipe, one_f_one_b, interleaved, dualpipe };
+// How an MoE layer's tokens reach its experts' grouped GEMMs and come back, which decides the permutation passes
+// through HBM (each a read and a write of every routed copy). deepep: DeepEP's dispatch moves each token once per
+// destination rank; one permute into expert order after it, one un-permute before the combine (Megatron's flex
+// dispatcher, token_dispatcher.py _DeepepManager). hybridep: HybridEP permutes as a stage of its own dispatch and
+// combine (dispatch_with_permute, combine_with_unpermute), one pass each way too; fusing it into the communication
+// kernels (Megatron-LM's moe_permute_fusion_into_hybridep, off by default) is not modelled. alltoall: Megatron's
+// all-to-all dispatcher permutes by destination before the all-to-all and, with more than one local expert, sorts
+// the received chunks by expert after it (permute, then sort_chunks_by_idxs), and mirrors both after the experts:
+// two passes each way.
+enum class MoeDispatcher { deepep, alltoall, hybridep };
 // The GEMMs' number format in training: bf16; fp8 with per-tensor scaling (Transformer Engine's delayed or current
 // scaling, torchao's tensorwise float8); MXFP8 (a scale per 32 elements); NVFP4 (a scale per 16 elements).
 enum class Precision { bf16, fp8, mxfp8, nvfp4 };
@@ -26,6 +36,7 @@ inline constexpr std::array kAllPrecisions{Precision::bf16, Precision::fp8, Prec
 std::string_view to_string(Recompute recompute);
 std::string_view to_string(Schedule schedule);
 std::string_view to_string(Precision precision);
+std::string_view to_string(MoeDispatcher dispatcher);
 std::optional<Precision> parse_precision(std::string_view name);
 
 // The tensor-core data type a training precision runs its GEMMs in (whose peak the chip must list).
@@ -95,6 +106,7 @@ struct ParallelPlan {
   // micro-batch's backward and their expert all-to-alls hide behind each other's kernels; one more warm-up forward.
   // Interleaved schedule or pp 1.
   bool ep_comm_overlap = false;
+  MoeDispatcher dispatcher = MoeDispatcher::deepep;
   RecomputeModules recompute_modules{};  // with Recompute::selective
   // ZeRO-3 / FSDP: true gathers each stage's weights before every micro-batch's forward and again before its backward
   // (FSDP's default); false gathers them once per step and keeps them until the step's last backward (FSDP2's

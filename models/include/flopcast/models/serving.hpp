@@ -226,6 +226,7 @@ class ServingModel {
   double per_layer_overhead_s_ = 0;
   double per_moe_layer_overhead_s_ = 0;
   double grouped_hbm_rate_ = 0;
+  double weight_hbm_rate_ = 0;  // what a dense GEMM streams its weight at (KernelEfficiency::weight_read)
   double active_params_ = 0;
   double kv_model_bytes_per_token_ = 0;
   double window_share_ = 0;  // share of the attention layers that attend within a sliding window
