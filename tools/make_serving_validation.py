@@ -188,19 +188,17 @@ def trtllm_bench_settings(run, model, checkpoint, kv_bytes, tp, chip_id, isl, os
         requests = cache_gib / (per_token_gib * (isl + osl))
         raw_bs = min(requests, 4096)
         raw_tokens = min(raw_bs * (1 + isl / osl), 32768)
-        if raw_bs < 256:
-            bs = max(64, 32 * math.ceil(raw_bs / 32))
-        elif raw_bs < 1024:
-            bs = 128 * math.ceil(raw_bs / 128)
-        else:
-            bs = 256 * math.ceil(raw_bs / 256)
-        if raw_tokens < 4096:
-            tokens = max(2048, 256 * math.ceil(raw_tokens / 256))
-        elif raw_tokens < 8192:
-            tokens = 512 * math.ceil(raw_tokens / 512)
-        else:
-            tokens = 1024 * math.ceil(raw_tokens / 1024)
+        bs = round_up_in_bands(raw_bs, ((256, 32), (1024, 128), (math.inf, 256)), floor=64)
+        tokens = round_up_in_bands(raw_tokens, ((4096, 256), (8192, 512), (math.inf, 1024)), floor=2048)
     return bs, max(tokens, isl + bs)
+
+
+def round_up_in_bands(value, bands, floor):
+    """finetune_setting's rounding: up to a multiple of the step of the first band whose limit the value is under."""
+    for limit, step in bands:
+        if value < limit:
+            return max(floor, step * math.ceil(value / step))
+    raise ValueError(value)
 
 
 def build(run):
