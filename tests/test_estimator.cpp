@@ -307,18 +307,6 @@ TEST_CASE("the dispatcher sets the token permutation passes around the experts",
   CHECK_THAT(memory_s("alltoall", 1), WithinRel(memory_s("deepep", 1), 1e-12));
 }
 
-TEST_CASE("a dispatcher on a dense model is refused", "[scenarios]") {
-  auto json = nlohmann::json::parse(R"({"model": "llama3-8b", "cluster": {"chip": "h100-sxm", "chips": 8},
-    "parallelism": {"dp": 8, "moe_dispatcher": "hybridep"}, "training": {"seq_len": 4096, "global_batch": 8,
-    "tokens": 1e9}})");
-  try {
-    test::scenario_from(json);
-    FAIL("no error");
-  } catch (const std::exception& error) {
-    CHECK_THAT(error.what(), Catch::Contains("/parallelism/moe_dispatcher: routes tokens to experts"));
-  }
-}
-
 TEST_CASE("combined 1F1B hides its share of the expert all-to-all", "[models][estimator]") {
   const auto plain = qwen3_moe(R"({"dp": 16, "ep": 16})");
   const auto paired = qwen3_moe(R"({"dp": 16, "ep": 16, "ep_comm_overlap": true})");

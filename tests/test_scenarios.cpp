@@ -154,6 +154,12 @@ TEST_CASE("validation names the file and the JSON path and what was expected", "
     json["parallelism"]["recompute"] = "full";
     CHECK(only_problem(json) == "/parallelism/ep_comm_overlap: cannot run with full recomputation (Megatron refuses it)");
   }
+  SECTION("a token dispatcher on a dense model") {
+    const auto json = nlohmann::json::parse(R"({"model": "llama3-8b", "cluster": {"chip": "h100-sxm", "chips": 8},
+      "parallelism": {"dp": 8, "moe_dispatcher": "hybridep"}, "training": {"seq_len": 4096, "global_batch": 8,
+      "tokens": 1e9}})");
+    CHECK(only_problem(json).find("/parallelism/moe_dispatcher: routes tokens to experts; ") == 0);
+  }
   SECTION("expert tensor parallelism that does not fit the ranks or the experts") {
     auto json = base();  // ep 64 over tp x cp x dp = 128
     json["parallelism"]["etp"] = 4;

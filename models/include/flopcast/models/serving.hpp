@@ -189,9 +189,9 @@ class ServingModel {
   double grouped_gemm_s(double rows, double groups, double n, double k, const GemmPath& path) const;
   // Seconds of an MoE layer's token shuffle on one chip, the memory-bound kernels around its grouped GEMMs
   // (TensorRT-LLM's expand and finalize, vLLM's and SGLang's permute and un-permute): the routed copies gathered into
-  // expert order (read in bf16, written in the type the experts multiply in) and,
-  // after FC2, read back by the kernel that weights and sums each token's copies (one bf16 write per token).
-  // `copies` rows reach this chip's experts for `tokens` tokens.
+  // expert order (read in bf16, written in the type the experts multiply in) and, after FC2, read back by the kernel
+  // that weights and sums each token's copies (one bf16 write per token). `copies` rows reach this chip's experts
+  // for `tokens` tokens.
   double expert_shuffle_s(double copies, double tokens) const;
 
  private:
