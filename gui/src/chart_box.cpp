@@ -1,9 +1,12 @@
 #include "chart_box.hpp"
 
+#include <algorithm>
+
 #include <QBuffer>
 #include <QFileDialog>
 #include <QMenu>
 #include <QMessageBox>
+#include <QResizeEvent>
 #include <QVBoxLayout>
 #include <QtCharts/QChart>
 #include <QtCharts/QChartView>
@@ -42,12 +45,25 @@ ChartBox::ChartBox(QWidget* parent) : QWidget(parent) {
 
 void ChartBox::set_spec(const report::ChartSpec& spec, bool full_height) {
   spec_ = spec;
-  auto chart = report::make_chart(spec);
+  full_height_ = full_height;
+  has_chart_ = true;
+  draw();
+}
+
+void ChartBox::draw() {
+  const int width = std::max(view_->width(), 200);
+  auto chart = report::make_chart(spec_, width);
   QChart* old = view_->chart();
   view_->setChart(chart.release());
   delete old;
-  view_->setMinimumHeight(full_height ? report::chart_height_px(spec) : std::min(report::chart_height_px(spec), 420));
-  has_chart_ = true;
+  drawn_line_chars_ = report::label_line_chars(width);
+  const int height = report::chart_height_px(spec_, width);
+  view_->setMinimumHeight(full_height_ ? height : std::min(height, 560));
+}
+
+void ChartBox::resizeEvent(QResizeEvent* event) {
+  QWidget::resizeEvent(event);
+  if (has_chart_ && report::label_line_chars(std::max(view_->width(), 200)) != drawn_line_chars_) draw();
 }
 
 void ChartBox::clear(const QString& message) {

@@ -168,13 +168,12 @@ void MainWindow::build_ui() {
   comparison_model_ = new ComparisonModel(this);
   auto* compare_table = fitted_table(comparison_model_, /*stretch=*/true);
   compare_layout->addWidget(compare_table);
-  auto* grid = new QGridLayout;
+  // One chart under the other, each the tab's full width: room for the scenarios' names beside the rows.
   for (int k = 0; k < 6; ++k) {
     auto* box = new ChartBox;
     compare_charts_.push_back(box);
-    grid->addWidget(box, k / 2, k % 2);
+    compare_layout->addWidget(box);
   }
-  compare_layout->addLayout(grid);
   compare_layout->addWidget(new QLabel("Inputs that differ (highlighted where they differ from the first scenario)"));
   diff_model_ = new InputDiffModel(this);
   auto* diff_table = fitted_table(diff_model_, /*stretch=*/true);
@@ -196,8 +195,7 @@ void MainWindow::build_ui() {
   timeline_layout->addWidget(devices_chart_);
 
   // A sweep of one field.
-  auto* sweep_page = new QWidget;
-  auto* sweep_layout = new QVBoxLayout(sweep_page);
+  auto* sweep_layout = add_scrolling_tab(tabs_, "Sweep");
   auto* sweep_form = new QHBoxLayout;
   sweep_field_ = new QComboBox;
   sweep_from_ = new QLineEdit;
@@ -241,7 +239,6 @@ void MainWindow::build_ui() {
     }
     run_sweep(sweep_field_->currentText().toStdString(), from, to, sweep_points_->value());
   });
-  tabs_->addTab(sweep_page, "Sweep");
 
   // Export control of every catalog chip.
   export_model_ = new TableModel(this);
@@ -420,6 +417,7 @@ bool MainWindow::save_current(const QString& path) {
 
 void MainWindow::select(int index) {
   if (index < 0 || index >= scenario_count()) return;
+  if (index != current_) statusBar()->clearMessage();  // a message about the scenario shown before
   current_ = index;
   const Doc& doc = docs_[static_cast<std::size_t>(index)];
   form_->setEnabled(true);
@@ -776,7 +774,10 @@ void MainWindow::run_sweep(const std::string& pointer, double from, double to, i
   sweep_cost_chart_->clear("");
   auto* watcher = new QFutureWatcher<std::vector<nlohmann::json>>(this);
   const Catalogs* catalogs = &catalogs_;
-  connect(watcher, &QFutureWatcher<std::vector<nlohmann::json>>::finished, this, [this, watcher, pointer, x_title] {
+  // The scenario swept names the lines: the charts stay when another scenario is selected.
+  const std::string swept = display_name(doc.json, QFileInfo(doc.path).fileName().toStdString());
+  connect(watcher, &QFutureWatcher<std::vector<nlohmann::json>>::finished, this,
+          [this, watcher, pointer, x_title, swept] {
     const auto rows = watcher->result();
     watcher->deleteLater();
     report::ChartSpec days;
@@ -793,8 +794,8 @@ void MainWindow::run_sweep(const std::string& pointer, double from, double to, i
     cost.title = "Cost against " + pointer;
     cost.y_title = "cost (million USD)";
     cost.y_unit = "million USD";
-    report::ChartSeries days_series{.name = "training time", .x = {}, .y = {}, .low = {}, .high = {}, .colour = {}};
-    report::ChartSeries cost_series{.name = "cost", .x = {}, .y = {}, .low = {}, .high = {}, .colour = {}};
+    report::ChartSeries days_series{.name = swept, .x = {}, .y = {}, .low = {}, .high = {}, .colour = {}};
+    report::ChartSeries cost_series{.name = swept, .x = {}, .y = {}, .low = {}, .high = {}, .colour = {}};
     // Points that do not fit in memory keep their numbers (flagged in the caption); points that do not fit together
     // (an indivisible plan) have none.
     int left_out = 0;

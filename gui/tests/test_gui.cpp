@@ -17,6 +17,7 @@
 #include "document.hpp"
 #include "flopcast/core/files.hpp"
 #include "flopcast/models/serving.hpp"
+#include "flopcast/reports/charts.hpp"
 #include "flopcast/reports/fleet_report.hpp"
 #include "flopcast/scenarios/fleet.hpp"
 #include "fleet_view.hpp"
@@ -27,6 +28,7 @@
 
 using flopcast::gui::ComparisonModel;
 using flopcast::gui::MainWindow;
+namespace report = flopcast::report;
 
 namespace {
 
@@ -368,9 +370,67 @@ class GuiTest : public QObject {
       if (chart->has_chart() && chart->spec().id.rfind("sweep-", 0) == 0) {
         ++sweep_charts;
         QCOMPARE(chart->spec().series.front().x.size(), std::size_t{4});
+        // The lines name the scenario swept: the charts stay when another scenario is selected.
+        QCOMPARE(chart->spec().series.front().name, std::string("DeepSeek-V3 on 2048 H800 (published plan)"));
       }
     }
     QCOMPARE(sweep_charts, 2);
+  }
+
+  // Every tab scrolls its content: the window fits a laptop's 1366x768 screen.
+  void the_window_fits_a_laptop_screen() {
+    MainWindow window(catalogs_);
+    QVERIFY(window.open_file(shipped("deepseek-v3-h800.json")));
+    QTRY_VERIFY_WITH_TIMEOUT(window.idle(), kWaitMs);
+    window.run_sweep("/training/tokens", 5e12, 20e12, 3);
+    QTRY_VERIFY_WITH_TIMEOUT(window.sweep_done(), kWaitMs);
+    const QSize least = window.minimumSizeHint().expandedTo(window.minimumSize());
+    QVERIFY2(least.width() <= 1366 && least.height() <= 740,
+             qPrintable(QString("the window needs at least %1 x %2").arg(least.width()).arg(least.height())));
+  }
+
+  // A long scenario name is wrapped beside its row, not cut: the chart's row grows to hold its lines, and a narrower
+  // chart wraps it onto more.
+  void chart_labels_wrap_instead_of_being_cut() {
+    report::ChartSpec spec;
+    spec.kind = report::ChartKind::intervals;
+    spec.categories = {"DeepSeek-V3 on 2048 H800 (published plan)", "DeepSeek-V3 on 2048 H20 (same plan)"};
+    spec.series.push_back(report::ChartSeries{.name = "x", .x = {}, .y = {1, 2}, .low = {0.5, 1.5}, .high = {2, 3},
+                                              .colour = {}});
+    // 900 px: 900 x 3 / 80 = 33 characters a line, the longer name on two lines: rows of 15 x 2 + 8 = 38 px.
+    QCOMPARE(report::label_line_chars(900), std::size_t{33});
+    QCOMPARE(report::chart_height_px(spec, 900), 130 + 2 * 38);
+    // 480 px: 18 characters a line, "DeepSeek-V3 on | 2048 H800 | (published plan)": rows of 15 x 3 + 8 = 53 px.
+    QCOMPARE(report::label_line_chars(480), std::size_t{18});
+    QCOMPARE(report::chart_height_px(spec, 480), 130 + 2 * 53);
+    // Short names keep the rows' own height (30 px for an interval).
+    spec.categories = {"H800", "H20"};
+    QCOMPARE(report::chart_height_px(spec, 480), 130 + 2 * 30);
+  }
+
+  // The PDF never splits a table row across two pages (Qt breaks a row cell by cell, leaving its short cells on one
+  // page and its long ones on the next): a long table of rows of one to three lines goes on under its header again.
+  void pdf_table_rows_stay_whole() {
+    report::Document document;
+    document.title = "A long table";
+    report::Table table;
+    table.caption = "rows";
+    table.header = {"name", "value"};
+    for (int k = 0; k < 160; ++k) {  // rows of one to about eight lines
+      std::string name = "row " + std::to_string(k);
+      for (int more = 0; more < k % 7; ++more) name += " with words enough to wrap its cell onto another line or two";
+      table.rows.push_back({report::Cell{.text = name, .value = {}, .unit = {}, .p10 = {}, .p90 = {}},
+                            report::Cell{.text = "1", .value = 1.0, .unit = "s", .p10 = {}, .p90 = {}}});
+    }
+    document.sections.push_back(report::Section{.title = "Rows", .blocks = {table}});
+    const auto pieces = report::pdf_table_row_pages(document);
+    QVERIFY2(pieces.size() >= 2, "a row that would have straddled a page break starts a new piece of the table");
+    std::size_t rows = 0;
+    for (const auto& piece : pieces) {
+      for (const auto& [first, last] : piece) QCOMPARE(last, first);
+      rows += piece.size();
+    }
+    QCOMPARE(rows, std::size_t{160});
   }
 
   void a_fleet_file_is_shown_in_the_fleet_view() {
@@ -461,6 +521,20 @@ class GuiTest : public QObject {
     QTRY_VERIFY_WITH_TIMEOUT(window.sweep_done(), kWaitMs);
     QTest::qWait(200);
     QVERIFY(window.grab().save(QString(FLOPCAST_SCREENSHOT_DIR) + "/main-window-sweep.png"));
+    // The four main views on a laptop's 1366x768 screen and at 1600x1000: nothing off screen or cut.
+    for (const QSize size : {QSize(1366, 768), QSize(1600, 1000)}) {
+      window.resize(size);
+      for (const char* view : {"Compare", "Results", "Timeline", "Sweep"}) {
+        if (QString(view) == "Results") window.select(0);  // the scenario simulated at tier 2
+        window.show_view(view);
+        QTest::qWait(200);
+        QVERIFY(window.grab().save(QString("%1/%2-%3x%4.png")
+                                       .arg(FLOPCAST_SCREENSHOT_DIR, QString(view).toLower())
+                                       .arg(size.width())
+                                       .arg(size.height())));
+      }
+    }
+    window.resize(1800, 1150);
     window.show_view("Export control");
     QTest::qWait(100);
     QVERIFY(window.grab().save(QString(FLOPCAST_SCREENSHOT_DIR) + "/main-window-export-control.png"));

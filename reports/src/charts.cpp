@@ -21,6 +21,7 @@
 #include <QTextBlock>
 #include <QTextCursor>
 #include <QTextLayout>
+#include <QTextTable>
 #include <QTextDocument>
 #include <QTextObjectInterface>
 #include <QtCharts/QAreaSeries>
@@ -46,10 +47,12 @@ namespace flopcast::report {
 namespace {
 
 // Colours that stay apart in print and for the common colour-vision deficiencies (Okabe and Ito, 2008, "Color
-// Universal Design"), then two greys.
-const QColor kPalette[] = {QColor(0, 114, 178),  QColor(230, 159, 0),  QColor(0, 158, 115), QColor(213, 94, 0),
+// Universal Design"), then five of Paul Tol's "muted" scheme (2021) for charts of more than eight series (the chips
+// for a deadline of eleven scenarios).
+const QColor kPalette[] = {QColor(0, 114, 178),  QColor(230, 159, 0),   QColor(0, 158, 115),  QColor(213, 94, 0),
                            QColor(86, 180, 233), QColor(204, 121, 167), QColor(240, 228, 66), QColor(0, 0, 0),
-                           QColor(120, 120, 120), QColor(180, 180, 180)};
+                           QColor(136, 34, 85),  QColor(68, 170, 153),  QColor(153, 153, 51), QColor(51, 34, 136),
+                           QColor(204, 102, 119)};
 QColor colour(std::size_t index) { return kPalette[index % std::size(kPalette)]; }
 
 QFont font_px(int pixels, bool bold = false) {
@@ -77,14 +80,42 @@ QValueAxis* value_axis(const std::string& title, double min, double max) {
   return axis;
 }
 
+// A category's label on lines of at most `line_chars` characters. Qt Charts lays axis labels out as rich text and
+// cuts a label wider than its share of the chart with an ellipsis: wrapped, a long scenario name stays whole
+// ("DeepSeek-V3 on 2048 H800" and "... H20" told apart).
+QString category_label(const std::string& text, std::size_t line_chars) {
+  const std::string wrapped = wrap_lines(text, line_chars, 0);
+  if (wrapped.find('\n') == std::string::npos) return q(text);  // one line: plain text, as given
+  std::string html;
+  std::size_t start = 0;
+  while (start <= wrapped.size()) {
+    const std::size_t end = std::min(wrapped.find('\n', start), wrapped.size());
+    html += (start == 0 ? "" : "<br>") + xml_escape(wrapped.substr(start, end - start));
+    start = end + 1;
+  }
+  return q(html);
+}
+
+// The most lines a category label of `spec` takes.
+int label_lines(const ChartSpec& spec, std::size_t line_chars) {
+  int most = 1;
+  for (const auto& c : spec.categories) {
+    const std::string wrapped = wrap_lines(c, line_chars, 0);
+    most = std::max(most, 1 + static_cast<int>(std::count(wrapped.begin(), wrapped.end(), '\n')));
+  }
+  return most;
+}
+
 // One row per category, the first at the top: row k of n sits at y = n - 1 - k, labelled in its middle.
-QCategoryAxis* row_axis(const ChartSpec& spec) {
+QCategoryAxis* row_axis(const ChartSpec& spec, std::size_t line_chars) {
   const std::size_t n = spec.categories.size();
   auto* rows = new QCategoryAxis;
   style_axis(rows, spec.y_title);
   rows->setRange(-0.5, static_cast<double>(n) - 0.5);
   rows->setStartValue(-0.5);
-  for (std::size_t k = n; k-- > 0;) rows->append(q(spec.categories[k]), static_cast<double>(n - 1 - k) + 0.5);
+  for (std::size_t k = n; k-- > 0;) {
+    rows->append(category_label(spec.categories[k], line_chars), static_cast<double>(n - 1 - k) + 0.5);
+  }
   rows->setLabelsPosition(QCategoryAxis::AxisLabelsPositionCenter);
   rows->setGridLineVisible(false);
   return rows;
@@ -102,7 +133,7 @@ QLogValueAxis* log_axis(const std::string& title, double min, double max) {
 }
 
 // Horizontal bars, categories top to bottom in the spec's order (Qt puts the first category at the bottom).
-void add_bars(QChart& chart, const ChartSpec& spec) {
+void add_bars(QChart& chart, const ChartSpec& spec, std::size_t line_chars) {
   QAbstractBarSeries* series = nullptr;
   if (spec.kind == ChartKind::stacked_bars) {
     series = new QHorizontalStackedBarSeries;
@@ -112,6 +143,7 @@ void add_bars(QChart& chart, const ChartSpec& spec) {
   double min = 0;
   double max = 0;
   for (std::size_t s = 0; s < spec.series.size(); ++s) {
+    if (spec.series[s].limit) continue;
     auto* set = new QBarSet(q(spec.series[s].name));
     const QColor c = spec.series[s].colour.empty() ? colour(s) : QColor(q(spec.series[s].colour));
     set->setColor(c);
@@ -125,7 +157,7 @@ void add_bars(QChart& chart, const ChartSpec& spec) {
     double positive = 0;
     double negative = 0;
     for (const auto& s : spec.series) {
-      const double v = k < s.y.size() ? s.y[k] : 0.0;
+      const double v = k < s.y.size() && !s.limit ? s.y[k] : 0.0;
       if (spec.kind == ChartKind::stacked_bars) {
         (v > 0 ? positive : negative) += v;
       } else {
@@ -136,12 +168,16 @@ void add_bars(QChart& chart, const ChartSpec& spec) {
     max = std::max(max, positive);
     min = std::min(min, negative);
   }
+  for (const auto& s : spec.series) {
+    if (!s.limit) continue;
+    for (double v : s.y) max = std::max(max, v);
+  }
   series->setBarWidth(spec.kind == ChartKind::stacked_bars ? 0.6 : 0.75);
   chart.addSeries(series);
   auto* categories = new QBarCategoryAxis;
   style_axis(categories, spec.y_title);
   QStringList labels;
-  for (std::size_t k = spec.categories.size(); k-- > 0;) labels << q(spec.categories[k]);
+  for (std::size_t k = spec.categories.size(); k-- > 0;) labels << category_label(spec.categories[k], line_chars);
   categories->append(labels);
   chart.addAxis(categories, Qt::AlignLeft);
   series->attachAxis(categories);
@@ -149,17 +185,38 @@ void add_bars(QChart& chart, const ChartSpec& spec) {
   auto* values = value_axis(spec.x_title, min < 0 ? min - pad : 0.0, max + pad);
   chart.addAxis(values, Qt::AlignBottom);
   series->attachAxis(values);
+  // Limits: a dashed mark across each row's bar, one legend entry per limit series.
+  const std::size_t n = spec.categories.size();
+  for (std::size_t s = 0; s < spec.series.size(); ++s) {
+    const auto& data = spec.series[s];
+    if (!data.limit) continue;
+    QPen pen(data.colour.empty() ? colour(s) : QColor(q(data.colour)));
+    pen.setWidth(3);
+    pen.setStyle(Qt::DashLine);
+    for (std::size_t k = 0; k < data.y.size() && k < n; ++k) {
+      const double row = static_cast<double>(n - 1 - k);  // Qt's first category is the bottom row
+      auto* mark = new QLineSeries;
+      mark->setName(q(data.name));
+      mark->setPen(pen);
+      mark->append(data.y[k], row - 0.45);
+      mark->append(data.y[k], row + 0.45);
+      chart.addSeries(mark);
+      mark->attachAxis(values);
+      mark->attachAxis(categories);
+      if (k > 0) chart.legend()->markers(mark).front()->setVisible(false);
+    }
+  }
 }
 
 // A dot at the central value and a bar from p10 to p90 for each category, top to bottom.
-void add_intervals(QChart& chart, const ChartSpec& spec) {
+void add_intervals(QChart& chart, const ChartSpec& spec, std::size_t line_chars) {
   const auto& data = spec.series.front();
   const std::size_t n = spec.categories.size();
   double max = 0;
   for (double v : data.high) max = std::max(max, v);
   for (double v : data.y) max = std::max(max, v);
   auto* values = value_axis(spec.x_title, 0.0, max * 1.05);
-  auto* rows = row_axis(spec);
+  auto* rows = row_axis(spec, line_chars);
   chart.addAxis(values, Qt::AlignBottom);
   chart.addAxis(rows, Qt::AlignLeft);
   QPen range_pen(colour(4));
@@ -189,14 +246,14 @@ void add_intervals(QChart& chart, const ChartSpec& spec) {
 }
 
 // A bar from low to high on row x for each point, rows top to bottom, one colour and legend entry per series.
-void add_timeline(QChart& chart, const ChartSpec& spec) {
+void add_timeline(QChart& chart, const ChartSpec& spec, std::size_t line_chars) {
   const std::size_t n = spec.categories.size();
   double max = 0;
   for (const auto& s : spec.series) {
     for (double v : s.high) max = std::max(max, v);
   }
   auto* values = value_axis(spec.x_title, 0.0, max * 1.02 + 1e-9);
-  auto* rows = row_axis(spec);
+  auto* rows = row_axis(spec, line_chars);
   chart.addAxis(values, Qt::AlignBottom);
   chart.addAxis(rows, Qt::AlignLeft);
   for (std::size_t s = 0; s < spec.series.size(); ++s) {
@@ -218,6 +275,10 @@ void add_timeline(QChart& chart, const ChartSpec& spec) {
     }
   }
 }
+
+// The widest a lines chart's legend beside the plot gets: 40 % of the chart, a scenario's name of about 45
+// characters (Qt Charts gives the legend no more, whatever its minimum width).
+constexpr int kLegendWidthPx = kChartWidthPx * 2 / 5;
 
 // Lines over x, each with its p10-p90 band when it has one.
 void add_lines(QChart& chart, const ChartSpec& spec) {
@@ -262,8 +323,8 @@ void add_lines(QChart& chart, const ChartSpec& spec) {
       chart.legend()->markers(band).front()->setVisible(false);
     }
     auto* line = new QLineSeries;
-    // Names beside the plot are cut to a third of the chart's width, with an ellipsis.
-    line->setName(QFontMetrics(font_px(12)).elidedText(q(data.name), Qt::ElideRight, kChartWidthPx / 3 - 50));
+    // Names beside the plot are cut to the legend's width (kLegendShare of the chart's), with an ellipsis.
+    line->setName(QFontMetrics(font_px(12)).elidedText(q(data.name), Qt::ElideRight, kLegendWidthPx - 60));
     QPen pen(colour(s));
     pen.setWidth(2);
     line->setPen(pen);
@@ -279,7 +340,7 @@ void add_lines(QChart& chart, const ChartSpec& spec) {
   for (auto* marker : chart.legend()->markers()) {
     widest = std::max(widest, QFontMetrics(font_px(12)).horizontalAdvance(marker->label()));
   }
-  chart.legend()->setMinimumWidth(std::min(kChartWidthPx / 3, widest + 60));
+  chart.legend()->setMinimumWidth(std::min(kLegendWidthPx, widest + 60));
 }
 
 // A chart laid out in its own scene at its pixel size, for rendering.
@@ -327,21 +388,27 @@ OffscreenQt::OffscreenQt() {
 
 OffscreenQt::~OffscreenQt() = default;
 
-int chart_height_px(const ChartSpec& spec) {
+std::size_t label_line_chars(int width_px) {
+  return static_cast<std::size_t>(std::clamp(width_px * 3 / 80, 12, 40));
+}
+
+int chart_height_px(const ChartSpec& spec, int width_px) {
   if (spec.height_px > 0) return spec.height_px;
   const int n = static_cast<int>(spec.categories.size());
+  const int label_px = 15 * label_lines(spec, label_line_chars(width_px)) + 8;  // a row is at least as tall as its wrapped label
   switch (spec.kind) {
-    case ChartKind::stacked_bars: return 160 + 34 * n;
-    case ChartKind::intervals: return 130 + 30 * n;
-    case ChartKind::timeline: return 130 + 28 * n;
+    case ChartKind::stacked_bars: return 160 + std::max(34, label_px) * n;
+    case ChartKind::intervals: return 130 + std::max(30, label_px) * n;
+    case ChartKind::timeline: return 130 + std::max(28, label_px) * n;
     case ChartKind::bars:
-    case ChartKind::tornado: return 150 + n * (12 + 14 * static_cast<int>(spec.series.size()));
+    case ChartKind::tornado: return 150 + n * std::max(12 + 14 * static_cast<int>(spec.series.size()), label_px);
     case ChartKind::lines: return 460;
   }
   return 400;
 }
 
-std::unique_ptr<QChart> make_chart(const ChartSpec& spec) {
+std::unique_ptr<QChart> make_chart(const ChartSpec& spec, int width_px) {
+  const std::size_t line_chars = label_line_chars(width_px);
   auto chart = std::make_unique<QChart>();
   chart->setTheme(QChart::ChartThemeLight);
   chart->setAnimationOptions(QChart::NoAnimation);
@@ -355,10 +422,10 @@ std::unique_ptr<QChart> make_chart(const ChartSpec& spec) {
   switch (spec.kind) {
     case ChartKind::bars:
     case ChartKind::stacked_bars:
-    case ChartKind::tornado: add_bars(*chart, spec); break;
-    case ChartKind::intervals: add_intervals(*chart, spec); break;
+    case ChartKind::tornado: add_bars(*chart, spec, line_chars); break;
+    case ChartKind::intervals: add_intervals(*chart, spec, line_chars); break;
     case ChartKind::lines: add_lines(*chart, spec); break;
-    case ChartKind::timeline: add_timeline(*chart, spec); break;
+    case ChartKind::timeline: add_timeline(*chart, spec, line_chars); break;
   }
   return chart;
 }
@@ -435,18 +502,35 @@ std::string spaced_json(const nlohmann::json& j) {
   return j.dump();
 }
 
-// The Qt rich-text subset of the document's HTML for one block (charts aside).
-std::string rich_text(const Block& block) {
+// A table's rows as the PDF lays them out: in pieces, each a table of its own with the header, the second and later
+// starting on a new page. Qt breaks a table row across pages cell by cell (a row's short cells stay on one page, its
+// long ones go on to the next), so a row found straddling a page break starts the next piece.
+struct TablePieces {
+  std::vector<std::size_t> starts;  // the first row of each piece after the first, ascending
+};
+
+// The Qt rich-text subset of the document's HTML for one block (charts aside); a table in its pieces.
+std::string rich_text(const Block& block, const std::vector<std::size_t>& piece_starts = {}) {
   if (const auto* p = std::get_if<Paragraph>(&block)) return fmt::format("<p>{}</p>", xml_escape(p->text));
   if (const auto* t = std::get_if<Table>(&block)) {
     std::string out = fmt::format("<p><b>{}</b></p>", xml_escape(t->caption));
-    out += "<table border=\"1\" cellspacing=\"0\" cellpadding=\"2\" width=\"100%\" "
-           "style=\"border-color: #999; font-size: 7.5pt\"><tr>";
-    for (const auto& h : t->header) out += fmt::format("<th bgcolor=\"#eeeeee\" align=\"left\">{}</th>", xml_escape(h));
-    out += "</tr>";
-    for (const auto& row : t->rows) {
+    std::string header = "<thead><tr>";  // a table Qt continues on a new page repeats its head there
+    for (const auto& h : t->header) {
+      header += fmt::format("<th bgcolor=\"#eeeeee\" align=\"left\">{}</th>", xml_escape(h));
+    }
+    header += "</tr></thead>";
+    const auto open_table = [&](bool new_page) {
+      return fmt::format("<table border=\"1\" cellspacing=\"0\" cellpadding=\"2\" width=\"100%\" "
+                         "style=\"border-color: #999; font-size: 7.5pt{}\">{}",
+                         new_page ? "; page-break-before: always" : "", header);
+    };
+    out += open_table(false);
+    for (std::size_t r = 0; r < t->rows.size(); ++r) {
+      if (std::find(piece_starts.begin(), piece_starts.end(), r) != piece_starts.end()) {
+        out += "</table>" + open_table(true);
+      }
       out += "<tr>";
-      for (const auto& cell : row) {
+      for (const auto& cell : t->rows[r]) {
         out += std::string(cell.value ? "<td align=\"right\">" : "<td>") + html_cell_text(cell) + "</td>";
       }
       out += "</tr>";
@@ -478,6 +562,16 @@ bool is_title(const QTextBlock& block) {
   return !fragment.atEnd() && fragment.fragment().charFormat().fontWeight() >= QFont::Bold;
 }
 
+// Starts `block` on a new page; false if it already does.
+bool break_before(const QTextBlock& block) {
+  QTextCursor cursor(block);
+  QTextBlockFormat format = cursor.blockFormat();
+  if (format.pageBreakPolicy() & QTextFormat::PageBreak_AlwaysBefore) return false;
+  format.setPageBreakPolicy(QTextFormat::PageBreak_AlwaysBefore);
+  cursor.setBlockFormat(format);
+  return true;
+}
+
 // Lays `text` out on the device's pages. Qt's rich-text pagination has no widow control: a paragraph whose last line
 // or two spill onto the next page can leave that page all but empty (the report's appendix ends with long JSON
 // paragraphs), and a heading or title can end a page whose next page starts with what it introduces. Such a
@@ -490,7 +584,7 @@ void paginate(QTextDocument& text, QPagedPaintDevice& device) {
   text.rootFrame()->setFrameFormat(frame);
   text.setPageSize(QSizeF(device.width(), device.height()));
   const double page = text.pageSize().height();
-  for (int pass = 0; pass < 16; ++pass) {
+  for (int pass = 0; pass < 64; ++pass) {
     const auto* layout = text.documentLayout();
     (void)layout->documentSize();  // lays the whole document out
     bool moved = false;
@@ -521,12 +615,7 @@ void paginate(QTextDocument& text, QPagedPaintDevice& device) {
         }
       }
       if (!target.isValid()) continue;
-      QTextCursor cursor(target);
-      QTextBlockFormat format = cursor.blockFormat();
-      if (format.pageBreakPolicy() & QTextFormat::PageBreak_AlwaysBefore) continue;
-      format.setPageBreakPolicy(QTextFormat::PageBreak_AlwaysBefore);
-      cursor.setBlockFormat(format);
-      moved = true;
+      moved = break_before(target);
     }
     if (!moved) return;
   }
@@ -559,23 +648,66 @@ void print_pages(const QTextDocument& text, QPagedPaintDevice& device) {
   }
 }
 
-}  // namespace
+// The pages (first, last) that each row of each table of the laid-out `text` spans, header rows left out, tables
+// in the text's order.
+std::vector<std::vector<std::pair<int, int>>> row_pages(const QTextDocument& text) {
+  const auto* layout = text.documentLayout();
+  const double page = text.pageSize().height();
+  std::vector<std::vector<std::pair<int, int>>> tables;
+  for (auto* frame : text.rootFrame()->childFrames()) {
+    const auto* table = qobject_cast<QTextTable*>(frame);
+    if (table == nullptr) continue;
+    auto& rows = tables.emplace_back();
+    for (int row = 1; row < table->rows(); ++row) {
+      std::pair<int, int> pages{std::numeric_limits<int>::max(), -1};
+      for (int column = 0; column < table->columns(); ++column) {
+        const QTextTableCell cell = table->cellAt(row, column);
+        for (QTextBlock block = cell.firstCursorPosition().block();
+             block.isValid() && block.position() <= cell.lastCursorPosition().position(); block = block.next()) {
+          const QTextLayout* lines = block.layout();
+          const double top = layout->blockBoundingRect(block).top();
+          for (int line = 0; lines != nullptr && line < lines->lineCount(); ++line) {
+            const int at = static_cast<int>((top + lines->lineAt(line).y()) / page);
+            pages = {std::min(pages.first, at), std::max(pages.second, at)};
+          }
+        }
+      }
+      rows.push_back(pages);
+    }
+  }
+  return tables;
+}
 
-std::string pdf_bytes(const Document& document) {
-  std::vector<std::unique_ptr<ChartScene>> scenes;
-  for (const auto* chart : document.charts()) scenes.push_back(std::make_unique<ChartScene>(*chart));
+// Starts a new piece of a table at its first row (after a piece's first) that straddles a page break in the
+// laid-out `text`; false if there is none. `tables` holds the document's tables in order, and the text's tables are
+// their pieces in the same order.
+bool split_straddling_row(const QTextDocument& text, std::vector<TablePieces>& tables) {
+  std::size_t table = 0;
+  std::size_t piece = 0;
+  for (const auto& rows : row_pages(text)) {
+    if (table >= tables.size()) break;
+    auto& starts = tables[table].starts;
+    const std::size_t first_row = piece == 0 ? 0 : starts[piece - 1];
+    for (std::size_t row = 1; row < rows.size(); ++row) {  // a piece's first row stays with its header
+      if (rows[row].second > rows[row].first) {
+        starts.insert(std::upper_bound(starts.begin(), starts.end(), first_row), first_row + row);
+        return true;
+      }
+    }
+    if (++piece > starts.size()) {
+      ++table;
+      piece = 0;
+    }
+  }
+  return false;
+}
 
-  QTextDocument text;
-  QFont base("DejaVu Sans");
-  base.setPointSizeF(9);
-  text.setDefaultFont(base);
-  text.setDocumentMargin(0);
-  ChartTextObject charts(scenes);
-  text.documentLayout()->registerHandler(kChartObjectType, &charts);
-  // The whole text as one rich-text document (Qt keeps the spacing of paragraphs and headings), each chart a
-  // placeholder paragraph that then becomes the chart object.
+// The whole text as one rich-text document (Qt keeps the spacing of paragraphs and headings), each chart a
+// placeholder paragraph that then becomes the chart object, each table in its pieces.
+void set_text(QTextDocument& text, const Document& document, const std::vector<TablePieces>& tables) {
   std::string html = fmt::format("<h1>{}</h1><p>{}</p>", xml_escape(document.title), xml_escape(document.subtitle));
   int chart_count = 0;
+  std::size_t table = 0;
   for (const auto& section : document.sections) {
     html += fmt::format("<h2>{}</h2>", xml_escape(section.title));
     for (const auto& block : section.blocks) {
@@ -583,7 +715,8 @@ std::string pdf_bytes(const Document& document) {
         html += fmt::format("<p align=\"center\">@@chart-{}@@</p>", chart_count++);
         if (!chart->caption.empty()) html += fmt::format("<p><i>{}</i></p>", xml_escape(chart->caption));
       } else {
-        html += rich_text(block);
+        html += rich_text(block, std::holds_alternative<Table>(block) ? tables[table++].starts
+                                                                       : std::vector<std::size_t>{});
       }
     }
   }
@@ -596,21 +729,66 @@ std::string pdf_bytes(const Document& document) {
     format.setProperty(kChartIndexProperty, index);
     cursor.insertText(QString(QChar::ObjectReplacementCharacter), format);
   }
+}
 
+// The document laid out on `pdf`'s pages, again from the HTML until no table row straddles a page break (each pass
+// splits one more table). `charts` draws the chart objects and must outlive the text.
+std::unique_ptr<QTextDocument> laid_out(const Document& document, ChartTextObject& charts, QPdfWriter& pdf) {
+  std::vector<TablePieces> tables;
+  for (const auto& section : document.sections) {
+    for (const auto& block : section.blocks) {
+      if (std::holds_alternative<Table>(block)) tables.emplace_back();
+    }
+  }
+  std::unique_ptr<QTextDocument> text;
+  for (std::size_t pass = 0; pass <= 16 * tables.size() + 1; ++pass) {
+    text = std::make_unique<QTextDocument>();
+    QFont base("DejaVu Sans");
+    base.setPointSizeF(9);
+    text->setDefaultFont(base);
+    text->setDocumentMargin(0);
+    text->documentLayout()->registerHandler(kChartObjectType, &charts);
+    set_text(*text, document, tables);
+    paginate(*text, pdf);
+    if (!split_straddling_row(*text, tables)) break;
+  }
+  return text;
+}
+
+void set_up_pdf(QPdfWriter& pdf, const Document& document) {
+  pdf.setPageSize(QPageSize(QPageSize::A4));
+  pdf.setPageMargins(QMarginsF(14, 14, 14, 14), QPageLayout::Millimeter);
+  pdf.setTitle(q(document.title));
+  pdf.setCreator("flopcast");
+  pdf.setResolution(300);
+}
+
+}  // namespace
+
+std::string pdf_bytes(const Document& document) {
+  std::vector<std::unique_ptr<ChartScene>> scenes;
+  for (const auto* chart : document.charts()) scenes.push_back(std::make_unique<ChartScene>(*chart));
+  ChartTextObject charts(scenes);
   QBuffer buffer;
   buffer.open(QIODevice::WriteOnly);
   {
     QPdfWriter pdf(&buffer);
-    pdf.setPageSize(QPageSize(QPageSize::A4));
-    pdf.setPageMargins(QMarginsF(14, 14, 14, 14), QPageLayout::Millimeter);
-    pdf.setTitle(q(document.title));
-    pdf.setCreator("flopcast");
-    pdf.setResolution(300);
-    paginate(text, pdf);
-    print_pages(text, pdf);
+    set_up_pdf(pdf, document);
+    print_pages(*laid_out(document, charts, pdf), pdf);
   }
   if (buffer.data().isEmpty()) throw IoError("the PDF could not be rendered");
   return {buffer.data().constData(), static_cast<std::size_t>(buffer.data().size())};
+}
+
+std::vector<std::vector<std::pair<int, int>>> pdf_table_row_pages(const Document& document) {
+  std::vector<std::unique_ptr<ChartScene>> scenes;
+  for (const auto* chart : document.charts()) scenes.push_back(std::make_unique<ChartScene>(*chart));
+  ChartTextObject charts(scenes);
+  QBuffer buffer;
+  buffer.open(QIODevice::WriteOnly);
+  QPdfWriter pdf(&buffer);
+  set_up_pdf(pdf, document);
+  return row_pages(*laid_out(document, charts, pdf));
 }
 
 void write_report_folder(const Document& document, const std::filesystem::path& dir) {

@@ -52,7 +52,7 @@ std::string chips_text(const TrainingJob& job) {
 
 // A label short enough for a chart axis.
 std::string short_label(const std::string& name) {
-  constexpr std::size_t kMax = 44;
+  constexpr std::size_t kMax = 78;  // three lines of a chart's wrapped category label
   if (name.size() <= kMax) return name;
   return name.substr(0, kMax - 3) + "...";
 }
@@ -255,18 +255,20 @@ Section charts_section(const ReportData& data) {
   ChartSpec memory{.id = "memory", .title = "Memory per chip (fullest pipeline stage)", .kind = ChartKind::stacked_bars,
                    .x_title = "memory per chip (GiB)", .y_title = "", .x_unit = "", .y_unit = "GiB", .categories = {},
                    .series = {}, .log_x = false, .log_y = false,
-                   .caption = "A bar that ends with \"free\" fits: its end is the usable memory (HBM less the "
-                              "share the runtime cannot use). A bar without it does not fit.",
+                   .caption = "The dashed mark is the usable memory (HBM less the share the runtime cannot use): a "
+                              "bar that ends with \"free\" fits under it, a bar that runs past it does not fit.",
                    .height_px = 0};
   for (const char* name : {"weights", "gradients", "optimizer states", "activations", "reserved", "free"}) {
     memory.series.push_back(ChartSeries{.name = name, .x = {}, .y = {}, .low = {}, .high = {}, .colour = {}});
   }
   memory.series.back().colour = "#dddddd";  // free memory: no colour of its own
+  memory.series.push_back(
+      ChartSeries{.name = "usable memory", .x = {}, .y = {}, .low = {}, .high = {}, .colour = "#000000", .limit = true});
   for (const auto& r : data.scenarios) {
     const auto& m = r.result.estimate.memory;
     memory.categories.push_back(short_label(r.scenario.name));
     const double parts[] = {m.weights_bytes + m.gathered_weights_bytes, m.gradients_bytes, m.optimizer_bytes,
-                            m.activations_bytes, m.reserved_bytes,  std::max(0.0, m.margin_bytes)};
+                            m.activations_bytes, m.reserved_bytes,  std::max(0.0, m.margin_bytes), m.usable_bytes};
     for (std::size_t k = 0; k < std::size(parts); ++k) memory.series[k].y.push_back(parts[k] / kBytesPerGiB);
   }
   section.blocks.push_back(std::move(memory));

@@ -33,6 +33,8 @@ struct Table {
 //   tornado: low[i] and high[i] are the changes (in y units) at the low and high end of input i (categories);
 //   timeline: a bar from low[i] to high[i] (x units) on row x[i], an index into the categories (top to bottom); each
 //   series is a group with its own colour and legend entry (a Gantt chart: jobs as rows, one series per pool).
+// A limit series of a bars or stacked_bars chart is not a bar: y[i] is drawn as a mark across category i's row (the
+// usable memory of a chip, which a stack of parts must stay under).
 struct ChartSeries {
   std::string name;
   std::vector<double> x;
@@ -40,6 +42,7 @@ struct ChartSeries {
   std::vector<double> low;
   std::vector<double> high;
   std::string colour;  // "#rrggbb"; empty: the chart's palette
+  bool limit = false;
 };
 
 enum class ChartKind { bars, stacked_bars, intervals, lines, tornado, timeline };
