@@ -3,6 +3,7 @@
 #include "flopcast/reports/charts.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <limits>
 
@@ -509,6 +510,20 @@ struct TablePieces {
   std::vector<std::size_t> starts;  // the first row of each piece after the first, ascending
 };
 
+// A cell's HTML with a place to break after the dash of its range ("($0.2866-0.3948)"): a narrow column wraps the
+// range there rather than inside a number (Unicode's line breaking keeps a hyphen with the digit after it).
+std::string breakable_range(const Cell& cell) {
+  std::string html = html_cell_text(cell);
+  if (!cell.p10 || !cell.p90) return html;
+  for (std::size_t at = 1; at + 1 < html.size(); ++at) {
+    if (html[at] == '-' && std::isdigit(static_cast<unsigned char>(html[at - 1])) != 0) {
+      html.insert(at + 1, "&#8203;");  // a zero-width space
+      break;
+    }
+  }
+  return html;
+}
+
 // The Qt rich-text subset of the document's HTML for one block (charts aside); a table in its pieces.
 std::string rich_text(const Block& block, const std::vector<std::size_t>& piece_starts = {}) {
   if (const auto* p = std::get_if<Paragraph>(&block)) return fmt::format("<p>{}</p>", xml_escape(p->text));
@@ -531,7 +546,7 @@ std::string rich_text(const Block& block, const std::vector<std::size_t>& piece_
       }
       out += "<tr>";
       for (const auto& cell : t->rows[r]) {
-        out += std::string(cell.value ? "<td align=\"right\">" : "<td>") + html_cell_text(cell) + "</td>";
+        out += std::string(cell.value ? "<td align=\"right\">" : "<td>") + breakable_range(cell) + "</td>";
       }
       out += "</tr>";
     }

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <map>
 #include <set>
 
@@ -12,6 +13,7 @@
 #include "flopcast/core/text.hpp"
 #include "flopcast/core/units.hpp"
 #include "flopcast/reports/report.hpp"
+#include "flopcast/scenarios/compare.hpp"
 #include "cells.hpp"
 
 namespace flopcast::report {
@@ -160,6 +162,132 @@ std::string scenario_paragraph(const ReportData& data, std::size_t index) {
   return text;
 }
 
+ChartSpec interval_chart(const std::vector<const ScenarioResult*>& rows, std::string id, std::string title,
+                         std::string x_title, std::string unit, double scale,
+                         const std::function<double(const ScenarioResult&)>& central,
+                         const std::function<Interval(const ScenarioResult&)>& interval, std::string caption);
+
+// The scenarios that train the same model on the same tokens, in the order of their first; like is only ranked
+// against like.
+std::vector<std::vector<const ScenarioResult*>> like_groups(const ReportData& data) {
+  std::vector<std::vector<const ScenarioResult*>> groups;
+  for (const auto& r : data.scenarios) {
+    const auto same = [&r](const std::vector<const ScenarioResult*>& g) {
+      return g.front()->scenario.job.model.id == r.scenario.job.model.id &&
+             g.front()->scenario.job.training.tokens == r.scenario.job.training.tokens;
+    };
+    if (auto it = std::find_if(groups.begin(), groups.end(), same); it != groups.end()) {
+      it->push_back(&r);
+    } else {
+      groups.push_back({&r});
+    }
+  }
+  return groups;
+}
+
+// "The cheapest is A: cost (80 % likely ...), days. It costs x % less than the next, B (cost); the odds ...".
+std::string cheapest_sentence(const ScenarioResult& best, const ScenarioResult* next) {
+  const auto& e = best.result.estimate;
+  std::string text = fmt::format("The cheapest is {}: {} for the run (80 % likely between {} and {}), {} of training.",
+                                 best.scenario.name, usd(e.energy_cost.cost_usd), usd(best.intervals.cost_usd.p10),
+                                 usd(best.intervals.cost_usd.p90), days(e.train_days));
+  if (next == nullptr) return text;
+  const double next_cost = next->result.estimate.energy_cost.cost_usd;
+  text += fmt::format(" It costs {:.1f} % less than the next, {} ({}); the odds that it stays the cheaper of the two "
+                      "once both are measured: {}.",
+                      100.0 * (1.0 - e.energy_cost.cost_usd / next_cost), next->scenario.name, usd(next_cost),
+                      odds_text(probability_below(e.energy_cost.cost_usd, best.intervals.cost_usd, next_cost,
+                                                  next->intervals.cost_usd)));
+  if (next->scenario.job.costs.mode == CostMode::rental && next->result.estimate.chip_hours > 0) {
+    // Rental cost is chip-hours x price: the next costs as much at the price that makes its chip-hours cost this.
+    text += fmt::format(" The next would cost as much at {} per chip-hour (it rents at {}).",
+                        usd(e.energy_cost.cost_usd / next->result.estimate.chip_hours),
+                        usd(next_cost / next->result.estimate.chip_hours));
+  }
+  return text;
+}
+
+std::string fastest_sentence(const ScenarioResult& best, const ScenarioResult* next) {
+  const auto& e = best.result.estimate;
+  std::string text = fmt::format("The fastest is {}: {} (80 % likely between {:.1f} and {:.1f} days).",
+                                 best.scenario.name, days(e.train_days), best.intervals.train_days.p10,
+                                 best.intervals.train_days.p90);
+  if (next == nullptr) return text;
+  const double next_days = next->result.estimate.train_days;
+  return text + fmt::format(" It finishes {:.1f} % sooner than the next, {} ({}); the odds that it stays the faster: "
+                            "{}.",
+                            100.0 * (1.0 - e.train_days / next_days), next->scenario.name, days(next_days),
+                            odds_text(probability_below(e.train_days, best.intervals.train_days, next_days,
+                                                        next->intervals.train_days)));
+}
+
+// The answer first: for each model and token budget, which scenario is cheapest and which fastest, by how much, how
+// sure, and at what price the next would catch up; a plan that does not fit is named and never ranked.
+Section answer_section(const ReportData& data) {
+  Section section{.title = "The answer", .blocks = {}};
+  std::string alone;  // the scenarios with nothing like them to rank against, in one paragraph
+  for (const auto& group : like_groups(data)) {
+    std::vector<const ScenarioResult*> fit;
+    std::copy_if(group.begin(), group.end(), std::back_inserter(fit),
+                 [](const ScenarioResult* r) { return r->result.estimate.memory.fits; });
+    std::string not_ranked;
+    for (const auto* r : group) {
+      if (!r->result.estimate.memory.fits) {
+        not_ranked += fmt::format(" {} is not ranked: its plan does not fit in memory ({} of {} usable per chip).",
+                                  r->scenario.name, bytes(r->result.estimate.memory.total_bytes),
+                                  bytes(r->result.estimate.memory.usable_bytes));
+      }
+    }
+    if (fit.size() == 1 && group.size() == 1) {
+      const auto& r = *fit.front();
+      alone += fmt::format("{}{}: {} (80 % likely between {} and {}), {} (80 % likely between {:.1f} and {:.1f} days)",
+                           alone.empty() ? "" : "; ", r.scenario.name, usd(r.result.estimate.energy_cost.cost_usd),
+                           usd(r.intervals.cost_usd.p10), usd(r.intervals.cost_usd.p90),
+                           days(r.result.estimate.train_days), r.intervals.train_days.p10, r.intervals.train_days.p90);
+      continue;
+    }
+    const auto& job = group.front()->scenario.job;
+    std::string text = fmt::format("{} on {} tokens, {} scenarios{}.", job.model.name, count(job.training.tokens),
+                                   group.size(),
+                                   fit.size() == group.size() ? "" : fmt::format(", {} of which fit", fit.size()));
+    const auto by = [&fit](auto key) {
+      auto sorted = fit;
+      std::stable_sort(sorted.begin(), sorted.end(),
+                       [&key](const ScenarioResult* a, const ScenarioResult* b) { return key(*a) < key(*b); });
+      return sorted;
+    };
+    const auto by_cost = by([](const ScenarioResult& r) { return r.result.estimate.energy_cost.cost_usd; });
+    const auto by_days = by([](const ScenarioResult& r) { return r.result.estimate.train_days; });
+    if (!fit.empty()) {
+      text += " " + cheapest_sentence(*by_cost[0], fit.size() > 1 ? by_cost[1] : nullptr);
+      if (fit.size() > 1) text += " " + fastest_sentence(*by_days[0], by_days[1]);
+    }
+    section.blocks.push_back(Paragraph{text + not_ranked});
+    if (fit.size() > 1) {  // the ones ranked, side by side
+      section.blocks.push_back(interval_chart(
+          fit, fmt::format("answer-cost-{}", section.blocks.size()),
+          fmt::format("Cost of training {} on {} tokens", job.model.name, count(job.training.tokens)),
+          "cost (million USD)", "million USD", 1e-6,
+          [](const ScenarioResult& r) { return r.result.estimate.energy_cost.cost_usd; },
+          [](const ScenarioResult& r) { return r.intervals.cost_usd; },
+          "The dot is the central prediction, the bar its p10-p90 range (80 % likely between). Scenarios whose "
+          "plan does not fit are not shown."));
+    }
+  }
+  if (!alone.empty()) {
+    section.blocks.push_back(Paragraph{"Each alone with its model and token budget, nothing like it to rank "
+                                       "against: " + alone + "."});
+  }
+  section.blocks.push_back(Paragraph{
+      "How sure: every range is p10-p90, 80 % likely between the two, from the model's cross-validated error on "
+      "published runs of that chip family combined with the catalog's uncertain inputs (peak rates, prices); families "
+      "with fewer published runs (Ascend, Blackwell) get wider ranges. The odds take two predictions' errors as "
+      "independent; chips of one family share some of theirs, so the order within a family is surer than stated. A "
+      "rental price is a catalog figure, not a quote: \"What moves the result\" shows each input that would change "
+      "a ranking, and `flopcast compare` gives each chip its own best plan."});
+  return section;
+}
+
 Section summary_section(const ReportData& data) {
   Section section{.title = "Summary", .blocks = {}};
   section.blocks.push_back(Paragraph{fmt::format(
@@ -194,19 +322,20 @@ Section words_section(const ReportData& data) {
   return section;
 }
 
-ChartSpec interval_chart(const ReportData& data, std::string id, std::string title, std::string x_title,
-                         std::string unit, double scale, const std::function<double(const ScenarioResult&)>& central,
+ChartSpec interval_chart(const std::vector<const ScenarioResult*>& rows, std::string id, std::string title,
+                         std::string x_title, std::string unit, double scale,
+                         const std::function<double(const ScenarioResult&)>& central,
                          const std::function<Interval(const ScenarioResult&)>& interval, std::string caption) {
   ChartSpec chart{.id = std::move(id), .title = std::move(title), .kind = ChartKind::intervals,
                   .x_title = std::move(x_title), .y_title = "", .x_unit = "", .y_unit = std::move(unit),
                   .categories = {}, .series = {}, .log_x = false, .log_y = false, .caption = std::move(caption),
                   .height_px = 0};
   ChartSeries series{.name = "central (p10-p90)", .x = {}, .y = {}, .low = {}, .high = {}, .colour = {}};
-  for (const auto& r : data.scenarios) {
-    chart.categories.push_back(short_label(r.scenario.name));
-    series.y.push_back(central(r) * scale);
-    series.low.push_back(interval(r).p10 * scale);
-    series.high.push_back(interval(r).p90 * scale);
+  for (const auto* r : rows) {
+    chart.categories.push_back(short_label(r->scenario.name));
+    series.y.push_back(central(*r) * scale);
+    series.low.push_back(interval(*r).p10 * scale);
+    series.high.push_back(interval(*r).p90 * scale);
   }
   chart.series.push_back(std::move(series));
   return chart;
@@ -216,16 +345,18 @@ Section charts_section(const ReportData& data) {
   Section section{.title = "Cost, time, step and memory", .blocks = {}};
   if (data.scenarios.empty()) return section;
   const std::string band = "The dot is the central prediction, the bar its p10-p90 range.";
+  std::vector<const ScenarioResult*> all;
+  for (const auto& r : data.scenarios) all.push_back(&r);
   section.blocks.push_back(interval_chart(
-      data, "cost", "Cost of the training run", "cost (million USD)", "million USD", 1e-6,
+      all, "cost", "Cost of the training run", "cost (million USD)", "million USD", 1e-6,
       [](const ScenarioResult& r) { return r.result.estimate.energy_cost.cost_usd; },
       [](const ScenarioResult& r) { return r.intervals.cost_usd; }, band));
   section.blocks.push_back(interval_chart(
-      data, "days", "Training time", "training time (days)", "days", 1.0,
+      all, "days", "Training time", "training time (days)", "days", 1.0,
       [](const ScenarioResult& r) { return r.result.estimate.train_days; },
       [](const ScenarioResult& r) { return r.intervals.train_days; }, band));
   section.blocks.push_back(interval_chart(
-      data, "usd-per-mtok", "Training cost per million tokens", "USD per million tokens trained",
+      all, "usd-per-mtok", "Training cost per million tokens", "USD per million tokens trained",
       "USD per million tokens", 1.0, [](const ScenarioResult& r) { return r.result.estimate.energy_cost.usd_per_mtok; },
       [](const ScenarioResult& r) { return r.intervals.usd_per_mtok; },
       band + " Serving (scenarios with a serving section) has its own section."));
@@ -805,6 +936,7 @@ Document build_document(const ReportData& data) {
   if (!data.claims.empty()) parts.push_back(fmt::format("{} claims at {}", data.claims.size(), tier_text(data.tier)));
   for (const auto& part : parts) document.subtitle += fmt::format("{}{}", document.subtitle.empty() ? "" : "; ", part);
   if (!data.scenarios.empty()) {
+    document.sections.push_back(answer_section(data));
     document.sections.push_back(summary_section(data));
     document.sections.push_back(words_section(data));
     document.sections.push_back(charts_section(data));
