@@ -504,8 +504,10 @@ void MainWindow::on_tier1(const Outcome& outcome) {
                                 .arg(last_round_trip_ms_, 0, 'f', 0)
                                 .arg(outcome.whole_run_follows ? "; simulating the whole run..." : ""));
     }
-  } else if (!outcome.error.empty()) {
-    message(q(outcome.error));
+  } else {
+    // The inputs have problems: the last result no longer describes them, and the views say so instead.
+    doc->tier1.reset();
+    if (!outcome.error.empty()) message(q(outcome.error));
   }
   if (!docs_.empty() && &docs_[static_cast<std::size_t>(std::max(current_, 0))] == doc) {
     form_->set_problems(doc->problems.empty() && !doc->error.empty() ? std::vector<Problem>{{"", "", doc->error}}

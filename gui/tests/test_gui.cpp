@@ -111,10 +111,13 @@ class GuiTest : public QObject {
     MainWindow window(catalogs_);
     QVERIFY(window.open_file(shipped("llama3-405b-h100.json")));
     QTRY_VERIFY_WITH_TIMEOUT(window.idle(), kWaitMs);
+    QCOMPARE(window.results_model()->columnCount(), 1);
     window.form()->set_value("/cluster/chips", 0);
     QTRY_VERIFY_WITH_TIMEOUT(window.idle(), kWaitMs);
     QVERIFY2(window.form()->field_error("/cluster/chips").contains("expected an integer from 1"),
              qPrintable(window.form()->field_error("/cluster/chips")));
+    // The results of the inputs before are gone, not left on screen as if they were these inputs'.
+    QCOMPARE(window.results_model()->columnCount(), 0);
     // Text where a number belongs reaches the parser and comes back at the field.
     window.form()->set_value("/cluster/chips", 16384);
     window.form()->set_value("/training/seq_len", "lots");
