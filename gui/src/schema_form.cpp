@@ -171,6 +171,8 @@ QWidget* SchemaForm::make_editor(Field& field, const nlohmann::ordered_json& nod
     box->setEditable(true);
     box->setInsertPolicy(QComboBox::NoInsert);
     box->addItem("");
+    // Left empty, a node is the chip's own and a fabric the node's: said as the other fields say it.
+    if (key == "node" || key == "fabric") box->lineEdit()->setPlaceholderText("default");
     for (const auto& id : ids) {
       box->addItem(q(id));
       std::string name;

@@ -76,6 +76,12 @@ class GuiTest : public QObject {
     QVERIFY(form.field_widget("/serving/published") == nullptr);
     QVERIFY(form.field_widget("/serving/workload/arrival") != nullptr);
     QVERIFY(form.field_widget("/serving/slo/ttft_s")->toolTip().contains("unit: s"));
+    // An optional catalog pick left empty says "default", as the other fields do; a required one does not.
+    for (const char* pointer : {"/cluster/node", "/cluster/network/fabric"}) {
+      const auto* box = form.field_widget(pointer)->findChild<QLineEdit*>();
+      QVERIFY2(box != nullptr && box->placeholderText() == "default", pointer);
+    }
+    QVERIFY(form.field_widget("/cluster/chip")->findChild<QLineEdit*>()->placeholderText().isEmpty());
   }
 
   void load_a_shipped_scenario_and_change_the_chip() {
