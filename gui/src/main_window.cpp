@@ -247,15 +247,11 @@ void MainWindow::build_ui() {
   export_table->setWordWrap(true);
   export_table->horizontalHeader()->setDefaultAlignment(Qt::Alignment(Qt::AlignCenter | Qt::TextWordWrap));
   export_table->horizontalHeader()->setMinimumHeight(2 * export_table->fontMetrics().height() + 10);
-  export_table->horizontalHeader()->setSectionResizeMode(QHeaderView::Interactive);
-  export_table->horizontalHeader()->setStretchLastSection(true);  // "why": the long one, wrapped
+  // Every column shares the tab's width and wraps its text, so that no column is off screen on a laptop.
+  export_table->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
   {
     const auto document = report::build_document(report_data({}, catalogs_, true));
     if (const auto* table = find_table(document, "Export-control classification")) export_model_->set_table(*table);
-    const int widths[] = {250, 190, 130, 120, 140, 150};
-    for (int column = 0; column < static_cast<int>(std::size(widths)); ++column) {
-      export_table->setColumnWidth(column, widths[column]);
-    }
     export_table->verticalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
   }
   tabs_->addTab(export_table, "Export control");

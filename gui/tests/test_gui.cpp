@@ -533,12 +533,12 @@ class GuiTest : public QObject {
     // The four main views on a laptop's 1366x768 screen and at 1600x1000: nothing off screen or cut.
     for (const QSize size : {QSize(1366, 768), QSize(1600, 1000)}) {
       window.resize(size);
-      for (const char* view : {"Compare", "Results", "Timeline", "Sweep"}) {
+      for (const char* view : {"Compare", "Results", "Timeline", "Sweep", "Export control"}) {
         if (QString(view) == "Results") window.select(0);  // the scenario simulated at tier 2
         window.show_view(view);
         QTest::qWait(200);
         QVERIFY(window.grab().save(QString("%1/%2-%3x%4.png")
-                                       .arg(FLOPCAST_SCREENSHOT_DIR, QString(view).toLower())
+                                       .arg(FLOPCAST_SCREENSHOT_DIR, QString(view).toLower().replace(' ', '-'))
                                        .arg(size.width())
                                        .arg(size.height())));
       }
