@@ -30,6 +30,7 @@
 #include <QVBoxLayout>
 #include <QtConcurrent/QtConcurrentRun>
 #include <algorithm>
+#include <functional>
 #include <cmath>
 
 #include "chart_box.hpp"
@@ -690,6 +691,7 @@ void MainWindow::refresh_comparison() {
   std::vector<report::ScenarioResult> results;
   std::vector<nlohmann::json> inputs;
   std::vector<std::string> names;
+  std::vector<Tier> tiers;
   for (const auto& doc : docs_) {
     auto r = shown_result(doc);
     if (!r) continue;
@@ -697,6 +699,13 @@ void MainWindow::refresh_comparison() {
     results.push_back(for_document(*r));
     inputs.push_back(r->scenario.resolved);
     names.push_back(r->scenario.name);
+    tiers.push_back(doc.simulated ? doc.simulated->tier : Tier::analytical);
+  }
+  // Figures of different tiers side by side: each chart row says its tier (the table has a row for it).
+  if (std::adjacent_find(tiers.begin(), tiers.end(), std::not_equal_to<>()) != tiers.end()) {
+    for (std::size_t k = 0; k < results.size(); ++k) {
+      results[k].scenario.name += fmt::format(" [tier {}]", static_cast<int>(tiers[k]) + 1);  // analytical is 1
+    }
   }
   comparison_model_->set_results(shown);
   const auto data = shown_data();

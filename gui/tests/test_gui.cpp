@@ -362,7 +362,21 @@ class GuiTest : public QObject {
     QTRY_VERIFY_WITH_TIMEOUT(window.idle(), kWaitMs);
     QCOMPARE(cell(*window.results_model(), "tier", 0), QString("2, discrete-event (replica)"));
     QVERIFY(window.gantt()->row_count() >= 16);  // 16 pipeline stages, a compute stream each at least
+    // Beside a scenario at tier 1, the comparison's charts say which tier each row is.
+    QVERIFY(window.open_file(shipped("deepseek-v3-h20.json")));
+    QTRY_VERIFY_WITH_TIMEOUT(window.idle(), kWaitMs);
+    window.select(0);
+    bool compared = false;
+    for (const auto* chart : window.charts()) {
+      if (!chart->has_chart() || chart->spec().id != "cost") continue;
+      compared = true;
+      QCOMPARE(chart->spec().categories.size(), std::size_t{2});
+      QVERIFY(chart->spec().categories[0].ends_with("[tier 2]"));
+      QVERIFY(chart->spec().categories[1].ends_with("[tier 1]"));
+    }
+    QVERIFY(compared);
     // An edit makes the simulation stale: back to tier 1.
+    window.select(0);
     window.form()->set_value("/training/tokens", 1e13);
     QTRY_VERIFY_WITH_TIMEOUT(window.idle(), kWaitMs);
     QCOMPARE(cell(*window.results_model(), "tier", 0), QString("1, analytical"));
