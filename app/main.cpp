@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <memory>
+#include <sstream>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -35,6 +37,55 @@ int report_error(const char* kind, const std::exception& error, int code) {
   if (flopcast::cli::rank() == 0) std::cerr << "flopcast: " << kind << ": " << error.what() << '\n';
   return code;
 }
+
+constexpr std::size_t kHelpWidth = 100;
+
+// Help text within kHelpWidth columns. A command line of an example breaks at a space with a shell continuation ("\")
+// so that it still pastes; other lines wrap as the CLI's tables do, under their own indent.
+std::string wrap_help(const std::string& text, std::size_t width) {
+  std::string out;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    const std::size_t end = std::min(text.find('\n', start), text.size());
+    std::string line = text.substr(start, end - start);
+    const std::size_t indent = line.find_first_not_of(' ') == std::string::npos ? 0 : line.find_first_not_of(' ');
+    if (line.compare(indent, 9, "flopcast ") == 0 && indent > 0) {
+      while (line.size() > width) {
+        const std::size_t cut = line.rfind(' ', width - 2);
+        if (cut == std::string::npos || cut <= indent + 4) break;
+        out += line.substr(0, cut) + " \\\n";
+        line = std::string(indent + 4, ' ') + line.substr(cut + 1);
+      }
+      out += line;
+    } else {
+      out += flopcast::wrap_lines(line, width, indent);
+    }
+    if (end < text.size()) out += '\n';
+    start = end + 1;
+  }
+  return out;
+}
+
+// CLI11's help with every description, footer and option text wrapped to kHelpWidth columns.
+class HelpFormatter : public CLI::Formatter {
+ public:
+  std::string make_description(const CLI::App* app) const override {
+    return wrap_help(CLI::Formatter::make_description(app), kHelpWidth);
+  }
+  std::string make_footer(const CLI::App* app) const override {
+    return wrap_help(CLI::Formatter::make_footer(app), kHelpWidth);
+  }
+  std::string make_option_desc(const CLI::Option* option) const override {
+    return flopcast::wrap_lines(CLI::Formatter::make_option_desc(option), kHelpWidth - get_column_width(), 0);
+  }
+  std::string make_subcommand(const CLI::App* sub) const override {
+    std::stringstream out;
+    CLI::detail::format_help(out, sub->get_display_name(true),
+                             flopcast::wrap_lines(sub->get_description(), kHelpWidth - get_column_width(), 0),
+                             get_column_width());
+    return out.str();
+  }
+};
 
 // What a parse error was about, in the user's words: a mistyped command or option gets the name it was most likely
 // meant to be. Walks the arguments down the command tree as CLI11 does; empty when nothing was mistyped, and CLI11's
@@ -92,6 +143,7 @@ int run(int argc, char** argv) {
                "  flopcast catalog show ascend-910b\n"
                "  flopcast import-hf path/to/config.json > model.json\n",
                "flopcast"};
+  app.formatter(std::make_shared<HelpFormatter>());  // before the subcommands, which take their parent's
   app.set_version_flag("--version", "flopcast " FLOPCAST_VERSION);
   app.require_subcommand(1);
 

@@ -31,6 +31,12 @@ cd "$root" || exit 1
 shipped="scenarios/shipped/deepseek-v3-h800.json"
 
 expect help 0 "Examples:" "" -- "$flopcast" --help
+# Every command's help keeps to 100 columns (descriptions wrapped under their column, examples continued with \).
+for command in "" run serve validate calibrate claims sweep plan compare report fleet catalog import-hf; do
+  "$flopcast" $command --help >"$work/help.txt" 2>&1  # word splitting: "" is no command
+  expect "help-width-${command:-flopcast}" 0 "^ok$" "" -- python3 -c "import sys; print('ok' if max(len(l.rstrip('\n')) for l in open('$work/help.txt')) <= 100 else 'wide')"
+done
+expect help-continued 0 "^  flopcast report .* \\\\$" "" -- "$flopcast" report --help
 expect run-summary 0 "step time +[0-9.]+ s" "nan|inf" -- "$flopcast" run "$shipped"
 expect run-units 0 "MFU [0-9.]+ %.*TFLOP/s" "" -- "$flopcast" run "$shipped"
 expect run-memory 0 "GiB of [0-9.]+ GiB usable" "" -- "$flopcast" run "$shipped"

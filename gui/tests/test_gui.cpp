@@ -10,6 +10,7 @@
 #include <QDir>
 #include <QElapsedTimer>
 #include <QLineEdit>
+#include <QStatusBar>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -398,6 +399,18 @@ class GuiTest : public QObject {
       }
     }
     QCOMPARE(sweep_charts, 2);
+  }
+
+  // A message about the scenario shown before goes when another is selected: the status bar never names the wrong one.
+  void selecting_another_scenario_clears_the_last_message() {
+    MainWindow window(catalogs_);
+    QVERIFY(window.open_file(shipped("deepseek-v3-h800.json")));
+    QVERIFY(window.open_file(shipped("deepseek-v3-h20.json")));
+    QTRY_VERIFY_WITH_TIMEOUT(window.idle(), kWaitMs);
+    window.select(1);
+    window.statusBar()->showMessage("DeepSeek-V3 on 2048 H20 (same plan): something about it");
+    window.select(0);
+    QVERIFY(window.statusBar()->currentMessage().isEmpty());
   }
 
   // Every tab scrolls its content: the window fits a laptop's 1366x768 screen.
