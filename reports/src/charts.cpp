@@ -507,6 +507,7 @@ std::string spaced_json(const nlohmann::json& j) {
 // starting on a new page. Qt breaks a table row across pages cell by cell (a row's short cells stay on one page, its
 // long ones go on to the next), so a row found straddling a page break starts the next piece.
 struct TablePieces {
+  bool new_page = false;            // the whole table, caption and all, starts on a new page
   std::vector<std::size_t> starts;  // the first row of each piece after the first, ascending
 };
 
@@ -524,14 +525,67 @@ std::string breakable_range(const Cell& cell) {
   return html;
 }
 
+// The page's text area, as QTextDocument::print lays it out: 2 cm inside the device's page margins. The layout
+// takes lengths in the document's own pixels (96 per inch) and scales them to the device.
+constexpr double kDocumentDpi = 96.0;
+constexpr double kPrintMarginDocumentPixels = 2.0 / 2.54 * kDocumentDpi;
+
+// Each column's share of a table's width, in percent, laid out as a browser's automatic table layout does: every
+// column at least as wide as its longest word, and what is left of the line shared in proportion to how much more
+// its longest text would take (widths measured in the table's font, 7.5 pt DejaVu Sans, bold in the header). Fixed
+// for the whole table, so that its pieces keep one set of columns: Qt sizes a table's columns from its content, and
+// a piece with other content would wrap its rows otherwise.
+std::vector<int> column_percents(const Table& table) {
+  // The PDF's text width, A4 less the page's margins (pdf_bytes: 14 mm) and the root frame's, in the document's
+  // pixels; each cell's padding and border take about 6 of them.
+  constexpr double kLinePx = (210.0 - 2 * 14.0) / 25.4 * kDocumentDpi - 2 * kPrintMarginDocumentPixels;
+  constexpr double kCellPx = 6.0;
+  QFont font("DejaVu Sans");
+  font.setPixelSize(10);  // 7.5 pt at 96 pixels per inch
+  const QFontMetricsF cell(font);
+  font.setBold(true);
+  const QFontMetricsF head(font);
+  const std::size_t n = table.header.size();
+  std::vector<double> least(n, kCellPx);
+  std::vector<double> most(n, kCellPx);
+  const auto measure = [&](std::size_t c, const std::string& text, const QFontMetricsF& metrics) {
+    if (c >= n) return;
+    for (const auto& word : q(text).split(' ', Qt::SkipEmptyParts)) {
+      least[c] = std::max(least[c], metrics.horizontalAdvance(word) + kCellPx);
+    }
+    most[c] = std::max(most[c], metrics.horizontalAdvance(q(text)) + kCellPx);
+  };
+  for (std::size_t c = 0; c < n; ++c) measure(c, table.header[c], head);
+  for (const auto& row : table.rows) {
+    for (std::size_t c = 0; c < row.size(); ++c) measure(c, row[c].text, cell);
+  }
+  double least_total = 0;
+  double room_total = 0;
+  for (std::size_t c = 0; c < n; ++c) {
+    least_total += least[c];
+    room_total += most[c] - least[c];
+  }
+  const double share = room_total > 0 ? std::clamp((kLinePx - least_total) / room_total, 0.0, 1.0) : 0.0;
+  std::vector<double> width(n);
+  double total = 0;
+  for (std::size_t c = 0; c < n; ++c) total += width[c] = least[c] + share * (most[c] - least[c]);
+  std::vector<int> percents;
+  for (double w : width) percents.push_back(std::max(1, static_cast<int>(std::lround(100.0 * w / total))));
+  return percents;
+}
+
 // The Qt rich-text subset of the document's HTML for one block (charts aside); a table in its pieces.
-std::string rich_text(const Block& block, const std::vector<std::size_t>& piece_starts = {}) {
+std::string rich_text(const Block& block, const TablePieces& pieces = {}) {
   if (const auto* p = std::get_if<Paragraph>(&block)) return fmt::format("<p>{}</p>", xml_escape(p->text));
   if (const auto* t = std::get_if<Table>(&block)) {
-    std::string out = fmt::format("<p><b>{}</b></p>", xml_escape(t->caption));
+    const auto& piece_starts = pieces.starts;
+    std::string out = fmt::format("<p{}><b>{}</b></p>", pieces.new_page ? " style=\"page-break-before: always\"" : "",
+                                  xml_escape(t->caption));
     std::string header = "<thead><tr>";  // a table Qt continues on a new page repeats its head there
-    for (const auto& h : t->header) {
-      header += fmt::format("<th bgcolor=\"#eeeeee\" align=\"left\">{}</th>", xml_escape(h));
+    const auto widths = column_percents(*t);
+    for (std::size_t c = 0; c < t->header.size(); ++c) {
+      header += fmt::format("<th bgcolor=\"#eeeeee\" align=\"left\" width=\"{}%\">{}</th>", widths[c],
+                            xml_escape(t->header[c]));
     }
     header += "</tr></thead>";
     const auto open_table = [&](bool new_page) {
@@ -565,10 +619,6 @@ std::string rich_text(const Block& block, const std::vector<std::size_t>& piece_
   return "";
 }
 
-// The page's text area, as QTextDocument::print lays it out: 2 cm inside the device's page margins. The layout
-// takes lengths in the document's own pixels (96 per inch) and scales them to the device.
-constexpr double kDocumentDpi = 96.0;
-constexpr double kPrintMarginDocumentPixels = 2.0 / 2.54 * kDocumentDpi;
 
 // A heading, or a paragraph that starts in bold (a table's caption, a scenario's title).
 bool is_title(const QTextBlock& block) {
@@ -606,6 +656,7 @@ void paginate(QTextDocument& text, QPagedPaintDevice& device) {
     for (QTextBlock block = text.begin(); block.isValid() && !moved; block = block.next()) {
       const QTextLayout* lines = block.layout();
       if (lines == nullptr || lines->lineCount() == 0) continue;
+      if (QTextCursor(block).currentTable() != nullptr) continue;  // table rows: split_straddling_row
       const double top = layout->blockBoundingRect(block).top();
       const auto page_of = [&](const QTextLayout* l, double y, int line) {
         return static_cast<int>((y + l->lineAt(line).y()) / page);
@@ -703,11 +754,17 @@ bool split_straddling_row(const QTextDocument& text, std::vector<TablePieces>& t
     if (table >= tables.size()) break;
     auto& starts = tables[table].starts;
     const std::size_t first_row = piece == 0 ? 0 : starts[piece - 1];
-    for (std::size_t row = 1; row < rows.size(); ++row) {  // a piece's first row stays with its header
-      if (rows[row].second > rows[row].first) {
+    for (std::size_t row = 0; row < rows.size(); ++row) {
+      if (rows[row].second <= rows[row].first) continue;
+      if (row > 0) {
         starts.insert(std::upper_bound(starts.begin(), starts.end(), first_row), first_row + row);
         return true;
       }
+      if (piece == 0 && !tables[table].new_page) {  // the first row: the table goes to the next page whole
+        tables[table].new_page = true;
+        return true;
+      }
+      // Else a piece's first row taller than what is left of a page that the piece starts: nothing to gain.
     }
     if (++piece > starts.size()) {
       ++table;
@@ -730,8 +787,7 @@ void set_text(QTextDocument& text, const Document& document, const std::vector<T
         html += fmt::format("<p align=\"center\">@@chart-{}@@</p>", chart_count++);
         if (!chart->caption.empty()) html += fmt::format("<p><i>{}</i></p>", xml_escape(chart->caption));
       } else {
-        html += rich_text(block, std::holds_alternative<Table>(block) ? tables[table++].starts
-                                                                       : std::vector<std::size_t>{});
+        html += rich_text(block, std::holds_alternative<Table>(block) ? tables[table++] : TablePieces{});
       }
     }
   }
