@@ -46,7 +46,8 @@ void print_result(const FleetResult& r, std::ostream& out) {
   fmt::print(out, "{}\n", wrap_lines(fmt::format("Fleet: {}  ({})", r.name, r.file), 100, 2));
   fmt::print(out, "  horizon      {:g} days{}, seed {}; {} jobs, {} events\n", r.horizon_days,
              r.start_date ? " from " + *r.start_date : "", r.seed, r.jobs.size(), r.events);
-  fmt::print(out, "  timing       sized in {:.2f} s, simulated in {:.4f} s\n", r.sizing_wall_s, r.simulation_wall_s);
+  fmt::print(out, "  timing       jobs sized at tier 1 in {:.2f} s, simulated in {:.4f} s\n", r.sizing_wall_s,
+             r.simulation_wall_s);
   fmt::print(out, "\n  {:<22} {:>12} {:>12} {:>12}\n", "site", "capacity", "peak drawn", "energy");
   for (const auto& s : r.sites) {
     fmt::print(out, "  {:<22} {:>12} {:>12} {:>12}\n", s.id, mw(s.capacity_mw), mw(s.peak_mw), mwh(s.energy_mwh));
