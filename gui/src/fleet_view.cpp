@@ -5,25 +5,19 @@
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QHBoxLayout>
-#include <QHeaderView>
 #include <QLabel>
 #include <QMessageBox>
-#include <QPlainTextEdit>
 #include <QPushButton>
-#include <QScrollArea>
-#include <QTableView>
 #include <QVBoxLayout>
 #include <QtConcurrent/QtConcurrentRun>
 #include <chrono>
 #include <utility>
 
-#include "chart_box.hpp"
+#include "document_view.hpp"
 #include "flopcast/core/errors.hpp"
 #include "flopcast/reports/charts.hpp"
 #include "flopcast/reports/fleet_report.hpp"
 #include "flopcast/scenarios/fleet.hpp"
-#include "models.hpp"
-#include "table_view.hpp"
 
 namespace flopcast::gui {
 
@@ -65,13 +59,8 @@ FleetView::FleetView(const Catalogs& catalogs, QWidget* parent) : QWidget(parent
   status_->setWordWrap(true);
   layout->addWidget(status_);
 
-  auto* scroll = new QScrollArea;
-  scroll->setWidgetResizable(true);
-  content_ = new QWidget;
-  content_layout_ = new QVBoxLayout(content_);
-  content_layout_->addStretch(1);
-  scroll->setWidget(content_);
-  layout->addWidget(scroll, 1);
+  view_ = new DocumentView;
+  layout->addWidget(view_, 1);
 
   connect(open_button, &QPushButton::clicked, this, [this] {
     const QString path = QFileDialog::getOpenFileName(this, "Open a fleet file", QString(), "Fleet files (*.json)");
@@ -117,6 +106,14 @@ void FleetView::open_fleet(const QString& path) {
 
 void FleetView::cancel() {
   if (cancel_) cancel_->store(true);
+}
+
+const std::vector<TableModel*>& FleetView::tables() const {
+  return view_->tables();
+}
+
+const std::vector<ChartBox*>& FleetView::charts() const {
+  return view_->charts();
 }
 
 QString FleetView::status_text() const {
@@ -183,62 +180,9 @@ void FleetView::show_outcome(const FleetOutcome& outcome) {
   }
   document_ = outcome.document;
   status_->setText(outcome.summary);
-  lay_out(*document_);
+  view_->show_document(*document_);
   export_button_->setEnabled(true);
   emit finished(outcome.summary);
-}
-
-void FleetView::lay_out(const report::Document& document) {
-  // Replace the previous fleet's widgets (and their models) with this one's.
-  while (QLayoutItem* item = content_layout_->takeAt(0)) {
-    if (QWidget* widget = item->widget()) widget->deleteLater();
-    delete item;
-  }
-  for (auto* model : tables_) model->deleteLater();
-  tables_.clear();
-  charts_.clear();
-
-  auto* title = new QLabel(QString("<h2>%1</h2>%2").arg(q(document.title).toHtmlEscaped(),
-                                                         q(document.subtitle).toHtmlEscaped()));
-  title->setWordWrap(true);
-  content_layout_->addWidget(title);
-  for (const auto& section : document.sections) {
-    content_layout_->addWidget(new QLabel(QString("<h3>%1</h3>").arg(q(section.title).toHtmlEscaped())));
-    for (const auto& block : section.blocks) {
-      if (const auto* paragraph = std::get_if<report::Paragraph>(&block)) {
-        auto* label = new QLabel(q(paragraph->text));
-        label->setWordWrap(true);
-        label->setTextInteractionFlags(Qt::TextSelectableByMouse);
-        content_layout_->addWidget(label);
-      } else if (const auto* table = std::get_if<report::Table>(&block)) {
-        if (!table->caption.empty()) content_layout_->addWidget(new QLabel("<i>" + q(table->caption) + "</i>"));
-        auto* model = new TableModel(this);
-        model->set_table(*table);
-        tables_.push_back(model);
-        auto* view = fitted_table(model);
-        view->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
-        view->horizontalHeader()->setStretchLastSection(true);
-        content_layout_->addWidget(view);
-      } else if (const auto* chart = std::get_if<report::ChartSpec>(&block)) {
-        auto* box = new ChartBox;
-        box->set_spec(*chart, /*full_height=*/true);
-        charts_.push_back(box);
-        content_layout_->addWidget(box);
-        if (!chart->caption.empty()) {
-          auto* caption = new QLabel("<i>" + q(chart->caption).toHtmlEscaped() + "</i>");
-          caption->setWordWrap(true);
-          content_layout_->addWidget(caption);
-        }
-      } else if (const auto* code = std::get_if<report::Code>(&block)) {
-        content_layout_->addWidget(new QLabel("<i>" + q(code->title).toHtmlEscaped() + "</i>"));
-        auto* text = new QPlainTextEdit(q(code->text));
-        text->setReadOnly(true);
-        text->setMinimumHeight(160);
-        content_layout_->addWidget(text);
-      }
-    }
-  }
-  content_layout_->addStretch(1);
 }
 
 void FleetView::export_report(const QString& dir) const {

@@ -22,6 +22,7 @@ class QVBoxLayout;
 namespace flopcast::gui {
 
 class ChartBox;
+class DocumentView;
 class TableModel;
 
 struct FleetOutcome {
@@ -44,8 +45,8 @@ class FleetView : public QWidget {
   bool idle() const { return !running_; }
   // The last fleet shown (null before one finished), its tables and charts as laid out.
   const report::Document* document() const { return document_.get(); }
-  const std::vector<TableModel*>& tables() const { return tables_; }
-  const std::vector<ChartBox*>& charts() const { return charts_; }
+  const std::vector<TableModel*>& tables() const;
+  const std::vector<ChartBox*>& charts() const;
   QString status_text() const;
   // Writes the shown fleet's report (HTML, PDF, Markdown, CSV, charts) into `dir`; throws IoError.
   void export_report(const QString& dir) const;
@@ -57,7 +58,6 @@ class FleetView : public QWidget {
  private:
   void start(const QString& path);
   void show_outcome(const FleetOutcome& outcome);
-  void lay_out(const report::Document& document);
 
   const Catalogs& catalogs_;
   QFutureWatcher<FleetOutcome> watcher_;
@@ -65,15 +65,12 @@ class FleetView : public QWidget {
   bool running_ = false;
   QString queued_path_;  // opened while another was running: started when that one stops
   std::shared_ptr<const report::Document> document_;
-  std::vector<TableModel*> tables_;
-  std::vector<ChartBox*> charts_;
 
   QLabel* file_label_ = nullptr;
   QLabel* status_ = nullptr;
   QPushButton* cancel_button_ = nullptr;
   QPushButton* export_button_ = nullptr;
-  QWidget* content_ = nullptr;  // the document's widgets, rebuilt per fleet
-  QVBoxLayout* content_layout_ = nullptr;
+  DocumentView* view_ = nullptr;  // the document's widgets, rebuilt per fleet
 };
 
 // Whether a JSON document is a fleet file rather than a scenario: it has "pools" (a scenario never does).

@@ -40,6 +40,7 @@
 #include "flopcast/reports/charts.hpp"
 #include "flopcast/reports/writers.hpp"
 #include "flopcast/scenarios/sweep.hpp"
+#include "chip_compare_view.hpp"
 #include "fleet_view.hpp"
 #include "gantt_view.hpp"
 #include "models.hpp"
@@ -257,6 +258,11 @@ void MainWindow::build_ui() {
   }
   tabs_->addTab(export_table, "Export control");
 
+  // The selected scenario's job on several chip types, each with its best plan that fits.
+  chip_compare_ = new ChipCompareView(catalogs_);
+  connect(chip_compare_, &ChipCompareView::finished, this, &MainWindow::message);
+  tabs_->addTab(chip_compare_, "Which chip");
+
   // A fleet file: its jobs over a year, per pool and site.
   fleet_view_ = new FleetView(catalogs_);
   connect(fleet_view_, &FleetView::finished, this, &MainWindow::message);
@@ -412,6 +418,13 @@ bool MainWindow::save_current(const QString& path) {
   return true;
 }
 
+void MainWindow::share_with_chip_compare(const Doc& doc) {
+  const std::filesystem::path base_dir =
+      doc.base_dir.isEmpty() ? std::filesystem::current_path() : std::filesystem::path(doc.base_dir.toStdString());
+  chip_compare_->set_scenario(doc.json, display_name(doc.json, QFileInfo(doc.path).fileName().toStdString()),
+                              base_dir);
+}
+
 void MainWindow::select(int index) {
   if (index < 0 || index >= scenario_count()) return;
   if (index != current_) statusBar()->clearMessage();  // a message about the scenario shown before
@@ -420,6 +433,7 @@ void MainWindow::select(int index) {
   form_->setEnabled(true);
   form_->set_document(doc.json);
   form_->set_problems(doc.problems);
+  share_with_chip_compare(doc);
   if (list_->currentRow() != index) list_->setCurrentRow(index);
   // The sweep's fields: the numbers this scenario sets.
   const QString previous = sweep_field_->currentText();
@@ -476,6 +490,7 @@ void MainWindow::on_edited(const QString& pointer) {
   }
   doc.dirty = true;
   doc.simulated.reset();  // the inputs changed: the simulation no longer describes them
+  share_with_chip_compare(doc);
   request_tier1(doc);
   refresh_list();
 }

@@ -26,6 +26,7 @@ namespace flopcast::gui {
 
 class ChartBox;
 class ComparisonModel;
+class ChipCompareView;
 class FleetView;
 class GanttView;
 class InputDiffModel;
@@ -73,6 +74,7 @@ class MainWindow : public QMainWindow {
   TableModel* serving_comparison_model() const { return serving_compare_model_; }
   GanttView* gantt() const { return gantt_; }
   FleetView* fleet_view() const { return fleet_view_; }
+  ChipCompareView* chip_compare() const { return chip_compare_; }
   std::vector<ChartBox*> charts() const { return charts_; }
 
  private:
@@ -90,6 +92,7 @@ class MainWindow : public QMainWindow {
   };
 
   void build_ui();
+  void share_with_chip_compare(const Doc& doc);  // the Which chip tab starts from the selected scenario
   void build_actions();
   Doc* doc_by_id(int id);
   void request_tier1(Doc& doc);
@@ -136,6 +139,7 @@ class MainWindow : public QMainWindow {
   TableModel* export_model_ = nullptr;
   GanttView* gantt_ = nullptr;
   FleetView* fleet_view_ = nullptr;
+  ChipCompareView* chip_compare_ = nullptr;
   QLabel* timeline_note_ = nullptr;
   ChartBox* step_chart_ = nullptr;
   ChartBox* memory_chart_ = nullptr;

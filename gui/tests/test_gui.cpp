@@ -15,6 +15,8 @@
 #include <QtTest>
 
 #include "chart_box.hpp"
+#include "chip_compare_view.hpp"
+#include "document_view.hpp"
 #include "document.hpp"
 #include "flopcast/core/files.hpp"
 #include "flopcast/models/serving.hpp"
@@ -401,6 +403,30 @@ class GuiTest : public QObject {
     QCOMPARE(sweep_charts, 2);
   }
 
+  // The Which chip tab: the selected scenario's job on each chip with its best plan that fits, the answer first (at
+  // tier 1 here, for speed); a mistyped chip is named with a suggestion; a comparison can be cancelled.
+  void which_chip_compares_the_selected_scenario() {
+    MainWindow window(catalogs_);
+    QVERIFY(window.open_file(QString(FLOPCAST_SOURCE_ROOT "/scenarios/claims/scenarios/llama3-70b-h100-1024.json")));
+    QTRY_VERIFY_WITH_TIMEOUT(window.idle(), kWaitMs);
+    auto* view = window.chip_compare();
+    view->compare("h100-sxm,h20", flopcast::Tier::analytical);
+    QTRY_VERIFY_WITH_TIMEOUT(view->idle(), kWaitMs);
+    QVERIFY2(view->document() != nullptr, qPrintable(view->status_text()));
+    QCOMPARE(view->document()->sections.front().title, std::string("The answer"));
+    QVERIFY(!view->view()->charts().empty());
+    QVERIFY(!view->view()->tables().empty());
+    view->compare("h100-sxn", flopcast::Tier::analytical);
+    QTRY_VERIFY_WITH_TIMEOUT(view->idle(), kWaitMs);
+    QVERIFY2(view->status_text().contains("did you mean") && view->status_text().contains("h100-sxm"),
+             qPrintable(view->status_text()));
+    QVERIFY(view->document() != nullptr);  // the last comparison stays
+    view->compare("h100-sxm,h20", flopcast::Tier::replica);
+    view->cancel();
+    QTRY_VERIFY_WITH_TIMEOUT(view->idle(), kWaitMs);
+    QCOMPARE(view->status_text(), QString("cancelled"));
+  }
+
   // A message about the scenario shown before goes when another is selected: the status bar never names the wrong one.
   void selecting_another_scenario_clears_the_last_message() {
     MainWindow window(catalogs_);
@@ -570,6 +596,14 @@ class GuiTest : public QObject {
                                        .arg(size.height())));
       }
     }
+    // Which chip: DeepSeek-V3's job on four chip types (tier 1 here, for speed), at the laptop's size.
+    window.select(0);
+    window.chip_compare()->compare("h800-sxm,h20,ascend-910c,ascend-910b", flopcast::Tier::analytical);
+    QTRY_VERIFY_WITH_TIMEOUT(window.chip_compare()->idle(), kWaitMs);
+    window.resize(1366, 768);
+    window.show_view("Which chip");
+    QTest::qWait(300);
+    QVERIFY(window.grab().save(QString(FLOPCAST_SCREENSHOT_DIR) + "/which-chip-1366x768.png"));
     window.resize(1800, 1150);
     window.show_view("Export control");
     QTest::qWait(100);
