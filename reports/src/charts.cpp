@@ -834,32 +834,36 @@ void set_up_pdf(QPdfWriter& pdf, const Document& document) {
   pdf.setResolution(300);
 }
 
+// Lays `document` out on a PDF writer into `buffer` and hands the laid-out text and the writer to `use`; the PDF is
+// complete in `buffer` once this returns.
+template <typename Use>
+auto with_pdf_layout(const Document& document, QBuffer& buffer, Use use) {
+  std::vector<std::unique_ptr<ChartScene>> scenes;
+  for (const auto* chart : document.charts()) scenes.push_back(std::make_unique<ChartScene>(*chart));
+  ChartTextObject charts(scenes);  // outlives the text that draws with it
+  QPdfWriter pdf(&buffer);
+  set_up_pdf(pdf, document);
+  const auto text = laid_out(document, charts, pdf);
+  return use(*text, pdf);
+}
+
 }  // namespace
 
 std::string pdf_bytes(const Document& document) {
-  std::vector<std::unique_ptr<ChartScene>> scenes;
-  for (const auto* chart : document.charts()) scenes.push_back(std::make_unique<ChartScene>(*chart));
-  ChartTextObject charts(scenes);
   QBuffer buffer;
   buffer.open(QIODevice::WriteOnly);
-  {
-    QPdfWriter pdf(&buffer);
-    set_up_pdf(pdf, document);
-    print_pages(*laid_out(document, charts, pdf), pdf);
-  }
+  with_pdf_layout(document, buffer, [](const QTextDocument& text, QPdfWriter& pdf) {
+    print_pages(text, pdf);
+    return 0;
+  });
   if (buffer.data().isEmpty()) throw IoError("the PDF could not be rendered");
   return {buffer.data().constData(), static_cast<std::size_t>(buffer.data().size())};
 }
 
 std::vector<std::vector<std::pair<int, int>>> pdf_table_row_pages(const Document& document) {
-  std::vector<std::unique_ptr<ChartScene>> scenes;
-  for (const auto* chart : document.charts()) scenes.push_back(std::make_unique<ChartScene>(*chart));
-  ChartTextObject charts(scenes);
   QBuffer buffer;
   buffer.open(QIODevice::WriteOnly);
-  QPdfWriter pdf(&buffer);
-  set_up_pdf(pdf, document);
-  return row_pages(*laid_out(document, charts, pdf));
+  return with_pdf_layout(document, buffer, [](const QTextDocument& text, QPdfWriter&) { return row_pages(text); });
 }
 
 void write_report_folder(const Document& document, const std::filesystem::path& dir) {
