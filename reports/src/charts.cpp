@@ -324,7 +324,7 @@ void add_lines(QChart& chart, const ChartSpec& spec) {
       chart.legend()->markers(band).front()->setVisible(false);
     }
     auto* line = new QLineSeries;
-    // Names beside the plot are cut to the legend's width (kLegendShare of the chart's), with an ellipsis.
+    // Names beside the plot are cut to the legend's width (kLegendWidthPx), with an ellipsis.
     line->setName(QFontMetrics(font_px(12)).elidedText(q(data.name), Qt::ElideRight, kLegendWidthPx - 60));
     QPen pen(colour(s));
     pen.setWidth(2);
@@ -396,7 +396,8 @@ std::size_t label_line_chars(int width_px) {
 int chart_height_px(const ChartSpec& spec, int width_px) {
   if (spec.height_px > 0) return spec.height_px;
   const int n = static_cast<int>(spec.categories.size());
-  const int label_px = 15 * label_lines(spec, label_line_chars(width_px)) + 8;  // a row is at least as tall as its wrapped label
+  // A row is at least as tall as its wrapped label: 15 px a line and some room.
+  const int label_px = 15 * label_lines(spec, label_line_chars(width_px)) + 8;
   switch (spec.kind) {
     case ChartKind::stacked_bars: return 160 + std::max(34, label_px) * n;
     case ChartKind::intervals: return 130 + std::max(30, label_px) * n;
@@ -529,6 +530,7 @@ std::string breakable_range(const Cell& cell) {
 // takes lengths in the document's own pixels (96 per inch) and scales them to the device.
 constexpr double kDocumentDpi = 96.0;
 constexpr double kPrintMarginDocumentPixels = 2.0 / 2.54 * kDocumentDpi;
+constexpr double kPageMarginMm = 14.0;  // the PDF's own page margins, inside which the 2 cm lie
 
 // Each column's share of a table's width, in percent, laid out as a browser's automatic table layout does: every
 // column at least as wide as its longest word, and what is left of the line shared in proportion to how much more
@@ -536,9 +538,9 @@ constexpr double kPrintMarginDocumentPixels = 2.0 / 2.54 * kDocumentDpi;
 // for the whole table, so that its pieces keep one set of columns: Qt sizes a table's columns from its content, and
 // a piece with other content would wrap its rows otherwise.
 std::vector<int> column_percents(const Table& table) {
-  // The PDF's text width, A4 less the page's margins (pdf_bytes: 14 mm) and the root frame's, in the document's
-  // pixels; each cell's padding and border take about 6 of them.
-  constexpr double kLinePx = (210.0 - 2 * 14.0) / 25.4 * kDocumentDpi - 2 * kPrintMarginDocumentPixels;
+  // The PDF's text width, A4 (210 mm) less the page's margins and the root frame's, in the document's pixels; each
+  // cell's padding and border take about 6 of them.
+  constexpr double kLinePx = (210.0 - 2 * kPageMarginMm) / 25.4 * kDocumentDpi - 2 * kPrintMarginDocumentPixels;
   constexpr double kCellPx = 6.0;
   QFont font("DejaVu Sans");
   font.setPixelSize(10);  // 7.5 pt at 96 pixels per inch
@@ -618,7 +620,6 @@ std::string rich_text(const Block& block, const TablePieces& pieces = {}) {
   }
   return "";
 }
-
 
 // A heading, or a paragraph that starts in bold (a table's caption, a scenario's title).
 bool is_title(const QTextBlock& block) {
@@ -828,7 +829,7 @@ std::unique_ptr<QTextDocument> laid_out(const Document& document, ChartTextObjec
 
 void set_up_pdf(QPdfWriter& pdf, const Document& document) {
   pdf.setPageSize(QPageSize(QPageSize::A4));
-  pdf.setPageMargins(QMarginsF(14, 14, 14, 14), QPageLayout::Millimeter);
+  pdf.setPageMargins(QMarginsF(kPageMarginMm, kPageMarginMm, kPageMarginMm, kPageMarginMm), QPageLayout::Millimeter);
   pdf.setTitle(q(document.title));
   pdf.setCreator("flopcast");
   pdf.setResolution(300);

@@ -247,8 +247,8 @@ Section answer_section(const ReportData& data) {
       continue;
     }
     const auto& job = group.front()->scenario.job;
-    std::string text = fmt::format("{} on {} tokens, {} scenarios{}.", job.model.name, count(job.training.tokens),
-                                   group.size(),
+    std::string text = fmt::format("{} on {} tokens, {} scenario{}{}.", job.model.name, count(job.training.tokens),
+                                   group.size(), group.size() == 1 ? "" : "s",
                                    fit.size() == group.size() ? "" : fmt::format(", {} of which fit", fit.size()));
     const auto by = [&fit](auto key) {
       auto sorted = fit;
