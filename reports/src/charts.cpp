@@ -628,6 +628,11 @@ bool is_title(const QTextBlock& block) {
   return !fragment.atEnd() && fragment.fragment().charFormat().fontWeight() >= QFont::Bold;
 }
 
+// A paragraph that holds a chart (its object alone).
+bool is_chart(const QTextBlock& block) {
+  return block.text() == QString(QChar::ObjectReplacementCharacter);
+}
+
 // Starts `block` on a new page; false if it already does.
 bool break_before(const QTextBlock& block) {
   QTextCursor cursor(block);
@@ -641,7 +646,8 @@ bool break_before(const QTextBlock& block) {
 // Lays `text` out on the device's pages. Qt's rich-text pagination has no widow control: a paragraph whose last line
 // or two spill onto the next page can leave that page all but empty (the report's appendix ends with long JSON
 // paragraphs), and a heading or title can end a page whose next page starts with what it introduces. Such a
-// paragraph moves to the next page, with the title before it, and such a title with it; again until none is left.
+// paragraph moves to the next page, with the title before it, and such a title with it, as does a chart whose
+// caption would start the next page; again until none is left.
 void paginate(QTextDocument& text, QPagedPaintDevice& device) {
   constexpr int kMinLinesOnANewPage = 3;
   text.documentLayout()->setPaintDevice(&device);
@@ -664,21 +670,24 @@ void paginate(QTextDocument& text, QPagedPaintDevice& device) {
       };
       const int first = page_of(lines, top, 0);
       const int last = page_of(lines, top, lines->lineCount() - 1);
+      const QTextBlock next = block.next();
+      const bool next_on_a_later_page = next.isValid() && next.layout() != nullptr &&
+                                        next.layout()->lineCount() > 0 &&
+                                        page_of(next.layout(), layout->blockBoundingRect(next).top(), 0) > last;
       QTextBlock target;
-      if (is_title(block) && lines->lineCount() <= 2) {
-        // A title or heading keeps with what follows it.
-        const QTextBlock next = block.next();
-        if (next.isValid() && next.layout() != nullptr && next.layout()->lineCount() > 0 &&
-            page_of(next.layout(), layout->blockBoundingRect(next).top(), 0) > last) {
-          target = block;
-        }
+      if (is_chart(block)) {
+        // A chart keeps with its caption, the italic paragraph after it.
+        const auto caption = next.isValid() ? next.begin() : QTextBlock::iterator();
+        if (next_on_a_later_page && !caption.atEnd() && caption.fragment().charFormat().fontItalic()) target = block;
+      } else if (is_title(block) && lines->lineCount() <= 2) {
+        if (next_on_a_later_page) target = block;  // a title or heading keeps with what follows it
       } else if (last == first + 1) {  // across one page break
         int tail = 0;
         for (int line = 0; line < lines->lineCount(); ++line) tail += page_of(lines, top, line) == last ? 1 : 0;
         if (tail < kMinLinesOnANewPage) {
           target = block;
-          const QTextBlock before = block.previous();
-          if (before.isValid() && is_title(before)) target = before;
+          const QTextBlock before = block.previous();  // a title, or the chart this captions, goes with it
+          if (before.isValid() && (is_title(before) || is_chart(before))) target = before;
         }
       }
       if (!target.isValid()) continue;
