@@ -439,6 +439,26 @@ class GuiTest : public QObject {
     QVERIFY(window.statusBar()->currentMessage().isEmpty());
   }
 
+  // The Sweep tab's default sweep (the cluster size, half to twice the scenario's, 12 points) has points to show: dp
+  // follows the chips (it gave "no point is feasible (12 left out)" before), and the points left out say why (evenly
+  // spaced sizes such as 1303 chips divide no plan).
+  void the_default_sweep_has_points() {
+    MainWindow window(catalogs_);
+    QVERIFY(window.open_file(shipped("deepseek-v3-h800.json")));
+    QTRY_VERIFY_WITH_TIMEOUT(window.idle(), kWaitMs);
+    window.run_sweep("/cluster/chips", 1024, 4096, 12);
+    QTRY_VERIFY_WITH_TIMEOUT(window.sweep_done(), kWaitMs);
+    bool drawn = false;
+    for (const auto* chart : window.charts()) {
+      if (!chart->has_chart() || chart->spec().id != "sweep-days") continue;
+      drawn = true;
+      const auto& points = chart->spec().series.front().x;
+      QVERIFY2(!points.empty(), qPrintable(QString::fromStdString(chart->spec().caption)));
+      if (points.size() < 12) QVERIFY(chart->spec().caption.find("left out (the first because") != std::string::npos);
+    }
+    QVERIFY(drawn);
+  }
+
   // Every tab scrolls its content: the window fits a laptop's 1366x768 screen.
   void the_window_fits_a_laptop_screen() {
     MainWindow window(catalogs_);
