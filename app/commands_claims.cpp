@@ -10,7 +10,7 @@
 #include "commands.hpp"
 #include "flopcast/core/human_units.hpp"
 #include "flopcast/core/text.hpp"
-#include "flopcast/scenarios/claims.hpp"
+#include "flopcast/studies/claims.hpp"
 #include "format.hpp"
 
 namespace flopcast::cli {

@@ -8,7 +8,7 @@
 
 #include "commands.hpp"
 #include "flopcast/core/text.hpp"
-#include "flopcast/scenarios/compare.hpp"
+#include "flopcast/studies/compare.hpp"
 #include "format.hpp"
 
 namespace flopcast::cli {

@@ -6,7 +6,7 @@
 #include "commands.hpp"
 #include "flopcast/core/files.hpp"
 #include "flopcast/core/text.hpp"
-#include "flopcast/scenarios/fleet.hpp"
+#include "flopcast/studies/fleet.hpp"
 #include "format.hpp"
 
 namespace flopcast::cli {

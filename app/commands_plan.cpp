@@ -14,7 +14,7 @@
 #include "flopcast/core/files.hpp"
 #include "flopcast/core/units.hpp"
 #include "flopcast/core/text.hpp"
-#include "flopcast/scenarios/planner.hpp"
+#include "flopcast/studies/planner.hpp"
 #include "format.hpp"
 
 namespace flopcast::cli {

@@ -13,9 +13,9 @@
 
 #include "commands.hpp"
 #include "flopcast/core/text.hpp"
-#include "flopcast/scenarios/serving_fit.hpp"
-#include "flopcast/scenarios/serving_search.hpp"
-#include "flopcast/scenarios/validation.hpp"
+#include "flopcast/studies/serving_fit.hpp"
+#include "flopcast/studies/serving_search.hpp"
+#include "flopcast/studies/validation.hpp"
 #include "flopcast/sim/serve_sim.hpp"
 #include "format.hpp"
 
@@ -292,7 +292,7 @@ void print_slices(const std::vector<ValidationRow>& rows, std::ostream& out) {
   }
   fmt::print(out, "\n{:<34} {:>5} {:>15} {:>12} {:>13}\n", "slice (lower bounds left out)", "runs", "median |error|",
              "p90 |error|", "median error");
-  // The same statistics as the training validation's (flopcast/scenarios/validation.hpp).
+  // The same statistics as the training validation's (flopcast/studies/validation.hpp).
   const auto line = [&](const std::string& key, const std::vector<double>& e) {
     std::vector<double> magnitudes(e.size());
     std::transform(e.begin(), e.end(), magnitudes.begin(), [](double x) { return std::abs(x); });

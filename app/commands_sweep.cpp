@@ -20,7 +20,7 @@
 #include "flopcast/core/errors.hpp"
 #include "flopcast/core/files.hpp"
 #include "flopcast/core/process.hpp"
-#include "flopcast/scenarios/sweep.hpp"
+#include "flopcast/studies/sweep.hpp"
 
 namespace flopcast::cli {
 

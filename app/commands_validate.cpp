@@ -15,8 +15,8 @@
 
 #include "commands.hpp"
 #include "flopcast/core/files.hpp"
-#include "flopcast/scenarios/calibration.hpp"
-#include "flopcast/scenarios/validation.hpp"
+#include "flopcast/studies/calibration.hpp"
+#include "flopcast/studies/validation.hpp"
 #include "format.hpp"
 
 namespace flopcast::cli {

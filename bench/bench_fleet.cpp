@@ -11,7 +11,7 @@
 #include <chrono>
 #include <functional>
 
-#include "flopcast/scenarios/fleet.hpp"
+#include "flopcast/studies/fleet.hpp"
 
 namespace {
 

@@ -11,7 +11,7 @@
 #include <algorithm>
 #include <chrono>
 
-#include "flopcast/scenarios/planner.hpp"
+#include "flopcast/studies/planner.hpp"
 
 int main(int argc, char** argv) {
   using namespace flopcast;

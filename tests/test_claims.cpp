@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "flopcast/core/human_units.hpp"
-#include "flopcast/scenarios/claims.hpp"
+#include "flopcast/studies/claims.hpp"
 #include "helpers.hpp"
 
 namespace flopcast {

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "flopcast/scenarios/compare.hpp"
+#include "flopcast/studies/compare.hpp"
 #include "helpers.hpp"
 
 namespace flopcast {

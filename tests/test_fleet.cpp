@@ -8,9 +8,9 @@
 #include <random>
 
 #include "flopcast/core/files.hpp"
-#include "flopcast/scenarios/fleet.hpp"
-#include "flopcast/scenarios/planner.hpp"
-#include "flopcast/scenarios/serving_search.hpp"
+#include "flopcast/studies/fleet.hpp"
+#include "flopcast/studies/planner.hpp"
+#include "flopcast/studies/serving_search.hpp"
 #include "helpers.hpp"
 
 namespace flopcast {

@@ -1,6 +1,6 @@
 // The plan search: every plan it returns runs and fits, the ranking is by step time, the space is accounted for.
 
-#include "flopcast/scenarios/planner.hpp"
+#include "flopcast/studies/planner.hpp"
 #include "helpers.hpp"
 
 namespace flopcast {

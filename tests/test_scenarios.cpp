@@ -1,6 +1,6 @@
 #include "helpers.hpp"
-#include "flopcast/scenarios/calibration.hpp"
-#include "flopcast/scenarios/validation.hpp"
+#include "flopcast/studies/calibration.hpp"
+#include "flopcast/studies/validation.hpp"
 #include "flopcast/core/files.hpp"
 
 #include <cmath>

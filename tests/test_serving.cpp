@@ -4,7 +4,7 @@
 #include <cmath>
 
 #include "flopcast/core/files.hpp"
-#include "flopcast/scenarios/serving_search.hpp"
+#include "flopcast/studies/serving_search.hpp"
 #include "flopcast/sim/serve_sim.hpp"
 #include "helpers.hpp"
 

@@ -2,8 +2,8 @@
 
 #include <cmath>
 
-#include "flopcast/scenarios/serving_fit.hpp"
-#include "flopcast/scenarios/validation.hpp"
+#include "flopcast/studies/serving_fit.hpp"
+#include "flopcast/studies/validation.hpp"
 #include "helpers.hpp"
 
 namespace flopcast {

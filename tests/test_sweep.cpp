@@ -6,7 +6,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
-#include "flopcast/scenarios/sweep.hpp"
+#include "flopcast/studies/sweep.hpp"
 #include "helpers.hpp"
 
 namespace flopcast {

@@ -15,15 +15,12 @@
 #include "flopcast/core/errors.hpp"
 #include "flopcast/reports/charts.hpp"
 #include "flopcast/reports/compare_report.hpp"
-#include "flopcast/scenarios/compare.hpp"
+#include "flopcast/studies/compare.hpp"
+#include "qt_text.hpp"
 
 namespace flopcast::gui {
 
 namespace {
-
-QString q(const std::string& text) {
-  return QString::fromStdString(text);
-}
 
 // Thrown from the comparison's progress callback when the user cancels: the search stops at its next step.
 struct Cancelled {};

@@ -1,6 +1,6 @@
 #pragma once
 // The Which chip tab: the selected scenario's model and token budget on several chip types, each with the best plan
-// that fits (scenarios/compare.hpp, as `flopcast compare` and `flopcast report --chips`), computed on a worker
+// that fits (studies/compare.hpp, as `flopcast compare` and `flopcast report --chips`), computed on a worker
 // thread with a line of progress and a Cancel button, then shown as the comparison report's document: the answer
 // first (cheapest, fastest, by how much, how sure, chips that fit no plan), then each chip's figures and plan.
 

@@ -9,14 +9,11 @@
 #include "chart_box.hpp"
 #include "models.hpp"
 #include "table_view.hpp"
+#include "qt_text.hpp"
 
 namespace flopcast::gui {
 
 namespace {
-
-QString q(const std::string& text) {
-  return QString::fromStdString(text);
-}
 
 QLabel* wrapped_label(const QString& text) {
   auto* label = new QLabel(text);

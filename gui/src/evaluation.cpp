@@ -3,7 +3,7 @@
 #include <chrono>
 
 #include "flopcast/models/serving.hpp"
-#include "flopcast/scenarios/serving_search.hpp"
+#include "flopcast/studies/serving_search.hpp"
 #include "flopcast/sim/serve_sim.hpp"
 
 namespace flopcast::gui {

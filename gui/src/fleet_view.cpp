@@ -17,15 +17,12 @@
 #include "flopcast/core/errors.hpp"
 #include "flopcast/reports/charts.hpp"
 #include "flopcast/reports/fleet_report.hpp"
-#include "flopcast/scenarios/fleet.hpp"
+#include "flopcast/studies/fleet.hpp"
+#include "qt_text.hpp"
 
 namespace flopcast::gui {
 
 namespace {
-
-QString q(const std::string& text) {
-  return QString::fromStdString(text);
-}
 
 double peak_mw(const FleetResult& result) {
   double peak = 0;

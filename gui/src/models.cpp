@@ -13,14 +13,11 @@
 #include "flopcast/core/human_units.hpp"
 #include "flopcast/core/units.hpp"
 #include "flopcast/hardware/export_control.hpp"
+#include "qt_text.hpp"
 
 namespace flopcast::gui {
 
 namespace {
-
-QString q(const std::string& text) {
-  return QString::fromStdString(text);
-}
 
 std::string with_range(const std::string& central, const Interval& range,
                        const std::function<std::string(double)>& text) {

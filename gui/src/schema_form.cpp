@@ -14,14 +14,11 @@
 
 #include "flopcast/core/files.hpp"
 #include "flopcast/hardware/catalog.hpp"
+#include "qt_text.hpp"
 
 namespace flopcast::gui {
 
 namespace {
-
-QString q(const std::string& text) {
-  return QString::fromStdString(text);
-}
 
 const char* kDefaultChoice = "(default)";
 const char* kErrorStyle = "border: 1px solid #c00000; background: #fff0f0;";

@@ -22,7 +22,7 @@
 #include "flopcast/models/serving.hpp"
 #include "flopcast/reports/charts.hpp"
 #include "flopcast/reports/fleet_report.hpp"
-#include "flopcast/scenarios/fleet.hpp"
+#include "flopcast/studies/fleet.hpp"
 #include "fleet_view.hpp"
 #include "gantt_view.hpp"
 #include "main_window.hpp"

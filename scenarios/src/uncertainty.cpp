@@ -1,6 +1,5 @@
 #include "flopcast/scenarios/uncertainty.hpp"
 
-#include "flopcast/scenarios/validation.hpp"
 #include "flopcast/sim/whole_run.hpp"
 
 #include <algorithm>

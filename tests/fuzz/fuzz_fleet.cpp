@@ -1,7 +1,7 @@
 // libFuzzer target: the fleet file parser (sites, pools, jobs with repeats, the scenarios they name), then a short
 // fleet simulation of what parses. Seeds: tests/fuzz/corpus/fleet and scenarios/fleet.
 #include "flopcast/core/files.hpp"
-#include "flopcast/scenarios/fleet.hpp"
+#include "flopcast/studies/fleet.hpp"
 #include "fuzz_common.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

@@ -1,7 +1,7 @@
 // libFuzzer target: the sweep parser (base, axes, ranges, every value checked in the base), then the first and last
 // points of a tier-1 sweep as a worker would evaluate them. Seeds: tests/fuzz/corpus/sweep and scenarios/sweeps.
 #include "flopcast/core/files.hpp"
-#include "flopcast/scenarios/sweep.hpp"
+#include "flopcast/studies/sweep.hpp"
 #include "fuzz_common.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

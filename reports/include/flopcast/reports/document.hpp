@@ -86,6 +86,9 @@ struct Document {
 
   // The charts in order of appearance.
   std::vector<const ChartSpec*> charts() const;
+  // The chart of this id, or the first table of the section of this title; null when there is none.
+  const ChartSpec* chart(const std::string& id) const;
+  const Table* table(const std::string& section_title) const;
 };
 
 }  // namespace flopcast::report

@@ -1,10 +1,10 @@
 #pragma once
-// A fleet's results (scenarios/fleet.hpp) as a report document: the question, totals, sites, pools and jobs as
+// A fleet's results (studies/fleet.hpp) as a report document: the question, totals, sites, pools and jobs as
 // tables, busy chips per pool and power per site over time as step charts. Written by the same writers as the
 // scenario reports (`flopcast report --fleet FLEET.json -o DIR`).
 
 #include "flopcast/reports/document.hpp"
-#include "flopcast/scenarios/fleet.hpp"
+#include "flopcast/studies/fleet.hpp"
 
 namespace flopcast::report {
 

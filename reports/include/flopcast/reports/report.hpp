@@ -12,10 +12,10 @@
 
 #include "flopcast/hardware/export_control.hpp"
 #include "flopcast/reports/document.hpp"
-#include "flopcast/scenarios/claims.hpp"
+#include "flopcast/studies/claims.hpp"
 #include "flopcast/scenarios/scenario.hpp"
-#include "flopcast/scenarios/serving_search.hpp"
-#include "flopcast/scenarios/sweep.hpp"
+#include "flopcast/studies/serving_search.hpp"
+#include "flopcast/studies/sweep.hpp"
 #include "flopcast/scenarios/uncertainty.hpp"
 
 namespace flopcast::report {

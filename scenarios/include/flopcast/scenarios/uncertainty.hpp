@@ -19,6 +19,9 @@
 
 namespace flopcast {
 
+// The standard normal's 90th percentile: p10-p90 of a log-normal spans +-kNormalZ90 sigma.
+inline constexpr double kNormalZ90 = 1.2815515655446004;
+
 struct WholeRunResult;  // flopcast/sim/whole_run.hpp
 
 struct Interval {

@@ -1,4 +1,4 @@
-#include "flopcast/scenarios/compare.hpp"
+#include "flopcast/studies/compare.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "flopcast/scenarios/sweep.hpp"
+#include "flopcast/studies/sweep.hpp"
 
 #include <cmath>
 #include <functional>
@@ -10,7 +10,7 @@
 #include "flopcast/core/files.hpp"
 #include "flopcast/core/json_reader.hpp"
 #include "flopcast/scenarios/uncertainty.hpp"
-#include "flopcast/scenarios/validation.hpp"
+#include "flopcast/studies/validation.hpp"
 
 namespace flopcast {
 

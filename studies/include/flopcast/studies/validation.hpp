@@ -10,6 +10,7 @@
 
 #include "flopcast/core/text.hpp"
 #include "flopcast/scenarios/scenario.hpp"
+#include "flopcast/scenarios/uncertainty.hpp"
 
 namespace flopcast {
 
@@ -57,8 +58,6 @@ struct ErrorSummary {
 double percentile(std::vector<double> values, double fraction);
 double percentile_90(std::vector<double> values);
 
-// The standard normal's 90th percentile: p10-p90 of a log-normal spans +-kNormalZ90 sigma.
-inline constexpr double kNormalZ90 = 1.2815515655446004;
 // Whether a run's error lies inside a p10-p90 interval of log spread `log_sigma`: |log(1 + e)| <= 1.2816 sigma.
 bool inside_p10_p90(double error_pct, double log_sigma);
 // Whether a run's tier-1 and tier-2 p10-p90 ranges overlap (each the model's spread at its tier around its

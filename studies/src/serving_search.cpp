@@ -1,4 +1,4 @@
-#include "flopcast/scenarios/serving_search.hpp"
+#include "flopcast/studies/serving_search.hpp"
 
 #include <algorithm>
 #include <chrono>

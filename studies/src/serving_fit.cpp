@@ -1,4 +1,4 @@
-#include "flopcast/scenarios/serving_fit.hpp"
+#include "flopcast/studies/serving_fit.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -6,7 +6,7 @@
 #include <map>
 
 #include "flopcast/scenarios/serving_scenario.hpp"
-#include "flopcast/scenarios/validation.hpp"
+#include "flopcast/studies/validation.hpp"
 #include "flopcast/sim/serve_sim.hpp"
 
 namespace flopcast {

@@ -1,4 +1,4 @@
-#include "flopcast/scenarios/calibration.hpp"
+#include "flopcast/studies/calibration.hpp"
 
 #include <algorithm>
 #include <atomic>

@@ -10,7 +10,7 @@
 #include "flopcast/core/files.hpp"
 #include "flopcast/core/json_reader.hpp"
 #include "flopcast/core/text.hpp"
-#include "flopcast/scenarios/fleet.hpp"
+#include "flopcast/studies/fleet.hpp"
 
 namespace flopcast {
 

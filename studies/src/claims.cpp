@@ -1,4 +1,4 @@
-#include "flopcast/scenarios/claims.hpp"
+#include "flopcast/studies/claims.hpp"
 
 #include <algorithm>
 #include <array>
@@ -14,7 +14,7 @@
 #include "flopcast/models/accounting.hpp"
 #include "flopcast/models/serving.hpp"
 #include "flopcast/scenarios/uncertainty.hpp"
-#include "flopcast/scenarios/validation.hpp"
+#include "flopcast/studies/validation.hpp"
 #include "flopcast/sim/serve_sim.hpp"
 
 namespace flopcast {

@@ -13,7 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "flopcast/scenarios/validation.hpp"
+#include "flopcast/studies/validation.hpp"
 
 namespace flopcast {
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "flopcast/scenarios/planner.hpp"
+#include "flopcast/studies/planner.hpp"
 #include "flopcast/scenarios/uncertainty.hpp"
 
 namespace flopcast {

@@ -1,4 +1,4 @@
-#include "flopcast/scenarios/planner.hpp"
+#include "flopcast/studies/planner.hpp"
 
 #include <algorithm>
 #include <chrono>

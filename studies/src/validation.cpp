@@ -1,4 +1,4 @@
-#include "flopcast/scenarios/validation.hpp"
+#include "flopcast/studies/validation.hpp"
 
 #include <algorithm>
 #include <utility>
