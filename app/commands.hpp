@@ -72,6 +72,7 @@ struct PlanOptions {
   int max_chips = 65536;
   bool all = false;      // every plan of the space, estimated in full, to `csv_file`
   std::string csv_file;
+  std::vector<std::string> pin;  // dimensions of the space kept at the scenario's values
 };
 int plan_scenario(const PlanOptions& options, const Catalogs& catalogs, std::ostream& out);
 

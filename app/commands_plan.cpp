@@ -1,6 +1,8 @@
 // flopcast plan: the best parallel plans for a scenario's model, cluster and batch.
 
+#include <algorithm>
 #include <chrono>
+#include <set>
 
 #include <unistd.h>
 
@@ -21,6 +23,20 @@ namespace flopcast::cli {
 
 namespace {
 
+// The dimensions --pin keeps at the scenario's values, each checked against the space's (with a suggestion).
+std::set<std::string> pinned_dimensions(const PlanOptions& options) {
+  const auto& known = plan_dimensions();
+  std::set<std::string> out;
+  for (const auto& key : options.pin) {
+    if (std::find(known.begin(), known.end(), key) == known.end()) {
+      throw InputError("--pin", "", fmt::format("\"{}\" is not a dimension of the plan search{}; the dimensions: {}", key,
+                                                did_you_mean(key, known), join(known, ", ")));
+    }
+    out.insert(key);
+  }
+  return out;
+}
+
 // Under mpirun: each rank estimates its share of the space; rank 0 gathers every rank's best K, keeps the best K of
 // all, and re-ranks them. The other ranks return after sending.
 bool gather_search(const Scenario& scenario, const Catalogs& catalogs, const PlanOptions& options,
@@ -31,9 +47,12 @@ bool gather_search(const Scenario& scenario, const Catalogs& catalogs, const Pla
   search.compare_given = rank() == 0;
   search.shard = rank();
   search.shards = ranks();
+  search.pinned = pinned_dimensions(options);
   result = search_plans(scenario, catalogs, search);
   if (rank() != 0) {
     nlohmann::json share = {{"out_of_memory", result.out_of_memory},
+                            {"pruned_by_memory", result.pruned_by_memory},
+                            {"dominated", result.dominated},
                             {"invalid", result.invalid},
                             {"evaluated", result.evaluated},
                             {"pipelines_walked", result.pipelines_walked},
@@ -46,6 +65,8 @@ bool gather_search(const Scenario& scenario, const Catalogs& catalogs, const Pla
   for (int source = 1; source < ranks(); ++source) {
     const auto share = nlohmann::json::parse(receive_from(source));
     result.out_of_memory += share.at("out_of_memory").get<long>();
+    result.pruned_by_memory += share.at("pruned_by_memory").get<long>();
+    result.dominated += share.at("dominated").get<long>();
     result.invalid += share.at("invalid").get<long>();
     result.evaluated += share.at("evaluated").get<long>();
     result.pipelines_walked += share.at("pipelines_walked").get<long>();
@@ -75,6 +96,7 @@ bool gather_search(const Scenario& scenario, const Catalogs& catalogs, const Pla
 nlohmann::json candidate_json(const PlanCandidate& c) {
   const auto& e = c.estimate;
   return {{"parallelism", plan_to_json(c.plan)},
+          {"summary", plan_summary(c.plan)},
           {"tier", std::string(to_string(c.tier))},
           {"step_time_s", e.step_time_s},
           {"tier1_step_time_s", c.tier1_step_time_s},
@@ -223,19 +245,29 @@ int plan_scenario(const PlanOptions& options, const Catalogs& catalogs, std::ost
     PlanSearchOptions search;
     search.top_k = options.top_k;
     search.rerank_tier = options.tier;
+    search.pinned = pinned_dimensions(options);
     std::string csv;
     long rows = 0;
     if (options.all) {
-      csv = "tp,sp,pp,vpp,schedule,dp,ep,cp,zero,micro_batch,recompute,status,memory_per_chip_gib,usable_per_chip_gib,"
-            "step_time_s,tokens_per_s_per_chip,mfu,train_days,cost_usd,why\n";
+      csv = "tp,sp,tp_comm_overlap,pp,vpp,schedule,layout,dp,ep,ep_comm_overlap,cp,cp_algo,zero,reshard_after_forward,"
+            "micro_batch,recompute,recompute_modules,status,memory_per_chip_gib,usable_per_chip_gib,step_time_s,"
+            "tokens_per_s_per_chip,mfu,train_days,cost_usd,why\n";
       search.each = [&](const EvaluatedPlan& e) {
         const auto& p = e.plan;
         const char* status = e.status == EvaluatedPlan::Status::estimated       ? "estimated"
                              : e.status == EvaluatedPlan::Status::out_of_memory ? "out of memory"
                                                                                 : "not runnable";
-        csv += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{:.3f},{:.3f}", p.tp, p.sp ? 1 : 0, p.pp, p.vpp,
-                           to_string(p.schedule), p.dp, p.ep, p.cp, p.zero, p.micro_batch, to_string(p.recompute),
-                           status, e.memory.total_bytes / kBytesPerGiB, e.memory.usable_bytes / kBytesPerGiB);
+        const char* layout = p.layout == PipelineLayout::balanced ? "balanced"
+                             : p.layout == PipelineLayout::listed ? "listed"
+                                                                  : "even";
+        const auto modules = p.recompute == Recompute::selective ? recompute_module_names(p.recompute_modules)
+                                                                  : std::vector<std::string>{};
+        csv += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.3f},{:.3f}", p.tp, p.sp ? 1 : 0,
+                           p.tp_comm_overlap ? 1 : 0, p.pp, p.vpp, to_string(p.schedule), layout, p.dp, p.ep,
+                           p.ep_comm_overlap ? 1 : 0, p.cp, p.cp_algo == ContextParallelAlgo::ulysses ? "ulysses" : "ring",
+                           p.zero, p.reshard_after_forward ? 1 : 0, p.micro_batch, to_string(p.recompute),
+                           csv_field(join(modules, " ")), status, e.memory.total_bytes / kBytesPerGiB,
+                           e.memory.usable_bytes / kBytesPerGiB);
         if (e.estimate) {
           const auto& t = *e.estimate;
           csv += fmt::format(",{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},", t.step_time_s, t.tokens_per_s_per_chip, t.mfu,
@@ -261,9 +293,14 @@ int plan_scenario(const PlanOptions& options, const Catalogs& catalogs, std::ost
                         {"file", scenario.file},
                         {"enumerated", result.enumerated},
                         {"out_of_memory", result.out_of_memory},
+                        {"pruned_by_memory", result.pruned_by_memory},
+                        {"dominated", result.dominated},
+                        {"pinned", options.pin},
                         {"invalid", result.invalid},
                         {"evaluated", result.evaluated},
                         {"pipelines_walked", result.pipelines_walked},
+                        {"reranked", result.reranked},
+                        {"tier_gap", kTierGap},
                         {"best", nlohmann::json::array()}};  // no wall-clock times: the same search, the same bytes
     for (const auto& c : result.best) j["best"].push_back(candidate_json(c));
     if (result.given) j["scenario_plan"] = candidate_json(*result.given);
@@ -276,18 +313,29 @@ int plan_scenario(const PlanOptions& options, const Catalogs& catalogs, std::ost
              job.model.name, job.cluster.chips, job.cluster.chip.id, job.cluster.node.chip_count(),
              job.training.global_batch, job.training.seq_len, to_string(job.training.precision));
   const double rate = result.tier1_wall_s > 0 ? static_cast<double>(result.enumerated) / result.tier1_wall_s : 0.0;
-  fmt::print(out, "  space        {} plans: {} out of memory, {} not runnable, {} estimated (tier 1)\n"
-                  "               in {:.3f} s ({:.0f} plans/s); {} with the pipeline's fill and drain walked;\n"
-                  "               the rest could not reach the best {} even without it\n",
-             result.enumerated, result.out_of_memory, result.invalid, result.evaluated, result.tier1_wall_s, rate,
-             result.pipelines_walked, options.top_k);
+  fmt::print(out, "  space        {} plans{} in {:.3f} s ({:.0f} plans/s, tier 1):\n", result.enumerated,
+             options.pin.empty() ? "" : fmt::format(" with {} pinned", join(options.pin, ", ")), result.tier1_wall_s,
+             rate);
+  if (result.dominated > 0) {
+    fmt::print(out, "               {} without TP overlap, never faster than with it (not modelled)\n", result.dominated);
+  }
+  fmt::print(out, "               {} out of memory ({} of them known from a smaller micro-batch), {} not runnable\n"
+                  "               {} estimated: {} with the pipeline's fill and drain walked, the rest bounded\n"
+                  "               out of the best {} without it\n",
+             result.out_of_memory, result.pruned_by_memory, result.invalid, result.evaluated, result.pipelines_walked,
+             options.top_k);
   if (result.best.empty()) {
     fmt::print(out, "  no plan fits in memory and divides this cluster and batch\n");
     return 0;
   }
   if (options.tier != Tier::analytical) {
-    fmt::print(out, "  re-ranked    the best {} at {} in {:.2f} s\n", result.best.size(), to_string(options.tier),
-               result.rerank_wall_s);
+    fmt::print(out, "  re-ranked    {} at {} in {:.2f} s: the best {}{}\n", result.reranked, to_string(options.tier),
+               result.rerank_wall_s, options.top_k,
+               result.reranked > options.top_k
+                   ? fmt::format(",\n               and each schedule's best within {:.0f} % of the best (tier 2 can rank "
+                                 "them higher)",
+                                 100 * kTierGap / (1 - kTierGap))
+                   : std::string());
   }
   fmt::print(out, "\n  {:>4} {:>11} {:>11} {:>14} {:>7} {:>12}  plan on the next line\n", "rank", "step time", "tier 1",
              "tokens/s/chip", "MFU", "memory/chip");
@@ -302,7 +350,10 @@ int plan_scenario(const PlanOptions& options, const Catalogs& catalogs, std::ost
     const double gain = result.given->estimate.step_time_s / result.best.front().estimate.step_time_s;
     fmt::print(out, "\n  the scenario's own plan (\"file\") {}; the best is {:.2f}x its throughput{}\n",
                result.given->estimate.memory.fits ? "fits in memory" : "does NOT fit in memory", gain,
-               gain < 1.0 ? " (the file's plan is outside the searched space)" : "");
+               gain >= 1.0 ? ""
+               : result.given->tier1_step_time_s < result.best.front().tier1_step_time_s
+                   ? " (the file's plan is outside the searched space, or pinned out of it)"
+                   : " (tier 1 ranked the file's plan below those re-ranked; tier 2 puts it first)");
   }
   return 0;
 }

@@ -251,7 +251,7 @@ int run(int argc, char** argv) {
   std::string plan_tier = "replica";
   auto* plan = app.add_subcommand("plan", "Search the parallel plans for a scenario's model, cluster and batch");
   add_calibration_option(plan);
-  plan->add_option("scenario", plan_options.file, "Scenario JSON file (its parallelism is compared, not kept)")
+  plan->add_option("scenario", plan_options.file, "Scenario JSON file (its parallelism is compared, not kept, but for --pin)")
       ->required();
   plan->add_option("--top", plan_options.top_k, "How many of the best tier-1 plans to re-rank")
       ->check(CLI::Range(1, 100))
@@ -277,8 +277,14 @@ int run(int argc, char** argv) {
   plan->add_flag("--all", plan_options.all,
                  "Estimate every plan of the space in full (tier 1) and write them all to --csv FILE");
   plan->add_option("--csv", plan_options.csv_file, "With --all: the CSV file of every plan (written whole or not at all)");
+  plan->add_option("--pin", plan_options.pin,
+                   "Dimensions kept at the scenario's values (comma-separated: tp, cp, cp_algo, pp, dp, ep, schedule, "
+                   "vpp, layout, zero, reshard_after_forward, micro_batch, recompute, tp_comm_overlap, "
+                   "ep_comm_overlap); the rest are searched")
+      ->delimiter(',');
   plan->footer("Examples:\n  flopcast plan scenarios/shipped/deepseek-v3-h800.json --top 5\n"
                "  flopcast plan scenarios/shipped/deepseek-v3-h800.json --all --csv results/plans.csv\n"
+               "  flopcast plan scenarios/shipped/llama3-405b-h100.json --pin tp,tp_comm_overlap\n"
                "  flopcast plan scenarios/claims/scenarios/llama3-70b-h100-1024.json --deadline-days 30 --tokens 15e12 "
                "--chips h100-sxm,h800-sxm,h20,ascend-910b\n"
                "  flopcast plan scenarios/claims/scenarios/llama3-70b-h100-1024.json --chips h100-sxm,h20,ascend-910b");

@@ -177,8 +177,13 @@ else
   echo "SKIP sweep-mpi: mpirun not installed (./flopcast.sh installs openmpi-bin)"
 fi
 # The plan search: the space accounted for, ranked plans with units, the file's plan compared; JSON; mixed fleets refused.
-expect plan 0 "space +[0-9]+ plans: [0-9]+ out of memory, [0-9]+ not runnable, [0-9]+ estimated \(tier 1\)$" "nan|inf" -- "$flopcast" plan --tier analytical --top 3 scenarios/claims/scenarios/llama3-70b-h100-1024.json
-expect plan-bound 0 "^ +in [0-9.]+ s \([0-9]+ plans/s\); [0-9]+ with the pipeline's fill and drain walked;$" "" -- "$flopcast" plan --tier analytical --top 3 scenarios/claims/scenarios/llama3-70b-h100-1024.json
+expect plan 0 "space +[0-9]+ plans in [0-9.]+ s \([0-9]+ plans/s, tier 1\):$" "nan|inf" -- "$flopcast" plan --tier analytical --top 3 scenarios/claims/scenarios/llama3-70b-h100-1024.json
+expect plan-memory 0 "^ +[0-9]+ out of memory \([0-9]+ of them known from a smaller micro-batch\), [0-9]+ not runnable$" "" -- "$flopcast" plan --tier analytical --top 3 scenarios/claims/scenarios/llama3-70b-h100-1024.json
+expect plan-bound 0 "^ +[0-9]+ estimated: [0-9]+ with the pipeline's fill and drain walked, the rest bounded$" "" -- "$flopcast" plan --tier analytical --top 3 scenarios/claims/scenarios/llama3-70b-h100-1024.json
+expect plan-dominated 0 "^ +[0-9]+ without TP overlap, never faster than with it \(not modelled\)$" "" -- "$flopcast" plan --tier analytical --top 3 scenarios/claims/scenarios/llama3-70b-h100-1024.json
+# --pin keeps dimensions at the scenario's values; a mistyped one is named with a suggestion.
+expect plan-pin 0 "plans with tp, pp pinned in" "" -- "$flopcast" plan --tier analytical --top 3 --pin tp,pp scenarios/claims/scenarios/llama3-70b-h100-1024.json
+expect plan-pin-bad 2 '"micro_batches" is not a dimension of the plan search \(did you mean "micro_batch"\?\)' "" -- "$flopcast" plan --tier analytical --pin micro_batches scenarios/claims/scenarios/llama3-70b-h100-1024.json
 expect plan-rows 0 "^ +1 +[0-9.]+ s +[0-9.]+ s .* %.*GiB$" "" -- "$flopcast" plan --tier analytical --top 3 scenarios/claims/scenarios/llama3-70b-h100-1024.json
 expect plan-file 0 "^ +file " "" -- "$flopcast" plan --tier analytical scenarios/claims/scenarios/llama3-70b-h100-1024.json
 expect plan-row-plan 0 "^ {9}tp [0-9]+" "" -- "$flopcast" plan --tier analytical --top 3 scenarios/claims/scenarios/llama3-70b-h100-1024.json

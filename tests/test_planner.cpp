@@ -17,7 +17,7 @@ TEST_CASE("the plan search returns runnable plans that fit, fastest first", "[pl
   options.top_k = 4;
   options.rerank_tier = Tier::analytical;
   const auto result = search_plans(scenario, test::catalogs(), options);
-  CHECK(result.enumerated == result.out_of_memory + result.invalid + result.evaluated);
+  CHECK(result.enumerated == result.dominated + result.out_of_memory + result.invalid + result.evaluated);
   CHECK(result.evaluated > 10);
   REQUIRE(result.best.size() == 4);
   for (std::size_t i = 0; i < result.best.size(); ++i) {
@@ -64,33 +64,113 @@ TEST_CASE("a listed stage layout stays with its own pipeline depth, and other de
   CHECK_THROWS_AS(estimate_training(mismatched, test::catalogs().assumptions), ModelError);
 }
 
-TEST_CASE("the best K, bounded without the pipeline bubble, are the best K of every plan estimated in full",
-          "[planner]") {
+TEST_CASE("the best K, pruned and bounded, are the best K of every plan estimated in full", "[planner]") {
   const auto scenario = test::scenario_from(kJob);
+  const auto& a = test::catalogs().assumptions;
   PlanSearchOptions options;
   options.rerank_tier = Tier::analytical;
   options.compare_given = false;
-  // A K larger than the space: every plan that fits is estimated with its pipeline walked, and ranked.
-  options.top_k = 1000000;
+  // Every plan of the space through the visitor: nothing pruned, each plan that fits estimated in full.
+  std::vector<PlanCandidate> every;
+  long every_out_of_memory = 0;
+  bool some_bound_above_zero_bubble = false;
+  options.each = [&](const EvaluatedPlan& e) {
+    if (e.status == EvaluatedPlan::Status::out_of_memory) ++every_out_of_memory;
+    if (e.status != EvaluatedPlan::Status::estimated) return;
+    every.push_back({e.plan, *e.estimate, Tier::analytical, e.estimate->step_time_s});
+    // The bound (the pipeline not walked) is never above the walked estimate, and above the bubble-free time where
+    // the stages before a device must run first.
+    TrainingJob job = scenario.job;
+    job.plan = e.plan;
+    EstimateOptions bound;
+    bound.bubble = false;
+    const auto lower = estimate_training(job, a, bound);
+    INFO(plan_summary(e.plan));
+    CHECK(lower.step_time_s <= e.estimate->step_time_s * (1 + 1e-12));
+    some_bound_above_zero_bubble = some_bound_above_zero_bubble || lower.breakdown.bubble_s > 0;
+  };
   const auto all = search_plans(scenario, test::catalogs(), options);
-  CHECK(all.pipelines_walked == all.evaluated);
-  REQUIRE(all.best.size() == static_cast<std::size_t>(all.evaluated));
+  CHECK(all.dominated == 0);
+  CHECK(all.pruned_by_memory == 0);
+  CHECK(static_cast<long>(every.size()) == all.evaluated);
+  CHECK(some_bound_above_zero_bubble);
+  std::sort(every.begin(), every.end(), ranks_before);
+
+  options.each = {};
   options.top_k = 4;
-  const auto bounded = search_plans(scenario, test::catalogs(), options);
-  CHECK(bounded.evaluated == all.evaluated);
-  // The bound prunes most of the space here (the best plans' step time is below most plans' bubble-free time).
-  CHECK(bounded.pipelines_walked < bounded.evaluated / 2);
-  REQUIRE(bounded.best.size() == 4);
+  const auto pruned = search_plans(scenario, test::catalogs(), options);
+  CHECK(pruned.enumerated == all.enumerated);
+  CHECK(pruned.dominated > 0);
+  CHECK(pruned.pruned_by_memory > 0);
+  // The bound prunes most of the space here (the best plans' step time is below most plans' bound).
+  CHECK(pruned.pipelines_walked < pruned.evaluated / 10);
+  REQUIRE(pruned.best.size() == 4);
   for (std::size_t i = 0; i < 4; ++i) {
-    INFO(i << ": " << plan_summary(bounded.best[i].plan) << " vs " << plan_summary(all.best[i].plan));
-    CHECK(plan_summary(bounded.best[i].plan) == plan_summary(all.best[i].plan));
-    CHECK(bounded.best[i].estimate.step_time_s == all.best[i].estimate.step_time_s);
-    CHECK(bounded.best[i].estimate.breakdown.bubble_s == all.best[i].estimate.breakdown.bubble_s);
+    INFO(i << ": " << plan_summary(pruned.best[i].plan) << " vs " << plan_summary(every[i].plan));
+    CHECK(plan_summary(pruned.best[i].plan) == plan_summary(every[i].plan));
+    CHECK(pruned.best[i].estimate.step_time_s == every[i].estimate.step_time_s);
   }
-  // Every plan with pipelining has a bubble: bounding without it is a real lower bound, not the estimate.
-  bool some_bubble = false;
-  for (const auto& c : all.best) some_bubble = some_bubble || c.estimate.breakdown.bubble_s > 0;
-  CHECK(some_bubble);
+  // With TP overlap pinned nothing is dominated, and the memory pruned from smaller micro-batches is exactly what
+  // the memory model says of every plan.
+  options.pinned = {"tp_comm_overlap"};
+  const auto pinned = search_plans(scenario, test::catalogs(), options);
+  options.each = [](const EvaluatedPlan&) {};
+  const auto pinned_all = search_plans(scenario, test::catalogs(), options);
+  CHECK(pinned.dominated == 0);
+  CHECK(pinned.out_of_memory == pinned_all.out_of_memory);
+  CHECK(pinned.evaluated == pinned_all.evaluated);
+}
+
+TEST_CASE("pinned dimensions keep the scenario's values, and the rest are searched", "[planner]") {
+  auto job = kJob;
+  job["parallelism"]["tp"] = 4;
+  job["parallelism"]["dp"] = 8;
+  job["parallelism"]["micro_batch"] = 2;
+  const auto scenario = test::scenario_from(job);
+  PlanSearchOptions options;
+  options.rerank_tier = Tier::analytical;
+  options.top_k = 10;
+  options.pinned = {"tp", "micro_batch"};
+  const auto pinned = search_plans(scenario, test::catalogs(), options);
+  REQUIRE(!pinned.best.empty());
+  for (const auto& c : pinned.best) {
+    CHECK(c.plan.tp == 4);
+    CHECK(c.plan.micro_batch == 2);
+  }
+  // More than one plan: the other dimensions were searched.
+  CHECK(pinned.evaluated > 1);
+  options.pinned.clear();
+  const auto free = search_plans(scenario, test::catalogs(), options);
+  CHECK(free.enumerated > pinned.enumerated);
+  CHECK(free.best.front().estimate.step_time_s <= pinned.best.front().estimate.step_time_s);
+}
+
+TEST_CASE("the search finds Calculon's pick for Megatron 22B on 8 A100, or a faster plan, at both tiers",
+          "[planner]") {
+  // Korthikanti et al. 2022's 22B on 8 A100-80GB, 4 sequences of 2,048 per step. Calculon's search (Isaev et al.,
+  // SC'23) picks tp 4, pp 2 with 24 virtual stages (one layer each), micro-batch 2 and TP overlap; in flopcast's
+  // memory model it needs selective recompute to fit.
+  auto scenario = load_scenario(std::filesystem::path(FLOPCAST_SOURCE_ROOT) / "scenarios/validation/korthikanti2022-22B-seqsel.json",
+                                test::catalogs());
+  ParallelPlan calculon = scenario.job.plan;
+  calculon.tp = 4;
+  calculon.pp = 2;
+  calculon.dp = 1;
+  calculon.schedule = Schedule::interleaved;
+  calculon.vpp = 24;
+  calculon.micro_batch = 2;
+  calculon.tp_comm_overlap = true;
+  calculon.recompute = Recompute::selective;
+  std::vector<PlanCandidate> pick{estimate_plan(scenario, calculon, test::catalogs())};
+  REQUIRE(pick.front().estimate.memory.fits);
+  PlanSearchOptions options;
+  options.top_k = 3;
+  const auto result = search_plans(scenario, test::catalogs(), options);
+  REQUIRE(!result.best.empty());
+  CHECK(result.best.front().tier1_step_time_s <= pick.front().tier1_step_time_s);
+  rerank(scenario, test::catalogs(), pick, Tier::replica);
+  INFO(plan_summary(result.best.front().plan));
+  CHECK(result.best.front().estimate.step_time_s <= pick.front().estimate.step_time_s);
 }
 
 TEST_CASE("re-ranking runs the best plans at the discrete-event tier", "[planner]") {

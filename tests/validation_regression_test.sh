@@ -34,6 +34,19 @@ grep -qE "^  memory: 0 of $runs runs predicted not to fit" "$work/out.txt" || fa
 grep -qE "^  tiers: the tier-1 and tier-2 p10-p90 ranges overlap on $runs of $runs runs" "$work/out.txt" ||
   fail "the tiers' ranges do not overlap on every run"
 summary="fit and tiers agree on $runs runs"
+# The plan search's tier gap (studies/planner.hpp kTierGap): tier 2 finds no run more than that much faster than
+# tier 1, or the search could miss tier 2's best.
+gap=$("$flopcast" plan --json --tier analytical --top 1 scenarios/shipped/llama3-405b-h100.json | python3 -c "import json, sys; print(json.load(sys.stdin)['tier_gap'])")
+python3 - "$work/out/validation.csv" "$gap" <<'PY' || fail "tier 2 is faster than tier 1 by more than the plan search's gap"
+import csv, sys
+gap = float(sys.argv[2])
+for r in csv.DictReader(open(sys.argv[1])):
+    t1, t2 = float(r["tier1_predicted"]), float(r["tier2_predicted"])
+    time_ratio = t2 / t1 if r["metric"] == "step_time_s" else t1 / t2  # tier 2's time over tier 1's
+    if time_ratio < 1 - gap:
+        print(f"{r['run']}: tier 2 {100 * (1 - time_ratio):.1f} % faster than tier 1 (gap {100 * gap:.0f} %)")
+        sys.exit(1)
+PY
 if [ -z "$quick" ]; then
   # The summary row "all": runs, tier 1 median, max, tier 2 median, p90, max, coverage. README (Accuracy): 5.8 %
   # median and 28.3 % p90 at tier 2 in sample; a change that loses half a point of median or 3 points of p90 fails.

@@ -168,6 +168,31 @@ double bubble_s(const TrainingJob& job, const std::vector<std::vector<StageTimes
   return std::max(0.0, pipeline_makespan_s(schedule, times) - static_cast<double>(micro_batches) * slowest.total_s());
 }
 
+// A lower bound on bubble_s without walking the schedule (the plan search's bound). Every pass on device d needs its
+// micro-batch's forwards through the virtual stages before d, so the device starts no earlier than their sum; it then
+// runs all its passes; and its last pass, a backward (or a forward) of a virtual stage d or later, still has the
+// backwards of the stages before d after it. DualPipe defers weight passes, which have nothing after them: none.
+double bubble_lower_bound_s(const TrainingJob& job, const std::vector<std::vector<StageTimes>>& chunks,
+                            long micro_batches, const StageTimes& slowest) {
+  const auto& plan = job.plan;
+  if (plan.pp <= 1 || plan.schedule == Schedule::dualpipe) return 0.0;
+  const double M = static_cast<double>(micro_batches);
+  double before_f = 0;  // micro-batch 0's forwards through the virtual stages before device d
+  double before_b = 0;  // and the backwards
+  double makespan = 0;
+  for (int d = 0; d < plan.pp; ++d) {
+    const auto& own = of_device(chunks, d);
+    double work = 0;
+    for (std::size_t v = static_cast<std::size_t>(d); v < own.size(); v += static_cast<std::size_t>(plan.pp)) {
+      work += own[v].total_s();
+    }
+    makespan = std::max(makespan, before_f + M * work + before_b);
+    before_f += own[static_cast<std::size_t>(d)].forward_s;
+    before_b += own[static_cast<std::size_t>(d)].backward_s;
+  }
+  return std::max(0.0, makespan - M * slowest.total_s());
+}
+
 }  // namespace
 
 // FLOPs per token that per-operator selective checkpointing recomputes (see per_op_recompute in step_work.cpp): the
@@ -247,6 +272,7 @@ TrainingEstimate estimate_training(const TrainingJob& job, const Assumptions& a,
     b.bubble_s = bubble_s(job, chunks, r.micro_batches, slowest);
   } else if (plan.pp > 1) {
     check_schedule(plan.schedule, plan.pp, r.micro_batches);
+    b.bubble_s = bubble_lower_bound_s(job, chunks, r.micro_batches, slowest);
   }
 
   // Pipeline point-to-point: synchronous between 1F1B steps; overlapped in steady state by the interleaved and

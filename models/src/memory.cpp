@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <map>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -18,7 +20,7 @@ constexpr double kMasterWeightBytes = kFp32Bytes;  // fp32 master weights beside
 
 // Layers per stage for `layers` over `stages`, the last stage carrying `last_extra` layers of other work: the split
 // with the smallest busiest stage (each stage at least one layer where there are enough), extra layers first.
-std::vector<int> balanced_counts(int layers, int stages, double last_extra) {
+std::vector<int> search_balanced_counts(int layers, int stages, double last_extra) {
   const auto fits = [&](double cap) {
     long total = 0;
     for (int i = 0; i < stages; ++i) {
@@ -59,6 +61,17 @@ std::vector<int> balanced_counts(int layers, int stages, double last_extra) {
     --surplus;
   }
   return counts;
+}
+
+// A plan search asks for the same few splits again and again: the ones computed on this thread are kept.
+const std::vector<int>& balanced_counts(int layers, int stages, double last_extra) {
+  using Key = std::tuple<int, int, double>;
+  thread_local std::map<Key, std::vector<int>> cache;
+  const Key key{layers, stages, last_extra};
+  if (const auto it = cache.find(key); it != cache.end()) return it->second;
+  constexpr std::size_t kMaxSplits = 4096;
+  if (cache.size() >= kMaxSplits) cache.clear();
+  return cache.emplace(key, search_balanced_counts(layers, stages, last_extra)).first->second;
 }
 
 std::vector<StageLayout> layouts_from_counts(const ModelArch& model, const std::vector<int>& counts) {

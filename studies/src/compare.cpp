@@ -136,6 +136,7 @@ ChipComparison compare_chips(const Scenario& scenario, const CompareOptions& opt
     search.top_k = options.top_k;
     search.rerank_tier = options.tier;
     search.compare_given = true;  // the scenario's own plan, where it divides these chips
+    search.quick = true;          // one search per chip: the quick space (planner.hpp)
     auto found = search_plans(option.scenario, catalogs, search);
     const auto& p = scenario.job.plan;
     const bool given_fits = found.given && found.given->estimate.memory.fits &&

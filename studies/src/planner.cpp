@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 #include <limits>
+#include <map>
+#include <set>
 #include <tuple>
 
 #include <fmt/format.h>
@@ -37,71 +39,209 @@ std::vector<int> pipeline_depths(int layers) {
   return out;
 }
 
-// Calls `visit` with every plan of the space that divides the cluster, the model and the batch.
+// Virtual stages per pipeline rank: every count whose virtual stages hold the layers evenly, and 2, 4 and 8 where they
+// do not (the first stages take one more layer, or the layout balances them).
+std::vector<int> virtual_stage_counts(int layers, int pp) {
+  std::vector<int> out;
+  for (int vpp = 2; static_cast<long>(pp) * vpp <= layers; ++vpp) {
+    if (layers % (pp * vpp) == 0 || vpp == 2 || vpp == 4 || vpp == 8) out.push_back(vpp);
+  }
+  return out;
+}
+
+// Sequences per micro-batch: the divisors of a replica's batch, up to kMaxMicroBatch.
+constexpr long kMaxMicroBatch = 32;
+std::vector<int> micro_batches(long replica_batch) {
+  std::vector<int> out;
+  for (long mb = 1; mb <= std::min(replica_batch, kMaxMicroBatch); ++mb) {
+    if (replica_batch % mb == 0) out.push_back(static_cast<int>(mb));
+  }
+  return out;
+}
+
+// What is recomputed: nothing; Megatron's selective recompute (the attention core without FlashAttention; with it,
+// the cheap element-wise modules: layer norms, the MoE activation, MLA's up-projection); everything.
+std::vector<std::pair<Recompute, RecomputeModules>> recompute_choices(const TrainingJob& job) {
+  std::vector<std::pair<Recompute, RecomputeModules>> out{{Recompute::none, {}}};
+  if (!job.training.flash_attention) {
+    out.push_back({Recompute::selective, {}});
+  } else {
+    RecomputeModules modules;
+    modules.layernorm = true;
+    modules.moe_act = job.model.is_moe();
+    modules.mla_up_proj = job.model.mla.has_value();
+    out.push_back({Recompute::selective, modules});
+  }
+  out.push_back({Recompute::full, {}});
+  return out;
+}
+
+// The values of one dimension: the scenario's alone where it is pinned.
+template <class T>
+std::vector<T> pinned_or(const std::set<std::string>& pinned, const char* key, T given, std::vector<T> free) {
+  if (pinned.count(key) == 0) return free;
+  return std::find(free.begin(), free.end(), given) != free.end() ? std::vector<T>{given} : std::vector<T>{};
+}
+
+// Plans whose tiers disagree alike: no pipeline, then each pipeline schedule.
+int schedule_class(const ParallelPlan& p) { return p.pp == 1 ? -1 : static_cast<int>(p.schedule); }
+
+// What the search knows of a plan before modelling it.
+enum class Known {
+  nothing,
+  out_of_memory,  // the same plan with a smaller micro-batch did not fit: memory never shrinks as they grow
+  dominated,      // the same plan with TP overlap is never slower in the model and takes the same memory
+};
+
+// Calls `visit(plan, known)` with every plan of the space that divides the cluster, the model and the batch, the
+// pinned dimensions at the scenario's values. `visit` returns false when the plan does not fit. With `prune`, what
+// can be known without the model is passed on (Known), so that the search need not model it.
 template <class Visit>
-void enumerate_plans(const TrainingJob& job, const ParallelPlan& settings, Visit&& visit) {
+void enumerate_plans(const TrainingJob& job, const ParallelPlan& settings, const std::set<std::string>& pinned,
+                     bool quick, bool prune, Visit&& visit) {
   const auto& m = job.model;
   const long chips = job.cluster.chips;
   const int node = std::max(1, job.cluster.node.chip_count());
   const bool moe = m.is_moe();
+  const auto pin = [&](const char* key) { return pinned.count(key) > 0; };
+  std::vector<int> tps;
   for (int tp : powers_of_two_up_to(node)) {
     if (m.heads % tp != 0 || (m.kv_heads > 0 && !m.mla && m.kv_heads % tp != 0 && tp % m.kv_heads != 0)) continue;
-    for (int cp : {1, 2, 4, 8}) {
-      if (job.training.seq_len % cp != 0) continue;
-      for (int pp : pipeline_depths(m.layers)) {
-        const long model_parallel = static_cast<long>(tp) * cp * pp;
-        if (chips % model_parallel != 0) continue;
-        const int dp = static_cast<int>(chips / model_parallel);
-        std::vector<int> eps{1};
-        if (moe) {
-          eps.clear();
-          for (int ep : powers_of_two_up_to(m.moe->experts)) {
-            if (m.moe->experts % ep == 0 && (static_cast<long>(tp) * cp * dp) % ep == 0) eps.push_back(ep);
+    tps.push_back(tp);
+  }
+  std::vector<int> cps;
+  for (int cp : {1, 2, 4, 8}) {
+    if (job.training.seq_len % cp == 0) cps.push_back(cp);
+  }
+  // Every candidate starts from the scenario's settings; a listed layout is its pipeline's alone (layouts_for).
+  ParallelPlan base = settings;
+  base.stage_layers.clear();
+  using Sharding = std::pair<int, bool>;  // ZeRO stage, resharding after the forward (stage 3)
+  using Recomputing = std::pair<Recompute, RecomputeModules>;
+  const auto recomputes = recompute_choices(job);
+  for (int tp : pinned_or(pinned, "tp", settings.tp, tps)) {
+    for (int cp : pinned_or(pinned, "cp", settings.cp, cps)) {
+      std::vector<ContextParallelAlgo> algos{ContextParallelAlgo::ring};
+      if (cp > 1 && m.heads % (tp * cp) == 0) algos.push_back(ContextParallelAlgo::ulysses);
+      if (quick) algos = {cp > 1 && m.heads % (tp * cp) == 0 ? settings.cp_algo : ContextParallelAlgo::ring};
+      for (auto cp_algo : pinned_or(pinned, "cp_algo", settings.cp_algo, algos)) {
+        for (int pp : pinned_or(pinned, "pp", settings.pp, pipeline_depths(m.layers))) {
+          const long model_parallel = static_cast<long>(tp) * cp * pp;
+          if (chips % model_parallel != 0) continue;
+          const int dp = static_cast<int>(chips / model_parallel);
+          if (pin("dp") && dp != settings.dp) continue;
+          std::vector<int> eps{1};
+          if (moe) {
+            eps.clear();
+            for (int ep : powers_of_two_up_to(m.moe->experts)) {
+              if (m.moe->experts % ep == 0 && (static_cast<long>(tp) * cp * dp) % ep == 0) eps.push_back(ep);
+            }
           }
-        }
-        // Schedules: (schedule, vpp).
-        std::vector<std::pair<Schedule, int>> schedules{{Schedule::one_f_one_b, 1}};
-        if (pp > 1) {
-          for (int vpp : {2, 4, 8}) {
-            if (pp * vpp <= m.layers) schedules.emplace_back(Schedule::interleaved, vpp);
+          // Schedules and their virtual stages.
+          std::vector<std::pair<Schedule, int>> schedules{{Schedule::one_f_one_b, 1}};
+          if (pp > 1) {
+            for (int vpp : virtual_stage_counts(m.layers, pp)) {
+              if (!quick || vpp == 2 || vpp == 4 || vpp == 8) schedules.emplace_back(Schedule::interleaved, vpp);
+            }
+            if (pp % 2 == 0 && moe) schedules.emplace_back(Schedule::dualpipe, 1);
           }
-          if (pp % 2 == 0 && moe) schedules.emplace_back(Schedule::dualpipe, 1);
-        }
-        for (int ep : eps) {
-          for (const auto& [schedule, vpp] : schedules) {
-            for (int zero : {1, 3}) {
-              if (zero == 3 && pp > 1) continue;
-              for (int micro_batch : {1, 2, 4}) {
-                if (job.training.global_batch % (static_cast<long>(dp) * micro_batch) != 0) continue;
-                for (auto recompute : {Recompute::none, Recompute::selective, Recompute::full}) {
-                  // With FlashAttention no score matrix is stored, so selective recompute is the same plan as none.
-                  if (recompute == Recompute::selective && job.training.flash_attention) continue;
-                  ParallelPlan p = settings;
-                  p.tp = tp;
-                  p.pp = pp;
-                  p.dp = dp;
-                  p.cp = cp;
-                  p.ep = ep;
-                  p.vpp = vpp;
-                  // A listed layout belongs to the scenario's own pipeline: another depth balances its own stages.
-                  if (p.layout == PipelineLayout::listed &&
-                      static_cast<long>(p.stage_layers.size()) != static_cast<long>(pp) * vpp) {
-                    p.layout = PipelineLayout::balanced;
-                    p.stage_layers.clear();
+          std::erase_if(schedules, [&](const auto& s) {
+            return (pin("schedule") && s.first != settings.schedule) || (pin("vpp") && s.second != settings.vpp);
+          });
+          // Layouts: Megatron's even split, and the balanced one where it splits the layers otherwise (a listed one
+          // where it has the candidate's depth, below).
+          const auto layouts_for = [&](Schedule schedule, int vpp) {
+            if (pin("layout")) return std::vector<PipelineLayout>{settings.layout};
+            if (settings.layout == PipelineLayout::listed && settings.stage_layers.size() == std::size_t(pp) * vpp) {
+              return std::vector<PipelineLayout>{PipelineLayout::listed};
+            }
+            std::vector<PipelineLayout> out{PipelineLayout::even};
+            if (pp == 1 || quick) return out;
+            ParallelPlan even = settings;
+            even.pp = pp;
+            even.vpp = vpp;
+            even.schedule = schedule;
+            even.layout = PipelineLayout::even;
+            ParallelPlan balanced = even;
+            balanced.layout = PipelineLayout::balanced;
+            if (stage_layouts(m, even, pp * vpp) != stage_layouts(m, balanced, pp * vpp)) {
+              out.push_back(PipelineLayout::balanced);
+            }
+            return out;
+          };
+          // ZeRO 1 (Megatron's distributed optimizer) everywhere; 2 and 3 (FSDP, with and without resharding after
+          // the forward) without a pipeline.
+          std::vector<Sharding> shardings{{1, true}};
+          if (pp == 1 && quick) shardings.push_back({3, true});
+          if (pp == 1 && !quick) shardings.insert(shardings.end(), {{2, true}, {3, true}, {3, false}});
+          std::erase_if(shardings, [&](const Sharding& s) {
+            return (pin("zero") && s.first != settings.zero) ||
+                   (pin("reshard_after_forward") && s.first == 3 && s.second != settings.reshard_after_forward);
+          });
+          auto mbs = pinned_or(pinned, "micro_batch", settings.micro_batch,
+                               micro_batches(job.training.global_batch % dp == 0 ? job.training.global_batch / dp : 0));
+          if (quick) std::erase_if(mbs, [](int mb) { return mb != 1 && mb != 2 && mb != 4; });
+          std::vector<Recomputing> recomputings = recomputes;
+          if (quick && job.training.flash_attention) std::erase_if(recomputings, [](const Recomputing& r) {
+            return r.first == Recompute::selective;
+          });
+          if (pin("recompute")) recomputings = {{settings.recompute, settings.recompute_modules}};
+          const auto tp_overlaps =
+              quick ? std::vector<bool>{tp > 1 && settings.tp_comm_overlap}
+                    : pinned_or(pinned, "tp_comm_overlap", settings.tp_comm_overlap,
+                                tp > 1 ? std::vector<bool>{false, true} : std::vector<bool>{false});
+          for (int ep : pinned_or(pinned, "ep", settings.ep, eps)) {
+            for (const auto& [schedule, vpp] : schedules) {
+              for (auto layout : layouts_for(schedule, vpp)) {
+                for (const auto& [zero, reshard] : shardings) {
+                  for (const auto& [recompute, modules] : recomputings) {
+                    for (bool tp_overlap : tp_overlaps) {
+                      for (bool ep_overlap : {false, true}) {
+                        ParallelPlan p = base;
+                        p.tp = tp;
+                        p.pp = pp;
+                        p.dp = dp;
+                        p.cp = cp;
+                        p.cp_algo = cp > 1 ? cp_algo : settings.cp_algo;
+                        p.ep = ep;
+                        p.vpp = vpp;
+                        p.schedule = schedule;
+                        p.layout = layout;
+                        if (layout == PipelineLayout::listed) p.stage_layers = settings.stage_layers;
+                        p.sp = tp > 1;
+                        p.zero = zero;
+                        p.reshard_after_forward = zero < 3 ? settings.reshard_after_forward : reshard;
+                        p.recompute = recompute;
+                        p.recompute_modules = modules;
+                        p.tp_comm_overlap = tp_overlap;
+                        // Megatron's combined 1F1B hides the expert all-to-alls where the candidate can run it.
+                        if (ep_overlap && !p.can_overlap_expert_comm()) continue;
+                        // The quick space keeps the scenario's choice where the candidate can run it.
+                        const bool given_overlap = settings.ep_comm_overlap && p.can_overlap_expert_comm();
+                        if (quick ? ep_overlap != given_overlap
+                            : pin("ep_comm_overlap") ? ep_overlap != settings.ep_comm_overlap
+                                                     : ep_overlap && !(moe && ep > 1)) {
+                          continue;
+                        }
+                        p.ep_comm_overlap = ep_overlap;
+                        // Its expert tensor parallelism where the candidate's ranks divide into it, its activation
+                        // offloading without a pipeline (Megatron refuses it with one).
+                        if ((static_cast<long>(tp) * cp * dp) % (static_cast<long>(ep) * p.etp) != 0) p.etp = 1;
+                        if (pp > 1) p.offload_activation_layers = 0;
+                        // Micro-batches last, smallest first: memory never shrinks as they grow, so once one does
+                        // not fit, the larger ones are known not to fit without the memory model.
+                        const bool dominated = prune && !tp_overlap && tp > 1 && !pin("tp_comm_overlap");
+                        bool smaller_out_of_memory = false;
+                        for (int micro_batch : mbs) {
+                          p.micro_batch = micro_batch;
+                          const Known known = dominated                          ? Known::dominated
+                                              : prune && smaller_out_of_memory ? Known::out_of_memory
+                                                                               : Known::nothing;
+                          if (!visit(p, known)) smaller_out_of_memory = true;
+                        }
+                      }
+                    }
                   }
-                  p.schedule = schedule;
-                  p.sp = tp > 1;
-                  p.zero = zero;
-                  p.micro_batch = micro_batch;
-                  p.recompute = recompute;
-                  // The scenario's expert all-to-all overlap, where the candidate can run it.
-                  p.ep_comm_overlap = settings.ep_comm_overlap && p.can_overlap_expert_comm();
-                  // Its expert tensor parallelism where the candidate's ranks divide into it, its activation
-                  // offloading without a pipeline (Megatron refuses it with one).
-                  if ((static_cast<long>(tp) * cp * dp) % (static_cast<long>(ep) * p.etp) != 0) p.etp = 1;
-                  if (pp > 1) p.offload_activation_layers = 0;
-                  if (job.model.heads % (tp * cp) != 0) p.cp_algo = ContextParallelAlgo::ring;
-                  visit(p);
                 }
               }
             }
@@ -114,16 +254,26 @@ void enumerate_plans(const TrainingJob& job, const ParallelPlan& settings, Visit
 
 }  // namespace
 
+const std::vector<std::string>& plan_dimensions() {
+  static const std::vector<std::string> kDimensions{
+      "tp",         "cp",        "cp_algo", "pp", "dp", "ep", "schedule", "vpp", "layout", "zero", "reshard_after_forward",
+      "micro_batch", "recompute", "tp_comm_overlap", "ep_comm_overlap"};
+  return kDimensions;
+}
+
 std::string plan_summary(const ParallelPlan& p) {
   std::string pipeline = fmt::format("pp {}", p.pp);
   if (p.pp > 1) {
-    pipeline += p.schedule == Schedule::interleaved ? fmt::format(" (interleaved, vpp {})", p.vpp)
-                                                    : fmt::format(" ({})", to_string(p.schedule));
+    pipeline += p.schedule == Schedule::interleaved ? fmt::format(" (interleaved, vpp {}", p.vpp)
+                                                    : fmt::format(" ({}", to_string(p.schedule));
+    pipeline += p.layout == PipelineLayout::balanced ? ", balanced)" : p.layout == PipelineLayout::listed ? ", listed)" : ")";
   }
-  std::string text = fmt::format("tp {}{}, {}, dp {}", p.tp, p.sp ? " + sp" : "", pipeline, p.dp);
+  std::string text = fmt::format("tp {}{}{}, {}, dp {}", p.tp, p.sp ? " + sp" : "", p.tp > 1 && p.tp_comm_overlap ? " (overlapped)" : "",
+                                 pipeline, p.dp);
   if (p.ep > 1) text += fmt::format(", ep {}{}", p.ep, p.ep_comm_overlap ? " (overlapped)" : "");
-  if (p.cp > 1) text += fmt::format(", cp {}", p.cp);
-  return text + fmt::format(", zero {}, micro-batch {}, recompute {}", p.zero, p.micro_batch, to_string(p.recompute));
+  if (p.cp > 1) text += fmt::format(", cp {}{}", p.cp, p.cp_algo == ContextParallelAlgo::ulysses ? " (ulysses)" : "");
+  text += fmt::format(", zero {}{}", p.zero, p.zero >= 3 && !p.reshard_after_forward ? " (no reshard)" : "");
+  return text + fmt::format(", micro-batch {}, recompute {}", p.micro_batch, to_string(p.recompute));
 }
 
 PlanSearchResult search_plans(const Scenario& scenario, const Catalogs& catalogs, const PlanSearchOptions& options) {
@@ -138,23 +288,45 @@ PlanSearchResult search_plans(const Scenario& scenario, const Catalogs& catalogs
   // fill and drain, whose walk over every micro-batch on every stage costs more than the rest of an estimate: the
   // bubble is never negative, so each step time here is a lower bound.
   const auto t0 = Clock::now();
-  std::vector<PlanCandidate> bounds;
+  struct Bounded {
+    double bound_s;  // tier 1 without walking the pipeline: a lower bound on the plan's step time
+    ParallelPlan plan;
+  };
+  std::vector<Bounded> bounds;
   TrainingJob job = scenario.job;
   const long shards = std::max(1, options.shards);
   EstimateOptions bound_options = estimate_options;
   bound_options.bubble = false;
-  enumerate_plans(scenario.job, scenario.job.plan, [&](const ParallelPlan& plan) {
-    if (out.enumerated++ % shards != options.shard) return;
+  // Without a visitor of every plan, what can be known without the model is not modelled (Known); then each shard
+  // checks every plan's memory, so that all shards prune alike, and counts its own.
+  const bool prune = !options.each;
+  enumerate_plans(scenario.job, scenario.job.plan, options.pinned, options.quick, prune,
+                  [&](const ParallelPlan& plan, Known known) {
+    const bool own = out.enumerated++ % shards == options.shard;
+    using Status = EvaluatedPlan::Status;
+    if (known == Known::dominated) {
+      if (own) ++out.dominated;
+      return true;
+    }
+    if (known == Known::out_of_memory) {
+      if (own) {
+        ++out.out_of_memory;
+        ++out.pruned_by_memory;
+      }
+      return false;
+    }
+    if (!own && !prune) return true;
     job.plan = plan;
     const auto memory = training_memory(job, params, a);
-    using Status = EvaluatedPlan::Status;
     if (!memory.fits) {
+      if (!own) return false;
       ++out.out_of_memory;
       if (options.each) options.each({plan, Status::out_of_memory, memory, nullptr, ""});
-      return;
+      return false;
     }
+    if (!own) return true;
     try {
-      bounds.push_back({plan, estimate_training(job, a, bound_options), Tier::analytical, 0});
+      bounds.push_back({estimate_training(job, a, bound_options).step_time_s, plan});
       ++out.evaluated;
       if (options.each) {
         const auto full = estimate_training(job, a, estimate_options);
@@ -164,26 +336,53 @@ PlanSearchResult search_plans(const Scenario& scenario, const Catalogs& catalogs
       ++out.invalid;  // a schedule the batch cannot fill (too few micro-batches), and the like
       if (options.each) options.each({plan, Status::not_runnable, memory, nullptr, error.what()});
     }
+    return true;
   });
   // The full estimate in order of the bound, until the bound reaches the K-th best step time: no later plan can rank
-  // (one with an equal bound still can, on the tie-break).
-  std::sort(bounds.begin(), bounds.end(), ranks_before);
+  // (one with an equal bound still can, on the tie-break). Tier 2 ranks schedules differently from tier 1 (it
+  // simulates the bubble and the overlaps that tier 1 adds up), by up to kTierGap: the best plan of each schedule
+  // class whose tier-1 time is within that gap of the best is found too, and re-ranked with the best K.
+  std::sort(bounds.begin(), bounds.end(), [](const Bounded& x, const Bounded& y) {
+    return x.bound_s != y.bound_s ? x.bound_s < y.bound_s : plan_before(x.plan, y.plan);
+  });
   const auto keep = static_cast<std::size_t>(std::max(1, options.top_k));
+  const bool classes = options.rerank_tier != Tier::analytical && !options.quick;
+  const double reach = 1.0 / (1.0 - kTierGap);
   std::vector<PlanCandidate> ranked;  // the best so far, fastest first, at most `keep`
-  for (auto& c : bounds) {
-    if (ranked.size() == keep && c.estimate.step_time_s > ranked.back().estimate.step_time_s) break;
-    job.plan = c.plan;
-    c.estimate = estimate_training(job, a, estimate_options);
+  std::map<int, PlanCandidate> class_best;
+  constexpr double kInfinity = std::numeric_limits<double>::infinity();
+  for (auto& b : bounds) {
+    const double kth = ranked.size() == keep ? ranked.back().estimate.step_time_s : kInfinity;
+    const double within = classes && !ranked.empty() ? ranked.front().estimate.step_time_s * reach : 0.0;
+    if (b.bound_s > kth && b.bound_s > within) break;
+    const int cls = schedule_class(b.plan);
+    const auto it = class_best.find(cls);
+    const bool may_lead_class = classes && (it == class_best.end() || b.bound_s <= it->second.estimate.step_time_s);
+    if (b.bound_s > kth && !may_lead_class) continue;
+    job.plan = b.plan;
+    PlanCandidate c{std::move(b.plan), estimate_training(job, a, estimate_options), Tier::analytical, 0};
     c.tier1_step_time_s = c.estimate.step_time_s;
     ++out.pipelines_walked;
+    if (classes && (it == class_best.end() || ranks_before(c, it->second))) class_best.insert_or_assign(cls, c);
     ranked.insert(std::upper_bound(ranked.begin(), ranked.end(), c, ranks_before), std::move(c));
     if (ranked.size() > keep) ranked.pop_back();
   }
+  if (!ranked.empty()) {
+    const double within = ranked.front().estimate.step_time_s * reach;
+    for (auto& [cls, c] : class_best) {
+      const bool listed = std::any_of(ranked.begin(), ranked.end(), [&](const PlanCandidate& r) {
+        return !plan_before(r.plan, c.plan) && !plan_before(c.plan, r.plan);
+      });
+      if (!listed && c.estimate.step_time_s <= within) ranked.push_back(std::move(c));
+    }
+  }
   out.tier1_wall_s = seconds_since(t0);
 
-  // The best K (and the scenario's own plan) at the re-rank tier.
+  // The best K, each schedule class's best within the gap, and the scenario's own plan at the re-rank tier.
   const auto t1 = Clock::now();
+  out.reranked = static_cast<long>(ranked.size());
   rerank(scenario, catalogs, ranked, options.rerank_tier);
+  if (ranked.size() > keep) ranked.resize(keep);
   if (options.compare_given) {
     try {
       PlanCandidate given{scenario.job.plan, estimate_training(scenario.job, a, estimate_options), Tier::analytical, 0};
@@ -215,13 +414,20 @@ void rerank(const Scenario& scenario, const Catalogs& catalogs, std::vector<Plan
   std::sort(candidates.begin(), candidates.end(), ranks_before);
 }
 
+bool plan_before(const ParallelPlan& a, const ParallelPlan& b) {
+  const auto key = [](const ParallelPlan& p) {
+    const auto& r = p.recompute_modules;
+    const int modules = r.core_attn | r.layernorm << 1 | r.mla_up_proj << 2 | r.moe_act << 3 | r.mlp << 4 | r.moe << 5;
+    return std::make_tuple(p.tp, p.pp, p.vpp, static_cast<int>(p.schedule), static_cast<int>(p.layout), p.dp, p.ep,
+                           p.cp, static_cast<int>(p.cp_algo), p.zero, p.reshard_after_forward, p.micro_batch,
+                           static_cast<int>(p.recompute), modules, p.tp_comm_overlap, p.ep_comm_overlap);
+  };
+  return key(a) < key(b);
+}
+
 bool ranks_before(const PlanCandidate& a, const PlanCandidate& b) {
   if (a.estimate.step_time_s != b.estimate.step_time_s) return a.estimate.step_time_s < b.estimate.step_time_s;
-  const auto key = [](const ParallelPlan& p) {
-    return std::make_tuple(p.tp, p.pp, p.vpp, static_cast<int>(p.schedule), p.dp, p.ep, p.cp, p.zero, p.micro_batch,
-                           static_cast<int>(p.recompute));
-  };
-  return key(a.plan) < key(b.plan);
+  return plan_before(a.plan, b.plan);
 }
 
 PlanCandidate estimate_plan(const Scenario& scenario, const ParallelPlan& plan, const Catalogs& catalogs) {
@@ -280,6 +486,7 @@ SizedPlan best_plan_at(const Scenario& scenario, const Chip& chip, int chips, co
   options.top_k = 1;
   options.rerank_tier = Tier::analytical;
   options.compare_given = false;
+  options.quick = true;
   try {
     auto result = search_plans(with_cluster(scenario, chip, chips, catalogs), catalogs, options);
     if (!result.best.empty()) out.best = std::move(result.best.front());

@@ -76,8 +76,9 @@ struct EstimateOptions {
   // The cluster's topology, when the caller has it already (a calibration re-estimating the same jobs); built
   // otherwise. It must be build_topology(topology_spec(job.cluster)).
   const TopologySummary* topology = nullptr;
-  // Off: the pipeline's fill and drain are left out (bubble_s 0; the schedule is checked, not walked), which makes
-  // the step time a lower bound: a plan search walks the schedule only for plans that can still rank.
+  // Off: the pipeline's fill and drain are not walked (the schedule is checked); bubble_s is a lower bound on theirs
+  // (the forwards and backwards of the stages before the device that must wait: see bubble_lower_bound_s), which
+  // makes the step time a lower bound: a plan search walks the schedule only for plans that can still rank.
   bool bubble = true;
 };
 

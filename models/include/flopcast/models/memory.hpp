@@ -29,6 +29,7 @@ struct StageLayout {
   int layers() const { return dense_layers + moe_layers + mamba_layers + attention_layers + expert_layers + mlp_layers; }
   // Layers with routed experts.
   int expert_bearing_layers() const { return moe_layers + expert_layers; }
+  bool operator==(const StageLayout&) const = default;
 };
 
 // Splits the layers as evenly as possible over `stages`; the first `layers % stages` stages take one more.
