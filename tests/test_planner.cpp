@@ -121,6 +121,39 @@ TEST_CASE("the best K, pruned and bounded, are the best K of every plan estimate
   CHECK(pinned.evaluated == pinned_all.evaluated);
 }
 
+TEST_CASE("the quick space (fleet sizing, comparisons) prunes only by memory and bound, and keeps its best exact",
+          "[planner]") {
+  // The scenario without TP overlap: the quick space keeps that setting, so nothing in it is dominated.
+  const auto scenario = test::scenario_from(kJob);
+  PlanSearchOptions options;
+  options.rerank_tier = Tier::analytical;
+  options.compare_given = false;
+  options.quick = true;
+  std::vector<PlanCandidate> every;
+  options.each = [&](const EvaluatedPlan& e) {
+    if (e.status == EvaluatedPlan::Status::estimated) every.push_back({e.plan, *e.estimate, Tier::analytical, 0});
+  };
+  const auto all = search_plans(scenario, test::catalogs(), options);
+  std::sort(every.begin(), every.end(), ranks_before);
+  options.each = {};
+  options.top_k = 3;
+  const auto pruned = search_plans(scenario, test::catalogs(), options);
+  CHECK(pruned.dominated == 0);
+  CHECK(pruned.enumerated == all.enumerated);
+  PlanSearchOptions full_space;
+  full_space.rerank_tier = Tier::analytical;
+  full_space.compare_given = false;
+  CHECK(pruned.enumerated < search_plans(scenario, test::catalogs(), full_space).enumerated);
+  REQUIRE(pruned.best.size() == 3);
+  bool some_tp = false;
+  for (const auto& c : every) some_tp = some_tp || c.plan.tp > 1;
+  CHECK(some_tp);
+  for (std::size_t i = 0; i < 3; ++i) {
+    INFO(i << ": " << plan_summary(pruned.best[i].plan) << " vs " << plan_summary(every[i].plan));
+    CHECK(pruned.best[i].estimate.step_time_s == every[i].estimate.step_time_s);
+  }
+}
+
 TEST_CASE("pinned dimensions keep the scenario's values, and the rest are searched", "[planner]") {
   auto job = kJob;
   job["parallelism"]["tp"] = 4;

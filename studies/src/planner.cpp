@@ -230,7 +230,7 @@ void enumerate_plans(const TrainingJob& job, const ParallelPlan& settings, const
                         if (pp > 1) p.offload_activation_layers = 0;
                         // Micro-batches last, smallest first: memory never shrinks as they grow, so once one does
                         // not fit, the larger ones are known not to fit without the memory model.
-                        const bool dominated = prune && !tp_overlap && tp > 1 && !pin("tp_comm_overlap");
+                        const bool dominated = prune && !quick && !tp_overlap && tp > 1 && !pin("tp_comm_overlap");
                         bool smaller_out_of_memory = false;
                         for (int micro_batch : mbs) {
                           p.micro_batch = micro_batch;
