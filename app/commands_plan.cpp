@@ -83,6 +83,7 @@ bool gather_search(const Scenario& scenario, const Catalogs& catalogs, const Pla
   std::sort(result.best.begin(), result.best.end(), ranks_before);
   if (result.best.size() > static_cast<std::size_t>(options.top_k)) result.best.resize(static_cast<std::size_t>(options.top_k));
   const auto t0 = std::chrono::steady_clock::now();
+  result.reranked = static_cast<long>(result.best.size());  // across ranks: the best K (no schedule classes)
   rerank(scenario, catalogs, result.best, options.tier);
   if (result.given) {
     std::vector<PlanCandidate> one{*result.given};
