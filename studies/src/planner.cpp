@@ -369,7 +369,8 @@ PlanSearchResult search_plans(const Scenario& scenario, const Catalogs& catalogs
   }
   if (!ranked.empty()) {
     const double within = ranked.front().estimate.step_time_s * reach;
-    for (auto& [cls, c] : class_best) {
+    for (auto& entry : class_best) {
+      auto& c = entry.second;
       const bool listed = std::any_of(ranked.begin(), ranked.end(), [&](const PlanCandidate& r) {
         return !plan_before(r.plan, c.plan) && !plan_before(c.plan, r.plan);
       });
