@@ -258,14 +258,11 @@ int plan_scenario(const PlanOptions& options, const Catalogs& catalogs, std::ost
         const char* status = e.status == EvaluatedPlan::Status::estimated       ? "estimated"
                              : e.status == EvaluatedPlan::Status::out_of_memory ? "out of memory"
                                                                                 : "not runnable";
-        const char* layout = p.layout == PipelineLayout::balanced ? "balanced"
-                             : p.layout == PipelineLayout::listed ? "listed"
-                                                                  : "even";
         const auto modules = p.recompute == Recompute::selective ? recompute_module_names(p.recompute_modules)
                                                                   : std::vector<std::string>{};
         csv += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.3f},{:.3f}", p.tp, p.sp ? 1 : 0,
-                           p.tp_comm_overlap ? 1 : 0, p.pp, p.vpp, to_string(p.schedule), layout, p.dp, p.ep,
-                           p.ep_comm_overlap ? 1 : 0, p.cp, p.cp_algo == ContextParallelAlgo::ulysses ? "ulysses" : "ring",
+                           p.tp_comm_overlap ? 1 : 0, p.pp, p.vpp, to_string(p.schedule), to_string(p.layout), p.dp, p.ep,
+                           p.ep_comm_overlap ? 1 : 0, p.cp, to_string(p.cp_algo),
                            p.zero, p.reshard_after_forward ? 1 : 0, p.micro_batch, to_string(p.recompute),
                            csv_field(join(modules, " ")), status, e.memory.total_bytes / kBytesPerGiB,
                            e.memory.usable_bytes / kBytesPerGiB);

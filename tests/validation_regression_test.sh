@@ -36,7 +36,7 @@ grep -qE "^  tiers: the tier-1 and tier-2 p10-p90 ranges overlap on $runs of $ru
 summary="fit and tiers agree on $runs runs"
 # The plan search's tier gap (studies/planner.hpp kTierGap): tier 2 finds no run more than that much faster than
 # tier 1, or the search could miss tier 2's best.
-gap=$("$flopcast" plan --json --tier analytical --top 1 scenarios/shipped/llama3-405b-h100.json | python3 -c "import json, sys; print(json.load(sys.stdin)['tier_gap'])")
+gap=$("$flopcast" plan --json --tier analytical --top 1 scenarios/claims/scenarios/llama3-70b-h100-1024.json | python3 -c "import json, sys; print(json.load(sys.stdin)['tier_gap'])")
 python3 - "$work/out/validation.csv" "$gap" <<'PY' || fail "tier 2 is faster than tier 1 by more than the plan search's gap"
 import csv, sys
 gap = float(sys.argv[2])

@@ -5,18 +5,13 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include <QAction>
-#include <QApplication>
 #include <QComboBox>
 #include <QFileDialog>
-#include <QFileInfo>
-#include <QFormLayout>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
 #include <QLineEdit>
 #include <QListWidget>
-#include <QMenu>
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QProgressBar>
@@ -30,7 +25,6 @@
 #include <QTimer>
 #include <QToolBar>
 #include <QVBoxLayout>
-#include <QtConcurrent/QtConcurrentRun>
 #include <algorithm>
 #include <functional>
 #include <cmath>

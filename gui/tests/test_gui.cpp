@@ -49,7 +49,10 @@ double value(const ComparisonModel& model, const std::string& key, int column) {
   return model.data(model.index(model.row_of(key), column), flopcast::gui::kValueRole).toDouble();
 }
 
-constexpr int kWaitMs = 60000;
+// The longest wait for the window to fall idle: a tier-2 run of the 2,048-chip DeepSeek-V3 scenario takes under a
+// second in a release build but 60-90 s under CI's sanitizers (SimGrid on thread contexts) on a loaded 2-core
+// machine. A wait ends as soon as the window is idle, so the bound costs nothing when the app keeps up.
+constexpr int kWaitMs = 240000;
 
 }  // namespace
 

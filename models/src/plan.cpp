@@ -4,6 +4,23 @@
 
 namespace flopcast {
 
+std::string_view to_string(PipelineLayout layout) {
+  switch (layout) {
+    case PipelineLayout::even: return "even";
+    case PipelineLayout::balanced: return "balanced";
+    case PipelineLayout::listed: return "listed";
+  }
+  return "?";
+}
+
+std::string_view to_string(ContextParallelAlgo algo) {
+  switch (algo) {
+    case ContextParallelAlgo::ring: return "ring";
+    case ContextParallelAlgo::ulysses: return "ulysses";
+  }
+  return "?";
+}
+
 std::string_view to_string(Recompute recompute) {
   switch (recompute) {
     case Recompute::none: return "none";

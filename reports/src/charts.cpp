@@ -10,21 +10,12 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include <QAbstractTextDocumentLayout>
 #include <QApplication>
 #include <QBuffer>
 #include <QFontMetrics>
 #include <QGraphicsScene>
 #include <QPainter>
-#include <QPdfWriter>
-#include <QTextFrame>
 #include <QSvgGenerator>
-#include <QTextBlock>
-#include <QTextCursor>
-#include <QTextLayout>
-#include <QTextTable>
-#include <QTextDocument>
-#include <QTextObjectInterface>
 #include <QtCharts/QAreaSeries>
 #include <QtCharts/QBarCategoryAxis>
 #include <QtCharts/QBarSet>

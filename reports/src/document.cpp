@@ -480,6 +480,7 @@ Section sensitivity_section(const ReportData& data) {
   }
   return section;
 }
+
 // Scenarios with a failures section: the whole run, simulated (sim/whole_run), beside the failure-free figure.
 Section whole_run_section(const ReportData& data) {
   Section section{.title = "The whole run: failures, checkpoints and restarts", .blocks = {}};

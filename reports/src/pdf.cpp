@@ -12,32 +12,15 @@
 #include <nlohmann/json.hpp>
 
 #include <QAbstractTextDocumentLayout>
-#include <QApplication>
 #include <QBuffer>
-#include <QFontMetrics>
-#include <QGraphicsScene>
 #include <QPainter>
 #include <QPdfWriter>
-#include <QTextFrame>
-#include <QSvgGenerator>
 #include <QTextBlock>
 #include <QTextCursor>
 #include <QTextLayout>
 #include <QTextTable>
 #include <QTextDocument>
 #include <QTextObjectInterface>
-#include <QtCharts/QAreaSeries>
-#include <QtCharts/QBarCategoryAxis>
-#include <QtCharts/QBarSet>
-#include <QtCharts/QCategoryAxis>
-#include <QtCharts/QChart>
-#include <QtCharts/QHorizontalBarSeries>
-#include <QtCharts/QHorizontalStackedBarSeries>
-#include <QtCharts/QLegendMarker>
-#include <QtCharts/QLineSeries>
-#include <QtCharts/QLogValueAxis>
-#include <QtCharts/QScatterSeries>
-#include <QtCharts/QValueAxis>
 
 #include "flopcast/core/errors.hpp"
 #include "flopcast/core/files.hpp"

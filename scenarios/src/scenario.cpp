@@ -118,7 +118,7 @@ nlohmann::json plan_to_json(const ParallelPlan& p) {
           {"tp_comm_overlap", p.tp_comm_overlap},
           {"dp_overlap", p.dp_overlap}};
   if (p.etp > 1) j["etp"] = p.etp;
-  if (p.cp_algo == ContextParallelAlgo::ulysses) j["cp_algo"] = "ulysses";
+  if (p.cp_algo != ContextParallelAlgo::ring) j["cp_algo"] = std::string(to_string(p.cp_algo));
   if (p.ep_comm_overlap) j["ep_comm_overlap"] = true;
   if (p.dispatcher != MoeDispatcher::deepep) j["moe_dispatcher"] = std::string(to_string(p.dispatcher));
   if (p.recompute == Recompute::selective && p.recompute_modules.any()) {
@@ -133,7 +133,7 @@ nlohmann::json plan_to_json(const ParallelPlan& p) {
   if (p.layout == PipelineLayout::listed) {
     j["stage_layers"] = p.stage_layers;
   } else {
-    j["layout"] = p.layout == PipelineLayout::balanced ? "balanced" : "even";
+    j["layout"] = std::string(to_string(p.layout));
   }
   return j;
 }

@@ -49,7 +49,9 @@ std::vector<int> virtual_stage_counts(int layers, int pp) {
   return out;
 }
 
-// Sequences per micro-batch: the divisors of a replica's batch, up to kMaxMicroBatch.
+// Sequences per micro-batch: the divisors of a replica's batch, up to kMaxMicroBatch. 32 is an estimate of where the
+// gain ends: the published plans of the validation set run 1 to 16 (Megatron-Bridge's Llama 3 8B: 16), and a larger
+// micro-batch only lengthens the pipeline's fill and drain once the GEMMs are large.
 constexpr long kMaxMicroBatch = 32;
 std::vector<int> micro_batches(long replica_batch) {
   std::vector<int> out;
@@ -148,27 +150,31 @@ void enumerate_plans(const TrainingJob& job, const ParallelPlan& settings, const
           std::erase_if(schedules, [&](const auto& s) {
             return (pin("schedule") && s.first != settings.schedule) || (pin("vpp") && s.second != settings.vpp);
           });
-          // Layouts: Megatron's even split, and the balanced one where it splits the layers otherwise (a listed one
-          // where it has the candidate's depth, below).
-          const auto layouts_for = [&](Schedule schedule, int vpp) {
-            if (pin("layout")) return std::vector<PipelineLayout>{settings.layout};
-            if (settings.layout == PipelineLayout::listed && settings.stage_layers.size() == std::size_t(pp) * vpp) {
-              return std::vector<PipelineLayout>{PipelineLayout::listed};
+          // Layouts per schedule: Megatron's even split, and the balanced one where it splits the layers otherwise;
+          // the scenario's listed one where it has the candidate's depth.
+          std::vector<std::vector<PipelineLayout>> layouts;  // per entry of `schedules`
+          for (const auto& [schedule, vpp] : schedules) {
+            auto& out = layouts.emplace_back();
+            if (pin("layout")) {
+              out = {settings.layout};
+            } else if (settings.layout == PipelineLayout::listed &&
+                       settings.stage_layers.size() == std::size_t(pp) * vpp) {
+              out = {PipelineLayout::listed};
+            } else {
+              out = {PipelineLayout::even};
+              if (pp == 1 || quick) continue;
+              ParallelPlan even = settings;
+              even.pp = pp;
+              even.vpp = vpp;
+              even.schedule = schedule;
+              even.layout = PipelineLayout::even;
+              ParallelPlan balanced = even;
+              balanced.layout = PipelineLayout::balanced;
+              if (stage_layouts(m, even, pp * vpp) != stage_layouts(m, balanced, pp * vpp)) {
+                out.push_back(PipelineLayout::balanced);
+              }
             }
-            std::vector<PipelineLayout> out{PipelineLayout::even};
-            if (pp == 1 || quick) return out;
-            ParallelPlan even = settings;
-            even.pp = pp;
-            even.vpp = vpp;
-            even.schedule = schedule;
-            even.layout = PipelineLayout::even;
-            ParallelPlan balanced = even;
-            balanced.layout = PipelineLayout::balanced;
-            if (stage_layouts(m, even, pp * vpp) != stage_layouts(m, balanced, pp * vpp)) {
-              out.push_back(PipelineLayout::balanced);
-            }
-            return out;
-          };
+          }
           // ZeRO 1 (Megatron's distributed optimizer) everywhere; 2 and 3 (FSDP, with and without resharding after
           // the forward) without a pipeline.
           std::vector<Sharding> shardings{{1, true}};
@@ -191,8 +197,9 @@ void enumerate_plans(const TrainingJob& job, const ParallelPlan& settings, const
                     : pinned_or(pinned, "tp_comm_overlap", settings.tp_comm_overlap,
                                 tp > 1 ? std::vector<bool>{false, true} : std::vector<bool>{false});
           for (int ep : pinned_or(pinned, "ep", settings.ep, eps)) {
-            for (const auto& [schedule, vpp] : schedules) {
-              for (auto layout : layouts_for(schedule, vpp)) {
+            for (std::size_t k = 0; k < schedules.size(); ++k) {
+              const auto [schedule, vpp] = schedules[k];
+              for (auto layout : layouts[k]) {
                 for (const auto& [zero, reshard] : shardings) {
                   for (const auto& [recompute, modules] : recomputings) {
                     for (bool tp_overlap : tp_overlaps) {
@@ -266,12 +273,15 @@ std::string plan_summary(const ParallelPlan& p) {
   if (p.pp > 1) {
     pipeline += p.schedule == Schedule::interleaved ? fmt::format(" (interleaved, vpp {}", p.vpp)
                                                     : fmt::format(" ({}", to_string(p.schedule));
-    pipeline += p.layout == PipelineLayout::balanced ? ", balanced)" : p.layout == PipelineLayout::listed ? ", listed)" : ")";
+    pipeline += p.layout == PipelineLayout::even ? ")" : fmt::format(", {})", to_string(p.layout));
   }
   std::string text = fmt::format("tp {}{}{}, {}, dp {}", p.tp, p.sp ? " + sp" : "", p.tp > 1 && p.tp_comm_overlap ? " (overlapped)" : "",
                                  pipeline, p.dp);
   if (p.ep > 1) text += fmt::format(", ep {}{}", p.ep, p.ep_comm_overlap ? " (overlapped)" : "");
-  if (p.cp > 1) text += fmt::format(", cp {}{}", p.cp, p.cp_algo == ContextParallelAlgo::ulysses ? " (ulysses)" : "");
+  if (p.cp > 1) {
+    text += fmt::format(", cp {}{}", p.cp,
+                        p.cp_algo == ContextParallelAlgo::ring ? "" : fmt::format(" ({})", to_string(p.cp_algo)));
+  }
   text += fmt::format(", zero {}{}", p.zero, p.zero >= 3 && !p.reshard_after_forward ? " (no reshard)" : "");
   return text + fmt::format(", micro-batch {}, recompute {}", p.micro_batch, to_string(p.recompute));
 }

@@ -82,6 +82,8 @@ enum class PipelineLayout { even, balanced, listed };
 // Context parallelism: ring attention (Megatron's, K and V passed round the ring behind the attention kernels), or
 // DeepSpeed-Ulysses (all-to-alls turn the sequence split into a head split for the attention core, and back).
 enum class ContextParallelAlgo { ring, ulysses };
+std::string_view to_string(PipelineLayout layout);
+std::string_view to_string(ContextParallelAlgo algo);
 
 struct ParallelPlan {
   int tp = 1;   // tensor parallel
