@@ -251,7 +251,8 @@ int run(int argc, char** argv) {
   std::string plan_tier = "replica";
   auto* plan = app.add_subcommand("plan", "Search the parallel plans for a scenario's model, cluster and batch");
   add_calibration_option(plan);
-  plan->add_option("scenario", plan_options.file, "Scenario JSON file (its parallelism is compared, not kept, but for --pin)")
+  plan->add_option("scenario", plan_options.file, "Scenario JSON file (its parallelism is compared, not kept, but for --pin and its "
+                   "parallelism.pin)")
       ->required();
   plan->add_option("--top", plan_options.top_k, "How many of the best tier-1 plans to re-rank")
       ->check(CLI::Range(1, 100))
@@ -280,7 +281,8 @@ int run(int argc, char** argv) {
   plan->add_option("--pin", plan_options.pin,
                    "Dimensions kept at the scenario's values (comma-separated: tp, cp, cp_algo, pp, dp, ep, schedule, "
                    "vpp, layout, zero, reshard_after_forward, micro_batch, recompute, tp_comm_overlap, "
-                   "ep_comm_overlap); the rest are searched")
+                   "ep_comm_overlap); the rest are searched. A scenario pins its own with \"pin\" in its parallelism: "
+                   "a list of these, or \"stated\" for every one the block gives")
       ->delimiter(',');
   plan->footer("Examples:\n  flopcast plan scenarios/shipped/deepseek-v3-h800.json --top 5\n"
                "  flopcast plan scenarios/shipped/deepseek-v3-h800.json --all --csv results/plans.csv\n"

@@ -13,6 +13,13 @@ expect plan-dominated 0 "^ +[0-9]+ without TP overlap, never faster than with it
 # --pin keeps dimensions at the scenario's values; a mistyped one is named with a suggestion.
 expect plan-pin 0 "plans with tp, pp pinned in" "" -- "$flopcast" plan --tier analytical --top 3 --pin tp,pp scenarios/claims/scenarios/llama3-70b-h100-1024.json
 expect plan-pin-bad 2 '"micro_batches" is not a dimension of the plan search \(did you mean "micro_batch"\?\)' "" -- "$flopcast" plan --tier analytical --pin micro_batches scenarios/claims/scenarios/llama3-70b-h100-1024.json
+# A scenario pins its own: "pin" in its parallelism block, added to --pin; a name that is not a dimension is named.
+python3 -c "import json; d = json.load(open('scenarios/claims/scenarios/llama3-70b-h100-1024.json')); d['parallelism']['pin'] = ['tp']; json.dump(d, open('$work/pinned.json', 'w'))"
+expect plan-file-pin 0 "plans with tp, pp pinned in" "" -- "$flopcast" plan --tier analytical --top 1 --pin pp "$work/pinned.json"
+"$flopcast" plan --json --tier analytical --top 1 "$work/pinned.json" >"$work/pinned-plan.json"
+expect plan-file-pin-json 0 "^ok$" "" -- python3 -c "import json; d = json.load(open('$work/pinned-plan.json')); print('ok' if d['pinned'] == ['tp'] and all(c['parallelism']['tp'] == 8 for c in d['best']) else 'bad')"
+python3 -c "import json; d = json.load(open('$work/pinned.json')); d['parallelism']['pin'] = ['tpp']; json.dump(d, open('$work/pinned-bad.json', 'w'))"
+expect plan-file-pin-bad 2 'pinned-bad.json: /parallelism/pin/0: "tpp" is not a dimension of the plan search \(did you mean "tp"\?\)' "" -- "$flopcast" plan "$work/pinned-bad.json"
 expect plan-rows 0 "^ +1 +[0-9.]+ s +[0-9.]+ s .* %.*GiB$" "" -- @plan
 expect plan-file 0 "^ +file " "" -- "$flopcast" plan --tier analytical scenarios/claims/scenarios/llama3-70b-h100-1024.json
 expect plan-row-plan 0 "^ {9}tp [0-9]+" "" -- @plan

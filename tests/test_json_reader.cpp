@@ -37,6 +37,17 @@ TEST_CASE("the reader collects every problem with its JSON path", "[core][json]"
   CHECK(to_string(problems[4]) == "f.json: /extra: unknown key");
 }
 
+TEST_CASE("a string of an array with a control character is named by its index", "[core][json]") {
+  const auto json = nlohmann::json::parse(R"({"list": {"names": ["ok", "bad\u001b"]}})");
+  std::vector<Problem> problems;
+  JsonReader reader(json, "f.json", "", problems);
+  auto list = reader.object("list", Need::required);
+  REQUIRE(list);
+  CHECK_FALSE(list->strings("names", Need::required));
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0].path == "/list/names/1");  // the element's JSON pointer, the '/' not escaped as in a key
+}
+
 TEST_CASE("unknown keys suggest the closest known one", "[core][json]") {
   const auto json = nlohmann::json::parse(R"({"chps": 8})");
   std::vector<Problem> problems;

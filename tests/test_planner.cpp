@@ -178,6 +178,36 @@ TEST_CASE("pinned dimensions keep the scenario's values, and the rest are search
   CHECK(free.best.front().estimate.step_time_s <= pinned.best.front().estimate.step_time_s);
 }
 
+TEST_CASE("a scenario's parallelism.pin pins as --pin does, and the two add up", "[planner]") {
+  auto job = kJob;
+  job["parallelism"]["tp"] = 4;
+  job["parallelism"]["dp"] = 8;
+  job["parallelism"]["micro_batch"] = 2;
+  job["parallelism"]["pin"] = {"tp"};
+  const auto scenario = test::scenario_from(job);
+  PlanSearchOptions options;
+  options.rerank_tier = Tier::analytical;
+  options.top_k = 10;
+  const auto from_file = search_plans(scenario, test::catalogs(), options);
+  REQUIRE(!from_file.best.empty());
+  for (const auto& c : from_file.best) CHECK(c.plan.tp == 4);
+  // The same search as --pin tp on the file without its pin.
+  job["parallelism"].erase("pin");
+  options.pinned = {"tp"};
+  const auto from_option = search_plans(test::scenario_from(job), test::catalogs(), options);
+  CHECK(from_file.enumerated == from_option.enumerated);
+  CHECK(from_file.best.front().estimate.step_time_s == from_option.best.front().estimate.step_time_s);
+  // The file's tp and the option's micro_batch, both kept.
+  options.pinned = {"micro_batch"};
+  const auto both = search_plans(scenario, test::catalogs(), options);
+  REQUIRE(!both.best.empty());
+  for (const auto& c : both.best) {
+    CHECK(c.plan.tp == 4);
+    CHECK(c.plan.micro_batch == 2);
+  }
+  CHECK(both.enumerated < from_file.enumerated);
+}
+
 TEST_CASE("the search finds Calculon's pick for Megatron 22B on 8 A100, or a faster plan, at both tiers",
           "[planner]") {
   // Korthikanti et al. 2022's 22B on 8 A100-80GB, 4 sequences of 2,048 per step. Calculon's search (Isaev et al.,

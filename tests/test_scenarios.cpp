@@ -32,6 +32,40 @@ std::string only_problem(const nlohmann::json& json) {
 }
 }  // namespace
 
+TEST_CASE("parallelism.pin names the plan search's dimensions kept at the file's values", "[scenarios]") {
+  SECTION("\"stated\": every dimension the block gives; stage_layers pins the layout, recompute_modules the recompute") {
+    auto json = base();
+    json["parallelism"] = {{"tp", 1}, {"pp", 16}, {"schedule", "dualpipe"}, {"stage_layers", nlohmann::json(16, 4)},
+                           {"recompute_modules", {"mla_up_proj"}}, {"sp", false}, {"pin", "stated"}};
+    json["parallelism"]["stage_layers"][0] = 1;  // 61 layers: 1 + 15 x 4
+    const auto s = test::scenario_from(json);
+    // sp is not a dimension (it follows tp).
+    CHECK(s.pinned == std::vector<std::string>{"layout", "pp", "recompute", "schedule", "tp"});
+    CHECK(s.resolved.at("parallelism").at("pin") == nlohmann::json{"layout", "pp", "recompute", "schedule", "tp"});
+  }
+  SECTION("a list") {
+    auto json = base();
+    json["parallelism"]["pin"] = {"ep", "tp", "ep"};
+    CHECK(test::scenario_from(json).pinned == std::vector<std::string>{"ep", "tp"});
+  }
+  SECTION("none: nothing pinned, and the resolved scenario has no pin") {
+    const auto s = test::scenario_from(base());
+    CHECK(s.pinned.empty());
+    CHECK(!s.resolved.at("parallelism").contains("pin"));
+  }
+  SECTION("a name that is not a dimension, with a suggestion") {
+    auto json = base();
+    json["parallelism"]["pin"] = {"tp", "micro_batches"};
+    CHECK(only_problem(json).find("/parallelism/pin/1: \"micro_batches\" is not a dimension of the plan search (did you "
+                                  "mean \"micro_batch\"?)") == 0);
+  }
+  SECTION("neither \"stated\" nor a list") {
+    auto json = base();
+    json["parallelism"]["pin"] = "all";
+    CHECK(only_problem(json).find("/parallelism/pin: expected \"stated\" or an array of the plan search's dimensions") == 0);
+  }
+}
+
 TEST_CASE("the issue's example scenario parses as written", "[scenarios]") {
   const auto s = test::scenario_from(base());
   CHECK(s.job.plan.dp == 128);

@@ -173,8 +173,9 @@ std::optional<std::vector<std::string>> JsonReader::strings(std::string_view key
   auto texts = value->get<std::vector<std::string>>();
   for (std::size_t i = 0; i < texts.size(); ++i) {
     if (first_control_character(texts[i]) != std::string::npos) {
-      problem(fmt::format("{}/{}", key, i), "holds a control character; strings are printed on terminals and into "
-                                            "reports, where it would act");
+      problems_->push_back({file_, fmt::format("{}/{}", path_of(key), i),
+                            "holds a control character; strings are printed on terminals and into reports, where it "
+                            "would act"});
       return std::nullopt;
     }
   }

@@ -4,6 +4,13 @@
 
 namespace flopcast {
 
+const std::vector<std::string>& plan_dimensions() {
+  static const std::vector<std::string> kDimensions{
+      "tp",         "cp",        "cp_algo", "pp", "dp", "ep", "schedule", "vpp", "layout", "zero", "reshard_after_forward",
+      "micro_batch", "recompute", "tp_comm_overlap", "ep_comm_overlap"};
+  return kDimensions;
+}
+
 std::string_view to_string(PipelineLayout layout) {
   switch (layout) {
     case PipelineLayout::even: return "even";

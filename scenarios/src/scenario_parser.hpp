@@ -39,6 +39,7 @@ class ScenarioParser {
   void read_stage_chips(JsonReader& cluster, const Node* cluster_node);
 
   void read_parallelism(JsonReader& root);
+  void read_pin(JsonReader& parallelism);
 
   void read_training(JsonReader& root);
 

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -314,7 +315,39 @@ void ScenarioParser::read_parallelism(JsonReader& root) {
       plan.layout = PipelineLayout::listed;
     }
   }
+  read_pin(*p);
   p->finish();
+}
+
+// "pin": the dimensions the plan search keeps at this block's values, listed, or "stated" for every dimension whose
+// key the block gives (stage_layers pins the layout, recompute_modules the recomputation); the rest are searched.
+void ScenarioParser::read_pin(JsonReader& p) {
+  const auto* raw = p.raw("pin", Need::optional);
+  if (raw == nullptr) return;
+  const auto& known = plan_dimensions();
+  std::set<std::string> pinned;
+  if (raw->is_string() && raw->get<std::string>() == "stated") {
+    for (const auto& key : known) {
+      if (p.has(key)) pinned.insert(key);
+    }
+    if (p.has("stage_layers")) pinned.insert("layout");
+    if (p.has("recompute_modules")) pinned.insert("recompute");
+  } else if (raw->is_array()) {
+    const auto names = p.strings("pin", Need::optional).value_or(std::vector<std::string>{});
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      if (std::find(known.begin(), known.end(), names[i]) != known.end()) {
+        pinned.insert(names[i]);
+      } else {
+        p.problems().push_back({p.file(), fmt::format("{}/{}", p.path_of("pin"), i),
+                                fmt::format("\"{}\" is not a dimension of the plan search{}; the dimensions: {}",
+                                            names[i], did_you_mean(names[i], known), join(known, ", "))});
+      }
+    }
+  } else {
+    p.problem("pin", fmt::format("expected \"stated\" or an array of the plan search's dimensions ({}), got {}",
+                                 join(known, ", "), describe_json(*raw)));
+  }
+  scenario_.pinned.assign(pinned.begin(), pinned.end());
 }
 
 void ScenarioParser::read_training(JsonReader& root) {

@@ -233,6 +233,7 @@ nlohmann::json ScenarioParser::resolved_json() const {
     out["serving"] = serving_section_to_json(*scenario_.serving);
   } else {
     out["parallelism"] = plan_to_json(j.plan);
+    if (!scenario_.pinned.empty()) out["parallelism"]["pin"] = scenario_.pinned;
     const auto& t = j.training;
     out["training"] = {{"seq_len", t.seq_len},
                        {"global_batch", t.global_batch},

@@ -261,13 +261,6 @@ void enumerate_plans(const TrainingJob& job, const ParallelPlan& settings, const
 
 }  // namespace
 
-const std::vector<std::string>& plan_dimensions() {
-  static const std::vector<std::string> kDimensions{
-      "tp",         "cp",        "cp_algo", "pp", "dp", "ep", "schedule", "vpp", "layout", "zero", "reshard_after_forward",
-      "micro_batch", "recompute", "tp_comm_overlap", "ep_comm_overlap"};
-  return kDimensions;
-}
-
 std::string plan_summary(const ParallelPlan& p) {
   std::string pipeline = fmt::format("pp {}", p.pp);
   if (p.pp > 1) {
@@ -310,7 +303,9 @@ PlanSearchResult search_plans(const Scenario& scenario, const Catalogs& catalogs
   // Without a visitor of every plan, what can be known without the model is not modelled (Known); then each shard
   // checks every plan's memory, so that all shards prune alike, and counts its own.
   const bool prune = !options.each;
-  enumerate_plans(scenario.job, scenario.job.plan, options.pinned, options.quick, prune,
+  std::set<std::string> pinned = options.pinned;
+  pinned.insert(scenario.pinned.begin(), scenario.pinned.end());
+  enumerate_plans(scenario.job, scenario.job.plan, pinned, options.quick, prune,
                   [&](const ParallelPlan& plan, Known known) {
     const bool own = out.enumerated++ % shards == options.shard;
     using Status = EvaluatedPlan::Status;

@@ -162,6 +162,10 @@ struct ParallelPlan {
   }
 };
 
+// The plan search's dimensions by their "parallelism" keys ("tp", "pp", ..., "ep_comm_overlap"), in its loop order:
+// what `flopcast plan --pin` and a scenario's "parallelism.pin" name.
+const std::vector<std::string>& plan_dimensions();
+
 struct TrainingSetup {
   int seq_len = 4096;
   long global_batch = 1;  // sequences per optimizer step

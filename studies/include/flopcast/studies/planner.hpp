@@ -57,16 +57,14 @@ struct PlanSearchOptions {
   bool compare_given = true;           // also run the scenario's own plan
   int shard = 0;                       // estimate only the plans whose enumeration index is shard mod shards
   int shards = 1;                      // (the others are counted, not estimated): a search split across processes
-  std::set<std::string> pinned;        // dimensions (plan_dimensions()) kept at the scenario's values
+  std::set<std::string> pinned;        // dimensions (plan_dimensions()) kept at the scenario's values, besides the
+                                       // ones its file pins (Scenario::pinned)
   // The quick space of the questions that run many searches (fleet sizing, the inverse questions, chip comparisons):
   // vpp 2, 4 or 8, micro-batches of 1, 2 or 4, ZeRO 1 or 3 with resharding, the even layout, selective recompute only
   // without FlashAttention, and the scenario's overlap and attention settings where a candidate can run them; the
   // best K alone are re-ranked.
   bool quick = false;
 };
-
-// The dimensions of the space by their scenario keys ("tp", "pp", ..., "ep_comm_overlap"), in the order above.
-const std::vector<std::string>& plan_dimensions();
 
 struct PlanCandidate {
   ParallelPlan plan;
