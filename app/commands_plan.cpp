@@ -23,11 +23,11 @@ namespace flopcast::cli {
 
 namespace {
 
-// The dimensions --pin keeps at the scenario's values, each checked against the space's (with a suggestion), with
-// those the scenario's file pins (parallelism.pin).
-std::set<std::string> pinned_dimensions(const PlanOptions& options, const Scenario& scenario) {
+// The dimensions --pin keeps at the scenario's values, each checked against the space's (with a suggestion); the
+// search adds those the scenario's file pins (parallelism.pin).
+std::set<std::string> pinned_dimensions(const PlanOptions& options) {
   const auto& known = plan_dimensions();
-  std::set<std::string> out(scenario.pinned.begin(), scenario.pinned.end());
+  std::set<std::string> out;
   for (const auto& key : options.pin) {
     if (std::find(known.begin(), known.end(), key) == known.end()) {
       throw InputError("--pin", "", fmt::format("\"{}\" is not a dimension of the plan search{}; the dimensions: {}", key,
@@ -48,7 +48,7 @@ bool gather_search(const Scenario& scenario, const Catalogs& catalogs, const Pla
   search.compare_given = rank() == 0;
   search.shard = rank();
   search.shards = ranks();
-  search.pinned = pinned_dimensions(options, scenario);
+  search.pinned = pinned_dimensions(options);
   result = search_plans(scenario, catalogs, search);
   if (rank() != 0) {
     nlohmann::json share = {{"out_of_memory", result.out_of_memory},
@@ -234,11 +234,7 @@ int plan_scenario(const PlanOptions& options, const Catalogs& catalogs, std::ost
                      "--all and --csv go together: flopcast plan SCENARIO --all --csv FILE writes every plan");
   }
   if (options.all && ranks() > 1) throw InputError("--all", "", "writes every plan from one process: run it without mpirun");
-  const auto pinned = pinned_dimensions(options, scenario);
-  std::vector<std::string> pinned_list;  // in the search's order
-  for (const auto& key : plan_dimensions()) {
-    if (pinned.count(key) > 0) pinned_list.push_back(key);
-  }
+  const auto pinned = pinned_dimensions(options);
   PlanSearchResult result;
   if (!options.json && rank() == 0) {
     progress(fmt::format("searching the plans for {} at tier 1{} ...", scenario.file,
@@ -299,7 +295,7 @@ int plan_scenario(const PlanOptions& options, const Catalogs& catalogs, std::ost
                         {"out_of_memory", result.out_of_memory},
                         {"pruned_by_memory", result.pruned_by_memory},
                         {"dominated", result.dominated},
-                        {"pinned", pinned_list},
+                        {"pinned", result.pinned},
                         {"invalid", result.invalid},
                         {"evaluated", result.evaluated},
                         {"pipelines_walked", result.pipelines_walked},
@@ -318,7 +314,7 @@ int plan_scenario(const PlanOptions& options, const Catalogs& catalogs, std::ost
              job.training.global_batch, job.training.seq_len, to_string(job.training.precision));
   const double rate = result.tier1_wall_s > 0 ? static_cast<double>(result.enumerated) / result.tier1_wall_s : 0.0;
   fmt::print(out, "  space        {} plans{} in {:.3f} s ({:.0f} plans/s, tier 1):\n", result.enumerated,
-             pinned_list.empty() ? "" : fmt::format(" with {} pinned", join(pinned_list, ", ")), result.tier1_wall_s,
+             result.pinned.empty() ? "" : fmt::format(" with {} pinned", join(result.pinned, ", ")), result.tier1_wall_s,
              rate);
   if (result.dominated > 0) {
     fmt::print(out, "               {} without TP overlap, never faster than with it (not modelled)\n", result.dominated);

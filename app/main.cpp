@@ -279,10 +279,10 @@ int run(int argc, char** argv) {
                  "Estimate every plan of the space in full (tier 1) and write them all to --csv FILE");
   plan->add_option("--csv", plan_options.csv_file, "With --all: the CSV file of every plan (written whole or not at all)");
   plan->add_option("--pin", plan_options.pin,
-                   "Dimensions kept at the scenario's values (comma-separated: tp, cp, cp_algo, pp, dp, ep, schedule, "
-                   "vpp, layout, zero, reshard_after_forward, micro_batch, recompute, tp_comm_overlap, "
-                   "ep_comm_overlap); the rest are searched. A scenario pins its own with \"pin\" in its parallelism: "
-                   "a list of these, or \"stated\" for every one the block gives")
+                   fmt::format("Dimensions kept at the scenario's values (comma-separated: {}); the rest are searched. "
+                               "A scenario pins its own with \"pin\" in its parallelism: a list of these, or "
+                               "\"stated\" for every one the block gives",
+                               flopcast::join(flopcast::plan_dimensions(), ", ")))
       ->delimiter(',');
   plan->footer("Examples:\n  flopcast plan scenarios/shipped/deepseek-v3-h800.json --top 5\n"
                "  flopcast plan scenarios/shipped/deepseek-v3-h800.json --all --csv results/plans.csv\n"

@@ -299,7 +299,11 @@ TEST_CASE("supercluster claim: the 910C's power decides the energy check, and sc
   auto claim = shipped_claim("superclusters-of-domestic-chips.json");
   const std::string energy = "MoE training energy per token, CloudMatrix 384 over GB200 NVL72";
   const auto before = evaluate_tier1(claim);
-  CHECK(result_named(before, energy).verdict == Verdict::below_range);
+  // The 910C cluster draws more energy per token than the claim says (its central prediction above the claimed
+  // ratio); the verdict turns on how wide the Ascend spread is, so it is not pinned here.
+  const auto& energy_before = result_named(before, energy);
+  REQUIRE(energy_before.claimed);
+  CHECK(energy_before.predicted > *energy_before.claimed);
   // Chips that match: the ratio of per-chip rates times 10,240.
   const auto& match = result_named(before, "Ascend 910B chips that train Llama-3-70B as fast as 10,240 H100");
   auto unscaled = check_named(claim, "Ascend 910B chips that train Llama-3-70B as fast as 10,240 H100");
@@ -310,8 +314,13 @@ TEST_CASE("supercluster claim: the 910C's power decides the energy check, and sc
   CHECK(check_value_text(check_named(claim, "Ascend 910B chips that train Llama-3-70B as fast as 10,240 H100"),
                          match.predicted)
             .find('x') == std::string::npos);
+  const double predicted_before = energy_before.predicted;
   change_scenario(claim, check_named(claim, energy), 0, [](Scenario& s) { s.job.cluster.chip.tdp.value /= 2; });
-  CHECK(result_named(evaluate_tier1(claim), energy).verdict == Verdict::consistent);
+  // Half the 910C's power: the ratio falls by about a quarter (the chips are much, not all, of the cluster's draw:
+  // hosts, network and PUE stay) and the claim holds.
+  const auto halved = result_named(evaluate_tier1(claim), energy);
+  CHECK(halved.predicted < 0.8 * predicted_before);
+  CHECK(halved.verdict == Verdict::consistent);
 }
 
 TEST_CASE("5.2 PB claim: a hundredth of the tokens trains within the year", "[claims]") {

@@ -441,3 +441,34 @@ TEST_CASE("gpt-oss's clamped activation and expert biases cost element-wise pass
                       assumptions().kernel("blackwell").memory_bound;
   CHECK_THAT(eager - plain, WithinRel(1226833920.0 / rate, 1e-9));
 }
+
+TEST_CASE("unfused gradient accumulation adds each weight's gradient to the main gradient every micro-batch",
+          "[models][estimator]") {
+  const auto work = [](Scenario s, bool fused) {
+    s.job.training.gradient_accumulation_fusion = fused;
+    return build_step_work(s.job, build_topology(topology_spec(s.job.cluster)), assumptions());
+  };
+  const double rate = test::catalogs().hardware.find_chip("h100-sxm")->hbm_bandwidth.value *
+                      assumptions().kernel("hopper").memory_bound;
+  // Llama 3 70B at tp 8, fp32 main gradients: read the bf16 gradient (2 B), read and write the main one (4 + 4 B).
+  // Attention block: q and o 8192 x 8192 each, k and v 8192 x 1024 each, plus its norm's 8192:
+  // 8192 x 18432 + 8192 = 151,003,136 weights, 18,875,392 per chip: 188,753,920 bytes.
+  // FFN block: gate, up and down 3 x 8192 x 28672 plus its norm: 704,651,264 weights, 88,081,408 per chip:
+  // 880,814,080 bytes.
+  const auto dense = llama70b(R"({"tp": 8, "dp": 8})");
+  const auto fused = work(dense, true).dense;
+  const auto unfused = work(dense, false).dense;
+  CHECK_THAT(unfused.attention_backward.memory_s - fused.attention_backward.memory_s, WithinRel(188753920.0 / rate, 1e-9));
+  CHECK_THAT(unfused.ffn_backward.memory_s - fused.ffn_backward.memory_s, WithinRel(880814080.0 / rate, 1e-9));
+  CHECK(unfused.attention_forward.memory_s == fused.attention_forward.memory_s);  // the forward is untouched
+  // Qwen3-30B-A3B at ep 16: 8 of the 128 experts here, each 3 x 2048 x 768 = 4,718,592 weights, plus the router
+  // (2048 x 128) and the norm: 37,748,736 + 262,144 + 2048 = 38,012,928 weights: 380,129,280 bytes.
+  const auto moe = qwen3_moe(R"({"dp": 16, "ep": 16})");
+  CHECK_THAT(work(moe, false).moe.ffn_backward.memory_s - work(moe, true).moe.ffn_backward.memory_s,
+             WithinRel(380129280.0 / rate, 1e-9));
+  // bf16 main gradients: 2 + 2 + 2 = 6 bytes a weight instead of 10.
+  auto bf16 = dense;
+  bf16.job.plan.gradient_bytes = 2.0;
+  CHECK_THAT(work(bf16, false).dense.ffn_backward.memory_s - work(bf16, true).dense.ffn_backward.memory_s,
+             WithinRel(88081408.0 * 6.0 / rate, 1e-9));
+}

@@ -206,6 +206,9 @@ TEST_CASE("a scenario's parallelism.pin pins as --pin does, and the two add up",
     CHECK(c.plan.micro_batch == 2);
   }
   CHECK(both.enumerated < from_file.enumerated);
+  // The result names every dimension kept, in the search's order, whichever side pinned it.
+  CHECK(from_file.pinned == std::vector<std::string>{"tp"});
+  CHECK(both.pinned == std::vector<std::string>{"tp", "micro_batch"});
 }
 
 TEST_CASE("the search finds Calculon's pick for Megatron 22B on 8 A100, or a faster plan, at both tiers",

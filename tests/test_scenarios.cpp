@@ -550,6 +550,25 @@ TEST_CASE("a published peak needs what it counts, and unsharded gradient accumul
                            "zero is 1") != std::string::npos);
 }
 
+TEST_CASE("gradient accumulation fusion is on unless the scenario turns it off, as the resolved scenario says",
+          "[scenarios]") {
+  auto json = nlohmann::json::parse(R"({
+    "model": "llama3-8b",
+    "cluster": {"chip": "h100-sxm", "chips": 8},
+    "parallelism": {"tp": 1},
+    "training": {"seq_len": 4096, "global_batch": 64, "tokens": 1e9}})");
+  const auto fused = test::scenario_from(json);
+  CHECK(fused.job.training.gradient_accumulation_fusion);
+  CHECK_FALSE(fused.resolved.at("training").contains("gradient_accumulation_fusion"));
+  json["training"]["gradient_accumulation_fusion"] = false;
+  const auto unfused = test::scenario_from(json);
+  CHECK_FALSE(unfused.job.training.gradient_accumulation_fusion);
+  CHECK(unfused.resolved.at("training").at("gradient_accumulation_fusion") == false);
+  json["training"]["gradient_accumulation_fusion"] = "no";
+  const auto messages = test::join_lines(test::messages_of([&] { test::scenario_from(json); }));
+  CHECK(messages.find("/training/gradient_accumulation_fusion") != std::string::npos);
+}
+
 namespace flopcast {
 
 TEST_CASE("two tiers agree when their p10-p90 ranges overlap", "[validation]") {

@@ -108,6 +108,20 @@ GRADIENTS_BF16 = ("mbridge", "nemo2502", "nemo2504")
 # Megatron-Core 0.10), and MindSpeed-LLM turns MindSpeed's --moe-tp-extend-ep off (modellink/arguments.py).
 # Megatron-Bridge's and NeMo's MoE recipes set expert_tensor_parallel_size 1, flopcast's default.
 EXPERTS_SPLIT_OVER_TP = ("mindspeed24",)
+# MindSpeed-LLM example scripts (named in a run's source.location) that pass --no-gradient-accumulation-fusion without
+# MindSpeed's own --gemm-gradient-accumulation-fusion: every weight gradient is written in bf16 and added to the fp32
+# main gradient by a separate kernel each micro-batch. Read at the commit each record names (1ea3922 for the Oct 2024
+# table); mixtral/pretrain_mixtral_8x7b_ptd.sh keeps Megatron's fused default, and the 2026 qwen3_moe script passes
+# --gemm-gradient-accumulation-fusion.
+UNFUSED_GRADIENT_ACCUMULATION_SCRIPTS = (
+    "examples/mcore/llama2/pretrain_llama2_70b_ptd.sh",
+    "examples/mcore/llama31/pretrain_llama31_8b_128k_ptd.sh",
+    "examples/gpt3/pretrain_gpt3_175B_ptd.sh",
+    "examples/mcore/qwen2_moe/pretrain_qwen2_57b_a14b_4K_ptd.sh",
+    "examples/mcore/deepseek2/pretrain_deepseek2_60b_8k_ptd.sh",
+    "examples/mcore/llama2/pretrain_llama2_7b_pack_ptd.sh",
+    "examples/mcore/llama2/pretrain_llama2_13b_pack_ptd.sh",
+)
 # NeMo-Framework-Launcher configs that state their optimizer's precisions (launcher_scripts/conf/training/, tags
 # 24.07 to 24.12): keyed by the id's source and the catalog model.
 NEMO_LAUNCHER_OPTIMIZER = {
@@ -566,6 +580,17 @@ def infer_gradient_precision(scenario, run, assumed):
                        "(grad_reduce_in_fp32 false)")
 
 
+def infer_gradient_accumulation(scenario, run, assumed):
+    """A run whose launch script turns gradient-accumulation fusion off adds each weight gradient in its own kernel."""
+    scripts = re.findall(r"examples/\S+?\.sh", run["source"].get("location") or "")
+    unfused = [s for s in scripts if s in UNFUSED_GRADIENT_ACCUMULATION_SCRIPTS]
+    if unfused:
+        scenario["training"]["gradient_accumulation_fusion"] = False
+        assumed.append(f"gradient accumulation not published: unfused, as the example script {unfused[0]} "
+                       f"passes --no-gradient-accumulation-fusion (each micro-batch's weight gradients added to "
+                       f"the main gradient by a separate kernel)")
+
+
 def infer_attention_kernel(scenario, run, assumed):
     """PyTorch-native trainers call scaled_dot_product_attention, whose flash backend is FlashAttention-2."""
     if not run["id"].startswith(PYTORCH_SAC) or not scenario["training"].get("flash_attention", True):
@@ -978,6 +1003,7 @@ def main():
         infer_recipe_options(scenario, filled, assumed)
         note_recompute_auto(scenario, assumed)
         infer_gradient_precision(scenario, filled, assumed)
+        infer_gradient_accumulation(scenario, filled, assumed)
         infer_expert_tensor_parallel(scenario, filled, assumed)
         infer_network(scenario, filled, assumed)
         infer_micro_batch(scenario, filled, assumed)

@@ -85,6 +85,10 @@ void JsonReader::problem(std::string_view key, std::string message) {
   problems_->push_back({file_, path_of(key), std::move(message)});
 }
 
+void JsonReader::problem_at(std::string_view key, std::size_t index, std::string message) {
+  problems_->push_back({file_, fmt::format("{}/{}", path_of(key), index), std::move(message)});
+}
+
 void JsonReader::problem_here(std::string message) { problems_->push_back({file_, path_, std::move(message)}); }
 
 bool JsonReader::has(std::string_view key) const { return is_object_ && node_->contains(key); }
@@ -173,9 +177,8 @@ std::optional<std::vector<std::string>> JsonReader::strings(std::string_view key
   auto texts = value->get<std::vector<std::string>>();
   for (std::size_t i = 0; i < texts.size(); ++i) {
     if (first_control_character(texts[i]) != std::string::npos) {
-      problems_->push_back({file_, fmt::format("{}/{}", path_of(key), i),
-                            "holds a control character; strings are printed on terminals and into reports, where it "
-                            "would act"});
+      problem_at(key, i, "holds a control character; strings are printed on terminals and into reports, where it "
+                         "would act");
       return std::nullopt;
     }
   }

@@ -284,6 +284,14 @@ class LayerModel {
                                                        kSsdBackwardFlopRatio * ssd_flop),
                               2.0 * a.memory_s};
     out.ffn_backward = {2.0 * f.gemm_s, 0.0, 2.0 * f.memory_s};
+    if (!job_.training.gradient_accumulation_fusion) {
+      // Unfused gradient accumulation: per micro-batch, main_grad += grad over each weight this chip holds (read the
+      // bf16 gradient, read and write the main gradient), in the backward of the block that owns the weight.
+      const double add_bytes = kBf16Bytes + 2.0 * plan_.gradient_bytes;
+      const auto [mixer_params, ffn_params] = block_params_here(kind);
+      out.attention_backward.memory_s += hw_.memory_s(add_bytes * mixer_params);
+      out.ffn_backward.memory_s += hw_.memory_s(add_bytes * ffn_params);
+    }
 
     // Tensor parallel: one collective after each block on the full activation (all-gather + reduce-scatter with
     // SP, else all-reduce).
@@ -338,6 +346,19 @@ class LayerModel {
   Pass mtp_projection_forward() const { return {hw_.gemm_s(tokens_, m_.hidden, 2.0 * m_.hidden), 0, 0}; }
 
  private:
+  // The weights of one layer of `kind` this chip holds, by block: its mixer (attention or Mamba-2, with the block's
+  // norm) and its FFN (with its norm; the routed experts after expert parallelism), TP-split.
+  std::pair<double, double> block_params_here(LayerKind kind) const {
+    const double layer = layer_params(m_, params_, kind, false);
+    const double routed = routed_params(m_, params_, kind);
+    const double norm = params_.norms_per_layer / 2.0;
+    const double mixer = has_attention(kind)          ? norm + params_.attention_per_layer
+                         : kind == LayerKind::mamba ? norm + params_.mamba_mixer
+                                                      : 0.0;
+    const double ffn_dense = layer - routed - mixer;
+    return {mixer / plan_.tp, ffn_dense / plan_.tp + routed / (static_cast<double>(plan_.ep) * plan_.etp)};
+  }
+
   // Per-operator selective checkpointing redoes, before each layer's backward, the aten.mm calls whose outputs it did
   // not save and the backward needs, every memory-bound kernel of the forward (`memory_s`: norms, rotary, activation
   // functions, residual adds, casts), and in MoE layers the router gate and the routed experts' grouped GEMMs (not
@@ -366,6 +387,7 @@ class LayerModel {
   const ModelArch& m_;
   const ParallelPlan& plan_;
   const Machine& hw_;
+  const ParamCounts params_ = count_params(m_);
   double tokens_ = 0;
 };
 

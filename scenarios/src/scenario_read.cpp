@@ -338,9 +338,8 @@ void ScenarioParser::read_pin(JsonReader& p) {
       if (std::find(known.begin(), known.end(), names[i]) != known.end()) {
         pinned.insert(names[i]);
       } else {
-        p.problems().push_back({p.file(), fmt::format("{}/{}", p.path_of("pin"), i),
-                                fmt::format("\"{}\" is not a dimension of the plan search{}; the dimensions: {}",
-                                            names[i], did_you_mean(names[i], known), join(known, ", "))});
+        p.problem_at("pin", i, fmt::format("\"{}\" is not a dimension of the plan search{}; the dimensions: {}",
+                                           names[i], did_you_mean(names[i], known), join(known, ", ")));
       }
     }
   } else {
@@ -375,6 +374,7 @@ void ScenarioParser::read_training(JsonReader& root) {
   training.full_iteration_graph =
       t->choice("cuda_graphs", Need::optional, kGraphs).value_or("none") == "full_iteration";
   training.fused_expert_mlp = t->boolean("fused_expert_mlp", Need::optional).value_or(false);
+  training.gradient_accumulation_fusion = t->boolean("gradient_accumulation_fusion", Need::optional).value_or(true);
   static const std::vector<std::string> kLosses{"fused", "pytorch"};
   training.pytorch_cross_entropy = t->choice("cross_entropy", Need::optional, kLosses).value_or("fused") == "pytorch";
   t->finish();

@@ -276,8 +276,7 @@ class FleetParser {
         const auto& name = (*names)[i];
         auto it = pool_index_.find(name);
         if (it == pool_index_.end()) {
-          r.problems().push_back({r.file(), fmt::format("{}/{}", r.path_of("pools"), i),
-                                  fmt::format("unknown pool \"{}\"{}", name, did_you_mean(name, keys(pool_index_)))});
+          r.problem_at("pools", i, fmt::format("unknown pool \"{}\"{}", name, did_you_mean(name, keys(pool_index_))));
         } else {
           job.pools.push_back(it->second);
         }

@@ -305,6 +305,9 @@ PlanSearchResult search_plans(const Scenario& scenario, const Catalogs& catalogs
   const bool prune = !options.each;
   std::set<std::string> pinned = options.pinned;
   pinned.insert(scenario.pinned.begin(), scenario.pinned.end());
+  for (const auto& key : plan_dimensions()) {
+    if (pinned.count(key) > 0) out.pinned.push_back(key);
+  }
   enumerate_plans(scenario.job, scenario.job.plan, pinned, options.quick, prune,
                   [&](const ParallelPlan& plan, Known known) {
     const bool own = out.enumerated++ % shards == options.shard;

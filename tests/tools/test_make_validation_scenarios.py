@@ -308,6 +308,24 @@ class ExpertTensorParallel(unittest.TestCase):
             self.assertEqual(self.case(*args), (None, []), args)
 
 
+class GradientAccumulation(unittest.TestCase):
+    def case(self, location):
+        s, assumed = {"training": {}}, []
+        mvs.infer_gradient_accumulation(s, {"source": {"location": location}}, assumed)
+        return s["training"].get("gradient_accumulation_fusion"), assumed
+
+    def test_scripts_that_turn_fusion_off(self):
+        fused, assumed = self.case("README.md at commit 1ea3922; parallel config from the repository example script "
+                                   "examples/mcore/qwen2_moe/pretrain_qwen2_57b_a14b_4K_ptd.sh at the same commit")
+        self.assertIs(fused, False)
+        self.assertIn("--no-gradient-accumulation-fusion", assumed[0])
+
+    def test_fused_scripts_and_other_sources_left_alone(self):
+        for location in ("config from the linked script examples/mcore/qwen3_moe/pretrain_qwen3_30b_a3b_4K_ptd.sh",
+                         "examples/mcore/mixtral/pretrain_mixtral_8x7b_ptd.sh", "Table 2", None):
+            self.assertEqual(self.case(location), (None, []), location)
+
+
 class AttentionKernel(unittest.TestCase):
     def test_pytorch_native_trainers_run_flash2(self):
         s, assumed = {"training": {"flash_attention": True}}, []

@@ -71,6 +71,8 @@ class JsonReader {
   void finish();
 
   void problem(std::string_view key, std::string message);
+  // A problem with element `index` of the array `key` (path key/index).
+  void problem_at(std::string_view key, std::size_t index, std::string message);
   void problem_here(std::string message);
 
   std::string path_of(std::string_view key) const;

@@ -183,6 +183,10 @@ struct TrainingSetup {
   // Engine's op fuser with the CuTe fused grouped MLP, MXFP8 or NVFP4 on Blackwell); otherwise Megatron-Core runs a
   // clamped activation and the FC2 bias as separate element-wise passes.
   bool fused_expert_mlp = false;
+  // Each weight-gradient GEMM accumulates into the main gradient in its epilogue (Megatron's
+  // gradient_accumulation_fusion, Transformer Engine's default). Without it (`--no-gradient-accumulation-fusion`) the
+  // GEMM writes a bf16 gradient that a separate kernel adds to the main gradient, every micro-batch.
+  bool gradient_accumulation_fusion = true;
   // The loss over the vocabulary: a fused kernel on one fp32 copy of the logits, overwritten in place by the softmax
   // and then its gradient (Megatron-Core's vocab-parallel cross-entropy, Transformer Engine's), or PyTorch's
   // cross_entropy on logits.float() as TorchTitan calls it, whose loss backward holds the saved log-softmax, its

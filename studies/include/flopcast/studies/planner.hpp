@@ -85,6 +85,8 @@ struct PlanSearchResult {
   long reranked = 0;       // plans re-ranked: the best K and each schedule class's best within kTierGap
   double tier1_wall_s = 0;
   double rerank_wall_s = 0;
+  std::vector<std::string> pinned;     // the dimensions kept at the scenario's values (the options' and the file's),
+                                       // in plan_dimensions() order
   std::optional<PlanCandidate> given;  // the scenario's own plan, at the re-rank tier (if it is valid)
   std::vector<PlanCandidate> best;     // fastest first, at the re-rank tier
 };
