@@ -109,7 +109,8 @@ class Machine {
 
 class LayerModel {
  public:
-  LayerModel(const TrainingJob& job, const Machine& machine) : job_(job), m_(job.model), plan_(job.plan), hw_(machine) {
+  LayerModel(const TrainingJob& job, const Machine& machine, const ParamCounts& params)
+      : job_(job), m_(job.model), plan_(job.plan), hw_(machine), params_(params) {
     tokens_ = static_cast<double>(job.training.seq_len) / plan_.cp * plan_.micro_batch;
   }
 
@@ -387,7 +388,7 @@ class LayerModel {
   const ModelArch& m_;
   const ParallelPlan& plan_;
   const Machine& hw_;
-  const ParamCounts params_ = count_params(m_);
+  const ParamCounts& params_;
   double tokens_ = 0;
 };
 
@@ -480,7 +481,8 @@ StepWork build_step_work(const TrainingJob& job, const TopologySummary& topology
   const auto& plan = job.plan;
   const auto& model = job.model;
   const Machine machine(job, topology, a);
-  const LayerModel layers(job, machine);
+  const auto params = count_params(model);  // once per plan: the layers' weights and the data-parallel traffic
+  const LayerModel layers(job, machine, params);
   StepWork w;
   w.pp = plan.pp;
   w.vpp = plan.schedule == Schedule::interleaved ? plan.vpp : 1;
@@ -517,7 +519,6 @@ StepWork build_step_work(const TrainingJob& job, const TopologySummary& topology
 
   // Data parallel: gradients reduce-scattered (all-reduced without a sharded optimizer), parameters all-gathered,
   // over the shard group; with hybrid sharding the shard's gradients are then all-reduced across the replicas.
-  const auto params = count_params(model);
   const int dense_ranks = plan.dp * plan.cp;
   const int expert_ranks = std::max(1, plan.tp * plan.cp * plan.dp / (plan.ep * plan.etp));
   const int expert_stride = plan.ep * plan.etp;
