@@ -301,6 +301,8 @@ int plan_scenario(const PlanOptions& options, const Catalogs& catalogs, std::ost
                         {"pipelines_walked", result.pipelines_walked},
                         {"reranked", result.reranked},
                         {"tier_gap", kTierGap},
+                        {"tier_gaps", {{"no_pipeline", kTierGapNoPipeline}, {"1f1b", kTierGap1F1B},
+                                       {"interleaved", kTierGap}, {"dualpipe", kTierGap}, {"gpipe", kTierGap}}},
                         {"best", nlohmann::json::array()}};  // no wall-clock times: the same search, the same bytes
     for (const auto& c : result.best) j["best"].push_back(candidate_json(c));
     if (result.given) j["scenario_plan"] = candidate_json(*result.given);
@@ -332,9 +334,12 @@ int plan_scenario(const PlanOptions& options, const Catalogs& catalogs, std::ost
     fmt::print(out, "  re-ranked    {} at {} in {:.2f} s: the best {}{}\n", result.reranked, to_string(options.tier),
                result.rerank_wall_s, options.top_k,
                result.reranked > options.top_k
-                   ? fmt::format(",\n               and each schedule's best within {:.0f} % of the best (tier 2 can rank "
-                                 "them higher)",
-                                 100 * kTierGap / (1 - kTierGap))
+                   ? fmt::format(",\n               and the best of {} other schedule{} that tier 2 could rank among them "
+                                 "(tier 2 is up to\n               {:.0f} % faster than tier 1: {:.0f} % with 1F1B, "
+                                 "{:.0f} % without a pipeline)",
+                                 result.reranked - options.top_k, result.reranked - options.top_k == 1 ? "" : "s",
+                                 100 * kTierGap,
+                                 100 * kTierGap1F1B, 100 * kTierGapNoPipeline)
                    : std::string());
   }
   fmt::print(out, "\n  {:>4} {:>11} {:>11} {:>14} {:>7} {:>12}  plan on the next line\n", "rank", "step time", "tier 1",

@@ -1,5 +1,7 @@
 // The plan search: every plan it returns runs and fits, the ranking is by step time, the space is accounted for.
 
+#include <set>
+
 #include "flopcast/studies/planner.hpp"
 #include "helpers.hpp"
 
@@ -252,6 +254,62 @@ TEST_CASE("re-ranking runs the best plans at the discrete-event tier", "[planner
     CHECK_THAT(c.estimate.step_time_s, Catch::Matchers::WithinRel(c.tier1_step_time_s, 0.15));
   }
   CHECK(result.best[0].estimate.step_time_s <= result.best[1].estimate.step_time_s);
+}
+
+TEST_CASE("the re-rank finds what re-ranking each schedule's best would, skipping plans that cannot rank",
+          "[planner]") {
+  const auto scenario = test::scenario_from(kJob);
+  // Every plan that fits, estimated in full at tier 1, fastest first.
+  PlanSearchOptions options;
+  options.rerank_tier = Tier::analytical;
+  options.compare_given = false;
+  std::vector<PlanCandidate> every;
+  options.each = [&](const EvaluatedPlan& e) {
+    if (e.status == EvaluatedPlan::Status::estimated) {
+      every.push_back({e.plan, *e.estimate, Tier::analytical, e.estimate->step_time_s});
+    }
+  };
+  search_plans(scenario, test::catalogs(), options);
+  std::sort(every.begin(), every.end(), ranks_before);
+  // Without the floors: the best K and the fastest plan of each schedule class within kTierGap of the best, every
+  // one of them at tier 2.
+  constexpr std::size_t k = 2;
+  REQUIRE(every.size() > k);
+  std::vector<PlanCandidate> all(every.begin(), every.begin() + k);
+  std::set<int> classes;
+  for (const auto& c : every) {
+    const int cls = c.plan.pp == 1 ? -1 : static_cast<int>(c.plan.schedule);
+    if (!classes.insert(cls).second) continue;
+    const bool listed = plan_summary(c.plan) == plan_summary(all[0].plan) || plan_summary(c.plan) == plan_summary(all[1].plan);
+    if (!listed && c.tier1_step_time_s <= every.front().tier1_step_time_s / (1 - kTierGap)) all.push_back(c);
+  }
+  INFO(all.size() << " plans re-ranked without the floors");
+  CHECK(classes.size() >= 2);
+  rerank(scenario, test::catalogs(), all, Tier::replica);
+
+  options.each = {};
+  options.top_k = static_cast<int>(k);
+  options.rerank_tier = Tier::replica;
+  const auto result = search_plans(scenario, test::catalogs(), options);
+  REQUIRE(result.best.size() == k);
+  // Here one schedule's best has a floor above the second plan's tier-2 time: it is not simulated.
+  CHECK(result.reranked == static_cast<long>(all.size()) - 1);
+  for (std::size_t i = 0; i < k; ++i) {
+    INFO(i << ": " << plan_summary(result.best[i].plan) << " vs " << plan_summary(all[i].plan));
+    CHECK(plan_summary(result.best[i].plan) == plan_summary(all[i].plan));
+    CHECK(result.best[i].estimate.step_time_s == all[i].estimate.step_time_s);
+  }
+  // The floors by class (the validation regression checks them against every run).
+  ParallelPlan plan = scenario.job.plan;
+  plan.pp = 1;
+  CHECK(tier_gap(plan) == kTierGapNoPipeline);
+  plan.pp = 4;
+  plan.schedule = Schedule::one_f_one_b;
+  CHECK(tier_gap(plan) == kTierGap1F1B);
+  plan.schedule = Schedule::interleaved;
+  CHECK(tier_gap(plan) == kTierGap);
+  plan.schedule = Schedule::dualpipe;
+  CHECK(tier_gap(plan) == kTierGap);
 }
 
 TEST_CASE("plan summaries name every dimension that is not trivial", "[planner]") {

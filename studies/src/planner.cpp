@@ -88,6 +88,9 @@ std::vector<T> pinned_or(const std::set<std::string>& pinned, const char* key, T
 // Plans whose tiers disagree alike: no pipeline, then each pipeline schedule.
 int schedule_class(const ParallelPlan& p) { return p.pp == 1 ? -1 : static_cast<int>(p.schedule); }
 
+// The least tier 2 can find for a plan estimated at tier 1.
+double tier2_floor_s(const PlanCandidate& c) { return c.tier1_step_time_s * (1.0 - tier_gap(c.plan)); }
+
 // What the search knows of a plan before modelling it.
 enum class Known {
   nothing,
@@ -348,8 +351,8 @@ PlanSearchResult search_plans(const Scenario& scenario, const Catalogs& catalogs
   });
   // The full estimate in order of the bound, until the bound reaches the K-th best step time: no later plan can rank
   // (one with an equal bound still can, on the tie-break). Tier 2 ranks schedules differently from tier 1 (it
-  // simulates the bubble and the overlaps that tier 1 adds up), by up to kTierGap: the best plan of each schedule
-  // class whose tier-1 time is within that gap of the best is found too, and re-ranked with the best K.
+  // simulates the bubble and the overlaps that tier 1 adds up), by up to its class's tier_gap (at most kTierGap): the
+  // best plan of each schedule class within kTierGap of the best is found too, and re-ranked where it could rank.
   std::sort(bounds.begin(), bounds.end(), [](const Bounded& x, const Bounded& y) {
     return x.bound_s != y.bound_s ? x.bound_s < y.bound_s : plan_before(x.plan, y.plan);
   });
@@ -375,23 +378,32 @@ PlanSearchResult search_plans(const Scenario& scenario, const Catalogs& catalogs
     ranked.insert(std::upper_bound(ranked.begin(), ranked.end(), c, ranks_before), std::move(c));
     if (ranked.size() > keep) ranked.pop_back();
   }
-  if (!ranked.empty()) {
-    const double within = ranked.front().estimate.step_time_s * reach;
-    for (auto& entry : class_best) {
-      auto& c = entry.second;
-      const bool listed = std::any_of(ranked.begin(), ranked.end(), [&](const PlanCandidate& r) {
-        return !plan_before(r.plan, c.plan) && !plan_before(c.plan, r.plan);
-      });
-      if (!listed && c.estimate.step_time_s <= within) ranked.push_back(std::move(c));
-    }
+  // Each schedule class's best that is not among the best K, least floor first.
+  std::vector<PlanCandidate> challengers;
+  for (auto& entry : class_best) {
+    auto& c = entry.second;
+    const bool listed = std::any_of(ranked.begin(), ranked.end(), [&](const PlanCandidate& r) {
+      return !plan_before(r.plan, c.plan) && !plan_before(c.plan, r.plan);
+    });
+    if (!listed) challengers.push_back(std::move(c));
   }
+  std::sort(challengers.begin(), challengers.end(),
+            [](const PlanCandidate& x, const PlanCandidate& y) { return tier2_floor_s(x) < tier2_floor_s(y); });
   out.tier1_wall_s = seconds_since(t0);
 
-  // The best K, each schedule class's best within the gap, and the scenario's own plan at the re-rank tier.
+  // The best K at the re-rank tier; then each challenger whose floor is below the K-th tier-2 time (it could rank),
+  // and none after the first that is not (their floors are higher).
   const auto t1 = Clock::now();
-  out.reranked = static_cast<long>(ranked.size());
   rerank(scenario, catalogs, ranked, options.rerank_tier);
-  if (ranked.size() > keep) ranked.resize(keep);
+  out.reranked = static_cast<long>(ranked.size());
+  for (auto& c : challengers) {
+    if (ranked.size() == keep && tier2_floor_s(c) >= ranked.back().estimate.step_time_s) break;
+    std::vector<PlanCandidate> one{std::move(c)};
+    rerank(scenario, catalogs, one, options.rerank_tier);
+    ++out.reranked;
+    ranked.insert(std::upper_bound(ranked.begin(), ranked.end(), one.front(), ranks_before), std::move(one.front()));
+    if (ranked.size() > keep) ranked.pop_back();
+  }
   if (options.compare_given) {
     try {
       PlanCandidate given{scenario.job.plan, estimate_training(scenario.job, a, estimate_options), Tier::analytical, 0};
@@ -421,6 +433,11 @@ void rerank(const Scenario& scenario, const Catalogs& catalogs, std::vector<Plan
     }
   }
   std::sort(candidates.begin(), candidates.end(), ranks_before);
+}
+
+double tier_gap(const ParallelPlan& plan) {
+  if (plan.pp == 1) return kTierGapNoPipeline;
+  return plan.schedule == Schedule::one_f_one_b ? kTierGap1F1B : kTierGap;
 }
 
 bool plan_before(const ParallelPlan& a, const ParallelPlan& b) {
