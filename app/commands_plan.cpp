@@ -38,13 +38,15 @@ std::set<std::string> pinned_dimensions(const PlanOptions& options) {
   return out;
 }
 
-// Under mpirun: each rank estimates its share of the space; rank 0 gathers every rank's best K, keeps the best K of
-// all, and re-ranks them. The other ranks return after sending.
+// Under mpirun: each rank estimates its share of the space; rank 0 gathers every rank's best K and schedule leaders,
+// keeps the best K of all, and re-ranks them with each schedule's leader that could rank (rerank_with_challengers).
+// The other ranks return after sending.
 bool gather_search(const Scenario& scenario, const Catalogs& catalogs, const PlanOptions& options,
                    PlanSearchResult& result) {
   PlanSearchOptions search;
   search.top_k = options.top_k;
   search.rerank_tier = Tier::analytical;
+  search.keep_challengers = options.tier != Tier::analytical;
   search.compare_given = rank() == 0;
   search.shard = rank();
   search.shards = ranks();
@@ -60,6 +62,8 @@ bool gather_search(const Scenario& scenario, const Catalogs& catalogs, const Pla
                             {"tier1_wall_s", result.tier1_wall_s},
                             {"plans", nlohmann::json::array()}};
     for (const auto& c : result.best) share["plans"].push_back(plan_to_json(c.plan));
+    share["challengers"] = nlohmann::json::array();
+    for (const auto& c : result.challengers) share["challengers"].push_back(plan_to_json(c.plan));
     send_to_root(share.dump());
     return false;
   }
@@ -72,20 +76,37 @@ bool gather_search(const Scenario& scenario, const Catalogs& catalogs, const Pla
     result.evaluated += share.at("evaluated").get<long>();
     result.pipelines_walked += share.at("pipelines_walked").get<long>();
     result.tier1_wall_s = std::max(result.tier1_wall_s, share.at("tier1_wall_s").get<double>());
-    for (const auto& p : share.at("plans")) {
-      // Read back through the scenario parser, the one reader of plans.
+    // Read back through the scenario parser, the one reader of plans.
+    const auto read = [&](const nlohmann::json& p) {
       auto json = scenario.resolved;
       json["parallelism"] = p;
       const auto received = parse_scenario(json, fmt::format("plan from rank {}", source),
                                            std::filesystem::path(scenario.file).parent_path(), catalogs);
-      result.best.push_back(estimate_plan(scenario, received.job.plan, catalogs));
-    }
+      return estimate_plan(scenario, received.job.plan, catalogs);
+    };
+    for (const auto& p : share.at("plans")) result.best.push_back(read(p));
+    for (const auto& p : share.at("challengers")) result.challengers.push_back(read(p));
   }
   std::sort(result.best.begin(), result.best.end(), ranks_before);
-  if (result.best.size() > static_cast<std::size_t>(options.top_k)) result.best.resize(static_cast<std::size_t>(options.top_k));
+  const auto keep = static_cast<std::size_t>(std::max(1, options.top_k));
+  // The best K of all ranks; the fastest plan of each schedule class that any rank sent challenges them, unless it is
+  // one of them (as in one process).
+  std::vector<PlanCandidate> all = result.best;
+  all.insert(all.end(), result.challengers.begin(), result.challengers.end());
+  std::sort(all.begin(), all.end(), ranks_before);
+  if (result.best.size() > keep) result.best.resize(keep);
+  std::vector<PlanCandidate> challengers;
+  std::set<std::pair<bool, Schedule>> classes;
+  for (auto& c : all) {
+    if (!classes.insert({c.plan.pp == 1, c.plan.pp == 1 ? Schedule::one_f_one_b : c.plan.schedule}).second) continue;
+    const bool in_best = std::any_of(result.best.begin(), result.best.end(), [&](const PlanCandidate& x) {
+      return !plan_before(x.plan, c.plan) && !plan_before(c.plan, x.plan);
+    });
+    if (!in_best) challengers.push_back(std::move(c));
+  }
+  result.challengers.clear();
   const auto t0 = std::chrono::steady_clock::now();
-  result.reranked = static_cast<long>(result.best.size());  // across ranks: the best K (no schedule classes)
-  rerank(scenario, catalogs, result.best, options.tier);
+  result.reranked = rerank_with_challengers(scenario, catalogs, result.best, std::move(challengers), keep, options.tier);
   if (result.given) {
     std::vector<PlanCandidate> one{*result.given};
     rerank(scenario, catalogs, one, options.tier);

@@ -357,7 +357,7 @@ PlanSearchResult search_plans(const Scenario& scenario, const Catalogs& catalogs
     return x.bound_s != y.bound_s ? x.bound_s < y.bound_s : plan_before(x.plan, y.plan);
   });
   const auto keep = static_cast<std::size_t>(std::max(1, options.top_k));
-  const bool classes = options.rerank_tier != Tier::analytical && !options.quick;
+  const bool classes = (options.rerank_tier != Tier::analytical || options.keep_challengers) && !options.quick;
   const double reach = 1.0 / (1.0 - kTierGap);
   std::vector<PlanCandidate> ranked;  // the best so far, fastest first, at most `keep`
   std::map<int, PlanCandidate> class_best;
@@ -387,22 +387,13 @@ PlanSearchResult search_plans(const Scenario& scenario, const Catalogs& catalogs
     });
     if (!listed) challengers.push_back(std::move(c));
   }
-  std::sort(challengers.begin(), challengers.end(),
-            [](const PlanCandidate& x, const PlanCandidate& y) { return tier2_floor_s(x) < tier2_floor_s(y); });
   out.tier1_wall_s = seconds_since(t0);
 
-  // The best K at the re-rank tier; then each challenger whose floor is below the K-th tier-2 time (it could rank),
-  // and none after the first that is not (their floors are higher).
   const auto t1 = Clock::now();
-  rerank(scenario, catalogs, ranked, options.rerank_tier);
-  out.reranked = static_cast<long>(ranked.size());
-  for (auto& c : challengers) {
-    if (ranked.size() == keep && tier2_floor_s(c) >= ranked.back().estimate.step_time_s) break;
-    std::vector<PlanCandidate> one{std::move(c)};
-    rerank(scenario, catalogs, one, options.rerank_tier);
-    ++out.reranked;
-    ranked.insert(std::upper_bound(ranked.begin(), ranked.end(), one.front(), ranks_before), std::move(one.front()));
-    if (ranked.size() > keep) ranked.pop_back();
+  if (options.keep_challengers) {
+    out.challengers = std::move(challengers);
+  } else {
+    out.reranked = rerank_with_challengers(scenario, catalogs, ranked, std::move(challengers), keep, options.rerank_tier);
   }
   if (options.compare_given) {
     try {
@@ -418,6 +409,28 @@ PlanSearchResult search_plans(const Scenario& scenario, const Catalogs& catalogs
   out.rerank_wall_s = seconds_since(t1);
   out.best = std::move(ranked);
   return out;
+}
+
+long rerank_with_challengers(const Scenario& scenario, const Catalogs& catalogs, std::vector<PlanCandidate>& ranked,
+                             std::vector<PlanCandidate> challengers, std::size_t keep, Tier tier) {
+  // The best K at the re-rank tier; then the challengers, least floor first, each while its floor is below the K-th
+  // tier-2 time (it could rank), none after the first that is not (their floors are higher).
+  rerank(scenario, catalogs, ranked, tier);
+  if (ranked.size() > keep) ranked.resize(keep);
+  long reranked = static_cast<long>(ranked.size());
+  if (tier == Tier::analytical) return reranked;
+  std::sort(challengers.begin(), challengers.end(), [](const PlanCandidate& x, const PlanCandidate& y) {
+    return tier2_floor_s(x) != tier2_floor_s(y) ? tier2_floor_s(x) < tier2_floor_s(y) : plan_before(x.plan, y.plan);
+  });
+  for (auto& c : challengers) {
+    if (ranked.size() == keep && tier2_floor_s(c) >= ranked.back().estimate.step_time_s) break;
+    std::vector<PlanCandidate> one{std::move(c)};
+    rerank(scenario, catalogs, one, tier);
+    ++reranked;
+    ranked.insert(std::upper_bound(ranked.begin(), ranked.end(), one.front(), ranks_before), std::move(one.front()));
+    if (ranked.size() > keep) ranked.pop_back();
+  }
+  return reranked;
 }
 
 void rerank(const Scenario& scenario, const Catalogs& catalogs, std::vector<PlanCandidate>& candidates, Tier tier) {

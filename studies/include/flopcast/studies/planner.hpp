@@ -69,6 +69,10 @@ struct PlanSearchOptions {
   // without FlashAttention, and the scenario's overlap and attention settings where a candidate can run them; the
   // best K alone are re-ranked.
   bool quick = false;
+  // Leave the re-rank to the caller: the best K at tier 1 in `best` and each schedule class's best beside them in
+  // `challengers` (a shard of a search split across processes, whose root re-ranks them with
+  // rerank_with_challengers).
+  bool keep_challengers = false;
 };
 
 struct PlanCandidate {
@@ -95,6 +99,7 @@ struct PlanSearchResult {
                                        // in plan_dimensions() order
   std::optional<PlanCandidate> given;  // the scenario's own plan, at the re-rank tier (if it is valid)
   std::vector<PlanCandidate> best;     // fastest first, at the re-rank tier
+  std::vector<PlanCandidate> challengers;  // with keep_challengers: each schedule class's best not in `best`, tier 1
 };
 
 PlanSearchResult search_plans(const Scenario& scenario, const Catalogs& catalogs, const PlanSearchOptions& options);
@@ -107,6 +112,12 @@ bool plan_before(const ParallelPlan& a, const ParallelPlan& b);
 
 // `candidates` at `tier` (each simulated), fastest first.
 void rerank(const Scenario& scenario, const Catalogs& catalogs, std::vector<PlanCandidate>& candidates, Tier tier);
+
+// The search's re-rank: `ranked` (tier 1's best) at `tier`, cut to `keep`; then each challenger (a schedule class's
+// best, at tier 1) whose tier-1 time less its class's tier_gap is below the K-th time at `tier`, least first, ranked
+// in. Returns how many plans ran at `tier`.
+long rerank_with_challengers(const Scenario& scenario, const Catalogs& catalogs, std::vector<PlanCandidate>& ranked,
+                             std::vector<PlanCandidate> challengers, std::size_t keep, Tier tier);
 
 // Tier 1 of the scenario's job with `plan` (ModelError if the plan cannot run).
 PlanCandidate estimate_plan(const Scenario& scenario, const ParallelPlan& plan, const Catalogs& catalogs);
