@@ -4,6 +4,7 @@
 #include "flopcast/core/files.hpp"
 
 #include <cmath>
+#include <fstream>
 
 using namespace flopcast;
 using Catch::Matchers::WithinRel;
@@ -567,6 +568,30 @@ TEST_CASE("gradient accumulation fusion is on unless the scenario turns it off, 
   json["training"]["gradient_accumulation_fusion"] = "no";
   const auto messages = test::join_lines(test::messages_of([&] { test::scenario_from(json); }));
   CHECK(messages.find("/training/gradient_accumulation_fusion") != std::string::npos);
+}
+
+TEST_CASE("the JSON schema and SCHEMA.md list the plan search's dimensions as parallelism.pin reads them",
+          "[scenarios]") {
+  const auto root = std::filesystem::path(FLOPCAST_SOURCE_ROOT) / "scenarios";
+  std::ifstream schema_file(root / "schema" / "scenario.schema.json");
+  const auto schema = nlohmann::json::parse(schema_file);
+  const auto& pin = schema.at("properties").at("parallelism").at("properties").at("pin");
+  CHECK(pin.at("oneOf").at(1).at("items").at("enum").get<std::vector<std::string>>() == plan_dimensions());
+  // SCHEMA.md's row for `pin`: "`"stated"` \| array of `tp`, `cp`, ... | none | ...".
+  std::ifstream doc(root / "SCHEMA.md");
+  std::string line;
+  std::vector<std::string> documented;
+  while (std::getline(doc, line)) {
+    if (line.rfind("| `pin` |", 0) != 0) continue;
+    const auto from = line.find("array of ");
+    const auto to = line.find(" | ", from);
+    REQUIRE(from != std::string::npos);
+    const std::string names = line.substr(from, to - from);
+    for (auto at = names.find('`'); at != std::string::npos; at = names.find('`', names.find('`', at + 1) + 1)) {
+      documented.push_back(names.substr(at + 1, names.find('`', at + 1) - at - 1));
+    }
+  }
+  CHECK(documented == plan_dimensions());
 }
 
 namespace flopcast {
