@@ -378,7 +378,7 @@ PlanSearchResult search_plans(const Scenario& scenario, const Catalogs& catalogs
     ranked.insert(std::upper_bound(ranked.begin(), ranked.end(), c, ranks_before), std::move(c));
     if (ranked.size() > keep) ranked.pop_back();
   }
-  // Each schedule class's best that is not among the best K, least floor first.
+  // Each schedule class's best that is not among the best K: it challenges them at the re-rank tier.
   std::vector<PlanCandidate> challengers;
   for (auto& entry : class_best) {
     auto& c = entry.second;
