@@ -11,6 +11,22 @@ namespace {
 
 const nlohmann::json kJob = test::small_job();
 
+// Every plan of the search's space that fits, each estimated in full at tier 1, fastest first (and the search's
+// result in `search`).
+std::vector<PlanCandidate> every_plan(const Scenario& scenario, PlanSearchOptions options,
+                                      PlanSearchResult* search = nullptr) {
+  std::vector<PlanCandidate> every;
+  options.each = [&](const EvaluatedPlan& e) {
+    if (e.status == EvaluatedPlan::Status::estimated) {
+      every.push_back({e.plan, *e.estimate, Tier::analytical, e.estimate->step_time_s});
+    }
+  };
+  auto result = search_plans(scenario, test::catalogs(), options);
+  if (search != nullptr) *search = std::move(result);
+  std::sort(every.begin(), every.end(), ranks_before);
+  return every;
+}
+
 }  // namespace
 
 TEST_CASE("the plan search returns runnable plans that fit, fastest first", "[planner]") {
@@ -131,13 +147,8 @@ TEST_CASE("the quick space (fleet sizing, comparisons) prunes only by memory and
   options.rerank_tier = Tier::analytical;
   options.compare_given = false;
   options.quick = true;
-  std::vector<PlanCandidate> every;
-  options.each = [&](const EvaluatedPlan& e) {
-    if (e.status == EvaluatedPlan::Status::estimated) every.push_back({e.plan, *e.estimate, Tier::analytical, 0});
-  };
-  const auto all = search_plans(scenario, test::catalogs(), options);
-  std::sort(every.begin(), every.end(), ranks_before);
-  options.each = {};
+  PlanSearchResult all;
+  const auto every = every_plan(scenario, options, &all);
   options.top_k = 3;
   const auto pruned = search_plans(scenario, test::catalogs(), options);
   CHECK(pruned.dominated == 0);
@@ -263,14 +274,7 @@ TEST_CASE("the re-rank finds what re-ranking each schedule's best would, skippin
   PlanSearchOptions options;
   options.rerank_tier = Tier::analytical;
   options.compare_given = false;
-  std::vector<PlanCandidate> every;
-  options.each = [&](const EvaluatedPlan& e) {
-    if (e.status == EvaluatedPlan::Status::estimated) {
-      every.push_back({e.plan, *e.estimate, Tier::analytical, e.estimate->step_time_s});
-    }
-  };
-  search_plans(scenario, test::catalogs(), options);
-  std::sort(every.begin(), every.end(), ranks_before);
+  const auto every = every_plan(scenario, options);
   // Without the floors: the best K and the fastest plan of each schedule class within kTierGap of the best, every
   // one of them at tier 2.
   constexpr std::size_t k = 2;
@@ -287,7 +291,6 @@ TEST_CASE("the re-rank finds what re-ranking each schedule's best would, skippin
   CHECK(classes.size() >= 2);
   rerank(scenario, test::catalogs(), all, Tier::replica);
 
-  options.each = {};
   options.top_k = static_cast<int>(k);
   options.rerank_tier = Tier::replica;
   const auto result = search_plans(scenario, test::catalogs(), options);
