@@ -96,9 +96,9 @@ bool gather_search(const Scenario& scenario, const Catalogs& catalogs, const Pla
   std::sort(all.begin(), all.end(), ranks_before);
   if (result.best.size() > keep) result.best.resize(keep);
   std::vector<PlanCandidate> challengers;
-  std::set<std::pair<bool, Schedule>> classes;
+  std::set<int> classes;
   for (auto& c : all) {
-    if (!classes.insert({c.plan.pp == 1, c.plan.pp == 1 ? Schedule::one_f_one_b : c.plan.schedule}).second) continue;
+    if (!classes.insert(schedule_class(c.plan)).second) continue;
     const bool in_best = std::any_of(result.best.begin(), result.best.end(), [&](const PlanCandidate& x) {
       return !plan_before(x.plan, c.plan) && !plan_before(c.plan, x.plan);
     });

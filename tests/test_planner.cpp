@@ -282,8 +282,7 @@ TEST_CASE("the re-rank finds what re-ranking each schedule's best would, skippin
   std::vector<PlanCandidate> all(every.begin(), every.begin() + k);
   std::set<int> classes;
   for (const auto& c : every) {
-    const int cls = c.plan.pp == 1 ? -1 : static_cast<int>(c.plan.schedule);
-    if (!classes.insert(cls).second) continue;
+    if (!classes.insert(schedule_class(c.plan)).second) continue;
     const bool listed = plan_summary(c.plan) == plan_summary(all[0].plan) || plan_summary(c.plan) == plan_summary(all[1].plan);
     if (!listed && c.tier1_step_time_s <= every.front().tier1_step_time_s / (1 - kTierGap)) all.push_back(c);
   }

@@ -85,9 +85,6 @@ std::vector<T> pinned_or(const std::set<std::string>& pinned, const char* key, T
   return std::find(free.begin(), free.end(), given) != free.end() ? std::vector<T>{given} : std::vector<T>{};
 }
 
-// Plans whose tiers disagree alike: no pipeline, then each pipeline schedule.
-int schedule_class(const ParallelPlan& p) { return p.pp == 1 ? -1 : static_cast<int>(p.schedule); }
-
 // The least tier 2 can find for a plan estimated at tier 1.
 double tier2_floor_s(const PlanCandidate& c) { return c.tier1_step_time_s * (1.0 - tier_gap(c.plan)); }
 
@@ -447,6 +444,8 @@ void rerank(const Scenario& scenario, const Catalogs& catalogs, std::vector<Plan
   }
   std::sort(candidates.begin(), candidates.end(), ranks_before);
 }
+
+int schedule_class(const ParallelPlan& p) { return p.pp == 1 ? -1 : static_cast<int>(p.schedule); }
 
 double tier_gap(const ParallelPlan& plan) {
   if (plan.pp == 1) return kTierGapNoPipeline;

@@ -52,6 +52,8 @@ inline constexpr double kTierGap = 0.16;  // the largest: interleaved and DualPi
 inline constexpr double kTierGapNoPipeline = 0.02;
 inline constexpr double kTierGap1F1B = 0.04;
 double tier_gap(const ParallelPlan& plan);
+// Plans whose tiers disagree alike: -1 without a pipeline, else the pipeline schedule.
+int schedule_class(const ParallelPlan& plan);
 
 struct PlanSearchOptions {
   // Called for every plan of the space (of this shard), in enumeration order; each plan that fits is then estimated
