@@ -11,6 +11,8 @@
 #include "flopcast/scenarios/scenario.hpp"
 #include "flopcast/scenarios/uncertainty.hpp"
 
+#include "bench_main.hpp"
+
 namespace {
 
 template <class F>
@@ -27,9 +29,7 @@ double seconds_per_call(F&& call, int min_calls, double min_seconds) {
   return elapsed / calls;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   using namespace flopcast;
   std::vector<std::filesystem::path> files;
   for (int i = 1; i < argc; ++i) files.emplace_back(argv[i]);
@@ -61,4 +61,12 @@ int main(int argc, char** argv) {
                total * 1e6, topology * 1e6, given * 1e6, intervals * 1e3);
   }
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  constexpr const char* kUsage =
+      "Usage: bench_estimator [scenario.json ...]   (default: every scenario in scenarios/shipped)";
+  return bench_main(argc, argv, kUsage, [&] { return run(argc, argv); });
 }

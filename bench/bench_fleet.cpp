@@ -13,6 +13,8 @@
 
 #include "flopcast/studies/fleet.hpp"
 
+#include "bench_main.hpp"
+
 namespace {
 
 using namespace flopcast;
@@ -50,9 +52,7 @@ nlohmann::json portfolio() {
   return {{"training", training}, {"serving", serving}};
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   const std::string root = argc > 1 ? argv[1] : FLOPCAST_SOURCE_ROOT;
   const auto catalogs = load_catalogs(root);
   nlohmann::json json = portfolio();
@@ -84,4 +84,12 @@ int main(int argc, char** argv) {
   fmt::print("{:<52} {} training runs finished, {} unscheduled, {:.3g} model FLOP, {:.3g} FLOP/s-years\n", "",
              result.jobs_finished, unscheduled, result.flop, result.flop_per_s_years);
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  constexpr const char* kUsage =
+      "Usage: bench_fleet [repo root]   (default: the source tree this was built from). Pin it: taskset -c 0.";
+  return bench_main(argc, argv, kUsage, [&] { return run(argc, argv); });
 }

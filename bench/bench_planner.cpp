@@ -15,7 +15,11 @@
 
 #include "flopcast/studies/planner.hpp"
 
-int main(int argc, char** argv) {
+#include "bench_main.hpp"
+
+namespace {
+
+int run(int argc, char** argv) {
   using namespace flopcast;
   const std::filesystem::path root = argc > 1 ? argv[1] : FLOPCAST_SOURCE_ROOT;
   const auto catalogs = load_catalogs(root);
@@ -48,4 +52,12 @@ int main(int argc, char** argv) {
                result.tier1_wall_s, result.rerank_wall_s, result.reranked + (result.given ? 1 : 0));
   }
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  constexpr const char* kUsage =
+      "Usage: bench_planner [repo root]   (default: the source tree this was built from). Pin it: taskset -c 0.";
+  return bench_main(argc, argv, kUsage, [&] { return run(argc, argv); });
 }

@@ -12,7 +12,11 @@
 #include "flopcast/scenarios/scenario.hpp"
 #include "flopcast/sim/serve_sim.hpp"
 
-int main(int argc, char** argv) {
+#include "bench_main.hpp"
+
+namespace {
+
+int run(int argc, char** argv) {
   using namespace flopcast;
   const std::filesystem::path root = argc > 1 ? argv[1] : FLOPCAST_SOURCE_ROOT;
   const auto catalogs = load_catalogs(root);
@@ -53,4 +57,12 @@ int main(int argc, char** argv) {
                 result.simulated_steps / best, result.duration_s, result.output_tokens_per_s);
   }
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  constexpr const char* kUsage =
+      "Usage: bench_serve [repo root]   (default: the source tree this was built from). Pin it: taskset -c 0.";
+  return bench_main(argc, argv, kUsage, [&] { return run(argc, argv); });
 }

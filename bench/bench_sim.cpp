@@ -16,6 +16,8 @@
 
 #include "flopcast/scenarios/scenario.hpp"
 
+#include "bench_main.hpp"
+
 namespace {
 
 using namespace flopcast;
@@ -41,9 +43,7 @@ void run(const std::string& label, const Scenario& scenario, const Catalogs& cat
              result.simulated_activities, result.simulated_activities / best / 1e6, expected, best / expected);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   const std::filesystem::path root = argc > 1 ? argv[1] : FLOPCAST_SOURCE_ROOT;
   const auto catalogs = load_catalogs(root);
   const auto shipped = root / "scenarios" / "shipped";
@@ -66,4 +66,12 @@ int main(int argc, char** argv) {
   fmt::print("peak memory of a simulation process: {:.0f} MB (target 1024 MB, {})\n", peak_mb,
              peak_mb <= 1024 ? "met" : "MISSED");
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  constexpr const char* kUsage =
+      "Usage: bench_sim [repo root]   (default: the source tree this was built from)";
+  return bench_main(argc, argv, kUsage, [&] { return run(argc, argv); });
 }

@@ -13,6 +13,8 @@
 #include "flopcast/scenarios/scenario.hpp"
 #include "flopcast/sim/whole_run.hpp"
 
+#include "bench_main.hpp"
+
 namespace {
 
 using namespace flopcast;
@@ -28,9 +30,7 @@ double best_of_three(const std::function<void()>& work) {
   return best;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   const std::string root = argc > 1 ? argv[1] : FLOPCAST_SOURCE_ROOT;
   const auto catalogs = load_catalogs(root);
   WholeRunSetup setup;
@@ -65,4 +65,12 @@ int main(int argc, char** argv) {
              "interval search + runs (flopcast run, 1,000 runs each)", search_s, result.search.size(),
              result.best_interval_s, result.young_daly_interval_s);
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  constexpr const char* kUsage =
+      "Usage: bench_whole_run [repo root]   (default: the source tree this was built from)";
+  return bench_main(argc, argv, kUsage, [&] { return run(argc, argv); });
 }

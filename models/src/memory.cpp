@@ -476,14 +476,15 @@ MemoryReport training_memory(const TrainingJob& job, const ParamCounts& params, 
 
   MemoryReport best;
   for (int device = 0; device < plan.pp; ++device) {
-    const auto held_stages = device_stages(plan, chunks, device);
-    const StageParams held = device_params(model, params, plan, chunks, device);
+    StageParams held;            // device_params, summed here from the stage_params the loop needs anyway
     double per_micro_batch = 0;  // activations of one micro-batch through all of this device's stages
     double largest_layer_params = 0;
     bool head = false;
     int head_count = 0;
-    for (const auto& stage : held_stages) {
+    for (const auto& stage : device_stages(plan, chunks, device)) {
       const auto p = stage_params(model, params, stage, plan);
+      held.dense += p.dense;
+      held.expert += p.expert;
       for (const auto kind : kLayerKinds) per_micro_batch += stage.count(kind) * acts_of(kind);
       per_micro_batch += stage.mtp_modules * mtp_layer_acts;
       if (stage.layers() > 0) largest_layer_params = std::max(largest_layer_params, p.total() / stage.layers());

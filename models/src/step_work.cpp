@@ -553,8 +553,11 @@ StepWork build_step_work(const TrainingJob& job, const TopologySummary& topology
 }
 
 std::vector<StepWork> build_stage_works(const TrainingJob& job, const TopologySummary& topology, const Assumptions& a) {
-  if (job.cluster.stage_chips.empty()) return {build_step_work(job, topology, a)};
   std::vector<StepWork> works;
+  if (job.cluster.stage_chips.empty()) {
+    works.push_back(build_step_work(job, topology, a));  // moved in: a braced list would copy it
+    return works;
+  }
   for (int stage = 0; stage < job.plan.pp; ++stage) {
     TrainingJob variant = job;
     variant.cluster = job.cluster.for_stage(stage);

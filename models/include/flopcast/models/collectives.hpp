@@ -18,6 +18,8 @@
 
 #include <vector>
 
+#include <boost/container/small_vector.hpp>
+
 namespace flopcast {
 
 enum class Path { scaleup, scaleout };
@@ -40,15 +42,16 @@ struct Transfer {
   double time_s() const { return latency_s + bytes / bytes_per_s; }
 };
 
-// Transfers that run at the same time (e.g. the NVLink and the NIC halves of an all-to-all).
+// Transfers that run at the same time (e.g. the NVLink and the NIC halves of an all-to-all). Held inline: the plan
+// search builds a step's collectives for every candidate, and heap storage made allocation a third of its time.
 struct CommStep {
-  std::vector<Transfer> transfers;
+  boost::container::small_vector<Transfer, 2> transfers;
   double time_s() const;
 };
 
 // Steps that run one after another.
 struct Collective {
-  std::vector<CommStep> steps;
+  boost::container::small_vector<CommStep, 3> steps;  // a hierarchical collective has three
   bool empty() const { return steps.empty(); }
   double time_s() const;
   double bytes(Path path) const;
