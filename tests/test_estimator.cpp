@@ -472,3 +472,31 @@ TEST_CASE("unfused gradient accumulation adds each weight's gradient to the main
   CHECK_THAT(work(bf16, false).dense.ffn_backward.memory_s - work(bf16, true).dense.ffn_backward.memory_s,
              WithinRel(88081408.0 * 6.0 / rate, 1e-9));
 }
+
+TEST_CASE("DualPipe's kernels run on the SMs its all-to-all kernels leave", "[models][estimator]") {
+  // DeepSeek-V3 on 2,048 H800 (DualPipe, pp 16, ep 64): 20 of the H800's 132 SMs carry the all-to-alls (DeepSeek-V3
+  // report, section 3.2.2), so every kernel takes 1 / (1 - 20/132) = 132/112 = 1.1786 times as long as under an
+  // interleaved schedule of the same plan (0.152 in assumptions.json: 1 / 0.848 = 1.1792).
+  auto s = load_scenario(std::filesystem::path(FLOPCAST_SOURCE_ROOT) / "scenarios/shipped/deepseek-v3-h800.json",
+                         test::catalogs());
+  REQUIRE(s.job.plan.schedule == Schedule::dualpipe);
+  const auto topology = build_topology(topology_spec(s.job.cluster));
+  const auto dual = build_step_work(s.job, topology, assumptions());
+  s.job.plan.schedule = Schedule::interleaved;
+  s.job.plan.vpp = 1;
+  s.job.plan.layout = PipelineLayout::even;
+  const auto plain = build_step_work(s.job, topology, assumptions());
+  const double share = assumptions().kernel("hopper").all_to_all_sm_fraction;
+  CHECK_THAT(share, WithinAbs(20.0 / 132.0, 0.001));
+  CHECK_THAT(dual.moe.ffn_forward.gemm_s, WithinRel(plain.moe.ffn_forward.gemm_s / 0.848, 1e-9));
+  CHECK_THAT(dual.dense.attention_backward.compute_s(),
+             WithinRel(plain.dense.attention_backward.compute_s() / 0.848, 1e-9));
+  CHECK_THAT(dual.head.gemm_s, WithinRel(plain.head.gemm_s / 0.848, 1e-9));
+  // The collectives are the same: only the kernels slow down.
+  CHECK(dual.moe.ep_dispatch.time_s() == plain.moe.ep_dispatch.time_s());
+  // Without expert parallelism nothing holds SMs apart.
+  s.job.plan.ep = 1;
+  const auto no_ep = build_step_work(s.job, topology, assumptions());
+  s.job.plan.schedule = Schedule::dualpipe;
+  CHECK(build_step_work(s.job, topology, assumptions()).moe.ffn_forward.gemm_s == no_ep.moe.ffn_forward.gemm_s);
+}

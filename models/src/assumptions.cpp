@@ -58,6 +58,7 @@ double* Assumptions::field(std::string_view name) {
     if (key == "memory_bound") return &k.memory_bound;
     if (key == "grouped_weight_read") return &k.grouped_weight_read;
     if (key == "weight_read") return &k.weight_read;
+    if (key == "all_to_all_sm_fraction") return &k.all_to_all_sm_fraction;
     return nullptr;
   }
   if (section == "collectives") {
@@ -197,6 +198,8 @@ Assumptions load_assumptions(const fs::path& root, bool calibrated, const fs::pa
       read.read(*section, prefix, "memory_bound", Dimension::fraction, k.memory_bound, kFraction);
       read.read(*section, prefix, "grouped_weight_read", Dimension::fraction, k.grouped_weight_read, kFraction);
       read.read(*section, prefix, "weight_read", Dimension::fraction, k.weight_read, kFraction);
+      read.read(*section, prefix, "all_to_all_sm_fraction", Dimension::fraction, k.all_to_all_sm_fraction,
+                NumberBounds{.min = 0, .max = 0.9});
       section->finish();
       a.kernels[family] = k;
     }

@@ -502,6 +502,20 @@ StepWork build_step_work(const TrainingJob& job, const TopologySummary& topology
   w.moe_model = model.is_moe();
   w.head = layers.head_forward();
   w.mtp_projection = layers.mtp_projection_forward();
+  if (plan.schedule == Schedule::dualpipe && plan.pp > 1 && plan.ep > 1 && model.is_moe()) {
+    // DualPipe overlaps each all-to-all with the other micro-batch's kernels by giving the all-to-all kernels SMs of
+    // their own (DeepSeek-V3 report, section 3.2.2: 20 of the H800's 132): every kernel runs on the rest.
+    const double slower = 1.0 / (1.0 - a.kernel(job.cluster.chip.family).all_to_all_sm_fraction);
+    for (const auto kind : kLayerKinds) {
+      auto& l = w.layer(kind);
+      for (Pass* pass : {&l.attention_forward, &l.ffn_forward, &l.attention_backward, &l.ffn_backward,
+                         &l.core_attention, &l.recompute}) {
+        *pass = pass->scaled(slower);
+      }
+    }
+    w.head = w.head.scaled(slower);
+    w.mtp_projection = w.mtp_projection.scaled(slower);
+  }
   w.chunks = stage_layouts(model, plan, plan.pp * w.vpp);
   // A full-iteration CUDA graph launches the whole forward-backward at once: no per-layer launch gaps or syncs.
   const bool graphed = job.training.full_iteration_graph;

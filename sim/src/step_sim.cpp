@@ -180,6 +180,10 @@ void StepSimulation::receive(Device& d, int lane, int stage, int direction) {
 }
 
 void StepSimulation::ep_collective(Device& d, int lane, LaneState& state, const Collective& c) {
+  if (state.pair_all_to_alls != nullptr && !c.empty()) {
+    state.pair_all_to_alls->push_back(post(d, kEp, c, 1.0, "expert all-to-all"));
+    return;
+  }
   const double hidden = d.work->ep_overlap_hidden_fraction;
   if (c.empty() || !overlap() || hidden <= 0) {
     blocking(d, kEp, lane, c);
@@ -267,12 +271,13 @@ void StepSimulation::backward_layer(Device& d, int lane, LaneState& state, const
   }
 }
 
-void StepSimulation::forward_pass(Device& d, int lane, int v) {
+void StepSimulation::forward_pass(Device& d, int lane, int v, std::vector<sg4::SemaphorePtr>* pair_all_to_alls) {
   const auto& vs = sched_.stages[v];
   const auto& layout = d.work->chunks[vs.layout];
   if (vs.prev >= 0) receive(d, lane, v, 0);
   zero3_gather(d, lane, layout);
   LaneState state;
+  state.pair_all_to_alls = pair_all_to_alls;
   for_each_layer(d, layout, false, [&](int i, const LayerWork& l) {
     const auto ready = d.parameters_ready.find({v, i});
     if (ready != d.parameters_ready.end()) {
@@ -290,13 +295,15 @@ void StepSimulation::forward_pass(Device& d, int lane, int v) {
   if (vs.next >= 0) send(d, lane, vs.next, 0);
 }
 
-void StepSimulation::backward_pass(Device& d, int lane, int v, bool split, bool received) {
+void StepSimulation::backward_pass(Device& d, int lane, int v, bool split, bool received,
+                                   std::vector<sg4::SemaphorePtr>* pair_all_to_alls) {
   const auto& vs = sched_.stages[v];
   const auto& layout = d.work->chunks[vs.layout];
   if (vs.next >= 0 && !received) receive(d, lane, v, 1);
   zero3_gather(d, lane, layout);
   const bool last = ++d.backwards_done[v] == vs.micro_batches;
   LaneState state;
+  state.pair_all_to_alls = pair_all_to_alls;
   if (layout.head) {
     for (int i = 0; i < 1 + layout.mtp_modules; ++i) {
       compute(d, Pass{2.0 * d.work->head.gemm_s, 0, d.work->head.memory_s}, "head backward");
@@ -341,22 +348,26 @@ void StepSimulation::run_op(Device& d, const PipelineOp& op) {
       }
       break;
     case OpKind::pair: {
-      // DualPipe: both halves run at once on the device, their kernels share its compute, one's all-to-all hides
-      // behind the other's kernels. Combined 1F1B (ep_comm_overlap): one after the other, a share of each
-      // all-to-all hidden (ep_collective).
+      // A forward and a backward of two micro-batches, started once both inputs are there: DualPipe schedules the
+      // pair as one unit (tier 1 walks the schedule the same way). Combined 1F1B (ep_comm_overlap): one after the
+      // other, a share of each all-to-all hidden (ep_collective). DualPipe: the kernels of both, one after the
+      // other, with every expert all-to-all of the pair on the EP stream beside them, the pair done when the last
+      // one is. The DeepSeek-V3 report (section 3.2.1, figure 4) orders the two chunks' attention, dispatch, MLP
+      // and combine by hand so that each all-to-all runs behind the other chunk's kernels and both are hidden; two
+      // free-running lanes sharing the chip fall into step instead (both computing at half speed, then both
+      // waiting on the network) and exposed all-to-alls DualPipe does not. The kernels run on the SMs the
+      // all-to-all kernels leave (build_step_work slows them by that share).
+      const bool gradient_input = sched_.stages[op.backward_stage].next >= 0;
+      if (gradient_input) receive(d, 0, op.backward_stage, 1);
       if (!overlap() || plan_.ep_comm_overlap) {
-        // One after the other, started once both inputs are there: DualPipe schedules the pair as one unit (tier 1
-        // walks the schedule the same way).
-        const bool gradient_input = sched_.stages[op.backward_stage].next >= 0;
-        if (gradient_input) receive(d, 0, op.backward_stage, 1);
         forward_pass(d, 0, op.stage);
         backward_pass(d, 0, op.backward_stage, op.backward_split, gradient_input);
         break;
       }
-      auto forward = sg4::Actor::create(fmt::format("{}.pair", d.host->get_name()), d.host,
-                                        [this, &d, stage = op.stage] { forward_pass(d, 1, stage); });
-      backward_pass(d, 0, op.backward_stage, op.backward_split);
-      forward->join();
+      std::vector<sg4::SemaphorePtr> all_to_alls;
+      forward_pass(d, 0, op.stage, &all_to_alls);
+      backward_pass(d, 0, op.backward_stage, op.backward_split, gradient_input, &all_to_alls);
+      for (const auto& done : all_to_alls) wait(d, kEp, 0, done);
       break;
     }
   }

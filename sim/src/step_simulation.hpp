@@ -170,10 +170,12 @@ class StepSimulation {
   struct LaneState {
     sg4::SemaphorePtr tp_pending;  // an overlapped TP collective still running
     sg4::SemaphorePtr ep_pending;  // the hidden share of an overlapped expert all-to-all still running
+    // A DualPipe pair's expert all-to-alls: posted without waiting, all waited for when the pair ends.
+    std::vector<sg4::SemaphorePtr>* pair_all_to_alls = nullptr;
   };
 
   // Combined 1F1B (ep_comm_overlap) hides a share of each expert all-to-all behind the paired micro-batch's kernels
-  // (as tier 1 assumes); the rest blocks.
+  // (as tier 1 assumes); the rest blocks. In a DualPipe pair each one runs behind the pair's kernels.
   void ep_collective(Device& d, int lane, LaneState& state, const Collective& c);
 
   void finish_lane(Device& d, int lane, LaneState& state);
@@ -199,10 +201,12 @@ class StepSimulation {
     for (std::size_t i = 0; i < order.size(); ++i) f(static_cast<int>(reverse ? order.size() - 1 - i : i), *order[i]);
   }
 
-  void forward_pass(Device& d, int lane, int v);
+  // `pair_all_to_alls`: the pass is half of a DualPipe pair, whose expert all-to-alls it posts there.
+  void forward_pass(Device& d, int lane, int v, std::vector<sg4::SemaphorePtr>* pair_all_to_alls = nullptr);
 
   // `received`: the gradient input was taken already (a DualPipe pair waits for both its inputs before it starts).
-  void backward_pass(Device& d, int lane, int v, bool split, bool received = false);
+  void backward_pass(Device& d, int lane, int v, bool split, bool received = false,
+                     std::vector<sg4::SemaphorePtr>* pair_all_to_alls = nullptr);
 
   // ZeRO-3: the stage's weights gathered before each pass (prefetched during the previous one when overlapping).
   void zero3_gather(Device& d, int lane, const StageLayout& layout);

@@ -39,6 +39,10 @@ struct KernelEfficiency {
   // A dense GEMM of a few rows streams its weight: achieved / peak HBM bandwidth (one launch of a contiguous weight,
   // closer to a copy than the element-wise kernels of memory_bound are).
   double weight_read = 0.82;
+  // Share of the chip's streaming multiprocessors (AI cores) that the expert all-to-all kernels hold while DualPipe
+  // overlaps them with computation (DeepEP's dispatch and combine run on SMs of their own): the kernels of a
+  // DualPipe step run on the rest.
+  double all_to_all_sm_fraction = 0.0;
 };
 
 // How far a prediction may be off: log(predicted / measured) ~ Normal(0, sigma). The spread for chip families with
