@@ -222,7 +222,7 @@ void StepSimulation::build_full() {
     for (int i = 0; i < size; ++i) out.push_back(base + i * stride);
     return out;
   };
-  std::map<std::pair<int, std::vector<int>>, std::array<sg4::BarrierPtr, kLanes>> barriers;
+  std::map<std::pair<int, std::vector<int>>, sg4::BarrierPtr> barriers;
   for (auto& d : devices_) {
     const int first = d.stage * per_stage_;
     for (int k : {kTp, kCp, kEp, kDp}) {
@@ -231,7 +231,7 @@ void StepSimulation::build_full() {
       const int self = static_cast<int>(std::find(group.begin(), group.end(), d.index) - group.begin());
       const int n = static_cast<int>(group.size());
       auto& bar = barriers[{k, group}];
-      if (!bar[0]) bar = {sg4::Barrier::create(n), sg4::Barrier::create(n)};
+      if (!bar) bar = sg4::Barrier::create(n);
       d.barrier[k] = bar;
       if (n < 2) continue;
       // Scale-up: the next member on this node; scale-out: the next member on another node, in the same slot of

@@ -1,4 +1,4 @@
-// The step simulation's actors (step_simulation.hpp): one per device and lane, running its pipeline schedule's
+// The step simulation's actors (step_simulation.hpp): one per device, running its pipeline schedule's
 // passes, collectives and sends on the platform, and simulate_step that runs them all.
 
 #include "step_simulation.hpp"
@@ -58,10 +58,10 @@ void StepSimulation::compute(Device& d, const Pass& pass, const char* what) {
   trace(d, "compute", what, start);
 }
 
-void StepSimulation::transfer(Device& d, int kind, int lane, const Collective& c, double scale) {
+void StepSimulation::transfer(Device& d, int kind, const Collective& c, double scale) {
   const double start = now();
   for (const auto& step : c.steps) {
-    if (full_ && d.barrier[kind][lane]) d.barrier[kind][lane]->wait();
+    if (full_ && d.barrier[kind]) d.barrier[kind]->wait();
     double latency = 0;
     for (const auto& t : step.transfers) latency = std::max(latency, t.latency_s);
     if (latency > 0) {
@@ -105,17 +105,17 @@ double& StepSimulation::exposed(Device& d, int kind) {
   }
 }
 
-void StepSimulation::blocking(Device& d, int kind, int lane, const Collective& c, double scale) {
+void StepSimulation::blocking(Device& d, int kind, const Collective& c, double scale) {
   if (c.empty()) return;
   const double start = now();
-  transfer(d, kind, lane, c, scale);
-  if (lane == 0) exposed(d, kind) += now() - start;
+  transfer(d, kind, c, scale);
+  exposed(d, kind) += now() - start;
 }
 
-void StepSimulation::wait(Device& d, int kind, int lane, const sg4::SemaphorePtr& done) {
+void StepSimulation::wait(Device& d, int kind, const sg4::SemaphorePtr& done) {
   const double start = now();
   done->acquire();
-  if (lane == 0) exposed(d, kind) += now() - start;
+  exposed(d, kind) += now() - start;
 }
 
 sg4::SemaphorePtr StepSimulation::post(Device& d, int kind, const Collective& c, double scale, std::string label) {
@@ -137,7 +137,7 @@ void StepSimulation::ensure_stream(Device& d, int kind) {
       s.queue.pop_front();
       if (r.stop) break;
       if (r.collective != nullptr) {
-        transfer(d, kind, 0, *r.collective, r.scale);
+        transfer(d, kind, *r.collective, r.scale);
       } else if (r.route != nullptr) {
         const double start = now();
         if (r.latency_s > 0) sg4::this_actor::sleep_for(r.latency_s);
@@ -155,7 +155,7 @@ void StepSimulation::ensure_stream(Device& d, int kind) {
   });
 }
 
-void StepSimulation::send(Device& d, int lane, int to, int direction) {
+void StepSimulation::send(Device& d, int to, int direction) {
   const auto& hop = d.work->pp_hop;
   const int target = sched_.stages[to].device;
   auto& receiver = devices_[target * per_stage_ + d.slot];
@@ -170,51 +170,51 @@ void StepSimulation::send(Device& d, int lane, int to, int direction) {
   ensure_stream(d, kPp);
   d.streams[kPp].post({nullptr, 1.0, &d.pipeline.at(target), t.bytes, t.latency_s, notify, done,
                        direction == 0 ? "activations" : "gradients", false});
-  if (!pp_overlap()) wait(d, kPp, lane, done);
+  if (!pp_overlap()) wait(d, kPp, done);
 }
 
-void StepSimulation::receive(Device& d, int lane, int stage, int direction) {
+void StepSimulation::receive(Device& d, int stage, int direction) {
   const double start = now();
   d.channel[stage][direction]->acquire();
-  if (lane == 0) d.activity.bubble_s += now() - start;
+  d.activity.bubble_s += now() - start;
 }
 
-void StepSimulation::ep_collective(Device& d, int lane, LaneState& state, const Collective& c) {
+void StepSimulation::ep_collective(Device& d, PassState& state, const Collective& c) {
   if (state.pair_all_to_alls != nullptr && !c.empty()) {
     state.pair_all_to_alls->push_back(post(d, kEp, c, 1.0, "expert all-to-all"));
     return;
   }
   const double hidden = d.work->ep_overlap_hidden_fraction;
   if (c.empty() || !overlap() || hidden <= 0) {
-    blocking(d, kEp, lane, c);
+    blocking(d, kEp, c);
     return;
   }
-  if (state.ep_pending) wait(d, kEp, lane, state.ep_pending);
-  blocking(d, kEp, lane, c, 1.0 - hidden);
+  if (state.ep_pending) wait(d, kEp, state.ep_pending);
+  blocking(d, kEp, c, 1.0 - hidden);
   state.ep_pending = post(d, kEp, c, hidden, "expert all-to-all");
 }
 
-void StepSimulation::finish_lane(Device& d, int lane, LaneState& state) {
-  if (state.tp_pending) wait(d, kTp, lane, state.tp_pending);
-  if (state.ep_pending) wait(d, kEp, lane, state.ep_pending);
+void StepSimulation::finish_pass(Device& d, PassState& state) {
+  if (state.tp_pending) wait(d, kTp, state.tp_pending);
+  if (state.ep_pending) wait(d, kEp, state.ep_pending);
 }
 
-void StepSimulation::tp_collective(Device& d, int lane, LaneState& state, const LayerWork& l) {
+void StepSimulation::tp_collective(Device& d, PassState& state, const LayerWork& l) {
   if (l.tp.empty()) return;
   if (overlap() && plan_.tp_comm_overlap) {
     // Userbuffers overlap hides part of each collective behind the GEMMs around it (as tier 1 assumes); the
     // rest, the chunks no GEMM runs beside, blocks.
-    if (state.tp_pending) wait(d, kTp, lane, state.tp_pending);
+    if (state.tp_pending) wait(d, kTp, state.tp_pending);
     const double hidden = d.work->tp_overlap_hidden_fraction;
-    blocking(d, kTp, lane, l.tp, 1.0 - hidden);
+    blocking(d, kTp, l.tp, 1.0 - hidden);
     state.tp_pending = post(d, kTp, l.tp, hidden, "tp");
   } else {
-    blocking(d, kTp, lane, l.tp);
+    blocking(d, kTp, l.tp);
   }
 }
 
-void StepSimulation::attention_with_cp(Device& d, int lane, const LayerWork& l, const Pass& attention, bool backward,
-                       const char* what) {
+void StepSimulation::attention_with_cp(Device& d, const LayerWork& l, const Pass& attention, bool backward,
+                                       const char* what) {
   const int exchanges = backward ? l.cp_backward_exchanges : l.cp_exchanges;
   if (exchanges == 0) {
     compute(d, attention, what);
@@ -227,31 +227,31 @@ void StepSimulation::attention_with_cp(Device& d, int lane, const LayerWork& l, 
   if (overlap() && l.cp_behind_attention) {
     auto done = post(d, kCp, ring, 1.0, "ring attention");
     compute(d, attention, what);
-    wait(d, kCp, lane, done);
+    wait(d, kCp, done);
   } else {
-    blocking(d, kCp, lane, ring);
+    blocking(d, kCp, ring);
     compute(d, attention, what);
   }
 }
 
-void StepSimulation::forward_layer(Device& d, int lane, LaneState& state, const LayerWork& l, const char* what) {
+void StepSimulation::forward_layer(Device& d, PassState& state, const LayerWork& l, const char* what) {
   if (l.mixer_block) {
-    attention_with_cp(d, lane, l, l.attention_forward, false, what);
-    tp_collective(d, lane, state, l);
+    attention_with_cp(d, l, l.attention_forward, false, what);
+    tp_collective(d, state, l);
   }
   if (l.ffn_block) {
-    ep_collective(d, lane, state, l.ep_dispatch);
+    ep_collective(d, state, l.ep_dispatch);
     compute(d, l.ffn_forward, what);
-    ep_collective(d, lane, state, l.ep_combine);
-    tp_collective(d, lane, state, l);
+    ep_collective(d, state, l.ep_combine);
+    tp_collective(d, state, l);
   }
 }
 
-void StepSimulation::backward_layer(Device& d, int lane, LaneState& state, const LayerWork& l, bool split) {
-  if (plan_.recompute == Recompute::full) forward_layer(d, lane, state, l, "recompute");
-  if (l.recompute_dispatch) ep_collective(d, lane, state, l.ep_dispatch);  // recomputed experts: both again
+void StepSimulation::backward_layer(Device& d, PassState& state, const LayerWork& l, bool split) {
+  if (plan_.recompute == Recompute::full) forward_layer(d, state, l, "recompute");
+  if (l.recompute_dispatch) ep_collective(d, state, l.ep_dispatch);  // recomputed experts: both again
   if (l.recompute.compute_s() > 0) compute(d, l.recompute, "recompute");
-  if (l.recompute_dispatch) ep_collective(d, lane, state, l.ep_combine);
+  if (l.recompute_dispatch) ep_collective(d, state, l.ep_combine);
   Pass ffn = l.ffn_backward;
   Pass attention = l.attention_backward;
   if (split) {  // the weight-gradient GEMMs (half the backward GEMMs) wait in the queue
@@ -260,49 +260,49 @@ void StepSimulation::backward_layer(Device& d, int lane, LaneState& state, const
     attention.gemm_s *= 0.5;
   }
   if (l.ffn_block) {
-    tp_collective(d, lane, state, l);
-    ep_collective(d, lane, state, l.ep_combine);
+    tp_collective(d, state, l);
+    ep_collective(d, state, l.ep_combine);
     compute(d, ffn, "backward");
-    ep_collective(d, lane, state, l.ep_dispatch);
+    ep_collective(d, state, l.ep_dispatch);
   }
   if (l.mixer_block) {
-    tp_collective(d, lane, state, l);
-    attention_with_cp(d, lane, l, attention, true, "backward");
+    tp_collective(d, state, l);
+    attention_with_cp(d, l, attention, true, "backward");
   }
 }
 
-void StepSimulation::forward_pass(Device& d, int lane, int v, std::vector<sg4::SemaphorePtr>* pair_all_to_alls) {
+void StepSimulation::forward_pass(Device& d, int v, std::vector<sg4::SemaphorePtr>* pair_all_to_alls) {
   const auto& vs = sched_.stages[v];
   const auto& layout = d.work->chunks[vs.layout];
-  if (vs.prev >= 0) receive(d, lane, v, 0);
-  zero3_gather(d, lane, layout);
-  LaneState state;
+  if (vs.prev >= 0) receive(d, v, 0);
+  zero3_gather(d, layout);
+  PassState state;
   state.pair_all_to_alls = pair_all_to_alls;
   for_each_layer(d, layout, false, [&](int i, const LayerWork& l) {
     const auto ready = d.parameters_ready.find({v, i});
     if (ready != d.parameters_ready.end()) {
-      wait(d, kDp, lane, ready->second);
+      wait(d, kDp, ready->second);
       d.parameters_ready.erase(ready);
     }
-    forward_layer(d, lane, state, l, "forward");
+    forward_layer(d, state, l, "forward");
   });
   if (layout.head) {
     for (int i = 0; i < 1 + layout.mtp_modules; ++i) compute(d, d.work->head, "head");
     for (int i = 0; i < layout.mtp_modules; ++i) compute(d, d.work->mtp_projection, "mtp");
   }
-  finish_lane(d, lane, state);
+  finish_pass(d, state);
   compute(d, d.work->overhead_s(layout) / 2.0, d.sums.overhead_s, "overhead");
-  if (vs.next >= 0) send(d, lane, vs.next, 0);
+  if (vs.next >= 0) send(d, vs.next, 0);
 }
 
-void StepSimulation::backward_pass(Device& d, int lane, int v, bool split, bool received,
+void StepSimulation::backward_pass(Device& d, int v, bool split, bool received,
                                    std::vector<sg4::SemaphorePtr>* pair_all_to_alls) {
   const auto& vs = sched_.stages[v];
   const auto& layout = d.work->chunks[vs.layout];
-  if (vs.next >= 0 && !received) receive(d, lane, v, 1);
-  zero3_gather(d, lane, layout);
+  if (vs.next >= 0 && !received) receive(d, v, 1);
+  zero3_gather(d, layout);
   const bool last = ++d.backwards_done[v] == vs.micro_batches;
-  LaneState state;
+  PassState state;
   state.pair_all_to_alls = pair_all_to_alls;
   if (layout.head) {
     for (int i = 0; i < 1 + layout.mtp_modules; ++i) {
@@ -314,33 +314,33 @@ void StepSimulation::backward_pass(Device& d, int lane, int v, bool split, bool 
   }
   const auto& sync = d.work->sync[d.stage];
   for_each_layer(d, layout, true, [&](int, const LayerWork& l) {
-    backward_layer(d, lane, state, l, split);
+    backward_layer(d, state, l, split);
     // The layer's gradients are final after its last backward: reduce them behind the rest of the backward.
     if (last && dp_overlap() && !sync.gradients.empty()) {
       gradient_buckets_[d.index].push_back(post(d, kDp, sync.gradients, 1.0 / d.layers, "gradients"));
     }
   });
-  finish_lane(d, lane, state);
+  finish_pass(d, state);
   compute(d, d.work->overhead_s(layout) / 2.0, d.sums.overhead_s, "overhead");
-  if (vs.prev >= 0) send(d, lane, vs.prev, 1);
+  if (vs.prev >= 0) send(d, vs.prev, 1);
 }
 
-void StepSimulation::zero3_gather(Device& d, int lane, const StageLayout& layout) {
+void StepSimulation::zero3_gather(Device& d, const StageLayout& layout) {
   if (!plan_.gathers_weights_per_pass()) return;
   const auto& sync = d.work->sync[d.stage];
   if (sync.parameters.empty()) return;
   const double share = static_cast<double>(layout.layers() + layout.mtp_modules) / std::max(1, d.layers);
   auto& prefetched = zero3_next_[d.index];
   if (!dp_overlap() || !prefetched) prefetched = post(d, kDp, sync.parameters, share, "weights");
-  wait(d, kDp, lane, prefetched);
+  wait(d, kDp, prefetched);
   prefetched = dp_overlap() ? post(d, kDp, sync.parameters, share, "weights") : nullptr;
 }
 
 void StepSimulation::run_op(Device& d, const PipelineOp& op) {
   switch (op.kind) {
-    case OpKind::forward: forward_pass(d, 0, op.stage); break;
-    case OpKind::backward: backward_pass(d, 0, op.stage, false); break;
-    case OpKind::backward_input: backward_pass(d, 0, op.stage, true); break;
+    case OpKind::forward: forward_pass(d, op.stage); break;
+    case OpKind::backward: backward_pass(d, op.stage, false); break;
+    case OpKind::backward_input: backward_pass(d, op.stage, true); break;
     case OpKind::weight:
       if (!d.weight_queue.empty()) {
         compute(d, d.weight_queue.front(), d.sums.gemm_s, "weight gradients");
@@ -358,16 +358,16 @@ void StepSimulation::run_op(Device& d, const PipelineOp& op) {
       // waiting on the network) and exposed all-to-alls DualPipe does not. The kernels run on the SMs the
       // all-to-all kernels leave (build_step_work slows them by that share).
       const bool gradient_input = sched_.stages[op.backward_stage].next >= 0;
-      if (gradient_input) receive(d, 0, op.backward_stage, 1);
+      if (gradient_input) receive(d, op.backward_stage, 1);
       if (!overlap() || plan_.ep_comm_overlap) {
-        forward_pass(d, 0, op.stage);
-        backward_pass(d, 0, op.backward_stage, op.backward_split, gradient_input);
+        forward_pass(d, op.stage);
+        backward_pass(d, op.backward_stage, op.backward_split, gradient_input);
         break;
       }
       std::vector<sg4::SemaphorePtr> all_to_alls;
-      forward_pass(d, 0, op.stage, &all_to_alls);
-      backward_pass(d, 0, op.backward_stage, op.backward_split, gradient_input, &all_to_alls);
-      for (const auto& done : all_to_alls) wait(d, kEp, 0, done);
+      forward_pass(d, op.stage, &all_to_alls);
+      backward_pass(d, op.backward_stage, op.backward_split, gradient_input, &all_to_alls);
+      for (const auto& done : all_to_alls) wait(d, kEp, done);
       break;
     }
   }
@@ -395,7 +395,7 @@ void StepSimulation::start_device(Device& d) {
           }
         }
       } else {
-        blocking(d, kDp, 0, sync.parameters);
+        blocking(d, kDp, sync.parameters);
       }
     }
     for (const auto& op : ops) {
@@ -407,12 +407,12 @@ void StepSimulation::start_device(Device& d) {
     if (d.streams[kPp].running) {
       auto done = sg4::Semaphore::create(0);
       d.streams[kPp].post({nullptr, 1.0, nullptr, 0, 0, nullptr, done, "", false});
-      wait(d, kPp, 0, done);
+      wait(d, kPp, done);
     }
     if (dp_overlap()) {
-      for (auto& bucket : gradient_buckets_[d.index]) wait(d, kDp, 0, bucket);
+      for (auto& bucket : gradient_buckets_[d.index]) wait(d, kDp, bucket);
     } else {
-      blocking(d, kDp, 0, sync.gradients);
+      blocking(d, kDp, sync.gradients);
     }
     const double optimizer_start = now();
     compute(d, sync.optimizer_s, d.sums.optimizer_s, "optimizer");

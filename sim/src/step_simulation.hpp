@@ -22,7 +22,6 @@ namespace sg4 = simgrid::s4u;
 enum Kind { kTp, kCp, kEp, kPp, kDp, kKinds };
 constexpr std::array<const char*, kKinds> kKindNames = {"tp", "cp", "ep", "pp", "dp"};
 constexpr int kPaths = 2;  // Path::scaleup, Path::scaleout
-constexpr int kLanes = 2;  // 0: the device's main op; 1: the forward of a DualPipe pair
 // Hosts compute at kSpeed flop/s; an op of t seconds is t x kSpeed flops, well above SimGrid's work precision.
 constexpr double kSpeed = 1e12;
 
@@ -78,7 +77,7 @@ struct Device {
   double compute_factor = 1.0;
   bool traced = true;
   std::array<std::array<Route, kPaths>, kKinds> ring;        // collective transfers, per kind and path
-  std::array<std::array<sg4::BarrierPtr, kLanes>, kKinds> barrier;  // tier 3: the group's barrier
+  std::array<sg4::BarrierPtr, kKinds> barrier;  // tier 3: the group's barrier
   std::map<int, Route> pipeline;  // to the device holding a virtual stage (tier-2 device / tier-3 chip index)
   std::array<Stream, kKinds> streams;
   std::vector<std::array<sg4::SemaphorePtr, 2>> channel;  // per virtual stage: [0] activations in, [1] gradients in
@@ -129,10 +128,9 @@ class StepSimulation {
 
   void trace(const Device& d, const char* stream, std::string name, double start);
 
-  // One device's activity as shares of the step that add up to it. The first lane's waits are what the device
-  // waited for, but with two lanes (DualPipe, combined 1F1B) the other lane's kernels run during some of them: the
-  // compute stream was free for only step - compute - optimizer. The waits fit into that time as in the step's
-  // breakdown, the pipeline bubble takes what they leave of it, and idle the rest.
+  // One device's activity as shares of the step that add up to it: the compute stream was free for step - compute
+  // - optimizer, the waits fit into that time as in the step's breakdown, the pipeline bubble takes what they leave
+  // of it, and idle the rest.
   static DeviceActivity shares_of_the_step(DeviceActivity a, double step_s);
 
   void compute(Device& d, double seconds, double& sum, const char* what);
@@ -141,22 +139,22 @@ class StepSimulation {
 
   // Runs a collective on the calling actor: per step, the group's barrier (tier 3), the step's latency, then its
   // transfers as concurrent flows.
-  void transfer(Device& d, int kind, int lane, const Collective& c, double scale);
+  void transfer(Device& d, int kind, const Collective& c, double scale);
 
   static double& busy(Device& d, int kind);
   static double& exposed(Device& d, int kind);
 
   // A collective the compute stream waits for.
-  void blocking(Device& d, int kind, int lane, const Collective& c, double scale = 1.0);
+  void blocking(Device& d, int kind, const Collective& c, double scale = 1.0);
 
-  void wait(Device& d, int kind, int lane, const sg4::SemaphorePtr& done);
+  void wait(Device& d, int kind, const sg4::SemaphorePtr& done);
 
   sg4::SemaphorePtr post(Device& d, int kind, const Collective& c, double scale, std::string label);
 
   void ensure_stream(Device& d, int kind);
 
   // Activations (or gradients) of virtual stage `from` to the device holding `to`.
-  void send(Device& d, int lane, int to, int direction);
+  void send(Device& d, int to, int direction);
 
   bool overlap() const { return in_.options.overlap; }
   bool pp_overlap() const { return overlap() && overlaps_pipeline_sends(plan_.schedule); }
@@ -165,9 +163,9 @@ class StepSimulation {
   bool dp_overlap() const { return overlap() && plan_.dp_overlap; }
 
   // Waits for the input of a pass: the previous stage's activations or the next stage's gradients.
-  void receive(Device& d, int lane, int stage, int direction);
+  void receive(Device& d, int stage, int direction);
 
-  struct LaneState {
+  struct PassState {
     sg4::SemaphorePtr tp_pending;  // an overlapped TP collective still running
     sg4::SemaphorePtr ep_pending;  // the hidden share of an overlapped expert all-to-all still running
     // A DualPipe pair's expert all-to-alls: posted without waiting, all waited for when the pair ends.
@@ -176,18 +174,18 @@ class StepSimulation {
 
   // Combined 1F1B (ep_comm_overlap) hides a share of each expert all-to-all behind the paired micro-batch's kernels
   // (as tier 1 assumes); the rest blocks. In a DualPipe pair each one runs behind the pair's kernels.
-  void ep_collective(Device& d, int lane, LaneState& state, const Collective& c);
+  void ep_collective(Device& d, PassState& state, const Collective& c);
 
-  void finish_lane(Device& d, int lane, LaneState& state);
+  void finish_pass(Device& d, PassState& state);
 
-  void tp_collective(Device& d, int lane, LaneState& state, const LayerWork& l);
+  void tp_collective(Device& d, PassState& state, const LayerWork& l);
 
-  void attention_with_cp(Device& d, int lane, const LayerWork& l, const Pass& attention, bool backward,
+  void attention_with_cp(Device& d, const LayerWork& l, const Pass& attention, bool backward,
                          const char* what);
 
-  void forward_layer(Device& d, int lane, LaneState& state, const LayerWork& l, const char* what);
+  void forward_layer(Device& d, PassState& state, const LayerWork& l, const char* what);
 
-  void backward_layer(Device& d, int lane, LaneState& state, const LayerWork& l, bool split);
+  void backward_layer(Device& d, PassState& state, const LayerWork& l, bool split);
 
   // The stage's layers by kind (a hybrid model's kinds in turn rather than in its pattern's order: the same work).
   template <class F>
@@ -202,14 +200,14 @@ class StepSimulation {
   }
 
   // `pair_all_to_alls`: the pass is half of a DualPipe pair, whose expert all-to-alls it posts there.
-  void forward_pass(Device& d, int lane, int v, std::vector<sg4::SemaphorePtr>* pair_all_to_alls = nullptr);
+  void forward_pass(Device& d, int v, std::vector<sg4::SemaphorePtr>* pair_all_to_alls = nullptr);
 
   // `received`: the gradient input was taken already (a DualPipe pair waits for both its inputs before it starts).
-  void backward_pass(Device& d, int lane, int v, bool split, bool received = false,
+  void backward_pass(Device& d, int v, bool split, bool received = false,
                      std::vector<sg4::SemaphorePtr>* pair_all_to_alls = nullptr);
 
   // ZeRO-3: the stage's weights gathered before each pass (prefetched during the previous one when overlapping).
-  void zero3_gather(Device& d, int lane, const StageLayout& layout);
+  void zero3_gather(Device& d, const StageLayout& layout);
 
   void run_op(Device& d, const PipelineOp& op);
 
