@@ -56,6 +56,10 @@ TEST_CASE("a DualPipe pair hides its all-to-alls at tier 2 as tier 1 does", "[si
   // they fell into step and DeepSeek-V3 on 2,048 H800 came out 23 % above tier 1, with 4.8 s of exposed all-to-all.
   int dualpipe = 0;
   for (const auto& file : shipped()) {
+#ifdef FLOPCAST_SANITIZED
+    // Under the sanitizers SimGrid's actors run on threads, about 40 s a scenario: the one the two lanes got wrong.
+    if (file.filename() != "deepseek-v3-h800.json") continue;
+#endif
     const auto scenario = load_scenario(file, catalogs());
     if (scenario.job.plan.schedule != Schedule::dualpipe) continue;
     ++dualpipe;
@@ -67,7 +71,11 @@ TEST_CASE("a DualPipe pair hides its all-to-alls at tier 2 as tier 1 does", "[si
                                   << " s");
     CHECK_THAT(two.estimate.step_time_s, WithinRel(one.step_time_s, 0.10));
   }
+#ifdef FLOPCAST_SANITIZED
+  CHECK(dualpipe == 1);
+#else
   CHECK(dualpipe >= 5);
+#endif
 }
 
 // A 64-chip Llama-3-70B job on 8 HGX H100 nodes; `plan` overrides the parallelism.
