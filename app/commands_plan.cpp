@@ -93,17 +93,8 @@ bool gather_search(const Scenario& scenario, const Catalogs& catalogs, const Pla
   // one of them (as in one process).
   std::vector<PlanCandidate> all = result.best;
   all.insert(all.end(), result.challengers.begin(), result.challengers.end());
-  std::sort(all.begin(), all.end(), ranks_before);
   if (result.best.size() > keep) result.best.resize(keep);
-  std::vector<PlanCandidate> challengers;
-  std::set<int> classes;
-  for (auto& c : all) {
-    if (!classes.insert(schedule_class(c.plan)).second) continue;
-    const bool in_best = std::any_of(result.best.begin(), result.best.end(), [&](const PlanCandidate& x) {
-      return !plan_before(x.plan, c.plan) && !plan_before(c.plan, x.plan);
-    });
-    if (!in_best) challengers.push_back(std::move(c));
-  }
+  auto challengers = class_challengers(std::move(all), result.best);
   result.challengers.clear();
   const auto t0 = std::chrono::steady_clock::now();
   result.reranked = rerank_with_challengers(scenario, catalogs, result.best, std::move(challengers), keep, options.tier);

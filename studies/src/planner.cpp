@@ -376,14 +376,9 @@ PlanSearchResult search_plans(const Scenario& scenario, const Catalogs& catalogs
     if (ranked.size() > keep) ranked.pop_back();
   }
   // Each schedule class's best that is not among the best K: it challenges them at the re-rank tier.
-  std::vector<PlanCandidate> challengers;
-  for (auto& entry : class_best) {
-    auto& c = entry.second;
-    const bool listed = std::any_of(ranked.begin(), ranked.end(), [&](const PlanCandidate& r) {
-      return !plan_before(r.plan, c.plan) && !plan_before(c.plan, r.plan);
-    });
-    if (!listed) challengers.push_back(std::move(c));
-  }
+  std::vector<PlanCandidate> leaders;
+  for (auto& entry : class_best) leaders.push_back(std::move(entry.second));
+  auto challengers = class_challengers(std::move(leaders), ranked);
   out.tier1_wall_s = seconds_since(t0);
 
   const auto t1 = Clock::now();
@@ -428,6 +423,21 @@ long rerank_with_challengers(const Scenario& scenario, const Catalogs& catalogs,
     if (ranked.size() > keep) ranked.pop_back();
   }
   return reranked;
+}
+
+std::vector<PlanCandidate> class_challengers(std::vector<PlanCandidate> candidates,
+                                             const std::vector<PlanCandidate>& best) {
+  std::sort(candidates.begin(), candidates.end(), ranks_before);
+  std::vector<PlanCandidate> out;
+  std::set<int> classes;
+  for (auto& c : candidates) {
+    if (!classes.insert(schedule_class(c.plan)).second) continue;
+    const bool in_best = std::any_of(best.begin(), best.end(), [&](const PlanCandidate& b) {
+      return !plan_before(b.plan, c.plan) && !plan_before(c.plan, b.plan);
+    });
+    if (!in_best) out.push_back(std::move(c));
+  }
+  return out;
 }
 
 void rerank(const Scenario& scenario, const Catalogs& catalogs, std::vector<PlanCandidate>& candidates, Tier tier) {

@@ -121,6 +121,11 @@ void rerank(const Scenario& scenario, const Catalogs& catalogs, std::vector<Plan
 long rerank_with_challengers(const Scenario& scenario, const Catalogs& catalogs, std::vector<PlanCandidate>& ranked,
                              std::vector<PlanCandidate> challengers, std::size_t keep, Tier tier);
 
+// The challengers of the best K: the fastest of `candidates` (at tier 1) in each schedule class, less those that are
+// one of `best`.
+std::vector<PlanCandidate> class_challengers(std::vector<PlanCandidate> candidates,
+                                             const std::vector<PlanCandidate>& best);
+
 // Tier 1 of the scenario's job with `plan` (ModelError if the plan cannot run).
 PlanCandidate estimate_plan(const Scenario& scenario, const ParallelPlan& plan, const Catalogs& catalogs);
 
