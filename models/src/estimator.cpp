@@ -56,52 +56,54 @@ void add(StageTimes& total, const StageTimes& part, double weight) {
 StageTimes chunk_times(const TrainingJob& job, const StageLayout& layout, const StepWork& w, const Assumptions& a,
                        bool overlap) {
   const auto& plan = job.plan;
-  StageTimes s;
+  StageTimes stage;
   const double tp_exposed = overlap && plan.tp_comm_overlap ? 1.0 - a.tp_overlap_hidden_fraction : 1.0;
+  // One layer's times, added `count` times (as many identical layers).
   const auto account = [&](const LayerWork& l, int count) {
+    if (count <= 0) return;
+    StageTimes s;
     const Pass forward = l.forward();
     const Pass backward = l.backward();
     const double tp_forward_s = l.blocks() * l.tp.time_s();
     const double cp_forward_s = l.cp_exchanges * l.cp.time_s();
     const double ep_forward_s = l.ep_dispatch.time_s() + l.ep_combine.time_s();
-    for (int i = 0; i < count; ++i) {
-      add(s, forward, true);
-      add(s, backward, false);
-      s.weight_s += 0.5 * backward.gemm_s;
-      if (plan.recompute == Recompute::full) {
-        add(s, forward, false);
-      } else {
-        add(s, l.recompute, false);
-      }
-      const double recompute_comm = plan.recompute == Recompute::full ? 1.0 : 0.0;
-      const double recompute_dispatch = recompute_comm > 0 || l.recompute_dispatch ? 1.0 : 0.0;
-      const double tp = tp_exposed * tp_forward_s;
-      s.tp_s += tp * (2.0 + recompute_comm);
-      s.forward_s += tp;
-      s.backward_s += tp * (1.0 + recompute_comm);
-      // Ring attention hides behind the attention kernels it feeds; Ulysses' all-to-alls block.
-      const double cp_backward_s = l.cp_backward_exchanges * l.cp.time_s();
-      const bool cp_hides = overlap && l.cp_behind_attention;
-      const double cp_f = cp_hides ? std::max(0.0, cp_forward_s - forward.attention_s) : cp_forward_s;
-      const double cp_b = cp_hides ? std::max(0.0, cp_backward_s - backward.attention_s) : cp_backward_s;
-      s.cp_s += cp_f + cp_b;
-      s.forward_s += cp_f;
-      s.backward_s += cp_b;
-      // Expert all-to-all: exposed, unless DualPipe overlaps it with the other micro-batch's computation, or
-      // Megatron's combined 1F1B hides a share of it.
-      const double ep_exposed = overlap && plan.ep_comm_overlap ? 1.0 - a.ep_overlap_hidden_fraction : 1.0;
-      const double ep_forward = ep_exposed * ep_forward_s * (1.0 + recompute_dispatch);
-      const double ep_backward = ep_exposed * ep_forward_s;
-      double ep_f = ep_forward;
-      double ep_b = ep_backward;
-      if (overlap && plan.schedule == Schedule::dualpipe) {
-        ep_f = std::max(0.0, ep_forward - backward.compute_s());
-        ep_b = std::max(0.0, ep_backward - forward.compute_s());
-      }
-      s.ep_s += ep_f + ep_b;
-      s.forward_s += ep_f;
-      s.backward_s += ep_b;
+    add(s, forward, true);
+    add(s, backward, false);
+    s.weight_s += 0.5 * backward.gemm_s;
+    if (plan.recompute == Recompute::full) {
+      add(s, forward, false);
+    } else {
+      add(s, l.recompute, false);
     }
+    const double recompute_comm = plan.recompute == Recompute::full ? 1.0 : 0.0;
+    const double recompute_dispatch = recompute_comm > 0 || l.recompute_dispatch ? 1.0 : 0.0;
+    const double tp = tp_exposed * tp_forward_s;
+    s.tp_s += tp * (2.0 + recompute_comm);
+    s.forward_s += tp;
+    s.backward_s += tp * (1.0 + recompute_comm);
+    // Ring attention hides behind the attention kernels it feeds; Ulysses' all-to-alls block.
+    const double cp_backward_s = l.cp_backward_exchanges * l.cp.time_s();
+    const bool cp_hides = overlap && l.cp_behind_attention;
+    const double cp_f = cp_hides ? std::max(0.0, cp_forward_s - forward.attention_s) : cp_forward_s;
+    const double cp_b = cp_hides ? std::max(0.0, cp_backward_s - backward.attention_s) : cp_backward_s;
+    s.cp_s += cp_f + cp_b;
+    s.forward_s += cp_f;
+    s.backward_s += cp_b;
+    // Expert all-to-all: exposed, unless DualPipe overlaps it with the other micro-batch's computation, or
+    // Megatron's combined 1F1B hides a share of it.
+    const double ep_exposed = overlap && plan.ep_comm_overlap ? 1.0 - a.ep_overlap_hidden_fraction : 1.0;
+    const double ep_forward = ep_exposed * ep_forward_s * (1.0 + recompute_dispatch);
+    const double ep_backward = ep_exposed * ep_forward_s;
+    double ep_f = ep_forward;
+    double ep_b = ep_backward;
+    if (overlap && plan.schedule == Schedule::dualpipe) {
+      ep_f = std::max(0.0, ep_forward - backward.compute_s());
+      ep_b = std::max(0.0, ep_backward - forward.compute_s());
+    }
+    s.ep_s += ep_f + ep_b;
+    s.forward_s += ep_f;
+    s.backward_s += ep_b;
+    add(stage, s, count);
   };
   for (const auto kind : kLayerKinds) {
     if (layout.count(kind) > 0) account(w.layer(kind), layout.count(kind));
@@ -110,19 +112,19 @@ StageTimes chunk_times(const TrainingJob& job, const StageLayout& layout, const 
   if (layout.head) {
     const int heads = 1 + layout.mtp_modules;
     for (int i = 0; i < heads; ++i) {
-      add(s, w.head, true);
-      add(s, Pass{2.0 * w.head.gemm_s, 0, w.head.memory_s}, false);
+      add(stage, w.head, true);
+      add(stage, Pass{2.0 * w.head.gemm_s, 0, w.head.memory_s}, false);
     }
     for (int i = 0; i < layout.mtp_modules; ++i) {
-      add(s, w.mtp_projection, true);
-      add(s, Pass{2.0 * w.mtp_projection.gemm_s, 0, 0}, false);
+      add(stage, w.mtp_projection, true);
+      add(stage, Pass{2.0 * w.mtp_projection.gemm_s, 0, 0}, false);
     }
   }
   const double overhead = w.overhead_s(layout);
-  s.overhead_s = overhead;
-  s.forward_s += overhead / 2.0;
-  s.backward_s += overhead / 2.0;
-  return s;
+  stage.overhead_s = overhead;
+  stage.forward_s += overhead / 2.0;
+  stage.backward_s += overhead / 2.0;
+  return stage;
 }
 
 // The op order depends on the schedule, pp, vpp and the micro-batches alone, and a plan search or a calibration asks
@@ -315,11 +317,11 @@ TrainingEstimate estimate_training(const TrainingJob& job, const Assumptions& a,
   b.optimizer_s = worst_optimizer;
   b.overhead_s = M * slowest.overhead_s + a.per_step_overhead_s;
   r.step_time_s = b.total_s();
-  complete_estimate(r, job, a);
+  complete_estimate(r, job, a, options.memory);
   return r;
 }
 
-void complete_estimate(TrainingEstimate& r, const TrainingJob& job, const Assumptions& a) {
+void complete_estimate(TrainingEstimate& r, const TrainingJob& job, const Assumptions& a, const MemoryReport* memory) {
   const auto& plan = job.plan;
   // MFU against the fleet's mean bf16 peak (every stage holds the same number of chips).
   double peak_bf16 = 0;
@@ -334,7 +336,7 @@ void complete_estimate(TrainingEstimate& r, const TrainingJob& job, const Assump
   r.mfu = r.model_flop_per_s_per_chip / peak_bf16;
   r.hfu = r.hardware_flops_per_token * r.tokens_per_s_per_chip / peak_bf16;
 
-  r.memory = training_memory(job, r.params, a);
+  r.memory = memory != nullptr ? *memory : training_memory(job, r.params, a);
   if (job.training.tokens > 0) {
     r.steps = job.training.tokens / r.tokens_per_step;
     r.train_s = r.steps * r.step_time_s;

@@ -77,9 +77,18 @@ const std::vector<int>& balanced_counts(int layers, int stages, double last_extr
 std::vector<StageLayout> layouts_from_counts(const ModelArch& model, const std::vector<int>& counts) {
   std::vector<StageLayout> stages(counts.size());
   int next_layer = 0;
+  // A transformer's dense layers come first (layer_kind): a stage's share of them is its range's overlap with them.
+  const int dense = model.is_hybrid() ? 0 : model.dense_layer_count();
   for (std::size_t stage_idx = 0; stage_idx < counts.size(); ++stage_idx) {
     auto& stage = stages[stage_idx];
-    for (int i = 0; i < counts[stage_idx]; ++i, ++next_layer) stage.count(model.layer_kind(next_layer)) += 1;
+    const int n = counts[stage_idx];
+    if (!model.is_hybrid()) {
+      stage.dense_layers = std::clamp(dense - next_layer, 0, n);
+      stage.moe_layers = n - stage.dense_layers;
+      next_layer += n;
+      continue;
+    }
+    for (int i = 0; i < n; ++i, ++next_layer) stage.count(model.layer_kind(next_layer)) += 1;
   }
   stages.front().embedding = true;
   stages.back().head = true;
@@ -408,12 +417,15 @@ double micro_batches_in_flight(const ParallelPlan& plan, long micro_batches, int
   return m;
 }
 
-std::vector<StageLayout> device_stages(const ParallelPlan& plan, const std::vector<StageLayout>& chunks, int device) {
+boost::container::small_vector<StageLayout, 8> device_stages(const ParallelPlan& plan,
+                                                             const std::vector<StageLayout>& chunks, int device) {
+  boost::container::small_vector<StageLayout, 8> held;
   if (plan.schedule == Schedule::dualpipe && plan.pp > 1) {
     // Two model copies running in opposite directions: stage `device` of one, stage pp - 1 - `device` of the other.
-    return {chunks[static_cast<std::size_t>(device)], chunks[static_cast<std::size_t>(plan.pp - 1 - device)]};
+    held.push_back(chunks[static_cast<std::size_t>(device)]);
+    held.push_back(chunks[static_cast<std::size_t>(plan.pp - 1 - device)]);
+    return held;
   }
-  std::vector<StageLayout> held;
   for (std::size_t v = static_cast<std::size_t>(device); v < chunks.size(); v += static_cast<std::size_t>(plan.pp)) {
     held.push_back(chunks[v]);
   }
@@ -475,6 +487,9 @@ MemoryReport training_memory(const TrainingJob& job, const ParamCounts& params, 
   const auto chunks = stage_layouts(model, plan, plan.pp * vpp);
 
   MemoryReport best;
+  // Most stages hold the same layers: the last one's parameters are kept.
+  StageLayout last_stage;
+  StageParams last_params = stage_params(model, params, last_stage, plan);
   for (int device = 0; device < plan.pp; ++device) {
     StageParams held;            // device_params, summed here from the stage_params the loop needs anyway
     double per_micro_batch = 0;  // activations of one micro-batch through all of this device's stages
@@ -482,7 +497,11 @@ MemoryReport training_memory(const TrainingJob& job, const ParamCounts& params, 
     bool head = false;
     int head_count = 0;
     for (const auto& stage : device_stages(plan, chunks, device)) {
-      const auto p = stage_params(model, params, stage, plan);
+      if (!(stage == last_stage)) {
+        last_stage = stage;
+        last_params = stage_params(model, params, stage, plan);
+      }
+      const auto& p = last_params;
       held.dense += p.dense;
       held.expert += p.expert;
       for (const auto kind : kLayerKinds) per_micro_batch += stage.count(kind) * acts_of(kind);

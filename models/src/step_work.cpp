@@ -540,8 +540,14 @@ StepWork build_step_work(const TrainingJob& job, const TopologySummary& topology
   const int replicas = plan.shard_replicas();
   const int expert_shard_ranks = plan.expert_shards();
   const double grad = plan.gradient_bytes;
+  StageParams last_held;
   for (int device = 0; device < plan.pp; ++device) {
     const StageParams held = device_params(model, params, plan, w.chunks, device);
+    if (device > 0 && held.dense == last_held.dense && held.expert == last_held.expert) {
+      w.sync.push_back(w.sync.back());  // most devices hold the same layers: the same traffic
+      continue;
+    }
+    last_held = held;
     DeviceSync sync;
     if (plan.zero == 0) {
       sync.gradients = machine.group_all_reduce(grad * held.dense, dense_ranks, plan.tp);

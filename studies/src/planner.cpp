@@ -334,10 +334,13 @@ PlanSearchResult search_plans(const Scenario& scenario, const Catalogs& catalogs
     }
     if (!own) return true;
     try {
-      bounds.push_back({estimate_training(job, a, bound_options).step_time_s, plan});
+      EstimateOptions with_memory = bound_options;
+      with_memory.memory = &memory;
+      bounds.push_back({estimate_training(job, a, with_memory).step_time_s, plan});
       ++out.evaluated;
       if (options.each) {
-        const auto full = estimate_training(job, a, estimate_options);
+        with_memory.bubble = true;
+        const auto full = estimate_training(job, a, with_memory);
         options.each({plan, Status::estimated, memory, &full, ""});
       }
     } catch (const ModelError& error) {

@@ -80,6 +80,8 @@ struct EstimateOptions {
   // (the forwards and backwards of the stages before the device that must wait: see bubble_lower_bound_s), which
   // makes the step time a lower bound: a plan search walks the schedule only for plans that can still rank.
   bool bubble = true;
+  // The plan's training_memory, when the caller has it already (a plan search checks it first); computed otherwise.
+  const MemoryReport* memory = nullptr;
 };
 
 TrainingEstimate estimate_training(const TrainingJob& job, const Assumptions& assumptions,
@@ -88,6 +90,7 @@ TrainingEstimate estimate_training(const TrainingJob& job, const Assumptions& as
 // The parts of an estimate every tier shares: checks the plan, counts parameters and FLOPs, builds the topology.
 TrainingEstimate prepare_estimate(const TrainingJob& job, const TopologySummary* topology = nullptr);
 // From r.step_time_s (and r.breakdown): throughput, MFU, memory, run length, energy, cost and notes.
-void complete_estimate(TrainingEstimate& r, const TrainingJob& job, const Assumptions& assumptions);
+void complete_estimate(TrainingEstimate& r, const TrainingJob& job, const Assumptions& assumptions,
+                       const MemoryReport* memory = nullptr);
 
 }  // namespace flopcast

@@ -5,6 +5,8 @@
 
 #include <vector>
 
+#include <boost/container/small_vector.hpp>
+
 #include "flopcast/models/accounting.hpp"
 #include "flopcast/models/assumptions.hpp"
 #include "flopcast/models/plan.hpp"
@@ -44,7 +46,8 @@ double head_layer_equivalents(const ModelArch& model);
 
 // The virtual stages pipeline device `device` holds, of `chunks` (the plan's layout over pp x vpp virtual stages, or
 // pp): every pp-th from `device` (interleaved), its own, or DualPipe's pair `device` and pp - 1 - `device`.
-std::vector<StageLayout> device_stages(const ParallelPlan& plan, const std::vector<StageLayout>& chunks, int device);
+boost::container::small_vector<StageLayout, 8> device_stages(const ParallelPlan& plan,
+                                                             const std::vector<StageLayout>& chunks, int device);
 
 // Parameters one chip of a stage holds: the tensor-parallel share of the non-expert weights and the
 // expert-parallel share of the routed experts.
