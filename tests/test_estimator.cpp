@@ -142,6 +142,20 @@ TEST_CASE("the breakdown adds up to the step time", "[models][estimator]") {
   CHECK_THAT(e.mfu, WithinRel(e.flops.model * e.tokens_per_s_per_chip / 989.4e12, 1e-6));
 }
 
+TEST_CASE("an estimate given the plan's memory check reports it and the same step", "[models][estimator]") {
+  // A plan search checks memory first and hands the report to the estimate (EstimateOptions::memory).
+  const auto s = llama70b(R"({"tp": 4, "pp": 4, "cp": 1, "vpp": 5, "sp": true})");
+  const auto own = estimate_training(s.job, assumptions());
+  auto given = training_memory(s.job, count_params(s.job.model), assumptions());
+  CHECK(given.total_bytes == own.memory.total_bytes);
+  given.total_bytes = 1.0;  // marked: the estimate must report the one it was given
+  EstimateOptions options;
+  options.memory = &given;
+  const auto e = estimate_training(s.job, assumptions(), options);
+  CHECK(e.memory.total_bytes == 1.0);
+  CHECK(e.step_time_s == own.step_time_s);
+}
+
 TEST_CASE("data-parallel traffic beyond the compute it overlaps is exposed", "[models][estimator]") {
   // ZeRO-3 over 64 H100 with one micro-batch: gradients, parameters and the two per-micro-batch weight gathers
   // share one stream, so the step lasts at least as long as their sum, whatever each hides on its own.

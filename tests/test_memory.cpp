@@ -147,6 +147,30 @@ TEST_CASE("in-flight micro-batches per pipeline device never exceed the step's",
   CHECK(micro_batches_in_flight({.pp = 8, .schedule = Schedule::one_f_one_b}, 64, 5) == 3.0);
 }
 
+TEST_CASE("a stage's dense and MoE layers are its share of the model's leading dense layers", "[models][memory]") {
+  // DeepSeek-V3: 61 layers, the first 3 dense. Listed 2, 2, 57: stage 0 holds layers 0-1 (both dense), stage 1
+  // layers 2-3 (one dense, one MoE), stage 2 the other 57 (all MoE). Layer by layer (layer_kind) gives the same.
+  const auto model = *test::catalogs().models.find("deepseek-v3");
+  ParallelPlan plan{.pp = 3};
+  plan.layout = PipelineLayout::listed;
+  plan.stage_layers = {2, 2, 57};
+  const auto stages = stage_layouts(model, plan, 3);
+  REQUIRE(stages.size() == 3);
+  CHECK(stages[0].dense_layers == 2);
+  CHECK(stages[0].moe_layers == 0);
+  CHECK(stages[1].dense_layers == 1);
+  CHECK(stages[1].moe_layers == 1);
+  CHECK(stages[2].dense_layers == 0);
+  CHECK(stages[2].moe_layers == 57);
+  int layer = 0;
+  for (const auto& stage : stages) {
+    StageLayout by_layer;
+    for (int i = 0; i < stage.layers(); ++i) by_layer.count(model.layer_kind(layer++)) += 1;
+    CHECK(by_layer.dense_layers == stage.dense_layers);
+    CHECK(by_layer.moe_layers == stage.moe_layers);
+  }
+}
+
 TEST_CASE("pipeline layouts: listed, balanced, and DualPipe's stage pairs", "[models][memory]") {
   const auto model = *test::catalogs().models.find("deepseek-v3");  // 61 layers (3 dense), 1 MTP module
   ParallelPlan plan{.pp = 16, .schedule = Schedule::dualpipe};
