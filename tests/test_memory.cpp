@@ -145,6 +145,9 @@ TEST_CASE("in-flight micro-batches per pipeline device never exceed the step's",
   CHECK(micro_batches_in_flight(plan, 64, 15) == 8.5);
   // 1F1B: stage i holds min(m, pp - i).
   CHECK(micro_batches_in_flight({.pp = 8, .schedule = Schedule::one_f_one_b}, 64, 5) == 3.0);
+  // ZB-H1: stage i adds up to i micro-batches awaiting their weight pass: min(m, pp) on every stage.
+  CHECK(micro_batches_in_flight({.pp = 8, .schedule = Schedule::zero_bubble}, 64, 5) == 8.0);
+  CHECK(micro_batches_in_flight({.pp = 8, .schedule = Schedule::zero_bubble}, 4, 0) == 4.0);
 }
 
 TEST_CASE("a stage's dense and MoE layers are its share of the model's leading dense layers", "[models][memory]") {

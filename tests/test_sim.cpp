@@ -88,6 +88,25 @@ Scenario llama70b_64(const std::string& plan_json = R"({"tp": 8, "pp": 2, "sp": 
   return test::scenario_from(json);
 }
 
+TEST_CASE("ZB-H1 shortens 1F1B's step at both tiers, which agree as 1F1B's do", "[sim][tiers]") {
+  // Llama-3-70B on 64 H100, tp 8, pp 4, 16 micro-batches per replica: the same work, a shorter drain.
+  const auto one_f_one_b = llama70b_64(R"({"tp": 8, "pp": 4, "sp": true})");
+  const auto zb = llama70b_64(R"({"tp": 8, "pp": 4, "sp": true, "schedule": "zb-h1"})");
+  SimOptions options;
+  options.whole_run = false;
+  const double zb_one = estimate_training(zb.job, catalogs().assumptions).step_time_s;
+  const double zb_two = simulate_scenario(zb, catalogs(), options).estimate.step_time_s;
+  const double base_one = estimate_training(one_f_one_b.job, catalogs().assumptions).step_time_s;
+  const double base_two = simulate_scenario(one_f_one_b, catalogs(), options).estimate.step_time_s;
+  INFO("ZB-H1 tier 1 " << zb_one << " s, tier 2 " << zb_two << " s; 1F1B tier 1 " << base_one << " s, tier 2 "
+                       << base_two << " s");
+  CHECK(zb_one < base_one);
+  CHECK(zb_two < base_two);
+  // The planner's floor for the class (kTierGap1F1B, 4 %): tier 2 never that much faster than tier 1.
+  CHECK(zb_two >= 0.96 * zb_one);
+  CHECK_THAT(zb_two, WithinRel(zb_one, 0.05));
+}
+
 TEST_CASE("on a symmetric 64-chip setup tier 3 equals tier 2 within 1%", "[sim][tiers]") {
   for (const char* plan : {R"({"tp": 8, "pp": 2, "sp": true})", R"({"tp": 4, "pp": 4, "sp": true, "schedule": "interleaved", "vpp": 2})",
                            R"({"tp": 8, "pp": 1, "zero": 1})"}) {
@@ -293,6 +312,36 @@ TEST_CASE("combined 1F1B runs one more warm-up forward, then forward-backward pa
   CHECK_THROWS_AS(make_schedule(Schedule::one_f_one_b, 4, 1, 8, true), ModelError);
 }
 
+TEST_CASE("ZB-H1 cuts 1F1B's bubble to (pp - 1)(F + B - W) with no more micro-batches in flight", "[sim][schedule]") {
+  // pp = 4, M = 8, F = 1 s, a whole backward 2 s of which the weight pass W = 1 s (B = 1 s without it). 1F1B:
+  // (M + pp - 1)(F + B + W) = 11 x 3 = 33 s. ZB-H1 (Qi et al. 2024, section 3.1): 8 x 3 = 24 s of work and a bubble of
+  // (pp - 1)(F + B - W) = 3 x (1 + 1 - 1) = 3 s: 27 s.
+  const auto zb = make_schedule(Schedule::zero_bubble, 4, 1, 8);
+  CHECK_THAT(pipeline_makespan_s(zb, std::vector<PassTimes>(4, {1.0, 2.0, 1.0})), WithinRel(27.0, 1e-12));
+  for (int d = 0; d < 4; ++d) {
+    // Every micro-batch's forward and backward once, and a weight pass for each split backward; micro-batches
+    // holding activations (forward done, weight pass not) never exceed pp = 4.
+    const auto& ops = zb.ops[static_cast<std::size_t>(d)];
+    long forwards = 0, backwards = 0, splits = 0, weights = 0, held = 0, peak = 0;
+    for (const auto& op : ops) {
+      if (op.kind == OpKind::forward) ++forwards, ++held;
+      if (op.kind == OpKind::backward) ++backwards, --held;
+      if (op.kind == OpKind::backward_input) ++backwards, ++splits;
+      if (op.kind == OpKind::weight) ++weights, --held;
+      peak = std::max(peak, held);
+    }
+    CHECK(forwards == 8);
+    CHECK(backwards == 8);
+    CHECK(weights == splits);
+    CHECK(peak <= 4);
+    CHECK(splits == (d == 0 ? 0 : d + (4 - d - 1) + 1));  // device 0 never splits; d first steps, drain, last step
+  }
+  // With the weight pass as long as the rest of the backward the bubble is a third of 1F1B's when F = B = W:
+  // 1F1B 3 x 3 = 9 s, ZB-H1 3 x 1 = 3 s.
+  CHECK_THAT(pipeline_makespan_s(make_schedule(Schedule::one_f_one_b, 4, 1, 8), std::vector<PassTimes>(4, {1.0, 2.0, 1.0})),
+             WithinRel(33.0, 1e-12));
+}
+
 TEST_CASE("DualPipe's bubble is about (pp/2 - 1)(F&B + B - 3W)", "[sim][schedule]") {
   // pp = 8, M = 20 (the report's figure 5), F = 1, B = 2, W = 1 per micro-batch and stage; each device does
   // M/2 micro-batches through each of its two stages: 20 x 3 = 60 s of work. With F&B = F + B (no overlap
@@ -425,6 +474,13 @@ TEST_CASE("the simulation reports busy fractions that add up and the busiest lin
     largest_bubble = std::max(largest_bubble, d.bubble_s);
   }
   CHECK(largest_bubble > 0);
+  // ZB-H1: the split backwards' weight passes run from the device's queue; the shares add up as well.
+  const auto zb = simulate_scenario(llama70b_64(R"({"tp": 8, "pp": 4, "sp": true, "schedule": "zb-h1"})"), catalogs());
+  for (const auto& d : zb.devices) {
+    const double sum = d.compute_s + d.exposed_tp_s + d.exposed_cp_s + d.exposed_ep_s + d.exposed_pp_s +
+                       d.exposed_dp_s + d.bubble_s + d.optimizer_s + d.idle_s;
+    CHECK_THAT(sum, WithinRel(zb.estimate.step_time_s, 1e-6));
+  }
   REQUIRE(!r.busiest_links.empty());
   CHECK(r.busiest_links.front().utilisation > 0);
   CHECK(r.busiest_links.front().utilisation <= 1.0 + 1e-9);

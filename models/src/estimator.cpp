@@ -173,7 +173,8 @@ double bubble_s(const TrainingJob& job, const std::vector<std::vector<StageTimes
 // A lower bound on bubble_s without walking the schedule (the plan search's bound). Every pass on device d needs its
 // micro-batch's forwards through the virtual stages before d, so the device starts no earlier than their sum; it then
 // runs all its passes; and its last pass, a backward (or a forward) of a virtual stage d or later, still has the
-// backwards of the stages before d after it. DualPipe defers weight passes, which have nothing after them: none.
+// backwards of the stages before d after it. DualPipe defers weight passes, which have nothing after them: none. ZB-H1
+// may run weight passes after its last backward, beside the earlier stages' backwards: the forwards before d alone.
 double bubble_lower_bound_s(const TrainingJob& job, const std::vector<std::vector<StageTimes>>& chunks,
                             long micro_batches, const StageTimes& slowest) {
   const auto& plan = job.plan;
@@ -190,7 +191,7 @@ double bubble_lower_bound_s(const TrainingJob& job, const std::vector<std::vecto
     }
     makespan = std::max(makespan, before_f + M * work + before_b);
     before_f += own[static_cast<std::size_t>(d)].forward_s;
-    before_b += own[static_cast<std::size_t>(d)].backward_s;
+    if (plan.schedule != Schedule::zero_bubble) before_b += own[static_cast<std::size_t>(d)].backward_s;
   }
   return std::max(0.0, makespan - M * slowest.total_s());
 }
@@ -255,9 +256,15 @@ TrainingEstimate estimate_training(const TrainingJob& job, const Assumptions& a,
   std::vector<std::vector<StageTimes>> chunks;  // per work, per virtual stage
   for (const auto& w : works) {
     auto& out = chunks.emplace_back();
-    for (const auto& layout : w.chunks) out.push_back(chunk_times(job, layout, w, a, overlap));
+    out.reserve(w.chunks.size());
+    for (std::size_t v = 0; v < w.chunks.size(); ++v) {
+      // Most virtual stages hold the same layers as the one before: the same times.
+      const bool same = v > 0 && w.chunks[v] == w.chunks[v - 1];
+      out.push_back(same ? out.back() : chunk_times(job, w.chunks[v], w, a, overlap));
+    }
   }
   std::vector<StageTimes> devices;
+  devices.reserve(static_cast<std::size_t>(plan.pp));
   for (int d = 0; d < plan.pp; ++d) devices.push_back(device_times(job, d, of_device(chunks, d)));
   const StageTimes slowest =
       *std::max_element(devices.begin(), devices.end(),

@@ -413,6 +413,10 @@ double micro_batches_in_flight(const ParallelPlan& plan, long micro_batches, int
       return std::min(m * vpp, chunks) / vpp;
     }
     case Schedule::dualpipe: return std::min(m, pp + 1.0);  // DeepSeek-V3 report, table 2: PP + 1
+    // ZB-H1: device i keeps 1F1B's pp - i micro-batches awaiting their backward and up to i more awaiting their
+    // weight pass (make_schedule), whose saved inputs are most of a layer's activations: counted whole, pp in all
+    // (the paper's "same peak memory as 1F1B", which is device 0's).
+    case Schedule::zero_bubble: return std::min(m, pp);
   }
   return m;
 }

@@ -44,6 +44,7 @@ std::string_view to_string(Schedule schedule) {
     case Schedule::one_f_one_b: return "1f1b";
     case Schedule::interleaved: return "interleaved";
     case Schedule::dualpipe: return "dualpipe";
+    case Schedule::zero_bubble: return "zb-h1";
   }
   return "?";
 }

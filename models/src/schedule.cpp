@@ -62,6 +62,44 @@ PipelineSchedule one_f_one_b(int pp, long m, bool paired) {
   return s;
 }
 
+// ZB-H1 (Qi et al. 2024, section 3.1, as their Megatron-DeepSpeed branch orders it): 1F1B's order, with device d
+// splitting the backwards of its first d steady-state steps (and of its last one) into the input-gradient pass, which
+// the previous stage waits for, and a weight pass kept for later; from the last steady-state step on, each backward
+// is split and followed by one kept weight pass, and the rest run at the end. Device 0, which nothing waits on, runs
+// whole backwards. At most d weight passes wait on device d, beside 1F1B's pp - d micro-batches awaiting their
+// backward: pp in all, device 0's peak under 1F1B. The bubble shrinks from (pp - 1)(F + B + W) to about
+// (pp - 1)(F + B - W), a third when the three passes take the same time.
+PipelineSchedule zero_bubble(int pp, long m) {
+  PipelineSchedule s{chain(pp, 1, m), std::vector<std::vector<PipelineOp>>(pp)};
+  for (int d = 0; d < pp; ++d) {
+    auto& ops = s.ops[d];
+    const long warmup = std::min<long>(pp - d - 1, m);
+    const long steady = m - warmup;
+    long kept = 0;  // weight passes waiting
+    const auto backward_op = [&](bool split) {
+      ops.push_back({split ? OpKind::backward_input : OpKind::backward, d, -1, false});
+      if (split) ++kept;
+    };
+    const auto weight = [&] {
+      ops.push_back({OpKind::weight, -1, -1, false});
+      --kept;
+    };
+    for (long k = 0; k < warmup; ++k) ops.push_back(forward(d));
+    for (long i = 0; i < steady; ++i) {
+      ops.push_back(forward(d));
+      const bool last = i == steady - 1;
+      backward_op(d > 0 && (i < d || last));
+      if (d > 0 && last && i >= d) weight();
+    }
+    for (long i = 0; i < warmup; ++i) {
+      backward_op(d > 0);
+      if (d > 0 && steady + i >= d) weight();
+    }
+    while (kept > 0) weight();
+  }
+  return s;
+}
+
 // Interleaved 1F1B (Narayanan et al. 2021, section 2.2; Megatron-LM's order): micro-batches go through the device's
 // chunks in groups of pp (the last group may be smaller, then all forwards run first); warm-up (pp - d - 1) x 2 + (vpp - 1) x pp forwards.
 PipelineSchedule interleaved(int pp, int vpp, long m, bool paired) {
@@ -184,6 +222,7 @@ PipelineSchedule make_schedule(Schedule schedule, int pp, int vpp, long micro_ba
     case Schedule::one_f_one_b: return one_f_one_b(pp, micro_batches, false);
     case Schedule::interleaved: return interleaved(pp, vpp, micro_batches, paired);
     case Schedule::dualpipe: return dualpipe(pp, micro_batches);
+    case Schedule::zero_bubble: return zero_bubble(pp, micro_batches);
   }
   return one_f_one_b(pp, micro_batches, false);
 }

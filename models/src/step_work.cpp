@@ -541,6 +541,7 @@ StepWork build_step_work(const TrainingJob& job, const TopologySummary& topology
   const int expert_shard_ranks = plan.expert_shards();
   const double grad = plan.gradient_bytes;
   StageParams last_held;
+  w.sync.reserve(static_cast<std::size_t>(plan.pp));
   for (int device = 0; device < plan.pp; ++device) {
     const StageParams held = device_params(model, params, plan, w.chunks, device);
     if (device > 0 && held.dense == last_held.dense && held.expert == last_held.expert) {

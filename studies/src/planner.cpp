@@ -146,6 +146,7 @@ void enumerate_plans(const TrainingJob& job, const ParallelPlan& settings, const
               if (!quick || vpp == 2 || vpp == 4 || vpp == 8) schedules.emplace_back(Schedule::interleaved, vpp);
             }
             if (pp % 2 == 0 && moe) schedules.emplace_back(Schedule::dualpipe, 1);
+            if (!quick) schedules.emplace_back(Schedule::zero_bubble, 1);
           }
           std::erase_if(schedules, [&](const auto& s) {
             return (pin("schedule") && s.first != settings.schedule) || (pin("vpp") && s.second != settings.vpp);
@@ -462,7 +463,7 @@ int schedule_class(const ParallelPlan& p) { return p.pp == 1 ? -1 : static_cast<
 
 double tier_gap(const ParallelPlan& plan) {
   if (plan.pp == 1) return kTierGapNoPipeline;
-  return plan.schedule == Schedule::one_f_one_b ? kTierGap1F1B : kTierGap;
+  return plan.schedule == Schedule::one_f_one_b || plan.schedule == Schedule::zero_bubble ? kTierGap1F1B : kTierGap;
 }
 
 bool plan_before(const ParallelPlan& a, const ParallelPlan& b) {

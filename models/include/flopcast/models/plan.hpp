@@ -17,7 +17,9 @@ namespace flopcast {
 // selective: Megatron-Core's module recomputation (`recompute_modules`); per_op: PyTorch's per-operator selective
 // checkpointing as TorchTitan applies it (selective_ac_option "op", see block_matmuls in memory.hpp).
 enum class Recompute { none, selective, per_op, full };
-enum class Schedule { gpipe, one_f_one_b, interleaved, dualpipe };
+// zero_bubble: ZB-H1 (Qi et al. 2024, "Zero Bubble Pipeline Parallelism", section 3.1): 1F1B with each backward
+// split into its input-gradient pass and its weight-gradient pass, the latter delayed to fill the drain.
+enum class Schedule { gpipe, one_f_one_b, interleaved, dualpipe, zero_bubble };
 // How an MoE layer's tokens reach its experts' grouped GEMMs and come back, which decides the permutation passes
 // through HBM (each a read and a write of every routed copy). deepep: DeepEP's dispatch moves each token once per
 // destination rank; one permute into expert order after it, one un-permute before the combine (Megatron's flex
