@@ -501,7 +501,7 @@ MemoryReport training_memory(const TrainingJob& job, const ParamCounts& params, 
     bool head = false;
     int head_count = 0;
     for (const auto& stage : device_stages(plan, chunks, device)) {
-      if (!(stage == last_stage)) {
+      if (stage != last_stage) {
         last_stage = stage;
         last_params = stage_params(model, params, stage, plan);
       }
