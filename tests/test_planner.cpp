@@ -325,6 +325,40 @@ TEST_CASE("the re-rank finds what re-ranking each schedule's best would, skippin
   CHECK(tier_gap(plan) == kTierGap1F1B);
 }
 
+TEST_CASE("a plan that fits only with activations offloaded takes the fewest layers that fit", "[planner]") {
+  // Llama 3.1 405B on 16,384 H100: a few plans without a pipeline or recomputation fit only with some layers'
+  // activations in host memory (Transformer Engine's CPU offloading, which Megatron runs with pp 1 and no
+  // recomputation); each takes the fewest layers that fit, as more only lengthen the step.
+  const auto scenario =
+      load_scenario(std::filesystem::path(FLOPCAST_SOURCE_ROOT) / "scenarios/shipped/llama3-405b-h100.json", test::catalogs());
+  const auto& a = test::catalogs().assumptions;
+  PlanSearchOptions options;
+  options.rerank_tier = Tier::analytical;
+  options.compare_given = false;
+  PlanSearchResult result;
+  const auto every = every_plan(scenario, options, &result);
+  const auto params = count_params(scenario.job.model);
+  long offloaded = 0;
+  for (const auto& c : every) {
+    if (c.plan.offload_activation_layers == 0) continue;
+    ++offloaded;
+    INFO(plan_summary(c.plan));
+    CHECK(c.plan.pp == 1);
+    CHECK(c.plan.recompute == Recompute::none);
+    CHECK(plan_summary(c.plan).find("layers offloaded") != std::string::npos);
+    TrainingJob job = scenario.job;
+    job.plan = c.plan;
+    CHECK(training_memory(job, params, a).fits);
+    job.plan.offload_activation_layers -= 1;
+    CHECK_FALSE(training_memory(job, params, a).fits);
+  }
+  CHECK(offloaded > 0);
+  CHECK(offloaded == result.offloaded);
+  // Pinned, every candidate keeps the scenario's (none).
+  options.pinned = {"offload_activation_layers"};
+  CHECK(search_plans(scenario, test::catalogs(), options).offloaded == 0);
+}
+
 TEST_CASE("plan summaries name every dimension that is not trivial", "[planner]") {
   ParallelPlan p;
   p.tp = 8;

@@ -88,6 +88,34 @@ std::vector<T> pinned_or(const std::set<std::string>& pinned, const char* key, T
 // The least tier 2 can find for a plan estimated at tier 1.
 double tier2_floor_s(const PlanCandidate& c) { return c.tier1_step_time_s * (1.0 - tier_gap(c.plan)); }
 
+// The fewest layers whose activations Transformer Engine's CPU offloading must move to host memory for `job`'s plan to
+// fit, or 0 when none does. Megatron offloads with pp 1, no recomputation and fewer layers than the model's
+// (TransformerConfig's checks); the memory only shrinks and the stall (offload_stall_s) only grows with more layers,
+// so the fewest that fit make the plan's fastest variant, and when layers - 1 do not fit, no variant does.
+int fewest_offloaded_layers(TrainingJob& job, const ParamCounts& params, const Assumptions& a) {
+  const int original = job.plan.offload_activation_layers;
+  const auto fits = [&](int layers) {
+    job.plan.offload_activation_layers = layers;
+    return training_memory(job, params, a).fits;
+  };
+  int lo = 1;
+  int hi = job.model.layers - 1;
+  int found = 0;
+  if (hi >= lo && fits(hi)) {
+    while (lo < hi) {  // the least that fits lies in [lo, hi]
+      const int mid = lo + (hi - lo) / 2;
+      if (fits(mid)) {
+        hi = mid;
+      } else {
+        lo = mid + 1;
+      }
+    }
+    found = hi;
+  }
+  job.plan.offload_activation_layers = original;
+  return found;
+}
+
 // What the search knows of a plan before modelling it.
 enum class Known {
   nothing,
@@ -235,7 +263,7 @@ void enumerate_plans(const TrainingJob& job, const ParallelPlan& settings, const
                         // Its expert tensor parallelism where the candidate's ranks divide into it, its activation
                         // offloading without a pipeline (Megatron refuses it with one).
                         if ((static_cast<long>(tp) * cp * dp) % (static_cast<long>(ep) * p.etp) != 0) p.etp = 1;
-                        if (pp > 1) p.offload_activation_layers = 0;
+                        if (pp > 1 || (!quick && !pin("offload_activation_layers"))) p.offload_activation_layers = 0;
                         // Micro-batches last, smallest first: memory never shrinks as they grow, so once one does
                         // not fit, the larger ones are known not to fit without the memory model.
                         const bool dominated = prune && !quick && !tp_overlap && tp > 1 && !pin("tp_comm_overlap");
@@ -277,6 +305,7 @@ std::string plan_summary(const ParallelPlan& p) {
                         p.cp_algo == ContextParallelAlgo::ring ? "" : fmt::format(" ({})", to_string(p.cp_algo)));
   }
   text += fmt::format(", zero {}{}", p.zero, p.zero >= 3 && !p.reshard_after_forward ? " (no reshard)" : "");
+  if (p.offload_activation_layers > 0) text += fmt::format(", {} layers offloaded", p.offload_activation_layers);
   return text + fmt::format(", micro-batch {}, recompute {}", p.micro_batch, to_string(p.recompute));
 }
 
@@ -309,6 +338,11 @@ PlanSearchResult search_plans(const Scenario& scenario, const Catalogs& catalogs
   for (const auto& key : plan_dimensions()) {
     if (pinned.count(key) > 0) out.pinned.push_back(key);
   }
+  // Activation offloading, where Megatron runs it (see fewest_offloaded_layers), is tried only on a plan that does not
+  // fit without it: it never shortens a step.
+  const bool offload_free = !options.quick && pinned.count("offload_activation_layers") == 0 &&
+                            scenario.job.cluster.node.host_link_bandwidth_per_direction.has_value() &&
+                            !scenario.job.training.full_iteration_graph && !scenario.job.model.is_hybrid();
   enumerate_plans(scenario.job, scenario.job.plan, pinned, options.quick, prune,
                   [&](const ParallelPlan& plan, Known known) {
     const bool own = out.enumerated++ % shards == options.shard;
@@ -326,27 +360,35 @@ PlanSearchResult search_plans(const Scenario& scenario, const Catalogs& catalogs
     }
     if (!own && !prune) return true;
     job.plan = plan;
-    const auto memory = training_memory(job, params, a);
+    auto memory = training_memory(job, params, a);
+    if (!memory.fits && offload_free && plan.pp == 1 && plan.recompute == Recompute::none) {
+      if (const int layers = fewest_offloaded_layers(job, params, a); layers > 0) {
+        job.plan.offload_activation_layers = layers;
+        memory = training_memory(job, params, a);
+        if (own) ++out.offloaded;
+      }
+    }
+    const ParallelPlan& candidate = job.plan;
     if (!memory.fits) {
       if (!own) return false;
       ++out.out_of_memory;
-      if (options.each) options.each({plan, Status::out_of_memory, memory, nullptr, ""});
+      if (options.each) options.each({candidate, Status::out_of_memory, memory, nullptr, ""});
       return false;
     }
     if (!own) return true;
     try {
       EstimateOptions with_memory = bound_options;
       with_memory.memory = &memory;
-      bounds.push_back({estimate_training(job, a, with_memory).step_time_s, plan});
+      bounds.push_back({estimate_training(job, a, with_memory).step_time_s, candidate});
       ++out.evaluated;
       if (options.each) {
         with_memory.bubble = true;
         const auto full = estimate_training(job, a, with_memory);
-        options.each({plan, Status::estimated, memory, &full, ""});
+        options.each({candidate, Status::estimated, memory, &full, ""});
       }
     } catch (const ModelError& error) {
       ++out.invalid;  // a schedule the batch cannot fill (too few micro-batches), and the like
-      if (options.each) options.each({plan, Status::not_runnable, memory, nullptr, error.what()});
+      if (options.each) options.each({candidate, Status::not_runnable, memory, nullptr, error.what()});
     }
     return true;
   });

@@ -18,9 +18,13 @@
 //                      activation and MLA's up-projection) or full
 //   tp_comm_overlap    TP collectives behind the GEMMs or not (tp > 1)
 //   ep_comm_overlap    Megatron's combined 1F1B or not, where the candidate can run it (MoE, ep > 1)
+//   offload_activation_layers
+//                      none, or where a plan with pp 1 and no recomputation does not fit, the fewest layers whose
+//                      activations Transformer Engine's CPU offloading moves to host memory for it to fit (the node
+//                      needs a host link); not in the quick space, which keeps the scenario's
 // Not searched: the precision and the optimizer's state formats (the training recipe's, not the plan's), expert
-// tensor parallelism, activation offloading and the dispatcher (the scenario's, where a candidate can run them). The
-// scenario's own plan settings for dp overlap are kept.
+// tensor parallelism and the dispatcher (the scenario's, where a candidate can run them). The scenario's own plan
+// settings for dp overlap are kept.
 
 #include <functional>
 #include <optional>
@@ -90,6 +94,7 @@ struct PlanSearchResult {
   long dominated = 0;      // without TP overlap where the same plan has it: never faster, the same memory; not modelled
   long invalid = 0;        // rejected by a schedule or divisibility rule
   long out_of_memory = 0;  // pruned by the memory model (this shard's)
+  long offloaded = 0;      // fitting only with activation offloading (the fewest layers that fit), this shard's
   long pruned_by_memory = 0;  // of those, known from a smaller micro-batch without the memory model
   long evaluated = 0;      // tier-1 estimates
   long pipelines_walked = 0;  // of those, estimated with the pipeline's fill and drain: the rest, bounded without
