@@ -318,7 +318,7 @@ int plan_scenario(const PlanOptions& options, const Catalogs& catalogs, std::ost
                         {"reranked", result.reranked},
                         {"tier_gap", kTierGap},
                         {"tier_gaps", {{"no_pipeline", kTierGapNoPipeline}, {"1f1b", kTierGap1F1B},
-                                       {"interleaved", kTierGap}, {"dualpipe", kTierGap}, {"zb-h1", kTierGap1F1B},
+                                       {"interleaved", kTierGap}, {"dualpipe", kTierGap1F1B}, {"zb-h1", kTierGap1F1B},
                                        {"gpipe", kTierGap}}},
                         {"best", nlohmann::json::array()}};  // no wall-clock times: the same search, the same bytes
     for (const auto& c : result.best) j["best"].push_back(candidate_json(c));
@@ -357,7 +357,7 @@ int plan_scenario(const PlanOptions& options, const Catalogs& catalogs, std::ost
                result.rerank_wall_s, options.top_k,
                result.reranked > options.top_k
                    ? fmt::format(",\n               and the best of {} other schedule{} that tier 2 could rank among them "
-                                 "(tier 2 is up to\n               {:.0f} % faster than tier 1: {:.0f} % with 1F1B or ZB-H1, "
+                                 "(tier 2 is up to\n               {:.0f} % faster than tier 1: {:.0f} % with 1F1B, ZB-H1 or DualPipe, "
                                  "{:.0f} % without a pipeline)",
                                  result.reranked - options.top_k, result.reranked - options.top_k == 1 ? "" : "s",
                                  100 * kTierGap,

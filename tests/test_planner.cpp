@@ -320,7 +320,7 @@ TEST_CASE("the re-rank finds what re-ranking each schedule's best would, skippin
   plan.schedule = Schedule::interleaved;
   CHECK(tier_gap(plan) == kTierGap);
   plan.schedule = Schedule::dualpipe;
-  CHECK(tier_gap(plan) == kTierGap);
+  CHECK(tier_gap(plan) == kTierGap1F1B);
   plan.schedule = Schedule::zero_bubble;
   CHECK(tier_gap(plan) == kTierGap1F1B);
 }

@@ -505,7 +505,14 @@ int schedule_class(const ParallelPlan& p) { return p.pp == 1 ? -1 : static_cast<
 
 double tier_gap(const ParallelPlan& plan) {
   if (plan.pp == 1) return kTierGapNoPipeline;
-  return plan.schedule == Schedule::one_f_one_b || plan.schedule == Schedule::zero_bubble ? kTierGap1F1B : kTierGap;
+  switch (plan.schedule) {
+    case Schedule::one_f_one_b:
+    case Schedule::zero_bubble:
+    case Schedule::dualpipe: return kTierGap1F1B;
+    case Schedule::interleaved:
+    case Schedule::gpipe: break;
+  }
+  return kTierGap;
 }
 
 bool plan_before(const ParallelPlan& a, const ParallelPlan& b) {
