@@ -144,7 +144,7 @@ const PipelineSchedule& cached_schedule(Schedule kind, int pp, int vpp, long mic
 StageTimes device_times(const TrainingJob& job, int d, const std::vector<StageTimes>& chunks) {
   const int pp = job.plan.pp;
   StageTimes total;
-  if (job.plan.schedule == Schedule::dualpipe && pp > 1) {
+  if (job.plan.dualpipe()) {
     add(total, chunks[d], 0.5);
     add(total, chunks[pp - 1 - d], 0.5);
     return total;

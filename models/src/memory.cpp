@@ -424,7 +424,7 @@ double micro_batches_in_flight(const ParallelPlan& plan, long micro_batches, int
 boost::container::small_vector<StageLayout, 8> device_stages(const ParallelPlan& plan,
                                                              const std::vector<StageLayout>& chunks, int device) {
   boost::container::small_vector<StageLayout, 8> held;
-  if (plan.schedule == Schedule::dualpipe && plan.pp > 1) {
+  if (plan.dualpipe()) {
     // Two model copies running in opposite directions: stage `device` of one, stage pp - 1 - `device` of the other.
     held.push_back(chunks[static_cast<std::size_t>(device)]);
     held.push_back(chunks[static_cast<std::size_t>(plan.pp - 1 - device)]);
@@ -486,7 +486,7 @@ MemoryReport training_memory(const TrainingJob& job, const ParamCounts& params, 
   const double dense_shards = plan.dense_shards();
   const double moe_shards = plan.expert_shards();
   const double optimizer_bytes_per_param = kMasterWeightBytes + 2.0 * plan.optimizer_moment_bytes;
-  const bool dualpipe = plan.schedule == Schedule::dualpipe && plan.pp > 1;
+  const bool dualpipe = plan.dualpipe();
   const int vpp = plan.schedule == Schedule::interleaved ? plan.vpp : 1;
   const auto chunks = stage_layouts(model, plan, plan.pp * vpp);
 

@@ -502,7 +502,7 @@ StepWork build_step_work(const TrainingJob& job, const TopologySummary& topology
   w.moe_model = model.is_moe();
   w.head = layers.head_forward();
   w.mtp_projection = layers.mtp_projection_forward();
-  if (plan.schedule == Schedule::dualpipe && plan.pp > 1 && plan.ep > 1 && model.is_moe()) {
+  if (plan.dualpipe() && plan.ep > 1 && model.is_moe()) {
     // DualPipe overlaps each all-to-all with the other micro-batch's kernels by giving the all-to-all kernels SMs of
     // their own (DeepSeek-V3 report, section 3.2.2: 20 of the H800's 132): every kernel runs on the rest.
     const double slower = 1.0 / (1.0 - a.kernel(job.cluster.chip.family).all_to_all_sm_fraction);

@@ -137,6 +137,8 @@ struct ParallelPlan {
   // ZeRO-3 / FSDP that reshards after each pass gathers the weights again before every micro-batch's forward and
   // backward; without resharding (or below ZeRO-3) they are gathered once, at the start of the step. Every tier.
   bool gathers_weights_per_pass() const { return zero >= 3 && reshard_after_forward; }
+  // DualPipe's two model copies in opposite directions (with one stage it is a plain forward and backward).
+  bool dualpipe() const { return schedule == Schedule::dualpipe && pp > 1; }
   // What keeps combined 1F1B (ep_comm_overlap) from running with this plan, the first of: experts not split over
   // ranks, a pipeline schedule other than interleaved, full recomputation (Megatron refuses it). The scenario
   // checks and the planner ask this one rule; make_schedule guards the schedule part for its own callers.
