@@ -1,7 +1,7 @@
 #pragma once
-// Pipeline schedules as op orders per device. A virtual stage is a slice of the model on one device (1F1B and GPipe:
-// one per device; interleaved: vpp per device; DualPipe: two per device, one of each model copy running in opposite
-// directions). Each device runs its ops in order; an op waits for its input from the neighbouring stage.
+// Pipeline schedules as op orders per device. A virtual stage is a slice of the model on one device (1F1B, GPipe and
+// ZB-H1: one per device; interleaved: vpp per device; DualPipe: two per device, one of each model copy running in
+// opposite directions). Each device runs its ops in order; an op waits for its input from the neighbouring stage.
 
 #include <string>
 #include <vector>
