@@ -118,10 +118,10 @@ void StepSimulation::wait(Device& d, int kind, const sg4::SemaphorePtr& done) {
   exposed(d, kind) += now() - start;
 }
 
-sg4::SemaphorePtr StepSimulation::post(Device& d, int kind, const Collective& c, double scale, std::string label) {
+sg4::SemaphorePtr StepSimulation::post(Device& d, int kind, const Collective& c, double scale, const char* label) {
   auto done = sg4::Semaphore::create(0);
   ensure_stream(d, kind);
-  d.streams[kind].post({&c, scale, nullptr, 0, 0, nullptr, done, std::move(label), false});
+  d.streams[kind].post({&c, scale, nullptr, 0, 0, nullptr, done, label, false});
   return done;
 }
 
@@ -181,7 +181,9 @@ void StepSimulation::receive(Device& d, int stage, int direction) {
 
 void StepSimulation::ep_collective(Device& d, PassState& state, const Collective& c) {
   if (state.pair_all_to_alls != nullptr && !c.empty()) {
-    state.pair_all_to_alls->push_back(post(d, kEp, c, 1.0, "expert all-to-all"));
+    ensure_stream(d, kEp);
+    d.streams[kEp].post({&c, 1.0, nullptr, 0, 0, nullptr, nullptr, "expert all-to-all", false});
+    *state.pair_all_to_alls = true;
     return;
   }
   const double hidden = d.work->ep_overlap_hidden_fraction;
@@ -271,7 +273,7 @@ void StepSimulation::backward_layer(Device& d, PassState& state, const LayerWork
   }
 }
 
-void StepSimulation::forward_pass(Device& d, int v, std::vector<sg4::SemaphorePtr>* pair_all_to_alls) {
+void StepSimulation::forward_pass(Device& d, int v, bool* pair_all_to_alls) {
   const auto& vs = sched_.stages[v];
   const auto& layout = d.work->chunks[vs.layout];
   if (vs.prev >= 0) receive(d, v, 0);
@@ -296,7 +298,7 @@ void StepSimulation::forward_pass(Device& d, int v, std::vector<sg4::SemaphorePt
 }
 
 void StepSimulation::backward_pass(Device& d, int v, bool split, bool received,
-                                   std::vector<sg4::SemaphorePtr>* pair_all_to_alls) {
+                                   bool* pair_all_to_alls) {
   const auto& vs = sched_.stages[v];
   const auto& layout = d.work->chunks[vs.layout];
   if (vs.next >= 0 && !received) receive(d, v, 1);
@@ -364,10 +366,14 @@ void StepSimulation::run_op(Device& d, const PipelineOp& op) {
         backward_pass(d, op.backward_stage, op.backward_split, gradient_input);
         break;
       }
-      std::vector<sg4::SemaphorePtr> all_to_alls;
-      forward_pass(d, op.stage, &all_to_alls);
-      backward_pass(d, op.backward_stage, op.backward_split, gradient_input, &all_to_alls);
-      for (const auto& done : all_to_alls) wait(d, kEp, done);
+      bool posted = false;
+      forward_pass(d, op.stage, &posted);
+      backward_pass(d, op.backward_stage, op.backward_split, gradient_input, &posted);
+      if (posted) {  // the stream runs its requests in order: done when a marker after the last one is
+        auto done = sg4::Semaphore::create(0);
+        d.streams[kEp].post({nullptr, 1.0, nullptr, 0, 0, nullptr, done, "", false});
+        wait(d, kEp, done);
+      }
       break;
     }
   }

@@ -45,7 +45,7 @@ struct Request {
   double latency_s = 0;
   sg4::SemaphorePtr notify;  // released when the transfer is done (the receiver's channel)
   sg4::SemaphorePtr done;    // released when the request is done (a waiting sender)
-  std::string label;
+  const char* label = "";  // for the trace: a literal
   bool stop = false;
 };
 
@@ -149,7 +149,7 @@ class StepSimulation {
 
   void wait(Device& d, int kind, const sg4::SemaphorePtr& done);
 
-  sg4::SemaphorePtr post(Device& d, int kind, const Collective& c, double scale, std::string label);
+  sg4::SemaphorePtr post(Device& d, int kind, const Collective& c, double scale, const char* label);
 
   void ensure_stream(Device& d, int kind);
 
@@ -168,8 +168,9 @@ class StepSimulation {
   struct PassState {
     sg4::SemaphorePtr tp_pending;  // an overlapped TP collective still running
     sg4::SemaphorePtr ep_pending;  // the hidden share of an overlapped expert all-to-all still running
-    // A DualPipe pair's expert all-to-alls: posted without waiting, all waited for when the pair ends.
-    std::vector<sg4::SemaphorePtr>* pair_all_to_alls = nullptr;
+    // A DualPipe pair's expert all-to-alls: posted without waiting (true once one is), all waited for when the pair
+    // ends.
+    bool* pair_all_to_alls = nullptr;
   };
 
   // Combined 1F1B (ep_comm_overlap) hides a share of each expert all-to-all behind the paired micro-batch's kernels
@@ -200,11 +201,11 @@ class StepSimulation {
   }
 
   // `pair_all_to_alls`: the pass is half of a DualPipe pair, whose expert all-to-alls it posts there.
-  void forward_pass(Device& d, int v, std::vector<sg4::SemaphorePtr>* pair_all_to_alls = nullptr);
+  void forward_pass(Device& d, int v, bool* pair_all_to_alls = nullptr);
 
   // `received`: the gradient input was taken already (a DualPipe pair waits for both its inputs before it starts).
   void backward_pass(Device& d, int v, bool split, bool received = false,
-                     std::vector<sg4::SemaphorePtr>* pair_all_to_alls = nullptr);
+                     bool* pair_all_to_alls = nullptr);
 
   // ZeRO-3: the stage's weights gathered before each pass (prefetched during the previous one when overlapping).
   void zero3_gather(Device& d, const StageLayout& layout);
