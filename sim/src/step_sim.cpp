@@ -118,11 +118,22 @@ void StepSimulation::wait(Device& d, int kind, const sg4::SemaphorePtr& done) {
   exposed(d, kind) += now() - start;
 }
 
+void StepSimulation::enqueue(Device& d, int kind, const Collective& c, double scale, const char* label,
+                             sg4::SemaphorePtr done) {
+  ensure_stream(d, kind);
+  d.streams[kind].post({&c, scale, nullptr, 0, 0, nullptr, std::move(done), label, false});
+}
+
 sg4::SemaphorePtr StepSimulation::post(Device& d, int kind, const Collective& c, double scale, const char* label) {
   auto done = sg4::Semaphore::create(0);
-  ensure_stream(d, kind);
-  d.streams[kind].post({&c, scale, nullptr, 0, 0, nullptr, done, label, false});
+  enqueue(d, kind, c, scale, label, done);
   return done;
+}
+
+void StepSimulation::wait_stream(Device& d, int kind) {
+  auto done = sg4::Semaphore::create(0);
+  d.streams[kind].post({nullptr, 1.0, nullptr, 0, 0, nullptr, done, "", false});
+  wait(d, kind, done);
 }
 
 void StepSimulation::ensure_stream(Device& d, int kind) {
@@ -181,8 +192,7 @@ void StepSimulation::receive(Device& d, int stage, int direction) {
 
 void StepSimulation::ep_collective(Device& d, PassState& state, const Collective& c) {
   if (state.pair_all_to_alls != nullptr && !c.empty()) {
-    ensure_stream(d, kEp);
-    d.streams[kEp].post({&c, 1.0, nullptr, 0, 0, nullptr, nullptr, "expert all-to-all", false});
+    enqueue(d, kEp, c, 1.0, "expert all-to-all");
     *state.pair_all_to_alls = true;
     return;
   }
@@ -369,11 +379,7 @@ void StepSimulation::run_op(Device& d, const PipelineOp& op) {
       bool posted = false;
       forward_pass(d, op.stage, &posted);
       backward_pass(d, op.backward_stage, op.backward_split, gradient_input, &posted);
-      if (posted) {  // the stream runs its requests in order: done when a marker after the last one is
-        auto done = sg4::Semaphore::create(0);
-        d.streams[kEp].post({nullptr, 1.0, nullptr, 0, 0, nullptr, done, "", false});
-        wait(d, kEp, done);
-      }
+      if (posted) wait_stream(d, kEp);
       break;
     }
   }
@@ -410,11 +416,7 @@ void StepSimulation::start_device(Device& d) {
     }
     while (!d.weight_queue.empty()) run_op(d, {OpKind::weight, -1, -1, false});
     // Drain: pipeline sends, then the gradient reduction.
-    if (d.streams[kPp].running) {
-      auto done = sg4::Semaphore::create(0);
-      d.streams[kPp].post({nullptr, 1.0, nullptr, 0, 0, nullptr, done, "", false});
-      wait(d, kPp, done);
-    }
+    if (d.streams[kPp].running) wait_stream(d, kPp);
     if (dp_overlap()) {
       for (auto& bucket : gradient_buckets_[d.index]) wait(d, kDp, bucket);
     } else {

@@ -150,6 +150,11 @@ class StepSimulation {
   void wait(Device& d, int kind, const sg4::SemaphorePtr& done);
 
   sg4::SemaphorePtr post(Device& d, int kind, const Collective& c, double scale, const char* label);
+  // `post` without a semaphore of its own: `done`, if any, is released when it ends.
+  void enqueue(Device& d, int kind, const Collective& c, double scale, const char* label,
+               sg4::SemaphorePtr done = nullptr);
+  // Waits until the stream has run everything posted to it so far (it runs its requests in order), as exposed time.
+  void wait_stream(Device& d, int kind);
 
   void ensure_stream(Device& d, int kind);
 
