@@ -73,6 +73,7 @@ struct PlanOptions {
   bool all = false;      // every plan of the space, estimated in full, to `csv_file`
   std::string csv_file;
   std::vector<std::string> pin;  // dimensions of the space kept at the scenario's values
+  std::vector<std::string> precisions;  // training precisions to search ("all": each the chip runs)
 };
 int plan_scenario(const PlanOptions& options, const Catalogs& catalogs, std::ostream& out);
 

@@ -38,6 +38,33 @@ std::set<std::string> pinned_dimensions(const PlanOptions& options) {
   return out;
 }
 
+// The precisions --precisions names ("all": each the scenario's chip runs), each checked; empty where none are named.
+std::vector<Precision> asked_precisions(const PlanOptions& options, const Scenario& scenario) {
+  std::vector<std::string> known;
+  for (const auto precision : kAllPrecisions) known.emplace_back(to_string(precision));
+  const Chip& chip = scenario.job.cluster.chip;
+  std::vector<Precision> out;
+  for (const auto& name : options.precisions) {
+    if (name == "all") {
+      for (const auto precision : kAllPrecisions) {
+        if (chip.peak(gemm_data_type(precision))) out.push_back(precision);
+      }
+      continue;
+    }
+    const auto precision = parse_precision(name);
+    if (!precision) {
+      throw InputError("--precisions", "", fmt::format("unknown precision \"{}\"{}; known: {}, or all", name,
+                                                       did_you_mean(name, known), join(known, ", ")));
+    }
+    if (!chip.peak(gemm_data_type(*precision))) {
+      throw InputError("--precisions", "", fmt::format("{} has no {} tensor cores (no {} peak in the catalog)", chip.id,
+                                                       name, to_string(gemm_data_type(*precision))));
+    }
+    out.push_back(*precision);
+  }
+  return out;
+}
+
 // Under mpirun: each rank estimates its share of the space; rank 0 gathers every rank's best K and schedule leaders,
 // keeps the best K of all, and re-ranks them with each schedule's leader that could rank (rerank_with_challengers).
 // The other ranks return after sending.
@@ -51,6 +78,7 @@ bool gather_search(const Scenario& scenario, const Catalogs& catalogs, const Pla
   search.shard = rank();
   search.shards = ranks();
   search.pinned = pinned_dimensions(options);
+  search.precisions = asked_precisions(options, scenario);
   result = search_plans(scenario, catalogs, search);
   if (rank() != 0) {
     nlohmann::json share = {{"out_of_memory", result.out_of_memory},
@@ -62,9 +90,12 @@ bool gather_search(const Scenario& scenario, const Catalogs& catalogs, const Pla
                             {"pipelines_walked", result.pipelines_walked},
                             {"tier1_wall_s", result.tier1_wall_s},
                             {"plans", nlohmann::json::array()}};
-    for (const auto& c : result.best) share["plans"].push_back(plan_to_json(c.plan));
+    const auto sent = [](const PlanCandidate& c) {
+      return nlohmann::json{{"parallelism", plan_to_json(c.plan)}, {"precision", std::string(to_string(c.precision))}};
+    };
+    for (const auto& c : result.best) share["plans"].push_back(sent(c));
     share["challengers"] = nlohmann::json::array();
-    for (const auto& c : result.challengers) share["challengers"].push_back(plan_to_json(c.plan));
+    for (const auto& c : result.challengers) share["challengers"].push_back(sent(c));
     send_to_root(share.dump());
     return false;
   }
@@ -79,12 +110,13 @@ bool gather_search(const Scenario& scenario, const Catalogs& catalogs, const Pla
     result.pipelines_walked += share.at("pipelines_walked").get<long>();
     result.tier1_wall_s = std::max(result.tier1_wall_s, share.at("tier1_wall_s").get<double>());
     // Read back through the scenario parser, the one reader of plans.
-    const auto read = [&](const nlohmann::json& p) {
+    const auto read = [&](const nlohmann::json& sent) {
       auto json = scenario.resolved;
-      json["parallelism"] = p;
+      json["parallelism"] = sent.at("parallelism");
+      json["training"]["precision"] = sent.at("precision");
       const auto received = parse_scenario(json, fmt::format("plan from rank {}", source),
                                            std::filesystem::path(scenario.file).parent_path(), catalogs);
-      return estimate_plan(scenario, received.job.plan, catalogs);
+      return estimate_plan(scenario, received.job.plan, catalogs, received.job.training.precision);
     };
     for (const auto& p : share.at("plans")) result.best.push_back(read(p));
     for (const auto& p : share.at("challengers")) result.challengers.push_back(read(p));
@@ -109,10 +141,17 @@ bool gather_search(const Scenario& scenario, const Catalogs& catalogs, const Pla
   return true;
 }
 
-nlohmann::json candidate_json(const PlanCandidate& c) {
+std::vector<std::string> precision_names(const std::vector<Precision>& precisions) {
+  std::vector<std::string> out;
+  for (const auto precision : precisions) out.emplace_back(to_string(precision));
+  return out;
+}
+
+nlohmann::json candidate_json(const PlanCandidate& c, bool precisions_searched) {
   const auto& e = c.estimate;
   return {{"parallelism", plan_to_json(c.plan)},
-          {"summary", plan_summary(c.plan)},
+          {"precision", std::string(to_string(c.precision))},
+          {"summary", plan_summary(c.plan, precisions_searched ? std::optional(c.precision) : std::nullopt)},
           {"tier", std::string(to_string(c.tier))},
           {"step_time_s", e.step_time_s},
           {"tier1_step_time_s", c.tier1_step_time_s},
@@ -263,11 +302,12 @@ int plan_scenario(const PlanOptions& options, const Catalogs& catalogs, std::ost
     search.top_k = options.top_k;
     search.rerank_tier = options.tier;
     search.pinned = pinned;
+    search.precisions = asked_precisions(options, scenario);
     std::string csv;
     long rows = 0;
     if (options.all) {
       csv = "tp,sp,tp_comm_overlap,pp,vpp,schedule,layout,dp,ep,ep_comm_overlap,cp,cp_algo,zero,reshard_after_forward,"
-            "micro_batch,recompute,recompute_modules,offload_activation_layers,status,memory_per_chip_gib,"
+            "micro_batch,recompute,recompute_modules,offload_activation_layers,precision,status,memory_per_chip_gib,"
             "usable_per_chip_gib,step_time_s,tokens_per_s_per_chip,mfu,train_days,cost_usd,why\n";
       search.each = [&](const EvaluatedPlan& e) {
         const auto& p = e.plan;
@@ -276,11 +316,11 @@ int plan_scenario(const PlanOptions& options, const Catalogs& catalogs, std::ost
                                                                                 : "not runnable";
         const auto modules = p.recompute == Recompute::selective ? recompute_module_names(p.recompute_modules)
                                                                   : std::vector<std::string>{};
-        csv += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.3f},{:.3f}", p.tp, p.sp ? 1 : 0,
+        csv += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.3f},{:.3f}", p.tp, p.sp ? 1 : 0,
                            p.tp_comm_overlap ? 1 : 0, p.pp, p.vpp, to_string(p.schedule), to_string(p.layout), p.dp, p.ep,
                            p.ep_comm_overlap ? 1 : 0, p.cp, to_string(p.cp_algo),
                            p.zero, p.reshard_after_forward ? 1 : 0, p.micro_batch, to_string(p.recompute),
-                           csv_field(join(modules, " ")), p.offload_activation_layers, status,
+                           csv_field(join(modules, " ")), p.offload_activation_layers, to_string(e.precision), status,
                            e.memory.total_bytes / kBytesPerGiB,
                            e.memory.usable_bytes / kBytesPerGiB);
         if (e.estimate) {
@@ -303,6 +343,8 @@ int plan_scenario(const PlanOptions& options, const Catalogs& catalogs, std::ost
       }
     }
   }
+  // With more than one precision searched, each plan names its own.
+  const bool searched = result.precisions.size() > 1;
   if (options.json) {
     nlohmann::json j = {{"name", scenario.name},
                         {"file", scenario.file},
@@ -312,6 +354,7 @@ int plan_scenario(const PlanOptions& options, const Catalogs& catalogs, std::ost
                         {"offloaded", result.offloaded},
                         {"dominated", result.dominated},
                         {"pinned", result.pinned},
+                        {"precisions", precision_names(result.precisions)},
                         {"invalid", result.invalid},
                         {"evaluated", result.evaluated},
                         {"pipelines_walked", result.pipelines_walked},
@@ -323,8 +366,8 @@ int plan_scenario(const PlanOptions& options, const Catalogs& catalogs, std::ost
                                 Schedule::zero_bubble, Schedule::gpipe}) {
       j["tier_gaps"][std::string(to_string(schedule))] = tier_gap({.pp = 2, .schedule = schedule});
     }
-    for (const auto& c : result.best) j["best"].push_back(candidate_json(c));
-    if (result.given) j["scenario_plan"] = candidate_json(*result.given);
+    for (const auto& c : result.best) j["best"].push_back(candidate_json(c, searched));
+    if (result.given) j["scenario_plan"] = candidate_json(*result.given, searched);
     out << j.dump(2) << '\n';
     return 0;
   }
@@ -332,7 +375,10 @@ int plan_scenario(const PlanOptions& options, const Catalogs& catalogs, std::ost
   fmt::print(out, "{}\n", wrap_lines(fmt::format("Plan search: {}  ({})", scenario.name, scenario.file), 100, 2));
   fmt::print(out, "  job          {} on {} x {} in {}-chip nodes;\n               {} sequences of {} tokens per step, {}\n",
              job.model.name, job.cluster.chips, job.cluster.chip.id, job.cluster.node.chip_count(),
-             job.training.global_batch, job.training.seq_len, to_string(job.training.precision));
+             job.training.global_batch, job.training.seq_len,
+             searched ? fmt::format("{} searched (the file: {})", join(precision_names(result.precisions), ", "),
+                                    to_string(job.training.precision))
+                      : std::string(to_string(job.training.precision)));
   const double rate = result.tier1_wall_s > 0 ? static_cast<double>(result.enumerated) / result.tier1_wall_s : 0.0;
   fmt::print(out, "  space        {} plans{} in {:.3f} s ({:.0f} plans/s, tier 1):\n", result.enumerated,
              result.pinned.empty() ? "" : fmt::format(" with {} pinned", join(result.pinned, ", ")), result.tier1_wall_s,
@@ -371,7 +417,8 @@ int plan_scenario(const PlanOptions& options, const Catalogs& catalogs, std::ost
   const auto row = [&](const std::string& label, const PlanCandidate& c) {
     fmt::print(out, "  {:>4} {:>11} {:>11} {:>14} {:>7} {:>12}\n         {}\n", label, seconds(c.estimate.step_time_s),
                seconds(c.tier1_step_time_s), count(c.estimate.tokens_per_s_per_chip), percent(c.estimate.mfu),
-               bytes(c.estimate.memory.total_bytes), plan_summary(c.plan));
+               bytes(c.estimate.memory.total_bytes),
+               plan_summary(c.plan, searched ? std::optional(c.precision) : std::nullopt));
   };
   for (std::size_t i = 0; i < result.best.size(); ++i) row(fmt::format("{}", i + 1), result.best[i]);
   if (result.given) {

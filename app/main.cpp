@@ -284,7 +284,13 @@ int run(int argc, char** argv) {
                                "\"stated\" for every one the block gives",
                                flopcast::join(flopcast::plan_dimensions(), ", ")))
       ->delimiter(',');
+  plan->add_option("--precisions", plan_options.precisions,
+                   "Training precisions to search, each plan at each (comma-separated: bf16, fp8, mxfp8, nvfp4; "
+                   "\"all\": every one the chip runs). Default: the scenario's training.search_precisions, or its "
+                   "precision alone (FP8 changes the numerics: the recipe's choice)")
+      ->delimiter(',');
   plan->footer("Examples:\n  flopcast plan scenarios/shipped/deepseek-v3-h800.json --top 5\n"
+               "  flopcast plan scenarios/shipped/llama3-405b-h100.json --precisions bf16,fp8\n"
                "  flopcast plan scenarios/shipped/deepseek-v3-h800.json --all --csv results/plans.csv\n"
                "  flopcast plan scenarios/shipped/llama3-405b-h100.json --pin tp,tp_comm_overlap\n"
                "  flopcast plan scenarios/claims/scenarios/llama3-70b-h100-1024.json --deadline-days 30 --tokens 15e12 "

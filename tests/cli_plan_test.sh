@@ -23,6 +23,14 @@ expect plan-file-pin-bad 2 'pinned-bad.json: /parallelism/pin/0: "tpp" is not a 
 expect plan-rows 0 "^ +1 +[0-9.]+ s +[0-9.]+ s .* %.*GiB$" "" -- @plan
 expect plan-file 0 "^ +file " "" -- "$flopcast" plan --tier analytical scenarios/claims/scenarios/llama3-70b-h100-1024.json
 expect plan-row-plan 0 "^ {9}tp [0-9]+" "" -- @plan
+# --precisions searches each plan at each precision the chip runs ("all"); the best names its own, and every CSV row its.
+"$flopcast" plan --json --tier analytical --top 2 --precisions all scenarios/claims/scenarios/llama3-70b-h100-1024.json >"$work/precisions.json"
+expect plan-precisions-json 0 "^ok$" "" -- python3 -c "import json; d = json.load(open('$work/precisions.json')); print('ok' if d['precisions'] == ['bf16', 'fp8'] and d['best'][0]['precision'] == 'fp8' and d['best'][0]['summary'].endswith(', fp8') and d['scenario_plan']['precision'] == 'bf16' else 'bad')"
+expect plan-precisions-text 0 "bf16, fp8 searched \\(the file: bf16\\)" "" -- "$flopcast" plan --tier analytical --top 1 --precisions bf16,fp8 scenarios/claims/scenarios/llama3-70b-h100-1024.json
+expect plan-precisions-bad 2 'unknown precision "fp9" \(did you mean "fp8"\?\)' "" -- "$flopcast" plan --tier analytical --precisions fp9 scenarios/claims/scenarios/llama3-70b-h100-1024.json
+expect plan-precisions-chip 2 "h100-sxm has no nvfp4 tensor cores" "" -- "$flopcast" plan --tier analytical --precisions nvfp4 scenarios/claims/scenarios/llama3-70b-h100-1024.json
+"$flopcast" plan --tier analytical --all --csv "$work/precisions.csv" --precisions bf16,fp8 scenarios/claims/scenarios/llama3-70b-h100-1024.json >/dev/null
+expect plan-precisions-csv 0 "^ok$" "" -- python3 -c "import csv, collections; rows = list(csv.DictReader(open('$work/precisions.csv'))); n = collections.Counter(r['precision'] for r in rows); print('ok' if set(n) == {'bf16', 'fp8'} and n['bf16'] == n['fp8'] else 'bad')"
 # plan --all --csv: every plan of the space, one row each; the estimated rows are the plans the search says fit and run.
 "$flopcast" plan --tier analytical --all --csv "$work/all-plans.csv" --json scenarios/claims/scenarios/llama3-70b-h100-1024.json >"$work/all-plans.json"
 expect plan-all-csv 0 "^ok$" "" -- python3 -c "import csv, json; rows = list(csv.DictReader(open('$work/all-plans.csv'))); d = json.load(open('$work/all-plans.json')); est = [float(r['step_time_s']) for r in rows if r['status'] == 'estimated']; print('ok' if len(rows) == d['enumerated'] and len(est) == d['evaluated'] and sum(r['status'] == 'out of memory' for r in rows) == d['out_of_memory'] and abs(min(est) / d['best'][0]['step_time_s'] - 1) < 1e-5 else 'bad')"

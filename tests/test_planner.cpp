@@ -18,7 +18,7 @@ std::vector<PlanCandidate> every_plan(const Scenario& scenario, PlanSearchOption
   std::vector<PlanCandidate> every;
   options.each = [&](const EvaluatedPlan& e) {
     if (e.status == EvaluatedPlan::Status::estimated) {
-      every.push_back({e.plan, *e.estimate, Tier::analytical, e.estimate->step_time_s});
+      every.push_back({e.plan, *e.estimate, Tier::analytical, e.estimate->step_time_s, e.precision});
     }
   };
   auto result = search_plans(scenario, test::catalogs(), options);
@@ -457,6 +457,81 @@ TEST_CASE("the search reports every plan of the space to `each`, and its best is
   // The bound-pruned search's best is the fastest of every plan estimated in full.
   REQUIRE(result.best.size() == 1);
   CHECK(result.best.front().estimate.step_time_s == fastest_s);
+}
+
+TEST_CASE("the precision is searched where asked: each plan at each, the best K exact over both", "[planner]") {
+  // Llama 3 8B on 64 H100 (bf16 in the file). Asked for bf16 and fp8, the space is both spaces, one after the other,
+  // and its best K are the best K of every plan at either precision, each estimated in full.
+  const auto scenario = test::scenario_from(kJob);
+  PlanSearchOptions options;
+  options.rerank_tier = Tier::analytical;
+  options.compare_given = false;
+  options.top_k = 4;
+  PlanSearchResult bf16_only;
+  const auto bf16_every = every_plan(scenario, options, &bf16_only);
+  CHECK(bf16_only.precisions == std::vector<Precision>{Precision::bf16});
+  options.precisions = {Precision::fp8, Precision::bf16};  // in the search's own order whatever the order asked
+  PlanSearchResult both;
+  const auto both_every = every_plan(scenario, options, &both);
+  CHECK(both.precisions == std::vector<Precision>{Precision::bf16, Precision::fp8});
+  CHECK(both.enumerated == 2 * bf16_only.enumerated);
+  options.each = {};
+  const auto pruned = search_plans(scenario, test::catalogs(), options);
+  REQUIRE(pruned.best.size() == 4);
+  for (std::size_t i = 0; i < 4; ++i) {
+    INFO(i << ": " << plan_summary(pruned.best[i].plan, pruned.best[i].precision));
+    CHECK(same_candidate(pruned.best[i], both_every[i]));
+    CHECK(pruned.best[i].estimate.step_time_s == both_every[i].estimate.step_time_s);
+    // Each candidate's estimate is its plan at its precision, as estimate_plan makes it.
+    const auto again = estimate_plan(scenario, pruned.best[i].plan, test::catalogs(), pruned.best[i].precision);
+    CHECK(again.estimate.step_time_s == Approx(pruned.best[i].tier1_step_time_s).epsilon(1e-12));
+  }
+  // FP8 GEMMs run at twice the bf16 peak on H100 (1,979 against 989 TFLOP/s dense): the best plan trains in fp8,
+  // and faster than the bf16 search's best.
+  CHECK(pruned.best.front().precision == Precision::fp8);
+  CHECK(pruned.best.front().estimate.step_time_s < bf16_every.front().estimate.step_time_s);
+  CHECK(plan_summary(pruned.best.front().plan, Precision::fp8).ends_with(", fp8"));
+  // The candidate's scenario is the file's with the candidate's plan and precision.
+  const auto candidate = with_candidate(scenario, pruned.best.front());
+  CHECK(candidate.job.training.precision == Precision::fp8);
+  CHECK(plan_before(candidate.job.plan, pruned.best.front().plan) == false);
+  // The re-rank simulates each candidate at its own precision.
+  options.rerank_tier = Tier::replica;
+  options.top_k = 2;
+  const auto reranked = search_plans(scenario, test::catalogs(), options);
+  REQUIRE_FALSE(reranked.best.empty());
+  const auto& best = reranked.best.front();
+  CHECK(best.tier == Tier::replica);
+  CHECK(best.precision == Precision::fp8);
+  std::vector<PlanCandidate> as_bf16{best};
+  as_bf16.front().precision = Precision::bf16;
+  rerank(scenario, test::catalogs(), as_bf16, Tier::replica);
+  CHECK(as_bf16.front().estimate.step_time_s > best.estimate.step_time_s);
+}
+
+TEST_CASE("the precisions searched come from the options, the scenario's list, or its precision", "[planner]") {
+  auto json = kJob;
+  CHECK(searched_precisions(test::scenario_from(json), {}) == std::vector<Precision>{Precision::bf16});
+  json["training"]["search_precisions"] = {"fp8", "bf16"};
+  const auto listed = test::scenario_from(json);
+  CHECK(listed.search_precisions == std::vector<Precision>{Precision::fp8, Precision::bf16});
+  CHECK(searched_precisions(listed, {}) == std::vector<Precision>{Precision::bf16, Precision::fp8});
+  CHECK(searched_precisions(listed, {Precision::fp8}) == std::vector<Precision>{Precision::fp8});
+  // The quick space keeps the file's precision.
+  PlanSearchOptions quick;
+  quick.quick = true;
+  quick.rerank_tier = Tier::analytical;
+  CHECK(search_plans(listed, test::catalogs(), quick).precisions == std::vector<Precision>{Precision::bf16});
+  // A precision the chip does not run is refused, from the options and in the file (with its JSON path).
+  CHECK_THROWS_WITH(searched_precisions(listed, {Precision::mxfp8}), Catch::Contains("h100-sxm has no mxfp8"));
+  json["training"]["search_precisions"] = {"bf16", "mxfp8"};
+  CHECK_THROWS_WITH(test::scenario_from(json), Catch::Contains("/training/search_precisions/1") &&
+                                                   Catch::Contains("no mxfp8 tensor cores"));
+  json["training"]["search_precisions"] = {"fp9"};
+  CHECK_THROWS_WITH(test::scenario_from(json), Catch::Contains("/training/search_precisions/0") &&
+                                                   Catch::Contains("unknown precision \"fp9\""));
+  json["training"]["search_precisions"] = nlohmann::json::array();
+  CHECK_THROWS_WITH(test::scenario_from(json), Catch::Contains("/training/search_precisions"));
 }
 
 }  // namespace flopcast

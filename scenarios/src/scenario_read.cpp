@@ -363,6 +363,25 @@ void ScenarioParser::read_training(JsonReader& root) {
   }();
   training.precision =
       parse_precision(t->choice("precision", Need::optional, kPrecisions).value_or("bf16")).value_or(Precision::bf16);
+  // The precisions the plan search tries (the chip must run each); the scenario's precision alone where none.
+  if (auto names = t->strings("search_precisions", Need::optional)) {
+    const Chip& chip = job().cluster.chip;
+    for (std::size_t i = 0; i < names->size(); ++i) {
+      const auto precision = parse_precision((*names)[i]);
+      if (!precision) {
+        t->problem_at("search_precisions", i, fmt::format("unknown precision \"{}\"{}; known: {}", (*names)[i],
+                                                          did_you_mean((*names)[i], kPrecisions),
+                                                          join(kPrecisions, ", ")));
+      } else if (!chip.id.empty() && !chip.peak(gemm_data_type(*precision))) {
+        t->problem_at("search_precisions", i,
+                      fmt::format("{} has no {} tensor cores (no {} peak in the catalog)", chip.id,
+                                  to_string(*precision), to_string(gemm_data_type(*precision))));
+      } else {
+        scenario_.search_precisions.push_back(*precision);
+      }
+    }
+    if (names->empty()) t->problem("search_precisions", "lists no precision; leave it out to search the precision alone");
+  }
   tokens_given_ = t->number("tokens", Need::optional, {.min = 0, .max = 1e18, .min_exclusive = true});
   training.dropout = t->boolean("dropout", Need::optional).value_or(false);
   training.flash_attention = t->boolean("flash_attention", Need::optional).value_or(true);

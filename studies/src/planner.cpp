@@ -290,7 +290,7 @@ void enumerate_plans(const TrainingJob& job, const ParallelPlan& settings, const
 
 }  // namespace
 
-std::string plan_summary(const ParallelPlan& p) {
+std::string plan_summary(const ParallelPlan& p, std::optional<Precision> precision) {
   std::string pipeline = fmt::format("pp {}", p.pp);
   if (p.pp > 1) {
     pipeline += p.schedule == Schedule::interleaved ? fmt::format(" (interleaved, vpp {}", p.vpp)
@@ -306,7 +306,33 @@ std::string plan_summary(const ParallelPlan& p) {
   }
   text += fmt::format(", zero {}{}", p.zero, p.zero >= 3 && !p.reshard_after_forward ? " (no reshard)" : "");
   if (p.offload_activation_layers > 0) text += fmt::format(", {} layers offloaded", p.offload_activation_layers);
-  return text + fmt::format(", micro-batch {}, recompute {}", p.micro_batch, to_string(p.recompute));
+  text += fmt::format(", micro-batch {}, recompute {}", p.micro_batch, to_string(p.recompute));
+  if (precision) text += fmt::format(", {}", to_string(*precision));
+  return text;
+}
+
+Scenario with_candidate(const Scenario& scenario, const PlanCandidate& candidate) {
+  Scenario out = scenario;
+  out.job.plan = candidate.plan;
+  out.job.training.precision = candidate.precision;
+  return out;
+}
+
+std::vector<Precision> searched_precisions(const Scenario& scenario, const std::vector<Precision>& asked) {
+  const auto& listed = !asked.empty() ? asked : scenario.search_precisions;
+  if (listed.empty()) return {scenario.job.training.precision};
+  const Chip& chip = scenario.job.cluster.chip;
+  std::vector<Precision> out;
+  for (const Precision precision : kAllPrecisions) {  // in a fixed order, each once
+    if (std::find(listed.begin(), listed.end(), precision) == listed.end()) continue;
+    if (!chip.peak(gemm_data_type(precision))) {
+      throw ModelError(fmt::format("{} has no {} tensor cores (no {} peak in the catalog): it cannot train in {}",
+                                   chip.id, to_string(precision), to_string(gemm_data_type(precision)),
+                                   to_string(precision)));
+    }
+    out.push_back(precision);
+  }
+  return out;
 }
 
 PlanSearchResult search_plans(const Scenario& scenario, const Catalogs& catalogs, const PlanSearchOptions& options) {
@@ -324,6 +350,7 @@ PlanSearchResult search_plans(const Scenario& scenario, const Catalogs& catalogs
   struct Bounded {
     double bound_s;  // tier 1 without walking the pipeline: a lower bound on the plan's step time
     ParallelPlan plan;
+    Precision precision;
   };
   std::vector<Bounded> bounds;
   TrainingJob job = scenario.job;
@@ -343,61 +370,69 @@ PlanSearchResult search_plans(const Scenario& scenario, const Catalogs& catalogs
   const bool offload_free = !options.quick && pinned.count("offload_activation_layers") == 0 &&
                             scenario.job.cluster.node.host_link_bandwidth_per_direction.has_value() &&
                             !scenario.job.training.full_iteration_graph && !scenario.job.model.is_hybrid();
-  enumerate_plans(scenario.job, scenario.job.plan, pinned, options.quick, prune,
-                  [&](const ParallelPlan& plan, Known known) {
-    const bool own = out.enumerated++ % shards == options.shard;
-    using Status = EvaluatedPlan::Status;
-    if (known == Known::dominated) {
-      if (own) ++out.dominated;
-      return true;
-    }
-    if (known == Known::out_of_memory) {
-      if (own) {
+  // The precisions, one space after another (the quick space keeps the scenario's).
+  out.precisions = options.quick ? std::vector<Precision>{scenario.job.training.precision}
+                                 : searched_precisions(scenario, options.precisions);
+  for (const Precision precision : out.precisions) {
+    job.training.precision = precision;
+    enumerate_plans(scenario.job, scenario.job.plan, pinned, options.quick, prune,
+                    [&](const ParallelPlan& plan, Known known) {
+      const bool own = out.enumerated++ % shards == options.shard;
+      using Status = EvaluatedPlan::Status;
+      if (known == Known::dominated) {
+        if (own) ++out.dominated;
+        return true;
+      }
+      if (known == Known::out_of_memory) {
+        if (own) {
+          ++out.out_of_memory;
+          ++out.pruned_by_memory;
+        }
+        return false;
+      }
+      if (!own && !prune) return true;
+      job.plan = plan;
+      auto memory = training_memory(job, params, a);
+      if (!memory.fits && offload_free && plan.pp == 1 && plan.recompute == Recompute::none) {
+        if (const int layers = fewest_offloaded_layers(job, params, a); layers > 0) {
+          job.plan.offload_activation_layers = layers;
+          memory = training_memory(job, params, a);
+          if (own) ++out.offloaded;
+        }
+      }
+      const ParallelPlan& candidate = job.plan;
+      if (!memory.fits) {
+        if (!own) return false;
         ++out.out_of_memory;
-        ++out.pruned_by_memory;
+        if (options.each) options.each({candidate, precision, Status::out_of_memory, memory, nullptr, ""});
+        return false;
       }
-      return false;
-    }
-    if (!own && !prune) return true;
-    job.plan = plan;
-    auto memory = training_memory(job, params, a);
-    if (!memory.fits && offload_free && plan.pp == 1 && plan.recompute == Recompute::none) {
-      if (const int layers = fewest_offloaded_layers(job, params, a); layers > 0) {
-        job.plan.offload_activation_layers = layers;
-        memory = training_memory(job, params, a);
-        if (own) ++out.offloaded;
+      if (!own) return true;
+      try {
+        EstimateOptions with_memory = bound_options;
+        with_memory.memory = &memory;
+        bounds.push_back({estimate_training(job, a, with_memory).step_time_s, candidate, precision});
+        ++out.evaluated;
+        if (options.each) {
+          with_memory.bubble = true;
+          const auto full = estimate_training(job, a, with_memory);
+          options.each({candidate, precision, Status::estimated, memory, &full, ""});
+        }
+      } catch (const ModelError& error) {
+        ++out.invalid;  // a schedule the batch cannot fill (too few micro-batches), and the like
+        if (options.each) options.each({candidate, precision, Status::not_runnable, memory, nullptr, error.what()});
       }
-    }
-    const ParallelPlan& candidate = job.plan;
-    if (!memory.fits) {
-      if (!own) return false;
-      ++out.out_of_memory;
-      if (options.each) options.each({candidate, Status::out_of_memory, memory, nullptr, ""});
-      return false;
-    }
-    if (!own) return true;
-    try {
-      EstimateOptions with_memory = bound_options;
-      with_memory.memory = &memory;
-      bounds.push_back({estimate_training(job, a, with_memory).step_time_s, candidate});
-      ++out.evaluated;
-      if (options.each) {
-        with_memory.bubble = true;
-        const auto full = estimate_training(job, a, with_memory);
-        options.each({candidate, Status::estimated, memory, &full, ""});
-      }
-    } catch (const ModelError& error) {
-      ++out.invalid;  // a schedule the batch cannot fill (too few micro-batches), and the like
-      if (options.each) options.each({candidate, Status::not_runnable, memory, nullptr, error.what()});
-    }
-    return true;
-  });
+      return true;
+    });
+  }
   // The full estimate in order of the bound, until the bound reaches the K-th best step time: no later plan can rank
   // (one with an equal bound still can, on the tie-break). Tier 2 ranks schedules differently from tier 1 (it
   // simulates the bubble and the overlaps that tier 1 adds up), by up to its class's tier_gap (at most kTierGap): the
   // best plan of each schedule class within kTierGap of the best is found too, and re-ranked where it could rank.
   std::sort(bounds.begin(), bounds.end(), [](const Bounded& x, const Bounded& y) {
-    return x.bound_s != y.bound_s ? x.bound_s < y.bound_s : plan_before(x.plan, y.plan);
+    if (x.bound_s != y.bound_s) return x.bound_s < y.bound_s;
+    if (plan_before(x.plan, y.plan) || plan_before(y.plan, x.plan)) return plan_before(x.plan, y.plan);
+    return x.precision < y.precision;
   });
   const auto keep = static_cast<std::size_t>(std::max(1, options.top_k));
   const bool classes = (options.rerank_tier != Tier::analytical || options.keep_challengers) && !options.quick;
@@ -414,7 +449,8 @@ PlanSearchResult search_plans(const Scenario& scenario, const Catalogs& catalogs
     const bool may_lead_class = classes && (it == class_best.end() || b.bound_s <= it->second.estimate.step_time_s);
     if (b.bound_s > kth && !may_lead_class) continue;
     job.plan = b.plan;
-    PlanCandidate c{std::move(b.plan), estimate_training(job, a, estimate_options), Tier::analytical, 0};
+    job.training.precision = b.precision;
+    PlanCandidate c{std::move(b.plan), estimate_training(job, a, estimate_options), Tier::analytical, 0, b.precision};
     c.tier1_step_time_s = c.estimate.step_time_s;
     ++out.pipelines_walked;
     if (classes && (it == class_best.end() || ranks_before(c, it->second))) class_best.insert_or_assign(cls, c);
@@ -435,7 +471,8 @@ PlanSearchResult search_plans(const Scenario& scenario, const Catalogs& catalogs
   }
   if (options.compare_given) {
     try {
-      PlanCandidate given{scenario.job.plan, estimate_training(scenario.job, a, estimate_options), Tier::analytical, 0};
+      PlanCandidate given{scenario.job.plan, estimate_training(scenario.job, a, estimate_options), Tier::analytical, 0,
+                          scenario.job.training.precision};
       given.tier1_step_time_s = given.estimate.step_time_s;
       std::vector<PlanCandidate> one{std::move(given)};
       rerank(scenario, catalogs, one, options.rerank_tier);
@@ -478,9 +515,8 @@ std::vector<PlanCandidate> class_challengers(std::vector<PlanCandidate> candidat
   std::set<int> classes;
   for (auto& c : candidates) {
     if (!classes.insert(schedule_class(c.plan)).second) continue;
-    const bool in_best = std::any_of(best.begin(), best.end(), [&](const PlanCandidate& b) {
-      return !plan_before(b.plan, c.plan) && !plan_before(c.plan, b.plan);
-    });
+    const bool in_best =
+        std::any_of(best.begin(), best.end(), [&](const PlanCandidate& b) { return same_candidate(b, c); });
     if (!in_best) out.push_back(std::move(c));
   }
   return out;
@@ -489,8 +525,7 @@ std::vector<PlanCandidate> class_challengers(std::vector<PlanCandidate> candidat
 void rerank(const Scenario& scenario, const Catalogs& catalogs, std::vector<PlanCandidate>& candidates, Tier tier) {
   if (tier != Tier::analytical) {
     for (auto& c : candidates) {
-      Scenario s = scenario;
-      s.job.plan = c.plan;
+      const Scenario s = with_candidate(scenario, c);
       SimOptions sim;
       sim.tier = tier;
       sim.whole_run = false;  // plans are ranked by step time; a failure model would add the same run to each
@@ -526,15 +561,22 @@ bool plan_before(const ParallelPlan& a, const ParallelPlan& b) {
   return key(a) < key(b);
 }
 
-bool ranks_before(const PlanCandidate& a, const PlanCandidate& b) {
-  if (a.estimate.step_time_s != b.estimate.step_time_s) return a.estimate.step_time_s < b.estimate.step_time_s;
-  return plan_before(a.plan, b.plan);
+bool same_candidate(const PlanCandidate& a, const PlanCandidate& b) {
+  return a.precision == b.precision && !plan_before(a.plan, b.plan) && !plan_before(b.plan, a.plan);
 }
 
-PlanCandidate estimate_plan(const Scenario& scenario, const ParallelPlan& plan, const Catalogs& catalogs) {
+bool ranks_before(const PlanCandidate& a, const PlanCandidate& b) {
+  if (a.estimate.step_time_s != b.estimate.step_time_s) return a.estimate.step_time_s < b.estimate.step_time_s;
+  if (plan_before(a.plan, b.plan) || plan_before(b.plan, a.plan)) return plan_before(a.plan, b.plan);
+  return a.precision < b.precision;
+}
+
+PlanCandidate estimate_plan(const Scenario& scenario, const ParallelPlan& plan, const Catalogs& catalogs,
+                            std::optional<Precision> precision) {
   TrainingJob job = scenario.job;
   job.plan = plan;
-  PlanCandidate c{plan, estimate_training(job, catalogs.assumptions), Tier::analytical, 0};
+  if (precision) job.training.precision = *precision;
+  PlanCandidate c{plan, estimate_training(job, catalogs.assumptions), Tier::analytical, 0, job.training.precision};
   c.tier1_step_time_s = c.estimate.step_time_s;
   return c;
 }

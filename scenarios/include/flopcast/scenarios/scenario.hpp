@@ -79,6 +79,8 @@ struct Scenario {
   std::optional<FailureSettings> failures;  // the whole run is simulated when set ("failures" section, enabled)
   // "parallelism.pin": the plan search's dimensions (plan_dimensions()) kept at the file's values, sorted.
   std::vector<std::string> pinned;
+  // "training.search_precisions": the precisions the plan search tries, each one the chip runs (empty: the job's).
+  std::vector<Precision> search_precisions;
   // Prices taken from the catalog rather than given: they carry the catalog's range into the prediction intervals.
   struct CatalogPrices {
     bool chip = false;                // costs.usd_per_chip_hour or costs.ownership.chip_capex_usd

@@ -22,9 +22,13 @@
 //                      none, or where a plan with pp 1 and no recomputation does not fit, the fewest layers whose
 //                      activations Transformer Engine's CPU offloading moves to host memory for it to fit (the node
 //                      needs a host link); not in the quick space, which keeps the scenario's
-// Not searched: the precision and the optimizer's state formats (the training recipe's, not the plan's), expert
-// tensor parallelism and the dispatcher (the scenario's, where a candidate can run them). The scenario's own plan
-// settings for dp overlap are kept.
+//   precision          the scenario's (training.precision), unless it lists training.search_precisions or the search
+//                      is given PlanSearchOptions::precisions (flopcast plan --precisions): each of those the chip
+//                      runs (FP8 or MXFP8 change the numerics: the recipe's choice, so the search asks before it
+//                      tries them); not in the quick space
+// Not searched: the optimizer's state formats (the training recipe's, not the plan's), expert tensor parallelism and
+// the dispatcher (the scenario's, where a candidate can run them). The scenario's own plan settings for dp overlap
+// are kept.
 
 #include <functional>
 #include <optional>
@@ -40,6 +44,7 @@ namespace flopcast {
 struct EvaluatedPlan {
   enum class Status { estimated, out_of_memory, not_runnable };
   const ParallelPlan& plan;
+  Precision precision;
   Status status;
   const MemoryReport& memory;
   const TrainingEstimate* estimate;  // tier 1 in full (the pipeline's fill and drain walked); null unless estimated
@@ -77,6 +82,9 @@ struct PlanSearchOptions {
   // without FlashAttention, and the scenario's overlap and attention settings where a candidate can run them; the
   // best K alone are re-ranked.
   bool quick = false;
+  // The training precisions to search (each one the chip runs); empty: the scenario's search_precisions, or its
+  // precision alone where it lists none.
+  std::vector<Precision> precisions;
   // Leave the re-rank to the caller: the best K at tier 1 in `best` and each schedule class's best beside them in
   // `challengers` (a shard of a search split across processes, whose root re-ranks them with
   // rerank_with_challengers).
@@ -88,7 +96,15 @@ struct PlanCandidate {
   TrainingEstimate estimate;  // at the candidate's tier
   Tier tier = Tier::analytical;
   double tier1_step_time_s = 0;
+  Precision precision = Precision::bf16;  // the training precision it runs (the scenario's unless searched)
 };
+
+// The scenario with a candidate's plan and precision: the job the candidate estimates.
+Scenario with_candidate(const Scenario& scenario, const PlanCandidate& candidate);
+
+// The precisions a search tries: `asked` (or the scenario's training.search_precisions where `asked` is empty, or its
+// precision alone), each checked against the chip. ModelError names one the chip cannot run.
+std::vector<Precision> searched_precisions(const Scenario& scenario, const std::vector<Precision>& asked);
 
 struct PlanSearchResult {
   long enumerated = 0;     // plans generated
@@ -106,6 +122,7 @@ struct PlanSearchResult {
   double rerank_wall_s = 0;
   std::vector<std::string> pinned;     // the dimensions kept at the scenario's values (the options' and the file's),
                                        // in plan_dimensions() order
+  std::vector<Precision> precisions;   // the training precisions searched
   std::optional<PlanCandidate> given;  // the scenario's own plan, at the re-rank tier (if it is valid)
   std::vector<PlanCandidate> best;     // fastest first, at the re-rank tier
   std::vector<PlanCandidate> challengers;  // with keep_challengers: each schedule class's best not in `best`, tier 1
@@ -118,6 +135,8 @@ PlanSearchResult search_plans(const Scenario& scenario, const Catalogs& catalogs
 bool ranks_before(const PlanCandidate& a, const PlanCandidate& b);
 // The tie-break: by the plan's dimensions.
 bool plan_before(const ParallelPlan& a, const ParallelPlan& b);
+// The same plan at the same precision.
+bool same_candidate(const PlanCandidate& a, const PlanCandidate& b);
 
 // `candidates` at `tier` (each simulated), fastest first.
 void rerank(const Scenario& scenario, const Catalogs& catalogs, std::vector<PlanCandidate>& candidates, Tier tier);
@@ -133,8 +152,10 @@ long rerank_with_challengers(const Scenario& scenario, const Catalogs& catalogs,
 std::vector<PlanCandidate> class_challengers(std::vector<PlanCandidate> candidates,
                                              const std::vector<PlanCandidate>& best);
 
-// Tier 1 of the scenario's job with `plan` (ModelError if the plan cannot run).
-PlanCandidate estimate_plan(const Scenario& scenario, const ParallelPlan& plan, const Catalogs& catalogs);
+// Tier 1 of the scenario's job with `plan` at `precision` (the scenario's where none; ModelError if the plan cannot
+// run).
+PlanCandidate estimate_plan(const Scenario& scenario, const ParallelPlan& plan, const Catalogs& catalogs,
+                            std::optional<Precision> precision = std::nullopt);
 
 // The scenario's job on `chips` chips of `chip` in its default nodes, priced at its catalog rental price (or capex);
 // the parallel plan is left to a search. ModelError when the chip has no price for the scenario's cost mode or the
@@ -168,7 +189,8 @@ std::optional<SizedPlan> fewest_chips(const Scenario& scenario, const Chip& chip
 std::vector<SizedPlan> pareto_front(const Scenario& scenario, const std::vector<const Chip*>& chips, int min_chips,
                                     int max_chips, const Catalogs& catalogs);
 
-// A plan in one line: "tp 8 + sp, pp 4 (interleaved, vpp 2), dp 16, ep 8, zero 1, micro-batch 1, recompute selective".
-std::string plan_summary(const ParallelPlan& plan);
+// A plan in one line: "tp 8 + sp, pp 4 (interleaved, vpp 2), dp 16, ep 8, zero 1, micro-batch 1, recompute selective",
+// and its precision where one is given (", fp8"): where the search tried more than one.
+std::string plan_summary(const ParallelPlan& plan, std::optional<Precision> precision = std::nullopt);
 
 }  // namespace flopcast
