@@ -84,6 +84,7 @@ bool gather_search(const Scenario& scenario, const Catalogs& catalogs, const Pla
     nlohmann::json share = {{"out_of_memory", result.out_of_memory},
                             {"pruned_by_memory", result.pruned_by_memory},
                             {"offloaded", result.offloaded},
+                            {"optimizer_offloaded", result.optimizer_offloaded},
                             {"dominated", result.dominated},
                             {"invalid", result.invalid},
                             {"evaluated", result.evaluated},
@@ -104,6 +105,7 @@ bool gather_search(const Scenario& scenario, const Catalogs& catalogs, const Pla
     result.out_of_memory += share.at("out_of_memory").get<long>();
     result.pruned_by_memory += share.at("pruned_by_memory").get<long>();
     result.offloaded += share.at("offloaded").get<long>();
+    result.optimizer_offloaded += share.at("optimizer_offloaded").get<long>();
     result.dominated += share.at("dominated").get<long>();
     result.invalid += share.at("invalid").get<long>();
     result.evaluated += share.at("evaluated").get<long>();
@@ -307,7 +309,7 @@ int plan_scenario(const PlanOptions& options, const Catalogs& catalogs, std::ost
     long rows = 0;
     if (options.all) {
       csv = "tp,sp,tp_comm_overlap,pp,vpp,schedule,layout,dp,ep,ep_comm_overlap,cp,cp_algo,zero,reshard_after_forward,"
-            "micro_batch,recompute,recompute_modules,offload_activation_layers,precision,status,memory_per_chip_gib,"
+            "micro_batch,recompute,recompute_modules,offload_activation_layers,optimizer_offload_fraction,precision,status,memory_per_chip_gib,"
             "usable_per_chip_gib,step_time_s,tokens_per_s_per_chip,mfu,train_days,cost_usd,why\n";
       search.each = [&](const EvaluatedPlan& e) {
         const auto& p = e.plan;
@@ -316,11 +318,13 @@ int plan_scenario(const PlanOptions& options, const Catalogs& catalogs, std::ost
                                                                                 : "not runnable";
         const auto modules = p.recompute == Recompute::selective ? recompute_module_names(p.recompute_modules)
                                                                   : std::vector<std::string>{};
-        csv += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.3f},{:.3f}", p.tp, p.sp ? 1 : 0,
+        csv += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:g},{},{},{:.3f},{:.3f}", p.tp,
+                           p.sp ? 1 : 0,
                            p.tp_comm_overlap ? 1 : 0, p.pp, p.vpp, to_string(p.schedule), to_string(p.layout), p.dp, p.ep,
                            p.ep_comm_overlap ? 1 : 0, p.cp, to_string(p.cp_algo),
                            p.zero, p.reshard_after_forward ? 1 : 0, p.micro_batch, to_string(p.recompute),
-                           csv_field(join(modules, " ")), p.offload_activation_layers, to_string(e.precision), status,
+                           csv_field(join(modules, " ")), p.offload_activation_layers,
+                           p.optimizer_offload_fraction, to_string(e.precision), status,
                            e.memory.total_bytes / kBytesPerGiB,
                            e.memory.usable_bytes / kBytesPerGiB);
         if (e.estimate) {
@@ -352,6 +356,7 @@ int plan_scenario(const PlanOptions& options, const Catalogs& catalogs, std::ost
                         {"out_of_memory", result.out_of_memory},
                         {"pruned_by_memory", result.pruned_by_memory},
                         {"offloaded", result.offloaded},
+                        {"optimizer_offloaded", result.optimizer_offloaded},
                         {"dominated", result.dominated},
                         {"pinned", result.pinned},
                         {"precisions", precision_names(result.precisions)},
@@ -395,6 +400,11 @@ int plan_scenario(const PlanOptions& options, const Catalogs& catalogs, std::ost
     fmt::print(out, "               {} fit only with activations offloaded to host memory (the fewest layers that\n"
                     "               fit: more never shorten the step)\n",
                result.offloaded);
+  }
+  if (result.optimizer_offloaded > 0) {
+    fmt::print(out, "               {} fit only with optimizer states in host memory (the least sixteenths of the\n"
+                    "               shard that fit, updated by a CPU Adam: more never shorten the step)\n",
+               result.optimizer_offloaded);
   }
   if (result.best.empty()) {
     fmt::print(out, "  no plan fits in memory and divides this cluster and batch\n");

@@ -36,6 +36,9 @@ std::string plan_text(const TrainingJob& job) {
   if (p.offload_activation_layers > 0) {
     text += fmt::format(", {} layers' activations offloaded", p.offload_activation_layers);
   }
+  if (p.optimizer_offload_fraction > 0) {
+    text += fmt::format(", {:g} % of optimizer states offloaded", 100 * p.optimizer_offload_fraction);
+  }
   return text;
 }
 

@@ -31,6 +31,8 @@ expect plan-precisions-bad 2 'unknown precision "fp9" \(did you mean "fp8"\?\)' 
 expect plan-precisions-chip 2 "h100-sxm has no nvfp4 tensor cores" "" -- "$flopcast" plan --tier analytical --precisions nvfp4 scenarios/claims/scenarios/llama3-70b-h100-1024.json
 "$flopcast" plan --tier analytical --all --csv "$work/precisions.csv" --precisions bf16,fp8 scenarios/claims/scenarios/llama3-70b-h100-1024.json >/dev/null
 expect plan-precisions-csv 0 "^ok$" "" -- python3 -c "import csv, collections; rows = list(csv.DictReader(open('$work/precisions.csv'))); n = collections.Counter(r['precision'] for r in rows); print('ok' if set(n) == {'bf16', 'fp8'} and n['bf16'] == n['fp8'] else 'bad')"
+# Plans that fit only with optimizer states in host memory are counted, and the CSV gives each its fraction.
+expect plan-optimizer-offload 0 "^ +[0-9]+ fit only with optimizer states in host memory" "" -- "$flopcast" plan --tier analytical --top 1 scenarios/shipped/llama3-405b-h100.json
 # plan --all --csv: every plan of the space, one row each; the estimated rows are the plans the search says fit and run.
 "$flopcast" plan --tier analytical --all --csv "$work/all-plans.csv" --json scenarios/claims/scenarios/llama3-70b-h100-1024.json >"$work/all-plans.json"
 expect plan-all-csv 0 "^ok$" "" -- python3 -c "import csv, json; rows = list(csv.DictReader(open('$work/all-plans.csv'))); d = json.load(open('$work/all-plans.json')); est = [float(r['step_time_s']) for r in rows if r['status'] == 'estimated']; print('ok' if len(rows) == d['enumerated'] and len(est) == d['evaluated'] and sum(r['status'] == 'out of memory' for r in rows) == d['out_of_memory'] and abs(min(est) / d['best'][0]['step_time_s'] - 1) < 1e-5 else 'bad')"

@@ -334,3 +334,44 @@ TEST_CASE("expert tensor parallelism splits each expert's weights and gathers it
   const double without = activation_bytes_per_layer(scenario.job.model, true, plan, scenario.job.training);
   CHECK_THAT(with_etp - without, Catch::Matchers::WithinRel(7.0 * 1024.0 * 4096.0 * 2.0, 1e-9));
 }
+
+TEST_CASE("optimizer states in host memory leave the chip, and a CPU Adam takes the step at host DRAM speed",
+          "[models][memory]") {
+  const auto json = nlohmann::json::parse(R"({
+    "model": "llama3-70b",
+    "cluster": {"chip": "h100-sxm", "chips": 64},
+    "parallelism": {"tp": 8, "pp": 1, "sp": true, "zero": 1, "micro_batch": 1, "optimizer_offload_fraction": 0.5},
+    "training": {"seq_len": 4096, "global_batch": 32, "tokens": 1e9}})");
+  auto scenario = test::scenario_from(json);
+  const auto params = count_params(scenario.job.model);
+  const auto& a = test::catalogs().assumptions;
+  const auto half = training_memory(scenario.job, params, a);
+  scenario.job.plan.optimizer_offload_fraction = 0;
+  const auto none = training_memory(scenario.job, params, a);
+  // Half of the shard's fp32 master weights and moments (12 bytes a parameter) in host memory; the rest unchanged.
+  CHECK_THAT(half.optimizer_bytes, Catch::Matchers::WithinRel(none.optimizer_bytes / 2, 1e-12));
+  CHECK_THAT(half.total_bytes, Catch::Matchers::WithinRel(none.total_bytes - none.optimizer_bytes / 2, 1e-12));
+  CHECK(half.gradients_bytes == none.gradients_bytes);
+
+  // The step on an HGX H100 node (PCIe 5.0 x16 at 63 GB/s per direction, 614.4 GB/s of host DRAM for 8 GPUs, half of
+  // it reached), fp32 moments and gradients, 1e9 parameters in the shard, 10 ms for all of them on the chip:
+  //   offloaded        0.5 x 1e9 = 5e8 parameters
+  //   gradients out    5e8 x 4 B / 63 GB/s = 31.7 ms; weights back 5e8 x 4 B / 63 GB/s = 31.7 ms
+  //   CPU Adam         5e8 x (8 + 4 x 4 + 4 = 28 B) / (614.4 / 8 x 0.5 = 38.4 GB/s) = 364.6 ms
+  //   on the chip      10 ms x 0.5 = 5 ms, beside the host's part: 364.6 ms
+  scenario.job.plan.optimizer_offload_fraction = 0.5;
+  REQUIRE(a.host_optimizer_bandwidth_fraction == 0.5);
+  CHECK_THAT(optimizer_step_s(scenario.job, 0.010, 1e9, a), Catch::Matchers::WithinRel(5e8 * 28 / 38.4e9, 1e-12));
+  scenario.job.plan.optimizer_offload_fraction = 0;
+  CHECK(optimizer_step_s(scenario.job, 0.010, 1e9, a) == 0.010);
+
+  // Megatron's optimizer (ZeRO 0 or 1) runs it, on a node with both host figures.
+  auto zero3 = json;
+  zero3["parallelism"]["zero"] = 3;
+  CHECK_THROWS_WITH(test::scenario_from(zero3), Catch::Contains("/parallelism/optimizer_offload_fraction") &&
+                                                    Catch::Contains("needs zero 0 or 1"));
+  auto ascend = json;
+  ascend["cluster"]["chip"] = "ascend-910b";
+  CHECK_THROWS_WITH(test::scenario_from(ascend), Catch::Contains("/parallelism/optimizer_offload_fraction") &&
+                                                     Catch::Contains("has no host_link_bandwidth_per_direction"));
+}

@@ -354,9 +354,29 @@ TEST_CASE("a plan that fits only with activations offloaded takes the fewest lay
   }
   CHECK(offloaded > 0);
   CHECK(offloaded == result.offloaded);
+  // Others fit only with part of their optimizer shard in host memory (Megatron's optimizer CPU offload, ZeRO 0 or 1):
+  // each takes the fewest sixteenths that fit.
+  long states_offloaded = 0;
+  for (const auto& c : every) {
+    if (c.plan.optimizer_offload_fraction == 0) continue;
+    ++states_offloaded;
+    INFO(plan_summary(c.plan));
+    CHECK(c.plan.zero <= 1);
+    CHECK(c.plan.offload_activation_layers == 0);
+    CHECK(plan_summary(c.plan).find("of optimizer states offloaded") != std::string::npos);
+    TrainingJob job = scenario.job;
+    job.plan = c.plan;
+    CHECK(training_memory(job, params, a).fits);
+    job.plan.optimizer_offload_fraction -= 1.0 / 16;
+    CHECK_FALSE(training_memory(job, params, a).fits);
+  }
+  CHECK(states_offloaded > 0);
+  CHECK(states_offloaded == result.optimizer_offloaded);
   // Pinned, every candidate keeps the scenario's (none).
-  options.pinned = {"offload_activation_layers"};
-  CHECK(search_plans(scenario, test::catalogs(), options).offloaded == 0);
+  options.pinned = {"offload_activation_layers", "optimizer_offload_fraction"};
+  const auto pinned = search_plans(scenario, test::catalogs(), options);
+  CHECK(pinned.offloaded == 0);
+  CHECK(pinned.optimizer_offloaded == 0);
 }
 
 TEST_CASE("plan summaries name every dimension that is not trivial", "[planner]") {

@@ -160,6 +160,7 @@ Node read_node(JsonReader& reader) {
   node.nic_bandwidth = need(reader, "nic_bandwidth", Dimension::byte_rate);
   node.host_link_bandwidth_per_direction =
       reader.quantity("host_link_bandwidth_per_direction", Need::optional, Dimension::byte_rate, kPositive);
+  node.host_memory_bandwidth = reader.quantity("host_memory_bandwidth", Need::optional, Dimension::byte_rate, kPositive);
   node.default_fabric = reader.string("default_fabric", Need::required).value_or("");
   node.host_power = need(reader, "host_power", Dimension::power, kNonNegative);
   node.host_capex = need(reader, "host_capex", Dimension::money, kNonNegative);

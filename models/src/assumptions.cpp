@@ -230,6 +230,8 @@ Assumptions load_assumptions(const fs::path& root, bool calibrated, const fs::pa
   if (auto m = top.object("memory", Need::required)) {
     read.read(*m, "memory", "reserved", Dimension::bytes, a.memory_reserved_bytes, {.min = 0});
     read.read(*m, "memory", "usable_fraction", Dimension::fraction, a.memory_usable_fraction, kFraction);
+    read.read(*m, "memory", "host_optimizer_bandwidth_fraction", Dimension::fraction,
+              a.host_optimizer_bandwidth_fraction, kFraction);
     m->finish();
   }
   if (auto p = top.object("power_and_cost", Need::required)) {

@@ -529,7 +529,10 @@ MemoryReport training_memory(const TrainingJob& job, const ParamCounts& params, 
     // Sharded gradients from ZeRO-2, unless a step's micro-batches accumulate them unsharded first.
     const bool unsharded_gradients = plan.zero < 2 || (plan.unsharded_gradient_accumulation && micro_batches > 1);
     r.gradients_bytes = plan.gradient_bytes * (unsharded_gradients ? held.total() : sharded);
-    r.optimizer_bytes = optimizer_bytes_per_param * (plan.zero >= 1 ? sharded : held.total());
+    // What Megatron's optimizer CPU offload keeps in host memory (the fp32 master weights and the moments of that
+    // fraction of the shard) leaves the chip; the main gradients stay.
+    r.optimizer_bytes = optimizer_bytes_per_param * (plan.zero >= 1 ? sharded : held.total()) *
+                        (1.0 - plan.optimizer_offload_fraction);
     if (plan.zero >= 3 && (dense_shards > 1 || (held.expert > 0 && moe_shards > 1))) {
       // Unsharded bf16 weights, gathered into buffers of their own beside the shards (none with a single shard):
       // the whole device's for the step without resharding; else the layer in use and the next one, prefetched.

@@ -7,7 +7,8 @@ namespace flopcast {
 const std::vector<std::string>& plan_dimensions() {
   static const std::vector<std::string> kDimensions{
       "tp",         "cp",        "cp_algo", "pp", "dp", "ep", "schedule", "vpp", "layout", "zero", "reshard_after_forward",
-      "micro_batch", "recompute", "tp_comm_overlap", "ep_comm_overlap", "offload_activation_layers"};
+      "micro_batch", "recompute", "tp_comm_overlap", "ep_comm_overlap", "offload_activation_layers",
+      "optimizer_offload_fraction"};
   return kDimensions;
 }
 

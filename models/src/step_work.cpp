@@ -433,6 +433,31 @@ Collective expert_all_to_all(const MoeDims& e, int ep, double hidden, double loc
   return concurrent(inter, point_to_point(local_copies * token_bytes, links.a2a_up));
 }
 
+double optimizer_step_s(const TrainingJob& job, double on_chip_s, double shard_params, const Assumptions& a) {
+  const double fraction = job.plan.optimizer_offload_fraction;
+  if (fraction <= 0) return on_chip_s;
+  const auto& node = job.cluster.node;
+  if (!node.host_link_bandwidth_per_direction || !node.host_memory_bandwidth) {
+    throw ModelError(fmt::format("node {} has no host_link_bandwidth_per_direction or host_memory_bandwidth in the "
+                                 "catalog: the optimizer's CPU offload needs both", node.id));
+  }
+  // Megatron's HybridDeviceOptimizer with --overlap-cpu-optimizer-d2h-h2d: one CPU Adam per parameter tensor, so the
+  // gradient copies to the host, the CPU steps and the copies of the updated weights back pipeline tensor by tensor;
+  // the slowest of the three sets the time, beside the on-chip step of the rest of the shard.
+  const double offloaded = fraction * shard_params;
+  const double link = node.host_link_bandwidth_per_direction->value;
+  const double to_host_s = offloaded * job.plan.gradient_bytes / link;
+  // The fp32 master copied into the chip's bf16 weight: PyTorch moves the source's 4 bytes, then converts.
+  const double to_chip_s = offloaded * kFp32Bytes / link;
+  // CPU Adam through host DRAM: master weight read and write, both moments read and write, the gradient read. The
+  // node's chips share the host's DRAM.
+  const double cpu_bytes = 2 * kFp32Bytes + 4.0 * job.plan.optimizer_moment_bytes + job.plan.gradient_bytes;
+  const double host_rate =
+      node.host_memory_bandwidth->value / std::max(1, node.chip_count()) * a.host_optimizer_bandwidth_fraction;
+  const double cpu_s = offloaded * cpu_bytes / host_rate;
+  return std::max(on_chip_s * (1.0 - fraction), std::max({to_host_s, cpu_s, to_chip_s}));
+}
+
 namespace {
 double offload_stall_s(const TrainingJob& job, const StepWork& w) {
   const auto& plan = job.plan;
@@ -567,7 +592,7 @@ StepWork build_step_work(const TrainingJob& job, const TopologySummary& topology
     }
     const double shard =
         plan.zero >= 1 ? held.dense / shard_ranks + held.expert / expert_shard_ranks : held.total();
-    sync.optimizer_s = machine.memory_s(optimizer_bytes_per_param(plan) * shard);
+    sync.optimizer_s = optimizer_step_s(job, machine.memory_s(optimizer_bytes_per_param(plan) * shard), shard, a);
     w.sync.push_back(std::move(sync));
   }
   return w;

@@ -38,9 +38,13 @@ nlohmann::json assumptions_json(const Scenario& scenario, const Catalogs& catalo
   list.push_back(quantity_json("node.scaleup_bandwidth_per_direction_bytes_per_s", node.scaleup_bandwidth_per_direction));
   list.push_back(quantity_json("node.scaleup_latency_s", node.scaleup_latency));
   list.push_back(quantity_json("node.nic_bandwidth_bytes_per_s", node.nic_bandwidth));
-  if (scenario.job.plan.offload_activation_layers > 0 && node.host_link_bandwidth_per_direction) {
+  if ((scenario.job.plan.offload_activation_layers > 0 || scenario.job.plan.optimizer_offload_fraction > 0) &&
+      node.host_link_bandwidth_per_direction) {
     list.push_back(quantity_json("node.host_link_bandwidth_per_direction_bytes_per_s",
                                  *node.host_link_bandwidth_per_direction));
+  }
+  if (scenario.job.plan.optimizer_offload_fraction > 0 && node.host_memory_bandwidth) {
+    list.push_back(quantity_json("node.host_memory_bandwidth_bytes_per_s", *node.host_memory_bandwidth));
   }
   list.push_back(quantity_json("node.host_power_w", node.host_power));
   list.push_back(quantity_json("fabric.port_bandwidth_bytes_per_s", fabric.port_bandwidth));

@@ -130,6 +130,7 @@ nlohmann::json plan_to_json(const ParallelPlan& p) {
   j["optimizer_moments"] = p.optimizer_moment_bytes < 4.0 ? "bf16" : "fp32";
   if (p.gradient_bytes < 4.0) j["gradients"] = "bf16";
   if (p.offload_activation_layers > 0) j["offload_activation_layers"] = p.offload_activation_layers;
+  if (p.optimizer_offload_fraction > 0) j["optimizer_offload_fraction"] = p.optimizer_offload_fraction;
   if (p.layout == PipelineLayout::listed) {
     j["stage_layers"] = p.stage_layers;
   } else {

@@ -299,6 +299,7 @@ void ScenarioParser::read_parallelism(JsonReader& root) {
   plan.gradient_bytes = p->choice("gradients", Need::optional, kMoments).value_or("fp32") == "bf16" ? 2.0 : 4.0;
   plan.offload_activation_layers =
       static_cast<int>(p->integer("offload_activation_layers", Need::optional, {.min = 0}).value_or(0));
+  plan.optimizer_offload_fraction = p->number("optimizer_offload_fraction", Need::optional, {.min = 0, .max = 1}).value_or(0);
   static const std::vector<std::string> kLayouts{"even", "balanced"};
   const auto layout = p->choice("layout", Need::optional, kLayouts);
   plan.layout = layout == "balanced" ? PipelineLayout::balanced : PipelineLayout::even;

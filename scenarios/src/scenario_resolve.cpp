@@ -68,6 +68,22 @@ void ScenarioParser::check_plan() {
                                 job().cluster.node.id));
     }
   }
+  if (plan.optimizer_offload_fraction > 0) {
+    const std::string path = "/parallelism/optimizer_offload_fraction";
+    if (plan.zero > 1) {
+      problem(path, fmt::format("needs zero 0 or 1 (Megatron's optimizer, distributed or not, runs the CPU offload), "
+                                "got zero {}", plan.zero));
+    }
+    const auto& node = job().cluster.node;
+    if (!node.host_link_bandwidth_per_direction || !node.host_memory_bandwidth) {
+      problem(path, fmt::format("node {} has no {} in the catalog", node.id,
+                                !node.host_link_bandwidth_per_direction ? "host_link_bandwidth_per_direction"
+                                                                        : "host_memory_bandwidth"));
+    }
+    if (!job().cluster.stage_chips.empty()) {
+      problem(path, "is not modelled for mixed fleets (their nodes' host figures are not read)");
+    }
+  }
   if (model.moe) {
     if (model.moe->experts % plan.ep != 0) {
       problem("/parallelism/ep", fmt::format("ep {} must divide the {} experts", plan.ep, model.moe->experts));

@@ -113,11 +113,17 @@ std::vector<Knob> knobs_of(const Scenario& scenario) {
     field("scaleup_latency", &Node::scaleup_latency);
     field("nic_bandwidth", &Node::nic_bandwidth);
     field("host_power", &Node::host_power);
-    if (job.plan.offload_activation_layers > 0 && node->host_link_bandwidth_per_direction) {
+    if ((job.plan.offload_activation_layers > 0 || job.plan.optimizer_offload_fraction > 0) &&
+        node->host_link_bandwidth_per_direction) {
       add(fmt::format("{} host_link_bandwidth_per_direction", id), *node->host_link_bandwidth_per_direction,
           [id](TrainingJob& j, double v) {
             for_node(j, id, [&](Node& x) { x.host_link_bandwidth_per_direction->value = v; });
           });
+    }
+    if (job.plan.optimizer_offload_fraction > 0 && node->host_memory_bandwidth) {
+      add(fmt::format("{} host_memory_bandwidth", id), *node->host_memory_bandwidth, [id](TrainingJob& j, double v) {
+        for_node(j, id, [&](Node& x) { x.host_memory_bandwidth->value = v; });
+      });
     }
     if (!rental) {
       // The cluster's node capex is in the costs when it came from the catalog; stage groups read the node's.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <limits>
 #include <map>
 #include <set>
@@ -114,6 +115,31 @@ int fewest_offloaded_layers(TrainingJob& job, const ParamCounts& params, const A
   }
   job.plan.offload_activation_layers = original;
   return found;
+}
+
+// The least fraction of the optimizer shard, in sixteenths, that Megatron's optimizer CPU offload must keep in host
+// memory for `job`'s plan to fit, or 0 when even all of it does not; `without` is the plan's memory without it. The
+// chip's memory only shrinks and the host's part of the step only grows with the fraction (a CPU Adam streams host
+// DRAM far slower than the chip's HBM), so the least that fits makes the plan's fastest variant. Each stage's margin
+// grows linearly, by the fraction of its optimizer bytes: the tightest stage's own need is where the search starts,
+// and when it cannot fit with all of its states offloaded, no fraction fits.
+double fewest_offloaded_optimizer(TrainingJob& job, const ParamCounts& params, const Assumptions& a,
+                                  const MemoryReport& without) {
+  constexpr int kSteps = 16;
+  if (without.optimizer_bytes <= 0) return 0;
+  const double need = -without.margin_bytes / without.optimizer_bytes;
+  if (need > 1) return 0;
+  const double original = job.plan.optimizer_offload_fraction;
+  int found = 0;
+  for (int steps = std::max(1, static_cast<int>(std::ceil(need * kSteps))); steps <= kSteps; ++steps) {
+    job.plan.optimizer_offload_fraction = static_cast<double>(steps) / kSteps;
+    if (training_memory(job, params, a).fits) {
+      found = steps;
+      break;
+    }
+  }
+  job.plan.optimizer_offload_fraction = original;
+  return static_cast<double>(found) / kSteps;
 }
 
 // What the search knows of a plan before modelling it.
@@ -264,6 +290,9 @@ void enumerate_plans(const TrainingJob& job, const ParallelPlan& settings, const
                         // offloading without a pipeline (Megatron refuses it with one).
                         if ((static_cast<long>(tp) * cp * dp) % (static_cast<long>(ep) * p.etp) != 0) p.etp = 1;
                         if (pp > 1 || (!quick && !pin("offload_activation_layers"))) p.offload_activation_layers = 0;
+                        if (zero > 1 || (!quick && !pin("optimizer_offload_fraction"))) {
+                          p.optimizer_offload_fraction = 0;
+                        }
                         // Micro-batches last, smallest first: memory never shrinks as they grow, so once one does
                         // not fit, the larger ones are known not to fit without the memory model.
                         const bool dominated = prune && !quick && !tp_overlap && tp > 1 && !pin("tp_comm_overlap");
@@ -306,6 +335,9 @@ std::string plan_summary(const ParallelPlan& p, std::optional<Precision> precisi
   }
   text += fmt::format(", zero {}{}", p.zero, p.zero >= 3 && !p.reshard_after_forward ? " (no reshard)" : "");
   if (p.offload_activation_layers > 0) text += fmt::format(", {} layers offloaded", p.offload_activation_layers);
+  if (p.optimizer_offload_fraction > 0) {
+    text += fmt::format(", {:g} % of optimizer states offloaded", 100 * p.optimizer_offload_fraction);
+  }
   text += fmt::format(", micro-batch {}, recompute {}", p.micro_batch, to_string(p.recompute));
   if (precision) text += fmt::format(", {}", to_string(*precision));
   return text;
@@ -370,6 +402,10 @@ PlanSearchResult search_plans(const Scenario& scenario, const Catalogs& catalogs
   const bool offload_free = !options.quick && pinned.count("offload_activation_layers") == 0 &&
                             scenario.job.cluster.node.host_link_bandwidth_per_direction.has_value() &&
                             !scenario.job.training.full_iteration_graph && !scenario.job.model.is_hybrid();
+  // So is the optimizer's CPU offload (Megatron's optimizer: ZeRO 0 or 1), where the node has both host figures.
+  const auto& node = scenario.job.cluster.node;
+  const bool optimizer_offload_free = !options.quick && pinned.count("optimizer_offload_fraction") == 0 &&
+                                      node.host_link_bandwidth_per_direction && node.host_memory_bandwidth;
   // The precisions, one space after another (the quick space keeps the scenario's).
   out.precisions = options.quick ? std::vector<Precision>{scenario.job.training.precision}
                                  : searched_precisions(scenario, options.precisions);
@@ -393,12 +429,41 @@ PlanSearchResult search_plans(const Scenario& scenario, const Catalogs& catalogs
       if (!own && !prune) return true;
       job.plan = plan;
       auto memory = training_memory(job, params, a);
-      if (!memory.fits && offload_free && plan.pp == 1 && plan.recompute == Recompute::none) {
-        if (const int layers = fewest_offloaded_layers(job, params, a); layers > 0) {
-          job.plan.offload_activation_layers = layers;
-          memory = training_memory(job, params, a);
-          if (own) ++out.offloaded;
+      if (!memory.fits) {
+        // A plan that does not fit may with activations or optimizer states in host memory: the variant of each
+        // that fits with the least moved; of two, the one with the lower bound (both exact without a pipeline, the
+        // only plans that can offload activations).
+        int layers = 0;
+        double fraction = 0;
+        if (offload_free && plan.pp == 1 && plan.recompute == Recompute::none) {
+          layers = fewest_offloaded_layers(job, params, a);
         }
+        if (optimizer_offload_free && plan.zero <= 1) fraction = fewest_offloaded_optimizer(job, params, a, memory);
+        if (layers > 0 && fraction > 0) {
+          try {
+            job.plan.offload_activation_layers = layers;
+            const double with_layers = estimate_training(job, a, bound_options).step_time_s;
+            job.plan.offload_activation_layers = 0;
+            job.plan.optimizer_offload_fraction = fraction;
+            const double with_states = estimate_training(job, a, bound_options).step_time_s;
+            if (with_states < with_layers) {
+              layers = 0;
+            } else {
+              fraction = 0;
+            }
+          } catch (const ModelError&) {
+            fraction = 0;  // the plan cannot run either way: the estimate below says why
+          }
+          job.plan = plan;
+        }
+        if (layers > 0) {
+          job.plan.offload_activation_layers = layers;
+          if (own) ++out.offloaded;
+        } else if (fraction > 0) {
+          job.plan.optimizer_offload_fraction = fraction;
+          if (own) ++out.optimizer_offloaded;
+        }
+        if (layers > 0 || fraction > 0) memory = training_memory(job, params, a);
       }
       const ParallelPlan& candidate = job.plan;
       if (!memory.fits) {

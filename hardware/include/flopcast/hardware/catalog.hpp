@@ -77,6 +77,8 @@ struct Node {
   Quantity nic_bandwidth;                    // bytes/s per NIC
   // bytes/s per chip and direction between a chip and host memory (PCIe or NVLink-C2C); activation offloading needs it
   std::optional<Quantity> host_link_bandwidth_per_direction;
+  // bytes/s of host DRAM per node (peak, all sockets); a CPU optimizer step (optimizer states offloaded) needs it
+  std::optional<Quantity> host_memory_bandwidth;
   std::string default_fabric;                // the scale-out fabric such nodes ship with
   Quantity host_power;                       // W per node beyond the accelerators
   Quantity host_capex;                       // USD per node beyond the accelerators

@@ -78,6 +78,8 @@ struct Assumptions {
   double per_moe_layer_overhead_s = 100e-6;
   double memory_reserved_bytes = 3.0 * kBytesPerGiB;
   double memory_usable_fraction = 0.95;
+  // The share of the node's peak host DRAM bandwidth a CPU optimizer step streams at (optimizer CPU offload).
+  double host_optimizer_bandwidth_fraction = 0.5;
   double chip_power_fraction_of_tdp = 0.8;
   double pue = 1.3;
   double electricity_usd_per_kwh = 0.08;

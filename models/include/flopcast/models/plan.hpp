@@ -130,6 +130,11 @@ struct ParallelPlan {
   // Transformer Engine's CPU offloading (Megatron's --cpu-offloading-num-layers): the activations of the first this
   // many layers go to host memory during the forward and come back before their backward, on a side stream. pp 1.
   int offload_activation_layers = 0;
+  // Megatron's optimizer CPU offload (--optimizer-cpu-offload, --optimizer-offload-fraction, with
+  // --overlap-cpu-optimizer-d2h-h2d): this fraction of each chip's optimizer shard (fp32 master weights and Adam's
+  // moments) lives in host memory and is updated there by a CPU Adam, its gradients copied over the host link and
+  // the updated weights copied back. ZeRO 0 or 1 (Megatron's optimizer, distributed or not).
+  double optimizer_offload_fraction = 0;
   PipelineLayout layout = PipelineLayout::even;
   std::vector<int> stage_layers{};  // layers per virtual stage in model order, with PipelineLayout::listed
   // Data-parallel ranks over which ZeRO shards the dense weights, gradients and optimizer states.

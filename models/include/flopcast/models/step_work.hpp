@@ -56,7 +56,7 @@ struct LayerWork {
 struct DeviceSync {
   Collective gradients;   // reduce-scatter (all-reduce without a sharded optimizer) of this device's gradients
   Collective parameters;  // all-gather of the updated parameters (sharded optimizer)
-  double optimizer_s = 0;
+  double optimizer_s = 0;  // the optimizer step (optimizer_step_s)
 };
 
 struct StepWork {
@@ -122,6 +122,12 @@ Collective expert_all_to_all(const MoeDims& moe, int ep, double hidden, double l
                              const ClusterLinks& links);
 
 StepWork build_step_work(const TrainingJob& job, const TopologySummary& topology, const Assumptions& assumptions);
+
+// One chip's optimizer step over `shard_params` parameters, `on_chip_s` when all of them update on the chip. With
+// plan.optimizer_offload_fraction f, Megatron's optimizer CPU offload with its copies overlapped: the slowest of the
+// gradient copies to the host, the CPU Adam (host DRAM shared by the node's chips) and the copies back, each over f of
+// the shard, beside the chip's step over the rest.
+double optimizer_step_s(const TrainingJob& job, double on_chip_s, double shard_params, const Assumptions& assumptions);
 
 // The work of each pipeline device: one StepWork for a single chip type, one per stage for a mixed fleet (each
 // stage's chip and node swapped in). `of_device(works, d)` picks device d's.

@@ -22,6 +22,11 @@
 //                      none, or where a plan with pp 1 and no recomputation does not fit, the fewest layers whose
 //                      activations Transformer Engine's CPU offloading moves to host memory for it to fit (the node
 //                      needs a host link); not in the quick space, which keeps the scenario's
+//   optimizer_offload_fraction
+//                      none, or where a plan with ZeRO 0 or 1 does not fit, the least sixteenths of each chip's optimizer
+//                      shard that Megatron's optimizer CPU offload must keep in host memory for it to fit (the node
+//                      needs its host link and host DRAM bandwidth); where activation offloading fits too, the variant
+//                      with the lower tier-1 time; not in the quick space
 //   precision          the scenario's (training.precision), unless it lists training.search_precisions or the search
 //                      is given PlanSearchOptions::precisions (flopcast plan --precisions): each of those the chip
 //                      runs (FP8 or MXFP8 change the numerics: the recipe's choice, so the search asks before it
@@ -112,6 +117,7 @@ struct PlanSearchResult {
   long invalid = 0;        // rejected by a schedule or divisibility rule
   long out_of_memory = 0;  // pruned by the memory model (this shard's)
   long offloaded = 0;      // fitting only with activation offloading (the fewest layers that fit), this shard's
+  long optimizer_offloaded = 0;  // fitting only with optimizer states in host memory (the least fraction), this shard's
   long pruned_by_memory = 0;  // of those, known from a smaller micro-batch without the memory model
   long evaluated = 0;      // tier-1 estimates
   long pipelines_walked = 0;  // of those, estimated with the pipeline's fill and drain: the rest, bounded without
