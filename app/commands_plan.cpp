@@ -368,7 +368,7 @@ int plan_scenario(const PlanOptions& options, const Catalogs& catalogs, std::ost
                         {"tier_gaps", {{"no_pipeline", kTierGapNoPipeline}}},
                         {"best", nlohmann::json::array()}};  // no wall-clock times: the same search, the same bytes
     for (const auto schedule : {Schedule::one_f_one_b, Schedule::interleaved, Schedule::dualpipe,
-                                Schedule::zero_bubble, Schedule::gpipe}) {
+                                Schedule::zero_bubble, Schedule::zero_bubble_v, Schedule::gpipe}) {
       j["tier_gaps"][std::string(to_string(schedule))] = tier_gap({.pp = 2, .schedule = schedule});
     }
     for (const auto& c : result.best) j["best"].push_back(candidate_json(c, searched));

@@ -74,10 +74,10 @@ if command -v mpirun >/dev/null; then
   mpirun -np 2 --oversubscribe "$flopcast" plan --json --tier analytical scenarios/claims/scenarios/llama3-70b-h100-1024.json >"$work/plan2.json"
   expect plan-mpi-same 0 "^same$" "" -- python3 -c "import json; a, b = (json.load(open(f)) for f in ('$work/plan1.json', '$work/plan2.json')); key = lambda d: ([d[k] for k in ('enumerated', 'out_of_memory', 'invalid', 'evaluated')], [(c['parallelism'], round(c['step_time_s'], 9)) for c in d['best']]); print('same' if key(a) == key(b) else 'different')"
   # At tier 2 the root re-ranks what one process would: the best K of all ranks and each schedule's best that could
-  # rank (here the best plan and one challenger; the counts include "reranked").
+  # rank (here the best plan and two challengers; the counts include "reranked").
   "$flopcast" plan --json --top 1 scenarios/claims/scenarios/llama3-70b-h100-1024.json >"$work/plan1r.json"
   mpirun -np 2 --oversubscribe "$flopcast" plan --json --top 1 scenarios/claims/scenarios/llama3-70b-h100-1024.json >"$work/plan2r.json"
-  expect plan-mpi-rerank-same 0 "^same 2$" "" -- python3 -c "import json; a, b = (json.load(open(f)) for f in ('$work/plan1r.json', '$work/plan2r.json')); key = lambda d: (d['reranked'], [(c['parallelism'], round(c['step_time_s'], 9)) for c in d['best']]); print('same' if key(a) == key(b) else 'different', b['reranked'])"
+  expect plan-mpi-rerank-same 0 "^same 3$" "" -- python3 -c "import json; a, b = (json.load(open(f)) for f in ('$work/plan1r.json', '$work/plan2r.json')); key = lambda d: (d['reranked'], [(c['parallelism'], round(c['step_time_s'], 9)) for c in d['best']]); print('same' if key(a) == key(b) else 'different', b['reranked'])"
 else
   echo "SKIP plan-mpi: mpirun not installed (./flopcast.sh installs openmpi-bin)"
 fi

@@ -8,6 +8,7 @@
 
 #include "flopcast/core/files.hpp"
 #include "flopcast/core/errors.hpp"
+#include "flopcast/models/memory.hpp"
 #include "flopcast/models/schedule.hpp"
 #include "flopcast/studies/planner.hpp"
 #include "helpers.hpp"
@@ -108,6 +109,29 @@ TEST_CASE("ZB-H1 shortens 1F1B's step at both tiers, which agree as 1F1B's do", 
   // The planner's floor for the class (kTierGap1F1B, 4 %): tier 2 never that much faster than tier 1.
   CHECK(zb_two >= (1.0 - kTierGap1F1B) * zb_one);
   CHECK_THAT(zb_two, WithinRel(zb_one, 0.05));
+}
+
+TEST_CASE("ZB-V's two stages per device shorten ZB-H1's step at both tiers, which agree as 1F1B's do",
+          "[sim][tiers]") {
+  // Llama-3-70B on 64 H100, tp 8, pp 4 (8 virtual stages of 10 layers), 16 micro-batches per replica.
+  const auto zbh1 = llama70b_64(R"({"tp": 8, "pp": 4, "sp": true, "schedule": "zb-h1"})");
+  const auto zbv = llama70b_64(R"({"tp": 8, "pp": 4, "sp": true, "schedule": "zb-v"})");
+  SimOptions options;
+  options.whole_run = false;
+  const double v_one = estimate_training(zbv.job, catalogs().assumptions).step_time_s;
+  const double v_two = simulate_scenario(zbv, catalogs(), options).estimate.step_time_s;
+  const double h1_one = estimate_training(zbh1.job, catalogs().assumptions).step_time_s;
+  const double h1_two = simulate_scenario(zbh1, catalogs(), options).estimate.step_time_s;
+  INFO("ZB-V tier 1 " << v_one << " s, tier 2 " << v_two << " s; ZB-H1 tier 1 " << h1_one << " s, tier 2 " << h1_two
+                      << " s");
+  CHECK(v_one < h1_one);
+  CHECK(v_two < h1_two);
+  CHECK(v_two >= (1.0 - tier_gap(zbv.job.plan)) * v_one);
+  CHECK_THAT(v_two, WithinRel(v_one, 0.05));
+  // The same memory as ZB-H1 and 1F1B: pp micro-batches in flight, through both of a device's stages.
+  const auto params = count_params(zbv.job.model);
+  CHECK_THAT(training_memory(zbv.job, params, catalogs().assumptions).activations_bytes,
+             WithinRel(training_memory(zbh1.job, params, catalogs().assumptions).activations_bytes, 0.02));
 }
 
 TEST_CASE("on a symmetric 64-chip setup tier 3 equals tier 2 within 1%", "[sim][tiers]") {
@@ -343,6 +367,41 @@ TEST_CASE("ZB-H1 cuts 1F1B's bubble to (pp - 1)(F + B - W) with no more micro-ba
   // 1F1B 3 x 3 = 9 s, ZB-H1 3 x 1 = 3 s.
   CHECK_THAT(pipeline_makespan_s(make_schedule(Schedule::one_f_one_b, 4, 1, 8), std::vector<PassTimes>(4, {1.0, 2.0, 1.0})),
              WithinRel(33.0, 1e-12));
+}
+
+TEST_CASE("ZB-V leaves only the first forwards' offset, with 1F1B's peak memory", "[sim][schedule]") {
+  // pp = 4, M = 8, each of the 8 virtual stages (half a device's layers) F = 1 s, a whole backward 2 s of which the
+  // weight pass W = 1 s: each device does 8 x 2 x 3 = 48 s of work. Device 3's first forward waits for stages 0-2's,
+  // 3 s, and its work then fits without a gap: 51 s, the least any order can take (Qi et al. 2024, section 6: zero
+  // bubble when F = B = W, besides that offset). The same layers as whole stages per device (F 2 s, backward 4 s with
+  // W 2 s): ZB-H1 48 + 3 x (2 + 2 - 2) = 54 s, 1F1B (8 + 3) x 6 = 66 s.
+  const auto zbv = make_schedule(Schedule::zero_bubble_v, 4, 1, 8);
+  CHECK_THAT(pipeline_makespan_s(zbv, std::vector<PassTimes>(8, {1.0, 2.0, 1.0})), WithinRel(51.0, 1e-12));
+  const std::vector<PassTimes> whole(4, {2.0, 4.0, 2.0});
+  CHECK_THAT(pipeline_makespan_s(make_schedule(Schedule::zero_bubble, 4, 1, 8), whole), WithinRel(54.0, 1e-12));
+  CHECK_THAT(pipeline_makespan_s(make_schedule(Schedule::one_f_one_b, 4, 1, 8), whole), WithinRel(66.0, 1e-12));
+  // The V: device d holds stages d and 7 - d; every stage's forward, input-gradient and weight pass for each of the 8
+  // micro-batches; at most 2 pp = 8 half micro-batches awaiting their weight pass, 1F1B's pp whole ones.
+  for (int v = 0; v < 8; ++v) CHECK(zbv.stages[static_cast<std::size_t>(v)].device == (v < 4 ? v : 7 - v));
+  for (int d = 0; d < 4; ++d) {
+    long forwards = 0, inputs = 0, weights = 0, held = 0, peak = 0;
+    for (const auto& op : zbv.ops[static_cast<std::size_t>(d)]) {
+      if (op.kind == OpKind::forward) ++forwards, ++held;
+      if (op.kind == OpKind::backward_input) ++inputs;
+      if (op.kind == OpKind::weight) ++weights, --held;
+      CHECK(op.kind != OpKind::backward);
+      CHECK((op.stage < 0 || op.stage == d || op.stage == 7 - d));
+      peak = std::max(peak, held);
+    }
+    CHECK(forwards == 16);
+    CHECK(inputs == 16);
+    CHECK(weights == 16);
+    CHECK(peak <= 8);
+  }
+  // Fewer micro-batches than the 2 pp - 1 the order is laid out for: their passes alone, and it still runs.
+  const auto few = make_schedule(Schedule::zero_bubble_v, 4, 1, 3);
+  for (const auto& ops : few.ops) CHECK(ops.size() == 3u * 2 * 3);
+  CHECK(pipeline_makespan_s(few, std::vector<PassTimes>(8, {1.0, 2.0, 1.0})) >= 3 * 6.0 + 3.0);
 }
 
 TEST_CASE("DualPipe's bubble is about (pp/2 - 1)(F&B + B - 3W)", "[sim][schedule]") {

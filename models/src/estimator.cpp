@@ -149,6 +149,11 @@ StageTimes device_times(const TrainingJob& job, int d, const std::vector<StageTi
     add(total, chunks[pp - 1 - d], 0.5);
     return total;
   }
+  if (job.plan.v_shape()) {
+    add(total, chunks[d], 1.0);
+    add(total, chunks[2 * pp - 1 - d], 1.0);
+    return total;
+  }
   for (std::size_t v = d; v < chunks.size(); v += pp) add(total, chunks[v], 1.0);
   return total;
 }
@@ -185,13 +190,12 @@ double bubble_lower_bound_s(const TrainingJob& job, const std::vector<std::vecto
   double makespan = 0;
   for (int d = 0; d < plan.pp; ++d) {
     const auto& own = of_device(chunks, d);
-    double work = 0;
-    for (std::size_t v = static_cast<std::size_t>(d); v < own.size(); v += static_cast<std::size_t>(plan.pp)) {
-      work += own[v].total_s();
-    }
+    const double work = device_times(job, d, own).total_s();
     makespan = std::max(makespan, before_f + M * work + before_b);
     before_f += own[static_cast<std::size_t>(d)].forward_s;
-    if (plan.schedule != Schedule::zero_bubble) before_b += own[static_cast<std::size_t>(d)].backward_s;
+    if (plan.schedule != Schedule::zero_bubble && plan.schedule != Schedule::zero_bubble_v) {
+      before_b += own[static_cast<std::size_t>(d)].backward_s;
+    }
   }
   return std::max(0.0, makespan - M * slowest.total_s());
 }

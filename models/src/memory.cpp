@@ -417,6 +417,10 @@ double micro_batches_in_flight(const ParallelPlan& plan, long micro_batches, int
     // weight pass (make_schedule), whose saved inputs are most of a layer's activations: counted whole, pp in all
     // (the paper's "same peak memory as 1F1B", which is device 0's).
     case Schedule::zero_bubble: return std::min(m, pp);
+    // ZB-V (PyTorch's order): device d runs 2 pp - d - 1 forwards of its first stage and d of its second before its
+    // first backward, and then at most one more: 2 pp half micro-batches, pp in all on every device (the paper's
+    // "same peak memory as 1F1B").
+    case Schedule::zero_bubble_v: return std::min(m, pp);
   }
   return m;
 }
@@ -428,6 +432,11 @@ boost::container::small_vector<StageLayout, 8> device_stages(const ParallelPlan&
     // Two model copies running in opposite directions: stage `device` of one, stage pp - 1 - `device` of the other.
     held.push_back(chunks[static_cast<std::size_t>(device)]);
     held.push_back(chunks[static_cast<std::size_t>(plan.pp - 1 - device)]);
+    return held;
+  }
+  if (plan.v_shape()) {
+    held.push_back(chunks[static_cast<std::size_t>(device)]);
+    held.push_back(chunks[static_cast<std::size_t>(2 * plan.pp - 1 - device)]);
     return held;
   }
   for (std::size_t v = static_cast<std::size_t>(device); v < chunks.size(); v += static_cast<std::size_t>(plan.pp)) {
@@ -487,8 +496,7 @@ MemoryReport training_memory(const TrainingJob& job, const ParamCounts& params, 
   const double moe_shards = plan.expert_shards();
   const double optimizer_bytes_per_param = kMasterWeightBytes + 2.0 * plan.optimizer_moment_bytes;
   const bool dualpipe = plan.dualpipe();
-  const int vpp = plan.schedule == Schedule::interleaved ? plan.vpp : 1;
-  const auto chunks = stage_layouts(model, plan, plan.pp * vpp);
+  const auto chunks = stage_layouts(model, plan, plan.pp * plan.chunks_per_device());
 
   MemoryReport best;
   // Most stages hold the same layers: the last one's parameters are kept.

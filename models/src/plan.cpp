@@ -46,6 +46,7 @@ std::string_view to_string(Schedule schedule) {
     case Schedule::interleaved: return "interleaved";
     case Schedule::dualpipe: return "dualpipe";
     case Schedule::zero_bubble: return "zb-h1";
+    case Schedule::zero_bubble_v: return "zb-v";
   }
   return "?";
 }

@@ -100,6 +100,52 @@ PipelineSchedule zero_bubble(int pp, long m) {
   return s;
 }
 
+// ZB-V (Qi et al. 2024, section 6), in the order of PyTorch's ScheduleZBVZeroBubble: 2 pp virtual stages in a V,
+// device d holding stage d (its first) and 2 pp - 1 - d (its second), so that device 0 holds the first and the last
+// and each micro-batch turns on device pp - 1 without a send. Device d runs 2 (pp - d) - 1 forwards of its first
+// stage, then d pairs (second, first), then pp - d steps of a forward of its second stage, its input-gradient pass and
+// its weight pass; then, while forwards remain, a forward, input-gradient and weight pass of each stage in turn; then
+// d input-gradient passes of each stage, and pp - d of the first with a weight pass each; the rest of the weight passes
+// last. The order is laid out for at least 2 pp - 1 micro-batches and the passes of the others are left out, as
+// PyTorch does. Weight passes run in the order their backwards were split (PyTorch names the stage of each; with equal
+// stages the times are the same).
+PipelineSchedule zero_bubble_v(int pp, long m) {
+  PipelineSchedule s{{}, std::vector<std::vector<PipelineOp>>(pp)};
+  const int count = 2 * pp;
+  for (int v = 0; v < count; ++v) {
+    s.stages.push_back({v < pp ? v : count - 1 - v, v, v > 0 ? v - 1 : -1, v + 1 < count ? v + 1 : -1,
+                        static_cast<int>(m)});
+  }
+  const long laid_out = std::max<long>(2L * pp - 1, m);
+  for (int d = 0; d < pp; ++d) {
+    auto& ops = s.ops[d];
+    const int stage[2] = {d, count - 1 - d};
+    // Passes issued per stage (those of micro-batches m and later are left out).
+    long forwards[2] = {0, 0}, inputs[2] = {0, 0}, weights[2] = {0, 0};
+    const auto f = [&](int c) {
+      if (forwards[c]++ < m) ops.push_back(forward(stage[c]));
+    };
+    const auto i = [&](int c) {
+      if (inputs[c]++ < m) ops.push_back({OpKind::backward_input, stage[c], -1, false});
+    };
+    const auto w = [&](int c) {
+      if (weights[c]++ < m) ops.push_back({OpKind::weight, -1, -1, false});
+    };
+    for (int k = 0; k < 2 * (pp - d) - 1; ++k) f(0);
+    for (int k = 0; k < d; ++k) f(1), f(0);
+    for (int k = 0; k < pp - d; ++k) f(1), i(1), w(1);
+    while (forwards[1] < forwards[0] || forwards[0] < laid_out) {
+      if (forwards[0] < laid_out) f(0);
+      i(0), w(0), f(1), i(1), w(1);
+    }
+    for (int k = 0; k < d; ++k) i(0), i(1);
+    for (int k = 0; k < pp - d; ++k) i(0), w(0);
+    while (weights[1] < inputs[1]) w(1);
+    while (weights[0] < inputs[0]) w(0);
+  }
+  return s;
+}
+
 // Interleaved 1F1B (Narayanan et al. 2021, section 2.2; Megatron-LM's order): micro-batches go through the device's
 // chunks in groups of pp (the last group may be smaller, then all forwards run first); warm-up (pp - d - 1) x 2 + (vpp - 1) x pp forwards.
 PipelineSchedule interleaved(int pp, int vpp, long m, bool paired) {
@@ -223,6 +269,7 @@ PipelineSchedule make_schedule(Schedule schedule, int pp, int vpp, long micro_ba
     case Schedule::interleaved: return interleaved(pp, vpp, micro_batches, paired);
     case Schedule::dualpipe: return dualpipe(pp, micro_batches);
     case Schedule::zero_bubble: return zero_bubble(pp, micro_batches);
+    case Schedule::zero_bubble_v: return zero_bubble_v(pp, micro_batches);
   }
   return one_f_one_b(pp, micro_batches, false);
 }

@@ -510,7 +510,7 @@ StepWork build_step_work(const TrainingJob& job, const TopologySummary& topology
   const LayerModel layers(job, machine, params);
   StepWork w;
   w.pp = plan.pp;
-  w.vpp = plan.schedule == Schedule::interleaved ? plan.vpp : 1;
+  w.vpp = plan.chunks_per_device();
   w.micro_batches = job.training.global_batch / (static_cast<long>(plan.dp) * plan.micro_batch);
   w.node_chips = machine.node_chips();
   w.scaleup = machine.scaleup();

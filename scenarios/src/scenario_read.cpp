@@ -251,13 +251,14 @@ void ScenarioParser::read_parallelism(JsonReader& root) {
                    : recompute == "selective" ? Recompute::selective
                    : recompute == "per_op"    ? Recompute::per_op
                                               : Recompute::none;
-  static const std::vector<std::string> kSchedules{"gpipe", "1f1b", "interleaved", "dualpipe", "zb-h1"};
+  static const std::vector<std::string> kSchedules{"gpipe", "1f1b", "interleaved", "dualpipe", "zb-h1", "zb-v"};
   const auto schedule = p->choice("schedule", Need::optional, kSchedules);
   plan.schedule = !schedule                  ? (plan.vpp > 1 ? Schedule::interleaved : Schedule::one_f_one_b)
                   : *schedule == "gpipe"     ? Schedule::gpipe
                   : *schedule == "interleaved" ? Schedule::interleaved
                   : *schedule == "dualpipe"  ? Schedule::dualpipe
                   : *schedule == "zb-h1"     ? Schedule::zero_bubble
+                  : *schedule == "zb-v"      ? Schedule::zero_bubble_v
                                              : Schedule::one_f_one_b;
   plan.tp_comm_overlap = p->boolean("tp_comm_overlap", Need::optional).value_or(false);
   plan.dp_overlap = p->boolean("dp_overlap", Need::optional).value_or(true);

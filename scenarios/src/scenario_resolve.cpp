@@ -116,7 +116,7 @@ void ScenarioParser::check_plan() {
     }
   }
   if (plan.layout == PipelineLayout::listed) {
-    const int vpp = plan.schedule == Schedule::interleaved ? plan.vpp : 1;
+    const int vpp = plan.chunks_per_device();
     long listed = 0;
     for (int n : plan.stage_layers) listed += n;
     if (static_cast<long>(plan.stage_layers.size()) != static_cast<long>(plan.pp) * vpp) {
@@ -139,6 +139,10 @@ void ScenarioParser::check_plan() {
   } else if (plan.vpp > 1) {
     problem("/parallelism/vpp", fmt::format("vpp {} needs the interleaved schedule, got \"{}\"", plan.vpp,
                                             to_string(plan.schedule)));
+  }
+  if (plan.v_shape() && model.layers < 2 * plan.pp && plan.layout != PipelineLayout::listed) {
+    problem("/parallelism/pp", fmt::format("ZB-V's 2 x pp = {} virtual stages exceed the model's {} layers",
+                                           2 * plan.pp, model.layers));
   }
   if (plan.schedule == Schedule::dualpipe && plan.pp % 2 != 0) {
     problem("/parallelism/pp", fmt::format("DualPipe needs an even number of stages, got {}", plan.pp));

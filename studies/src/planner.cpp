@@ -201,6 +201,7 @@ void enumerate_plans(const TrainingJob& job, const ParallelPlan& settings, const
             }
             if (pp % 2 == 0 && moe) schedules.emplace_back(Schedule::dualpipe, 1);
             if (!quick) schedules.emplace_back(Schedule::zero_bubble, 1);
+            if (!quick && 2L * pp <= m.layers) schedules.emplace_back(Schedule::zero_bubble_v, 1);
           }
           std::erase_if(schedules, [&](const auto& s) {
             return (pin("schedule") && s.first != settings.schedule) || (pin("vpp") && s.second != settings.vpp);
@@ -212,20 +213,22 @@ void enumerate_plans(const TrainingJob& job, const ParallelPlan& settings, const
             auto& out = layouts.emplace_back();
             if (pin("layout")) {
               out = {settings.layout};
-            } else if (settings.layout == PipelineLayout::listed &&
-                       settings.stage_layers.size() == std::size_t(pp) * vpp) {
-              out = {PipelineLayout::listed};
             } else {
-              out = {PipelineLayout::even};
-              if (pp == 1 || quick) continue;
               ParallelPlan even = settings;
               even.pp = pp;
               even.vpp = vpp;
               even.schedule = schedule;
               even.layout = PipelineLayout::even;
+              const int stages = pp * even.chunks_per_device();
+              if (settings.layout == PipelineLayout::listed && settings.stage_layers.size() == std::size_t(stages)) {
+                out = {PipelineLayout::listed};
+                continue;
+              }
+              out = {PipelineLayout::even};
+              if (pp == 1 || quick) continue;
               ParallelPlan balanced = even;
               balanced.layout = PipelineLayout::balanced;
-              if (stage_layouts(m, even, pp * vpp) != stage_layouts(m, balanced, pp * vpp)) {
+              if (stage_layouts(m, even, stages) != stage_layouts(m, balanced, stages)) {
                 out.push_back(PipelineLayout::balanced);
               }
             }
@@ -609,6 +612,7 @@ double tier_gap(const ParallelPlan& plan) {
     case Schedule::one_f_one_b:
     case Schedule::zero_bubble:
     case Schedule::dualpipe: return kTierGap1F1B;
+    case Schedule::zero_bubble_v:
     case Schedule::interleaved:
     case Schedule::gpipe: break;
   }

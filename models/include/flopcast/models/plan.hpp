@@ -19,7 +19,9 @@ namespace flopcast {
 enum class Recompute { none, selective, per_op, full };
 // zero_bubble: ZB-H1 (Qi et al. 2024, "Zero Bubble Pipeline Parallelism", section 3.1): 1F1B with each backward
 // split into its input-gradient pass and its weight-gradient pass, the latter delayed to fill the drain.
-enum class Schedule { gpipe, one_f_one_b, interleaved, dualpipe, zero_bubble };
+// zero_bubble_v: ZB-V (Qi et al. 2024, section 6; PyTorch's ScheduleZBVZeroBubble, TorchTitan's "ZBVZeroBubble"):
+// two virtual stages per device in a V (device d holds stages d and 2 pp - 1 - d), backwards split the same way.
+enum class Schedule { gpipe, one_f_one_b, interleaved, dualpipe, zero_bubble, zero_bubble_v };
 // How an MoE layer's tokens reach its experts' grouped GEMMs and come back, which decides the permutation passes
 // through HBM (each a read and a write of every routed copy). deepep: DeepEP's dispatch moves each token once per
 // destination rank; one permute into expert order after it, one un-permute before the combine (Megatron's flex
@@ -144,6 +146,10 @@ struct ParallelPlan {
   bool gathers_weights_per_pass() const { return zero >= 3 && reshard_after_forward; }
   // DualPipe's two model copies in opposite directions (with one stage it is a plain forward and backward).
   bool dualpipe() const { return schedule == Schedule::dualpipe && pp > 1; }
+  // ZB-V's two virtual stages per device, in a V: device d holds stages d and 2 pp - 1 - d.
+  bool v_shape() const { return schedule == Schedule::zero_bubble_v && pp > 1; }
+  // The virtual stages (model chunks) each device holds: vpp with the interleaved schedule, 2 with ZB-V, else 1.
+  int chunks_per_device() const { return schedule == Schedule::interleaved ? vpp : v_shape() ? 2 : 1; }
   // What keeps combined 1F1B (ep_comm_overlap) from running with this plan, the first of: experts not split over
   // ranks, a pipeline schedule other than interleaved, full recomputation (Megatron refuses it). The scenario
   // checks and the planner ask this one rule; make_schedule guards the schedule part for its own callers.
