@@ -145,7 +145,11 @@ TEST_CASE("validation names the file and the JSON path and what was expected", "
           "/training/attention_kernel: \"flash2\" is a FlashAttention kernel; flash_attention is false");
     json = base();
     json["parallelism"]["stage_layers"] = {30, 31};
-    CHECK(only_problem(json).find("/parallelism/stage_layers: lists 2 stages, but pp x vpp is") == 0);
+    CHECK(only_problem(json).find("/parallelism/stage_layers: lists 2 stages, but the plan has") == 0);
+    // ZB-V holds two virtual stages per device: a listed layout names 2 pp of them.
+    json["parallelism"]["schedule"] = "zb-v";
+    CHECK(only_problem(json).find("(pp " + std::to_string(json["parallelism"]["pp"].get<int>()) +
+                                  " x 2 per device, ZB-V's two)") != std::string::npos);
     json = base();
     json["parallelism"]["shard_group"] = 3;
     CHECK(only_problem(json).find("/parallelism/shard_group: 3 must divide dp x cp") == 0);

@@ -120,8 +120,10 @@ void ScenarioParser::check_plan() {
     long listed = 0;
     for (int n : plan.stage_layers) listed += n;
     if (static_cast<long>(plan.stage_layers.size()) != static_cast<long>(plan.pp) * vpp) {
-      problem("/parallelism/stage_layers", fmt::format("lists {} stages, but pp x vpp is {}",
-                                                       plan.stage_layers.size(), plan.pp * vpp));
+      problem("/parallelism/stage_layers",
+              fmt::format("lists {} stages, but the plan has {} virtual stages (pp {} x {} per device{})",
+                          plan.stage_layers.size(), plan.pp * vpp, plan.pp, vpp,
+                          plan.v_shape() ? ", ZB-V's two" : plan.schedule == Schedule::interleaved ? ", vpp" : ""));
     } else if (listed != model.layers) {
       problem("/parallelism/stage_layers", fmt::format("lists {} layers, but the model has {}", listed,
                                                        model.layers));
