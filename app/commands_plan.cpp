@@ -373,6 +373,10 @@ int plan_scenario(const PlanOptions& options, const Catalogs& catalogs, std::ost
     }
     for (const auto& c : result.best) j["best"].push_back(candidate_json(c, searched));
     if (result.given) j["scenario_plan"] = candidate_json(*result.given, searched);
+    if (!result.precision_best.empty()) {
+      j["best_per_precision"] = nlohmann::json::array();
+      for (const auto& c : result.precision_best) j["best_per_precision"].push_back(candidate_json(c, searched));
+    }
     out << j.dump(2) << '\n';
     return 0;
   }
@@ -440,6 +444,17 @@ int plan_scenario(const PlanOptions& options, const Catalogs& catalogs, std::ost
                : result.given->tier1_step_time_s < result.best.front().tier1_step_time_s
                    ? " (the file's plan is outside the searched space, or pinned out of it)"
                    : " (tier 1 ranked the file's plan below those re-ranked; tier 2 puts it first)");
+  }
+  if (result.precision_best.size() > 1) {
+    // What each precision buys: its own best plan, against the slowest precision's.
+    fmt::print(out, "\n  the best plan of each precision searched:\n");
+    double slowest = 0;
+    for (const auto& c : result.precision_best) slowest = std::max(slowest, c.estimate.step_time_s);
+    for (const auto& c : result.precision_best) {
+      row(std::string(to_string(c.precision)), c);
+      fmt::print(out, "         {:.2f}x the throughput of the slowest precision's best\n",
+                 slowest / c.estimate.step_time_s);
+    }
   }
   return 0;
 }

@@ -26,6 +26,7 @@ expect plan-row-plan 0 "^ {9}tp [0-9]+" "" -- @plan
 # --precisions searches each plan at each precision the chip runs ("all"); the best names its own, and every CSV row its.
 "$flopcast" plan --json --tier analytical --top 2 --precisions all scenarios/claims/scenarios/llama3-70b-h100-1024.json >"$work/precisions.json"
 expect plan-precisions-json 0 "^ok$" "" -- python3 -c "import json; d = json.load(open('$work/precisions.json')); print('ok' if d['precisions'] == ['bf16', 'fp8'] and d['best'][0]['precision'] == 'fp8' and d['best'][0]['summary'].endswith(', fp8') and d['scenario_plan']['precision'] == 'bf16' else 'bad')"
+expect plan-precisions-best 0 "^ok$" "" -- python3 -c "import json; d = json.load(open('$work/precisions.json')); b = d['best_per_precision']; print('ok' if [c['precision'] for c in b] == ['bf16', 'fp8'] and b[1]['step_time_s'] == d['best'][0]['step_time_s'] and b[0]['step_time_s'] > b[1]['step_time_s'] else 'bad')"
 expect plan-precisions-text 0 "bf16, fp8 searched \\(the file: bf16\\)" "" -- "$flopcast" plan --tier analytical --top 1 --precisions bf16,fp8 scenarios/claims/scenarios/llama3-70b-h100-1024.json
 expect plan-precisions-bad 2 'unknown precision "fp9" \(did you mean "fp8"\?\)' "" -- "$flopcast" plan --tier analytical --precisions fp9 scenarios/claims/scenarios/llama3-70b-h100-1024.json
 expect plan-precisions-chip 2 "h100-sxm has no nvfp4 tensor cores" "" -- "$flopcast" plan --tier analytical --precisions nvfp4 scenarios/claims/scenarios/llama3-70b-h100-1024.json

@@ -506,6 +506,16 @@ TEST_CASE("the precision is searched where asked: each plan at each, the best K 
     const auto again = estimate_plan(scenario, pruned.best[i].plan, test::catalogs(), pruned.best[i].precision);
     CHECK(again.estimate.step_time_s == Approx(pruned.best[i].tier1_step_time_s).epsilon(1e-12));
   }
+  // Each precision's best plan, found on its own: bf16's is the bf16-only search's best, fp8's the fastest fp8 plan.
+  REQUIRE(pruned.precision_best.size() == 2);
+  CHECK(pruned.precision_best[0].precision == Precision::bf16);
+  CHECK(pruned.precision_best[0].estimate.step_time_s == bf16_every.front().estimate.step_time_s);
+  CHECK(pruned.precision_best[1].precision == Precision::fp8);
+  const auto fastest_fp8 = std::find_if(both_every.begin(), both_every.end(),
+                                        [](const PlanCandidate& c) { return c.precision == Precision::fp8; });
+  REQUIRE(fastest_fp8 != both_every.end());
+  CHECK(pruned.precision_best[1].estimate.step_time_s == fastest_fp8->estimate.step_time_s);
+  CHECK(bf16_only.precision_best.empty());  // one precision: nothing to compare
   // FP8 GEMMs run at twice the bf16 peak on H100 (1,979 against 989 TFLOP/s dense): the best plan trains in fp8,
   // and faster than the bf16 search's best.
   CHECK(pruned.best.front().precision == Precision::fp8);

@@ -370,8 +370,53 @@ std::vector<Precision> searched_precisions(const Scenario& scenario, const std::
   return out;
 }
 
+namespace {
+
+// A search over several precisions in one process: the space of each searched and re-ranked on its own, so that each
+// precision's best plan is found at the re-rank tier (what FP8 buys over bf16 on this cluster), then the best K of
+// all. Each space's best K at the re-rank tier are among its own; the best K of their union are the search's.
+PlanSearchResult search_each_precision(const Scenario& scenario, const Catalogs& catalogs,
+                                       const PlanSearchOptions& options, const std::vector<Precision>& precisions) {
+  PlanSearchResult out;
+  out.precisions = precisions;
+  for (std::size_t i = 0; i < precisions.size(); ++i) {
+    PlanSearchOptions one = options;
+    one.precisions = {precisions[i]};
+    one.compare_given = options.compare_given && i == 0;  // the file's plan, at the file's precision, once
+    auto r = search_plans(scenario, catalogs, one);
+    out.enumerated += r.enumerated;
+    out.dominated += r.dominated;
+    out.invalid += r.invalid;
+    out.out_of_memory += r.out_of_memory;
+    out.offloaded += r.offloaded;
+    out.optimizer_offloaded += r.optimizer_offloaded;
+    out.pruned_by_memory += r.pruned_by_memory;
+    out.evaluated += r.evaluated;
+    out.pipelines_walked += r.pipelines_walked;
+    out.reranked += r.reranked;
+    out.tier1_wall_s += r.tier1_wall_s;
+    out.rerank_wall_s += r.rerank_wall_s;
+    out.pinned = r.pinned;
+    if (r.given) out.given = std::move(r.given);
+    if (!r.best.empty()) out.precision_best.push_back(r.best.front());
+    for (auto& c : r.best) out.best.push_back(std::move(c));
+  }
+  std::sort(out.best.begin(), out.best.end(), ranks_before);
+  if (out.best.size() > static_cast<std::size_t>(std::max(1, options.top_k))) out.best.resize(std::max(1, options.top_k));
+  return out;
+}
+
+}  // namespace
+
 PlanSearchResult search_plans(const Scenario& scenario, const Catalogs& catalogs, const PlanSearchOptions& options) {
   const auto& a = catalogs.assumptions;
+  // Several precisions, one process: each space on its own (search_each_precision). A shard of a search split
+  // across processes enumerates them all, one after another, and leaves the re-rank to its root.
+  if (!options.quick && !options.keep_challengers) {
+    if (const auto precisions = searched_precisions(scenario, options.precisions); precisions.size() > 1) {
+      return search_each_precision(scenario, catalogs, options, precisions);
+    }
+  }
   PlanSearchResult out;
   const auto topology = build_topology(topology_spec(scenario.job.cluster));
   EstimateOptions estimate_options;

@@ -31,7 +31,8 @@
 //   precision          the scenario's (training.precision), unless it lists training.search_precisions or the search
 //                      is given PlanSearchOptions::precisions (flopcast plan --precisions): each of those the chip
 //                      runs (FP8 or MXFP8 change the numerics: the recipe's choice, so the search asks before it
-//                      tries them); not in the quick space
+//                      tries them); not in the quick space. In one process each precision's space is searched and
+//                      re-ranked on its own, so that each one's best plan is found (PlanSearchResult::precision_best)
 // Not searched: the optimizer's state formats (the training recipe's, not the plan's), expert tensor parallelism and
 // the dispatcher (the scenario's, where a candidate can run them). The scenario's own plan settings for dp overlap
 // are kept.
@@ -134,6 +135,9 @@ struct PlanSearchResult {
   std::vector<std::string> pinned;     // the dimensions kept at the scenario's values (the options' and the file's),
                                        // in plan_dimensions() order
   std::vector<Precision> precisions;   // the training precisions searched
+  // With more than one precision searched in one process: each one's best plan at the re-rank tier, in the order of
+  // `precisions` (a precision none of whose plans fits has none).
+  std::vector<PlanCandidate> precision_best;
   std::optional<PlanCandidate> given;  // the scenario's own plan, at the re-rank tier (if it is valid)
   std::vector<PlanCandidate> best;     // fastest first, at the re-rank tier
   std::vector<PlanCandidate> challengers;  // with keep_challengers: each schedule class's best not in `best`, tier 1
