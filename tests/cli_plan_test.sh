@@ -79,6 +79,10 @@ if command -v mpirun >/dev/null; then
   "$flopcast" plan --json --top 1 scenarios/claims/scenarios/llama3-70b-h100-1024.json >"$work/plan1r.json"
   mpirun -np 2 --oversubscribe "$flopcast" plan --json --top 1 scenarios/claims/scenarios/llama3-70b-h100-1024.json >"$work/plan2r.json"
   expect plan-mpi-rerank-same 0 "^same 3$" "" -- python3 -c "import json; a, b = (json.load(open(f)) for f in ('$work/plan1r.json', '$work/plan2r.json')); key = lambda d: (d['reranked'], [(c['parallelism'], round(c['step_time_s'], 9)) for c in d['best']]); print('same' if key(a) == key(b) else 'different', b['reranked'])"
+  # Several precisions across ranks: one space of both, the same best plans as one process (which searches each
+  # precision's space on its own and adds each one's best).
+  mpirun -np 2 --oversubscribe "$flopcast" plan --json --tier analytical --top 2 --precisions all scenarios/claims/scenarios/llama3-70b-h100-1024.json >"$work/precisions2.json"
+  expect plan-mpi-precisions 0 "^same$" "" -- python3 -c "import json; a, b = (json.load(open(f)) for f in ('$work/precisions.json', '$work/precisions2.json')); key = lambda d: (d['enumerated'], d['precisions'], [(c['parallelism'], c['precision'], round(c['step_time_s'], 9)) for c in d['best']]); print('same' if key(a) == key(b) and 'best_per_precision' not in b else 'different')"
 else
   echo "SKIP plan-mpi: mpirun not installed (./flopcast.sh installs openmpi-bin)"
 fi

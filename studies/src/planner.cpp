@@ -411,8 +411,8 @@ PlanSearchResult search_each_precision(const Scenario& scenario, const Catalogs&
 PlanSearchResult search_plans(const Scenario& scenario, const Catalogs& catalogs, const PlanSearchOptions& options) {
   const auto& a = catalogs.assumptions;
   // Several precisions, one process: each space on its own (search_each_precision). A shard of a search split
-  // across processes enumerates them all, one after another, and leaves the re-rank to its root.
-  if (!options.quick && !options.keep_challengers) {
+  // across processes enumerates them all, one after another, and its root merges the shards' best.
+  if (!options.quick && !options.keep_challengers && options.shards <= 1) {
     if (const auto precisions = searched_precisions(scenario, options.precisions); precisions.size() > 1) {
       return search_each_precision(scenario, catalogs, options, precisions);
     }
