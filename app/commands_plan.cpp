@@ -47,7 +47,7 @@ std::vector<Precision> asked_precisions(const PlanOptions& options, const Scenar
   for (const auto& name : options.precisions) {
     if (name == "all") {
       for (const auto precision : kAllPrecisions) {
-        if (chip.peak(gemm_data_type(precision))) out.push_back(precision);
+        if (!unsupported_precision(chip, precision)) out.push_back(precision);
       }
       continue;
     }
@@ -56,10 +56,7 @@ std::vector<Precision> asked_precisions(const PlanOptions& options, const Scenar
       throw InputError("--precisions", "", fmt::format("unknown precision \"{}\"{}; known: {}, or all", name,
                                                        did_you_mean(name, known), join(known, ", ")));
     }
-    if (!chip.peak(gemm_data_type(*precision))) {
-      throw InputError("--precisions", "", fmt::format("{} has no {} tensor cores (no {} peak in the catalog)", chip.id,
-                                                       name, to_string(gemm_data_type(*precision))));
-    }
+    if (const auto why = unsupported_precision(chip, *precision)) throw InputError("--precisions", "", *why);
     out.push_back(*precision);
   }
   return out;
@@ -149,11 +146,16 @@ std::vector<std::string> precision_names(const std::vector<Precision>& precision
   return out;
 }
 
+// A candidate in one line, naming its precision where the search tried more than one.
+std::string candidate_summary(const PlanCandidate& c, bool precisions_searched) {
+  return plan_summary(c.plan, precisions_searched ? std::optional(c.precision) : std::nullopt);
+}
+
 nlohmann::json candidate_json(const PlanCandidate& c, bool precisions_searched) {
   const auto& e = c.estimate;
   return {{"parallelism", plan_to_json(c.plan)},
           {"precision", std::string(to_string(c.precision))},
-          {"summary", plan_summary(c.plan, precisions_searched ? std::optional(c.precision) : std::nullopt)},
+          {"summary", candidate_summary(c, precisions_searched)},
           {"tier", std::string(to_string(c.tier))},
           {"step_time_s", e.step_time_s},
           {"tier1_step_time_s", c.tier1_step_time_s},
@@ -431,8 +433,7 @@ int plan_scenario(const PlanOptions& options, const Catalogs& catalogs, std::ost
   const auto row = [&](const std::string& label, const PlanCandidate& c) {
     fmt::print(out, "  {:>4} {:>11} {:>11} {:>14} {:>7} {:>12}\n         {}\n", label, seconds(c.estimate.step_time_s),
                seconds(c.tier1_step_time_s), count(c.estimate.tokens_per_s_per_chip), percent(c.estimate.mfu),
-               bytes(c.estimate.memory.total_bytes),
-               plan_summary(c.plan, searched ? std::optional(c.precision) : std::nullopt));
+               bytes(c.estimate.memory.total_bytes), candidate_summary(c, searched));
   };
   for (std::size_t i = 0; i < result.best.size(); ++i) row(fmt::format("{}", i + 1), result.best[i]);
   if (result.given) {

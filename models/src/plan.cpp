@@ -138,6 +138,13 @@ DataType gemm_data_type(Precision precision) {
   return DataType::bf16;
 }
 
+std::optional<std::string> unsupported_precision(const Chip& chip, Precision precision) {
+  const DataType type = gemm_data_type(precision);
+  if (chip.peak(type)) return std::nullopt;
+  return fmt::format("{} has no {} tensor cores (no {} peak in the catalog)", chip.id, to_string(precision),
+                     to_string(type));
+}
+
 double saved_gemm_input_bytes(Precision precision) {
   return precision == Precision::bf16 ? 2.0 : bytes_per_element(gemm_data_type(precision));
 }

@@ -374,10 +374,8 @@ void ScenarioParser::read_training(JsonReader& root) {
         t->problem_at("search_precisions", i, fmt::format("unknown precision \"{}\"{}; known: {}", (*names)[i],
                                                           did_you_mean((*names)[i], kPrecisions),
                                                           join(kPrecisions, ", ")));
-      } else if (!chip.id.empty() && !chip.peak(gemm_data_type(*precision))) {
-        t->problem_at("search_precisions", i,
-                      fmt::format("{} has no {} tensor cores (no {} peak in the catalog)", chip.id,
-                                  to_string(*precision), to_string(gemm_data_type(*precision))));
+      } else if (const auto why = unsupported_precision(chip, *precision); why && !chip.id.empty()) {
+        t->problem_at("search_precisions", i, *why);
       } else {
         scenario_.search_precisions.push_back(*precision);
       }

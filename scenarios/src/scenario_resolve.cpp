@@ -184,9 +184,8 @@ void ScenarioParser::check_plan() {
     problem("/training/seq_len", fmt::format("{} is not divisible by cp {}", training.seq_len, plan.cp));
   }
   const DataType gemm_type = gemm_data_type(training.precision);
-  if (!cluster.chip.peak(gemm_type)) {
-    problem("/training/precision", fmt::format("{} has no {} tensor cores (no {} peak in the catalog); use \"bf16\"",
-                                               cluster.chip.id, to_string(training.precision), to_string(gemm_type)));
+  if (const auto why = unsupported_precision(cluster.chip, training.precision)) {
+    problem("/training/precision", *why + "; use \"bf16\"");
   }
   std::vector<int> taken(static_cast<std::size_t>(std::max(plan.pp, 1)), -1);
   for (std::size_t g = 0; g < cluster.stage_chips.size(); ++g) {

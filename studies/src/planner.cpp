@@ -142,6 +142,12 @@ double fewest_offloaded_optimizer(TrainingJob& job, const ParamCounts& params, c
   return static_cast<double>(found) / kSteps;
 }
 
+// The tie-break of equal times: by the plan's dimensions, then the precision.
+bool candidate_before(const ParallelPlan& a, Precision a_precision, const ParallelPlan& b, Precision b_precision) {
+  if (plan_before(a, b)) return true;
+  return !plan_before(b, a) && a_precision < b_precision;
+}
+
 // What the search knows of a plan before modelling it.
 enum class Known {
   nothing,
@@ -360,10 +366,8 @@ std::vector<Precision> searched_precisions(const Scenario& scenario, const std::
   std::vector<Precision> out;
   for (const Precision precision : kAllPrecisions) {  // in a fixed order, each once
     if (std::find(listed.begin(), listed.end(), precision) == listed.end()) continue;
-    if (!chip.peak(gemm_data_type(precision))) {
-      throw ModelError(fmt::format("{} has no {} tensor cores (no {} peak in the catalog): it cannot train in {}",
-                                   chip.id, to_string(precision), to_string(gemm_data_type(precision)),
-                                   to_string(precision)));
+    if (const auto why = unsupported_precision(chip, precision)) {
+      throw ModelError(fmt::format("{}: it cannot train in {}", *why, to_string(precision)));
     }
     out.push_back(precision);
   }
@@ -410,14 +414,16 @@ PlanSearchResult search_each_precision(const Scenario& scenario, const Catalogs&
 
 PlanSearchResult search_plans(const Scenario& scenario, const Catalogs& catalogs, const PlanSearchOptions& options) {
   const auto& a = catalogs.assumptions;
-  // Several precisions, one process: each space on its own (search_each_precision). A shard of a search split
-  // across processes enumerates them all, one after another, and its root merges the shards' best.
-  if (!options.quick && !options.keep_challengers && options.shards <= 1) {
-    if (const auto precisions = searched_precisions(scenario, options.precisions); precisions.size() > 1) {
-      return search_each_precision(scenario, catalogs, options, precisions);
-    }
+  // The precisions (the quick space keeps the scenario's). Several in one process: each space on its own
+  // (search_each_precision). A shard of a search split across processes enumerates them all, one after another, and
+  // its root merges the shards' best.
+  const auto precisions = options.quick ? std::vector<Precision>{scenario.job.training.precision}
+                                        : searched_precisions(scenario, options.precisions);
+  if (precisions.size() > 1 && !options.keep_challengers && options.shards <= 1) {
+    return search_each_precision(scenario, catalogs, options, precisions);
   }
   PlanSearchResult out;
+  out.precisions = precisions;
   const auto topology = build_topology(topology_spec(scenario.job.cluster));
   EstimateOptions estimate_options;
   estimate_options.topology = &topology;
@@ -454,10 +460,8 @@ PlanSearchResult search_plans(const Scenario& scenario, const Catalogs& catalogs
   const auto& node = scenario.job.cluster.node;
   const bool optimizer_offload_free = !options.quick && pinned.count("optimizer_offload_fraction") == 0 &&
                                       node.host_link_bandwidth_per_direction && node.host_memory_bandwidth;
-  // The precisions, one space after another (the quick space keeps the scenario's).
-  out.precisions = options.quick ? std::vector<Precision>{scenario.job.training.precision}
-                                 : searched_precisions(scenario, options.precisions);
-  for (const Precision precision : out.precisions) {
+  // The precisions, one space after another.
+  for (const Precision precision : precisions) {
     job.training.precision = precision;
     enumerate_plans(scenario.job, scenario.job.plan, pinned, options.quick, prune,
                     [&](const ParallelPlan& plan, Known known) {
@@ -543,9 +547,7 @@ PlanSearchResult search_plans(const Scenario& scenario, const Catalogs& catalogs
   // simulates the bubble and the overlaps that tier 1 adds up), by up to its class's tier_gap (at most kTierGap): the
   // best plan of each schedule class within kTierGap of the best is found too, and re-ranked where it could rank.
   std::sort(bounds.begin(), bounds.end(), [](const Bounded& x, const Bounded& y) {
-    if (x.bound_s != y.bound_s) return x.bound_s < y.bound_s;
-    if (plan_before(x.plan, y.plan) || plan_before(y.plan, x.plan)) return plan_before(x.plan, y.plan);
-    return x.precision < y.precision;
+    return x.bound_s != y.bound_s ? x.bound_s < y.bound_s : candidate_before(x.plan, x.precision, y.plan, y.precision);
   });
   const auto keep = static_cast<std::size_t>(std::max(1, options.top_k));
   const bool classes = (options.rerank_tier != Tier::analytical || options.keep_challengers) && !options.quick;
@@ -608,7 +610,8 @@ long rerank_with_challengers(const Scenario& scenario, const Catalogs& catalogs,
   long reranked = static_cast<long>(ranked.size());
   if (tier == Tier::analytical) return reranked;
   std::sort(challengers.begin(), challengers.end(), [](const PlanCandidate& x, const PlanCandidate& y) {
-    return tier2_floor_s(x) != tier2_floor_s(y) ? tier2_floor_s(x) < tier2_floor_s(y) : plan_before(x.plan, y.plan);
+    if (tier2_floor_s(x) != tier2_floor_s(y)) return tier2_floor_s(x) < tier2_floor_s(y);
+    return candidate_before(x.plan, x.precision, y.plan, y.precision);
   });
   for (auto& c : challengers) {
     if (ranked.size() == keep && tier2_floor_s(c) >= ranked.back().estimate.step_time_s) break;
@@ -681,8 +684,7 @@ bool same_candidate(const PlanCandidate& a, const PlanCandidate& b) {
 
 bool ranks_before(const PlanCandidate& a, const PlanCandidate& b) {
   if (a.estimate.step_time_s != b.estimate.step_time_s) return a.estimate.step_time_s < b.estimate.step_time_s;
-  if (plan_before(a.plan, b.plan) || plan_before(b.plan, a.plan)) return plan_before(a.plan, b.plan);
-  return a.precision < b.precision;
+  return candidate_before(a.plan, a.precision, b.plan, b.precision);
 }
 
 PlanCandidate estimate_plan(const Scenario& scenario, const ParallelPlan& plan, const Catalogs& catalogs,

@@ -45,6 +45,9 @@ std::optional<Precision> parse_precision(std::string_view name);
 
 // The tensor-core data type a training precision runs its GEMMs in (whose peak the chip must list).
 DataType gemm_data_type(Precision precision);
+// Why `chip` cannot run its GEMMs in `precision` ("h100-sxm has no mxfp8 tensor cores (no mxfp8 peak in the
+// catalog)"), or none where it can.
+std::optional<std::string> unsupported_precision(const Chip& chip, Precision precision);
 // Bytes per element of a GEMM input as the backward keeps it: the quantised copy with its scales (bf16: 2).
 double saved_gemm_input_bytes(Precision precision);
 // HBM bytes per element to quantise a bf16 GEMM input: read 2 bytes, write the quantised copies. Per-tensor fp8 writes
