@@ -149,6 +149,34 @@ TEST_CASE("on a symmetric 64-chip setup tier 3 equals tier 2 within 1%", "[sim][
   }
 }
 
+TEST_CASE("waits on links nothing else uses give what their flows give, with fewer activities", "[sim][invariant]") {
+  // A transfer on links free of other flows waits out latency + bytes / bandwidth at once; a flow that starts on one
+  // of its links meanwhile wakes it, and the rest goes on as flows. Against every transfer simulated as flows: every
+  // shipped scenario at tier 2 (overlap and contention on: TP, CP, EP, PP and DP streams sharing a device's links),
+  // and tier 3 with its rings sharing NICs and leaf uplinks.
+  const auto compare = [](const Scenario& s, SimOptions with, const std::string& name) {
+    with.whole_run = false;
+    SimOptions flows = with;
+    flows.lone_link_waits = false;
+    const auto fast = simulate_scenario(s, catalogs(), with);
+    const auto reference = simulate_scenario(s, catalogs(), flows);
+    INFO(name << ": " << fast.estimate.step_time_s << " s in " << fast.simulated_activities << " activities, flows "
+              << reference.estimate.step_time_s << " s in " << reference.simulated_activities);
+    CHECK_THAT(fast.estimate.step_time_s, WithinRel(reference.estimate.step_time_s, 1e-6));
+    CHECK(fast.simulated_activities < reference.simulated_activities);
+    for (std::size_t i = 0; i < fast.devices.size(); ++i) {
+      CHECK_THAT(fast.devices[i].busy_tp_s + fast.devices[i].busy_dp_s + fast.devices[i].busy_pp_s,
+                 WithinRel(reference.devices[i].busy_tp_s + reference.devices[i].busy_dp_s +
+                               reference.devices[i].busy_pp_s,
+                           1e-6));
+    }
+  };
+  for (const auto& file : shipped()) compare(load_scenario(file, catalogs()), {}, file.filename().string());
+  SimOptions full;
+  full.tier = Tier::full;
+  compare(llama70b_64(R"({"tp": 4, "pp": 2, "sp": true, "zero": 1})"), full, "tier 3");
+}
+
 TEST_CASE("tier 3 routes through pods of a three-tier fabric and across planes", "[sim][tiers]") {
   // 64 H100 in 8 nodes, pure data parallel (the gradients cross the fabric), on 8-port switches so that the fabric
   // has several leaves and pods.

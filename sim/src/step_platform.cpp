@@ -17,6 +17,8 @@ int StepSimulation::add_link(const std::string& name, double bytes_per_s) {
   auto* link = zone_->create_link(name, bytes_per_s)->set_latency(0)->seal();
   links_.push_back(link);
   loads_.push_back({name, bytes_per_s, 0, 0});
+  flows_on_.push_back(0);
+  held_by_.push_back(nullptr);
   return static_cast<int>(links_.size()) - 1;
 }
 

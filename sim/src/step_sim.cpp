@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -63,24 +64,95 @@ void StepSimulation::transfer(Device& d, int kind, const Collective& c, double s
   for (const auto& step : c.steps) {
     if (full_ && d.barrier[kind]) d.barrier[kind]->wait();
     double latency = 0;
-    for (const auto& t : step.transfers) latency = std::max(latency, t.latency_s);
-    if (latency > 0) {
-      sg4::this_actor::sleep_for(latency);
-      ++activities_;
-    }
-    std::vector<sg4::CommPtr> flows;
+    Flows flows;
     for (const auto& t : step.transfers) {
+      latency = std::max(latency, t.latency_s);
       const double bytes = t.bytes * scale;
       const auto& route = d.ring[kind][path_index(t.path)];
       if (bytes < 1 || route.destination == nullptr) continue;
-      flows.push_back(sg4::Comm::sendto_async(d.host, route.destination, static_cast<std::uint64_t>(bytes)));
+      flows.push_back({&route, bytes});
       for (int id : route.links) loads_[id].bytes += bytes;
-      ++activities_;
     }
-    sg4::Comm::wait_all(flows);
+    move(d.host, latency, flows);
   }
   busy(d, kind) += now() - start;
   trace(d, kKindNames[kind], kKindNames[kind], start);
+}
+
+void StepSimulation::move(sg4::Host* from, double latency_s, const Flows& flows) {
+  // Links of their own: free of flows and of other waits, and not two flows of the step on one.
+  boost::container::small_vector<int, 4> links;
+  bool alone = in_.options.lone_link_waits;
+  for (const auto& f : flows) {
+    for (int id : f.route->links) {
+      if (flows_on_[id] > 0 || held_by_[id] != nullptr || std::find(links.begin(), links.end(), id) != links.end()) {
+        alone = false;
+      }
+      links.push_back(id);
+    }
+  }
+  if (!alone) {
+    flows_after(from, latency_s, flows);
+    return;
+  }
+  const double start = now();
+  const double data_start = start + latency_s;
+  boost::container::small_vector<double, 2> rates, ends;
+  double end = data_start;
+  for (const auto& f : flows) {
+    double rate = std::numeric_limits<double>::infinity();
+    for (int id : f.route->links) rate = std::min(rate, loads_[id].bytes_per_s);
+    rates.push_back(rate);
+    ends.push_back(data_start + std::floor(f.bytes) / rate);  // whole bytes, as a flow carries
+    end = std::max(end, ends.back());
+  }
+  if (end <= start) return;
+  Holder holder;
+  for (int id : links) held_by_[id] = &holder;
+  ++activities_;
+  const bool timed_out = holder.wake->acquire_timeout(end - start);
+  for (int id : links) {
+    if (held_by_[id] == &holder) held_by_[id] = nullptr;
+  }
+  if (timed_out) return;
+  // A flow started on one of the links: the rest shares it from now on.
+  const double t = now();
+  Flows rest;
+  for (std::size_t i = 0; i < flows.size(); ++i) {
+    const double left = std::floor(flows[i].bytes) - std::max(0.0, t - data_start) * rates[i];
+    if (ends[i] > t && left >= 1) rest.push_back({flows[i].route, left});
+  }
+  if (rest.empty()) {
+    if (end > t) sg4::this_actor::sleep_for(end - t);  // only latency left, no bytes (not reached in practice)
+    return;
+  }
+  flows_after(from, std::max(0.0, data_start - t), rest);
+}
+
+void StepSimulation::flows_after(sg4::Host* from, double latency_s, const Flows& flows) {
+  if (latency_s > 0) {
+    sg4::this_actor::sleep_for(latency_s);
+    ++activities_;
+  }
+  std::vector<sg4::CommPtr> comms;
+  for (const auto& f : flows) {
+    for (int id : f.route->links) {
+      if (held_by_[id] != nullptr) {
+        // Its holder shares the link from now on. The copy keeps the semaphore alive until the release is done: the
+        // holder may end (its wait timed out at this instant) before it is.
+        const auto wake = held_by_[id]->wake;
+        held_by_[id] = nullptr;
+        wake->release();
+      }
+      ++flows_on_[id];
+    }
+    comms.push_back(sg4::Comm::sendto_async(from, f.route->destination, static_cast<std::uint64_t>(f.bytes)));
+    ++activities_;
+  }
+  sg4::Comm::wait_all(comms);
+  for (const auto& f : flows) {
+    for (int id : f.route->links) --flows_on_[id];
+  }
 }
 
 double& StepSimulation::busy(Device& d, int kind) {
@@ -151,12 +223,12 @@ void StepSimulation::ensure_stream(Device& d, int kind) {
         transfer(d, kind, *r.collective, r.scale);
       } else if (r.route != nullptr) {
         const double start = now();
-        if (r.latency_s > 0) sg4::this_actor::sleep_for(r.latency_s);
+        Flows flows;
         if (r.bytes >= 1) {
-          sg4::Comm::sendto(d.host, r.route->destination, static_cast<std::uint64_t>(r.bytes));
+          flows.push_back({r.route, r.bytes});
           for (int id : r.route->links) loads_[id].bytes += r.bytes;
         }
-        activities_ += 2;
+        move(d.host, r.latency_s, flows);
         busy(d, kind) += now() - start;
         trace(d, kKindNames[kind], r.label, start);
       }

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include <boost/container/small_vector.hpp>
 #include <simgrid/s4u.hpp>
 
 #include "step_sim.hpp"
@@ -138,8 +139,23 @@ class StepSimulation {
   void compute(Device& d, const Pass& pass, const char* what);
 
   // Runs a collective on the calling actor: per step, the group's barrier (tier 3), the step's latency, then its
-  // transfers as concurrent flows.
+  // transfers as concurrent flows (move).
   void transfer(Device& d, int kind, const Collective& c, double scale);
+
+  // `bytes` over a route, one of a step's concurrent transfers.
+  struct Flow {
+    const Route* route = nullptr;
+    double bytes = 0;
+  };
+  using Flows = boost::container::small_vector<Flow, 2>;
+
+  // The step's latency, then its flows, on the calling actor. On links no other flow uses, the time is known:
+  // latency + bytes / bandwidth, waited out at once (one activity, not a sleep and a flow each). Such a wait holds
+  // its links; a flow that starts on one of them wakes it, and what is left of it goes on as flows from that
+  // instant, exactly as if it had been flows all along.
+  void move(sg4::Host* from, double latency_s, const Flows& flows);
+  // The flows, sharing their links with the others, after the latency.
+  void flows_after(sg4::Host* from, double latency_s, const Flows& flows);
 
   static double& busy(Device& d, int kind);
   static double& exposed(Device& d, int kind);
@@ -234,6 +250,12 @@ class StepSimulation {
   std::size_t ops_done_ = 0;
   std::vector<sg4::Link*> links_;
   std::vector<LinkLoad> loads_;
+  // A wait on links held alone (move): woken when a flow starts on one of them.
+  struct Holder {
+    sg4::SemaphorePtr wake = sg4::Semaphore::create(0);
+  };
+  std::vector<int> flows_on_;        // per link: the flows carrying bytes on it now
+  std::vector<Holder*> held_by_;     // per link: the wait that counts on having it alone, if any
   std::set<std::pair<sg4::Host*, sg4::Host*>> routed_;
   std::map<int, std::vector<sg4::SemaphorePtr>> gradient_buckets_;
   std::map<int, sg4::SemaphorePtr> zero3_next_;

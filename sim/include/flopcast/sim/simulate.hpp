@@ -46,6 +46,9 @@ struct SimOptions {
   // (TP overlap, dp_overlap, and pipeline sends in the interleaved and DualPipe schedules) runs beside the compute.
   bool overlap = true;
   bool contention = true;  // off: each communication kind gets links of its own
+  // Off: every transfer is simulated as flows, even on links nothing else uses at the time, where the simulation
+  // otherwise waits out its known time at once (the same result, with fewer activities; the reference for tests).
+  bool lone_link_waits = true;
   std::vector<Straggler> stragglers;
   bool record_trace = false;
   int max_full_chips = 1024;  // tier 3 refuses larger clusters
