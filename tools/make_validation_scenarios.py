@@ -30,6 +30,8 @@ Where the publication leaves out something a scenario needs, the rule used is wr
   - layers that do not split over pp x vpp but do with the embedding and the loss counted as a layer each: that layout
     (Megatron's account_for_embedding/loss_in_pipeline_split), in stage_layers;
   - TorchTitan runs without a global batch: the local batch (the micro-batch) x dp;
+  - TorchTitan's December 2024 pipelined runs without a micro-batch: the local batch in pp micro-batches, and 2
+    virtual stages per rank in its interleaved schedule (TORCHTITAN_MICROBATCHES_ARE_PP: that commit's defaults);
   - Megatron-Bridge runs: their performance recipe's recompute modules (MBRIDGE_RECIPE_RECOMPUTE; none where the
     recipe has none), MoE communication settings (MBRIDGE_RECIPE_MOE_COMM: expert all-to-all overlap,
     full-iteration CUDA graph), MoE token dispatcher (MBRIDGE_RECIPE_DISPATCHER) and CPU activation offloading
@@ -606,6 +608,25 @@ def infer_attention_kernel(scenario, run, assumed):
 TORCHTITAN_LOSS_NOT_COMPILED = ("torchtitan-h100-",)
 
 
+# TorchTitan's pipeline schedules at the same commit: with no micro-batch count set, the local batch splits into pp
+# micro-batches (torchtitan/parallelisms/pipelining_utils.py, build_pipeline_schedule: n_microbatches defaults to
+# pipeline_parallel_degree), and a looped schedule such as Interleaved 1F1B runs 2 stages per rank
+# (generate_split_points: num_stages_per_rank = 2). Later versions split it into micro-batches of
+# pipeline_parallel_microbatch_size (default 1) instead.
+TORCHTITAN_MICROBATCHES_ARE_PP = TORCHTITAN_LOSS_NOT_COMPILED
+
+
+def infer_torchtitan_stages(scenario, run, assumed):
+    """TorchTitan's December 2024 interleaved schedule without its stage count: 2 stages per rank."""
+    plan = scenario["parallelism"]
+    if (not run.get("id", "").startswith(TORCHTITAN_MICROBATCHES_ARE_PP) or plan["schedule"] != "interleaved"
+            or plan.get("vpp") is not None):
+        return
+    plan["vpp"] = 2
+    assumed.append("virtual stages not published: 2 per rank, TorchTitan's default for a looped schedule "
+                   "(generate_split_points at commit 9dec370)")
+
+
 def infer_cross_entropy(scenario, run):
     """PyTorch-native trainers compute the loss with torch.nn.functional.cross_entropy on logits.float(), eagerly
     where the loss is not compiled."""
@@ -830,6 +851,13 @@ def infer_micro_batch(scenario, run, assumed):
     if plan["pp"] == 1 and "overlap-grad-reduce" in stated_overlap(run):
         one_pass = ("micro-batch not published, but gradient-reduction overlap is, which Megatron gives only the "
                     "last micro-batch's backward: no pipeline, so one micro-batch of the {n} sequences per replica")
+    elif plan["pp"] > 1 and run.get("id", "").startswith(TORCHTITAN_MICROBATCHES_ARE_PP) and batch is not None:
+        per_replica = max(1, batch // data_parallel(scenario))
+        plan["micro_batch"] = max(1, per_replica // plan["pp"])
+        assumed.append(f"micro-batch not published: TorchTitan's {per_replica} sequences per replica in pp = "
+                       f"{plan['pp']} micro-batches of {plan['micro_batch']} (n_microbatches defaults to the "
+                       "pipeline degree at commit 9dec370)")
+        return
     elif plan["pp"] == 1 and plan.get("zero", 1) >= 3:
         one_pass = ("micro-batch not published, FSDP without a pipeline: the replica's {n} sequences in one pass "
                     "(FSDP trainers accumulate gradients only when asked, e.g. metaseq's --update-freq 1)")
@@ -992,6 +1020,7 @@ def main():
             continue
         infer_sequence_parallel(scenario, filled, assumed)
         infer_interleaving(scenario, filled, chunk_layers, assumed)
+        infer_torchtitan_stages(scenario, filled, assumed)
         infer_layout(scenario, filled, assumed)
         infer_per_op(scenario, filled, assumed)
         infer_attention_kernel(scenario, filled, assumed)

@@ -104,6 +104,29 @@ class InferMicroBatch(unittest.TestCase):
             mbs, assumed = self.case(**kwargs)
             self.assertEqual((mbs, assumed), (1, ["micro-batch not published: 1 sequence"]), kwargs)
 
+    def test_torchtitan_december_2024_pipelines_split_the_local_batch_in_pp(self):
+        # TorchTitan at commit 9dec370: n_microbatches defaults to the pipeline degree. 256 sequences over dp 8 is a
+        # local batch of 32, in pp 8 micro-batches of 4.
+        s = {"model": {"layers": 126}, "cluster": {"chip": "h100-sxm", "chips": 512},
+             "parallelism": {"tp": 8, "pp": 8, "cp": 1, "dp": 8, "micro_batch": 1}, "training": {"global_batch": 256}}
+        run = {"id": "torchtitan-h100-llama31-405b-x", "parallelism": {"micro_batch_size": None}}
+        assumed = []
+        mvs.infer_micro_batch(s, run, assumed)
+        self.assertEqual(s["parallelism"]["micro_batch"], 4)
+        self.assertIn("32 sequences per replica in pp = 8 micro-batches of 4", assumed[0])
+        # Its interleaved schedule: 2 stages per rank.
+        s["parallelism"]["schedule"] = "interleaved"
+        mvs.infer_torchtitan_stages(s, run, assumed)
+        self.assertEqual(s["parallelism"]["vpp"], 2)
+        # Another trainer's pipelined run keeps 1 sequence; a later TorchTitan run too (micro-batches of 1 by default).
+        for other in ("mcore-h100-x", "torchtitan2506-h100-x"):
+            s["parallelism"].pop("vpp", None)
+            assumed = []
+            mvs.infer_micro_batch(s, {"id": other, "parallelism": {"micro_batch_size": None}}, assumed)
+            mvs.infer_torchtitan_stages(s, {"id": other}, assumed)
+            self.assertEqual(assumed, ["micro-batch not published: 1 sequence"], other)
+            self.assertNotIn("vpp", s["parallelism"], other)
+
     def test_published_micro_batch_kept(self):
         self.assertEqual(self.case(mbs=2), (2, []))
 
