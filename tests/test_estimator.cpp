@@ -321,6 +321,30 @@ TEST_CASE("the dispatcher sets the token permutation passes around the experts",
   CHECK_THAT(memory_s("alltoall", 1), WithinRel(memory_s("deepep", 1), 1e-12));
 }
 
+TEST_CASE("the all-gather dispatcher gathers the group's tokens and accumulates them back in fp32", "[models][estimator]") {
+  const auto work = [](const std::string& dispatcher) {
+    const auto s = qwen3_moe(fmt::format(R"({{"dp": 16, "ep": 4, "moe_dispatcher": "{}"}})", dispatcher));
+    return build_step_work(s.job, build_topology(topology_spec(s.job.cluster)), assumptions()).moe;
+  };
+  const auto deepep = work("deepep");
+  const auto gathered = work("allgather");
+  // Qwen3-30B-A3B, 4,096 tokens per chip, top-8, 2,048 wide, ep 4 (32 local experts): 32,768 copies. DeepEP's path
+  // moves 2 x 2 x 2 B = 8 B per copy element; the all-gather path 36 B (pick 4, sort and unsort 10, scale 4, fp32
+  // accumulate 18) and 10 B per element of the 4 x 4,096 gathered tokens (zero the fp32 buffer, cast it to bf16):
+  // (36 - 8) x 32,768 x 2,048 + 10 x 16,384 x 2,048 = 1,879,048,192 + 335,544,320 = 2,214,592,512 bytes more.
+  const double rate = test::catalogs().hardware.find_chip("h100-sxm")->hbm_bandwidth.value *
+                      assumptions().kernel("hopper").memory_bound;
+  CHECK_THAT(gathered.ffn_forward.memory_s - deepep.ffn_forward.memory_s, WithinRel(2214592512.0 / rate, 1e-9));
+  // The communication: an all-gather of the group's 4 x 4,096 tokens x 2,048 x 2 B = 67,108,864 bytes over 4 chips
+  // of one node, and a reduce-scatter of the same buffer after the experts; each chip receives 3/4 of it, at the
+  // NVSwitch's bus efficiency (folded into the bytes).
+  REQUIRE(gathered.ep_dispatch.steps.size() == 1);
+  const double received = 67108864.0 * 3 / 4 / assumptions().bus_efficiency_switch;
+  CHECK_THAT(gathered.ep_dispatch.bytes(Path::scaleup), WithinRel(received, 1e-9));
+  CHECK_THAT(gathered.ep_combine.bytes(Path::scaleup), WithinRel(received, 1e-9));
+  CHECK(gathered.ffn_forward.gemm_s == deepep.ffn_forward.gemm_s);
+}
+
 TEST_CASE("combined 1F1B hides its share of the expert all-to-all", "[models][estimator]") {
   const auto plain = qwen3_moe(R"({"dp": 16, "ep": 16})");
   const auto paired = qwen3_moe(R"({"dp": 16, "ep": 16, "ep_comm_overlap": true})");

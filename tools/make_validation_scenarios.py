@@ -124,6 +124,13 @@ UNFUSED_GRADIENT_ACCUMULATION_SCRIPTS = (
     "examples/mcore/llama2/pretrain_llama2_7b_pack_ptd.sh",
     "examples/mcore/llama2/pretrain_llama2_13b_pack_ptd.sh",
 )
+# MindSpeed-LLM example scripts that pass --moe-token-dispatcher-type allgather (read at the commit each record names):
+# Megatron-Core's all-gather dispatcher as MindSpeed patches it (parallelism.moe_dispatcher "allgather"). The 2026
+# qwen3_moe script passes alltoall_seq, the Mixtral one runs no expert parallelism.
+ALLGATHER_DISPATCHER_SCRIPTS = (
+    "examples/mcore/qwen2_moe/pretrain_qwen2_57b_a14b_4K_ptd.sh",
+    "examples/mcore/deepseek2/pretrain_deepseek2_60b_8k_ptd.sh",
+)
 # NeMo-Framework-Launcher configs that state their optimizer's precisions (launcher_scripts/conf/training/, tags
 # 24.07 to 24.12): keyed by the id's source and the catalog model.
 NEMO_LAUNCHER_OPTIMIZER = {
@@ -593,6 +600,16 @@ def infer_gradient_accumulation(scenario, run, assumed):
                        f"the main gradient by a separate kernel)")
 
 
+def infer_script_dispatcher(scenario, run, assumed):
+    """A MoE run whose launch script picks Megatron-Core's all-gather token dispatcher."""
+    scripts = re.findall(r"examples/\S+?\.sh", run["source"].get("location") or "")
+    allgather = [s for s in scripts if s in ALLGATHER_DISPATCHER_SCRIPTS]
+    if allgather and (scenario["parallelism"].get("ep") or 1) > 1:
+        scenario["parallelism"]["moe_dispatcher"] = "allgather"
+        assumed.append(f"MoE token dispatcher not published: all-gather, as the example script {allgather[0]} "
+                       f"passes --moe-token-dispatcher-type allgather")
+
+
 def infer_attention_kernel(scenario, run, assumed):
     """PyTorch-native trainers call scaled_dot_product_attention, whose flash backend is FlashAttention-2."""
     if not run["id"].startswith(PYTORCH_SAC) or not scenario["training"].get("flash_attention", True):
@@ -1033,6 +1050,7 @@ def main():
         note_recompute_auto(scenario, assumed)
         infer_gradient_precision(scenario, filled, assumed)
         infer_gradient_accumulation(scenario, filled, assumed)
+        infer_script_dispatcher(scenario, filled, assumed)
         infer_expert_tensor_parallel(scenario, filled, assumed)
         infer_network(scenario, filled, assumed)
         infer_micro_batch(scenario, filled, assumed)

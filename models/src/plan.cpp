@@ -56,6 +56,7 @@ std::string_view to_string(MoeDispatcher dispatcher) {
     case MoeDispatcher::deepep: return "deepep";
     case MoeDispatcher::alltoall: return "alltoall";
     case MoeDispatcher::hybridep: return "hybridep";
+    case MoeDispatcher::allgather: return "allgather";
   }
   return "?";
 }

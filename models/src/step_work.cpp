@@ -242,9 +242,12 @@ class LayerModel {
         if (e.expert_bias) eager_bytes = 5.0 * kBf16Bytes * copies * etp * routed;
       }
       // Permutation passes per direction, each a read and a write of every copy (plan.hpp, MoeDispatcher).
+      const bool gathered = plan_.dispatcher == MoeDispatcher::allgather && plan_.ep > 1;
       const double passes = plan_.dispatcher == MoeDispatcher::alltoall && plan_.ep > 1 && experts_here > 1 ? 2.0 : 1.0;
-      experts.memory_s = hw_.memory_s(2.0 * passes * 2.0 * kBf16Bytes * etp * copies * routed + expert_act_bytes +
-                                      eager_bytes + cast * copies * (etp * routed + e.expert_ffn));
+      double permutation_bytes = 2.0 * passes * 2.0 * kBf16Bytes * etp * copies * routed;
+      if (gathered) permutation_bytes = all_gather_dispatch_bytes(local_tokens, copies, experts_here);
+      experts.memory_s = hw_.memory_s(permutation_bytes + expert_act_bytes + eager_bytes +
+                                      cast * copies * (etp * routed + e.expert_ffn));
       f += experts;
       if (e.latent > 0) {
         // LatentMoE: the local tokens down to the latent width before the dispatch and back up after the combine,
@@ -266,8 +269,16 @@ class LayerModel {
         f += shared_mlp;
         if (redo.mlp) out.recompute += shared_mlp;
       }
-      out.ep_dispatch = all_to_all(local_tokens, fp8 ? 1.0 : kBf16Bytes);
-      out.ep_combine = all_to_all(local_tokens, kBf16Bytes);
+      if (gathered) {
+        // The group's tokens all-gathered (in bf16) before the experts; the buffer of all of them reduce-scattered
+        // after: the same bytes.
+        const double group = etp * plan_.ep;
+        out.ep_dispatch = hw_.group_all_gather(kBf16Bytes * local_tokens * group * routed, static_cast<int>(group), 1);
+        out.ep_combine = out.ep_dispatch;
+      } else {
+        out.ep_dispatch = all_to_all(local_tokens, fp8 ? 1.0 : kBf16Bytes);
+        out.ep_combine = all_to_all(local_tokens, kBf16Bytes);
+      }
     } else if (ffn) {
       const Pass mlp{hw_.gemm_s(T, up_width * m_.ffn / t, h) + hw_.gemm_s(T, h, m_.ffn / t), 0.0,
                      hw_.memory_s(act_tensors * kBf16Bytes * T * m_.ffn / t + cast * T * (h + m_.ffn / t))};
@@ -305,7 +316,7 @@ class LayerModel {
     // the experts and reduce-scattered after (Megatron's alltoall dispatcher): one all-gather's worth in `tp`, which
     // a pass runs twice. Without expert parallelism the experts' input is the TP block's own all-gathered
     // activation, counted above.
-    if (moe_layer && m_.moe && plan_.etp > 1 && plan_.ep > 1) {
+    if (moe_layer && m_.moe && plan_.etp > 1 && plan_.ep > 1 && plan_.dispatcher != MoeDispatcher::allgather) {
       const double dispatched = kBf16Bytes * T / plan_.tp * plan_.etp * m_.moe->top_k * m_.moe->imbalance *
                                 m_.moe->routed_width(m_.hidden);
       // A layer of the FFN alone runs `tp` once a pass: both halves there.
@@ -377,6 +388,25 @@ class LayerModel {
       redo.gemm_s += hw_.gemm_s(tokens_ / plan_.tp, m_.moe->experts, m_.hidden, /*force_bf16=*/true) + routed_gemm_s;
     }
     return redo;
+  }
+
+  // MindSpeed's all-gather dispatcher (token_dispatcher.py, allgather_token_permutation and _unpermutation, the
+  // index and index_put path): bytes through HBM around the experts in one forward, for `local_tokens` on this chip
+  // and `copies` of them routed, over its etp x ep group. Per element of each copy the experts here take: picking
+  // the rows from the gathered tokens (read and write, 2 B each), sorting them by expert and back (with more than one
+  // local expert: read and write, then zero, read and write), scaling by the routing probability (read and write),
+  // and accumulating into the fp32 buffer (read 2 B, write 4 B as fp32, then read the fp32 row and the buffer's row
+  // and write it: 18 B). Per element of every gathered token: zeroing the buffer (4 B) and casting it to bf16 for
+  // the reduce-scatter (read 4 B, write 2 B).
+  double all_gather_dispatch_bytes(double local_tokens, double copies, double experts_here) const {
+    const auto& e = *m_.moe;
+    const double etp = plan_.etp;
+    const double routed = e.routed_width(m_.hidden);
+    const double sort = experts_here > 1 ? 2.0 * kBf16Bytes + 3.0 * kBf16Bytes : 0.0;
+    const double scale = e.top_k > 1 ? 2.0 * kBf16Bytes : 0.0;
+    const double per_copy = 2.0 * kBf16Bytes + sort + scale + (kBf16Bytes + kFp32Bytes) + 3.0 * kFp32Bytes;
+    const double per_gathered = kFp32Bytes + kFp32Bytes + kBf16Bytes;
+    return per_copy * etp * copies * routed + per_gathered * local_tokens * etp * plan_.ep * routed;
   }
 
   Collective all_to_all(double local_tokens, double element_bytes) const {

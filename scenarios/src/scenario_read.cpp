@@ -263,11 +263,12 @@ void ScenarioParser::read_parallelism(JsonReader& root) {
   plan.tp_comm_overlap = p->boolean("tp_comm_overlap", Need::optional).value_or(false);
   plan.dp_overlap = p->boolean("dp_overlap", Need::optional).value_or(true);
   plan.ep_comm_overlap = p->boolean("ep_comm_overlap", Need::optional).value_or(false);
-  static const std::vector<std::string> kDispatchers{"deepep", "alltoall", "hybridep"};
+  static const std::vector<std::string> kDispatchers{"deepep", "alltoall", "hybridep", "allgather"};
   const auto dispatcher = p->choice("moe_dispatcher", Need::optional, kDispatchers).value_or("deepep");
-  plan.dispatcher = dispatcher == "alltoall"   ? MoeDispatcher::alltoall
-                    : dispatcher == "hybridep" ? MoeDispatcher::hybridep
-                                               : MoeDispatcher::deepep;
+  plan.dispatcher = dispatcher == "alltoall"    ? MoeDispatcher::alltoall
+                    : dispatcher == "hybridep"  ? MoeDispatcher::hybridep
+                    : dispatcher == "allgather" ? MoeDispatcher::allgather
+                                                : MoeDispatcher::deepep;
   vpp_given_ = p->has("vpp");
   dispatcher_given_ = p->has("moe_dispatcher");
   if (auto modules = p->strings("recompute_modules", Need::optional)) {

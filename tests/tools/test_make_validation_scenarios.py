@@ -349,6 +349,25 @@ class GradientAccumulation(unittest.TestCase):
             self.assertEqual(self.case(location), (None, []), location)
 
 
+class ScriptDispatcher(unittest.TestCase):
+    def case(self, location, ep=4):
+        s, assumed = {"parallelism": {"ep": ep}}, []
+        mvs.infer_script_dispatcher(s, {"source": {"location": location}}, assumed)
+        return s["parallelism"].get("moe_dispatcher"), assumed
+
+    def test_scripts_that_gather_tokens(self):
+        dispatcher, assumed = self.case("parallel config from the repository example script "
+                                        "examples/mcore/deepseek2/pretrain_deepseek2_60b_8k_ptd.sh at the same commit")
+        self.assertEqual(dispatcher, "allgather")
+        self.assertIn("--moe-token-dispatcher-type allgather", assumed[0])
+
+    def test_other_scripts_and_no_expert_parallelism_left_alone(self):
+        for location in ("config from the linked script examples/mcore/qwen3_moe/pretrain_qwen3_30b_a3b_4K_ptd.sh",
+                         "examples/mcore/mixtral/pretrain_mixtral_8x7b_ptd.sh", "Table 2", None):
+            self.assertEqual(self.case(location), (None, []), location)
+        self.assertEqual(self.case("examples/mcore/qwen2_moe/pretrain_qwen2_57b_a14b_4K_ptd.sh", ep=1), (None, []))
+
+
 class AttentionKernel(unittest.TestCase):
     def test_pytorch_native_trainers_run_flash2(self):
         s, assumed = {"training": {"flash_attention": True}}, []

@@ -30,8 +30,12 @@ enum class Schedule { gpipe, one_f_one_b, interleaved, dualpipe, zero_bubble, ze
 // kernels (Megatron-LM's moe_permute_fusion_into_hybridep, off by default) is not modelled. alltoall: Megatron's
 // all-to-all dispatcher permutes by destination before the all-to-all and, with more than one local expert, sorts
 // the received chunks by expert after it (permute, then sort_chunks_by_idxs), and mirrors both after the experts:
-// two passes each way.
-enum class MoeDispatcher { deepep, alltoall, hybridep };
+// two passes each way. allgather: Megatron-Core's all-gather dispatcher as MindSpeed runs it
+// (--moe-token-dispatcher-type allgather; mindspeed/core/transformer/moe/token_dispatcher.py): every rank of the
+// etp x ep group gathers all the group's tokens, picks the rows its local experts take and sorts them by expert; after
+// the experts it puts them back in order, scales them by their routing probability and accumulates them into an fp32
+// buffer of all the gathered tokens, which is cast to bf16 and reduce-scattered over the group.
+enum class MoeDispatcher { deepep, alltoall, hybridep, allgather };
 // The GEMMs' number format in training: bf16; fp8 with per-tensor scaling (Transformer Engine's delayed or current
 // scaling, torchao's tensorwise float8); MXFP8 (a scale per 32 elements); NVFP4 (a scale per 16 elements).
 enum class Precision { bf16, fp8, mxfp8, nvfp4 };
