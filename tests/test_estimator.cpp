@@ -345,6 +345,41 @@ TEST_CASE("the all-gather dispatcher gathers the group's tokens and accumulates 
   CHECK(gathered.ffn_forward.gemm_s == deepep.ffn_forward.gemm_s);
 }
 
+TEST_CASE("a parallel block has one norm, one residual add and one block's worth of TP collectives a layer",
+          "[models][estimator]") {
+  const auto work = [](bool parallel) {
+    auto json = nlohmann::json::parse(R"({
+      "model": {"name": "gpt", "layers": 8, "hidden": 4096, "ffn": 16384, "heads": 32, "vocab": 32000,
+                "ffn_act": "gelu"},
+      "cluster": {"chip": "h100-sxm", "chips": 16},
+      "parallelism": {"tp": 8, "dp": 2, "sp": true},
+      "training": {"seq_len": 2048, "global_batch": 16, "precision": "bf16", "tokens": 1e12}})");
+    json["model"]["parallel_block"] = parallel;
+    const auto s = test::scenario_from(json);
+    return build_step_work(s.job, build_topology(topology_spec(s.job.cluster)), assumptions()).dense;
+  };
+  const auto plain = work(false);
+  const auto parallel = work(true);
+  // 2,048 tokens x 4,096 wide, split 8 ways by SP: 2 M elements of 2 B each. A block's norm (read and write) and add
+  // (read 2, write 1) move 5 passes; a parallel layer's one norm and one add of both outputs (read 3, write 1) 6, so
+  // 3 a block: 2 passes x 2 B x 2,048 x 4,096 / 8 = 4,194,304 bytes less in each block.
+  const double rate = test::catalogs().hardware.find_chip("h100-sxm")->hbm_bandwidth.value *
+                      assumptions().kernel("hopper").memory_bound;
+  CHECK_THAT(plain.attention_forward.memory_s - parallel.attention_forward.memory_s, WithinRel(4194304.0 / rate, 1e-9));
+  CHECK_THAT(plain.ffn_forward.memory_s - parallel.ffn_forward.memory_s, WithinRel(4194304.0 / rate, 1e-9));
+  // With SP, a block gathers its input and reduce-scatters its output; a parallel layer gathers once and
+  // reduce-scatters once: half the collectives, the same GEMMs.
+  CHECK_THAT(parallel.tp.time_s(), WithinRel(plain.tp.time_s() / 2, 1e-9));
+  CHECK(parallel.ffn_forward.gemm_s == plain.ffn_forward.gemm_s);
+  // Only for dense transformers.
+  CHECK_THROWS_WITH(test::scenario_from(nlohmann::json::parse(R"({
+      "model": {"name": "m", "layers": 2, "hidden": 64, "ffn": 128, "heads": 4, "vocab": 100, "parallel_block": true,
+                "moe": {"experts": 8, "top_k": 2, "expert_ffn": 32}},
+      "cluster": {"chip": "h100-sxm", "chips": 8},
+      "training": {"seq_len": 64, "global_batch": 8, "precision": "bf16", "tokens": 1e9}})")),
+                    Catch::Matchers::Contains("parallel_block"));
+}
+
 TEST_CASE("combined 1F1B hides its share of the expert all-to-all", "[models][estimator]") {
   const auto plain = qwen3_moe(R"({"dp": 16, "ep": 16})");
   const auto paired = qwen3_moe(R"({"dp": 16, "ep": 16, "ep_comm_overlap": true})");

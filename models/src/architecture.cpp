@@ -206,6 +206,7 @@ ModelArch read_model(JsonReader& reader, bool catalog_entry) {
   if (auto mamba = reader.object("mamba", Need::optional)) model.mamba = read_mamba(*mamba);
   model.tied_embeddings = reader.boolean("tied_embeddings", Need::optional).value_or(false);
   model.qkv_bias = reader.boolean("qkv_bias", Need::optional).value_or(false);
+  model.parallel_block = reader.boolean("parallel_block", Need::optional).value_or(false);
 
   // Consistency between fields.
   if (model.attention == Attention::mla && !model.mla) {
@@ -238,6 +239,10 @@ ModelArch read_model(JsonReader& reader, bool catalog_entry) {
       reader.problem("sliding_window", fmt::format("layers ({}) exceeds the model's attention layers ({})",
                                                    model.sliding_window->layers, model.attention_layer_count()));
     }
+  }
+  if (model.parallel_block && (model.moe || model.is_hybrid() || model.mtp_modules > 0)) {
+    reader.problem("parallel_block", "is for dense transformers without MTP modules: this model has routed experts, "
+                                     "a hybrid pattern or MTP modules");
   }
   if (model.moe && model.moe->dense_layers > model.layers) {
     reader.problem("moe", fmt::format("dense_layers ({}) exceeds layers ({})", model.moe->dense_layers, model.layers));

@@ -191,7 +191,9 @@ class LayerModel {
     // half of the norms and adds belong to each block.
     const double kv_heads = m_.mla ? m_.heads : m_.kv_heads;
     const double rope_dim = m_.mla ? m_.mla->qk_rope_head_dim : m_.head_dim;
-    const double norm_and_add = kBf16Bytes * T * h / replicated * (2.0 + 3.0);
+    // A parallel block's layer has one norm and one add of both outputs to the residual (read 3, write 1): 6 passes
+    // over the layer's activation against 10, 3 per block.
+    const double norm_and_add = kBf16Bytes * T * h / replicated * (m_.parallel_block ? 3.0 : 2.0 + 3.0);
     double attention_bytes = 0;
     if (attention) attention_bytes = norm_and_add + 2.0 * kBf16Bytes * T * (m_.heads + kv_heads) * rope_dim / t;
     double ffn_bytes = ffn ? norm_and_add : 0.0;
@@ -311,6 +313,12 @@ class LayerModel {
       const double activation = kBf16Bytes * T * h;
       out.tp = plan_.sp ? hw_.group_all_gather(activation, plan_.tp, 1).repeated(2)
                         : hw_.group_all_reduce(activation, plan_.tp, 1);
+      // A parallel block gathers its one input once and reduces the sum of both outputs once: one block's worth of
+      // collectives per layer, half of it after each block (without SP, half an all-reduce's bytes each, with its
+      // latency twice).
+      if (m_.parallel_block) {
+        out.tp = plan_.sp ? hw_.group_all_gather(activation, plan_.tp, 1) : out.tp.scaled(0.5);
+      }
     }
     // Expert tensor parallelism behind an all-to-all: the dispatched copies all-gathered over the etp ranks before
     // the experts and reduce-scattered after (Megatron's alltoall dispatcher): one all-gather's worth in `tp`, which

@@ -113,6 +113,10 @@ struct ModelArch {
   std::optional<MambaDims> mamba;
   bool tied_embeddings = false;
   bool qkv_bias = false;
+  // Attention and MLP read one normalised input and add their outputs to the residual together (GPT-J's and PaLM's
+  // parallel layer, MegaScale's parallel transformer block): one norm, one residual add and, under tensor
+  // parallelism, one collective's worth per layer rather than one per block. Dense transformers only.
+  bool parallel_block = false;
   std::optional<Quantity> published_params_total;
   std::optional<Quantity> published_params_active;
   std::optional<Quantity> published_training_tokens;
