@@ -589,10 +589,14 @@ def infer_gradient_precision(scenario, run, assumed):
                        "(grad_reduce_in_fp32 false)")
 
 
+def launch_scripts(run):
+    """The example scripts (examples/...sh) a run's source location names."""
+    return re.findall(r"examples/\S+?\.sh", run["source"].get("location") or "")
+
+
 def infer_gradient_accumulation(scenario, run, assumed):
     """A run whose launch script turns gradient-accumulation fusion off adds each weight gradient in its own kernel."""
-    scripts = re.findall(r"examples/\S+?\.sh", run["source"].get("location") or "")
-    unfused = [s for s in scripts if s in UNFUSED_GRADIENT_ACCUMULATION_SCRIPTS]
+    unfused = [s for s in launch_scripts(run) if s in UNFUSED_GRADIENT_ACCUMULATION_SCRIPTS]
     if unfused:
         scenario["training"]["gradient_accumulation_fusion"] = False
         assumed.append(f"gradient accumulation not published: unfused, as the example script {unfused[0]} "
@@ -602,8 +606,7 @@ def infer_gradient_accumulation(scenario, run, assumed):
 
 def infer_script_dispatcher(scenario, run, assumed):
     """A MoE run whose launch script picks Megatron-Core's all-gather token dispatcher."""
-    scripts = re.findall(r"examples/\S+?\.sh", run["source"].get("location") or "")
-    allgather = [s for s in scripts if s in ALLGATHER_DISPATCHER_SCRIPTS]
+    allgather = [s for s in launch_scripts(run) if s in ALLGATHER_DISPATCHER_SCRIPTS]
     if allgather and (scenario["parallelism"].get("ep") or 1) > 1:
         scenario["parallelism"]["moe_dispatcher"] = "allgather"
         assumed.append(f"MoE token dispatcher not published: all-gather, as the example script {allgather[0]} "

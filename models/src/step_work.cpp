@@ -244,7 +244,7 @@ class LayerModel {
         if (e.expert_bias) eager_bytes = 5.0 * kBf16Bytes * copies * etp * routed;
       }
       // Permutation passes per direction, each a read and a write of every copy (plan.hpp, MoeDispatcher).
-      const bool gathered = plan_.dispatcher == MoeDispatcher::allgather && plan_.ep > 1;
+      const bool gathered = gathers_tokens();
       const double passes = plan_.dispatcher == MoeDispatcher::alltoall && plan_.ep > 1 && experts_here > 1 ? 2.0 : 1.0;
       double permutation_bytes = 2.0 * passes * 2.0 * kBf16Bytes * etp * copies * routed;
       if (gathered) permutation_bytes = all_gather_dispatch_bytes(local_tokens, copies, experts_here);
@@ -324,7 +324,7 @@ class LayerModel {
     // the experts and reduce-scattered after (Megatron's alltoall dispatcher): one all-gather's worth in `tp`, which
     // a pass runs twice. Without expert parallelism the experts' input is the TP block's own all-gathered
     // activation, counted above.
-    if (moe_layer && m_.moe && plan_.etp > 1 && plan_.ep > 1 && plan_.dispatcher != MoeDispatcher::allgather) {
+    if (moe_layer && m_.moe && plan_.etp > 1 && plan_.ep > 1 && !gathers_tokens()) {
       const double dispatched = kBf16Bytes * T / plan_.tp * plan_.etp * m_.moe->top_k * m_.moe->imbalance *
                                 m_.moe->routed_width(m_.hidden);
       // A layer of the FFN alone runs `tp` once a pass: both halves there.
@@ -397,6 +397,9 @@ class LayerModel {
     }
     return redo;
   }
+
+  // The all-gather dispatcher over more than one expert rank: the etp x ep group's tokens gathered, no all-to-all.
+  bool gathers_tokens() const { return plan_.dispatcher == MoeDispatcher::allgather && plan_.ep > 1; }
 
   // MindSpeed's all-gather dispatcher (token_dispatcher.py, allgather_token_permutation and _unpermutation, the
   // index and index_put path): bytes through HBM around the experts in one forward, for `local_tokens` on this chip

@@ -183,7 +183,6 @@ void ScenarioParser::check_plan() {
   if (training.seq_len % plan.cp != 0) {
     problem("/training/seq_len", fmt::format("{} is not divisible by cp {}", training.seq_len, plan.cp));
   }
-  const DataType gemm_type = gemm_data_type(training.precision);
   if (const auto why = unsupported_precision(cluster.chip, training.precision)) {
     problem("/training/precision", *why + "; use \"bf16\"");
   }
@@ -202,9 +201,8 @@ void ScenarioParser::check_plan() {
         taken[stage] = static_cast<int>(g);
       }
     }
-    if (!group.chip.peak(gemm_type)) {
-      problem(path + "/chip", fmt::format("{} has no {} tensor cores; use \"bf16\" training", group.chip.id,
-                                          to_string(training.precision)));
+    if (const auto why = unsupported_precision(group.chip, training.precision)) {
+      problem(path + "/chip", *why + "; use \"bf16\" training");
     }
   }
   const long stage_chips = cluster.chips / std::max(plan.pp, 1);

@@ -71,7 +71,6 @@ void StepSimulation::transfer(Device& d, int kind, const Collective& c, double s
       const auto& route = d.ring[kind][path_index(t.path)];
       if (bytes < 1 || route.destination == nullptr) continue;
       flows.push_back({&route, bytes});
-      for (int id : route.links) loads_[id].bytes += bytes;
     }
     move(d.host, latency, flows);
   }
@@ -85,6 +84,7 @@ void StepSimulation::move(sg4::Host* from, double latency_s, const Flows& flows)
   bool alone = in_.options.lone_link_waits;
   for (const auto& f : flows) {
     for (int id : f.route->links) {
+      loads_[id].bytes += f.bytes;
       if (flows_on_[id] > 0 || held_by_[id] != nullptr || std::find(links.begin(), links.end(), id) != links.end()) {
         alone = false;
       }
@@ -224,10 +224,7 @@ void StepSimulation::ensure_stream(Device& d, int kind) {
       } else if (r.route != nullptr) {
         const double start = now();
         Flows flows;
-        if (r.bytes >= 1) {
-          flows.push_back({r.route, r.bytes});
-          for (int id : r.route->links) loads_[id].bytes += r.bytes;
-        }
+        if (r.bytes >= 1) flows.push_back({r.route, r.bytes});
         move(d.host, r.latency_s, flows);
         busy(d, kind) += now() - start;
         trace(d, kKindNames[kind], r.label, start);

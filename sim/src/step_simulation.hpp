@@ -149,7 +149,7 @@ class StepSimulation {
   };
   using Flows = boost::container::small_vector<Flow, 2>;
 
-  // The step's latency, then its flows, on the calling actor. On links no other flow uses, the time is known:
+  // The step's latency, then its flows, on the calling actor (their bytes counted in the links' loads). On links no other flow uses, the time is known:
   // latency + bytes / bandwidth, waited out at once (one activity, not a sleep and a flow each). Such a wait holds
   // its links; a flow that starts on one of them wakes it, and what is left of it goes on as flows from that
   // instant, exactly as if it had been flows all along.

@@ -374,6 +374,21 @@ std::vector<Precision> searched_precisions(const Scenario& scenario, const std::
   return out;
 }
 
+void PlanSearchResult::add_counts(const PlanSearchResult& other) {
+  enumerated += other.enumerated;
+  dominated += other.dominated;
+  invalid += other.invalid;
+  out_of_memory += other.out_of_memory;
+  offloaded += other.offloaded;
+  optimizer_offloaded += other.optimizer_offloaded;
+  pruned_by_memory += other.pruned_by_memory;
+  evaluated += other.evaluated;
+  pipelines_walked += other.pipelines_walked;
+  reranked += other.reranked;
+  tier1_wall_s += other.tier1_wall_s;
+  rerank_wall_s += other.rerank_wall_s;
+}
+
 namespace {
 
 // A search over several precisions in one process: the space of each searched and re-ranked on its own, so that each
@@ -388,18 +403,7 @@ PlanSearchResult search_each_precision(const Scenario& scenario, const Catalogs&
     one.precisions = {precisions[i]};
     one.compare_given = options.compare_given && i == 0;  // the file's plan, at the file's precision, once
     auto r = search_plans(scenario, catalogs, one);
-    out.enumerated += r.enumerated;
-    out.dominated += r.dominated;
-    out.invalid += r.invalid;
-    out.out_of_memory += r.out_of_memory;
-    out.offloaded += r.offloaded;
-    out.optimizer_offloaded += r.optimizer_offloaded;
-    out.pruned_by_memory += r.pruned_by_memory;
-    out.evaluated += r.evaluated;
-    out.pipelines_walked += r.pipelines_walked;
-    out.reranked += r.reranked;
-    out.tier1_wall_s += r.tier1_wall_s;
-    out.rerank_wall_s += r.rerank_wall_s;
+    out.add_counts(r);
     out.pinned = r.pinned;
     if (r.given) out.given = std::move(r.given);
     if (!r.best.empty()) out.precision_best.push_back(r.best.front());

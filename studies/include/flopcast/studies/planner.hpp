@@ -141,6 +141,9 @@ struct PlanSearchResult {
   std::optional<PlanCandidate> given;  // the scenario's own plan, at the re-rank tier (if it is valid)
   std::vector<PlanCandidate> best;     // fastest first, at the re-rank tier
   std::vector<PlanCandidate> challengers;  // with keep_challengers: each schedule class's best not in `best`, tier 1
+
+  // Adds another search's counts and wall times (not its plans): a search run as several.
+  void add_counts(const PlanSearchResult& other);
 };
 
 PlanSearchResult search_plans(const Scenario& scenario, const Catalogs& catalogs, const PlanSearchOptions& options);
