@@ -60,6 +60,10 @@ void print_pool(const ServingPoolResult& p, std::ostream& out) {
   const std::string role = p.role == PoolRole::both ? "pool" : fmt::format("{} pool", to_string(p.role));
   fmt::print(out, "  {:<12} {} instances of {} chips ({}); batch up to {} sequences and {} tokens per step per rank\n",
              role, p.instances, p.plan.chips(), plan_text(p.plan), p.batching.max_running, p.batching.max_batch_tokens);
+  if (const auto& graphs = p.batching.graph_batch_sizes; !graphs.empty()) {
+    fmt::print(out, "  {:<12} decode-only steps padded to a CUDA graph of {} to {} sequences per rank ({} sizes)\n", "",
+               graphs.front(), graphs.back(), graphs.size());
+  }
   fmt::print(out, "  {:<12} weights {}, workspace {}, reserved {}, KV cache {} = {} tokens per attention rank ({} per "
                   "token per chip)\n",
              "memory/chip", bytes(m.weights_bytes), bytes(m.workspace_bytes), bytes(m.reserved_bytes), bytes(m.kv_bytes),

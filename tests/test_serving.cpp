@@ -483,6 +483,70 @@ TEST_CASE("offline queues every request at once, as a closed loop of as many cli
   CHECK(a.output_tokens_per_s == b.output_tokens_per_s);
 }
 
+TEST_CASE("a decode-only step pads to the smallest CUDA graph that holds it", "[serving][graphs]") {
+  Batching b;
+  CHECK(b.graph_padded_seqs(37) == 37);  // no graphs: every step at its own size
+  b.graph_batch_sizes = {1, 2, 4, 8, 16, 24, 32, 40, 48, 56, 64, 72, 80, 88, 96, 104, 112, 120, 128, 256, 384};
+  CHECK(b.graph_padded_seqs(1) == 1);
+  CHECK(b.graph_padded_seqs(3) == 4);
+  CHECK(b.graph_padded_seqs(37) == 40);
+  CHECK(b.graph_padded_seqs(128) == 128);
+  CHECK(b.graph_padded_seqs(129) == 256);  // 127 dummy sequences
+  CHECK(b.graph_padded_seqs(300) == 384);
+  CHECK(b.graph_padded_seqs(500) == 500);  // beyond the largest graph: eager, unpadded
+}
+
+TEST_CASE("graph batch sizes are read, checked and written back", "[serving][graphs][input]") {
+  auto json = small_deployment(1.0);
+  json["serving"]["batching"]["graph_batch_sizes"] = {1, 8, 4, 0, "16"};
+  const auto messages = test::join_lines(test::messages_of([&] { test::scenario_from(json); }));
+  CHECK_THAT(messages, Catch::Contains("/serving/batching/graph_batch_sizes/2: expected sizes in ascending order, got 4 "
+                                       "after 8"));
+  CHECK_THAT(messages, Catch::Contains("/serving/batching/graph_batch_sizes/3: expected a whole number of sequences"));
+  CHECK_THAT(messages, Catch::Contains("/serving/batching/graph_batch_sizes/4: expected a whole number of sequences"));
+  json["serving"]["batching"]["graph_batch_sizes"] = 8;
+  CHECK_THAT(test::join_lines(test::messages_of([&] { test::scenario_from(json); })),
+             Catch::Contains("/serving/batching/graph_batch_sizes: expected an array of batch sizes"));
+  json["serving"]["batching"]["graph_batch_sizes"] = {8, 64};
+  const auto job = job_of(json);
+  CHECK(job.serving.pools[0].batching.graph_batch_sizes == std::vector<int>{8, 64});
+}
+
+TEST_CASE("padded decode steps cost what the padded batch costs", "[serving][graphs][sim]") {
+  // 40 clients each decoding 400 tokens after a 100-token prompt on one H100: a decode-only step of 40 sequences.
+  // Padded to a graph of 64 it computes 64 rows through every GEMM; the 24 dummy sequences read no KV cache. The
+  // padded run's TPOT therefore lies between the unpadded 40 and an unpadded 64 with the same context.
+  auto json = small_deployment(1.0, 200);
+  json["serving"]["workload"] = {{"arrival", "concurrency"}, {"concurrency", 40}, {"requests", 200},
+                                 {"input_tokens", 100}, {"output_tokens", 400}, {"seed", 7}};
+  const auto plain = simulate(json);
+  json["serving"]["batching"]["graph_batch_sizes"] = {1, 8, 16, 32, 64};
+  const auto padded = simulate(json);
+  CHECK(padded.requests == plain.requests);
+  CHECK(padded.tpot.p50_s > plain.tpot.p50_s);
+  // The step model at 40 and 64 sequences of the same contexts bounds it.
+  ServingJob job = job_of(json);
+  const auto topology = build_topology(topology_spec(job.cluster));
+  const ServingModel m(job, job.serving.pools[0], topology, test::catalogs().assumptions);
+  BatchShape forty;
+  forty.decode_seqs = 40;
+  forty.decode_context = forty.decode_window_context = 40 * 300.0;
+  forty.instance_tokens = 40;
+  BatchShape padded_shape = forty;
+  padded_shape.decode_seqs = 64;
+  padded_shape.instance_tokens = 64;
+  const double step_40 = m.step(forty).time_s;
+  const double step_64 = m.step(padded_shape).time_s;
+  CHECK(step_64 > step_40);
+  CHECK_THAT(padded.tpot.p50_s / plain.tpot.p50_s, WithinRel(step_64 / step_40, 0.05));
+  // Tier 1 pads its decode steps the same way.
+  auto unpadded = json;
+  unpadded["serving"]["batching"].erase("graph_batch_sizes");
+  const auto tier1_plain = estimate_serving(job_of(unpadded), topology, test::catalogs().assumptions);
+  const auto tier1_padded = estimate_serving(job, topology, test::catalogs().assumptions);
+  CHECK(tier1_padded.tpot.p50_s > tier1_plain.tpot.p50_s);
+}
+
 TEST_CASE("reserving each request's output in the KV cache never preempts", "[serving][sim]") {
   // The cache of the preemption test above (~16 sequences of 1,200 tokens), saturated: admitted on the prompt the
   // requests outgrow it and are recomputed; admitted with their output reserved (TensorRT-LLM) none is.

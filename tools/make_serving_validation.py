@@ -32,7 +32,8 @@ Rules, and what the records leave out (written into each file's "published.assum
     default, benchmark/utils/general.py get_settings) a step takes at least one whole prompt beside a full batch.
     Other TensorRT-LLM runs: 4,096 sequences (the KV cache binds first) and 8,192 tokens per step; vLLM's defaults
     (1,024 sequences, 8,192 tokens) unless the run says it sized its batch to fill GPU memory. vLLM admits on the
-    prompt.
+    prompt. trtllm-bench runs pad decode-only steps to the CUDA graph sizes it captures (1, 2, 4, multiples of 8 to
+    128, powers of two, the batch limit; llm_args.py CudaGraphConfig with enable_padding, which get_settings sets).
   - MTP: the published draft count; acceptance 0.85 per draft (DeepSeek-V3 report section 5.4.3: 85-90 % for the
     second token), which the records leave out.
   - disaggregated runs are measured on one side: a prefill-only run as one output token per request, a decode-only
@@ -195,6 +196,19 @@ def trtllm_bench_settings(run, model, checkpoint, kv_bytes, tp, chip_id, isl, os
     return bs, max(tokens, isl + bs)
 
 
+def trtllm_graph_batch_sizes(max_batch):
+    """The batch sizes trtllm-bench captures as CUDA graphs with padding (bench/benchmark/utils/general.py get_settings:
+    cuda_graph_config enable_padding, max_batch_size = the runtime's; llm_args.py CudaGraphConfig
+    _generate_cuda_graph_batch_sizes): 1, 2, 4, multiples of 8 to 128, powers of two from 256 below the maximum,
+    and the maximum."""
+    sizes = [1, 2, 4] + [8 * i for i in range(1, 17)]
+    sizes += [2 ** i for i in range(8, math.ceil(math.log2(max_batch)))] if max_batch > 1 else []
+    sizes = sorted(size for size in sizes if size <= max_batch)
+    if sizes[-1] != max_batch:
+        sizes.append(max_batch)
+    return sizes
+
+
 def round_up_in_bands(value, bands, floor):
     """finetune_setting's rounding: up to a multiple of the step of the first band whose limit the value is under."""
     for limit, step in bands:
@@ -262,6 +276,10 @@ def build(run):
             assumed.append(f"at most {batching['max_running']} sequences per attention rank ({'TensorRT-LLM' if trt else 'vLLM'}"
                            f"'s {'cap; the KV cache binds first' if trt else 'default'})")
     batching["prefill_chunk_tokens"] = batching["max_batch_tokens"]
+    if "trtllm-bench" in (p.get("engine") or ""):
+        batching["graph_batch_sizes"] = trtllm_graph_batch_sizes(batching["max_running"])
+        assumed.append(f"decode-only steps padded to CUDA graphs of up to {batching['max_running']} sequences, as "
+                       "trtllm-bench captures them (padding on, its maximum the batch limit)")
 
     published_requests = requests_published(run)
     requests = min(published_requests or 1000, MAX_REQUESTS)

@@ -26,6 +26,12 @@ double Mtp::expected_tokens_per_step() const {
   return tokens;
 }
 
+double Batching::graph_padded_seqs(double seqs) const {
+  const auto fits = std::lower_bound(graph_batch_sizes.begin(), graph_batch_sizes.end(), seqs,
+                                     [](int size, double n) { return static_cast<double>(size) < n; });
+  return fits == graph_batch_sizes.end() ? seqs : static_cast<double>(*fits);
+}
+
 double kv_bytes_per_token_per_chip(const ModelArch& m, const ServingPlan& plan, double element_bytes) {
   // The fullest stage's layers that keep every token: all of them but the sliding-window ones (unless every layer
   // has a window).

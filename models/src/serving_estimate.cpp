@@ -98,12 +98,14 @@ class Steady {
                                    static_cast<double>(b.max_batch_tokens) / q_}));
   }
 
+  // A decode step of `batch` sequences per rank, padded to the CUDA graph that holds them (the padding's dummy
+  // sequences attend to no context).
   double decode_step_s(double batch) const {
     BatchShape s;
-    s.decode_seqs = batch;
+    s.decode_seqs = model_.pool().batching.graph_padded_seqs(batch);
     s.decode_context = batch * mean_context();
     s.decode_window_context = batch * windowed(mean_context());
-    s.instance_tokens = batch * q_ * model_.pool().plan.dp_attention;
+    s.instance_tokens = s.decode_seqs * q_ * model_.pool().plan.dp_attention;
     return model_.step(s).time_s;
   }
 

@@ -55,6 +55,29 @@ Batching read_batching(JsonReader& parent) {
   b.prefill_chunk_tokens =
       r->integer("prefill_chunk_tokens", Need::optional, {.min = 1, .max = 1 << 24}).value_or(b.max_batch_tokens);
   b.reserve_output = r->boolean("reserve_output", Need::optional).value_or(false);
+  if (const auto* sizes = r->raw("graph_batch_sizes", Need::optional)) {
+    if (!sizes->is_array()) {
+      r->problem("graph_batch_sizes", fmt::format("expected an array of batch sizes in ascending order, got {}",
+                                                  describe_json(*sizes)));
+    } else {
+      for (std::size_t i = 0; i < sizes->size(); ++i) {
+        const auto& size = (*sizes)[i];
+        const bool whole = size.is_number_integer() && size.get<std::int64_t>() >= 1 && size.get<std::int64_t>() <= 1 << 20;
+        if (!whole) {
+          r->problem_at("graph_batch_sizes", i, fmt::format("expected a whole number of sequences from 1 to {}, got {}",
+                                                            1 << 20, describe_json(size)));
+          continue;
+        }
+        const int n = size.get<int>();
+        if (!b.graph_batch_sizes.empty() && n <= b.graph_batch_sizes.back()) {
+          r->problem_at("graph_batch_sizes", i, fmt::format("expected sizes in ascending order, got {} after {}", n,
+                                                            b.graph_batch_sizes.back()));
+          continue;
+        }
+        b.graph_batch_sizes.push_back(n);
+      }
+    }
+  }
   r->finish();
   return b;
 }
@@ -243,8 +266,10 @@ nlohmann::json serving_section_to_json(const ServingSection& section) {
     return nlohmann::json{{"tp", p.tp}, {"pp", p.pp}, {"dp_attention", p.dp_attention}, {"ep", p.ep}};
   };
   const auto batching = [](const Batching& b) {
-    return nlohmann::json{{"max_batch_tokens", b.max_batch_tokens}, {"max_running", b.max_running},
-                          {"prefill_chunk_tokens", b.prefill_chunk_tokens}, {"reserve_output", b.reserve_output}};
+    nlohmann::json out{{"max_batch_tokens", b.max_batch_tokens}, {"max_running", b.max_running},
+                       {"prefill_chunk_tokens", b.prefill_chunk_tokens}, {"reserve_output", b.reserve_output}};
+    if (!b.graph_batch_sizes.empty()) out["graph_batch_sizes"] = b.graph_batch_sizes;
+    return out;
   };
   nlohmann::json out;
   out["weights"] = std::string(to_string(s.weight_type));

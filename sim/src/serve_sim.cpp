@@ -406,6 +406,12 @@ class ServingSim {
         continue;
       }
       busiest.instance_tokens = total.decode_seqs * q + total.prefill_tokens;
+      if (total.prefill_tokens == 0 && !pool.batching.graph_batch_sizes.empty()) {
+        // A decode-only step replays a CUDA graph: every rank padded to the busiest one's captured size.
+        busiest.decode_seqs = pool.batching.graph_padded_seqs(busiest.decode_seqs);
+        busiest.instance_tokens = std::max(busiest.instance_tokens,
+                                           busiest.decode_seqs * q * static_cast<double>(inst.ranks.size()));
+      }
       const StepCost cost = model.step(busiest);
       const double occupancy = kv_occupancy(inst, capacity);
       sg4::this_actor::sleep_for(cost.time_s);

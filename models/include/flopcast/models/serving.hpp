@@ -39,6 +39,14 @@ struct Batching {
   // Admit a request only when the KV cache can hold its prompt and its whole output (TensorRT-LLM's default
   // GUARANTEED_NO_EVICT scheduler); otherwise admit on the prompt and preempt when the cache fills (vLLM, SGLang).
   bool reserve_output = false;
+  // Batch sizes captured as CUDA graphs, ascending (empty: none). A step in which every attention rank only decodes
+  // replays the smallest graph that holds the busiest rank's sequences, each rank padded to it with dummy
+  // sequences that go through every GEMM, the router and the experts like real ones (TensorRT-LLM's
+  // cuda_graph_config enable_padding; vLLM and SGLang pad to their captured sizes too). Larger steps, and steps with
+  // a prefill, run eagerly at their own size.
+  std::vector<int> graph_batch_sizes;
+  // The sequences per rank a decode-only step of `seqs` on the busiest rank computes.
+  double graph_padded_seqs(double seqs) const;
 };
 
 enum class PoolRole { both, prefill, decode };
