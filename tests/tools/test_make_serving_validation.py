@@ -45,6 +45,16 @@ class TrtllmBenchSettings(unittest.TestCase):
         # 286.5 requests -> 384; tokens 573 -> 2,048.
         self.assertEqual(msv.trtllm_bench_settings(run, deepseek, "fp8", 1.0, 8, "h200-sxm", 1024, 1024), (384, 2048))
 
+    def test_cuda_graph_sizes_with_padding(self):
+        # 1, 2, 4, then 8 to 128 in steps of 8, powers of two from 2^8 below ceil(log2 max) (384: 2^8 only, since
+        # ceil(log2 384) = 9), and the maximum itself.
+        multiples = [8 * i for i in range(1, 17)]
+        self.assertEqual(msv.trtllm_graph_batch_sizes(384), [1, 2, 4] + multiples + [256, 384])
+        self.assertEqual(msv.trtllm_graph_batch_sizes(2048), [1, 2, 4] + multiples + [256, 512, 1024, 2048])
+        self.assertEqual(msv.trtllm_graph_batch_sizes(64), [1, 2, 4] + multiples[:8])
+        self.assertEqual(msv.trtllm_graph_batch_sizes(1), [1])
+        self.assertEqual(msv.trtllm_graph_batch_sizes(100), [1, 2, 4] + multiples[:12] + [100])
+
 
 if __name__ == "__main__":
     unittest.main()
