@@ -110,6 +110,22 @@ TEST_CASE("sliding-window layers: their attention pairs and the KV cache they ke
   const ServingModel windowed(job, job.serving.pools[0], topology, test::catalogs().assumptions);
   CHECK(windowed.memory().kv_bytes_per_token == 18'432.0);
   CHECK(windowed.memory().kv_window_tokens == 128);
+  // An engine that gives every layer the whole sequence (TensorRT-LLM without per-layer windows) keeps 36 layers of
+  // 1,024 bytes, 36,864 bytes per token, and no window beside them; its steps cost the same (the kernel still reads
+  // the window only).
+  CHECK_THAT(kv_bytes_per_token_per_chip(oss, {.tp = 1}, 1.0, false), WithinRel(36'864.0, 1e-12));
+  ServingJob every_token = job;
+  every_token.serving.window_kv_only = false;
+  const ServingModel whole(every_token, every_token.serving.pools[0], topology, test::catalogs().assumptions);
+  CHECK(whole.memory().kv_bytes_per_token == 36'864.0);
+  CHECK(whole.memory().kv_window_tokens == 0);
+  CHECK(whole.memory().kv_capacity_tokens * 2 <= windowed.memory().kv_capacity_tokens + 1);
+  const BatchShape probe{.decode_seqs = 8, .decode_context = 8 * 5'000.0, .decode_window_context = 8 * 128.0};
+  CHECK(whole.step(probe).time_s == windowed.step(probe).time_s);
+  auto dense_window = small_deployment(1.0);
+  dense_window["serving"]["sliding_window_kv"] = "full";
+  CHECK_THAT(test::join_lines(test::messages_of([&] { test::scenario_from(dense_window); })),
+             Catch::Contains("/serving/sliding_window_kv: Llama"));
 
   // A long-context decode step with the window saves what the windowed layers no longer read: 64 sequences of 30,000
   // tokens read 64 x 30,000 x 1 KiB per layer on a full layer, 64 x 128 x 1 KiB on a windowed one; over 18 layers

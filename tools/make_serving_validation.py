@@ -32,7 +32,8 @@ Rules, and what the records leave out (written into each file's "published.assum
     default, benchmark/utils/general.py get_settings) a step takes at least one whole prompt beside a full batch.
     Other TensorRT-LLM runs: 4,096 sequences (the KV cache binds first) and 8,192 tokens per step; vLLM's defaults
     (1,024 sequences, 8,192 tokens) unless the run says it sized its batch to fill GPU memory. vLLM admits on the
-    prompt. trtllm-bench runs pad decode-only steps to the CUDA graph sizes it captures (1, 2, 4, multiples of 8 to
+    prompt. TensorRT-LLM keeps every token on sliding-window layers too (KVCacheManager: max_attention_window
+    defaults to max_seq_len for every layer). trtllm-bench runs pad decode-only steps to the CUDA graph sizes it captures (1, 2, 4, multiples of 8 to
     128, powers of two, the batch limit; llm_args.py CudaGraphConfig with enable_padding, which get_settings sets).
   - MTP: the published draft count; acceptance 0.85 per draft (DeepSeek-V3 report section 5.4.3: 85-90 % for the
     second token), which the records leave out.
@@ -209,6 +210,11 @@ def trtllm_graph_batch_sizes(max_batch):
     return sizes
 
 
+def model_has_window(model_id):
+    with open(os.path.join(MODEL_CATALOG, model_id + ".json")) as f:
+        return "sliding_window" in json.load(f)
+
+
 def round_up_in_bands(value, bands, floor):
     """finetune_setting's rounding: up to a multiple of the step of the first band whose limit the value is under."""
     for limit, step in bands:
@@ -297,6 +303,11 @@ def build(run):
     if expert_w != dense_w and is_moe:
         serving["expert_weights"] = expert_w
     serving.update({"kv_cache": kv, "plan": the_plan, "batching": batching, "workload": workload})
+    if trt and model_has_window(model_id):
+        serving["sliding_window_kv"] = "full"
+        assumed.append("the sliding-window layers' KV cache as long as the full-attention ones: TensorRT-LLM gives "
+                       "every layer max_seq_len unless kv_cache_config.max_attention_window is set, which the record "
+                       "does not")
     m, a = mtp(run)
     assumed += a
     if m:

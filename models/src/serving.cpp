@@ -32,10 +32,11 @@ double Batching::graph_padded_seqs(double seqs) const {
   return fits == graph_batch_sizes.end() ? seqs : static_cast<double>(*fits);
 }
 
-double kv_bytes_per_token_per_chip(const ModelArch& m, const ServingPlan& plan, double element_bytes) {
+double kv_bytes_per_token_per_chip(const ModelArch& m, const ServingPlan& plan, double element_bytes,
+                                   bool windows_kept) {
   // The fullest stage's layers that keep every token: all of them but the sliding-window ones (unless every layer
-  // has a window).
-  const int windowed = m.windowed_layers() < m.attention_layer_count() ? m.windowed_layers() : 0;
+  // has a window, or the engine keeps every token on them too).
+  const int windowed = windows_kept && m.windowed_layers() < m.attention_layer_count() ? m.windowed_layers() : 0;
   const double layers = std::ceil(static_cast<double>(m.layers - windowed) / plan.pp);
   if (m.mla) return layers * (m.mla->kv_lora_rank + m.mla->qk_rope_head_dim) * element_bytes;
   const double heads_here = std::ceil(static_cast<double>(m.kv_heads) / plan.tp);
@@ -130,7 +131,7 @@ ServingModel::ServingModel(const ServingJob& job, const ServingPool& pool, const
   // (unless every layer has a window).
   const int attention = model_.attention_layer_count();
   window_share_ = model_.windowed_layers() > 0 ? static_cast<double>(model_.windowed_layers()) / attention : 0.0;
-  const bool windows_some = window_share_ > 0 && window_share_ < 1;
+  const bool windows_some = window_share_ > 0 && window_share_ < 1 && job.serving.window_kv_only;
   kv_model_bytes_per_token_ = kv_cache_bytes_per_token(model_, kv_element_bytes_) * (windows_some ? 1.0 - window_share_ : 1.0);
 
   // Weights of the fullest stage: non-expert weights split tp ways; routed experts over the ep ranks, or split tp
@@ -164,7 +165,7 @@ ServingModel::ServingModel(const ServingJob& job, const ServingPool& pool, const
   mem.reserved_bytes = a.memory_reserved_bytes;
   mem.usable_bytes = chip.hbm_capacity.value * a.memory_usable_fraction;
   mem.kv_bytes = mem.usable_bytes - mem.weights_bytes - mem.workspace_bytes - mem.reserved_bytes;
-  mem.kv_bytes_per_token = kv_bytes_per_token_per_chip(model_, plan, kv_element_bytes_);
+  mem.kv_bytes_per_token = kv_bytes_per_token_per_chip(model_, plan, kv_element_bytes_, job.serving.window_kv_only);
   mem.kv_capacity_tokens = mem.kv_bytes > 0 ? static_cast<long>(mem.kv_bytes / mem.kv_bytes_per_token) : 0;
   if (windows_some) {
     mem.kv_window_tokens = static_cast<long>(std::ceil(model_.window_tokens() * window_share_ / (1.0 - window_share_)));

@@ -243,6 +243,11 @@ ServingSection read_serving_section(JsonReader& s, const ModelArch& model, const
   }
   setup.prefix_cache_hit_rate = s.number("prefix_cache_hit_rate", Need::optional, {.min = 0, .max = 0.99}).value_or(0);
   setup.two_batch_overlap = s.boolean("two_batch_overlap", Need::optional).value_or(false);
+  static const std::vector<std::string> kWindowKv{"window", "full"};
+  setup.window_kv_only = s.choice("sliding_window_kv", Need::optional, kWindowKv).value_or("window") == "window";
+  if (s.has("sliding_window_kv") && !model.sliding_window) {
+    s.problem("sliding_window_kv", fmt::format("{} has no sliding-window layers", model.name));
+  }
 
   if (auto p = s.object("published", Need::optional)) {
     ServingPublished pub;
@@ -304,6 +309,7 @@ nlohmann::json serving_section_to_json(const ServingSection& section) {
   out["mtp"] = {{"draft_tokens", s.mtp.draft_tokens}, {"acceptance_rate", s.mtp.acceptance_rate}};
   out["prefix_cache_hit_rate"] = s.prefix_cache_hit_rate;
   out["two_batch_overlap"] = s.two_batch_overlap;
+  if (!s.window_kv_only) out["sliding_window_kv"] = "full";
   if (const auto& p = section.published) {
     out["published"] = {{"run", p->run},         {"metric", p->metric}, {"value", p->value},
                         {"lower_bound", p->lower_bound}, {"engine", p->engine}, {"source", p->source}};

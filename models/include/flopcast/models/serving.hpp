@@ -113,6 +113,10 @@ struct ServingSetup {
   Mtp mtp;
   double prefix_cache_hit_rate = 0;  // share of input tokens found in the prefix cache (no prefill compute)
   bool two_batch_overlap = false;    // each step split in two micro-batches so communication hides behind compute
+  // A sliding-window layer's KV cache holds its window (vLLM's hybrid allocator, SGLang) or, false, every token
+  // like a full-attention layer (TensorRT-LLM unless kv_cache_config.max_attention_window is set per layer; its
+  // attention kernel still reads the window only).
+  bool window_kv_only = true;
   bool disaggregated() const { return pools.size() == 2; }
 };
 
@@ -317,8 +321,11 @@ std::pair<double, double> serving_range(const ServingResult& result, double valu
 ServingResult estimate_serving(const ServingJob& job, const TopologySummary& topology, const Assumptions& assumptions);
 
 // KV cache bytes per token on one chip: the stage's share of the layers, the chip's share of the KV heads (MHA and
-// GQA split KV heads over tp, up to one head per chip; MLA's latent is the same on every TP rank).
-double kv_bytes_per_token_per_chip(const ModelArch& model, const ServingPlan& plan, double element_bytes);
+// GQA split KV heads over tp, up to one head per chip; MLA's latent is the same on every TP rank). Sliding-window
+// layers are left out when they hold only their window (`windows_kept`), counted like the others when the engine
+// gives every layer the whole sequence.
+double kv_bytes_per_token_per_chip(const ModelArch& model, const ServingPlan& plan, double element_bytes,
+                                   bool windows_kept = true);
 
 // Distinct experts a batch of `tokens` touches among `experts`, each token picking `top_k`:
 // E (1 - (1 - k / E)^tokens).
