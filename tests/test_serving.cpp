@@ -268,6 +268,42 @@ TEST_CASE("an MoE layer's token shuffle, worked by hand", "[serving][step]") {
   CHECK_THAT(on_bf16.expert_shuffle_s(4096, 1024), WithinRel(76'677'120.0 / hbm, 1e-12));
 }
 
+TEST_CASE("an all-gather dispatch moves every rank's tokens to every rank, worked by hand", "[serving][step]") {
+  // gpt-oss-120b on 4 H200, attention DP 4 with the experts over the 4 chips; 512 tokens on each rank, 2,048 in
+  // all. All-gathered in bf16: each chip receives the other three ranks' 3 x 512 x 2,880 x 2 bytes = 8,847,360
+  // bytes, and the reduce-scatter of the experts' bf16 outputs sends as many: 17,694,720 bytes over NVLink at the
+  // switch's bus efficiency, after 3 + 3 ring steps' latency.
+  auto json = small_deployment(1.0);
+  json["model"] = "gpt-oss-120b";
+  json["cluster"] = {{"chip", "h200-sxm"}, {"chips", 4}};
+  json["serving"]["plan"] = {{"tp", 1}, {"dp_attention", 4}, {"ep", 4}};
+  json["serving"]["moe_dispatch"] = "allgather";
+  json["serving"]["moe_dispatch_type"] = "bf16";
+  const ServingJob job = job_of(json);
+  const auto topology = build_topology(topology_spec(job.cluster));
+  const auto& a = test::catalogs().assumptions;
+  const ServingModel m(job, job.serving.pools[0], topology, a);
+  const auto links = cluster_links(job.cluster, topology, a);
+  const double expected = 17'694'720.0 / links.scaleup.efficiency / links.scaleup.bytes_per_s + 6 * links.scaleup.latency_s;
+  const auto exchange = m.expert_exchange(512, 2048);
+  CHECK_THAT(exchange.time_s(), WithinRel(expected, 1e-12));
+  CHECK_THAT(exchange.bytes(Path::scaleup), WithinRel(17'694'720.0 / links.scaleup.efficiency, 1e-12));
+  // fp8 dispatch halves the gather: 4,423,680 + 8,847,360 bytes.
+  json["serving"]["moe_dispatch_type"] = "fp8";
+  const ServingJob fp8 = job_of(json);
+  const ServingModel m8(fp8, fp8.serving.pools[0], topology, a);
+  CHECK_THAT(m8.expert_exchange(512, 2048).bytes(Path::scaleup), WithinRel(13'271'040.0 / links.scaleup.efficiency, 1e-12));
+  // The all-to-all sends only the copies bound for other ranks; a model without experts refuses either key.
+  json["serving"].erase("moe_dispatch");
+  const ServingJob a2a = job_of(json);
+  const ServingModel ma(a2a, a2a.serving.pools[0], topology, a);
+  CHECK(ma.expert_exchange(512, 2048).time_s() > 0);
+  auto dense = small_deployment(1.0);
+  dense["serving"]["moe_dispatch"] = "allgather";
+  CHECK_THAT(test::join_lines(test::messages_of([&] { test::scenario_from(dense); })),
+             Catch::Contains("/serving/moe_dispatch: Llama"));
+}
+
 TEST_CASE("a one-sequence decode step is bound by reading the weights", "[serving][step]") {
   const ServingJob job = job_of(small_deployment(1.0));
   const auto& a = test::catalogs().assumptions;

@@ -33,7 +33,9 @@ Rules, and what the records leave out (written into each file's "published.assum
     Other TensorRT-LLM runs: 4,096 sequences (the KV cache binds first) and 8,192 tokens per step; vLLM's defaults
     (1,024 sequences, 8,192 tokens) unless the run says it sized its batch to fill GPU memory. vLLM admits on the
     prompt. TensorRT-LLM keeps every token on sliding-window layers too (KVCacheManager: max_attention_window
-    defaults to max_seq_len for every layer). trtllm-bench runs pad decode-only steps to the CUDA graph sizes it captures (1, 2, 4, multiples of 8 to
+    defaults to max_seq_len for every layer). Its attention-DP MoE on Hopper all-gathers the tokens and
+    reduce-scatters the outputs (the NVLink all-to-all needs multi-node NVLink): in bf16 for block-scaled FP8 and
+    weight-only MXFP4, else quantised. trtllm-bench runs pad decode-only steps to the CUDA graph sizes it captures (1, 2, 4, multiples of 8 to
     128, powers of two, the batch limit; llm_args.py CudaGraphConfig with enable_padding, which get_settings sets).
   - MTP: the published draft count; acceptance 0.85 per draft (DeepSeek-V3 report section 5.4.3: 85-90 % for the
     second token), which the records leave out.
@@ -210,6 +212,13 @@ def trtllm_graph_batch_sizes(max_batch):
     return sizes
 
 
+def chip_family(chip_id):
+    with open(CHIP_CATALOG) as f:
+        chips = json.load(f)
+    chips = chips.get("chips", chips) if isinstance(chips, dict) else chips
+    return next((chip.get("family") for chip in chips if chip.get("id") == chip_id), None)
+
+
 def model_has_window(model_id):
     with open(os.path.join(MODEL_CATALOG, model_id + ".json")) as f:
         return "sliding_window" in json.load(f)
@@ -303,6 +312,16 @@ def build(run):
     if expert_w != dense_w and is_moe:
         serving["expert_weights"] = expert_w
     serving.update({"kv_cache": kv, "plan": the_plan, "batching": batching, "workload": workload})
+    if trt and is_moe and the_plan.get("dp_attention", 1) > 1 and chip_family(hw["chip_id"]) == "hopper":
+        serving["moe_dispatch"] = "allgather"
+        why = "all-gather of every rank's tokens and reduce-scatter of the experts' outputs"
+        # Block-scaled FP8 (DeepSeek's own checkpoint) and Hopper's weight-only MXFP4 (Triton, gathered before the
+        # gate) gather bf16 hidden states; per-tensor FP8 (ModelOpt) gathers them quantised.
+        if expert_w == "mxfp4" or "deepseek-ai/" in (p.get("precision") or ""):
+            serving["moe_dispatch_type"] = "bf16"
+            why += " in bf16"
+        assumed.append(f"expert parallelism as an {why}: TensorRT-LLM's attention-DP MoE without an all-to-all "
+                       "backend, which it enables only on multi-node NVLink (fused_moe select_alltoall_method_type)")
     if trt and model_has_window(model_id):
         serving["sliding_window_kv"] = "full"
         assumed.append("the sliding-window layers' KV cache as long as the full-attention ones: TensorRT-LLM gives "

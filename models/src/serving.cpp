@@ -111,6 +111,7 @@ ServingModel::ServingModel(const ServingJob& job, const ServingPool& pool, const
       pool_(pool),
       mtp_(job.serving.mtp),
       two_batch_overlap_(job.serving.two_batch_overlap),
+      moe_dispatch_(job.serving.moe_dispatch),
       kernel_(a.kernel(job.cluster.chip.family)),
       links_(cluster_links(job.cluster, topology, a)) {
   const auto& chip = job.cluster.chip;
@@ -122,6 +123,9 @@ ServingModel::ServingModel(const ServingJob& job, const ServingPool& pool, const
   grouped_hbm_rate_ = chip.hbm_bandwidth.value * kernel_.grouped_weight_read;
   weight_hbm_rate_ = chip.hbm_bandwidth.value * kernel_.weight_read;
   kv_element_bytes_ = bytes_per_element(job.serving.kv_type);
+  dispatch_bytes_ = job.serving.dispatch_element_bytes > 0 ? job.serving.dispatch_element_bytes
+                    : experts_.weight_bytes < 2.0              ? 1.0
+                                                               : kActivationBytes;
   per_step_overhead_s_ = a.serving_per_step_overhead_s;
   per_layer_overhead_s_ = a.serving_per_layer_overhead_s;
   per_moe_layer_overhead_s_ = a.serving_per_moe_layer_overhead_s;
@@ -217,6 +221,26 @@ double ServingModel::expert_shuffle_s(double copies, double tokens) const {
   return memory_s(model_.hidden * (copies * per_copy + tokens * kActivationBytes));
 }
 
+Collective ServingModel::expert_exchange(double tokens, double instance_tokens) const {
+  const auto& plan = pool_.plan;
+  if (plan.ep <= 1 || !model_.moe || tokens <= 0) return {};
+  const double h = model_.hidden;
+  Collective out;
+  if (moe_dispatch_ == ServingSetup::MoeDispatch::allgather) {
+    // Every rank gathers the whole group's tokens and reduce-scatters the experts' bf16 outputs back.
+    const double gathered = instance_tokens * h;
+    out.then(group_all_gather(gathered * dispatch_bytes_, plan.ep, 1, links_.node_chips, links_.scaleup,
+                              links_.scaleout));
+    out.then(group_all_gather(gathered * kActivationBytes, plan.ep, 1, links_.node_chips, links_.scaleup,
+                              links_.scaleout));
+    return out;
+  }
+  // Dispatch and combine; each TP rank sends its share of the attention rank's tokens.
+  out.then(expert_all_to_all(*model_.moe, plan.ep, h, tokens / plan.tp, dispatch_bytes_, links_));
+  out.then(expert_all_to_all(*model_.moe, plan.ep, h, tokens / plan.tp, kActivationBytes, links_));
+  return out;
+}
+
 Collective ServingModel::tp_all_reduce(double tokens) const {
   if (pool_.plan.tp <= 1 || tokens <= 0) return {};
   return group_all_reduce(kActivationBytes * tokens * model_.hidden, pool_.plan.tp, 1, links_.node_chips,
@@ -297,11 +321,7 @@ ServingModel::LayerTime ServingModel::layer(const BatchShape& s, bool moe_layer,
            grouped_gemm_s(copies_here, touched_here, h, e.expert_ffn, experts_) +
            memory_s(kActivationBytes * copies_here * act_tensors * e.expert_ffn) +
            expert_shuffle_s(copies_here, copies_here / e.top_k);
-      // Dispatch (8-bit with narrower expert weights) and combine; each TP rank sends its share of the attention
-      // rank's tokens.
-      const double dispatch_bytes = experts_.weight_bytes < 2.0 ? 1.0 : kActivationBytes;
-      comm.then(expert_all_to_all(e, plan.ep, h, tokens / t, dispatch_bytes, links_));
-      comm.then(expert_all_to_all(e, plan.ep, h, tokens / t, kActivationBytes, links_));
+      comm.then(expert_exchange(tokens, instance_tokens));
     } else {
       const double touched = experts_touched(e.experts, e.top_k, tokens);
       const double copies = tokens * e.top_k;

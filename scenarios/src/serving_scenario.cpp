@@ -243,6 +243,16 @@ ServingSection read_serving_section(JsonReader& s, const ModelArch& model, const
   }
   setup.prefix_cache_hit_rate = s.number("prefix_cache_hit_rate", Need::optional, {.min = 0, .max = 0.99}).value_or(0);
   setup.two_batch_overlap = s.boolean("two_batch_overlap", Need::optional).value_or(false);
+  static const std::vector<std::string> kDispatch{"all_to_all", "allgather"};
+  if (const auto dispatch = s.choice("moe_dispatch", Need::optional, kDispatch)) {
+    setup.moe_dispatch = *dispatch == "allgather" ? ServingSetup::MoeDispatch::allgather : ServingSetup::MoeDispatch::all_to_all;
+    if (!model.is_moe()) s.problem("moe_dispatch", fmt::format("{} has no experts", model.name));
+  }
+  static const std::vector<std::string> kDispatchTypes{"bf16", "fp8", "nvfp4"};
+  if (const auto type = s.choice("moe_dispatch_type", Need::optional, kDispatchTypes)) {
+    setup.dispatch_element_bytes = bytes_per_element(*parse_data_type(*type));
+    if (!model.is_moe()) s.problem("moe_dispatch_type", fmt::format("{} has no experts", model.name));
+  }
   static const std::vector<std::string> kWindowKv{"window", "full"};
   setup.window_kv_only = s.choice("sliding_window_kv", Need::optional, kWindowKv).value_or("window") == "window";
   if (s.has("sliding_window_kv") && !model.sliding_window) {
@@ -310,6 +320,8 @@ nlohmann::json serving_section_to_json(const ServingSection& section) {
   out["prefix_cache_hit_rate"] = s.prefix_cache_hit_rate;
   out["two_batch_overlap"] = s.two_batch_overlap;
   if (!s.window_kv_only) out["sliding_window_kv"] = "full";
+  if (s.moe_dispatch == ServingSetup::MoeDispatch::allgather) out["moe_dispatch"] = "allgather";
+  if (s.dispatch_element_bytes > 0) out["moe_dispatch_element_bytes"] = s.dispatch_element_bytes;
   if (const auto& p = section.published) {
     out["published"] = {{"run", p->run},         {"metric", p->metric}, {"value", p->value},
                         {"lower_bound", p->lower_bound}, {"engine", p->engine}, {"source", p->source}};

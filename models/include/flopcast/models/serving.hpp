@@ -117,6 +117,14 @@ struct ServingSetup {
   // like a full-attention layer (TensorRT-LLM unless kv_cache_config.max_attention_window is set per layer; its
   // attention kernel still reads the window only).
   bool window_kv_only = true;
+  // How the expert-parallel group moves tokens to their experts: an all-to-all of each token to the ranks holding its
+  // experts (DeepEP, NVLink one-sided all-to-all), or an all-gather of every rank's tokens to every rank and a
+  // reduce-scatter of the experts' outputs (TensorRT-LLM's attention-DP MoE without an all-to-all backend).
+  enum class MoeDispatch { all_to_all, allgather };
+  MoeDispatch moe_dispatch = MoeDispatch::all_to_all;
+  // Bytes per hidden element the dispatch sends: 0 picks 1 (8-bit) when the expert weights are narrower than 16
+  // bits, else 2; the combine is always bf16.
+  double dispatch_element_bytes = 0;
   bool disaggregated() const { return pools.size() == 2; }
 };
 
@@ -205,6 +213,10 @@ class ServingModel {
   // that weights and sums each token's copies (one bf16 write per token). `copies` rows reach this chip's experts
   // for `tokens` tokens.
   double expert_shuffle_s(double copies, double tokens) const;
+  // The expert-parallel exchange of one MoE layer on one attention rank with `tokens` tokens of an instance with
+  // `instance_tokens` in all: the dispatch and the bf16 combine, as all-to-alls of the rank's routed copies or as an
+  // all-gather of every rank's tokens and a reduce-scatter (ServingSetup::moe_dispatch). Empty without ep.
+  Collective expert_exchange(double tokens, double instance_tokens) const;
 
  private:
   struct LayerTime {
@@ -226,6 +238,8 @@ class ServingModel {
   ServingPool pool_;
   Mtp mtp_;
   bool two_batch_overlap_ = false;
+  ServingSetup::MoeDispatch moe_dispatch_ = ServingSetup::MoeDispatch::all_to_all;
+  double dispatch_bytes_ = 1;
   KernelEfficiency kernel_;
   ClusterLinks links_;
   double peak_bf16_ = 0;
