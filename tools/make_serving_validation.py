@@ -20,7 +20,8 @@ Rules, and what the records leave out (written into each file's "published.assum
     vLLM's take; else bf16.
   - workload: trtllm-bench's throughput mode (every request queued at the start) where the record says infinite
     rate or gives no concurrency; a closed loop of the published concurrency otherwise. Request counts as
-    published, at most MAX_REQUESTS (a steady state long before that).
+    published, at most MAX_REQUESTS (a steady state long before that); MAX_REQUESTS where a run that filled GPU
+    memory with its batch gives none, 1,000 where another gives none.
   - batching: TensorRT-LLM admits a request only when the KV cache holds its whole output (GUARANTEED_NO_EVICT,
     "reserve_output"); max batch and max tokens as published. Where trtllm-bench chose them (its throughput mode
     without --max_batch_size and --max_num_tokens), what it computes: for the checkpoint quantisations it tunes
@@ -297,9 +298,11 @@ def build(run):
                        "trtllm-bench captures them (padding on, its maximum the batch limit)")
 
     published_requests = requests_published(run)
-    requests = min(published_requests or 1000, MAX_REQUESTS)
+    # A run that sized its batch to fill GPU memory publishes a steady state: enough requests to keep it full.
+    requests = min(published_requests or (MAX_REQUESTS if fills_memory else 1000), MAX_REQUESTS)
     if not published_requests:
-        assumed.append(f"{requests} requests (the record gives no count)")
+        assumed.append(f"{requests} requests (the record gives no count"
+                       + ("; enough to keep a batch that fills GPU memory full)" if fills_memory else ")"))
     elif published_requests > MAX_REQUESTS:
         assumed.append(f"{requests} of the {published_requests} requests (a steady state long before)")
     workload = {"input_tokens": w["input_tokens"], "output_tokens": w["output_tokens"], "requests": requests,
