@@ -328,7 +328,8 @@ ValidationRow row_of(const Scenario& scenario, const ServingJob& job) {
 }
 
 std::string overheads_text(const ServingOverheads& o) {
-  return fmt::format("{} per step, {} per layer", seconds(o.per_step_s), seconds(o.per_layer_s));
+  return fmt::format("{} per step, {} per layer, expert load cv {:g}", seconds(o.per_step_s), seconds(o.per_layer_s),
+                     o.expert_load_cv);
 }
 
 // The serving overheads fitted to the published figures, in sample and leaving one source out, and the spread of
@@ -342,7 +343,8 @@ int cross_validate(const std::vector<Scenario>& scenarios, const Catalogs& catal
     if (progress && (done % 20 == 0 || done == total)) fmt::print(stderr, "\r[{}/{} simulations]", done, total);
   });
   if (progress) fmt::print(stderr, "\r{:40}\r", "");
-  fmt::print(out, "Serving overheads fitted to {} published figures (lower bounds left out), {} grid points:\n",
+  fmt::print(out, "Serving overheads and expert load fitted to {} published figures (lower bounds left out), {} grid "
+                  "points:\n",
              fit.runs.size(), grid.size());
   fmt::print(out, "  in use          {}\n", overheads_text(fit.grid[fit.current]));
   fmt::print(out, "  best in sample  {}\n", overheads_text(fit.grid[fit.best]));

@@ -144,6 +144,25 @@ TEST_CASE("sliding-window layers: their attention pairs and the KV cache they ke
   CHECK_THAT(windowed.step(short_shape).time_s, WithinRel(full.step(short_shape).time_s, 1e-12));
 }
 
+TEST_CASE("the busiest expert-parallel rank's load, worked by hand", "[serving][formula]") {
+  // E[max of n standard normals]: 0 for one, 1/sqrt(pi) = 0.5641896 for two, 3 / (2 sqrt(pi)) = 0.8462844 for three,
+  // 1.0293754 for four and 1.4236003 for eight (tabulated values).
+  CHECK(expected_max_standard_normal(1) == 0.0);
+  CHECK_THAT(expected_max_standard_normal(2), WithinRel(0.5641896, 1e-6));
+  CHECK_THAT(expected_max_standard_normal(3), WithinRel(0.8462844, 1e-6));
+  CHECK_THAT(expected_max_standard_normal(4), WithinRel(1.0293754, 1e-6));
+  CHECK_THAT(expected_max_standard_normal(8), WithinRel(1.4236003, 1e-6));
+  // DeepSeek-V3's 256 experts over 8 ranks, 3,072 tokens x top-8 = 24,576 copies. Equally popular experts: only the
+  // sampling spread sqrt(8 / 24,576) = 0.018042, so 1 + 1.4236 x 0.018042 = 1.025685.
+  CHECK_THAT(serving_expert_imbalance(256, 8, 24'576, 0.0), WithinRel(1.025685, 1e-5));
+  // Popularity with a coefficient of variation of 2: sqrt(4 x 8 / 256 + 8 / 24,576) = 0.354013, so 1.503974.
+  CHECK_THAT(serving_expert_imbalance(256, 8, 24'576, 2.0), WithinRel(1.503974, 1e-5));
+  // Four ranks of 64 experts spread less: sqrt(4 x 4 / 256 + 4 / 24,576) = 0.250325 x 1.0293754 = 1.257679.
+  CHECK_THAT(serving_expert_imbalance(256, 4, 24'576, 2.0), WithinRel(1.257679, 1e-5));
+  // Without expert parallelism every expert is local.
+  CHECK(serving_expert_imbalance(256, 1, 24'576, 2.0) == 1.0);
+}
+
 TEST_CASE("experts touched, MTP tokens per step and latency percentiles", "[serving][formula]") {
   // One token picks top_k experts: 256 (1 - (1 - 8/256)^1) = 8. None: 0. Many: all 256.
   CHECK_THAT(experts_touched(256, 8, 1), WithinRel(8.0, 1e-12));

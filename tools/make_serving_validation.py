@@ -38,6 +38,8 @@ Rules, and what the records leave out (written into each file's "published.assum
     reduce-scatters the outputs (the NVLink all-to-all needs multi-node NVLink): in bf16 for block-scaled FP8 and
     weight-only MXFP4, else quantised. trtllm-bench runs pad decode-only steps to the CUDA graph sizes it captures (1, 2, 4, multiples of 8 to
     128, powers of two, the batch limit; llm_args.py CudaGraphConfig with enable_padding, which get_settings sets).
+  - tokens: synthetic (random token ids, which route unevenly over the experts) where the record's dataset says
+    synthetic or random; text otherwise.
   - MTP: the published draft count; acceptance 0.85 per draft (DeepSeek-V3 report section 5.4.3: 85-90 % for the
     second token), which the records leave out.
   - disaggregated runs are measured on one side: a prefill-only run as one output token per request, a decode-only
@@ -307,6 +309,8 @@ def build(run):
         assumed.append(f"{requests} of the {published_requests} requests (a steady state long before)")
     workload = {"input_tokens": w["input_tokens"], "output_tokens": w["output_tokens"], "requests": requests,
                 "seed": 1}
+    if re.search(r"synthetic|random", w.get("dataset") or "", re.IGNORECASE):
+        workload["tokens"] = "synthetic"
     if w.get("concurrency"):
         workload = {"arrival": "concurrency", "concurrency": w["concurrency"], **workload}
     else:

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numbers>
 
 #include <fmt/format.h>
 
@@ -41,6 +42,32 @@ double kv_bytes_per_token_per_chip(const ModelArch& m, const ServingPlan& plan, 
   if (m.mla) return layers * (m.mla->kv_lora_rank + m.mla->qk_rope_head_dim) * element_bytes;
   const double heads_here = std::ceil(static_cast<double>(m.kv_heads) / plan.tp);
   return layers * 2.0 * heads_here * m.head_dim * element_bytes;
+}
+
+double expected_max_standard_normal(int n) {
+  if (n <= 1) return 0.0;
+  // E[max] = integral of x n phi(x) Phi(x)^(n-1) dx, by the midpoint rule over [-8, 8] (the tails beyond add less
+  // than 1e-12).
+  constexpr int kSteps = 4000;
+  constexpr double kFrom = -8.0;
+  constexpr double kWidth = 16.0 / kSteps;
+  double sum = 0;
+  for (int i = 0; i < kSteps; ++i) {
+    const double x = kFrom + (i + 0.5) * kWidth;
+    const double pdf = std::exp(-0.5 * x * x) / std::sqrt(2.0 * std::numbers::pi);
+    const double cdf = 0.5 * std::erfc(-x / std::sqrt(2.0));
+    sum += x * n * pdf * std::pow(cdf, n - 1);
+  }
+  return sum * kWidth;
+}
+
+double serving_expert_imbalance(double experts, int ep, double copies, double load_cv, double z) {
+  if (ep <= 1 || experts <= 0 || copies <= 0) return 1.0;
+  return 1.0 + z * std::sqrt(load_cv * load_cv * ep / experts + ep / copies);
+}
+
+double serving_expert_imbalance(double experts, int ep, double copies, double load_cv) {
+  return serving_expert_imbalance(experts, ep, copies, load_cv, expected_max_standard_normal(ep));
 }
 
 double experts_touched(double experts, double top_k, double tokens) {
@@ -129,6 +156,10 @@ ServingModel::ServingModel(const ServingJob& job, const ServingPool& pool, const
   per_step_overhead_s_ = a.serving_per_step_overhead_s;
   per_layer_overhead_s_ = a.serving_per_layer_overhead_s;
   per_moe_layer_overhead_s_ = a.serving_per_moe_layer_overhead_s;
+  expert_load_cv_ = job.serving.balanced_experts || !job.serving.workload.synthetic_tokens
+                        ? 0.0
+                        : a.serving_synthetic_expert_load_cv;
+  busiest_rank_z_ = expected_max_standard_normal(pool.plan.ep);
   const auto params = count_params(model_);
   active_params_ = params.active_without_input_embedding;
   // Sliding-window layers hold only their window: a sequence's KV grows with the full-attention layers alone
@@ -315,7 +346,10 @@ ServingModel::LayerTime ServingModel::layer(const BatchShape& s, bool moe_layer,
       // The routed copies of every rank's tokens spread over the ep chips; a chip reads the weights of the experts
       // it holds that some token chose.
       const double instance_tokens = s.instance_tokens > 0 ? s.instance_tokens : tokens * plan.dp_attention;
-      const double copies_here = instance_tokens * e.top_k / plan.ep * e.imbalance;
+      // The busiest rank's experts receive more than their share; every rank waits for it.
+      const double imbalance = std::max(e.imbalance, serving_expert_imbalance(e.experts, plan.ep, instance_tokens * e.top_k,
+                                                                              expert_load_cv_, busiest_rank_z_));
+      const double copies_here = instance_tokens * e.top_k / plan.ep * imbalance;
       const double touched_here = experts_touched(e.experts, e.top_k, instance_tokens) / plan.ep;
       c += grouped_gemm_s(copies_here, touched_here, up * e.expert_ffn, h, experts_) +
            grouped_gemm_s(copies_here, touched_here, h, e.expert_ffn, experts_) +

@@ -158,6 +158,8 @@ Workload read_workload(JsonReader& s, const fs::path& base_dir) {
                     ? LengthDistribution::exponential
                     : LengthDistribution::fixed;
   out.seed = static_cast<std::uint64_t>(w->integer("seed", Need::optional, {.min = 0}).value_or(1));
+  static const std::vector<std::string> kTokens{"text", "synthetic"};
+  out.synthetic_tokens = w->choice("tokens", Need::optional, kTokens).value_or("text") == "synthetic";
   const auto trace = w->string("trace", out.arrival == ArrivalKind::trace ? Need::required : Need::optional);
   if (trace && out.arrival != ArrivalKind::trace) w->problem("trace", "is read only with \"arrival\": \"trace\"");
   if (trace && out.arrival == ArrivalKind::trace) {
@@ -253,6 +255,8 @@ ServingSection read_serving_section(JsonReader& s, const ModelArch& model, const
     setup.dispatch_element_bytes = bytes_per_element(*parse_data_type(*type));
     if (!model.is_moe()) s.problem("moe_dispatch_type", fmt::format("{} has no experts", model.name));
   }
+  setup.balanced_experts = s.boolean("eplb", Need::optional).value_or(false);
+  if (setup.balanced_experts && !model.is_moe()) s.problem("eplb", fmt::format("{} has no experts", model.name));
   static const std::vector<std::string> kWindowKv{"window", "full"};
   setup.window_kv_only = s.choice("sliding_window_kv", Need::optional, kWindowKv).value_or("window") == "window";
   if (s.has("sliding_window_kv") && !model.sliding_window) {
@@ -314,6 +318,7 @@ nlohmann::json serving_section_to_json(const ServingSection& section) {
     workload["lengths"] = w.lengths == LengthDistribution::fixed ? "fixed" : "exponential";
   }
   workload["seed"] = w.seed;
+  if (w.synthetic_tokens) workload["tokens"] = "synthetic";
   out["workload"] = workload;
   out["slo"] = {{"ttft_s", s.slo.ttft_s}, {"tpot_s", s.slo.tpot_s}};
   out["mtp"] = {{"draft_tokens", s.mtp.draft_tokens}, {"acceptance_rate", s.mtp.acceptance_rate}};
@@ -321,6 +326,7 @@ nlohmann::json serving_section_to_json(const ServingSection& section) {
   out["two_batch_overlap"] = s.two_batch_overlap;
   if (!s.window_kv_only) out["sliding_window_kv"] = "full";
   if (s.moe_dispatch == ServingSetup::MoeDispatch::allgather) out["moe_dispatch"] = "allgather";
+  if (s.balanced_experts) out["eplb"] = true;
   if (s.dispatch_element_bytes > 0) out["moe_dispatch_element_bytes"] = s.dispatch_element_bytes;
   if (const auto& p = section.published) {
     out["published"] = {{"run", p->run},         {"metric", p->metric}, {"value", p->value},

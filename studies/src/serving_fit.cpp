@@ -14,7 +14,12 @@ namespace flopcast {
 namespace {
 
 bool same(const ServingOverheads& a, const ServingOverheads& b) {
-  return std::abs(a.per_step_s - b.per_step_s) < 1e-12 && std::abs(a.per_layer_s - b.per_layer_s) < 1e-15;
+  return std::abs(a.per_step_s - b.per_step_s) < 1e-12 && std::abs(a.per_layer_s - b.per_layer_s) < 1e-15 &&
+         std::abs(a.expert_load_cv - b.expert_load_cv) < 1e-12;
+}
+
+ServingOverheads in_use_of(const Assumptions& a) {
+  return {a.serving_per_step_overhead_s, a.serving_per_layer_overhead_s, a.serving_synthetic_expert_load_cv};
 }
 
 // Mean |log error| of the runs `use` admits, at grid point `point`.
@@ -89,13 +94,17 @@ ServingSpread spread_of(const ServingFit& fit, Point point) {
 
 std::vector<ServingOverheads> serving_overhead_grid(const Assumptions& assumptions) {
   std::vector<ServingOverheads> grid;
+  const ServingOverheads in_use = in_use_of(assumptions);
+  const auto add = [&](const ServingOverheads& o) {
+    if (std::none_of(grid.begin(), grid.end(), [&](const ServingOverheads& g) { return same(g, o); })) grid.push_back(o);
+  };
   for (const double step_ms : {0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 12.0}) {
-    for (const double layer_us : {0.0, 5.0, 10.0, 20.0, 30.0, 50.0}) grid.push_back({step_ms * 1e-3, layer_us * 1e-6});
+    for (const double layer_us : {0.0, 5.0, 10.0, 20.0, 30.0, 50.0}) {
+      add({step_ms * 1e-3, layer_us * 1e-6, in_use.expert_load_cv});
+    }
   }
-  const ServingOverheads in_use{assumptions.serving_per_step_overhead_s, assumptions.serving_per_layer_overhead_s};
-  if (std::none_of(grid.begin(), grid.end(), [&](const ServingOverheads& o) { return same(o, in_use); })) {
-    grid.push_back(in_use);
-  }
+  for (const double cv : {0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0}) add({in_use.per_step_s, in_use.per_layer_s, cv});
+  add(in_use);
   return grid;
 }
 
@@ -122,7 +131,7 @@ ServingFit fit_serving(const std::vector<Scenario>& deployments, const Assumptio
                        const std::function<void(std::size_t, std::size_t)>& progress) {
   ServingFit fit;
   fit.grid = grid;
-  const ServingOverheads in_use{assumptions.serving_per_step_overhead_s, assumptions.serving_per_layer_overhead_s};
+  const ServingOverheads in_use = in_use_of(assumptions);
   for (std::size_t p = 0; p < grid.size(); ++p) {
     if (same(grid[p], in_use)) fit.current = p;
   }
@@ -147,6 +156,7 @@ ServingFit fit_serving(const std::vector<Scenario>& deployments, const Assumptio
       Assumptions a = assumptions;
       a.serving_per_step_overhead_s = point.per_step_s;
       a.serving_per_layer_overhead_s = point.per_layer_s;
+      a.serving_synthetic_expert_load_cv = point.expert_load_cv;
       if (run.failure.empty()) {
         try {
           run.predicted.push_back(serving_metric(simulate_serving(job, a), p.metric));

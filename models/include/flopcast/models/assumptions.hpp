@@ -89,6 +89,11 @@ struct Assumptions {
   double serving_per_step_overhead_s = 2e-3;
   double serving_per_layer_overhead_s = 10e-6;
   double serving_per_moe_layer_overhead_s = 45e-6;  // an MoE layer's routing kernels (top-k, sort), at decode sizes
+  // Coefficient of variation of the experts' shares of routed tokens when a benchmark feeds random token ids
+  // (Workload::synthetic_tokens; text is taken as evenly routed, as the models were trained to route it). With
+  // expert parallelism the busiest rank's experts receive more than 1/ep of the copies, and every rank waits for it
+  // (serving_expert_imbalance).
+  double serving_synthetic_expert_load_cv = 0;
   // The serving model's error spread in log space, from its cross-validated errors on published serving runs (flopcast
   // serve --validate --cv): a figure's p10-p90 is its prediction x exp(-+1.2816 sigma). Dense and MoE models.
   double serving_log_sigma_dense = 0.1;

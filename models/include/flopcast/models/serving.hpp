@@ -82,6 +82,9 @@ struct Workload {
   LengthDistribution lengths = LengthDistribution::fixed;
   std::vector<TraceRequest> trace;
   std::uint64_t seed = 1;
+  // Random token ids, as benchmarks' synthetic datasets feed (trtllm-bench's token-norm-dist): they route unevenly
+  // over the experts (Assumptions::serving_synthetic_expert_load_cv); text routes as the model was trained to.
+  bool synthetic_tokens = false;
   bool closed_loop() const { return arrival == ArrivalKind::concurrency || arrival == ArrivalKind::offline; }
 };
 
@@ -122,6 +125,9 @@ struct ServingSetup {
   // reduce-scatter of the experts' outputs (TensorRT-LLM's attention-DP MoE without an all-to-all backend).
   enum class MoeDispatch { all_to_all, allgather };
   MoeDispatch moe_dispatch = MoeDispatch::all_to_all;
+  // Experts placed by their measured load, the popular ones copied (DeepSeek's EPLB, SGLang's and vLLM's
+  // --enable-eplb): every rank's mean load is the same, and only a batch's sampling spread is left.
+  bool balanced_experts = false;
   // Bytes per hidden element the dispatch sends: 0 picks 1 (8-bit) when the expert weights are narrower than 16
   // bits, else 2; the combine is always bf16.
   double dispatch_element_bytes = 0;
@@ -251,6 +257,8 @@ class ServingModel {
   double per_step_overhead_s_ = 0;
   double per_layer_overhead_s_ = 0;
   double per_moe_layer_overhead_s_ = 0;
+  double expert_load_cv_ = 0;  // of the served tokens' routing; 0 for text or with balanced placement
+  double busiest_rank_z_ = 0;  // expected_max_standard_normal(ep)
   double grouped_hbm_rate_ = 0;
   double weight_hbm_rate_ = 0;  // what a dense GEMM streams its weight at (KernelEfficiency::weight_read)
   double active_params_ = 0;
@@ -340,6 +348,16 @@ ServingResult estimate_serving(const ServingJob& job, const TopologySummary& top
 // gives every layer the whole sequence.
 double kv_bytes_per_token_per_chip(const ModelArch& model, const ServingPlan& plan, double element_bytes,
                                    bool windows_kept = true);
+
+// The expected largest of n independent standard normal draws (0 for n = 1; 1/sqrt(pi) for 2).
+double expected_max_standard_normal(int n);
+
+// The busiest of `ep` ranks' share of `copies` routed token copies over `experts` experts (E / ep on each), relative
+// to the mean 1 / ep: 1 + z(ep) x the relative spread of a rank's load, sqrt(cv^2 ep / E + ep / copies), from the
+// experts' popularity (coefficient of variation `load_cv`) and from sampling `copies` copies.
+double serving_expert_imbalance(double experts, int ep, double copies, double load_cv);
+// The same with z(ep) = expected_max_standard_normal(ep) already at hand.
+double serving_expert_imbalance(double experts, int ep, double copies, double load_cv, double z);
 
 // Distinct experts a batch of `tokens` touches among `experts`, each token picking `top_k`:
 // E (1 - (1 - k / E)^tokens).

@@ -1,5 +1,6 @@
-// Serving calibration: the two serving overheads no kernel measurement fixes (an engine step's fixed CPU-side time,
-// and a layer's launch and synchronisation cost), fitted to the published serving figures on a grid, the same fit
+// Serving calibration: what no kernel measurement fixes (an engine step's fixed CPU-side time, a layer's launch and
+// synchronisation cost, and how unevenly the served traffic loads the experts), fitted to the published serving
+// figures on a grid, the same fit
 // cross-validated leaving one source out, and the spread of the cross-validated errors that gives every serving
 // figure its p10-p90 range.
 #pragma once
@@ -18,6 +19,7 @@ namespace flopcast {
 struct ServingOverheads {
   double per_step_s = 0;
   double per_layer_s = 0;
+  double expert_load_cv = 0;  // Assumptions::serving_synthetic_expert_load_cv
 };
 
 struct ServingFitRun {
@@ -49,8 +51,9 @@ struct ServingFit {
   ServingSpread loso;        // the spread of the errors left one source out, each run at its fold's point
 };
 
-// The grid the fit searches: per-step overheads of 0.5-12 ms and per-layer ones of 0-50 us, with the values in use
-// (added when they are not on it).
+// The grid the fit searches: per-step overheads of 0.5-12 ms and per-layer ones of 0-50 us at the expert load in use,
+// and expert-load coefficients of variation of 0-6 at the overheads in use, with the values in use (added when they
+// are not on it).
 std::vector<ServingOverheads> serving_overhead_grid(const Assumptions& assumptions);
 
 // Each deployment with a published figure (lower bounds left out) simulated at every grid point; `progress` hears
