@@ -347,15 +347,15 @@ int run(int argc, char** argv) {
       ->excludes("--curve")
       ->excludes("--json");
   serve->add_flag("--cv", serve_options.cross_validate,
-                  "With --validate: fit the per-step and per-layer overheads to the published figures, leaving one "
-                  "source out (each publication's table for one model), and the errors' spread behind the p10-p90 "
-                  "ranges (about 40 simulations per deployment)")
+                  "With --validate: fit the per-step and per-layer overheads and the synthetic tokens' expert load to "
+                  "the published figures, leaving one source out (each publication's table for one model), and the "
+                  "errors' spread behind the p10-p90 ranges (48 simulations per deployment)")
       ->needs("--validate");
   serve->footer("Several files print side by side, then a comparison table.\nExamples:\n"
                 "  flopcast serve scenarios/serving/deepseek-v3-h800.json\n"
                 "  flopcast serve scenarios/serving/*.json\n"
                 "  flopcast serve --validate scenarios/serving/validation/*.json\n"
-                "  flopcast serve --validate --cv scenarios/serving/validation/*.json   # about 6 minutes\n"
+                "  flopcast serve --validate --cv scenarios/serving/validation/*.json   # about 8 minutes\n"
                 "  flopcast serve --curve scenarios/serving/deepseek-v3-h800.json --chips h800-sxm,h20,h200-sxm,ascend-910c\n"
                 "  flopcast serve scenarios/serving/deepseek-v3-h800.json --search --chips "
                 "h800-sxm,h20,h100-sxm,h200-sxm,ascend-910c");

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <mutex>
 #include <numbers>
 
 #include <fmt/format.h>
@@ -46,6 +48,11 @@ double kv_bytes_per_token_per_chip(const ModelArch& m, const ServingPlan& plan, 
 
 double expected_max_standard_normal(int n) {
   if (n <= 1) return 0.0;
+  // Each n is integrated once per process (a plan search builds thousands of models over a few ep widths).
+  static std::mutex mutex;
+  static std::map<int, double> known;
+  const std::lock_guard lock(mutex);
+  if (const auto it = known.find(n); it != known.end()) return it->second;
   // E[max] = integral of x n phi(x) Phi(x)^(n-1) dx, by the midpoint rule over [-8, 8] (the tails beyond add less
   // than 1e-12).
   constexpr int kSteps = 4000;
@@ -58,7 +65,7 @@ double expected_max_standard_normal(int n) {
     const double cdf = 0.5 * std::erfc(-x / std::sqrt(2.0));
     sum += x * n * pdf * std::pow(cdf, n - 1);
   }
-  return sum * kWidth;
+  return known[n] = sum * kWidth;
 }
 
 double serving_expert_imbalance(double experts, int ep, double copies, double load_cv, double z) {
