@@ -312,6 +312,10 @@ TEST_CASE("an all-gather dispatch moves every rank's tokens to every rank, worke
   const ServingJob fp8 = job_of(json);
   const ServingModel m8(fp8, fp8.serving.pools[0], topology, a);
   CHECK_THAT(m8.expert_exchange(512, 2048).bytes(Path::scaleup), WithinRel(13'271'040.0 / links.scaleup.efficiency, 1e-12));
+  // The section writes back what it read.
+  const auto written = serving_section_to_json(*test::scenario_from(json).serving);
+  CHECK(written["moe_dispatch"] == "allgather");
+  CHECK(written["moe_dispatch_type"] == "fp8");
   // The all-to-all sends only the copies bound for other ranks; a model without experts refuses either key.
   json["serving"].erase("moe_dispatch");
   const ServingJob a2a = job_of(json);

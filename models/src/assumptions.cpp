@@ -247,7 +247,8 @@ Assumptions load_assumptions(const fs::path& root, bool calibrated, const fs::pa
     read.read(*s, "serving", "per_layer_overhead", Dimension::time, a.serving_per_layer_overhead_s, {.min = 0});
     read.read(*s, "serving", "per_moe_layer_overhead", Dimension::time, a.serving_per_moe_layer_overhead_s, {.min = 0});
     read.read(*s, "serving", "kv_block_tokens", Dimension::count, a.kv_block_tokens, {.min = 1, .max = 4096});
-    read.read(*s, "serving", "synthetic_expert_load_cv", Dimension::fraction, a.serving_synthetic_expert_load_cv, {.min = 0, .max = 10});
+    read.read(*s, "serving", "synthetic_expert_load_cv", Dimension::fraction, a.serving_synthetic_expert_load_cv,
+              {.min = 0, .max = 10});
     constexpr NumberBounds kServingSigma{.min = 0, .max = 2, .min_exclusive = true};
     read.read(*s, "serving", "log_sigma_dense", Dimension::fraction, a.serving_log_sigma_dense, kServingSigma);
     read.read(*s, "serving", "log_sigma_moe", Dimension::fraction, a.serving_log_sigma_moe, kServingSigma);

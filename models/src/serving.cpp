@@ -157,9 +157,9 @@ ServingModel::ServingModel(const ServingJob& job, const ServingPool& pool, const
   grouped_hbm_rate_ = chip.hbm_bandwidth.value * kernel_.grouped_weight_read;
   weight_hbm_rate_ = chip.hbm_bandwidth.value * kernel_.weight_read;
   kv_element_bytes_ = bytes_per_element(job.serving.kv_type);
-  dispatch_bytes_ = job.serving.dispatch_element_bytes > 0 ? job.serving.dispatch_element_bytes
-                    : experts_.weight_bytes < 2.0              ? 1.0
-                                                               : kActivationBytes;
+  dispatch_bytes_ = job.serving.dispatch_type ? bytes_per_element(*job.serving.dispatch_type)
+                    : experts_.weight_bytes < 2.0 ? 1.0
+                                                  : kActivationBytes;
   per_step_overhead_s_ = a.serving_per_step_overhead_s;
   per_layer_overhead_s_ = a.serving_per_layer_overhead_s;
   per_moe_layer_overhead_s_ = a.serving_per_moe_layer_overhead_s;
@@ -354,8 +354,9 @@ ServingModel::LayerTime ServingModel::layer(const BatchShape& s, bool moe_layer,
       // it holds that some token chose.
       const double instance_tokens = s.instance_tokens > 0 ? s.instance_tokens : tokens * plan.dp_attention;
       // The busiest rank's experts receive more than their share; every rank waits for it.
-      const double imbalance = std::max(e.imbalance, serving_expert_imbalance(e.experts, plan.ep, instance_tokens * e.top_k,
-                                                                              expert_load_cv_, busiest_rank_z_));
+      const double imbalance =
+          std::max(e.imbalance, serving_expert_imbalance(e.experts, plan.ep, instance_tokens * e.top_k, expert_load_cv_,
+                                                         busiest_rank_z_));
       const double copies_here = instance_tokens * e.top_k / plan.ep * imbalance;
       const double touched_here = experts_touched(e.experts, e.top_k, instance_tokens) / plan.ep;
       c += grouped_gemm_s(copies_here, touched_here, up * e.expert_ffn, h, experts_) +

@@ -62,7 +62,8 @@ Batching read_batching(JsonReader& parent) {
     } else {
       for (std::size_t i = 0; i < sizes->size(); ++i) {
         const auto& size = (*sizes)[i];
-        const bool whole = size.is_number_integer() && size.get<std::int64_t>() >= 1 && size.get<std::int64_t>() <= 1 << 20;
+        const bool whole =
+            size.is_number_integer() && size.get<std::int64_t>() >= 1 && size.get<std::int64_t>() <= (1 << 20);
         if (!whole) {
           r->problem_at("graph_batch_sizes", i, fmt::format("expected a whole number of sequences from 1 to {}, got {}",
                                                             1 << 20, describe_json(size)));
@@ -252,7 +253,7 @@ ServingSection read_serving_section(JsonReader& s, const ModelArch& model, const
   }
   static const std::vector<std::string> kDispatchTypes{"bf16", "fp8", "nvfp4"};
   if (const auto type = s.choice("moe_dispatch_type", Need::optional, kDispatchTypes)) {
-    setup.dispatch_element_bytes = bytes_per_element(*parse_data_type(*type));
+    setup.dispatch_type = *parse_data_type(*type);
     if (!model.is_moe()) s.problem("moe_dispatch_type", fmt::format("{} has no experts", model.name));
   }
   setup.balanced_experts = s.boolean("eplb", Need::optional).value_or(false);
@@ -327,7 +328,7 @@ nlohmann::json serving_section_to_json(const ServingSection& section) {
   if (!s.window_kv_only) out["sliding_window_kv"] = "full";
   if (s.moe_dispatch == ServingSetup::MoeDispatch::allgather) out["moe_dispatch"] = "allgather";
   if (s.balanced_experts) out["eplb"] = true;
-  if (s.dispatch_element_bytes > 0) out["moe_dispatch_element_bytes"] = s.dispatch_element_bytes;
+  if (s.dispatch_type) out["moe_dispatch_type"] = std::string(to_string(*s.dispatch_type));
   if (const auto& p = section.published) {
     out["published"] = {{"run", p->run},         {"metric", p->metric}, {"value", p->value},
                         {"lower_bound", p->lower_bound}, {"engine", p->engine}, {"source", p->source}};

@@ -7,6 +7,7 @@
 // The request-level simulation (sim/serve_sim) and the plan search use this.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -128,9 +129,9 @@ struct ServingSetup {
   // Experts placed by their measured load, the popular ones copied (DeepSeek's EPLB, SGLang's and vLLM's
   // --enable-eplb): every rank's mean load is the same, and only a batch's sampling spread is left.
   bool balanced_experts = false;
-  // Bytes per hidden element the dispatch sends: 0 picks 1 (8-bit) when the expert weights are narrower than 16
-  // bits, else 2; the combine is always bf16.
-  double dispatch_element_bytes = 0;
+  // The type the dispatch sends; unset: 8-bit when the expert weights are narrower than 16 bits, else bf16. The
+  // combine is always bf16.
+  std::optional<DataType> dispatch_type;
   bool disaggregated() const { return pools.size() == 2; }
 };
 
