@@ -330,6 +330,15 @@ TEST_CASE("mixed fleet errors name the JSON path", "[sim][scenario]") {
     "training": {"seq_len": 4096, "global_batch": 64, "tokens": 1e12}})");
   CHECK(test::join_lines(test::messages_of([&] { test::scenario_from(twice); })) ==
         "/cluster/stage_chips/1/stages: stage 1 is already given to /cluster/stage_chips/0\n");
+  // FP8 training needs FP8 units on every stage's chip: the A100 has none.
+  auto fp8 = nlohmann::json::parse(R"({
+    "model": "llama3-70b",
+    "cluster": {"chip": "h100-sxm", "chips": 64, "stage_chips": [{"stages": [1], "chip": "a100-sxm-80gb"}]},
+    "parallelism": {"tp": 8, "pp": 2, "sp": true},
+    "training": {"seq_len": 4096, "global_batch": 64, "tokens": 1e12, "precision": "fp8"}})");
+  CHECK(test::join_lines(test::messages_of([&] { test::scenario_from(fp8); })) ==
+        "/cluster/stage_chips/0/chip: a100-sxm-80gb has no fp8 tensor cores (no fp8 peak in the catalog); use "
+        "\"bf16\" training\n");
 }
 
 TEST_CASE("1F1B and interleaved bubbles follow the schedules' formulas", "[sim][schedule]") {
