@@ -53,6 +53,7 @@ Standard library only.
 """
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -156,17 +157,23 @@ def metric(run):
     raise Skip("no per-chip throughput published")
 
 
-def device_gib(chip_id):
+@functools.lru_cache(maxsize=None)
+def chip_entry(chip_id):
+    """The chip's entry in hardware/data/chips.json (read once per chip)."""
     with open(CHIP_CATALOG) as f:
         chips = json.load(f)
     chips = chips.get("chips", chips) if isinstance(chips, dict) else chips
     for chip in chips:
         if chip.get("id") == chip_id:
-            capacity = chip["hbm_capacity"]
-            if capacity["unit"] != "GiB":
-                raise Skip(f"{chip_id}'s HBM capacity is not in GiB")
-            return capacity["value"]
+            return chip
     raise Skip(f"chip {chip_id} not in the catalog")
+
+
+def device_gib(chip_id):
+    capacity = chip_entry(chip_id)["hbm_capacity"]
+    if capacity["unit"] != "GiB":
+        raise Skip(f"{chip_id}'s HBM capacity is not in GiB")
+    return capacity["value"]
 
 
 def stored_elements(run, model, checkpoint):
@@ -216,10 +223,7 @@ def trtllm_graph_batch_sizes(max_batch):
 
 
 def chip_family(chip_id):
-    with open(CHIP_CATALOG) as f:
-        chips = json.load(f)
-    chips = chips.get("chips", chips) if isinstance(chips, dict) else chips
-    return next((chip.get("family") for chip in chips if chip.get("id") == chip_id), None)
+    return chip_entry(chip_id).get("family")
 
 
 def model_has_window(model_id):
