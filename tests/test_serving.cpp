@@ -622,6 +622,49 @@ TEST_CASE("padded decode steps cost what the padded batch costs", "[serving][gra
   CHECK(tier1_padded.tpot.p50_s > tier1_plain.tpot.p50_s);
 }
 
+TEST_CASE("without chunked prefill a prompt prefills whole or waits for a step with room", "[serving][sim]") {
+  // Three 1,000-token prompts queued at once, one output token each, 1,500 tokens a step. Chunked, the steps hold
+  // 1,000 + 500 and 500 + 1,000 tokens: 2 steps. Whole, the second prompt does not fit beside the first, so each
+  // step holds one prompt: 3 steps.
+  auto json = small_deployment(1.0, 3);
+  json["cluster"]["chips"] = 1;
+  json["serving"]["batching"] = {{"max_batch_tokens", 1500}, {"max_running", 64}};
+  json["serving"]["workload"] = {{"arrival", "offline"}, {"requests", 3}, {"input_tokens", 1000}, {"output_tokens", 1}};
+  const auto chunked = simulate(json);
+  CHECK(chunked.requests == 3);
+  CHECK(chunked.pools[0].steps == 2);
+  json["serving"]["batching"]["chunked_prefill"] = false;
+  const auto whole = simulate(json);
+  CHECK(whole.requests == 3);
+  CHECK(whole.pools[0].steps == 3);
+  // A prompt longer than a step runs alone, cut at the step's tokens: 4,000 = 1,500 + 1,500 + 1,000, one request
+  // after the other (3 + 3 steps).
+  json["serving"]["workload"]["input_tokens"] = 4000;
+  json["serving"]["workload"]["requests"] = 2;
+  const auto long_prompts = simulate(json);
+  CHECK(long_prompts.requests == 2);
+  CHECK(long_prompts.pools[0].steps == 6);
+}
+
+TEST_CASE("chunked_prefill is read, checked and written back", "[serving][input]") {
+  auto json = small_deployment(1.0);
+  json["serving"]["batching"]["chunked_prefill"] = false;
+  json["serving"]["batching"]["prefill_chunk_tokens"] = 512;
+  CHECK_THAT(test::join_lines(test::messages_of([&] { test::scenario_from(json); })),
+             Catch::Contains("/serving/batching/prefill_chunk_tokens: a chunk size needs chunked_prefill true"));
+  json["serving"]["batching"].erase("prefill_chunk_tokens");
+  json["serving"]["batching"]["chunked_prefill"] = "no";
+  CHECK_THAT(test::join_lines(test::messages_of([&] { test::scenario_from(json); })),
+             Catch::Contains("/serving/batching/chunked_prefill"));
+  json["serving"]["batching"]["chunked_prefill"] = false;
+  const auto section = test::scenario_from(json).serving;
+  REQUIRE(section);
+  CHECK_FALSE(section->setup.pools[0].batching.chunked_prefill);
+  const auto written = serving_section_to_json(*section);
+  CHECK(written["batching"]["chunked_prefill"] == false);
+  CHECK_FALSE(written["batching"].contains("prefill_chunk_tokens"));
+}
+
 TEST_CASE("reserving each request's output in the KV cache never preempts", "[serving][sim]") {
   // The cache of the preemption test above (~16 sequences of 1,200 tokens), saturated: admitted on the prompt the
   // requests outgrow it and are recomputed; admitted with their output reserved (TensorRT-LLM) none is.

@@ -297,7 +297,11 @@ def build(run):
         elif not p.get("max_batch_size"):
             assumed.append(f"at most {batching['max_running']} sequences per attention rank ({'TensorRT-LLM' if trt else 'vLLM'}"
                            f"'s {'cap; the KV cache binds first' if trt else 'default'})")
-    batching["prefill_chunk_tokens"] = batching["max_batch_tokens"]
+    if trt:
+        # LlmArgs leaves enable_chunked_prefill off: a prompt prefills whole in one step, or waits.
+        batching["chunked_prefill"] = False
+    else:
+        batching["prefill_chunk_tokens"] = batching["max_batch_tokens"]
     if "trtllm-bench" in (p.get("engine") or ""):
         batching["graph_batch_sizes"] = trtllm_graph_batch_sizes(batching["max_running"])
         assumed.append(f"decode-only steps padded to CUDA graphs of up to {batching['max_running']} sequences, as "

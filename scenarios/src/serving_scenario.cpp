@@ -52,8 +52,13 @@ Batching read_batching(JsonReader& parent) {
   if (!r) return b;
   b.max_batch_tokens = r->integer("max_batch_tokens", Need::optional, {.min = 1, .max = 1 << 24}).value_or(b.max_batch_tokens);
   b.max_running = static_cast<int>(r->integer("max_running", Need::optional, {.min = 1, .max = 1 << 20}).value_or(b.max_running));
-  b.prefill_chunk_tokens =
-      r->integer("prefill_chunk_tokens", Need::optional, {.min = 1, .max = 1 << 24}).value_or(b.max_batch_tokens);
+  const auto chunk = r->integer("prefill_chunk_tokens", Need::optional, {.min = 1, .max = 1 << 24});
+  b.prefill_chunk_tokens = chunk.value_or(b.max_batch_tokens);
+  b.chunked_prefill = r->boolean("chunked_prefill", Need::optional).value_or(true);
+  if (chunk && !b.chunked_prefill) {
+    r->problem("prefill_chunk_tokens", "a chunk size needs chunked_prefill true (without chunking a prompt prefills "
+                                       "whole in one step)");
+  }
   b.reserve_output = r->boolean("reserve_output", Need::optional).value_or(false);
   if (const auto* sizes = r->raw("graph_batch_sizes", Need::optional)) {
     if (!sizes->is_array()) {
@@ -287,7 +292,12 @@ nlohmann::json serving_section_to_json(const ServingSection& section) {
   };
   const auto batching = [](const Batching& b) {
     nlohmann::json out{{"max_batch_tokens", b.max_batch_tokens}, {"max_running", b.max_running},
-                       {"prefill_chunk_tokens", b.prefill_chunk_tokens}, {"reserve_output", b.reserve_output}};
+                       {"reserve_output", b.reserve_output}};
+    if (b.chunked_prefill) {
+      out["prefill_chunk_tokens"] = b.prefill_chunk_tokens;
+    } else {
+      out["chunked_prefill"] = false;
+    }
     if (!b.graph_batch_sizes.empty()) out["graph_batch_sizes"] = b.graph_batch_sizes;
     return out;
   };

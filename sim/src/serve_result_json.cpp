@@ -9,7 +9,7 @@ namespace flopcast {
 
 NLOHMANN_JSON_SERIALIZE_ENUM(PoolRole, {{PoolRole::both, "both"}, {PoolRole::prefill, "prefill"}, {PoolRole::decode, "decode"}})
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ServingPlan, tp, pp, dp_attention, ep)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Batching, max_batch_tokens, max_running, prefill_chunk_tokens)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Batching, max_batch_tokens, max_running, prefill_chunk_tokens, chunked_prefill)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ServingMemory, weights_bytes, workspace_bytes, reserved_bytes, usable_bytes, kv_bytes,
                                    kv_bytes_per_token, kv_window_tokens, kv_capacity_tokens)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(LatencyStats, mean_s, p50_s, p90_s, p99_s)

@@ -305,8 +305,15 @@ class ServingSim {
       }
     }
     if (pool.role != PoolRole::decode) {
+      const bool whole = !pool.batching.chunked_prefill;
+      // Without chunking a prompt waits for a step with room for all of it (one longer than a step runs alone).
+      const auto waits = [&](const Request& r) {
+        return whole && r.prompt - r.prefilled > budget && budget < pool.batching.max_batch_tokens;
+      };
       const auto add_chunk = [&](Request* r) {
-        const long chunk = std::min({r->prompt - r->prefilled, pool.batching.prefill_chunk_tokens, budget});
+        if (waits(*r)) return false;
+        const long chunk =
+            std::min({r->prompt - r->prefilled, whole ? budget : pool.batching.prefill_chunk_tokens, budget});
         if (chunk <= 0) return false;
         step.prefill.push_back({r, chunk});
         step.shape.prefill_tokens += static_cast<double>(chunk);
@@ -322,11 +329,11 @@ class ServingSim {
       }
       while (!rank.waiting.empty() && budget > 0 && static_cast<int>(rank.running.size()) < pool.batching.max_running) {
         Request* r = rank.waiting.front();
-        if (!grow(rank, *r, admitted_tokens(*r, r->prompt), window_kv, capacity)) break;
         if (r->cached < 0) {
           r->cached = std::min(r->input - 1, static_cast<long>(std::floor(s_.prefix_cache_hit_rate * r->input)));
           r->prefilled = r->cached;
         }
+        if (waits(*r) || !grow(rank, *r, admitted_tokens(*r, r->prompt), window_kv, capacity)) break;
         rank.waiting.pop_front();
         rank.running.push_back(r);
         add_chunk(r);

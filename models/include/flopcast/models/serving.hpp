@@ -37,6 +37,10 @@ struct Batching {
   long max_batch_tokens = 8192;     // tokens per step, decode and prefill together, per attention rank
   int max_running = 256;            // sequences per attention rank
   long prefill_chunk_tokens = 8192; // longest prefill chunk of one sequence in one step
+  // false: a prompt prefills whole in one step, or waits (with every request behind it) for a step with room for it;
+  // one longer than max_batch_tokens runs alone, cut at it (TensorRT-LLM without enable_chunked_prefill, whose
+  // MicroBatchScheduler stops at the first context that does not fit).
+  bool chunked_prefill = true;
   // Admit a request only when the KV cache can hold its prompt and its whole output (TensorRT-LLM's default
   // GUARANTEED_NO_EVICT scheduler); otherwise admit on the prompt and preempt when the cache fills (vLLM, SGLang).
   bool reserve_output = false;
