@@ -327,6 +327,43 @@ TEST_CASE("an all-gather dispatch moves every rank's tokens to every rank, worke
              Catch::Contains("/serving/moe_dispatch: Llama"));
 }
 
+TEST_CASE("ep groups under tensor-parallel attention split each expert over their chips", "[serving][step]") {
+  // DeepSeek-V3 in fp8 on 8 H200, TP8 attention. With EP2 each chip holds 128 of the 256 experts at a quarter of
+  // their width: 256 / 2 / 4 = 32 experts' worth, as with the experts split 8 ways (EP1) or spread whole (EP8).
+  auto json = small_deployment(1.0);
+  json["model"] = "deepseek-v3";
+  json["cluster"] = {{"chip", "h200-sxm"}, {"chips", 8}};
+  json["serving"]["weights"] = "fp8";
+  json["serving"]["batching"] = {{"max_batch_tokens", 8192}, {"max_running", 8}};
+  const auto& a = test::catalogs().assumptions;
+  const auto model_for = [&](int ep) {
+    json["serving"]["plan"] = {{"tp", 8}, {"ep", ep}};
+    return job_of(json);
+  };
+  const ServingJob ep1 = model_for(1), ep2 = model_for(2), ep8 = model_for(8);
+  CHECK(ep1.serving.pools[0].plan.expert_tp() == 8);
+  CHECK(ep2.serving.pools[0].plan.expert_tp() == 4);
+  CHECK(ep8.serving.pools[0].plan.expert_tp() == 1);
+  const auto topology = build_topology(topology_spec(ep1.cluster));
+  const ServingModel m1(ep1, ep1.serving.pools[0], topology, a), m2(ep2, ep2.serving.pools[0], topology, a),
+      m8(ep8, ep8.serving.pools[0], topology, a);
+  CHECK_THAT(m2.memory().weights_bytes, WithinRel(m1.memory().weights_bytes, 1e-12));
+  CHECK_THAT(m8.memory().weights_bytes, WithinRel(m1.memory().weights_bytes, 1e-12));
+  // A decode step of 4 sequences (text tokens, so only the sampling spread): each EP2 group reads half of the
+  // touched experts at a quarter of their width, the same weight bytes as EP1; its busiest group takes
+  // 1 + z(2) sqrt(2 / 32) = 1.14 times half of the 32 copies through the experts and the shuffle, where EP1's chips
+  // shuffle all 32; the partial sums meet in the TP all-reduce, with no all-to-all. Within a few percent of EP1.
+  const BatchShape four{.decode_seqs = 4, .decode_context = 4000, .instance_tokens = 4};
+  CHECK_THAT(m2.step(four).time_s, WithinRel(m1.step(four).time_s, 0.03));
+  // Groups must divide tp, and only under tensor-parallel attention.
+  json["serving"]["plan"] = {{"tp", 8}, {"ep", 3}};
+  CHECK_THAT(test::join_lines(test::messages_of([&] { test::scenario_from(json); })),
+             Catch::Contains("a divisor of tp"));
+  json["serving"]["plan"] = {{"tp", 2}, {"dp_attention", 4}, {"ep", 4}};
+  CHECK_THAT(test::join_lines(test::messages_of([&] { test::scenario_from(json); })),
+             Catch::Contains("ep must be 1, tp x dp_attention = 8"));
+}
+
 TEST_CASE("a one-sequence decode step is bound by reading the weights", "[serving][step]") {
   const ServingJob job = job_of(small_deployment(1.0));
   const auto& a = test::catalogs().assumptions;

@@ -126,7 +126,7 @@ def plan(run, chips, is_moe):
         return {"tp": 1, "dp_attention": ranks, "ep": ranks if is_moe else 1}, assumed
     tp = p.get("tp") or 1
     ep = p.get("ep") or 1
-    if is_moe and ep != tp and ep > 1:
+    if is_moe and tp % ep:
         assumed.append(f"TP{tp} with EP{ep} written as experts split {tp} ways (ep 1)")
         ep = 1
     return {"tp": tp, "ep": ep if is_moe else 1}, assumed

@@ -109,8 +109,10 @@ std::vector<std::string> serving_plan_problems(const ModelArch& m, const Serving
   if (p.ep > 1) {
     if (!m.moe) {
       out.push_back(fmt::format("ep {} needs a mixture-of-experts model; {} is dense", p.ep, m.name));
-    } else if (p.ep != p.tp * p.dp_attention) {
-      out.push_back(fmt::format("ep must be 1 or tp x dp_attention = {} (experts spread over every chip of a stage)",
+    } else if (p.ep != p.tp * p.dp_attention && (p.dp_attention > 1 || p.tp % p.ep != 0)) {
+      out.push_back(fmt::format("ep must be 1, tp x dp_attention = {} (experts spread over every chip of a stage) or, "
+                                "with dp_attention 1, a divisor of tp (ep groups of chips, each expert split over its "
+                                "group)",
                                 p.tp * p.dp_attention));
     } else if (p.ep > m.moe->experts) {
       out.push_back(fmt::format("ep {} is more than the {} routed experts", p.ep, m.moe->experts));
@@ -188,9 +190,10 @@ ServingModel::ServingModel(const ServingJob& job, const ServingPool& pool, const
     const auto held = stage_params(model_, params, stage, split);
     // An ep that does not divide the experts leaves some chips one expert more (or a redundant copy, as
     // DeepSeek's EPLB places them).
-    const double expert_share = plan.ep > 1 && model_.moe
-                                    ? std::ceil(static_cast<double>(model_.moe->experts) / plan.ep) / model_.moe->experts
-                                    : 1.0 / plan.tp;
+    const double expert_share =
+        plan.ep > 1 && model_.moe
+            ? std::ceil(static_cast<double>(model_.moe->experts) / plan.ep) / model_.moe->experts / plan.expert_tp()
+            : 1.0 / plan.tp;
     weights = std::max(weights, held.dense * dense_.weight_bytes + held.expert * expert_share * experts_.weight_bytes);
   }
   auto& mem = memory_;
@@ -350,20 +353,23 @@ ServingModel::LayerTime ServingModel::layer(const BatchShape& s, bool moe_layer,
            memory_s(act_tensors * kActivationBytes * tokens * shared);
     }
     if (plan.ep > 1) {
-      // The routed copies of every rank's tokens spread over the ep chips; a chip reads the weights of the experts
-      // it holds that some token chose.
+      // The routed copies of every rank's tokens spread over the ep groups; a chip reads its share of the weights of
+      // the experts its group holds that some token chose (the whole expert, or 1 / expert_tp of its width).
       const double instance_tokens = s.instance_tokens > 0 ? s.instance_tokens : tokens * plan.dp_attention;
+      const double width = e.expert_ffn / plan.expert_tp();
       // The busiest rank's experts receive more than their share; every rank waits for it.
       const double imbalance =
           std::max(e.imbalance, serving_expert_imbalance(e.experts, plan.ep, instance_tokens * e.top_k, expert_load_cv_,
                                                          busiest_rank_z_));
       const double copies_here = instance_tokens * e.top_k / plan.ep * imbalance;
       const double touched_here = experts_touched(e.experts, e.top_k, instance_tokens) / plan.ep;
-      c += grouped_gemm_s(copies_here, touched_here, up * e.expert_ffn, h, experts_) +
-           grouped_gemm_s(copies_here, touched_here, h, e.expert_ffn, experts_) +
-           memory_s(kActivationBytes * copies_here * act_tensors * e.expert_ffn) +
+      c += grouped_gemm_s(copies_here, touched_here, up * width, h, experts_) +
+           grouped_gemm_s(copies_here, touched_here, h, width, experts_) +
+           memory_s(kActivationBytes * copies_here * act_tensors * width) +
            expert_shuffle_s(copies_here, copies_here / e.top_k);
-      comm.then(expert_exchange(tokens, instance_tokens));
+      // Split experts under tensor-parallel attention: every chip already holds every token, and the partial outputs
+      // are summed by the TP all-reduce, as without expert parallelism.
+      comm.then(plan.expert_tp() > 1 ? tp_all_reduce(tokens) : expert_exchange(tokens, instance_tokens));
     } else {
       const double touched = experts_touched(e.experts, e.top_k, tokens);
       const double copies = tokens * e.top_k;

@@ -30,6 +30,10 @@ struct ServingPlan {
   int dp_attention = 1;
   int ep = 1;
   int chips() const { return tp * pp * dp_attention; }
+  // The ways each routed expert's width is split: tp with ep 1; 1 when the experts spread over every chip of a stage
+  // (ep = tp x dp_attention); tp / ep when ep groups of chips each hold E / ep experts split over the group
+  // (TensorRT-LLM's moe_tp_size under tensor-parallel attention, e.g. TP8 with EP2 splits each expert 4 ways).
+  int expert_tp() const { return ep > 1 ? tp * dp_attention / ep : tp; }
 };
 
 // Continuous batching limits of one instance.
