@@ -97,7 +97,7 @@ void print_cross_validation(const std::vector<Scenario>& scenarios, const Valida
   const std::array<std::pair<Holdout, const char*>, 3> holdouts{
       {{Holdout::run, "leave one out"},
        {Holdout::source, "leave one source out (a publication's runs out at once)"},
-       {Holdout::family, "leave one family out (the family's kernels at their prior)"}}};
+       {Holdout::family, "leave one family out (the family's kernels transferred from another)"}}};
   for (const auto& [holdout, title] : holdouts) {
     if (cv.error_pct(holdout)[0].empty()) continue;
     fmt::print(out, "\n  {}", title);

@@ -281,3 +281,74 @@ TEST_CASE("the measured values repeat on a second H200", "[measured]") {
   }
   CHECK(std::abs(median(log_ratios)) < 0.01);
 }
+
+TEST_CASE("a family without calibration runs takes its source family's fitted and measured kernels", "[calibration]") {
+  const auto prior = load_assumptions(FLOPCAST_SOURCE_ROOT, /*calibrated=*/false);
+  REQUIRE(prior.kernel_transfer.at("blackwell") == "hopper");
+  REQUIRE(prior.kernel_transfer.at("ascend-950") == "ascend-910");
+  // A calibration that fitted Hopper's bf16 and fp8 GEMMs (0.62, 0.58) and saw no Blackwell run.
+  Assumptions a = prior;
+  *a.field("kernels.hopper.gemm_bf16") = 0.62;
+  *a.field("kernels.hopper.gemm_fp8") = 0.58;
+  transfer_kernels(a, {"hopper"}, {"kernels.hopper.gemm_bf16", "kernels.hopper.gemm_fp8"});
+  const auto& b = a.kernel("blackwell");
+  const auto& h = a.kernel("hopper");
+  CHECK(b.gemm_bf16 == 0.62);  // fitted on Hopper: the same fraction of Blackwell's own peak
+  CHECK(b.gemm_fp8 == 0.58);
+  CHECK(b.grouped_gemm == h.grouped_gemm);  // measured on an H200
+  CHECK(b.attention_backward == h.attention_backward);
+  // Hopper has no FP4 units: Blackwell's gemm_fp4 is its transferred fp8 times its own prior ratio fp4 / fp8
+  // (0.58 x 0.55 / 0.65 = 0.4908).
+  const auto& b_prior = prior.kernel("blackwell");
+  CHECK_THAT(b.gemm_fp4, WithinAbs(0.58 * b_prior.gemm_fp4 / b_prior.gemm_fp8, 1e-12));
+  // Hopper's memory_bound was not fitted here: Blackwell keeps its prior; and the all-to-all SM share is the chip's.
+  CHECK(b.memory_bound == b_prior.memory_bound);
+  CHECK(b.all_to_all_sm_fraction == b_prior.all_to_all_sm_fraction);
+  // The assumptions list says where each value came from.
+  CHECK_THAT(a.recorded("kernels.blackwell.gemm_bf16")->source,
+             Catch::Contains("kernels.hopper.gemm_bf16 (calibrated), transferred"));
+  CHECK_THAT(a.recorded("kernels.blackwell.grouped_gemm")->source, Catch::Contains("(measured)"));
+  // A family the calibration saw keeps its own; one whose source it did not see keeps its prior.
+  Assumptions seen = prior;
+  transfer_kernels(seen, {"hopper", "blackwell"}, {"kernels.hopper.gemm_bf16"});
+  CHECK(seen.kernel("blackwell").gemm_bf16 == b_prior.gemm_bf16);
+  CHECK(seen.kernel("ascend-950").gemm_bf16 == prior.kernel("ascend-950").gemm_bf16);
+  // Ascend 910 has no fp8 units: a 950 without runs takes the 910's fitted bf16 and its own prior fp8 / bf16 ratio.
+  Assumptions ascend = prior;
+  *ascend.field("kernels.ascend-910.gemm_bf16") = 0.9;
+  transfer_kernels(ascend, {"ascend-910"}, {"kernels.ascend-910.gemm_bf16"});
+  const auto& p950 = prior.kernel("ascend-950");
+  CHECK(ascend.kernel("ascend-950").gemm_bf16 == 0.9);
+  CHECK_THAT(ascend.kernel("ascend-950").gemm_fp8, WithinAbs(0.9 * p950.gemm_fp8 / p950.gemm_bf16, 1e-12));
+}
+
+TEST_CASE("the shipped calibration gives the Ascend 950 the 910's fitted kernels", "[calibration]") {
+  const auto a = load_assumptions(FLOPCAST_SOURCE_ROOT);
+  CHECK(a.kernel("ascend-950").gemm_bf16 == a.kernel("ascend-910").gemm_bf16);
+  CHECK(a.kernel("ascend-950").grouped_gemm == a.kernel("ascend-910").grouped_gemm);
+  CHECK(a.kernel("ascend-950").gemm_bf16 != load_assumptions(FLOPCAST_SOURCE_ROOT, false).kernel("ascend-950").gemm_bf16);
+}
+
+TEST_CASE("a kernel_transfer entry with mistakes names the path and what was expected", "[calibration][input]") {
+  const auto root = std::filesystem::temp_directory_path() / "flopcast_bad_transfer";
+  std::filesystem::create_directories(root / "models" / "data");
+  auto json = nlohmann::json::parse(
+      read_text_file(std::filesystem::path(FLOPCAST_SOURCE_ROOT) / "models" / "data" / "assumptions.json"));
+  json["kernel_transfer"]["blackwell"]["from"] = "volta";
+  json["kernel_transfer"]["hopper"]["from"] = "hopper";
+  json["kernel_transfer"]["tpu"] = {{"from", "hopper"}, {"reason", "none"}};
+  json["kernel_transfer"]["ampere"].erase("reason");
+  write_file_atomic(root / "models" / "data" / "assumptions.json", json.dump());
+  std::string all;
+  try {
+    load_assumptions(root, false);
+  } catch (const InputError& error) {
+    for (const auto& problem : error.problems()) all += problem.path + ": " + problem.message + "\n";
+  }
+  CHECK_THAT(all, Catch::Contains("/kernel_transfer/blackwell/from: \"volta\" is not a chip family of kernels (known: "
+                                  "ampere, ascend-910, ascend-950, blackwell, hopper)"));
+  CHECK_THAT(all, Catch::Contains("/kernel_transfer/hopper/from: names the family itself"));
+  CHECK_THAT(all, Catch::Contains("/kernel_transfer/tpu: is not a chip family of kernels"));
+  CHECK_THAT(all, Catch::Contains("/kernel_transfer/ampere/reason"));
+  std::filesystem::remove_all(root);
+}

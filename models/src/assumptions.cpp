@@ -1,11 +1,13 @@
 #include "flopcast/models/assumptions.hpp"
 
-#include "flopcast/core/files.hpp"
-#include "flopcast/core/json_reader.hpp"
-
 #include <algorithm>
+#include <array>
+#include <set>
 
 #include <fmt/format.h>
+
+#include "flopcast/core/files.hpp"
+#include "flopcast/core/json_reader.hpp"
 
 namespace flopcast {
 namespace fs = std::filesystem;
@@ -120,6 +122,8 @@ void apply_calibration(Assumptions& a, const fs::path& file, const std::string& 
   if (const auto* p = top.raw("provenance", Need::optional); p != nullptr && p->is_object() && p->contains("summary")) {
     provenance = fmt::format("calibrated ({}): {}", shown, (*p)["summary"].get<std::string>());
   }
+  std::set<std::string> fitted;
+  std::set<std::string> calibrated;
   if (auto params = top.object("parameters", Need::required)) {
     for (const auto& name : params->keys()) {
       auto entry = params->object(name, Need::required);
@@ -136,6 +140,8 @@ void apply_calibration(Assumptions& a, const fs::path& file, const std::string& 
         continue;
       }
       if (!value) continue;
+      fitted.insert(name);
+      if (name.rfind("kernels.", 0) == 0) calibrated.insert(name.substr(8, name.find('.', 8) - 8));
       *target = *value;
       for (auto& [key, quantity] : a.provenance) {
         if (key != name) continue;
@@ -148,6 +154,7 @@ void apply_calibration(Assumptions& a, const fs::path& file, const std::string& 
   }
   top.finish();
   throw_if_any(problems);
+  transfer_kernels(a, calibrated, fitted);
 }
 
 class Reader {
@@ -169,6 +176,52 @@ class Reader {
 const Quantity* Assumptions::recorded(std::string_view name) const {
   const auto it = std::find_if(provenance.begin(), provenance.end(), [&](const auto& p) { return p.first == name; });
   return it == provenance.end() ? nullptr : &it->second;
+}
+
+void transfer_kernels(Assumptions& a, const std::set<std::string>& calibrated, const std::set<std::string>& fitted) {
+  // What a family's kernels are, apart from how its chips connect (all_to_all_sm_fraction is its SM count's).
+  static constexpr std::array<std::string_view, 13> kFields{
+      "gemm_bf16",          "gemm_fp8",        "gemm_fp4",    "gemm_half_dim",       "grouped_gemm",
+      "attention_forward",  "attention_backward", "attention_half_seq", "attention_half_head_dim",
+      "flash2_fraction",    "memory_bound",    "grouped_weight_read", "weight_read"};
+  const auto known = [&](const std::string& name) {
+    const Quantity* q = a.recorded(name);
+    return fitted.count(name) != 0 || (q != nullptr && q->is_measured());
+  };
+  const auto set = [&](const std::string& name, double value, const std::string& how) {
+    *a.field(name) = value;
+    for (auto& [key, quantity] : a.provenance) {
+      if (key != name) continue;
+      quantity.note = fmt::format("prior {:.6g} (SI units)", quantity.value);
+      quantity.value = value;
+      quantity.source = how;
+      quantity.estimate.clear();
+    }
+  };
+  for (const auto& [target, source] : a.kernel_transfer) {
+    if (calibrated.count(target) != 0 || calibrated.count(source) == 0) continue;
+    const KernelEfficiency prior = a.kernel(target);
+    const std::string to = "kernels." + target + ".";
+    const std::string from = "kernels." + source + ".";
+    const auto origin = [&](const std::string& name) {
+      return fmt::format("{} ({}), transferred: {} has no calibration runs (assumptions.json kernel_transfer)", name,
+                         fitted.count(name) != 0 ? "calibrated" : "measured", target);
+    };
+    for (const auto field : kFields) {
+      const std::string name = to + std::string(field);
+      const std::string src = from + std::string(field);
+      if (!known(name) && known(src)) set(name, *a.field(src), origin(src));
+    }
+    // A precision the source family has no units for: its next wider one at the family's own prior ratio.
+    if (!known(to + "gemm_fp8") && !known(from + "gemm_fp8") && known(from + "gemm_bf16")) {
+      set(to + "gemm_fp8", *a.field(to + "gemm_bf16") * prior.gemm_fp8 / prior.gemm_bf16,
+          fmt::format("{} x the prior ratio gemm_fp8 / gemm_bf16 of {}", origin(from + "gemm_bf16"), target));
+    }
+    if (!known(to + "gemm_fp4") && !known(from + "gemm_fp4") && *a.field(to + "gemm_fp8") != prior.gemm_fp8) {
+      set(to + "gemm_fp4", *a.field(to + "gemm_fp8") * prior.gemm_fp4 / prior.gemm_fp8,
+          fmt::format("{}'s transferred gemm_fp8 x the prior ratio gemm_fp4 / gemm_fp8", target));
+    }
+  }
 }
 
 Assumptions load_assumptions(const fs::path& root, bool calibrated, const fs::path& calibration_file) {
@@ -204,6 +257,32 @@ Assumptions load_assumptions(const fs::path& root, bool calibrated, const fs::pa
       section->finish();
       a.kernels[family] = k;
     }
+  }
+  const auto known_families = [&] {
+    std::string names;
+    for (const auto& [family, kernel] : a.kernels) names += (names.empty() ? "" : ", ") + family;
+    return names;
+  };
+  if (auto t = top.object("kernel_transfer", Need::optional)) {
+    // {"blackwell": {"from": "hopper", "reason": "..."}}: each family and its source must have kernels.
+    for (const auto& target : t->keys()) {
+      auto entry = t->object(target, Need::required);
+      if (!entry) continue;
+      const auto from = entry->string("from", Need::required);
+      entry->string("reason", Need::required);
+      if (a.kernels.count(target) == 0) {
+        t->problem(target, fmt::format("is not a chip family of kernels (known: {})", known_families()));
+      } else if (from && a.kernels.count(*from) == 0) {
+        entry->problem("from", fmt::format("\"{}\" is not a chip family of kernels (known: {})", *from,
+                                           known_families()));
+      } else if (from && *from == target) {
+        entry->problem("from", "names the family itself");
+      } else if (from) {
+        a.kernel_transfer[target] = *from;
+      }
+      entry->finish();
+    }
+    t->finish();
   }
   if (auto c = top.object("collectives", Need::required)) {
     read.read(*c, "collectives", "bus_efficiency_switch", Dimension::fraction, a.bus_efficiency_switch, kFraction);

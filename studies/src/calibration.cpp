@@ -258,7 +258,15 @@ CalibrationResult calibrate(const std::vector<Scenario>& scenarios, const Assump
 
 Assumptions fitted_assumptions(const CalibrationResult& result, const Assumptions& prior) {
   Assumptions a = prior;
-  for (const auto& p : result.parameters) *a.field(p.name) = p.value;
+  std::set<std::string> fitted;
+  std::set<std::string> calibrated;
+  for (const auto& p : result.parameters) {
+    *a.field(p.name) = p.value;
+    fitted.insert(p.name);
+    if (p.name.rfind("kernels.", 0) == 0) calibrated.insert(p.name.substr(8, p.name.find('.', 8) - 8));
+  }
+  // A family the fit did not see (a chip family left out) takes its source family's fitted and measured kernels.
+  transfer_kernels(a, calibrated, fitted);
   return a;
 }
 
@@ -283,8 +291,8 @@ CrossValidation cross_validate(const std::vector<Scenario>& scenarios, const Ass
   std::vector<std::string> sources;
   for (const auto& run : cv.runs) sources.push_back(run_source(run));
   // A fold fits every run but the held-out ones and predicts those with the fitted values: one fold per run, one
-  // per source (a publication's runs out at once), then one per chip family (whose own kernel parameters then keep
-  // their prior: a family with no calibration data). A grouping with a single group has no folds.
+  // per source (a publication's runs out at once), then one per chip family (which then takes its kernel_transfer
+  // source's fitted and measured kernels, as a family with no calibration data does). A grouping with a single group has no folds.
   std::vector<std::vector<int>> folds;
   std::vector<Holdout> fold_kind;
   for (int i = 0; i < n; ++i) {
@@ -405,8 +413,8 @@ std::string cross_validation_markdown(const std::vector<ValidationRow>& rows, co
   };
   out += "## Cross-validation\n\nEach run predicted by a calibration fitted without it (leave one out), by one "
          "fitted without any run of its source (leave one source out: a publication's runs out at once), and by one "
-         "fitted without any run of its chip family (leave one family out: that family's kernel efficiencies keep "
-         "their prior). 'Inside p10-p90': the share of runs whose published value lies in the model's p10-p90 "
+         "fitted without any run of its chip family (leave one family out: that family's kernel efficiencies "
+         "transferred from its kernel_transfer source, as for a family without runs). 'Inside p10-p90': the share of runs whose published value lies in the model's p10-p90 "
          "interval around the held-out prediction (the shipped spread).\n";
   table("In sample (the shipped calibration)", summarise(rows));
   table("Leave one out", cross_validation_summaries(rows, cv, Holdout::run));

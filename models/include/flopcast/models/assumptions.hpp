@@ -6,6 +6,7 @@
 #include <array>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -105,6 +106,10 @@ struct Assumptions {
   std::vector<std::string> calibrated_families;  // chip families the calibration saw; empty before any calibration
   std::string prediction_spread_source;          // where the spread comes from
 
+  // A chip family with no calibration runs of its own takes the kernel efficiencies of a calibrated family (its
+  // predecessor, or the nearest architecture): target family -> source family (assumptions.json, kernel_transfer).
+  std::map<std::string, std::string> kernel_transfer;
+
   // Every value as read, with its provenance, for the results' assumptions list.
   std::vector<std::pair<std::string, Quantity>> provenance;
   // The value named `name` ("kernels.hopper.grouped_gemm") as read, or null.
@@ -123,6 +128,14 @@ struct Assumptions {
   double* field(std::string_view name);
   const double* field(std::string_view name) const { return const_cast<Assumptions*>(this)->field(name); }
 };
+
+// Gives every family that `calibrated` (the families with fitted kernel parameters) lacks, and that kernel_transfer
+// maps to one it has, the source family's known kernel efficiencies: the ones fitted (`fitted`, by name) or measured
+// (recorded as measured in assumptions.json), each at the same fraction of the chip's own peak or bandwidth; the
+// family's own measured values stay. A GEMM precision the source has no known value for (no units of that type) is
+// the source's next wider one times the family's own prior ratio between the two (gemm_fp8 from gemm_bf16, gemm_fp4
+// from gemm_fp8). Each value's provenance names where it came from.
+void transfer_kernels(Assumptions& a, const std::set<std::string>& calibrated, const std::set<std::string>& fitted);
 
 // models/data/assumptions.json, then the fitted values of a calibration over it unless `calibrated` is false (the prior
 // a calibration starts from): `calibration_file` (what `flopcast calibrate` wrote; it must exist), or where it is
