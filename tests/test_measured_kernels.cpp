@@ -282,47 +282,46 @@ TEST_CASE("the measured values repeat on a second H200", "[measured]") {
   CHECK(std::abs(median(log_ratios)) < 0.01);
 }
 
-TEST_CASE("a family without calibration runs takes its source family's fitted and measured kernels", "[calibration]") {
+TEST_CASE("a family without calibration runs takes its source family's corrections to the priors", "[calibration]") {
   const auto prior = load_assumptions(FLOPCAST_SOURCE_ROOT, /*calibrated=*/false);
   REQUIRE(prior.kernel_transfer.at("blackwell") == "hopper");
   REQUIRE(prior.kernel_transfer.at("ascend-950") == "ascend-910");
-  // A calibration that fitted Hopper's bf16 and fp8 GEMMs (0.62, 0.58) and saw no Blackwell run.
+  const auto& hp = prior.kernel("hopper");
+  const auto& bp = prior.kernel("blackwell");
+  // A calibration that fitted Hopper's bf16 GEMMs at 0.6 and its fp8 ones at 0.52 and saw no Blackwell run.
   Assumptions a = prior;
-  *a.field("kernels.hopper.gemm_bf16") = 0.62;
-  *a.field("kernels.hopper.gemm_fp8") = 0.58;
-  transfer_kernels(a, {"hopper"}, {"kernels.hopper.gemm_bf16", "kernels.hopper.gemm_fp8"});
+  *a.field("kernels.hopper.gemm_bf16") = 0.6;
+  *a.field("kernels.hopper.gemm_fp8") = 0.52;
+  transfer_kernels(a, prior, {"hopper"}, {"kernels.hopper.gemm_bf16", "kernels.hopper.gemm_fp8"});
   const auto& b = a.kernel("blackwell");
-  const auto& h = a.kernel("hopper");
-  CHECK(b.gemm_bf16 == 0.62);  // fitted on Hopper: the same fraction of Blackwell's own peak
-  CHECK(b.gemm_fp8 == 0.58);
-  CHECK(b.grouped_gemm == h.grouped_gemm);  // measured on an H200
-  CHECK(b.attention_backward == h.attention_backward);
-  // Hopper has no FP4 units: Blackwell's gemm_fp4 is its transferred fp8 times its own prior ratio fp4 / fp8
-  // (0.58 x 0.55 / 0.65 = 0.4908).
-  const auto& b_prior = prior.kernel("blackwell");
-  CHECK_THAT(b.gemm_fp4, WithinAbs(0.58 * b_prior.gemm_fp4 / b_prior.gemm_fp8, 1e-12));
-  // Hopper's memory_bound was not fitted here: Blackwell keeps its prior; and the all-to-all SM share is the chip's.
-  CHECK(b.memory_bound == b_prior.memory_bound);
-  CHECK(b.all_to_all_sm_fraction == b_prior.all_to_all_sm_fraction);
+  // Blackwell's prior times Hopper's correction: 0.70 x 0.6 / 0.75 = 0.56 for bf16, 0.65 x 0.52 / 0.65 = 0.52 for fp8.
+  CHECK_THAT(b.gemm_bf16, WithinAbs(bp.gemm_bf16 * 0.6 / hp.gemm_bf16, 1e-12));
+  CHECK_THAT(b.gemm_fp8, WithinAbs(bp.gemm_fp8 * 0.52 / hp.gemm_fp8, 1e-12));
+  // Hopper has no FP4 units, so no fp4 fit: Blackwell's fp4 prior takes the fp8 correction (0.55 x 0.52 / 0.65).
+  CHECK_THAT(b.gemm_fp4, WithinAbs(bp.gemm_fp4 * 0.52 / hp.gemm_fp8, 1e-12));
+  // What the calibration did not fit (Hopper's measured grouped GEMMs, its memory-bound share here) leaves the prior.
+  CHECK(b.grouped_gemm == bp.grouped_gemm);
+  CHECK(b.memory_bound == bp.memory_bound);
+  CHECK(b.all_to_all_sm_fraction == bp.all_to_all_sm_fraction);
   // The assumptions list says where each value came from.
   CHECK_THAT(a.recorded("kernels.blackwell.gemm_bf16")->source,
-             Catch::Contains("kernels.hopper.gemm_bf16 (calibrated), transferred"));
-  CHECK_THAT(a.recorded("kernels.blackwell.grouped_gemm")->source, Catch::Contains("(measured)"));
+             Catch::Contains("the calibration's correction to kernels.hopper.gemm_bf16"));
   // A family the calibration saw keeps its own; one whose source it did not see keeps its prior.
   Assumptions seen = prior;
-  transfer_kernels(seen, {"hopper", "blackwell"}, {"kernels.hopper.gemm_bf16"});
-  CHECK(seen.kernel("blackwell").gemm_bf16 == b_prior.gemm_bf16);
+  transfer_kernels(seen, prior, {"hopper", "blackwell"}, {"kernels.hopper.gemm_bf16"});
+  CHECK(seen.kernel("blackwell").gemm_bf16 == bp.gemm_bf16);
   CHECK(seen.kernel("ascend-950").gemm_bf16 == prior.kernel("ascend-950").gemm_bf16);
-  // Ascend 910 has no fp8 units: a 950 without runs takes the 910's fitted bf16 and its own prior fp8 / bf16 ratio.
-  Assumptions ascend = prior;
-  *ascend.field("kernels.ascend-910.gemm_bf16") = 0.9;
-  transfer_kernels(ascend, {"ascend-910"}, {"kernels.ascend-910.gemm_bf16"});
-  const auto& p950 = prior.kernel("ascend-950");
-  CHECK(ascend.kernel("ascend-950").gemm_bf16 == 0.9);
-  CHECK_THAT(ascend.kernel("ascend-950").gemm_fp8, WithinAbs(0.9 * p950.gemm_fp8 / p950.gemm_bf16, 1e-12));
+  // Hopper left out: its measured kernels stay; its fp8 takes Ampere's bf16 correction (Ampere has no fp8 units).
+  Assumptions no_hopper = prior;
+  *no_hopper.field("kernels.ampere.gemm_bf16") = 0.7;
+  transfer_kernels(no_hopper, prior, {"ampere"}, {"kernels.ampere.gemm_bf16"});
+  const double ampere_correction = 0.7 / prior.kernel("ampere").gemm_bf16;
+  CHECK_THAT(no_hopper.kernel("hopper").gemm_bf16, WithinAbs(hp.gemm_bf16 * ampere_correction, 1e-12));
+  CHECK_THAT(no_hopper.kernel("hopper").gemm_fp8, WithinAbs(hp.gemm_fp8 * ampere_correction, 1e-12));
+  CHECK(no_hopper.kernel("hopper").grouped_gemm == hp.grouped_gemm);  // measured on an H200
 }
 
-TEST_CASE("the shipped calibration gives the Ascend 950 the 910's fitted kernels", "[calibration]") {
+TEST_CASE("the shipped calibration corrects the Ascend 950 as the 910", "[calibration]") {
   const auto a = load_assumptions(FLOPCAST_SOURCE_ROOT);
   CHECK(a.kernel("ascend-950").gemm_bf16 == a.kernel("ascend-910").gemm_bf16);
   CHECK(a.kernel("ascend-950").grouped_gemm == a.kernel("ascend-910").grouped_gemm);

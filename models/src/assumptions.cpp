@@ -87,6 +87,7 @@ namespace {
 
 // Fitted values over the prior: {"parameters": {name: {"value", "unit", "prior", "low", "high"}}, "provenance": {...}}.
 void apply_calibration(Assumptions& a, const fs::path& file, const std::string& shown) {
+  const Assumptions prior = a;
   const auto json = read_json_file(file);
   std::vector<Problem> problems;
   JsonReader top(json, file.string(), "", problems);
@@ -154,7 +155,7 @@ void apply_calibration(Assumptions& a, const fs::path& file, const std::string& 
   }
   top.finish();
   throw_if_any(problems);
-  transfer_kernels(a, calibrated, fitted);
+  transfer_kernels(a, prior, calibrated, fitted);
 }
 
 class Reader {
@@ -178,15 +179,16 @@ const Quantity* Assumptions::recorded(std::string_view name) const {
   return it == provenance.end() ? nullptr : &it->second;
 }
 
-void transfer_kernels(Assumptions& a, const std::set<std::string>& calibrated, const std::set<std::string>& fitted) {
+void transfer_kernels(Assumptions& a, const Assumptions& prior, const std::set<std::string>& calibrated,
+                      const std::set<std::string>& fitted) {
   // What a family's kernels are, apart from how its chips connect (all_to_all_sm_fraction is its SM count's).
   static constexpr std::array<std::string_view, 13> kFields{
       "gemm_bf16",          "gemm_fp8",        "gemm_fp4",    "gemm_half_dim",       "grouped_gemm",
       "attention_forward",  "attention_backward", "attention_half_seq", "attention_half_head_dim",
       "flash2_fraction",    "memory_bound",    "grouped_weight_read", "weight_read"};
-  const auto known = [&](const std::string& name) {
-    const Quantity* q = a.recorded(name);
-    return fitted.count(name) != 0 || (q != nullptr && q->is_measured());
+  const auto measured = [&](const std::string& name) {
+    const Quantity* q = prior.recorded(name);
+    return q != nullptr && q->is_measured();
   };
   const auto set = [&](const std::string& name, double value, const std::string& how) {
     *a.field(name) = value;
@@ -200,26 +202,22 @@ void transfer_kernels(Assumptions& a, const std::set<std::string>& calibrated, c
   };
   for (const auto& [target, source] : a.kernel_transfer) {
     if (calibrated.count(target) != 0 || calibrated.count(source) == 0) continue;
-    const KernelEfficiency prior = a.kernel(target);
     const std::string to = "kernels." + target + ".";
     const std::string from = "kernels." + source + ".";
-    const auto origin = [&](const std::string& name) {
-      return fmt::format("{} ({}), transferred: {} has no calibration runs (assumptions.json kernel_transfer)", name,
-                         fitted.count(name) != 0 ? "calibrated" : "measured", target);
-    };
     for (const auto field : kFields) {
       const std::string name = to + std::string(field);
-      const std::string src = from + std::string(field);
-      if (!known(name) && known(src)) set(name, *a.field(src), origin(src));
-    }
-    // A precision the source family has no units for: its next wider one at the family's own prior ratio.
-    if (!known(to + "gemm_fp8") && !known(from + "gemm_fp8") && known(from + "gemm_bf16")) {
-      set(to + "gemm_fp8", *a.field(to + "gemm_bf16") * prior.gemm_fp8 / prior.gemm_bf16,
-          fmt::format("{} x the prior ratio gemm_fp8 / gemm_bf16 of {}", origin(from + "gemm_bf16"), target));
-    }
-    if (!known(to + "gemm_fp4") && !known(from + "gemm_fp4") && *a.field(to + "gemm_fp8") != prior.gemm_fp8) {
-      set(to + "gemm_fp4", *a.field(to + "gemm_fp8") * prior.gemm_fp4 / prior.gemm_fp8,
-          fmt::format("{}'s transferred gemm_fp8 x the prior ratio gemm_fp4 / gemm_fp8", target));
+      if (measured(name)) continue;  // the family's own measurement stays
+      // The source's correction to its prior: this field's fit, or for a precision the source has no units for
+      // (so no fit), its next wider one's.
+      std::string basis = from + std::string(field);
+      if (fitted.count(basis) == 0 && field == "gemm_fp4") basis = from + "gemm_fp8";
+      if (fitted.count(basis) == 0 && (field == "gemm_fp4" || field == "gemm_fp8")) basis = from + "gemm_bf16";
+      if (fitted.count(basis) == 0) continue;
+      const double correction = *a.field(basis) / *prior.field(basis);
+      set(name, *prior.field(name) * correction,
+          fmt::format("prior x {:.4g}, the calibration's correction to {} (fitted {:.4g} over prior {:.4g}), "
+                      "transferred: {} has no calibration runs (assumptions.json kernel_transfer)",
+                      correction, basis, *a.field(basis), *prior.field(basis), target));
     }
   }
 }

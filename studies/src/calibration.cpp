@@ -265,8 +265,8 @@ Assumptions fitted_assumptions(const CalibrationResult& result, const Assumption
     fitted.insert(p.name);
     if (p.name.rfind("kernels.", 0) == 0) calibrated.insert(p.name.substr(8, p.name.find('.', 8) - 8));
   }
-  // A family the fit did not see (a chip family left out) takes its source family's fitted and measured kernels.
-  transfer_kernels(a, calibrated, fitted);
+  // A family the fit did not see (a chip family left out) takes its source family's corrections to the priors.
+  transfer_kernels(a, prior, calibrated, fitted);
   return a;
 }
 

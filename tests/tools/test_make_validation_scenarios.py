@@ -25,6 +25,30 @@ def scenario(layers=96, pp=6, vpp=1):
             "parallelism": {"pp": pp, "vpp": vpp, "schedule": "interleaved" if vpp > 1 else "1f1b"}}
 
 
+class PublicationFlopCount(unittest.TestCase):
+    def megatron2021(self, tflops=137):
+        return {"id": "megatron2021-gpt-1.7B", "hardware": {"num_chips": 32},
+                "model": {"layers": 24, "hidden_size": 2304, "vocab_size": 51200, "sequence_length": 2048},
+                "parallelism": {"global_batch_size_sequences": 512},
+                "measured": {"step_time_s": None, "tokens_per_s_per_chip": None, "tflops_per_chip": tflops}}
+
+    def test_megatron2021_rate_becomes_the_step_time_of_its_own_count(self):
+        # Eq. (3): 96 x 512 x 2048 x 24 x 2304^2 x (1 + 2048 / 13824 + 51200 / (16 x 24 x 2304))
+        # = 1.28247e16 x 1.206019 = 1.54668e16 FLOP per iteration, at 137e12 FLOP/s on each of 32 GPUs: 3.528 s.
+        assumed = []
+        metric, value = mvs.pick_metric(self.megatron2021(), assumed)
+        self.assertEqual(metric, "step_time_s")
+        self.assertAlmostEqual(value, 3.528, places=3)
+        self.assertIn("eq. (3)", assumed[0])
+        # Twice the rate, half the time.
+        self.assertAlmostEqual(mvs.pick_metric(self.megatron2021(274), [])[1], 3.528 / 2, places=3)
+
+    def test_other_sources_keep_their_rate(self):
+        run = self.megatron2021()
+        run["id"] = "mcore-h100-weak-7.1B"
+        self.assertEqual(mvs.pick_metric(run, [])[0], "model_tflops_per_chip")
+
+
 class LayersPerVirtualStage(unittest.TestCase):
     def test_median_of_the_runs_that_publish_vpp(self):
         # 96 / (8 x 12) = 1, 80 / (4 x 5) = 4, 96 / (8 x 6) = 2: the median is 2; runs without vpp do not count.

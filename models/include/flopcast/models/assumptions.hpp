@@ -130,12 +130,14 @@ struct Assumptions {
 };
 
 // Gives every family that `calibrated` (the families with fitted kernel parameters) lacks, and that kernel_transfer
-// maps to one it has, the source family's known kernel efficiencies: the ones fitted (`fitted`, by name) or measured
-// (recorded as measured in assumptions.json), each at the same fraction of the chip's own peak or bandwidth; the
-// family's own measured values stay. A GEMM precision the source has no known value for (no units of that type) is
-// the source's next wider one times the family's own prior ratio between the two (gemm_fp8 from gemm_bf16, gemm_fp4
-// from gemm_fp8). Each value's provenance names where it came from.
-void transfer_kernels(Assumptions& a, const std::set<std::string>& calibrated, const std::set<std::string>& fitted);
+// maps to one it has, the source family's calibration corrections: each kernel efficiency the source had fitted
+// (`fitted`, by name), as the fitted value over the source's prior (`prior`), times the family's own prior. The priors
+// state how the families compare (A100's cuBLAS reaches a larger share of its peak than H100's); the calibration says
+// how far they were off. A precision the source has no units for (so no fit) takes the correction of its next wider
+// one (gemm_fp4 that of gemm_fp8, gemm_fp8 that of gemm_bf16); the family's own measured values stay. Each value's
+// provenance names the correction it took.
+void transfer_kernels(Assumptions& a, const Assumptions& prior, const std::set<std::string>& calibrated,
+                      const std::set<std::string>& fitted);
 
 // models/data/assumptions.json, then the fitted values of a calibration over it unless `calibrated` is false (the prior
 // a calibration starts from): `calibration_file` (what `flopcast calibrate` wrote; it must exist), or where it is
