@@ -464,13 +464,13 @@ nlohmann::json calibration_to_json(const CalibrationResult& result, const CrossV
                         {"method", "80th percentile of |log(predicted / published)| / 1.2816 over the runs, so that "
                                    "p10-p90 holds 80 % of them: leave one source out (leave one out with a single "
                                    "source) for the families calibrated, per slice (chip family and its dense or MoE "
-                                   "runs) with at least 5 runs and over them all; leave one chip family out for the others "
-                                   "(flopcast validate --cv)"}};
+                                   "runs) with at least 5 runs and over them all; leave one chip family out for the others, "
+                                   "never narrower than the calibrated families' (flopcast validate --cv)"}};
     const std::array<const char*, 2> tiers{"analytical", "discrete_event"};
     for (std::size_t t = 0; t < tiers.size(); ++t) {
-      const double uncalibrated = !cv->lofo_error_pct[t].empty() ? CrossValidation::spread_log_sigma(cv->lofo_error_pct[t])
-                                  : prior != nullptr           ? prior->prediction_spread[t].uncalibrated_log_sigma
-                                                               : PredictionSpread{}.uncalibrated_log_sigma;
+      const double held_out_family = !cv->lofo_error_pct[t].empty() ? CrossValidation::spread_log_sigma(cv->lofo_error_pct[t])
+                                     : prior != nullptr ? prior->prediction_spread[t].uncalibrated_log_sigma
+                                                        : PredictionSpread{}.uncalibrated_log_sigma;
       const auto& calibrated = !cv->loso_error_pct[t].empty() ? cv->loso_error_pct[t] : cv->loo_error_pct[t];
       std::map<std::string, std::vector<double>> slices;
       std::vector<double> in_calibrated;
@@ -484,8 +484,10 @@ nlohmann::json calibration_to_json(const CalibrationResult& result, const CrossV
       for (const auto& [slice, errors] : slices) {
         if (errors.size() >= kMinClassRuns) by_class[slice] = CrossValidation::spread_log_sigma(errors);
       }
-      uncertainty[tiers[t]] = {{"calibrated_log_sigma", CrossValidation::spread_log_sigma(in_calibrated)},
-                               {"uncalibrated_log_sigma", uncalibrated},
+      // A family the calibration never saw is not known better than the ones it saw.
+      const double spread_calibrated = CrossValidation::spread_log_sigma(in_calibrated);
+      uncertainty[tiers[t]] = {{"calibrated_log_sigma", spread_calibrated},
+                               {"uncalibrated_log_sigma", std::max(held_out_family, spread_calibrated)},
                                {"by_class", by_class}};
     }
     out["uncertainty"] = uncertainty;
