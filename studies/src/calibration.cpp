@@ -292,7 +292,8 @@ CrossValidation cross_validate(const std::vector<Scenario>& scenarios, const Ass
   for (const auto& run : cv.runs) sources.push_back(run_source(run));
   // A fold fits every run but the held-out ones and predicts those with the fitted values: one fold per run, one
   // per source (a publication's runs out at once), then one per chip family (which then takes its kernel_transfer
-  // source's fitted and measured kernels, as a family with no calibration data does). A grouping with a single group has no folds.
+  // source's calibration corrections, as a family with no calibration data does). A grouping with a single group has
+  // no folds.
   std::vector<std::vector<int>> folds;
   std::vector<Holdout> fold_kind;
   for (int i = 0; i < n; ++i) {
@@ -414,8 +415,9 @@ std::string cross_validation_markdown(const std::vector<ValidationRow>& rows, co
   out += "## Cross-validation\n\nEach run predicted by a calibration fitted without it (leave one out), by one "
          "fitted without any run of its source (leave one source out: a publication's runs out at once), and by one "
          "fitted without any run of its chip family (leave one family out: that family's kernel efficiencies "
-         "transferred from its kernel_transfer source, as for a family without runs). 'Inside p10-p90': the share of runs whose published value lies in the model's p10-p90 "
-         "interval around the held-out prediction (the shipped spread).\n";
+         "its priors corrected as its kernel_transfer source's were, as for a family without runs). 'Inside "
+         "p10-p90': the share of runs whose published value lies in the model's p10-p90 interval around the "
+         "held-out prediction (the shipped spread).\n";
   table("In sample (the shipped calibration)", summarise(rows));
   table("Leave one out", cross_validation_summaries(rows, cv, Holdout::run));
   table("Leave one source out", cross_validation_summaries(rows, cv, Holdout::source));
@@ -464,11 +466,12 @@ nlohmann::json calibration_to_json(const CalibrationResult& result, const CrossV
                         {"method", "80th percentile of |log(predicted / published)| / 1.2816 over the runs, so that "
                                    "p10-p90 holds 80 % of them: leave one source out (leave one out with a single "
                                    "source) for the families calibrated, per slice (chip family and its dense or MoE "
-                                   "runs) with at least 5 runs and over them all; leave one chip family out for the others, "
-                                   "never narrower than the calibrated families' (flopcast validate --cv)"}};
+                                   "runs) with at least 5 runs and over them all; leave one chip family out for the "
+                                   "others, never narrower than the calibrated families' (flopcast validate --cv)"}};
     const std::array<const char*, 2> tiers{"analytical", "discrete_event"};
     for (std::size_t t = 0; t < tiers.size(); ++t) {
-      const double held_out_family = !cv->lofo_error_pct[t].empty() ? CrossValidation::spread_log_sigma(cv->lofo_error_pct[t])
+      const double held_out_family = !cv->lofo_error_pct[t].empty()
+                                         ? CrossValidation::spread_log_sigma(cv->lofo_error_pct[t])
                                      : prior != nullptr ? prior->prediction_spread[t].uncalibrated_log_sigma
                                                         : PredictionSpread{}.uncalibrated_log_sigma;
       const auto& calibrated = !cv->loso_error_pct[t].empty() ? cv->loso_error_pct[t] : cv->loo_error_pct[t];
