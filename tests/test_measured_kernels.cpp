@@ -319,6 +319,13 @@ TEST_CASE("a family without calibration runs takes its source family's correctio
   CHECK_THAT(no_hopper.kernel("hopper").gemm_bf16, WithinAbs(hp.gemm_bf16 * ampere_correction, 1e-12));
   CHECK_THAT(no_hopper.kernel("hopper").gemm_fp8, WithinAbs(hp.gemm_fp8 * ampere_correction, 1e-12));
   CHECK(no_hopper.kernel("hopper").grouped_gemm == hp.grouped_gemm);  // measured on an H200
+  // A correction never lifts an efficiency past the whole peak: Ampere fitted at twice its prior would double
+  // Hopper's bf16 and fp8 priors (0.75 and 0.65); both stop at 1.
+  Assumptions doubled = prior;
+  *doubled.field("kernels.ampere.gemm_bf16") = 2.0 * prior.kernel("ampere").gemm_bf16;
+  transfer_kernels(doubled, prior, {"ampere"}, {"kernels.ampere.gemm_bf16"});
+  CHECK(doubled.kernel("hopper").gemm_bf16 == 1.0);
+  CHECK(doubled.kernel("hopper").gemm_fp8 == 1.0);
 }
 
 TEST_CASE("the shipped calibration corrects the Ascend 950 as the 910", "[calibration]") {

@@ -214,7 +214,10 @@ void transfer_kernels(Assumptions& a, const Assumptions& prior, const std::set<s
       if (fitted.count(basis) == 0 && (field == "gemm_fp4" || field == "gemm_fp8")) basis = from + "gemm_bf16";
       if (fitted.count(basis) == 0) continue;
       const double correction = *a.field(basis) / *prior.field(basis);
-      set(name, *prior.field(name) * correction,
+      // An efficiency stays a share of the peak: at most 1.
+      const bool size = field == "gemm_half_dim" || field == "attention_half_seq" || field == "attention_half_head_dim";
+      const double value = size ? *prior.field(name) * correction : std::min(1.0, *prior.field(name) * correction);
+      set(name, value,
           fmt::format("prior x {:.4g}, the calibration's correction to {} (fitted {:.4g} over prior {:.4g}), "
                       "transferred: {} has no calibration runs (assumptions.json kernel_transfer)",
                       correction, basis, *a.field(basis), *prior.field(basis), target));
