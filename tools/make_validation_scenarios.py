@@ -98,7 +98,7 @@ VALIDATE_ONLY = {
                  "and communication scheduling are not modelled, so kernel and collective efficiencies are not "
                  "fitted to it",
 }
-HARDWARE_TFLOPS = ("megatron2021", "bloom")  # published TFLOP/s include the recompute forward pass
+HARDWARE_TFLOPS = ("bloom",)  # published TFLOP/s include the recompute forward pass
 
 
 def megatron2021_flop_per_iteration(run):

@@ -85,6 +85,18 @@ double* Assumptions::field(std::string_view name) {
 
 namespace {
 
+// Sets the assumption `name` to `value` and records where it came from in its provenance, keeping the prior as a note.
+void replace_value(Assumptions& a, const std::string& name, double value, const std::string& source) {
+  *a.field(name) = value;
+  for (auto& [key, quantity] : a.provenance) {
+    if (key != name) continue;
+    quantity.note = fmt::format("prior {:.6g} (SI units)", quantity.value);
+    quantity.value = value;
+    quantity.source = source;
+    quantity.estimate.clear();
+  }
+}
+
 // Fitted values over the prior: {"parameters": {name: {"value", "unit", "prior", "low", "high"}}, "provenance": {...}}.
 void apply_calibration(Assumptions& a, const fs::path& file, const std::string& shown) {
   const Assumptions prior = a;
@@ -124,7 +136,6 @@ void apply_calibration(Assumptions& a, const fs::path& file, const std::string& 
     provenance = fmt::format("calibrated ({}): {}", shown, (*p)["summary"].get<std::string>());
   }
   std::set<std::string> fitted;
-  std::set<std::string> calibrated;
   if (auto params = top.object("parameters", Need::required)) {
     for (const auto& name : params->keys()) {
       auto entry = params->object(name, Need::required);
@@ -135,27 +146,18 @@ void apply_calibration(Assumptions& a, const fs::path& file, const std::string& 
       entry->allow("low");
       entry->allow("high");
       entry->finish();
-      double* target = a.field(name);
-      if (target == nullptr) {
+      if (a.field(name) == nullptr) {
         params->problem(name, "is not an assumption a calibration can set");
         continue;
       }
       if (!value) continue;
       fitted.insert(name);
-      if (name.rfind("kernels.", 0) == 0) calibrated.insert(name.substr(8, name.find('.', 8) - 8));
-      *target = *value;
-      for (auto& [key, quantity] : a.provenance) {
-        if (key != name) continue;
-        quantity.note = fmt::format("prior {:.6g} (SI units)", quantity.value);
-        quantity.value = *value;
-        quantity.source = provenance;
-        quantity.estimate.clear();
-      }
+      replace_value(a, name, *value, provenance);
     }
   }
   top.finish();
   throw_if_any(problems);
-  transfer_kernels(a, prior, calibrated, fitted);
+  transfer_kernels(a, prior, fitted);
 }
 
 class Reader {
@@ -179,8 +181,12 @@ const Quantity* Assumptions::recorded(std::string_view name) const {
   return it == provenance.end() ? nullptr : &it->second;
 }
 
-void transfer_kernels(Assumptions& a, const Assumptions& prior, const std::set<std::string>& calibrated,
-                      const std::set<std::string>& fitted) {
+void transfer_kernels(Assumptions& a, const Assumptions& prior, const std::set<std::string>& fitted) {
+  // The families the calibration saw: those with a fitted kernel parameter ("kernels.<family>.<field>").
+  std::set<std::string> calibrated;
+  for (const auto& name : fitted) {
+    if (name.rfind("kernels.", 0) == 0) calibrated.insert(name.substr(8, name.find('.', 8) - 8));
+  }
   // What a family's kernels are, apart from how its chips connect (all_to_all_sm_fraction is its SM count's).
   static constexpr std::array<std::string_view, 13> kFields{
       "gemm_bf16",          "gemm_fp8",        "gemm_fp4",    "gemm_half_dim",       "grouped_gemm",
@@ -189,16 +195,6 @@ void transfer_kernels(Assumptions& a, const Assumptions& prior, const std::set<s
   const auto measured = [&](const std::string& name) {
     const Quantity* q = prior.recorded(name);
     return q != nullptr && q->is_measured();
-  };
-  const auto set = [&](const std::string& name, double value, const std::string& how) {
-    *a.field(name) = value;
-    for (auto& [key, quantity] : a.provenance) {
-      if (key != name) continue;
-      quantity.note = fmt::format("prior {:.6g} (SI units)", quantity.value);
-      quantity.value = value;
-      quantity.source = how;
-      quantity.estimate.clear();
-    }
   };
   for (const auto& [target, source] : a.kernel_transfer) {
     if (calibrated.count(target) != 0 || calibrated.count(source) == 0) continue;
@@ -214,10 +210,11 @@ void transfer_kernels(Assumptions& a, const Assumptions& prior, const std::set<s
       if (fitted.count(basis) == 0 && (field == "gemm_fp4" || field == "gemm_fp8")) basis = from + "gemm_bf16";
       if (fitted.count(basis) == 0) continue;
       const double correction = *a.field(basis) / *prior.field(basis);
-      // An efficiency stays a share of the peak: at most 1.
-      const bool size = field == "gemm_half_dim" || field == "attention_half_seq" || field == "attention_half_head_dim";
-      const double value = size ? *prior.field(name) * correction : std::min(1.0, *prior.field(name) * correction);
-      set(name, value,
+      // An efficiency stays a share of the peak: at most 1 (the sizes at half efficiency are counts).
+      const Quantity* q = prior.recorded(name);
+      const bool share = q != nullptr && q->unit == "fraction";
+      const double value = share ? std::min(1.0, *prior.field(name) * correction) : *prior.field(name) * correction;
+      replace_value(a, name, value,
           fmt::format("prior x {:.4g}, the calibration's correction to {} (fitted {:.4g} over prior {:.4g}), "
                       "transferred: {} has no calibration runs (assumptions.json kernel_transfer)",
                       correction, basis, *a.field(basis), *prior.field(basis), target));

@@ -259,14 +259,12 @@ CalibrationResult calibrate(const std::vector<Scenario>& scenarios, const Assump
 Assumptions fitted_assumptions(const CalibrationResult& result, const Assumptions& prior) {
   Assumptions a = prior;
   std::set<std::string> fitted;
-  std::set<std::string> calibrated;
   for (const auto& p : result.parameters) {
     *a.field(p.name) = p.value;
     fitted.insert(p.name);
-    if (p.name.rfind("kernels.", 0) == 0) calibrated.insert(p.name.substr(8, p.name.find('.', 8) - 8));
   }
   // A family the fit did not see (a chip family left out) takes its source family's corrections to the priors.
-  transfer_kernels(a, prior, calibrated, fitted);
+  transfer_kernels(a, prior, fitted);
   return a;
 }
 

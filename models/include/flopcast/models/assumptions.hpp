@@ -129,15 +129,14 @@ struct Assumptions {
   const double* field(std::string_view name) const { return const_cast<Assumptions*>(this)->field(name); }
 };
 
-// Gives every family that `calibrated` (the families with fitted kernel parameters) lacks, and that kernel_transfer
-// maps to one it has, the source family's calibration corrections: each kernel efficiency the source had fitted
-// (`fitted`, by name), as the fitted value over the source's prior (`prior`), times the family's own prior. The priors
+// Gives every family without a fitted kernel parameter in `fitted` (the calibration's fitted names), and that
+// kernel_transfer maps to one with them, the source family's calibration corrections: each kernel efficiency the
+// source had fitted, as the fitted value over the source's prior (`prior`), times the family's own prior. The priors
 // state how the families compare (A100's cuBLAS reaches a larger share of its peak than H100's); the calibration says
 // how far they were off. A precision the source has no units for (so no fit) takes the correction of its next wider
 // one (gemm_fp4 that of gemm_fp8, gemm_fp8 that of gemm_bf16); the family's own measured values stay. Each value's
 // provenance names the correction it took.
-void transfer_kernels(Assumptions& a, const Assumptions& prior, const std::set<std::string>& calibrated,
-                      const std::set<std::string>& fitted);
+void transfer_kernels(Assumptions& a, const Assumptions& prior, const std::set<std::string>& fitted);
 
 // models/data/assumptions.json, then the fitted values of a calibration over it unless `calibrated` is false (the prior
 // a calibration starts from): `calibration_file` (what `flopcast calibrate` wrote; it must exist), or where it is
