@@ -129,15 +129,15 @@ TEST_CASE("sliding-window layers: their attention pairs and the KV cache they ke
 
   // A long-context decode step with the window saves what the windowed layers no longer read: 64 sequences of 30,000
   // tokens read 64 x 30,000 x 1 KiB per layer on a full layer, 64 x 128 x 1 KiB on a windowed one; over 18 layers
-  // that is 64 x 29,872 x 18 x 1,024 bytes = 35.2 GB less, at H200's 4.8 TB/s x the memory-bound efficiency (GQA's
-  // 16 FLOPs per byte keep decode attention memory-bound).
+  // that is 64 x 29,872 x 18 x 1,024 bytes = 35.2 GB less, at H200's 4.8 TB/s x decode attention's KV-read share
+  // (kv_read; GQA's 16 FLOPs per byte keep decode attention memory-bound).
   ServingJob full_job = job;
   full_job.model.sliding_window.reset();
   const ServingModel full(full_job, full_job.serving.pools[0], topology, test::catalogs().assumptions);
   const BatchShape shape{.decode_seqs = 64, .decode_context = 64 * 30'000.0, .decode_window_context = 64 * 128.0};
   const double with_window = windowed.step(shape).time_s;
   const double without = full.step(shape).time_s;
-  const double hbm = job.cluster.chip.hbm_bandwidth.value * test::catalogs().assumptions.kernel("hopper").memory_bound;
+  const double hbm = job.cluster.chip.hbm_bandwidth.value * test::catalogs().assumptions.kernel("hopper").kv_read;
   CHECK_THAT(without - with_window, WithinRel(64.0 * 29'872 * 18 * 1024 / hbm, 1e-9));
   // Short contexts (within the window) cost the same either way.
   const BatchShape short_shape{.decode_seqs = 64, .decode_context = 64 * 100.0, .decode_window_context = 64 * 100.0};

@@ -60,6 +60,7 @@ double* Assumptions::field(std::string_view name) {
     if (key == "memory_bound") return &k.memory_bound;
     if (key == "grouped_weight_read") return &k.grouped_weight_read;
     if (key == "weight_read") return &k.weight_read;
+    if (key == "kv_read") return &k.kv_read;
     if (key == "all_to_all_sm_fraction") return &k.all_to_all_sm_fraction;
     return nullptr;
   }
@@ -249,6 +250,7 @@ Assumptions load_assumptions(const fs::path& root, bool calibrated, const fs::pa
       read.read(*section, prefix, "memory_bound", Dimension::fraction, k.memory_bound, kFraction);
       read.read(*section, prefix, "grouped_weight_read", Dimension::fraction, k.grouped_weight_read, kFraction);
       read.read(*section, prefix, "weight_read", Dimension::fraction, k.weight_read, kFraction);
+      read.read(*section, prefix, "kv_read", Dimension::fraction, k.kv_read, kFraction);
       // Zero (no SMs apart) allowed; below 1, since the kernels run on what is left: 1 / (1 - fraction) as long.
       read.read(*section, prefix, "all_to_all_sm_fraction", Dimension::fraction, k.all_to_all_sm_fraction,
                 NumberBounds{.min = 0, .max = 0.9});

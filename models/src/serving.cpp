@@ -158,6 +158,7 @@ ServingModel::ServingModel(const ServingJob& job, const ServingPool& pool, const
   hbm_rate_ = chip.hbm_bandwidth.value * kernel_.memory_bound;
   grouped_hbm_rate_ = chip.hbm_bandwidth.value * kernel_.grouped_weight_read;
   weight_hbm_rate_ = chip.hbm_bandwidth.value * kernel_.weight_read;
+  kv_hbm_rate_ = chip.hbm_bandwidth.value * kernel_.kv_read;
   kv_element_bytes_ = bytes_per_element(job.serving.kv_type);
   dispatch_bytes_ = job.serving.dispatch_type ? bytes_per_element(*job.serving.dispatch_type)
                     : experts_.weight_bytes < 2.0 ? 1.0
@@ -313,8 +314,9 @@ ServingModel::LayerTime ServingModel::layer(const BatchShape& s, bool moe_layer,
   }
   c += gemm_s(tokens, h, m.heads * m.v_head_dim() / t, w);
 
-  // Attention core. Decode: every sequence reads its whole KV cache once per step; MLA attends over the latent
-  // (kv_lora + rope wide for scores, kv_lora for values). Prefill: causal FlashAttention over the chunk's pairs.
+  // Attention core. Decode: every sequence reads its whole KV cache once per step, at the decode kernel's share of
+  // the bandwidth (kv_read); MLA attends over the latent (kv_lora + rope wide for scores, kv_lora for values).
+  // Prefill: causal FlashAttention over the chunk's pairs.
   const double heads = m.heads / t;
   const double decode_context = windowed ? s.decode_window_context : s.decode_context;
   const double prefill_pairs = windowed ? s.prefill_window_pairs : s.prefill_pairs;
@@ -330,7 +332,7 @@ ServingModel::LayerTime ServingModel::layer(const BatchShape& s, bool moe_layer,
       bytes_per_entry = 2.0 * std::ceil(m.kv_heads / t) * m.head_dim * kv_element_bytes_;
     }
     const double flop = flop_per_entry * queries * decode_context;
-    c += std::max(flop / (peak_bf16_ * kernel_.attention_forward), memory_s(bytes_per_entry * decode_context));
+    c += std::max(flop / (peak_bf16_ * kernel_.attention_forward), bytes_per_entry * decode_context / kv_hbm_rate_);
   }
   if (s.prefill_tokens > 0) {
     const double flop = 2.0 * heads * (m.qk_head_dim() + m.v_head_dim()) * prefill_pairs;

@@ -270,6 +270,7 @@ class ServingModel {
   double busiest_rank_z_ = 0;  // expected_max_standard_normal(ep)
   double grouped_hbm_rate_ = 0;
   double weight_hbm_rate_ = 0;  // what a dense GEMM streams its weight at (KernelEfficiency::weight_read)
+  double kv_hbm_rate_ = 0;      // what decode attention streams the KV cache at (KernelEfficiency::kv_read)
   double active_params_ = 0;
   double kv_model_bytes_per_token_ = 0;
   double window_share_ = 0;  // share of the attention layers that attend within a sliding window
