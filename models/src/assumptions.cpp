@@ -188,7 +188,8 @@ void transfer_kernels(Assumptions& a, const Assumptions& prior, const std::set<s
   for (const auto& name : fitted) {
     if (name.rfind("kernels.", 0) == 0) calibrated.insert(name.substr(8, name.find('.', 8) - 8));
   }
-  // What a family's kernels are, apart from how its chips connect (all_to_all_sm_fraction is its SM count's).
+  // What a family's kernels are, apart from how its chips connect (all_to_all_sm_fraction is its SM count's). Only
+  // the fitted ones have a correction to transfer; kv_read is fitted to the serving runs per family, not here.
   static constexpr std::array<std::string_view, 13> kFields{
       "gemm_bf16",          "gemm_fp8",        "gemm_fp4",    "gemm_half_dim",       "grouped_gemm",
       "attention_forward",  "attention_backward", "attention_half_seq", "attention_half_head_dim",

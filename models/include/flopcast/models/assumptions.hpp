@@ -41,8 +41,9 @@ struct KernelEfficiency {
   // closer to a copy than the element-wise kernels of memory_bound are).
   double weight_read = 0.82;
   // Decode attention streams every running sequence's KV cache once a step: achieved / peak HBM bandwidth of the
-  // serving engine's decode attention kernel (paged blocks gathered per sequence; serving only).
-  double kv_read = 0.64;
+  // serving engine's decode attention kernel (paged blocks gathered per sequence; serving only). The default is
+  // Hopper's value fitted to the serving runs (models/data/assumptions.json, which every family sets).
+  double kv_read = 0.70;
   // Share of the chip's streaming multiprocessors (AI cores) that the expert all-to-all kernels hold while DualPipe
   // overlaps them with computation (DeepEP's dispatch and combine run on SMs of their own): the kernels of a
   // DualPipe step run on the rest.
