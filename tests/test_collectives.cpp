@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "flopcast/models/collectives.hpp"
+#include "flopcast/models/step_work.hpp"
 
 using namespace flopcast;
 using Catch::Matchers::WithinRel;
@@ -75,4 +76,39 @@ TEST_CASE("double binary tree against ring across nodes", "[models][collectives]
   ring_only.tree_fraction = 0;
   CHECK_THAT(all_reduce_s(1e6, 64, ring_only), WithinRel(673.75e-6, 1e-6));
   CHECK(tree_all_reduce(1e6, 64, ring_only).empty());
+}
+
+TEST_CASE("a deduplicating dispatcher sends a token once per rank and once per node", "[models][collectives]") {
+  // Mixtral's 8 experts, top-2, one expert a rank: the two experts are on two ranks, always.
+  // P(a rank holds neither) = 7/8 x 6/7 = 0.75, so 8 x (1 - 0.75) = 2 ranks.
+  const MoeDims mixtral{.experts = 8, .top_k = 2};
+  CHECK_THAT(expert_destinations(mixtral, 8, 8).ranks, WithinRel(2.0, 1e-12));
+  CHECK(expert_destinations(mixtral, 8, 8).remote_nodes == 0.0);
+  // DeepSeek-V3's 256 experts, top-8, over 8 ranks of one node (32 each):
+  // P(a rank holds none) = (224 x 223 x ... x 217) / (256 x 255 x ... x 249) = 0.338168, 8 x 0.661832 = 5.2947
+  // ranks instead of 8 copies.
+  MoeDims v3{.experts = 256, .top_k = 8, .node_limit = 4};
+  CHECK_THAT(expert_destinations(v3, 8, 8).ranks, WithinRel(5.294652, 1e-5));
+  // Over 32 ranks on 4 nodes (8 experts a rank, 64 a node; the limit of 4 nodes is no limit here):
+  // ranks 32 x (1 - (248 ... 241) / (256 ... 249)) = 32 x (1 - 0.772913) = 7.2668;
+  // remote nodes 4 x (1 - (192 ... 185) / (256 ... 249)) x 3/4 = 4 x 0.903554 x 0.75 = 2.71066.
+  CHECK_THAT(expert_destinations(v3, 32, 8).ranks, WithinRel(7.266800, 1e-5));
+  CHECK_THAT(expert_destinations(v3, 32, 8).remote_nodes, WithinRel(2.710661, 1e-5));
+  // Over 64 ranks on 8 nodes the token first picks 4 nodes (128 experts, 32 a node, 4 a rank):
+  // ranks 32 x (1 - (124 ... 117) / (128 ... 121)) = 32 x 0.229980 = 7.35937;
+  // remote nodes 4 x (1 - (96 ... 89) / (128 ... 121)) x 7/8 = 4 x 0.907253 x 0.875 = 3.17538.
+  CHECK_THAT(expert_destinations(v3, 64, 8).ranks, WithinRel(7.359370, 1e-5));
+  CHECK_THAT(expert_destinations(v3, 64, 8).remote_nodes, WithinRel(3.175385, 1e-5));
+
+  // The exchange itself: 4096 tokens of 7168 bf16 elements over 8 ranks of one node at 100 GB/s, no latency.
+  // Per expert: 8 copies x 4096 x 7168 x 2 B = 469.76 MB, 4.6976 ms; per destination 5.294652 copies, 3.1092 ms.
+  ClusterLinks links;
+  links.node_chips = 8;
+  links.a2a_up = {.bytes_per_s = 100e9, .latency_s = 0.0, .efficiency = 1.0};
+  links.a2a_out = links.a2a_up;
+  v3.node_limit = 0;
+  CHECK_THAT(expert_all_to_all(v3, 8, 7168, 4096, 2.0, links, ExpertCopies::per_expert).time_s(),
+             WithinRel(8 * 4096 * 7168 * 2.0 / 100e9, 1e-9));
+  CHECK_THAT(expert_all_to_all(v3, 8, 7168, 4096, 2.0, links, ExpertCopies::per_destination).time_s(),
+             WithinRel(5.294652 * 4096 * 7168 * 2.0 / 100e9, 1e-5));
 }

@@ -421,8 +421,9 @@ class LayerModel {
   }
 
   Collective all_to_all(double local_tokens, double element_bytes) const {
+    const bool deduplicates = plan_.dispatcher == MoeDispatcher::deepep || plan_.dispatcher == MoeDispatcher::hybridep;
     return expert_all_to_all(*m_.moe, plan_.ep, m_.moe->routed_width(m_.hidden), local_tokens, element_bytes,
-                             hw_.links());
+                             hw_.links(), deduplicates ? ExpertCopies::per_destination : ExpertCopies::per_expert);
   }
 
   const TrainingJob& job_;
@@ -455,19 +456,46 @@ ClusterLinks cluster_links(const ClusterSetup& cluster, const TopologySummary& t
   return l;
 }
 
+namespace {
+// The chance that none of a token's k experts, drawn without replacement from `pool` equally likely ones, is among
+// the `held` of them on one rank or node.
+double none_held(double pool, double held, int k) {
+  double p = 1.0;
+  for (int i = 0; i < k; ++i) p *= std::max(0.0, (pool - held - i) / (pool - i));
+  return p;
+}
+}  // namespace
+
+ExpertDestinations expert_destinations(const MoeDims& e, int ep, int node_chips) {
+  if (ep <= 1 || e.experts <= 0) return {1.0, 0.0};
+  const double ranks_per_node = std::min(ep, node_chips);
+  const double nodes = std::ceil(ep / ranks_per_node);
+  // Node-limited routing (DeepSeek-V3 section 3.2.2) first picks `chosen` of the nodes, then the k experts among
+  // theirs; the token's own node is one of them as often as any other.
+  const double chosen = e.node_limit > 0 ? std::min<double>(e.node_limit, nodes) : nodes;
+  const double per_node = e.experts / nodes;
+  const double pool = chosen * per_node;
+  ExpertDestinations d;
+  d.ranks = chosen * ranks_per_node * (1.0 - none_held(pool, e.experts / static_cast<double>(ep), e.top_k));
+  d.remote_nodes = chosen * (1.0 - none_held(pool, per_node, e.top_k)) * (nodes - 1.0) / nodes;
+  return d;
+}
+
 Collective expert_all_to_all(const MoeDims& e, int ep, double hidden, double local_tokens, double element_bytes,
-                             const ClusterLinks& links) {
+                             const ClusterLinks& links, ExpertCopies copies) {
   if (ep <= 1) return {};
-  const double local_members = std::min(ep, links.node_chips);
-  const double nodes_spanned = std::ceil(ep / local_members);
-  const double remote_fraction = 1.0 - local_members / ep;
-  double remote_copies = e.top_k * remote_fraction;
-  double local_copies = e.top_k * local_members / ep;
-  if (e.node_limit > 0 && nodes_spanned > 1) {
-    // Node-limited routing (DeepSeek-V3 section 3.2.2): one copy per target node over the NIC, then forwarded
-    // over the scale-up fabric to the experts inside it.
-    remote_copies = std::min(remote_copies, e.node_limit * (1.0 - 1.0 / nodes_spanned));
-    local_copies = e.top_k;
+  double remote_copies = 0;
+  double local_copies = 0;
+  if (copies == ExpertCopies::per_destination) {
+    // Once over the NIC to each node, then over the scale-up fabric to each rank there (and to the ranks of its own
+    // node).
+    const auto d = expert_destinations(e, ep, links.node_chips);
+    remote_copies = d.remote_nodes;
+    local_copies = d.ranks;
+  } else {
+    const double local_members = std::min(ep, links.node_chips);
+    remote_copies = e.top_k * (1.0 - local_members / ep);
+    local_copies = e.top_k * local_members / ep;
   }
   const double token_bytes = element_bytes * hidden * local_tokens * e.imbalance;
   const Collective inter = remote_copies > 0 ? point_to_point(remote_copies * token_bytes, links.a2a_out) : Collective{};

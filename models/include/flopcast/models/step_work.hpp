@@ -116,10 +116,24 @@ struct ClusterLinks {
 };
 ClusterLinks cluster_links(const ClusterSetup& cluster, const TopologySummary& topology, const Assumptions& assumptions);
 
-// Expert-parallel dispatch or combine of one chip's `local_tokens` routed token copies over `ep` ranks,
-// `element_bytes` per hidden element: the NIC part and the scale-up part at the same time.
+// What one token costs an expert-parallel exchange. per_expert: a row for each routed copy (Megatron's all-to-all
+// dispatcher permutes the copies before the all-to-all, so two experts on one rank get two rows). per_destination:
+// a row for each rank that holds some of its experts, and over the NIC one for each node, forwarded inside it
+// (DeepEP's and HybridEP's dispatch and combine; the copies are made, and summed, on the receiving rank).
+enum class ExpertCopies { per_expert, per_destination };
+
+// How many ranks and nodes a token's experts land on, uniform routing over `ep` ranks of `node_chips` chips
+// (node-limited routing first picks moe.node_limit of the nodes).
+struct ExpertDestinations {
+  double ranks = 0;         // ranks holding at least one of its top-k experts, its own included
+  double remote_nodes = 0;  // nodes other than its own holding at least one
+};
+ExpertDestinations expert_destinations(const MoeDims& moe, int ep, int node_chips);
+
+// Expert-parallel dispatch or combine of one chip's `local_tokens` tokens over `ep` ranks, `element_bytes` per
+// hidden element: the NIC part and the scale-up part at the same time.
 Collective expert_all_to_all(const MoeDims& moe, int ep, double hidden, double local_tokens, double element_bytes,
-                             const ClusterLinks& links);
+                             const ClusterLinks& links, ExpertCopies copies);
 
 StepWork build_step_work(const TrainingJob& job, const TopologySummary& topology, const Assumptions& assumptions);
 
