@@ -473,7 +473,7 @@ TEST_CASE("Ulysses context parallelism all-to-alls Q, K, V and the output, and t
   // token, 2 bytes, of which 3/4 leave the chip: 2048 x 10240 x 2 x 3/4 = 31,457,280 bytes, over NVLink (counted at
   // the link's raw rate: divided by the all-to-all efficiency).
   const auto& a = assumptions();
-  CHECK_THAT(w.dense.cp.bytes(Path::scaleup), WithinRel(31457280.0 / a.all_to_all_efficiency_scaleup, 1e-12));
+  CHECK_THAT(w.dense.cp.bytes(Path::scaleup), WithinRel(31457280.0 / a.kernel("hopper").all_to_all_efficiency, 1e-12));
   CHECK(w.dense.cp_exchanges == 1);
   CHECK(w.dense.cp_backward_exchanges == 1);
   CHECK_FALSE(w.dense.cp_behind_attention);

@@ -62,6 +62,7 @@ double* Assumptions::field(std::string_view name) {
     if (key == "weight_read") return &k.weight_read;
     if (key == "kv_read") return &k.kv_read;
     if (key == "all_to_all_sm_fraction") return &k.all_to_all_sm_fraction;
+    if (key == "all_to_all_efficiency") return &k.all_to_all_efficiency;
     return nullptr;
   }
   if (section == "collectives") {
@@ -69,7 +70,6 @@ double* Assumptions::field(std::string_view name) {
     if (rest == "bus_efficiency_mesh") return &bus_efficiency_mesh;
     if (rest == "bus_efficiency_supernode") return &bus_efficiency_supernode;
     if (rest == "bus_efficiency_scaleout") return &bus_efficiency_scaleout;
-    if (rest == "all_to_all_efficiency_scaleup") return &all_to_all_efficiency_scaleup;
     if (rest == "all_to_all_efficiency_scaleout") return &all_to_all_efficiency_scaleout;
     if (rest == "tree_bandwidth_fraction") return &tree_bandwidth_fraction;
     if (rest == "tp_overlap_hidden_fraction") return &tp_overlap_hidden_fraction;
@@ -189,7 +189,8 @@ void transfer_kernels(Assumptions& a, const Assumptions& prior, const std::set<s
     if (name.rfind("kernels.", 0) == 0) calibrated.insert(name.substr(8, name.find('.', 8) - 8));
   }
   // What a family's kernels are, apart from how its chips connect (all_to_all_sm_fraction is its SM count's). Only
-  // the fitted ones have a correction to transfer; kv_read is fitted to the serving runs per family, not here.
+  // the fitted ones have a correction to transfer; kv_read is fitted to the serving runs per family, not here, and
+  // all_to_all_efficiency is each family's fabric's.
   static constexpr std::array<std::string_view, 13> kFields{
       "gemm_bf16",          "gemm_fp8",        "gemm_fp4",    "gemm_half_dim",       "grouped_gemm",
       "attention_forward",  "attention_backward", "attention_half_seq", "attention_half_head_dim",
@@ -255,6 +256,7 @@ Assumptions load_assumptions(const fs::path& root, bool calibrated, const fs::pa
       // Zero (no SMs apart) allowed; below 1, since the kernels run on what is left: 1 / (1 - fraction) as long.
       read.read(*section, prefix, "all_to_all_sm_fraction", Dimension::fraction, k.all_to_all_sm_fraction,
                 NumberBounds{.min = 0, .max = 0.9});
+      read.read(*section, prefix, "all_to_all_efficiency", Dimension::fraction, k.all_to_all_efficiency, kFraction);
       section->finish();
       a.kernels[family] = k;
     }
@@ -290,8 +292,6 @@ Assumptions load_assumptions(const fs::path& root, bool calibrated, const fs::pa
     read.read(*c, "collectives", "bus_efficiency_mesh", Dimension::fraction, a.bus_efficiency_mesh, kFraction);
     read.read(*c, "collectives", "bus_efficiency_supernode", Dimension::fraction, a.bus_efficiency_supernode, kFraction);
     read.read(*c, "collectives", "bus_efficiency_scaleout", Dimension::fraction, a.bus_efficiency_scaleout, kFraction);
-    read.read(*c, "collectives", "all_to_all_efficiency_scaleup", Dimension::fraction, a.all_to_all_efficiency_scaleup,
-              kFraction);
     read.read(*c, "collectives", "all_to_all_efficiency_scaleout", Dimension::fraction,
               a.all_to_all_efficiency_scaleout, kFraction);
     read.read(*c, "collectives", "tree_bandwidth_fraction", Dimension::fraction, a.tree_bandwidth_fraction, kFraction);

@@ -277,10 +277,10 @@ Collective ServingModel::expert_exchange(double tokens, double instance_tokens) 
                               links_.scaleout));
     return out;
   }
-  // Dispatch and combine; each TP rank sends its share of the attention rank's tokens: every routed copy, or with
-  // DeepEP once to each rank (and node) that holds some of its experts.
-  const auto copies = moe_dispatch_ == ServingSetup::MoeDispatch::deepep ? ExpertCopies::per_destination
-                                                                         : ExpertCopies::per_expert;
+  // Dispatch and combine; each TP rank sends its share of the attention rank's tokens, once to each rank (and over
+  // the NIC each node) that holds some of a token's experts: DeepEP in SGLang and vLLM, and TensorRT-LLM's NVLink
+  // all-to-alls (moeA2ADispatchKernel skips a rank it has sent the token to; the combine returns one summed row).
+  const auto copies = ExpertCopies::per_destination;
   out.then(expert_all_to_all(*model_.moe, plan.ep, h, tokens / plan.tp, dispatch_bytes_, links_, copies));
   out.then(expert_all_to_all(*model_.moe, plan.ep, h, tokens / plan.tp, kActivationBytes, links_, copies));
   return out;

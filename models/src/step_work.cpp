@@ -451,7 +451,8 @@ ClusterLinks cluster_links(const ClusterSetup& cluster, const TopologySummary& t
       2.0 * cluster.fabric.nic_latency.value + topology.max_switch_hops * cluster.fabric.switch_latency.value;
   l.scaleout = {nic_per_chip * topology.bisection_ratio, latency, a.bus_efficiency_scaleout, false, Path::scaleout,
                 a.tree_bandwidth_fraction};
-  l.a2a_up = {l.scaleup.bytes_per_s, l.scaleup.latency_s, a.all_to_all_efficiency_scaleup, false, Path::scaleup};
+  l.a2a_up = {l.scaleup.bytes_per_s, l.scaleup.latency_s, a.kernel(cluster.chip.family).all_to_all_efficiency, false,
+              Path::scaleup};
   l.a2a_out = {l.scaleout.bytes_per_s, l.scaleout.latency_s, a.all_to_all_efficiency_scaleout, false, Path::scaleout};
   return l;
 }

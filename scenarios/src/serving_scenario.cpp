@@ -251,11 +251,9 @@ ServingSection read_serving_section(JsonReader& s, const ModelArch& model, const
   }
   setup.prefix_cache_hit_rate = s.number("prefix_cache_hit_rate", Need::optional, {.min = 0, .max = 0.99}).value_or(0);
   setup.two_batch_overlap = s.boolean("two_batch_overlap", Need::optional).value_or(false);
-  static const std::vector<std::string> kDispatch{"all_to_all", "deepep", "allgather"};
+  static const std::vector<std::string> kDispatch{"all_to_all", "allgather"};
   if (const auto dispatch = s.choice("moe_dispatch", Need::optional, kDispatch)) {
-    setup.moe_dispatch = *dispatch == "allgather" ? ServingSetup::MoeDispatch::allgather
-                         : *dispatch == "deepep"  ? ServingSetup::MoeDispatch::deepep
-                                                  : ServingSetup::MoeDispatch::all_to_all;
+    setup.moe_dispatch = *dispatch == "allgather" ? ServingSetup::MoeDispatch::allgather : ServingSetup::MoeDispatch::all_to_all;
     if (!model.is_moe()) s.problem("moe_dispatch", fmt::format("{} has no experts", model.name));
   }
   static const std::vector<std::string> kDispatchTypes{"bf16", "fp8", "nvfp4"};
@@ -339,7 +337,6 @@ nlohmann::json serving_section_to_json(const ServingSection& section) {
   out["two_batch_overlap"] = s.two_batch_overlap;
   if (!s.window_kv_only) out["sliding_window_kv"] = "full";
   if (s.moe_dispatch == ServingSetup::MoeDispatch::allgather) out["moe_dispatch"] = "allgather";
-  if (s.moe_dispatch == ServingSetup::MoeDispatch::deepep) out["moe_dispatch"] = "deepep";
   if (s.balanced_experts) out["eplb"] = true;
   if (s.dispatch_type) out["moe_dispatch_type"] = std::string(to_string(*s.dispatch_type));
   if (const auto& p = section.published) {

@@ -48,6 +48,9 @@ struct KernelEfficiency {
   // overlaps them with computation (DeepEP's dispatch and combine run on SMs of their own): the kernels of a
   // DualPipe step run on the rest.
   double all_to_all_sm_fraction = 0.0;
+  // The expert (and context-parallel) all-to-all over the scale-up fabric: achieved / peak bytes per second per
+  // direction of the rows it sends (DeepEP's and HybridEP's SM-limited kernels, TensorRT-LLM's NVLink all-to-all).
+  double all_to_all_efficiency = 0.75;
 };
 
 // How far a prediction may be off: log(predicted / measured) ~ Normal(0, sigma). The spread for chip families with
@@ -71,7 +74,6 @@ struct Assumptions {
   double bus_efficiency_mesh = 0.7;        // full-mesh scale-up (HCCS)
   double bus_efficiency_supernode = 0.75;  // rack-scale switched domains (NVL72, CloudMatrix)
   double bus_efficiency_scaleout = 0.85;   // InfiniBand / RoCE NIC
-  double all_to_all_efficiency_scaleup = 0.7;
   double all_to_all_efficiency_scaleout = 0.8;
   double tree_bandwidth_fraction = 0.92;   // double binary tree bus bandwidth / ring bus bandwidth, across nodes
   double tp_overlap_hidden_fraction = 0.7;  // share of TP communication hidden when overlap is on

@@ -129,11 +129,10 @@ struct ServingSetup {
   // like a full-attention layer (TensorRT-LLM unless kv_cache_config.max_attention_window is set per layer; its
   // attention kernel still reads the window only).
   bool window_kv_only = true;
-  // How the expert-parallel group moves tokens to their experts: an all-to-all of each routed copy to its expert's
-  // rank; DeepEP's all-to-all, which sends a token once to each rank holding some of its experts and once to each
-  // node over the NIC; or an all-gather of every rank's tokens to every rank and a reduce-scatter of the experts'
-  // outputs (TensorRT-LLM's attention-DP MoE without an all-to-all backend).
-  enum class MoeDispatch { all_to_all, deepep, allgather };
+  // How the expert-parallel group moves tokens to their experts: an all-to-all of each token to the ranks holding its
+  // experts, once per rank (DeepEP, TensorRT-LLM's NVLink one-sided all-to-all), or an all-gather of every rank's tokens to every rank and a
+  // reduce-scatter of the experts' outputs (TensorRT-LLM's attention-DP MoE without an all-to-all backend).
+  enum class MoeDispatch { all_to_all, allgather };
   MoeDispatch moe_dispatch = MoeDispatch::all_to_all;
   // Experts placed by their measured load, the popular ones copied (DeepSeek's EPLB, SGLang's and vLLM's
   // --enable-eplb): every rank's mean load is the same, and only a batch's sampling spread is left.
