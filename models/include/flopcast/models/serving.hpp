@@ -130,8 +130,9 @@ struct ServingSetup {
   // attention kernel still reads the window only).
   bool window_kv_only = true;
   // How the expert-parallel group moves tokens to their experts: an all-to-all of each token to the ranks holding its
-  // experts, once per rank (DeepEP, TensorRT-LLM's NVLink one-sided all-to-all), or an all-gather of every rank's tokens to every rank and a
-  // reduce-scatter of the experts' outputs (TensorRT-LLM's attention-DP MoE without an all-to-all backend).
+  // experts, once per rank (DeepEP, TensorRT-LLM's NVLink one-sided all-to-all), or an all-gather of every rank's
+  // tokens to every rank and a reduce-scatter of the experts' outputs (TensorRT-LLM's attention-DP MoE without an
+  // all-to-all backend).
   enum class MoeDispatch { all_to_all, allgather };
   MoeDispatch moe_dispatch = MoeDispatch::all_to_all;
   // Experts placed by their measured load, the popular ones copied (DeepSeek's EPLB, SGLang's and vLLM's
