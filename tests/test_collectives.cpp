@@ -84,6 +84,12 @@ TEST_CASE("a deduplicating dispatcher sends a token once per rank and once per n
   const MoeDims mixtral{.experts = 8, .top_k = 2};
   CHECK_THAT(expert_destinations(mixtral, 8, 8).ranks, WithinRel(2.0, 1e-12));
   CHECK(expert_destinations(mixtral, 8, 8).remote_nodes == 0.0);
+  // One expert a token lands on one rank, however the group splits over nodes: 12 ranks over 8-chip nodes hold 96
+  // experts, 8 each; P(a rank holds it) = 8 / 96, 12 x 8 / 96 = 1 rank, and the other node (6 of the 12 ranks) half
+  // the time.
+  const MoeDims top1{.experts = 96, .top_k = 1};
+  CHECK_THAT(expert_destinations(top1, 12, 8).ranks, WithinRel(1.0, 1e-12));
+  CHECK_THAT(expert_destinations(top1, 12, 8).remote_nodes, WithinRel(0.5, 1e-12));
   // DeepSeek-V3's 256 experts, top-8, over 8 ranks of one node (32 each):
   // P(a rank holds none) = (224 x 223 x ... x 217) / (256 x 255 x ... x 249) = 0.338168, 8 x 0.661832 = 5.2947
   // ranks instead of 8 copies.

@@ -469,8 +469,8 @@ double none_held(double pool, double held, int k) {
 
 ExpertDestinations expert_destinations(const MoeDims& e, int ep, int node_chips) {
   if (ep <= 1 || e.experts <= 0) return {1.0, 0.0};
-  const double ranks_per_node = std::min(ep, node_chips);
-  const double nodes = std::ceil(ep / ranks_per_node);
+  const double nodes = std::ceil(static_cast<double>(ep) / std::min(ep, node_chips));
+  const double ranks_per_node = ep / nodes;  // on average: a group of 12 over 8-chip nodes has 6 in each
   // Node-limited routing (DeepSeek-V3 section 3.2.2) first picks `chosen` of the nodes, then the k experts among
   // theirs; the token's own node is one of them as often as any other.
   const double chosen = e.node_limit > 0 ? std::min<double>(e.node_limit, nodes) : nodes;
