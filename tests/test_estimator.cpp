@@ -490,6 +490,43 @@ TEST_CASE("Ulysses context parallelism all-to-alls Q, K, V and the output, and t
   CHECK(e.breakdown.cp_s >= 2.0 * 32.0 * w.dense.cp.time_s() * static_cast<double>(e.micro_batches) * 0.99);
 }
 
+TEST_CASE("ring attention merges its steps through HBM, and its kernels each cover seq / cp tokens", "[models][estimator]") {
+  // Llama 3 8B, 8192 tokens over cp 4: 2048 tokens a chip; Q and the output 2048 x 32 heads x 128 = 8,388,608
+  // elements, K and V 2048 x 8 heads x (128 + 128) = 4,194,304. Three later steps: each element's merge costs
+  // 4 + 3 / 2 x (6 + 3) = 17.5 B. Forward: 4 x 4,194,304 (K and V into the send buffer) + 17.5 x 8,388,608 (the
+  // outputs merged) = 16,777,216 + 146,800,640 = 163,577,856 B; backward: 4 x 4,194,304 (the ring's buffer) + 17.5 x
+  // (8,388,608 + 4,194,304) (dQ, dK and dV summed) = 16,777,216 + 220,200,960 = 236,978,176 B.
+  const auto four = ring_attention_bytes(4, 8388608.0, 4194304.0, 8388608.0);
+  CHECK_THAT(four.forward, WithinRel(163577856.0, 1e-12));
+  CHECK_THAT(four.backward, WithinRel(236978176.0, 1e-12));
+  // Two ranks, Transformer Engine's per-rank sums: rank 0 merges its causal step (4 B) and a half-query step (3 B),
+  // rank 1 its causal step and a full-query one (6 B): 7 and 10 B an output element, 8.5 on average.
+  const auto two = ring_attention_bytes(2, 1.0, 0.0, 1.0);
+  CHECK_THAT(two.forward, WithinRel(8.5, 1e-12));
+  CHECK_THAT(two.backward, WithinRel(8.5, 1e-12));
+
+  auto json = nlohmann::json::parse(R"({
+    "model": "llama3-8b",
+    "cluster": {"chip": "h100-sxm", "chips": 8},
+    "parallelism": {"tp": 1, "cp": 4, "cp_algo": "ulysses"},
+    "training": {"seq_len": 8192, "global_batch": 8, "tokens": 1e9}})");
+  const auto topology = build_topology(topology_spec(test::scenario_from(json).job.cluster));
+  const auto ulysses = build_step_work(test::scenario_from(json).job, topology, assumptions());
+  json["parallelism"]["cp_algo"] = "ring";
+  const auto ring = build_step_work(test::scenario_from(json).job, topology, assumptions());
+  const auto& hopper = assumptions().kernel("hopper");
+  const double rate = test::catalogs().hardware.find_chip("h100-sxm")->hbm_bandwidth.value * hopper.memory_bound;
+  // Ulysses moves none of it (its all-to-alls are communication), and each chip's kernel runs all 8192 tokens of
+  // 8 heads, where a ring step's runs 2048 tokens of all 32: the same work at s / (s + half) of each length.
+  CHECK_THAT(ring.dense.attention_forward.memory_s - ulysses.dense.attention_forward.memory_s,
+             WithinRel(163577856.0 / rate, 1e-9));
+  CHECK_THAT(ring.dense.attention_backward.memory_s - ulysses.dense.attention_backward.memory_s,
+             WithinRel(236978176.0 / rate, 1e-9));
+  const auto fill = [&](double s) { return s / (s + hopper.attention_half_seq); };
+  CHECK_THAT(ring.dense.core_attention.attention_s / ulysses.dense.core_attention.attention_s,
+             WithinRel(fill(8192.0) / fill(2048.0), 1e-9));
+}
+
 TEST_CASE("gpt-oss's clamped activation and expert biases cost element-wise passes unless the expert MLP is fused",
           "[models][estimator]") {
   auto json = nlohmann::json::parse(R"({

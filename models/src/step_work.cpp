@@ -35,6 +35,21 @@ double attention_shape(double seq_len, double head_dim, const KernelEfficiency& 
 
 DataType gemm_data_type(const TrainingJob& job) { return gemm_data_type(job.training.precision); }
 
+RingAttentionBytes ring_attention_bytes(int cp, double q_elements, double kv_elements, double out_elements) {
+  // Transformer Engine's P2P ring (AttnFuncWithCPAndKVP2P, v1.9 to v2.4), causal with the load-balanced split, bf16
+  // accumulators. Rank r runs one causal step over its own chunks, r steps of all its queries against the first half
+  // of a neighbour's keys and cp - 1 - r steps of its second half of queries against all of them; averaged over the
+  // ranks, half of the n = cp - 1 later steps are of each kind. Forward: K and V concatenated into the send buffer
+  // once (read and write, 4 B an element); the per-step outputs merged after the ring, the first copied (4 B an
+  // element), a full-query step's read with the sum's read and write (6 B), a half-query step's half of that (3 B).
+  // Backward: K and V copied into the ring's buffer once (4 B); dQ summed over the steps as the forward merges the
+  // output (the first copied, then 6 B or 3 B); dK and dV summed into the buffer that travels on, the causal step's
+  // copied (4 B), a step against half the keys adding 3 B and one against all of them 6 B.
+  const double n = cp - 1.0;
+  const double summed = 4.0 + n / 2.0 * (6.0 + 3.0);  // bytes an element, over the steps
+  return {4.0 * kv_elements + summed * out_elements, 4.0 * kv_elements + summed * (q_elements + kv_elements)};
+}
+
 namespace {
 
 constexpr double kBf16Bytes = 2.0;
@@ -60,7 +75,10 @@ class Machine {
                      : gemm_type_ == DataType::nvfp4 ? kernel_.gemm_fp4
                                                      : kernel_.gemm_fp8;
     hbm_rate_ = chip.hbm_bandwidth.value * kernel_.memory_bound;
-    attention_rate_ = attention_shape(job.training.seq_len, job.model.qk_head_dim(), kernel_) *
+    // Ring attention runs one kernel a ring step over this chip's share of the sequence (its queries against one
+    // neighbour's keys, or half of either): each as long, in work, as causal attention over seq / cp tokens.
+    const int ring = job.plan.cp_algo == ContextParallelAlgo::ring ? job.plan.cp : 1;
+    attention_rate_ = attention_shape(static_cast<double>(job.training.seq_len) / ring, job.model.qk_head_dim(), kernel_) *
                        (job.training.flash2 ? kernel_.flash2_fraction : 1.0);
   }
 
@@ -333,10 +351,14 @@ class LayerModel {
     // Context parallel (ring attention): cp - 1 exchanges of this chip's K and V shards.
     if (!attention) return out;
     if (plan_.cp > 1 && plan_.cp_algo == ContextParallelAlgo::ring) {
-      const double kv_bytes = kBf16Bytes * T * kv_heads * (m_.qk_head_dim() + m_.v_head_dim()) / t;
-      out.cp = point_to_point(kv_bytes, hw_.neighbour_link(plan_.tp * plan_.cp));
+      const double kv_elements = T * kv_heads * (m_.qk_head_dim() + m_.v_head_dim()) / t;
+      out.cp = point_to_point(kBf16Bytes * kv_elements, hw_.neighbour_link(plan_.tp * plan_.cp));
       out.cp_exchanges = plan_.cp - 1;
       out.cp_backward_exchanges = 2 * (plan_.cp - 1);
+      const auto [forward_bytes, backward_bytes] = ring_attention_bytes(
+          plan_.cp, T * m_.heads * m_.qk_head_dim() / t, kv_elements, T * m_.heads * m_.v_head_dim() / t);
+      out.attention_forward.memory_s += hw_.memory_s(forward_bytes);
+      out.attention_backward.memory_s += hw_.memory_s(backward_bytes);
     }
     // Ulysses: before the attention core, all-to-alls over the cp ranks turn this chip's tokens of all its heads
     // into all tokens of 1/cp of its heads, for Q, K and V; after it, one for the output. Each chip keeps 1/cp of

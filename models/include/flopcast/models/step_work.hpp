@@ -162,6 +162,15 @@ double gemm_efficiency(double m, double n, double k, double peak_fraction, doubl
 // d / (d + half_head_dim), each over its value at the reference.
 double attention_shape(double seq_len, double head_dim, const KernelEfficiency& k);
 
+// The HBM traffic ring attention adds to a layer's attention beyond its kernels (the K and V buffers, the per-step
+// outputs' merge, the gradients' sums over the steps), in bytes a chip, from its elements of Q, K and V together, and
+// the output.
+struct RingAttentionBytes {
+  double forward = 0;
+  double backward = 0;
+};
+RingAttentionBytes ring_attention_bytes(int cp, double q_elements, double kv_elements, double out_elements);
+
 // The precision GEMMs run in on this chip for this setup: fp8 when asked for (validation ensures the chip has it).
 DataType gemm_data_type(const TrainingJob& job);
 
