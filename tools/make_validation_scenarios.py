@@ -986,6 +986,35 @@ def infer_interleaving(scenario, run, chunk_layers, assumed):
                    f"the runs that publish vpp is {chunk_layers:g})")
 
 
+# Megatron-Bridge's DeepSeek-V3 recipes place the decoder layers over the (virtual) pipeline stages themselves
+# (pipeline_model_parallel_layout): set_deepseek_v3_pipeline_model_parallel_layout in
+# src/megatron/bridge/recipes/deepseek/deepseek_v3.py picks by (pp, vpp) at every release read (25.11 = d863c658f,
+# 26.04.01 = 2b82f6f17, 26.06 = a0faf081e, 26.08 = 5796c06a1 through the perf recipes), and the 26.04.01 B200 MXFP8
+# base config states the same as "Et*4|(t*4|)*14tmL". The embedding shares the first stage; the MTP module and the
+# loss share the last, which holds that many fewer decoder layers.
+MBRIDGE_DEEPSEEK_V3_LAYOUT = {
+    (4, 1): [16, 16, 16, 13],
+    (8, 1): [8] * 7 + [5],
+    (4, 2): [8] * 7 + [5],
+    (16, 1): [4] * 15 + [1],
+    (8, 2): [4] * 15 + [1],
+    (4, 4): [4] * 15 + [1],
+}
+
+
+def infer_recipe_layout(scenario, run, assumed):
+    """A Megatron-Bridge DeepSeek-V3 run gets its recipe's layers per (virtual) pipeline stage."""
+    plan = scenario["parallelism"]
+    if not run["id"].startswith("mbridge") or catalog_model(run) != "deepseek-v3" or "stage_layers" in plan:
+        return
+    counts = MBRIDGE_DEEPSEEK_V3_LAYOUT.get((plan["pp"], plan.get("vpp") or 1))
+    if counts is None:
+        return
+    plan["stage_layers"] = counts
+    assumed.append(f"pipeline layout not published: the Megatron-Bridge DeepSeek-V3 recipe's, decoder layers "
+                   f"{', '.join(str(c) for c in counts)} per virtual stage (the MTP module and the loss with the last)")
+
+
 def infer_layout(scenario, run, assumed):
     """Megatron-Bridge's recipes for models whose layers do not split over pp x vpp virtual stages count the embedding
     and the loss as a layer each (account_for_embedding_in_pipeline_split, account_for_loss_in_pipeline_split): where
@@ -1066,6 +1095,7 @@ def main():
         infer_sequence_parallel(scenario, filled, assumed)
         infer_interleaving(scenario, filled, chunk_layers, assumed)
         infer_torchtitan_stages(scenario, filled, assumed)
+        infer_recipe_layout(scenario, filled, assumed)
         infer_layout(scenario, filled, assumed)
         infer_per_op(scenario, filled, assumed)
         infer_attention_kernel(scenario, filled, assumed)

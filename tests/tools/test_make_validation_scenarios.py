@@ -454,6 +454,29 @@ class Layout(unittest.TestCase):
             self.assertNotIn("stage_layers", s["parallelism"])
 
 
+class RecipeLayout(unittest.TestCase):
+    def test_deepseek_v3_takes_its_recipes_stage_layers(self):
+        # Megatron-Bridge's DeepSeek-V3 layout at pp 8 x vpp 2: "Et*4|(t*4|)*14tmL", 4 decoder layers a virtual stage
+        # and 1 with the MTP module and the loss in the last (4 x 15 + 1 = 61); at pp 8 alone 8 a stage, 5 in the last.
+        record = {"id": "mbridge260401-b200-deepseekv3-mxfp8-256gpu", "model": {"catalog_id": "deepseek-v3"}}
+        for (pp, vpp), counts in (((8, 2), [4] * 15 + [1]), ((8, 1), [8] * 7 + [5])):
+            s = {"parallelism": {"pp": pp, "vpp": vpp}}
+            assumed = []
+            mvs.infer_recipe_layout(s, record, assumed)
+            self.assertEqual(s["parallelism"]["stage_layers"], counts)
+            self.assertEqual(sum(counts), 61)
+            self.assertEqual(len(assumed), 1)
+
+    def test_other_models_sources_and_plans_left_alone(self):
+        for record, plan in (({"id": "mbridge2606-b300-qwen3-30b", "model": {"catalog_id": "qwen3-30b-a3b"}},
+                              {"pp": 8, "vpp": 2}),
+                             ({"id": "mindspeed2410-910b-x", "model": {"catalog_id": "deepseek-v3"}}, {"pp": 8, "vpp": 2}),
+                             ({"id": "mbridge2606-b300-x", "model": {"catalog_id": "deepseek-v3"}}, {"pp": 2, "vpp": 1})):
+            s = {"parallelism": dict(plan)}
+            mvs.infer_recipe_layout(s, record, [])
+            self.assertNotIn("stage_layers", s["parallelism"])
+
+
 class RecipeOffload(unittest.TestCase):
     def test_the_recipe_layer_count_without_a_pipeline(self):
         record = {"id": "mbridge260401-gb200-llama3-70b-fp8cs-fsdp-64gpu", "model": {"catalog_id": "llama3-70b"},
