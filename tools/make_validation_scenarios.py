@@ -35,8 +35,8 @@ Where the publication leaves out something a scenario needs, the rule used is wr
     virtual stages per rank in its interleaved schedule (TORCHTITAN_MICROBATCHES_ARE_PP: that commit's defaults);
   - Megatron-Bridge runs: their performance recipe's recompute modules (MBRIDGE_RECIPE_RECOMPUTE; none where the
     recipe has none), MoE communication settings (MBRIDGE_RECIPE_MOE_COMM: expert all-to-all overlap,
-    full-iteration CUDA graph), MoE token dispatcher (MBRIDGE_RECIPE_DISPATCHER) and CPU activation offloading
-    (MBRIDGE_RECIPE_OFFLOAD);
+    full-iteration CUDA graph), MoE token dispatcher (MBRIDGE_RECIPE_DISPATCHER), CPU activation offloading
+    (MBRIDGE_RECIPE_OFFLOAD) and, for DeepSeek-V3, layers per pipeline stage (MBRIDGE_DEEPSEEK_V3_LAYOUT);
   - gradient precision: bf16 where the trainer's performance scripts reduce in bf16 (GRADIENTS_BF16), bf16
     gradients and Adam moments where a NeMo launcher config states them (NEMO_LAUNCHER_OPTIMIZER);
   - MoE runs with tp > 1 on Megatron-Core 0.6 (MindSpeed-LLM 1.0): experts split over the TP group (etp = tp).
