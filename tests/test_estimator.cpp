@@ -490,7 +490,8 @@ TEST_CASE("Ulysses context parallelism all-to-alls Q, K, V and the output, and t
   CHECK(e.breakdown.cp_s >= 2.0 * 32.0 * w.dense.cp.time_s() * static_cast<double>(e.micro_batches) * 0.99);
 }
 
-TEST_CASE("ring attention merges its steps through HBM, and its kernels each cover seq / cp tokens", "[models][estimator]") {
+TEST_CASE("ring attention merges its steps through HBM, and its kernels each cover seq / cp tokens",
+          "[models][estimator]") {
   // Llama 3 8B, 8192 tokens over cp 4: 2048 tokens a chip; Q and the output 2048 x 32 heads x 128 = 8,388,608
   // elements, K and V 2048 x 8 heads x (128 + 128) = 4,194,304. Three later steps: each element's merge costs
   // 4 + 3 / 2 x (6 + 3) = 17.5 B. Forward: 4 x 4,194,304 (K and V into the send buffer) + 17.5 x 8,388,608 (the

@@ -78,8 +78,9 @@ class Machine {
     // Ring attention runs one kernel a ring step over this chip's share of the sequence (its queries against one
     // neighbour's keys, or half of either): each as long, in work, as causal attention over seq / cp tokens.
     const int ring = job.plan.cp_algo == ContextParallelAlgo::ring ? job.plan.cp : 1;
-    attention_rate_ = attention_shape(static_cast<double>(job.training.seq_len) / ring, job.model.qk_head_dim(), kernel_) *
-                       (job.training.flash2 ? kernel_.flash2_fraction : 1.0);
+    const double kernel_tokens = static_cast<double>(job.training.seq_len) / ring;
+    attention_rate_ = attention_shape(kernel_tokens, job.model.qk_head_dim(), kernel_) *
+                      (job.training.flash2 ? kernel_.flash2_fraction : 1.0);
   }
 
   // One GEMM (m x k) x (k x n) in the job's GEMM precision, or bf16.

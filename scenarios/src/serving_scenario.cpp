@@ -253,7 +253,8 @@ ServingSection read_serving_section(JsonReader& s, const ModelArch& model, const
   setup.two_batch_overlap = s.boolean("two_batch_overlap", Need::optional).value_or(false);
   static const std::vector<std::string> kDispatch{"all_to_all", "allgather"};
   if (const auto dispatch = s.choice("moe_dispatch", Need::optional, kDispatch)) {
-    setup.moe_dispatch = *dispatch == "allgather" ? ServingSetup::MoeDispatch::allgather : ServingSetup::MoeDispatch::all_to_all;
+    setup.moe_dispatch =
+        *dispatch == "allgather" ? ServingSetup::MoeDispatch::allgather : ServingSetup::MoeDispatch::all_to_all;
     if (!model.is_moe()) s.problem("moe_dispatch", fmt::format("{} has no experts", model.name));
   }
   static const std::vector<std::string> kDispatchTypes{"bf16", "fp8", "nvfp4"};
