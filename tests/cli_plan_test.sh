@@ -75,10 +75,11 @@ if command -v mpirun >/dev/null; then
   mpirun -np 2 --oversubscribe "$flopcast" plan --json --tier analytical scenarios/claims/scenarios/llama3-70b-h100-1024.json >"$work/plan2.json"
   expect plan-mpi-same 0 "^same$" "" -- python3 -c "import json; a, b = (json.load(open(f)) for f in ('$work/plan1.json', '$work/plan2.json')); key = lambda d: ([d[k] for k in ('enumerated', 'out_of_memory', 'invalid', 'evaluated')], [(c['parallelism'], round(c['step_time_s'], 9)) for c in d['best']]); print('same' if key(a) == key(b) else 'different')"
   # At tier 2 the root re-ranks what one process would: the best K of all ranks and each schedule's best that could
-  # rank (here the best plan and two challengers; the counts include "reranked").
+  # rank (here the best plan and at least one challenger, as many as the calibration lets rank; the counts include
+  # "reranked").
   "$flopcast" plan --json --top 1 scenarios/claims/scenarios/llama3-70b-h100-1024.json >"$work/plan1r.json"
   mpirun -np 2 --oversubscribe "$flopcast" plan --json --top 1 scenarios/claims/scenarios/llama3-70b-h100-1024.json >"$work/plan2r.json"
-  expect plan-mpi-rerank-same 0 "^same 3$" "" -- python3 -c "import json; a, b = (json.load(open(f)) for f in ('$work/plan1r.json', '$work/plan2r.json')); key = lambda d: (d['reranked'], [(c['parallelism'], round(c['step_time_s'], 9)) for c in d['best']]); print('same' if key(a) == key(b) else 'different', b['reranked'])"
+  expect plan-mpi-rerank-same 0 "^same [2-9]$" "" -- python3 -c "import json; a, b = (json.load(open(f)) for f in ('$work/plan1r.json', '$work/plan2r.json')); key = lambda d: (d['reranked'], [(c['parallelism'], round(c['step_time_s'], 9)) for c in d['best']]); print('same' if key(a) == key(b) else 'different', b['reranked'])"
   # Several precisions across ranks: one space of both, the same best plans as one process (which searches each
   # precision's space on its own and adds each one's best).
   mpirun -np 2 --oversubscribe "$flopcast" plan --json --tier analytical --top 2 --precisions all scenarios/claims/scenarios/llama3-70b-h100-1024.json >"$work/precisions2.json"

@@ -36,7 +36,9 @@ Where the publication leaves out something a scenario needs, the rule used is wr
   - Megatron-Bridge runs: their performance recipe's recompute modules (MBRIDGE_RECIPE_RECOMPUTE; none where the
     recipe has none), MoE communication settings (MBRIDGE_RECIPE_MOE_COMM: expert all-to-all overlap,
     full-iteration CUDA graph), MoE token dispatcher (MBRIDGE_RECIPE_DISPATCHER), CPU activation offloading
-    (MBRIDGE_RECIPE_OFFLOAD) and, for DeepSeek-V3, layers per pipeline stage (MBRIDGE_DEEPSEEK_V3_LAYOUT);
+    (MBRIDGE_RECIPE_OFFLOAD), tensor-parallel overlap and gradient-accumulation fusion where the recipe turns them
+    off (MBRIDGE_RECIPE_NO_TP_OVERLAP, MBRIDGE_RECIPE_UNFUSED_GRADIENT_ACCUMULATION) and, for DeepSeek-V3, layers per
+    pipeline stage (MBRIDGE_DEEPSEEK_V3_LAYOUT);
   - gradient precision: bf16 where the trainer's performance scripts reduce in bf16 (GRADIENTS_BF16), bf16
     gradients and Adam moments where a NeMo launcher config states them (NEMO_LAUNCHER_OPTIMIZER);
   - MoE runs with tp > 1 on Megatron-Core 0.6 (MindSpeed-LLM 1.0): experts split over the TP group (etp = tp).
@@ -519,6 +521,29 @@ MBRIDGE_RECIPE_FUSED_EXPERT_MLP = (
     ("mbridge2608", "gpt-oss-120b", "gb200"),
     ("mbridge2608", "nemotron3-ultra", "gb200"),
 )
+# Megatron-Bridge performance recipes that run tensor parallelism without Transformer Engine's communication overlap
+# (every other recipe with TP > 1 keeps the userbuffers overlap its base recipe sets), by container, catalog model,
+# chip and training precision: scripts/performance/configs/qwen/qwen3_llm_pretrain.py sets
+# CommOverlapConfig(tp_comm_overlap=False) for the H100 Qwen3-235B runs (v0.2.0, 25.11; v0.4.2, 26.04.01); the Llama
+# performance scripts turn it off for NVFP4 (llama3_llm_pretrain.py at v0.4.2, llama31_llm_pretrain.py at v0.5.0,
+# 26.06: tp_comm_overlap = False if precision == "nvfp4"); the Nemotron 3 Ultra recipe creates no CommOverlapConfig
+# (recipes/common.py comm_overlap None; perf_recipes/nemotronh/gb200/nemotronh.py at v0.6.0, 26.08), and the model's
+# default is off.
+MBRIDGE_RECIPE_NO_TP_OVERLAP = (
+    ("mbridge2511", "qwen3-235b-a22b", "h100-sxm", "fp8"),
+    ("mbridge260401", "qwen3-235b-a22b", "h100-sxm", "fp8"),
+    ("mbridge260401", "llama3-70b", "gb200", "nvfp4"),
+    ("mbridge2606", "llama3-405b", "gb200", "nvfp4"),
+    ("mbridge2608", "nemotron3-ultra", "gb200", "mxfp8"),
+)
+# Megatron-Bridge performance recipes that turn gradient-accumulation fusion off: perf_recipes/nemotronh/common.py
+# (v0.6.0, 26.08) sets gradient_accumulation_fusion False for Nemotron 3 Ultra on GB200 ("incompatible with BF16 FSDP
+# main grads"). The others keep the default, on where Transformer Engine imports (v0.4.0 on, 26.04); 25.11 (v0.2.0)
+# turned it on only where APEX's fused_weight_gradient_mlp_cuda imports, which the source alone does not settle, so
+# its runs keep the default too.
+MBRIDGE_RECIPE_UNFUSED_GRADIENT_ACCUMULATION = (
+    ("mbridge2608", "nemotron3-ultra", "gb200"),
+)
 # Recipe options flopcast does not model, stated in the scenario's assumed list.
 MBRIDGE_RECIPE_UNMODELLED = {
     ("mbridge2608", "nemotron3-ultra", "gb200"): "the recipe's fine-grained activation offloading of the expert "
@@ -542,6 +567,23 @@ def infer_recipe_options(scenario, run, assumed):
         scenario["training"]["fused_expert_mlp"] = True
         assumed.append("expert MLP kernels not published: the Megatron-Bridge performance recipe's fused grouped MLP "
                        "(Transformer Engine's op fuser)")
+
+
+def infer_recipe_comm_overlap(scenario, run, assumed):
+    """A Megatron-Bridge run with tensor parallelism whose recipe runs it without Transformer Engine's overlap, or
+    without gradient-accumulation fusion, says so."""
+    if not run["id"].startswith("mbridge"):
+        return
+    key = mbridge_recipe(run)
+    if scenario["parallelism"]["tp"] > 1 and (*key, scenario["training"]["precision"]) in MBRIDGE_RECIPE_NO_TP_OVERLAP:
+        scenario["parallelism"]["tp_comm_overlap"] = False
+        assumed.append("tensor-parallel communication overlap not published: off, as the Megatron-Bridge performance "
+                       "recipe sets it (no userbuffers overlap; each TP collective waits for its GEMM)")
+    if key in MBRIDGE_RECIPE_UNFUSED_GRADIENT_ACCUMULATION:
+        scenario["training"]["gradient_accumulation_fusion"] = False
+        assumed.append("gradient accumulation not published: unfused, as the Megatron-Bridge performance recipe sets "
+                       "gradient_accumulation_fusion False (each micro-batch's weight gradients added to the main "
+                       "gradient by a separate kernel)")
 
 
 def infer_recipe_offload(scenario, run, assumed):
@@ -1105,6 +1147,7 @@ def main():
         infer_recipe_dispatcher(scenario, filled, assumed)
         infer_recipe_offload(scenario, filled, assumed)
         infer_recipe_options(scenario, filled, assumed)
+        infer_recipe_comm_overlap(scenario, filled, assumed)
         note_recompute_auto(scenario, assumed)
         infer_gradient_precision(scenario, filled, assumed)
         infer_gradient_accumulation(scenario, filled, assumed)

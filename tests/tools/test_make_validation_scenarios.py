@@ -526,6 +526,40 @@ class RecipeMoeComm(unittest.TestCase):
         self.assertEqual(s, {"parallelism": {}, "training": {}})
 
 
+class RecipeCommOverlap(unittest.TestCase):
+    def run_of(self, run_id, model, chip):
+        return {"id": run_id, "model": {"catalog_id": model}, "hardware": {"chip_id": chip}}
+
+    def scenario(self, tp, precision):
+        return {"parallelism": {"tp": tp, "tp_comm_overlap": True}, "training": {"precision": precision}}
+
+    def test_recipes_without_tp_overlap(self):
+        # The Llama performance scripts turn the overlap off for NVFP4 only; the H100 Qwen3-235B config and the
+        # Nemotron 3 Ultra recipe run without it; Ultra's recipe also turns gradient-accumulation fusion off.
+        for run_id, model, chip, precision, overlap in (
+                ("mbridge260401-gb200-x", "llama3-70b", "gb200", "nvfp4", False),
+                ("mbridge260401-gb200-x", "llama3-70b", "gb200", "mxfp8", True),
+                ("mbridge2511-h100-x", "qwen3-235b-a22b", "h100-sxm", "fp8", False),
+                ("mbridge2606-gb200-x", "llama3-405b", "gb200", "nvfp4", False),
+                ("mbridge2606-gb200-x", "llama3-405b", "gb200", "mxfp8", True)):
+            s, assumed = self.scenario(4, precision), []
+            mvs.infer_recipe_comm_overlap(s, self.run_of(run_id, model, chip), assumed)
+            self.assertEqual(s["parallelism"]["tp_comm_overlap"], overlap)
+            self.assertEqual(len(assumed), 0 if overlap else 1)
+            self.assertNotIn("gradient_accumulation_fusion", s["training"])
+        s, assumed = self.scenario(2, "mxfp8"), []
+        mvs.infer_recipe_comm_overlap(s, self.run_of("mbridge2608-gb200-x", "nemotron3-ultra", "gb200"), assumed)
+        self.assertFalse(s["parallelism"]["tp_comm_overlap"])
+        self.assertFalse(s["training"]["gradient_accumulation_fusion"])
+        self.assertEqual(len(assumed), 2)
+
+    def test_no_tensor_parallelism_or_other_trainers_left_alone(self):
+        for run_id, tp in (("mbridge260401-gb200-x", 1), ("nemo2504-gb200-x", 4)):
+            s = self.scenario(tp, "nvfp4")
+            mvs.infer_recipe_comm_overlap(s, self.run_of(run_id, "llama3-70b", "gb200"), [])
+            self.assertEqual(s, self.scenario(tp, "nvfp4"))
+
+
 class CatalogArchitecture(unittest.TestCase):
     DSV2 = {"name": "a DeepSeek-V2 proxy", "layers": 16, "hidden_size": 5120, "attention_heads": 128,
             "kv_heads": 128, "vocab_size": 102400, "ffn_size": 12288, "attention_type": "MLA (q_lora_rank 1536)",
