@@ -36,7 +36,9 @@ Rules, and what the records leave out (written into each file's "published.assum
     prompt. TensorRT-LLM keeps every token on sliding-window layers too (KVCacheManager: max_attention_window
     defaults to max_seq_len for every layer). Its attention-DP MoE on Hopper all-gathers the tokens and
     reduce-scatters the outputs (the NVLink all-to-all needs multi-node NVLink): in bf16 for block-scaled FP8 and
-    weight-only MXFP4, else quantised. trtllm-bench runs pad decode-only steps to the CUDA graph sizes it captures (1, 2, 4, multiples of 8 to
+    weight-only MXFP4, else quantised. So does every chip's on a TensorRT-LLM commit from before its NVLink
+    all-to-all could run on x86 hosts (TRTLLM_BEFORE_X86_MNNVL), in the experts' input type (NVFP4 gathered after
+    routing). trtllm-bench runs pad decode-only steps to the CUDA graph sizes it captures (1, 2, 4, multiples of 8 to
     128, powers of two, the batch limit; llm_args.py CudaGraphConfig with enable_padding, which get_settings sets).
   - tokens: synthetic (random token ids, which route unevenly over the experts) where the record's dataset says
     synthetic or random; text otherwise.
@@ -76,6 +78,12 @@ GIB = 1024 ** 3
 TRTLLM_BUILD_DEFAULT_BATCH = 2048
 TRTLLM_BUILD_DEFAULT_TOKENS = 8192
 TRTLLM_TUNED_BYTES = {"nvfp4": 0.5, "fp8": 1.0, "bf16": 2.0}
+# TensorRT-LLM commits a record names that predate its NVLink all-to-all on x86 hosts: MnnvlMemory.supports_mnnvl()
+# returned False off aarch64 until the POSIX file-descriptor handles of PR #6645 (August 2025), so an attention-DP MoE
+# on an HGX B200 all-gathered its tokens (NVFP4 after routing: fused_moe_cutlass.py quantises before the all-gather)
+# and reduce-scattered the bf16 outputs; its select_alltoall_method_type also needed moe_ep_size > top_k, which no
+# run here has. b6261862: the DeepSeek-R1 best-practice blog's runs (TensorRT-LLM 0.20/0.21, mid-2025).
+TRTLLM_BEFORE_X86_MNNVL = ("b6261862",)
 NVFP4_STORED_PER_PARAM = 1 / 2 + 1 / 16  # two values per uint8 element, one fp8 scale per 16 values
 
 
@@ -239,6 +247,32 @@ def round_up_in_bands(value, bands, floor):
     raise ValueError(value)
 
 
+def attention_dp_exchange(run, chip_id, expert_w, assumed):
+    """How TensorRT-LLM's attention-DP MoE moves tokens to the experts, where it does not run its NVLink all-to-all:
+    an all-gather of every rank's tokens and a reduce-scatter of the experts' outputs ({} where it does)."""
+    commit = re.search(r"TRT-LLM commit ([0-9a-f]{8})", run.get("notes") or "")
+    if chip_family(chip_id) == "hopper":
+        why = "all-gather of every rank's tokens and reduce-scatter of the experts' outputs"
+        out = {"moe_dispatch": "allgather"}
+        # Block-scaled FP8 (DeepSeek's own checkpoint) and Hopper's weight-only MXFP4 (Triton, gathered before the
+        # gate) gather bf16 hidden states; per-tensor FP8 (ModelOpt) gathers them quantised.
+        if expert_w == "mxfp4" or "deepseek-ai/" in (run["parallelism"].get("precision") or ""):
+            out["moe_dispatch_type"] = "bf16"
+            why += " in bf16"
+        assumed.append(f"expert parallelism as an {why}: TensorRT-LLM's attention-DP MoE without an all-to-all "
+                       "backend, which it enables only on multi-node NVLink (fused_moe select_alltoall_method_type)")
+        return out
+    if commit and commit.group(1) in TRTLLM_BEFORE_X86_MNNVL:
+        out = {"moe_dispatch": "allgather"}
+        if expert_w == "nvfp4":
+            out["moe_dispatch_type"] = "nvfp4"
+        assumed.append(f"expert parallelism as an all-gather of every rank's tokens (in the experts' input type) and a "
+                       f"reduce-scatter of the experts' outputs: TensorRT-LLM at commit {commit.group(1)} had no "
+                       f"NVLink all-to-all on x86 hosts (MnnvlMemory.supports_mnnvl, before PR #6645)")
+        return out
+    return {}
+
+
 def build(run):
     hw, p, w = run["hardware"], run["parallelism"], run.get("workload")
     model_id = run["model"].get("catalog_id")
@@ -327,16 +361,8 @@ def build(run):
     if expert_w != dense_w and is_moe:
         serving["expert_weights"] = expert_w
     serving.update({"kv_cache": kv, "plan": the_plan, "batching": batching, "workload": workload})
-    if trt and is_moe and the_plan.get("dp_attention", 1) > 1 and chip_family(hw["chip_id"]) == "hopper":
-        serving["moe_dispatch"] = "allgather"
-        why = "all-gather of every rank's tokens and reduce-scatter of the experts' outputs"
-        # Block-scaled FP8 (DeepSeek's own checkpoint) and Hopper's weight-only MXFP4 (Triton, gathered before the
-        # gate) gather bf16 hidden states; per-tensor FP8 (ModelOpt) gathers them quantised.
-        if expert_w == "mxfp4" or "deepseek-ai/" in (p.get("precision") or ""):
-            serving["moe_dispatch_type"] = "bf16"
-            why += " in bf16"
-        assumed.append(f"expert parallelism as an {why}: TensorRT-LLM's attention-DP MoE without an all-to-all "
-                       "backend, which it enables only on multi-node NVLink (fused_moe select_alltoall_method_type)")
+    if trt and is_moe and the_plan.get("dp_attention", 1) > 1:
+        serving.update(attention_dp_exchange(run, hw["chip_id"], expert_w, assumed))
     if trt and model_has_window(model_id):
         serving["sliding_window_kv"] = "full"
         assumed.append("the sliding-window layers' KV cache as long as the full-attention ones: TensorRT-LLM gives "

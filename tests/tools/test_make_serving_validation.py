@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Unit tests of the batch settings tools/make_serving_validation.py takes from trtllm-bench's own rules."""
+"""Unit tests of the batch settings tools/make_serving_validation.py takes from trtllm-bench's own rules, and of the
+expert exchange it takes from TensorRT-LLM's attention-DP MoE."""
 
 import os
 import sys
@@ -54,6 +55,32 @@ class TrtllmBenchSettings(unittest.TestCase):
         self.assertEqual(msv.trtllm_graph_batch_sizes(64), [1, 2, 4] + multiples[:8])
         self.assertEqual(msv.trtllm_graph_batch_sizes(1), [1])
         self.assertEqual(msv.trtllm_graph_batch_sizes(100), [1, 2, 4] + multiples[:12] + [100])
+
+
+class AttentionDpExchange(unittest.TestCase):
+    def run_of(self, precision, notes=""):
+        return {"parallelism": {"precision": precision}, "notes": notes}
+
+    def test_hopper_gathers_in_bf16_for_block_scaled_fp8_and_weight_only_mxfp4(self):
+        assumed = []
+        self.assertEqual(msv.attention_dp_exchange(self.run_of("FP8 (deepseek-ai/DeepSeek-R1)"), "h200-sxm", "fp8",
+                                                   assumed),
+                         {"moe_dispatch": "allgather", "moe_dispatch_type": "bf16"})
+        self.assertEqual(msv.attention_dp_exchange(self.run_of("FP8 (nvidia/Qwen3-235B-A22B-FP8)"), "h100-sxm", "fp8",
+                                                   assumed),
+                         {"moe_dispatch": "allgather"})
+        self.assertEqual(len(assumed), 2)
+
+    def test_blackwell_gathers_only_before_the_x86_all_to_all(self):
+        # The DeepSeek-R1 blog's commit predates MnnvlMemory on x86: NVFP4 gathered after routing; a run that names
+        # no such commit keeps the NVLink all-to-all.
+        assumed = []
+        self.assertEqual(msv.attention_dp_exchange(self.run_of("NVFP4", "TRT-LLM commit b6261862."), "b200", "nvfp4",
+                                                   assumed),
+                         {"moe_dispatch": "allgather", "moe_dispatch_type": "nvfp4"})
+        self.assertIn("b6261862", assumed[0])
+        self.assertEqual(msv.attention_dp_exchange(self.run_of("NVFP4", "late 2025"), "b200", "nvfp4", assumed), {})
+        self.assertEqual(len(assumed), 1)
 
 
 if __name__ == "__main__":
