@@ -380,6 +380,30 @@ TEST_CASE("a parallel block has one norm, one residual add and one block's worth
                     Catch::Matchers::Contains("parallel_block"));
 }
 
+TEST_CASE("without userbuffers the backward's column-parallel collectives run beside its GEMMs", "[models][estimator]") {
+  // Llama 3 70B, tp 8 without a pipeline: a layer's forward collectives (with SP an all-gather and a reduce-scatter a
+  // block, without it an all-reduce) block as before. In the backward, the row-parallel layers' gradient all-gather
+  // (SP: half a block's traffic) still blocks, and the column-parallel layers' reduce-scatter and input re-gather, or
+  // the all-reduce without SP, hide behind the backward GEMMs (a 70B layer's, far longer): the exposed TP time is the
+  // forward's F plus F / 2 with SP (3/4 of the blocking 2 F), F alone without it (1/2).
+  for (const bool sp : {true, false}) {
+    const std::string plan = fmt::format(R"({{"tp": 8, "pp": 1, "dp": 8, "sp": {}, "zero": 1}})", sp);
+    auto async = llama70b(plan);
+    auto blocking = llama70b(plan);
+    blocking.job.plan.tp_async_backward = false;
+    REQUIRE(async.job.plan.tp_async_backward);  // the default
+    const auto a = estimate_training(async.job, assumptions());
+    const auto b = estimate_training(blocking.job, assumptions());
+    REQUIRE(b.breakdown.tp_s > 0);
+    CHECK_THAT(a.breakdown.tp_s, WithinRel((sp ? 0.75 : 0.5) * b.breakdown.tp_s, 1e-9));
+    CHECK(a.breakdown.compute_s() == b.breakdown.compute_s());
+    // Userbuffers overlap sets both alike.
+    async.job.plan.tp_comm_overlap = blocking.job.plan.tp_comm_overlap = true;
+    CHECK(estimate_training(async.job, assumptions()).breakdown.tp_s ==
+          estimate_training(blocking.job, assumptions()).breakdown.tp_s);
+  }
+}
+
 TEST_CASE("combined 1F1B hides its share of the expert all-to-all", "[models][estimator]") {
   const auto plain = qwen3_moe(R"({"dp": 16, "ep": 16})");
   const auto paired = qwen3_moe(R"({"dp": 16, "ep": 16, "ep_comm_overlap": true})");

@@ -83,6 +83,13 @@ DEFAULT_OUT = os.path.join(REPO_ROOT, "scenarios", "validation")
 
 PRE_FLASH_ATTENTION = ("megatron2021", "korthikanti2022", "bloom", "opt")  # also trained with dropout
 TE_COMM_OVERLAP = ("mcore", "nemo", "mbridge")
+# Trainers whose backward tensor-parallel collectives all block (parallelism.tp_async_backward false): PyTorch's
+# tensor parallelism (TorchTitan, torchao: functional collectives in line), Megatron-LM of the 2021 paper (the
+# asynchronous all-reduce beside the weight-gradient GEMM, --async-tensor-model-parallel-allreduce, came in 2022), and
+# the trainers built on Megatron of that time (BLOOM's Megatron-DeepSpeed, OPT's metaseq). Megatron-LM from the
+# sequence-parallel release (Korthikanti et al. 2022; MegaScale's 2023 baseline), Megatron-Core, NeMo, Megatron-Bridge
+# and MindSpeed run LinearWithGradAccumulationAndAsyncCommunication or Transformer Engine's Linear, which overlap them.
+TP_BACKWARD_BLOCKS = ("torchtitan", "torchao", "megatron2021", "bloom", "opt")
 # Gradients reduced after the pipeline flush, not behind the backward pass: Megatron-LM before --overlap-grad-reduce
 # (commit 2d5220a4, 2023-09-05) all-reduced them in train_step after forward_backward_func returned, and DeepSpeed's
 # pipeline engine (Megatron-DeepSpeed, BLOOM) issues ReduceGrads only after the last micro-batch
@@ -776,6 +783,8 @@ def build_parallelism(run):
     stated = p.get("activation_recompute")
     plan["recompute"] = recompute_mode(stated) if stated else "auto"
     plan["tp_comm_overlap"] = run["id"].startswith(TE_COMM_OVERLAP)
+    if run["id"].startswith(TP_BACKWARD_BLOCKS):
+        plan["tp_async_backward"] = False
     if run["id"].startswith(GRADIENTS_AFTER_FLUSH):
         plan["dp_overlap"] = False
     return plan

@@ -78,9 +78,18 @@ StageTimes chunk_times(const TrainingJob& job, const StageLayout& layout, const 
     const double recompute_comm = plan.recompute == Recompute::full ? 1.0 : 0.0;
     const double recompute_dispatch = recompute_comm > 0 || l.recompute_dispatch ? 1.0 : 0.0;
     const double tp = tp_exposed * tp_forward_s;
-    s.tp_s += tp * (2.0 + recompute_comm);
+    // The backward's collectives: as the forward's, unless they run without userbuffers beside the GEMMs
+    // (tp_async_backward): the row-parallel layers' gradient all-gather (with SP, half of a block's traffic) blocks,
+    // and the column-parallel layers' reduce-scatter and input re-gather (or the all-reduce without SP, a block's
+    // worth) hide behind those layers' backward GEMMs, about half of the layer's.
+    double tp_backward = tp;
+    if (overlap && !plan.tp_comm_overlap && plan.tp_async_backward) {
+      const double blocking = plan.sp ? 0.5 * tp_forward_s : 0.0;
+      tp_backward = blocking + std::max(0.0, tp_forward_s - 0.5 * backward.gemm_s);
+    }
+    s.tp_s += tp * (1.0 + recompute_comm) + tp_backward;
     s.forward_s += tp;
-    s.backward_s += tp * (1.0 + recompute_comm);
+    s.backward_s += tp * recompute_comm + tp_backward;
     // Ring attention hides behind the attention kernels it feeds; Ulysses' all-to-alls block.
     const double cp_backward_s = l.cp_backward_exchanges * l.cp.time_s();
     const bool cp_hides = overlap && l.cp_behind_attention;

@@ -117,6 +117,7 @@ nlohmann::json plan_to_json(const ParallelPlan& p) {
           {"schedule", std::string(to_string(p.schedule))},
           {"tp_comm_overlap", p.tp_comm_overlap},
           {"dp_overlap", p.dp_overlap}};
+  if (!p.tp_async_backward) j["tp_async_backward"] = false;
   if (p.etp > 1) j["etp"] = p.etp;
   if (p.cp_algo != ContextParallelAlgo::ring) j["cp_algo"] = std::string(to_string(p.cp_algo));
   if (p.ep_comm_overlap) j["ep_comm_overlap"] = true;

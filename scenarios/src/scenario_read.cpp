@@ -262,6 +262,7 @@ void ScenarioParser::read_parallelism(JsonReader& root) {
                                              : Schedule::one_f_one_b;
   plan.tp_comm_overlap = p->boolean("tp_comm_overlap", Need::optional).value_or(false);
   plan.dp_overlap = p->boolean("dp_overlap", Need::optional).value_or(true);
+  plan.tp_async_backward = p->boolean("tp_async_backward", Need::optional).value_or(true);
   plan.ep_comm_overlap = p->boolean("ep_comm_overlap", Need::optional).value_or(false);
   static const std::vector<std::string> kDispatchers{"deepep", "alltoall", "hybridep", "allgather"};
   const auto dispatcher = p->choice("moe_dispatcher", Need::optional, kDispatchers).value_or("deepep");

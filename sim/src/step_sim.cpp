@@ -294,6 +294,20 @@ void StepSimulation::tp_collective(Device& d, PassState& state, const LayerWork&
   }
 }
 
+// A block's backward collectives. Without userbuffers, Megatron and Transformer Engine run the column-parallel layer's
+// input-gradient reduce-scatter (all-reduce without SP) and, with SP, its input's re-gather beside the block's
+// backward GEMMs (tp_async_backward); the row-parallel layer's gradient all-gather (SP) blocks, half the traffic.
+void StepSimulation::tp_backward_collective(Device& d, PassState& state, const LayerWork& l) {
+  if (l.tp.empty()) return;
+  if (!overlap() || plan_.tp_comm_overlap || !plan_.tp_async_backward) {
+    tp_collective(d, state, l);
+    return;
+  }
+  if (state.tp_pending) wait(d, kTp, state.tp_pending);
+  if (plan_.sp) blocking(d, kTp, l.tp, 0.5);
+  state.tp_pending = post(d, kTp, l.tp, 1.0, "tp backward");
+}
+
 void StepSimulation::attention_with_cp(Device& d, const LayerWork& l, const Pass& attention, bool backward,
                                        const char* what) {
   const int exchanges = backward ? l.cp_backward_exchanges : l.cp_exchanges;
@@ -341,13 +355,13 @@ void StepSimulation::backward_layer(Device& d, PassState& state, const LayerWork
     attention.gemm_s *= 0.5;
   }
   if (l.ffn_block) {
-    tp_collective(d, state, l);
+    tp_backward_collective(d, state, l);
     ep_collective(d, state, l.ep_combine);
     compute(d, ffn, "backward");
     ep_collective(d, state, l.ep_dispatch);
   }
   if (l.mixer_block) {
-    tp_collective(d, state, l);
+    tp_backward_collective(d, state, l);
     attention_with_cp(d, l, attention, true, "backward");
   }
 }

@@ -201,6 +201,7 @@ class StepSimulation {
   void finish_pass(Device& d, PassState& state);
 
   void tp_collective(Device& d, PassState& state, const LayerWork& l);
+  void tp_backward_collective(Device& d, PassState& state, const LayerWork& l);
 
   void attention_with_cp(Device& d, const LayerWork& l, const Pass& attention, bool backward,
                          const char* what);

@@ -49,6 +49,18 @@ class PublicationFlopCount(unittest.TestCase):
         self.assertEqual(mvs.pick_metric(run, [])[0], "model_tflops_per_chip")
 
 
+class TensorParallelBackward(unittest.TestCase):
+    def test_trainers_whose_backward_collectives_block(self):
+        # PyTorch's TP, Megatron-LM of 2021 and the trainers built on it block on every backward collective; the
+        # Megatron-LM of 2022 on, Megatron-Core and its descendants overlap the column-parallel layers' ones.
+        for run_id, blocks in (("megatron2021-gpt-1.7B", True), ("torchtitan-h100-x", True), ("bloom-176B", True),
+                               ("opt-175B", True), ("korthikanti2022-22B", False), ("mcore-h100-weak-7.1B", False),
+                               ("megascale2024-megatronlm-175b", False), ("mindspeed2410-x", False)):
+            record = {"id": run_id, "model": {}, "parallelism": {"tp": 8, "pp": 1, "dp": 4}}
+            plan = mvs.build_parallelism(record)
+            self.assertEqual(plan.get("tp_async_backward", True), not blocks, run_id)
+
+
 class LayersPerVirtualStage(unittest.TestCase):
     def test_median_of_the_runs_that_publish_vpp(self):
         # 96 / (8 x 12) = 1, 80 / (4 x 5) = 4, 96 / (8 x 6) = 2: the median is 2; runs without vpp do not count.

@@ -115,6 +115,11 @@ struct ParallelPlan {
   Schedule schedule = Schedule::one_f_one_b;
   bool tp_comm_overlap = false;  // TP collectives overlapped with GEMMs (Transformer Engine userbuffers)
   bool dp_overlap = true;        // gradient reduce-scatter behind backward, parameter all-gather ahead of forward
+  // Without userbuffers overlap, the backward's TP collectives of the column-parallel layers (QKV, FC1) run beside
+  // their GEMMs: the input gradient's reduce-scatter (all-reduce without SP) behind the weight-gradient GEMM and, with
+  // SP, the input's re-gather behind the input-gradient GEMM (Megatron's LinearWithGradAccumulationAndAsyncCommunication,
+  // Transformer Engine's Linear with async_op). false: every backward collective blocks (PyTorch's TP, Megatron-LM 2021).
+  bool tp_async_backward = true;
   // Megatron's --overlap-moe-expert-parallel-comm (combined 1F1B): each steady-state forward runs with an earlier
   // micro-batch's backward and their expert all-to-alls hide behind each other's kernels; one more warm-up forward.
   // Interleaved schedule or pp 1.
