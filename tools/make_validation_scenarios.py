@@ -39,6 +39,8 @@ Where the publication leaves out something a scenario needs, the rule used is wr
     (MBRIDGE_RECIPE_OFFLOAD), tensor-parallel overlap and gradient-accumulation fusion where the recipe turns them
     off (MBRIDGE_RECIPE_NO_TP_OVERLAP, MBRIDGE_RECIPE_UNFUSED_GRADIENT_ACCUMULATION) and, for DeepSeek-V3, layers per
     pipeline stage (MBRIDGE_DEEPSEEK_V3_LAYOUT);
+  - backward tensor-parallel collectives that all block for the trainers that ran no asynchronous ones
+    (TP_BACKWARD_BLOCKS: parallelism.tp_async_backward false);
   - gradient precision: bf16 where the trainer's performance scripts reduce in bf16 (GRADIENTS_BF16), bf16
     gradients and Adam moments where a NeMo launcher config states them (NEMO_LAUNCHER_OPTIMIZER);
   - MoE runs with tp > 1 on Megatron-Core 0.6 (MindSpeed-LLM 1.0): experts split over the TP group (etp = tp).
@@ -83,12 +85,13 @@ DEFAULT_OUT = os.path.join(REPO_ROOT, "scenarios", "validation")
 
 PRE_FLASH_ATTENTION = ("megatron2021", "korthikanti2022", "bloom", "opt")  # also trained with dropout
 TE_COMM_OVERLAP = ("mcore", "nemo", "mbridge")
-# Trainers whose backward tensor-parallel collectives all block (parallelism.tp_async_backward false): PyTorch's
-# tensor parallelism (TorchTitan, torchao: functional collectives in line), Megatron-LM of the 2021 paper (the
-# asynchronous all-reduce beside the weight-gradient GEMM, --async-tensor-model-parallel-allreduce, came in 2022), and
-# the trainers built on Megatron of that time (BLOOM's Megatron-DeepSpeed, OPT's metaseq). Megatron-LM from the
-# sequence-parallel release (Korthikanti et al. 2022; MegaScale's 2023 baseline), Megatron-Core, NeMo, Megatron-Bridge
-# and MindSpeed run LinearWithGradAccumulationAndAsyncCommunication or Transformer Engine's Linear, which overlap them.
+# Trainers whose backward tensor-parallel collectives all block (parallelism.tp_async_backward false): PyTorch's tensor
+# parallelism (TorchTitan, torchao: functional collectives in line), Megatron-LM of the 2021 paper (the asynchronous
+# all-reduce beside the weight-gradient GEMM, async_tensor_model_parallel_allreduce, came with commit 16c90445 of
+# 2021-09-02, after its runs), and the trainers built on Megatron of that time (BLOOM's Megatron-DeepSpeed, OPT's
+# metaseq). Megatron-LM from the sequence-parallel release (Korthikanti et al. 2022; MegaScale's 2023 baseline),
+# Megatron-Core, NeMo, Megatron-Bridge and MindSpeed run LinearWithGradAccumulationAndAsyncCommunication or Transformer
+# Engine's Linear, which overlap them.
 TP_BACKWARD_BLOCKS = ("torchtitan", "torchao", "megatron2021", "bloom", "opt")
 # Gradients reduced after the pipeline flush, not behind the backward pass: Megatron-LM before --overlap-grad-reduce
 # (commit 2d5220a4, 2023-09-05) all-reduced them in train_step after forward_backward_func returned, and DeepSpeed's

@@ -117,8 +117,9 @@ struct ParallelPlan {
   bool dp_overlap = true;        // gradient reduce-scatter behind backward, parameter all-gather ahead of forward
   // Without userbuffers overlap, the backward's TP collectives of the column-parallel layers (QKV, FC1) run beside
   // their GEMMs: the input gradient's reduce-scatter (all-reduce without SP) behind the weight-gradient GEMM and, with
-  // SP, the input's re-gather behind the input-gradient GEMM (Megatron's LinearWithGradAccumulationAndAsyncCommunication,
-  // Transformer Engine's Linear with async_op). false: every backward collective blocks (PyTorch's TP, Megatron-LM 2021).
+  // SP, the input's re-gather behind the input-gradient GEMM (Megatron's
+  // LinearWithGradAccumulationAndAsyncCommunication, Transformer Engine's Linear with async_op). false: every
+  // backward collective blocks (PyTorch's TP, Megatron-LM 2021).
   bool tp_async_backward = true;
   // Megatron's --overlap-moe-expert-parallel-comm (combined 1F1B): each steady-state forward runs with an earlier
   // micro-batch's backward and their expert all-to-alls hide behind each other's kernels; one more warm-up forward.
