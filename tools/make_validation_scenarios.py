@@ -786,7 +786,7 @@ def build_parallelism(run):
     stated = p.get("activation_recompute")
     plan["recompute"] = recompute_mode(stated) if stated else "auto"
     plan["tp_comm_overlap"] = run["id"].startswith(TE_COMM_OVERLAP)
-    if run["id"].startswith(TP_BACKWARD_BLOCKS):
+    if tp > 1 and run["id"].startswith(TP_BACKWARD_BLOCKS):
         plan["tp_async_backward"] = False
     if run["id"].startswith(GRADIENTS_AFTER_FLUSH):
         plan["dp_overlap"] = False

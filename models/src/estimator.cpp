@@ -17,6 +17,11 @@ namespace flopcast {
 
 namespace {
 
+// The column-parallel layers' (QKV, FC1) share of a layer's backward GEMMs, behind which their asynchronous backward
+// collectives hide (tp_async_backward): QKV at least the output projection's work, FC1 twice FC2's with a gated MLP;
+// half is the lower end. An estimate, the split tier 2 does not need (it posts the collectives beside the block).
+constexpr double kColumnParallelBackwardShare = 0.5;
+
 // Exposed parts of one micro-batch on one stage.
 struct StageTimes {
   double gemm_s = 0;
@@ -81,11 +86,11 @@ StageTimes chunk_times(const TrainingJob& job, const StageLayout& layout, const 
     // The backward's collectives: as the forward's, unless they run without userbuffers beside the GEMMs
     // (tp_async_backward): the row-parallel layers' gradient all-gather (with SP, half of a block's traffic) blocks,
     // and the column-parallel layers' reduce-scatter and input re-gather (or the all-reduce without SP, a block's
-    // worth) hide behind those layers' backward GEMMs, about half of the layer's.
+    // worth) hide behind those layers' backward GEMMs.
     double tp_backward = tp;
     if (overlap && !plan.tp_comm_overlap && plan.tp_async_backward) {
       const double blocking = plan.sp ? 0.5 * tp_forward_s : 0.0;
-      tp_backward = blocking + std::max(0.0, tp_forward_s - 0.5 * backward.gemm_s);
+      tp_backward = blocking + std::max(0.0, tp_forward_s - kColumnParallelBackwardShare * backward.gemm_s);
     }
     s.tp_s += tp * (1.0 + recompute_comm) + tp_backward;
     s.forward_s += tp;
