@@ -41,8 +41,9 @@ Rules, and what the records leave out (written into each file's "published.assum
     128, powers of two, the batch limit; llm_args.py CudaGraphConfig with enable_padding, which get_settings sets).
   - tokens: synthetic (random token ids, which route unevenly over the experts) where the record's dataset says
     synthetic or random; text otherwise.
-  - MTP: the published draft count; acceptance 0.85 per draft (DeepSeek-V3 report section 5.4.3: 85-90 % for the
-    second token), which the records leave out.
+  - MTP: the published draft count; for DeepSeek-R1 on TensorRT-LLM the acceptance per draft whose chain gives the
+    tokens per step TensorRT-LLM measured with that many drafts (its tech blog 1: 2.82 with three), else 0.85 per
+    draft (DeepSeek-V3 report section 5.4.3: 85-90 % for the second token); the records leave it out.
   - disaggregated runs are measured on one side: a prefill-only run as one output token per request, a decode-only
     run as prompts 99 % in the prefix cache (the pool's own KV cache still holds them).
 
@@ -70,6 +71,11 @@ TRTLLM_DEFAULT_MAX_TOKENS = 8192  # TensorRT-LLM LLM API default max_num_tokens
 VLLM_MAX_RUNNING = 1024  # vLLM's default max_num_seqs on a data-centre GPU (vllm/engine/arg_utils.py)
 VLLM_MAX_TOKENS = 8192  # vLLM's default max_num_batched_tokens for online serving on a data-centre GPU
 MTP_ACCEPTANCE = 0.85
+# TensorRT-LLM's measured mean tokens per step of DeepSeek-R1's MTP (one module applied autoregressively) by draft
+# count, strict acceptance, 1K/2K prompts from a real dataset on 8 B200: "Pushing Latency Boundaries: Optimizing
+# DeepSeek-R1 Performance on NVIDIA B200 GPUs" (TensorRT-LLM docs/source/blogs/tech_blog/blog1_..., table
+# "Autoregressive MTP Layers", "Acceptance Rate" column; 1.00 without MTP).
+TRTLLM_DSR1_MTP_TOKENS_PER_STEP = {1: 1.92, 2: 2.58, 3: 2.82, 4: 2.99, 5: 3.01}
 CHIP_CATALOG = os.path.join(REPO_ROOT, "hardware", "data", "chips.json")
 GIB = 1024 ** 3
 # trtllm-bench (tensorrt_llm/bench/build): BuildConfig's defaults, the quantisations its heuristic tunes and their
@@ -139,12 +145,31 @@ def plan(run, chips, is_moe):
     return {"tp": tp, "ep": ep if is_moe else 1}, assumed
 
 
+def chain_acceptance(drafts, tokens_per_step):
+    """The per-draft acceptance a of flopcast's chain (each draft kept with a if all before it were), whose mean
+    tokens per step 1 + a + ... + a^drafts is the measured one: bisection, the mean rising with a."""
+    low, high = 0.0, 1.0
+    for _ in range(60):
+        a = (low + high) / 2
+        if sum(a ** i for i in range(drafts + 1)) < tokens_per_step:
+            low = a
+        else:
+            high = a
+    return round((low + high) / 2, 4)
+
+
 def mtp(run):
     spec = run["parallelism"].get("speculative") or ""
     m = re.search(r"MTP, (\d+) next-n", spec)
     if not m:
         return None, []
     drafts = int(m.group(1))
+    measured = TRTLLM_DSR1_MTP_TOKENS_PER_STEP.get(drafts)
+    if engine(run) == "TensorRT-LLM" and run["model"].get("catalog_id") == "deepseek-v3" and measured:
+        rate = chain_acceptance(drafts, measured)
+        return {"draft_tokens": drafts, "acceptance_rate": rate}, [
+            f"MTP acceptance {rate} per draft token: {measured} tokens per step with {drafts} drafts, TensorRT-LLM's "
+            "measurement on DeepSeek-R1 (tech blog 1, table \"Autoregressive MTP Layers\", strict acceptance)"]
     return {"draft_tokens": drafts, "acceptance_rate": MTP_ACCEPTANCE}, [
         f"MTP acceptance {MTP_ACCEPTANCE} per draft token (DeepSeek-V3 report, section 5.4.3: 85-90 % for the second token)"]
 

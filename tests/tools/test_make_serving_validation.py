@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Unit tests of the batch settings tools/make_serving_validation.py takes from trtllm-bench's own rules, and of the
-expert exchange it takes from TensorRT-LLM's attention-DP MoE."""
+expert exchange it takes from TensorRT-LLM's attention-DP MoE, and of the MTP acceptance it states."""
 
 import os
 import sys
@@ -81,6 +81,28 @@ class AttentionDpExchange(unittest.TestCase):
         self.assertIn("b6261862", assumed[0])
         self.assertEqual(msv.attention_dp_exchange(self.run_of("NVFP4", "late 2025"), "b200", "nvfp4", assumed), {})
         self.assertEqual(len(assumed), 1)
+
+
+class MtpAcceptance(unittest.TestCase):
+    def run_of(self, engine, drafts, catalog_id="deepseek-v3"):
+        return {"parallelism": {"speculative": f"MTP, {drafts} next-n", "engine": engine}, "source": {"title": ""},
+                "model": {"catalog_id": catalog_id}}
+
+    def test_chain_reproduces_the_measured_tokens_per_step(self):
+        # Three drafts at 0.7701: 1 + 0.7701 + 0.7701^2 + 0.7701^3 = 1 + 0.7701 + 0.5931 + 0.4567 = 2.820,
+        # TensorRT-LLM's 2.82; one draft at 0.92 gives 1.92.
+        self.assertAlmostEqual(msv.chain_acceptance(3, 2.82), 0.7701, places=4)
+        self.assertAlmostEqual(msv.chain_acceptance(1, 1.92), 0.92, places=4)
+
+    def test_deepseek_on_tensorrt_llm_takes_its_measurement_else_the_report(self):
+        spec, assumed = msv.mtp(self.run_of("TensorRT-LLM PyTorch backend (trtllm-bench)", 3))
+        self.assertEqual(spec, {"draft_tokens": 3, "acceptance_rate": 0.7701})
+        self.assertIn("2.82 tokens per step", assumed[0])
+        # Another engine, another model or more drafts than TensorRT-LLM measured keep the DeepSeek-V3 report's 0.85.
+        self.assertEqual(msv.mtp(self.run_of("SGLang", 3))[0]["acceptance_rate"], msv.MTP_ACCEPTANCE)
+        self.assertEqual(msv.mtp(self.run_of("TensorRT-LLM", 7))[0]["acceptance_rate"], msv.MTP_ACCEPTANCE)
+        self.assertEqual(msv.mtp(self.run_of("TensorRT-LLM", 3, "kimi-k2"))[0]["acceptance_rate"], msv.MTP_ACCEPTANCE)
+        self.assertEqual(msv.mtp({"parallelism": {}, "source": {"title": "x"}, "model": {}}), (None, []))
 
 
 if __name__ == "__main__":
