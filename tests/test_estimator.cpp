@@ -278,6 +278,33 @@ TEST_CASE("MoE layers pay the per-MoE-layer overhead and a full-iteration graph 
   CHECK_THAT(e.step_time_s - g.step_time_s, WithinRel(4 * 48 * 2.3e-3, 1e-6));
 }
 
+TEST_CASE("capacity-padded routing pays no per-MoE-layer overhead and computes every expert's capacity",
+          "[models][estimator]") {
+  Assumptions a = assumptions();
+  a.per_layer_overhead_s = 300e-6;
+  a.per_moe_layer_overhead_s = 2e-3;
+  const auto dropless = qwen3_moe(R"({"dp": 16, "ep": 16})");
+  const auto padded = qwen3_moe(R"({"dp": 16, "ep": 16, "moe_capacity_factor": 1.0})");
+  // The token counts are known on the host: 4 micro-batches x 48 layers x 300 us = 57.6 ms, no 2 ms per MoE layer.
+  CHECK_THAT(estimate_training(padded.job, a).breakdown.overhead_s - a.per_step_overhead_s,
+             WithinRel(4 * 48 * 300e-6, 1e-9));
+  CHECK_THAT(estimate_training(dropless.job, a).breakdown.overhead_s - a.per_step_overhead_s,
+             WithinRel(4 * 48 * 2.3e-3, 1e-9));
+  // At factor 1 a balanced router's experts compute what dropless ones do; at 1.25 each expert pads its 4,096
+  // copies (4,096 tokens x 8 x 16 / 128) to 5,120 rows, so the expert GEMMs are those of 5,120-row groups.
+  const auto topology = build_topology(topology_spec(dropless.job.cluster));
+  const auto work = [&](const Scenario& s) { return build_step_work(s.job, topology, a).moe.ffn_forward; };
+  CHECK_THAT(work(padded).gemm_s, WithinRel(work(dropless).gemm_s, 1e-12));
+  const auto wide = qwen3_moe(R"({"dp": 16, "ep": 16, "moe_capacity_factor": 1.25})");
+  const auto& k = a.kernels.at("hopper");
+  const double rate = dropless.job.cluster.chip.sustained_flop_per_s(DataType::bf16);
+  const auto gemm = [&](double m, double n, double kk) {
+    return 2.0 * m * n * kk / (rate * gemm_efficiency(m, n, kk, k.gemm_bf16, k.gemm_half_dim) * k.grouped_gemm);
+  };
+  const auto routed = [&](double rows) { return 8.0 * (gemm(rows, 1536, 2048) + gemm(rows, 2048, 768)); };
+  CHECK_THAT(work(wide).gemm_s - work(dropless).gemm_s, WithinRel(routed(5120) - routed(4096), 1e-9));
+}
+
 TEST_CASE("the routed experts' grouped GEMMs run at the grouped kernel's share of the dense efficiency",
           "[models][estimator]") {
   const auto s = qwen3_moe(R"({"dp": 16, "ep": 16})");

@@ -14,6 +14,7 @@
 
 using namespace flopcast;
 using Catch::Matchers::WithinAbs;
+using Catch::Matchers::WithinRel;
 
 namespace {
 
@@ -350,10 +351,44 @@ TEST_CASE("a family without calibration runs takes its source family's correctio
   CHECK(doubled.kernel("hopper").gemm_fp8 == 1.0);
 }
 
+TEST_CASE("an attention forward no run separates takes its backward's correction", "[calibration]") {
+  const auto prior = load_assumptions(FLOPCAST_SOURCE_ROOT, /*calibrated=*/false);
+  const auto& bp = prior.kernel("blackwell");
+  // Blackwell's priors are Hopper's measured cuDNN kernels (forward 0.61, backward 0.51). A calibration that fitted
+  // its backward at 0.40 gives the forward 0.61 x 0.40 / 0.51 = 0.478.
+  Assumptions a = prior;
+  *a.field("kernels.blackwell.attention_backward") = 0.40;
+  transfer_kernels(a, prior, {"kernels.blackwell.attention_backward", "kernels.ascend-910.attention_backward"});
+  CHECK_THAT(a.kernel("blackwell").attention_forward,
+             WithinAbs(bp.attention_forward * 0.40 / bp.attention_backward, 1e-12));
+  CHECK_THAT(a.recorded("kernels.blackwell.attention_forward")->source,
+             Catch::Contains("correction to kernels.blackwell.attention_backward"));
+  // Hopper's forward is measured: it stays whatever its backward does.
+  Assumptions hopper = prior;
+  *hopper.field("kernels.hopper.attention_backward") = 0.40;
+  transfer_kernels(hopper, prior, {"kernels.hopper.attention_backward"});
+  CHECK(hopper.kernel("hopper").attention_forward == prior.kernel("hopper").attention_forward);
+  // A family without runs (the Ascend 950) takes its source's backward correction for its forward too: the 910's
+  // backward fitted at 1.2 x its prior lifts both of the 950's.
+  Assumptions ascend = prior;
+  const double fitted = 1.2 * prior.kernel("ascend-910").attention_backward;
+  *ascend.field("kernels.ascend-910.attention_backward") = fitted;
+  transfer_kernels(ascend, prior, {"kernels.ascend-910.attention_backward"});
+  const auto& p950 = prior.kernel("ascend-950");
+  CHECK_THAT(ascend.kernel("ascend-950").attention_forward,
+             WithinAbs(std::min(1.0, p950.attention_forward * 1.2), 1e-12));
+  CHECK_THAT(ascend.kernel("ascend-950").attention_backward,
+             WithinAbs(std::min(1.0, p950.attention_backward * 1.2), 1e-12));
+  CHECK_THAT(ascend.kernel("ascend-910").attention_forward,
+             WithinAbs(std::min(1.0, prior.kernel("ascend-910").attention_forward * 1.2), 1e-12));
+}
+
 TEST_CASE("the shipped calibration corrects the Ascend 950 as the 910", "[calibration]") {
   const auto a = load_assumptions(FLOPCAST_SOURCE_ROOT);
-  CHECK(a.kernel("ascend-950").gemm_bf16 == a.kernel("ascend-910").gemm_bf16);
-  CHECK(a.kernel("ascend-950").grouped_gemm == a.kernel("ascend-910").grouped_gemm);
+  // Same priors, so the 910's fitted values (prior x fitted / prior, equal up to rounding).
+  CHECK_THAT(a.kernel("ascend-950").gemm_bf16, WithinRel(a.kernel("ascend-910").gemm_bf16, 1e-12));
+  CHECK_THAT(a.kernel("ascend-950").grouped_gemm, WithinRel(a.kernel("ascend-910").grouped_gemm, 1e-12));
+  CHECK_THAT(a.kernel("ascend-950").attention_forward, WithinRel(a.kernel("ascend-910").attention_forward, 1e-12));
   CHECK(a.kernel("ascend-950").gemm_bf16 != load_assumptions(FLOPCAST_SOURCE_ROOT, false).kernel("ascend-950").gemm_bf16);
 }
 

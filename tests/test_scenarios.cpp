@@ -199,6 +199,17 @@ TEST_CASE("validation names the file and the JSON path and what was expected", "
       "tokens": 1e9}})");
     CHECK(only_problem(json).find("/parallelism/moe_dispatcher: routes tokens to experts; ") == 0);
   }
+  SECTION("a capacity factor on a dense model, or not above zero") {
+    auto json = nlohmann::json::parse(R"({"model": "llama3-8b", "cluster": {"chip": "h100-sxm", "chips": 8},
+      "parallelism": {"dp": 8, "moe_capacity_factor": 1.0}, "training": {"seq_len": 4096, "global_batch": 8,
+      "tokens": 1e9}})");
+    CHECK(only_problem(json).find("/parallelism/moe_capacity_factor: caps what each expert takes; ") == 0);
+    json["model"] = "mixtral-8x7b";
+    json["parallelism"]["ep"] = 8;
+    CHECK(problems_of(json) == std::vector<std::string>{"<no error>"});
+    json["parallelism"]["moe_capacity_factor"] = 0;
+    CHECK(only_problem(json).find("/parallelism/moe_capacity_factor: ") == 0);
+  }
   SECTION("expert tensor parallelism that does not fit the ranks or the experts") {
     auto json = base();  // ep 64 over tp x cp x dp = 128
     json["parallelism"]["etp"] = 4;

@@ -39,6 +39,8 @@ Where the publication leaves out something a scenario needs, the rule used is wr
     (MBRIDGE_RECIPE_OFFLOAD), tensor-parallel overlap and gradient-accumulation fusion where the recipe turns them
     off (MBRIDGE_RECIPE_NO_TP_OVERLAP, MBRIDGE_RECIPE_UNFUSED_GRADIENT_ACCUMULATION) and, for DeepSeek-V3, layers per
     pipeline stage (MBRIDGE_DEEPSEEK_V3_LAYOUT);
+  - NeMo 2.0 performance runs of Mixtral: the recipe's capacity-padded routing (parallelism.moe_capacity_factor 1)
+    and no tensor-parallel overlap (NEMO_PERF_TOKEN_DROP);
   - backward tensor-parallel collectives that all block for the trainers that ran no asynchronous ones
     (TP_BACKWARD_BLOCKS: parallelism.tp_async_backward false);
   - gradient precision: bf16 where the trainer's performance scripts reduce in bf16 (GRADIENTS_BF16), bf16
@@ -554,6 +556,18 @@ MBRIDGE_RECIPE_NO_TP_OVERLAP = (
 MBRIDGE_RECIPE_UNFUSED_GRADIENT_ACCUMULATION = (
     ("mbridge2608", "nemotron3-ultra", "gb200"),
 )
+# NeMo 2.0's performance recipes for Mixtral (pretrain_recipe(performance_mode=True) in recipes/mixtral_8x7b.py,
+# mixtral_8x22b.py and mixtral_8x22b_64k.py; NVIDIA/NeMo v2.2.1 for the 25.02 container, v2.3.0 for 25.04) add
+# MegatronTokenDropCallback, whose defaults (callbacks/moe_token_drop.py) are moe_expert_capacity_factor 1.0 with
+# moe_pad_expert_input_to_capacity; neither asks MegatronCommOverlapCallback for tensor-parallel overlap (its default
+# off), by container and catalog model.
+NEMO_PERF_TOKEN_DROP = (
+    ("nemo2502", "mixtral-8x7b"),
+    ("nemo2502", "mixtral-8x22b"),
+    ("nemo2504", "mixtral-8x7b"),
+    ("nemo2504", "mixtral-8x22b"),
+)
+NEMO_PERF_CAPACITY_FACTOR = 1.0
 # Recipe options flopcast does not model, stated in the scenario's assumed list.
 MBRIDGE_RECIPE_UNMODELLED = {
     ("mbridge2608", "nemotron3-ultra", "gb200"): "the recipe's fine-grained activation offloading of the expert "
@@ -594,6 +608,20 @@ def infer_recipe_comm_overlap(scenario, run, assumed):
         assumed.append("gradient accumulation not published: unfused, as the Megatron-Bridge performance recipe sets "
                        "gradient_accumulation_fusion False (each micro-batch's weight gradients added to the main "
                        "gradient by a separate kernel)")
+
+
+def infer_nemo_token_drop(scenario, run, assumed):
+    """A NeMo performance-recipe Mixtral run routes with a padded capacity and without TP overlap."""
+    if (run["id"].split("-")[0], run["model"].get("catalog_id")) not in NEMO_PERF_TOKEN_DROP:
+        return
+    scenario["parallelism"]["moe_capacity_factor"] = NEMO_PERF_CAPACITY_FACTOR
+    assumed.append(f"MoE routing not published: capacity factor {NEMO_PERF_CAPACITY_FACTOR:g} with inputs padded to "
+                   "it, as NeMo's performance recipe sets it (MegatronTokenDropCallback: static shapes, no host "
+                   "synchronisation)")
+    if scenario["parallelism"]["tp"] > 1:
+        scenario["parallelism"]["tp_comm_overlap"] = False
+        assumed.append("tensor-parallel communication overlap not published: off, as NeMo's Mixtral recipe leaves "
+                       "it (MegatronCommOverlapCallback's default)")
 
 
 def infer_recipe_offload(scenario, run, assumed):
@@ -1160,6 +1188,7 @@ def main():
         infer_recipe_offload(scenario, filled, assumed)
         infer_recipe_options(scenario, filled, assumed)
         infer_recipe_comm_overlap(scenario, filled, assumed)
+        infer_nemo_token_drop(scenario, filled, assumed)
         note_recompute_auto(scenario, assumed)
         infer_gradient_precision(scenario, filled, assumed)
         infer_gradient_accumulation(scenario, filled, assumed)

@@ -199,6 +199,18 @@ void transfer_kernels(Assumptions& a, const Assumptions& prior, const std::set<s
     const Quantity* q = prior.recorded(name);
     return q != nullptr && q->is_measured();
   };
+  // A calibrated family's attention forward, which no run separates from its backward and no measurement fixes,
+  // takes the fitted backward's correction: one kernel family, the same tiles both ways.
+  for (const auto& family : calibrated) {
+    const std::string backward = "kernels." + family + ".attention_backward";
+    const std::string forward = "kernels." + family + ".attention_forward";
+    if (fitted.count(backward) == 0 || fitted.count(forward) != 0 || measured(forward)) continue;
+    const double correction = *a.field(backward) / *prior.field(backward);
+    replace_value(a, forward, std::min(1.0, *prior.field(forward) * correction),
+                  fmt::format("prior x {:.4g}, the calibration's correction to {} (fitted {:.4g} over prior {:.4g}): "
+                              "the forward of the same attention kernels", correction, backward, *a.field(backward),
+                              *prior.field(backward)));
+  }
   for (const auto& [target, source] : a.kernel_transfer) {
     if (calibrated.count(target) != 0 || calibrated.count(source) == 0) continue;
     const std::string to = "kernels." + target + ".";
@@ -207,10 +219,11 @@ void transfer_kernels(Assumptions& a, const Assumptions& prior, const std::set<s
       const std::string name = to + std::string(field);
       if (measured(name)) continue;  // the family's own measurement stays
       // The source's correction to its prior: this field's fit, or for a precision the source has no units for
-      // (so no fit), its next wider one's.
+      // (so no fit), its next wider one's; an attention forward no run separates, its backward's.
       std::string basis = from + std::string(field);
       if (fitted.count(basis) == 0 && field == "gemm_fp4") basis = from + "gemm_fp8";
       if (fitted.count(basis) == 0 && (field == "gemm_fp4" || field == "gemm_fp8")) basis = from + "gemm_bf16";
+      if (fitted.count(basis) == 0 && field == "attention_forward") basis = from + "attention_backward";
       if (fitted.count(basis) == 0) continue;
       const double correction = *a.field(basis) / *prior.field(basis);
       // An efficiency stays a share of the peak: at most 1 (the sizes at half efficiency are counts).

@@ -299,7 +299,7 @@ class LayerActivations {
       const auto& e = *m_.moe;
       // SP splits the tokens before dispatch; expert tensor parallelism gathers its etp ranks' copies, each through
       // 1/etp of the expert's width.
-      const double routed_tokens = tokens_ / t_ * e.top_k * e.imbalance;
+      const double routed_tokens = tokens_ / t_ * e.top_k * plan_.expert_load(e);
       const double etp = plan_.etp;
       // Each routed copy: its input (the first grouped GEMM's) and the expert's FFN tensors; none of it when the
       // experts are recomputed (dispatch included). The expert outputs are not kept: Megatron-Core folds the
@@ -374,7 +374,8 @@ double activation_bytes_per_layer(const ModelArch& m, LayerKind kind, const Para
     bytes += (kBf16Bytes * m.v_head_dim() + kFp32Bytes) * tokens * m.heads / t;
     if (plan.tp > 1 && plan.sp) bytes += 2.0 * kBf16Bytes * tokens * h / t;
     if (moe_layer && m.moe && plan.ep > 1) {
-      bytes += 2.0 * kBf16Bytes * tokens / t * m.moe->top_k * m.moe->imbalance * h;  // dispatched and combined copies
+      // The dispatched and combined copies.
+      bytes += 2.0 * kBf16Bytes * tokens / t * m.moe->top_k * plan.expert_load(*m.moe) * h;
     }
     return bytes;
   }

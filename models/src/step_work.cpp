@@ -245,8 +245,9 @@ class LayerModel {
       // Expert tensor parallelism: the etp ranks gather their copies and each runs 1/etp of every expert's width.
       const double etp = plan_.etp;
       const double experts_here = static_cast<double>(e.experts) / plan_.ep;
-      const double tokens_per_expert = local_tokens * etp * e.top_k * plan_.ep / e.experts * e.imbalance;
-      const double copies = local_tokens * e.top_k * e.imbalance;
+      const double load = plan_.expert_load(e);
+      const double tokens_per_expert = local_tokens * etp * e.top_k * plan_.ep / e.experts * load;
+      const double copies = local_tokens * e.top_k * load;
       const double width = e.expert_ffn / etp;
       const double routed = e.routed_width(m_.hidden);  // what the experts read and write, per copy
       Pass experts;
@@ -344,7 +345,7 @@ class LayerModel {
     // a pass runs twice. Without expert parallelism the experts' input is the TP block's own all-gathered
     // activation, counted above.
     if (moe_layer && m_.moe && plan_.etp > 1 && plan_.ep > 1 && !gathers_tokens()) {
-      const double dispatched = kBf16Bytes * T / plan_.tp * plan_.etp * m_.moe->top_k * m_.moe->imbalance *
+      const double dispatched = kBf16Bytes * T / plan_.tp * plan_.etp * m_.moe->top_k * plan_.expert_load(*m_.moe) *
                                 m_.moe->routed_width(m_.hidden);
       // A layer of the FFN alone runs `tp` once a pass: both halves there.
       out.tp.then(hw_.group_all_gather(dispatched, plan_.etp, 1).repeated(out.blocks() == 1 ? 2 : 1));
@@ -445,8 +446,10 @@ class LayerModel {
 
   Collective all_to_all(double local_tokens, double element_bytes) const {
     const bool deduplicates = plan_.dispatcher == MoeDispatcher::deepep || plan_.dispatcher == MoeDispatcher::hybridep;
-    return expert_all_to_all(*m_.moe, plan_.ep, m_.moe->routed_width(m_.hidden), local_tokens, element_bytes,
-                             hw_.links(), deduplicates ? ExpertCopies::per_destination : ExpertCopies::per_expert);
+    MoeDims moe = *m_.moe;
+    moe.imbalance = plan_.expert_load(moe);  // padded to capacity, every expert's share is the capacity
+    return expert_all_to_all(moe, plan_.ep, moe.routed_width(m_.hidden), local_tokens, element_bytes, hw_.links(),
+                             deduplicates ? ExpertCopies::per_destination : ExpertCopies::per_expert);
   }
 
   const TrainingJob& job_;
@@ -638,7 +641,8 @@ StepWork build_step_work(const TrainingJob& job, const TopologySummary& topology
   // A full-iteration CUDA graph launches the whole forward-backward at once: no per-layer launch gaps or syncs.
   const bool graphed = job.training.full_iteration_graph;
   w.per_layer_overhead_s = graphed ? 0.0 : a.per_layer_overhead_s;
-  w.per_moe_layer_overhead_s = graphed ? 0.0 : a.per_moe_layer_overhead_s;
+  // Capacity-padded routing knows its token counts on the host: no synchronisation to stall the launch queue.
+  w.per_moe_layer_overhead_s = graphed || plan.moe_capacity_factor > 0 ? 0.0 : a.per_moe_layer_overhead_s;
   w.tp_overlap_hidden_fraction = a.tp_overlap_hidden_fraction;
   w.ep_overlap_hidden_fraction = plan.ep_comm_overlap ? a.ep_overlap_hidden_fraction : 0.0;
   w.per_step_overhead_s = a.per_step_overhead_s;

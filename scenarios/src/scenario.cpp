@@ -132,6 +132,7 @@ nlohmann::json plan_to_json(const ParallelPlan& p) {
   if (p.gradient_bytes < 4.0) j["gradients"] = "bf16";
   if (p.offload_activation_layers > 0) j["offload_activation_layers"] = p.offload_activation_layers;
   if (p.optimizer_offload_fraction > 0) j["optimizer_offload_fraction"] = p.optimizer_offload_fraction;
+  if (p.moe_capacity_factor > 0) j["moe_capacity_factor"] = p.moe_capacity_factor;
   if (p.layout == PipelineLayout::listed) {
     j["stage_layers"] = p.stage_layers;
   } else {

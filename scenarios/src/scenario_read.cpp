@@ -303,6 +303,8 @@ void ScenarioParser::read_parallelism(JsonReader& root) {
   plan.offload_activation_layers =
       static_cast<int>(p->integer("offload_activation_layers", Need::optional, {.min = 0}).value_or(0));
   plan.optimizer_offload_fraction = p->number("optimizer_offload_fraction", Need::optional, {.min = 0, .max = 1}).value_or(0);
+  plan.moe_capacity_factor =
+      p->number("moe_capacity_factor", Need::optional, {.min = 0, .max = 64, .min_exclusive = true}).value_or(0);
   static const std::vector<std::string> kLayouts{"even", "balanced"};
   const auto layout = p->choice("layout", Need::optional, kLayouts);
   plan.layout = layout == "balanced" ? PipelineLayout::balanced : PipelineLayout::even;

@@ -152,6 +152,9 @@ void ScenarioParser::check_plan() {
   if (dispatcher_given_ && !model.moe) {
     problem("/parallelism/moe_dispatcher", fmt::format("routes tokens to experts; {} is dense", model.name));
   }
+  if (plan.moe_capacity_factor > 0 && !model.moe) {
+    problem("/parallelism/moe_capacity_factor", fmt::format("caps what each expert takes; {} is dense", model.name));
+  }
   if (plan.ep_comm_overlap) {
     const std::string path = "/parallelism/ep_comm_overlap";
     switch (plan.expert_overlap_block()) {

@@ -99,12 +99,15 @@ Eigen::VectorXd residuals(const std::vector<Scenario>& scenarios, const std::vec
   Assumptions a = prior;
   const auto runs = static_cast<Eigen::Index>(scenarios.size());
   Eigen::VectorXd r(runs + static_cast<Eigen::Index>(params.size()));
+  std::set<std::string> names;
   for (std::size_t i = 0; i < params.size(); ++i) {
     const auto& p = params[i];
     const double value = x[static_cast<Eigen::Index>(i)];
     *a.field(p.name) = value;
+    names.insert(p.name);
     r[runs + static_cast<Eigen::Index>(i)] = kPriorWeight * (value - p.prior) / (p.high - p.low);
   }
+  transfer_kernels(a, prior, names);  // the values tied to fitted ones move with them, as they will in use
   for (std::size_t i = 0; i < scenarios.size(); ++i) {
     const auto& s = scenarios[i];
     EstimateOptions options;

@@ -572,6 +572,30 @@ class RecipeCommOverlap(unittest.TestCase):
             self.assertEqual(s, self.scenario(tp, "nvfp4"))
 
 
+class NemoTokenDrop(unittest.TestCase):
+    def run_of(self, run_id, model):
+        return {"id": run_id, "model": {"catalog_id": model}}
+
+    def scenario(self, tp):
+        return {"parallelism": {"tp": tp, "tp_comm_overlap": True}, "training": {}}
+
+    def test_mixtral_performance_recipes_pad_to_capacity_without_tp_overlap(self):
+        # MegatronTokenDropCallback's capacity factor 1 on both containers; the 8x22B's TP 2 runs without overlap.
+        for run_id, tp in (("nemo2502-b200-x", 1), ("nemo2504-gb200-x", 2)):
+            s, assumed = self.scenario(tp), []
+            mvs.infer_nemo_token_drop(s, self.run_of(run_id, "mixtral-8x22b"), assumed)
+            self.assertEqual(s["parallelism"]["moe_capacity_factor"], 1.0)
+            self.assertEqual(s["parallelism"]["tp_comm_overlap"], tp == 1)
+            self.assertEqual(len(assumed), 1 if tp == 1 else 2)
+
+    def test_other_runs_left_alone(self):
+        for run_id, model in (("nemo2504-gb200-x", "llama3-70b"), ("mindspeed2410-910b-x", "mixtral-8x7b"),
+                              ("nemo2407-h100-x", "mixtral-8x7b")):
+            s = self.scenario(2)
+            mvs.infer_nemo_token_drop(s, self.run_of(run_id, model), [])
+            self.assertEqual(s, self.scenario(2))
+
+
 class CatalogArchitecture(unittest.TestCase):
     DSV2 = {"name": "a DeepSeek-V2 proxy", "layers": 16, "hidden_size": 5120, "attention_heads": 128,
             "kv_heads": 128, "vocab_size": 102400, "ffn_size": 12288, "attention_type": "MLA (q_lora_rank 1536)",

@@ -140,8 +140,10 @@ struct Assumptions {
 // source had fitted, as the fitted value over the source's prior (`prior`), times the family's own prior. The priors
 // state how the families compare (A100's cuBLAS reaches a larger share of its peak than H100's); the calibration says
 // how far they were off. A precision the source has no units for (so no fit) takes the correction of its next wider
-// one (gemm_fp4 that of gemm_fp8, gemm_fp8 that of gemm_bf16); the family's own measured values stay. Each value's
-// provenance names the correction it took.
+// one (gemm_fp4 that of gemm_fp8, gemm_fp8 that of gemm_bf16), an unfitted attention_forward that of
+// attention_backward; the family's own measured values stay. First, a family with a fitted attention_backward and an
+// attention_forward neither fitted nor measured gives the forward the backward's correction (the same kernels both
+// ways; no run separates them). Each value's provenance names the correction it took.
 void transfer_kernels(Assumptions& a, const Assumptions& prior, const std::set<std::string>& fitted);
 
 // models/data/assumptions.json, then the fitted values of a calibration over it unless `calibrated` is false (the prior

@@ -126,6 +126,11 @@ struct ParallelPlan {
   // Interleaved schedule or pp 1.
   bool ep_comm_overlap = false;
   MoeDispatcher dispatcher = MoeDispatcher::deepep;
+  // Megatron's --moe-expert-capacity-factor with --moe-pad-expert-input-to-capacity: each expert takes at most this
+  // factor times its mean share of the routed copies, drops the rest and pads up to it, so every expert computes and
+  // exchanges exactly that many rows and the token counts are known on the host: no device-to-host synchronisation
+  // per MoE layer (per_moe_layer_overhead). 0: dropless routing (each expert takes what the router sends it).
+  double moe_capacity_factor = 0;
   RecomputeModules recompute_modules{};  // with Recompute::selective
   // ZeRO-3 / FSDP: true gathers each stage's weights before every micro-batch's forward and again before its backward
   // (FSDP's default); false gathers them once per step and keeps them until the step's last backward (FSDP2's
@@ -188,6 +193,9 @@ struct ParallelPlan {
     core.core_attn = true;
     return core;
   }
+  // The busiest expert rank's load over the mean: the model's routing imbalance, or with a capacity factor every
+  // expert's padded capacity.
+  double expert_load(const MoeDims& moe) const { return moe_capacity_factor > 0 ? moe_capacity_factor : moe.imbalance; }
 };
 
 // The plan search's dimensions by their "parallelism" keys ("tp", "pp", ..., "ep_comm_overlap"), in its loop order:
