@@ -113,8 +113,8 @@ TEST_CASE("a deduplicating dispatcher sends a token once per rank and once per n
   links.a2a_up = {.bytes_per_s = 100e9, .latency_s = 0.0, .efficiency = 1.0};
   links.a2a_out = links.a2a_up;
   v3.node_limit = 0;
-  CHECK_THAT(expert_all_to_all(v3, 8, 7168, 4096, 2.0, links, ExpertCopies::per_expert).time_s(),
+  CHECK_THAT(expert_all_to_all(v3, 8, 7168, 4096, 1.0, 2.0, links, ExpertCopies::per_expert).time_s(),
              WithinRel(8 * 4096 * 7168 * 2.0 / 100e9, 1e-9));
-  CHECK_THAT(expert_all_to_all(v3, 8, 7168, 4096, 2.0, links, ExpertCopies::per_destination).time_s(),
+  CHECK_THAT(expert_all_to_all(v3, 8, 7168, 4096, 1.0, 2.0, links, ExpertCopies::per_destination).time_s(),
              WithinRel(5.294652 * 4096 * 7168 * 2.0 / 100e9, 1e-5));
 }

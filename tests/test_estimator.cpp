@@ -407,7 +407,8 @@ TEST_CASE("a parallel block has one norm, one residual add and one block's worth
                     Catch::Matchers::Contains("parallel_block"));
 }
 
-TEST_CASE("without userbuffers the backward's column-parallel collectives run beside its GEMMs", "[models][estimator]") {
+TEST_CASE("without userbuffers the backward's column-parallel collectives run beside its GEMMs",
+          "[models][estimator]") {
   // Llama 3 70B, tp 8 without a pipeline: a layer's forward collectives (with SP an all-gather and a reduce-scatter a
   // block, without it an all-reduce) block as before. In the backward, the row-parallel layers' gradient all-gather
   // (SP: half a block's traffic) still blocks, and the column-parallel layers' reduce-scatter and input re-gather, or

@@ -37,8 +37,9 @@ Rules, and what the records leave out (written into each file's "published.assum
     defaults to max_seq_len for every layer). Its attention-DP MoE on Hopper all-gathers the tokens and
     reduce-scatters the outputs (the NVLink all-to-all needs multi-node NVLink): in bf16 for block-scaled FP8 and
     weight-only MXFP4, else quantised. On a TensorRT-LLM commit from before its NVLink all-to-all ran on x86 hosts
-    (TRTLLM_BEFORE_X86_MNNVL) it does so on every chip, in the experts' input type (NVFP4 gathered after routing). trtllm-bench runs pad decode-only steps to the CUDA graph sizes it captures (1, 2, 4, multiples of 8 to
-    128, powers of two, the batch limit; llm_args.py CudaGraphConfig with enable_padding, which get_settings sets).
+    (TRTLLM_BEFORE_X86_MNNVL) it does so on every chip, in the experts' input type (NVFP4 gathered after routing).
+    trtllm-bench runs pad decode-only steps to the CUDA graph sizes it captures (1, 2, 4, multiples of 8 to 128,
+    powers of two, the batch limit; llm_args.py CudaGraphConfig with enable_padding, which get_settings sets).
   - tokens: synthetic (random token ids, which route unevenly over the experts) where the record's dataset says
     synthetic or random; text otherwise.
   - MTP: the published draft count; for DeepSeek-R1 on TensorRT-LLM the acceptance per draft whose chain gives the

@@ -281,8 +281,9 @@ Collective ServingModel::expert_exchange(double tokens, double instance_tokens) 
   // the NIC each node) that holds some of a token's experts: DeepEP in SGLang and vLLM, and TensorRT-LLM's NVLink
   // all-to-alls (moeA2ADispatchKernel skips a rank it has sent the token to; the combine returns one summed row).
   const auto copies = ExpertCopies::per_destination;
-  out.then(expert_all_to_all(*model_.moe, plan.ep, h, tokens / plan.tp, dispatch_bytes_, links_, copies));
-  out.then(expert_all_to_all(*model_.moe, plan.ep, h, tokens / plan.tp, kActivationBytes, links_, copies));
+  const auto& e = *model_.moe;
+  out.then(expert_all_to_all(e, plan.ep, h, tokens / plan.tp, e.imbalance, dispatch_bytes_, links_, copies));
+  out.then(expert_all_to_all(e, plan.ep, h, tokens / plan.tp, e.imbalance, kActivationBytes, links_, copies));
   return out;
 }
 

@@ -446,9 +446,9 @@ class LayerModel {
 
   Collective all_to_all(double local_tokens, double element_bytes) const {
     const bool deduplicates = plan_.dispatcher == MoeDispatcher::deepep || plan_.dispatcher == MoeDispatcher::hybridep;
-    MoeDims moe = *m_.moe;
-    moe.imbalance = plan_.expert_load(moe);  // padded to capacity, every expert's share is the capacity
-    return expert_all_to_all(moe, plan_.ep, moe.routed_width(m_.hidden), local_tokens, element_bytes, hw_.links(),
+    const auto& e = *m_.moe;
+    return expert_all_to_all(e, plan_.ep, e.routed_width(m_.hidden), local_tokens, plan_.expert_load(e),
+                             element_bytes, hw_.links(),
                              deduplicates ? ExpertCopies::per_destination : ExpertCopies::per_expert);
   }
 
@@ -508,8 +508,8 @@ ExpertDestinations expert_destinations(const MoeDims& e, int ep, int node_chips)
   return d;
 }
 
-Collective expert_all_to_all(const MoeDims& e, int ep, double hidden, double local_tokens, double element_bytes,
-                             const ClusterLinks& links, ExpertCopies copies) {
+Collective expert_all_to_all(const MoeDims& e, int ep, double hidden, double local_tokens, double load,
+                             double element_bytes, const ClusterLinks& links, ExpertCopies copies) {
   if (ep <= 1) return {};
   double remote_copies = 0;
   double local_copies = 0;
@@ -524,7 +524,7 @@ Collective expert_all_to_all(const MoeDims& e, int ep, double hidden, double loc
     remote_copies = e.top_k * (1.0 - local_members / ep);
     local_copies = e.top_k * local_members / ep;
   }
-  const double token_bytes = element_bytes * hidden * local_tokens * e.imbalance;
+  const double token_bytes = element_bytes * hidden * local_tokens * load;
   const Collective inter = remote_copies > 0 ? point_to_point(remote_copies * token_bytes, links.a2a_out) : Collective{};
   return concurrent(inter, point_to_point(local_copies * token_bytes, links.a2a_up));
 }

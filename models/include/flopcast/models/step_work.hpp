@@ -131,9 +131,10 @@ struct ExpertDestinations {
 ExpertDestinations expert_destinations(const MoeDims& moe, int ep, int node_chips);
 
 // Expert-parallel dispatch or combine of one chip's `local_tokens` tokens over `ep` ranks, `element_bytes` per
-// hidden element: the NIC part and the scale-up part at the same time.
-Collective expert_all_to_all(const MoeDims& moe, int ep, double hidden, double local_tokens, double element_bytes,
-                             const ClusterLinks& links, ExpertCopies copies);
+// hidden element, the busiest rank carrying `load` times the mean (ParallelPlan::expert_load): the NIC part and the
+// scale-up part at the same time.
+Collective expert_all_to_all(const MoeDims& moe, int ep, double hidden, double local_tokens, double load,
+                             double element_bytes, const ClusterLinks& links, ExpertCopies copies);
 
 StepWork build_step_work(const TrainingJob& job, const TopologySummary& topology, const Assumptions& assumptions);
 
