@@ -32,6 +32,7 @@ std::string plan_text(const TrainingJob& job) {
   if (p.sp) text += ", sp";
   text += fmt::format(", {} schedule, zero {}, recompute {}, micro-batch {}, {}", to_string(p.schedule), p.zero,
                       to_string(p.recompute), p.micro_batch, to_string(job.training.precision));
+  if (p.pp > 1 && !p.pp_comm_overlap && overlaps_pipeline_sends(p.schedule)) text += ", pipeline sends blocking";
   if (p.gradient_bytes < 4.0) text += ", bf16 gradients";
   if (p.moe_capacity_factor > 0) text += fmt::format(", experts padded to capacity {:g}", p.moe_capacity_factor);
   if (p.offload_activation_layers > 0) {

@@ -192,6 +192,28 @@ TEST_CASE("the 1F1B bubble is the other stages' times and interleaving divides i
   CHECK(flat.breakdown.bubble_s == 0.0);
 }
 
+TEST_CASE("blocking pipeline sends expose every hop, and split sends carry 1/tp of the activation", "[models][estimator]") {
+  const auto topology = build_topology(topology_spec(llama70b(R"({"tp": 4, "pp": 4})").job.cluster));
+  const auto hop = [&](const Scenario& s) { return build_step_work(s.job, topology, assumptions()).pp_hop; };
+  // tp 4, pp 4, vpp 5, dp 4: M = 128 / 4 = 32. Overlapped, only the fill and drain chains are exposed:
+  // 2 (pp - 1) vpp = 30 hops; blocking, every send of every chunk: 2 (M vpp + pp - 1) = 2 (160 + 3) = 326 hops.
+  const auto overlapped = llama70b(R"({"tp": 4, "pp": 4, "vpp": 5, "sp": true, "schedule": "interleaved"})");
+  const auto blocking =
+      llama70b(R"({"tp": 4, "pp": 4, "vpp": 5, "sp": true, "schedule": "interleaved", "pp_comm_overlap": false})");
+  const double hop_s = hop(overlapped).time_s();
+  REQUIRE(hop_s > 0);
+  CHECK_THAT(estimate_training(overlapped.job, assumptions()).breakdown.pp_s, WithinRel(30.0 * hop_s, 1e-9));
+  CHECK_THAT(estimate_training(blocking.job, assumptions()).breakdown.pp_s, WithinRel(326.0 * hop_s, 1e-9));
+  // One micro-batch's activation: 8,192 tokens x 8,192 hidden x 2 bytes = 134.2 MB, on the wire over the link's
+  // efficiency; sequence parallelism or Megatron-LM's scatter/gather sends a quarter of it from each of the 4 TP ranks.
+  const auto bytes = [&](const char* plan) { return hop(llama70b(plan)).steps.front().transfers.front().bytes; };
+  const double whole = bytes(R"({"tp": 4, "pp": 4})");
+  CHECK(whole >= 8192.0 * 8192.0 * 2.0);
+  CHECK(whole < 8192.0 * 8192.0 * 2.0 / 0.8);
+  CHECK_THAT(bytes(R"({"tp": 4, "pp": 4, "pp_scatter_gather": true})"), WithinRel(whole / 4, 1e-9));
+  CHECK_THAT(bytes(R"({"tp": 4, "pp": 4, "sp": true})"), WithinRel(whole / 4, 1e-9));
+}
+
 TEST_CASE("more bandwidth is never slower", "[models][estimator][invariant]") {
   auto s = llama70b(R"({"tp": 4, "pp": 2, "sp": true})");
   const auto base = estimate_training(s.job, assumptions());

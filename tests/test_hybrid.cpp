@@ -72,6 +72,9 @@ TEST_CASE("the SSD scan's FLOPs per token worked by hand", "[models][hybrid][flo
   // 2 x (G Q N + H Q P + 2 H N P) = 2 x (8 x 128 x 128 + 64 x 128 x 64 + 2 x 64 x 128 x 64)
   //   = 2 x (131,072 + 524,288 + 1,048,576) = 3,407,872.
   CHECK(ssd_forward_flop_per_token(*nano().mamba) == 3407872.0);
+  // Backward: 2 x (3 G Q N + 3 H Q P + 5 H N P) = 2 x (393,216 + 1,572,864 + 2,621,440) = 9,175,040, 2.69 x the
+  // forward.
+  CHECK(ssd_backward_flop_per_token(*nano().mamba) == 9175040.0);
   const auto p = count_params(nano());
   const auto f = training_flops_per_token(nano(), p, 8192);
   CHECK(f.ssd_forward == 23 * 3407872.0);

@@ -193,6 +193,17 @@ TEST_CASE("validation names the file and the JSON path and what was expected", "
     json["parallelism"]["recompute"] = "full";
     CHECK(only_problem(json) == "/parallelism/ep_comm_overlap: cannot run with full recomputation (Megatron refuses it)");
   }
+  SECTION("overlapped pipeline sends asked of a schedule whose sends block") {
+    auto json = base();  // DualPipe, pp 16: its sends overlap, and may be made to block
+    const std::vector<std::string> none{"<no error>"};
+    json["parallelism"]["pp_comm_overlap"] = false;
+    CHECK(problems_of(json) == none);
+    json["parallelism"]["schedule"] = "1f1b";
+    CHECK(problems_of(json) == none);
+    json["parallelism"]["pp_comm_overlap"] = true;
+    CHECK(only_problem(json) == "/parallelism/pp_comm_overlap: runs pipeline sends behind computation in the "
+                                "interleaved and DualPipe schedules; \"1f1b\"'s sends block between passes");
+  }
   SECTION("a token dispatcher on a dense model") {
     const auto json = nlohmann::json::parse(R"({"model": "llama3-8b", "cluster": {"chip": "h100-sxm", "chips": 8},
       "parallelism": {"dp": 8, "moe_dispatcher": "hybridep"}, "training": {"seq_len": 4096, "global_batch": 8,

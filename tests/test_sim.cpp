@@ -568,6 +568,18 @@ TEST_CASE("with overlap on, tier 2 still exposes what the plan does not overlap"
                           catalogs(), options);
     CHECK(interleaved.devices.front().exposed_pp_s < 0.1 * two.devices.front().exposed_pp_s);
   }
+  SECTION("pp_comm_overlap false: the interleaved schedule's sends block as 1F1B's do") {
+    // pp 2, vpp 2, M = 16: tier 1 counts 2 (M vpp + pp - 1) = 66 hops. In tier 2 the first device holds chunks 0 and
+    // 2 and blocks on each of its sends: chunk 0's and chunk 2's forwards (16 each) and chunk 2's backward (16).
+    const auto s = llama70b_64(
+        R"({"tp": 8, "pp": 2, "sp": true, "schedule": "interleaved", "vpp": 2, "pp_comm_overlap": false})");
+    CHECK_FALSE(s.job.plan.overlaps_sends());
+    const auto one = estimate_training(s.job, catalogs().assumptions, EstimateOptions{true});
+    const double hop_s = one.breakdown.pp_s / 66.0;
+    REQUIRE(hop_s > 0);
+    const auto two = simulate_scenario(s, catalogs(), options);
+    CHECK_THAT(two.devices.front().exposed_pp_s, WithinRel(48.0 * hop_s, 0.02));
+  }
 }
 
 TEST_CASE("the simulation reports busy fractions that add up and the busiest links", "[sim]") {

@@ -64,7 +64,10 @@ per chip.
 
 Framework behaviour of the time is set by source: FlashAttention and dropout (PRE_FLASH_ATTENTION), Transformer
 Engine's tensor-parallel overlap (TE_COMM_OVERLAP), gradients reduced after the pipeline flush
-(GRADIENTS_AFTER_FLUSH).
+(GRADIENTS_AFTER_FLUSH), interleaved schedules whose pipeline sends block (PIPELINE_SENDS_BLOCK), pipeline sends split
+over the tensor-parallel ranks (PIPELINE_SCATTER_GATHER), the SC21 paper's launch script for Megatron-LM's 2021 runs
+(SC21_TABLE1_SCRIPT: micro-batch, DDP, virtual stages) and MegaScale's parallel block with its TP overlap
+(MEGASCALE_ROWS).
 
 `flopcast validate` runs the files and compares. Usage:
   python3 tools/make_validation_scenarios.py [--runs FILE] [--out DIR]
@@ -100,6 +103,39 @@ TP_BACKWARD_BLOCKS = ("torchtitan", "torchao", "megatron2021", "bloom", "opt")
 # pipeline engine (Megatron-DeepSpeed, BLOOM) issues ReduceGrads only after the last micro-batch
 # (runtime/pipe/schedule.py). MegaScale's Megatron-LM baseline is commit 285068c8 (2023-01-11), before it.
 GRADIENTS_AFTER_FLUSH = ("megatron2021", "korthikanti2022", "bloom", "megascale2024-megatronlm")
+# Interleaved schedules whose pipeline sends block (parallelism.pp_comm_overlap false): Megatron-LM before
+# --overlap-p2p-communication (commit f9283c5a, 2023-05-31) waited on every batched isend/irecv and then called
+# torch.cuda.synchronize() (megatron/p2p_communication.py _communicate), in the interleaved schedule as in 1F1B.
+# Korthikanti et al. 2022 ran the sequence-parallel release; MegaScale's baseline is commit 285068c8 (2023-01-11).
+PIPELINE_SENDS_BLOCK = ("megatron2021", "korthikanti2022", "megascale2024-megatronlm")
+# Pipeline sends split over the tensor-parallel ranks without sequence parallelism (parallelism.pp_scatter_gather):
+# Megatron-LM's scatter_gather_tensors_in_pipeline, on by default from commit 72e4230b (2021-02-16) until Megatron-Core
+# (Narayanan et al. 2021, sec. 4.1), and DeepSpeed's pipeline engine, which partitions its activations over the
+# model-parallel group (is_pipe_partitioned; BLOOM's Megatron-DeepSpeed).
+PIPELINE_SCATTER_GATHER = ("megatron2021", "korthikanti2022", "megascale2024-megatronlm", "bloom")
+# The SC21 paper's own launch script for its Table 1 (NVIDIA/Megatron-LM examples/sc21/run_table_1.sh and CONFIG.sh,
+# commit 6985e589, 2021-08-18), by hidden size: micro-batch, DDP implementation (torch: PyTorch's DDP, whose bucketed
+# all-reduce runs behind the backward; local: Megatron's, all-reduced after the pipeline flush) and layers per virtual
+# pipeline stage (--num-layers-per-virtual-pipeline-stage: the interleaved schedule), all with --fp16 and no
+# --accumulate-allreduce-grads-in-fp32 (gradients reduced in fp16, 2 bytes) and no distributed optimizer (ZeRO 0: it
+# came to Megatron-LM in 2022).
+SC21_TABLE1_SCRIPT = {
+    2304: (16, "torch", None),
+    3072: (16, "torch", None),
+    4096: (16, "torch", None),
+    6144: (8, "torch", None),
+    8192: (4, "local", None),
+    10240: (2, "local", 5),
+    12288: (2, "local", 5),
+    16384: (1, "local", 3),
+    20480: (1, "local", 1),
+    25600: (1, "local", None),
+}
+# MegaScale (Jiang et al. 2024, sec. 3.1-3.2 and Table 3): its rows run the parallel transformer block, whose one
+# all-gather and one reduce-scatter per layer MegaScale fuses into the FFN path's linears in pipelined chunks
+# (tensor-parallel overlap), with pipeline and data-parallel overlap. Its sliding-window attention's window is not
+# stated: full attention is modelled (the attention core is about 2 % of the step at 2,048 tokens).
+MEGASCALE_ROWS = "megascale2024-megascale"
 # PyTorch-native trainers: their selective recomputation is per-operator checkpointing (torch.utils.checkpoint), and
 # their attention is scaled_dot_product_attention's FlashAttention-2 backend.
 PYTORCH_SAC = ("torchtitan", "torchao")
@@ -610,6 +646,60 @@ def infer_recipe_comm_overlap(scenario, run, assumed):
                        "gradient by a separate kernel)")
 
 
+def sc21_script(run):
+    """The SC21 Table 1 launch settings of a megatron2021 run (SC21_TABLE1_SCRIPT), or None."""
+    if not run.get("id", "").startswith("megatron2021"):
+        return None
+    return SC21_TABLE1_SCRIPT.get(run.get("model", {}).get("hidden_size"))
+
+
+def infer_sc21_script(scenario, run, assumed):
+    """A Megatron-LM 2021 Table 1 run takes what the paper's launch script sets."""
+    script = sc21_script(run)
+    if script is None:
+        return
+    micro_batch, ddp, chunk = script
+    plan = scenario["parallelism"]
+    plan["micro_batch"] = micro_batch
+    plan["zero"] = 0
+    plan["gradients"] = "bf16"
+    settings = [f"micro-batch {micro_batch}", "fp16 gradients reduced in fp16 (2 bytes, as flopcast's bf16)",
+                "no distributed optimizer (zero 0)"]
+    if ddp == "torch":
+        plan.pop("dp_overlap", None)
+        settings.append("PyTorch DDP (gradient all-reduce behind the backward)")
+    else:
+        settings.append("Megatron's local DDP (gradients all-reduced after the pipeline flush)")
+    if chunk is not None and plan["pp"] > 1:
+        plan["vpp"] = model_layers(run) // plan["pp"] // chunk
+        plan["schedule"] = "interleaved"
+        settings.append(f"{chunk} layers per virtual pipeline stage (vpp {plan['vpp']})")
+    assumed.append("not published in the table: the paper's launch script examples/sc21/run_table_1.sh sets "
+                   + ", ".join(settings))
+
+
+def infer_pipeline_sends(scenario, run):
+    """An interleaved schedule on a Megatron-LM older than --overlap-p2p-communication blocks on its sends
+    (PIPELINE_SENDS_BLOCK); trainers that split their sends over the TP ranks without sequence parallelism say so
+    (PIPELINE_SCATTER_GATHER)."""
+    plan = scenario["parallelism"]
+    if plan.get("schedule") == "interleaved" and plan["pp"] > 1 and run["id"].startswith(PIPELINE_SENDS_BLOCK):
+        plan["pp_comm_overlap"] = False
+    if plan["pp"] > 1 and plan["tp"] > 1 and not plan["sp"] and run["id"].startswith(PIPELINE_SCATTER_GATHER):
+        plan["pp_scatter_gather"] = True
+
+
+def infer_megascale_block(scenario, run, assumed):
+    """MegaScale's rows: the parallel transformer block with its tensor-parallel overlap (MEGASCALE_ROWS)."""
+    if not run["id"].startswith(MEGASCALE_ROWS):
+        return
+    scenario["model"]["parallel_block"] = True
+    scenario["parallelism"]["tp_comm_overlap"] = True
+    assumed.append("MegaScale's parallel transformer block (sec. 3.1), its all-gather and reduce-scatter overlapped "
+                   "with the FFN linears (sec. 3.2)")
+    assumed.append("sliding-window attention's window not stated: full causal attention modelled")
+
+
 def infer_nemo_token_drop(scenario, run, assumed):
     """A NeMo performance-recipe Mixtral run routes with a padded capacity and without TP overlap."""
     if (run["id"].split("-")[0], run["model"].get("catalog_id")) not in NEMO_PERF_TOKEN_DROP:
@@ -970,7 +1060,7 @@ def infer_micro_batch(scenario, run, assumed):
     batch is one micro-batch: without a pipeline, gradient accumulation only saves activation memory. Such runs
     get one micro-batch per step; every other run without one gets 1 sequence per micro-batch."""
     p = run["parallelism"]
-    if p.get("micro_batch_size") is not None:
+    if p.get("micro_batch_size") is not None or sc21_script(run) is not None:
         return
     plan = scenario["parallelism"]
     batch = scenario["training"].get("global_batch")
@@ -1176,6 +1266,9 @@ def main():
             continue
         infer_sequence_parallel(scenario, filled, assumed)
         infer_interleaving(scenario, filled, chunk_layers, assumed)
+        infer_sc21_script(scenario, filled, assumed)
+        infer_pipeline_sends(scenario, filled)
+        infer_megascale_block(scenario, filled, assumed)
         infer_torchtitan_stages(scenario, filled, assumed)
         infer_recipe_layout(scenario, filled, assumed)
         infer_layout(scenario, filled, assumed)

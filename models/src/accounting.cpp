@@ -123,6 +123,13 @@ double ssd_forward_flop_per_token(const MambaDims& s) {
   return 2.0 * (s.groups * q * n + s.heads * q * per_head + 2.0 * s.heads * n * per_head);
 }
 
+double ssd_backward_flop_per_token(const MambaDims& s) {
+  const double q = s.chunk;
+  const double n = s.state;
+  const double per_head = s.head_dim;
+  return 2.0 * (3.0 * s.groups * q * n + 3.0 * s.heads * q * per_head + 5.0 * s.heads * n * per_head);
+}
+
 double ssd_hbm_bytes_per_token(const MambaDims& s) {
   const double states_per_token = s.inner() * s.state / s.chunk;
   return 12.0 * states_per_token + 8.0 * s.groups * s.chunk + 6.0 * s.inner() + 8.0 * s.groups * s.state;

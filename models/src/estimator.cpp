@@ -308,7 +308,7 @@ TrainingEstimate estimate_training(const TrainingJob& job, const Assumptions& a,
     double hop = 0;
     for (const auto& w : works) hop = std::max(hop, w.pp_hop.time_s());
     const double vpp = works.front().vpp;
-    const bool overlapped = overlap && overlaps_pipeline_sends(plan.schedule);
+    const bool overlapped = overlap && plan.overlaps_sends();
     b.pp_s = overlapped ? 2.0 * (plan.pp - 1.0) * vpp * hop : 2.0 * (M * vpp + plan.pp - 1.0) * hop;
   }
 

@@ -221,6 +221,7 @@ class LayerModel {
     const double cast = quantise_bytes_per_element(job_.training.precision);
     if (attention) attention_bytes += cast * T * (h + m_.heads * m_.v_head_dim() / t);
     double ssd_flop = 0;
+    double ssd_backward_flop = 0;
     if (mamba) {
       // Megatron-Core's MambaMixer, heads split over TP: in_proj (column-parallel) and out_proj (row-parallel); the
       // SSD scan (mamba_ssm's chunked kernels: products of chunk-sized tiles on the tensor cores, as FlashAttention
@@ -230,6 +231,7 @@ class LayerModel {
       const auto& s = *m_.mamba;
       a.gemm_s += hw_.gemm_s(T, s.in_proj_width() / t, h) + hw_.gemm_s(T, h, s.inner() / t);
       ssd_flop = ssd_forward_flop_per_token(s) * T / t;
+      ssd_backward_flop = ssd_backward_flop_per_token(s) * T / t;
       a.attention_s += hw_.attention_forward_s(ssd_flop);
       attention_bytes = norm_and_add + kBf16Bytes * T * (2.0 * s.conv_channels() + 3.0 * s.inner()) / t +
                         cast * T * (h + s.inner() / t) + ssd_hbm_bytes_per_token(s) * T / t;
@@ -315,7 +317,7 @@ class LayerModel {
     // twice the memory-bound traffic.
     out.attention_backward = {2.0 * a.gemm_s,
                               hw_.attention_backward_s(kAttentionBackwardFlopRatio * attention_flop +
-                                                       kSsdBackwardFlopRatio * ssd_flop),
+                                                       ssd_backward_flop),
                               2.0 * a.memory_s};
     out.ffn_backward = {2.0 * f.gemm_s, 0.0, 2.0 * f.memory_s};
     if (!job_.training.gradient_accumulation_fusion) {
@@ -649,7 +651,8 @@ StepWork build_step_work(const TrainingJob& job, const TopologySummary& topology
   w.peak_bf16_flop_per_s = machine.peak_bf16();
   w.offload_stall_s = offload_stall_s(job, w);
   if (plan.pp > 1) {
-    const double activation = kBf16Bytes * layers.tokens() * model.hidden / (plan.sp ? plan.tp : 1);
+    const bool split = plan.sp || plan.pp_scatter_gather;  // each TP rank sends its slice
+    const double activation = kBf16Bytes * layers.tokens() * model.hidden / (split ? plan.tp : 1);
     w.pp_hop = point_to_point(activation, machine.neighbour_link(plan.tp * plan.cp * plan.dp));
   }
 

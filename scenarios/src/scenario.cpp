@@ -118,6 +118,8 @@ nlohmann::json plan_to_json(const ParallelPlan& p) {
           {"tp_comm_overlap", p.tp_comm_overlap},
           {"dp_overlap", p.dp_overlap}};
   if (!p.tp_async_backward) j["tp_async_backward"] = false;
+  if (!p.pp_comm_overlap) j["pp_comm_overlap"] = false;
+  if (p.pp_scatter_gather) j["pp_scatter_gather"] = true;
   if (p.etp > 1) j["etp"] = p.etp;
   if (p.cp_algo != ContextParallelAlgo::ring) j["cp_algo"] = std::string(to_string(p.cp_algo));
   if (p.ep_comm_overlap) j["ep_comm_overlap"] = true;

@@ -75,6 +75,7 @@ class ScenarioParser {
   bool recompute_to_pick_ = false;
   bool vpp_given_ = false;
   bool dispatcher_given_ = false;
+  std::optional<bool> pp_comm_overlap_given_;  // parallelism.pp_comm_overlap as written
   bool vpp_to_pick_ = false;
   std::optional<std::int64_t> dp_given_;
   std::optional<double> tokens_given_;

@@ -263,6 +263,9 @@ void ScenarioParser::read_parallelism(JsonReader& root) {
   plan.tp_comm_overlap = p->boolean("tp_comm_overlap", Need::optional).value_or(false);
   plan.dp_overlap = p->boolean("dp_overlap", Need::optional).value_or(true);
   plan.tp_async_backward = p->boolean("tp_async_backward", Need::optional).value_or(true);
+  pp_comm_overlap_given_ = p->boolean("pp_comm_overlap", Need::optional);
+  plan.pp_comm_overlap = pp_comm_overlap_given_.value_or(true);
+  plan.pp_scatter_gather = p->boolean("pp_scatter_gather", Need::optional).value_or(false);
   plan.ep_comm_overlap = p->boolean("ep_comm_overlap", Need::optional).value_or(false);
   static const std::vector<std::string> kDispatchers{"deepep", "alltoall", "hybridep", "allgather"};
   const auto dispatcher = p->choice("moe_dispatcher", Need::optional, kDispatchers).value_or("deepep");

@@ -155,6 +155,12 @@ void ScenarioParser::check_plan() {
   if (plan.moe_capacity_factor > 0 && !model.moe) {
     problem("/parallelism/moe_capacity_factor", fmt::format("caps what each expert takes; {} is dense", model.name));
   }
+  if (pp_comm_overlap_given_.value_or(false) && plan.pp > 1 && !overlaps_pipeline_sends(plan.schedule)) {
+    problem("/parallelism/pp_comm_overlap",
+            fmt::format("runs pipeline sends behind computation in the interleaved and DualPipe schedules; \"{}\"'s "
+                        "sends block between passes",
+                        to_string(plan.schedule)));
+  }
   if (plan.ep_comm_overlap) {
     const std::string path = "/parallelism/ep_comm_overlap";
     switch (plan.expert_overlap_block()) {

@@ -178,7 +178,7 @@ class StepSimulation {
   void send(Device& d, int to, int direction);
 
   bool overlap() const { return in_.options.overlap; }
-  bool pp_overlap() const { return overlap() && overlaps_pipeline_sends(plan_.schedule); }
+  bool pp_overlap() const { return overlap() && plan_.overlaps_sends(); }
   // Gradients reduced behind the backward pass and parameters gathered ahead of the forward (the plan's
   // dp_overlap), or both on the critical path: after the pipeline flush and before the first forward.
   bool dp_overlap() const { return overlap() && plan_.dp_overlap; }

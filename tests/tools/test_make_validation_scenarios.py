@@ -119,6 +119,75 @@ class GradientsAfterFlush(unittest.TestCase):
             self.assertNotIn("dp_overlap", self.plan(run_id), run_id)
 
 
+class PipelineSends(unittest.TestCase):
+    def scenario(self, schedule="interleaved", tp=8, sp=False):
+        return {"parallelism": {"tp": tp, "pp": 8, "schedule": schedule, "sp": sp}}
+
+    def test_megatron_before_p2p_overlap_blocks_in_the_interleaved_schedule(self):
+        for run_id in ("korthikanti2022-175B-seqsel", "megascale2024-megatronlm-175b-3072gpu"):
+            s = self.scenario()
+            mvs.infer_pipeline_sends(s, {"id": run_id})
+            self.assertIs(s["parallelism"]["pp_comm_overlap"], False, run_id)
+        s = self.scenario(schedule="1f1b")  # blocks anyway: no key
+        mvs.infer_pipeline_sends(s, {"id": "korthikanti2022-1T-seqsel"})
+        self.assertNotIn("pp_comm_overlap", s["parallelism"])
+        for run_id in ("megascale2024-megascale-175b-3072gpu", "mcore-h100-weak-177B", "nemo2407-h100-x"):
+            s = self.scenario(sp=True)
+            mvs.infer_pipeline_sends(s, {"id": run_id})
+            self.assertNotIn("pp_comm_overlap", s["parallelism"], run_id)
+
+    def test_old_megatron_and_deepspeed_split_sends_over_tp_without_sp(self):
+        for run_id in ("megatron2021-gpt-145.6B", "bloom-176B-384xA100", "korthikanti2022-530B-fullrecompute"):
+            s = self.scenario(schedule="1f1b")
+            mvs.infer_pipeline_sends(s, {"id": run_id})
+            self.assertIs(s["parallelism"].get("pp_scatter_gather"), True, run_id)
+        for s, run_id in ((self.scenario(sp=True), "korthikanti2022-530B-seqsel"),  # sp splits them already
+                          (self.scenario(tp=1), "megatron2021-gpt-1.7B"),
+                          (self.scenario(), "mcore-h100-weak-177B")):
+            mvs.infer_pipeline_sends(s, {"id": run_id})
+            self.assertNotIn("pp_scatter_gather", s["parallelism"], run_id)
+
+
+class Sc21Script(unittest.TestCase):
+    def case(self, hidden, layers, pp):
+        s = {"parallelism": {"tp": 8, "pp": pp, "vpp": 1, "schedule": "1f1b", "zero": 1, "micro_batch": 1,
+                             "dp_overlap": False}}
+        r = {"id": "megatron2021-gpt-x", "model": {"hidden_size": hidden, "layers": layers}}
+        assumed = []
+        mvs.infer_sc21_script(s, r, assumed)
+        return s["parallelism"], assumed
+
+    def test_small_models_run_pytorch_ddp_with_large_micro_batches(self):
+        plan, assumed = self.case(2304, 24, 1)  # 1.7B: --micro-batch-size 16 --DDP-impl torch
+        self.assertEqual((plan["micro_batch"], plan["zero"], plan["gradients"]), (16, 0, "bf16"))
+        self.assertNotIn("dp_overlap", plan)
+        self.assertEqual(len(assumed), 1)
+
+    def test_large_models_interleave_with_local_ddp(self):
+        plan, _ = self.case(12288, 80, 8)  # 145.6B: 5 layers per virtual stage, 80 / 8 / 5 = 2 chunks
+        self.assertEqual((plan["micro_batch"], plan["vpp"], plan["schedule"]), (2, 2, "interleaved"))
+        self.assertIs(plan["dp_overlap"], False)
+        plan, _ = self.case(25600, 128, 64)  # 1T: no virtual stages
+        self.assertEqual((plan["micro_batch"], plan["vpp"], plan["schedule"]), (1, 1, "1f1b"))
+
+    def test_other_runs_left_alone(self):
+        s = {"parallelism": {"micro_batch": 1}}
+        mvs.infer_sc21_script(s, {"id": "korthikanti2022-x", "model": {"hidden_size": 12288}}, [])
+        self.assertEqual(s, {"parallelism": {"micro_batch": 1}})
+
+
+class MegascaleBlock(unittest.TestCase):
+    def test_megascale_rows_run_the_parallel_block_with_tp_overlap(self):
+        s, assumed = {"model": {}, "parallelism": {"tp_comm_overlap": False}}, []
+        mvs.infer_megascale_block(s, {"id": "megascale2024-megascale-175b-3072gpu"}, assumed)
+        self.assertIs(s["model"]["parallel_block"], True)
+        self.assertIs(s["parallelism"]["tp_comm_overlap"], True)
+        self.assertEqual(len(assumed), 2)
+        s = {"model": {}, "parallelism": {"tp_comm_overlap": False}}
+        mvs.infer_megascale_block(s, {"id": "megascale2024-megatronlm-175b-3072gpu"}, [])
+        self.assertEqual(s, {"model": {}, "parallelism": {"tp_comm_overlap": False}})
+
+
 class InferMicroBatch(unittest.TestCase):
     def case(self, pp=1, overlap="--overlap-grad-reduce --overlap-param-gather", mbs=None, dp=48, batch=192):
         s = {"model": {"layers": 48}, "cluster": {"chip": "h100-sxm", "chips": 8 * pp * dp},

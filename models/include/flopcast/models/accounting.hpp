@@ -43,6 +43,12 @@ double routed_params(const ModelArch& model, const ParamCounts& params, LayerKin
 // (H Q P), the chunk states B^T x (H N P) and their read-out C h (H N P); 2 FLOPs per multiply-add. The projections
 // are GEMMs with parameters, counted with them.
 double ssd_forward_flop_per_token(const MambaDims& mamba);
+// Backward FLOPs per token of the same scan, as mamba_ssm's backward runs it (ssd_combined.py,
+// _mamba_chunk_scan_combined_bwd): it recomputes C B^T (G Q N) and the chunk states (H N P), then the gradient
+// kernels: of the states through the read-out (H N P), of x through the masked product and the states (H Q P + H N P),
+// of B through the states (H N P), of C through the read-out (H N P), of C B^T (H Q P), of B and C through C B^T
+// (2 G Q N), and of the decays (ddAcs: H Q P). 2 (3 G Q N + 3 H Q P + 5 H N P), about 2.7 times the forward.
+double ssd_backward_flop_per_token(const MambaDims& mamba);
 
 // HBM bytes per token of one Mamba-2 layer's SSD scan forward, as mamba_ssm's chunked kernels move them
 // (ssd_combined.py, _mamba_chunk_scan_combined_fwd: five kernels, their intermediates through HBM): the chunk states

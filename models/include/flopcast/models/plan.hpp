@@ -62,7 +62,8 @@ double saved_gemm_input_bytes(Precision precision);
 double quantise_bytes_per_element(Precision precision);
 // Whether a schedule runs its pipeline sends behind computation: the interleaved and DualPipe schedules do; 1F1B and
 // GPipe exchange activations and gradients synchronously between passes (Megatron's send_forward_recv_backward waits
-// for its requests; DeepSpeed's pipeline engine sends in line). Every tier follows it.
+// for its requests; DeepSpeed's pipeline engine sends in line). Every tier follows it, through
+// ParallelPlan::overlaps_sends (a plan may turn the overlap off: pp_comm_overlap).
 bool overlaps_pipeline_sends(Schedule schedule);
 
 // What selective recomputation redoes in the backward instead of storing, by Megatron-Core's --recompute-modules
@@ -121,6 +122,15 @@ struct ParallelPlan {
   // LinearWithGradAccumulationAndAsyncCommunication, Transformer Engine's Linear with async_op). false: every
   // backward collective blocks (PyTorch's TP, Megatron-LM 2021).
   bool tp_async_backward = true;
+  // Megatron's --overlap-p2p-communication: the schedules that can run their pipeline sends behind computation
+  // (interleaved, DualPipe) do so. false: every send blocks until it completes, as 1F1B's do (Megatron-LM before
+  // commit f9283c5a of 2023-05-31 waited on each batched isend/irecv, then called torch.cuda.synchronize()).
+  bool pp_comm_overlap = true;
+  // Without sequence parallelism, each TP rank sends only its 1/tp slice of the activation (or gradient) to the next
+  // stage, which all-gathers it over the TP group (Megatron-LM's scatter_gather_tensors_in_pipeline, on from
+  // 2021-02-16 until Megatron-Core; DeepSpeed's partitioned pipeline tensors). The all-gather inside the node is not
+  // timed (tens of microseconds over NVLink against the inter-node send). With sp the activations are split already.
+  bool pp_scatter_gather = false;
   // Megatron's --overlap-moe-expert-parallel-comm (combined 1F1B): each steady-state forward runs with an earlier
   // micro-batch's backward and their expert all-to-alls hide behind each other's kernels; one more warm-up forward.
   // Interleaved schedule or pp 1.
@@ -179,6 +189,8 @@ struct ParallelPlan {
     return ExpertOverlapBlock::none;
   }
   bool can_overlap_expert_comm() const { return expert_overlap_block() == ExpertOverlapBlock::none; }
+  // Whether the pipeline sends run behind computation: the schedule can (overlaps_pipeline_sends) and the plan lets it.
+  bool overlaps_sends() const { return pp_comm_overlap && overlaps_pipeline_sends(schedule); }
   // Groups that each hold a full copy of the ZeRO states (hybrid sharding; 1 without it).
   int shard_replicas() const { return std::max(1, dp * cp / dense_shards()); }
   // Ranks the routed experts' states shard over: the expert-data-parallel ranks (tp x cp x dp / ep), split into the

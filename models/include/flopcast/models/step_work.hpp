@@ -178,8 +178,5 @@ DataType gemm_data_type(const TrainingJob& job);
 // FlashAttention's backward recomputes the scores and computes dQ, dK, dV: 2.5x the forward matmul FLOPs
 // (Dao 2023, FlashAttention-2, section 3.2: 5 matmuls in the backward against 2 in the forward).
 inline constexpr double kAttentionBackwardFlopRatio = 2.5;
-// The SSD scan's backward (Mamba-2): the gradients of both operands of each of the forward's chunk products, about
-// twice its FLOPs; the chunk states are recomputed inside it (an estimate: mamba_ssm publishes no FLOP count).
-inline constexpr double kSsdBackwardFlopRatio = 2.0;
 
 }  // namespace flopcast
