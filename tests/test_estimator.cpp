@@ -602,6 +602,27 @@ TEST_CASE("ring attention merges its steps through HBM, and its kernels each cov
              WithinRel(fill(8192.0) / fill(2048.0), 1e-9));
 }
 
+TEST_CASE("unfused RoPE moves Q and K through HBM five times as often as the fused kernel", "[models][estimator]") {
+  auto json = nlohmann::json::parse(R"({
+    "model": "llama3-8b",
+    "cluster": {"chip": "h100-sxm", "chips": 8},
+    "parallelism": {"dp": 8},
+    "training": {"seq_len": 8192, "global_batch": 8, "tokens": 1e9}})");
+  const auto topology = build_topology(topology_spec(test::scenario_from(json).job.cluster));
+  const auto fused = build_step_work(test::scenario_from(json).job, topology, assumptions());
+  json["training"]["rope_fusion"] = false;
+  const auto unfused = build_step_work(test::scenario_from(json).job, topology, assumptions());
+  const double rate = test::catalogs().hardware.find_chip("h100-sxm")->hbm_bandwidth.value *
+                      assumptions().kernel("hopper").memory_bound;
+  // Fused: read and write Q and K once, 2 x 2 bytes x 8,192 tokens x (32 + 8 heads) x 128 = 167,772,160 bytes a
+  // layer; unfused five times that, 4 x 167,772,160 = 671,088,640 bytes more in the forward and twice that in the
+  // backward.
+  CHECK_THAT(unfused.dense.attention_forward.memory_s - fused.dense.attention_forward.memory_s,
+             WithinRel(671088640.0 / rate, 1e-9));
+  CHECK_THAT(unfused.dense.attention_backward.memory_s - fused.dense.attention_backward.memory_s,
+             WithinRel(2.0 * 671088640.0 / rate, 1e-9));
+}
+
 TEST_CASE("gpt-oss's clamped activation and expert biases cost element-wise passes unless the expert MLP is fused",
           "[models][estimator]") {
   auto json = nlohmann::json::parse(R"({

@@ -131,6 +131,13 @@ SC21_TABLE1_SCRIPT = {
     20480: (1, "local", 1),
     25600: (1, "local", None),
 }
+# Catalog models whose rotary embedding Megatron-Core applies unfused (training.rope_fusion false): gpt-oss's YaRN
+# (factor 32, yarn_mscale unset) scales the rotary terms by mscale = 0.1 ln 32 + 1 = 1.35, and
+# megatron/core/models/common/embeddings/rope_utils.py (apply_rotary_pos_emb) falls back to the unfused
+# _apply_rotary_pos_emb_bshd whenever mscale is not 1, whatever apply_rope_fusion says (Megatron-Core 458c8d0 and
+# later, as Megatron-Bridge 0.5 pins it).
+MEGATRON_UNFUSED_ROPE_MODELS = ("gpt-oss-120b",)
+MEGATRON_TRAINERS = ("mcore", "nemo", "mbridge")
 # MegaScale (Jiang et al. 2024, sec. 3.1-3.2 and Table 3): its rows run the parallel transformer block, whose one
 # all-gather and one reduce-scatter per layer MegaScale fuses into the FFN path's linears in pipelined chunks
 # (tensor-parallel overlap), with pipeline and data-parallel overlap. Its sliding-window attention's window is not
@@ -687,6 +694,15 @@ def infer_pipeline_sends(scenario, run):
         plan["pp_comm_overlap"] = False
     if plan["pp"] > 1 and plan["tp"] > 1 and not plan["sp"] and run["id"].startswith(PIPELINE_SCATTER_GATHER):
         plan["pp_scatter_gather"] = True
+
+
+def infer_rope_fusion(scenario, run, assumed):
+    """Megatron-Core runs of a model whose rotary scale is not 1 apply RoPE unfused (MEGATRON_UNFUSED_ROPE_MODELS)."""
+    if not run["id"].startswith(MEGATRON_TRAINERS) or run["model"].get("catalog_id") not in MEGATRON_UNFUSED_ROPE_MODELS:
+        return
+    scenario["training"]["rope_fusion"] = False
+    assumed.append("rotary embedding unfused: Megatron-Core falls back from its fused RoPE whenever YaRN's mscale is "
+                   "not 1 (gpt-oss: 1.35)")
 
 
 def infer_megascale_block(scenario, run, assumed):
@@ -1269,6 +1285,7 @@ def main():
         infer_sc21_script(scenario, filled, assumed)
         infer_pipeline_sends(scenario, filled)
         infer_megascale_block(scenario, filled, assumed)
+        infer_rope_fusion(scenario, filled, assumed)
         infer_torchtitan_stages(scenario, filled, assumed)
         infer_recipe_layout(scenario, filled, assumed)
         infer_layout(scenario, filled, assumed)

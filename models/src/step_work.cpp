@@ -214,7 +214,10 @@ class LayerModel {
     // over the layer's activation against 10, 3 per block.
     const double norm_and_add = kBf16Bytes * T * h / replicated * (m_.parallel_block ? 3.0 : 2.0 + 3.0);
     double attention_bytes = 0;
-    if (attention) attention_bytes = norm_and_add + 2.0 * kBf16Bytes * T * (m_.heads + kv_heads) * rope_dim / t;
+    const double rope_passes = job_.training.rope_fusion ? 1.0 : kRopeUnfusedPasses;
+    if (attention) {
+      attention_bytes = norm_and_add + rope_passes * 2.0 * kBf16Bytes * T * (m_.heads + kv_heads) * rope_dim / t;
+    }
     double ffn_bytes = ffn ? norm_and_add : 0.0;
     const bool fp8 = job_.training.precision == Precision::fp8;
     // Quantisation of GEMM inputs (fp8, MXFP8, NVFP4), bytes per element through HBM.

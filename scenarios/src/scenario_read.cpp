@@ -401,6 +401,7 @@ void ScenarioParser::read_training(JsonReader& root) {
   training.full_iteration_graph =
       t->choice("cuda_graphs", Need::optional, kGraphs).value_or("none") == "full_iteration";
   training.fused_expert_mlp = t->boolean("fused_expert_mlp", Need::optional).value_or(false);
+  training.rope_fusion = t->boolean("rope_fusion", Need::optional).value_or(true);
   training.gradient_accumulation_fusion = t->boolean("gradient_accumulation_fusion", Need::optional).value_or(true);
   static const std::vector<std::string> kLosses{"fused", "pytorch"};
   training.pytorch_cross_entropy = t->choice("cross_entropy", Need::optional, kLosses).value_or("fused") == "pytorch";

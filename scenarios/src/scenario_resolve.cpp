@@ -273,6 +273,7 @@ nlohmann::json ScenarioParser::resolved_json() const {
     if (t.full_iteration_graph) out["training"]["cuda_graphs"] = "full_iteration";
     if (t.pytorch_cross_entropy) out["training"]["cross_entropy"] = "pytorch";
     if (t.fused_expert_mlp) out["training"]["fused_expert_mlp"] = true;
+    if (!t.rope_fusion) out["training"]["rope_fusion"] = false;
     if (!t.gradient_accumulation_fusion) out["training"]["gradient_accumulation_fusion"] = false;
   }
   const auto& c = j.costs;

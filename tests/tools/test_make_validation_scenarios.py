@@ -176,6 +176,19 @@ class Sc21Script(unittest.TestCase):
         self.assertEqual(s, {"parallelism": {"micro_batch": 1}})
 
 
+class RopeFusion(unittest.TestCase):
+    def test_megatron_runs_of_yarn_scaled_models_apply_rope_unfused(self):
+        s, assumed = {"training": {}}, []
+        mvs.infer_rope_fusion(s, {"id": "mbridge2608-gb200-x", "model": {"catalog_id": "gpt-oss-120b"}}, assumed)
+        self.assertIs(s["training"]["rope_fusion"], False)
+        self.assertEqual(len(assumed), 1)
+        for run in ({"id": "mbridge2608-gb200-x", "model": {"catalog_id": "qwen3-30b-a3b"}},
+                    {"id": "torchtitan-x", "model": {"catalog_id": "gpt-oss-120b"}}):
+            s = {"training": {}}
+            mvs.infer_rope_fusion(s, run, [])
+            self.assertEqual(s, {"training": {}})
+
+
 class MegascaleBlock(unittest.TestCase):
     def test_megascale_rows_run_the_parallel_block_with_tp_overlap(self):
         s, assumed = {"model": {}, "parallelism": {"tp_comm_overlap": False}}, []

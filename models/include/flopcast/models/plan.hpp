@@ -231,6 +231,11 @@ struct TrainingSetup {
   // Engine's op fuser with the CuTe fused grouped MLP, MXFP8 or NVFP4 on Blackwell); otherwise Megatron-Core runs a
   // clamped activation and the FC2 bias as separate element-wise passes.
   bool fused_expert_mlp = false;
+  // Rotary embeddings of Q and K in one fused kernel (Megatron-Core's apply_rope_fusion, Transformer Engine's
+  // fused RoPE): read and write once. false: Megatron-Core's unfused _apply_rotary_pos_emb_bshd, which it falls back
+  // to whenever the rotary scale mscale is not 1 (YaRN, gpt-oss): x cos, the rotated half (negate, concatenate),
+  // x sin and their sum, kRopeUnfusedPasses times the fused kernel's traffic.
+  bool rope_fusion = true;
   // Each weight-gradient GEMM accumulates into the main gradient in its epilogue (Megatron's
   // gradient_accumulation_fusion, Transformer Engine's default). Without it (`--no-gradient-accumulation-fusion`) the
   // GEMM writes a bf16 gradient that a separate kernel adds to the main gradient, every micro-batch.

@@ -178,5 +178,9 @@ DataType gemm_data_type(const TrainingJob& job);
 // FlashAttention's backward recomputes the scores and computes dQ, dK, dV: 2.5x the forward matmul FLOPs
 // (Dao 2023, FlashAttention-2, section 3.2: 5 matmuls in the backward against 2 in the forward).
 inline constexpr double kAttentionBackwardFlopRatio = 2.5;
+// Megatron-Core's unfused RoPE (rope_utils.py, _apply_rotary_pos_emb_bshd) against the fused kernel's one read and one
+// write of Q and K: t * cos (read, write), rotate_half's negated half and concatenation (read 1.5, write 1.5), * sin
+// (read, write) and the sum (read 2, write 1): 10 element passes against 2.
+inline constexpr double kRopeUnfusedPasses = 5.0;
 
 }  // namespace flopcast
