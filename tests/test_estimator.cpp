@@ -192,7 +192,8 @@ TEST_CASE("the 1F1B bubble is the other stages' times and interleaving divides i
   CHECK(flat.breakdown.bubble_s == 0.0);
 }
 
-TEST_CASE("blocking pipeline sends expose every hop, and split sends carry 1/tp of the activation", "[models][estimator]") {
+TEST_CASE("blocking pipeline sends expose every hop, and split sends carry 1/tp of the activation",
+          "[models][estimator]") {
   const auto topology = build_topology(topology_spec(llama70b(R"({"tp": 4, "pp": 4})").job.cluster));
   const auto hop = [&](const Scenario& s) { return build_step_work(s.job, topology, assumptions()).pp_hop; };
   // tp 4, pp 4, vpp 5, dp 4: M = 128 / 4 = 32. Overlapped, only the fill and drain chains are exposed:

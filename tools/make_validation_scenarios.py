@@ -698,7 +698,8 @@ def infer_pipeline_sends(scenario, run):
 
 def infer_rope_fusion(scenario, run, assumed):
     """Megatron-Core runs of a model whose rotary scale is not 1 apply RoPE unfused (MEGATRON_UNFUSED_ROPE_MODELS)."""
-    if not run["id"].startswith(MEGATRON_TRAINERS) or run["model"].get("catalog_id") not in MEGATRON_UNFUSED_ROPE_MODELS:
+    model = run["model"].get("catalog_id")
+    if not run["id"].startswith(MEGATRON_TRAINERS) or model not in MEGATRON_UNFUSED_ROPE_MODELS:
         return
     scenario["training"]["rope_fusion"] = False
     assumed.append("rotary embedding unfused: Megatron-Core falls back from its fused RoPE whenever YaRN's mscale is "
