@@ -118,7 +118,10 @@ PIPELINE_SCATTER_GATHER = ("megatron2021", "korthikanti2022", "megascale2024-meg
 # all-reduce runs behind the backward; local: Megatron's, all-reduced after the pipeline flush) and layers per virtual
 # pipeline stage (--num-layers-per-virtual-pipeline-stage: the interleaved schedule), all with --fp16 and no
 # --accumulate-allreduce-grads-in-fp32 (gradients reduced in fp16, 2 bytes) and no distributed optimizer (ZeRO 0: it
-# came to Megatron-LM in 2022).
+# came to Megatron-LM in 2022). Nor had Megatron-LM gradient-accumulation fusion yet (commit 83b1e42f, 2022-02-13):
+# its local DDP added each micro-batch's weight gradients to the main gradient in a hook (param.main_grad.add_,
+# megatron/model/distributed.py at 2021-04), PyTorch's DDP copied them into its buckets
+# (training.gradient_accumulation_fusion false).
 SC21_TABLE1_SCRIPT = {
     2304: (16, "torch", None),
     3072: (16, "torch", None),
@@ -670,8 +673,10 @@ def infer_sc21_script(scenario, run, assumed):
     plan["micro_batch"] = micro_batch
     plan["zero"] = 0
     plan["gradients"] = "bf16"
+    scenario["training"]["gradient_accumulation_fusion"] = False
     settings = [f"micro-batch {micro_batch}", "fp16 gradients reduced in fp16 (2 bytes, as flopcast's bf16)",
-                "no distributed optimizer (zero 0)"]
+                "no distributed optimizer (zero 0)",
+                "no gradient-accumulation fusion (Megatron-LM had none before February 2022)"]
     if ddp == "torch":
         plan.pop("dp_overlap", None)
         settings.append("PyTorch DDP (gradient all-reduce behind the backward)")

@@ -151,10 +151,11 @@ class PipelineSends(unittest.TestCase):
 class Sc21Script(unittest.TestCase):
     def case(self, hidden, layers, pp):
         s = {"parallelism": {"tp": 8, "pp": pp, "vpp": 1, "schedule": "1f1b", "zero": 1, "micro_batch": 1,
-                             "dp_overlap": False}}
+                             "dp_overlap": False}, "training": {}}
         r = {"id": "megatron2021-gpt-x", "model": {"hidden_size": hidden, "layers": layers}}
         assumed = []
         mvs.infer_sc21_script(s, r, assumed)
+        self.assertIs(s["training"]["gradient_accumulation_fusion"], False)  # fused only from 2022-02
         return s["parallelism"], assumed
 
     def test_small_models_run_pytorch_ddp_with_large_micro_batches(self):
