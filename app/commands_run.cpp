@@ -31,8 +31,8 @@ std::string plan_text(const TrainingJob& job) {
   if (p.vpp > 1) text += fmt::format(", vpp {}", p.vpp);
   if (p.sp) text += ", sp";
   text += fmt::format(", {} schedule, zero {}, recompute {}, micro-batch {}, {}", to_string(p.schedule), p.zero,
-                      to_string(p.recompute), p.micro_batch, to_string(job.training.precision));
-  if (p.pp > 1 && !p.pp_comm_overlap && overlaps_pipeline_sends(p.schedule)) text += ", pipeline sends blocking";
+                      recompute_text(p), p.micro_batch, to_string(job.training.precision));
+  if (p.sends_block()) text += ", pipeline sends blocking";
   if (p.gradient_bytes < 4.0) text += ", bf16 gradients";
   if (p.moe_capacity_factor > 0) text += fmt::format(", experts padded to capacity {:g}", p.moe_capacity_factor);
   if (p.offload_activation_layers > 0) {
@@ -244,7 +244,7 @@ void print_comparison(const std::vector<Scenario>& scenarios, const std::vector<
          return fmt::format("{}/{}/{}/{}", p.tp, p.pp, p.dp, p.ep);
        }},
       {"recompute",
-       [](const Scenario& s, const TrainingEstimate&) { return std::string(to_string(s.job.plan.recompute)); }},
+       [](const Scenario& s, const TrainingEstimate&) { return recompute_text(s.job.plan); }},
       {"precision", [](const Scenario& s, const TrainingEstimate&) { return std::string(to_string(s.job.training.precision)); }},
       {"step time", [](const Scenario&, const TrainingEstimate& e) { return seconds(e.step_time_s); }},
       {"tokens/s per chip", [](const Scenario&, const TrainingEstimate& e) { return count(e.tokens_per_s_per_chip); }},

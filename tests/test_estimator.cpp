@@ -254,6 +254,43 @@ TEST_CASE("fp8 is faster than bf16 on Hopper and full recompute is slower and li
   CHECK(full.hfu > full.mfu);
 }
 
+TEST_CASE("block recomputation redoes the first layers of each stage and keeps the others' activations",
+          "[models][estimator]") {
+  // Llama 3 70B's 80 layers on one stage (tp 8 with SP, dp 8), one micro-batch in flight.
+  auto s = llama70b(R"({"tp": 8, "pp": 1, "sp": true})");
+  const auto none = estimate_training(s.job, assumptions());
+  s.job.plan.recompute = Recompute::full;
+  const auto full = estimate_training(s.job, assumptions());
+  s.job.plan.recompute_layers = 5;
+  const auto block = estimate_training(s.job, assumptions());
+  // Compute: 5 of the 80 layers' forwards again, 5/80 of full recomputation's extra.
+  CHECK_THAT(block.breakdown.compute_s() - none.breakdown.compute_s(),
+             WithinRel(5.0 / 80.0 * (full.breakdown.compute_s() - none.breakdown.compute_s()), 1e-9));
+  CHECK_THAT(block.hardware_flops_per_token - block.flops.model,
+             WithinRel(5.0 / 80.0 * (full.hardware_flops_per_token - full.flops.model), 1e-9));
+  // Memory: the 75 layers it does not redo keep all their activations instead of their input alone.
+  auto plain = s.job.plan;
+  plain.recompute = Recompute::none;
+  const double kept = activation_bytes_per_layer(s.job.model, false, plain, s.job.training);
+  const double input = activation_bytes_per_layer(s.job.model, false, s.job.plan, s.job.training);
+  CHECK_THAT(block.memory.activations_bytes - full.memory.activations_bytes, WithinRel(75.0 * (kept - input), 1e-9));
+  // As many layers as the stage has, or more: every layer, as the uniform method.
+  s.job.plan.recompute_layers = 80;
+  CHECK(estimate_training(s.job, assumptions()).step_time_s == full.step_time_s);
+  s.job.plan.recompute_layers = 200;
+  CHECK(estimate_training(s.job, assumptions()).memory.activations_bytes == full.memory.activations_bytes);
+}
+
+TEST_CASE("master weights kept as a residual of the bf16 weight take 2 bytes instead of 4", "[models][estimator]") {
+  auto s = llama70b(R"({"tp": 8, "pp": 1, "sp": true, "zero": 0})");
+  const auto fp32 = estimate_training(s.job, assumptions());
+  s.job.plan.master_weight_bytes = 2.0;
+  const auto residual = estimate_training(s.job, assumptions());
+  // Adam's state per parameter: 4 (master) + 2 x 4 (moments) = 12 bytes, against 2 + 8 = 10.
+  CHECK_THAT(residual.memory.optimizer_bytes, WithinRel(fp32.memory.optimizer_bytes * 10.0 / 12.0, 1e-12));
+  CHECK(residual.step_time_s == fp32.step_time_s);
+}
+
 TEST_CASE("energy and ownership cost and worked by hand", "[models][estimator]") {
   // One node of 8 H100, no scale-out network. Facility power = PUE x (8 x 700 W x 0.8 + host power).
   auto s = test::scenario_from(nlohmann::json::parse(R"({

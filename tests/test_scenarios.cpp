@@ -139,6 +139,22 @@ TEST_CASE("validation names the file and the JSON path and what was expected", "
     CHECK(only_problem(json) ==
           "/parallelism/recompute_modules: lists what selective recomputation redoes; recompute is \"per_op\"");
     json = base();
+    json["parallelism"]["recompute"] = "selective";
+    json["parallelism"]["recompute_layers"] = 2;
+    CHECK(only_problem(json) == "/parallelism/recompute_layers: counts the layers of each stage that full "
+                                "recomputation redoes (Megatron's block method); needs \"recompute\": \"full\", got "
+                                "\"selective\"");
+    json["parallelism"]["recompute"] = "full";
+    json["parallelism"]["recompute_layers"] = 0;
+    CHECK(only_problem(json).find("/parallelism/recompute_layers: ") == 0);
+    json["parallelism"]["recompute_layers"] = 2;
+    json["parallelism"]["master_weights"] = "bf16_residual";
+    const auto block = test::scenario_from(json);
+    CHECK(block.job.plan.recompute_layers == 2);
+    CHECK(block.job.plan.master_weight_bytes == 2.0);
+    CHECK(block.resolved.at("parallelism").at("recompute_layers") == 2);
+    CHECK(block.resolved.at("parallelism").at("master_weights") == "bf16_residual");
+    json = base();
     json["training"]["flash_attention"] = false;
     json["training"]["attention_kernel"] = "flash2";
     CHECK(only_problem(json) ==

@@ -111,6 +111,23 @@ TEST_CASE("ZB-H1 shortens 1F1B's step at both tiers, which agree as 1F1B's do", 
   CHECK_THAT(zb_two, WithinRel(zb_one, 0.05));
 }
 
+TEST_CASE("block recomputation redoes the first layers of each stage at tier 2 as at tier 1", "[sim][tiers]") {
+  // Llama-3-70B on 64 H100, tp 8, pp 4 (20 layers a stage): the first 5 of each stage's layers recomputed.
+  auto none = llama70b_64(R"({"tp": 8, "pp": 4, "sp": true})");
+  auto full = llama70b_64(R"({"tp": 8, "pp": 4, "sp": true, "recompute": "full"})");
+  auto block = llama70b_64(R"({"tp": 8, "pp": 4, "sp": true, "recompute": "full", "recompute_layers": 5})");
+  SimOptions options;
+  options.whole_run = false;
+  const auto compute = [&](const Scenario& s) { return simulate_scenario(s, catalogs(), options).estimate; };
+  const auto none_two = compute(none);
+  const auto full_two = compute(full);
+  const auto block_two = compute(block);
+  // The busiest device's compute: 5 of its 20 layers' forwards again, a quarter of full recomputation's extra.
+  CHECK_THAT(block_two.breakdown.compute_s() - none_two.breakdown.compute_s(),
+             WithinRel(0.25 * (full_two.breakdown.compute_s() - none_two.breakdown.compute_s()), 1e-6));
+  CHECK_THAT(block_two.step_time_s, WithinRel(estimate_training(block.job, catalogs().assumptions).step_time_s, 0.04));
+}
+
 TEST_CASE("tier 2 runs the backward's column-parallel TP collectives beside the GEMMs without userbuffers",
           "[sim][tiers]") {
   // Llama-3-70B on 64 H100, tp 8 with SP, no userbuffers overlap. Blocking, a layer's forward exposes F of TP time and

@@ -192,16 +192,27 @@ EXPERTS_SPLIT_OVER_TP = ("mindspeed24",)
 # MindSpeed's own --gemm-gradient-accumulation-fusion: every weight gradient is written in bf16 and added to the fp32
 # main gradient by a separate kernel each micro-batch. Read at the commit each record names (1ea3922 for the Oct 2024
 # table); mixtral/pretrain_mixtral_8x7b_ptd.sh keeps Megatron's fused default, and the 2026 qwen3_moe script passes
-# --gemm-gradient-accumulation-fusion.
+# --gemm-gradient-accumulation-fusion. The Llama 2 7B and 13B packing scripts of the March 2025 table (506c93e) keep
+# the fused default too: the flag left them with commits d77ddc5e and f477d2e8 (Nov and Dec 2024).
 UNFUSED_GRADIENT_ACCUMULATION_SCRIPTS = (
     "examples/mcore/llama2/pretrain_llama2_70b_ptd.sh",
     "examples/mcore/llama31/pretrain_llama31_8b_128k_ptd.sh",
     "examples/gpt3/pretrain_gpt3_175B_ptd.sh",
     "examples/mcore/qwen2_moe/pretrain_qwen2_57b_a14b_4K_ptd.sh",
     "examples/mcore/deepseek2/pretrain_deepseek2_60b_8k_ptd.sh",
-    "examples/mcore/llama2/pretrain_llama2_7b_pack_ptd.sh",
+)
+# MindSpeed-LLM example scripts that pass --reuse-fp32-param (read at the commit each record names): the optimizer's
+# fp32 master weight kept as the bf16 weight plus a 16-bit residual (parallelism.master_weights "bf16_residual";
+# MindSpeed docs/features/reuse-fp32-param.md).
+REUSE_FP32_PARAM_SCRIPTS = (
+    "examples/mcore/deepseek2/pretrain_deepseek2_60b_8k_ptd.sh",
     "examples/mcore/llama2/pretrain_llama2_13b_pack_ptd.sh",
 )
+# MindSpeed-LLM's October 2024 table (README at 1ea3922, the note under it) was measured with MC2 on: the fused
+# matmul-and-collective kernels that run the tensor-parallel all-gather and reduce-scatter inside the GEMMs, which its
+# scripts pass (--use-mc2) and its code turned off unless a user re-enabled it. Its runs with tensor parallelism (and
+# SP, which MC2 needs) overlap their TP collectives as Transformer Engine's userbuffers do.
+MC2_TABLES = ("mindspeed2410",)
 # MindSpeed-LLM example scripts that pass --moe-token-dispatcher-type allgather (read at the commit each record names):
 # Megatron-Core's all-gather dispatcher as MindSpeed patches it (parallelism.moe_dispatcher "allgather"). The 2026
 # qwen3_moe script passes alltoall_seq, the Mixtral one runs no expert parallelism.
@@ -434,6 +445,13 @@ def build_model(run, assumed):
     else:
         model["ffn"] = or_default(m.get("ffn_size"), 4 * m["hidden_size"])
     return model
+
+
+def block_recompute_layers(text):
+    """Megatron's block method as a record states it ("full, block, 1 layer"): the layers of each pipeline stage
+    that full recomputation redoes (parallelism.recompute_layers), or None (every layer: the uniform method)."""
+    match = re.search(r"\bblock\b\D*(\d+)\s+layers?\b", (text or "").lower())
+    return int(match.group(1)) if match else None
 
 
 def recompute_mode(text):
@@ -814,6 +832,24 @@ def infer_gradient_accumulation(scenario, run, assumed):
                        f"the main gradient by a separate kernel)")
 
 
+def infer_script_memory(scenario, run, assumed):
+    """A run whose launch script keeps the master weights as a residual of the bf16 weights."""
+    reuse = [s for s in launch_scripts(run) if s in REUSE_FP32_PARAM_SCRIPTS]
+    if reuse:
+        scenario["parallelism"]["master_weights"] = "bf16_residual"
+        assumed.append(f"master weights not published: the bf16 weight plus a 16-bit residual, as the example script "
+                       f"{reuse[0]} passes --reuse-fp32-param")
+
+
+def infer_mc2(scenario, run, assumed):
+    """MindSpeed's MC2 on the runs of a table measured with it: TP collectives fused into the GEMMs."""
+    plan = scenario["parallelism"]
+    if run["id"].startswith(MC2_TABLES) and (plan.get("tp") or 1) > 1 and plan.get("sp"):
+        plan["tp_comm_overlap"] = True
+        assumed.append("tensor-parallel overlap: MC2 (the collectives fused into the GEMMs), with which the README "
+                       "states the table was measured; counted as Transformer Engine's userbuffers overlap")
+
+
 def infer_script_dispatcher(scenario, run, assumed):
     """A MoE run whose launch script picks Megatron-Core's all-gather token dispatcher."""
     allgather = [s for s in launch_scripts(run) if s in ALLGATHER_DISPATCHER_SCRIPTS]
@@ -925,6 +961,8 @@ def build_parallelism(run):
     # defaults used; Megatron-Bridge runs take their recipe's modules instead (infer_recipe_recompute).
     stated = p.get("activation_recompute")
     plan["recompute"] = recompute_mode(stated) if stated else "auto"
+    if plan["recompute"] == "full" and block_recompute_layers(stated):
+        plan["recompute_layers"] = block_recompute_layers(stated)
     plan["tp_comm_overlap"] = run["id"].startswith(TE_COMM_OVERLAP)
     if tp > 1 and run["id"].startswith(TP_BACKWARD_BLOCKS):
         plan["tp_async_backward"] = False
@@ -1309,6 +1347,8 @@ def main():
         infer_gradient_precision(scenario, filled, assumed)
         infer_gradient_accumulation(scenario, filled, assumed)
         infer_script_dispatcher(scenario, filled, assumed)
+        infer_script_memory(scenario, filled, assumed)
+        infer_mc2(scenario, filled, assumed)
         infer_expert_tensor_parallel(scenario, filled, assumed)
         infer_network(scenario, filled, assumed)
         infer_micro_batch(scenario, filled, assumed)

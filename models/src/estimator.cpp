@@ -57,14 +57,25 @@ void add(StageTimes& total, const StageTimes& part, double weight) {
   total.weight_s += weight * part.weight_s;
 }
 
+// The share of the model's layers that full recomputation redoes: all of them with the uniform method, the first
+// recompute_layers of each virtual stage with the block method.
+double full_recompute_share(const ModelArch& model, const ParallelPlan& plan) {
+  if (plan.recompute != Recompute::full || plan.recompute_layers == 0 || model.layers <= 0) return 1.0;
+  int redone = 0;
+  for (const auto& stage : stage_layouts(model, plan, plan.pp * plan.chunks_per_device())) {
+    for (const auto kind : kLayerKinds) redone += fully_recomputed_layers(stage, kind, plan);
+  }
+  return static_cast<double>(redone) / model.layers;
+}
+
 // One micro-batch through one virtual stage: forward and backward, with exposed communication.
 StageTimes chunk_times(const TrainingJob& job, const StageLayout& layout, const StepWork& w, const Assumptions& a,
                        bool overlap) {
   const auto& plan = job.plan;
   StageTimes stage;
   const double tp_exposed = overlap && plan.tp_comm_overlap ? 1.0 - a.tp_overlap_hidden_fraction : 1.0;
-  // One layer's times, added `count` times (as many identical layers).
-  const auto account = [&](const LayerWork& l, int count) {
+  // One layer's times, added `count` times (as many identical layers); `full`: fully recomputed in the backward.
+  const auto account = [&](const LayerWork& l, int count, bool full) {
     if (count <= 0) return;
     StageTimes s;
     const Pass forward = l.forward();
@@ -75,12 +86,12 @@ StageTimes chunk_times(const TrainingJob& job, const StageLayout& layout, const 
     add(s, forward, true);
     add(s, backward, false);
     s.weight_s += 0.5 * backward.gemm_s;
-    if (plan.recompute == Recompute::full) {
+    if (full) {
       add(s, forward, false);
     } else {
       add(s, l.recompute, false);
     }
-    const double recompute_comm = plan.recompute == Recompute::full ? 1.0 : 0.0;
+    const double recompute_comm = full ? 1.0 : 0.0;
     const double recompute_dispatch = recompute_comm > 0 || l.recompute_dispatch ? 1.0 : 0.0;
     const double tp = tp_exposed * tp_forward_s;
     // The backward's collectives: as the forward's, unless they run without userbuffers beside the GEMMs
@@ -120,9 +131,11 @@ StageTimes chunk_times(const TrainingJob& job, const StageLayout& layout, const 
     add(stage, s, count);
   };
   for (const auto kind : kLayerKinds) {
-    if (layout.count(kind) > 0) account(w.layer(kind), layout.count(kind));
+    const int redone = fully_recomputed_layers(layout, kind, plan);
+    account(w.layer(kind), redone, true);
+    account(w.layer(kind), layout.count(kind) - redone, false);
   }
-  account(job.model.is_moe() ? w.moe : w.dense, layout.mtp_modules);
+  account(job.model.is_moe() ? w.moe : w.dense, layout.mtp_modules, plan.recomputes_layer(layout.layers(), layout.layers()));
   if (layout.head) {
     const int heads = 1 + layout.mtp_modules;
     for (int i = 0; i < heads; ++i) {
@@ -252,7 +265,9 @@ TrainingEstimate prepare_estimate(const TrainingJob& job, const TopologySummary*
   TrainingEstimate r;
   r.params = count_params(job.model);
   r.flops = training_flops_per_token(job.model, r.params, job.training.seq_len);
-  r.hardware_flops_per_token = r.flops.model + (plan.recompute == Recompute::full ? r.flops.hardware_extra_full_recompute
+  r.hardware_flops_per_token = r.flops.model + (plan.recompute == Recompute::full
+                                                    ? full_recompute_share(job.model, plan) *
+                                                          r.flops.hardware_extra_full_recompute
                                                 : plan.recompute == Recompute::selective && !job.training.flash_attention
                                                     ? r.flops.hardware_extra_selective
                                                 : plan.recompute == Recompute::per_op

@@ -16,7 +16,6 @@ namespace {
 constexpr double kBf16Bytes = 2.0;
 constexpr double kFp32Bytes = 4.0;
 constexpr double kWeightBytes = kBf16Bytes;        // bf16 weights (fp8 training casts on the fly)
-constexpr double kMasterWeightBytes = kFp32Bytes;  // fp32 master weights beside Adam's two moments
 
 // Layers per stage for `layers` over `stages`, the last stage carrying `last_extra` layers of other work: the split
 // with the smallest busiest stage (each stage at least one layer where there are enough), extra layers first.
@@ -463,6 +462,17 @@ OffloadedLayers offloaded_layers(const ModelArch& model, const ParallelPlan& pla
   return {dense, n - dense};
 }
 
+int fully_recomputed_layers(const StageLayout& stage, LayerKind kind, const ParallelPlan& plan) {
+  if (plan.recompute != Recompute::full) return 0;
+  if (plan.recompute_layers == 0) return stage.count(kind);
+  int before = 0;  // the stage's layers that run before this kind's
+  for (const auto k : kLayerKinds) {
+    if (k == kind) break;
+    before += stage.count(k);
+  }
+  return std::clamp(plan.recompute_layers - before, 0, stage.count(kind));
+}
+
 MemoryReport training_memory(const TrainingJob& job, const ParamCounts& params, const Assumptions& assumptions) {
   const auto& plan = job.plan;
   const auto& model = job.model;
@@ -483,19 +493,35 @@ MemoryReport training_memory(const TrainingJob& job, const ParamCounts& params, 
     }
   }
   if (!model.is_hybrid()) recomputed_layer_acts = activation_bytes_per_layer(model, model.is_moe(), without, job.training);
+  // The block method's layers that are not recomputed keep every activation.
+  const bool block = plan.recompute == Recompute::full && plan.recompute_layers > 0;
+  ParallelPlan kept = plan;
+  kept.recompute = Recompute::none;
+  kept.recompute_layers = 0;
+  std::array<double, kLayerKinds.size()> kept_acts = layer_acts;
+  if (block) {
+    for (std::size_t k = 0; k < kLayerKinds.size(); ++k) {
+      if (model.layer_count(kLayerKinds[k]) > 0) {
+        kept_acts[k] = activation_bytes_per_layer(model, kLayerKinds[k], kept, job.training);
+      }
+    }
+  }
   const auto acts_of = [&](LayerKind kind) { return layer_acts[static_cast<std::size_t>(kind)]; };
+  const auto kept_of = [&](LayerKind kind) { return kept_acts[static_cast<std::size_t>(kind)]; };
   const double dense_layer_acts = acts_of(LayerKind::dense);
   const double moe_layer_acts = acts_of(LayerKind::moe);
   // An MTP module's layer: a transformer layer, or a hybrid model's attention and FFN layers (Nemotron 3's "*E").
-  double mtp_layer_acts = model.moe ? moe_layer_acts : dense_layer_acts;
+  // The block method does not recompute them.
+  double mtp_layer_acts = model.moe ? kept_of(LayerKind::moe) : kept_of(LayerKind::dense);
   if (model.is_hybrid() && model.mtp_modules > 0) {
-    mtp_layer_acts = activation_bytes_per_layer(model, LayerKind::attention, plan, job.training) +
-                     activation_bytes_per_layer(model, model.moe ? LayerKind::experts : LayerKind::mlp, plan,
+    const auto& mtp_plan = block ? kept : plan;
+    mtp_layer_acts = activation_bytes_per_layer(model, LayerKind::attention, mtp_plan, job.training) +
+                     activation_bytes_per_layer(model, model.moe ? LayerKind::experts : LayerKind::mlp, mtp_plan,
                                                 job.training);
   }
   const double dense_shards = plan.dense_shards();
   const double moe_shards = plan.expert_shards();
-  const double optimizer_bytes_per_param = kMasterWeightBytes + 2.0 * plan.optimizer_moment_bytes;
+  const double optimizer_bytes_per_param = plan.master_weight_bytes + 2.0 * plan.optimizer_moment_bytes;
   const bool dualpipe = plan.dualpipe();
   const auto chunks = stage_layouts(model, plan, plan.pp * plan.chunks_per_device());
 
@@ -517,7 +543,10 @@ MemoryReport training_memory(const TrainingJob& job, const ParamCounts& params, 
       const auto& p = last_params;
       held.dense += p.dense;
       held.expert += p.expert;
-      for (const auto kind : kLayerKinds) per_micro_batch += stage.count(kind) * acts_of(kind);
+      for (const auto kind : kLayerKinds) {
+        const int redone = block ? fully_recomputed_layers(stage, kind, plan) : stage.count(kind);
+        per_micro_batch += redone * acts_of(kind) + (stage.count(kind) - redone) * kept_of(kind);
+      }
       per_micro_batch += stage.mtp_modules * mtp_layer_acts;
       if (stage.layers() > 0) largest_layer_params = std::max(largest_layer_params, p.total() / stage.layers());
       if (stage.head) {

@@ -39,6 +39,14 @@ std::string_view to_string(Recompute recompute) {
   return "?";
 }
 
+std::string recompute_text(const ParallelPlan& plan) {
+  std::string text(to_string(plan.recompute));
+  if (plan.recompute == Recompute::full && plan.recompute_layers > 0) {
+    text += fmt::format(" (first {} layer{} of each stage)", plan.recompute_layers, plan.recompute_layers == 1 ? "" : "s");
+  }
+  return text;
+}
+
 std::string_view to_string(Schedule schedule) {
   switch (schedule) {
     case Schedule::gpipe: return "gpipe";

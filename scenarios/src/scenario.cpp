@@ -127,10 +127,12 @@ nlohmann::json plan_to_json(const ParallelPlan& p) {
   if (p.recompute == Recompute::selective && p.recompute_modules.any()) {
     j["recompute_modules"] = recompute_module_names(p.recompute_modules);
   }
+  if (p.recompute == Recompute::full && p.recompute_layers > 0) j["recompute_layers"] = p.recompute_layers;
   if (p.zero >= 3) j["reshard_after_forward"] = p.reshard_after_forward;
   if (p.unsharded_gradient_accumulation) j["unsharded_gradient_accumulation"] = true;
   if (p.shard_group > 0) j["shard_group"] = p.shard_group;
   j["optimizer_moments"] = p.optimizer_moment_bytes < 4.0 ? "bf16" : "fp32";
+  if (p.master_weight_bytes < 4.0) j["master_weights"] = "bf16_residual";
   if (p.gradient_bytes < 4.0) j["gradients"] = "bf16";
   if (p.offload_activation_layers > 0) j["offload_activation_layers"] = p.offload_activation_layers;
   if (p.optimizer_offload_fraction > 0) j["optimizer_offload_fraction"] = p.optimizer_offload_fraction;

@@ -294,6 +294,15 @@ void ScenarioParser::read_parallelism(JsonReader& root) {
       p->problem("recompute_modules", "needs \"recompute\": \"selective\" (or no recompute key), got \"none\"");
     }
   }
+  if (const auto layers = p->integer("recompute_layers", Need::optional, kAtLeastOne)) {
+    if (plan.recompute == Recompute::full) {
+      plan.recompute_layers = static_cast<int>(*layers);
+    } else {
+      p->problem("recompute_layers", fmt::format("counts the layers of each stage that full recomputation redoes "
+                                                 "(Megatron's block method); needs \"recompute\": \"full\", got \"{}\"",
+                                                 recompute));
+    }
+  }
   plan.reshard_after_forward = p->boolean("reshard_after_forward", Need::optional).value_or(true);
   plan.unsharded_gradient_accumulation =
       p->boolean("unsharded_gradient_accumulation", Need::optional).value_or(false);
@@ -303,6 +312,9 @@ void ScenarioParser::read_parallelism(JsonReader& root) {
                                     ? 2.0
                                     : 4.0;
   plan.gradient_bytes = p->choice("gradients", Need::optional, kMoments).value_or("fp32") == "bf16" ? 2.0 : 4.0;
+  static const std::vector<std::string> kMasters{"fp32", "bf16_residual"};
+  plan.master_weight_bytes =
+      p->choice("master_weights", Need::optional, kMasters).value_or("fp32") == "bf16_residual" ? 2.0 : 4.0;
   plan.offload_activation_layers =
       static_cast<int>(p->integer("offload_activation_layers", Need::optional, {.min = 0}).value_or(0));
   plan.optimizer_offload_fraction = p->number("optimizer_offload_fraction", Need::optional, {.min = 0, .max = 1}).value_or(0);
@@ -330,7 +342,8 @@ void ScenarioParser::read_parallelism(JsonReader& root) {
 }
 
 // "pin": the dimensions the plan search keeps at this block's values, listed, or "stated" for every dimension whose
-// key the block gives (stage_layers pins the layout, recompute_modules the recomputation); the rest are searched.
+// key the block gives (stage_layers pins the layout, recompute_modules and recompute_layers the recomputation); the
+// rest are searched.
 void ScenarioParser::read_pin(JsonReader& p) {
   const auto* raw = p.raw("pin", Need::optional);
   if (raw == nullptr) return;
@@ -341,7 +354,7 @@ void ScenarioParser::read_pin(JsonReader& p) {
       if (p.has(key)) pinned.insert(key);
     }
     if (p.has("stage_layers")) pinned.insert("layout");
-    if (p.has("recompute_modules")) pinned.insert("recompute");
+    if (p.has("recompute_modules") || p.has("recompute_layers")) pinned.insert("recompute");
   } else if (raw->is_array()) {
     const auto names = p.strings("pin", Need::optional).value_or(std::vector<std::string>{});
     for (std::size_t i = 0; i < names.size(); ++i) {

@@ -342,8 +342,8 @@ void StepSimulation::forward_layer(Device& d, PassState& state, const LayerWork&
   }
 }
 
-void StepSimulation::backward_layer(Device& d, PassState& state, const LayerWork& l, bool split) {
-  if (plan_.recompute == Recompute::full) forward_layer(d, state, l, "recompute");
+void StepSimulation::backward_layer(Device& d, PassState& state, const LayerWork& l, bool split, bool full) {
+  if (full) forward_layer(d, state, l, "recompute");
   if (l.recompute_dispatch) ep_collective(d, state, l.ep_dispatch);  // recomputed experts: both again
   if (l.recompute.compute_s() > 0) compute(d, l.recompute, "recompute");
   if (l.recompute_dispatch) ep_collective(d, state, l.ep_combine);
@@ -408,8 +408,8 @@ void StepSimulation::backward_pass(Device& d, int v, bool split, bool received,
     }
   }
   const auto& sync = d.work->sync[d.stage];
-  for_each_layer(d, layout, true, [&](int, const LayerWork& l) {
-    backward_layer(d, state, l, split);
+  for_each_layer(d, layout, true, [&](int i, const LayerWork& l) {
+    backward_layer(d, state, l, split, plan_.recomputes_layer(i, layout.layers()));
     // The layer's gradients are final after its last backward: reduce them behind the rest of the backward.
     if (last && dp_overlap() && !sync.gradients.empty()) {
       gradient_buckets_[d.index].push_back(post(d, kDp, sync.gradients, 1.0 / d.layers, "gradients"));

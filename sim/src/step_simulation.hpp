@@ -208,7 +208,8 @@ class StepSimulation {
 
   void forward_layer(Device& d, PassState& state, const LayerWork& l, const char* what);
 
-  void backward_layer(Device& d, PassState& state, const LayerWork& l, bool split);
+  // `full`: the layer is fully recomputed before its backward.
+  void backward_layer(Device& d, PassState& state, const LayerWork& l, bool split, bool full);
 
   // The stage's layers by kind (a hybrid model's kinds in turn rather than in its pattern's order: the same work).
   template <class F>

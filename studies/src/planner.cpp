@@ -284,6 +284,9 @@ void enumerate_plans(const TrainingJob& job, const ParallelPlan& settings, const
                         p.reshard_after_forward = zero < 3 ? settings.reshard_after_forward : reshard;
                         p.recompute = recompute;
                         p.recompute_modules = modules;
+                        // The block method's layer count stays with a pinned recomputation; the search's full
+                        // recomputation redoes every layer.
+                        p.recompute_layers = pin("recompute") ? settings.recompute_layers : 0;
                         p.tp_comm_overlap = tp_overlap;
                         // Megatron's combined 1F1B hides the expert all-to-alls where the candidate can run it.
                         if (ep_overlap && !p.can_overlap_expert_comm()) continue;
@@ -347,7 +350,7 @@ std::string plan_summary(const ParallelPlan& p, std::optional<Precision> precisi
   if (p.optimizer_offload_fraction > 0) {
     text += fmt::format(", {:g} % of optimizer states offloaded", 100 * p.optimizer_offload_fraction);
   }
-  text += fmt::format(", micro-batch {}, recompute {}", p.micro_batch, to_string(p.recompute));
+  text += fmt::format(", micro-batch {}, recompute {}", p.micro_batch, recompute_text(p));
   if (precision) text += fmt::format(", {}", to_string(*precision));
   return text;
 }
@@ -677,7 +680,8 @@ bool plan_before(const ParallelPlan& a, const ParallelPlan& b) {
     const int modules = r.core_attn | r.layernorm << 1 | r.mla_up_proj << 2 | r.moe_act << 3 | r.mlp << 4 | r.moe << 5;
     return std::make_tuple(p.tp, p.pp, p.vpp, static_cast<int>(p.schedule), static_cast<int>(p.layout), p.dp, p.ep,
                            p.cp, static_cast<int>(p.cp_algo), p.zero, p.reshard_after_forward, p.micro_batch,
-                           static_cast<int>(p.recompute), modules, p.tp_comm_overlap, p.ep_comm_overlap);
+                           static_cast<int>(p.recompute), p.recompute_layers, modules, p.tp_comm_overlap,
+                           p.ep_comm_overlap);
   };
   return key(a) < key(b);
 }

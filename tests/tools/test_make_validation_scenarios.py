@@ -723,5 +723,50 @@ class Chips(unittest.TestCase):
             mvs.chip_id({"chip": "a chip nobody catalogued"})
 
 
+class BlockRecompute(unittest.TestCase):
+    def test_the_block_method_keeps_its_layer_count(self):
+        self.assertEqual(mvs.block_recompute_layers("full, block, 1 layer + recompute-activation-function"), 1)
+        self.assertEqual(mvs.block_recompute_layers("full, block, 5 layers"), 5)
+
+    def test_the_uniform_method_and_plain_full_recompute_every_layer(self):
+        self.assertIsNone(mvs.block_recompute_layers("full, uniform, 1 layer per group"))
+        self.assertIsNone(mvs.block_recompute_layers("full activation checkpointing"))
+        self.assertIsNone(mvs.block_recompute_layers(None))
+
+
+class MindSpeedScripts(unittest.TestCase):
+    def run_of(self, run_id, script):
+        return {"id": run_id, "source": {"location": f"MindSpeed-LLM README, config from {script} at the same commit"}}
+
+    def plan(self, tp=8, sp=True):
+        return {"parallelism": {"tp": tp, "sp": sp, "tp_comm_overlap": False}, "training": {}}
+
+    def test_reuse_fp32_param_keeps_a_residual_master(self):
+        s, assumed = self.plan(), []
+        mvs.infer_script_memory(s, self.run_of("mindspeed2503-x", "examples/mcore/llama2/pretrain_llama2_13b_pack_ptd.sh"),
+                                assumed)
+        self.assertEqual(s["parallelism"]["master_weights"], "bf16_residual")
+        s = self.plan()
+        mvs.infer_script_memory(s, self.run_of("mindspeed2503-x", "examples/mcore/llama2/pretrain_llama2_7b_pack_ptd.sh"),
+                                [])
+        self.assertNotIn("master_weights", s["parallelism"])
+
+    def test_the_packing_scripts_of_2025_fuse_gradient_accumulation(self):
+        for script in ("examples/mcore/llama2/pretrain_llama2_7b_pack_ptd.sh",
+                       "examples/mcore/llama2/pretrain_llama2_13b_pack_ptd.sh"):
+            s = self.plan()
+            mvs.infer_gradient_accumulation(s, self.run_of("mindspeed2503-x", script), [])
+            self.assertNotIn("gradient_accumulation_fusion", s["training"], script)
+
+    def test_the_mc2_table_overlaps_tensor_parallel_collectives(self):
+        s = self.plan()
+        mvs.infer_mc2(s, self.run_of("mindspeed2410-910b-x", "examples/mcore/llama2/pretrain_llama2_70b_ptd.sh"), [])
+        self.assertIs(s["parallelism"]["tp_comm_overlap"], True)
+        for plan, run_id in ((self.plan(tp=1), "mindspeed2410-910b-x"), (self.plan(sp=False), "mindspeed2410-910b-x"),
+                             (self.plan(), "mindspeed2503-910b-x")):
+            mvs.infer_mc2(plan, self.run_of(run_id, "examples/x.sh"), [])
+            self.assertIs(plan["parallelism"]["tp_comm_overlap"], False, run_id)
+
+
 if __name__ == "__main__":
     unittest.main()

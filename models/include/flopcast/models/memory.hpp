@@ -129,4 +129,9 @@ struct OffloadedLayers {
 };
 OffloadedLayers offloaded_layers(const ModelArch& model, const ParallelPlan& plan);
 
+// The layers of `kind` in virtual stage `stage` that full recomputation redoes: every one with the uniform method;
+// with the block method (plan.recompute_layers) the stage's first ones, its kinds taken in kLayerKinds order as the
+// simulator runs them (leading dense layers first, as in the model); none without full recomputation.
+int fully_recomputed_layers(const StageLayout& stage, LayerKind kind, const ParallelPlan& plan);
+
 }  // namespace flopcast

@@ -142,6 +142,10 @@ struct ParallelPlan {
   // per MoE layer (per_moe_layer_overhead). 0: dropless routing (each expert takes what the router sends it).
   double moe_capacity_factor = 0;
   RecomputeModules recompute_modules{};  // with Recompute::selective
+  // Full recomputation by Megatron's block method (--recompute-method block --recompute-num-layers N): only the first
+  // N layers of each virtual stage (model chunk) are recomputed, the others keep every activation; MTP modules are not
+  // recomputed (multi_token_prediction.py skips the block method). 0: every layer (the uniform method, MTP included).
+  int recompute_layers = 0;
   // ZeRO-3 / FSDP: true gathers each stage's weights before every micro-batch's forward and again before its backward
   // (FSDP's default); false gathers them once per step and keeps them until the step's last backward (FSDP2's
   // reshard_after_forward=False, Megatron-FSDP without resharding, Meta's Llama 3 runs).
@@ -154,6 +158,10 @@ struct ParallelPlan {
   // replicated across dp / shard_group groups. 0: all of dp x cp.
   int shard_group = 0;
   double optimizer_moment_bytes = 4.0;  // Adam's first and second moments: fp32 (4) or bf16 (2) each
+  // Bytes of the optimizer's master copy of each weight it holds beyond the bf16 weight: fp32 (4), or 2 where the
+  // master is the bf16 weight plus a 16-bit residual of its low bits (MindSpeed's --reuse-fp32-param, which rebuilds
+  // the fp32 value before each update: docs/features/reuse-fp32-param.md, sizeof(bf16) x parameters / DP saved).
+  double master_weight_bytes = 4.0;
   // Main gradients, accumulated and reduced over data parallel in fp32 (4, Megatron's default with bf16 training) or
   // bf16 (2: Megatron's --grad-reduce-in-bf16, NeMo's grad_sync_dtype bf16).
   double gradient_bytes = 4.0;
@@ -191,6 +199,14 @@ struct ParallelPlan {
   bool can_overlap_expert_comm() const { return expert_overlap_block() == ExpertOverlapBlock::none; }
   // Whether the pipeline sends run behind computation: the schedule can (overlaps_pipeline_sends) and the plan lets it.
   bool overlaps_sends() const { return pp_comm_overlap && overlaps_pipeline_sends(schedule); }
+  // Whether a schedule that could run its pipeline sends behind computation is told not to (they block).
+  bool sends_block() const { return pp > 1 && !pp_comm_overlap && overlaps_pipeline_sends(schedule); }
+  // Whether full recomputation redoes the layer at `index` (forward order) of a virtual stage of `layers` layers;
+  // indices from `layers` on are the stage's MTP modules.
+  bool recomputes_layer(int index, int layers) const {
+    if (recompute != Recompute::full) return false;
+    return recompute_layers == 0 || index < std::min(recompute_layers, layers);
+  }
   // Groups that each hold a full copy of the ZeRO states (hybrid sharding; 1 without it).
   int shard_replicas() const { return std::max(1, dp * cp / dense_shards()); }
   // Ranks the routed experts' states shard over: the expert-data-parallel ranks (tp x cp x dp / ep), split into the
@@ -213,6 +229,10 @@ struct ParallelPlan {
 // The plan search's dimensions by their "parallelism" keys ("tp", "pp", ..., "ep_comm_overlap"), in its loop order:
 // what `flopcast plan --pin` and a scenario's "parallelism.pin" name.
 const std::vector<std::string>& plan_dimensions();
+
+// The plan's recomputation as the CLI prints it: "none", "selective", "per_op", "full", or "full (first N layers of
+// each stage)" with the block method.
+std::string recompute_text(const ParallelPlan& plan);
 
 struct TrainingSetup {
   int seq_len = 4096;
