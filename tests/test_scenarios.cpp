@@ -653,4 +653,13 @@ TEST_CASE("two tiers agree when their p10-p90 ranges overlap", "[validation]") {
   CHECK_FALSE(tiers_agree(row));
 }
 
+TEST_CASE("an error reads as too fast or too slow whatever the metric", "[validation]") {
+  // A step time 10 % above the published one is too slow; a throughput, rate or MFU 10 % above it is too fast.
+  CHECK(speed_reading(PublishedMetric::step_time_s, 10.0) == "too slow");
+  CHECK(speed_reading(PublishedMetric::step_time_s, -10.0) == "too fast");
+  CHECK(speed_reading(PublishedMetric::tokens_per_s_per_chip, 10.0) == "too fast");
+  CHECK(speed_reading(PublishedMetric::mfu, -10.0) == "too slow");
+  CHECK(speed_reading(PublishedMetric::model_tflops_per_chip, 0.3) == "on target");
+}
+
 }  // namespace flopcast

@@ -96,6 +96,12 @@ bool inside_p10_p90(double error_pct, double log_sigma) {
   return std::fabs(std::log1p(error_pct / 100.0)) <= kNormalZ90 * log_sigma;
 }
 
+std::string_view speed_reading(PublishedMetric metric, double error_pct) {
+  if (std::fabs(error_pct) < 0.5) return "on target";
+  const bool higher = error_pct > 0;
+  return higher == (metric == PublishedMetric::step_time_s) ? "too slow" : "too fast";
+}
+
 bool tiers_agree(const ValidationRow& row) {
   if (!(row.log_sigma[0] > 0) || !(row.log_sigma[1] > 0) || !(row.predicted[0] > 0) || !(row.predicted[1] > 0)) {
     return false;
@@ -252,13 +258,13 @@ std::string validation_csv(const ValidationReport& report) {
 
 std::string validation_markdown(const ValidationReport& report) {
   std::string out =
-      "| run | chip | metric | published | tier 1 | error % | tier 2 | error % | fits memory |\n"
-      "|---|---|---|---:|---:|---:|---:|---:|---|\n";
+      "| run | chip | metric | published | tier 1 | error % | tier 2 | error % | tier 2 is | fits memory |\n"
+      "|---|---|---|---:|---:|---:|---:|---:|---|---|\n";
   for (const auto& r : report.rows) {
-    out += fmt::format("| {}{}{} | {} | {} | {} | {} | {:+.1f} | {} | {:+.1f} | {} |\n", r.run,
+    out += fmt::format("| {}{}{} | {} | {} | {} | {} | {:+.1f} | {} | {:+.1f} | {} | {} |\n", r.run,
                        r.assumed.empty() ? "" : " *", r.fitted ? "" : " \u2020", r.chip, to_string(r.metric), value_text(r.published),
                        value_text(r.predicted[0]), r.error_pct[0], value_text(r.predicted[1]), r.error_pct[1],
-                       r.fits_memory ? "yes" : "NO");
+                       speed_reading(r.metric, r.error_pct[1]), r.fits_memory ? "yes" : "NO");
   }
   out += '\n';
   out += summaries_markdown(report.summaries);

@@ -64,6 +64,9 @@ bool inside_p10_p90(double error_pct, double log_sigma);
 // prediction): |log(tier 2 / tier 1)| <= 1.2816 (sigma 1 + sigma 2). The two tiers then give one answer within what
 // each says of its own uncertainty. False where a spread is unknown.
 bool tiers_agree(const ValidationRow& row);
+// Which way a prediction errs, whatever the metric: "too fast" (a throughput, rate or utilisation above the
+// published one, or a step time below it), "too slow", or "on target" (within 0.5 %).
+std::string_view speed_reading(PublishedMetric metric, double error_pct);
 
 struct ValidationReport {
   std::vector<ValidationRow> rows;
