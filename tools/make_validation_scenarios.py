@@ -208,6 +208,25 @@ REUSE_FP32_PARAM_SCRIPTS = (
     "examples/mcore/deepseek2/pretrain_deepseek2_60b_8k_ptd.sh",
     "examples/mcore/llama2/pretrain_llama2_13b_pack_ptd.sh",
 )
+# MindSpeed-LLM example scripts read at the commit each record names, for their data-parallel settings. Without
+# --use-distributed-optimizer Megatron keeps every optimizer state on every data-parallel rank (zero 0); without
+# --overlap-grad-reduce its DDP reduces the gradients after the last backward of the step and the distributed optimizer
+# gathers the updated weights after its step (parallelism.dp_overlap false: both on the critical path; none of these
+# scripts passes --overlap-param-gather without --overlap-grad-reduce). The Mixtral, GPT-3 and Llama 2 7B packing scripts
+# pass --overlap-grad-reduce (the 7B's weight gather, without --overlap-param-gather, stays counted as overlapped).
+NO_DISTRIBUTED_OPTIMIZER_SCRIPTS = (
+    "examples/mcore/llama2/pretrain_llama2_70b_ptd.sh",
+    "examples/mcore/llama31/pretrain_llama31_8b_128k_ptd.sh",
+    "examples/gpt3/pretrain_gpt3_175B_ptd.sh",
+)
+GRADIENTS_AFTER_STEP_SCRIPTS = (
+    "examples/mcore/llama2/pretrain_llama2_70b_ptd.sh",
+    "examples/mcore/llama31/pretrain_llama31_8b_128k_ptd.sh",
+    "examples/mcore/qwen2_moe/pretrain_qwen2_57b_a14b_4K_ptd.sh",
+    "examples/mcore/deepseek2/pretrain_deepseek2_60b_8k_ptd.sh",
+    "examples/mcore/llama2/pretrain_llama2_13b_pack_ptd.sh",
+    "examples/mcore/qwen3_moe/pretrain_qwen3_30b_a3b_4K_ptd.sh",
+)
 # MindSpeed-LLM's October 2024 table (README at 1ea3922, the note under it) was measured with MC2 on: the fused
 # matmul-and-collective kernels that run the tensor-parallel all-gather and reduce-scatter inside the GEMMs, which its
 # scripts pass (--use-mc2) and its code turned off unless a user re-enabled it. Its runs with tensor parallelism (and
@@ -841,6 +860,22 @@ def infer_script_memory(scenario, run, assumed):
                        f"{reuse[0]} passes --reuse-fp32-param")
 
 
+def infer_script_data_parallel(scenario, run, assumed):
+    """A run whose launch script leaves out Megatron's distributed optimizer or its gradient-reduction overlap."""
+    plan = scenario["parallelism"]
+    scripts = launch_scripts(run)
+    replicated = [s for s in scripts if s in NO_DISTRIBUTED_OPTIMIZER_SCRIPTS]
+    if replicated and run.get("parallelism", {}).get("zero_stage") is None:
+        plan["zero"] = 0
+        assumed.append(f"optimizer sharding not published: none (zero 0), as the example script {replicated[0]} does "
+                       f"not pass --use-distributed-optimizer")
+    after_step = [s for s in scripts if s in GRADIENTS_AFTER_STEP_SCRIPTS]
+    if after_step:
+        plan["dp_overlap"] = False
+        assumed.append(f"gradient reduction not published: after the step's last backward (dp_overlap false), as the "
+                       f"example script {after_step[0]} does not pass --overlap-grad-reduce")
+
+
 def infer_mc2(scenario, run, assumed):
     """MindSpeed's MC2 on the runs of a table measured with it: TP collectives fused into the GEMMs."""
     plan = scenario["parallelism"]
@@ -1348,6 +1383,7 @@ def main():
         infer_gradient_accumulation(scenario, filled, assumed)
         infer_script_dispatcher(scenario, filled, assumed)
         infer_script_memory(scenario, filled, assumed)
+        infer_script_data_parallel(scenario, filled, assumed)
         infer_mc2(scenario, filled, assumed)
         infer_expert_tensor_parallel(scenario, filled, assumed)
         infer_network(scenario, filled, assumed)

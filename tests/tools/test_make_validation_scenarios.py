@@ -758,6 +758,24 @@ class MindSpeedScripts(unittest.TestCase):
             mvs.infer_gradient_accumulation(s, self.run_of("mindspeed2503-x", script), [])
             self.assertNotIn("gradient_accumulation_fusion", s["training"], script)
 
+    def test_scripts_without_megatron_s_data_parallel_options_run_without_them(self):
+        s, assumed = self.plan(), []
+        s["parallelism"]["zero"] = 1
+        mvs.infer_script_data_parallel(
+            s, self.run_of("mindspeed2410-x", "examples/mcore/llama2/pretrain_llama2_70b_ptd.sh"), assumed)
+        self.assertEqual(s["parallelism"]["zero"], 0)  # no --use-distributed-optimizer
+        self.assertIs(s["parallelism"]["dp_overlap"], False)  # no --overlap-grad-reduce
+        s = self.plan()
+        s["parallelism"]["zero"] = 1
+        mvs.infer_script_data_parallel(
+            s, self.run_of("mindspeed2410-x", "examples/mcore/qwen2_moe/pretrain_qwen2_57b_a14b_4K_ptd.sh"), [])
+        self.assertEqual(s["parallelism"]["zero"], 1)
+        self.assertIs(s["parallelism"]["dp_overlap"], False)
+        s = self.plan()
+        mvs.infer_script_data_parallel(
+            s, self.run_of("mindspeed2410-x", "examples/mcore/mixtral/pretrain_mixtral_8x7b_ptd.sh"), [])
+        self.assertNotIn("dp_overlap", s["parallelism"])
+
     def test_the_mc2_table_overlaps_tensor_parallel_collectives(self):
         s = self.plan()
         mvs.infer_mc2(s, self.run_of("mindspeed2410-910b-x", "examples/mcore/llama2/pretrain_llama2_70b_ptd.sh"), [])
