@@ -841,39 +841,43 @@ def launch_scripts(run):
     return re.findall(r"examples/\S+?\.sh", run["source"].get("location") or "")
 
 
+def script_in(run, scripts):
+    """The first example script the run's source names that is one of `scripts`, or None."""
+    return next((s for s in launch_scripts(run) if s in scripts), None)
+
+
 def infer_gradient_accumulation(scenario, run, assumed):
     """A run whose launch script turns gradient-accumulation fusion off adds each weight gradient in its own kernel."""
-    unfused = [s for s in launch_scripts(run) if s in UNFUSED_GRADIENT_ACCUMULATION_SCRIPTS]
+    unfused = script_in(run, UNFUSED_GRADIENT_ACCUMULATION_SCRIPTS)
     if unfused:
         scenario["training"]["gradient_accumulation_fusion"] = False
-        assumed.append(f"gradient accumulation not published: unfused, as the example script {unfused[0]} "
+        assumed.append(f"gradient accumulation not published: unfused, as the example script {unfused} "
                        f"passes --no-gradient-accumulation-fusion (each micro-batch's weight gradients added to "
                        f"the main gradient by a separate kernel)")
 
 
 def infer_script_memory(scenario, run, assumed):
     """A run whose launch script keeps the master weights as a residual of the bf16 weights."""
-    reuse = [s for s in launch_scripts(run) if s in REUSE_FP32_PARAM_SCRIPTS]
+    reuse = script_in(run, REUSE_FP32_PARAM_SCRIPTS)
     if reuse:
         scenario["parallelism"]["master_weights"] = "bf16_residual"
         assumed.append(f"master weights not published: the bf16 weight plus a 16-bit residual, as the example script "
-                       f"{reuse[0]} passes --reuse-fp32-param")
+                       f"{reuse} passes --reuse-fp32-param")
 
 
 def infer_script_data_parallel(scenario, run, assumed):
     """A run whose launch script leaves out Megatron's distributed optimizer or its gradient-reduction overlap."""
     plan = scenario["parallelism"]
-    scripts = launch_scripts(run)
-    replicated = [s for s in scripts if s in NO_DISTRIBUTED_OPTIMIZER_SCRIPTS]
+    replicated = script_in(run, NO_DISTRIBUTED_OPTIMIZER_SCRIPTS)
     if replicated and run.get("parallelism", {}).get("zero_stage") is None:
         plan["zero"] = 0
-        assumed.append(f"optimizer sharding not published: none (zero 0), as the example script {replicated[0]} does "
+        assumed.append(f"optimizer sharding not published: none (zero 0), as the example script {replicated} does "
                        f"not pass --use-distributed-optimizer")
-    after_step = [s for s in scripts if s in GRADIENTS_AFTER_STEP_SCRIPTS]
+    after_step = script_in(run, GRADIENTS_AFTER_STEP_SCRIPTS)
     if after_step:
         plan["dp_overlap"] = False
         assumed.append(f"gradient reduction not published: after the step's last backward (dp_overlap false), as the "
-                       f"example script {after_step[0]} does not pass --overlap-grad-reduce")
+                       f"example script {after_step} does not pass --overlap-grad-reduce")
 
 
 def infer_mc2(scenario, run, assumed):
@@ -887,10 +891,10 @@ def infer_mc2(scenario, run, assumed):
 
 def infer_script_dispatcher(scenario, run, assumed):
     """A MoE run whose launch script picks Megatron-Core's all-gather token dispatcher."""
-    allgather = [s for s in launch_scripts(run) if s in ALLGATHER_DISPATCHER_SCRIPTS]
+    allgather = script_in(run, ALLGATHER_DISPATCHER_SCRIPTS)
     if allgather and (scenario["parallelism"].get("ep") or 1) > 1:
         scenario["parallelism"]["moe_dispatcher"] = "allgather"
-        assumed.append(f"MoE token dispatcher not published: all-gather, as the example script {allgather[0]} "
+        assumed.append(f"MoE token dispatcher not published: all-gather, as the example script {allgather} "
                        f"passes --moe-token-dispatcher-type allgather")
 
 
@@ -996,8 +1000,8 @@ def build_parallelism(run):
     # defaults used; Megatron-Bridge runs take their recipe's modules instead (infer_recipe_recompute).
     stated = p.get("activation_recompute")
     plan["recompute"] = recompute_mode(stated) if stated else "auto"
-    if plan["recompute"] == "full" and block_recompute_layers(stated):
-        plan["recompute_layers"] = block_recompute_layers(stated)
+    if plan["recompute"] == "full" and (layers := block_recompute_layers(stated)):
+        plan["recompute_layers"] = layers
     plan["tp_comm_overlap"] = run["id"].startswith(TE_COMM_OVERLAP)
     if tp > 1 and run["id"].startswith(TP_BACKWARD_BLOCKS):
         plan["tp_async_backward"] = False

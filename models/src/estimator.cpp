@@ -135,7 +135,9 @@ StageTimes chunk_times(const TrainingJob& job, const StageLayout& layout, const 
     account(w.layer(kind), redone, true);
     account(w.layer(kind), layout.count(kind) - redone, false);
   }
-  account(job.model.is_moe() ? w.moe : w.dense, layout.mtp_modules, plan.recomputes_layer(layout.layers(), layout.layers()));
+  // The MTP modules come after the stage's layers: recomputed with the uniform method only.
+  account(job.model.is_moe() ? w.moe : w.dense, layout.mtp_modules,
+          plan.recomputes_layer(layout.layers(), layout.layers()));
   if (layout.head) {
     const int heads = 1 + layout.mtp_modules;
     for (int i = 0; i < heads; ++i) {
