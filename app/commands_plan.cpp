@@ -311,7 +311,8 @@ int plan_scenario(const PlanOptions& options, const Catalogs& catalogs, std::ost
     long rows = 0;
     if (options.all) {
       csv = "tp,sp,tp_comm_overlap,pp,vpp,schedule,layout,dp,ep,ep_comm_overlap,cp,cp_algo,zero,reshard_after_forward,"
-            "micro_batch,recompute,recompute_modules,offload_activation_layers,optimizer_offload_fraction,precision,status,memory_per_chip_gib,"
+            "micro_batch,recompute,recompute_layers,recompute_modules,offload_activation_layers,optimizer_offload_fraction,precision,"
+            "status,memory_per_chip_gib,"
             "usable_per_chip_gib,step_time_s,tokens_per_s_per_chip,mfu,train_days,cost_usd,why\n";
       search.each = [&](const EvaluatedPlan& e) {
         const auto& p = e.plan;
@@ -320,12 +321,12 @@ int plan_scenario(const PlanOptions& options, const Catalogs& catalogs, std::ost
                                                                                 : "not runnable";
         const auto modules = p.recompute == Recompute::selective ? recompute_module_names(p.recompute_modules)
                                                                   : std::vector<std::string>{};
-        csv += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:g},{},{},{:.3f},{:.3f}", p.tp,
+        csv += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:g},{},{},{:.3f},{:.3f}", p.tp,
                            p.sp ? 1 : 0,
                            p.tp_comm_overlap ? 1 : 0, p.pp, p.vpp, to_string(p.schedule), to_string(p.layout), p.dp, p.ep,
                            p.ep_comm_overlap ? 1 : 0, p.cp, to_string(p.cp_algo),
                            p.zero, p.reshard_after_forward ? 1 : 0, p.micro_batch, to_string(p.recompute),
-                           csv_field(join(modules, " ")), p.offload_activation_layers,
+                           p.recompute_layers, csv_field(join(modules, " ")), p.offload_activation_layers,
                            p.optimizer_offload_fraction, to_string(e.precision), status,
                            e.memory.total_bytes / kBytesPerGiB,
                            e.memory.usable_bytes / kBytesPerGiB);
