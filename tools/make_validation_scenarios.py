@@ -188,57 +188,46 @@ GRADIENTS_BF16 = ("mbridge", "nemo2502", "nemo2504")
 # Megatron-Core 0.10), and MindSpeed-LLM turns MindSpeed's --moe-tp-extend-ep off (modellink/arguments.py).
 # Megatron-Bridge's and NeMo's MoE recipes set expert_tensor_parallel_size 1, flopcast's default.
 EXPERTS_SPLIT_OVER_TP = ("mindspeed24",)
-# MindSpeed-LLM example scripts (named in a run's source.location) that pass --no-gradient-accumulation-fusion without
-# MindSpeed's own --gemm-gradient-accumulation-fusion: every weight gradient is written in bf16 and added to the fp32
-# main gradient by a separate kernel each micro-batch. Read at the commit each record names (1ea3922 for the Oct 2024
-# table); mixtral/pretrain_mixtral_8x7b_ptd.sh keeps Megatron's fused default, and the 2026 qwen3_moe script passes
-# --gemm-gradient-accumulation-fusion. The Llama 2 7B and 13B packing scripts of the March 2025 table (506c93e) keep
-# the fused default too: the flag left them with commits d77ddc5e and f477d2e8 (Nov and Dec 2024).
-UNFUSED_GRADIENT_ACCUMULATION_SCRIPTS = (
-    "examples/mcore/llama2/pretrain_llama2_70b_ptd.sh",
-    "examples/mcore/llama31/pretrain_llama31_8b_128k_ptd.sh",
-    "examples/gpt3/pretrain_gpt3_175B_ptd.sh",
-    "examples/mcore/qwen2_moe/pretrain_qwen2_57b_a14b_4K_ptd.sh",
-    "examples/mcore/deepseek2/pretrain_deepseek2_60b_8k_ptd.sh",
-)
-# MindSpeed-LLM example scripts that pass --reuse-fp32-param (read at the commit each record names): the optimizer's
-# fp32 master weight kept as the bf16 weight plus a 16-bit residual (parallelism.master_weights "bf16_residual";
-# MindSpeed docs/features/reuse-fp32-param.md).
-REUSE_FP32_PARAM_SCRIPTS = (
-    "examples/mcore/deepseek2/pretrain_deepseek2_60b_8k_ptd.sh",
-    "examples/mcore/llama2/pretrain_llama2_13b_pack_ptd.sh",
-)
-# MindSpeed-LLM example scripts read at the commit each record names, for their data-parallel settings. Without
-# --use-distributed-optimizer Megatron keeps every optimizer state on every data-parallel rank (zero 0); without
-# --overlap-grad-reduce its DDP reduces the gradients after the last backward of the step and the distributed optimizer
-# gathers the updated weights after its step (parallelism.dp_overlap false: both on the critical path; none of these
-# scripts passes --overlap-param-gather without --overlap-grad-reduce). The Mixtral, GPT-3 and Llama 2 7B packing scripts
-# pass --overlap-grad-reduce (the 7B's weight gather, without --overlap-param-gather, stays counted as overlapped).
-NO_DISTRIBUTED_OPTIMIZER_SCRIPTS = (
-    "examples/mcore/llama2/pretrain_llama2_70b_ptd.sh",
-    "examples/mcore/llama31/pretrain_llama31_8b_128k_ptd.sh",
-    "examples/gpt3/pretrain_gpt3_175B_ptd.sh",
-)
-GRADIENTS_AFTER_STEP_SCRIPTS = (
-    "examples/mcore/llama2/pretrain_llama2_70b_ptd.sh",
-    "examples/mcore/llama31/pretrain_llama31_8b_128k_ptd.sh",
-    "examples/mcore/qwen2_moe/pretrain_qwen2_57b_a14b_4K_ptd.sh",
-    "examples/mcore/deepseek2/pretrain_deepseek2_60b_8k_ptd.sh",
-    "examples/mcore/llama2/pretrain_llama2_13b_pack_ptd.sh",
-    "examples/mcore/qwen3_moe/pretrain_qwen3_30b_a3b_4K_ptd.sh",
-)
+# MindSpeed-LLM example scripts (named in a run's source.location), each read at the commit its record names (1ea3922
+# for the Oct 2024 table, 506c93e for the Mar 2025 packing runs, 9d6963b for Qwen3-30B), with the flags it passes that
+# the builder acts on; the rules below say what passing or leaving out each one does.
+#   --no-gradient-accumulation-fusion (without MindSpeed's own --gemm-gradient-accumulation-fusion, which the qwen3_moe
+#     script passes): every weight gradient is written in bf16 and added to the fp32 main gradient by a separate kernel
+#     each micro-batch. The packing scripts of 506c93e keep the fused default: the flag left them with commits
+#     d77ddc5e and f477d2e8 (Nov and Dec 2024).
+#   --reuse-fp32-param: the optimizer's fp32 master weight kept as the bf16 weight plus a 16-bit residual
+#     (parallelism.master_weights "bf16_residual"; MindSpeed docs/features/reuse-fp32-param.md).
+#   --use-distributed-optimizer: without it Megatron keeps every optimizer state on every data-parallel rank (zero 0).
+#   --overlap-grad-reduce: without it Megatron's DDP reduces the gradients after the step's last backward and the
+#     distributed optimizer gathers the updated weights after its step (parallelism.dp_overlap false: both on the
+#     critical path; no script passes --overlap-param-gather without it). The 7B packing script passes it without
+#     --overlap-param-gather; its weight gather stays counted as overlapped.
+#   --moe-token-dispatcher-type allgather: Megatron-Core's all-gather dispatcher as MindSpeed patches it
+#     (parallelism.moe_dispatcher "allgather"). The qwen3_moe script passes alltoall_seq; the Mixtral one runs no
+#     expert parallelism.
+NO_GRAD_ACC_FUSION = "--no-gradient-accumulation-fusion"
+REUSE_FP32_PARAM = "--reuse-fp32-param"
+DISTRIBUTED_OPTIMIZER = "--use-distributed-optimizer"
+OVERLAP_GRAD_REDUCE = "--overlap-grad-reduce"
+ALLGATHER_DISPATCHER = "--moe-token-dispatcher-type allgather"
+MINDSPEED_SCRIPT_FLAGS = {
+    "examples/mcore/llama2/pretrain_llama2_70b_ptd.sh": {NO_GRAD_ACC_FUSION},
+    "examples/mcore/llama31/pretrain_llama31_8b_128k_ptd.sh": {NO_GRAD_ACC_FUSION},
+    "examples/gpt3/pretrain_gpt3_175B_ptd.sh": {NO_GRAD_ACC_FUSION, OVERLAP_GRAD_REDUCE},
+    "examples/mcore/qwen2_moe/pretrain_qwen2_57b_a14b_4K_ptd.sh": {NO_GRAD_ACC_FUSION, DISTRIBUTED_OPTIMIZER,
+                                                                   ALLGATHER_DISPATCHER},
+    "examples/mcore/deepseek2/pretrain_deepseek2_60b_8k_ptd.sh": {NO_GRAD_ACC_FUSION, REUSE_FP32_PARAM,
+                                                                  DISTRIBUTED_OPTIMIZER, ALLGATHER_DISPATCHER},
+    "examples/mcore/mixtral/pretrain_mixtral_8x7b_ptd.sh": {DISTRIBUTED_OPTIMIZER, OVERLAP_GRAD_REDUCE},
+    "examples/mcore/llama2/pretrain_llama2_13b_pack_ptd.sh": {REUSE_FP32_PARAM, DISTRIBUTED_OPTIMIZER},
+    "examples/mcore/llama2/pretrain_llama2_7b_pack_ptd.sh": {DISTRIBUTED_OPTIMIZER, OVERLAP_GRAD_REDUCE},
+    "examples/mcore/qwen3_moe/pretrain_qwen3_30b_a3b_4K_ptd.sh": {DISTRIBUTED_OPTIMIZER},
+}
 # MindSpeed-LLM's October 2024 table (README at 1ea3922, the note under it) was measured with MC2 on: the fused
 # matmul-and-collective kernels that run the tensor-parallel all-gather and reduce-scatter inside the GEMMs, which its
 # scripts pass (--use-mc2) and its code turned off unless a user re-enabled it. Its runs with tensor parallelism (and
 # SP, which MC2 needs) overlap their TP collectives as Transformer Engine's userbuffers do.
 MC2_TABLES = ("mindspeed2410",)
-# MindSpeed-LLM example scripts that pass --moe-token-dispatcher-type allgather (read at the commit each record names):
-# Megatron-Core's all-gather dispatcher as MindSpeed patches it (parallelism.moe_dispatcher "allgather"). The 2026
-# qwen3_moe script passes alltoall_seq, the Mixtral one runs no expert parallelism.
-ALLGATHER_DISPATCHER_SCRIPTS = (
-    "examples/mcore/qwen2_moe/pretrain_qwen2_57b_a14b_4K_ptd.sh",
-    "examples/mcore/deepseek2/pretrain_deepseek2_60b_8k_ptd.sh",
-)
 # NeMo-Framework-Launcher configs that state their optimizer's precisions (launcher_scripts/conf/training/, tags
 # 24.07 to 24.12): keyed by the id's source and the catalog model.
 NEMO_LAUNCHER_OPTIMIZER = {
@@ -841,43 +830,45 @@ def launch_scripts(run):
     return re.findall(r"examples/\S+?\.sh", run["source"].get("location") or "")
 
 
-def script_in(run, scripts):
-    """The first example script the run's source names that is one of `scripts`, or None."""
-    return next((s for s in launch_scripts(run) if s in scripts), None)
+def mindspeed_script(run):
+    """The first read MindSpeed-LLM example script the run's source names, and the flags it passes; (None, {})."""
+    script = next((s for s in launch_scripts(run) if s in MINDSPEED_SCRIPT_FLAGS), None)
+    return script, MINDSPEED_SCRIPT_FLAGS.get(script, set())
 
 
 def infer_gradient_accumulation(scenario, run, assumed):
     """A run whose launch script turns gradient-accumulation fusion off adds each weight gradient in its own kernel."""
-    unfused = script_in(run, UNFUSED_GRADIENT_ACCUMULATION_SCRIPTS)
-    if unfused:
+    script, flags = mindspeed_script(run)
+    if NO_GRAD_ACC_FUSION in flags:
         scenario["training"]["gradient_accumulation_fusion"] = False
-        assumed.append(f"gradient accumulation not published: unfused, as the example script {unfused} "
+        assumed.append(f"gradient accumulation not published: unfused, as the example script {script} "
                        f"passes --no-gradient-accumulation-fusion (each micro-batch's weight gradients added to "
                        f"the main gradient by a separate kernel)")
 
 
 def infer_script_memory(scenario, run, assumed):
     """A run whose launch script keeps the master weights as a residual of the bf16 weights."""
-    reuse = script_in(run, REUSE_FP32_PARAM_SCRIPTS)
-    if reuse:
+    script, flags = mindspeed_script(run)
+    if REUSE_FP32_PARAM in flags:
         scenario["parallelism"]["master_weights"] = "bf16_residual"
         assumed.append(f"master weights not published: the bf16 weight plus a 16-bit residual, as the example script "
-                       f"{reuse} passes --reuse-fp32-param")
+                       f"{script} passes --reuse-fp32-param")
 
 
 def infer_script_data_parallel(scenario, run, assumed):
     """A run whose launch script leaves out Megatron's distributed optimizer or its gradient-reduction overlap."""
+    script, flags = mindspeed_script(run)
+    if script is None:
+        return
     plan = scenario["parallelism"]
-    replicated = script_in(run, NO_DISTRIBUTED_OPTIMIZER_SCRIPTS)
-    if replicated and run.get("parallelism", {}).get("zero_stage") is None:
+    if DISTRIBUTED_OPTIMIZER not in flags and run.get("parallelism", {}).get("zero_stage") is None:
         plan["zero"] = 0
-        assumed.append(f"optimizer sharding not published: none (zero 0), as the example script {replicated} does "
+        assumed.append(f"optimizer sharding not published: none (zero 0), as the example script {script} does "
                        f"not pass --use-distributed-optimizer")
-    after_step = script_in(run, GRADIENTS_AFTER_STEP_SCRIPTS)
-    if after_step:
+    if OVERLAP_GRAD_REDUCE not in flags:
         plan["dp_overlap"] = False
         assumed.append(f"gradient reduction not published: after the step's last backward (dp_overlap false), as the "
-                       f"example script {after_step} does not pass --overlap-grad-reduce")
+                       f"example script {script} does not pass --overlap-grad-reduce")
 
 
 def infer_mc2(scenario, run, assumed):
@@ -891,10 +882,10 @@ def infer_mc2(scenario, run, assumed):
 
 def infer_script_dispatcher(scenario, run, assumed):
     """A MoE run whose launch script picks Megatron-Core's all-gather token dispatcher."""
-    allgather = script_in(run, ALLGATHER_DISPATCHER_SCRIPTS)
-    if allgather and (scenario["parallelism"].get("ep") or 1) > 1:
+    script, flags = mindspeed_script(run)
+    if ALLGATHER_DISPATCHER in flags and (scenario["parallelism"].get("ep") or 1) > 1:
         scenario["parallelism"]["moe_dispatcher"] = "allgather"
-        assumed.append(f"MoE token dispatcher not published: all-gather, as the example script {allgather} "
+        assumed.append(f"MoE token dispatcher not published: all-gather, as the example script {script} "
                        f"passes --moe-token-dispatcher-type allgather")
 
 
