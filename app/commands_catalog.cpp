@@ -50,6 +50,7 @@ nlohmann::json chip_json(const Chip& chip) {
   // The board power the peaks are quoted at (null: the tdp), and the tensor-core clock the tdp then sustains.
   j["peak_power_w"] = chip.peak_power ? nlohmann::json(chip.peak_power->value) : nlohmann::json(nullptr);
   j["compute_clock_fraction"] = chip.compute_clock_fraction();
+  j["sm_count"] = chip.sm_count ? nlohmann::json(chip.sm_count->value) : nlohmann::json(nullptr);
   j["price_usd"] = chip.price ? nlohmann::json(chip.price->value) : nlohmann::json(nullptr);
   j["rental_usd_per_hour"] = chip.rental_price ? nlohmann::json(chip.rental_price->value) : nlohmann::json(nullptr);
   return j;
@@ -180,6 +181,7 @@ int catalog_show(const std::string& id, bool json, const Catalogs& catalogs, std
     rows.print("scale-up bandwidth per direction", chip->scaleup_bandwidth_per_direction,
                    byte_rate(chip->scaleup_bandwidth_per_direction.value));
     rows.print("scale-up domain", chip->scaleup_domain, fmt::format("{:.0f} chips", chip->scaleup_domain.value));
+    if (chip->sm_count) rows.print("streaming multiprocessors", *chip->sm_count, fmt::format("{:.0f} SMs", chip->sm_count->value));
     rows.print("NIC bandwidth per chip", chip->nic_bandwidth, byte_rate(chip->nic_bandwidth.value));
     rows.print("TDP", chip->tdp, fmt::format("{:.0f} W", chip->tdp.value));
     if (chip->peak_power) {

@@ -42,6 +42,10 @@ TEST_CASE("datasheet figures load in SI units", "[hardware][catalog]") {
   const auto& ascend = *test::catalogs().hardware.find_chip("ascend-910b");
   REQUIRE(ascend.peak(DataType::bf16)->low);
   CHECK(ascend.peak(DataType::bf16)->low_or_value() < ascend.peak(DataType::bf16)->high_or_value());  // disputed
+  // Streaming multiprocessors: 132 on the H100 SXM (whitepaper), none listed for the Ascend (AI cores, not SMs).
+  REQUIRE(h100.sm_count);
+  CHECK(h100.sm_count->value == 132);
+  CHECK_FALSE(ascend.sm_count);
 }
 
 TEST_CASE("TPP and performance density match published values", "[hardware][export]") {

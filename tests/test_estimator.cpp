@@ -744,3 +744,61 @@ TEST_CASE("DualPipe's kernels run on the SMs its all-to-all kernels leave", "[mo
   s.job.plan.schedule = Schedule::dualpipe;
   CHECK(build_step_work(s.job, topology, assumptions()).moe.ffn_forward.gemm_s == no_ep.moe.ffn_forward.gemm_s);
 }
+
+TEST_CASE("userbuffers overlap splits the all-gather GEMMs into tp chunks and runs others on the SMs it leaves",
+          "[models][estimator]") {
+  // Llama 3 70B on H100 at tp 8 with SP, 8,192 tokens a micro-batch (T). With H the GEMM fill's half-dimension,
+  // a GEMM's time goes as (m + H) / m in each dimension (gemm_efficiency), so:
+  // - a ring exchange (tp GEMMs of T / 8 rows) takes (1024 + H) / 1024 x 8192 / (8192 + H) of the plain GEMM;
+  // - the bf16 pipelined reduce-scatter (4 splits of the 8,192 output columns, 2,048 each) takes
+  //   (2048 + H) / 2048 x 8192 / (8192 + H) of it, on 132 - 16 = 116 of the 132 SMs for FC2 (x 132 / 116);
+  // - FC1's backward GEMMs run beside bulk overlaps taking 2 SMs (input gradient) and 4 SMs (weight gradient):
+  //   2 / 130 + 4 / 128 more; FC2's input gradient is a ring exchange.
+  const auto work = [](Scenario s, bool overlap) {
+    s.job.plan.tp_comm_overlap = overlap;
+    return build_step_work(s.job, build_topology(topology_spec(s.job.cluster)), assumptions()).dense;
+  };
+  const auto s = llama70b(R"({"tp": 8, "dp": 8, "sp": true})");
+  const auto& k = assumptions().kernel("hopper");
+  const double rate = test::catalogs().hardware.find_chip("h100-sxm")->sustained_flop_per_s(DataType::bf16);
+  const auto gemm = [&](double m, double n, double kk) {
+    return 2.0 * m * n * kk / (rate * gemm_efficiency(m, n, kk, k.gemm_bf16, k.gemm_half_dim));
+  };
+  const double h = k.gemm_half_dim;
+  const double ring = (1024.0 + h) / 1024.0 * 8192.0 / (8192.0 + h);
+  const double split = (2048.0 + h) / 2048.0 * 8192.0 / (8192.0 + h);
+  const double fc1 = gemm(8192, 2.0 * 28672 / 8, 8192);  // gate and up, 7,168 wide here
+  const double fc2 = gemm(8192, 8192, 28672.0 / 8);
+  const auto plain = work(s, false);
+  const auto overlapped = work(s, true);
+  CHECK_THAT(overlapped.ffn_forward.gemm_s - plain.ffn_forward.gemm_s,
+             WithinRel(fc1 * (ring - 1.0) + fc2 * (split * 132.0 / 116.0 - 1.0), 1e-9));
+  CHECK_THAT(overlapped.ffn_backward.gemm_s - plain.ffn_backward.gemm_s,
+             WithinRel(fc1 * (2.0 / 130.0 + 4.0 / 128.0) + fc2 * (ring - 1.0), 1e-9));
+  // The memory-bound kernels and the collectives are those of the plain plan.
+  CHECK(overlapped.ffn_forward.memory_s == plain.ffn_forward.memory_s);
+  CHECK(overlapped.tp.time_s() == plain.tp.time_s());
+  // fp8: the forward reduce-scatter is a ring exchange on all SMs but one.
+  auto fp8 = s;
+  fp8.job.training.precision = Precision::fp8;
+  const auto gemm8 = [&](double m, double n, double kk) {
+    const double peak = test::catalogs().hardware.find_chip("h100-sxm")->sustained_flop_per_s(DataType::fp8);
+    return 2.0 * m * n * kk / (peak * gemm_efficiency(m, n, kk, k.gemm_fp8, k.gemm_half_dim));
+  };
+  CHECK_THAT(work(fp8, true).ffn_forward.gemm_s - work(fp8, false).ffn_forward.gemm_s,
+             WithinRel(gemm8(8192, 7168, 8192) * (ring - 1.0) +
+                           gemm8(8192, 8192, 3584) * (ring * 132.0 / 131.0 - 1.0), 1e-9));
+  // A chip without SMs in the catalog (Ascend's MC2) only splits the GEMMs: its backward bulk GEMMs are plain.
+  auto ascend = s;
+  ascend.job.cluster.chip = *test::catalogs().hardware.find_chip("ascend-910b");
+  const auto ascend_plain = work(ascend, false);
+  const auto ascend_overlapped = work(ascend, true);
+  CHECK(ascend_overlapped.ffn_forward.gemm_s > ascend_plain.ffn_forward.gemm_s);
+  const auto& ka = assumptions().kernel(ascend.job.cluster.chip.family);
+  const double ascend_rate = ascend.job.cluster.chip.sustained_flop_per_s(DataType::bf16);
+  const double ascend_fc2 = 2.0 * 8192.0 * 8192.0 * 3584.0 /
+                            (ascend_rate * gemm_efficiency(8192, 8192, 3584, ka.gemm_bf16, ka.gemm_half_dim));
+  const double ascend_ring = (1024.0 + ka.gemm_half_dim) / 1024.0 * 8192.0 / (8192.0 + ka.gemm_half_dim);
+  CHECK_THAT(ascend_overlapped.ffn_backward.gemm_s - ascend_plain.ffn_backward.gemm_s,
+             WithinRel(ascend_fc2 * (ascend_ring - 1.0), 1e-9));
+}

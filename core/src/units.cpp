@@ -55,6 +55,7 @@ constexpr std::array kUnits{
     UnitRow{"params", Dimension::count, 1.0},
     UnitRow{"tokens", Dimension::count, 1.0},
     UnitRow{"count", Dimension::count, 1.0},
+    UnitRow{"SMs", Dimension::count, 1.0},  // streaming multiprocessors
     UnitRow{"B/param", Dimension::count, 1.0},             // checkpoint bytes per parameter
     UnitRow{"failures/chip-hour", Dimension::count, 1.0},  // failure rates stay per hour; names carry the unit
     UnitRow{"failures/node-hour", Dimension::count, 1.0},

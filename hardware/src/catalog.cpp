@@ -131,6 +131,7 @@ Chip read_chip(JsonReader& reader) {
   chip.hbm_bandwidth = need(reader, "hbm_bandwidth", Dimension::byte_rate);
   chip.scaleup_bandwidth_per_direction = need(reader, "scaleup_bandwidth_per_direction", Dimension::byte_rate);
   chip.scaleup_domain = need(reader, "scaleup_domain", Dimension::count);
+  chip.sm_count = reader.quantity("sm_count", Need::optional, Dimension::count, kPositive);
   chip.nic_bandwidth = need(reader, "nic_bandwidth", Dimension::byte_rate);
   chip.tdp = need(reader, "tdp", Dimension::power);
   chip.peak_power = reader.quantity("peak_power", Need::optional, Dimension::power, kPositive);

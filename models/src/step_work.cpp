@@ -53,6 +53,18 @@ RingAttentionBytes ring_attention_bytes(int cp, double q_elements, double kv_ele
 namespace {
 
 constexpr double kBf16Bytes = 2.0;
+// Transformer Engine's userbuffers overlap, as the configurations Megatron-Bridge and NeMo ship run it
+// (src/megatron/bridge/training/comm_overlap.py, userbuffers_{bf16,fp8}_h100_h8192_tp4_mbs1_seqlen8192; the
+// other shapes' configurations differ by a few SMs): SMs each overlap's communication kernels take from the GEMM
+// beside it (set_sm_margin), and the pipelined reduce-scatter's splits.
+constexpr double kQkvDgradSms = 4;    // bulk all-gather of the input beside QKV's input gradient
+constexpr double kQkvWgradSms = 24;   // bulk reduce-scatter of that gradient beside QKV's weight gradient
+constexpr double kFc1DgradSms = 2;
+constexpr double kFc1WgradSms = 4;
+constexpr double kProjFpropSms = 24;  // bf16: the output projection's pipelined reduce-scatter
+constexpr double kFc2FpropSms = 16;
+constexpr double kRingExchangeSms = 1;  // fp8: the forward reduce-scatters as ring exchanges
+constexpr double kPipelineSplits = 4;
 constexpr double kFp32Bytes = 4.0;
 // Adam's HBM traffic per parameter: fp32 master weight read + write (8 B), both moments read + write (4 x the moment
 // size: 16 B in fp32), the main gradient read (4 B in fp32), bf16 weight write (2 B): 30 B with fp32 moments and
@@ -71,6 +83,7 @@ class Machine {
     sustained_gemm_ = chip.sustained_flop_per_s(gemm_type_);
     sustained_bf16_ = chip.sustained_flop_per_s(DataType::bf16);
     peak_bf16_ = chip.peak_flop_per_s(DataType::bf16);
+    sm_count_ = chip.sm_count ? chip.sm_count->value : 0.0;
     gemm_fraction_ = gemm_type_ == DataType::bf16    ? kernel_.gemm_bf16
                      : gemm_type_ == DataType::nvfp4 ? kernel_.gemm_fp4
                                                      : kernel_.gemm_fp8;
@@ -99,6 +112,8 @@ class Machine {
     return flop / (sustained_bf16_ * std::min(1.0, kernel_.attention_backward * attention_rate_));
   }
   double memory_s(double bytes) const { return bytes / hbm_rate_; }
+  // How much longer a kernel runs on the SMs that `taken` of them leave it (0 on chips without SMs in the catalog).
+  double sm_margin_share(double taken) const { return sm_count_ > taken ? taken / (sm_count_ - taken) : 0.0; }
 
   // The link a group with this stride uses for point-to-point (neighbours).
   const LinkClass& neighbour_link(int stride) const { return links_.neighbour(stride); }
@@ -120,6 +135,7 @@ class Machine {
   double sustained_gemm_ = 0;  // flop/s at the clock the chip sustains (Chip::sustained_flop_per_s)
   double sustained_bf16_ = 0;
   double peak_bf16_ = 0;  // as quoted (the MFU's denominator)
+  double sm_count_ = 0;   // streaming multiprocessors (Chip::sm_count), 0 where the catalog has none
   double gemm_fraction_ = 0;
   double hbm_rate_ = 0;
   double attention_rate_ = 1;
@@ -134,6 +150,29 @@ class LayerModel {
   }
 
   double tokens() const { return tokens_; }
+
+  // The extra time, over plain GEMMs, of a TP group's projections under tp_comm_overlap (Transformer Engine's
+  // userbuffers; MindSpeed's MC2 and MegaScale's overlap split the GEMM around its collective the same way). Per
+  // comm_gemm_overlap.cpp: an all-gather side runs as a ring exchange, tp GEMMs of T / tp rows as the chunks arrive;
+  // a bulk overlap and a pipelined reduce-scatter run their GEMM on the SMs the communication kernels leave, the
+  // pipeline in 4 splits of the output columns. A column-parallel layer (QKV, FC1, Mamba's in_proj: T x k into n)
+  // gathers in the forward and overlaps both backward GEMMs in bulk.
+  Pass column_parallel_overlap(double n, double k, double dgrad_sms, double wgrad_sms, bool backward) const {
+    const double plain = hw_.gemm_s(tokens_, n, k);
+    if (backward) return {plain * (hw_.sm_margin_share(dgrad_sms) + hw_.sm_margin_share(wgrad_sms)), 0.0, 0.0};
+    return {ring_exchange_s(n, k) - plain, 0.0, 0.0};
+  }
+  // A row-parallel layer (the attention output projection, FC2, out_proj: T x k into n) reduce-scatters in the
+  // forward (bf16: pipelined on fewer SMs; fp8: a ring exchange) and gathers its output gradient in the backward.
+  Pass row_parallel_overlap(double n, double k, double fprop_sms, bool backward) const {
+    if (backward) return {ring_exchange_s(k, n) - hw_.gemm_s(tokens_, k, n), 0.0, 0.0};
+    const double plain = hw_.gemm_s(tokens_, n, k);
+    if (job_.training.precision != Precision::bf16) {
+      return {ring_exchange_s(n, k) * (1.0 + hw_.sm_margin_share(kRingExchangeSms)) - plain, 0.0, 0.0};
+    }
+    const double split = kPipelineSplits * hw_.gemm_s(tokens_, n / kPipelineSplits, k);
+    return {split * (1.0 + hw_.sm_margin_share(fprop_sms)) - plain, 0.0, 0.0};
+  }
 
   LayerWork layer(bool moe_layer) const { return layer(moe_layer ? LayerKind::moe : LayerKind::dense); }
 
@@ -323,6 +362,34 @@ class LayerModel {
                                                        ssd_backward_flop),
                               2.0 * a.memory_s};
     out.ffn_backward = {2.0 * f.gemm_s, 0.0, 2.0 * f.memory_s};
+    if (plan_.tp_comm_overlap && plan_.tp > 1) {
+      // Each pass's projections as the userbuffers overlap runs them (column_parallel_overlap): the forward's extra
+      // time joins the forward (and any recomputation of it), the backward's the backward.
+      const auto overlap = [&](bool backward) {
+        Pass mixer, mlp;
+        if (attention && !m_.mla) {
+          mixer += column_parallel_overlap((m_.heads + 2.0 * m_.kv_heads) * m_.head_dim / t, h, kQkvDgradSms,
+                                           kQkvWgradSms, backward);
+        }
+        if (attention) mixer += row_parallel_overlap(h, m_.heads * m_.v_head_dim() / t, kProjFpropSms, backward);
+        if (mamba) {
+          const auto& s = *m_.mamba;
+          mixer += column_parallel_overlap(s.in_proj_width() / t, h, kFc1DgradSms, kFc1WgradSms, backward) +
+                   row_parallel_overlap(h, s.inner() / t, kFc2FpropSms, backward);
+        }
+        if (ffn && !moe_layer) {
+          mlp += column_parallel_overlap(up_width * m_.ffn / t, h, kFc1DgradSms, kFc1WgradSms, backward) +
+                 row_parallel_overlap(h, m_.ffn / t, kFc2FpropSms, backward);
+        }
+        return std::pair{mixer, mlp};
+      };
+      const auto [mixer_forward, mlp_forward] = overlap(false);
+      const auto [mixer_backward, mlp_backward] = overlap(true);
+      out.attention_forward += mixer_forward;
+      out.ffn_forward += mlp_forward;
+      out.attention_backward += mixer_backward;
+      out.ffn_backward += mlp_backward;
+    }
     if (!job_.training.gradient_accumulation_fusion) {
       // Unfused gradient accumulation: per micro-batch, main_grad += grad over each weight this chip holds (read the
       // bf16 gradient, read and write the main gradient), in the backward of the block that owns the weight.
@@ -462,6 +529,8 @@ class LayerModel {
   const ParallelPlan& plan_;
   const Machine& hw_;
   const ParamCounts& params_;
+  // A ring exchange: tp GEMMs of T / tp rows each.
+  double ring_exchange_s(double n, double k) const { return plan_.tp * hw_.gemm_s(tokens_ / plan_.tp, n, k); }
   double tokens_ = 0;
 };
 

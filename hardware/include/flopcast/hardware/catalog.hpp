@@ -40,6 +40,9 @@ struct Chip {
   Quantity hbm_bandwidth;                    // bytes/s
   Quantity scaleup_bandwidth_per_direction;  // bytes/s, per chip, one direction
   Quantity scaleup_domain;                   // chips
+  // Streaming multiprocessors (NVIDIA): what Transformer Engine's userbuffers overlap takes some of from the GEMMs it
+  // runs beside; absent for chips without them (Ascend).
+  std::optional<Quantity> sm_count;
   Quantity nic_bandwidth;                    // bytes/s per chip
   Quantity tdp;                              // W
   // W: the board power the peak rates are quoted at, where the chip is run below it (a part capped under the
