@@ -802,3 +802,24 @@ TEST_CASE("userbuffers overlap splits the all-gather GEMMs into tp chunks and ru
   CHECK_THAT(ascend_overlapped.ffn_backward.gemm_s - ascend_plain.ffn_backward.gemm_s,
              WithinRel(ascend_fc2 * (ascend_ring - 1.0), 1e-9));
 }
+
+TEST_CASE("a plan without TP overlap can only win where some layer's pass is longer with it", "[models][estimator]") {
+  const auto topology = [](const Scenario& s) { return build_topology(topology_spec(s.job.cluster)); };
+  const auto step = [](Scenario s, bool overlap) {
+    s.job.plan.tp_comm_overlap = overlap;
+    return estimate_training(s.job, assumptions()).step_time_s;
+  };
+  // Without tensor parallelism there is nothing to overlap.
+  const auto single = llama70b(R"({"tp": 1, "pp": 8, "dp": 8, "recompute": "full"})");
+  CHECK(tp_overlap_never_slower(single.job, assumptions(), topology(single)));
+  // Llama 3 70B at tp 8, 8K tokens: each block's collective moves 8192 x 8192 x 2 bytes, more than the overlap's
+  // chunked GEMMs and SMs cost, so the plan with it is never slower, and tier 1 agrees.
+  const auto big = llama70b(R"({"tp": 8, "pp": 8, "dp": 1, "sp": true, "schedule": "1f1b"})");
+  REQUIRE(tp_overlap_never_slower(big.job, assumptions(), topology(big)));
+  CHECK(step(big, true) <= step(big, false));
+  // The zero-bubble schedules run the weight-gradient GEMMs apart, and the overlap's bulk reduce-scatter lengthens
+  // them: the plan without it is modelled too.
+  auto zb = big;
+  zb.job.plan.schedule = Schedule::zero_bubble;
+  CHECK_FALSE(tp_overlap_never_slower(zb.job, assumptions(), topology(zb)));
+}

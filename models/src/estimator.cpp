@@ -68,67 +68,73 @@ double full_recompute_share(const ModelArch& model, const ParallelPlan& plan) {
   return static_cast<double>(redone) / model.layers;
 }
 
+// One layer of one micro-batch, forward and backward, with exposed communication; `full`: fully recomputed in the
+// backward.
+StageTimes layer_times(const TrainingJob& job, const LayerWork& l, const Assumptions& a, bool overlap, bool full) {
+  const auto& plan = job.plan;
+  const double tp_exposed = overlap && plan.tp_comm_overlap ? 1.0 - a.tp_overlap_hidden_fraction : 1.0;
+  StageTimes s;
+  const Pass forward = l.forward();
+  const Pass backward = l.backward();
+  const double tp_forward_s = l.blocks() * l.tp.time_s();
+  const double cp_forward_s = l.cp_exchanges * l.cp.time_s();
+  const double ep_forward_s = l.ep_dispatch.time_s() + l.ep_combine.time_s();
+  add(s, forward, true);
+  add(s, backward, false);
+  s.weight_s += 0.5 * backward.gemm_s;
+  if (full) {
+    add(s, forward, false);
+  } else {
+    add(s, l.recompute, false);
+  }
+  const double recompute_comm = full ? 1.0 : 0.0;
+  const double recompute_dispatch = recompute_comm > 0 || l.recompute_dispatch ? 1.0 : 0.0;
+  const double tp = tp_exposed * tp_forward_s;
+  // The backward's collectives: as the forward's, unless they run without userbuffers beside the GEMMs
+  // (tp_async_backward): the row-parallel layers' gradient all-gather (with SP, half of a block's traffic) blocks,
+  // and the column-parallel layers' reduce-scatter and input re-gather (or the all-reduce without SP, a block's
+  // worth) hide behind those layers' backward GEMMs.
+  double tp_backward = tp;
+  if (overlap && !plan.tp_comm_overlap && plan.tp_async_backward) {
+    const double blocking = plan.sp ? 0.5 * tp_forward_s : 0.0;
+    tp_backward = blocking + std::max(0.0, tp_forward_s - kColumnParallelBackwardShare * backward.gemm_s);
+  }
+  s.tp_s += tp * (1.0 + recompute_comm) + tp_backward;
+  s.forward_s += tp;
+  s.backward_s += tp * recompute_comm + tp_backward;
+  // Ring attention hides behind the attention kernels it feeds; Ulysses' all-to-alls block.
+  const double cp_backward_s = l.cp_backward_exchanges * l.cp.time_s();
+  const bool cp_hides = overlap && l.cp_behind_attention;
+  const double cp_f = cp_hides ? std::max(0.0, cp_forward_s - forward.attention_s) : cp_forward_s;
+  const double cp_b = cp_hides ? std::max(0.0, cp_backward_s - backward.attention_s) : cp_backward_s;
+  s.cp_s += cp_f + cp_b;
+  s.forward_s += cp_f;
+  s.backward_s += cp_b;
+  // Expert all-to-all: exposed, unless DualPipe overlaps it with the other micro-batch's computation, or
+  // Megatron's combined 1F1B hides a share of it.
+  const double ep_exposed = overlap && plan.ep_comm_overlap ? 1.0 - a.ep_overlap_hidden_fraction : 1.0;
+  const double ep_forward = ep_exposed * ep_forward_s * (1.0 + recompute_dispatch);
+  const double ep_backward = ep_exposed * ep_forward_s;
+  double ep_f = ep_forward;
+  double ep_b = ep_backward;
+  if (overlap && plan.schedule == Schedule::dualpipe) {
+    ep_f = std::max(0.0, ep_forward - backward.compute_s());
+    ep_b = std::max(0.0, ep_backward - forward.compute_s());
+  }
+  s.ep_s += ep_f + ep_b;
+  s.forward_s += ep_f;
+  s.backward_s += ep_b;
+  return s;
+}
+
 // One micro-batch through one virtual stage: forward and backward, with exposed communication.
 StageTimes chunk_times(const TrainingJob& job, const StageLayout& layout, const StepWork& w, const Assumptions& a,
                        bool overlap) {
   const auto& plan = job.plan;
   StageTimes stage;
-  const double tp_exposed = overlap && plan.tp_comm_overlap ? 1.0 - a.tp_overlap_hidden_fraction : 1.0;
-  // One layer's times, added `count` times (as many identical layers); `full`: fully recomputed in the backward.
+  // One layer's times, added `count` times (as many identical layers).
   const auto account = [&](const LayerWork& l, int count, bool full) {
-    if (count <= 0) return;
-    StageTimes s;
-    const Pass forward = l.forward();
-    const Pass backward = l.backward();
-    const double tp_forward_s = l.blocks() * l.tp.time_s();
-    const double cp_forward_s = l.cp_exchanges * l.cp.time_s();
-    const double ep_forward_s = l.ep_dispatch.time_s() + l.ep_combine.time_s();
-    add(s, forward, true);
-    add(s, backward, false);
-    s.weight_s += 0.5 * backward.gemm_s;
-    if (full) {
-      add(s, forward, false);
-    } else {
-      add(s, l.recompute, false);
-    }
-    const double recompute_comm = full ? 1.0 : 0.0;
-    const double recompute_dispatch = recompute_comm > 0 || l.recompute_dispatch ? 1.0 : 0.0;
-    const double tp = tp_exposed * tp_forward_s;
-    // The backward's collectives: as the forward's, unless they run without userbuffers beside the GEMMs
-    // (tp_async_backward): the row-parallel layers' gradient all-gather (with SP, half of a block's traffic) blocks,
-    // and the column-parallel layers' reduce-scatter and input re-gather (or the all-reduce without SP, a block's
-    // worth) hide behind those layers' backward GEMMs.
-    double tp_backward = tp;
-    if (overlap && !plan.tp_comm_overlap && plan.tp_async_backward) {
-      const double blocking = plan.sp ? 0.5 * tp_forward_s : 0.0;
-      tp_backward = blocking + std::max(0.0, tp_forward_s - kColumnParallelBackwardShare * backward.gemm_s);
-    }
-    s.tp_s += tp * (1.0 + recompute_comm) + tp_backward;
-    s.forward_s += tp;
-    s.backward_s += tp * recompute_comm + tp_backward;
-    // Ring attention hides behind the attention kernels it feeds; Ulysses' all-to-alls block.
-    const double cp_backward_s = l.cp_backward_exchanges * l.cp.time_s();
-    const bool cp_hides = overlap && l.cp_behind_attention;
-    const double cp_f = cp_hides ? std::max(0.0, cp_forward_s - forward.attention_s) : cp_forward_s;
-    const double cp_b = cp_hides ? std::max(0.0, cp_backward_s - backward.attention_s) : cp_backward_s;
-    s.cp_s += cp_f + cp_b;
-    s.forward_s += cp_f;
-    s.backward_s += cp_b;
-    // Expert all-to-all: exposed, unless DualPipe overlaps it with the other micro-batch's computation, or
-    // Megatron's combined 1F1B hides a share of it.
-    const double ep_exposed = overlap && plan.ep_comm_overlap ? 1.0 - a.ep_overlap_hidden_fraction : 1.0;
-    const double ep_forward = ep_exposed * ep_forward_s * (1.0 + recompute_dispatch);
-    const double ep_backward = ep_exposed * ep_forward_s;
-    double ep_f = ep_forward;
-    double ep_b = ep_backward;
-    if (overlap && plan.schedule == Schedule::dualpipe) {
-      ep_f = std::max(0.0, ep_forward - backward.compute_s());
-      ep_b = std::max(0.0, ep_backward - forward.compute_s());
-    }
-    s.ep_s += ep_f + ep_b;
-    s.forward_s += ep_f;
-    s.backward_s += ep_b;
-    add(stage, s, count);
+    if (count > 0) add(stage, layer_times(job, l, a, overlap, full), count);
   };
   for (const auto kind : kLayerKinds) {
     const int redone = fully_recomputed_layers(layout, kind, plan);
@@ -155,6 +161,32 @@ StageTimes chunk_times(const TrainingJob& job, const StageLayout& layout, const 
   stage.backward_s += overhead / 2.0;
   return stage;
 }
+
+}  // namespace
+
+bool tp_overlap_never_slower(const TrainingJob& job, const Assumptions& a, const TopologySummary& topology) {
+  if (job.plan.tp <= 1) return true;
+  TrainingJob on = job;
+  TrainingJob off = job;
+  on.plan.tp_comm_overlap = true;
+  off.plan.tp_comm_overlap = false;
+  const StepWork with = build_step_work(on, topology, a);
+  const StepWork without = build_step_work(off, topology, a);
+  // The zero-bubble schedules place the weight-gradient GEMMs apart, and the overlap lengthens them.
+  const bool weights_apart = job.plan.schedule == Schedule::zero_bubble || job.plan.schedule == Schedule::zero_bubble_v;
+  for (const auto kind : kLayerKinds) {
+    for (const bool full : {false, true}) {
+      const StageTimes x = layer_times(on, with.layer(kind), a, true, full);
+      const StageTimes y = layer_times(off, without.layer(kind), a, true, full);
+      if (x.forward_s > y.forward_s || x.backward_s > y.backward_s || (weights_apart && x.weight_s > y.weight_s)) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+namespace {
 
 // The op order depends on the schedule, pp, vpp and the micro-batches alone, and a plan search or a calibration asks
 // for the same few again and again: the last ones built on this thread are kept.

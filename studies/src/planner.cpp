@@ -152,7 +152,7 @@ bool candidate_before(const ParallelPlan& a, Precision a_precision, const Parall
 enum class Known {
   nothing,
   out_of_memory,  // the same plan with a smaller micro-batch did not fit: memory never shrinks as they grow
-  dominated,      // the same plan with TP overlap is never slower in the model and takes the same memory
+  without_overlap,  // a plan without TP overlap whose twin with it is enumerated too (the same memory)
 };
 
 // Calls `visit(plan, known)` with every plan of the space that divides the cluster, the model and the batch, the
@@ -307,13 +307,13 @@ void enumerate_plans(const TrainingJob& job, const ParallelPlan& settings, const
                         }
                         // Micro-batches last, smallest first: memory never shrinks as they grow, so once one does
                         // not fit, the larger ones are known not to fit without the memory model.
-                        const bool dominated = prune && !quick && !tp_overlap && tp > 1 && !pin("tp_comm_overlap");
+                        const bool twin = prune && !quick && !tp_overlap && tp > 1 && !pin("tp_comm_overlap");
                         bool smaller_out_of_memory = false;
                         for (int micro_batch : mbs) {
                           p.micro_batch = micro_batch;
-                          const Known known = dominated                          ? Known::dominated
-                                              : prune && smaller_out_of_memory ? Known::out_of_memory
-                                                                               : Known::nothing;
+                          const Known known = prune && smaller_out_of_memory ? Known::out_of_memory
+                                              : twin                         ? Known::without_overlap
+                                                                             : Known::nothing;
                           if (!visit(p, known)) smaller_out_of_memory = true;
                         }
                       }
@@ -467,6 +467,31 @@ PlanSearchResult search_plans(const Scenario& scenario, const Catalogs& catalogs
   const auto& node = scenario.job.cluster.node;
   const bool optimizer_offload_free = !options.quick && pinned.count("optimizer_offload_fraction") == 0 &&
                                       node.host_link_bandwidth_per_direction && node.host_memory_bandwidth;
+  // Whether a plan's twin with TP overlap is never slower (tp_overlap_never_slower), by what that depends on: a layer's
+  // TP collectives and projections and the backward GEMMs its collectives hide behind. The same for every pipeline,
+  // data-parallel and sharding choice, and for every recomputation (it checks a layer recomputed in full and not;
+  // selective recomputation redoes the same work with the overlap or without).
+  using OverlapKey = std::tuple<int, int, int, int, int, int, int, bool, bool, double, int>;
+  std::map<OverlapKey, bool> overlap_twins;
+  const auto overlap_never_slower = [&](const ParallelPlan& plan) {
+    // What of the schedule a layer's times see: DualPipe's SM share and its all-to-all overlap, the zero-bubble
+    // schedules' weight-gradient GEMMs apart; the rest alike.
+    const bool dualpipe = plan.schedule == Schedule::dualpipe;
+    const int schedule = dualpipe                                                                          ? 1
+                         : plan.schedule == Schedule::zero_bubble || plan.schedule == Schedule::zero_bubble_v ? 2
+                                                                                                              : 0;
+    const OverlapKey key{plan.tp,       plan.cp,  static_cast<int>(plan.cp_algo), plan.micro_batch,
+                         plan.ep,       plan.etp, schedule,
+                         dualpipe && plan.ep_comm_overlap, plan.sp, plan.moe_capacity_factor,
+                         static_cast<int>(job.training.precision)};
+    if (const auto it = overlap_twins.find(key); it != overlap_twins.end()) return it->second;
+    TrainingJob twin = job;
+    twin.plan = plan;
+    twin.plan.recompute = Recompute::none;
+    twin.plan.recompute_modules = {};
+    twin.plan.recompute_layers = 0;
+    return overlap_twins[key] = tp_overlap_never_slower(twin, a, topology);
+  };
   // The precisions, one space after another.
   for (const Precision precision : precisions) {
     job.training.precision = precision;
@@ -474,7 +499,7 @@ PlanSearchResult search_plans(const Scenario& scenario, const Catalogs& catalogs
                     [&](const ParallelPlan& plan, Known known) {
       const bool own = out.enumerated++ % shards == options.shard;
       using Status = EvaluatedPlan::Status;
-      if (known == Known::dominated) {
+      if (known == Known::without_overlap && overlap_never_slower(plan)) {
         if (own) ++out.dominated;
         return true;
       }

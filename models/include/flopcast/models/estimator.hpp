@@ -87,6 +87,12 @@ struct EstimateOptions {
 TrainingEstimate estimate_training(const TrainingJob& job, const Assumptions& assumptions,
                                    const EstimateOptions& options = {});
 
+// Whether the job's plan with TP overlap is never slower at tier 1 than the same plan without it (the same memory):
+// every kind of layer's forward and backward (and, where the schedule places them apart, weight-gradient GEMMs) at
+// most as long. The overlap hides most of each TP collective but runs its GEMMs split or on fewer SMs, which where the
+// collectives are short costs more than it hides. A plan search need not model the plan without it where this holds.
+bool tp_overlap_never_slower(const TrainingJob& job, const Assumptions& assumptions, const TopologySummary& topology);
+
 // The parts of an estimate every tier shares: checks the plan, counts parameters and FLOPs, builds the topology.
 TrainingEstimate prepare_estimate(const TrainingJob& job, const TopologySummary* topology = nullptr);
 // From r.step_time_s (and r.breakdown): throughput, MFU, memory, run length, energy, cost and notes.

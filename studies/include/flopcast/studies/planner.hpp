@@ -119,7 +119,8 @@ std::vector<Precision> searched_precisions(const Scenario& scenario, const std::
 
 struct PlanSearchResult {
   long enumerated = 0;     // plans generated
-  long dominated = 0;      // without TP overlap where the same plan has it: never faster, the same memory; not modelled
+  long dominated = 0;      // without TP overlap where the same plan with it is never slower (the same memory): not
+                           // modelled
   long invalid = 0;        // rejected by a schedule or divisibility rule
   long out_of_memory = 0;  // pruned by the memory model (this shard's)
   long offloaded = 0;      // fitting only with activation offloading (the fewest layers that fit), this shard's
