@@ -56,10 +56,10 @@ for r in csv.DictReader(open(sys.argv[1])):
         sys.exit(1)
 PY
 if [ -z "$quick" ]; then
-  # The summary row "all": runs, tier 1 median, max, tier 2 median, p90, max, coverage. README (Accuracy): 6.3 %
-  # median and 21.3 % p90 at tier 2 in sample; a change that loses half a point of median or 3 points of p90 fails.
+  # The summary row "all": runs, tier 1 median, max, tier 2 median, p90, max, coverage. README (Accuracy): 6.0 %
+  # median and 22.0 % p90 at tier 2 in sample; a change that loses half a point of median or 3 points of p90 fails.
   read -r median p90 <<<"$(awk '$1 == "all" && NF >= 8 {print $5, $6; exit}' "$work/out.txt")"
-  python3 -c "import sys; sys.exit(0 if float('$median') <= 6.8 and float('$p90') <= 24.3 else 1)" ||
+  python3 -c "import sys; sys.exit(0 if float('$median') <= 6.5 and float('$p90') <= 25.0 else 1)" ||
     fail "tier-2 in-sample error above the README's: median $median %, p90 $p90 %"
   summary+=", tier-2 median $median %, p90 $p90 %"
 fi
