@@ -2,9 +2,9 @@
 // studies/planner.hpp free) at >= 100,000 candidate plans per second on one core, and the search for DeepSeek-V3 on
 // 2,048 H800 and Llama 3.1 405B on 16,384 H100 end to end (tier 1, then the best 5, each schedule class's best that
 // tier 2 could rank among them and the file's plan re-ranked at tier 2) in at most 2 s each. A candidate is dominated
-// (without TP overlap), known not to fit (a smaller micro-batch did not), pruned by the memory model, or estimated at
-// tier 1 with a lower bound on the pipeline bubble; the plans whose bound can still rank are estimated again with the
-// schedule walked. Best of three after a warm-up.
+// (without TP overlap, where its twin with it is never slower: tp_overlap_never_slower), known not to fit (a smaller
+// micro-batch did not), pruned by the memory model, or estimated at tier 1 with a lower bound on the pipeline bubble;
+// the plans whose bound can still rank are estimated again with the schedule walked. Best of three after a warm-up.
 //
 // Usage: bench_planner [repo root]   (default: the source tree this was built from). Pin it: taskset -c 0.
 

@@ -53,6 +53,7 @@ RingAttentionBytes ring_attention_bytes(int cp, double q_elements, double kv_ele
 namespace {
 
 constexpr double kBf16Bytes = 2.0;
+constexpr double kFp32Bytes = 4.0;
 // Transformer Engine's userbuffers overlap, as the configurations Megatron-Bridge and NeMo ship run it
 // (src/megatron/bridge/training/comm_overlap.py, userbuffers_{bf16,fp8}_h100_h8192_tp4_mbs1_seqlen8192; the
 // other shapes' configurations differ by a few SMs): SMs each overlap's communication kernels take from the GEMM
@@ -65,7 +66,6 @@ constexpr double kProjFpropSms = 24;  // bf16: the output projection's pipelined
 constexpr double kFc2FpropSms = 16;
 constexpr double kRingExchangeSms = 1;  // fp8: the forward reduce-scatters as ring exchanges
 constexpr double kPipelineSplits = 4;
-constexpr double kFp32Bytes = 4.0;
 // Adam's HBM traffic per parameter: fp32 master weight read + write (8 B), both moments read + write (4 x the moment
 // size: 16 B in fp32), the main gradient read (4 B in fp32), bf16 weight write (2 B): 30 B with fp32 moments and
 // gradients.
@@ -156,22 +156,26 @@ class LayerModel {
   // comm_gemm_overlap.cpp: an all-gather side runs as a ring exchange, tp GEMMs of T / tp rows as the chunks arrive;
   // a bulk overlap and a pipelined reduce-scatter run their GEMM on the SMs the communication kernels leave, the
   // pipeline in 4 splits of the output columns. A column-parallel layer (QKV, FC1, Mamba's in_proj: T x k into n)
-  // gathers in the forward and overlaps both backward GEMMs in bulk.
-  Pass column_parallel_overlap(double n, double k, double dgrad_sms, double wgrad_sms, bool backward) const {
+  // gathers in the forward and overlaps both backward GEMMs in bulk. Seconds added to the forward and the backward.
+  struct OverlapExtra {
+    double forward_s = 0;
+    double backward_s = 0;
+  };
+  OverlapExtra column_parallel_overlap(double n, double k, double dgrad_sms, double wgrad_sms) const {
     const double plain = hw_.gemm_s(tokens_, n, k);
-    if (backward) return {plain * (hw_.sm_margin_share(dgrad_sms) + hw_.sm_margin_share(wgrad_sms)), 0.0, 0.0};
-    return {ring_exchange_s(n, k) - plain, 0.0, 0.0};
+    return {ring_exchange_s(n, k) - plain, plain * (hw_.sm_margin_share(dgrad_sms) + hw_.sm_margin_share(wgrad_sms))};
   }
   // A row-parallel layer (the attention output projection, FC2, out_proj: T x k into n) reduce-scatters in the
-  // forward (bf16: pipelined on fewer SMs; fp8: a ring exchange) and gathers its output gradient in the backward.
-  Pass row_parallel_overlap(double n, double k, double fprop_sms, bool backward) const {
-    if (backward) return {ring_exchange_s(k, n) - hw_.gemm_s(tokens_, k, n), 0.0, 0.0};
+  // forward (bf16: pipelined on fewer SMs; fp8: a ring exchange) and gathers its output gradient in the backward (a
+  // GEMM of the same shape: T x n into k).
+  OverlapExtra row_parallel_overlap(double n, double k, double fprop_sms) const {
     const double plain = hw_.gemm_s(tokens_, n, k);
-    if (job_.training.precision != Precision::bf16) {
-      return {ring_exchange_s(n, k) * (1.0 + hw_.sm_margin_share(kRingExchangeSms)) - plain, 0.0, 0.0};
-    }
-    const double split = kPipelineSplits * hw_.gemm_s(tokens_, n / kPipelineSplits, k);
-    return {split * (1.0 + hw_.sm_margin_share(fprop_sms)) - plain, 0.0, 0.0};
+    const double ring = ring_exchange_s(n, k);
+    const double forward = job_.training.precision != Precision::bf16
+                               ? ring * (1.0 + hw_.sm_margin_share(kRingExchangeSms))
+                               : kPipelineSplits * hw_.gemm_s(tokens_, n / kPipelineSplits, k) *
+                                     (1.0 + hw_.sm_margin_share(fprop_sms));
+    return {forward - plain, ring - plain};
   }
 
   LayerWork layer(bool moe_layer) const { return layer(moe_layer ? LayerKind::moe : LayerKind::dense); }
@@ -363,32 +367,28 @@ class LayerModel {
                               2.0 * a.memory_s};
     out.ffn_backward = {2.0 * f.gemm_s, 0.0, 2.0 * f.memory_s};
     if (plan_.tp_comm_overlap && plan_.tp > 1) {
-      // Each pass's projections as the userbuffers overlap runs them (column_parallel_overlap): the forward's extra
+      // Each block's projections as the userbuffers overlap runs them (column_parallel_overlap): the forward's extra
       // time joins the forward (and any recomputation of it), the backward's the backward.
-      const auto overlap = [&](bool backward) {
-        Pass mixer, mlp;
-        if (attention && !m_.mla) {
-          mixer += column_parallel_overlap((m_.heads + 2.0 * m_.kv_heads) * m_.head_dim / t, h, kQkvDgradSms,
-                                           kQkvWgradSms, backward);
-        }
-        if (attention) mixer += row_parallel_overlap(h, m_.heads * m_.v_head_dim() / t, kProjFpropSms, backward);
-        if (mamba) {
-          const auto& s = *m_.mamba;
-          mixer += column_parallel_overlap(s.in_proj_width() / t, h, kFc1DgradSms, kFc1WgradSms, backward) +
-                   row_parallel_overlap(h, s.inner() / t, kFc2FpropSms, backward);
-        }
-        if (ffn && !moe_layer) {
-          mlp += column_parallel_overlap(up_width * m_.ffn / t, h, kFc1DgradSms, kFc1WgradSms, backward) +
-                 row_parallel_overlap(h, m_.ffn / t, kFc2FpropSms, backward);
-        }
-        return std::pair{mixer, mlp};
+      const auto mixer = [&](OverlapExtra e) {
+        out.attention_forward.gemm_s += e.forward_s;
+        out.attention_backward.gemm_s += e.backward_s;
       };
-      const auto [mixer_forward, mlp_forward] = overlap(false);
-      const auto [mixer_backward, mlp_backward] = overlap(true);
-      out.attention_forward += mixer_forward;
-      out.ffn_forward += mlp_forward;
-      out.attention_backward += mixer_backward;
-      out.ffn_backward += mlp_backward;
+      const auto mlp = [&](OverlapExtra e) {
+        out.ffn_forward.gemm_s += e.forward_s;
+        out.ffn_backward.gemm_s += e.backward_s;
+      };
+      if (attention && !m_.mla) {
+        mixer(column_parallel_overlap((m_.heads + 2.0 * m_.kv_heads) * m_.head_dim / t, h, kQkvDgradSms, kQkvWgradSms));
+      }
+      if (attention) mixer(row_parallel_overlap(h, m_.heads * m_.v_head_dim() / t, kProjFpropSms));
+      if (mamba) {
+        mixer(column_parallel_overlap(m_.mamba->in_proj_width() / t, h, kFc1DgradSms, kFc1WgradSms));
+        mixer(row_parallel_overlap(h, m_.mamba->inner() / t, kFc2FpropSms));
+      }
+      if (ffn && !moe_layer) {
+        mlp(column_parallel_overlap(up_width * m_.ffn / t, h, kFc1DgradSms, kFc1WgradSms));
+        mlp(row_parallel_overlap(h, m_.ffn / t, kFc2FpropSms));
+      }
     }
     if (!job_.training.gradient_accumulation_fusion) {
       // Unfused gradient accumulation: per micro-batch, main_grad += grad over each weight this chip holds (read the
